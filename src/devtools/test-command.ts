@@ -1,0 +1,136 @@
+// `xlb test`: every check the project has, in one run, ending with ONE line
+// `N passed, N failed[, N skipped]` summed over all of them. Exits 1 on any failure.
+//
+//   build:bpf    clang on bpf/ (a compile error is shown with its file:line)
+//   build:addon  node-gyp on src/bpf/native
+//   typecheck    tsc --noEmit (errors as file(line,col))
+//   lint         eslint
+//   unit         ava on *.test.ts (TAP, each test counted)
+//   scenarios    node-tap on scenarios/ (each scenario file counted), when there are any
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { execa } from 'execa';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const BIN = path.join(ROOT, 'node_modules', '.bin');
+
+export interface Tally {
+  passed: number;
+  failed: number;
+  skipped: number;
+}
+
+interface StepResult extends Tally {
+  step: string;
+  ms: number;
+}
+
+/** Counts a TAP stream: the summary comments when present, else the top-level test points. */
+export function countTap(output: string): Tally {
+  const summary = (key: string): number | undefined => {
+    const m = new RegExp(`^# ${key} (\\d+)$`, 'm').exec(output);
+    return m?.[1] !== undefined ? Number(m[1]) : undefined;
+  };
+  const pass = summary('pass');
+  const fail = summary('fail');
+  if (pass !== undefined || fail !== undefined) {
+    const skip = (summary('skip') ?? 0) + (summary('todo') ?? 0);
+    return { passed: pass ?? 0, failed: fail ?? 0, skipped: skip };
+  }
+  const t: Tally = { passed: 0, failed: 0, skipped: 0 };
+  for (const line of output.split('\n')) {
+    const m = /^(not ok|ok)\b.*?(#\s*(SKIP|TODO)\b)?/i.exec(line);
+    if (m === null) continue;
+    if (m[3] !== undefined) t.skipped++;
+    else if (m[1] === 'ok') t.passed++;
+    else t.failed++;
+  }
+  return t;
+}
+
+async function run(cmd: string, args: string[], env: Record<string, string> = {}): Promise<{ ok: boolean; output: string }> {
+  const child = execa(cmd, args, { cwd: ROOT, reject: false, all: true, env: { FORCE_COLOR: '0', ...env } });
+  child.all?.on('data', (chunk: Buffer) => process.stdout.write(chunk));
+  const r = await child;
+  return { ok: r.exitCode === 0 && r.failed === false, output: r.all ?? '' };
+}
+
+function findFiles(dir: string, pred: (f: string) => boolean): string[] {
+  if (!existsSync(dir)) return [];
+  const out: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const p = path.join(dir, name);
+    if (statSync(p).isDirectory()) out.push(...findFiles(p, pred));
+    else if (pred(p)) out.push(p);
+  }
+  return out;
+}
+
+function banner(step: string): void {
+  process.stdout.write(`\n=== ${step} ===\n`);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      only: { type: 'string', multiple: true },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help === true) {
+    console.log('usage: xlb test [--only build|typecheck|lint|unit|scenarios]...\n\nRuns every check and ends with `N passed, N failed`.');
+    return 0;
+  }
+  const only = new Set(values.only ?? []);
+  const want = (s: string): boolean => only.size === 0 || only.has(s);
+  const results: StepResult[] = [];
+  const single = async (step: string, cmd: string, args: string[]): Promise<void> => {
+    banner(step);
+    const t0 = Date.now();
+    const r = await run(cmd, args);
+    results.push({ step, ms: Date.now() - t0, passed: r.ok ? 1 : 0, failed: r.ok ? 0 : 1, skipped: 0 });
+    if (!r.ok) process.stdout.write(`\n${step}: FAILED\n`);
+  };
+
+  if (want('build')) {
+    await single('build:bpf', path.join(ROOT, 'scripts', 'build.sh'), ['bpf']);
+    await single('build:addon', path.join(ROOT, 'scripts', 'build.sh'), ['addon']);
+  }
+  if (want('typecheck')) await single('typecheck', path.join(BIN, 'tsc'), ['--noEmit', '--pretty', 'false', '-p', 'tsconfig.json']);
+  if (want('lint')) await single('lint', path.join(BIN, 'eslint'), ['--max-warnings', '0', '.']);
+
+  if (want('unit')) {
+    banner('unit (ava)');
+    const t0 = Date.now();
+    const r = await run(path.join(BIN, 'ava'), ['--tap']);
+    const tally = countTap(r.output);
+    // A runner that failed without reporting a failed test (crash, no tests found) is a failure.
+    if (!r.ok && tally.failed === 0) tally.failed = 1;
+    results.push({ step: 'unit', ms: Date.now() - t0, ...tally });
+  }
+
+  const scenarioFiles = findFiles(path.join(ROOT, 'scenarios'), (f) => f.endsWith('.ts'));
+  if (want('scenarios') && scenarioFiles.length > 0) {
+    banner('scenarios (tap)');
+    const t0 = Date.now();
+    const r = await run(path.join(BIN, 'tap'), ['--disable-coverage', '--reporter=tap', '--jobs=1', ...scenarioFiles.map((f) => path.relative(ROOT, f))]);
+    const tally = countTap(r.output);
+    if (!r.ok && tally.failed === 0) tally.failed = 1;
+    results.push({ step: 'scenarios', ms: Date.now() - t0, ...tally });
+  }
+
+  const total = results.reduce<Tally>(
+    (acc, r) => ({ passed: acc.passed + r.passed, failed: acc.failed + r.failed, skipped: acc.skipped + r.skipped }),
+    { passed: 0, failed: 0, skipped: 0 },
+  );
+  process.stdout.write('\n=== summary ===\n');
+  for (const r of results) {
+    process.stdout.write(`${r.step.padEnd(12)} ${String(r.passed).padStart(4)} passed ${String(r.failed).padStart(3)} failed ${String(r.skipped).padStart(3)} skipped  ${(r.ms / 1000).toFixed(1)}s\n`);
+  }
+  const skippedPart = total.skipped > 0 ? `, ${total.skipped} skipped` : '';
+  process.stdout.write(`${total.passed} passed, ${total.failed} failed${skippedPart}\n`);
+  return total.failed > 0 ? 1 : 0;
+}
