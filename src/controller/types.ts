@@ -1,0 +1,98 @@
+// Desired state: what an operator asks for (REST body, YAML config, scenario). Plain JSON-able
+// objects; `validate.ts` turns untrusted input into these types or a list of precise errors.
+
+export const PROTOCOLS = ['tcp', 'udp'] as const;
+export type Protocol = (typeof PROTOCOLS)[number];
+
+export const ALGORITHMS = ['rr', 'wrr', 'hash', 'maglev', 'lc', 'random'] as const;
+export type Algorithm = (typeof ALGORITHMS)[number];
+
+export const MODES = ['dnat', 'fullnat', 'dsr'] as const;
+export type Mode = (typeof MODES)[number];
+
+export const HEALTH_CHECK_TYPES = ['tcp', 'http', 'udp'] as const;
+export type HealthCheckType = (typeof HEALTH_CHECK_TYPES)[number];
+
+/**
+ * What happens to the established flows of an endpoint that health checks declare dead:
+ * - `keep`: the flows stay pinned to it until they close or expire (the default; a backend that
+ *   is only failing its health check may still finish in-flight work);
+ * - `purge`: their conntrack entries are deleted, so their next packet is treated as a new flow
+ *   and goes to a live endpoint (UDP moves over; TCP gets whatever the new backend answers to a
+ *   mid-stream segment, usually a RST: the client reconnects instead of hanging).
+ */
+export const DEAD_FLOW_POLICIES = ['keep', 'purge'] as const;
+export type DeadFlowPolicy = (typeof DEAD_FLOW_POLICIES)[number];
+
+export interface Endpoint {
+  ip: string;
+  port: number;
+  /** 1..MAX_WEIGHT; used by wrr and maglev, ignored by the other algorithms. Default 1. */
+  weight: number;
+  /** Administratively enabled (default true). Health checks can only take it further down. */
+  active: boolean;
+}
+
+export interface HealthCheck {
+  type: HealthCheckType;
+  /** Port to probe; defaults to the endpoint's port. */
+  port?: number;
+  /** HTTP: request path (default "/"). */
+  path?: string;
+  /** HTTP: expected status code (default 200). */
+  expectStatus?: number;
+  /** UDP: payload sent (default "ping"). */
+  send?: string;
+  /** UDP: a reply must contain this text (default: any reply counts). */
+  expect?: string;
+  intervalMs: number;
+  timeoutMs: number;
+  /** Consecutive successes that bring a down endpoint up. */
+  rise: number;
+  /** Consecutive failures that take an up endpoint down. */
+  fall: number;
+}
+
+export interface Policer {
+  /** Sustained rate, packets per second. */
+  ratePps: number;
+  /** Bucket depth, packets. */
+  burst: number;
+}
+
+export interface Service {
+  name: string;
+  /** IPv4 or IPv6 address, canonical form after validation. */
+  vip: string;
+  port: number;
+  /** Inclusive end of a port range (absent: the single port `port`). */
+  portEnd?: number;
+  protocol: Protocol;
+  algorithm: Algorithm;
+  mode: Mode;
+  /** Source-IP persistence: the same client goes to the same endpoint for `timeoutS` seconds. */
+  persistence?: { timeoutS: number };
+  policer?: Policer;
+  healthCheck?: HealthCheck;
+  deadFlowPolicy: DeadFlowPolicy;
+  endpoints: Endpoint[];
+}
+
+/** The whole desired state (the agent's config file holds it, plus agent options). */
+export interface DesiredState {
+  services: Service[];
+}
+
+/** Datapath limits the validation enforces (the kernel datapath supplies its own). */
+export interface Limits {
+  maxEndpoints: number;
+  maxServices: number;
+  maxWeight: number;
+}
+
+export const DEFAULT_LIMITS: Limits = { maxEndpoints: 64, maxServices: 16384, maxWeight: 65535 };
+
+/** A stable text identity of the datapath key of a service (VIP, port, protocol). */
+export function serviceKeyText(s: Pick<Service, 'vip' | 'port' | 'protocol'>): string {
+  return `${s.protocol}:${s.vip.includes(':') ? `[${s.vip}]` : s.vip}:${s.port}`;
+}

@@ -1,0 +1,93 @@
+import test from 'ava';
+import { formatErrors, validateDesiredState, validateService } from './validate.ts';
+import { parseIp } from './ip.ts';
+
+const web = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+  name: 'web',
+  vip: '198.18.100.1',
+  port: 80,
+  protocol: 'tcp',
+  algorithm: 'maglev',
+  mode: 'dnat',
+  endpoints: [
+    { ip: '198.18.2.1', port: 8080, weight: 1 },
+    { ip: '198.18.2.2', port: 8080, weight: 2 },
+  ],
+  ...extra,
+});
+
+function errorsOf(input: unknown): string {
+  const r = validateDesiredState({ services: [input] });
+  if (r.ok) throw new Error('expected errors');
+  return formatErrors(r.errors);
+}
+
+test('a valid service gets defaults filled and canonical addresses', (t) => {
+  const r = validateService({ name: 'v6', vip: 'FD00:0:0::0:1', port: 53, protocol: 'udp', endpoints: [{ ip: 'fd00::a:0:1', port: 53 }] });
+  if (!r.ok) return t.fail(formatErrors(r.errors));
+  t.is(r.value.vip, 'fd00::1');
+  t.is(r.value.algorithm, 'maglev');
+  t.is(r.value.mode, 'dnat');
+  t.is(r.value.deadFlowPolicy, 'keep');
+  t.deepEqual(r.value.endpoints, [{ ip: 'fd00::a:0:1', port: 53, weight: 1, active: true }]);
+});
+
+test('bad endpoint IP names the service and the endpoint index', (t) => {
+  const eps = [{ ip: '198.18.2.1', port: 1 }, { ip: '198.18.2.2', port: 1 }, { ip: '10.0.0.1x', port: 1 }];
+  t.is(errorsOf(web({ endpoints: eps })), "services[web].endpoints[2].ip: '10.0.0.1x' is not an IPv4 or IPv6 address");
+});
+
+test('each kind of mistake is reported with field, problem and what is allowed', (t) => {
+  t.regex(errorsOf(web({ port: 70000 })), /^services\[web\]\.port: 70000 is not a port number in 1\.\.65535$/);
+  t.regex(errorsOf(web({ algorithm: 'fastest' })), /services\[web\]\.algorithm: 'fastest' is not one of rr, wrr, hash, maglev, lc, random/);
+  t.regex(errorsOf(web({ mode: 'nat' })), /services\[web\]\.mode: 'nat' is not one of dnat, fullnat, dsr/);
+  t.regex(errorsOf(web({ algorithim: 'rr' })), /services\[web\]\.algorithim: unknown field; allowed fields: name, vip/);
+  t.regex(errorsOf(web({ vip: 'fd00::1' })), /services\[web\]\.endpoints\[0\]\.ip: '198\.18\.2\.1' is IPv4 but the VIP is IPv6/);
+  t.regex(errorsOf(web({ endpoints: [{ ip: '198.18.2.1', port: 80, weight: 0 }] })), /endpoints\[0\]\.weight: 0 is not a weight in 1\.\.65535/);
+  t.regex(
+    errorsOf(web({ endpoints: [{ ip: '198.18.2.1', port: 80 }, { ip: '198.18.2.1', port: 80 }] })),
+    /services\[web\]\.endpoints\[1\]: duplicate endpoint 198\.18\.2\.1 port 80 \(same as endpoints\[0\]\)/,
+  );
+  const many = Array.from({ length: 65 }, (_, i) => ({ ip: `198.18.3.${i + 1}`, port: 80 }));
+  t.regex(errorsOf(web({ endpoints: many })), /services\[web\]\.endpoints: 65 endpoints is more than the datapath maximum of 64/);
+  t.regex(errorsOf(web({ mode: 'dsr' })), /endpoints\[0\]\.port: 8080: DSR does not rewrite ports/);
+  t.regex(errorsOf(web({ portEnd: 79 })), /portEnd: 79 is not above port 80/);
+  t.regex(errorsOf(web({ healthCheck: { type: 'tcp', path: '/x' } })), /healthCheck\.path: only applies to type 'http' checks/);
+  t.regex(errorsOf(web({ healthCheck: { type: 'http', intervalMs: 500, timeoutMs: 900 } })), /healthCheck\.timeoutMs: 900 is longer than intervalMs 500/);
+  t.regex(errorsOf(web({ name: 'bad name' })), /services\[0\]\.name: 'bad name' is not a service name/);
+});
+
+test('all errors are collected, not only the first', (t) => {
+  const r = validateService({ name: 'x', vip: 'nope', port: 0, endpoints: 'none' });
+  t.false(r.ok);
+  if (!r.ok) t.deepEqual(r.errors.map((e) => e.path), ['vip', 'port', 'endpoints']);
+});
+
+test('the URL name must agree with the body name', (t) => {
+  const r = validateService(web(), { nameFromUrl: 'api' });
+  t.false(r.ok);
+  if (!r.ok) t.regex(formatErrors(r.errors), /^name: 'web' differs from the name in the URL 'api'/);
+  const filled = validateService({ ...web(), name: undefined }, { nameFromUrl: 'api' });
+  t.true(filled.ok && filled.value.name === 'api');
+});
+
+test('duplicate names and overlapping VIP/port ranges are rejected across services', (t) => {
+  const r = validateDesiredState({
+    services: [web(), web({ vip: '198.18.100.2' }), web({ name: 'range', port: 70, portEnd: 90, endpoints: [] }), web({ name: 'udp', protocol: 'udp' })],
+  });
+  t.false(r.ok);
+  if (r.ok) return;
+  const text = formatErrors(r.errors);
+  t.regex(text, /services\[web\]\.name: duplicate service name 'web'/);
+  t.regex(text, /services\[(web|range)\]\.port: tcp:198\.18\.100\.1:(80|70) overlaps service/);
+  t.notRegex(text, /udp/);
+});
+
+test('parseIp canonicalises and rejects', (t) => {
+  t.is(parseIp('::ffff:1.2.3.4')?.text, '::ffff:102:304');
+  t.is(parseIp('fd00:0:0:1:0:0:0:1')?.text, 'fd00:0:0:1::1');
+  t.is(parseIp('1:0:0:2:0:0:0:3')?.text, '1:0:0:2::3');
+  t.is(parseIp('010.1.1.1'), undefined);
+  t.is(parseIp('fe80::1%eth0'), undefined);
+  t.deepEqual([...(parseIp('fd00::2')?.bytes ?? [])], [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+});
