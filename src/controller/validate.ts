@@ -281,7 +281,13 @@ export function validateService(input: unknown, opts: { limits?: Limits; nameFro
   return s === undefined ? { ok: false, errors: c.errors } : { ok: true, value: s };
 }
 
-function overlaps(a: Service, b: Service): boolean {
+/** `tcp:198.18.100.1:80` or `tcp:198.18.100.1:80-90`. */
+export function describeKey(s: Service): string {
+  return `${serviceKeyText(s)}${s.portEnd !== undefined ? `-${s.portEnd}` : ''}`;
+}
+
+/** Two services claim a common VIP/protocol/port. */
+export function servicesOverlap(a: Service, b: Service): boolean {
   if (a.vip !== b.vip || a.protocol !== b.protocol) return false;
   return a.port <= (b.portEnd ?? b.port) && b.port <= (a.portEnd ?? a.port);
 }
@@ -304,15 +310,18 @@ export function checkConflicts(services: Service[], paths: string[], limits: Lim
     const b = services[y] as Service;
     return a.vip < b.vip ? -1 : a.vip > b.vip ? 1 : a.protocol < b.protocol ? -1 : a.protocol > b.protocol ? 1 : a.port - b.port;
   });
-  for (let k = 1; k < order.length; k++) {
-    const prev = services[order[k - 1] as number] as Service;
-    const cur = services[order[k] as number] as Service;
-    if (overlaps(prev, cur)) {
+  // Within one VIP/protocol, compare each service with the earlier one reaching furthest.
+  let reach: Service | undefined;
+  for (const idx of order) {
+    const cur = services[idx] as Service;
+    if (reach !== undefined && (reach.vip !== cur.vip || reach.protocol !== cur.protocol)) reach = undefined;
+    if (reach !== undefined && servicesOverlap(reach, cur)) {
       errors.push({
-        path: `${paths[order[k] as number]}.port`,
-        message: `${serviceKeyText(cur)} overlaps service '${prev.name}' (${serviceKeyText(prev)}${prev.portEnd !== undefined ? `-${prev.portEnd}` : ''}); a VIP/protocol/port may belong to one service`,
+        path: `${paths[idx]}.port`,
+        message: `${describeKey(cur)} overlaps service '${reach.name}' (${describeKey(reach)}); a VIP/protocol/port may belong to one service`,
       });
     }
+    if (reach === undefined || (cur.portEnd ?? cur.port) > (reach.portEnd ?? reach.port)) reach = cur;
   }
   return errors;
 }

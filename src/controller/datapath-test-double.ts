@@ -1,0 +1,93 @@
+// DatapathTestDouble: an in-memory Datapath used ONLY as a test double for controller logic
+// (reconcile, REST API, health wiring). It is not a datapath model: it selects nothing and
+// forwards nothing (the `sim` backend's reference model in src/model is that). What it does:
+// hold service entries and generations exactly as written, count every write, keep a log of
+// operations, and enforce the consistency contract of datapath.ts (writing the generation the
+// service entry names throws), so tests can prove idempotence and ordering.
+import type { Datapath, DatapathLimits, DpCounters, DpEndpoint, DpFlow, DpService, DpServiceKey } from './datapath.ts';
+import { EMPTY_SLOT } from './datapath.ts';
+import type { Algorithm } from './types.ts';
+import { serviceKeyText } from './types.ts';
+
+export type DoubleOp =
+  | { op: 'writeGeneration'; id: number; generation: 0 | 1; count: number }
+  | { op: 'putService'; id: number; generation: 0 | 1; key: string }
+  | { op: 'deleteService'; key: string };
+
+export class DatapathTestDouble implements Datapath {
+  readonly limits: DatapathLimits;
+  readonly services = new Map<string, DpService>();
+  /** Endpoint slots per `${id}/${generation}`. */
+  readonly generations = new Map<string, DpEndpoint[]>();
+  readonly log: DoubleOp[] = [];
+  writes = 0;
+  flows: DpFlow[] = [];
+  countersValue: DpCounters = { services: new Map(), endpoints: new Map(), drops: new Map(), verdicts: new Map() };
+
+  constructor(limits: Partial<DatapathLimits> = {}) {
+    this.limits = { maxServices: 65536, maxEndpoints: 64, maxWeight: 65535, ...limits };
+  }
+
+  listServices(): DpService[] {
+    return [...this.services.values()].map((s) => structuredClone(s));
+  }
+
+  getService(key: DpServiceKey): DpService | undefined {
+    const s = this.services.get(serviceKeyText(key));
+    return s === undefined ? undefined : structuredClone(s);
+  }
+
+  readEndpoints(id: number, generation: 0 | 1, count: number): DpEndpoint[] {
+    const eps = this.generations.get(`${id}/${generation}`) ?? [];
+    return Array.from({ length: count }, (_, i) => ({ ...(eps[i] ?? EMPTY_SLOT) }));
+  }
+
+  writeGeneration(id: number, generation: 0 | 1, _algorithm: Algorithm, endpoints: DpEndpoint[]): void {
+    for (const s of this.services.values()) {
+      if (s.id === id && s.generation === generation) {
+        throw new Error(`DatapathTestDouble: write to the ACTIVE generation ${generation} of service id ${id} (a packet could see it half-written)`);
+      }
+    }
+    if (endpoints.length > this.limits.maxEndpoints) throw new Error(`DatapathTestDouble: ${endpoints.length} endpoints > ${this.limits.maxEndpoints}`);
+    this.writes++;
+    this.generations.set(`${id}/${generation}`, endpoints.map((e) => ({ ...e })));
+    this.log.push({ op: 'writeGeneration', id, generation, count: endpoints.length });
+  }
+
+  putService(svc: DpService): void {
+    for (const s of this.services.values()) {
+      if (s.id === svc.id && serviceKeyText(s.key) !== serviceKeyText(svc.key)) {
+        throw new Error(`DatapathTestDouble: service id ${svc.id} is already used by ${serviceKeyText(s.key)}`);
+      }
+    }
+    this.writes++;
+    this.services.set(serviceKeyText(svc.key), structuredClone(svc));
+    this.log.push({ op: 'putService', id: svc.id, generation: svc.generation, key: serviceKeyText(svc.key) });
+  }
+
+  deleteService(key: DpServiceKey): boolean {
+    this.writes++;
+    this.log.push({ op: 'deleteService', key: serviceKeyText(key) });
+    return this.services.delete(serviceKeyText(key));
+  }
+
+  listFlows(): DpFlow[] {
+    return this.flows.map((f) => structuredClone(f));
+  }
+
+  deleteFlows(serviceId: number, endpoint: { ip: string; port: number }): number {
+    const before = this.flows.length;
+    this.flows = this.flows.filter((f) => !(f.serviceId === serviceId && f.endpoint.ip === endpoint.ip && f.endpoint.port === endpoint.port));
+    return before - this.flows.length;
+  }
+
+  counters(): DpCounters {
+    return this.countersValue;
+  }
+
+  /** What a packet would see for a key: the active generation's slots. */
+  activeEndpoints(key: DpServiceKey): DpEndpoint[] | undefined {
+    const s = this.services.get(serviceKeyText(key));
+    return s === undefined ? undefined : this.readEndpoints(s.id, s.generation, s.endpointCount);
+  }
+}

@@ -1,0 +1,109 @@
+// The Datapath interface: everything the controller needs from a datapath, in datapath terms
+// (service entries, endpoint generations, lookup tables, flows, counters) but with no kernel
+// detail (no fds, no byte layouts). Two implementations: the kernel (kernel-datapath.ts, over
+// src/datapath/* and the libbpf binding) and the TypeScript reference model of the `sim`
+// backend. The controller cannot tell them apart, and a test double for controller logic lives
+// in memory-datapath.ts.
+//
+// Consistency contract (what makes a change atomic for packets): a service entry names the
+// generation (0 or 1) of its endpoint array and lookup table. The controller writes the
+// INACTIVE generation completely, then replaces the service entry with the generation flipped
+// in one `putService`. An implementation must make `putService` a single atomic update and
+// must let packets read only the generation the service entry names.
+//
+// All calls are synchronous: the kernel binding is synchronous (bpf() syscalls) and the model
+// is in-process, and 10,000s of map writes per second need no promise per write.
+import type { Algorithm, Mode, Protocol } from './types.ts';
+
+/** The datapath key of a service: VIP (canonical text), first port, protocol. */
+export interface DpServiceKey {
+  vip: string;
+  port: number;
+  protocol: Protocol;
+}
+
+export interface DpService {
+  key: DpServiceKey;
+  /** Small integer naming the service in the endpoint/table/counter maps; 1..maxServices-1. */
+  id: number;
+  /** Inclusive end of a port range; 0 when the service has one port. */
+  portEnd: number;
+  mode: Mode;
+  algorithm: Algorithm;
+  /** Source-IP persistence timeout in seconds; 0 = off. */
+  persistenceTimeoutS: number;
+  /** Token bucket; ratePps 0 = no policer. */
+  policer: { ratePps: number; burst: number };
+  /** Number of endpoint slots used in the active generation (holes are inactive slots). */
+  endpointCount: number;
+  generation: 0 | 1;
+}
+
+/** One endpoint slot of a generation. An unused slot is `{ip: '', port: 0, weight: 0, active: false}`. */
+export interface DpEndpoint {
+  ip: string;
+  port: number;
+  weight: number;
+  active: boolean;
+}
+
+export const EMPTY_SLOT: DpEndpoint = Object.freeze({ ip: '', port: 0, weight: 0, active: false });
+
+export interface DatapathLimits {
+  maxServices: number;
+  maxEndpoints: number;
+  maxWeight: number;
+}
+
+export type FlowState = string;
+
+/** One tracked connection, as seen from the client side. */
+export interface DpFlow {
+  serviceId: number;
+  protocol: Protocol | 'icmp';
+  client: { ip: string; port: number };
+  vip: { ip: string; port: number };
+  endpoint: { ip: string; port: number };
+  /** Endpoint slot index, when the datapath records it; -1 otherwise. */
+  endpointSlot: number;
+  state: FlowState;
+  packets: number;
+  bytes: number;
+  ageMs: number;
+  idleMs: number;
+}
+
+export interface DpCounters {
+  /** Per service id: packets/bytes the datapath handled for it. */
+  services: Map<number, { packets: number; bytes: number }>;
+  /** Per service id, per endpoint slot. */
+  endpoints: Map<number, Map<number, { packets: number; bytes: number }>>;
+  /** Drops by reason name. */
+  drops: Map<string, number>;
+  /** Other verdicts (pass, redirect, fast path, …) by name. */
+  verdicts: Map<string, number>;
+}
+
+export interface Datapath {
+  readonly limits: DatapathLimits;
+  /** Every service entry the datapath holds (the read-back used by reconcile). */
+  listServices(): DpService[];
+  getService(key: DpServiceKey): DpService | undefined;
+  /** The endpoint slots of a generation, `count` long. */
+  readEndpoints(id: number, generation: 0 | 1, count: number): DpEndpoint[];
+  /**
+   * Writes a whole generation: the endpoint slots, then whatever derived table the algorithm
+   * reads (the Maglev lookup table, a weighted schedule), built from the active slots by the
+   * shared builders in src/datapath/ so every implementation derives the same table. Only ever
+   * called for the generation the service entry does NOT name.
+   */
+  writeGeneration(id: number, generation: 0 | 1, algorithm: Algorithm, endpoints: DpEndpoint[]): void;
+  /** Creates or replaces a service entry: one atomic update. */
+  putService(svc: DpService): void;
+  deleteService(key: DpServiceKey): boolean;
+  /** Tracked flows (both directions merged into one record per connection). */
+  listFlows(): DpFlow[];
+  /** Deletes every flow of a service going to an endpoint (both directions); returns how many. */
+  deleteFlows(serviceId: number, endpoint: { ip: string; port: number }): number;
+  counters(): DpCounters;
+}
