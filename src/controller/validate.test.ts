@@ -91,3 +91,17 @@ test('parseIp canonicalises and rejects', (t) => {
   t.is(parseIp('fe80::1%eth0'), undefined);
   t.deepEqual([...(parseIp('fd00::2')?.bytes ?? [])], [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
 });
+
+test('an unknown field alone makes a service invalid, at every level', (t) => {
+  for (const body of [
+    { vip: '198.18.100.1', port: 80, weigth: 3, endpoints: [] },
+    { vip: '198.18.100.1', port: 80, endpoints: [{ ip: '198.18.2.1', port: 80, wieght: 1 }] },
+    { vip: '198.18.100.1', port: 80, endpoints: [], healthCheck: { type: 'tcp', intervall: 5 } },
+    { vip: '198.18.100.1', port: 80, endpoints: [], policer: { ratePps: 5, burst: 5, x: 1 } },
+    { vip: '198.18.100.1', port: 80, endpoints: [], persistence: { timeoutS: 5, x: 1 } },
+  ]) {
+    const r = validateService(body, { nameFromUrl: 'web' });
+    t.false(r.ok, JSON.stringify(body));
+    if (!r.ok) t.regex(formatErrors(r.errors), /unknown field/);
+  }
+});

@@ -111,6 +111,7 @@ export const SERVICE_DEFAULTS = { protocol: 'tcp', algorithm: 'maglev', mode: 'd
 export const HEALTH_CHECK_DEFAULTS = { intervalMs: 2000, timeoutMs: 1000, rise: 2, fall: 3 } as const;
 
 function checkEndpoint(c: Checker, v: unknown, path: string, family: Family | undefined, limits: Limits, portRule: PortRule): Endpoint | undefined {
+  const before = c.errors.length;
   const o = c.object(v, path, ENDPOINT_FIELDS);
   if (o === undefined) return undefined;
   let ip: string | undefined;
@@ -132,7 +133,7 @@ function checkEndpoint(c: Checker, v: unknown, path: string, family: Family | un
   }
   const weight = o.weight === undefined ? 1 : c.int(o.weight, join(path, 'weight'), 1, limits.maxWeight, 'a weight');
   const active = o.active === undefined ? true : c.bool(o.active, join(path, 'active'));
-  if (ip === undefined || port === undefined || weight === undefined || active === undefined) return undefined;
+  if (ip === undefined || port === undefined || weight === undefined || active === undefined || c.errors.length > before) return undefined;
   return { ip, port, weight, active };
 }
 
@@ -144,9 +145,9 @@ interface PortRule {
 }
 
 function checkHealthCheck(c: Checker, v: unknown, path: string): HealthCheck | undefined {
+  const before = c.errors.length;
   const o = c.object(v, path, HC_FIELDS);
   if (o === undefined) return undefined;
-  const before = c.errors.length;
   const type = c.oneOf(o.type, join(path, 'type'), HEALTH_CHECK_TYPES);
   const hc: Partial<HealthCheck> = { type };
   if (o.port !== undefined) hc.port = c.int(o.port, join(path, 'port'), 1, 65535, 'a port number');
@@ -175,11 +176,12 @@ function checkHealthCheck(c: Checker, v: unknown, path: string): HealthCheck | u
 }
 
 function checkPolicer(c: Checker, v: unknown, path: string): Policer | undefined {
+  const before = c.errors.length;
   const o = c.object(v, path, ['ratePps', 'burst']);
   if (o === undefined) return undefined;
   const ratePps = c.int(o.ratePps, join(path, 'ratePps'), 1, 1_000_000_000, 'a rate in packets per second');
   const burst = c.int(o.burst, join(path, 'burst'), 1, 1_000_000_000, 'a number of packets');
-  return ratePps === undefined || burst === undefined ? undefined : { ratePps, burst };
+  return ratePps === undefined || burst === undefined || c.errors.length > before ? undefined : { ratePps, burst };
 }
 
 /**
@@ -187,9 +189,9 @@ function checkPolicer(c: Checker, v: unknown, path: string): Policer | undefined
  * REST body). `nameFromUrl`, when given, must match the body's name (or fills it in).
  */
 function checkService(c: Checker, v: unknown, path: string, limits: Limits, nameFromUrl?: string): Service | undefined {
+  const before = c.errors.length;
   const o = c.object(v, path, SERVICE_FIELDS);
   if (o === undefined) return undefined;
-  const before = c.errors.length;
   let name: string | undefined;
   if (nameFromUrl !== undefined && o.name !== undefined && o.name !== nameFromUrl) {
     c.fail(join(path, 'name'), `${describe(o.name)} differs from the name in the URL '${nameFromUrl}'; leave it out or make them equal`);

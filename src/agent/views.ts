@@ -1,0 +1,98 @@
+// Read-only views of the running state, shared by the REST routes and /metrics: services with
+// their datapath status, conntrack entries with service names, counters per service/endpoint.
+import type { Controller } from '../controller/controller.ts';
+import { endpointId } from '../controller/controller.ts';
+import type { DpFlow } from '../controller/datapath.ts';
+import type { EndpointHealth, HealthMonitor } from '../controller/health.ts';
+import { keyOf } from '../controller/reconcile.ts';
+import type { Service } from '../controller/types.ts';
+
+export interface EndpointStatus {
+  ip: string;
+  port: number;
+  slot: number;
+  active: boolean;
+  healthy: boolean;
+  lastCheck?: string;
+}
+
+export type ServiceView = Service & { status: { id: number; generation: number; endpoints: EndpointStatus[] } };
+
+function healthIndex(health: HealthMonitor | undefined): Map<string, EndpointHealth> {
+  const m = new Map<string, EndpointHealth>();
+  for (const h of health?.status() ?? []) m.set(`${h.service}/${endpointId(h)}`, h);
+  return m;
+}
+
+export function serviceView(c: Controller, s: Service, hidx: Map<string, EndpointHealth>): ServiceView {
+  const dp = c.dp.getService(keyOf(s));
+  const slots = dp === undefined ? [] : c.dp.readEndpoints(dp.id, dp.generation, dp.endpointCount);
+  const endpoints = s.endpoints.map((e): EndpointStatus => {
+    const slot = slots.findIndex((x) => x.ip === e.ip && x.port === e.port);
+    const h = hidx.get(`${s.name}/${endpointId(e)}`);
+    const st: EndpointStatus = { ip: e.ip, port: e.port, slot, active: slot >= 0 && (slots[slot]?.active ?? false), healthy: c.isHealthy(s.name, e) };
+    if (h !== undefined) st.lastCheck = `${h.lastOk === null ? 'pending' : h.lastOk ? 'ok' : 'fail'}: ${h.lastDetail}`;
+    return st;
+  });
+  return { ...s, status: { id: dp?.id ?? 0, generation: dp?.generation ?? 0, endpoints } };
+}
+
+export function serviceViews(c: Controller, health: HealthMonitor | undefined): ServiceView[] {
+  const hidx = healthIndex(health);
+  return c.services().map((s) => serviceView(c, s, hidx));
+}
+
+export function oneServiceView(c: Controller, health: HealthMonitor | undefined, name: string): ServiceView | undefined {
+  const s = c.get(name);
+  return s === undefined ? undefined : serviceView(c, s, healthIndex(health));
+}
+
+/** Service name per datapath id, for the services the controller knows. */
+export function namesById(c: Controller): Map<number, string> {
+  const m = new Map<number, string>();
+  for (const s of c.dp.listServices()) m.set(s.id, '');
+  for (const s of c.services()) {
+    const id = c.dp.getService(keyOf(s))?.id;
+    if (id !== undefined) m.set(id, s.name);
+  }
+  return m;
+}
+
+export interface FlowView extends DpFlow {
+  service: string;
+}
+
+export function conntrackView(c: Controller, filter: { service?: string; limit: number }): { total: number; entries: FlowView[] } {
+  const names = namesById(c);
+  let flows = c.dp.listFlows();
+  if (filter.service !== undefined) {
+    const id = c.serviceId(filter.service);
+    flows = flows.filter((f) => f.serviceId === id);
+  }
+  return { total: flows.length, entries: flows.slice(0, filter.limit).map((f) => ({ ...f, service: names.get(f.serviceId) ?? '' })) };
+}
+
+export interface StatsView {
+  services: { name: string; id: number; packets: number; bytes: number; endpoints: (EndpointStatus & { packets: number; bytes: number })[] }[];
+  drops: Record<string, number>;
+  verdicts: Record<string, number>;
+  conntrack: Record<string, number>;
+}
+
+export function statsView(c: Controller, health: HealthMonitor | undefined): StatsView {
+  const counters = c.dp.counters();
+  const byState: Record<string, number> = {};
+  for (const f of c.dp.listFlows()) byState[f.state] = (byState[f.state] ?? 0) + 1;
+  const services = serviceViews(c, health).map((v) => {
+    const sc = counters.services.get(v.status.id) ?? { packets: 0, bytes: 0 };
+    const ec = counters.endpoints.get(v.status.id);
+    return {
+      name: v.name,
+      id: v.status.id,
+      packets: sc.packets,
+      bytes: sc.bytes,
+      endpoints: v.status.endpoints.map((e) => ({ ...e, ...(e.slot >= 0 ? (ec?.get(e.slot) ?? { packets: 0, bytes: 0 }) : { packets: 0, bytes: 0 }) })),
+    };
+  });
+  return { services, drops: Object.fromEntries(counters.drops), verdicts: Object.fromEntries(counters.verdicts), conntrack: byState };
+}
