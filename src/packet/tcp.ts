@@ -188,7 +188,7 @@ export function readTcpOptions(b: Uint8Array, start: number, end: number): TcpOp
       for (let p = off + 2; p < off + len; p += 8) blocks.push([readU32(b, p), readU32(b, p + 4)]);
       options.push({ kind: 'sack', blocks });
     } else if (kind === 8 && len === 10) options.push({ kind: 'timestamp', value: readU32(b, off + 2), echo: readU32(b, off + 6) });
-    else options.push({ kind: 'raw', type: kind, data: b.slice(off + 2, off + len) });
+    else options.push({ kind: 'raw', type: kind, data: new Uint8Array(b.subarray(off + 2, off + len)) });
     off += len;
   }
   return { options };
