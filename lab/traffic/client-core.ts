@@ -1,0 +1,356 @@
+// The traffic client's logic (the process entry point is client.ts): opens N TCP/HTTP
+// connections or UDP flows to a target and records, per connection, which backend answered,
+// latency and error. See client.ts for the command line.
+import { createSocket } from 'node:dgram';
+import { Agent, request } from 'node:http';
+import { connect, isIPv6 } from 'node:net';
+import type { Socket } from 'node:net';
+
+export type Proto = 'tcp' | 'http' | 'udp';
+
+export interface ClientOptions {
+  proto: Proto;
+  target: string;
+  port: number;
+  /** Connections (TCP, HTTP) or flows (UDP). */
+  count: number;
+  /** How many run at once; 1 = sequential. */
+  concurrency: number;
+  /** Source port of connection i is sport + i; 0 = the kernel picks. */
+  sport: number;
+  /** Bytes sent per exchange (TCP: echoed back; UDP: echoed after the name; HTTP: ?bytes=N). */
+  payload: number;
+  /** Exchanges per connection. With rounds > 1, or holdMs > 0, all connections stay open together. */
+  rounds: number;
+  /** Pause between rounds (ms). */
+  roundGapMs: number;
+  /** Before each round after the first, wait for a line on stdin (a scenario changes things meanwhile). */
+  waitStdin: boolean;
+  /** Keep every connection open this long after its last exchange (long-lived connections). */
+  holdMs: number;
+  /** HTTP: reuse one connection for all rounds (keep-alive) or one connection per request (close). */
+  keepAlive: boolean;
+  timeoutMs: number;
+}
+
+export interface ConnResult {
+  i: number;
+  sport: number | null;
+  /** The backend that answered each round (null: no answer). */
+  backends: (string | null)[];
+  /** The backend of the first answer. */
+  backend: string | null;
+  /** Connect (or first send) to first answer, ms. */
+  latencyMs: number | null;
+  totalMs: number;
+  bytesSent: number;
+  bytesReceived: number;
+  error: string | null;
+}
+
+export interface ClientReport {
+  options: ClientOptions;
+  results: ConnResult[];
+  summary: { count: number; ok: number; errors: number; byBackend: Record<string, number> };
+}
+
+export const DEFAULT_CLIENT: Omit<ClientOptions, 'proto' | 'target' | 'port'> = {
+  count: 1,
+  concurrency: 1,
+  sport: 0,
+  payload: 64,
+  rounds: 1,
+  roundGapMs: 0,
+  waitStdin: false,
+  holdMs: 0,
+  keepAlive: true,
+  timeoutMs: 3000,
+};
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`timeout after ${ms} ms ${what}`)), ms);
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(t);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  });
+}
+
+/** One open connection/flow: exchange() does one request/response and returns the backend. */
+interface Conn {
+  sport: number | null;
+  exchange(): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** Reads from a TCP socket into a buffer; `need(n)` resolves once n bytes have arrived. */
+class Reader {
+  buf = Buffer.alloc(0);
+  total = 0;
+  #waiters: (() => void)[] = [];
+  #error: Error | null = null;
+  #ended = false;
+  constructor(sock: Socket) {
+    sock.on('data', (c: Buffer) => {
+      this.buf = Buffer.concat([this.buf, c]);
+      this.total += c.length;
+      this.#wake();
+    });
+    sock.on('error', (e) => {
+      this.#error = e;
+      this.#wake();
+    });
+    sock.on('end', () => {
+      this.#ended = true;
+      this.#wake();
+    });
+    sock.on('close', () => {
+      this.#ended = true;
+      this.#wake();
+    });
+  }
+  #wake(): void {
+    for (const w of this.#waiters.splice(0)) w();
+  }
+  async until(pred: (b: Buffer) => number): Promise<Buffer> {
+    for (;;) {
+      const n = pred(this.buf);
+      if (n >= 0) {
+        const out = this.buf.subarray(0, n);
+        this.buf = this.buf.subarray(n);
+        return out;
+      }
+      if (this.#error !== null) throw this.#error;
+      if (this.#ended) throw new Error(`connection closed by peer after ${this.total} bytes`);
+      await new Promise<void>((r) => this.#waiters.push(r));
+    }
+  }
+}
+
+async function openTcp(o: ClientOptions, sport: number | null): Promise<{ conn: Conn; connectMs: number }> {
+  const t0 = performance.now();
+  const sock = connect({ host: o.target, port: o.port, ...(sport !== null ? { localPort: sport } : {}), noDelay: true });
+  const reader = new Reader(sock);
+  await withTimeout(
+    new Promise<void>((resolve, reject) => {
+      sock.once('connect', () => resolve());
+      sock.once('error', reject);
+    }),
+    o.timeoutMs,
+    'connecting',
+  );
+  const connectMs = performance.now() - t0;
+  const line = await withTimeout(reader.until((b) => (b.indexOf(10) >= 0 ? b.indexOf(10) + 1 : -1)), o.timeoutMs, 'waiting for the banner');
+  const backend = line.toString().trim();
+  const payload = Buffer.alloc(o.payload, 'p');
+  const conn: Conn = {
+    sport: sock.localPort ?? null,
+    exchange: async () => {
+      if (o.payload > 0) {
+        sock.write(payload);
+        await withTimeout(reader.until((b) => (b.length >= o.payload ? o.payload : -1)), o.timeoutMs, 'waiting for the echo');
+      }
+      return backend;
+    },
+    close: async () => {
+      if (sock.destroyed) return;
+      await new Promise<void>((resolve) => {
+        sock.once('close', () => resolve());
+        sock.end();
+        setTimeout(() => {
+          sock.destroy();
+          resolve();
+        }, o.timeoutMs).unref();
+      });
+    },
+  };
+  return { conn, connectMs };
+}
+
+async function openHttp(o: ClientOptions, sport: number | null): Promise<{ conn: Conn; connectMs: number }> {
+  const agent = o.keepAlive ? new Agent({ keepAlive: true, maxSockets: 1 }) : undefined;
+  let lastPort: number | null = sport;
+  const host = isIPv6(o.target) ? `[${o.target}]` : o.target;
+  const get = (): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const req = request(
+        {
+          host: o.target,
+          port: o.port,
+          path: `/?bytes=${o.payload}`,
+          headers: { host, connection: o.keepAlive ? 'keep-alive' : 'close' },
+          ...(agent !== undefined ? { agent } : { agent: false }),
+          ...(sport !== null ? { localPort: sport } : {}),
+        },
+        (res) => {
+          lastPort = res.socket.localPort ?? lastPort;
+          res.on('data', () => undefined);
+          res.on('end', () => {
+            const b = res.headers['x-backend'];
+            if (res.statusCode !== 200) reject(new Error(`HTTP ${res.statusCode ?? '?'}`));
+            else resolve(typeof b === 'string' ? b : '?');
+          });
+          res.on('error', reject);
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+  const conn: Conn = {
+    get sport() {
+      return lastPort;
+    },
+    exchange: () => withTimeout(get(), o.timeoutMs, 'waiting for the HTTP response'),
+    close: async () => agent?.destroy(),
+  };
+  return { conn, connectMs: 0 };
+}
+
+async function openUdp(o: ClientOptions, sport: number | null): Promise<{ conn: Conn; connectMs: number }> {
+  const sock = createSocket({ type: isIPv6(o.target) ? 'udp6' : 'udp4' });
+  await new Promise<void>((resolve, reject) => {
+    sock.once('error', reject);
+    sock.bind(sport ?? 0, () => resolve());
+  });
+  await new Promise<void>((resolve, reject) => {
+    sock.once('error', reject);
+    sock.connect(o.port, o.target, () => resolve());
+  });
+  const payload = Buffer.alloc(o.payload, 'u');
+  const conn: Conn = {
+    sport: sock.address().port,
+    exchange: () =>
+      withTimeout(
+        new Promise<string>((resolve, reject) => {
+          sock.once('message', (msg) => {
+            const nl = msg.indexOf(10);
+            resolve(msg.subarray(0, nl >= 0 ? nl : msg.length).toString());
+          });
+          sock.once('error', reject);
+          sock.send(payload);
+        }),
+        o.timeoutMs,
+        'waiting for the UDP answer',
+      ),
+    close: async () => {
+      sock.removeAllListeners('message');
+      await new Promise<void>((r) => sock.close(() => r()));
+    },
+  };
+  return { conn, connectMs: 0 };
+}
+
+function open(o: ClientOptions, sport: number | null): Promise<{ conn: Conn; connectMs: number }> {
+  if (o.proto === 'tcp') return openTcp(o, sport);
+  if (o.proto === 'http') return openHttp(o, sport);
+  return openUdp(o, sport);
+}
+
+async function pool(n: number, concurrency: number, fn: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < n) {
+      const i = next++;
+      await fn(i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, n)) }, worker));
+}
+
+function errText(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  return err.code !== undefined ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(e);
+}
+
+/** Runs the clients; `nextRound` resolves when the next round may start (waitStdin). */
+export async function runClients(o: ClientOptions, nextRound: () => Promise<void> = async () => undefined): Promise<ClientReport> {
+  const results: ConnResult[] = Array.from({ length: o.count }, (_, i) => ({
+    i,
+    sport: o.sport > 0 ? o.sport + i : null,
+    backends: [],
+    backend: null,
+    latencyMs: null,
+    totalMs: 0,
+    bytesSent: 0,
+    bytesReceived: 0,
+    error: null,
+  }));
+  const conns: (Conn | undefined)[] = new Array<Conn | undefined>(o.count);
+  const starts: number[] = new Array<number>(o.count).fill(0);
+  const staged = o.rounds > 1 || o.holdMs > 0 || o.waitStdin;
+
+  const exchange = async (i: number): Promise<void> => {
+    const r = results[i];
+    const c = conns[i];
+    if (r === undefined || c === undefined || r.error !== null) return;
+    const t0 = performance.now();
+    try {
+      const b = await c.exchange();
+      r.backends.push(b);
+      r.backend ??= b;
+      r.latencyMs ??= performance.now() - starts[i]!;
+      r.bytesSent += o.payload;
+      r.bytesReceived += o.payload + b.length + 1;
+    } catch (e) {
+      r.backends.push(null);
+      r.error = `round ${r.backends.length}: ${errText(e)}`;
+      void t0;
+    }
+  };
+  const openOne = async (i: number): Promise<void> => {
+    const r = results[i]!;
+    starts[i] = performance.now();
+    try {
+      const { conn } = await open(o, o.sport > 0 ? o.sport + i : null);
+      conns[i] = conn;
+    } catch (e) {
+      r.error = `connect: ${errText(e)}`;
+      r.backends.push(null);
+    }
+  };
+  const closeOne = async (i: number): Promise<void> => {
+    const c = conns[i];
+    const r = results[i]!;
+    if (c !== undefined) {
+      r.sport = c.sport;
+      await c.close().catch(() => undefined);
+    }
+    r.totalMs = performance.now() - starts[i]!;
+  };
+
+  if (!staged) {
+    await pool(o.count, o.concurrency, async (i) => {
+      await openOne(i);
+      await exchange(i);
+      await closeOne(i);
+    });
+  } else {
+    await pool(o.count, o.concurrency, async (i) => {
+      await openOne(i);
+      await exchange(i);
+    });
+    for (let round = 2; round <= o.rounds; round++) {
+      if (o.waitStdin) await nextRound();
+      else if (o.roundGapMs > 0) await sleep(o.roundGapMs);
+      await pool(o.count, o.concurrency, exchange);
+      process.stderr.write(`${JSON.stringify({ event: 'round', round })}\n`);
+    }
+    if (o.holdMs > 0) await sleep(o.holdMs);
+    await pool(o.count, o.concurrency, closeOne);
+  }
+  const byBackend: Record<string, number> = {};
+  for (const r of results) if (r.backend !== null) byBackend[r.backend] = (byBackend[r.backend] ?? 0) + 1;
+  const errors = results.filter((r) => r.error !== null).length;
+  return { options: o, results, summary: { count: o.count, ok: o.count - errors, errors, byBackend } };
+}

@@ -1,0 +1,125 @@
+// TypeScript handles on the lab's traffic tools: servers on backends, clients and raw frame
+// injection on any node. The tools are real processes inside the nodes' namespaces (node + tsx
+// for the TCP/HTTP/UDP ones, python3 AF_PACKET for injection), started through Lab.exec/spawn.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Lab, LabProcess } from '../lab.ts';
+import { VIP } from '../builtins.ts';
+import { clientArgs } from './client-args.ts';
+import { DEFAULT_CLIENT } from './client-core.ts';
+import type { ClientOptions, ClientReport } from './client-core.ts';
+import { SERVER_PORTS } from './ports.ts';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '../..');
+const TSX_LOADER = `file://${path.join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')}`;
+
+/** argv to run one of the TypeScript tools: node --import tsx FILE. */
+export function toolCommand(file: 'server.ts' | 'client.ts', args: string[]): [string, string[]] {
+  return [process.execPath, ['--import', TSX_LOADER, path.join(HERE, file), ...args]];
+}
+
+export interface ServerOptions {
+  http?: number | false;
+  tcp?: number | false;
+  udp?: number | false;
+  /** Extra UDP bind addresses; default: the first VIPs on nodes that hold VIPs on lo (DSR). */
+  udpBind?: string[];
+}
+
+/** Starts the lab server (HTTP, TCP, UDP answering with the node name) on each given node. */
+export async function startServers(lab: Lab, nodes: string[], opts: ServerOptions = {}): Promise<LabProcess[]> {
+  return Promise.all(
+    nodes.map((node) => {
+      const args = ['--name', node];
+      const http = opts.http ?? SERVER_PORTS.http;
+      const tcp = opts.tcp ?? SERVER_PORTS.tcp;
+      const udp = opts.udp ?? SERVER_PORTS.udp;
+      if (http !== false) args.push('--http', String(http));
+      if (tcp !== false) args.push('--tcp', String(tcp));
+      if (udp !== false) args.push('--udp', String(udp));
+      const n = lab.node(node);
+      const udpBind = opts.udpBind ?? (n.localPrefixes.length > 0 ? n.localPrefixes.map((p) => (p.includes(':') ? VIP.ipv6 : VIP.ipv4)) : []);
+      for (const a of udpBind) args.push('--udp-bind', a);
+      const [cmd, argv] = toolCommand('server.ts', args);
+      return lab.spawn(node, cmd, argv, { ready: /"event":"listening"/, readyTimeoutMs: 20_000 });
+    }),
+  );
+}
+
+/** The backend nodes of a lab (role 'backend'). */
+export function backendNodes(lab: Lab): string[] {
+  return lab.topology.nodes.filter((n) => n.role === 'backend').map((n) => n.name);
+}
+
+export type ClientRequest = Pick<ClientOptions, 'proto' | 'target'> & Partial<ClientOptions>;
+
+function fullOptions(req: ClientRequest): ClientOptions {
+  const port = req.port ?? SERVER_PORTS[req.proto];
+  return { ...DEFAULT_CLIENT, ...req, port };
+}
+
+/** Runs the client to completion inside `node` and returns its report. */
+export async function runClient(lab: Lab, node: string, req: ClientRequest): Promise<ClientReport> {
+  const o = fullOptions(req);
+  if (o.waitStdin) throw new Error('runClient cannot drive --wait-stdin rounds: use startClient() and next()');
+  const [cmd, argv] = toolCommand('client.ts', clientArgs(o));
+  const budget = o.count * (o.rounds * (o.timeoutMs + o.roundGapMs) + o.timeoutMs) + o.holdMs + 30_000;
+  const r = await lab.exec(node, cmd, argv, { timeoutMs: budget });
+  try {
+    return JSON.parse(r.stdout) as ClientReport;
+  } catch {
+    throw new Error(`${lab.name}/${node}: the client printed no JSON report: ${(r.stderr || r.stdout).trim().slice(0, 2000)}`);
+  }
+}
+
+/** A client whose rounds a scenario triggers (e.g. change endpoints between rounds). */
+export interface SteppedClient {
+  process: LabProcess;
+  /** Lets the next round start and resolves once it has finished. */
+  next(): Promise<void>;
+  /** Waits for the client to finish (after its last round and hold) and returns the report. */
+  report(): Promise<ClientReport>;
+}
+
+export async function startClient(lab: Lab, node: string, req: ClientRequest): Promise<SteppedClient> {
+  const o = fullOptions({ ...req, waitStdin: true });
+  const [cmd, argv] = toolCommand('client.ts', clientArgs(o));
+  const proc = await lab.spawn(node, cmd, argv, { stdin: true });
+  let round = 1;
+  return {
+    process: proc,
+    next: async () => {
+      round++;
+      const want = `"round":${round}}`;
+      proc.write('\n');
+      const deadline = Date.now() + o.count * o.timeoutMs + 10_000;
+      while (!proc.stderr().includes(want)) {
+        if (Date.now() > deadline) throw new Error(`${lab.name}/${node}: client round ${round} did not finish: ${proc.stderr().slice(-1000)}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    },
+    report: async () => {
+      const exit = await proc.exited;
+      try {
+        return JSON.parse(proc.stdout()) as ClientReport;
+      } catch {
+        throw new Error(`${lab.name}/${node}: the client exited (${JSON.stringify(exit)}) without a JSON report: ${proc.stderr().slice(-2000)}`);
+      }
+    },
+  };
+}
+
+export interface InjectResult {
+  sent: number;
+  bytes: number;
+}
+
+/** Sends raw Ethernet frames out of `ifname` inside `node` (AF_PACKET). */
+export async function injectFrames(lab: Lab, node: string, ifname: string, frames: Uint8Array[], opts: { intervalMs?: number } = {}): Promise<InjectResult> {
+  const args = [path.join(HERE, 'inject.py'), ifname];
+  if (opts.intervalMs !== undefined) args.push('--interval-ms', String(opts.intervalMs));
+  const input = frames.map((f) => Buffer.from(f).toString('hex')).join('\n') + '\n';
+  const r = await lab.exec(node, 'python3', args, { input, timeoutMs: 10_000 + frames.length * (opts.intervalMs ?? 0) });
+  return JSON.parse(r.stdout) as InjectResult;
+}
