@@ -1,0 +1,164 @@
+// The agent runtime: config → datapath → controller → health checks → REST API, plus reload
+// and graceful stop. `xlb agent` (cli.ts) wires it to the kernel datapath and to signals; tests
+// wire it to a test double.
+import type { FastifyInstance } from 'fastify';
+import { Controller } from '../controller/controller.ts';
+import type { Datapath } from '../controller/datapath.ts';
+import { HealthMonitor } from '../controller/health.ts';
+import { ValidationError } from '../controller/validate.ts';
+import { buildApi } from './api.ts';
+import { readConfigFile, writeConfigFile } from './config-file.ts';
+import type { AgentSettings } from './config-file.ts';
+import type { Logger } from './log.ts';
+
+/** A loaded datapath the agent owns: the controller's Datapath plus lifecycle. */
+export interface DatapathHandle {
+  datapath: Datapath;
+  /** For /healthz and logs, e.g. "kernel tc /sys/fs/bpf/xlb/default". */
+  describe: string;
+  /** Attaches to an interface, replacing any program already there. */
+  attach(iface: string): void;
+  detach(iface: string): void;
+  /** Periodic maintenance (conntrack aging, least-connection counts); returns what it did. */
+  maintain?(): Record<string, number>;
+  /** Closes every fd; pinned maps (and attached programs) stay. */
+  close(): void;
+}
+
+export interface AgentOptions {
+  configFile: string;
+  ifaces: string[];
+  /** host:port or [v6]:port */
+  api: { host: string; port: number };
+  token?: string;
+  detachOnExit: boolean;
+  log: Logger;
+  maintainIntervalMs?: number;
+  /** fastify request logs (pino) on stdout; off in tests. */
+  requestLogs?: boolean;
+}
+
+export interface AgentHandle {
+  app: FastifyInstance;
+  controller: Controller;
+  health: HealthMonitor;
+  /** Actual listening address (port 0 resolved). */
+  address: { host: string; port: number };
+  /** Re-reads the config file and applies it whole; on error keeps the running state. */
+  reload(): { ok: true; created: number; updated: number; deleted: number; unchanged: number } | { ok: false; error: string };
+  stop(): Promise<void>;
+}
+
+export function parseListen(text: string): { host: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text);
+  const port = Number(m?.[3]);
+  if (m === null || port > 65535) throw new Error(`--api '${text}' is not HOST:PORT (e.g. 127.0.0.1:9400 or [::1]:9400)`);
+  return { host: (m[1] ?? m[2]) as string, port };
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+
+export async function startAgent(dph: DatapathHandle, opts: AgentOptions): Promise<AgentHandle> {
+  const { log } = opts;
+  if (!isLoopback(opts.api.host) && opts.token === undefined) {
+    throw new Error(`the API would listen on ${opts.api.host}, which is not loopback, without a token: give --token-file FILE (or agent.tokenFile) so only holders of the token can change the load balancer`);
+  }
+  const cfg = readConfigFile(opts.configFile);
+  const agentSettings: AgentSettings = cfg.agent;
+  const controller = new Controller(dph.datapath);
+  const persist = (): void => {
+    try {
+      writeConfigFile(opts.configFile, agentSettings, controller.state());
+    } catch (err) {
+      log.error({ err, file: opts.configFile }, 'could not write the config file; the running state is ahead of it');
+    }
+  };
+  // Validate the whole config before the datapath changes at all.
+  const first = controller.load({ services: cfg.services });
+  log.info(
+    { created: first.created.length, updated: first.updated.length, deleted: first.deleted.length, unchanged: first.unchanged, services: controller.services().length },
+    'config applied to the datapath',
+  );
+  for (const iface of opts.ifaces) {
+    dph.attach(iface);
+    log.info({ iface, datapath: dph.describe }, 'attached');
+  }
+  const health = new HealthMonitor(controller, {
+    onChange: (h) => log.warn({ service: h.service, endpoint: `${h.ip}:${h.port}`, up: h.up, detail: h.lastDetail }, h.up ? 'endpoint up' : 'endpoint down'),
+    onError: (service, err) => log.error({ service, err }, 'health change could not be applied'),
+  });
+  health.sync();
+  const app = await buildApi({
+    controller,
+    health,
+    datapathName: dph.describe,
+    logger: opts.requestLogs === true,
+    ...(opts.token !== undefined ? { token: opts.token } : {}),
+    onChange: () => {
+      health.sync();
+      persist();
+    },
+  });
+  await app.listen({ host: opts.api.host, port: opts.api.port });
+  const addr = app.server.address();
+  const address = typeof addr === 'object' && addr !== null ? { host: addr.address, port: addr.port } : opts.api;
+  log.info({ api: `${address.host}:${address.port}`, auth: opts.token !== undefined }, 'REST API listening');
+
+  let maintainTimer: NodeJS.Timeout | undefined;
+  if (dph.maintain !== undefined) {
+    const maintain = dph.maintain.bind(dph);
+    maintainTimer = setInterval(() => {
+      try {
+        const r = maintain();
+        if (Object.values(r).some((n) => n > 0)) log.debug(r, 'datapath maintenance');
+      } catch (err) {
+        log.error({ err }, 'datapath maintenance failed');
+      }
+    }, opts.maintainIntervalMs ?? 1000);
+    maintainTimer.unref();
+  }
+
+  let stopped = false;
+  return {
+    app,
+    controller,
+    health,
+    address,
+    reload() {
+      try {
+        const c = readConfigFile(opts.configFile);
+        Object.assign(agentSettings, c.agent);
+        const r = controller.load({ services: c.services });
+        health.sync();
+        const out = { ok: true as const, created: r.created.length, updated: r.updated.length, deleted: r.deleted.length, unchanged: r.unchanged };
+        log.info(out, 'config reloaded');
+        return out;
+      } catch (err) {
+        const error = err instanceof ValidationError ? `${opts.configFile}:\n${err.message}` : (err as Error).message;
+        log.error({ error }, 'config reload rejected; the running state is unchanged');
+        return { ok: false, error };
+      }
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      if (maintainTimer !== undefined) clearInterval(maintainTimer);
+      health.stop();
+      await app.close();
+      if (opts.detachOnExit) {
+        for (const iface of opts.ifaces) {
+          try {
+            dph.detach(iface);
+            log.info({ iface }, 'detached');
+          } catch (err) {
+            log.error({ iface, err }, 'detach failed');
+          }
+        }
+      }
+      dph.close();
+      log.info({ detached: opts.detachOnExit }, opts.detachOnExit ? 'stopped; programs detached, maps stay pinned' : 'stopped; programs stay attached and maps pinned');
+    },
+  };
+}
