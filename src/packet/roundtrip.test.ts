@@ -162,7 +162,7 @@ test('checksum spec values: bad, partial, explicit number', (t) => {
   for (const ip of [V4, V6]) {
     const bad = decodeFrame(buildFrame({ ip, tcp: { sport: 1, dport: 2, checksum: 'bad' } }));
     t.is(bad.tcp?.checksum.verdict, 'bad');
-    t.is((bad.tcp?.checksum.value ?? 0) ^ 1, bad.tcp?.checksum.expected);
+    t.is(bad.tcp?.checksum.expected, (bad.tcp?.checksum.value ?? 0) ^ 1);
     const partial = decodeFrame(buildFrame({ ip, tcp: { sport: 1, dport: 2, checksum: 'partial' }, payload: 100 }));
     t.is(partial.tcp?.checksum.verdict, 'partial');
     const partialUdp = decodeFrame(buildFrame({ ip, udp: { sport: 1, dport: 2, checksum: 'partial' } }));
