@@ -18,6 +18,7 @@ struct xlb_rb {
 	int consuming; /* inside ring_buffer__consume: freeing is deferred to its end */
 	int finalized; /* closed from a GC finalizer: no N-API reference calls */
 	int failed; /* the callback threw: stop consuming this round */
+	int delivered; /* records handed to JS in the current drain */
 };
 
 static void rb_free(struct xlb_rb *r);
@@ -26,12 +27,14 @@ static void rb_free(struct xlb_rb *r);
 static int rb_drain(struct xlb_rb *r)
 {
 	r->failed = 0;
+	r->delivered = 0;
 	r->consuming = 1;
 	int n = ring_buffer__consume(r->rb);
 	r->consuming = 0;
 	if (r->closed)
 		rb_free(r);
-	return n;
+	/* -ECANCELED: a callback closed the consumer or threw; what was delivered still counts. */
+	return n == -ECANCELED ? r->delivered : n;
 }
 
 static int on_sample(void *ctx, void *data, size_t size)
@@ -45,7 +48,7 @@ static int on_sample(void *ctx, void *data, size_t size)
 	if (napi_create_buffer_copy(env, size, data, &copy, &buf) != napi_ok)
 		return -ENOMEM;
 	napi_get_reference_value(env, r->cb, &cb);
-	napi_get_undefined(env, &recv);
+	napi_get_global(env, &recv);
 	argv[0] = buf;
 	napi_status st = napi_make_callback(env, r->actx, recv, cb, 1, argv, NULL);
 	if (st != napi_ok) {
@@ -59,6 +62,7 @@ static int on_sample(void *ctx, void *data, size_t size)
 		r->failed = 1;
 		return -ECANCELED;
 	}
+	r->delivered++;
 	return r->closed ? -ECANCELED : 0;
 }
 
