@@ -103,6 +103,11 @@ function decodeTcp(c: L4Context): L4Result {
   };
   if (dataOffset < 5) return { header: h, error: { layer: 'tcp', offset: off + 12, reason: `data offset ${dataOffset} < 5` } };
   if (off + h.headerLength > end) {
+    if (c.truncated) {
+      // Cut inside the options (snaplen, ICMP quote): keep the whole options that are present.
+      h.options = readTcpOptions(b, off + 20, end).options;
+      return { header: h };
+    }
     return { header: h, error: { layer: 'tcp', offset: off + 12, reason: `data offset ${dataOffset} (${h.headerLength} bytes) runs past the segment end (${end - off} bytes)` } };
   }
   const opts = readTcpOptions(b, off + 20, off + h.headerLength);
