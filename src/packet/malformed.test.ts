@@ -1,5 +1,5 @@
 // Untrusted bytes: every truncation and the classic malformed fields give a precise reason and never throw.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { buildFrame, buildIpPacket } from './build.ts';
 import { decodeFrame } from './decode.ts';
 import type { DecodedFrame, LinkType } from './decoded.ts';
@@ -20,7 +20,7 @@ const SAMPLES: Record<string, FrameSpec> = {
   'icmp6 packet-too-big': { ip: V6, icmp: { type: 'packet-too-big', mtu: 1280, inner: { ip: V6, udp: { sport: 1, dport: 2 }, payload: 50 } } },
 };
 
-function decodeSafely(t: { fail: (m: string) => void }, bytes: Uint8Array, linkType: LinkType, allowTruncation: boolean): DecodedFrame | undefined {
+function decodeSafely(t: ExecutionContext, bytes: Uint8Array, linkType: LinkType, allowTruncation: boolean): DecodedFrame | undefined {
   try {
     const f = decodeFrame(bytes, linkType, { allowTruncation });
     describe(f);
@@ -77,7 +77,7 @@ test('every truncation decodes as far as possible with allowTruncation (snaplen 
   }
 });
 
-function expectError(t: { like: (a: unknown, b: unknown, m?: string) => void }, bytes: Uint8Array, want: { layer: string; offset: number; reason: string }, linkType: LinkType = 'ethernet'): void {
+function expectError(t: ExecutionContext, bytes: Uint8Array, want: { layer: string; offset: number; reason: string }, linkType: LinkType = 'ethernet'): void {
   t.like(decodeFrame(bytes, linkType).error, want, want.reason);
 }
 
