@@ -1,0 +1,304 @@
+// `xlb lb add|ls|rm`, `xlb ct ls`, `xlb stats`: clients of the agent's REST API. Human tables
+// by default, `--json` for the API's JSON. src/cli.ts passes the command name as argv[0].
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { parse as parseYaml } from 'yaml';
+
+const COMMON = {
+  api: { type: 'string' },
+  token: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const USAGE: Record<string, string> = {
+  lb: `usage:
+  xlb lb add NAME --vip IP --port PORT [--port-end PORT] [--protocol tcp|udp]
+                  [--algorithm rr|wrr|hash|maglev|lc|random] [--mode dnat|fullnat|dsr]
+                  [--endpoint IP:PORT[:WEIGHT]]... [--persistence SECONDS]
+                  [--health tcp|http|udp] [--health-path PATH] [--health-interval MS]
+                  [--dead-flows keep|purge]
+  xlb lb add NAME --file SERVICE.(json|yaml)     # the whole service body, as PUT takes it
+  xlb lb ls [NAME]
+  xlb lb rm NAME
+common: --api HOST:PORT (default $XLB_API or 127.0.0.1:9400)  --token TOKEN (default $XLB_TOKEN)  --json
+'add' creates the service or replaces it whole.`,
+  ct: `usage: xlb ct ls [--service NAME] [--limit N] [--api HOST:PORT] [--token TOKEN] [--json]`,
+  stats: `usage: xlb stats [--api HOST:PORT] [--token TOKEN] [--json]`,
+};
+
+export class ClientError extends Error {}
+
+interface Client {
+  base: string;
+  token: string | undefined;
+}
+
+export async function call(client: Client, method: string, path: string, body?: unknown): Promise<{ status: number; data: unknown }> {
+  const headers: Record<string, string> = {};
+  if (client.token !== undefined) headers.authorization = `Bearer ${client.token}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  let res: Response;
+  try {
+    res = await fetch(`${client.base}${path}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}), signal: AbortSignal.timeout(60_000) });
+  } catch (err) {
+    const c = (err as { cause?: { code?: string; message?: string } }).cause;
+    const cause = c?.code ?? c?.message ?? (err as Error).message;
+    throw new ClientError(`cannot reach the agent at ${client.base}: ${cause}. Is 'xlb agent' running, and is --api right?`);
+  }
+  const text = await res.text();
+  let data: unknown = text;
+  try {
+    data = text === '' ? undefined : JSON.parse(text);
+  } catch {
+    // not JSON: keep the text
+  }
+  if (res.status >= 400) {
+    const msg = typeof data === 'object' && data !== null && 'message' in data ? String((data as { message: unknown }).message) : text;
+    throw new ClientError(`the agent refused (${res.status}): ${msg}`);
+  }
+  return { status: res.status, data };
+}
+
+/** Renders rows as an aligned text table. */
+export function table(headers: string[], rows: (string | number)[][]): string {
+  const cells = [headers, ...rows.map((r) => r.map(String))];
+  const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  return cells.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ')).join('\n');
+}
+
+/** `IP:PORT[:WEIGHT]`, IPv6 in brackets: `[fd00::1]:80:2`. */
+export function parseEndpointArg(text: string): { ip: string; port: number; weight?: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d+)(?::(\d+))?$/.exec(text);
+  if (m === null) throw new ClientError(`--endpoint '${text}' is not IP:PORT[:WEIGHT] (IPv6 in brackets: [fd00::1]:80:2)`);
+  const ep: { ip: string; port: number; weight?: number } = { ip: (m[1] ?? m[2]) as string, port: Number(m[3]) };
+  if (m[4] !== undefined) ep.weight = Number(m[4]);
+  return ep;
+}
+
+function hostPort(ip: string, port: number): string {
+  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
+}
+
+function human(n: number): string {
+  if (n < 10_000) return String(n);
+  const units = ['k', 'M', 'G', 'T'];
+  let v = n;
+  let u = -1;
+  while (v >= 1000 && u < units.length - 1) {
+    v /= 1000;
+    u++;
+  }
+  return `${v.toFixed(1)}${units[u]}`;
+}
+
+interface EndpointStatusJson {
+  ip: string;
+  port: number;
+  weight?: number;
+  slot: number;
+  active: boolean;
+  healthy: boolean;
+  lastCheck?: string;
+  packets?: number;
+  bytes?: number;
+}
+interface ServiceJson {
+  name: string;
+  vip: string;
+  port: number;
+  portEnd?: number;
+  protocol: string;
+  algorithm: string;
+  mode: string;
+  endpoints: { ip: string; port: number; weight: number; active: boolean }[];
+  status: { id: number; endpoints: EndpointStatusJson[] };
+}
+
+function serviceRows(list: ServiceJson[]): string {
+  return table(
+    ['NAME', 'VIP', 'PORT', 'PROTO', 'ALGO', 'MODE', 'ENDPOINTS', 'ID'],
+    list.map((s) => [
+      s.name,
+      s.vip,
+      s.portEnd !== undefined ? `${s.port}-${s.portEnd}` : s.port,
+      s.protocol,
+      s.algorithm,
+      s.mode,
+      `${s.status.endpoints.filter((e) => e.active).length}/${s.endpoints.length} active`,
+      s.status.id,
+    ]),
+  );
+}
+
+function endpointRows(s: ServiceJson): string {
+  return table(
+    ['ENDPOINT', 'WEIGHT', 'SLOT', 'ACTIVE', 'HEALTH'],
+    s.endpoints.map((e, i) => {
+      const st = s.status.endpoints[i];
+      return [hostPort(e.ip, e.port), e.weight, st?.slot ?? -1, st?.active === true ? 'yes' : 'no', st === undefined ? '' : st.lastCheck ?? (st.healthy ? 'up' : 'down')];
+    }),
+  );
+}
+
+async function lb(client: Client, argv: string[], json: boolean): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      ...COMMON,
+      vip: { type: 'string' },
+      port: { type: 'string' },
+      'port-end': { type: 'string' },
+      protocol: { type: 'string' },
+      algorithm: { type: 'string' },
+      mode: { type: 'string' },
+      endpoint: { type: 'string', multiple: true },
+      persistence: { type: 'string' },
+      health: { type: 'string' },
+      'health-path': { type: 'string' },
+      'health-interval': { type: 'string' },
+      'dead-flows': { type: 'string' },
+      file: { type: 'string' },
+    },
+  });
+  const [sub, name] = positionals;
+  const num = (flag: string, v: string | undefined): number | undefined => {
+    if (v === undefined) return undefined;
+    if (!/^\d+$/.test(v)) throw new ClientError(`--${flag} '${v}' is not a whole number`);
+    return Number(v);
+  };
+  if (sub === 'add') {
+    if (name === undefined) throw new ClientError(`lb add: give the service NAME.\n${USAGE.lb}`);
+    let body: Record<string, unknown>;
+    if (values.file !== undefined) {
+      const text = readFileSync(values.file, 'utf8');
+      body = (values.file.endsWith('.json') ? JSON.parse(text) : parseYaml(text)) as Record<string, unknown>;
+    } else {
+      if (values.vip === undefined || values.port === undefined) throw new ClientError(`lb add: --vip and --port are required (or --file).\n${USAGE.lb}`);
+      body = { vip: values.vip, port: num('port', values.port), endpoints: (values.endpoint ?? []).map(parseEndpointArg) };
+      if (values['port-end'] !== undefined) body.portEnd = num('port-end', values['port-end']);
+      if (values.protocol !== undefined) body.protocol = values.protocol;
+      if (values.algorithm !== undefined) body.algorithm = values.algorithm;
+      if (values.mode !== undefined) body.mode = values.mode;
+      if (values.persistence !== undefined) body.persistence = { timeoutS: num('persistence', values.persistence) };
+      if (values['dead-flows'] !== undefined) body.deadFlowPolicy = values['dead-flows'];
+      if (values.health !== undefined) {
+        const hc: Record<string, unknown> = { type: values.health };
+        if (values['health-path'] !== undefined) hc.path = values['health-path'];
+        if (values['health-interval'] !== undefined) hc.intervalMs = num('health-interval', values['health-interval']);
+        body.healthCheck = hc;
+      }
+    }
+    const r = await call(client, 'PUT', `/v1/services/${encodeURIComponent(name)}`, body);
+    const d = r.data as { action: string; service: ServiceJson };
+    if (json) console.log(JSON.stringify(d, null, 2));
+    else console.log(`${name}: ${d.action}\n${serviceRows([d.service])}\n\n${endpointRows(d.service)}`);
+    return 0;
+  }
+  if (sub === 'ls') {
+    if (name !== undefined) {
+      const d = (await call(client, 'GET', `/v1/services/${encodeURIComponent(name)}`)).data as ServiceJson;
+      if (json) console.log(JSON.stringify(d, null, 2));
+      else console.log(`${serviceRows([d])}\n\n${endpointRows(d)}`);
+      return 0;
+    }
+    const d = (await call(client, 'GET', '/v1/services')).data as { services: ServiceJson[] };
+    if (json) console.log(JSON.stringify(d, null, 2));
+    else console.log(d.services.length === 0 ? 'no services (add one with: xlb lb add NAME --vip IP --port PORT --endpoint IP:PORT)' : serviceRows(d.services));
+    return 0;
+  }
+  if (sub === 'rm') {
+    if (name === undefined) throw new ClientError(`lb rm: give the service NAME.\n${USAGE.lb}`);
+    await call(client, 'DELETE', `/v1/services/${encodeURIComponent(name)}`);
+    if (json) console.log(JSON.stringify({ deleted: name }));
+    else console.log(`${name}: deleted`);
+    return 0;
+  }
+  throw new ClientError(`lb: unknown subcommand '${sub ?? ''}'; use add, ls or rm.\n${USAGE.lb}`);
+}
+
+interface FlowJson {
+  service: string;
+  protocol: string;
+  client: { ip: string; port: number };
+  vip: { ip: string; port: number };
+  endpoint: { ip: string; port: number };
+  state: string;
+  packets: number;
+  bytes: number;
+  ageMs: number;
+}
+
+async function ct(client: Client, argv: string[], json: boolean): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { ...COMMON, service: { type: 'string' }, limit: { type: 'string' } } });
+  if (positionals[0] !== 'ls') throw new ClientError(`ct: unknown subcommand '${positionals[0] ?? ''}'.\n${USAGE.ct}`);
+  const q = new URLSearchParams();
+  if (values.service !== undefined) q.set('service', values.service);
+  if (values.limit !== undefined) q.set('limit', values.limit);
+  const d = (await call(client, 'GET', `/v1/conntrack${q.size > 0 ? `?${q.toString()}` : ''}`)).data as { total: number; entries: FlowJson[] };
+  if (json) {
+    console.log(JSON.stringify(d, null, 2));
+    return 0;
+  }
+  console.log(
+    table(
+      ['SERVICE', 'PROTO', 'CLIENT', 'VIP', 'ENDPOINT', 'STATE', 'PKTS', 'BYTES', 'AGE'],
+      d.entries.map((f) => [f.service, f.protocol, hostPort(f.client.ip, f.client.port), hostPort(f.vip.ip, f.vip.port), hostPort(f.endpoint.ip, f.endpoint.port), f.state, human(f.packets), human(f.bytes), `${(f.ageMs / 1000).toFixed(1)}s`]),
+    ),
+  );
+  console.log(`${d.entries.length} of ${d.total} flows`);
+  return 0;
+}
+
+interface StatsJson {
+  services: { name: string; id: number; packets: number; bytes: number; endpoints: EndpointStatusJson[] }[];
+  drops: Record<string, number>;
+  verdicts: Record<string, number>;
+  conntrack: Record<string, number>;
+}
+
+async function stats(client: Client, argv: string[], json: boolean): Promise<number> {
+  parseArgs({ args: argv, options: COMMON });
+  const d = (await call(client, 'GET', '/v1/stats')).data as StatsJson;
+  if (json) {
+    console.log(JSON.stringify(d, null, 2));
+    return 0;
+  }
+  const rows: (string | number)[][] = [];
+  for (const s of d.services) {
+    rows.push([s.name, '', human(s.packets), human(s.bytes), '']);
+    for (const e of s.endpoints) rows.push(['', hostPort(e.ip, e.port), human(e.packets ?? 0), human(e.bytes ?? 0), e.active ? 'active' : e.healthy ? 'inactive' : 'unhealthy']);
+  }
+  console.log(table(['SERVICE', 'ENDPOINT', 'PACKETS', 'BYTES', 'STATE'], rows));
+  const kv = (o: Record<string, number>): string => Object.entries(o).filter(([, n]) => n > 0).map(([k, n]) => `${k}=${human(n)}`).join('  ') || '-';
+  console.log(`\nverdicts: ${kv(d.verdicts)}\ndrops:    ${kv(d.drops)}\nflows:    ${kv(d.conntrack)}`);
+  return 0;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const usage = USAGE[command ?? ''] ?? USAGE.lb;
+  if (rest.includes('--help') || rest.includes('-h') || (rest.length === 0 && command !== 'stats')) {
+    console.log(usage);
+    return rest.length === 0 ? 2 : 0;
+  }
+  try {
+    const { values } = parseArgs({ args: rest, options: COMMON, strict: false, allowPositionals: true });
+    const api = (typeof values.api === 'string' ? values.api : undefined) ?? process.env.XLB_API ?? '127.0.0.1:9400';
+    const token = (typeof values.token === 'string' ? values.token : undefined) ?? process.env.XLB_TOKEN;
+    const client: Client = { base: api.startsWith('http') ? api.replace(/\/$/, '') : `http://${api}`, token };
+    const json = values.json === true;
+    if (command === 'lb') return await lb(client, rest, json);
+    if (command === 'ct') return await ct(client, rest, json);
+    if (command === 'stats') return await stats(client, rest, json);
+    console.error(`xlb: '${command ?? ''}' is not a client command (lb, ct, stats)`);
+    return 2;
+  } catch (err) {
+    if (err instanceof ClientError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true) {
+      console.error(`xlb ${command ?? ''}: ${(err as Error).message}`);
+      return 1;
+    }
+    throw err;
+  }
+}
