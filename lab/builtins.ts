@@ -66,6 +66,13 @@ function segment(p: BuiltinParams, name: string, net: { ipv4: string; ipv6: stri
   return s;
 }
 
+/** Single stack means no IPv6 at all: no link-local addresses, no ND/MLD chatter in captures. */
+function withFamilySysctls(p: BuiltinParams, t: TopologySpec): TopologySpec {
+  if (p.ipv6) return t;
+  for (const n of t.nodes) n.sysctls = { ...n.sysctls, 'net.ipv6.conf.all.disable_ipv6': 1, 'net.ipv6.conf.default.disable_ipv6': 1 };
+  return t;
+}
+
 function vip(p: BuiltinParams): TopologySpec['vip'] {
   return p.ipv6 ? { ipv4: VIP_NET.ipv4, ipv6: VIP_NET.ipv6, lb: 'lb' } : { ipv4: VIP_NET.ipv4, lb: 'lb' };
 }
@@ -170,5 +177,5 @@ export function builtinTopology(name: string, params: Partial<BuiltinParams> = {
     const v = p[k];
     if (!Number.isInteger(v) || v < 1 || v > max) throw new Error(`${name}: ${k} must be an integer 1-${max}, got ${String(v)}`);
   }
-  return info.build(p);
+  return withFamilySysctls(p, info.build(p));
 }

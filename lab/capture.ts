@@ -6,7 +6,25 @@
 // reports are returned, so a lost packet is never silent.
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { decodeFrame, readPcapFile } from '../src/packet/index.ts';
+import type { DecodedFrame, PcapRecord } from '../src/packet/index.ts';
 import type { Lab, LabProcess } from './lab.ts';
+
+export interface CapturedPacket {
+  record: PcapRecord;
+  /** The decoded frame, with checksum verdicts ('partial' = captured before tx offload filled it). */
+  frame: DecodedFrame;
+}
+
+/** Reads and decodes a pcap (Ethernet, raw IP or Linux cooked). */
+export async function decodePcap(file: string): Promise<CapturedPacket[]> {
+  const pcap = await readPcapFile(file);
+  if (pcap.linkType === undefined) {
+    throw new Error(`${file}: link type ${pcap.linkTypeNumber} is not one the packet toolkit decodes (Ethernet, raw IP, Linux cooked)`);
+  }
+  const lt = pcap.linkType;
+  return pcap.records.map((record) => ({ record, frame: decodeFrame(record.data, lt, { allowTruncation: record.capturedLength < record.originalLength }) }));
+}
 
 export interface CapturePoint {
   node: string;
@@ -106,6 +124,13 @@ export class Capture {
       return out;
     })();
     return this.#stopped;
+  }
+
+  /** The decoded packets of a node's interface (after stop()). */
+  async packets(node: string, segment?: string): Promise<CapturedPacket[]> {
+    if (this.#stopped === undefined) throw new Error('capture: call stop() before reading packets (tcpdump may still hold some)');
+    await this.#stopped;
+    return decodePcap(this.file(node, segment));
   }
 
   /** The pcap file of a node's interface (on `segment`, or its only one). */
