@@ -146,6 +146,9 @@ function dsr(p: BuiltinParams): TopologySpec {
     name: `b${i}`,
     role: 'backend',
     localPrefixes,
+    // A UDP server answers from the VIP only if bound to it; IPv6 binds need this for an address
+    // that is only covered by a local route.
+    sysctls: { 'net.ipv6.ip_nonlocal_bind': 1, 'net.ipv4.ip_nonlocal_bind': 1 },
     routes: routes(p.ipv6, [[LAB_V4, '198.18.2.2', LAB_V6, 'fd00:18:2::2']]),
   }));
   return {

@@ -7,6 +7,7 @@
 //   xlb lab exec [--name N] NODE -- CMD [ARGS…]
 //   xlb lab show [TOPOLOGY|FILE] [same parameters as up]     (diagram only, creates nothing)
 //   xlb lab topologies
+//   xlb lab bench [TOPOLOGY|FILE] [parameters as for up] [--runs N]   (up/down times, median)
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { BUILTINS } from './builtins.ts';
@@ -19,6 +20,7 @@ import { labNetnsNames, sweep } from './sweep.ts';
 import { backendNodes, startServers } from './traffic/tools.ts';
 import { SERVER_PORTS } from './traffic/ports.ts';
 import { resolveTopology } from './topology.ts';
+import { timeUpDown } from './updown-bench.ts';
 
 const USAGE = `usage:
   xlb lab up [TOPOLOGY|FILE] [--name N] [--clients N] [--backends N] [--no-ipv6]
@@ -28,6 +30,7 @@ const USAGE = `usage:
   xlb lab exec [--name N] NODE -- CMD [ARGS…]
   xlb lab show [TOPOLOGY|FILE] [parameters as for up]
   xlb lab topologies
+  xlb lab bench [TOPOLOGY|FILE] [parameters as for up] [--runs N]
 
 TOPOLOGY is a built-in (${Object.keys(BUILTINS).join(', ')}; default two-arm) or a .yaml/.json file.
 --servers starts the lab server on every backend (HTTP ${SERVER_PORTS.http}, TCP ${SERVER_PORTS.tcp}, UDP ${SERVER_PORTS.udp}).
@@ -167,6 +170,22 @@ function show(argv: string[]): number {
   return 0;
 }
 
+async function bench(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, options: { ...TOPO_OPTIONS, runs: { type: 'string' } }, allowPositionals: true });
+  const runs = Number(values.runs ?? 10);
+  if (!Number.isInteger(runs) || runs < 1 || runs > 1000) throw new UsageError(`--runs ${values.runs ?? ''}: give an integer 1-1000`);
+  const spec = topologyFromArg(positionals[0] ?? 'two-arm', params(values));
+  const r = await timeUpDown(spec, runs);
+  if (values.json === true) console.log(JSON.stringify(r));
+  else {
+    const f = (xs: number[]): string => xs.map((x) => x.toFixed(0)).join(' ');
+    console.log(`${spec.name} (${spec.nodes.length} nodes), ${runs} runs`);
+    console.log(`up   median ${r.upMedianMs.toFixed(1)} ms   [${f(r.upMs)}]`);
+    console.log(`down median ${r.downMedianMs.toFixed(1)} ms   [${f(r.downMs)}]`);
+  }
+  return 0;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   try {
@@ -181,6 +200,8 @@ export async function main(argv: string[]): Promise<number> {
         return exec(rest);
       case 'show':
         return show(rest);
+      case 'bench':
+        return await bench(rest);
       case 'topologies':
         for (const b of Object.values(BUILTINS)) console.log(`${b.name.padEnd(8)} ${b.summary}`);
         return 0;
