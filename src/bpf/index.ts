@@ -2,7 +2,7 @@
 export { BpfObject } from './object.ts';
 export type { OpenOptions } from './object.ts';
 export { BpfMap, numPossibleCpus } from './map.ts';
-export type { MapCreateOptions, UpdateFlag } from './map.ts';
+export type { MapCreateOptions, UpdateFlag, RawEntries } from './map.ts';
 export { BpfProgram, XDP_FLAGS } from './program.ts';
 export type { TestRunOptions, TestRunResult, XdpMode, TcDirection, TcAttachOptions } from './program.ts';
 export { detachXdp, xdpAttached, detachTc, tcAttached, enableStats, ifindex } from './attach.ts';

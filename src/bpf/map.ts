@@ -13,6 +13,21 @@ const PERCPU_TYPES = new Set(['percpu_hash', 'percpu_array', 'lru_percpu_hash', 
 // single-element calls for these.
 const BATCH_UNSUPPORTED = new Set(['EINVAL', 'ENOTSUPP', 'EOPNOTSUPP']);
 
+// Hot-path scratch buffers registered once with the addon (see mapScratch in native/map.c):
+// single-element operations copy the key/value in and out instead of passing typed arrays,
+// whose decoding costs more than the bpf() syscall.
+const SCRATCH_KEY = 4096;
+const SCRATCH_VALUE = 1 << 20;
+let scratchBufs: { key: Buffer; val: Buffer } | undefined;
+function scratch(): { key: Buffer; val: Buffer } {
+  if (scratchBufs === undefined) {
+    const bufs = { key: Buffer.alloc(SCRATCH_KEY), val: Buffer.alloc(SCRATCH_VALUE) };
+    native().mapScratch(bufs.key, bufs.val);
+    scratchBufs = bufs;
+  }
+  return scratchBufs;
+}
+
 let possibleCpus: number | undefined;
 /** Number of possible CPUs (the per-CPU value count the kernel uses). */
 export function numPossibleCpus(): number {
@@ -28,6 +43,13 @@ export interface MapCreateOptions {
   maxEntries: number;
   name?: string;
   flags?: number;
+}
+
+/** count entries packed back to back: keys of keySize bytes, values of valueBufferSize bytes. */
+export interface RawEntries {
+  count: number;
+  keys: Buffer;
+  values: Buffer;
 }
 
 interface MapState {
@@ -50,6 +72,9 @@ export class BpfMap {
   /** Bytes of one lookup/update buffer: valueSize, or round_up(valueSize, 8) × CPUs for per-CPU maps. */
   readonly valueBufferSize: number;
   readonly #state: MapState;
+  /** The value-sized window of the scratch buffer when this map fits the fast path. */
+  #valView: Buffer | undefined;
+  readonly #fast: boolean;
 
   /** @internal — use BpfObject.map(), BpfMap.openPinned() or BpfMap.create(). */
   constructor(desc: NativeMapDesc | (NativeMapInfo & { fd: number; pinPath?: string }), owned: boolean) {
@@ -63,6 +88,12 @@ export class BpfMap {
     this.pinPath = desc.pinPath;
     this.valueBufferSize = this.perCpu ? Math.ceil(desc.valueSize / 8) * 8 * numPossibleCpus() : desc.valueSize;
     this.#state = { fd: desc.fd, owned, closed: false };
+    this.#fast = this.keySize <= SCRATCH_KEY && this.valueBufferSize <= SCRATCH_VALUE;
+  }
+
+  #scratchValue(): Buffer {
+    this.#valView ??= scratch().val.subarray(0, this.valueBufferSize);
+    return this.#valView;
   }
 
   /** Opens a map pinned in bpffs (the caller owns the fd: call close()). */
@@ -159,7 +190,15 @@ export class BpfMap {
     const fd = this.#liveFd('lookup');
     this.#checkKey('lookup', key);
     const out = Buffer.allocUnsafe(this.valueBufferSize);
-    const rc = native().mapLookup(fd, key, out);
+    let rc: number;
+    if (this.#fast) {
+      const view = this.#scratchValue();
+      scratch().key.set(key);
+      rc = native().mapLookupS(fd);
+      if (rc === 0) out.set(view);
+    } else {
+      rc = native().mapLookup(fd, key, out);
+    }
     if (rc === 0) return out;
     if (rc === -2) return undefined; // ENOENT
     return void check(rc, 'lookup', this.name);
@@ -191,7 +230,15 @@ export class BpfMap {
     const fd = this.#liveFd('update');
     this.#checkKey('update', key);
     const v = this.#valueBuffer('update', value);
-    const rc = native().mapUpdate(fd, key, v, UPDATE_FLAGS[flags]);
+    let rc: number;
+    if (this.#fast) {
+      const s = scratch();
+      s.key.set(key);
+      s.val.set(v);
+      rc = native().mapUpdateS(fd, UPDATE_FLAGS[flags]);
+    } else {
+      rc = native().mapUpdate(fd, key, v, UPDATE_FLAGS[flags]);
+    }
     if (rc !== 0) check(rc, 'update', this.name, updateDetail(rc, flags), updateHint(rc, this));
   }
 
@@ -206,7 +253,13 @@ export class BpfMap {
   delete(key: Uint8Array): boolean {
     const fd = this.#liveFd('delete');
     this.#checkKey('delete', key);
-    const rc = native().mapDelete(fd, key);
+    let rc: number;
+    if (this.#fast) {
+      scratch().key.set(key);
+      rc = native().mapDeleteS(fd);
+    } else {
+      rc = native().mapDelete(fd, key);
+    }
     if (rc === 0) return true;
     if (rc === -2) return false;
     check(rc, 'delete', this.name, this.type.includes('array') ? 'array map elements cannot be deleted; overwrite them instead' : undefined);
@@ -237,22 +290,40 @@ export class BpfMap {
   /** Every entry in as few BPF_MAP_LOOKUP_BATCH calls as possible (falls back to iteration
    * for map types without batch support). Per-CPU values come back as all CPUs back to back. */
   lookupBatch(): [Buffer, Buffer][] {
+    const raw = this.lookupBatchRaw();
+    const out: [Buffer, Buffer][] = new Array(raw.count);
+    const ks = this.keySize;
+    const vs = this.valueBufferSize;
+    for (let i = 0; i < raw.count; i++) out[i] = [raw.keys.subarray(i * ks, (i + 1) * ks), raw.values.subarray(i * vs, (i + 1) * vs)];
+    return out;
+  }
+
+  /**
+   * Like lookupBatch, without a Buffer per element: entry i is keys[i*keySize …] and
+   * values[i*valueBufferSize …]. The cheapest way to dump a large map (decode in place).
+   */
+  lookupBatchRaw(): RawEntries {
     const fd = this.#liveFd('lookup batch');
     const keys = Buffer.allocUnsafe(this.keySize * this.maxEntries);
-    const vals = Buffer.allocUnsafe(this.valueBufferSize * this.maxEntries);
-    const rc = native().mapLookupBatch(fd, keys, vals, this.keySize, this.valueBufferSize);
-    if (rc < 0 && BATCH_UNSUPPORTED.has(errnoName(rc))) return [...this.entries()];
-    const n = check(rc, 'lookup batch', this.name);
-    const out: [Buffer, Buffer][] = new Array(n);
-    for (let i = 0; i < n; i++) {
-      out[i] = [keys.subarray(i * this.keySize, (i + 1) * this.keySize), vals.subarray(i * this.valueBufferSize, (i + 1) * this.valueBufferSize)];
+    const values = Buffer.allocUnsafe(this.valueBufferSize * this.maxEntries);
+    const rc = native().mapLookupBatch(fd, keys, values, this.keySize, this.valueBufferSize);
+    if (rc < 0 && BATCH_UNSUPPORTED.has(errnoName(rc)) && !this.#batchCapable()) {
+      let n = 0;
+      for (const [k, v] of this.entries()) {
+        if (n === this.maxEntries) break;
+        keys.set(k, n * this.keySize);
+        values.set(v, n * this.valueBufferSize);
+        n++;
+      }
+      return { count: n, keys: keys.subarray(0, n * this.keySize), values: values.subarray(0, n * this.valueBufferSize) };
     }
-    return out;
+    const n = check(rc, 'lookup batch', this.name);
+    return { count: n, keys: keys.subarray(0, n * this.keySize), values: values.subarray(0, n * this.valueBufferSize) };
   }
 
   /** Writes every entry with one BPF_MAP_UPDATE_BATCH call. */
   updateBatch(entries: [Uint8Array, Uint8Array][], flags: UpdateFlag = 'any'): void {
-    const fd = this.#liveFd('update batch');
+    this.#liveFd('update batch');
     if (entries.length === 0) return;
     const keys = Buffer.allocUnsafe(this.keySize * entries.length);
     const vals = Buffer.allocUnsafe(this.valueBufferSize * entries.length);
@@ -261,32 +332,55 @@ export class BpfMap {
       keys.set(k, i * this.keySize);
       vals.set(this.#valueBuffer('update batch', v), i * this.valueBufferSize);
     });
+    this.updateBatchRaw({ count: entries.length, keys, values: vals }, flags);
+  }
+
+  /** updateBatch from contiguous buffers: count keys of keySize and count values of valueBufferSize. */
+  updateBatchRaw(entries: RawEntries, flags: UpdateFlag = 'any'): void {
+    const fd = this.#liveFd('update batch');
+    const { count, keys, values } = entries;
+    if (keys.length < count * this.keySize || values.length < count * this.valueBufferSize) {
+      throw new BpfError({ op: 'update batch', target: this.name, errno: 'EINVAL', detail: `${count} entries need ${count * this.keySize} key bytes and ${count * this.valueBufferSize} value bytes, got ${keys.length} and ${values.length}` });
+    }
+    if (count === 0) return;
     const done = new Uint32Array(1);
-    const rc = native().mapUpdateBatch(fd, keys, vals, entries.length, UPDATE_FLAGS[flags], done);
+    const rc = native().mapUpdateBatch(fd, keys, values, count, UPDATE_FLAGS[flags], done);
     if (rc === 0) return;
     if (done[0] === 0 && BATCH_UNSUPPORTED.has(errnoName(rc)) && !this.#batchCapable()) {
-      for (const [k, v] of entries) this.update(k, v, flags);
+      for (let i = 0; i < count; i++) {
+        this.update(keys.subarray(i * this.keySize, (i + 1) * this.keySize), values.subarray(i * this.valueBufferSize, (i + 1) * this.valueBufferSize), flags);
+      }
       return;
     }
-    check(rc, 'update batch', this.name, `${done[0]} of ${entries.length} entries were written before the failure`, updateHint(rc, this));
+    check(rc, 'update batch', this.name, `${done[0]} of ${count} entries were written before the failure`, updateHint(rc, this));
   }
 
   /** Deletes every key present with BPF_MAP_DELETE_BATCH; absent keys are skipped. Returns how many were deleted. */
   deleteBatch(keys: Uint8Array[]): number {
-    const fd = this.#liveFd('delete batch');
+    this.#liveFd('delete batch');
     if (keys.length === 0) return 0;
     const buf = Buffer.allocUnsafe(this.keySize * keys.length);
     keys.forEach((k, i) => {
       this.#checkKey('delete batch', k);
       buf.set(k, i * this.keySize);
     });
-    const rc = native().mapDeleteBatch(fd, buf, this.keySize, keys.length);
+    return this.deleteBatchRaw(buf, keys.length);
+  }
+
+  /** deleteBatch from count keys packed back to back in one buffer. */
+  deleteBatchRaw(keys: Uint8Array, count: number): number {
+    const fd = this.#liveFd('delete batch');
+    if (keys.length < count * this.keySize) {
+      throw new BpfError({ op: 'delete batch', target: this.name, errno: 'EINVAL', detail: `${count} keys need ${count * this.keySize} bytes, got ${keys.length}` });
+    }
+    if (count === 0) return 0;
+    const rc = native().mapDeleteBatch(fd, keys, this.keySize, count);
     if (rc < 0 && BATCH_UNSUPPORTED.has(errnoName(rc)) && !this.#batchCapable()) {
       let n = 0;
-      for (const k of keys) if (this.delete(k)) n++;
+      for (let i = 0; i < count; i++) if (this.delete(keys.subarray(i * this.keySize, (i + 1) * this.keySize))) n++;
       return n;
     }
-    return check(rc, 'delete batch', this.name);
+    return check(rc, 'delete batch', this.name, this.type.includes('array') ? 'array map elements cannot be deleted; overwrite them instead' : undefined);
   }
 
   #batchCapable(): boolean {

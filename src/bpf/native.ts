@@ -93,6 +93,12 @@ export interface NativeBinding {
   mapUpdate(fd: number, key: Uint8Array, value: Uint8Array, flags: number): number;
   mapDelete(fd: number, key: Uint8Array): number;
   mapNextKey(fd: number, key: Uint8Array | null, nextOut: Uint8Array): number;
+  /** Registers the scratch key/value buffers used by the *S functions below. */
+  mapScratch(key: Uint8Array, value: Uint8Array): void;
+  mapLookupS(fd: number): number;
+  mapUpdateS(fd: number, flags: number): number;
+  mapDeleteS(fd: number): number;
+  mapNextKeyS(fd: number, first: boolean): number;
   mapLookupBatch(fd: number, keysOut: Uint8Array, valuesOut: Uint8Array, keySize: number, valueSize: number): number;
   mapUpdateBatch(fd: number, keys: Uint8Array, values: Uint8Array, count: number, flags: number, doneOut: Uint32Array): number;
   mapDeleteBatch(fd: number, keys: Uint8Array, keySize: number, count: number): number;

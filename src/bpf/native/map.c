@@ -291,3 +291,87 @@ void xlb_init_map(napi_env env, napi_value exports)
 	};
 	xlb_register(env, exports, fns, sizeof(fns) / sizeof(fns[0]));
 }
+
+/* ---- scratch-buffer fast path ----
+ * Decoding typed-array arguments costs more than the bpf() syscall itself, so the hot
+ * single-element operations use two long-lived buffers registered once: the wrapper copies the
+ * key (and value) in, calls with integers only, and copies the value out. */
+static unsigned char *scratch_key, *scratch_val;
+static size_t scratch_key_len, scratch_val_len;
+static napi_ref scratch_key_ref, scratch_val_ref;
+
+// mapScratch(keyBuf, valueBuf): registers the scratch buffers (kept alive until replaced).
+static napi_value map_scratch(napi_env env, napi_callback_info info)
+{
+	ARGS(env, info, 2);
+	void *k, *v;
+	size_t kl, vl;
+	if (!xlb_get_bytes(env, argv[0], &k, &kl) || !xlb_get_bytes(env, argv[1], &v, &vl)) {
+		xlb_throw(env, "register scratch buffers", "", EINVAL, "expected two Buffers", NULL);
+		return NULL;
+	}
+	if (scratch_key_ref)
+		napi_delete_reference(env, scratch_key_ref);
+	if (scratch_val_ref)
+		napi_delete_reference(env, scratch_val_ref);
+	napi_create_reference(env, argv[0], 1, &scratch_key_ref);
+	napi_create_reference(env, argv[1], 1, &scratch_val_ref);
+	scratch_key = k;
+	scratch_key_len = kl;
+	scratch_val = v;
+	scratch_val_len = vl;
+	return NULL;
+}
+
+// mapLookupS(fd) / mapUpdateS(fd, flags) / mapDeleteS(fd) / mapNextKeyS(fd, first):
+// the scratch key (and value) in, 0 | -errno out. mapNextKeyS writes the next key into the
+// value scratch.
+static napi_value map_lookup_s(napi_env env, napi_callback_info info)
+{
+	ARGS(env, info, 1);
+	int32_t fd;
+	if (!scratch_key || !xlb_get_i32(env, argv[0], &fd))
+		return xlb_i32(env, -EINVAL);
+	return xlb_i32(env, neg_errno(bpf_map_lookup_elem(fd, scratch_key, scratch_val)));
+}
+
+static napi_value map_update_s(napi_env env, napi_callback_info info)
+{
+	ARGS(env, info, 2);
+	int32_t fd;
+	uint32_t flags;
+	if (!scratch_key || !xlb_get_i32(env, argv[0], &fd) || !xlb_get_u32(env, argv[1], &flags))
+		return xlb_i32(env, -EINVAL);
+	return xlb_i32(env, neg_errno(bpf_map_update_elem(fd, scratch_key, scratch_val, flags)));
+}
+
+static napi_value map_delete_s(napi_env env, napi_callback_info info)
+{
+	ARGS(env, info, 1);
+	int32_t fd;
+	if (!scratch_key || !xlb_get_i32(env, argv[0], &fd))
+		return xlb_i32(env, -EINVAL);
+	return xlb_i32(env, neg_errno(bpf_map_delete_elem(fd, scratch_key)));
+}
+
+static napi_value map_next_key_s(napi_env env, napi_callback_info info)
+{
+	ARGS(env, info, 2);
+	int32_t fd;
+	bool first = false;
+	if (!scratch_key || !xlb_get_i32(env, argv[0], &fd) || !xlb_get_bool(env, argv[1], &first))
+		return xlb_i32(env, -EINVAL);
+	return xlb_i32(env, neg_errno(bpf_map_get_next_key(fd, first ? NULL : scratch_key, scratch_val)));
+}
+
+void xlb_init_map_scratch(napi_env env, napi_value exports)
+{
+	static const xlb_fn fns[] = {
+		{ "mapScratch", map_scratch },
+		{ "mapLookupS", map_lookup_s },
+		{ "mapUpdateS", map_update_s },
+		{ "mapDeleteS", map_delete_s },
+		{ "mapNextKeyS", map_next_key_s },
+	};
+	xlb_register(env, exports, fns, sizeof(fns) / sizeof(fns[0]));
+}
