@@ -22,8 +22,8 @@ interface Started {
   pids: number[];
 }
 
-async function startOwner(): Promise<Started> {
-  const child = execa(process.execPath, ['--import', 'tsx', path.join(HERE, 'fixtures', 'lab-owner.ts')], { cwd: ROOT, reject: false, buffer: false });
+async function startOwner(mode = 'wait'): Promise<Started> {
+  const child = execa(process.execPath, ['--import', 'tsx', path.join(HERE, 'fixtures', 'lab-owner.ts'), mode], { cwd: ROOT, reject: false, buffer: false });
   const line = await new Promise<string>((resolve, reject) => {
     let out = '';
     let err = '';
@@ -95,5 +95,12 @@ test('SIGINT (Ctrl-C) to the owner: the same', async (t) => {
   s.child.kill('SIGINT');
   const r = await s.child;
   t.is(r.exitCode, 130);
+  await nothingLeft(t, s);
+});
+
+test('an uncaught exception in the owner: the exit hook removes the lab', async (t) => {
+  const s = await startOwner('throw');
+  const r = await s.child;
+  t.is(r.exitCode, 1);
   await nothingLeft(t, s);
 });

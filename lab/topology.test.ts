@@ -124,3 +124,24 @@ test('built-in parameters are checked', (t) => {
   t.throws(() => builtinTopology('two-arm', { backends: 0 }), { message: /backends must be an integer 1-200/ });
   t.throws(() => builtinTopology('three-arm'), { message: /unknown topology 'three-arm'.*two-arm/ });
 });
+
+test('topology files: the example YAML loads; a broken one says where and what', async (t) => {
+  const { loadTopologyFile, topologyFromArg } = await import('./load.ts');
+  const { writeFileSync, mkdtempSync } = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const here = path.dirname(new URL(import.meta.url).pathname);
+  const spec = loadTopologyFile(path.join(here, 'topologies', 'routed.yaml'));
+  t.is(spec.name, 'routed');
+  const r = resolveTopology(spec, 'abcde');
+  t.is(r.nodes.find((n) => n.name === 'b2')?.ifaces[0]?.offload, false);
+  t.is(r.nodes.find((n) => n.name === 'lb')?.ifaces[0]?.mtu, 9000);
+  t.is(r.switches.length, 1, 'only the three-member backends segment needs a switch');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'xlb-topo-'));
+  const bad = path.join(dir, 'bad.json');
+  writeFileSync(bad, JSON.stringify({ name: 'x', nodes: [{ name: 'a', role: 'lb' }], segments: [{ name: 's', ipv4: '198.18.1.0/24', members: [{ node: 'a', host: 1 }] }] }));
+  t.throws(() => loadTopologyFile(bad), { message: /bad\.json: invalid topology 'x':[\s\S]*at least two members/ });
+  writeFileSync(bad, '[1, 2');
+  t.throws(() => loadTopologyFile(bad), { message: /not valid YAML\/JSON/ });
+  t.throws(() => topologyFromArg(path.join(here, 'topologies', 'routed.yaml'), { backends: 2 }), { message: /apply to built-in topologies only/ });
+});
