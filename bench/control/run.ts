@@ -1,0 +1,197 @@
+// Control-plane benchmark: time to program N services × E endpoints
+//   (a) through the controller (Controller.load = validate + full reconcile from empty), then a
+//       second reconcile of the same state (read-back only, zero writes), then N targeted
+//       updates (one endpoint replaced per service: a generation flip each);
+//   (b) through the REST API: N PUTs over HTTP to a fresh agent API on 127.0.0.1 (C in flight),
+//       then one GET /v1/services.
+// Each size runs on a fresh datapath instance (kernel: its own pin dir, removed after).
+//
+//   npx tsx bench/control/run.ts [--backend kernel|double] [--sizes 1000,10000] [--endpoints 8]
+//                                [--algorithm maglev] [--concurrency 8] [--out DIR]
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { Controller } from '../../src/controller/controller.ts';
+import { DatapathTestDouble } from '../../src/controller/datapath-test-double.ts';
+import { buildApi } from '../../src/agent/api.ts';
+import type { DatapathHandle } from '../../src/agent/agent.ts';
+import { ALGORITHMS } from '../../src/controller/types.ts';
+import type { Algorithm } from '../../src/controller/types.ts';
+
+export interface BenchOptions {
+  backend: 'kernel' | 'double';
+  sizes: number[];
+  endpoints: number;
+  algorithm: Algorithm;
+  concurrency: number;
+}
+
+export interface SizeResult {
+  services: number;
+  endpoints: number;
+  algorithm: Algorithm;
+  backend: string;
+  controllerLoadMs: number;
+  controllerWrites: number | null;
+  reconcileNoopMs: number;
+  updateEachMs: number;
+  restPutMs: number;
+  restPutsPerS: number;
+  restListMs: number;
+}
+
+type Opener = (maxServices: number) => DatapathHandle;
+
+async function opener(backend: BenchOptions['backend']): Promise<Opener> {
+  if (backend === 'double') {
+    return (maxServices) => {
+      const dp = new DatapathTestDouble({ maxServices });
+      return { datapath: dp, describe: 'test double', attach: () => {}, detach: () => {}, close: () => {} };
+    };
+  }
+  const { openKernelDatapath } = await import('../../src/controller/kernel-datapath.ts');
+  return (maxServices) => {
+    const id = `bench-${Math.random().toString(36).slice(2, 8)}`;
+    return openKernelDatapath({ hook: 'tc', pinDir: `/sys/fs/bpf/xlb/${id}`, maxServices, removePinsOnClose: true });
+  };
+}
+
+/** Service i: VIP 198.18.100.0/22-ish spread over 198.18.{128..}.x, E endpoints in 198.18.2.0/24. */
+export function services(n: number, e: number, algorithm: Algorithm, variant = 0): Record<string, unknown>[] {
+  return Array.from({ length: n }, (_, i) => ({
+    name: `svc-${i}`,
+    vip: `198.18.${128 + Math.floor(i / 250)}.${(i % 250) + 1}`,
+    port: 80,
+    algorithm,
+    endpoints: Array.from({ length: e }, (_, j) => ({ ip: `198.18.2.${((i + j + (j === 0 ? variant : 0)) % 250) + 1}`, port: 8080 + j })),
+  }));
+}
+
+const ms = (t0: number): number => Math.round((performance.now() - t0) * 10) / 10;
+
+export async function benchSize(open: Opener, n: number, o: BenchOptions): Promise<SizeResult> {
+  const list = services(n, o.endpoints, o.algorithm);
+  // (a) controller
+  const h1 = open(n + 1);
+  let controllerLoadMs: number;
+  let reconcileNoopMs: number;
+  let updateEachMs: number;
+  let controllerWrites: number | null = null;
+  try {
+    const c = new Controller(h1.datapath);
+    let t0 = performance.now();
+    c.load({ services: list });
+    controllerLoadMs = ms(t0);
+    if (h1.datapath instanceof DatapathTestDouble) controllerWrites = h1.datapath.writes;
+    t0 = performance.now();
+    const r = c.reconcileAll();
+    reconcileNoopMs = ms(t0);
+    if (r.unchanged !== n) throw new Error(`second reconcile changed ${n - r.unchanged} services: not idempotent`);
+    const changed = services(n, o.endpoints, o.algorithm, 1);
+    t0 = performance.now();
+    for (const s of changed) c.put(s.name as string, s);
+    updateEachMs = ms(t0);
+  } finally {
+    h1.close();
+  }
+  // (b) REST
+  const h2 = open(n + 1);
+  let restPutMs: number;
+  let restListMs: number;
+  try {
+    const c = new Controller(h2.datapath);
+    const app = await buildApi({ controller: c, datapathName: h2.describe });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const addr = app.server.address();
+    const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
+    try {
+      let next = 0;
+      const t0 = performance.now();
+      const worker = async (): Promise<void> => {
+        while (next < list.length) {
+          const s = list[next++] as Record<string, unknown>;
+          const res = await fetch(`http://127.0.0.1:${port}/v1/services/${s.name as string}`, { method: 'PUT', body: JSON.stringify(s), headers: { 'content-type': 'application/json' } });
+          if (res.status !== 201) throw new Error(`PUT ${s.name as string}: ${res.status} ${await res.text()}`);
+          await res.arrayBuffer().catch(() => undefined);
+        }
+      };
+      await Promise.all(Array.from({ length: o.concurrency }, worker));
+      restPutMs = ms(t0);
+      const t1 = performance.now();
+      const all = (await (await fetch(`http://127.0.0.1:${port}/v1/services`)).json()) as { services: unknown[] };
+      restListMs = ms(t1);
+      if (all.services.length !== n) throw new Error(`GET /v1/services returned ${all.services.length} services, expected ${n}`);
+    } finally {
+      await app.close();
+    }
+  } finally {
+    h2.close();
+  }
+  return {
+    services: n,
+    endpoints: o.endpoints,
+    algorithm: o.algorithm,
+    backend: o.backend,
+    controllerLoadMs,
+    controllerWrites,
+    reconcileNoopMs,
+    updateEachMs,
+    restPutMs,
+    restPutsPerS: Math.round((n / restPutMs) * 1000),
+    restListMs,
+  };
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      backend: { type: 'string', default: 'kernel' },
+      sizes: { type: 'string', default: '1000,10000' },
+      endpoints: { type: 'string', default: '8' },
+      algorithm: { type: 'string', default: 'maglev' },
+      concurrency: { type: 'string', default: '8' },
+      quick: { type: 'boolean' },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help === true) {
+    console.log('usage: bench/control/run.ts [--backend kernel|double] [--sizes 1000,10000] [--endpoints 8] [--algorithm maglev] [--concurrency 8] [--quick] [--out DIR]');
+    return 0;
+  }
+  if (values.backend !== 'kernel' && values.backend !== 'double') throw new Error(`--backend '${values.backend}' is not kernel or double`);
+  if (!(ALGORITHMS as readonly string[]).includes(values.algorithm)) throw new Error(`--algorithm '${values.algorithm}' is not one of ${ALGORITHMS.join(', ')}`);
+  const o: BenchOptions = {
+    backend: values.backend,
+    sizes: values.quick === true ? [100] : values.sizes.split(',').map(Number),
+    endpoints: Number(values.endpoints),
+    algorithm: values.algorithm as Algorithm,
+    concurrency: Number(values.concurrency),
+  };
+  const open = await opener(o.backend);
+  const results: SizeResult[] = [];
+  for (const n of o.sizes) {
+    const r = await benchSize(open, n, o);
+    results.push(r);
+    console.log(
+      `${o.backend} ${o.algorithm} ${n} services × ${o.endpoints} endpoints: controller load ${r.controllerLoadMs} ms, no-op reconcile ${r.reconcileNoopMs} ms, ` +
+        `${n} targeted updates ${r.updateEachMs} ms; REST ${n} PUTs ${r.restPutMs} ms (${r.restPutsPerS}/s), GET all ${r.restListMs} ms`,
+    );
+  }
+  if (values.out !== undefined) {
+    mkdirSync(values.out, { recursive: true });
+    writeFileSync(path.join(values.out, 'control.json'), `${JSON.stringify({ kernel: process.version, results }, null, 2)}\n`);
+  }
+  return 0;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main(process.argv.slice(2)).then(
+    (code) => (process.exitCode = code),
+    (err: unknown) => {
+      console.error(`bench/control: ${err instanceof Error ? err.message : String(err)}`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,48 @@
+import test from 'ava';
+import { hash32, isPrime, maglevTable, wrrSchedule } from './lookup-tables.ts';
+import type { DpEndpoint } from './datapath.ts';
+import { EMPTY_SLOT } from './datapath.ts';
+
+const ep = (n: number, weight = 1, active = true): DpEndpoint => ({ ip: `198.18.2.${n}`, port: 80, weight, active });
+const counts = (t: Uint32Array): Map<number, number> => {
+  const m = new Map<number, number>();
+  for (const s of t) m.set(s, (m.get(s) ?? 0) + 1);
+  return m;
+};
+
+test('maglev: every position filled, near-even shares, only active slots', (t) => {
+  const slots = [ep(1), ep(2), EMPTY_SLOT, ep(4), ep(5, 1, false), ep(6)];
+  const table = maglevTable(slots, 4099);
+  const c = counts(table);
+  t.deepEqual([...c.keys()].sort(), [0, 1, 3, 5]);
+  for (const n of c.values()) t.true(Math.abs(n - 4099 / 4) < 4099 * 0.02, `share ${n}`);
+});
+
+test('maglev: removing 1 of 5 endpoints moves few positions that did not belong to it', (t) => {
+  const five = [ep(1), ep(2), ep(3), ep(4), ep(5)];
+  const before = maglevTable(five, 4099);
+  const after = maglevTable([ep(1), ep(2), { ...ep(3), active: false }, ep(4), ep(5)], 4099);
+  let moved = 0;
+  for (let i = 0; i < before.length; i++) if (before[i] !== 2 && before[i] !== after[i]) moved++;
+  t.true(moved / 4099 < 0.1, `${moved} positions of surviving endpoints moved`);
+  t.false(after.includes(2));
+});
+
+test('maglev: weights give proportional shares; deterministic', (t) => {
+  const table = maglevTable([ep(1, 1), ep(2, 3)], 4099);
+  const c = counts(table);
+  t.true(Math.abs((c.get(1) ?? 0) / 4099 - 0.75) < 0.02);
+  t.deepEqual(maglevTable([ep(1, 1), ep(2, 3)], 4099), table);
+  t.throws(() => maglevTable([ep(1)], 4096), { message: /not a prime/ });
+  t.true(isPrime(4099) && isPrime(65537) && !isPrime(4097));
+  t.not(hash32('a', 1), hash32('a', 2));
+});
+
+test('wrr: smooth schedule in proportion to weights, reduced by gcd, capped', (t) => {
+  t.deepEqual([...wrrSchedule([ep(1, 5), ep(2, 1), ep(3, 1)], 100)], [0, 0, 1, 0, 2, 0, 0]);
+  t.deepEqual([...wrrSchedule([ep(1, 2), ep(2, 4)], 100)], [1, 0, 1]);
+  t.deepEqual([...wrrSchedule([ep(1, 2, false), EMPTY_SLOT], 100)], []);
+  const big = wrrSchedule([ep(1, 60000), ep(2, 1)], 4099);
+  t.true(big.length <= 4099);
+  t.true(big.includes(1));
+});
