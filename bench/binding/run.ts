@@ -48,6 +48,8 @@ export interface BenchResult {
   batch: number;
   passes: number;
   rows: BenchRow[];
+  /** The bpffs directory the map was pinned in for the C side (removed at the end). */
+  pinDir: string;
 }
 
 const C_OPS: (keyof OpTimes)[] = ['updateUs', 'lookupUs', 'updateBatchUsPerElem', 'lookupBatchUsPerElem', 'deleteBatchUsPerElem'];
@@ -179,7 +181,7 @@ export async function runBindingBench(opts: { n?: number; batch?: number; passes
       const tss = stat(ts.map((x) => x[tsOp]));
       return { op: tsOp, c: cs, ts: tss, ratioMedian: tss.median / cs.median, ratioMin: tss.min / cs.min };
     });
-    return { n, batch, passes, rows };
+    return { n, batch, passes, rows, pinDir: dir };
   } finally {
     map.close();
     rmSync(dir, { recursive: true, force: true });

@@ -76,6 +76,8 @@ export class BpfError extends Error {
   readonly errno: string;
   readonly errnoNumber: number;
   readonly detail?: string;
+  /** What to do about it (also the last line of the message). */
+  readonly hint?: string;
   /** For a failed load: the end of the verifier log (the useful part). */
   readonly verifierLog?: string;
 
@@ -97,6 +99,7 @@ export class BpfError extends Error {
     this.errno = errno;
     this.errnoNumber = num;
     if (init.detail !== undefined) this.detail = init.detail;
+    if (hint !== undefined) this.hint = hint;
     if (init.verifierLog !== undefined) this.verifierLog = init.verifierLog;
   }
 }

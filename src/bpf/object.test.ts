@@ -238,3 +238,16 @@ test('errors: bad path, bad map name, wrong key size, verifier rejection', (t) =
   const closed = t.throws(() => obj.map('flows'), { instanceOf: BpfError });
   t.is(closed?.errno, 'EBADF');
 });
+
+test('a pinned map that no longer matches the object is a clear load error naming the map', (t) => {
+  const pins = testPinDir();
+  t.teardown(() => pins.remove());
+  const a = BpfObject.open(OBJ, { pinDir: pins.dir });
+  t.teardown(() => a.close());
+  const e = t.throws(() => BpfObject.open(OBJ, { pinDir: pins.dir, maxEntries: { flows: 2048 } }), { instanceOf: BpfError });
+  t.is(e?.op, 'load');
+  t.is(e?.errno, 'EINVAL');
+  t.regex(e?.target ?? '', /\(map flows\)$/);
+  t.regex(e?.message ?? '', /couldn't reuse pinned map/);
+  t.regex(e?.hint ?? '', /unpin it or use another pin directory/);
+});

@@ -1,6 +1,7 @@
 // BpfObject: open + load a compiled BPF ELF object, with a pin directory for map reuse.
 import { existsSync, mkdirSync } from 'node:fs';
 import { BpfError, fromNative } from './errors.ts';
+import type { BpfErrorInit } from './errors.ts';
 import { BpfMap } from './map.ts';
 import { native } from './native.ts';
 import type { NativeHandle } from './native.ts';
@@ -53,7 +54,7 @@ export class BpfObject {
     try {
       r = native().objOpen(objPath, opts.pinDir ?? null, opts.logLevel ?? 0, me.map(([k]) => k), me.map(([, v]) => v), pt.map(([k]) => k), pt.map(([, v]) => v));
     } catch (e) {
-      throw fromNative(e, (errno) => openHint(errno, opts));
+      throw nameFailingMap(fromNative(e, (errno) => openHint(errno, opts)));
     }
     const maps = r.maps.map((d) => new BpfMap(d, false));
     const programs = r.programs.map((d) => new BpfProgram(d));
@@ -102,6 +103,17 @@ export class BpfObject {
     for (const p of this.#programs.values()) p.markClosed();
     native().objClose(this.#handle);
   }
+}
+
+/** A load that failed on a map (not a program) names the map in the error's target. */
+function nameFailingMap(e: unknown): unknown {
+  if (!(e instanceof BpfError) || e.op !== 'load' || e.target.includes('(program ')) return e;
+  const m = /map '([^']+)': (?:error reusing pinned map|failed to create|failed to pin)/.exec(e.detail ?? '');
+  if (m === null) return e;
+  const init: BpfErrorInit = { op: e.op, target: `${e.target} (map ${m[1]})`, errno: e.errno };
+  if (e.detail !== undefined) init.detail = e.detail;
+  if (e.hint !== undefined) init.hint = e.hint;
+  return new BpfError(init);
 }
 
 function openHint(errno: string, opts: OpenOptions): string | undefined {

@@ -1,8 +1,10 @@
 // Ring buffer consumer on Node's event loop: 10,000 records, in order, none dropped. Needs root.
 import test from 'ava';
+import { execa } from 'execa';
 import { setImmediate as tick } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import { BpfError, BpfObject, RingBuffer, u32 } from './index.ts';
-import { testObject } from './test-support.ts';
+import { ROOT, testObject } from './test-support.ts';
 
 const OBJ = testObject('binding_test');
 const TOTAL = 10_000;
@@ -68,4 +70,12 @@ test('a ring buffer consumer on a non-ringbuf map is a clear error', (t) => {
   t.teardown(() => obj.close());
   const e = t.throws(() => new RingBuffer(obj.map('flows'), () => {}), { instanceOf: BpfError });
   t.regex(e?.message ?? '', /not a ringbuf/);
+});
+
+test('a callback that throws reaches uncaughtException; later records still arrive', async (t) => {
+  const fixture = fileURLToPath(new URL('./ringbuf-throw.fixture.ts', import.meta.url));
+  const r = await execa('node', ['--import', 'tsx', fixture], { timeout: 30_000, cwd: ROOT });
+  const out = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { errors: string[]; seqs: number[] };
+  t.deepEqual(out.errors, ['callback failed on record 2']);
+  t.deepEqual(out.seqs, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
 });
