@@ -102,10 +102,17 @@ export function formatIpv6(b: Uint8Array, off = 0): string {
     }
     i = j;
   }
-  if (bestStart < 0) return w.map((x) => x.toString(16)).join(':');
-  const left = w.slice(0, bestStart).map((x) => x.toString(16)).join(':');
-  const right = w.slice(bestStart + bestLen).map((x) => x.toString(16)).join(':');
-  return `${left}::${right}`;
+  let out = '';
+  for (let i = 0; i < 8; i++) {
+    if (i === bestStart) {
+      out += i === 0 ? '::' : ':';
+      i += bestLen - 1;
+      continue;
+    }
+    out += w[i]!.toString(16);
+    if (i < 7) out += ':';
+  }
+  return out;
 }
 
 /** Which family an address string belongs to (by the presence of ':'). */
@@ -117,3 +124,24 @@ export function familyOf(text: string): IpFamily {
 export function parseIp(text: string): Uint8Array {
   return familyOf(text) === 6 ? parseIpv6(text) : parseIpv4(text);
 }
+
+/**
+ * Memoized parse for hot paths (the builder): returns a shared array that callers must not
+ * modify. The cache is cleared when it reaches `limit` entries, so it stays bounded.
+ */
+function memo(parse: (text: string) => Uint8Array, limit = 8192): (text: string) => Uint8Array {
+  const cache = new Map<string, Uint8Array>();
+  return (text) => {
+    let v = cache.get(text);
+    if (v === undefined) {
+      v = parse(text);
+      if (cache.size >= limit) cache.clear();
+      cache.set(text, v);
+    }
+    return v;
+  };
+}
+
+export const parseMacShared = memo(parseMac);
+export const parseIpv4Shared = memo(parseIpv4);
+export const parseIpv6Shared = memo(parseIpv6);

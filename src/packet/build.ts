@@ -2,7 +2,7 @@
 // checksums filled in (unless forced otherwise for a negative test). Builder input is trusted
 // test code, so a spec that cannot be encoded throws an Error that says what to change.
 
-import { familyOf, parseIpv4, parseIpv6, parseMac, type IpFamily } from './addr.ts';
+import { familyOf, parseIpv4Shared, parseIpv6Shared, parseMacShared, type IpFamily } from './addr.ts';
 import { internetChecksum, partialChecksum, pseudoHeaderSum } from './checksum.ts';
 import {
   ETH_P_8021AD,
@@ -41,15 +41,14 @@ function checkRange(what: string, v: number, max: number): number {
   return v;
 }
 
+/** 0x00, 0x01, … 0xff, 0x00, …: the bytes of a numeric payload (shared, read-only by convention). */
+const PATTERN = Uint8Array.from({ length: 0xffff }, (_, i) => i & 0xff);
+
+/** The bytes of a payload spec (a numeric payload is a view of a shared pattern: copy before modifying). */
 export function payloadBytes(p: PayloadSpec | undefined): Uint8Array {
   if (p === undefined) return new Uint8Array(0);
   if (typeof p === 'string') return Buffer.from(p, 'utf8');
-  if (typeof p === 'number') {
-    checkRange('payload length', p, 0xffff);
-    const out = new Uint8Array(p);
-    for (let i = 0; i < p; i++) out[i] = i & 0xff;
-    return out;
-  }
+  if (typeof p === 'number') return PATTERN.subarray(0, checkRange('payload length', p, 0xffff));
   return p;
 }
 
@@ -263,8 +262,8 @@ function resolve(spec: IpPacketSpec): Resolved {
   if (familyOf(ip.dst) !== family) throw new Error(`IP src ${ip.src} and dst ${ip.dst} are of different families`);
   const foreign = (family === 4 ? V6_ONLY : V4_ONLY).filter((k) => ip[k] !== undefined);
   if (foreign.length > 0) throw new Error(`IP field(s) ${foreign.join(', ')} do not exist in IPv${family} (addresses ${ip.src} > ${ip.dst})`);
-  const src = family === 4 ? parseIpv4(ip.src) : parseIpv6(ip.src);
-  const dst = family === 4 ? parseIpv4(ip.dst) : parseIpv6(ip.dst);
+  const src = family === 4 ? parseIpv4Shared(ip.src) : parseIpv6Shared(ip.src);
+  const dst = family === 4 ? parseIpv4Shared(ip.dst) : parseIpv6Shared(ip.dst);
   const kind = l4Of(spec);
   const l4Protocol = ip.protocol ?? (kind === 'tcp' ? IPPROTO_TCP : kind === 'udp' ? IPPROTO_UDP : kind === 'icmp' ? (family === 4 ? IPPROTO_ICMP : IPPROTO_ICMPV6) : family === 6 ? IPPROTO_NONE : 0xff);
   const payload = payloadBytes(spec.payload);
@@ -354,8 +353,8 @@ export function buildFrame(spec: FrameSpec): Buffer {
   const l2 = 14 + 4 * vlans.length;
   const l3 = r === undefined ? payload.length : r.ipHeader.length + r.l4Length;
   const b = Buffer.alloc(Math.max(l2 + l3, spec.padTo ?? 0));
-  b.set(parseMac(spec.eth?.dst ?? DEFAULT_DST_MAC), 0);
-  b.set(parseMac(spec.eth?.src ?? DEFAULT_SRC_MAC), 6);
+  b.set(parseMacShared(spec.eth?.dst ?? DEFAULT_DST_MAC), 0);
+  b.set(parseMacShared(spec.eth?.src ?? DEFAULT_SRC_MAC), 6);
   const etherType = spec.eth?.type ?? (r === undefined ? undefined : r.family === 4 ? ETH_P_IPV4 : ETH_P_IPV6);
   if (etherType === undefined) throw new Error('a frame without an ip layer needs eth.type (e.g. 0x0806 for ARP)');
   let off = 12;

@@ -42,8 +42,7 @@ export function partialChecksum(src: Uint8Array, dst: Uint8Array, protocol: numb
 
 /** Ones' complement equality: 0x0000 and 0xffff are both zero. */
 export function onesEqual(a: number, b: number): boolean {
-  const norm = (x: number): number => (x === 0xffff ? 0 : x);
-  return norm(a) === norm(b);
+  return (a === 0xffff ? 0 : a) === (b === 0xffff ? 0 : b);
 }
 
 /** RFC 1624 incremental update: the new checksum after a 16-bit word changes from `old` to `now`. */

@@ -16,6 +16,13 @@ export interface DecodeOptions {
   allowTruncation?: boolean;
 }
 
+const QUOTED: DecodeOptions = { allowTruncation: true };
+
+/** An ICMP error's quoted packet: raw IP, normally cut short. */
+function decodeQuoted(bytes: Uint8Array): DecodedFrame {
+  return decodeFrame(bytes, 'raw-ip', QUOTED);
+}
+
 function decodeIp(b: Uint8Array, off: number, version: 4 | 6, f: DecodedFrame, allowTruncation: boolean): void {
   const r: IpResult<DecodedFrame['ip']> = version === 4 ? decodeIpv4(b, off, allowTruncation) : decodeIpv6(b, off, allowTruncation);
   if (r.header !== undefined) f.ip = r.header;
@@ -40,7 +47,7 @@ function decodeIp(b: Uint8Array, off: number, version: 4 | 6, f: DecodedFrame, a
     dst: r.dst,
     complete: !r.truncated && !r.fragment,
     truncated: r.truncated,
-    decodeQuoted: (q) => decodeFrame(q, 'raw-ip', { allowTruncation: true }),
+    decodeQuoted,
   });
   const h = l4.header;
   if (h !== undefined) {
