@@ -6,7 +6,7 @@
 // xlb_sched S·2·M, xlb_rr / xlb_policers / xlb_svc_stats S, xlb_ep_conns / xlb_ep_stats S·64.
 // When the pins exist their sizes win (a pinned map cannot be resized; libbpf refuses to reuse
 // a pin whose definition differs).
-import { existsSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BpfMap, BpfObject, detachTc, detachXdp, ifindex, numPossibleCpus } from '../bpf/index.ts';
@@ -469,7 +469,15 @@ export function openKernelDatapath(opts: KernelDatapathOptions): KernelDatapathH
     m.close();
     if (v !== undefined && configCodec.decode(v).maglev_size > 0) maglevSize = configCodec.decode(v).maglev_size;
   }
-  const obj = BpfObject.open(objectPath, { pinDir: opts.pinDir, maxEntries: mapSizes(opts.pinDir, opts.maxServices ?? 1024, maglevSize, opts.ctEntries ?? 262144) });
+  const createdDir = !existsSync(opts.pinDir);
+  let obj: BpfObject;
+  try {
+    obj = BpfObject.open(objectPath, { pinDir: opts.pinDir, maxEntries: mapSizes(opts.pinDir, opts.maxServices ?? 1024, maglevSize, opts.ctEntries ?? 262144) });
+  } catch (err) {
+    // Leave nothing behind when this call created the pin directory.
+    if (createdDir) rmSync(opts.pinDir, { recursive: true, force: true });
+    throw err;
+  }
   let kernel: KernelDatapath;
   try {
     kernel = new KernelDatapath(obj);
@@ -518,10 +526,7 @@ export function openKernelDatapath(opts: KernelDatapathOptions): KernelDatapathH
     },
     close() {
       obj.close();
-      if (opts.removePinsOnClose === true && existsSync(opts.pinDir)) {
-        for (const f of readdirSync(opts.pinDir)) rmSync(path.join(opts.pinDir, f));
-        rmdirSync(opts.pinDir);
-      }
+      if (opts.removePinsOnClose === true) rmSync(opts.pinDir, { recursive: true, force: true });
     },
   };
 }
