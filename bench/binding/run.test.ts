@@ -7,7 +7,7 @@ import { formatResult, runBindingBench } from './run.ts';
 
 test('quick benchmark: every row measured on both sides, pins removed', async (t) => {
   const r = await runBindingBench({ n: 2000, batch: 128, passes: 2 });
-  t.is(r.rows.length, 8);
+  t.is(r.rows.length, 9);
   for (const row of r.rows) {
     t.true(row.c.min > 0 && row.ts.min > 0, `${row.op}: ${JSON.stringify(row)}`);
     t.true(Number.isFinite(row.ratioMedian));

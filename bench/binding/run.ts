@@ -24,6 +24,7 @@ export interface OpTimes {
 
 /** The TypeScript side also measures the zero-copy batch variants (contiguous buffers). */
 export interface TsOpTimes extends OpTimes {
+  lookupIntoUs: number;
   updateBatchRawUsPerElem: number;
   lookupBatchRawUsPerElem: number;
   deleteBatchRawUsPerElem: number;
@@ -57,6 +58,7 @@ const C_OPS: (keyof OpTimes)[] = ['updateUs', 'lookupUs', 'updateBatchUsPerElem'
 const ROWS: [keyof TsOpTimes, keyof OpTimes][] = [
   ['updateUs', 'updateUs'],
   ['lookupUs', 'lookupUs'],
+  ['lookupIntoUs', 'lookupUs'],
   ['updateBatchUsPerElem', 'updateBatchUsPerElem'],
   ['updateBatchRawUsPerElem', 'updateBatchUsPerElem'],
   ['lookupBatchUsPerElem', 'lookupBatchUsPerElem'],
@@ -118,6 +120,10 @@ function tsPass(map: BpfMap, d: TsData): TsOpTimes {
   const lookupUs = timeUs(n, () => {
     for (let i = 0; i < n; i++) if (map.lookup(d.keys[i]!) === undefined) throw new Error(`lookup of key ${i} found nothing`);
   });
+  const out = Buffer.alloc(VALUE_SIZE);
+  const lookupIntoUs = timeUs(n, () => {
+    for (let i = 0; i < n; i++) if (!map.lookupInto(d.keys[i]!, out)) throw new Error(`lookupInto of key ${i} found nothing`);
+  });
   const updateBatchUsPerElem = timeUs(n, () => {
     for (const c of d.chunks) map.updateBatch(c);
   });
@@ -143,7 +149,7 @@ function tsPass(map: BpfMap, d: TsData): TsOpTimes {
     for (const c of d.rawChunks) deleted += map.deleteBatchRaw(c.keys, c.count);
   });
   expectAll(deleted, 'deleteBatchRaw');
-  return { updateUs, lookupUs, updateBatchUsPerElem, lookupBatchUsPerElem, deleteBatchUsPerElem, updateBatchRawUsPerElem, lookupBatchRawUsPerElem, deleteBatchRawUsPerElem };
+  return { updateUs, lookupUs, lookupIntoUs, updateBatchUsPerElem, lookupBatchUsPerElem, deleteBatchUsPerElem, updateBatchRawUsPerElem, lookupBatchRawUsPerElem, deleteBatchRawUsPerElem };
 }
 
 async function cPass(bin: string, pin: string, n: number, batch: number): Promise<OpTimes> {

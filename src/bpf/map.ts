@@ -189,7 +189,36 @@ export class BpfMap {
   lookup(key: Uint8Array): Buffer | undefined {
     const fd = this.#liveFd('lookup');
     this.#checkKey('lookup', key);
-    const out = Buffer.allocUnsafe(this.valueBufferSize);
+    let rc: number;
+    let out: Buffer;
+    if (this.#fast) {
+      const view = this.#scratchValue();
+      scratch().key.set(key);
+      rc = native().mapLookupS(fd);
+      if (rc === 0) {
+        out = Buffer.allocUnsafe(this.valueBufferSize);
+        out.set(view);
+        return out;
+      }
+    } else {
+      out = Buffer.allocUnsafe(this.valueBufferSize);
+      rc = native().mapLookup(fd, key, out);
+      if (rc === 0) return out;
+    }
+    if (rc === -2) return undefined; // ENOENT
+    return void check(rc, 'lookup', this.name);
+  }
+
+  /**
+   * Allocation-free lookup: copies the value into out (at least valueBufferSize bytes) and
+   * returns true, or returns false when the key is absent. For hot loops.
+   */
+  lookupInto(key: Uint8Array, out: Uint8Array): boolean {
+    const fd = this.#liveFd('lookup');
+    this.#checkKey('lookup', key);
+    if (!(out instanceof Uint8Array) || out.length < this.valueBufferSize) {
+      throw new BpfError({ op: 'lookup', target: this.name, errno: 'EINVAL', detail: `the output buffer must hold ${this.valueBufferSize} bytes` });
+    }
     let rc: number;
     if (this.#fast) {
       const view = this.#scratchValue();
@@ -199,9 +228,27 @@ export class BpfMap {
     } else {
       rc = native().mapLookup(fd, key, out);
     }
-    if (rc === 0) return out;
-    if (rc === -2) return undefined; // ENOENT
-    return void check(rc, 'lookup', this.name);
+    if (rc === 0) return true;
+    if (rc === -2) return false;
+    check(rc, 'lookup', this.name);
+    return false;
+  }
+
+  /** Looks up and decodes in place (no intermediate Buffer), e.g. lookupDecoded(key, valueCodec). */
+  lookupDecoded<T>(key: Uint8Array, decoder: { decode(bytes: Uint8Array): T }): T | undefined {
+    if (!this.#fast) {
+      const v = this.lookup(key);
+      return v === undefined ? undefined : decoder.decode(v);
+    }
+    const fd = this.#liveFd('lookup');
+    this.#checkKey('lookup', key);
+    const view = this.#scratchValue();
+    scratch().key.set(key);
+    const rc = native().mapLookupS(fd);
+    if (rc === 0) return decoder.decode(view);
+    if (rc === -2) return undefined;
+    check(rc, 'lookup', this.name);
+    return undefined;
   }
 
   /** Per-CPU maps: one value per possible CPU, or undefined when absent. */

@@ -74,6 +74,13 @@ test('map CRUD: update with flags, lookup, delete, iterate', (t) => {
   t.deepEqual(keys, [k1.toString('hex'), k2.toString('hex')].sort());
   const entries = new Map([...m.entries()].map(([k, v]) => [k.toString('hex'), v.readUInt32LE(16)]));
   t.is(entries.get(k2.toString('hex')), 9);
+  const out = Buffer.alloc(24);
+  t.true(m.lookupInto(k2, out));
+  t.deepEqual(out, flowVal(5n, 500n, 9));
+  t.false(m.lookupInto(flowKey(9, 9, 9), out));
+  t.deepEqual(m.lookupDecoded(k2, { decode: (b) => ({ backend: Buffer.from(b).readUInt32LE(16) }) }), { backend: 9 });
+  t.is(m.lookupDecoded(flowKey(9, 9, 9), { decode: () => 1 }), undefined);
+  t.throws(() => m.lookupInto(k2, Buffer.alloc(8)), { instanceOf: BpfError, message: /must hold 24 bytes/ });
   t.true(m.delete(k1));
   t.false(m.delete(k1));
   t.is(m.lookup(k1), undefined);
