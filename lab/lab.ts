@@ -226,6 +226,50 @@ export class Lab {
         if (r.exitCode !== 0) throw new Error(`setting up ${step.netns}: ${(r.stderr || r.stdout).trim()}`);
       }),
     );
+    await this.#waitOperUp();
+  }
+
+  /**
+   * Waits until every veth end is operationally up and every bridge port forwards. The kernel
+   * activates a device's qdisc and enables a bridge port from its linkwatch work, shortly after
+   * the peer's carrier comes on; until then the first frames (an ARP request, a SYN) are lost.
+   * (A bridge device's own operstate lags up to a second behind and does not matter: forwarding
+   * does not pass through its queue.)
+   */
+  async #waitOperUp(timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    const veths = new Map<string, Set<string>>();
+    for (const l of this.topology.links) {
+      for (const end of [l.a, l.b]) {
+        const set = veths.get(end.netns) ?? new Set<string>();
+        set.add(end.ifname);
+        veths.set(end.netns, set);
+      }
+    }
+    const switches = new Set(this.topology.switches.map((s) => s.netns));
+    let pending = [...veths.keys()];
+    let last: string[] = [];
+    while (pending.length > 0) {
+      const notReady = await Promise.all(
+        pending.map(async (ns) => {
+          const want = veths.get(ns) ?? new Set<string>();
+          const r = await execa('ip', ['-n', ns, '-j', 'link', 'show'], { reject: false });
+          const links = JSON.parse(r.stdout || '[]') as { ifname: string; operstate: string }[];
+          const bad = links.filter((l) => want.has(l.ifname) && l.operstate !== 'UP').map((l) => `${ns}/${l.ifname} ${l.operstate}`);
+          if (switches.has(ns)) {
+            const b = await execa('bridge', ['-n', ns, '-j', 'link', 'show'], { reject: false });
+            const ports = JSON.parse(b.stdout || '[]') as { ifname: string; state?: string }[];
+            for (const p of ports) if (want.has(p.ifname) && p.state !== 'forwarding') bad.push(`${ns}/${p.ifname} port ${p.state ?? '?'}`);
+          }
+          return bad;
+        }),
+      );
+      last = notReady.flat();
+      pending = pending.filter((_, i) => (notReady[i] ?? []).length > 0);
+      if (pending.length === 0) return;
+      if (Date.now() > deadline) throw new Error(`interfaces still not ready after ${timeoutMs} ms: ${last.join(', ')}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
   }
 
   /** The bpffs directory for pins of this run (`/sys/fs/bpf/xlb/<id>`); removed on close. */
