@@ -75,9 +75,12 @@ export class BpfMap {
   /** The value-sized window of the scratch buffer when this map fits the fast path. */
   #valView: Buffer | undefined;
   readonly #fast: boolean;
+  /** The owning object's native handle: keeps it (and so this fd) from being finalized while the map is in use. */
+  readonly #keepAlive: unknown;
 
   /** @internal — use BpfObject.map(), BpfMap.openPinned() or BpfMap.create(). */
-  constructor(desc: NativeMapDesc | (NativeMapInfo & { fd: number; pinPath?: string }), owned: boolean) {
+  constructor(desc: NativeMapDesc | (NativeMapInfo & { fd: number; pinPath?: string }), owned: boolean, keepAlive?: unknown) {
+    this.#keepAlive = keepAlive;
     this.name = desc.name;
     this.type = desc.type;
     this.keySize = desc.keySize;
@@ -135,6 +138,11 @@ export class BpfMap {
 
   get closed(): boolean {
     return this.#state.closed;
+  }
+
+  /** @internal */
+  get owner(): unknown {
+    return this.#keepAlive;
   }
 
   /** @internal — the owning BpfObject closed every fd. */

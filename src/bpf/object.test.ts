@@ -1,10 +1,12 @@
 // Open/load, pinning and reuse, map CRUD, per-CPU values, batches, BPF_PROG_TEST_RUN, tail
 // calls and the error messages of the binding. Needs root.
 import test from 'ava';
+import { execa } from 'execa';
 import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { BpfError, BpfMap, BpfObject, decodeSkBuff, skBuff, u32, xdpMd } from './index.ts';
 import { numPossibleCpus } from './map.ts';
-import { testObject, testPinDir } from './test-support.ts';
+import { ROOT, testObject, testPinDir } from './test-support.ts';
 
 const OBJ = testObject('binding_test');
 
@@ -257,4 +259,10 @@ test('a pinned map that no longer matches the object is a clear load error namin
   t.regex(e?.target ?? '', /\(map flows\)$/);
   t.regex(e?.message ?? '', /couldn't reuse pinned map/);
   t.regex(e?.hint ?? '', /unpin it or use another pin directory/);
+});
+
+test('maps and programs keep their object alive across garbage collection', async (t) => {
+  const fixture = fileURLToPath(new URL('./gc-keepalive.fixture.ts', import.meta.url));
+  const r = await execa('node', ['--expose-gc', '--import', 'tsx', fixture], { timeout: 30_000, cwd: ROOT });
+  t.deepEqual(JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}'), { ok: true, retval: 2 });
 });

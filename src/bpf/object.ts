@@ -56,8 +56,9 @@ export class BpfObject {
     } catch (e) {
       throw nameFailingMap(fromNative(e, (errno) => openHint(errno, opts)));
     }
-    const maps = r.maps.map((d) => new BpfMap(d, false));
-    const programs = r.programs.map((d) => new BpfProgram(d));
+    // Maps and programs keep the native handle alive: a caller may keep only a map.
+    const maps = r.maps.map((d) => new BpfMap(d, false, r.handle));
+    const programs = r.programs.map((d) => new BpfProgram(d, r.handle));
     return new BpfObject(objPath, r.handle, maps, programs);
   }
 

@@ -55,9 +55,12 @@ export class BpfProgram {
   readonly section: string;
   readonly #fd: number;
   #closed = false;
+  /** The owning object's native handle: keeps it (and so this fd) from being finalized while the program is in use. */
+  readonly #keepAlive: unknown;
 
   /** @internal — use BpfObject.program(). */
-  constructor(desc: NativeProgDesc) {
+  constructor(desc: NativeProgDesc, keepAlive?: unknown) {
+    this.#keepAlive = keepAlive;
     this.name = desc.name;
     this.type = desc.type;
     this.section = desc.section;
@@ -66,6 +69,11 @@ export class BpfProgram {
 
   get fd(): number {
     return this.#closed ? -1 : this.#fd;
+  }
+
+  /** @internal */
+  get owner(): unknown {
+    return this.#keepAlive;
   }
 
   /** @internal — the owning BpfObject closed every fd. */
