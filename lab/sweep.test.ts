@@ -7,10 +7,10 @@ import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import { execa } from 'execa';
-import { LAB_ENV, PIN_ROOT } from './naming.ts';
+import { LAB_ENV, PIN_ROOT, newRunId } from './naming.ts';
 import { isAlive } from './procs.ts';
 import { readState, ownerIsDead } from './state.ts';
-import { labNetnsNames } from './sweep.ts';
+import { labNetnsNames, sweep } from './sweep.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..');
@@ -103,4 +103,19 @@ test('an uncaught exception in the owner: the exit hook removes the lab', async 
   const r = await s.child;
   t.is(r.exitCode, 1);
   await nothingLeft(t, s);
+});
+
+test('a namespace without a state file (crash before the first write) and a process in it are swept by id', async (t) => {
+  const id = newRunId();
+  const ns = `xlb-${id}-zz`;
+  await execa('ip', ['netns', 'add', ns]);
+  // A process that carries no lab id in its environment: found by its network namespace alone.
+  const sleeper = execa('nsenter', [`--net=/run/netns/${ns}`, '--', 'sleep', '600'], { reject: false, env: {}, extendEnv: false });
+  await new Promise((r) => setTimeout(r, 100));
+  t.true(sleeper.pid !== undefined && isAlive(sleeper.pid));
+  const r = await sweep({ ids: [id] });
+  t.deepEqual(r.namespaces, [ns]);
+  t.deepEqual(r.processes, [sleeper.pid]);
+  await sleeper;
+  t.false(labNetnsNames().includes(ns));
 });
