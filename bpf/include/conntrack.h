@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Stage 2: connection tracking. Every flow has two entries in xlb_ct (LRU hash): one keyed by
+ * the client's tuple (forward) and one keyed by the tuple the backend's replies carry (reply,
+ * XLB_CT_F_REPLY). Each entry says how to rewrite the packets it matches (nat_* + xlate) and
+ * the other entry's key is always swap(nat tuple). The state is written to both entries by the
+ * slow path; an entry whose last_seen is older than its state's timeout counts as absent.
+ */
+#ifndef XLB_CONNTRACK_H
+#define XLB_CONNTRACK_H
+
+#include "parse.h"
+
+#define NSEC_PER_SEC 1000000000ULL
+#define XLB_PEER_TOUCH_NS NSEC_PER_SEC
+
+static __always_inline __u64 xlb_now(const struct xlb_config *cfg)
+{
+	return bpf_ktime_get_ns() + cfg->clock_offset_ns;
+}
+
+static __always_inline int ct_alive(const struct xlb_config *cfg, const struct xlb_ct_entry *e, __u64 now)
+{
+	__u64 timeout = (__u64)cfg->timeouts_s[e->state & (XLB_NUM_TIMEOUTS - 1)] * NSEC_PER_SEC;
+	__s64 age = (__s64)(now - e->last_seen_ns);
+
+	return age <= (__s64)timeout;
+}
+
+static __always_inline int ct_fast_eligible(const struct xlb_ct_entry *e)
+{
+	return e->state == XLB_CT_ESTABLISHED || e->state == XLB_CT_UDP_ESTABLISHED;
+}
+
+/* The key of the other direction's entry: the translated tuple, swapped. */
+static __always_inline void ct_peer_key(const struct xlb_ct_entry *e, const struct xlb_ct_key *k,
+					struct xlb_ct_key *peer)
+{
+	__builtin_memcpy(peer->saddr, e->nat_daddr, 16);
+	__builtin_memcpy(peer->daddr, e->nat_saddr, 16);
+	peer->sport = e->nat_dport;
+	peer->dport = e->nat_sport;
+	peer->proto = k->proto;
+	peer->family = k->family;
+	peer->pad[0] = 0;
+	peer->pad[1] = 0;
+}
+
+static __always_inline __u8 xlate_swap(__u8 x)
+{
+	__u8 out = 0;
+
+	if (x & XLB_XL_SADDR)
+		out |= XLB_XL_DADDR;
+	if (x & XLB_XL_DADDR)
+		out |= XLB_XL_SADDR;
+	if (x & XLB_XL_SPORT)
+		out |= XLB_XL_DPORT;
+	if (x & XLB_XL_DPORT)
+		out |= XLB_XL_SPORT;
+	return out;
+}
+
+/*
+ * Build the other direction's entry for e (keyed by k): it maps swap(e's nat tuple) back to
+ * swap(k). Counters start at zero; state and flags are shared.
+ */
+static __always_inline void ct_build_peer(const struct xlb_ct_entry *e, const struct xlb_ct_key *k,
+					  struct xlb_ct_entry *peer, __u64 now)
+{
+	__builtin_memset(peer, 0, sizeof(*peer));
+	peer->created_ns = e->created_ns;
+	peer->last_seen_ns = now;
+	__builtin_memcpy(peer->nat_saddr, k->daddr, 16);
+	__builtin_memcpy(peer->nat_daddr, k->saddr, 16);
+	peer->nat_sport = k->dport;
+	peer->nat_dport = k->sport;
+	peer->svc_id = e->svc_id;
+	peer->ep_slot = e->ep_slot;
+	peer->state = e->state;
+	peer->flags = (e->flags ^ XLB_CT_F_REPLY) & ~XLB_CT_F_SEQ_KNOWN;
+	peer->xlate = xlate_swap(e->xlate);
+}
+
+/* Count the packet and remember the sender's next sequence number and window. */
+static __always_inline void ct_account(struct xlb_ct_entry *e, const struct xlb_pkt *p, __u64 now)
+{
+	e->last_seen_ns = now;
+	e->packets++;
+	e->bytes += p->len;
+	if (p->key.proto == IPPROTO_TCP) {
+		__u32 end = p->seq + p->payload + !!(p->tcp_flags & TCPF_SYN) + !!(p->tcp_flags & TCPF_FIN);
+
+		if (!(e->flags & XLB_CT_F_SEQ_KNOWN) || (__s32)(end - e->next_seq) > 0) {
+			e->next_seq = end;
+			e->flags |= XLB_CT_F_SEQ_KNOWN;
+		}
+		e->tcp_win = p->win;
+	}
+}
+
+/*
+ * RST sanity: accepted when its sequence number is within rst_seq_window of the sender's next
+ * sequence number; when the sender's sequence is not known yet (a backend refusing the SYN),
+ * when it acknowledges exactly what the other side sent.
+ */
+static __always_inline int ct_rst_plausible(const struct xlb_config *cfg, const struct xlb_ct_entry *e,
+					    const struct xlb_ct_entry *peer, const struct xlb_pkt *p)
+{
+	if (e->flags & XLB_CT_F_SEQ_KNOWN) {
+		__s32 d = (__s32)(p->seq - e->next_seq);
+
+		if (d < 0)
+			d = -d;
+		return (__u32)d <= cfg->rst_seq_window;
+	}
+	if (peer && (p->tcp_flags & TCPF_ACK) && (peer->flags & XLB_CT_F_SEQ_KNOWN))
+		return p->ack == peer->next_seq;
+	return 0;
+}
+
+/*
+ * The TCP state after packet p in direction e (before ct_account). *fin_flags receives the FIN
+ * bits to add. Returns -1 for an implausible RST (the packet is dropped, nothing changes).
+ */
+static __always_inline int ct_tcp_next(const struct xlb_config *cfg, const struct xlb_ct_entry *e,
+				       const struct xlb_ct_entry *peer, const struct xlb_pkt *p,
+				       __u8 *fin_flags)
+{
+	__u8 f = p->tcp_flags, st = e->state;
+	int from_client = !(e->flags & XLB_CT_F_REPLY);
+	__u8 fins = e->flags & (XLB_CT_F_FIN_CLIENT | XLB_CT_F_FIN_BACKEND);
+
+	*fin_flags = fins;
+	if (f & TCPF_RST)
+		return ct_rst_plausible(cfg, e, peer, p) ? XLB_CT_CLOSED : -1;
+	if ((f & TCPF_SYN) && !(f & TCPF_ACK)) {
+		if (from_client && (st == XLB_CT_CLOSED || st == XLB_CT_TIME_WAIT)) {
+			*fin_flags = 0;
+			return XLB_CT_SYN_SENT;   /* tuple reused: the flow restarts on its endpoint */
+		}
+		return st;                        /* retransmit: same endpoint, same state */
+	}
+	if ((f & TCPF_SYN) && (f & TCPF_ACK))
+		return (!from_client && st == XLB_CT_SYN_SENT) ? XLB_CT_SYN_RECV : st;
+	if (f & TCPF_FIN) {
+		if (st != XLB_CT_SYN_RECV && st != XLB_CT_ESTABLISHED && st != XLB_CT_FIN_WAIT)
+			return st;
+		fins |= from_client ? XLB_CT_F_FIN_CLIENT : XLB_CT_F_FIN_BACKEND;
+		*fin_flags = fins;
+		if (fins == (XLB_CT_F_FIN_CLIENT | XLB_CT_F_FIN_BACKEND))
+			return XLB_CT_CLOSE_WAIT;
+		return XLB_CT_FIN_WAIT;
+	}
+	if (f & TCPF_ACK) {
+		if (st == XLB_CT_SYN_RECV && from_client)
+			return XLB_CT_ESTABLISHED;
+		if (st == XLB_CT_CLOSE_WAIT)
+			return XLB_CT_TIME_WAIT;
+	}
+	return st;
+}
+
+static __always_inline __u8 ct_udp_next(const struct xlb_ct_entry *e)
+{
+	int reply = e->flags & XLB_CT_F_REPLY;
+
+	if (reply && e->state == XLB_CT_UDP_NEW)
+		return XLB_CT_UDP_SEEN;
+	if (!reply && e->state == XLB_CT_UDP_SEEN)
+		return XLB_CT_UDP_ESTABLISHED;
+	return e->state;
+}
+
+static __always_inline __u8 ct_icmp_next(const struct xlb_ct_entry *e)
+{
+	return (e->flags & XLB_CT_F_REPLY) ? XLB_CT_ICMP_REPLY : XLB_CT_ICMP_REQUEST;
+}
+
+#endif /* XLB_CONNTRACK_H */

@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Stage 5: forwarding. bpf_fib_lookup on the translated addresses (the kernel's routes and
+ * neighbours are the truth), then new MAC addresses and a redirect (XDP_TX when the egress is
+ * the ingress device). The next hop can be cached in the conntrack entry for fib_cache_ms.
+ * Neighbour unknown: the packet (already translated) goes to the stack, which resolves it.
+ * VLAN-tagged frames keep their tag; the lookup uses the ingress device.
+ */
+#ifndef XLB_FWD_H
+#define XLB_FWD_H
+
+#include <linux/socket.h>
+#include "parse.h"
+#include "scratch.h"
+
+#ifndef AF_INET
+#define AF_INET 2
+#endif
+#ifndef AF_INET6
+#define AF_INET6 10
+#endif
+
+static __always_inline int fwd_set_macs(xlb_ctx_t *ctx, const __u8 *dmac, const __u8 *smac)
+{
+	void *data = ctx_data(ctx), *end = ctx_data_end(ctx);
+	struct ethhdr *eth = data;
+
+	if ((void *)(eth + 1) > end)
+		return -1;
+	__builtin_memcpy(eth->h_dest, dmac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, smac, ETH_ALEN);
+	return 0;
+}
+
+/*
+ * Forward the translated packet from saddr to daddr. cache: the flow's entry (may be NULL).
+ * Returns the hook verdict; *res receives the enum xlb_fwd_result.
+ */
+static __always_inline int fwd_packet(xlb_ctx_t *ctx, const struct xlb_config *cfg, const struct xlb_pkt *p,
+				      const __u8 *saddr, const __u8 *daddr, struct xlb_ct_entry *cache,
+				      __u64 now, __u32 *res)
+{
+	struct xlb_tmp *t = tmp_get();
+	struct bpf_fib_lookup *fib;
+	__u32 flags = 0;
+	long rc;
+
+	if (cache && cache->fib_ns && cfg->fib_cache_ms &&
+	    now - cache->fib_ns < (__u64)cfg->fib_cache_ms * 1000000ULL) {
+		if (fwd_set_macs(ctx, cache->fib_dmac, cache->fib_smac))
+			return XLB_ACT_DROP;
+		rc = hook_redirect(ctx, cache->fib_ifindex, res);
+		*res = XLB_FWD_CACHED;
+		return rc;
+	}
+
+	*res = XLB_FWD_PASS_FIB;
+	if (!t)
+		return XLB_ACT_PASS;
+	fib = &t->fib;
+	__builtin_memset(fib, 0, sizeof(*fib));
+	fib->ifindex = ctx_ifindex(ctx);
+	fib->l4_protocol = p->key.proto;
+	fib->tot_len = p->len > p->l3_off ? p->len - p->l3_off : 0;
+	if (p->key.family == XLB_AF_V4) {
+		fib->family = AF_INET;
+		__builtin_memcpy(&fib->ipv4_src, saddr, 4);
+		__builtin_memcpy(&fib->ipv4_dst, daddr, 4);
+	} else {
+		fib->family = AF_INET6;
+		__builtin_memcpy(fib->ipv6_src, saddr, 16);
+		__builtin_memcpy(fib->ipv6_dst, daddr, 16);
+	}
+	if (cfg->flags & XLB_CFG_F_FIB_TABLE) {
+		flags = BPF_FIB_LOOKUP_DIRECT | BPF_FIB_LOOKUP_TBID;
+		fib->tbid = cfg->fib_table;
+	}
+	rc = bpf_fib_lookup(ctx, fib, sizeof(*fib), flags);
+	if (rc == BPF_FIB_LKUP_RET_SUCCESS) {
+		if (fwd_set_macs(ctx, fib->dmac, fib->smac))
+			return XLB_ACT_DROP;
+		if (cache && cfg->fib_cache_ms) {
+			cache->fib_ifindex = fib->ifindex;
+			__builtin_memcpy(cache->fib_dmac, fib->dmac, ETH_ALEN);
+			__builtin_memcpy(cache->fib_smac, fib->smac, ETH_ALEN);
+			cache->fib_ns = now;
+		}
+		return hook_redirect(ctx, fib->ifindex, res);
+	}
+	*res = rc == BPF_FIB_LKUP_RET_NO_NEIGH ? XLB_FWD_PASS_NO_NEIGH : XLB_FWD_PASS_FIB;
+	return XLB_ACT_PASS;
+}
+
+#endif /* XLB_FWD_H */

@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The hook abstraction: the pipeline stages are written once against xlb_ctx_t and these
+ * helpers; an entry file defines XLB_HOOK_XDP or XLB_HOOK_TC before including the pipeline.
+ *
+ * Checksums: at TC the kernel helpers (bpf_l3/l4_csum_replace) are used, because only they
+ * know skb->ip_summed and update a CHECKSUM_PARTIAL pseudo-header sum or a CHECKSUM_COMPLETE
+ * skb->csum correctly. At XDP there is no checksum state: the full checksum in the packet is
+ * updated incrementally by hand (RFC 1624).
+ */
+#ifndef XLB_HOOK_H
+#define XLB_HOOK_H
+
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+#include "csum.h"
+#include "xlb_maps.h"
+
+#if defined(XLB_HOOK_XDP) == defined(XLB_HOOK_TC)
+#error "define exactly one of XLB_HOOK_XDP, XLB_HOOK_TC"
+#endif
+
+#ifdef XLB_HOOK_XDP
+typedef struct xdp_md xlb_ctx_t;
+#define XLB_ACT_PASS   XDP_PASS
+#define XLB_ACT_DROP   XDP_DROP
+#define XLB_HOOK_ID    1
+
+static __always_inline void *ctx_data(xlb_ctx_t *ctx) { return (void *)(long)ctx->data; }
+static __always_inline void *ctx_data_end(xlb_ctx_t *ctx) { return (void *)(long)ctx->data_end; }
+static __always_inline __u32 ctx_ifindex(xlb_ctx_t *ctx) { return ctx->ingress_ifindex; }
+static __always_inline __u32 ctx_len(xlb_ctx_t *ctx) { return ctx->data_end - ctx->data; }
+
+/* Returns the hook verdict for "send out of ifindex". */
+static __always_inline int hook_redirect(xlb_ctx_t *ctx, __u32 ifindex, __u32 *fwd)
+{
+	if (ifindex == ctx->ingress_ifindex) {
+		*fwd = XLB_FWD_TX;
+		return XDP_TX;
+	}
+	*fwd = XLB_FWD_REDIRECT;
+	return bpf_redirect(ifindex, 0);
+}
+#else
+typedef struct __sk_buff xlb_ctx_t;
+#define XLB_ACT_PASS   TC_ACT_OK
+#define XLB_ACT_DROP   TC_ACT_SHOT
+#define XLB_HOOK_ID    0
+
+static __always_inline void *ctx_data(xlb_ctx_t *ctx) { return (void *)(long)ctx->data; }
+static __always_inline void *ctx_data_end(xlb_ctx_t *ctx) { return (void *)(long)ctx->data_end; }
+static __always_inline __u32 ctx_ifindex(xlb_ctx_t *ctx) { return ctx->ifindex; }
+static __always_inline __u32 ctx_len(xlb_ctx_t *ctx) { return ctx->len; }
+
+static __always_inline int hook_redirect(xlb_ctx_t *ctx, __u32 ifindex, __u32 *fwd)
+{
+	*fwd = XLB_FWD_REDIRECT;
+	return bpf_redirect(ifindex, 0);
+}
+#endif
+
+/* Largest offset of a header the stages touch (Ethernet + VLAN + IPv6 + extension headers). */
+#define XLB_MAX_OFF 255
+
+/*
+ * Apply a one's-complement difference to the IPv4 header checksum at offset off.
+ * Call after the direct writes; packet pointers are invalid afterwards at TC.
+ */
+static __always_inline int hook_l3_csum(xlb_ctx_t *ctx, __u32 off, __u32 diff)
+{
+#ifdef XLB_HOOK_XDP
+	void *data = ctx_data(ctx), *end = ctx_data_end(ctx);
+	__sum16 *p;
+
+	if (off > XLB_MAX_OFF)
+		return -1;
+	p = data + off;
+	if ((void *)(p + 1) > end)
+		return -1;
+	*p = csum_fold(csum_add(diff, ~((__u32)*p) & 0xffff));
+	return 0;
+#else
+	return bpf_l3_csum_replace(ctx, off, 0, diff, 0);
+#endif
+}
+
+/*
+ * Apply a difference to an L4 checksum at offset off. pseudo: the difference comes from
+ * pseudo-header fields (addresses). udp: a zero checksum means "none" and stays zero, a computed
+ * zero is sent as 0xffff.
+ */
+static __always_inline int hook_l4_csum(xlb_ctx_t *ctx, __u32 off, __u32 diff, int pseudo, int udp)
+{
+#ifdef XLB_HOOK_XDP
+	void *data = ctx_data(ctx), *end = ctx_data_end(ctx);
+	__sum16 *p;
+	__u16 v;
+
+	if (off > XLB_MAX_OFF)
+		return -1;
+	p = data + off;
+	if ((void *)(p + 1) > end)
+		return -1;
+	if (udp && *p == 0)
+		return 0;
+	v = csum_fold(csum_add(diff, ~((__u32)*p) & 0xffff));
+	if (udp && v == 0)
+		v = 0xffff;
+	*p = v;
+	return 0;
+#else
+	__u64 flags = (pseudo ? BPF_F_PSEUDO_HDR : 0) | (udp ? BPF_F_MARK_MANGLED_0 : 0);
+
+	return bpf_l4_csum_replace(ctx, off, 0, diff, flags);
+#endif
+}
+
+#endif /* XLB_HOOK_H */

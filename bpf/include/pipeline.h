@@ -1,0 +1,416 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The pipeline, compiled once per hook by the entry files:
+ *
+ *   fast path (entry program): parse -> conntrack lookup -> established flow without
+ *     SYN/FIN/RST: account, police, rewrite, forward. Anything else: tail call.
+ *   slow path (xlb_progs[0]): ICMP errors; tracked flows changing state; service lookup,
+ *     policer, endpoint selection, conntrack create (both directions), NAT, forward.
+ *
+ * The parsed packet crosses the tail call in a per-CPU scratch map (a tail call keeps the CPU).
+ * Every packet ends in finish(): one xlb_reasons counter, optional trace event.
+ */
+#ifndef XLB_PIPELINE_H
+#define XLB_PIPELINE_H
+
+#include "parse.h"
+#include "conntrack.h"
+#include "select.h"
+#include "nat.h"
+#include "fwd.h"
+#include "policer.h"
+#include "stats.h"
+#include "trace.h"
+
+/* Per-CPU working memory (not pinned, not part of the schema). */
+struct xlb_scratch {
+	struct xlb_pkt pkt;
+	struct xlb_ct_entry fwd;
+	struct xlb_ct_entry rev;
+	struct xlb_ct_key rkey;
+	struct xlb_ct_key pkey;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xlb_scratch);
+} xlb_scratch SEC(".maps");
+
+#define XLB_SLOW_PATH 0
+
+static __always_inline int finish(xlb_ctx_t *ctx, const struct xlb_config *cfg, const struct xlb_pkt *p,
+				  const struct xlb_verdict *v, int act, __u32 reason, __u64 now)
+{
+	stats_reason(reason, p->len);
+	trace_emit(ctx, cfg, p, v, act, reason, now);
+	return act;
+}
+
+/* Rewrite with e and forward; counts the forwarding result. */
+static __always_inline int xlate_and_forward(xlb_ctx_t *ctx, const struct xlb_config *cfg, const struct xlb_pkt *p,
+					     struct xlb_ct_entry *e, __u64 now, __u32 *reason)
+{
+	__u32 res = XLB_FWD_PASS_FIB;
+	int act;
+
+	if (nat_rewrite(ctx, p, e)) {
+		*reason = XLB_R_DROP_MALFORMED;
+		return XLB_ACT_DROP;
+	}
+	act = fwd_packet(ctx, cfg, p, e->nat_saddr, e->nat_daddr, e, now, &res);
+	stats_fwd(res, p->len);
+	return act;
+}
+
+static __always_inline int xlb_fast(xlb_ctx_t *ctx)
+{
+	struct xlb_verdict v = { .svc_id = 0, .ep_slot = XLB_NO_SLOT };
+	struct xlb_scratch *s;
+	struct xlb_config *cfg;
+	struct xlb_ct_entry *e;
+	struct xlb_pkt *p;
+	__u32 zero = 0, reason;
+	__u64 now = 0;
+	int rc, act;
+
+	cfg = bpf_map_lookup_elem(&xlb_config, &zero);
+	s = bpf_map_lookup_elem(&xlb_scratch, &zero);
+	if (!cfg || !s)
+		return XLB_ACT_PASS;
+	p = &s->pkt;
+	rc = parse_packet(ctx, p);
+	switch (rc) {
+	case PARSE_OK:
+		break;
+	case PARSE_NOT_IP:
+		return finish(ctx, cfg, p, &v, XLB_ACT_PASS, XLB_R_PASS_NOT_IP, now);
+	case PARSE_FRAGMENT:
+		return finish(ctx, cfg, p, &v, XLB_ACT_PASS, XLB_R_PASS_FRAGMENT, now);
+	case PARSE_OTHER:
+		return finish(ctx, cfg, p, &v, XLB_ACT_PASS, XLB_R_PASS_NO_SERVICE, now);
+	default:
+		return finish(ctx, cfg, p, &v, XLB_ACT_DROP, XLB_R_DROP_MALFORMED, now);
+	}
+	if (p->icmp_err)
+		goto slow;
+	e = bpf_map_lookup_elem(&xlb_ct, &p->key);
+	if (!e || !ct_fast_eligible(e) || (p->tcp_flags & (TCPF_SYN | TCPF_FIN | TCPF_RST)))
+		goto slow;
+	now = xlb_now(cfg);
+	if (!ct_alive(cfg, e, now))
+		goto slow;
+
+	v.svc_id = e->svc_id;
+	v.ep_slot = e->ep_slot;
+	v.ct_old = v.ct_new = e->state;
+	if (!(e->flags & XLB_CT_F_REPLY) && !policer_admit(e->svc_id, now)) {
+		stats_service(e->svc_id, XLB_NO_SLOT, p->len, 0, 1);
+		return finish(ctx, cfg, p, &v, XLB_ACT_DROP, XLB_R_DROP_POLICED, now);
+	}
+	ct_account(e, p, now);
+	if (now - e->peer_touch_ns > XLB_PEER_TOUCH_NS && !(e->flags & XLB_CT_F_DSR)) {
+		struct xlb_ct_entry *peer;
+
+		ct_peer_key(e, &p->key, &s->pkey);
+		peer = bpf_map_lookup_elem(&xlb_ct, &s->pkey);
+		if (peer)
+			peer->last_seen_ns = now;
+		e->peer_touch_ns = now;
+	}
+	stats_service(e->svc_id, e->ep_slot, p->len, 0, 0);
+	reason = XLB_R_FAST_PATH;
+	act = xlate_and_forward(ctx, cfg, p, e, now, &reason);
+	return finish(ctx, cfg, p, &v, act, reason, now);
+
+slow:
+	bpf_tail_call(ctx, &xlb_progs, XLB_SLOW_PATH);
+	return finish(ctx, cfg, p, &v, XLB_ACT_PASS, XLB_R_PASS_TAILCALL, now);
+}
+
+/* An ICMP error: translate it when it is about a tracked flow, else pass it untouched. */
+static __always_inline int slow_icmp_error(xlb_ctx_t *ctx, const struct xlb_config *cfg, struct xlb_scratch *s,
+					   struct xlb_verdict *v, __u64 now)
+{
+	struct xlb_pkt *p = &s->pkt;
+	struct xlb_ct_key *k = &s->rkey;
+	struct xlb_ct_entry *e;
+	__u8 new_saddr[16];
+	__u32 res = XLB_FWD_PASS_FIB;
+	int act;
+
+	__builtin_memcpy(k->saddr, p->inner.daddr, 16);
+	__builtin_memcpy(k->daddr, p->inner.saddr, 16);
+	k->sport = p->inner.dport;
+	k->dport = p->inner.sport;
+	k->proto = p->inner.proto;
+	k->family = p->inner.family;
+	k->pad[0] = k->pad[1] = 0;
+	e = bpf_map_lookup_elem(&xlb_ct, k);
+	if (!e || !ct_alive(cfg, e, now) || k->family != p->key.family)
+		return finish(ctx, cfg, p, v, XLB_ACT_PASS, XLB_R_PASS_ICMP_UNTRACKED, now);
+	v->svc_id = e->svc_id;
+	v->ep_slot = e->ep_slot;
+	v->ct_old = v->ct_new = e->state;
+	if (!e->xlate)
+		return finish(ctx, cfg, p, v, XLB_ACT_PASS, XLB_R_ICMP_ERROR, now);
+	if (nat_icmp_error(ctx, p, e, k, new_saddr))
+		return finish(ctx, cfg, p, v, XLB_ACT_DROP, XLB_R_DROP_MALFORMED, now);
+	act = fwd_packet(ctx, cfg, p, new_saddr, e->nat_daddr, NULL, now, &res);
+	stats_fwd(res, p->len);
+	return finish(ctx, cfg, p, v, act, XLB_R_ICMP_ERROR, now);
+}
+
+/* A live tracked flow in the slow path: advance the state in both entries, then forward. */
+static __always_inline int slow_tracked(xlb_ctx_t *ctx, const struct xlb_config *cfg, struct xlb_scratch *s,
+					struct xlb_ct_entry *e, struct xlb_verdict *v, __u64 now)
+{
+	struct xlb_pkt *p = &s->pkt;
+	struct xlb_ct_entry *peer = NULL;
+	__u8 fins = e->flags & (XLB_CT_F_FIN_CLIENT | XLB_CT_F_FIN_BACKEND);
+	__u32 reason = XLB_R_TRACKED;
+	int st = e->state, act;
+
+	v->svc_id = e->svc_id;
+	v->ep_slot = e->ep_slot;
+	v->ct_old = e->state;
+	if (!(e->flags & XLB_CT_F_DSR)) {
+		ct_peer_key(e, &p->key, &s->pkey);
+		peer = bpf_map_lookup_elem(&xlb_ct, &s->pkey);
+		if (!peer) {
+			/* evicted by the LRU: rebuild it from this entry */
+			ct_build_peer(e, &p->key, &s->rev, now);
+			bpf_map_update_elem(&xlb_ct, &s->pkey, &s->rev, BPF_ANY);
+			peer = bpf_map_lookup_elem(&xlb_ct, &s->pkey);
+		}
+	}
+	if (p->key.proto == IPPROTO_TCP) {
+		st = ct_tcp_next(cfg, e, peer, p, &fins);
+		if (st < 0) {
+			v->ct_new = e->state;
+			return finish(ctx, cfg, p, v, XLB_ACT_DROP, XLB_R_DROP_RST_INVALID, now);
+		}
+		if (st == XLB_CT_SYN_SENT && e->state != XLB_CT_SYN_SENT) {
+			/* restarted flow: sequence numbers start over */
+			e->flags &= ~XLB_CT_F_SEQ_KNOWN;
+			if (peer)
+				peer->flags &= ~XLB_CT_F_SEQ_KNOWN;
+		}
+	} else if (p->key.proto == IPPROTO_UDP) {
+		st = ct_udp_next(e);
+	} else {
+		st = ct_icmp_next(e);
+	}
+	if (!(e->flags & XLB_CT_F_REPLY) && !policer_admit(e->svc_id, now)) {
+		v->ct_new = e->state;
+		stats_service(e->svc_id, XLB_NO_SLOT, p->len, 0, 1);
+		return finish(ctx, cfg, p, v, XLB_ACT_DROP, XLB_R_DROP_POLICED, now);
+	}
+	if ((st == XLB_CT_TIME_WAIT || st == XLB_CT_CLOSED) && (e->flags & XLB_CT_F_LC_COUNTED)) {
+		lc_add(e->svc_id, e->ep_slot, -1);
+		e->flags &= ~XLB_CT_F_LC_COUNTED;
+		if (peer)
+			peer->flags &= ~XLB_CT_F_LC_COUNTED;
+	}
+	e->state = st;
+	e->flags = (e->flags & ~(XLB_CT_F_FIN_CLIENT | XLB_CT_F_FIN_BACKEND)) | fins;
+	ct_account(e, p, now);
+	if (peer) {
+		peer->state = st;
+		peer->flags = (peer->flags & ~(XLB_CT_F_FIN_CLIENT | XLB_CT_F_FIN_BACKEND)) | fins;
+		peer->last_seen_ns = now;
+	}
+	v->ct_new = st;
+	stats_service(e->svc_id, e->ep_slot, p->len, 0, 0);
+	act = xlate_and_forward(ctx, cfg, p, e, now, &reason);
+	return finish(ctx, cfg, p, v, act, reason, now);
+}
+
+/* Full NAT source address: the service's, else the global one of the family. */
+static __always_inline const __u8 *snat_addr(const struct xlb_service *svc, const struct xlb_config *cfg, __u8 family)
+{
+	const __u8 *a = svc->snat_addr;
+	__u64 lo, hi;
+
+	__builtin_memcpy(&lo, a, 8);
+	__builtin_memcpy(&hi, a + 8, 8);
+	if (lo | hi)
+		return a;
+	a = family == XLB_AF_V4 ? cfg->snat_v4 : cfg->snat_v6;
+	__builtin_memcpy(&lo, a, 8);
+	__builtin_memcpy(&hi, a + 8, 8);
+	return (lo | hi) ? a : NULL;
+}
+
+#define XLB_SNAT_TRIES 8
+
+/*
+ * Insert the reply entry s->rev under s->rkey. Full NAT: try up to XLB_SNAT_TRIES source ports
+ * from a hash-chosen start in [snat_port_min, snat_port_max] until the reply tuple is free (or
+ * held by an expired flow). Other modes: one try. Returns 0 or -1.
+ */
+static __always_inline int ct_insert_reply(const struct xlb_config *cfg, struct xlb_scratch *s, int fullnat, __u64 now)
+{
+	__u32 lo = cfg->snat_port_min, hi = cfg->snat_port_max, span, start, i;
+	struct xlb_ct_entry *old;
+
+	if (!fullnat) {
+		old = bpf_map_lookup_elem(&xlb_ct, &s->rkey);
+		if (old && ct_alive(cfg, old, now))
+			return -1;
+		return bpf_map_update_elem(&xlb_ct, &s->rkey, &s->rev, BPF_ANY) ? -1 : 0;
+	}
+	if (lo == 0 || hi < lo) {
+		lo = 32768;
+		hi = 60999;
+	}
+	span = hi - lo + 1;
+	start = flow_hash(&s->pkt.key);
+	for (i = 0; i < XLB_SNAT_TRIES; i++) {
+		__be16 port = bpf_htons((__u16)(lo + (start + i * 7919) % span));
+
+		s->rkey.dport = port;
+		s->fwd.nat_sport = port;
+		s->rev.nat_dport = s->pkt.key.sport;
+		old = bpf_map_lookup_elem(&xlb_ct, &s->rkey);
+		if (old && ct_alive(cfg, old, now))
+			continue;
+		return bpf_map_update_elem(&xlb_ct, &s->rkey, &s->rev, BPF_ANY) ? -1 : 0;
+	}
+	return -1;
+}
+
+/* No live flow: find the service, select an endpoint, create both entries, translate, forward. */
+static __always_inline int slow_new(xlb_ctx_t *ctx, const struct xlb_config *cfg, struct xlb_scratch *s,
+				    struct xlb_verdict *v, __u64 now)
+{
+	struct xlb_pkt *p = &s->pkt;
+	struct xlb_ct_entry *f = &s->fwd;
+	struct xlb_service *svc;
+	struct xlb_endpoint *ep;
+	__u32 reason = XLB_R_NEW_FLOW, slot;
+	const __u8 *snat = NULL;
+	int midstream = 0, act;
+	__u8 mode;
+
+	svc = svc_lookup(&p->key);
+	if (!svc)
+		return finish(ctx, cfg, p, v, XLB_ACT_PASS, XLB_R_PASS_NO_SERVICE, now);
+	v->svc_id = svc->id;
+	if (p->key.proto == IPPROTO_TCP &&
+	    (p->tcp_flags & (TCPF_SYN | TCPF_ACK | TCPF_RST | TCPF_FIN)) != TCPF_SYN) {
+		if ((p->tcp_flags & TCPF_RST) || cfg->unknown_tcp == XLB_UNKNOWN_TCP_DROP) {
+			stats_service(svc->id, XLB_NO_SLOT, p->len, 0, 1);
+			return finish(ctx, cfg, p, v, XLB_ACT_DROP, XLB_R_DROP_MIDSTREAM, now);
+		}
+		midstream = 1;
+		reason = XLB_R_MIDSTREAM_NEW;
+	}
+	if ((p->key.proto == IPPROTO_ICMP || p->key.proto == IPPROTO_ICMPV6) && p->key.dport != 0)
+		/* an echo reply with no flow is not ours */
+		return finish(ctx, cfg, p, v, XLB_ACT_PASS, XLB_R_PASS_NO_SERVICE, now);
+	if (!policer_admit(svc->id, now)) {
+		stats_service(svc->id, XLB_NO_SLOT, p->len, 0, 1);
+		return finish(ctx, cfg, p, v, XLB_ACT_DROP, XLB_R_DROP_POLICED, now);
+	}
+	mode = svc->mode;
+	if (mode == XLB_MODE_FULLNAT) {
+		snat = snat_addr(svc, cfg, p->key.family);
+		if (!snat) {
+			stats_service(svc->id, XLB_NO_SLOT, p->len, 0, 1);
+			return finish(ctx, cfg, p, v, XLB_ACT_DROP, XLB_R_DROP_SNAT_EXHAUSTED, now);
+		}
+	}
+	slot = select_endpoint(svc, cfg, &p->key, now);
+	ep = ep_get(svc->id, svc->gen, slot);
+	if (slot == XLB_NO_SLOT || !ep) {
+		stats_service(svc->id, XLB_NO_SLOT, p->len, 0, 1);
+		return finish(ctx, cfg, p, v, XLB_ACT_DROP, XLB_R_DROP_NO_ENDPOINT, now);
+	}
+	v->ep_slot = slot;
+
+	/* forward entry: the client's tuple -> the backend's */
+	__builtin_memset(f, 0, sizeof(*f));
+	f->created_ns = now;
+	f->last_seen_ns = now;
+	f->peer_touch_ns = now;
+	f->svc_id = svc->id;
+	f->ep_slot = slot;
+	__builtin_memcpy(f->nat_saddr, p->key.saddr, 16);
+	__builtin_memcpy(f->nat_daddr, ep->addr, 16);
+	f->nat_sport = p->key.sport;
+	f->nat_dport = p->key.dport;
+	if (p->key.proto == IPPROTO_TCP)
+		f->state = midstream ? XLB_CT_ESTABLISHED : XLB_CT_SYN_SENT;
+	else if (p->key.proto == IPPROTO_UDP)
+		f->state = XLB_CT_UDP_NEW;
+	else
+		f->state = XLB_CT_ICMP_REQUEST;
+	if (midstream)
+		f->flags |= XLB_CT_F_MIDSTREAM;
+	if (mode == XLB_MODE_DSR) {
+		f->flags |= XLB_CT_F_DSR;
+	} else {
+		f->xlate = XLB_XL_DADDR;
+		if ((p->key.proto == IPPROTO_TCP || p->key.proto == IPPROTO_UDP) && ep->port && ep->port != p->key.dport) {
+			f->nat_dport = ep->port;
+			f->xlate |= XLB_XL_DPORT;
+		}
+		if (snat) {
+			__builtin_memcpy(f->nat_saddr, snat, 16);
+			f->xlate |= XLB_XL_SADDR;
+			if (p->key.proto == IPPROTO_TCP || p->key.proto == IPPROTO_UDP)
+				f->xlate |= XLB_XL_SPORT;
+		}
+	}
+	if (svc->algo == XLB_ALGO_LC)
+		f->flags |= XLB_CT_F_LC_COUNTED;
+	ct_account(f, p, now);
+
+	if (!(f->flags & XLB_CT_F_DSR)) {
+		ct_build_peer(f, &p->key, &s->rev, now);
+		ct_peer_key(f, &p->key, &s->rkey);
+		if (ct_insert_reply(cfg, s, !!(f->xlate & XLB_XL_SPORT), now)) {
+			stats_service(svc->id, slot, p->len, 0, 1);
+			return finish(ctx, cfg, p, v, XLB_ACT_DROP,
+				      mode == XLB_MODE_FULLNAT ? XLB_R_DROP_SNAT_EXHAUSTED : XLB_R_DROP_CT_FAILED, now);
+		}
+	}
+	if (bpf_map_update_elem(&xlb_ct, &p->key, f, BPF_ANY)) {
+		if (!(f->flags & XLB_CT_F_DSR))
+			bpf_map_delete_elem(&xlb_ct, &s->rkey);
+		stats_service(svc->id, slot, p->len, 0, 1);
+		return finish(ctx, cfg, p, v, XLB_ACT_DROP, XLB_R_DROP_CT_FAILED, now);
+	}
+	if (svc->algo == XLB_ALGO_LC)
+		lc_add(svc->id, slot, 1);
+	v->ct_new = f->state;
+	stats_service(svc->id, slot, p->len, 1, 0);
+	act = xlate_and_forward(ctx, cfg, p, f, now, &reason);
+	return finish(ctx, cfg, p, v, act, reason, now);
+}
+
+static __always_inline int xlb_slow(xlb_ctx_t *ctx)
+{
+	struct xlb_verdict v = { .svc_id = 0, .ep_slot = XLB_NO_SLOT };
+	struct xlb_scratch *s;
+	struct xlb_config *cfg;
+	struct xlb_ct_entry *e;
+	__u32 zero = 0;
+	__u64 now;
+
+	cfg = bpf_map_lookup_elem(&xlb_config, &zero);
+	s = bpf_map_lookup_elem(&xlb_scratch, &zero);
+	if (!cfg || !s)
+		return XLB_ACT_PASS;
+	now = xlb_now(cfg);
+	if (s->pkt.icmp_err)
+		return slow_icmp_error(ctx, cfg, s, &v, now);
+	e = bpf_map_lookup_elem(&xlb_ct, &s->pkt.key);
+	if (e && ct_alive(cfg, e, now))
+		return slow_tracked(ctx, cfg, s, e, &v, now);
+	return slow_new(ctx, cfg, s, &v, now);
+}
+
+#endif /* XLB_PIPELINE_H */

@@ -1,0 +1,270 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Stage 3: service lookup and endpoint selection.
+ *
+ * Services: exact (VIP, port, proto, family) first, then the port-range entry (port 0) whose
+ * port_lo..port_hi holds the destination port. ICMP echo services use port 0.
+ * Endpoints of generation g of service s live at ((s * 2 + g) * XLB_MAX_EP + slot); the
+ * controller fills the inactive generation, then flips xlb_service.gen with one update.
+ * A slot names the same endpoint in both generations while it exists, so per-slot state
+ * (least-connection counters, statistics) survives a flip.
+ */
+#ifndef XLB_SELECT_H
+#define XLB_SELECT_H
+
+#include "conntrack.h"
+#include "scratch.h"
+
+#define XLB_NO_SLOT 0xffff
+
+static __always_inline struct xlb_service *svc_lookup(const struct xlb_ct_key *k)
+{
+	struct xlb_tmp *t = tmp_get();
+	struct xlb_svc_key *sk;
+	struct xlb_service *svc;
+	__u16 port;
+
+	if (!t)
+		return NULL;
+	sk = &t->sk;
+	__builtin_memcpy(sk->addr, k->daddr, 16);
+	sk->proto = k->proto;
+	sk->family = k->family;
+	if (k->proto != IPPROTO_TCP && k->proto != IPPROTO_UDP) {
+		sk->port = 0;
+		return bpf_map_lookup_elem(&xlb_services, sk);
+	}
+	sk->port = k->dport;
+	svc = bpf_map_lookup_elem(&xlb_services, sk);
+	if (svc)
+		return svc;
+	sk->port = 0;
+	svc = bpf_map_lookup_elem(&xlb_services, sk);
+	if (!svc)
+		return NULL;
+	port = bpf_ntohs(k->dport);
+	if (port < svc->port_lo || port > svc->port_hi)
+		return NULL;
+	return svc;
+}
+
+static __always_inline struct xlb_endpoint *ep_get(__u32 svc_id, __u8 gen, __u32 slot)
+{
+	__u32 idx = (svc_id * 2 + (gen & 1)) * XLB_MAX_EP + slot;
+
+	if (slot >= XLB_MAX_EP)
+		return NULL;
+	return bpf_map_lookup_elem(&xlb_endpoints, &idx);
+}
+
+static __always_inline int ep_usable(const struct xlb_endpoint *ep, __u8 family)
+{
+	return ep && (ep->flags & XLB_EP_F_ACTIVE) && ep->family == family;
+}
+
+/* 32-bit hash of the tuple (murmur3-style mixing of its ten words). */
+static __always_inline __u32 flow_hash(const struct xlb_ct_key *k)
+{
+	const __u32 *w = (const __u32 *)k;
+	__u32 h = 0x9747b28c;
+	int i;
+
+#pragma unroll
+	for (i = 0; i < (int)(sizeof(*k) / 4); i++) {
+		__u32 x = w[i] * 0xcc9e2d51;
+
+		x = (x << 15) | (x >> 17);
+		h ^= x * 0x1b873593;
+		h = (h << 13) | (h >> 19);
+		h = h * 5 + 0xe6546b64;
+	}
+	h ^= h >> 16;
+	h *= 0x85ebca6b;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35;
+	h ^= h >> 16;
+	return h;
+}
+
+/*
+ * The loops over endpoint slots are global (non-inlined) functions: the verifier checks each
+ * once on its own instead of once per path through the pipeline.
+ */
+
+/* First usable slot at or after start (wrapping), bounded by XLB_MAX_EP probes. */
+__attribute__((noinline)) int xlb_ep_probe(__u32 svc_id, __u32 gen, __u32 n, __u32 start, __u32 family)
+{
+	__u32 i;
+
+	if (n == 0 || n > XLB_MAX_EP)
+		return XLB_NO_SLOT;
+	for (i = 0; i < XLB_MAX_EP; i++) {
+		__u32 slot;
+
+		if (i >= n)
+			break;
+		slot = (start + i) % n;
+		if (ep_usable(ep_get(svc_id, gen, slot), family))
+			return slot;
+	}
+	return XLB_NO_SLOT;
+}
+
+static __always_inline __u32 ep_probe(const struct xlb_service *svc, __u32 start, __u8 family)
+{
+	return xlb_ep_probe(svc->id, svc->gen, svc->ep_count, start, family);
+}
+
+static __always_inline __u32 sched_get(const struct xlb_service *svc, const struct xlb_config *cfg, __u32 pos)
+{
+	__u32 idx = (svc->id * 2 + (svc->gen & 1)) * cfg->maglev_size + pos;
+	__u32 *slot = bpf_map_lookup_elem(&xlb_sched, &idx);
+
+	return slot ? *slot : XLB_NO_SLOT;
+}
+
+/*
+ * Least connections, weighted: minimises active/weight (compared by cross-multiplication).
+ * The running best lives in a per-CPU map value, not in registers: the verifier does not
+ * track map memory, so the 64 iterations do not multiply its states.
+ */
+struct xlb_lc_best {
+	__s64 conns;
+	__u32 slot;
+	__u32 weight;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xlb_lc_best);
+} xlb_lc_scratch SEC(".maps");
+
+__attribute__((noinline)) int xlb_select_lc(__u32 svc_id, __u32 gen, __u32 n, __u32 family)
+{
+	struct xlb_lc_best *b;
+	__u32 zero = 0, i;
+
+	b = bpf_map_lookup_elem(&xlb_lc_scratch, &zero);
+	if (!b)
+		return XLB_NO_SLOT;
+	b->slot = XLB_NO_SLOT;
+	b->conns = 0;
+	b->weight = 1;
+	for (i = 0; i < XLB_MAX_EP; i++) {
+		struct xlb_endpoint *ep;
+		__u32 cidx;
+		__s64 *c, conns;
+		__u32 w;
+
+		if (i >= n)
+			break;
+		ep = ep_get(svc_id, gen, i);
+		if (!ep_usable(ep, family))
+			continue;
+		cidx = svc_id * XLB_MAX_EP + i;
+		c = bpf_map_lookup_elem(&xlb_ep_conns, &cidx);
+		conns = c && *c > 0 ? *c : 0;
+		w = ep->weight ? ep->weight : 1;
+		if (b->slot == XLB_NO_SLOT || conns * b->weight < b->conns * w) {
+			b->slot = i;
+			b->conns = conns;
+			b->weight = w;
+		}
+	}
+	return b->slot;
+}
+
+static __always_inline __u32 select_lc(const struct xlb_service *svc, __u8 family)
+{
+	return xlb_select_lc(svc->id, svc->gen, svc->ep_count, family);
+}
+
+static __always_inline __u32 select_by_algo(const struct xlb_service *svc, const struct xlb_config *cfg,
+					    const struct xlb_ct_key *k)
+{
+	__u32 n = svc->ep_count, start, zero_slot;
+	__u32 *ctr;
+
+	if (n == 0 || n > XLB_MAX_EP)
+		return XLB_NO_SLOT;
+	switch (svc->algo) {
+	case XLB_ALGO_WRR:
+		ctr = bpf_map_lookup_elem(&xlb_rr, &svc->id);
+		if (!ctr || svc->sched_len == 0 || svc->sched_len > cfg->maglev_size)
+			return ep_probe(svc, 0, k->family);
+		zero_slot = sched_get(svc, cfg, *ctr % svc->sched_len);
+		*ctr += 1;
+		return ep_probe(svc, zero_slot, k->family);
+	case XLB_ALGO_HASH:
+		return ep_probe(svc, flow_hash(k) % n, k->family);
+	case XLB_ALGO_MAGLEV:
+		if (cfg->maglev_size == 0)
+			return ep_probe(svc, flow_hash(k) % n, k->family);
+		return ep_probe(svc, sched_get(svc, cfg, flow_hash(k) % cfg->maglev_size), k->family);
+	case XLB_ALGO_LC:
+		return select_lc(svc, k->family);
+	case XLB_ALGO_RANDOM:
+		return ep_probe(svc, bpf_get_prandom_u32() % n, k->family);
+	default:
+		ctr = bpf_map_lookup_elem(&xlb_rr, &svc->id);
+		start = ctr ? *ctr : 0;
+		start = ep_probe(svc, start % n, k->family);
+		if (ctr && start != XLB_NO_SLOT)
+			*ctr = start + 1;
+		return start;
+	}
+}
+
+/*
+ * The endpoint slot for a new flow of svc, XLB_NO_SLOT when none is usable. With source
+ * persistence, a client that chose an endpoint within persist_timeout_s keeps it while it is
+ * usable; the entry is refreshed on every new flow.
+ */
+static __always_inline __u32 select_endpoint(const struct xlb_service *svc, const struct xlb_config *cfg,
+					     const struct xlb_ct_key *k, __u64 now)
+{
+	struct xlb_tmp *t;
+	struct xlb_persist_entry *cur;
+	__u32 slot;
+
+	if (!(svc->flags & XLB_SVC_F_PERSIST))
+		return select_by_algo(svc, cfg, k);
+	t = tmp_get();
+	if (!t)
+		return XLB_NO_SLOT;
+	__builtin_memset(&t->pk, 0, sizeof(t->pk));
+	__builtin_memcpy(t->pk.addr, k->saddr, 16);
+	t->pk.svc_id = svc->id;
+	t->pk.family = k->family;
+	cur = bpf_map_lookup_elem(&xlb_persist, &t->pk);
+	if (cur && now - cur->last_ns <= (__u64)svc->persist_timeout_s * NSEC_PER_SEC &&
+	    cur->ep_slot < svc->ep_count && ep_usable(ep_get(svc->id, svc->gen, cur->ep_slot), k->family)) {
+		cur->last_ns = now;
+		return cur->ep_slot;
+	}
+	slot = select_by_algo(svc, cfg, k);
+	if (slot == XLB_NO_SLOT)
+		return slot;
+	__builtin_memset(&t->pe, 0, sizeof(t->pe));
+	t->pe.last_ns = now;
+	t->pe.ep_slot = slot;
+	bpf_map_update_elem(&xlb_persist, &t->pk, &t->pe, BPF_ANY);
+	return slot;
+}
+
+/* Least-connection bookkeeping: +1 when a flow is created, -1 when it closes. */
+static __always_inline void lc_add(__u32 svc_id, __u32 slot, __s64 delta)
+{
+	__u32 idx = svc_id * XLB_MAX_EP + slot;
+	__s64 *c;
+
+	if (slot >= XLB_MAX_EP)
+		return;
+	c = bpf_map_lookup_elem(&xlb_ep_conns, &idx);
+	if (c)
+		__sync_fetch_and_add(c, delta);
+}
+
+#endif /* XLB_SELECT_H */
