@@ -6,7 +6,9 @@ import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import { Lab } from './lab.ts';
 import { readState } from './state.ts';
+import { builtinTopology } from './builtins.ts';
 import { links, routeGet } from './observe.ts';
+import { labNetnsNames } from './sweep.ts';
 
 async function pings(lab: Lab, node: string, targets: string[]): Promise<Record<string, boolean>> {
   const res = await Promise.all(targets.map((a) => lab.exec(node, 'ping', ['-c1', '-W1', '-n', a], { reject: false })));
@@ -119,4 +121,15 @@ test('spawn: a long-running process in a node sees bpffs and is killed on close'
     await lab.close();
   }
   t.false(existsSync(`/proc/${pid}`), 'process gone after close');
+});
+
+test('a bring-up that fails half-way removes what it made and says why', async (t) => {
+  // Valid on paper (the gateway is on a lab segment), impossible for c1: it is not on that segment.
+  const spec = builtinTopology('two-arm', { backends: 1, ipv6: false });
+  spec.nodes.find((n) => n.name === 'c1')?.routes?.push({ to: '198.18.50.0/24', via: '198.18.2.99' });
+  const e = await t.throwsAsync(Lab.up(spec, { name: `failing-${process.pid}` }));
+  t.regex(e?.message ?? '', /failed to come up and was removed: setting up xlb-[0-9a-z]{5}-c1: .*(gateway|Nexthop)/i);
+  const id = /xlb-([0-9a-z]{5})-c1/.exec(e?.message ?? '')?.[1] ?? '?';
+  t.deepEqual(labNetnsNames().filter((n) => n.startsWith(`xlb-${id}-`)), []);
+  t.is(readState(`failing-${process.pid}`), undefined);
 });
