@@ -2,6 +2,7 @@
 // counters, run-time stats, replace semantics and clean detach. Needs root.
 import test from 'ava';
 import { execa } from 'execa';
+import { execFileSync } from 'node:child_process';
 import { BpfError, BpfObject, detachTc, detachXdp, enableStats, ifindex, inNetns, tcAttached, u32, xdpAttached } from './index.ts';
 import { runId, testObject } from './test-support.ts';
 
@@ -14,6 +15,27 @@ interface Lab {
   remove(): Promise<void>;
 }
 
+// Namespaces still alive: removed synchronously if the run is interrupted (Ctrl-C, kill), since
+// teardown hooks do not run then.
+const alive = new Set<string>();
+function removeAliveSync(): void {
+  for (const ns of alive) {
+    try {
+      execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+    } catch {
+      // already gone
+    }
+  }
+  alive.clear();
+}
+process.once('exit', removeAliveSync);
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.once(sig, () => {
+    removeAliveSync();
+    process.kill(process.pid, sig);
+  });
+}
+
 /** Two namespaces joined by a veth pair, 198.18.0.1/30 ↔ 198.18.0.2/30; nothing else is reachable. */
 async function makeLab(): Promise<Lab> {
   const id = runId();
@@ -24,7 +46,11 @@ async function makeLab(): Promise<Lab> {
   const remove = async (): Promise<void> => {
     await execa('ip', ['netns', 'del', nsA], { reject: false });
     await execa('ip', ['netns', 'del', nsB], { reject: false });
+    alive.delete(nsA);
+    alive.delete(nsB);
   };
+  alive.add(nsA);
+  alive.add(nsB);
   try {
     await execa('ip', ['netns', 'add', nsA]);
     await execa('ip', ['netns', 'add', nsB]);
