@@ -9,6 +9,7 @@
 //   npx tsx bench/control/run.ts [--backend kernel|double] [--sizes 1000,10000] [--endpoints 8]
 //                                [--algorithm maglev] [--concurrency 8] [--out DIR]
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Controller } from '../../src/controller/controller.ts';
@@ -107,16 +108,28 @@ export async function benchSize(open: Opener, n: number, o: BenchOptions): Promi
     try {
       let next = 0;
       const t0 = performance.now();
+      // node:http with a keep-alive agent (one connection per worker), as a real client would.
+      const agent = new Agent({ keepAlive: true, maxSockets: o.concurrency });
+      const put = (s: Record<string, unknown>): Promise<void> =>
+        new Promise((resolve, reject) => {
+          const body = JSON.stringify(s);
+          const req = request(
+            { host: '127.0.0.1', port, method: 'PUT', path: `/v1/services/${s.name as string}`, agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+            (res) => {
+              let text = '';
+              res.on('data', (c: Buffer) => (text += c.toString()));
+              res.on('end', () => (res.statusCode === 201 ? resolve() : reject(new Error(`PUT ${s.name as string}: ${res.statusCode} ${text}`))));
+            },
+          );
+          req.on('error', reject);
+          req.end(body);
+        });
       const worker = async (): Promise<void> => {
-        while (next < list.length) {
-          const s = list[next++] as Record<string, unknown>;
-          const res = await fetch(`http://127.0.0.1:${port}/v1/services/${s.name as string}`, { method: 'PUT', body: JSON.stringify(s), headers: { 'content-type': 'application/json' } });
-          if (res.status !== 201) throw new Error(`PUT ${s.name as string}: ${res.status} ${await res.text()}`);
-          await res.arrayBuffer().catch(() => undefined);
-        }
+        while (next < list.length) await put(list[next++] as Record<string, unknown>);
       };
       await Promise.all(Array.from({ length: o.concurrency }, worker));
       restPutMs = ms(t0);
+      agent.destroy();
       const t1 = performance.now();
       const all = (await (await fetch(`http://127.0.0.1:${port}/v1/services`)).json()) as { services: unknown[] };
       restListMs = ms(t1);

@@ -20,6 +20,8 @@ export class DatapathTestDouble implements Datapath {
   /** Endpoint slots per `${id}/${generation}`. */
   readonly generations = new Map<string, DpEndpoint[]>();
   readonly log: DoubleOp[] = [];
+  /** Key text per service id (the id index keeps every operation O(1)). */
+  private readonly keyById = new Map<number, string>();
   writes = 0;
   flows: DpFlow[] = [];
   countersValue: DpCounters = { services: new Map(), endpoints: new Map(), drops: new Map(), verdicts: new Map() };
@@ -43,10 +45,9 @@ export class DatapathTestDouble implements Datapath {
   }
 
   writeGeneration(id: number, generation: 0 | 1, _algorithm: Algorithm, endpoints: DpEndpoint[]): void {
-    for (const s of this.services.values()) {
-      if (s.id === id && s.generation === generation) {
-        throw new Error(`DatapathTestDouble: write to the ACTIVE generation ${generation} of service id ${id} (a packet could see it half-written)`);
-      }
+    const owner = this.keyById.get(id);
+    if (owner !== undefined && this.services.get(owner)?.generation === generation) {
+      throw new Error(`DatapathTestDouble: write to the ACTIVE generation ${generation} of service id ${id} (a packet could see it half-written)`);
     }
     if (endpoints.length > this.limits.maxEndpoints) throw new Error(`DatapathTestDouble: ${endpoints.length} endpoints > ${this.limits.maxEndpoints}`);
     this.writes++;
@@ -55,19 +56,22 @@ export class DatapathTestDouble implements Datapath {
   }
 
   putService(svc: DpService): void {
-    for (const s of this.services.values()) {
-      if (s.id === svc.id && serviceKeyText(s.key) !== serviceKeyText(svc.key)) {
-        throw new Error(`DatapathTestDouble: service id ${svc.id} is already used by ${serviceKeyText(s.key)}`);
-      }
+    const key = serviceKeyText(svc.key);
+    const owner = this.keyById.get(svc.id);
+    if (owner !== undefined && owner !== key && this.services.has(owner)) {
+      throw new Error(`DatapathTestDouble: service id ${svc.id} is already used by ${owner}`);
     }
     this.writes++;
-    this.services.set(serviceKeyText(svc.key), structuredClone(svc));
+    this.services.set(key, structuredClone(svc));
+    this.keyById.set(svc.id, key);
     this.log.push({ op: 'putService', id: svc.id, generation: svc.generation, key: serviceKeyText(svc.key) });
   }
 
   deleteService(key: DpServiceKey): boolean {
     this.writes++;
     this.log.push({ op: 'deleteService', key: serviceKeyText(key) });
+    const s = this.services.get(serviceKeyText(key));
+    if (s !== undefined) this.keyById.delete(s.id);
     return this.services.delete(serviceKeyText(key));
   }
 
