@@ -296,9 +296,25 @@ void xlb_init_map(napi_env env, napi_value exports)
  * Decoding typed-array arguments costs more than the bpf() syscall itself, so the hot
  * single-element operations use two long-lived buffers registered once: the wrapper copies the
  * key (and value) in, calls with integers only, and copies the value out. */
-static unsigned char *scratch_key, *scratch_val;
-static size_t scratch_key_len, scratch_val_len;
-static napi_ref scratch_key_ref, scratch_val_ref;
+struct scratch {
+	unsigned char *key, *val;
+	size_t key_len, val_len;
+	napi_ref key_ref, val_ref;
+};
+
+/* One pair per N-API environment (main thread, each worker), kept as instance data. */
+static struct scratch *get_scratch(napi_env env)
+{
+	void *d = NULL;
+	if (napi_get_instance_data(env, &d) != napi_ok)
+		return NULL;
+	return d;
+}
+
+static void scratch_finalize(napi_env env, void *data, void *hint)
+{
+	free(data);
+}
 
 // mapScratch(keyBuf, valueBuf): registers the scratch buffers (kept alive until replaced).
 static napi_value map_scratch(napi_env env, napi_callback_info info)
@@ -310,16 +326,25 @@ static napi_value map_scratch(napi_env env, napi_callback_info info)
 		xlb_throw(env, "register scratch buffers", "", EINVAL, "expected two Buffers", NULL);
 		return NULL;
 	}
-	if (scratch_key_ref)
-		napi_delete_reference(env, scratch_key_ref);
-	if (scratch_val_ref)
-		napi_delete_reference(env, scratch_val_ref);
-	napi_create_reference(env, argv[0], 1, &scratch_key_ref);
-	napi_create_reference(env, argv[1], 1, &scratch_val_ref);
-	scratch_key = k;
-	scratch_key_len = kl;
-	scratch_val = v;
-	scratch_val_len = vl;
+	struct scratch *s = get_scratch(env);
+	if (!s) {
+		s = calloc(1, sizeof(*s));
+		if (!s || napi_set_instance_data(env, s, scratch_finalize, NULL) != napi_ok) {
+			free(s);
+			xlb_throw(env, "register scratch buffers", "", ENOMEM, NULL, NULL);
+			return NULL;
+		}
+	}
+	if (s->key_ref)
+		napi_delete_reference(env, s->key_ref);
+	if (s->val_ref)
+		napi_delete_reference(env, s->val_ref);
+	napi_create_reference(env, argv[0], 1, &s->key_ref);
+	napi_create_reference(env, argv[1], 1, &s->val_ref);
+	s->key = k;
+	s->key_len = kl;
+	s->val = v;
+	s->val_len = vl;
 	return NULL;
 }
 
@@ -330,9 +355,10 @@ static napi_value map_lookup_s(napi_env env, napi_callback_info info)
 {
 	ARGS(env, info, 1);
 	int32_t fd;
-	if (!scratch_key || !xlb_get_i32(env, argv[0], &fd))
+	struct scratch *s = get_scratch(env);
+	if (!s || !xlb_get_i32(env, argv[0], &fd))
 		return xlb_i32(env, -EINVAL);
-	return xlb_i32(env, neg_errno(bpf_map_lookup_elem(fd, scratch_key, scratch_val)));
+	return xlb_i32(env, neg_errno(bpf_map_lookup_elem(fd, s->key, s->val)));
 }
 
 static napi_value map_update_s(napi_env env, napi_callback_info info)
@@ -340,18 +366,20 @@ static napi_value map_update_s(napi_env env, napi_callback_info info)
 	ARGS(env, info, 2);
 	int32_t fd;
 	uint32_t flags;
-	if (!scratch_key || !xlb_get_i32(env, argv[0], &fd) || !xlb_get_u32(env, argv[1], &flags))
+	struct scratch *s = get_scratch(env);
+	if (!s || !xlb_get_i32(env, argv[0], &fd) || !xlb_get_u32(env, argv[1], &flags))
 		return xlb_i32(env, -EINVAL);
-	return xlb_i32(env, neg_errno(bpf_map_update_elem(fd, scratch_key, scratch_val, flags)));
+	return xlb_i32(env, neg_errno(bpf_map_update_elem(fd, s->key, s->val, flags)));
 }
 
 static napi_value map_delete_s(napi_env env, napi_callback_info info)
 {
 	ARGS(env, info, 1);
 	int32_t fd;
-	if (!scratch_key || !xlb_get_i32(env, argv[0], &fd))
+	struct scratch *s = get_scratch(env);
+	if (!s || !xlb_get_i32(env, argv[0], &fd))
 		return xlb_i32(env, -EINVAL);
-	return xlb_i32(env, neg_errno(bpf_map_delete_elem(fd, scratch_key)));
+	return xlb_i32(env, neg_errno(bpf_map_delete_elem(fd, s->key)));
 }
 
 static napi_value map_next_key_s(napi_env env, napi_callback_info info)
@@ -359,9 +387,10 @@ static napi_value map_next_key_s(napi_env env, napi_callback_info info)
 	ARGS(env, info, 2);
 	int32_t fd;
 	bool first = false;
-	if (!scratch_key || !xlb_get_i32(env, argv[0], &fd) || !xlb_get_bool(env, argv[1], &first))
+	struct scratch *s = get_scratch(env);
+	if (!s || !xlb_get_i32(env, argv[0], &fd) || !xlb_get_bool(env, argv[1], &first))
 		return xlb_i32(env, -EINVAL);
-	return xlb_i32(env, neg_errno(bpf_map_get_next_key(fd, first ? NULL : scratch_key, scratch_val)));
+	return xlb_i32(env, neg_errno(bpf_map_get_next_key(fd, first ? NULL : s->key, s->val)));
 }
 
 void xlb_init_map_scratch(napi_env env, napi_value exports)
