@@ -1,0 +1,173 @@
+// Reconcile against the real kernel datapath (root): BTF layouts, idempotence counted in writes,
+// restart over the pinned maps, flows/counters/sweep, and a change applied while another
+// process feeds packets through BPF_PROG_TEST_RUN without pause.
+import test from 'ava';
+import { spawn } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { checkStructLayouts } from '../schema/btf.ts';
+import { buildFrame } from '../packet/index.ts';
+import { Controller } from './controller.ts';
+import type { Datapath } from './datapath.ts';
+import { openKernelDatapath } from './kernel-datapath.ts';
+import type { KernelDatapathHandle } from './kernel-datapath.ts';
+import { ALL_CODECS } from './kernel-schema.ts';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const OBJ = { tc: path.join(ROOT, 'build/bpf/xlb_tc.bpf.o'), xdp: path.join(ROOT, 'build/bpf/xlb_xdp.bpf.o') };
+
+function pinDir(): string {
+  return `/sys/fs/bpf/xlb/test-ctl-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/** Wraps a Datapath and counts the calls that write. */
+function counting(dp: Datapath): Datapath & { writes: number } {
+  const w = { writes: 0 };
+  return new Proxy(dp, {
+    get(target, prop, recv) {
+      if (prop === 'writes') return w.writes;
+      const v = Reflect.get(target, prop, recv) as unknown;
+      if (typeof v !== 'function') return v;
+      return (...args: unknown[]) => {
+        if (prop === 'writeGeneration' || prop === 'putService' || prop === 'deleteService' || prop === 'deleteFlows') w.writes++;
+        return (v as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  }) as Datapath & { writes: number };
+}
+
+const svc = (name: string, vip: string, eps: number[], extra: Record<string, unknown> = {}) => ({
+  name,
+  vip,
+  port: 80,
+  endpoints: eps.map((n) => ({ ip: `198.18.2.${n}`, port: 8080 })),
+  ...extra,
+});
+
+function open(dir: string, extra: Partial<Parameters<typeof openKernelDatapath>[0]> = {}): KernelDatapathHandle {
+  return openKernelDatapath({ hook: 'tc', pinDir: dir, maxServices: 64, ctEntries: 4096, ...extra });
+}
+
+function cleanup(dir: string): void {
+  if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
+}
+
+test.serial('every map struct the controller uses matches the BTF of both objects', (t) => {
+  for (const obj of Object.values(OBJ)) t.deepEqual(checkStructLayouts(obj, ALL_CODECS), [], obj);
+});
+
+test.serial('kernel: reconcile is idempotent, restart over the pins changes nothing, ids are stable', (t) => {
+  const dir = pinDir();
+  t.teardown(() => cleanup(dir));
+  const state = {
+    services: [
+      svc('a', '198.18.100.1', [1, 2, 3]),
+      svc('b', '198.18.100.2', [4], { algorithm: 'wrr', persistence: { timeoutS: 30 }, policer: { ratePps: 1000, burst: 50 } }),
+      { name: 'v6', vip: 'fd00:18:100::1', port: 53, protocol: 'udp', algorithm: 'lc', endpoints: [{ ip: 'fd00:18:2::1', port: 53 }] },
+      { name: 'range', vip: '198.18.100.3', port: 1000, portEnd: 2000, mode: 'dsr', endpoints: [{ ip: '198.18.2.9' }] },
+    ],
+  };
+  const h1 = open(dir);
+  t.false(h1.reusedPins);
+  const dp1 = counting(h1.datapath);
+  const c1 = new Controller(dp1);
+  const r1 = c1.load(state);
+  t.is(r1.created.length, 4);
+  t.is(dp1.writes, 8);
+  t.is(c1.reconcileAll().unchanged, 4);
+  t.is(dp1.writes, 8, 'a second reconcile writes nothing');
+  c1.put('a', svc('a', '198.18.100.1', [1, 3, 5]));
+  t.is(dp1.writes, 10);
+  const ids = Object.fromEntries(['a', 'b', 'v6', 'range'].map((n) => [n, c1.serviceId(n)]));
+  const before = JSON.stringify(h1.datapath.listServices());
+  h1.close();
+  // "Restart": a new process opens the same pins and applies the same desired state.
+  const h2 = open(dir);
+  t.teardown(() => h2.close());
+  t.true(h2.reusedPins);
+  const dp2 = counting(h2.datapath);
+  const c2 = new Controller(dp2);
+  const r2 = c2.load({ services: [state.services[3], state.services[2], state.services[1], svc('a', '198.18.100.1', [1, 3, 5])] });
+  t.is(r2.unchanged, 4);
+  t.is(dp2.writes, 0);
+  t.is(JSON.stringify(h2.datapath.listServices()), before);
+  t.deepEqual(Object.fromEntries(['a', 'b', 'v6', 'range'].map((n) => [n, c2.serviceId(n)])), ids);
+  const a = h2.datapath.getService({ vip: '198.18.100.1', port: 80, protocol: 'tcp' });
+  t.like(a, { generation: 1, endpointCount: 3, algorithm: 'maglev', mode: 'dnat' });
+  if (a !== undefined) t.deepEqual(h2.datapath.readEndpoints(a.id, a.generation, 3).map((e) => e.ip), ['198.18.2.1', '198.18.2.5', '198.18.2.3']);
+  t.like(h2.datapath.getService({ vip: '198.18.100.3', port: 1000, protocol: 'tcp' }), { portEnd: 2000, mode: 'dsr' });
+  t.like(h2.datapath.getService({ vip: '198.18.100.2', port: 80, protocol: 'tcp' }), { persistenceTimeoutS: 30, policer: { ratePps: 1000, burst: 50 } });
+});
+
+test.serial('kernel: a packet goes to an endpoint; flows, counters, purge and aging', (t) => {
+  const dir = pinDir();
+  t.teardown(() => cleanup(dir));
+  const h = open(dir);
+  t.teardown(() => h.close());
+  const c = new Controller(h.datapath);
+  c.load({ services: [svc('a', '198.18.100.1', [7], { deadFlowPolicy: 'purge' })] });
+  const syn = buildFrame({ ip: { src: '198.18.1.10', dst: '198.18.100.1' }, tcp: { sport: 40000, dport: 80, flags: 'S' } });
+  const r = h.program.testRun({ data: syn });
+  t.is(`${r.data[30]}.${r.data[31]}.${r.data[32]}.${r.data[33]}`, '198.18.2.7');
+  const flows = h.datapath.listFlows();
+  t.is(flows.length, 1);
+  t.like(flows[0], { serviceId: 1, protocol: 'tcp', client: { ip: '198.18.1.10', port: 40000 }, vip: { ip: '198.18.100.1', port: 80 }, endpoint: { ip: '198.18.2.7', port: 8080 }, state: 'SYN_SENT', packets: 1 });
+  const counters = h.datapath.counters();
+  t.is(counters.services.get(1)?.packets, 1);
+  t.is(counters.endpoints.get(1)?.get(0)?.packets, 1);
+  t.is(counters.verdicts.get('new_flow'), 1);
+  // Health takes the endpoint down with the purge policy: its flow goes.
+  c.setHealth('a', { ip: '198.18.2.7', port: 8080 }, false);
+  t.is(h.datapath.listFlows().length, 0);
+  const r2 = h.program.testRun({ data: syn });
+  t.is(h.datapath.counters().drops.get('no_endpoint'), 1, `retval ${r2.retval}`);
+  c.setHealth('a', { ip: '198.18.2.7', port: 8080 }, true);
+  h.program.testRun({ data: syn });
+  t.is(h.datapath.listFlows().length, 1);
+  // Aging: move the datapath clock past the SYN_SENT timeout; the sweep deletes both entries.
+  t.deepEqual(h.kernel.sweep(), { expired: 0, lcSlotsFixed: 0 });
+  h.kernel.writeConfig({ clock_offset_ns: 3600n * 1_000_000_000n });
+  t.is(h.datapath.listFlows().length, 0);
+  t.is(h.kernel.sweep().expired, 2);
+});
+
+test.serial('kernel: changes applied while packets flow never expose a half-written service', async (t) => {
+  const dir = pinDir();
+  t.teardown(() => cleanup(dir));
+  const h = open(dir, { ctEntries: 1 << 16 });
+  t.teardown(() => h.close());
+  const c = new Controller(h.datapath);
+  const A = [1, 2, 3, 4];
+  const B = [11, 12, 13, 14, 15, 16, 17, 18];
+  c.load({ services: [svc('a', '198.18.100.1', A)] });
+  const feeder = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/controller/test-support/feed-packets.ts'), '--pin-dir', dir, '--hook', 'tc', '--vip', '198.18.100.1', '--port', '80', '--ms', '3000'], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  t.teardown(() => feeder.kill('SIGKILL'));
+  let out = '';
+  feeder.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  while (!out.includes('ready\n')) await new Promise((r) => setTimeout(r, 10));
+  // Flip between the two sets (and algorithms) as fast as possible while the feeder runs.
+  let flips = 0;
+  const exited = new Promise<number | null>((r) => feeder.on('exit', r));
+  let done = false;
+  void exited.then(() => (done = true));
+  const algorithms = ['maglev', 'rr', 'wrr', 'hash', 'random', 'lc'];
+  while (!done) {
+    const set = flips % 2 === 0 ? B : A;
+    c.put('a', svc('a', '198.18.100.1', set, { algorithm: algorithms[flips % algorithms.length] }));
+    flips++;
+    await new Promise((r) => setImmediate(r));
+  }
+  t.is(await exited, 0);
+  const result = JSON.parse(out.split('\n').filter((l) => l.startsWith('{'))[0] ?? '{}') as { sent: number; byDst: Record<string, number>; retvals: Record<string, number> };
+  t.log(`${flips} flips while ${result.sent} packets ran: ${JSON.stringify(result.byDst)}`);
+  t.true(flips > 50, `only ${flips} flips`);
+  t.true(result.sent > 1000, `only ${result.sent} packets`);
+  const allowed = new Set([...A, ...B].map((n) => `198.18.2.${n}`));
+  for (const dst of Object.keys(result.byDst)) t.true(allowed.has(dst), `a packet went to ${dst}`);
+  t.is(Object.values(result.byDst).reduce((a, b) => a + b, 0), result.sent);
+  t.is(h.datapath.counters().drops.get('no_endpoint') ?? 0, 0);
+});
