@@ -1,0 +1,88 @@
+// Root test of the datapath map readers: maps with the datapath's names and layouts, pinned in a
+// lab's pin directory, filled with the controller's codecs, read back as flows and counters.
+import test from 'ava';
+import { BpfMap, numPossibleCpus } from '../src/bpf/index.ts';
+import { CT_STATES, REASONS, XLB_CT_F_REPLY, XLB_MAX_EP, counters, ctEntry, ctKey, svcStats } from '../src/controller/kernel-schema.ts';
+import { Lab } from './lab.ts';
+import { readConntrack, readEndpointStats, readReasonCounters, readServiceStats } from './lb-maps.ts';
+
+function v4(a: string): Buffer {
+  const b = Buffer.alloc(16);
+  a.split('.').forEach((o, i) => (b[i] = Number(o)));
+  return b;
+}
+
+function key(i: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(i);
+  return b;
+}
+
+function pinMap(path: string, type: string, keySize: number, valueSize: number, maxEntries: number, fill: (m: BpfMap) => void): void {
+  const m = BpfMap.create({ type, keySize, valueSize, maxEntries, name: path.split('/').pop() ?? 'm' });
+  try {
+    fill(m);
+    m.pin(path);
+  } finally {
+    m.close();
+  }
+}
+
+test('readConntrack and the counter readers decode the datapath maps', async (t) => {
+  const lab = await Lab.up('two-arm', { params: { backends: 1, ipv6: false } });
+  const dir = lab.pinDir();
+  const cpus = numPossibleCpus();
+  try {
+    const entry = {
+      created_ns: 1n,
+      last_seen_ns: 2n,
+      packets: 3n,
+      bytes: 180n,
+      peer_touch_ns: 0n,
+      fib_ns: 0n,
+      nat_saddr: v4('198.18.1.11'),
+      nat_daddr: v4('198.18.2.11'),
+      nat_sport: 40000,
+      nat_dport: 7000,
+      svc_id: 2,
+      next_seq: 0,
+      fib_ifindex: 0,
+      fib_dmac: Buffer.alloc(6),
+      fib_smac: Buffer.alloc(6),
+      ep_slot: 1,
+      tcp_win: 0,
+      state: CT_STATES.indexOf('ESTABLISHED'),
+      flags: 0,
+      xlate: 0,
+    };
+    pinMap(`${dir}/xlb_ct`, 'lru_hash', ctKey.size, ctEntry.size, 64, (m) => {
+      m.update(ctKey.encode({ saddr: v4('198.18.1.11'), daddr: v4('198.18.100.1'), sport: 40000, dport: 7000, proto: 6, family: 4 }), ctEntry.encode(entry));
+      m.update(
+        ctKey.encode({ saddr: v4('198.18.2.11'), daddr: v4('198.18.1.11'), sport: 7000, dport: 40000, proto: 6, family: 4 }),
+        ctEntry.encode({ ...entry, nat_saddr: v4('198.18.100.1'), nat_daddr: v4('198.18.1.11'), nat_sport: 7000, nat_dport: 40000, flags: XLB_CT_F_REPLY, packets: 2n }),
+      );
+    });
+    const perCpu = (enc: Buffer): Buffer[] => Array.from({ length: cpus }, () => enc);
+    pinMap(`${dir}/xlb_reasons`, 'percpu_array', 4, counters.size, REASONS.length, (m) => {
+      m.updatePerCpu(key(REASONS.indexOf('new_flow')), perCpu(counters.encode({ packets: 1n, bytes: 60n })));
+    });
+    pinMap(`${dir}/xlb_svc_stats`, 'percpu_array', 4, svcStats.size, 8, (m) => {
+      m.updatePerCpu(key(2), perCpu(svcStats.encode({ packets: 5n, bytes: 300n, flows: 1n, drops: 0n })));
+    });
+    pinMap(`${dir}/xlb_ep_stats`, 'percpu_array', 4, counters.size, 8 * XLB_MAX_EP, (m) => {
+      m.updatePerCpu(key(2 * XLB_MAX_EP + 1), perCpu(counters.encode({ packets: 4n, bytes: 200n })));
+    });
+
+    const flows = readConntrack(dir).sort((a, b) => Number(a.reply) - Number(b.reply));
+    t.is(flows.length, 2);
+    t.like(flows[0], { family: 4, proto: 'tcp', src: '198.18.1.11', dst: '198.18.100.1', sport: 40000, dport: 7000, state: 'ESTABLISHED', reply: false, natDst: '198.18.2.11', svcId: 2, epSlot: 1, packets: 3n });
+    t.like(flows[1], { src: '198.18.2.11', reply: true, natSrc: '198.18.100.1', packets: 2n });
+    const reasons = readReasonCounters(dir);
+    t.deepEqual(reasons.new_flow, { packets: BigInt(cpus), bytes: 60n * BigInt(cpus) });
+    t.deepEqual(reasons.pass_no_service, { packets: 0n, bytes: 0n });
+    t.deepEqual(readServiceStats(dir), [{ svcId: 2, packets: 5n * BigInt(cpus), bytes: 300n * BigInt(cpus), flows: BigInt(cpus), drops: 0n }]);
+    t.deepEqual(readEndpointStats(dir), [{ svcId: 2, slot: 1, packets: 4n * BigInt(cpus), bytes: 200n * BigInt(cpus) }]);
+  } finally {
+    await lab.close();
+  }
+});
