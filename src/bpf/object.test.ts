@@ -209,6 +209,13 @@ test('tail calls: prog_array filled with a program fd', (t) => {
   t.is(obj.program('tail_entry').testRun({ data }).retval, 3, 'XDP_TX from the tail-called program');
   t.true(obj.map('jump').delete(u32(0)));
   t.is(obj.program('tail_entry').testRun({ data }).retval, 1);
+  obj.setTailCalls('jump', { 0: 'tail_target' });
+  t.is(obj.program('tail_entry').testRun({ data }).retval, 3);
+  obj.setTailCalls('jump', { 0: null });
+  t.is(obj.program('tail_entry').testRun({ data }).retval, 1);
+  t.throws(() => obj.setTailCalls('flows', { 0: 'tail_target' }), { instanceOf: BpfError, message: /not a prog_array/ });
+  t.throws(() => obj.setTailCalls('jump', { 9: 'tail_target' }), { instanceOf: BpfError, message: /outside 0\.\.3/ });
+  t.throws(() => obj.setTailCalls('jump', { 1: 'nope' }), { instanceOf: BpfError, message: /no program 'nope'/ });
 });
 
 test('errors: bad path, bad map name, wrong key size, verifier rejection', (t) => {

@@ -84,6 +84,32 @@ export class BpfObject {
     return p;
   }
 
+  /**
+   * Fills a prog_array for tail calls: slot → program name (of this object). Slots mapped to
+   * null are cleared. Equivalent to map.update(u32(slot), u32(program.fd)) for each slot.
+   */
+  setTailCalls(progArray: string, slots: Record<number, string | null>): void {
+    const m = this.map(progArray);
+    if (m.type !== 'prog_array') {
+      throw new BpfError({ op: 'set tail calls', target: progArray, errno: 'EINVAL', detail: `map '${progArray}' is a ${m.type} map, not a prog_array` });
+    }
+    for (const [slotText, progName] of Object.entries(slots)) {
+      const slot = Number(slotText);
+      if (!Number.isInteger(slot) || slot < 0 || slot >= m.maxEntries) {
+        throw new BpfError({ op: 'set tail calls', target: progArray, errno: 'EINVAL', detail: `slot ${slotText} is outside 0..${m.maxEntries - 1}` });
+      }
+      const key = Buffer.alloc(4);
+      key.writeUInt32LE(slot);
+      if (progName === null) {
+        m.delete(key);
+        continue;
+      }
+      const fd = Buffer.alloc(4);
+      fd.writeUInt32LE(this.program(progName).fd);
+      m.update(key, fd);
+    }
+  }
+
   maps(): BpfMap[] {
     return [...this.#maps.values()];
   }
