@@ -380,13 +380,16 @@ export class BpfMap {
   updateBatch(entries: [Uint8Array, Uint8Array][], flags: UpdateFlag = 'any'): void {
     this.#liveFd('update batch');
     if (entries.length === 0) return;
-    const keys = Buffer.allocUnsafe(this.keySize * entries.length);
-    const vals = Buffer.allocUnsafe(this.valueBufferSize * entries.length);
-    entries.forEach(([k, v], i) => {
-      this.#checkKey('update batch', k);
-      keys.set(k, i * this.keySize);
-      vals.set(this.#valueBuffer('update batch', v), i * this.valueBufferSize);
-    });
+    const ks = this.keySize;
+    const vs = this.valueBufferSize;
+    const keys = Buffer.allocUnsafe(ks * entries.length);
+    const vals = Buffer.allocUnsafe(vs * entries.length);
+    for (let i = 0; i < entries.length; i++) {
+      const [k, v] = entries[i]!;
+      if (k.length !== ks || !(k instanceof Uint8Array)) this.#checkKey('update batch', k);
+      keys.set(k, i * ks);
+      vals.set(v.length === vs && v instanceof Uint8Array ? v : this.#valueBuffer('update batch', v), i * vs);
+    }
     this.updateBatchRaw({ count: entries.length, keys, values: vals }, flags);
   }
 
@@ -414,11 +417,13 @@ export class BpfMap {
   deleteBatch(keys: Uint8Array[]): number {
     this.#liveFd('delete batch');
     if (keys.length === 0) return 0;
-    const buf = Buffer.allocUnsafe(this.keySize * keys.length);
-    keys.forEach((k, i) => {
-      this.#checkKey('delete batch', k);
-      buf.set(k, i * this.keySize);
-    });
+    const ks = this.keySize;
+    const buf = Buffer.allocUnsafe(ks * keys.length);
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i]!;
+      if (k.length !== ks || !(k instanceof Uint8Array)) this.#checkKey('delete batch', k);
+      buf.set(k, i * ks);
+    }
     return this.deleteBatchRaw(buf, keys.length);
   }
 
