@@ -19,8 +19,8 @@ export interface L4Context {
   complete: boolean;
   /** The bytes end before the IP length says (quoted ICMP packet, snaplen cut). */
   truncated: boolean;
-  /** Decodes an ICMP error's quoted packet. */
-  decodeQuoted: (bytes: Uint8Array) => DecodedFrame;
+  /** Decodes an ICMP error's quoted packet; undefined past the nesting bound (quote left undecoded). */
+  decodeQuoted: ((bytes: Uint8Array) => DecodedFrame) | undefined;
 }
 
 export interface L4Result {
@@ -150,7 +150,7 @@ function decodeIcmp(c: L4Context): L4Result {
   } else if (proto === 'icmp' && type === 3 && h.code === 4) h.mtu = read16(b, off + 6);
   else if (proto === 'icmp6' && type === 2) h.mtu = readU32(b, off + 4);
   const errors = proto === 'icmp' ? ICMP4_ERROR_TYPES : ICMP6_ERROR_TYPES;
-  if (errors.has(type) && end > off + 8) h.inner = c.decodeQuoted(b.subarray(off + 8, end));
+  if (errors.has(type) && end > off + 8 && c.decodeQuoted !== undefined) h.inner = c.decodeQuoted(b.subarray(off + 8, end));
   return { header: h, payloadOffset: off + 8, payloadEnd: end };
 }
 

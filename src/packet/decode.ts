@@ -16,14 +16,24 @@ export interface DecodeOptions {
   allowTruncation?: boolean;
 }
 
-const QUOTED: DecodeOptions = { allowTruncation: true };
+/**
+ * ICMP errors quoted inside ICMP errors are decoded this many levels deep (hosts never send an
+ * error about an error, RFC 1122; the bound keeps hostile nesting from exhausting the stack).
+ */
+export const MAX_QUOTE_DEPTH = 2;
 
-/** An ICMP error's quoted packet: raw IP, normally cut short. */
-function decodeQuoted(bytes: Uint8Array): DecodedFrame {
-  return decodeFrame(bytes, 'raw-ip', QUOTED);
+/** decodeQuoted[d] decodes a quote found at nesting depth d (0 = the outer packet's ICMP error). */
+const decodeQuoted: Array<(bytes: Uint8Array) => DecodedFrame> = Array.from({ length: MAX_QUOTE_DEPTH }, (_, d) => {
+  const options: DecodeOptions & Internal = { allowTruncation: true, quoteDepth: d + 1 };
+  return (bytes: Uint8Array): DecodedFrame => decodeFrame(bytes, 'raw-ip', options);
+});
+
+/** Not part of the public options: how deep in ICMP quotes this decode is. */
+interface Internal {
+  quoteDepth?: number;
 }
 
-function decodeIp(b: Uint8Array, off: number, version: 4 | 6, f: DecodedFrame, allowTruncation: boolean): void {
+function decodeIp(b: Uint8Array, off: number, version: 4 | 6, f: DecodedFrame, allowTruncation: boolean, depth: number): void {
   const r: IpResult<DecodedFrame['ip']> = version === 4 ? decodeIpv4(b, off, allowTruncation) : decodeIpv6(b, off, allowTruncation);
   if (r.header !== undefined) f.ip = r.header;
   if (r.end < b.length && r.header !== undefined) f.trailer = b.subarray(r.end);
@@ -47,7 +57,7 @@ function decodeIp(b: Uint8Array, off: number, version: 4 | 6, f: DecodedFrame, a
     dst: r.dst,
     complete: !r.truncated && !r.fragment,
     truncated: r.truncated,
-    decodeQuoted,
+    decodeQuoted: decodeQuoted[depth],
   });
   const h = l4.header;
   if (h !== undefined) {
@@ -110,7 +120,7 @@ export function decodeFrame(bytes: Uint8Array, linkType: LinkType = 'ethernet', 
       return f;
     }
   }
-  decodeIp(bytes, off, version, f, allowTruncation);
+  decodeIp(bytes, off, version, f, allowTruncation, (options as Internal).quoteDepth ?? 0);
   return f;
 }
 

@@ -172,3 +172,20 @@ test('random mutations and random bytes never throw (seeded, 30k inputs)', (t) =
   }
   t.true(errors > 1000, `only ${errors} of 30000 mutated inputs were rejected`);
 });
+
+test('ICMP errors nested in quotes are decoded two levels deep, and hostile nesting does not exhaust the stack', (t) => {
+  const udp = buildIpPacket({ ip: V4, udp: { sport: 1, dport: 2 } });
+  const wrap = (inner: Uint8Array): Uint8Array => buildIpPacket({ ip: V4, icmp: { type: 'dest-unreachable', code: 'port', inner, quoteLength: 65000 } });
+  const three = wrap(wrap(wrap(udp)));
+  const f = decodeFrame(three, 'raw-ip');
+  t.is(f.error, undefined);
+  const l1 = f.icmp?.inner;
+  const l2 = l1?.icmp?.inner;
+  t.is(l1?.icmp?.typeName, 'dest-unreachable');
+  t.is(l2?.icmp?.typeName, 'dest-unreachable');
+  t.is(l2?.icmp?.inner, undefined);
+  t.is(l2?.payload?.length, udp.length); // the undecoded quote is the payload
+  let deep: Uint8Array = udp;
+  while (deep.length < 65000 - 28) deep = wrap(deep);
+  t.notThrows(() => describe(decodeFrame(deep, 'raw-ip')));
+});
