@@ -23,7 +23,7 @@ export function planUp(t: ResolvedTopology): BringUpPlan {
   for (const n of t.nodes) hostBatch.push(`netns add ${n.netns}`);
   for (const s of t.switches) hostBatch.push(`netns add ${s.netns}`);
   for (const l of t.links) {
-    hostBatch.push(`link add ${l.a.ifname} netns ${l.a.netns} type veth peer name ${l.b.ifname} netns ${l.b.netns}`);
+    hostBatch.push(`link add ${l.a.ifname} index ${l.a.ifindex} netns ${l.a.netns} type veth peer name ${l.b.ifname} index ${l.b.ifindex} netns ${l.b.netns}`);
   }
 
   // Static neighbours: every member of a segment knows every other member's MAC.

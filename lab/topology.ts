@@ -70,6 +70,8 @@ export interface ResolvedIface {
   node: string;
   segment: string;
   ifname: string;
+  /** Fixed at creation (unique within the lab; see ResolvedLink). */
+  ifindex: number;
   mac: string;
   ipv4: string;
   ipv6?: string;
@@ -98,11 +100,21 @@ export interface ResolvedSwitch {
   ports: string[];
 }
 
-/** One veth pair: both ends are created directly inside their namespaces. */
+/**
+ * One veth pair: both ends are created directly inside their namespaces, with ifindexes unique
+ * in the lab. (The kernel treats a veth's carrier change as urgent only when its ifindex differs
+ * from its peer's; two fresh namespaces would both number their first veth 2, and the bridge
+ * port would then wait for the once-a-second linkwatch run before forwarding.)
+ */
 export interface ResolvedLink {
-  a: { netns: string; ifname: string };
-  b: { netns: string; ifname: string };
+  a: { netns: string; ifname: string; ifindex: number };
+  b: { netns: string; ifname: string; ifindex: number };
   segment: string;
+}
+
+/** ifindexes of the k-th veth pair of a lab. */
+function linkIndexes(k: number): [number, number] {
+  return [10 + 2 * k, 11 + 2 * k];
 }
 
 export interface ResolvedTopology {
@@ -276,6 +288,7 @@ export function resolveTopology(spec: TopologySpec, id: string): ResolvedTopolog
         node: m.node,
         segment: s.name,
         ifname: nodeIfname(id, m.node, node.ifaces.length),
+        ifindex: 0,
         mac: macFor(segIndex, m.host),
         ipv4: hostAddress(v4, m.host),
         ipv4Len: v4.length,
@@ -292,7 +305,10 @@ export function resolveTopology(spec: TopologySpec, id: string): ResolvedTopolog
     if (ifaces.length === 2) {
       const [x, y] = ifaces;
       if (x !== undefined && y !== undefined) {
-        links.push({ a: { netns: x.netns, ifname: x.iface.ifname }, b: { netns: y.netns, ifname: y.iface.ifname }, segment: s.name });
+        const [ia, ib] = linkIndexes(links.length);
+        x.iface.ifindex = ia;
+        y.iface.ifindex = ib;
+        links.push({ a: { netns: x.netns, ifname: x.iface.ifname, ifindex: ia }, b: { netns: y.netns, ifname: y.iface.ifname, ifindex: ib }, segment: s.name });
       }
       return;
     }
@@ -301,7 +317,9 @@ export function resolveTopology(spec: TopologySpec, id: string): ResolvedTopolog
     ifaces.forEach(({ iface, netns }, n) => {
       const port = switchPortName(id, swName, n);
       sw.ports.push(port);
-      links.push({ a: { netns, ifname: iface.ifname }, b: { netns: sw.netns, ifname: port }, segment: s.name });
+      const [ia, ib] = linkIndexes(links.length);
+      iface.ifindex = ia;
+      links.push({ a: { netns, ifname: iface.ifname, ifindex: ia }, b: { netns: sw.netns, ifname: port, ifindex: ib }, segment: s.name });
     });
     switches.push(sw);
   });
