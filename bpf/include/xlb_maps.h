@@ -360,6 +360,9 @@ struct {
 	XLB_PINNED;
 } xlb_trace SEC(".maps");
 
+/* Keeps struct xlb_trace_event in the object's BTF (ring buffers carry no value type). */
+struct xlb_trace_event *xlb_trace_event_btf __attribute__((unused));
+
 /*
  * Tail-call table (fast path -> slow path), one per loaded object, not pinned: its programs
  * belong to one load. An entry file declares its slow-path program, then uses this macro.

@@ -1,0 +1,225 @@
+// Codecs of every key/value struct of bpf/include/xlb_maps.h (the datapath's map schema), field
+// by field in C order, plus the schema's constants. maps.test.ts checks each codec against the
+// BTF of build/bpf/xlb_tc.bpf.o and build/bpf/xlb_xdp.bpf.o, so C and TypeScript cannot drift.
+import { array, be16, bytes, defineStruct, pad, s64, u16, u32, u64, u8 } from './codec.ts';
+import type { StructCodec } from './codec.ts';
+
+export const XLB_MAX_EP = 64;
+export const XLB_MAX_SVC = 256;
+export const XLB_MAGLEV_M = 4099;
+export const XLB_NUM_TIMEOUTS = 16;
+
+export const AF = { v4: 4, v6: 6 } as const;
+export const MODE = { dnat: 0, fullnat: 1, dsr: 2 } as const;
+export const ALGO = { rr: 0, wrr: 1, hash: 2, maglev: 3, lc: 4, random: 5 } as const;
+
+export const SVC_F_PERSIST = 0x01;
+export const EP_F_ACTIVE = 0x01;
+
+export const CT_F = { reply: 0x01, finClient: 0x02, finBackend: 0x04, dsr: 0x08, seqKnown: 0x10, midstream: 0x20, lcCounted: 0x40 } as const;
+export const XLATE = { saddr: 0x01, daddr: 0x02, sport: 0x04, dport: 0x08 } as const;
+export const CFG_F = { trace: 0x01, fibTable: 0x02 } as const;
+export const UNKNOWN_TCP = { select: 0, drop: 1 } as const;
+
+/** enum xlb_ct_state, indexed by value. */
+export const CT_STATE = [
+  'NONE',
+  'SYN_SENT',
+  'SYN_RECV',
+  'ESTABLISHED',
+  'FIN_WAIT',
+  'CLOSE_WAIT',
+  'TIME_WAIT',
+  'CLOSED',
+  'UDP_NEW',
+  'UDP_SEEN',
+  'UDP_ESTABLISHED',
+  'ICMP_REQUEST',
+  'ICMP_REPLY',
+] as const;
+export type CtStateName = (typeof CT_STATE)[number];
+
+/** enum xlb_reason, indexed by value: exactly one per packet (map xlb_reasons). */
+export const REASON = [
+  'PASS_NOT_IP',
+  'PASS_NO_SERVICE',
+  'PASS_FRAGMENT',
+  'DROP_MALFORMED',
+  'FAST_PATH',
+  'NEW_FLOW',
+  'TRACKED',
+  'MIDSTREAM_NEW',
+  'ICMP_ERROR',
+  'DROP_POLICED',
+  'DROP_NO_ENDPOINT',
+  'DROP_SNAT_EXHAUSTED',
+  'DROP_MIDSTREAM',
+  'DROP_CT_FAILED',
+  'DROP_RST_INVALID',
+  'PASS_TAILCALL',
+  'PASS_ICMP_UNTRACKED',
+] as const;
+export type ReasonName = (typeof REASON)[number];
+
+/** enum xlb_fwd_result, indexed by value: how a translated packet left (map xlb_fwd). */
+export const FWD_RESULT = ['REDIRECT', 'TX', 'PASS_NO_NEIGH', 'PASS_FIB', 'CACHED'] as const;
+export type FwdResultName = (typeof FWD_RESULT)[number];
+
+export const svcKey = defineStruct('xlb_svc_key', { addr: bytes(16), port: be16, proto: u8, family: u8 }, { size: 20 });
+
+export const service = defineStruct(
+  'xlb_service',
+  {
+    id: u32,
+    mode: u8,
+    algo: u8,
+    flags: u8,
+    gen: u8,
+    ep_count: u16,
+    sched_len: u16,
+    port_lo: u16,
+    port_hi: u16,
+    persist_timeout_s: u32,
+    snat_addr: bytes(16),
+  },
+  { size: 36 },
+);
+
+export const endpoint = defineStruct(
+  'xlb_endpoint',
+  { addr: bytes(16), port: be16, weight: u16, family: u8, flags: u8, pad: pad(2) },
+  { size: 24 },
+);
+
+export const ctKey = defineStruct(
+  'xlb_ct_key',
+  { saddr: bytes(16), daddr: bytes(16), sport: be16, dport: be16, proto: u8, family: u8, pad: pad(2) },
+  { size: 40 },
+);
+
+export const ctEntry = defineStruct(
+  'xlb_ct_entry',
+  {
+    created_ns: u64,
+    last_seen_ns: u64,
+    packets: u64,
+    bytes: u64,
+    peer_touch_ns: u64,
+    fib_ns: u64,
+    nat_saddr: bytes(16),
+    nat_daddr: bytes(16),
+    nat_sport: be16,
+    nat_dport: be16,
+    svc_id: u32,
+    next_seq: u32,
+    fib_ifindex: u32,
+    fib_dmac: bytes(6),
+    fib_smac: bytes(6),
+    ep_slot: u16,
+    tcp_win: u16,
+    state: u8,
+    flags: u8,
+    xlate: u8,
+    pad: pad(5),
+  },
+  { size: 120 },
+);
+
+export const persistKey = defineStruct('xlb_persist_key', { addr: bytes(16), svc_id: u32, family: u8, pad: pad(3) }, { size: 24 });
+export const persistEntry = defineStruct('xlb_persist_entry', { last_ns: u64, ep_slot: u16, pad: pad(6) }, { size: 16 });
+export const policer = defineStruct('xlb_policer', { rate_pps: u32, burst: u32, tat_ns: u64 }, { size: 16 });
+export const counters = defineStruct('xlb_counters', { packets: u64, bytes: u64 }, { size: 16 });
+export const svcStats = defineStruct('xlb_svc_stats', { packets: u64, bytes: u64, flows: u64, drops: u64 }, { size: 32 });
+
+export const config = defineStruct(
+  'xlb_config',
+  {
+    flags: u32,
+    maglev_size: u32,
+    fib_table: u32,
+    fib_cache_ms: u32,
+    snat_port_min: u16,
+    snat_port_max: u16,
+    rst_seq_window: u32,
+    unknown_tcp: u8,
+    pad: pad(7),
+    clock_offset_ns: u64,
+    snat_v4: bytes(16),
+    snat_v6: bytes(16),
+    timeouts_s: array(u32, XLB_NUM_TIMEOUTS),
+  },
+  { size: 136 },
+);
+
+export const traceEvent = defineStruct(
+  'xlb_trace_event',
+  {
+    ts_ns: u64,
+    key: ctKey,
+    svc_id: u32,
+    ifindex: u32,
+    reason: u16,
+    ep_slot: u16,
+    verdict: u8,
+    ct_old: u8,
+    ct_new: u8,
+    hook: u8,
+    pkt_len: u32,
+    pad: pad(4),
+  },
+  { size: 72 },
+);
+
+/** The `__s64` active-connection counter of xlb_ep_conns (not a struct; for completeness). */
+export const epConns = s64;
+
+export type SvcKey = ReturnType<typeof svcKey.decode>;
+export type Service = ReturnType<typeof service.decode>;
+export type Endpoint = ReturnType<typeof endpoint.decode>;
+export type CtKey = ReturnType<typeof ctKey.decode>;
+export type CtEntry = ReturnType<typeof ctEntry.decode>;
+export type Config = ReturnType<typeof config.decode>;
+export type TraceEvent = ReturnType<typeof traceEvent.decode>;
+
+/** Every struct codec of the schema (the BTF test checks all of them). */
+export const SCHEMA_CODECS: StructCodec<unknown>[] = [
+  svcKey,
+  service,
+  endpoint,
+  ctKey,
+  ctEntry,
+  persistKey,
+  persistEntry,
+  policer,
+  counters,
+  svcStats,
+  config,
+  traceEvent,
+] as StructCodec<unknown>[];
+
+/** Default per-state timeouts in seconds, indexed by enum xlb_ct_state. */
+export const DEFAULT_TIMEOUTS_S: readonly number[] = [
+  0, // NONE
+  60, // SYN_SENT
+  60, // SYN_RECV
+  7440, // ESTABLISHED (2 h 4 min, as Linux conntrack's 5 days is too long for an LB)
+  120, // FIN_WAIT
+  60, // CLOSE_WAIT
+  120, // TIME_WAIT
+  10, // CLOSED
+  30, // UDP_NEW
+  30, // UDP_SEEN
+  180, // UDP_ESTABLISHED
+  30, // ICMP_REQUEST
+  30, // ICMP_REPLY
+  0,
+  0,
+  0,
+];
+
+/** A little-endian u32 key for the array maps. */
+export function u32Key(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n >>> 0);
+  return b;
+}
