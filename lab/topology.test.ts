@@ -145,3 +145,13 @@ test('topology files: the example YAML loads; a broken one says where and what',
   t.throws(() => loadTopologyFile(bad), { message: /not valid YAML\/JSON/ });
   t.throws(() => topologyFromArg(path.join(here, 'topologies', 'routed.yaml'), { backends: 2 }), { message: /apply to built-in topologies only/ });
 });
+
+test('veth ends get lab-unique ifindexes, never equal to their peer (linkwatch urgency)', (t) => {
+  const r = resolveTopology(builtinTopology('dsr', { clients: 3, backends: 3 }), 'abcde');
+  const all = r.links.flatMap((l) => [l.a.ifindex, l.b.ifindex]);
+  t.is(new Set(all).size, all.length);
+  t.true(all.every((i) => i >= 10));
+  for (const n of r.nodes) for (const i of n.ifaces) t.true(all.includes(i.ifindex), `${i.ifname} has its link's ifindex`);
+  const line = planUp(r).hostBatch.find((l) => l.startsWith('link add'));
+  t.regex(line ?? '', /^link add \S+ index 10 netns \S+ type veth peer name \S+ index 11 netns \S+$/);
+});
