@@ -26,6 +26,7 @@ import {
   IPPROTO_UDP,
 } from './constants.ts';
 import type { ChecksumSpec, FrameSpec, IcmpSpec, IpOptionSpec, IpPacketSpec, IpSpec, Ipv6ExtensionSpec, PayloadSpec, VlanSpec } from './spec.ts';
+import { routingFinalDestination } from './ipv6-routing.ts';
 import { parseTcpFlags, tcpOptionsLength, writeTcpOptions, writeU32 } from './tcp.ts';
 
 export const DEFAULT_SRC_MAC = '02:00:00:00:00:01';
@@ -137,6 +138,7 @@ function fillChecksum(spec: ChecksumSpec | undefined, correct: number, partial: 
 interface Resolved {
   family: IpFamily;
   src: Uint8Array;
+  /** The destination for the L4 pseudo-header (the final one behind a routing header). */
   dst: Uint8Array;
   ipHeader: Uint8Array;
   l4Protocol: number;
@@ -319,7 +321,14 @@ function resolve(spec: IpPacketSpec): Resolved {
     h.set(src, 8);
     h.set(dst, 24);
   }
-  const r: Resolved = { family, src, dst, ipHeader, l4Protocol, l4Length, payload };
+  // The L4 pseudo-header uses the final destination of a routing header with segments left.
+  let pseudoDst = dst;
+  for (const e of ip.extensions ?? []) {
+    if (e.type !== 'routing' || e.data === undefined) continue;
+    const final = routingFinalDestination(e.routingType ?? 0, e.segmentsLeft ?? 0, e.data.subarray(4));
+    if (final !== undefined) pseudoDst = final;
+  }
+  const r: Resolved = { family, src, dst: pseudoDst, ipHeader, l4Protocol, l4Length, payload };
   if (quote !== undefined) r.quote = quote;
   return r;
 }

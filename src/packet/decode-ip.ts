@@ -5,6 +5,7 @@ import { fold, sumWords } from './checksum.ts';
 import { IPPROTO_AH, IPPROTO_DSTOPTS, IPPROTO_FRAGMENT, IPPROTO_HOPOPTS, IPPROTO_ROUTING, IPV4_OPTION_NAMES } from './constants.ts';
 import type { ChecksumCheck, DecodeError, Ipv4Header, Ipv4Option, Ipv6Extension, Ipv6Header } from './decoded.ts';
 import { read16 } from './decode-link.ts';
+import { routingFinalDestination } from './ipv6-routing.ts';
 import { readU32 } from './tcp.ts';
 
 /** At most this many IPv6 extension headers are walked (loop bound for hostile input). */
@@ -168,6 +169,11 @@ export function decodeIpv6(b: Uint8Array, off: number, allowTruncation: boolean)
     if (nh === IPPROTO_ROUTING) {
       ext.routingType = b[p + 2]!;
       ext.segmentsLeft = b[p + 3]!;
+      const final = routingFinalDestination(ext.routingType, ext.segmentsLeft, b.subarray(p + 8, p + len));
+      if (final !== undefined) {
+        r.dst = final;
+        h.finalDst = formatIpv6(final);
+      }
     } else if (nh === IPPROTO_FRAGMENT) {
       const fo = read16(b, p + 2);
       ext.fragOffset = fo & 0xfff8;

@@ -127,6 +127,8 @@ export interface Ipv6Header {
   src: string;
   dst: string;
   extensions: Ipv6Extension[];
+  /** Set when a routing header with segments left names another final destination (used in the L4 pseudo-header). */
+  finalDst?: string;
   /** The upper-layer protocol after all extension headers (59 = none). */
   protocol: number;
   /** Offset and more-fragments flag if a fragment header was present. */

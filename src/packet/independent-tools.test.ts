@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { execa } from 'execa';
+import { parseIpv6 } from './addr.ts';
 import { buildFrame, buildIpPacket } from './build.ts';
 import { decodeFrame } from './decode.ts';
 import type { ChecksumVerdict, DecodedFrame } from './decoded.ts';
@@ -44,6 +45,9 @@ const CASES: Array<[string, FrameSpec]> = [
   ['udp6 bad', { ip: V6, udp: { sport: 1, dport: 2, checksum: 'bad' }, payload: 11 }],
   ['icmp6 echo ok', { ip: V6, icmp: { type: 'echo-request', id: 3, seq: 4 }, payload: 8 }],
   ['icmp6 echo bad', { ip: V6, icmp: { type: 'echo-request', id: 3, seq: 4, checksum: 'bad' }, payload: 8 }],
+  // Routing headers with segments left: the pseudo-header takes the final destination (RFC 8200 8.1).
+  ['udp6 SRH, final destination in the pseudo-header', { ip: { src: V6.src, dst: 'fd00::2', extensions: [{ type: 'routing', routingType: 4, segmentsLeft: 1, data: Uint8Array.from([1, 0, 0, 0, ...parseIpv6('fd00::100:1'), ...parseIpv6('fd00::2')]) }] }, udp: { sport: 1, dport: 2 }, payload: 5 }],
+  ['tcp6 RH0, final destination in the pseudo-header', { ip: { src: V6.src, dst: 'fd00::2', extensions: [{ type: 'routing', routingType: 0, segmentsLeft: 1, data: Uint8Array.from([0, 0, 0, 0, ...parseIpv6('fd00::99')]) }] }, tcp: { sport: 1, dport: 2 }, payload: 5 }],
   ['icmp6 packet-too-big ok', { ip: { src: 'fd00::9', dst: V6.src }, icmp: { type: 'packet-too-big', mtu: 1280, inner: { ip: V6, udp: { sport: 1, dport: 2 }, payload: 2000 } } }],
 ];
 

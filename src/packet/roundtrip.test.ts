@@ -125,6 +125,7 @@ test('IPv6 with hop-by-hop, routing, dest-opts and fragment headers', (t) => {
     ],
   );
   t.is(f.ip.extensions[1]?.routingType, 4);
+  t.is(f.ip.finalDst, undefined); // no segments left: the IPv6 destination is final
   t.is(f.tcp?.checksum.verdict, 'ok');
 
   const frag = decodeFrame(buildFrame({ ip: { ...V6, extensions: [{ type: 'fragment', offset: 0, more: true, id: 77 }] }, udp: { sport: 1, dport: 2 }, payload: 8 }));
