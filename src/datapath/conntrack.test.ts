@@ -1,0 +1,186 @@
+// Conntrack state after every packet (TC and XDP): handshake, orderly close, RST, an
+// out-of-window RST, SYN retransmits, mid-stream packets of unknown flows, timeouts, ICMP
+// errors about tracked flows.
+import test from 'ava';
+import { buildFrame } from '../packet/index.ts';
+import type { FrameSpec } from '../packet/index.ts';
+import { CT_STATE, UNKNOWN_TCP } from '../schema/maps.ts';
+import { HOOKS, openHarness } from './test-support.ts';
+import type { Harness } from './test-support.ts';
+
+const CLIENT = '198.18.0.10';
+const VIP = '198.18.100.1';
+const B1 = '198.18.1.11';
+const B2 = '198.18.1.12';
+
+type Tcp = NonNullable<FrameSpec['tcp']>;
+const fromClient = (tcp: Partial<Tcp>, sport = 40000): Buffer => buildFrame({ ip: { src: CLIENT, dst: VIP }, tcp: { sport, dport: 80, ...tcp } });
+const fromBackend = (tcp: Partial<Tcp>, b = B1, dport = 40000): Buffer => buildFrame({ ip: { src: b, dst: CLIENT }, tcp: { sport: 80, dport, ...tcp } });
+
+function state(h: Harness, sport = 40000): string | undefined {
+  const e = h.flow({ src: CLIENT, dst: VIP, sport, dport: 80, proto: 'tcp' });
+  return e === undefined ? undefined : CT_STATE[e.state];
+}
+
+function replyState(h: Harness, b = B1, sport = 40000): string | undefined {
+  const e = h.flow({ src: b, dst: CLIENT, sport: 80, dport: sport, proto: 'tcp' });
+  return e === undefined ? undefined : CT_STATE[e.state];
+}
+
+function handshake(h: Harness, t: { is(a: unknown, b: unknown, m?: string): void }): void {
+  h.run(fromClient({ seq: 100, flags: 'S' }));
+  t.is(state(h), 'SYN_SENT');
+  h.run(fromBackend({ seq: 900, ack: 101, flags: 'SA' }));
+  t.is(state(h), 'SYN_RECV');
+  h.run(fromClient({ seq: 101, ack: 901, flags: 'A' }));
+  t.is(state(h), 'ESTABLISHED');
+  t.is(replyState(h), 'ESTABLISHED');
+}
+
+for (const hook of HOOKS) {
+  test(`${hook}: handshake then orderly close: state after each packet, both entries`, (t) => {
+    const h = openHarness(hook);
+    try {
+      h.service({ id: 1, vip: VIP, port: 80, endpoints: [{ ip: B1, port: 80 }] });
+      handshake(h, t);
+      h.run(fromClient({ seq: 101, ack: 901, flags: 'FA' }));
+      t.is(state(h), 'FIN_WAIT');
+      h.run(fromBackend({ seq: 901, ack: 102, flags: 'A' }));
+      t.is(state(h), 'FIN_WAIT');
+      h.run(fromBackend({ seq: 901, ack: 102, flags: 'FA' }));
+      t.is(state(h), 'CLOSE_WAIT');
+      t.is(replyState(h), 'CLOSE_WAIT');
+      h.run(fromClient({ seq: 102, ack: 902, flags: 'A' }));
+      t.is(state(h), 'TIME_WAIT');
+      t.is(replyState(h), 'TIME_WAIT');
+    } finally {
+      h.close();
+    }
+  });
+
+  test(`${hook}: a plausible RST closes the flow; an out-of-window RST is dropped and changes nothing`, (t) => {
+    const h = openHarness(hook);
+    try {
+      h.service({ id: 1, vip: VIP, port: 80, endpoints: [{ ip: B1, port: 80 }] });
+      handshake(h, t);
+      h.reasonDelta();
+      const bogus = h.run(fromClient({ seq: 101 + 5_000_000, flags: 'R' }));
+      t.is(bogus.verdict, 'drop');
+      t.deepEqual(h.reasonDelta(), { DROP_RST_INVALID: 1 });
+      t.is(state(h), 'ESTABLISHED');
+      const bogus2 = h.run(fromBackend({ seq: 901 - 3_000_000, flags: 'R' }));
+      t.is(bogus2.verdict, 'drop');
+      t.is(state(h), 'ESTABLISHED');
+      const rst = h.run(fromBackend({ seq: 901, flags: 'R' }));
+      t.is(rst.verdict, 'pass');
+      t.deepEqual(h.reasonDelta(), { DROP_RST_INVALID: 1, TRACKED: 1 });
+      t.is(state(h), 'CLOSED');
+      t.is(replyState(h), 'CLOSED');
+    } finally {
+      h.close();
+    }
+  });
+
+  test(`${hook}: a backend refusing the SYN (RST+ACK acking the SYN) closes; a wrong ACK does not`, (t) => {
+    const h = openHarness(hook);
+    try {
+      h.service({ id: 1, vip: VIP, port: 80, endpoints: [{ ip: B1, port: 80 }] });
+      h.run(fromClient({ seq: 100, flags: 'S' }));
+      t.is(h.run(fromBackend({ seq: 0, ack: 5555, flags: 'RA' })).verdict, 'drop');
+      t.is(state(h), 'SYN_SENT');
+      h.run(fromBackend({ seq: 0, ack: 101, flags: 'RA' }));
+      t.is(state(h), 'CLOSED');
+    } finally {
+      h.close();
+    }
+  });
+
+  test(`${hook}: SYN retransmits keep the endpoint; an existing flow keeps its endpoint when endpoints change`, (t) => {
+    const h = openHarness(hook);
+    try {
+      h.service({ id: 1, vip: VIP, port: 80, algo: 'rr', endpoints: [{ ip: B1, port: 80 }, { ip: B2, port: 80 }] });
+      const first = h.run(fromClient({ seq: 100, flags: 'S' })).data;
+      for (let i = 0; i < 4; i++) t.deepEqual(h.run(fromClient({ seq: 100, flags: 'S' })).data, first);
+      t.is(state(h), 'SYN_SENT');
+      const chosen = h.flow({ src: CLIENT, dst: VIP, sport: 40000, dport: 80, proto: 'tcp' })!.ep_slot;
+      // generation 1 without the chosen endpoint, flipped in one update
+      const remaining = chosen === 0 ? { ip: B2, port: 80 } : { ip: B1, port: 80 };
+      h.service({ id: 1, vip: VIP, port: 80, gen: 1, endpoints: [remaining] });
+      t.deepEqual(h.run(fromClient({ seq: 100, flags: 'S' })).data, first);
+    } finally {
+      h.close();
+    }
+  });
+
+  test(`${hook}: mid-stream packet of an unknown flow: policy select creates ESTABLISHED, policy drop drops; both counted`, (t) => {
+    const h = openHarness(hook);
+    try {
+      h.service({ id: 1, vip: VIP, port: 80, endpoints: [{ ip: B1, port: 80 }] });
+      h.reasonDelta();
+      const r = h.run(fromClient({ seq: 5, ack: 6, flags: 'PA' }, 41000));
+      t.is(r.verdict, 'pass');
+      t.deepEqual(r.data, buildFrame({ ip: { src: CLIENT, dst: B1 }, tcp: { sport: 41000, dport: 80, seq: 5, ack: 6, flags: 'PA' } }));
+      t.is(state(h, 41000), 'ESTABLISHED');
+      t.deepEqual(h.reasonDelta(), { MIDSTREAM_NEW: 1 });
+      h.config({ unknown_tcp: UNKNOWN_TCP.drop });
+      t.is(h.run(fromClient({ seq: 5, ack: 6, flags: 'A' }, 41001)).verdict, 'drop');
+      t.is(state(h, 41001), undefined);
+      t.is(h.run(fromClient({ flags: 'R' }, 41002)).verdict, 'drop');
+      t.deepEqual(h.reasonDelta(), { DROP_MIDSTREAM: 2 });
+    } finally {
+      h.close();
+    }
+  });
+
+  test(`${hook}: an expired entry counts as absent (per-state timeouts, datapath clock)`, (t) => {
+    const h = openHarness(hook);
+    try {
+      h.service({ id: 1, vip: VIP, port: 80, endpoints: [{ ip: B1, port: 80 }] });
+      h.run(fromClient({ seq: 100, flags: 'S' }));
+      const created = h.flow({ src: CLIENT, dst: VIP, sport: 40000, dport: 80, proto: 'tcp' })!.created_ns;
+      h.advance(59);
+      h.run(fromClient({ seq: 100, flags: 'S' }));
+      t.is(h.flow({ src: CLIENT, dst: VIP, sport: 40000, dport: 80, proto: 'tcp' })!.created_ns, created);
+      h.advance(61); // SYN_SENT times out after 60 s of silence
+      h.reasonDelta();
+      h.run(fromClient({ seq: 100, flags: 'S' }));
+      t.deepEqual(h.reasonDelta(), { NEW_FLOW: 1 });
+      t.not(h.flow({ src: CLIENT, dst: VIP, sport: 40000, dport: 80, proto: 'tcp' })!.created_ns, created);
+    } finally {
+      h.close();
+    }
+  });
+
+  test(`${hook}: ICMP errors about a tracked flow are reverse-translated, inner header included`, (t) => {
+    const snat = Buffer.alloc(16);
+    snat.set([198, 18, 0, 1]);
+    const h = openHarness(hook, { config: { snat_v4: snat } });
+    try {
+      h.service({ id: 2, vip: VIP, port: 80, mode: 'fullnat', endpoints: [{ ip: B1, port: 8080 }] });
+      h.run(fromClient({ seq: 100, flags: 'S' }));
+      const port = h.flow({ src: CLIENT, dst: VIP, sport: 40000, dport: 80, proto: 'tcp' })!.nat_sport;
+      // a router between LB and backend: frag-needed about SNAT:port -> B1:8080
+      const router = '198.18.1.254';
+      const inner = (src: string, dst: string, sport: number, dport: number): FrameSpec['icmp'] => ({
+        type: 'dest-unreachable',
+        code: 'frag-needed',
+        mtu: 1400,
+        inner: { ip: { src, dst, id: 3 }, tcp: { sport, dport, seq: 100, flags: 'S' } },
+        quoteLength: 28,
+      });
+      h.reasonDelta();
+      const r = h.run(buildFrame({ ip: { src: router, dst: '198.18.0.1' }, icmp: inner('198.18.0.1', B1, port, 8080) }));
+      t.deepEqual(r.data, buildFrame({ ip: { src: router, dst: CLIENT }, icmp: inner(CLIENT, VIP, 40000, 80) }));
+      t.deepEqual(h.reasonDelta(), { ICMP_ERROR: 1 });
+      // the client itself reports about a reply (VIP:80 -> client): the backend hears it about B1:8080 -> SNAT:port
+      const r2 = h.run(buildFrame({ ip: { src: CLIENT, dst: VIP }, icmp: inner(VIP, CLIENT, 80, 40000) }));
+      t.deepEqual(r2.data, buildFrame({ ip: { src: '198.18.0.1', dst: B1 }, icmp: inner(B1, '198.18.0.1', 8080, port) }));
+      // about no flow: untouched
+      const stray = buildFrame({ ip: { src: router, dst: CLIENT }, icmp: inner(CLIENT, '198.18.7.7', 1, 2) });
+      t.deepEqual(h.run(stray).data, stray);
+      t.deepEqual(h.reasonDelta(), { ICMP_ERROR: 1, PASS_ICMP_UNTRACKED: 1 });
+    } finally {
+      h.close();
+    }
+  });
+}
