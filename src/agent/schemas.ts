@@ -161,7 +161,7 @@ export const statsResponse = {
           bytes: { type: 'integer' },
           endpoints: {
             type: 'array',
-            items: { type: 'object', properties: { ip, port: { type: 'integer' }, slot: { type: 'integer' }, healthy: { type: 'boolean' }, ...counter.properties } },
+            items: { type: 'object', properties: { ...endpointStatusSchema.properties, ...counter.properties } },
           },
         },
       },

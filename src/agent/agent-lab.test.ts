@@ -1,0 +1,82 @@
+// End to end (root): the real `xlb agent` inside the LB namespace of a two-arm lab, a service
+// added with the real `xlb lb add` client, real TCP clients reaching real backends through the
+// TC datapath, /metrics counting it; then `kill -9` of the agent with long-lived connections
+// open, a restart over the pinned maps, and every connection carrying on.
+import test from 'ava';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Lab } from '../../lab/lab.ts';
+import type { LabProcess } from '../../lab/lab.ts';
+import { VIP } from '../../lab/builtins.ts';
+import { backendNodes, runClient, startClient, startServers } from '../../lab/traffic/tools.ts';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const XLB = path.join(ROOT, 'xlb');
+const API = '127.0.0.1:9400';
+
+interface ServiceList {
+  services: { name: string; status: { id: number; endpoints: { slot: number; active: boolean }[] } }[];
+}
+
+test('agent in the lab: PUT, traffic, metrics, kill -9 and restart keep every connection', async (t) => {
+  const lab = await Lab.up('two-arm', { params: { clients: 1, backends: 3, ipv6: false } });
+  t.teardown(() => lab.close());
+  await startServers(lab, backendNodes(lab));
+  // WORKAROUND (datapath bug, reported): the TC parser drops non-linear skbs (payload in page
+  // frags, what a veth peer's TCP stack sends with scatter-gather on) as malformed. Senders
+  // without SG/TSO/GSO send linear skbs. Remove once bpf/include/parse.h handles them.
+  for (const [n, seg] of [['c1', 'clients'], ...backendNodes(lab).map((b) => [b, 'backends'])] as [string, string][]) {
+    await lab.exec(n, 'ethtool', ['-K', lab.iface(n, seg).ifname, 'sg', 'off', 'tso', 'off', 'gso', 'off']);
+  }
+  const pinDir = lab.pinDir('agent');
+  const config = path.join(lab.runDir, 'agent.yaml');
+  const ifaces = [lab.iface('lb', 'clients').ifname, lab.iface('lb', 'backends').ifname];
+  const startAgent = (): Promise<LabProcess> =>
+    lab.spawn('lb', XLB, ['agent', '--config', config, '--iface', ifaces.join(','), '--hook', 'tc', '--api', API, '--pin-dir', pinDir, '--ct-entries', '65536', '--max-services', '64'], {
+      ready: /REST API listening/,
+      readyTimeoutMs: 30_000,
+    });
+  const xlb = async (...args: string[]): Promise<string> => (await lab.exec('lb', XLB, [...args, '--api', API], { timeoutMs: 30_000 })).stdout;
+  const curl = async (p: string): Promise<string> => (await lab.exec('lb', 'curl', ['-sf', `http://${API}${p}`], { timeoutMs: 10_000 })).stdout;
+
+  let agent = await startAgent();
+  const backends = lab.topology.nodes.filter((n) => n.role === 'backend').map((_, i) => `198.18.2.${11 + i}`);
+  const added = await xlb('lb', 'add', 'web', '--vip', VIP.ipv4, '--port', '7000', '--algorithm', 'rr', ...backends.flatMap((b) => ['--endpoint', `${b}:7000`]));
+  t.regex(added, /web: created/);
+
+  const report = await runClient(lab, 'c1', { proto: 'tcp', target: VIP.ipv4, port: 7000, count: 30, concurrency: 3 });
+  t.is(report.summary.ok, 30, JSON.stringify(report.summary));
+  t.deepEqual(Object.keys(report.summary.byBackend).sort(), ['b1', 'b2', 'b3']);
+
+  const metrics = await curl('/metrics');
+  const metric = (re: RegExp): number => Number(re.exec(metrics)?.[1] ?? NaN);
+  const svcPackets = metric(/^xlb_service_packets_total\{service="web"\} (\d+)$/m);
+  // Each connection: at least SYN, ACK, data, FIN from the client and as many replies.
+  t.true(svcPackets >= 30 * 4, `xlb_service_packets_total ${svcPackets}`);
+  const epPackets = backends.map((b) => metric(new RegExp(`^xlb_endpoint_packets_total\\{service="web",endpoint="${b.replace(/\./g, '\\.')}:7000"\\} (\\d+)$`, 'm')));
+  for (const n of epPackets) t.true(n > 0, `endpoint packets ${epPackets.join(',')}`);
+  t.regex(metrics, /^xlb_endpoints\{service="web",state="active"\} 3$/m);
+
+  const before = JSON.parse(await curl('/v1/services')) as ServiceList;
+  // Long-lived connections: round 1 now, round 2 after the agent was killed and restarted.
+  const held = await startClient(lab, 'c1', { proto: 'tcp', target: VIP.ipv4, port: 7000, count: 12, concurrency: 12, rounds: 2 });
+  await new Promise((r) => setTimeout(r, 1500));
+  const flows = JSON.parse(await xlb('ct', 'ls', '--json', '--service', 'web')) as { entries: { state: string }[] };
+  t.true(flows.entries.filter((f) => f.state === 'ESTABLISHED').length >= 12, JSON.stringify(flows.entries.map((f) => f.state)));
+  agent.signal('SIGKILL');
+  const exit = await agent.exited;
+  t.is(exit.signal, 'SIGKILL');
+  agent = await startAgent();
+  t.regex(agent.stdout(), /"created":0,"updated":0,"deleted":0,"unchanged":1/);
+  t.regex(agent.stdout(), /re-opened the pinned datapath maps/);
+  await held.next();
+  const heldReport = await held.report();
+  t.is(heldReport.summary.errors, 0, JSON.stringify(heldReport.results.filter((r) => r.error !== null)));
+  for (const r of heldReport.results) {
+    t.is(r.backends.length, 2);
+    t.is(r.backends[0], r.backends[1], `connection ${r.i} moved from ${r.backends[0]} to ${r.backends[1]}`);
+  }
+  const after = JSON.parse(await curl('/v1/services')) as ServiceList;
+  t.deepEqual(after, before);
+  await agent.stop();
+});
