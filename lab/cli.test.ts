@@ -27,6 +27,10 @@ test('xlb lab up / ls / exec / down', async (t) => {
     const bad = await execa(XLB, ['lab', 'exec', '--name', name, 'zz', '--', 'true'], { reject: false });
     t.is(bad.exitCode, 1);
     t.regex(bad.stderr, /no node 'zz' \(nodes: lb, c1, b1, b2\)/);
+    const cap = await execa(XLB, ['lab', 'capture', '--name', name, '--seconds', '0.5', 'c1', 'lb:lan'], { reject: false });
+    t.is(cap.exitCode, 0, cap.stderr);
+    t.regex(cap.stdout, /c1-lan\.pcap {2}\d+ packets/);
+    t.regex(cap.stdout, /lb-lan\.pcap {2}\d+ packets/);
     const dup = await execa(XLB, ['lab', 'up', '--name', name], { reject: false });
     t.is(dup.exitCode, 1);
     t.regex(dup.stderr, /already exists.*xlb lab down --name/);

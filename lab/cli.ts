@@ -8,9 +8,13 @@
 //   xlb lab show [TOPOLOGY|FILE] [same parameters as up]     (diagram only, creates nothing)
 //   xlb lab topologies
 //   xlb lab bench [TOPOLOGY|FILE] [parameters as for up] [--runs N]   (up/down times, median)
+//   xlb lab capture [--name N] [--seconds S] [--dir DIR] [--filter EXPR] [NODE[:SEGMENT]]…
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
+import { describe } from '../src/packet/index.ts';
 import { BUILTINS } from './builtins.ts';
+import { Capture } from './capture.ts';
+import type { CapturePoint } from './capture.ts';
 import type { BuiltinParams } from './builtins.ts';
 import { renderDiagram } from './diagram.ts';
 import { Lab } from './lab.ts';
@@ -31,6 +35,7 @@ const USAGE = `usage:
   xlb lab show [TOPOLOGY|FILE] [parameters as for up]
   xlb lab topologies
   xlb lab bench [TOPOLOGY|FILE] [parameters as for up] [--runs N]
+  xlb lab capture [--name N] [--seconds S] [--dir DIR] [--filter EXPR] [NODE[:SEGMENT]]…
 
 TOPOLOGY is a built-in (${Object.keys(BUILTINS).join(', ')}; default two-arm) or a .yaml/.json file.
 --servers starts the lab server on every backend (HTTP ${SERVER_PORTS.http}, TCP ${SERVER_PORTS.tcp}, UDP ${SERVER_PORTS.udp}).
@@ -142,6 +147,52 @@ function ls(argv: string[]): number {
   return 0;
 }
 
+function onlyLab(name: string | undefined): string {
+  if (name !== undefined) return name;
+  const { states } = listStates();
+  if (states.length !== 1) throw new UsageError(`${states.length} labs exist: say which with --name (${states.map((s) => s.name).join(', ') || 'none'})`);
+  return states[0]?.name ?? '';
+}
+
+/** Captures a running lab's links until --seconds pass or Ctrl-C, then lists what it saw. */
+async function capture(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: { name: { type: 'string' }, seconds: { type: 'string' }, dir: { type: 'string' }, filter: { type: 'string' }, quiet: { type: 'boolean' } },
+    allowPositionals: true,
+  });
+  const lab = Lab.attach(onlyLab(values.name));
+  const points: CapturePoint[] = positionals.map((p) => {
+    const [node = '', segment] = p.split(':');
+    return segment === undefined ? { node } : { node, segment };
+  });
+  const seconds = values.seconds === undefined ? undefined : Number(values.seconds);
+  if (seconds !== undefined && !(seconds > 0 && seconds <= 86_400)) throw new UsageError(`--seconds ${values.seconds ?? ''}: give a number of seconds up to 86400`);
+  const cap = await Capture.start(lab, {
+    ...(points.length > 0 ? { points } : {}),
+    ...(values.dir !== undefined ? { dir: values.dir } : {}),
+    ...(values.filter !== undefined ? { filter: values.filter } : {}),
+  });
+  console.error(`capturing ${cap.files.map((f) => `${f.node}:${f.segment}`).join(' ')} into ${cap.dir} — ${seconds !== undefined ? `${seconds} s` : 'Ctrl-C to stop'}`);
+  await new Promise<void>((resolve) => {
+    const done = (): void => {
+      process.off('SIGINT', done);
+      process.off('SIGTERM', done);
+      resolve();
+    };
+    process.once('SIGINT', done);
+    process.once('SIGTERM', done);
+    if (seconds !== undefined) setTimeout(done, seconds * 1000).unref();
+  });
+  const stats = await cap.stop(50);
+  for (const s of stats) {
+    console.log(`${s.path}  ${s.captured} packets${s.droppedByKernel > 0 ? `, ${s.droppedByKernel} DROPPED by the kernel` : ''}`);
+    if (values.quiet === true) continue;
+    for (const p of await cap.packets(s.node, s.segment)) console.log(`  ${describe(p.frame, { link: true })}`);
+  }
+  return 0;
+}
+
 function exec(argv: string[]): number {
   const dash = argv.indexOf('--');
   if (dash < 0) throw new UsageError('exec needs -- before the command: xlb lab exec [--name N] NODE -- CMD [ARGS…]');
@@ -149,13 +200,7 @@ function exec(argv: string[]): number {
   const cmd = argv.slice(dash + 1);
   const node = positionals[0];
   if (node === undefined || positionals.length > 1 || cmd.length === 0) throw new UsageError('xlb lab exec [--name N] NODE -- CMD [ARGS…]');
-  let name = values.name;
-  if (name === undefined) {
-    const { states } = listStates();
-    if (states.length !== 1) throw new UsageError(`${states.length} labs exist: say which with --name (${states.map((s) => s.name).join(', ') || 'none'})`);
-    name = states[0]?.name ?? '';
-  }
-  const lab = Lab.attach(name);
+  const lab = Lab.attach(onlyLab(values.name));
   // Interactive: inherit the terminal (a shell in a node works).
   const r = spawnSync('nsenter', [...lab.nsenterArgs(node), ...cmd], { stdio: 'inherit', env: { ...process.env, XLB_LAB_ID: lab.id } });
   if (r.error !== undefined) throw new Error(`could not run nsenter: ${r.error.message}`);
@@ -202,6 +247,8 @@ export async function main(argv: string[]): Promise<number> {
         return show(rest);
       case 'bench':
         return await bench(rest);
+      case 'capture':
+        return await capture(rest);
       case 'topologies':
         for (const b of Object.values(BUILTINS)) console.log(`${b.name.padEnd(8)} ${b.summary}`);
         return 0;

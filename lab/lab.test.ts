@@ -97,6 +97,9 @@ test('two labs side by side; close is idempotent; single stack and offload off',
     t.regex(feat.stdout, /tx-checksumming: off/);
     const featA = await a.exec('c1', 'ethtool', ['-k', a.iface('c1').ifname]);
     t.regex(featA.stdout, /tx-checksumming: on/);
+    await a.setOffload('c1', undefined, false);
+    t.regex((await a.exec('c1', 'ethtool', ['-k', a.iface('c1').ifname])).stdout, /tx-checksumming: off/);
+    t.false(a.iface('c1').offload);
   } finally {
     await Promise.all([a.close(), b.close()]);
   }

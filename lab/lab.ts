@@ -33,6 +33,12 @@ export interface LabUpOptions {
   runDir?: string;
   /** Leave the lab up when this process exits (`xlb lab up`): no owner, no exit hooks. */
   detached?: boolean;
+  /**
+   * Install SIGINT/SIGTERM/SIGHUP handlers that close every open lab and exit (default true).
+   * A program with its own signal handling passes false and calls closeAllLabs() itself; the
+   * synchronous cleanup on process exit stays in place either way.
+   */
+  signalHooks?: boolean;
 }
 
 export interface ExecOptions {
@@ -97,22 +103,36 @@ function onExit(): void {
   for (const lab of openLabs) lab.closeSync();
 }
 
-function installHooks(): void {
-  if (hooksInstalled) return;
-  hooksInstalled = true;
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  process.on('SIGHUP', onSignal);
-  process.on('exit', onExit);
+let signalsInstalled = false;
+
+function installHooks(signals: boolean): void {
+  if (!hooksInstalled) {
+    hooksInstalled = true;
+    process.on('exit', onExit);
+  }
+  if (signals && !signalsInstalled) {
+    signalsInstalled = true;
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    process.on('SIGHUP', onSignal);
+  }
 }
 
 function removeHooks(): void {
-  if (!hooksInstalled || openLabs.size > 0) return;
+  if (openLabs.size > 0) return;
+  if (hooksInstalled) process.off('exit', onExit);
+  if (signalsInstalled) {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    process.off('SIGHUP', onSignal);
+  }
   hooksInstalled = false;
-  process.off('SIGINT', onSignal);
-  process.off('SIGTERM', onSignal);
-  process.off('SIGHUP', onSignal);
-  process.off('exit', onExit);
+  signalsInstalled = false;
+}
+
+/** Closes every lab this process owns (for programs that handle signals themselves). */
+export async function closeAllLabs(): Promise<void> {
+  await Promise.allSettled([...openLabs].map((l) => l.close()));
 }
 
 function netnsFile(netns: string): string {
@@ -190,7 +210,7 @@ export class Lab {
     const lab = new Lab(state, detached);
     // Cleaned up on Ctrl-C even while coming up; a detached lab is let go once it is up.
     openLabs.add(lab);
-    installHooks();
+    installHooks(opts.signalHooks !== false);
     try {
       await lab.#bringUp();
     } catch (e) {
@@ -422,6 +442,13 @@ export class Lab {
       }
     }
     return proc;
+  }
+
+  /** Checksum offload (tx) of a node's interface, switched at run time (`ethtool -K IF tx on|off`). */
+  async setOffload(node: string, segment: string | undefined, on: boolean): Promise<void> {
+    const i = this.iface(node, segment);
+    await this.exec(node, 'ethtool', ['-K', i.ifname, 'tx', on ? 'on' : 'off']);
+    i.offload = on;
   }
 
   /** Processes started by this handle that are still running. */
