@@ -1,0 +1,69 @@
+// Forwarding with the kernel's routes and neighbours: BPF_PROG_TEST_RUN inside a throwaway
+// network namespace (xlb-dpt-<id>, removed afterwards) holding a veth pair, a route to the
+// backends and one permanent neighbour. Known neighbour: new MACs and a redirect (XDP_TX at
+// XDP, egress == ingress); unknown neighbour: handed to the stack, counted; the fast path uses
+// the flow's next-hop cache.
+import test from 'ava';
+import { randomBytes } from 'node:crypto';
+import { execa } from 'execa';
+import { ifindex, inNetns } from '../bpf/index.ts';
+import { buildFrame } from '../packet/index.ts';
+import { HOOKS, openHarness } from './test-support.ts';
+import { readFwdResults } from './maps.ts';
+
+const CLIENT = '198.18.0.10';
+const VIP = '198.18.100.1';
+const B1 = '198.18.1.11';
+const B2 = '198.18.1.12';
+const B1_MAC = '02:00:00:00:b1:01';
+
+async function withNetns(fn: (ns: string, lbMac: string) => Promise<void> | void): Promise<void> {
+  const ns = `xlb-dpt-${randomBytes(3).toString('hex')}`;
+  const ip = (...args: string[]): Promise<unknown> => execa('ip', ['-n', ns, ...args]);
+  await execa('ip', ['netns', 'add', ns]);
+  try {
+    await ip('link', 'add', 'xlb0', 'address', '02:00:00:00:00:aa', 'type', 'veth', 'peer', 'name', 'xlb1');
+    await ip('link', 'set', 'xlb0', 'up');
+    await ip('link', 'set', 'xlb1', 'up');
+    await ip('addr', 'add', '198.18.1.1/24', 'dev', 'xlb0');
+    await ip('neigh', 'replace', B1, 'lladdr', B1_MAC, 'dev', 'xlb0', 'nud', 'permanent');
+    await execa('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv4.conf.all.forwarding=1']);
+    await fn(ns, '02:00:00:00:00:aa');
+  } finally {
+    await execa('ip', ['netns', 'del', ns], { reject: false });
+  }
+}
+
+for (const hook of HOOKS) {
+  test.serial(`${hook}: FIB lookup in a namespace: known neighbour redirected with new MACs, unknown to the stack, cache on the fast path`, async (t) => {
+    await withNetns((ns, lbMac) => {
+      // no FIB table override: the namespace's main table decides
+      const h = openHarness(hook, { config: { flags: 0, fib_table: 0, fib_cache_ms: 60_000 } });
+      try {
+        h.service({ id: 1, vip: VIP, port: 80, algo: 'rr', endpoints: [{ ip: B1, port: 80 }] });
+        h.service({ id: 2, vip: VIP, port: 81, algo: 'rr', endpoints: [{ ip: B2, port: 80 }] });
+        inNetns(ns, () => {
+          const dev = ifindex('xlb0');
+          const syn = buildFrame({ eth: { src: '02:00:00:00:00:c1', dst: lbMac }, ip: { src: CLIENT, dst: VIP }, tcp: { sport: 1000, dport: 80, flags: 'S' } });
+          const r = h.run(syn, dev);
+          t.is(r.verdict, hook === 'xdp' ? 'tx' : 'redirect');
+          t.deepEqual(r.data, buildFrame({ eth: { src: lbMac, dst: B1_MAC }, ip: { src: CLIENT, dst: B1 }, tcp: { sport: 1000, dport: 80, flags: 'S' } }));
+          h.run(buildFrame({ ip: { src: B1, dst: CLIENT }, tcp: { sport: 80, dport: 1000, seq: 5, ack: 1, flags: 'SA' } }), dev);
+          h.run(buildFrame({ ip: { src: CLIENT, dst: VIP }, tcp: { sport: 1000, dport: 80, seq: 1, ack: 6, flags: 'A' } }), dev);
+          const est = h.run(buildFrame({ ip: { src: CLIENT, dst: VIP }, tcp: { sport: 1000, dport: 80, seq: 1, ack: 6, flags: 'PA' }, payload: 'x' }), dev);
+          t.is(est.verdict, hook === 'xdp' ? 'tx' : 'redirect');
+          t.is(est.data.subarray(0, 6).toString('hex'), B1_MAC.replaceAll(':', ''));
+          const unknown = h.run(buildFrame({ ip: { src: CLIENT, dst: VIP }, tcp: { sport: 1001, dport: 81, flags: 'S' } }), dev);
+          t.is(unknown.verdict, 'pass');
+          t.deepEqual(unknown.data, buildFrame({ ip: { src: CLIENT, dst: B2 }, tcp: { sport: 1001, dport: 80, flags: 'S' } }));
+        });
+        const fwd = readFwdResults(h.dp);
+        t.is(fwd.PASS_NO_NEIGH.packets, 1n);
+        t.true(fwd.CACHED.packets >= 1n, 'the established packet used the next-hop cache');
+        t.is(fwd.PASS_FIB.packets, 1n, 'the reply to the client (no route to 198.18.0.0/24 in the namespace)');
+      } finally {
+        h.close();
+      }
+    });
+  });
+}
