@@ -21,6 +21,10 @@ test('describe: one tcpdump-like line per frame', (t) => {
     line({ ip: V4, icmp: { type: 'dest-unreachable', code: 'frag-needed', mtu: 1400, inner: { ip: V4, tcp: { sport: 1, dport: 2, flags: 'A' } } } }),
     'IP 198.18.0.1 > 198.18.1.1: icmp dest-unreachable code 4 mtu 1400 {IP 198.18.0.1.1 > 198.18.1.1.2: tcp [.] seq 0 ack 0 win 65535 len 0}',
   );
+  t.is(
+    line({ ip: V4, icmp: { type: 'time-exceeded', inner: { ip: V4, tcp: { sport: 1, dport: 2, seq: 9 } }, quoteLength: 28 } }),
+    'IP 198.18.0.1 > 198.18.1.1: icmp time-exceeded code 0 {IP 198.18.0.1.1 > 198.18.1.1.2: tcp (header cut at 8 bytes) seq 9 (truncated)}',
+  );
   t.is(line({ ip: { ...V6, extensions: [{ type: 'fragment', offset: 8, id: 3 }], protocol: 17 }, payload: 8 }), 'IP6 fd00::1 > fd00::2: ext [fragment] frag id 3 off 8 proto 17 len 8');
   t.is(line({ eth: { type: 0x0806 }, payload: 28 }), 'ethertype 0x0806 len 28');
   t.is(describe(decodeFrame(buildFrame({ ip: V4, tcp: { sport: 1, dport: 2, dataOffset: 3 } }))), 'IP 198.18.0.1.1 > 198.18.1.1.2: tcp [S] seq 0 win 65535 len 0 !! tcp@46: data offset 3 < 5');

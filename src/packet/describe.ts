@@ -47,6 +47,9 @@ export function describe(frame: DecodedFrame, options: DescribeOptions = {}): st
     const len = frame.payload?.length ?? 0;
     if (l4 === undefined) {
       if (frame.error === undefined) s += ` proto ${ip.protocol} len ${len}`;
+    } else if (l4.proto === 'tcp' && l4.offset + 20 > frame.length) {
+      // A header cut short (ICMP quote, snaplen): only ports and seq are known for sure.
+      s += ` tcp (header cut at ${frame.length - l4.offset} bytes) seq ${l4.seq}`;
     } else if (l4.proto === 'tcp') {
       s += ` tcp [${l4.flagString}] seq ${l4.seq}`;
       if ((l4.flags & 0x10) !== 0) s += ` ack ${l4.ack}`;

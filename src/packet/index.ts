@@ -14,6 +14,8 @@ export {
   readPcapBuffer,
   writePcap,
   pcapBytes,
+  pcapGlobalHeader,
+  pcapRecordBytes,
   decodeRecord,
   linkTypeName,
   LINKTYPE_ETHERNET,
@@ -25,5 +27,6 @@ export {
   type WritableRecord,
   type WritePcapOptions,
 } from './pcap.ts';
+export { PcapWriter, type PcapWriterOptions } from './pcap-writer.ts';
 export type * from './spec.ts';
 export type * from './decoded.ts';

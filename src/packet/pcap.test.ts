@@ -6,6 +6,7 @@ import { execa } from 'execa';
 import { buildFrame } from './build.ts';
 import { describe } from './describe.ts';
 import { decodeRecord, pcapBytes, readPcap, readPcapBuffer, readPcapFile, writePcap } from './pcap.ts';
+import { PcapWriter } from './pcap-writer.ts';
 
 const V4 = { src: '198.18.0.1', dst: '198.18.1.1' };
 
@@ -141,5 +142,23 @@ test('large files parse in one pass (10,000 records)', async (t) => {
     const recs = await readPcap(file);
     t.is(recs.length, 10000);
     t.is(decodeRecord(recs[9999]!).udp?.sport, 10000);
+  });
+});
+
+test('PcapWriter appends records; the file is readable while open and after close', async (t) => {
+  await withTmp(async (dir) => {
+    const file = path.join(dir, 'stream.pcap');
+    const w = new PcapWriter(file, 'ethernet', { bufferBytes: 0 });
+    w.write(frames[0]!);
+    t.deepEqual((await readPcap(file)).map((r) => r.data), [frames[0]]);
+    w.write({ data: frames[1]!, tsSec: 9, tsNsec: 7000 });
+    w.close();
+    w.close();
+    const recs = await readPcap(file);
+    t.deepEqual(recs.map((r) => [r.tsSec, r.tsNsec, r.data.length]), [[0, 0, frames[0]!.length], [9, 7000, frames[1]!.length]]);
+    t.is(w.count, 2);
+    t.throws(() => w.write(frames[2]!), { message: /is closed; open a new PcapWriter/ });
+    t.deepEqual(await readFile(file), pcapBytes([frames[0]!, { data: frames[1]!, tsSec: 9, tsNsec: 7000 }]));
+    t.throws(() => new PcapWriter(path.join(dir, 'no/such/dir.pcap')), { message: /cannot create pcap .*no\/such\/dir.pcap: ENOENT/ });
   });
 });

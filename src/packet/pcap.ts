@@ -166,40 +166,42 @@ function linkTypeNumberOf(linkType: LinkType | number): number {
   return typeof linkType === 'number' ? linkType : LINKTYPE_NUMBERS[linkType];
 }
 
+/** The 24-byte global header of a little-endian pcap file. */
+export function pcapGlobalHeader(linkType: LinkType | number = 'ethernet', options: WritePcapOptions = {}): Buffer {
+  const h = Buffer.alloc(24);
+  h.writeUInt32LE(options.precision === 'ns' ? MAGIC_NS_BE : MAGIC_US_BE, 0);
+  h.writeUInt16LE(2, 4);
+  h.writeUInt16LE(4, 6);
+  h.writeInt32LE(0, 8);
+  h.writeUInt32LE(0, 12);
+  h.writeUInt32LE(options.snaplen ?? 262144, 16);
+  h.writeUInt32LE(linkTypeNumberOf(linkType), 20);
+  return h;
+}
+
+/** One record (16-byte header + data cut to the snaplen). Without a timestamp: 0 s + `index` µs. */
+export function pcapRecordBytes(r: WritableRecord, index: number, options: WritePcapOptions = {}): Buffer {
+  const snaplen = options.snaplen ?? 262144;
+  const full = r instanceof Uint8Array ? r : r.data;
+  const data = full.length > snaplen ? full.subarray(0, snaplen) : full;
+  const tsSec = r instanceof Uint8Array ? 0 : (r.tsSec ?? 0);
+  const tsNsec = r instanceof Uint8Array || r.tsNsec === undefined ? index * 1000 : r.tsNsec;
+  const orig = r instanceof Uint8Array || r.originalLength === undefined ? full.length : r.originalLength;
+  const out = Buffer.alloc(16 + data.length);
+  out.writeUInt32LE(tsSec, 0);
+  out.writeUInt32LE(options.precision === 'ns' ? tsNsec : Math.floor(tsNsec / 1000), 4);
+  out.writeUInt32LE(data.length, 8);
+  out.writeUInt32LE(orig, 12);
+  out.set(data, 16);
+  return out;
+}
+
 /**
  * The bytes of a pcap file. Records without a timestamp get 0 s + index microseconds (so
  * fixtures are reproducible).
  */
 export function pcapBytes(records: WritableRecord[], linkType: LinkType | number = 'ethernet', options: WritePcapOptions = {}): Buffer {
-  const snaplen = options.snaplen ?? 262144;
-  const ns = options.precision === 'ns';
-  const cut = records.map((r) => {
-    const data = r instanceof Uint8Array ? r : r.data;
-    return data.length > snaplen ? data.subarray(0, snaplen) : data;
-  });
-  const out = Buffer.alloc(24 + cut.reduce((a, d) => a + 16 + d.length, 0));
-  out.writeUInt32LE(ns ? MAGIC_NS_BE : MAGIC_US_BE, 0);
-  out.writeUInt16LE(2, 4);
-  out.writeUInt16LE(4, 6);
-  out.writeInt32LE(0, 8);
-  out.writeUInt32LE(0, 12);
-  out.writeUInt32LE(snaplen, 16);
-  out.writeUInt32LE(linkTypeNumberOf(linkType), 20);
-  let off = 24;
-  records.forEach((r, i) => {
-    const data = cut[i]!;
-    const full = r instanceof Uint8Array ? r : r.data;
-    const tsSec = r instanceof Uint8Array ? 0 : (r.tsSec ?? 0);
-    const tsNsec = r instanceof Uint8Array || r.tsNsec === undefined ? i * 1000 : r.tsNsec;
-    const orig = r instanceof Uint8Array || r.originalLength === undefined ? full.length : r.originalLength;
-    out.writeUInt32LE(tsSec, off);
-    out.writeUInt32LE(ns ? tsNsec : Math.floor(tsNsec / 1000), off + 4);
-    out.writeUInt32LE(data.length, off + 8);
-    out.writeUInt32LE(orig, off + 12);
-    out.set(data, off + 16);
-    off += 16 + data.length;
-  });
-  return out;
+  return Buffer.concat([pcapGlobalHeader(linkType, options), ...records.map((r, i) => pcapRecordBytes(r, i, options))]);
 }
 
 /** Writes a classic pcap file (what tcpdump -r, tshark and Wireshark all read). */
