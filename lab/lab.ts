@@ -19,7 +19,7 @@ import { renderDiagram } from './diagram.ts';
 import { LAB_ENV, NETNS_DIR, PIN_ROOT, newRunId, pinPrefix } from './naming.ts';
 import { planUp, stepScript } from './plan.ts';
 import { isAlive, processStartTime } from './procs.ts';
-import { checkLabName, readState, removeState, writeState } from './state.ts';
+import { checkLabName, listStates, readState, removeState, writeState } from './state.ts';
 import type { LabState, TrackedProcess } from './state.ts';
 import { allNetns, findIface, findNode, resolveTopology } from './topology.ts';
 import type { ResolvedIface, ResolvedNode, ResolvedTopology, TopologySpec } from './topology.ts';
@@ -150,6 +150,16 @@ export function removePins(id: string): void {
   for (const e of entries) if (e.startsWith(id)) rmSync(path.join(PIN_ROOT, e), { recursive: true, force: true });
 }
 
+function idInUse(id: string): boolean {
+  let names: string[] = [];
+  try {
+    names = readdirSync(NETNS_DIR);
+  } catch {
+    // no /run/netns yet: no namespace at all
+  }
+  return names.some((n) => n.startsWith(`xlb-${id}-`)) || listStates().states.some((s) => s.id === id);
+}
+
 /** Deletes namespaces with one `ip -batch` (missing ones are ignored). */
 export async function deleteNetns(names: string[]): Promise<void> {
   if (names.length === 0) return;
@@ -182,7 +192,9 @@ export class Lab {
   /** Builds a lab from a built-in name or a declaration, and brings it up. */
   static async up(topology: string | TopologySpec, opts: LabUpOptions = {}): Promise<Lab> {
     const spec = typeof topology === 'string' ? builtinTopology(topology, opts.params) : topology;
-    const id = newRunId();
+    // Never reuse an id that names something on this machine (close() deletes by name).
+    let id = newRunId();
+    while (idInUse(id)) id = newRunId();
     const name = opts.name ?? `xlb-${id}`;
     checkLabName(name);
     const existing = readState(name);
