@@ -13,6 +13,7 @@ struct xlb_rb {
 	struct ring_buffer *rb;
 	uv_poll_t poll;
 	napi_ref cb;
+	napi_ref self; /* the JS handle, held strongly while open: an open consumer is not collected */
 	napi_async_context actx;
 	int closed;
 	int consuming; /* inside ring_buffer__consume: freeing is deferred to its end */
@@ -90,6 +91,7 @@ static void rb_free(struct xlb_rb *r)
 	r->rb = NULL;
 	if (!r->finalized) {
 		napi_delete_reference(r->env, r->cb);
+		napi_delete_reference(r->env, r->self);
 		napi_async_destroy(r->env, r->actx);
 	}
 	uv_close((uv_handle_t *)&r->poll, on_uv_close);
@@ -112,8 +114,8 @@ struct xlb_rb_handle {
 static void handle_finalize(napi_env env, void *data, void *hint)
 {
 	struct xlb_rb_handle *h = data;
-	/* Only reached when JS dropped an unclosed consumer: while the uv_poll is active the
-	 * JS object is held by the wrapper, so this is the leak-safety net. */
+	/* An open consumer holds its own handle strongly (r->self), so this runs after close();
+	 * the teardown below is only a safety net (e.g. environment shutdown). */
 	if (h->r && !h->r->closed)
 		rb_teardown(h->r, 1);
 	free(h);
@@ -169,6 +171,7 @@ static napi_value rb_open(napi_env env, napi_callback_info info)
 	h->r = r;
 	napi_value ext;
 	napi_create_external(env, h, handle_finalize, NULL, &ext);
+	napi_create_reference(env, ext, 1, &r->self);
 	return ext;
 }
 
