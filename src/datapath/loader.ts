@@ -5,8 +5,8 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BpfObject, detachTc, detachXdp, u32 } from '../bpf/index.ts';
-import type { BpfMap, BpfProgram, XdpMode } from '../bpf/index.ts';
+import { BpfMap, BpfObject, detachTc, detachXdp, u32 } from '../bpf/index.ts';
+import type { BpfProgram, XdpMode } from '../bpf/index.ts';
 import { config as configCodec, DEFAULT_TIMEOUTS_S, XLB_MAGLEV_M, XLB_MAX_EP, XLB_MAX_SVC, u32Key } from '../schema/maps.ts';
 import type { Config } from '../schema/maps.ts';
 
@@ -121,6 +121,25 @@ export function loadDatapath(opts: LoadOptions): LoadedDatapath {
   if (!Number.isInteger(ctEntries) || ctEntries < 16) throw new Error(`loadDatapath: ctEntries ${ctEntries} must be an integer ≥ 16`);
   const objectPath = opts.objectPath ?? objectPathFor(hook);
   if (!existsSync(objectPath)) throw new Error(`loadDatapath: ${objectPath} is missing: build it with 'make -s -C bpf' (or ./scripts/build.sh bpf)`);
+
+  // A pinned instance fixes the table size (xlb_sched's size depends on it): say so before
+  // libbpf refuses to reuse the map.
+  const pinnedConfig = path.join(opts.pinDir, 'xlb_config');
+  if (existsSync(pinnedConfig)) {
+    const m = BpfMap.openPinned(pinnedConfig);
+    try {
+      const v = m.lookup(u32Key(0));
+      const pinnedSize = v === undefined ? 0 : configCodec.decode(v).maglev_size;
+      if (pinnedSize !== 0 && pinnedSize !== maglevSize) {
+        throw new Error(
+          `loadDatapath: the maps pinned in ${opts.pinDir} use Maglev size ${pinnedSize}, not ${maglevSize}: ` +
+            `load with maglevSize ${pinnedSize}, or remove the pins of that instance to start empty`,
+        );
+      }
+    } finally {
+      m.close();
+    }
+  }
 
   const obj = BpfObject.open(objectPath, {
     pinDir: opts.pinDir,
