@@ -7,9 +7,7 @@ export const XDP_MD_SIZE = 24;
 export const SK_BUFF_SIZE = 192;
 
 const SKB = {
-  len: 0,
   mark: 8,
-  protocol: 16,
   priority: 32,
   ingressIfindex: 36,
   ifindex: 40,
@@ -61,7 +59,7 @@ export function decodeXdpMd(b: Uint8Array): XdpMdView {
  * The __sk_buff fields BPF_PROG_TEST_RUN accepts as input. Others (len, protocol, …) must be
  * zero: the kernel derives them from the packet (protocol from the Ethernet header).
  */
-export interface SkBuffFields {
+export interface SkBuffInput {
   ifindex?: number;
   ingressIfindex?: number;
   mark?: number;
@@ -75,7 +73,18 @@ export interface SkBuffFields {
   hwtstamp?: bigint;
 }
 
+export interface SkBuffFields extends SkBuffInput {
+  /**
+   * Not settable: the kernel rejects a nonzero __sk_buff.protocol in BPF_PROG_TEST_RUN (EINVAL)
+   * and takes it from the packet's EtherType. Present only so that passing it gives a clear error.
+   */
+  protocol?: number;
+}
+
 export function skBuff(fields: SkBuffFields): Buffer {
+  if (fields.protocol !== undefined) {
+    throw new RangeError("skBuff: 'protocol' cannot be set for BPF_PROG_TEST_RUN (the kernel rejects it with EINVAL); it is taken from the packet's EtherType — build the frame with the EtherType you want");
+  }
   const b = Buffer.alloc(SK_BUFF_SIZE);
   b.writeUInt32LE(fields.mark ?? 0, SKB.mark);
   b.writeUInt32LE(fields.priority ?? 0, SKB.priority);
@@ -92,21 +101,14 @@ export function skBuff(fields: SkBuffFields): Buffer {
   return b;
 }
 
-export interface SkBuffView extends Required<Omit<SkBuffFields, 'tstamp' | 'hwtstamp'>> {
-  len: number;
-  protocol: number;
-  tstamp: bigint;
-  hwtstamp: bigint;
-}
+/** The fields the kernel writes back into ctx out (len and protocol are not among them). */
+export type SkBuffView = Required<Omit<SkBuffInput, 'cb'>> & { cb: number[] };
 
-/** Decodes a ctx out buffer (protocol is in network byte order in the kernel; returned as a host number). */
 export function decodeSkBuff(b: Uint8Array): SkBuffView {
   if (b.length < SK_BUFF_SIZE) throw new RangeError(`__sk_buff is ${SK_BUFF_SIZE} bytes, got ${b.length}`);
   const v = Buffer.from(b.buffer, b.byteOffset, b.length);
   return {
-    len: v.readUInt32LE(SKB.len),
     mark: v.readUInt32LE(SKB.mark),
-    protocol: v.readUInt16BE(SKB.protocol),
     priority: v.readUInt32LE(SKB.priority),
     ingressIfindex: v.readUInt32LE(SKB.ingressIfindex),
     ifindex: v.readUInt32LE(SKB.ifindex),

@@ -10,7 +10,7 @@ export type { XdpAttachment } from './attach.ts';
 export { RingBuffer } from './ringbuf.ts';
 export { inNetns } from './netns.ts';
 export { xdpMd, skBuff, decodeXdpMd, decodeSkBuff, XDP_MD_SIZE, SK_BUFF_SIZE } from './context.ts';
-export type { XdpMdFields, SkBuffFields, XdpMdView, SkBuffView } from './context.ts';
+export type { XdpMdFields, SkBuffFields, SkBuffInput, XdpMdView, SkBuffView } from './context.ts';
 export { BpfError, errnoName } from './errors.ts';
 
 /** A u32 in host (little-endian) byte order: array keys, prog_array values (program fds). */

@@ -198,6 +198,11 @@ test('BPF_PROG_TEST_RUN: __sk_buff context in and out', (t) => {
   t.truthy(r.ctx);
   const out = decodeSkBuff(r.ctx!);
   t.is(out.mark, 42);
+  t.is(out.ifindex, 1);
+  // cb words go in and come back out.
+  const r2 = obj.program('tc_mark').testRun({ data: frame, ctx: skBuff({ mark: 1, cb: [7, 8, 9] }) });
+  t.deepEqual(decodeSkBuff(r2.ctx!).cb, [7, 8, 9, 0, 0]);
+  t.throws(() => skBuff({ protocol: 0x0800 }), { instanceOf: RangeError, message: /EtherType/ });
 });
 
 test('tail calls: prog_array filled with a program fd', (t) => {
