@@ -7,7 +7,7 @@ import type { ExecutionContext } from 'ava';
 import { Lab } from './lab.ts';
 import { readState } from './state.ts';
 import { builtinTopology } from './builtins.ts';
-import { links, routeGet } from './observe.ts';
+import { addrs, links, neighbours, offloadFeatures, routeGet, routes, tcFilters } from './observe.ts';
 import { labNetnsNames } from './sweep.ts';
 
 async function pings(lab: Lab, node: string, targets: string[]): Promise<Record<string, boolean>> {
@@ -135,4 +135,28 @@ test('a bring-up that fails half-way removes what it made and says why', async (
   const id = /xlb-([0-9a-z]{5})-c1/.exec(e?.message ?? '')?.[1] ?? '?';
   t.deepEqual(labNetnsNames().filter((n) => n.startsWith(`xlb-${id}-`)), []);
   t.is(readState(`failing-${process.pid}`), undefined);
+});
+
+test('observation helpers read addresses, routes, neighbours, tc filters and offload features', async (t) => {
+  const lab = await Lab.up('two-arm', { params: { backends: 1, staticNeighbours: true } });
+  try {
+    const lbIf = lab.iface('lb', 'clients').ifname;
+    const a = await addrs(lab, 'lb');
+    t.true(a.some((x) => x.ifname === lbIf && x.addr_info.some((i) => i.local === '198.18.1.1' && i.prefixlen === 24)));
+    t.true(a.some((x) => x.ifname === lbIf && x.addr_info.some((i) => i.local === 'fd00:18:1::1')));
+    t.true((await routes(lab, 'c1')).some((r) => r.dst === '198.18.100.0/24' && r.gateway === '198.18.1.1'));
+    t.true((await routes(lab, 'c1', 6)).some((r) => r.dst === 'fd00:18:100::/64'));
+    t.true((await neighbours(lab, 'c1')).some((n) => n.dst === '198.18.1.1' && n.lladdr === lab.iface('lb', 'clients').mac && n.state.includes('PERMANENT')));
+    t.deepEqual(await tcFilters(lab, 'lb', lbIf, 'ingress'), []);
+    await lab.exec('lb', 'tc', ['qdisc', 'add', 'dev', lbIf, 'clsact']);
+    // u32 without an action: available on any kernel with clsact (matchall/gact may be modules).
+    await lab.exec('lb', 'tc', ['filter', 'add', 'dev', lbIf, 'ingress', 'protocol', 'all', 'u32', 'match', 'u32', '0', '0']);
+    const f = (await tcFilters(lab, 'lb', lbIf, 'ingress')) as { kind?: string }[];
+    t.true(f.some((x) => x.kind === 'u32'), JSON.stringify(f));
+    const feat = await offloadFeatures(lab, 'lb', lbIf);
+    t.is(feat['tx-checksumming'], true);
+    t.is((await links(lab, 'lb')).find((l) => l.ifname === lbIf)?.ifalias, 'clients');
+  } finally {
+    await lab.close();
+  }
 });

@@ -42,6 +42,8 @@ export interface ConnResult {
   backend: string | null;
   /** Connect (or first send) to first answer, ms. */
   latencyMs: number | null;
+  /** TCP: connect() to established, ms (the handshake through the LB); null otherwise. */
+  connectMs: number | null;
   totalMs: number;
   bytesSent: number;
   bytesReceived: number;
@@ -281,6 +283,7 @@ export async function runClients(o: ClientOptions, nextRound: () => Promise<void
     backends: [],
     backend: null,
     latencyMs: null,
+    connectMs: null,
     totalMs: 0,
     bytesSent: 0,
     bytesReceived: 0,
@@ -294,7 +297,6 @@ export async function runClients(o: ClientOptions, nextRound: () => Promise<void
     const r = results[i];
     const c = conns[i];
     if (r === undefined || c === undefined || r.error !== null) return;
-    const t0 = performance.now();
     try {
       const b = await c.exchange();
       r.backends.push(b);
@@ -305,15 +307,15 @@ export async function runClients(o: ClientOptions, nextRound: () => Promise<void
     } catch (e) {
       r.backends.push(null);
       r.error = `round ${r.backends.length}: ${errText(e)}`;
-      void t0;
     }
   };
   const openOne = async (i: number): Promise<void> => {
     const r = results[i]!;
     starts[i] = performance.now();
     try {
-      const { conn } = await open(o, o.sport > 0 ? o.sport + i : null);
+      const { conn, connectMs } = await open(o, o.sport > 0 ? o.sport + i : null);
       conns[i] = conn;
+      if (o.proto === 'tcp') r.connectMs = connectMs;
     } catch (e) {
       r.error = `connect: ${errText(e)}`;
       r.backends.push(null);

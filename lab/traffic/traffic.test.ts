@@ -25,6 +25,7 @@ test('TCP: sequential connections from chosen source ports, each records the bac
   t.deepEqual(r.results.map((x) => x.sport), [43000, 43001, 43002, 43003, 43004]);
   for (const x of r.results) {
     t.true(x.latencyMs !== null && x.latencyMs > 0 && x.latencyMs < 3000);
+    t.true(x.connectMs !== null && x.connectMs > 0 && x.connectMs <= (x.latencyMs ?? 0));
     t.is(x.bytesReceived, 1000 + 3);
   }
 });
