@@ -72,7 +72,7 @@ export interface IpSpec {
   /** Force the payload-length field. */
   payloadLength?: number;
   // both
-  /** Force the protocol / last next-header value (default from the L4 layer, or 59 "no next header" for IPv6 without one). */
+  /** Force the protocol / last next-header value (default from the L4 layer; without one, 59 "no next header" for IPv6, 255 for IPv4). */
   protocol?: number;
 }
 
