@@ -241,10 +241,11 @@ export class KernelDatapath implements Datapath {
     if (algorithm === 'maglev' && this.maglevSize > 0) table = maglevTable(endpoints, this.maglevSize);
     else if (algorithm === 'wrr') table = wrrSchedule(endpoints, this.maglevSize);
     if (table !== undefined && table.length > 0) {
+      // One BPF_MAP_UPDATE_BATCH from contiguous key/value arrays (no Buffer per entry).
       const tbase = (id * 2 + generation) * this.maglevSize;
-      const rows: [Buffer, Buffer][] = new Array(table.length);
-      for (let i = 0; i < table.length; i++) rows[i] = [u32Key(tbase + i), u32Key(table[i] as number)];
-      this.maps.sched.updateBatch(rows);
+      const keys = new Uint32Array(table.length);
+      for (let i = 0; i < table.length; i++) keys[i] = tbase + i;
+      this.maps.sched.updateBatchRaw({ count: table.length, keys: Buffer.from(keys.buffer), values: Buffer.from(table.buffer, table.byteOffset, table.byteLength) });
     }
     this.schedLen.set(`${id}/${generation}`, algorithm === 'wrr' ? (table?.length ?? 0) : 0);
   }

@@ -40,26 +40,40 @@ export function maglevTable(slots: DpEndpoint[], m: number): Uint32Array {
   const table = new Uint32Array(m);
   const members = slots.map((e, slot) => ({ e, slot })).filter(({ e }) => e.active && e.ip !== '' && e.weight > 0);
   if (members.length === 0) return table;
+  const k = members.length;
   const filled = new Uint8Array(m);
   const maxW = Math.max(...members.map(({ e }) => e.weight));
-  const state = members.map(({ e, slot }) => {
+  // Typed arrays, no per-endpoint objects: this runs once per change of a service.
+  const slot = new Uint32Array(k);
+  const weight = new Uint32Array(k);
+  const offset = new Uint32Array(k);
+  const skip = new Uint32Array(k);
+  const next = new Uint32Array(k);
+  const credit = new Float64Array(k);
+  members.forEach(({ e, slot: s }, i) => {
     const id = `${e.ip}#${e.port}`;
-    return { slot, weight: e.weight, offset: hash32(id, 0x5bd1e995) % m, skip: (hash32(id, 0x27d4eb2f) % (m - 1)) + 1, next: 0, credit: 0 };
+    slot[i] = s;
+    weight[i] = e.weight;
+    offset[i] = hash32(id, 0x5bd1e995) % m;
+    skip[i] = (hash32(id, 0x27d4eb2f) % (m - 1)) + 1;
   });
   let n = 0;
   while (n < m) {
-    for (const s of state) {
-      s.credit += s.weight;
-      if (s.credit < maxW) continue;
-      s.credit -= maxW;
-      let c = (s.offset + s.next * s.skip) % m;
+    for (let i = 0; i < k; i++) {
+      credit[i] = (credit[i] as number) + (weight[i] as number);
+      if ((credit[i] as number) < maxW) continue;
+      credit[i] = (credit[i] as number) - maxW;
+      const off = offset[i] as number;
+      const sk = skip[i] as number;
+      let j = next[i] as number;
+      let c = (off + ((j * sk) % m)) % m;
       while (filled[c] === 1) {
-        s.next++;
-        c = (s.offset + s.next * s.skip) % m;
+        j++;
+        c = (off + ((j * sk) % m)) % m;
       }
       filled[c] = 1;
-      table[c] = s.slot;
-      s.next++;
+      table[c] = slot[i] as number;
+      next[i] = j + 1;
       if (++n === m) break;
     }
   }
