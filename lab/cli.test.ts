@@ -31,6 +31,13 @@ test('xlb lab up / ls / exec / down', async (t) => {
     t.is(cap.exitCode, 0, cap.stderr);
     t.regex(cap.stdout, /c1-lan\.pcap {2}\d+ packets/);
     t.regex(cap.stdout, /lb-lan\.pcap {2}\d+ packets/);
+    // --all, safely: a dry run lists this lab (and whatever else exists) and removes nothing.
+    const dry = await execa(XLB, ['lab', 'down', '--all', '--dry-run', '--json'], { reject: false });
+    t.is(dry.exitCode, 0, dry.stderr);
+    const would = JSON.parse(dry.stdout) as { labs: string[]; namespaces: string[] };
+    t.true(would.labs.includes(name));
+    t.true(would.namespaces.includes(`xlb-${info.id}-lb`) && would.namespaces.includes(`xlb-${info.id}-sw-s1`));
+    t.true(labNetnsNames().includes(`xlb-${info.id}-lb`), 'dry run removed nothing');
     const dup = await execa(XLB, ['lab', 'up', '--name', name], { reject: false });
     t.is(dup.exitCode, 1);
     t.regex(dup.stderr, /already exists.*xlb lab down --name/);

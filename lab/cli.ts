@@ -2,7 +2,7 @@
 //
 //   xlb lab up [TOPOLOGY|FILE] [--name N] [--clients N] [--backends N] [--no-ipv6]
 //              [--offload on|off] [--static-neighbours] [--mtu N] [--servers] [--json]
-//   xlb lab down (--name N… | --id ID… | --stale | --all)
+//   xlb lab down (--name N… | --id ID… | --stale | --all) [--dry-run]
 //   xlb lab ls [--json]
 //   xlb lab exec [--name N] NODE -- CMD [ARGS…]
 //   xlb lab show [TOPOLOGY|FILE] [same parameters as up]     (diagram only, creates nothing)
@@ -29,7 +29,7 @@ import { timeUpDown } from './updown-bench.ts';
 const USAGE = `usage:
   xlb lab up [TOPOLOGY|FILE] [--name N] [--clients N] [--backends N] [--no-ipv6]
              [--offload on|off] [--static-neighbours] [--mtu N] [--servers] [--json]
-  xlb lab down (--name N… | --id ID… | --stale | --all)
+  xlb lab down (--name N… | --id ID… | --stale | --all) [--dry-run]
   xlb lab ls [--json]
   xlb lab exec [--name N] NODE -- CMD [ARGS…]
   xlb lab show [TOPOLOGY|FILE] [parameters as for up]
@@ -106,7 +106,14 @@ async function up(argv: string[]): Promise<number> {
 async function down(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { name: { type: 'string', multiple: true }, id: { type: 'string', multiple: true }, all: { type: 'boolean' }, stale: { type: 'boolean' }, json: { type: 'boolean' } },
+    options: {
+      name: { type: 'string', multiple: true },
+      id: { type: 'string', multiple: true },
+      all: { type: 'boolean' },
+      stale: { type: 'boolean' },
+      'dry-run': { type: 'boolean' },
+      json: { type: 'boolean' },
+    },
   });
   if (values.all !== true && values.stale !== true && values.name === undefined && values.id === undefined) {
     throw new UsageError('say which labs: --name N, --id ID, --stale (owner process dead) or --all');
@@ -116,9 +123,12 @@ async function down(argv: string[]): Promise<number> {
     stale: values.stale === true,
     ...(values.name !== undefined ? { names: values.name } : {}),
     ...(values.id !== undefined ? { ids: values.id } : {}),
+    dryRun: values['dry-run'] === true,
   });
   if (values.json === true) console.log(JSON.stringify(r));
-  else {
+  else if (values['dry-run'] === true) {
+    console.log(`would remove: labs ${r.labs.join(' ') || '-'}; namespaces ${r.namespaces.join(' ') || '-'}; host links ${r.links.join(' ') || '-'}; processes ${r.processes.join(' ') || '-'}`);
+  } else {
     console.log(`removed ${r.labs.length} lab(s)${r.labs.length > 0 ? ` (${r.labs.join(', ')})` : ''}, ${r.namespaces.length} namespace(s), ${r.links.length} host link(s), ${r.processes.length} process(es)`);
   }
   if (r.survivors.length > 0) {

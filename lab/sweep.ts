@@ -20,6 +20,8 @@ export interface SweepOptions {
   names?: string[];
   /** Runs by id (also finds namespaces without a state file). */
   ids?: string[];
+  /** Only report what would be removed. */
+  dryRun?: boolean;
 }
 
 export interface SweepReport {
@@ -68,9 +70,10 @@ export async function sweep(opts: SweepOptions): Promise<SweepReport> {
   const pids = new Set<number>(findLabProcesses(inodes, ids));
   for (const s of chosen) for (const p of s.processes) if (isAlive(p.pid, p.start)) pids.add(p.pid);
   const processes = [...pids];
+  const links = (await hostLabLinks()).filter((l) => ids.has(idOfIfname(l) ?? ''));
+  if (opts.dryRun === true) return { labs: chosen.map((s) => s.name), namespaces, links, processes, survivors: [] };
   const survivors = await killAndWait(processes);
   await deleteNetns(namespaces);
-  const links = (await hostLabLinks()).filter((l) => ids.has(idOfIfname(l) ?? ''));
   for (const l of links) await execa('ip', ['link', 'del', l], { reject: false });
   for (const id of ids) removePins(id);
   for (const s of chosen) removeState(s.name);
