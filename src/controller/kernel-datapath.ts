@@ -16,6 +16,7 @@ import type { Datapath, DatapathLimits, DpCounters, DpEndpoint, DpFlow, DpServic
 import { EMPTY_SLOT } from './datapath.ts';
 import { formatIp, parseIp } from './ip.ts';
 import { maglevTable, wrrSchedule } from './lookup-tables.ts';
+import { defaultConfig } from '../datapath/loader.ts';
 import {
   ALGO_CODE,
   CT_STATES,
@@ -63,23 +64,6 @@ export interface KernelDatapathOptions {
   /** Object file override (tests). */
   objectPath?: string;
 }
-
-/** Per-state conntrack timeouts (seconds) written when the config map is fresh. */
-export const DEFAULT_TIMEOUTS_S: Record<(typeof CT_STATES)[number], number> = {
-  NONE: 0,
-  SYN_SENT: 30,
-  SYN_RECV: 30,
-  ESTABLISHED: 7200,
-  FIN_WAIT: 120,
-  CLOSE_WAIT: 60,
-  TIME_WAIT: 60,
-  CLOSED: 10,
-  UDP_NEW: 30,
-  UDP_SEEN: 60,
-  UDP_ESTABLISHED: 180,
-  ICMP_REQUEST: 10,
-  ICMP_REPLY: 10,
-};
 
 const MAX_WEIGHT = 65535;
 const MODES = Object.keys(MODE_CODE) as Mode[];
@@ -484,16 +468,13 @@ export function openKernelDatapath(opts: KernelDatapathOptions): KernelDatapathH
     kernel = new KernelDatapath(obj);
     const cfg = kernel.readConfig();
     if (cfg.maglev_size === 0) {
-      // A fresh config map: the datapath's defaults.
-      kernel.writeConfig({
-        maglev_size: maglevSize,
-        snat_port_min: 32768,
-        snat_port_max: 60999,
-        rst_seq_window: 1 << 20,
-        timeouts_s: CT_STATES.map((s) => DEFAULT_TIMEOUTS_S[s]).concat(Array(16 - CT_STATES.length).fill(0) as number[]),
-      });
+      // A fresh config map: the datapath's own defaults (timeouts, SNAT ports, next-hop cache…).
+      kernel.writeConfig(defaultConfig(maglevSize));
       (kernel as { maglevSize: number }).maglevSize = maglevSize;
     }
+    // The tail-call table: libbpf fills it from the object's initialiser; writing it again keeps
+    // this loader independent of that libbpf feature (as src/datapath/loader.ts does).
+    obj.map('xlb_progs').update(u32Key(0), u32Key(obj.program(opts.hook === 'tc' ? 'xlb_tc_slow' : 'xlb_xdp_slow').fd));
     const snat: Partial<ReturnType<typeof configCodec.decode>> = {};
     if (opts.snatV4 !== undefined) snat.snat_v4 = addr16(opts.snatV4).bytes;
     if (opts.snatV6 !== undefined) snat.snat_v6 = addr16(opts.snatV6).bytes;
