@@ -76,7 +76,7 @@ test('a stepped client holds its connections open across rounds the test trigger
 });
 
 // Serial: alone on the wire (ava runs serial tests before the concurrent ones).
-test.serial('raw injection: crafted frames (bad checksum, mid-stream ACK, VLAN tag) arrive byte for byte', async (t) => {
+test.serial('raw injection: crafted frames (mid-stream ACK, bad checksum, VLAN tag, truncated header) arrive byte for byte', async (t) => {
   const c1 = lab.iface('c1');
   const lbc = lab.iface('lb', 'clients');
   const eth = { src: c1.mac, dst: lbc.mac };
@@ -84,17 +84,21 @@ test.serial('raw injection: crafted frames (bad checksum, mid-stream ACK, VLAN t
     buildFrame({ eth, ip: { src: c1.ipv4, dst: '198.18.100.1' }, tcp: { sport: 45000, dport: 80, flags: 'A', seq: 1000, ack: 2000 } }),
     buildFrame({ eth, ip: { src: c1.ipv4, dst: '198.18.100.1' }, udp: { sport: 45001, dport: 53, checksum: 'bad' }, payload: 'x' }),
     buildFrame({ eth, vlan: 42, ip: { src: c1.ipv4, dst: '198.18.100.1' }, udp: { sport: 45002, dport: 53 }, payload: 4 }),
+    // An IPv4 header cut after 10 of its 20 bytes.
+    buildFrame({ eth, ip: { src: c1.ipv4, dst: '198.18.100.1' }, udp: { sport: 45003, dport: 53 } }).subarray(0, 24),
   ];
   const cap = await Capture.start(lab, { points: [{ node: 'lb', segment: 'clients' }], filter: `ether src ${c1.mac} and not ip6` });
   const sent = await injectFrames(lab, 'c1', c1.ifname, frames);
-  t.is(sent.sent, 3);
+  t.is(sent.sent, 4);
   await cap.stop();
   const got = await cap.packets('lb', 'clients');
-  t.is(got.length, 3);
+  t.is(got.length, 4);
   got.forEach((p, i) => t.true(Buffer.compare(p.record.data, frames[i] ?? Buffer.alloc(0)) === 0, `frame ${i}`));
   t.is(got[0]?.frame.tcp?.flagString, '.');
   t.is(got[1]?.frame.udp?.checksum.verdict, 'bad');
   t.is(got[2]?.frame.vlans[0]?.id, 42);
+  t.is(got[3]?.record.data.length, 24);
+  t.is(got[3]?.frame.error?.layer, 'ipv4');
 });
 
 test('dsr: with a kernel route standing in for the datapath, backends answer from the VIP via the router', async (t) => {
