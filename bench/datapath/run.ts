@@ -38,8 +38,8 @@ export interface HookResult {
   ratio: Record<Case, number>;
   /** What each case returned (a benchmark of a failing path is worthless). */
   verdicts: Record<Case, number>;
-  /** Program size as loaded (bpftool): xlated instructions, jited bytes, verifier-processed instructions. */
-  programs: { name: string; xlatedInsns: number; jitedBytes: number; verifiedInsns: number | undefined }[];
+  /** Program size as loaded (bpftool prog show): xlated instructions, jited bytes. */
+  programs: { name: string; xlatedInsns: number; jitedBytes: number }[];
 }
 
 export interface DatapathBench {
@@ -58,8 +58,8 @@ function median(xs: number[]): number {
 async function progInfo(prog: BpfProgram): Promise<HookResult['programs'][number]> {
   const { id } = prog.info();
   const { stdout } = await execa('bpftool', ['prog', 'show', 'id', String(id), '--json']);
-  const j = JSON.parse(stdout) as { bytes_xlated: number; bytes_jited: number; verified_insns?: number };
-  return { name: prog.name, xlatedInsns: j.bytes_xlated / 8, jitedBytes: j.bytes_jited, verifiedInsns: j.verified_insns };
+  const j = JSON.parse(stdout) as { bytes_xlated: number; bytes_jited: number };
+  return { name: prog.name, xlatedInsns: j.bytes_xlated / 8, jitedBytes: j.bytes_jited };
 }
 
 const eth = { src: CLIENT_MAC, dst: LB_MAC };
@@ -157,7 +157,7 @@ export function formatBench(b: DatapathBench): string {
   for (const r of b.results) {
     lines.push(`${r.hook}:`);
     for (const c of CASES) lines.push(`  ${c.padEnd(16)} ${r.ns[c].toFixed(1).padStart(8)} ns  ${r.ratio[c].toFixed(2).padStart(6)}x  (retval ${r.verdicts[c]})`);
-    for (const p of r.programs) lines.push(`  program ${p.name}: ${p.xlatedInsns} xlated insns, ${p.jitedBytes} jited bytes, ${p.verifiedInsns ?? '?'} insns processed by the verifier`);
+    for (const p of r.programs) lines.push(`  program ${p.name}: ${p.xlatedInsns} xlated insns, ${p.jitedBytes} jited bytes`);
   }
   return lines.join('\n');
 }

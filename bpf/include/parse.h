@@ -64,7 +64,8 @@ struct xlb_pkt {
 	__u8 icmp_type;
 	__u8 icmp_err;              /* 1: ICMP error with a parsed inner packet */
 	__u8 vlan;                  /* number of VLAN tags */
-	__u8 pad[2];
+	__u8 ct_miss;               /* the fast path found no conntrack entry */
+	__u8 pad[1];
 };
 
 static __always_inline int is_icmp_echo(__u8 family, __u8 type, int *request)

@@ -96,7 +96,11 @@ static __always_inline int xlb_fast(xlb_ctx_t *ctx)
 	if (p->icmp_err)
 		goto slow;
 	e = bpf_map_lookup_elem(&xlb_ct, &p->key);
-	if (!e || !ct_fast_eligible(e) || (p->tcp_flags & (TCPF_SYN | TCPF_FIN | TCPF_RST)))
+	if (!e) {
+		p->ct_miss = 1;
+		goto slow;
+	}
+	if (!ct_fast_eligible(e) || (p->tcp_flags & (TCPF_SYN | TCPF_FIN | TCPF_RST)))
 		goto slow;
 	now = xlb_now(cfg);
 	if (!ct_alive(cfg, e, now))
@@ -256,9 +260,11 @@ static __always_inline int ct_insert_reply(const struct xlb_config *cfg, struct 
 	struct xlb_ct_entry *old;
 
 	if (!fullnat) {
+		if (!bpf_map_update_elem(&xlb_ct, &s->rkey, &s->rev, BPF_NOEXIST))
+			return 0;
 		old = bpf_map_lookup_elem(&xlb_ct, &s->rkey);
 		if (old && ct_alive(cfg, old, now))
-			return -1;
+			return -1;  /* another live flow owns this reply tuple */
 		return bpf_map_update_elem(&xlb_ct, &s->rkey, &s->rev, BPF_ANY) ? -1 : 0;
 	}
 	if (lo == 0 || hi < lo) {
@@ -407,9 +413,11 @@ static __always_inline int xlb_slow(xlb_ctx_t *ctx)
 	now = xlb_now(cfg);
 	if (s->pkt.icmp_err)
 		return slow_icmp_error(ctx, cfg, s, &v, now);
-	e = bpf_map_lookup_elem(&xlb_ct, &s->pkt.key);
-	if (e && ct_alive(cfg, e, now))
-		return slow_tracked(ctx, cfg, s, e, &v, now);
+	if (!s->pkt.ct_miss) {
+		e = bpf_map_lookup_elem(&xlb_ct, &s->pkt.key);
+		if (e && ct_alive(cfg, e, now))
+			return slow_tracked(ctx, cfg, s, e, &v, now);
+	}
 	return slow_new(ctx, cfg, s, &v, now);
 }
 
