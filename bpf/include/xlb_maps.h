@@ -242,7 +242,10 @@ struct xlb_trace_event {
 };
 
 /* ---------------------------------------------------------------- maps */
+/* Overridable (-DXLB_PINNED=) so tools can load a copy without touching bpffs pins. */
+#ifndef XLB_PINNED
 #define XLB_PINNED __uint(pinning, LIBBPF_PIN_BY_NAME)
+#endif
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
