@@ -3,6 +3,7 @@
 // TC datapath, /metrics counting it; then `kill -9` of the agent with long-lived connections
 // open, a restart over the pinned maps, and every connection carrying on.
 import test from 'ava';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Lab } from '../../lab/lab.ts';
@@ -78,5 +79,24 @@ test('agent in the lab: PUT, traffic, metrics, kill -9 and restart keep every co
   }
   const after = JSON.parse(await curl('/v1/services')) as ServiceList;
   t.deepEqual(after, before);
-  await agent.stop();
+
+  // The config file holds what the API did; edit it and SIGHUP: the agent applies the edit.
+  const saved = readFileSync(config, 'utf8');
+  t.regex(saved, /name: web/);
+  writeFileSync(config, `${saved}  - name: http\n    vip: ${VIP.ipv4}\n    port: 80\n    algorithm: maglev\n    endpoints:\n${backends.map((b) => `      - { ip: ${b}, port: 80 }\n`).join('')}`);
+  agent.signal('SIGHUP');
+  const t0 = Date.now();
+  while (!agent.stdout().includes('config reloaded') && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 50));
+  t.regex(await xlb('lb', 'ls'), /^http\s+198\.18\.100\.1\s+80\s+tcp\s+maglev\s+dnat\s+3\/3 active/m);
+  const http = await runClient(lab, 'c1', { proto: 'http', target: VIP.ipv4, port: 80, count: 6 });
+  t.is(http.summary.ok, 6, JSON.stringify(http.summary));
+
+  // SIGTERM: a graceful stop leaves the programs attached and the maps pinned: traffic goes on.
+  agent.signal('SIGTERM');
+  t.deepEqual(await agent.exited, { code: 0, signal: null });
+  t.regex(agent.stdout(), /stopped; programs stay attached and maps pinned/);
+  const filters = (await lab.exec('lb', 'tc', ['filter', 'show', 'dev', ifaces[0] as string, 'ingress'])).stdout;
+  t.regex(filters, /xlb_tc_main/);
+  const without = await runClient(lab, 'c1', { proto: 'tcp', target: VIP.ipv4, port: 7000, count: 6 });
+  t.is(without.summary.ok, 6, 'the datapath balances while no agent runs');
 });

@@ -19,10 +19,12 @@ export interface DatapathHandle {
   /** Attaches to an interface, replacing any program already there. */
   attach(iface: string): void;
   detach(iface: string): void;
+  /** Called once every interface is attached (e.g. to drop what earlier processes left). */
+  afterAttach?(): void;
   /** Periodic maintenance (conntrack aging, least-connection counts); returns what it did. */
   maintain?(): Record<string, number>;
-  /** Closes every fd; pinned maps (and attached programs) stay. */
-  close(): void;
+  /** Closes every fd; pinned maps (and attached programs) stay. `detached`: the programs were detached. */
+  close(opts?: { detached?: boolean }): void;
 }
 
 export interface AgentOptions {
@@ -85,6 +87,7 @@ export async function startAgent(dph: DatapathHandle, opts: AgentOptions): Promi
     dph.attach(iface);
     log.info({ iface, datapath: dph.describe }, 'attached');
   }
+  dph.afterAttach?.();
   const health = new HealthMonitor(controller, {
     onChange: (h) => log.warn({ service: h.service, endpoint: `${h.ip}:${h.port}`, up: h.up, detail: h.lastDetail }, h.up ? 'endpoint up' : 'endpoint down'),
     onError: (service, err) => log.error({ service, err }, 'health change could not be applied'),
@@ -157,7 +160,7 @@ export async function startAgent(dph: DatapathHandle, opts: AgentOptions): Promi
           }
         }
       }
-      dph.close();
+      dph.close({ detached: opts.detachOnExit });
       log.info({ detached: opts.detachOnExit }, opts.detachOnExit ? 'stopped; programs detached, maps stay pinned' : 'stopped; programs stay attached and maps pinned');
     },
   };

@@ -6,7 +6,7 @@
 // xlb_sched S·2·M, xlb_rr / xlb_policers / xlb_svc_stats S, xlb_ep_conns / xlb_ep_stats S·64.
 // When the pins exist their sizes win (a pinned map cannot be resized; libbpf refuses to reuse
 // a pin whose definition differs).
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BpfMap, BpfObject, detachTc, detachXdp, ifindex, numPossibleCpus } from '../bpf/index.ts';
@@ -484,6 +484,19 @@ export function openKernelDatapath(opts: KernelDatapathOptions): KernelDatapathH
     throw err;
   }
   const program = obj.program(opts.hook === 'tc' ? 'xlb_tc_main' : 'xlb_xdp_main');
+  // The tail-call table (xlb_progs) is not pinned by the object. The kernel empties a PROG_ARRAY
+  // when its last user-space reference goes (an fd or a pin), so after the agent exits the
+  // still-attached program would tail-call into nothing: established flows go on (fast path),
+  // new flows pass untouched. Pinning it under a name of this process keeps it filled;
+  // afterAttach() removes the pins of earlier processes once this one's program is attached.
+  const progsPin = path.join(opts.pinDir, `xlb_progs_${opts.hook}_${process.pid}_${Date.now().toString(36)}`);
+  try {
+    obj.map('xlb_progs').pin(progsPin);
+  } catch (err) {
+    obj.close();
+    throw err;
+  }
+  const stalePins = (): string[] => readdirSync(opts.pinDir).filter((f) => f.startsWith(`xlb_progs_${opts.hook}_`) && path.join(opts.pinDir, f) !== progsPin);
   const attached = new Set<string>();
   return {
     datapath: kernel,
@@ -503,10 +516,15 @@ export function openKernelDatapath(opts: KernelDatapathOptions): KernelDatapathH
       else detachXdp(idx, opts.xdpMode ?? 'native');
       attached.delete(iface);
     },
+    afterAttach() {
+      for (const f of stalePins()) rmSync(path.join(opts.pinDir, f), { force: true });
+    },
     maintain() {
       return kernel.sweep();
     },
-    close() {
+    close(opts2: { detached?: boolean } = {}) {
+      // Detached: nothing runs the program any more, its tail-call table pin can go.
+      if (opts2.detached === true) rmSync(progsPin, { force: true });
       obj.close();
       if (opts.removePinsOnClose === true) rmSync(opts.pinDir, { recursive: true, force: true });
     },
