@@ -175,3 +175,69 @@ for (const hook of HOOKS) {
     }
   });
 }
+
+for (const hook of HOOKS) {
+  test(`${hook}: DSR forwards without rewriting; a port-range service matches inside its range only`, (t) => {
+    const h = openHarness(hook);
+    try {
+      h.service({ id: 7, vip: VIP, port: 80, mode: 'dsr', endpoints: [{ ip: BACKEND, port: 0 }] });
+      const syn = frame({ ip: { src: CLIENT, dst: VIP }, tcp: { sport: 40000, dport: 80, flags: 'S' } });
+      h.reasonDelta();
+      t.deepEqual(h.run(syn).data, syn);
+      t.deepEqual(h.reasonDelta(), { NEW_FLOW: 1 });
+      const e = h.flow({ src: CLIENT, dst: VIP, sport: 40000, dport: 80, proto: 'tcp' });
+      t.is(e?.xlate, 0);
+      t.deepEqual([...e!.nat_daddr.subarray(0, 4)], [198, 18, 1, 11]);
+      t.is(h.flow({ src: BACKEND, dst: CLIENT, sport: 40000, dport: 40000, proto: 'tcp' }), undefined);
+
+      h.service({ id: 8, vip: VIP, port: 0, portLo: 1000, portHi: 1999, proto: 'udp', endpoints: [{ ip: BACKEND, port: 0 }] });
+      const inRange = frame({ ip: { src: CLIENT, dst: VIP }, udp: { sport: 7, dport: 1500 }, payload: 'r' });
+      t.deepEqual(h.run(inRange).data, frame({ ip: { src: CLIENT, dst: BACKEND }, udp: { sport: 7, dport: 1500 }, payload: 'r' }));
+      const outside = frame({ ip: { src: CLIENT, dst: VIP }, udp: { sport: 7, dport: 2000 }, payload: 'r' });
+      t.deepEqual(h.run(outside).data, outside);
+    } finally {
+      h.close();
+    }
+  });
+
+  test(`${hook}: ICMPv6 echo balanced; ICMPv6 packet-too-big about a tracked IPv6 flow translated`, (t) => {
+    const snat6 = Buffer.alloc(16);
+    snat6.writeUInt16BE(0xfd00, 0);
+    snat6.writeUInt16BE(1, 14);
+    const h = openHarness(hook, { config: { snat_v6: snat6 } });
+    try {
+      h.service({ id: 9, vip: VIP6, port: 0, proto: 'icmp', endpoints: [{ ip: BACKEND6, port: 0 }] });
+      let r = h.run(frame({ ip: { src: CLIENT6, dst: VIP6 }, icmp: { type: 'echo-request', id: 5, seq: 1 } }));
+      t.deepEqual(r.data, frame({ ip: { src: CLIENT6, dst: BACKEND6 }, icmp: { type: 'echo-request', id: 5, seq: 1 } }));
+      r = h.run(frame({ ip: { src: BACKEND6, dst: CLIENT6 }, icmp: { type: 'echo-reply', id: 5, seq: 1 } }));
+      t.deepEqual(r.data, frame({ ip: { src: VIP6, dst: CLIENT6 }, icmp: { type: 'echo-reply', id: 5, seq: 1 } }));
+
+      h.service({ id: 10, vip: VIP6, port: 443, mode: 'fullnat', endpoints: [{ ip: BACKEND6, port: 8443 }] });
+      h.run(frame({ ip: { src: CLIENT6, dst: VIP6 }, tcp: { sport: 40000, dport: 443, flags: 'S' } }));
+      const port = h.flow({ src: CLIENT6, dst: VIP6, sport: 40000, dport: 443, proto: 'tcp' })!.nat_sport;
+      const router = 'fd00::1:fe';
+      const ptb = (src: string, dst: string, sport: number, dport: number): FrameSpec['icmp'] => ({
+        type: 'packet-too-big',
+        mtu: 1280,
+        inner: { ip: { src, dst }, tcp: { sport, dport, flags: 'S' } },
+        quoteLength: 48,
+      });
+      r = h.run(frame({ ip: { src: router, dst: SNAT6 }, icmp: ptb(SNAT6, BACKEND6, port, 8443) }));
+      t.deepEqual(r.data, frame({ ip: { src: router, dst: CLIENT6 }, icmp: ptb(CLIENT6, VIP6, 40000, 443) }));
+    } finally {
+      h.close();
+    }
+  });
+
+  test(`${hook}: QinQ-tagged IPv6 frame is balanced and keeps both tags`, (t) => {
+    const h = openHarness(hook);
+    try {
+      h.service({ id: 4, vip: VIP6, port: 443, endpoints: [{ ip: BACKEND6, port: 0 }] });
+      const tags = [{ id: 10, tpid: 0x88a8 }, { id: 20 }];
+      const r = h.run(frame({ vlan: tags, ip: { src: CLIENT6, dst: VIP6 }, tcp: { sport: 1, dport: 443, flags: 'S' } }));
+      t.deepEqual(r.data, frame({ vlan: tags, ip: { src: CLIENT6, dst: BACKEND6 }, tcp: { sport: 1, dport: 443, flags: 'S' } }));
+    } finally {
+      h.close();
+    }
+  });
+}
