@@ -119,7 +119,7 @@ export async function startAgent(dph: DatapathHandle, opts: AgentOptions): Promi
       } catch (err) {
         log.error({ err }, 'datapath maintenance failed');
       }
-    }, opts.maintainIntervalMs ?? 1000);
+    }, opts.maintainIntervalMs ?? 5000);
     maintainTimer.unref();
   }
 

@@ -169,3 +169,13 @@ test('openapi.json lists every route with its schemas', async (t) => {
   t.deepEqual(doc.paths['/v1/conntrack'].get.parameters.map((p: { name: string }) => p.name), ['service', 'limit']);
   t.truthy(doc.paths['/v1/stats'].get.responses['200']);
 });
+
+test('a datapath refusal is a 409 with the reason, and changes nothing', async (t) => {
+  const { app, dp } = await setup();
+  dp.refuse = (s) => (s.mode === 'fullnat' ? 'mode fullnat needs a source address for IPv4: start the agent with --snat-v4 ADDR' : undefined);
+  const r = await app.inject({ method: 'PUT', url: '/v1/services/web', payload: web({ mode: 'fullnat' }) });
+  t.is(r.statusCode, 409);
+  t.is(r.json().error, 'refused');
+  t.regex(r.json().message, /--snat-v4 ADDR; nothing was changed$/);
+  t.is(dp.writes, 0);
+});

@@ -8,6 +8,7 @@ import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest, 
 import type { Controller } from '../controller/controller.ts';
 import type { HealthMonitor } from '../controller/health.ts';
 import { ValidationError } from '../controller/validate.ts';
+import { DatapathRefusal } from '../controller/datapath.ts';
 import { createMetrics } from './metrics.ts';
 import {
   conntrackQuery,
@@ -129,6 +130,7 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
       return reply.code(400).send({ error: 'invalid', message: err.message, errors: err.errors });
     }
     if (err instanceof HttpError) return reply.code(err.status).send({ error: err.code, message: err.message });
+    if (err instanceof DatapathRefusal) return reply.code(409).send({ error: 'refused', message: `${err.message}; nothing was changed` });
     const e = err as { statusCode?: number; message?: string; code?: string };
     if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
       return reply.code(e.statusCode).send({ error: e.code ?? 'bad request', message: e.message ?? 'bad request' });
@@ -140,7 +142,7 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
     reply.code(404).send({ error: 'not found', message: `no route ${req.method} ${req.url}; see GET /openapi.json for the routes` }),
   );
 
-  const err4xx = { 400: errorSchema, 401: errorSchema, 404: errorSchema };
+  const err4xx = { 400: errorSchema, 401: errorSchema, 404: errorSchema, 409: errorSchema };
   const tags = ['services'];
 
   app.get('/healthz', { schema: { summary: 'Liveness: the agent runs and its datapath is loaded', response: { 200: healthzResponse } } }, async () => ({

@@ -3,6 +3,7 @@
 // SIGINT stop gracefully (programs stay attached and maps pinned unless --detach-on-exit).
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { parseIp } from '../controller/ip.ts';
 import { openKernelDatapath } from '../controller/kernel-datapath.ts';
 import { ValidationError } from '../controller/validate.ts';
 import { parseListen, startAgent } from './agent.ts';
@@ -13,7 +14,7 @@ import type { LogLevel } from './log.ts';
 const USAGE = `usage: xlb agent [--config FILE] [--iface IF]... [--hook tc|xdp] [--api HOST:PORT]
                  [--pin-dir DIR] [--instance NAME] [--token-file FILE] [--detach-on-exit]
                  [--ct-entries N] [--max-services N] [--log-level debug|info|warn|error]
-                 [--request-logs]
+                 [--snat-v4 ADDR] [--snat-v6 ADDR] [--xdp-mode native|generic] [--request-logs]
 
   --config FILE     YAML config (agent settings + services); default /var/lib/xlb/INSTANCE.yaml.
                     Written atomically on every API change; SIGHUP reloads it.
@@ -24,7 +25,10 @@ const USAGE = `usage: xlb agent [--config FILE] [--iface IF]... [--hook tc|xdp] 
   --token-file FILE bearer token for the API (or env XLB_TOKEN)
   --detach-on-exit  detach the programs on SIGTERM (default: they stay attached, flows go on)
   --ct-entries N    conntrack entries (2 per flow) when the maps are created (default 262144)
-  --max-services N  service-id space when the maps are created (default 1024)`;
+  --max-services N  service-id space when the maps are created (default 1024)
+  --snat-v4 ADDR    full-NAT source address for IPv4 services (an address of this host)
+  --snat-v6 ADDR    full-NAT source address for IPv6 services
+  --xdp-mode M      with --hook xdp: native (default) or generic`;
 
 export async function main(argv: string[]): Promise<number> {
   let values;
@@ -44,6 +48,9 @@ export async function main(argv: string[]): Promise<number> {
         'max-services': { type: 'string' },
         'log-level': { type: 'string' },
         'request-logs': { type: 'boolean' },
+        'snat-v4': { type: 'string' },
+        'snat-v6': { type: 'string' },
+        'xdp-mode': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -105,9 +112,16 @@ export async function main(argv: string[]): Promise<number> {
   if (ctEntries === undefined) return fail(`--ct-entries '${values['ct-entries']}' is not a positive integer`);
   if (maxServices === undefined) return fail(`--max-services '${values['max-services']}' is not a positive integer`);
 
+  const snatV4 = values['snat-v4'];
+  const snatV6 = values['snat-v6'];
+  if (snatV4 !== undefined && parseIp(snatV4)?.family !== 4) return fail(`--snat-v4 '${snatV4}' is not an IPv4 address`);
+  if (snatV6 !== undefined && parseIp(snatV6)?.family !== 6) return fail(`--snat-v6 '${snatV6}' is not an IPv6 address`);
+  const xdpMode = values['xdp-mode'] ?? 'native';
+  if (xdpMode !== 'native' && xdpMode !== 'generic') return fail(`--xdp-mode '${xdpMode}' is not native or generic`);
+
   let dph;
   try {
-    dph = openKernelDatapath({ hook, pinDir, ctEntries, maxServices });
+    dph = openKernelDatapath({ hook, pinDir, ctEntries, maxServices, xdpMode, ...(snatV4 !== undefined ? { snatV4 } : {}), ...(snatV6 !== undefined ? { snatV6 } : {}) });
   } catch (err) {
     return fail(`cannot load the datapath: ${(err as Error).message}`, { err });
   }

@@ -2,6 +2,7 @@
 // Datapath equal to them through the Reconciler. The same class runs in the agent and in the
 // test harness. Every input is validated as a whole before anything changes.
 import type { Datapath, DatapathLimits } from './datapath.ts';
+import { DatapathRefusal } from './datapath.ts';
 import { Reconciler, keyOf, keyText } from './reconcile.ts';
 import type { EffectiveService, ReconcileAction, ReconcileResult } from './reconcile.ts';
 import type { DesiredState, Endpoint, Limits, Service } from './types.ts';
@@ -48,6 +49,18 @@ export class Controller {
     return { services: this.services() };
   }
 
+  /** Throws DatapathRefusal (naming each service) when the datapath cannot hold some of them. */
+  private checkRefusals(services: Service[]): void {
+    const refusal = this.dp.refusal?.bind(this.dp);
+    if (refusal === undefined) return;
+    const msgs: string[] = [];
+    for (const s of services) {
+      const why = refusal({ key: keyOf(s), mode: s.mode, portEnd: s.portEnd ?? 0 });
+      if (why !== undefined) msgs.push(`service '${s.name}': ${why}`);
+    }
+    if (msgs.length > 0) throw new DatapathRefusal(msgs.join('\n'));
+  }
+
   /** The datapath id of a service (after it was reconciled). */
   serviceId(name: string): number | undefined {
     const s = this.desired.get(name);
@@ -82,6 +95,7 @@ export class Controller {
   load(input: unknown): ReconcileResult {
     const r = validateDesiredState(input, this.limits);
     if (!r.ok) throw new ValidationError(r.errors);
+    this.checkRefusals(r.value.services);
     this.desired.clear();
     this.byVip.clear();
     for (const s of r.value.services) {
@@ -107,14 +121,19 @@ export class Controller {
     const r = validateService(input, { limits: this.limits, nameFromUrl: name });
     if (!r.ok) throw new ValidationError(r.errors);
     const svc = r.value;
+    this.checkRefusals([svc]);
     const previous = this.desired.get(name);
     const others = [...(this.byVip.get(`${svc.vip}|${svc.protocol}`) ?? [])].filter((n) => n !== name).map((n) => this.desired.get(n) as Service);
     const clash = others.find((o) => servicesOverlap(o, svc));
     if (clash !== undefined) {
       throw new ValidationError([{ path: 'port', message: `${describeKey(svc)} overlaps service '${clash.name}' (${describeKey(clash)}); a VIP/protocol/port may belong to one service` }]);
     }
+    const range = svc.portEnd === undefined ? undefined : others.find((o) => o.portEnd !== undefined);
+    if (range !== undefined) {
+      throw new ValidationError([{ path: 'portEnd', message: `${svc.vip} ${svc.protocol} already has the port range of service '${range.name}' (${describeKey(range)}); one port range per VIP and protocol` }]);
+    }
     if (previous === undefined && this.desired.size >= this.limits.maxServices) {
-      throw new ValidationError([{ path: '', message: `the datapath holds its maximum of ${this.limits.maxServices} services; delete one first` }]);
+      throw new DatapathRefusal(`the datapath holds its maximum of ${this.limits.maxServices} services; delete one first`);
     }
     const moved = previous !== undefined && keyText(keyOf(previous)) !== keyText(keyOf(svc));
     if (previous !== undefined) this.index(previous, false);

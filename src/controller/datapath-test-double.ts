@@ -24,6 +24,8 @@ export class DatapathTestDouble implements Datapath {
   private readonly keyById = new Map<number, string>();
   writes = 0;
   flows: DpFlow[] = [];
+  /** What refusal() answers (tests set it to exercise refusals). */
+  refuse: ((svc: Pick<DpService, 'key' | 'mode' | 'portEnd'>) => string | undefined) | undefined;
   countersValue: DpCounters = { services: new Map(), endpoints: new Map(), drops: new Map(), verdicts: new Map() };
 
   constructor(limits: Partial<DatapathLimits> = {}) {
@@ -87,6 +89,10 @@ export class DatapathTestDouble implements Datapath {
 
   counters(): DpCounters {
     return this.countersValue;
+  }
+
+  refusal(svc: Pick<DpService, 'key' | 'mode' | 'portEnd'>): string | undefined {
+    return this.refuse?.(svc);
   }
 
   /** What a packet would see for a key: the active generation's slots. */

@@ -84,6 +84,18 @@ export interface DpCounters {
   verdicts: Map<string, number>;
 }
 
+/**
+ * A change the datapath cannot take for a reason the user can fix (no SNAT address for full
+ * NAT, a second port range on a VIP, out of service ids). Nothing was changed for packets.
+ * The REST API answers 409 with the message.
+ */
+export class DatapathRefusal extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DatapathRefusal';
+  }
+}
+
 export interface Datapath {
   readonly limits: DatapathLimits;
   /** Every service entry the datapath holds (the read-back used by reconcile). */
@@ -106,4 +118,10 @@ export interface Datapath {
   /** Deletes every flow of a service going to an endpoint (both directions); returns how many. */
   deleteFlows(serviceId: number, endpoint: { ip: string; port: number }): number;
   counters(): DpCounters;
+  /**
+   * Why this datapath cannot hold a service (e.g. full NAT without a source address), or
+   * undefined. The controller asks for every service of a change before writing anything, so a
+   * change is refused whole.
+   */
+  refusal?(svc: Pick<DpService, 'key' | 'mode' | 'portEnd'>): string | undefined;
 }

@@ -100,6 +100,22 @@ test.serial('kernel: reconcile is idempotent, restart over the pins changes noth
   t.like(h2.datapath.getService({ vip: '198.18.100.2', port: 80, protocol: 'tcp' }), { persistenceTimeoutS: 30, policer: { ratePps: 1000, burst: 50 } });
 });
 
+test.serial('kernel: full NAT needs a source address; with one, the client address is replaced', (t) => {
+  const dir = pinDir();
+  t.teardown(() => cleanup(dir));
+  const h1 = open(dir);
+  const c1 = new Controller(h1.datapath);
+  t.throws(() => c1.put('f', svc('f', '198.18.100.1', [7], { mode: 'fullnat' })), { message: /mode fullnat needs a source address for IPv4: start the agent with --snat-v4 ADDR/ });
+  t.is(h1.datapath.listServices().length, 0);
+  h1.close();
+  const h = open(dir, { snatV4: '198.18.2.1' });
+  t.teardown(() => h.close());
+  const c = new Controller(h.datapath);
+  c.put('f', svc('f', '198.18.100.1', [7], { mode: 'fullnat' }));
+  const r = h.program.testRun({ data: buildFrame({ ip: { src: '198.18.1.10', dst: '198.18.100.1' }, tcp: { sport: 40000, dport: 80, flags: 'S' } }) });
+  t.is(`${r.data[26]}.${r.data[27]}.${r.data[28]}.${r.data[29]} > ${r.data[30]}.${r.data[31]}.${r.data[32]}.${r.data[33]}`, '198.18.2.1 > 198.18.2.7');
+});
+
 test.serial('kernel: a packet goes to an endpoint; flows, counters, purge and aging', (t) => {
   const dir = pinDir();
   t.teardown(() => cleanup(dir));

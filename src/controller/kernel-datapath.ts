@@ -13,7 +13,7 @@ import { BpfMap, BpfObject, detachTc, detachXdp, ifindex, numPossibleCpus } from
 import type { BpfProgram } from '../bpf/index.ts';
 import type { DatapathHandle } from '../agent/agent.ts';
 import type { Datapath, DatapathLimits, DpCounters, DpEndpoint, DpFlow, DpService, DpServiceKey } from './datapath.ts';
-import { EMPTY_SLOT } from './datapath.ts';
+import { DatapathRefusal, EMPTY_SLOT } from './datapath.ts';
 import { formatIp, parseIp } from './ip.ts';
 import { maglevTable, wrrSchedule } from './lookup-tables.ts';
 import { defaultConfig } from '../datapath/loader.ts';
@@ -234,15 +234,27 @@ export class KernelDatapath implements Datapath {
     this.schedLen.set(`${id}/${generation}`, algorithm === 'wrr' ? (table?.length ?? 0) : 0);
   }
 
+  refusal(svc: Pick<DpService, 'key' | 'mode' | 'portEnd'>): string | undefined {
+    if (svc.mode !== 'fullnat') return undefined;
+    const cfg = this.readConfig();
+    const family = svc.key.vip.includes(':') ? 6 : 4;
+    if ((family === 4 ? cfg.snat_v4 : cfg.snat_v6).every((b) => b === 0)) {
+      return `mode fullnat needs a source address for IPv${family}: start the agent with --snat-v${family} ADDR (an address of this host the backends route back to)`;
+    }
+    return undefined;
+  }
+
   putService(svc: DpService): void {
     const range = svc.portEnd !== 0;
     const key = this.encodeKey(svc.key, range);
     if (range) {
       const other = this.maps.services.lookup(key);
       if (other !== undefined && serviceCodec.decode(other).port_lo !== svc.key.port) {
-        throw new Error(`kernel datapath: ${svc.key.vip} ${svc.key.protocol} already has a port range; the datapath holds one port range per VIP and protocol`);
+        throw new DatapathRefusal(`${svc.key.vip} ${svc.key.protocol} already has a port range; the datapath holds one port range per VIP and protocol`);
       }
     }
+    const no = this.refusal(svc);
+    if (no !== undefined) throw new DatapathRefusal(no);
     // Policer first (the entry that names it is written last).
     const pk = u32Key(svc.id);
     const cur = this.maps.policers.lookup(pk);
@@ -299,10 +311,16 @@ export class KernelDatapath implements Datapath {
     return monotonicNs() + cfg.clock_offset_ns;
   }
 
-  /** Every entry of the conntrack map (decoded). */
+  /** Every entry of the conntrack map (decoded), read with batch lookups (a few syscalls). */
   private ctEntries(): { kb: Buffer; k: ReturnType<typeof ctKey.decode>; e: ReturnType<typeof ctEntry.decode> }[] {
-    const out = [];
-    for (const [kb, vb] of this.maps.ct.entries()) out.push({ kb, k: ctKey.decode(kb), e: ctEntry.decode(vb) });
+    const raw = this.maps.ct.lookupBatchRaw();
+    const ks = this.maps.ct.keySize;
+    const vs = this.maps.ct.valueBufferSize;
+    const out = new Array<{ kb: Buffer; k: ReturnType<typeof ctKey.decode>; e: ReturnType<typeof ctEntry.decode> }>(raw.count);
+    for (let i = 0; i < raw.count; i++) {
+      const kb = raw.keys.subarray(i * ks, (i + 1) * ks);
+      out[i] = { kb, k: ctKey.decode(kb), e: ctEntry.decode(raw.values.subarray(i * vs, (i + 1) * vs)) };
+    }
     return out;
   }
 

@@ -2,7 +2,7 @@ import test from 'ava';
 import { Controller } from './controller.ts';
 import { DatapathTestDouble } from './datapath-test-double.ts';
 import { Reconciler, assignSlots } from './reconcile.ts';
-import { EMPTY_SLOT } from './datapath.ts';
+import { DatapathRefusal, EMPTY_SLOT } from './datapath.ts';
 import { ValidationError } from './validate.ts';
 
 const ep = (n: number, extra: Record<string, unknown> = {}): Record<string, unknown> => ({ ip: `198.18.2.${n}`, port: 8080, ...extra });
@@ -143,4 +143,19 @@ test('running out of service ids is a clear error and leaves the desired state a
   t.throws(() => c.put('c', svc('c', 3, [])), { message: /maximum of 2 services/ });
   t.deepEqual(c.services().map((s) => s.name), ['a', 'b']);
   t.true(new Reconciler(dp).reconcileAll([]).deleted.length === 2);
+});
+
+test('a datapath refusal of one service refuses the whole change before any write', (t) => {
+  const dp = new DatapathTestDouble();
+  dp.refuse = (s) => (s.mode === 'fullnat' ? 'mode fullnat needs a source address for IPv4' : undefined);
+  const c = new Controller(dp);
+  c.load({ services: [svc('a', 1, [ep(1)])] });
+  const writes = dp.writes;
+  t.throws(() => c.load({ services: [svc('a', 1, [ep(2)]), svc('b', 2, [ep(1)], { mode: 'fullnat' })] }), { instanceOf: DatapathRefusal, message: /^service 'b': mode fullnat needs a source address/ });
+  t.throws(() => c.put('b', svc('b', 2, [ep(1)], { mode: 'fullnat' })), { instanceOf: DatapathRefusal });
+  t.is(dp.writes, writes);
+  t.deepEqual(c.services().map((s) => s.name), ['a']);
+  t.throws(() => c.put('r2', svc('r2', 1, [], { port: 3000, portEnd: 3010 })) && c.put('r3', svc('r3', 1, [], { port: 4000, portEnd: 4010 })), {
+    message: /portEnd: 198\.18\.100\.1 tcp already has the port range of service 'r2'/,
+  });
 });

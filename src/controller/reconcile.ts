@@ -7,7 +7,7 @@
 // takes the lowest free slot, a removed endpoint leaves an inactive hole that a later endpoint
 // reuses, and trailing holes are trimmed.
 import type { Datapath, DpEndpoint, DpService, DpServiceKey } from './datapath.ts';
-import { EMPTY_SLOT } from './datapath.ts';
+import { DatapathRefusal, EMPTY_SLOT } from './datapath.ts';
 import type { Service } from './types.ts';
 import { serviceKeyText } from './types.ts';
 
@@ -125,7 +125,7 @@ export class Reconciler {
         return id;
       }
     }
-    throw new Error(`no free service id: the datapath holds its maximum of ${this.dp.limits.maxServices - 1} services; delete a service first`);
+    throw new DatapathRefusal(`no free service id: the datapath holds its maximum of ${this.dp.limits.maxServices - 1} services; delete a service first (or restart the agent on fresh pins with a larger --max-services)`);
   }
 
   /** Makes one service right, given what the datapath holds for its key (read back). */
@@ -134,8 +134,13 @@ export class Reconciler {
     if (actual === undefined) {
       const id = this.allocateId();
       const slots = assignSlots([], desiredEps);
-      this.dp.writeGeneration(id, 0, eff.service.algorithm, slots);
-      this.dp.putService(entryFor(eff, id, slots.length, 0));
+      try {
+        this.dp.writeGeneration(id, 0, eff.service.algorithm, slots);
+        this.dp.putService(entryFor(eff, id, slots.length, 0));
+      } catch (err) {
+        this.releaseId(id);
+        throw err;
+      }
       return 'created';
     }
     this.usedIds.add(actual.id);

@@ -81,6 +81,9 @@ test('duplicate names and overlapping VIP/port ranges are rejected across servic
   t.regex(text, /services\[web\]\.name: duplicate service name 'web'/);
   t.regex(text, /services\[(web|range)\]\.port: tcp:198\.18\.100\.1:(80|70) overlaps service/);
   t.notRegex(text, /udp/);
+  const ranges = validateDesiredState({ services: [web({ name: 'r1', port: 1000, portEnd: 1010, endpoints: [] }), web({ name: 'r2', port: 2000, portEnd: 2010, endpoints: [] })] });
+  t.false(ranges.ok);
+  if (!ranges.ok) t.regex(formatErrors(ranges.errors), /services\[r2\]\.portEnd: 198\.18\.100\.1 tcp already has the port range of services\[r1\]/);
 });
 
 test('parseIp canonicalises and rejects', (t) => {

@@ -312,6 +312,15 @@ export function checkConflicts(services: Service[], paths: string[], limits: Lim
     const b = services[y] as Service;
     return a.vip < b.vip ? -1 : a.vip > b.vip ? 1 : a.protocol < b.protocol ? -1 : a.protocol > b.protocol ? 1 : a.port - b.port;
   });
+  // One port range per VIP and protocol (the datapath keeps ranges under one key per VIP).
+  const rangeOf = new Map<string, number>();
+  services.forEach((s, i) => {
+    if (s.portEnd === undefined) return;
+    const k = `${s.vip}|${s.protocol}`;
+    const first = rangeOf.get(k);
+    if (first === undefined) rangeOf.set(k, i);
+    else errors.push({ path: `${paths[i]}.portEnd`, message: `${s.vip} ${s.protocol} already has the port range of ${paths[first]}; one port range per VIP and protocol` });
+  });
   // Within one VIP/protocol, compare each service with the earlier one reaching furthest.
   let reach: Service | undefined;
   for (const idx of order) {
