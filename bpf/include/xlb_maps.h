@@ -287,7 +287,6 @@ struct {
 	__uint(max_entries, XLB_CT_DEFAULT);
 	__type(key, struct xlb_ct_key);
 	__type(value, struct xlb_ct_entry);
-	__uint(map_flags, BPF_F_NO_COMMON_LRU);  /* per-CPU LRU lists: no global lock on insert */
 	XLB_PINNED;
 } xlb_ct SEC(".maps");
 
