@@ -148,6 +148,24 @@ test.serial('kernel: a packet goes to an endpoint; flows, counters, purge and ag
   t.is(h.kernel.sweep().expired, 2);
 });
 
+test.serial('kernel: least-connection counts stay right when flows expire (sweep recount)', (t) => {
+  const dir = pinDir();
+  t.teardown(() => cleanup(dir));
+  const h = open(dir);
+  t.teardown(() => h.close());
+  const c = new Controller(h.datapath);
+  c.put('lc', svc('lc', '198.18.100.1', [1, 2], { algorithm: 'lc' }));
+  for (let i = 0; i < 4; i++) h.program.testRun({ data: buildFrame({ ip: { src: '198.18.1.10', dst: '198.18.100.1' }, tcp: { sport: 41000 + i, dport: 80, flags: 'S' } }) });
+  t.deepEqual(h.kernel.endpointConnections(1, 2), [2, 2], 'lc spreads new flows evenly');
+  t.deepEqual(h.kernel.sweep(), { expired: 0, lcSlotsFixed: 0 }, 'nothing to fix while the flows live');
+  // The flows time out without a FIN or RST: the datapath never decrements for them.
+  h.kernel.writeConfig({ clock_offset_ns: 3600n * 1_000_000_000n });
+  t.deepEqual(h.kernel.endpointConnections(1, 2), [2, 2]);
+  const r = h.kernel.sweep();
+  t.is(r.expired, 8);
+  t.deepEqual(h.kernel.endpointConnections(1, 2), [0, 0]);
+});
+
 test.serial('kernel: changes applied while packets flow never expose a half-written service', async (t) => {
   const dir = pinDir();
   t.teardown(() => cleanup(dir));

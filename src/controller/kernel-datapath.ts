@@ -408,6 +408,11 @@ export class KernelDatapath implements Datapath {
     return { expired, lcSlotsFixed: fixed };
   }
 
+  /** The datapath's least-connection counts (xlb_ep_conns) of a service's first `count` slots. */
+  endpointConnections(id: number, count: number): number[] {
+    return Array.from({ length: count }, (_, slot) => Number(this.maps.epConns.lookup(u32Key(id * XLB_MAX_EP + slot))?.readBigInt64LE(0) ?? 0n));
+  }
+
   counters(): DpCounters {
     const out: DpCounters = { services: new Map(), endpoints: new Map(), drops: new Map(), verdicts: new Map() };
     const zero = { packets: 0n, bytes: 0n };
