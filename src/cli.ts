@@ -28,6 +28,7 @@ const COMMANDS: Record<string, CommandEntry> = {
   lb: { module: 'src/agent/client-cli.ts', summary: 'add, list and remove services through the agent API' },
   ct: { module: 'src/agent/client-cli.ts', summary: 'list the conntrack table through the agent API' },
   stats: { module: 'src/agent/client-cli.ts', summary: 'datapath counters through the agent API' },
+  pcap: { module: 'src/packet/cli.ts', summary: 'decode pcaps: per-packet lines, checksum verdicts' },
   bench: { module: 'bench/cli.ts', summary: 'the performance suite' },
   scenario: { module: 'src/harness/from-pcap-cli.ts', summary: 'scenario from-pcap FILE: a field bug to a scenario skeleton' },
   vm: { module: 'src/devtools/vm-cli.ts', summary: 'vm run --kernel SPEC -- CMD: run under another kernel (qemu)' },

@@ -1,0 +1,159 @@
+// `xlb demo`: the main job until the conformance suite exists. It brings up the default lab
+// (two-arm: clients ↔ LB ↔ backends), starts the real `xlb agent` inside the LB namespace,
+// programs services through the real `xlb lb add` client, sends real TCP/HTTP traffic from the
+// clients to the VIPs, and shows what happened: which backend answered how often, the
+// conntrack table with long-lived connections held open, and the datapath counters.
+// Everything it creates carries the lab's run id and is removed on exit, failure and Ctrl-C.
+// Exit 1 when any connection failed or a backend got no traffic.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Lab } from '../lab/lab.ts';
+import type { LabProcess } from '../lab/lab.ts';
+import { VIP } from '../lab/builtins.ts';
+import { backendNodes, runClient, startClient, startServers } from '../lab/traffic/tools.ts';
+import type { ClientReport } from '../lab/traffic/client-core.ts';
+import { runChecks } from './doctor.ts';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const XLB = path.join(ROOT, 'xlb');
+const API = '127.0.0.1:9400';
+
+const USAGE = `usage: xlb demo [--hook tc|xdp] [--backends N] [--connections N] [--algorithm A]
+
+Brings up the two-arm lab (1 client, N backends, dual stack), starts the xlb agent in the LB
+namespace, adds a TCP service on ${VIP.ipv4}:7000 and an HTTP service on [${VIP.ipv6}]:80,
+sends real traffic and prints the distribution, the conntrack table and the counters.
+  --hook tc|xdp       attach point (default tc). With xdp, the senders' tx checksum offload
+                      is turned off: XDP cannot see partial checksums (docs/datapath.md).
+  --backends N        backends (default 3, at most 8)
+  --connections N     TCP connections to the IPv4 service (default 300, at most 5000)
+  --algorithm A       rr|wrr|hash|maglev|lc|random for both services (default maglev)`;
+
+function section(title: string): void {
+  console.log(`\n── ${title} ${'─'.repeat(Math.max(0, 72 - title.length))}`);
+}
+
+/** The distribution of a client's connections over backends, as a bar chart. */
+export function distributionTable(report: ClientReport, backends: string[]): string {
+  const total = report.summary.count;
+  const lines = [`${'backend'.padEnd(8)} ${'conns'.padStart(6)} ${'share'.padStart(7)}`];
+  for (const b of backends) {
+    const n = report.summary.byBackend[b] ?? 0;
+    const share = total > 0 ? n / total : 0;
+    lines.push(`${b.padEnd(8)} ${String(n).padStart(6)} ${(share * 100).toFixed(1).padStart(6)}%  ${'█'.repeat(Math.round(share * 40))}`);
+  }
+  lines.push(`${'errors'.padEnd(8)} ${String(report.summary.errors).padStart(6)}`);
+  return lines.join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      hook: { type: 'string', default: 'tc' },
+      backends: { type: 'string', default: '3' },
+      connections: { type: 'string', default: '300' },
+      algorithm: { type: 'string', default: 'maglev' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help === true) {
+    console.log(USAGE);
+    return 0;
+  }
+  const hook = values.hook;
+  const nBackends = Number(values.backends);
+  const connections = Number(values.connections);
+  const algorithm = values.algorithm;
+  const problems: string[] = [];
+  if (hook !== 'tc' && hook !== 'xdp') problems.push(`--hook: '${hook}' is not tc or xdp`);
+  if (!Number.isInteger(nBackends) || nBackends < 1 || nBackends > 8) problems.push(`--backends: '${values.backends}' is not an integer from 1 to 8`);
+  if (!Number.isInteger(connections) || connections < 1 || connections > 5000) problems.push(`--connections: '${values.connections}' is not an integer from 1 to 5000`);
+  if (!['rr', 'wrr', 'hash', 'maglev', 'lc', 'random'].includes(algorithm)) problems.push(`--algorithm: '${algorithm}' is not one of rr, wrr, hash, maglev, lc, random`);
+  if (problems.length > 0) {
+    console.error(`xlb demo: ${problems.join('; ')}\n\n${USAGE}`);
+    return 2;
+  }
+
+  section('machine (xlb doctor)');
+  const doctor = runChecks();
+  for (const b of doctor.backends) console.log(`  ${b.backend.padEnd(5)} ${b.usable ? 'can run here' : `cannot run: ${b.blockers.join(', ')}`}`);
+  if (doctor.backends.find((b) => b.backend === 'lab')?.usable !== true) {
+    console.error('xlb demo: the lab cannot run on this machine; `xlb doctor` says why.');
+    return 1;
+  }
+
+  section(`lab: two-arm, 1 client, ${nBackends} backends, dual stack`);
+  // XDP cannot fix up a CHECKSUM_PARTIAL packet it redirects between veths: senders need tx
+  // checksum offload off with the XDP hook. TC handles both, so the demo keeps the default on.
+  const lab = await Lab.up('two-arm', { params: { clients: 1, backends: nBackends, ipv6: true, offload: hook === 'tc' } });
+  let agent: LabProcess | undefined;
+  try {
+    console.log(lab.diagram());
+    const backends = backendNodes(lab);
+    await startServers(lab, backends);
+
+    const pinDir = lab.pinDir('agent');
+    const config = path.join(lab.runDir, 'agent.yaml');
+    const ifaces = [lab.iface('lb', 'clients').ifname, lab.iface('lb', 'backends').ifname];
+    section(`agent in the LB namespace (${hook} on ${ifaces.join(', ')})`);
+    agent = await lab.spawn('lb', XLB, ['agent', '--config', config, '--iface', ifaces.join(','), '--hook', hook, '--api', API, '--pin-dir', pinDir], {
+      ready: /REST API listening/,
+      readyTimeoutMs: 30_000,
+    });
+    console.log(`agent pid ${agent.pid}, REST API on ${API} inside ${lab.netns('lb')}, maps pinned in ${pinDir}`);
+    const xlb = async (...args: string[]): Promise<string> => {
+      const r = await lab.exec('lb', XLB, [...args, '--api', API], { timeoutMs: 30_000, reject: false });
+      if (r.exitCode !== 0) throw new Error(`xlb ${args.join(' ')} failed: ${(r.stderr || r.stdout).trim()}`);
+      return r.stdout.trimEnd();
+    };
+    const v4 = backends.map((_, i) => lab.iface(backends[i] as string, 'backends').ipv4);
+    const v6 = backends.map((_, i) => lab.iface(backends[i] as string, 'backends').ipv6);
+    console.log(`$ xlb lb add tcp4 --vip ${VIP.ipv4} --port 7000 --algorithm ${algorithm} ...`);
+    console.log(await xlb('lb', 'add', 'tcp4', '--vip', VIP.ipv4, '--port', '7000', '--algorithm', algorithm, ...v4.flatMap((a) => ['--endpoint', `${a}:7000`])));
+    console.log(`$ xlb lb add http6 --vip ${VIP.ipv6} --port 80 --algorithm ${algorithm} ...`);
+    console.log(await xlb('lb', 'add', 'http6', '--vip', VIP.ipv6, '--port', '80', '--algorithm', algorithm, ...v6.flatMap((a) => ['--endpoint', `[${a}]:80`])));
+    console.log('$ xlb lb ls');
+    console.log(await xlb('lb', 'ls'));
+
+    section(`traffic: ${connections} TCP connections from c1 to ${VIP.ipv4}:7000 (10 at a time)`);
+    const tcp = await runClient(lab, 'c1', { proto: 'tcp', target: VIP.ipv4, port: 7000, count: connections, concurrency: 10 });
+    console.log(distributionTable(tcp, backends));
+
+    const httpCount = Math.min(60, connections);
+    section(`traffic: ${httpCount} HTTP requests from c1 to [${VIP.ipv6}]:80 (new connection each)`);
+    const http = await runClient(lab, 'c1', { proto: 'http', target: VIP.ipv6, port: 80, count: httpCount, concurrency: 5, keepAlive: false });
+    console.log(distributionTable(http, backends));
+
+    section('conntrack: 6 long-lived connections held open (xlb ct ls --service tcp4)');
+    const held = await startClient(lab, 'c1', { proto: 'tcp', target: VIP.ipv4, port: 7000, count: 6, concurrency: 6, rounds: 2 });
+    await new Promise((r) => setTimeout(r, 1500));
+    console.log(await xlb('ct', 'ls', '--service', 'tcp4', '--limit', '20'));
+    await held.next();
+    const heldReport = await held.report();
+
+    section('datapath counters (xlb stats)');
+    console.log(await xlb('stats'));
+
+    for (const [what, r] of [['tcp4', tcp], ['http6', http], ['held', heldReport]] as const) {
+      if (r.summary.errors > 0) {
+        const first = r.results.find((c) => c.error !== null);
+        problems.push(`${what}: ${r.summary.errors} of ${r.summary.count} connections failed (first: ${first?.error ?? '?'})`);
+      }
+    }
+    for (const b of backends) {
+      if ((tcp.summary.byBackend[b] ?? 0) === 0) problems.push(`backend ${b} got none of the ${connections} TCP connections`);
+    }
+    section('result');
+    if (problems.length > 0) {
+      for (const p of problems) console.log(`FAIL  ${p}`);
+    } else {
+      console.log(`ok    ${tcp.summary.ok + http.summary.ok + heldReport.summary.ok} connections balanced over ${backends.length} backends, none failed`);
+    }
+    return problems.length > 0 ? 1 : 0;
+  } finally {
+    await agent?.stop();
+    await lab.close();
+  }
+}
