@@ -292,7 +292,7 @@ static __always_inline int slow_new(xlb_ctx_t *ctx, const struct xlb_config *cfg
 				    struct xlb_verdict *v, __u64 now)
 {
 	struct xlb_pkt *p = &s->pkt;
-	struct xlb_ct_entry *f = &s->fwd;
+	struct xlb_ct_entry *f = &s->fwd, *e;
 	struct xlb_service *svc;
 	struct xlb_endpoint *ep;
 	__u32 reason = XLB_R_NEW_FLOW, slot;
@@ -393,7 +393,9 @@ static __always_inline int slow_new(xlb_ctx_t *ctx, const struct xlb_config *cfg
 		lc_add(svc->id, slot, 1);
 	v->ct_new = f->state;
 	stats_service(svc->id, slot, p->len, 1, 0);
-	act = xlate_and_forward(ctx, cfg, p, f, now, &reason);
+	/* forward with the stored entry, so the first packet already fills its next-hop cache */
+	e = bpf_map_lookup_elem(&xlb_ct, &p->key);
+	act = xlate_and_forward(ctx, cfg, p, e ? e : f, now, &reason);
 	return finish(ctx, cfg, p, v, act, reason, now);
 }
 
