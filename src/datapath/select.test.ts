@@ -167,3 +167,18 @@ for (const hook of HOOKS) {
     }
   });
 }
+
+for (const hook of HOOKS) {
+  test(`${hook}: 64 endpoints in one service are all used`, (t) => {
+    const h = openHarness(hook, { ctEntries: 16384 });
+    try {
+      const eps = Array.from({ length: 64 }, (_, i) => ({ ip: `198.18.${8 + (i >> 6)}.${1 + (i & 63)}`, port: 80 }));
+      h.service({ id: 1, vip: VIP, port: 80, algo: 'maglev', endpoints: eps, table: maglevTable(slotsOf(eps), 4099) });
+      const used = new Set(Array.from({ length: 2000 }, (_, i) => open(h, 10000 + (i & 1023), clientOf(i))));
+      t.is(used.size, 64);
+      t.false(used.has(undefined));
+    } finally {
+      h.close();
+    }
+  });
+}
