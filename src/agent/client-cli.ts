@@ -16,7 +16,8 @@ const USAGE: Record<string, string> = {
   xlb lb add NAME --vip IP --port PORT [--port-end PORT] [--protocol tcp|udp]
                   [--algorithm rr|wrr|hash|maglev|lc|random] [--mode dnat|fullnat|dsr]
                   [--endpoint IP:PORT[:WEIGHT]]... [--persistence SECONDS]
-                  [--health tcp|http|udp] [--health-path PATH] [--health-interval MS]
+                  [--health tcp|http|udp] [--health-path PATH] [--health-port PORT]
+                  [--health-interval MS] [--health-timeout MS]
                   [--dead-flows keep|purge]
   xlb lb add NAME --file SERVICE.(json|yaml)     # the whole service body, as PUT takes it
   xlb lb ls [NAME]
@@ -158,6 +159,8 @@ async function lb(client: Client, argv: string[], json: boolean): Promise<number
       health: { type: 'string' },
       'health-path': { type: 'string' },
       'health-interval': { type: 'string' },
+      'health-timeout': { type: 'string' },
+      'health-port': { type: 'string' },
       'dead-flows': { type: 'string' },
       file: { type: 'string' },
     },
@@ -187,6 +190,8 @@ async function lb(client: Client, argv: string[], json: boolean): Promise<number
         const hc: Record<string, unknown> = { type: values.health };
         if (values['health-path'] !== undefined) hc.path = values['health-path'];
         if (values['health-interval'] !== undefined) hc.intervalMs = num('health-interval', values['health-interval']);
+        if (values['health-timeout'] !== undefined) hc.timeoutMs = num('health-timeout', values['health-timeout']);
+        if (values['health-port'] !== undefined) hc.port = num('health-port', values['health-port']);
         body.healthCheck = hc;
       }
     }

@@ -164,7 +164,8 @@ function checkHealthCheck(c: Checker, v: unknown, path: string): HealthCheck | u
   if (onlyFor('send', 'udp')) hc.send = c.string(o.send, join(path, 'send'), /^[\s\S]{1,1024}$/, 'a text of 1..1024 characters');
   if (onlyFor('expect', 'udp')) hc.expect = c.string(o.expect, join(path, 'expect'), /^[\s\S]{1,1024}$/, 'a text of 1..1024 characters');
   hc.intervalMs = o.intervalMs === undefined ? HEALTH_CHECK_DEFAULTS.intervalMs : c.int(o.intervalMs, join(path, 'intervalMs'), 100, 3_600_000, 'a number of milliseconds');
-  hc.timeoutMs = o.timeoutMs === undefined ? HEALTH_CHECK_DEFAULTS.timeoutMs : c.int(o.timeoutMs, join(path, 'timeoutMs'), 10, 3_600_000, 'a number of milliseconds');
+  // Default timeout: 1000 ms, or the interval when that is shorter (a probe ends within one interval).
+  hc.timeoutMs = o.timeoutMs === undefined ? Math.min(HEALTH_CHECK_DEFAULTS.timeoutMs, hc.intervalMs ?? HEALTH_CHECK_DEFAULTS.intervalMs) : c.int(o.timeoutMs, join(path, 'timeoutMs'), 10, 3_600_000, 'a number of milliseconds');
   hc.rise = o.rise === undefined ? HEALTH_CHECK_DEFAULTS.rise : c.int(o.rise, join(path, 'rise'), 1, 100, 'a count');
   hc.fall = o.fall === undefined ? HEALTH_CHECK_DEFAULTS.fall : c.int(o.fall, join(path, 'fall'), 1, 100, 'a count');
   if (hc.intervalMs !== undefined && hc.timeoutMs !== undefined && hc.timeoutMs > hc.intervalMs) {
