@@ -1,7 +1,7 @@
 // `xlb agent`: the production daemon. Loads (or re-opens the pinned) kernel datapath, attaches
 // it, applies the config file, serves the REST API. SIGHUP reloads the config file; SIGTERM and
 // SIGINT stop gracefully (programs stay attached and maps pinned unless --detach-on-exit).
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parseIp } from '../controller/ip.ts';
 import { openKernelDatapath } from '../controller/kernel-datapath.ts';
@@ -14,7 +14,8 @@ import type { LogLevel } from './log.ts';
 const USAGE = `usage: xlb agent [--config FILE] [--iface IF]... [--hook tc|xdp] [--api HOST:PORT]
                  [--pin-dir DIR] [--instance NAME] [--token-file FILE] [--detach-on-exit]
                  [--ct-entries N] [--max-services N] [--log-level debug|info|warn|error]
-                 [--snat-v4 ADDR] [--snat-v6 ADDR] [--xdp-mode native|generic] [--request-logs]
+                 [--snat-v4 ADDR] [--snat-v6 ADDR] [--xdp-mode native|generic] [--reset]
+                 [--request-logs]
 
   --config FILE     YAML config (agent settings + services); default /var/lib/xlb/INSTANCE.yaml.
                     Written atomically on every API change; SIGHUP reloads it.
@@ -28,7 +29,9 @@ const USAGE = `usage: xlb agent [--config FILE] [--iface IF]... [--hook tc|xdp] 
   --max-services N  service-id space when the maps are created (default 1024)
   --snat-v4 ADDR    full-NAT source address for IPv4 services (an address of this host)
   --snat-v6 ADDR    full-NAT source address for IPv6 services
-  --xdp-mode M      with --hook xdp: native (default) or generic`;
+  --xdp-mode M      with --hook xdp: native (default) or generic
+  --reset           start even when the config file is missing but the pinned maps hold
+                    services (they are deleted: the empty config is the desired state)`;
 
 export async function main(argv: string[]): Promise<number> {
   let values;
@@ -51,6 +54,7 @@ export async function main(argv: string[]): Promise<number> {
         'snat-v4': { type: 'string' },
         'snat-v6': { type: 'string' },
         'xdp-mode': { type: 'string' },
+        reset: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -124,6 +128,14 @@ export async function main(argv: string[]): Promise<number> {
     dph = openKernelDatapath({ hook, pinDir, ctEntries, maxServices, xdpMode, ...(snatV4 !== undefined ? { snatV4 } : {}), ...(snatV6 !== undefined ? { snatV6 } : {}) });
   } catch (err) {
     return fail(`cannot load the datapath: ${(err as Error).message}`, { err });
+  }
+  const held = dph.reusedPins ? dph.datapath.listServices().length : 0;
+  if (held > 0 && !existsSync(configFile) && values.reset !== true) {
+    dph.close();
+    return fail(
+      `the maps pinned in ${pinDir} hold ${held} service(s) but the config file ${configFile} does not exist: starting would delete them all. ` +
+        'Start with the config file that created them (--config), or pass --reset to start from no services.',
+    );
   }
   log.info({ instance, hook, pinDir, reused: dph.reusedPins, config: configFile }, dph.reusedPins ? 're-opened the pinned datapath maps' : 'loaded the datapath');
   let agent;
