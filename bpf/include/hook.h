@@ -60,6 +60,33 @@ static __always_inline int hook_redirect(xlb_ctx_t *ctx, __u32 ifindex, __u32 *f
 }
 #endif
 
+/* Bytes of headers the stages read directly: Ethernet + 2 VLAN tags + IPv6 + extension headers
+ * + TCP with options, or an ICMP error with its quoted headers. */
+#define XLB_PULL_LEN 256
+
+/*
+ * Makes the headers directly readable. At TC the linear part of an skb may end before the
+ * headers do (the rest sits in page frags); bpf_skb_pull_data copies up to XLB_PULL_LEN bytes
+ * into the linear part. Returns 1 when it called the helper: packet pointers must then be
+ * reloaded, whether or not the pull succeeded (a failed pull leaves the headers unreadable and
+ * the parser counts the packet as malformed). XDP
+ * buffers of one fragment are always fully readable.
+ */
+static __always_inline int hook_pull_headers(xlb_ctx_t *ctx, __u32 pkt_len)
+{
+#ifdef XLB_HOOK_XDP
+	return 0;
+#else
+	void *data = ctx_data(ctx), *end = ctx_data_end(ctx);
+	__u32 want = pkt_len < XLB_PULL_LEN ? pkt_len : XLB_PULL_LEN;
+
+	if (data + want <= end)
+		return 0;
+	bpf_skb_pull_data(ctx, want);
+	return 1;
+#endif
+}
+
 /* Largest offset of a header the stages touch (Ethernet + VLAN + IPv6 + extension headers). */
 #define XLB_MAX_OFF 255
 

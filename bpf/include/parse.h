@@ -120,10 +120,12 @@ static __always_inline int parse_l4_ports(void *data, void *end, __u32 off, stru
 
 /*
  * IP header at off into k; sets *l4_off and *l4_len. Returns PARSE_*.
- * allow_ext: follow IPv6 extension headers (outer packet only).
+ * Headers must lie in the directly readable part [data, end); the IP lengths are checked
+ * against pkt_len, the whole packet: at TC the payload of a non-linear skb (page frags, as a
+ * veth peer's TCP stack sends it with scatter-gather on) lies beyond data_end.
  */
 static __always_inline int parse_ip(void *data, void *end, __u32 off, __u16 eth_proto,
-				    struct xlb_ct_key *k, __u32 *l4_off, __u32 *l4_len)
+				    __u32 pkt_len, struct xlb_ct_key *k, __u32 *l4_off, __u32 *l4_len)
 {
 	if (off > 64)
 		return PARSE_MALFORMED;
@@ -139,7 +141,7 @@ static __always_inline int parse_ip(void *data, void *end, __u32 off, __u16 eth_
 		tot = bpf_ntohs(ip->tot_len);
 		if (tot < hlen || data + off + hlen > end)
 			return PARSE_MALFORMED;
-		if (data + off + tot > end)
+		if (off + tot > pkt_len)
 			return PARSE_MALFORMED;
 		k->family = XLB_AF_V4;
 		k->proto = ip->protocol;
@@ -162,7 +164,7 @@ static __always_inline int parse_ip(void *data, void *end, __u32 off, __u16 eth_
 		if (ip6->version != 6)
 			return PARSE_MALFORMED;
 		plen = bpf_ntohs(ip6->payload_len);
-		if (data + off + sizeof(*ip6) + plen > end)
+		if (off + sizeof(*ip6) + plen > pkt_len)
 			return PARSE_MALFORMED;
 		k->family = XLB_AF_V6;
 		__builtin_memcpy(k->saddr, &ip6->saddr, 16);
@@ -213,6 +215,11 @@ static __always_inline int parse_packet(xlb_ctx_t *ctx, struct xlb_pkt *p)
 
 	__builtin_memset(p, 0, sizeof(*p));
 	p->len = ctx_len(ctx);
+	if (hook_pull_headers(ctx, p->len)) {
+		data = ctx_data(ctx);
+		end = ctx_data_end(ctx);
+		eth = data;
+	}
 	if ((void *)(eth + 1) > end)
 		return PARSE_MALFORMED;
 	proto = eth->h_proto;
@@ -232,7 +239,7 @@ static __always_inline int parse_packet(xlb_ctx_t *ctx, struct xlb_pkt *p)
 	if (proto != bpf_htons(ETH_P_IP) && proto != bpf_htons(ETH_P_IPV6))
 		return PARSE_NOT_IP;
 	p->l3_off = off;
-	rc = parse_ip(data, end, off, proto, &p->key, &l4_off, &l4_len);
+	rc = parse_ip(data, end, off, proto, p->len, &p->key, &l4_off, &l4_len);
 	if (rc != PARSE_OK)
 		return rc;
 	if (l4_off > XLB_MAX_L4_OFF)
