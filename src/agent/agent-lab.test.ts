@@ -21,7 +21,7 @@ interface ServiceList {
 
 /** Lab with servers on the backends and linear-skb senders (see the workaround below). */
 async function labWithServers(): Promise<{ lab: Lab; servers: LabProcess[] }> {
-  const lab = await Lab.up('two-arm', { params: { clients: 1, backends: 3, ipv6: false } });
+  const lab = await Lab.up('two-arm', { params: { clients: 1, backends: 3, ipv6: true } });
   const servers = await startServers(lab, backendNodes(lab));
   // WORKAROUND (datapath bug, reported): the TC parser drops non-linear skbs (payload in page
   // frags, what a veth peer's TCP stack sends with scatter-gather on) as malformed. Senders
@@ -61,6 +61,12 @@ test.serial('agent in the lab: PUT, traffic, metrics, kill -9 and restart keep e
   t.is(report.summary.ok, 30, JSON.stringify(report.summary));
   t.deepEqual(Object.keys(report.summary.byBackend).sort(), ['b1', 'b2', 'b3']);
 
+  // IPv6: a second service on the IPv6 VIP, same backends (fd00:18:2::11…13).
+  const backends6 = backends.map((_, i) => `fd00:18:2::${11 + i}`);
+  t.regex(await xlb('lb', 'add', 'web6', '--vip', VIP.ipv6, '--port', '7000', '--algorithm', 'maglev', ...backends6.flatMap((b) => ['--endpoint', `[${b}]:7000`])), /web6: created/);
+  const report6 = await runClient(lab, 'c1', { proto: 'tcp', target: VIP.ipv6, port: 7000, count: 12, concurrency: 3 });
+  t.is(report6.summary.ok, 12, JSON.stringify(report6.summary));
+
   const metrics = await curl('/metrics');
   const metric = (re: RegExp): number => Number(re.exec(metrics)?.[1] ?? NaN);
   const svcPackets = metric(/^xlb_service_packets_total\{service="web"\} (\d+)$/m);
@@ -80,7 +86,7 @@ test.serial('agent in the lab: PUT, traffic, metrics, kill -9 and restart keep e
   const exit = await agent.exited;
   t.is(exit.signal, 'SIGKILL');
   agent = await startAgent();
-  t.regex(agent.stdout(), /"created":0,"updated":0,"deleted":0,"unchanged":1/);
+  t.regex(agent.stdout(), /"created":0,"updated":0,"deleted":0,"unchanged":2/);
   t.regex(agent.stdout(), /re-opened the pinned datapath maps/);
   await held.next();
   const heldReport = await held.report();
