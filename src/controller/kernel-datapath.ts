@@ -20,6 +20,7 @@ import { defaultConfig } from '../datapath/loader.ts';
 import {
   ALGO_CODE,
   CT_STATES,
+  FWD_RESULTS,
   MODE_CODE,
   PROTO_CODE,
   REASONS,
@@ -105,6 +106,7 @@ export class KernelDatapath implements Datapath {
     epConns: BpfMap;
     reasons: BpfMap;
     rr: BpfMap;
+    fwd: BpfMap;
   };
   /** sched_len written with each generation, for the service entry that flips to it. */
   private readonly schedLen = new Map<string, number>();
@@ -124,6 +126,7 @@ export class KernelDatapath implements Datapath {
       epConns: obj.map('xlb_ep_conns'),
       reasons: obj.map('xlb_reasons'),
       rr: obj.map('xlb_rr'),
+      fwd: obj.map('xlb_fwd'),
     };
     const cfg = this.readConfig();
     const maxServices = Math.min(this.maps.policers.maxEntries, this.maps.svcStats.maxEntries, Math.floor(this.maps.endpoints.maxEntries / (2 * XLB_MAX_EP)));
@@ -431,6 +434,10 @@ export class KernelDatapath implements Datapath {
       const c = sumPerCpu(this.maps.reasons.lookupPerCpu(u32Key(i)), (b) => countersCodec.decode(b), add, zero);
       if (name.startsWith('drop_')) out.drops.set(name.slice(5), Number(c.packets));
       else out.verdicts.set(name, Number(c.packets));
+    });
+    FWD_RESULTS.forEach((name, i) => {
+      const c = sumPerCpu(this.maps.fwd.lookupPerCpu(u32Key(i)), (b) => countersCodec.decode(b), add, zero);
+      out.verdicts.set(`fwd_${name}`, Number(c.packets));
     });
     return out;
   }

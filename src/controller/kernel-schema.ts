@@ -54,6 +54,9 @@ export const REASONS = [
   'pass_icmp_untracked',
 ] as const;
 
+/** enum xlb_fwd_result, by value: how a translated packet left. */
+export const FWD_RESULTS = ['redirect', 'tx', 'pass_no_neigh', 'pass_fib', 'cached'] as const;
+
 export const svcKey = defineStruct('xlb_svc_key', { addr: bytes(16), port: be16, proto: u8, family: u8 }, { size: 20 });
 
 export const service = defineStruct(
