@@ -123,7 +123,7 @@ test.serial('agent in the lab: health checks take a dead backend out within one 
   const { lab, servers } = await labWithServers();
   t.teardown(() => lab.close());
   const ifaces = [lab.iface('lb', 'clients').ifname, lab.iface('lb', 'backends').ifname];
-  const { startAgent, xlb } = agentTools(lab, path.join(lab.runDir, 'agent.yaml'), lab.pinDir('agent'), ifaces);
+  const { startAgent, xlb, curl } = agentTools(lab, path.join(lab.runDir, 'agent.yaml'), lab.pinDir('agent'), ifaces);
   const agent = await startAgent();
   t.teardown(() => agent.stop());
   const backends = ['198.18.2.11', '198.18.2.12', '198.18.2.13'];
@@ -146,6 +146,11 @@ test.serial('agent in the lab: health checks take a dead backend out within one 
   t.is(r.summary.ok, 12, JSON.stringify(r.summary));
   t.deepEqual(Object.keys(r.summary.byBackend).sort(), ['b1', 'b2']);
   t.regex(agent.stdout(), /"service":"web","endpoint":"198\.18\.2\.13:7000","up":false.*"msg":"endpoint down"/);
+  const metrics = await curl('/metrics');
+  t.regex(metrics, /^xlb_endpoint_healthy\{service="web",endpoint="198\.18\.2\.13:7000"\} 0$/m);
+  t.regex(metrics, /^xlb_endpoints\{service="web",state="unhealthy"\} 1$/m);
+  t.true(Number(/^xlb_health_checks_total\{service="web",endpoint="198\.18\.2\.13:7000",result="fail"\} (\d+)$/m.exec(metrics)?.[1]) >= 3, metrics);
+  t.true(Number(/^xlb_health_checks_total\{service="web",endpoint="198\.18\.2\.11:7000",result="ok"\} (\d+)$/m.exec(metrics)?.[1]) >= 1);
   // It comes back: rise (2) good probes.
   await startServers(lab, ['b3']);
   const upAfter = await waitFor([true, true, true], 5000);
