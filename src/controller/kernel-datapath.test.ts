@@ -100,6 +100,20 @@ test.serial('kernel: reconcile is idempotent, restart over the pins changes noth
   t.like(h2.datapath.getService({ vip: '198.18.100.2', port: 80, protocol: 'tcp' }), { persistenceTimeoutS: 30, policer: { ratePps: 1000, burst: 50 } });
 });
 
+test.serial('kernel: a service turned into a port range (and back) has one entry', (t) => {
+  const dir = pinDir();
+  t.teardown(() => cleanup(dir));
+  const h = open(dir);
+  t.teardown(() => h.close());
+  const c = new Controller(h.datapath);
+  c.put('s', svc('s', '198.18.100.1', [1]));
+  c.put('s', svc('s', '198.18.100.1', [1], { portEnd: 90 }));
+  t.deepEqual(h.datapath.listServices().map((s) => [s.id, s.key.port, s.portEnd]), [[1, 80, 90]]);
+  c.put('s', svc('s', '198.18.100.1', [1]));
+  t.deepEqual(h.datapath.listServices().map((s) => [s.id, s.key.port, s.portEnd]), [[1, 80, 0]]);
+  t.is(c.reconcileAll().unchanged, 1);
+});
+
 test.serial('kernel: full NAT needs a source address; with one, the client address is replaced', (t) => {
   const dir = pinDir();
   t.teardown(() => cleanup(dir));

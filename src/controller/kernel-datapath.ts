@@ -285,6 +285,12 @@ export class KernelDatapath implements Datapath {
     });
     this.maps.services.update(key, value);
     this.idKey.set(svc.id, { key: svc.key, gen: svc.generation });
+    // A service that turned from one port into a range (or back) keeps its id and key text but
+    // lives under the other map key: drop the entry of its previous shape (after the new one
+    // exists, so no packet finds neither).
+    const otherKey = this.encodeKey(svc.key, !range);
+    const other = this.maps.services.lookup(otherKey);
+    if (other !== undefined && serviceCodec.decode(other).id === svc.id) this.maps.services.delete(otherKey);
   }
 
   deleteService(key: DpServiceKey): boolean {
