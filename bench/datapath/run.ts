@@ -5,7 +5,9 @@
 // interleaved rounds. Runs inside a throwaway network namespace (xlb-dpb-<id>) with routes and
 // permanent neighbours, so new flows do a real FIB lookup and a redirect; established flows use
 // the per-flow next-hop cache (and, as a separate row, a FIB lookup per packet). Needs root.
-//   node --import tsx bench/datapath/run.ts [--n 2000] [--rounds 5] [--out FILE.json]
+//   node --import tsx bench/datapath/run.ts [--n 2000] [--rounds 5] [--out FILE.json] [--object-dir DIR]
+// --object-dir: measure other builds of the objects (DIR/xlb_tc.bpf.o, DIR/xlb_xdp.bpf.o), e.g. variants
+// compiled with a stage cut out, to see what each stage costs.
 import { execa } from 'execa';
 import { randomBytes } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
@@ -73,12 +75,13 @@ function freshSyns(n: number): Buffer[] {
   });
 }
 
-async function benchHook(hook: Hook, ns: string, n: number, rounds: number): Promise<HookResult> {
+async function benchHook(hook: Hook, ns: string, n: number, rounds: number, objectDir?: string): Promise<HookResult> {
   const pinDir = `/sys/fs/bpf/xlb/bench-${randomBytes(4).toString('hex')}`;
   let dp: LoadedDatapath | undefined;
   let empty: BpfObject | undefined;
   try {
-    dp = loadDatapath({ hook, pinDir, ctEntries: 4 * n * rounds + 1024, maxServices: 8 });
+    const objectPath = objectDir ? path.join(objectDir, `xlb_${hook}.bpf.o`) : undefined;
+    dp = loadDatapath({ hook, pinDir, ctEntries: 4 * n * rounds + 1024, maxServices: 8, ...(objectPath ? { objectPath } : {}) });
     empty = BpfObject.open(path.join(ROOT, 'build', 'bpf', 'test', 'xlb_empty.bpf.o'));
     const emptyProg = empty.program(`xlb_empty_${hook}`);
     writeEndpoints(dp, 1, 0, [{ ip: BACKEND, port: 8080 }]);
@@ -128,7 +131,7 @@ async function benchHook(hook: Hook, ns: string, n: number, rounds: number): Pro
   }
 }
 
-export async function runDatapathBench(opts: { n?: number; rounds?: number } = {}): Promise<DatapathBench> {
+export async function runDatapathBench(opts: { n?: number; rounds?: number; objectDir?: string } = {}): Promise<DatapathBench> {
   const n = opts.n ?? 2000;
   const rounds = opts.rounds ?? 5;
   const ns = `xlb-dpb-${randomBytes(3).toString('hex')}`;
@@ -144,7 +147,7 @@ export async function runDatapathBench(opts: { n?: number; rounds?: number } = {
     await ip('neigh', 'replace', CLIENT, 'lladdr', CLIENT_MAC, 'dev', 'xlb1', 'nud', 'permanent');
     await execa('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv4.conf.all.forwarding=1']);
     const results: HookResult[] = [];
-    for (const hook of ['tc', 'xdp'] as Hook[]) results.push(await benchHook(hook, ns, n, rounds));
+    for (const hook of ['tc', 'xdp'] as Hook[]) results.push(await benchHook(hook, ns, n, rounds, opts.objectDir));
     const { stdout: kernel } = await execa('uname', ['-r']);
     return { n, rounds, kernel, results };
   } finally {
@@ -164,8 +167,8 @@ export function formatBench(b: DatapathBench): string {
 
 const isMain = process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url);
 if (isMain) {
-  const { values } = parseArgs({ options: { n: { type: 'string' }, rounds: { type: 'string' }, out: { type: 'string' } } });
-  const b = await runDatapathBench({ n: values.n ? Number(values.n) : undefined, rounds: values.rounds ? Number(values.rounds) : undefined });
+  const { values } = parseArgs({ options: { n: { type: 'string' }, rounds: { type: 'string' }, out: { type: 'string' }, 'object-dir': { type: 'string' } } });
+  const b = await runDatapathBench({ n: values.n ? Number(values.n) : undefined, rounds: values.rounds ? Number(values.rounds) : undefined, objectDir: values['object-dir'] });
   process.stdout.write(formatBench(b) + '\n');
   if (values.out) writeFileSync(values.out, JSON.stringify(b, null, 2));
 }

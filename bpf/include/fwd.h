@@ -13,12 +13,64 @@
 #include "parse.h"
 #include "scratch.h"
 
+#ifndef WRITE_ONCE
+#define WRITE_ONCE(x, v) (*(volatile __typeof__(x) *)&(x) = (v))
+#endif
+#ifndef barrier
+#define barrier() __asm__ __volatile__("" ::: "memory")
+#endif
+
 #ifndef AF_INET
 #define AF_INET 2
 #endif
 #ifndef AF_INET6
 #define AF_INET6 10
 #endif
+
+/*
+ * Next hop per endpoint slot (internal cache, not schema, not pinned): a new flow to an
+ * endpoint whose next hop was resolved less than fib_cache_ms ago, from the same ingress device
+ * and towards the same address, skips bpf_fib_lookup. Index svc_id * XLB_MAX_EP + slot. The
+ * lookup key is the destination; routing that depends on the source address (policy rules) is
+ * therefore decided by the first flow to the endpoint for fib_cache_ms. Shared by the CPUs and
+ * written only on a miss: fib_ns is cleared first and set last, so a reader racing a writer
+ * sees an empty entry or fields that were all valid within fib_cache_ms.
+ */
+struct xlb_nh {
+	__u64 fib_ns;          /* 0: empty */
+	__u8 daddr[16];
+	__u32 in_ifindex;
+	__u32 out_ifindex;
+	__u8 dmac[6];
+	__u8 smac[6];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XLB_MAX_SVC * XLB_MAX_EP);
+	__type(key, __u32);
+	__type(value, struct xlb_nh);
+} xlb_ep_nh SEC(".maps");
+
+static __always_inline struct xlb_nh *ep_nh_get(__u32 svc_id, __u32 slot)
+{
+	__u32 idx = svc_id * XLB_MAX_EP + slot;
+
+	if (slot >= XLB_MAX_EP)
+		return NULL;
+	return bpf_map_lookup_elem(&xlb_ep_nh, &idx);
+}
+
+static __always_inline int addr16_eq(const __u8 *a, const __u8 *b)
+{
+	__u64 a0, a1, b0, b1;
+
+	__builtin_memcpy(&a0, a, 8);
+	__builtin_memcpy(&a1, a + 8, 8);
+	__builtin_memcpy(&b0, b, 8);
+	__builtin_memcpy(&b1, b + 8, 8);
+	return a0 == b0 && a1 == b1;
+}
 
 static __always_inline int fwd_set_macs(xlb_ctx_t *ctx, const __u8 *dmac, const __u8 *smac)
 {
@@ -33,15 +85,16 @@ static __always_inline int fwd_set_macs(xlb_ctx_t *ctx, const __u8 *dmac, const 
 }
 
 /*
- * Forward the translated packet from saddr to daddr. cache: the flow's entry (may be NULL).
+ * Forward the translated packet from saddr to daddr. cache: the flow's entry (may be NULL);
+ * nh: the endpoint's next-hop cache (may be NULL; used when the flow has no cached next hop).
  * Returns the hook verdict; *res receives the enum xlb_fwd_result.
  */
 static __always_inline int fwd_packet(xlb_ctx_t *ctx, const struct xlb_config *cfg, const struct xlb_pkt *p,
 				      const __u8 *saddr, const __u8 *daddr, struct xlb_ct_entry *cache,
-				      __u64 now, __u32 *res)
+				      struct xlb_nh *nh, __u64 now, __u32 *res)
 {
-	struct xlb_tmp *t = tmp_get();
 	struct bpf_fib_lookup *fib;
+	struct xlb_tmp *t;
 	__u32 flags = 0;
 	long rc;
 
@@ -54,7 +107,23 @@ static __always_inline int fwd_packet(xlb_ctx_t *ctx, const struct xlb_config *c
 		return rc;
 	}
 
+	if (nh && nh->fib_ns && cfg->fib_cache_ms && now - nh->fib_ns < (__u64)cfg->fib_cache_ms * 1000000ULL &&
+	    nh->in_ifindex == ctx_ifindex(ctx) && addr16_eq(nh->daddr, daddr)) {
+		if (fwd_set_macs(ctx, nh->dmac, nh->smac))
+			return XLB_ACT_DROP;
+		if (cache) {
+			cache->fib_ifindex = nh->out_ifindex;
+			__builtin_memcpy(cache->fib_dmac, nh->dmac, ETH_ALEN);
+			__builtin_memcpy(cache->fib_smac, nh->smac, ETH_ALEN);
+			cache->fib_ns = nh->fib_ns;
+		}
+		rc = hook_redirect(ctx, nh->out_ifindex, res);
+		*res = XLB_FWD_CACHED;
+		return rc;
+	}
+
 	*res = XLB_FWD_PASS_FIB;
+	t = tmp_get();
 	if (!t)
 		return XLB_ACT_PASS;
 	fib = &t->fib;
@@ -84,6 +153,16 @@ static __always_inline int fwd_packet(xlb_ctx_t *ctx, const struct xlb_config *c
 			__builtin_memcpy(cache->fib_dmac, fib->dmac, ETH_ALEN);
 			__builtin_memcpy(cache->fib_smac, fib->smac, ETH_ALEN);
 			cache->fib_ns = now;
+		}
+		if (nh && cfg->fib_cache_ms) {
+			WRITE_ONCE(nh->fib_ns, 0);
+			__builtin_memcpy(nh->daddr, daddr, 16);
+			nh->in_ifindex = ctx_ifindex(ctx);
+			nh->out_ifindex = fib->ifindex;
+			__builtin_memcpy(nh->dmac, fib->dmac, ETH_ALEN);
+			__builtin_memcpy(nh->smac, fib->smac, ETH_ALEN);
+			barrier();
+			WRITE_ONCE(nh->fib_ns, now);
 		}
 		return hook_redirect(ctx, fib->ifindex, res);
 	}

@@ -48,9 +48,10 @@ static __always_inline int finish(xlb_ctx_t *ctx, const struct xlb_config *cfg, 
 	return act;
 }
 
-/* Rewrite with e and forward; counts the forwarding result. */
+/* Rewrite with e and forward (nh: the endpoint's next-hop cache, may be NULL); counts the
+ * forwarding result. */
 static __always_inline int xlate_and_forward(xlb_ctx_t *ctx, const struct xlb_config *cfg, const struct xlb_pkt *p,
-					     struct xlb_ct_entry *e, __u64 now, __u32 *reason)
+					     struct xlb_ct_entry *e, struct xlb_nh *nh, __u64 now, __u32 *reason)
 {
 	__u32 res = XLB_FWD_PASS_FIB;
 	int act;
@@ -59,7 +60,7 @@ static __always_inline int xlate_and_forward(xlb_ctx_t *ctx, const struct xlb_co
 		*reason = XLB_R_DROP_MALFORMED;
 		return XLB_ACT_DROP;
 	}
-	act = fwd_packet(ctx, cfg, p, e->nat_saddr, e->nat_daddr, e, now, &res);
+	act = fwd_packet(ctx, cfg, p, e->nat_saddr, e->nat_daddr, e, nh, now, &res);
 	stats_fwd(res, p->len);
 	return act;
 }
@@ -125,7 +126,7 @@ static __always_inline int xlb_fast(xlb_ctx_t *ctx)
 	}
 	stats_service(e->svc_id, e->ep_slot, p->len, 0, 0);
 	reason = XLB_R_FAST_PATH;
-	act = xlate_and_forward(ctx, cfg, p, e, now, &reason);
+	act = xlate_and_forward(ctx, cfg, p, e, NULL, now, &reason);
 	return finish(ctx, cfg, p, &v, act, reason, now);
 
 slow:
@@ -161,7 +162,7 @@ static __always_inline int slow_icmp_error(xlb_ctx_t *ctx, const struct xlb_conf
 		return finish(ctx, cfg, p, v, XLB_ACT_PASS, XLB_R_ICMP_ERROR, now);
 	if (nat_icmp_error(ctx, p, e, k, new_saddr))
 		return finish(ctx, cfg, p, v, XLB_ACT_DROP, XLB_R_DROP_MALFORMED, now);
-	act = fwd_packet(ctx, cfg, p, new_saddr, e->nat_daddr, NULL, now, &res);
+	act = fwd_packet(ctx, cfg, p, new_saddr, e->nat_daddr, NULL, NULL, now, &res);
 	stats_fwd(res, p->len);
 	return finish(ctx, cfg, p, v, act, XLB_R_ICMP_ERROR, now);
 }
@@ -227,7 +228,7 @@ static __always_inline int slow_tracked(xlb_ctx_t *ctx, const struct xlb_config 
 	}
 	v->ct_new = st;
 	stats_service(e->svc_id, e->ep_slot, p->len, 0, 0);
-	act = xlate_and_forward(ctx, cfg, p, e, now, &reason);
+	act = xlate_and_forward(ctx, cfg, p, e, NULL, now, &reason);
 	return finish(ctx, cfg, p, v, act, reason, now);
 }
 
@@ -292,7 +293,7 @@ static __always_inline int slow_new(xlb_ctx_t *ctx, const struct xlb_config *cfg
 				    struct xlb_verdict *v, __u64 now)
 {
 	struct xlb_pkt *p = &s->pkt;
-	struct xlb_ct_entry *f = &s->fwd, *e;
+	struct xlb_ct_entry *f = &s->fwd;
 	struct xlb_service *svc;
 	struct xlb_endpoint *ep;
 	__u32 reason = XLB_R_NEW_FLOW, slot;
@@ -383,6 +384,11 @@ static __always_inline int slow_new(xlb_ctx_t *ctx, const struct xlb_config *cfg
 				      mode == XLB_MODE_FULLNAT ? XLB_R_DROP_SNAT_EXHAUSTED : XLB_R_DROP_CT_FAILED, now);
 		}
 	}
+	/*
+	 * Translate and forward with the entry still in scratch memory, so the next-hop cache it
+	 * fills is stored with it (no second lookup of the inserted entry).
+	 */
+	act = xlate_and_forward(ctx, cfg, p, f, ep_nh_get(svc->id, slot), now, &reason);
 	if (bpf_map_update_elem(&xlb_ct, &p->key, f, BPF_ANY)) {
 		if (!(f->flags & XLB_CT_F_DSR))
 			bpf_map_delete_elem(&xlb_ct, &s->rkey);
@@ -393,9 +399,6 @@ static __always_inline int slow_new(xlb_ctx_t *ctx, const struct xlb_config *cfg
 		lc_add(svc->id, slot, 1);
 	v->ct_new = f->state;
 	stats_service(svc->id, slot, p->len, 1, 0);
-	/* forward with the stored entry, so the first packet already fills its next-hop cache */
-	e = bpf_map_lookup_elem(&xlb_ct, &p->key);
-	act = xlate_and_forward(ctx, cfg, p, e ? e : f, now, &reason);
 	return finish(ctx, cfg, p, v, act, reason, now);
 }
 

@@ -2,7 +2,7 @@
 // network namespace (xlb-dpt-<id>, removed afterwards) holding a veth pair, a route to the
 // backends and one permanent neighbour. Known neighbour: new MACs and a redirect (XDP_TX at
 // XDP, egress == ingress); unknown neighbour: handed to the stack, counted; the fast path uses
-// the flow's next-hop cache.
+// the flow's next-hop cache, and a new flow to the same endpoint the endpoint's next-hop cache.
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
 import { execa } from 'execa';
@@ -53,6 +53,13 @@ for (const hook of HOOKS) {
           const est = h.run(buildFrame({ ip: { src: CLIENT, dst: VIP }, tcp: { sport: 1000, dport: 80, seq: 1, ack: 6, flags: 'PA' }, payload: 'x' }), dev);
           t.is(est.verdict, hook === 'xdp' ? 'tx' : 'redirect');
           t.is(est.data.subarray(0, 6).toString('hex'), B1_MAC.replaceAll(':', ''));
+          // a new flow to the same endpoint takes the endpoint's next hop from its cache
+          const before = readFwdResults(h.dp).CACHED.packets;
+          const syn2 = buildFrame({ eth: { src: '02:00:00:00:00:c1', dst: lbMac }, ip: { src: '198.18.0.11', dst: VIP }, tcp: { sport: 2000, dport: 80, flags: 'S' } });
+          const r2 = h.run(syn2, dev);
+          t.is(r2.verdict, hook === 'xdp' ? 'tx' : 'redirect');
+          t.deepEqual(r2.data, buildFrame({ eth: { src: lbMac, dst: B1_MAC }, ip: { src: '198.18.0.11', dst: B1 }, tcp: { sport: 2000, dport: 80, flags: 'S' } }));
+          t.is(readFwdResults(h.dp).CACHED.packets, before + 1n, 'the second flow to B1 used the endpoint next-hop cache');
           const unknown = h.run(buildFrame({ ip: { src: CLIENT, dst: VIP }, tcp: { sport: 1001, dport: 81, flags: 'S' } }), dev);
           t.is(unknown.verdict, 'pass');
           t.deepEqual(unknown.data, buildFrame({ ip: { src: CLIENT, dst: B2 }, tcp: { sport: 1001, dport: 80, flags: 'S' } }));

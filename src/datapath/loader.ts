@@ -153,6 +153,8 @@ export function loadDatapath(opts: LoadOptions): LoadedDatapath {
       xlb_policers: maxServices,
       xlb_svc_stats: maxServices,
       xlb_ep_stats: maxServices * XLB_MAX_EP,
+      // per-endpoint next-hop cache (internal, not pinned)
+      xlb_ep_nh: maxServices * XLB_MAX_EP,
     },
   });
   try {
