@@ -4,6 +4,7 @@
  * neighbours are the truth), then new MAC addresses and a redirect (XDP_TX when the egress is
  * the ingress device). The next hop can be cached in the conntrack entry for fib_cache_ms.
  * Neighbour unknown: the packet (already translated) goes to the stack, which resolves it.
+ * A packet the LB sends itself has its TTL / hop limit decremented.
  * VLAN-tagged frames keep their tag; the lookup uses the ingress device.
  */
 #ifndef XLB_FWD_H
@@ -72,6 +73,39 @@ static __always_inline int addr16_eq(const __u8 *a, const __u8 *b)
 	return a0 == b0 && a1 == b1;
 }
 
+/*
+ * The LB forwards the packet itself (redirect / XDP_TX): decrement the IPv4 TTL (incremental
+ * header checksum update) or the IPv6 hop limit. Packets with TTL <= 1 never get here (the
+ * pipeline hands them to the stack untouched). Packets handed to the stack are not decremented:
+ * the stack's forwarding does it.
+ */
+static __always_inline int fwd_dec_ttl(xlb_ctx_t *ctx, const struct xlb_pkt *p)
+{
+	void *data = ctx_data(ctx), *end = ctx_data_end(ctx);
+	__u32 off = p->l3_off;
+
+	if (off > 64)
+		return -1;
+	if (p->key.family == XLB_AF_V4) {
+		__u8 *w = data + off + 8;     /* ttl, protocol: one 16-bit word of the header */
+		__u16 old, nw;
+
+		if ((void *)(w + 2) > end)
+			return -1;
+		__builtin_memcpy(&old, w, 2);
+		w[0]--;
+		__builtin_memcpy(&nw, w, 2);
+		return hook_l3_csum(ctx, off + 10, csum_diff_word(old, nw, 0));
+	} else {
+		__u8 *hl = data + off + 7;
+
+		if ((void *)(hl + 1) > end)
+			return -1;
+		(*hl)--;
+		return 0;
+	}
+}
+
 static __always_inline int fwd_set_macs(xlb_ctx_t *ctx, const __u8 *dmac, const __u8 *smac)
 {
 	void *data = ctx_data(ctx), *end = ctx_data_end(ctx);
@@ -100,7 +134,7 @@ static __always_inline int fwd_packet(xlb_ctx_t *ctx, const struct xlb_config *c
 
 	if (cache && cache->fib_ns && cfg->fib_cache_ms &&
 	    now - cache->fib_ns < (__u64)cfg->fib_cache_ms * 1000000ULL) {
-		if (fwd_set_macs(ctx, cache->fib_dmac, cache->fib_smac))
+		if (fwd_set_macs(ctx, cache->fib_dmac, cache->fib_smac) || fwd_dec_ttl(ctx, p))
 			return XLB_ACT_DROP;
 		rc = hook_redirect(ctx, cache->fib_ifindex, res);
 		*res = XLB_FWD_CACHED;
@@ -109,7 +143,7 @@ static __always_inline int fwd_packet(xlb_ctx_t *ctx, const struct xlb_config *c
 
 	if (nh && nh->fib_ns && cfg->fib_cache_ms && now - nh->fib_ns < (__u64)cfg->fib_cache_ms * 1000000ULL &&
 	    nh->in_ifindex == ctx_ifindex(ctx) && addr16_eq(nh->daddr, daddr)) {
-		if (fwd_set_macs(ctx, nh->dmac, nh->smac))
+		if (fwd_set_macs(ctx, nh->dmac, nh->smac) || fwd_dec_ttl(ctx, p))
 			return XLB_ACT_DROP;
 		if (cache) {
 			cache->fib_ifindex = nh->out_ifindex;
@@ -146,7 +180,7 @@ static __always_inline int fwd_packet(xlb_ctx_t *ctx, const struct xlb_config *c
 	}
 	rc = bpf_fib_lookup(ctx, fib, sizeof(*fib), flags);
 	if (rc == BPF_FIB_LKUP_RET_SUCCESS) {
-		if (fwd_set_macs(ctx, fib->dmac, fib->smac))
+		if (fwd_set_macs(ctx, fib->dmac, fib->smac) || fwd_dec_ttl(ctx, p))
 			return XLB_ACT_DROP;
 		if (cache && cfg->fib_cache_ms) {
 			cache->fib_ifindex = fib->ifindex;

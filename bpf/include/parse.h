@@ -65,7 +65,7 @@ struct xlb_pkt {
 	__u8 icmp_err;              /* 1: ICMP error with a parsed inner packet */
 	__u8 vlan;                  /* number of VLAN tags */
 	__u8 ct_miss;               /* the fast path found no conntrack entry */
-	__u8 pad[1];
+	__u8 ttl;                   /* IPv4 TTL / IPv6 hop limit */
 };
 
 static __always_inline int is_icmp_echo(__u8 family, __u8 type, int *request)
@@ -119,13 +119,13 @@ static __always_inline int parse_l4_ports(void *data, void *end, __u32 off, stru
 }
 
 /*
- * IP header at off into k; sets *l4_off and *l4_len. Returns PARSE_*.
+ * IP header at off into k; sets *l4_off, *l4_len and *ttl (TTL / hop limit). Returns PARSE_*.
  * Headers must lie in the directly readable part [data, end); the IP lengths are checked
  * against pkt_len, the whole packet: at TC the payload of a non-linear skb (page frags, as a
  * veth peer's TCP stack sends it with scatter-gather on) lies beyond data_end.
  */
 static __always_inline int parse_ip(void *data, void *end, __u32 off, __u16 eth_proto,
-				    __u32 pkt_len, struct xlb_ct_key *k, __u32 *l4_off, __u32 *l4_len)
+				    __u32 pkt_len, struct xlb_ct_key *k, __u32 *l4_off, __u32 *l4_len, __u8 *ttl)
 {
 	if (off > 64)
 		return PARSE_MALFORMED;
@@ -145,6 +145,7 @@ static __always_inline int parse_ip(void *data, void *end, __u32 off, __u16 eth_
 			return PARSE_MALFORMED;
 		k->family = XLB_AF_V4;
 		k->proto = ip->protocol;
+		*ttl = ip->ttl;
 		__builtin_memcpy(k->saddr, &ip->saddr, 4);
 		__builtin_memcpy(k->daddr, &ip->daddr, 4);
 		if (ip->frag_off & bpf_htons(0x3fff))
@@ -167,6 +168,7 @@ static __always_inline int parse_ip(void *data, void *end, __u32 off, __u16 eth_
 		if (off + sizeof(*ip6) + plen > pkt_len)
 			return PARSE_MALFORMED;
 		k->family = XLB_AF_V6;
+		*ttl = ip6->hop_limit;
 		__builtin_memcpy(k->saddr, &ip6->saddr, 16);
 		__builtin_memcpy(k->daddr, &ip6->daddr, 16);
 		nh = ip6->nexthdr;
@@ -239,7 +241,7 @@ static __always_inline int parse_packet(xlb_ctx_t *ctx, struct xlb_pkt *p)
 	if (proto != bpf_htons(ETH_P_IP) && proto != bpf_htons(ETH_P_IPV6))
 		return PARSE_NOT_IP;
 	p->l3_off = off;
-	rc = parse_ip(data, end, off, proto, p->len, &p->key, &l4_off, &l4_len);
+	rc = parse_ip(data, end, off, proto, p->len, &p->key, &l4_off, &l4_len, &p->ttl);
 	if (rc != PARSE_OK)
 		return rc;
 	if (l4_off > XLB_MAX_L4_OFF)

@@ -94,6 +94,10 @@ static __always_inline int xlb_fast(xlb_ctx_t *ctx)
 	default:
 		return finish(ctx, cfg, p, &v, XLB_ACT_DROP, XLB_R_DROP_MALFORMED, now);
 	}
+	/* the LB is a routing hop for what it forwards: a packet it could not forward with a
+	 * decremented TTL goes to the stack untouched, which answers time-exceeded */
+	if (p->ttl <= 1)
+		return finish(ctx, cfg, p, &v, XLB_ACT_PASS, XLB_R_PASS_TTL, now);
 	if (p->icmp_err)
 		goto slow;
 	e = bpf_map_lookup_elem(&xlb_ct, &p->key);

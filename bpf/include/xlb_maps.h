@@ -101,7 +101,8 @@ enum xlb_reason {
 	XLB_R_DROP_RST_INVALID = 14,  /* RST with an implausible sequence number */
 	XLB_R_PASS_TAILCALL = 15,     /* slow path program missing: passed untouched */
 	XLB_R_PASS_ICMP_UNTRACKED = 16, /* ICMP error about no tracked flow */
-	XLB_R_MAX = 17,
+	XLB_R_PASS_TTL = 17,          /* TTL / hop limit <= 1: passed untouched (the stack answers time-exceeded) */
+	XLB_R_MAX = 18,
 };
 
 /* How a translated packet left (xlb_fwd), one per translated packet. */

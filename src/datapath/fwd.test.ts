@@ -47,19 +47,21 @@ for (const hook of HOOKS) {
           const syn = buildFrame({ eth: { src: '02:00:00:00:00:c1', dst: lbMac }, ip: { src: CLIENT, dst: VIP }, tcp: { sport: 1000, dport: 80, flags: 'S' } });
           const r = h.run(syn, dev);
           t.is(r.verdict, hook === 'xdp' ? 'tx' : 'redirect');
-          t.deepEqual(r.data, buildFrame({ eth: { src: lbMac, dst: B1_MAC }, ip: { src: CLIENT, dst: B1 }, tcp: { sport: 1000, dport: 80, flags: 'S' } }));
+          // forwarded by the LB: new MACs, TTL decremented (64 -> 63, IPv4 checksum updated)
+          t.deepEqual(r.data, buildFrame({ eth: { src: lbMac, dst: B1_MAC }, ip: { src: CLIENT, dst: B1, ttl: 63 }, tcp: { sport: 1000, dport: 80, flags: 'S' } }));
           h.run(buildFrame({ ip: { src: B1, dst: CLIENT }, tcp: { sport: 80, dport: 1000, seq: 5, ack: 1, flags: 'SA' } }), dev);
           h.run(buildFrame({ ip: { src: CLIENT, dst: VIP }, tcp: { sport: 1000, dport: 80, seq: 1, ack: 6, flags: 'A' } }), dev);
           const est = h.run(buildFrame({ ip: { src: CLIENT, dst: VIP }, tcp: { sport: 1000, dport: 80, seq: 1, ack: 6, flags: 'PA' }, payload: 'x' }), dev);
           t.is(est.verdict, hook === 'xdp' ? 'tx' : 'redirect');
-          t.is(est.data.subarray(0, 6).toString('hex'), B1_MAC.replaceAll(':', ''));
+          t.deepEqual(est.data, buildFrame({ eth: { src: lbMac, dst: B1_MAC }, ip: { src: CLIENT, dst: B1, ttl: 63 }, tcp: { sport: 1000, dport: 80, seq: 1, ack: 6, flags: 'PA' }, payload: 'x' }));
           // a new flow to the same endpoint takes the endpoint's next hop from its cache
           const before = readFwdResults(h.dp).CACHED.packets;
           const syn2 = buildFrame({ eth: { src: '02:00:00:00:00:c1', dst: lbMac }, ip: { src: '198.18.0.11', dst: VIP }, tcp: { sport: 2000, dport: 80, flags: 'S' } });
           const r2 = h.run(syn2, dev);
           t.is(r2.verdict, hook === 'xdp' ? 'tx' : 'redirect');
-          t.deepEqual(r2.data, buildFrame({ eth: { src: lbMac, dst: B1_MAC }, ip: { src: '198.18.0.11', dst: B1 }, tcp: { sport: 2000, dport: 80, flags: 'S' } }));
+          t.deepEqual(r2.data, buildFrame({ eth: { src: lbMac, dst: B1_MAC }, ip: { src: '198.18.0.11', dst: B1, ttl: 63 }, tcp: { sport: 2000, dport: 80, flags: 'S' } }));
           t.is(readFwdResults(h.dp).CACHED.packets, before + 1n, 'the second flow to B1 used the endpoint next-hop cache');
+          // handed to the stack: translated, TTL left for the stack's forwarding to decrement
           const unknown = h.run(buildFrame({ ip: { src: CLIENT, dst: VIP }, tcp: { sport: 1001, dport: 81, flags: 'S' } }), dev);
           t.is(unknown.verdict, 'pass');
           t.deepEqual(unknown.data, buildFrame({ ip: { src: CLIENT, dst: B2 }, tcp: { sport: 1001, dport: 80, flags: 'S' } }));
@@ -68,6 +70,50 @@ for (const hook of HOOKS) {
         t.is(fwd.PASS_NO_NEIGH.packets, 1n);
         t.true(fwd.CACHED.packets >= 1n, 'the established packet used the next-hop cache');
         t.is(fwd.PASS_FIB.packets, 1n, 'the reply to the client (no route to 198.18.0.0/24 in the namespace)');
+      } finally {
+        h.close();
+      }
+    });
+  });
+}
+
+for (const hook of HOOKS) {
+  test.serial(`${hook}: forwarding decrements the IPv4 TTL (checksum updated) and the IPv6 hop limit; TTL/hop limit <= 1 goes to the stack untouched, counted`, async (t) => {
+    await withNetns(async (ns, lbMac) => {
+      const ip = (...args: string[]): Promise<unknown> => execa('ip', ['-n', ns, ...args]);
+      await ip('addr', 'add', 'fd00:1::1/64', 'dev', 'xlb0', 'nodad');
+      await ip('neigh', 'replace', 'fd00:1::11', 'lladdr', B1_MAC, 'dev', 'xlb0', 'nud', 'permanent');
+      await execa('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1']);
+      const h = openHarness(hook, { config: { flags: 0, fib_table: 0, fib_cache_ms: 60_000 } });
+      try {
+        h.service({ id: 1, vip: VIP, port: 80, endpoints: [{ ip: B1, port: 80 }] });
+        h.service({ id: 2, vip: 'fd00:100::1', port: 80, endpoints: [{ ip: 'fd00:1::11', port: 80 }] });
+        const fwdVerdict = hook === 'xdp' ? 'tx' : 'redirect';
+        const eth = { src: '02:00:00:00:00:c1', dst: lbMac };
+        const out = { src: lbMac, dst: B1_MAC };
+        inNetns(ns, () => {
+          const dev = ifindex('xlb0');
+          h.reasonDelta();
+          // TTL 1 (IPv4) and hop limit 1 (IPv6): untouched, to the stack, no flow created
+          for (const [src, dst] of [[CLIENT, VIP], ['fd00:2::10', 'fd00:100::1']] as const) {
+            const expiring = buildFrame({ eth, ip: { src, dst, ttl: 1 }, tcp: { sport: 3000, dport: 80, flags: 'S' } });
+            const r = h.run(expiring, dev);
+            t.is(r.verdict, 'pass');
+            t.deepEqual(r.data, expiring, 'byte-identical');
+            t.is(h.flow({ src, dst, sport: 3000, dport: 80, proto: 'tcp' }), undefined);
+          }
+          t.deepEqual(h.reasonDelta(), { PASS_TTL: 2 });
+          // TTL 2 / hop limit 2: forwarded with 1, both by the new flow (FIB lookup) and by its next packet (cached next hop)
+          for (const [i, flags] of (['S', 'A'] as const).entries()) {
+            const r4 = h.run(buildFrame({ eth, ip: { src: CLIENT, dst: VIP, ttl: 2 }, tcp: { sport: 3001, dport: 80, seq: i, flags } }), dev);
+            t.is(r4.verdict, fwdVerdict);
+            t.deepEqual(r4.data, buildFrame({ eth: out, ip: { src: CLIENT, dst: B1, ttl: 1 }, tcp: { sport: 3001, dport: 80, seq: i, flags } }));
+            const r6 = h.run(buildFrame({ eth, ip: { src: 'fd00:2::10', dst: 'fd00:100::1', ttl: 2 }, tcp: { sport: 3001, dport: 80, seq: i, flags } }), dev);
+            t.is(r6.verdict, fwdVerdict);
+            t.deepEqual(r6.data, buildFrame({ eth: out, ip: { src: 'fd00:2::10', dst: 'fd00:1::11', ttl: 1 }, tcp: { sport: 3001, dport: 80, seq: i, flags } }));
+          }
+        });
+        t.like(h.reasonDelta(), { NEW_FLOW: 2 });
       } finally {
         h.close();
       }

@@ -58,6 +58,7 @@ export const REASON = [
   'DROP_RST_INVALID',
   'PASS_TAILCALL',
   'PASS_ICMP_UNTRACKED',
+  'PASS_TTL',
 ] as const;
 export type ReasonName = (typeof REASON)[number];
 
