@@ -11,7 +11,7 @@
 #include "csum.h"
 #include "parse.h"
 
-/* Offset of the L4 checksum, 0 when the protocol has none that NAT must touch. */
+/* Offset of the L4 checksum (TCP, UDP, ICMP, ICMPv6), 0 for anything else. */
 static __always_inline __u32 l4_csum_off(const struct xlb_ct_key *k, __u32 l4_off)
 {
 	switch (k->proto) {
@@ -19,6 +19,7 @@ static __always_inline __u32 l4_csum_off(const struct xlb_ct_key *k, __u32 l4_of
 		return l4_off + 16;
 	case IPPROTO_UDP:
 		return l4_off + 6;
+	case IPPROTO_ICMP:
 	case IPPROTO_ICMPV6:
 		return l4_off + 2;
 	default:
@@ -80,7 +81,11 @@ static __always_inline int nat_write_port(xlb_ctx_t *ctx, __u32 off, __be16 port
 static __always_inline __u32 saddr_off(__u8 family, __u32 l3) { return l3 + (family == XLB_AF_V4 ? 12 : 8); }
 static __always_inline __u32 daddr_off(__u8 family, __u32 l3) { return l3 + (family == XLB_AF_V4 ? 16 : 24); }
 
-/* Apply e's translation to the packet. Returns 0, or -1 when the packet cannot be rewritten. */
+/*
+ * Apply e's translation to the packet. Returns 0, or -1 when the packet cannot be rewritten.
+ * ICMP echo: the identifier plays the port (request: source side, reply: destination side),
+ * so SPORT/DPORT rewrite the identifier (full NAT gives each flow its own identifier).
+ */
 static __always_inline int nat_rewrite(xlb_ctx_t *ctx, const struct xlb_pkt *p, const struct xlb_ct_entry *e)
 {
 	__u8 xl = e->xlate, fam = p->key.family;
@@ -98,13 +103,18 @@ static __always_inline int nat_rewrite(xlb_ctx_t *ctx, const struct xlb_pkt *p, 
 			return -1;
 		if ((xl & XLB_XL_DPORT) && nat_write_port(ctx, p->l4_off + 2, e->nat_dport, &pdiff))
 			return -1;
+	} else if (xl & (XLB_XL_SPORT | XLB_XL_DPORT)) {
+		/* ICMP echo identifier (only echo packets are tracked) */
+		if (nat_write_port(ctx, p->l4_off + 4, (xl & XLB_XL_SPORT) ? e->nat_sport : e->nat_dport, &pdiff))
+			return -1;
 	}
 	if (fam == XLB_AF_V4 && (xl & (XLB_XL_SADDR | XLB_XL_DADDR)) && hook_l3_csum(ctx, p->l3_off + 10, adiff))
 		return -1;
 	csum_off = l4_csum_off(&p->key, p->l4_off);
 	if (!csum_off)
 		return 0;
-	if (adiff && hook_l4_csum(ctx, csum_off, adiff, 1, udp))
+	/* addresses are in the pseudo-header of TCP, UDP and ICMPv6, not of ICMP */
+	if (adiff && p->key.proto != IPPROTO_ICMP && hook_l4_csum(ctx, csum_off, adiff, 1, udp))
 		return -1;
 	if (pdiff && hook_l4_csum(ctx, csum_off, pdiff, 0, udp))
 		return -1;
@@ -112,18 +122,48 @@ static __always_inline int nat_rewrite(xlb_ctx_t *ctx, const struct xlb_pkt *p, 
 }
 
 /*
+ * Update a checksum field at off inside the ICMP payload (embedded headers) by hand at both
+ * hooks: the helpers only know the outer headers. udp: 0 means "none" and stays 0. Adds the
+ * field's own change to *outer (the ICMP checksum covers it). A field beyond the quoted bytes
+ * (the quote was cut short) is left alone. Returns 0 or -1.
+ */
+static __always_inline int nat_inner_csum(xlb_ctx_t *ctx, __u32 off, __u32 diff, int udp, __u32 *outer)
+{
+	void *data = ctx_data(ctx), *end = ctx_data_end(ctx);
+	__u16 *ic, old, nw;
+
+	if (off > XLB_MAX_OFF)
+		return 0;
+	ic = data + off;
+	if ((void *)(ic + 1) > end)
+		return 0;
+	old = *ic;
+	if (udp && old == 0)
+		return 0;
+	nw = csum_fold(csum_add(diff, (__u16)~old));
+	if (udp && nw == 0)
+		nw = 0xffff;
+	*ic = nw;
+	*outer = csum_diff_word(old, nw, *outer);
+	return 0;
+}
+
+/*
  * Translate an ICMP error about a tracked flow. The embedded packet went A -> B; e is the entry
  * keyed B -> A (ek), whose packets travel the way the error does. The error's destination A
  * becomes e->nat_daddr, its source becomes e->nat_saddr when it was B (the peer itself
- * reported), and the embedded packet becomes nat_daddr -> nat_saddr (ports likewise), so the
- * receiver sees the error about the packet it really sent. Embedded IPv4 header checksum and
- * the ICMP checksum are updated; an embedded L4 checksum is left alone (it is usually cut off).
+ * reported), and the embedded packet becomes nat_daddr -> nat_saddr (ports, or the echo
+ * identifier, likewise), so the receiver sees the error about the packet it really sent.
+ * Updated: the outer IPv4 header checksum, the embedded IPv4 header checksum, the embedded L4
+ * checksum when the quote includes it (TCP's sits at byte 16, beyond the 8 bytes RFC 792
+ * requires, so it is often cut off; UDP's and ICMP's are always quoted), and the ICMP checksum.
  */
 static __always_inline int nat_icmp_error(xlb_ctx_t *ctx, const struct xlb_pkt *p, const struct xlb_ct_entry *e,
 					  const struct xlb_ct_key *ek, __u8 *new_saddr)
 {
-	__u8 fam = p->key.family, xl = e->xlate;
-	__u32 odiff = 0, iadiff = 0, ipdiff = 0, l3 = p->l3_off, il3 = p->inner_l3_off;
+	__u8 fam = p->key.family, xl = e->xlate, iproto = p->inner.proto;
+	__u32 odiff = 0, iadiff = 0, ipdiff = 0, xdiff = 0, l3 = p->l3_off, il3 = p->inner_l3_off;
+	__u32 il4 = p->inner_l4_off, icsum;
 	int differs = 0, i;
 
 	__builtin_memcpy(new_saddr, p->key.saddr, 16);
@@ -144,31 +184,35 @@ static __always_inline int nat_icmp_error(xlb_ctx_t *ctx, const struct xlb_pkt *
 		return -1;
 	if ((xl & XLB_XL_SADDR) && nat_write_addr(ctx, daddr_off(fam, il3), fam, e->nat_saddr, &iadiff))
 		return -1;
-	if (p->inner.proto == IPPROTO_TCP || p->inner.proto == IPPROTO_UDP) {
-		if ((xl & XLB_XL_DPORT) && nat_write_port(ctx, p->inner_l4_off, e->nat_dport, &ipdiff))
+	if (iproto == IPPROTO_TCP || iproto == IPPROTO_UDP) {
+		if ((xl & XLB_XL_DPORT) && nat_write_port(ctx, il4, e->nat_dport, &ipdiff))
 			return -1;
-		if ((xl & XLB_XL_SPORT) && nat_write_port(ctx, p->inner_l4_off + 2, e->nat_sport, &ipdiff))
+		if ((xl & XLB_XL_SPORT) && nat_write_port(ctx, il4 + 2, e->nat_sport, &ipdiff))
+			return -1;
+	} else if (xl & (XLB_XL_SPORT | XLB_XL_DPORT)) {
+		/* embedded ICMP echo (full NAT): the identifier is its source port when a request */
+		int request = p->inner.dport == 0 && p->inner.sport != 0;
+
+		if (request && (xl & XLB_XL_DPORT) && nat_write_port(ctx, il4 + 4, e->nat_dport, &ipdiff))
+			return -1;
+		if (!request && (xl & XLB_XL_SPORT) && nat_write_port(ctx, il4 + 4, e->nat_sport, &ipdiff))
 			return -1;
 	}
 	if (fam == XLB_AF_V4 && iadiff) {
-		/* the embedded IPv4 header checksum is ICMP payload: updated by hand at both hooks */
-		void *data = ctx_data(ctx), *end = ctx_data_end(ctx);
-		__u32 off = il3 + 10;
-		__u16 *ic, old, nw;
-
-		if (off > XLB_MAX_OFF)
+		/* the embedded IPv4 header checksum is ICMP payload, as is everything below */
+		if (il3 + 10 > XLB_MAX_OFF)
 			return -1;
-		ic = data + off;
-		if ((void *)(ic + 1) > end)
-			return -1;
-		old = *ic;
-		nw = csum_fold(csum_add(iadiff, (__u16)~old));
-		*ic = nw;
-		ipdiff = csum_diff_word(old, nw, ipdiff);
+		nat_inner_csum(ctx, il3 + 10, iadiff, 0, &xdiff);
 	}
+	/* the embedded L4 checksum: its ports/identifier, and the addresses when they are in its
+	 * pseudo-header (TCP, UDP, ICMPv6; not ICMP) */
+	icsum = l4_csum_off(&p->inner, il4);
+	if (icsum && (iadiff || ipdiff))
+		nat_inner_csum(ctx, icsum, iproto == IPPROTO_ICMP ? ipdiff : csum_add(iadiff, ipdiff),
+			       iproto == IPPROTO_UDP, &xdiff);
 	if (fam == XLB_AF_V4 && odiff && hook_l3_csum(ctx, l3 + 10, odiff))
 		return -1;
-	if (hook_l4_csum(ctx, p->l4_off + 2, csum_add(iadiff, ipdiff), 0, 0))
+	if (hook_l4_csum(ctx, p->l4_off + 2, csum_add(csum_add(iadiff, ipdiff), xdiff), 0, 0))
 		return -1;
 	if (fam == XLB_AF_V6 && odiff && hook_l4_csum(ctx, p->l4_off + 2, odiff, 1, 0))
 		return -1;

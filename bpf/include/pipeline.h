@@ -370,9 +370,8 @@ static __always_inline int slow_new(xlb_ctx_t *ctx, const struct xlb_config *cfg
 		}
 		if (snat) {
 			__builtin_memcpy(f->nat_saddr, snat, 16);
-			f->xlate |= XLB_XL_SADDR;
-			if (p->key.proto == IPPROTO_TCP || p->key.proto == IPPROTO_UDP)
-				f->xlate |= XLB_XL_SPORT;
+			/* a source port, or the echo identifier, chosen per flow */
+			f->xlate |= XLB_XL_SADDR | XLB_XL_SPORT;
 		}
 	}
 	if (svc->algo == XLB_ALGO_LC)

@@ -3,7 +3,7 @@
 // errors about tracked flows.
 import test from 'ava';
 import { buildFrame } from '../packet/index.ts';
-import type { FrameSpec } from '../packet/index.ts';
+import type { FrameSpec, IpPacketSpec } from '../packet/index.ts';
 import { CT_STATE, UNKNOWN_TCP } from '../schema/maps.ts';
 import { HOOKS, openHarness } from './test-support.ts';
 import type { Harness } from './test-support.ts';
@@ -179,6 +179,52 @@ for (const hook of HOOKS) {
       const stray = buildFrame({ ip: { src: router, dst: CLIENT }, icmp: inner(CLIENT, '198.18.7.7', 1, 2) });
       t.deepEqual(h.run(stray).data, stray);
       t.deepEqual(h.reasonDelta(), { ICMP_ERROR: 1, PASS_ICMP_UNTRACKED: 1 });
+    } finally {
+      h.close();
+    }
+  });
+
+  test(`${hook}: ICMP errors quoting the embedded L4 checksum (full TCP quote, UDP, ICMP echo) get it updated, exact bytes`, (t) => {
+    const snat = Buffer.alloc(16);
+    snat.set([198, 18, 0, 1]);
+    const h = openHarness(hook, { config: { snat_v4: snat } });
+    try {
+      h.service({ id: 2, vip: VIP, port: 80, mode: 'fullnat', endpoints: [{ ip: B1, port: 8080 }] });
+      h.service({ id: 3, vip: VIP, port: 53, proto: 'udp', mode: 'fullnat', endpoints: [{ ip: B1, port: 5353 }] });
+      h.service({ id: 4, vip: VIP, port: 0, proto: 'icmp', mode: 'fullnat', endpoints: [{ ip: B1, port: 0 }] });
+      const router = '198.18.1.254';
+      const SNAT = '198.18.0.1';
+      const unreach = (inner: IpPacketSpec, quoteLength?: number): FrameSpec['icmp'] => ({
+        type: 'dest-unreachable',
+        code: 'frag-needed',
+        mtu: 1400,
+        inner,
+        ...(quoteLength ? { quoteLength } : {}),
+      });
+      // TCP, the whole embedded packet quoted (its checksum at byte 16 included)
+      h.run(buildFrame({ ip: { src: CLIENT, dst: VIP }, tcp: { sport: 40000, dport: 80, seq: 100, flags: 'S' }, payload: 'hello' }));
+      const tport = h.flow({ src: CLIENT, dst: VIP, sport: 40000, dport: 80, proto: 'tcp' })!.nat_sport;
+      const tcpq = (src: string, dst: string, sport: number, dport: number): FrameSpec['icmp'] =>
+        unreach({ ip: { src, dst, id: 3 }, tcp: { sport, dport, seq: 100, flags: 'S' }, payload: 'hello' });
+      let r = h.run(buildFrame({ ip: { src: router, dst: SNAT }, icmp: tcpq(SNAT, B1, tport, 8080) }));
+      t.deepEqual(r.data, buildFrame({ ip: { src: router, dst: CLIENT }, icmp: tcpq(CLIENT, VIP, 40000, 80) }));
+      // UDP, 8 bytes quoted (its checksum included)
+      h.run(buildFrame({ ip: { src: CLIENT, dst: VIP }, udp: { sport: 40001, dport: 53 }, payload: 'query' }));
+      const uport = h.flow({ src: CLIENT, dst: VIP, sport: 40001, dport: 53, proto: 'udp' })!.nat_sport;
+      const udpq = (src: string, dst: string, sport: number, dport: number): FrameSpec['icmp'] =>
+        unreach({ ip: { src, dst, id: 4 }, udp: { sport, dport }, payload: 'query' }, 28);
+      r = h.run(buildFrame({ ip: { src: router, dst: SNAT }, icmp: udpq(SNAT, B1, uport, 5353) }));
+      t.deepEqual(r.data, buildFrame({ ip: { src: router, dst: CLIENT }, icmp: udpq(CLIENT, VIP, 40001, 53) }));
+      // ICMP echo request (full NAT gave it its own identifier): identifier and checksum restored
+      h.run(buildFrame({ ip: { src: CLIENT, dst: VIP }, icmp: { type: 'echo-request', id: 77, seq: 1 } }));
+      const id = h.flow({ src: CLIENT, dst: VIP, sport: 77, dport: 0, proto: 'icmp' })!.nat_sport;
+      t.not(id, 77);
+      const echoq = (src: string, dst: string, ident: number): FrameSpec['icmp'] => ({
+        type: 'time-exceeded',
+        inner: { ip: { src, dst, id: 5 }, icmp: { type: 'echo-request', id: ident, seq: 1 } },
+      });
+      r = h.run(buildFrame({ ip: { src: router, dst: SNAT }, icmp: echoq(SNAT, B1, id) }));
+      t.deepEqual(r.data, buildFrame({ ip: { src: router, dst: CLIENT }, icmp: echoq(CLIENT, VIP, 77) }));
     } finally {
       h.close();
     }

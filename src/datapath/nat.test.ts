@@ -200,6 +200,38 @@ for (const hook of HOOKS) {
     }
   });
 
+  test(`${hook}: ICMP and ICMPv6 echo under full NAT: each flow gets its own identifier, two clients with the same one do not collide`, (t) => {
+    const snat4 = Buffer.alloc(16);
+    snat4.set([198, 18, 0, 1]);
+    const snat6 = Buffer.from('fd000000000000000000000000000001', 'hex');
+    const h = openHarness(hook, { config: { snat_v4: snat4, snat_v6: snat6 } });
+    try {
+      h.service({ id: 1, vip: VIP, port: 0, proto: 'icmp', mode: 'fullnat', endpoints: [{ ip: BACKEND, port: 0 }] });
+      h.service({ id: 2, vip: VIP6, port: 0, proto: 'icmp', mode: 'fullnat', endpoints: [{ ip: BACKEND6, port: 0 }] });
+      for (const [vip, backend, snat, clients] of [
+        [VIP, BACKEND, SNAT, [CLIENT, '198.18.0.11']],
+        [VIP6, BACKEND6, SNAT6, [CLIENT6, 'fd00::11']],
+      ] as const) {
+        const ids: number[] = [];
+        for (const client of clients) {
+          const r = h.run(frame({ ip: { src: client, dst: vip }, icmp: { type: 'echo-request', id: 77, seq: 1 }, payload: 'ping' }));
+          t.is(r.verdict, 'pass');
+          const id = h.flow({ src: client, dst: vip, sport: 77, dport: 0, proto: 'icmp' })!.nat_sport;
+          t.deepEqual(r.data, frame({ ip: { src: snat, dst: backend }, icmp: { type: 'echo-request', id, seq: 1 }, payload: 'ping' }));
+          ids.push(id);
+        }
+        t.not(ids[0], ids[1], 'two clients with identifier 77 get distinct identifiers towards the backend');
+        clients.forEach((client, i) => {
+          const r = h.run(frame({ ip: { src: backend, dst: snat }, icmp: { type: 'echo-reply', id: ids[i]!, seq: 1 }, payload: 'ping' }));
+          t.deepEqual(r.data, frame({ ip: { src: vip, dst: client }, icmp: { type: 'echo-reply', id: 77, seq: 1 }, payload: 'ping' }));
+        });
+      }
+      t.deepEqual(h.reasonDelta(), { NEW_FLOW: 4, TRACKED: 4 });
+    } finally {
+      h.close();
+    }
+  });
+
   test(`${hook}: ICMPv6 echo balanced; ICMPv6 packet-too-big about a tracked IPv6 flow translated`, (t) => {
     const snat6 = Buffer.alloc(16);
     snat6.writeUInt16BE(0xfd00, 0);
