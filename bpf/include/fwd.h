@@ -73,13 +73,19 @@ static __always_inline int addr16_eq(const __u8 *a, const __u8 *b)
 	return a0 == b0 && a1 == b1;
 }
 
+/* Where a packet goes when the LB forwards it itself. */
+struct xlb_hop {
+	__u32 ifindex;
+	__u8 dmac[6];
+	__u8 smac[6];
+};
+
 /*
- * The LB forwards the packet itself (redirect / XDP_TX): decrement the IPv4 TTL (incremental
- * header checksum update) or the IPv6 hop limit. Packets with TTL <= 1 never get here (the
- * pipeline hands them to the stack untouched). Packets handed to the stack are not decremented:
- * the stack's forwarding does it.
+ * The TTL / hop limit decrement of a packet the LB forwards itself: IPv6's hop limit is written
+ * here; for IPv4 the TTL byte is written and the header checksum difference is returned in
+ * *l3diff (the caller folds it into its own header checksum update). Returns 0 or -1.
  */
-static __always_inline int fwd_dec_ttl(xlb_ctx_t *ctx, const struct xlb_pkt *p)
+static __always_inline int fwd_dec_ttl_write(xlb_ctx_t *ctx, const struct xlb_pkt *p, __u32 *l3diff)
 {
 	void *data = ctx_data(ctx), *end = ctx_data_end(ctx);
 	__u32 off = p->l3_off;
@@ -95,71 +101,73 @@ static __always_inline int fwd_dec_ttl(xlb_ctx_t *ctx, const struct xlb_pkt *p)
 		__builtin_memcpy(&old, w, 2);
 		w[0]--;
 		__builtin_memcpy(&nw, w, 2);
-		return hook_l3_csum(ctx, off + 10, csum_diff_word(old, nw, 0));
+		*l3diff = csum_diff_word(old, nw, *l3diff);
 	} else {
 		__u8 *hl = data + off + 7;
 
 		if ((void *)(hl + 1) > end)
 			return -1;
 		(*hl)--;
-		return 0;
 	}
-}
-
-static __always_inline int fwd_set_macs(xlb_ctx_t *ctx, const __u8 *dmac, const __u8 *smac)
-{
-	void *data = ctx_data(ctx), *end = ctx_data_end(ctx);
-	struct ethhdr *eth = data;
-
-	if ((void *)(eth + 1) > end)
-		return -1;
-	__builtin_memcpy(eth->h_dest, dmac, ETH_ALEN);
-	__builtin_memcpy(eth->h_source, smac, ETH_ALEN);
 	return 0;
 }
 
-/*
- * Forward the translated packet from saddr to daddr. cache: the flow's entry (may be NULL);
- * nh: the endpoint's next-hop cache (may be NULL; used when the flow has no cached next hop).
- * Returns the hook verdict; *res receives the enum xlb_fwd_result.
- */
-static __always_inline int fwd_packet(xlb_ctx_t *ctx, const struct xlb_config *cfg, const struct xlb_pkt *p,
-				      const __u8 *saddr, const __u8 *daddr, struct xlb_ct_entry *cache,
-				      struct xlb_nh *nh, __u64 now, __u32 *res)
+/* The decrement with its own IPv4 header checksum update (paths that do not rewrite addresses). */
+static __always_inline int fwd_dec_ttl(xlb_ctx_t *ctx, const struct xlb_pkt *p)
 {
+	__u32 d = 0;
+
+	if (fwd_dec_ttl_write(ctx, p, &d))
+		return -1;
+	return p->key.family == XLB_AF_V4 ? hook_l3_csum(ctx, p->l3_off + 10, d) : 0;
+}
+
+static __always_inline void hop_set(struct xlb_hop *hop, __u32 ifindex, const __u8 *dmac, const __u8 *smac)
+{
+	hop->ifindex = ifindex;
+	__builtin_memcpy(hop->dmac, dmac, ETH_ALEN);
+	__builtin_memcpy(hop->smac, smac, ETH_ALEN);
+}
+
+/*
+ * Where the translated packet from saddr to daddr goes (the packet is not touched, so the
+ * caller can rewrite it afterwards in one go). cache: the flow's entry (may be NULL); nh: the
+ * endpoint's next-hop cache (may be NULL; used when the flow has none). Returns 1 with *hop set
+ * when the LB forwards it itself (*res: XLB_FWD_CACHED, else set by fwd_send), 0 when it goes to
+ * the stack (*res: PASS_NO_NEIGH / PASS_FIB).
+ */
+static __always_inline int fwd_resolve(xlb_ctx_t *ctx, const struct xlb_config *cfg, const struct xlb_pkt *p,
+				       const __u8 *saddr, const __u8 *daddr, struct xlb_ct_entry *cache,
+				       struct xlb_nh *nh, __u64 now, struct xlb_hop *hop, __u32 *res)
+{
+	__u64 ttl_ns = (__u64)cfg->fib_cache_ms * 1000000ULL;
 	struct bpf_fib_lookup *fib;
 	struct xlb_tmp *t;
 	__u32 flags = 0;
 	long rc;
 
-	if (cache && cache->fib_ns && cfg->fib_cache_ms &&
-	    now - cache->fib_ns < (__u64)cfg->fib_cache_ms * 1000000ULL) {
-		if (fwd_set_macs(ctx, cache->fib_dmac, cache->fib_smac) || fwd_dec_ttl(ctx, p))
-			return XLB_ACT_DROP;
-		rc = hook_redirect(ctx, cache->fib_ifindex, res);
+	if (cache && cache->fib_ns && ttl_ns && now - cache->fib_ns < ttl_ns) {
+		hop_set(hop, cache->fib_ifindex, cache->fib_dmac, cache->fib_smac);
 		*res = XLB_FWD_CACHED;
-		return rc;
+		return 1;
 	}
-
-	if (nh && nh->fib_ns && cfg->fib_cache_ms && now - nh->fib_ns < (__u64)cfg->fib_cache_ms * 1000000ULL &&
-	    nh->in_ifindex == ctx_ifindex(ctx) && addr16_eq(nh->daddr, daddr)) {
-		if (fwd_set_macs(ctx, nh->dmac, nh->smac) || fwd_dec_ttl(ctx, p))
-			return XLB_ACT_DROP;
+	if (nh && nh->fib_ns && ttl_ns && now - nh->fib_ns < ttl_ns && nh->in_ifindex == ctx_ifindex(ctx) &&
+	    addr16_eq(nh->daddr, daddr)) {
+		hop_set(hop, nh->out_ifindex, nh->dmac, nh->smac);
 		if (cache) {
 			cache->fib_ifindex = nh->out_ifindex;
 			__builtin_memcpy(cache->fib_dmac, nh->dmac, ETH_ALEN);
 			__builtin_memcpy(cache->fib_smac, nh->smac, ETH_ALEN);
 			cache->fib_ns = nh->fib_ns;
 		}
-		rc = hook_redirect(ctx, nh->out_ifindex, res);
 		*res = XLB_FWD_CACHED;
-		return rc;
+		return 1;
 	}
 
 	*res = XLB_FWD_PASS_FIB;
 	t = tmp_get();
 	if (!t)
-		return XLB_ACT_PASS;
+		return 0;
 	fib = &t->fib;
 	__builtin_memset(fib, 0, sizeof(*fib));
 	fib->ifindex = ctx_ifindex(ctx);
@@ -179,29 +187,47 @@ static __always_inline int fwd_packet(xlb_ctx_t *ctx, const struct xlb_config *c
 		fib->tbid = cfg->fib_table;
 	}
 	rc = bpf_fib_lookup(ctx, fib, sizeof(*fib), flags);
-	if (rc == BPF_FIB_LKUP_RET_SUCCESS) {
-		if (fwd_set_macs(ctx, fib->dmac, fib->smac) || fwd_dec_ttl(ctx, p))
-			return XLB_ACT_DROP;
-		if (cache && cfg->fib_cache_ms) {
-			cache->fib_ifindex = fib->ifindex;
-			__builtin_memcpy(cache->fib_dmac, fib->dmac, ETH_ALEN);
-			__builtin_memcpy(cache->fib_smac, fib->smac, ETH_ALEN);
-			cache->fib_ns = now;
-		}
-		if (nh && cfg->fib_cache_ms) {
-			WRITE_ONCE(nh->fib_ns, 0);
-			__builtin_memcpy(nh->daddr, daddr, 16);
-			nh->in_ifindex = ctx_ifindex(ctx);
-			nh->out_ifindex = fib->ifindex;
-			__builtin_memcpy(nh->dmac, fib->dmac, ETH_ALEN);
-			__builtin_memcpy(nh->smac, fib->smac, ETH_ALEN);
-			barrier();
-			WRITE_ONCE(nh->fib_ns, now);
-		}
-		return hook_redirect(ctx, fib->ifindex, res);
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS) {
+		*res = rc == BPF_FIB_LKUP_RET_NO_NEIGH ? XLB_FWD_PASS_NO_NEIGH : XLB_FWD_PASS_FIB;
+		return 0;
 	}
-	*res = rc == BPF_FIB_LKUP_RET_NO_NEIGH ? XLB_FWD_PASS_NO_NEIGH : XLB_FWD_PASS_FIB;
-	return XLB_ACT_PASS;
+	hop_set(hop, fib->ifindex, fib->dmac, fib->smac);
+	if (cache && ttl_ns) {
+		cache->fib_ifindex = fib->ifindex;
+		__builtin_memcpy(cache->fib_dmac, fib->dmac, ETH_ALEN);
+		__builtin_memcpy(cache->fib_smac, fib->smac, ETH_ALEN);
+		cache->fib_ns = now;
+	}
+	if (nh && ttl_ns) {
+		WRITE_ONCE(nh->fib_ns, 0);
+		__builtin_memcpy(nh->daddr, daddr, 16);
+		nh->in_ifindex = ctx_ifindex(ctx);
+		nh->out_ifindex = fib->ifindex;
+		__builtin_memcpy(nh->dmac, fib->dmac, ETH_ALEN);
+		__builtin_memcpy(nh->smac, fib->smac, ETH_ALEN);
+		barrier();
+		WRITE_ONCE(nh->fib_ns, now);
+	}
+	*res = XLB_FWD_REDIRECT;
+	return 1;
+}
+
+/* Send the (rewritten, TTL-decremented) packet to hop: new MACs, redirect / XDP_TX. */
+static __always_inline int fwd_send(xlb_ctx_t *ctx, const struct xlb_hop *hop, __u32 *res)
+{
+	void *data = ctx_data(ctx), *end = ctx_data_end(ctx);
+	struct ethhdr *eth = data;
+	__u32 how;
+	int act;
+
+	if ((void *)(eth + 1) > end)
+		return XLB_ACT_DROP;
+	__builtin_memcpy(eth->h_dest, hop->dmac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, hop->smac, ETH_ALEN);
+	act = hook_redirect(ctx, hop->ifindex, &how);
+	if (*res != XLB_FWD_CACHED)
+		*res = how;
+	return act;
 }
 
 #endif /* XLB_FWD_H */

@@ -10,6 +10,7 @@
 
 #include "csum.h"
 #include "parse.h"
+#include "fwd.h"
 
 /* Offset of the L4 checksum (TCP, UDP, ICMP, ICMPv6), 0 for anything else. */
 static __always_inline __u32 l4_csum_off(const struct xlb_ct_key *k, __u32 l4_off)
@@ -82,18 +83,23 @@ static __always_inline __u32 saddr_off(__u8 family, __u32 l3) { return l3 + (fam
 static __always_inline __u32 daddr_off(__u8 family, __u32 l3) { return l3 + (family == XLB_AF_V4 ? 16 : 24); }
 
 /*
- * Apply e's translation to the packet. Returns 0, or -1 when the packet cannot be rewritten.
+ * Apply e's translation to the packet, and with dec_ttl the TTL / hop limit decrement of a
+ * packet the LB forwards itself. Returns 0, or -1 when the packet cannot be rewritten.
  * ICMP echo: the identifier plays the port (request: source side, reply: destination side),
  * so SPORT/DPORT rewrite the identifier (full NAT gives each flow its own identifier).
  */
-static __always_inline int nat_rewrite(xlb_ctx_t *ctx, const struct xlb_pkt *p, const struct xlb_ct_entry *e)
+static __always_inline int nat_rewrite(xlb_ctx_t *ctx, const struct xlb_pkt *p, const struct xlb_ct_entry *e,
+				       int dec_ttl)
 {
 	__u8 xl = e->xlate, fam = p->key.family;
-	__u32 adiff = 0, pdiff = 0, csum_off;
+	__u32 adiff = 0, pdiff = 0, tdiff = 0, csum_off;
 	int udp = p->key.proto == IPPROTO_UDP;
 
+	/* the TTL word's difference joins the addresses' in one header checksum update */
+	if (dec_ttl && fwd_dec_ttl_write(ctx, p, &tdiff))
+		return -1;
 	if (!xl)
-		return 0;
+		return fam == XLB_AF_V4 && dec_ttl ? hook_l3_csum(ctx, p->l3_off + 10, tdiff) : 0;
 	if ((xl & XLB_XL_SADDR) && nat_write_addr(ctx, saddr_off(fam, p->l3_off), fam, e->nat_saddr, &adiff))
 		return -1;
 	if ((xl & XLB_XL_DADDR) && nat_write_addr(ctx, daddr_off(fam, p->l3_off), fam, e->nat_daddr, &adiff))
@@ -108,7 +114,8 @@ static __always_inline int nat_rewrite(xlb_ctx_t *ctx, const struct xlb_pkt *p, 
 		if (nat_write_port(ctx, p->l4_off + 4, (xl & XLB_XL_SPORT) ? e->nat_sport : e->nat_dport, &pdiff))
 			return -1;
 	}
-	if (fam == XLB_AF_V4 && (xl & (XLB_XL_SADDR | XLB_XL_DADDR)) && hook_l3_csum(ctx, p->l3_off + 10, adiff))
+	if (fam == XLB_AF_V4 && ((xl & (XLB_XL_SADDR | XLB_XL_DADDR)) || dec_ttl) &&
+	    hook_l3_csum(ctx, p->l3_off + 10, csum_add(adiff, tdiff)))
 		return -1;
 	csum_off = l4_csum_off(&p->key, p->l4_off);
 	if (!csum_off)

@@ -215,7 +215,11 @@ static __always_inline int parse_packet(xlb_ctx_t *ctx, struct xlb_pkt *p)
 	__u8 *l4;
 	int i, rc;
 
-	__builtin_memset(p, 0, sizeof(*p));
+	/* zero what every path reads; the rest is written before it is read (inner: ICMP errors) */
+	__builtin_memset(&p->key, 0, sizeof(p->key));
+	p->seq = p->ack = p->payload = p->win = 0;
+	p->tcp_flags = p->icmp_type = p->icmp_err = p->vlan = p->ct_miss = p->ttl = 0;
+	p->l3_off = p->l4_off = p->l4_len = p->inner_l3_off = p->inner_l4_off = 0;
 	p->len = ctx_len(ctx);
 	if (hook_pull_headers(ctx, p->len)) {
 		data = ctx_data(ctx);
@@ -297,6 +301,7 @@ static __always_inline int parse_packet(xlb_ctx_t *ctx, struct xlb_pkt *p)
 		ioff = l4_off + 8;
 		if (ioff > XLB_MAX_L4_OFF)
 			return PARSE_OTHER;
+		__builtin_memset(&p->inner, 0, sizeof(p->inner));
 		{
 			/* the embedded header is usually truncated: only its own header + 8 bytes */
 			void *ip = data + ioff;

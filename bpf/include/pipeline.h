@@ -54,13 +54,18 @@ static __always_inline int xlate_and_forward(xlb_ctx_t *ctx, const struct xlb_co
 					     struct xlb_ct_entry *e, struct xlb_nh *nh, __u64 now, __u32 *reason)
 {
 	__u32 res = XLB_FWD_PASS_FIB;
-	int act;
+	struct xlb_hop hop;
+	int fwd, act = XLB_ACT_PASS;
 
-	if (nat_rewrite(ctx, p, e)) {
+	/* where it goes first: a packet the LB forwards itself has its TTL decremented in the
+	 * same rewrite (one IPv4 header checksum update) */
+	fwd = fwd_resolve(ctx, cfg, p, e->nat_saddr, e->nat_daddr, e, nh, now, &hop, &res);
+	if (nat_rewrite(ctx, p, e, fwd)) {
 		*reason = XLB_R_DROP_MALFORMED;
 		return XLB_ACT_DROP;
 	}
-	act = fwd_packet(ctx, cfg, p, e->nat_saddr, e->nat_daddr, e, nh, now, &res);
+	if (fwd)
+		act = fwd_send(ctx, &hop, &res);
 	stats_fwd(res, p->len);
 	return act;
 }
@@ -145,9 +150,10 @@ static __always_inline int slow_icmp_error(xlb_ctx_t *ctx, const struct xlb_conf
 	struct xlb_pkt *p = &s->pkt;
 	struct xlb_ct_key *k = &s->rkey;
 	struct xlb_ct_entry *e;
+	struct xlb_hop hop;
 	__u8 new_saddr[16];
 	__u32 res = XLB_FWD_PASS_FIB;
-	int act;
+	int fwd, act = XLB_ACT_PASS;
 
 	__builtin_memcpy(k->saddr, p->inner.daddr, 16);
 	__builtin_memcpy(k->daddr, p->inner.saddr, 16);
@@ -166,7 +172,12 @@ static __always_inline int slow_icmp_error(xlb_ctx_t *ctx, const struct xlb_conf
 		return finish(ctx, cfg, p, v, XLB_ACT_PASS, XLB_R_ICMP_ERROR, now);
 	if (nat_icmp_error(ctx, p, e, k, new_saddr))
 		return finish(ctx, cfg, p, v, XLB_ACT_DROP, XLB_R_DROP_MALFORMED, now);
-	act = fwd_packet(ctx, cfg, p, new_saddr, e->nat_daddr, NULL, NULL, now, &res);
+	fwd = fwd_resolve(ctx, cfg, p, new_saddr, e->nat_daddr, NULL, NULL, now, &hop, &res);
+	if (fwd) {
+		if (fwd_dec_ttl(ctx, p))
+			return finish(ctx, cfg, p, v, XLB_ACT_DROP, XLB_R_DROP_MALFORMED, now);
+		act = fwd_send(ctx, &hop, &res);
+	}
 	stats_fwd(res, p->len);
 	return finish(ctx, cfg, p, v, act, XLB_R_ICMP_ERROR, now);
 }
