@@ -122,8 +122,11 @@ static __always_inline int fwd_dec_ttl(xlb_ctx_t *ctx, const struct xlb_pkt *p)
 	return p->key.family == XLB_AF_V4 ? hook_l3_csum(ctx, p->l3_off + 10, d) : 0;
 }
 
+/* MAC fields are 2-byte aligned in every struct here: copied as three 16-bit words. */
 static __always_inline void hop_set(struct xlb_hop *hop, __u32 ifindex, const __u8 *dmac, const __u8 *smac)
 {
+	dmac = __builtin_assume_aligned(dmac, 2);
+	smac = __builtin_assume_aligned(smac, 2);
 	hop->ifindex = ifindex;
 	__builtin_memcpy(hop->dmac, dmac, ETH_ALEN);
 	__builtin_memcpy(hop->smac, smac, ETH_ALEN);
@@ -222,8 +225,9 @@ static __always_inline int fwd_send(xlb_ctx_t *ctx, const struct xlb_hop *hop, _
 
 	if ((void *)(eth + 1) > end)
 		return XLB_ACT_DROP;
-	__builtin_memcpy(eth->h_dest, hop->dmac, ETH_ALEN);
-	__builtin_memcpy(eth->h_source, hop->smac, ETH_ALEN);
+	/* frames start 2-byte aligned (x86 also takes unaligned stores) */
+	__builtin_memcpy(__builtin_assume_aligned(eth->h_dest, 2), hop->dmac, ETH_ALEN);
+	__builtin_memcpy(__builtin_assume_aligned(eth->h_source, 2), hop->smac, ETH_ALEN);
 	act = hook_redirect(ctx, hop->ifindex, &how);
 	if (*res != XLB_FWD_CACHED)
 		*res = how;

@@ -28,11 +28,17 @@ static __always_inline __u32 l4_csum_off(const struct xlb_ct_key *k, __u32 l4_of
 	}
 }
 
-/* Write 4 or 16 bytes of address at off and return the checksum difference. */
+/*
+ * Write 4 or 16 bytes of address at off and return the checksum difference. new_addr is a
+ * schema address field (4-byte aligned in every struct): said explicitly, so the compiler
+ * copies words instead of single bytes.
+ */
 static __always_inline int nat_write_addr(xlb_ctx_t *ctx, __u32 off, __u8 family, const __u8 *new_addr,
 					  __u32 *diff)
 {
 	void *data = ctx_data(ctx), *end = ctx_data_end(ctx);
+
+	new_addr = __builtin_assume_aligned(new_addr, 4);
 
 	if (off > XLB_MAX_OFF)
 		return -1;
