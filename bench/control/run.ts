@@ -2,19 +2,22 @@
 //   (a) through the controller (Controller.load = validate + full reconcile from empty), then a
 //       second reconcile of the same state (read-back only, zero writes), then N targeted
 //       updates (one endpoint replaced per service: a generation flip each);
-//   (b) through the REST API: N PUTs over HTTP to a fresh agent API on 127.0.0.1 (C in flight),
-//       then one GET /v1/services.
+//   (b) through the REST API: N PUTs over HTTP to a fresh agent (its API and its config file
+//       persistence, group-committed) on 127.0.0.1 (C in flight), then one GET /v1/services;
+//   (c) one bulk PUT /v1/services with all N on a fresh agent.
 // Each size runs on a fresh datapath instance (kernel: its own pin dir, removed after).
 //
 //   npx tsx bench/control/run.ts [--backend kernel|double] [--sizes 1000,10000] [--endpoints 8]
 //                                [--algorithm maglev] [--concurrency 8] [--out DIR]
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { Agent, request } from 'node:http';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Controller } from '../../src/controller/controller.ts';
 import { DatapathTestDouble } from '../../src/controller/datapath-test-double.ts';
-import { buildApi } from '../../src/agent/api.ts';
+import { startAgent } from '../../src/agent/agent.ts';
+import { createLogger } from '../../src/agent/log.ts';
 import type { DatapathHandle } from '../../src/agent/agent.ts';
 import { ALGORITHMS } from '../../src/controller/types.ts';
 import type { Algorithm } from '../../src/controller/types.ts';
@@ -39,6 +42,7 @@ export interface SizeResult {
   restPutMs: number;
   restPutsPerS: number;
   restListMs: number;
+  bulkPutMs: number;
 }
 
 type Opener = (maxServices: number) => DatapathHandle;
@@ -95,26 +99,30 @@ export async function benchSize(open: Opener, n: number, o: BenchOptions): Promi
   } finally {
     h1.close();
   }
-  // (b) REST
+  // (b) REST: the agent runtime (API + config persistence to a temp file), no interfaces.
   const h2 = open(n + 1);
   let restPutMs: number;
   let restListMs: number;
+  const dir = mkdtempSync(path.join(tmpdir(), 'xlb-bench-control-'));
   try {
-    const c = new Controller(h2.datapath);
-    const app = await buildApi({ controller: c, datapathName: h2.describe });
-    await app.listen({ host: '127.0.0.1', port: 0 });
-    const addr = app.server.address();
-    const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
+    let running;
+    try {
+      running = await startAgent(h2, { configFile: path.join(dir, 'agent.yaml'), ifaces: [], api: { host: '127.0.0.1', port: 0 }, detachOnExit: false, log: createLogger({ write: () => {} }) });
+    } catch (err) {
+      h2.close();
+      throw err;
+    }
+    const port = running.address.port;
     try {
       let next = 0;
       const t0 = performance.now();
       // node:http with a keep-alive agent (one connection per worker), as a real client would.
-      const agent = new Agent({ keepAlive: true, maxSockets: o.concurrency });
+      const httpAgent = new Agent({ keepAlive: true, maxSockets: o.concurrency });
       const put = (s: Record<string, unknown>): Promise<void> =>
         new Promise((resolve, reject) => {
           const body = JSON.stringify(s);
           const req = request(
-            { host: '127.0.0.1', port, method: 'PUT', path: `/v1/services/${s.name as string}`, agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+            { host: '127.0.0.1', port, method: 'PUT', path: `/v1/services/${s.name as string}`, agent: httpAgent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
             (res) => {
               let text = '';
               res.on('data', (c: Buffer) => (text += c.toString()));
@@ -129,16 +137,40 @@ export async function benchSize(open: Opener, n: number, o: BenchOptions): Promi
       };
       await Promise.all(Array.from({ length: o.concurrency }, worker));
       restPutMs = ms(t0);
-      agent.destroy();
+      httpAgent.destroy();
       const t1 = performance.now();
       const all = (await (await fetch(`http://127.0.0.1:${port}/v1/services`)).json()) as { services: unknown[] };
       restListMs = ms(t1);
       if (all.services.length !== n) throw new Error(`GET /v1/services returned ${all.services.length} services, expected ${n}`);
     } finally {
-      await app.close();
+      await running.stop(); // closes the datapath handle too
     }
   } finally {
-    h2.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  // (c) REST bulk: one PUT /v1/services with every service, on a fresh agent.
+  const h3 = open(n + 1);
+  let bulkPutMs: number;
+  const dir3 = mkdtempSync(path.join(tmpdir(), 'xlb-bench-control-'));
+  try {
+    let running;
+    try {
+      running = await startAgent(h3, { configFile: path.join(dir3, 'agent.yaml'), ifaces: [], api: { host: '127.0.0.1', port: 0 }, detachOnExit: false, log: createLogger({ write: () => {} }) });
+    } catch (err) {
+      h3.close();
+      throw err;
+    }
+    try {
+      const t0 = performance.now();
+      const res = await fetch(`http://127.0.0.1:${running.address.port}/v1/services`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ services: list }) });
+      const body = (await res.json()) as { created?: number };
+      bulkPutMs = ms(t0);
+      if (body.created !== n) throw new Error(`bulk PUT created ${String(body.created)} services, expected ${n}`);
+    } finally {
+      await running.stop();
+    }
+  } finally {
+    rmSync(dir3, { recursive: true, force: true });
   }
   return {
     services: n,
@@ -152,6 +184,7 @@ export async function benchSize(open: Opener, n: number, o: BenchOptions): Promi
     restPutMs,
     restPutsPerS: Math.round((n / restPutMs) * 1000),
     restListMs,
+    bulkPutMs,
   };
 }
 
@@ -189,7 +222,8 @@ export async function main(argv: string[]): Promise<number> {
     results.push(r);
     console.log(
       `${o.backend} ${o.algorithm} ${n} services × ${o.endpoints} endpoints: controller load ${r.controllerLoadMs} ms, no-op reconcile ${r.reconcileNoopMs} ms, ` +
-        `${n} targeted updates ${r.updateEachMs} ms; REST ${n} PUTs ${r.restPutMs} ms (${r.restPutsPerS}/s), GET all ${r.restListMs} ms`,
+        `${n} targeted updates ${r.updateEachMs} ms; REST ${n} PUTs ${r.restPutMs} ms (${r.restPutsPerS}/s, each persisted), ` +
+        `GET all ${r.restListMs} ms, one bulk PUT of all ${r.bulkPutMs} ms`,
     );
   }
   if (values.out !== undefined) {

@@ -7,7 +7,7 @@ import type { Datapath } from '../controller/datapath.ts';
 import { HealthMonitor } from '../controller/health.ts';
 import { ValidationError } from '../controller/validate.ts';
 import { buildApi } from './api.ts';
-import { readConfigFile, writeConfigFile } from './config-file.ts';
+import { ConfigWriter, readConfigFile, writeConfigFileAsync } from './config-file.ts';
 import type { AgentSettings } from './config-file.ts';
 import type { Logger } from './log.ts';
 
@@ -70,11 +70,13 @@ export async function startAgent(dph: DatapathHandle, opts: AgentOptions): Promi
   const cfg = readConfigFile(opts.configFile);
   const agentSettings: AgentSettings = cfg.agent;
   const controller = new Controller(dph.datapath);
-  const persist = (): void => {
+  const writer = new ConfigWriter(() => writeConfigFileAsync(opts.configFile, agentSettings, controller.state()));
+  const persist = async (): Promise<void> => {
     try {
-      writeConfigFile(opts.configFile, agentSettings, controller.state());
+      await writer.request();
     } catch (err) {
       log.error({ err, file: opts.configFile }, 'could not write the config file; the running state is ahead of it');
+      throw new Error(`the change is applied but the config file ${opts.configFile} could not be written (${(err as Error).message}); fix the file system, then PUT again or SIGHUP`);
     }
   };
   // Validate the whole config before the datapath changes at all.
@@ -101,7 +103,7 @@ export async function startAgent(dph: DatapathHandle, opts: AgentOptions): Promi
     ...(opts.token !== undefined ? { token: opts.token } : {}),
     onChange: () => {
       health.sync();
-      persist();
+      return persist();
     },
   });
   await app.listen({ host: opts.api.host, port: opts.api.port });

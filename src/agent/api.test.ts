@@ -165,6 +165,7 @@ test('openapi.json lists every route with its schemas', async (t) => {
   t.is(doc.openapi, '3.0.3');
   t.deepEqual(Object.keys(doc.paths).sort(), ['/healthz', '/metrics', '/openapi.json', '/v1/conntrack', '/v1/services', '/v1/services/{name}', '/v1/stats']);
   t.deepEqual(Object.keys(doc.paths['/v1/services/{name}']).sort(), ['delete', 'get', 'put']);
+  t.deepEqual(Object.keys(doc.paths['/v1/services']).sort(), ['get', 'put']);
   t.is(doc.paths['/v1/services/{name}'].put.requestBody.content['application/json'].schema.properties.algorithm.enum.join(','), 'rr,wrr,hash,maglev,lc,random');
   t.deepEqual(doc.paths['/v1/conntrack'].get.parameters.map((p: { name: string }) => p.name), ['service', 'limit']);
   t.truthy(doc.paths['/v1/stats'].get.responses['200']);
@@ -178,4 +179,21 @@ test('a datapath refusal is a 409 with the reason, and changes nothing', async (
   t.is(r.json().error, 'refused');
   t.regex(r.json().message, /--snat-v4 ADDR; nothing was changed$/);
   t.is(dp.writes, 0);
+});
+
+test('PUT /v1/services replaces every service at once, validated whole', async (t) => {
+  const { app, dp } = await setup();
+  await app.inject({ method: 'PUT', url: '/v1/services/old', payload: web({ vip: '198.18.100.9' }) });
+  const all = { services: [{ name: 'a', ...web() }, { name: 'b', ...web({ vip: '198.18.100.2' }) }] };
+  const r = await app.inject({ method: 'PUT', url: '/v1/services', payload: all });
+  t.is(r.statusCode, 200, r.body);
+  t.deepEqual(r.json(), { created: 2, updated: 0, deleted: 1, unchanged: 0 });
+  const again = await app.inject({ method: 'PUT', url: '/v1/services', payload: all });
+  t.deepEqual(again.json(), { created: 0, updated: 0, deleted: 0, unchanged: 2 });
+  const writes = dp.writes;
+  const bad = await app.inject({ method: 'PUT', url: '/v1/services', payload: { services: [{ name: 'a', ...web() }, { name: 'c', ...web({ vip: '198.18.100.3', algorithm: 'x' }) }] } });
+  t.is(bad.statusCode, 400);
+  t.regex(bad.json().message, /^services\[c\]\.algorithm: 'x' is not one of/);
+  t.is(dp.writes, writes);
+  t.deepEqual((await app.inject('/v1/services')).json().services.map((s: { name: string }) => s.name), ['a', 'b']);
 });

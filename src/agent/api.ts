@@ -41,7 +41,8 @@ export interface ApiOptions {
   /** Shown by /healthz (e.g. "kernel tc", "test double"). */
   datapathName: string;
   /** Called after every change made through the API (HealthMonitor.sync, …). */
-  onChange?: () => void;
+  /** Called after every change made through the API; the reply waits for it (config persisted). */
+  onChange?: () => void | Promise<void>;
 }
 
 class HttpError extends Error {
@@ -156,6 +157,31 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
     services: serviceViews(controller, health),
   }));
 
+  app.put<{ Body: unknown }>(
+    '/v1/services',
+    {
+      schema: {
+        summary: 'Replace every service at once (the whole list validated first; services not listed are deleted)',
+        tags,
+        body: { type: 'object', required: ['services'], properties: { services: { type: 'array', items: serviceBodySchema } } },
+        response: {
+          200: { type: 'object', properties: { created: { type: 'integer' }, updated: { type: 'integer' }, deleted: { type: 'integer' }, unchanged: { type: 'integer' } } },
+          ...err4xx,
+        },
+      },
+    },
+    async (req) => {
+      if (typeof req.body !== 'object' || req.body === null || Array.isArray(req.body)) {
+        throw new ValidationError([{ path: '', message: 'the body must be a JSON object {"services": [...]}' }]);
+      }
+      const r = controller.load(req.body);
+      await opts.onChange?.();
+      const out = { created: r.created.length, updated: r.updated.length, deleted: r.deleted.length, unchanged: r.unchanged };
+      req.log.info(out, 'services replaced');
+      return out;
+    },
+  );
+
   const checkName = (name: string): void => {
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(name)) {
       throw new ValidationError([{ path: 'name', message: `'${name}' is not a service name (1..63 of letters, digits, ".", "_", "-", starting with a letter or digit)` }]);
@@ -188,7 +214,7 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
       }
       if (body === undefined || body === null) throw new ValidationError([{ path: '', message: 'the request has no JSON body: send the service as JSON with Content-Type: application/json' }]);
       const { action } = controller.put(req.params.name, body);
-      opts.onChange?.();
+      await opts.onChange?.();
       req.log.info({ service: req.params.name, action }, 'service put');
       return reply.code(action === 'created' ? 201 : 200).send({ action, service: oneServiceView(controller, health, req.params.name) });
     },
@@ -196,7 +222,7 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
 
   app.delete<{ Params: { name: string } }>('/v1/services/:name', { schema: { summary: 'Delete a service', tags, params: nameParams, response: { 204: { type: 'null' }, ...err4xx } } }, async (req, reply) => {
     if (!controller.remove(req.params.name)) throw new HttpError(404, 'not found', `no service named '${req.params.name}'; GET /v1/services lists them`);
-    opts.onChange?.();
+    await opts.onChange?.();
     req.log.info({ service: req.params.name }, 'service deleted');
     return reply.code(204).send();
   });

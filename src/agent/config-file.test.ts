@@ -1,0 +1,47 @@
+import test from 'ava';
+import { parse } from 'yaml';
+import { ConfigWriter, configText } from './config-file.ts';
+import { validateDesiredState } from '../controller/validate.ts';
+
+test('the config text is YAML that parses back to the same state (IPv6, nested objects, empty lists)', (t) => {
+  const r = validateDesiredState({
+    services: [
+      { name: 'web', vip: 'fd00:18:100::1', port: 80, healthCheck: { type: 'http', path: '/h:x#y?a="b"' }, persistence: { timeoutS: 30 }, endpoints: [{ ip: 'fd00::a', port: 80, weight: 3 }] },
+      { name: 'none', vip: '198.18.100.1', port: 53, protocol: 'udp', portEnd: 60, endpoints: [] },
+    ],
+  });
+  if (!r.ok) return t.fail(JSON.stringify(r.errors));
+  const text = configText({ hook: 'tc', ifaces: ['eth0'] }, r.value);
+  const back = parse(text) as { agent: unknown; services: unknown };
+  t.deepEqual(back.agent, { hook: 'tc', ifaces: ['eth0'] });
+  t.deepEqual(back.services, r.value.services);
+  t.deepEqual(parse(configText({}, { services: [] })), { services: [] });
+  const again = validateDesiredState({ services: back.services });
+  t.true(again.ok);
+});
+
+test('ConfigWriter: concurrent requests share writes, and each resolves after a write that followed it', async (t) => {
+  let writes = 0;
+  let version = 0;
+  const written: number[] = [];
+  const w = new ConfigWriter(() => {
+    writes++;
+    written.push(version);
+  });
+  const waits: Promise<number>[] = [];
+  for (let i = 0; i < 20; i++) {
+    version++;
+    const v = version;
+    waits.push(w.request().then(() => Math.max(...written) >= v ? v : -v));
+    if (i % 5 === 4) await new Promise((r) => setImmediate(r));
+  }
+  const results = await Promise.all(waits);
+  t.true(results.every((v) => v > 0), `a request resolved before its change was written: ${results.join(',')}`);
+  t.true(writes < 20, `${writes} writes for 20 changes`);
+  t.is(written.at(-1), 20);
+  const failing = new ConfigWriter(() => {
+    throw new Error('disk full');
+  });
+  await t.throwsAsync(failing.request(), { message: 'disk full' });
+  await t.throwsAsync(failing.request(), { message: 'disk full' });
+});
