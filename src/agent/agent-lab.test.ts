@@ -100,7 +100,7 @@ test.serial('agent in the lab: PUT, traffic, metrics, kill -9 and restart keep e
 
   // The config file holds what the API did; edit it and SIGHUP: the agent applies the edit.
   const saved = readFileSync(config, 'utf8');
-  t.regex(saved, /name: web/);
+  t.regex(saved, /name: "web"/);
   writeFileSync(config, `${saved}  - name: http\n    vip: ${VIP.ipv4}\n    port: 80\n    algorithm: maglev\n    endpoints:\n${backends.map((b) => `      - { ip: ${b}, port: 80 }\n`).join('')}`);
   agent.signal('SIGHUP');
   const t0 = Date.now();
