@@ -203,8 +203,18 @@ static __always_inline int nat_icmp_error(xlb_ctx_t *ctx, const struct xlb_pkt *
 		if ((xl & XLB_XL_SPORT) && nat_write_port(ctx, il4 + 2, e->nat_sport, &ipdiff))
 			return -1;
 	} else if (xl & (XLB_XL_SPORT | XLB_XL_DPORT)) {
-		/* embedded ICMP echo (full NAT): the identifier is its source port when a request */
-		int request = p->inner.dport == 0 && p->inner.sport != 0;
+		/* embedded ICMP echo (full NAT): the identifier plays the source port of a request
+		 * and the destination port of a reply */
+		void *data = ctx_data(ctx), *end = ctx_data_end(ctx);
+		__u8 *type;
+		int request;
+
+		if (il4 > XLB_MAX_OFF)
+			return -1;
+		type = data + il4;
+		if ((void *)(type + 1) > end)
+			return -1;
+		is_icmp_echo(p->inner.family, *type, &request);
 
 		if (request && (xl & XLB_XL_DPORT) && nat_write_port(ctx, il4 + 4, e->nat_dport, &ipdiff))
 			return -1;

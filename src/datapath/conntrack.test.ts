@@ -225,6 +225,14 @@ for (const hook of HOOKS) {
       });
       r = h.run(buildFrame({ ip: { src: router, dst: SNAT }, icmp: echoq(SNAT, B1, id) }));
       t.deepEqual(r.data, buildFrame({ ip: { src: router, dst: CLIENT }, icmp: echoq(CLIENT, VIP, 77) }));
+      // the client reports about an echo reply (VIP -> client, id 77): the backend hears it about B1 -> SNAT, its id
+      const replyq = (src: string, dst: string, ident: number): FrameSpec['icmp'] => ({
+        type: 'dest-unreachable',
+        code: 'port',
+        inner: { ip: { src, dst, id: 6 }, icmp: { type: 'echo-reply', id: ident, seq: 1 } },
+      });
+      r = h.run(buildFrame({ ip: { src: CLIENT, dst: VIP }, icmp: replyq(VIP, CLIENT, 77) }));
+      t.deepEqual(r.data, buildFrame({ ip: { src: SNAT, dst: B1 }, icmp: replyq(B1, SNAT, id) }));
     } finally {
       h.close();
     }
