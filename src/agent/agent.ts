@@ -10,6 +10,7 @@ import { buildApi } from './api.ts';
 import { ConfigWriter, readConfigFile, writeConfigFileAsync } from './config-file.ts';
 import type { AgentSettings } from './config-file.ts';
 import type { Logger } from './log.ts';
+import type { Service } from '../controller/types.ts';
 
 /** A loaded datapath the agent owns: the controller's Datapath plus lifecycle. */
 export interface DatapathHandle {
@@ -70,7 +71,7 @@ export async function startAgent(dph: DatapathHandle, opts: AgentOptions): Promi
   const cfg = readConfigFile(opts.configFile);
   const agentSettings: AgentSettings = cfg.agent;
   const controller = new Controller(dph.datapath);
-  const writer = new ConfigWriter(() => writeConfigFileAsync(opts.configFile, agentSettings, controller.state()));
+  const writer = new ConfigWriter(() => writeConfigFileAsync(opts.configFile, agentSettings, { services: controller.view() as Service[] }));
   const persist = async (): Promise<void> => {
     try {
       await writer.request();

@@ -40,6 +40,14 @@ export class Controller {
     return [...this.desired.values()].map((s) => structuredClone(s));
   }
 
+  /**
+   * The desired services without copying (for hot paths: health-check sync, config writes on
+   * every change at 10,000 services). Read-only: callers must not modify them.
+   */
+  view(): readonly Readonly<Service>[] {
+    return [...this.desired.values()];
+  }
+
   get(name: string): Service | undefined {
     const s = this.desired.get(name);
     return s === undefined ? undefined : structuredClone(s);

@@ -112,7 +112,7 @@ export class HealthMonitor {
   sync(): void {
     if (this.stopped) return;
     const want = new Map<string, { service: string; ep: Endpoint; hc: HealthCheck }>();
-    for (const s of this.controller.services()) {
+    for (const s of this.controller.view()) {
       if (s.healthCheck === undefined) continue;
       for (const ep of s.endpoints) want.set(`${s.name}/${endpointId(ep)}`, { service: s.name, ep, hc: s.healthCheck });
     }
