@@ -126,10 +126,10 @@ export async function main(argv: string[]): Promise<number> {
     const http = await runClient(lab, 'c1', { proto: 'http', target: VIP.ipv6, port: 80, count: httpCount, concurrency: 5, keepAlive: false });
     console.log(distributionTable(http, backends));
 
-    section('conntrack: 6 long-lived connections held open (xlb ct ls --service tcp4)');
+    section('conntrack: 6 long-lived connections held open (xlb ct ls --service tcp4 --state ESTABLISHED)');
     const held = await startClient(lab, 'c1', { proto: 'tcp', target: VIP.ipv4, port: 7000, count: 6, concurrency: 6, rounds: 2 });
     await new Promise((r) => setTimeout(r, 1500));
-    console.log(await xlb('ct', 'ls', '--service', 'tcp4', '--limit', '20'));
+    console.log(await xlb('ct', 'ls', '--service', 'tcp4', '--state', 'ESTABLISHED', '--limit', '20'));
     await held.next();
     const heldReport = await held.report();
 

@@ -97,7 +97,7 @@ test('PUT with a bad name in the URL or broken JSON is a 400', async (t) => {
   t.regex(j.json().message, /JSON/);
 });
 
-test('conntrack: filter by service, limit, bad parameters', async (t) => {
+test('conntrack: filter by service, state, limit, bad parameters', async (t) => {
   const { app, dp } = await setup();
   await app.inject({ method: 'PUT', url: '/v1/services/web', payload: web() });
   await app.inject({ method: 'PUT', url: '/v1/services/dns', payload: web({ vip: '198.18.100.2', port: 53, protocol: 'udp' }) });
@@ -126,6 +126,14 @@ test('conntrack: filter by service, limit, bad parameters', async (t) => {
   t.regex(bad.json().message, /^query\.limit: 'abc' is not an integer/);
   t.is((await app.inject('/v1/conntrack?servce=web')).statusCode, 400);
   t.is((await app.inject('/v1/conntrack?service=nope')).statusCode, 404);
+  dp.flows = [flow(1, 1), { ...flow(1, 2), state: 'TIME_WAIT' }, { ...flow(2, 3), state: 'UDP_ESTABLISHED' }];
+  const est = (await app.inject('/v1/conntrack?state=established')).json();
+  t.deepEqual(est.entries.map((e: { client: { port: number } }) => e.client.port), [40001]);
+  const two = (await app.inject('/v1/conntrack?state=TIME_WAIT,udp_established')).json();
+  t.is(two.total, 2);
+  const badState = await app.inject('/v1/conntrack?state=ESTABLISHED;DROP');
+  t.is(badState.statusCode, 400);
+  t.regex(badState.json().message, /^query\.state: 'ESTABLISHED;DROP' is not a comma-separated list of state names/);
 });
 
 test('stats and metrics report the datapath counters per service and endpoint', async (t) => {
@@ -167,7 +175,7 @@ test('openapi.json lists every route with its schemas', async (t) => {
   t.deepEqual(Object.keys(doc.paths['/v1/services/{name}']).sort(), ['delete', 'get', 'put']);
   t.deepEqual(Object.keys(doc.paths['/v1/services']).sort(), ['get', 'put']);
   t.is(doc.paths['/v1/services/{name}'].put.requestBody.content['application/json'].schema.properties.algorithm.enum.join(','), 'rr,wrr,hash,maglev,lc,random');
-  t.deepEqual(doc.paths['/v1/conntrack'].get.parameters.map((p: { name: string }) => p.name), ['service', 'limit']);
+  t.deepEqual(doc.paths['/v1/conntrack'].get.parameters.map((p: { name: string }) => p.name), ['service', 'state', 'limit']);
   t.truthy(doc.paths['/v1/stats'].get.responses['200']);
 });
 

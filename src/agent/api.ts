@@ -232,8 +232,8 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
     { schema: { summary: 'Tracked connections (one record per connection)', tags: ['state'], querystring: conntrackQuery, response: { 200: conntrackResponse, ...err4xx } } },
     async (req) => {
       const q = req.query;
-      const unknown = Object.keys(q).filter((k) => k !== 'service' && k !== 'limit');
-      if (unknown.length > 0) throw new ValidationError(unknown.map((k) => ({ path: `query.${k}`, message: 'unknown parameter; allowed: service, limit' })));
+      const unknown = Object.keys(q).filter((k) => k !== 'service' && k !== 'state' && k !== 'limit');
+      if (unknown.length > 0) throw new ValidationError(unknown.map((k) => ({ path: `query.${k}`, message: 'unknown parameter; allowed: service, state, limit' })));
       let limit = 1000;
       if (q.limit !== undefined) {
         limit = Number(q.limit);
@@ -242,7 +242,14 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
       if (q.service !== undefined && controller.get(q.service) === undefined) {
         throw new HttpError(404, 'not found', `no service named '${q.service}'; GET /v1/services lists them`);
       }
-      return conntrackView(controller, { service: q.service, limit });
+      let states: string[] | undefined;
+      if (q.state !== undefined) {
+        if (!/^[A-Za-z_]+(,[A-Za-z_]+)*$/.test(q.state)) {
+          throw new ValidationError([{ path: 'query.state', message: `'${q.state}' is not a comma-separated list of state names (e.g. ESTABLISHED,SYN_RECV)` }]);
+        }
+        states = q.state.toUpperCase().split(',');
+      }
+      return conntrackView(controller, { service: q.service, states, limit });
     },
   );
 

@@ -24,7 +24,7 @@ const USAGE: Record<string, string> = {
   xlb lb rm NAME
 common: --api HOST:PORT (default $XLB_API or 127.0.0.1:9400)  --token TOKEN (default $XLB_TOKEN)  --json
 'add' creates the service or replaces it whole.`,
-  ct: `usage: xlb ct ls [--service NAME] [--limit N] [--api HOST:PORT] [--token TOKEN] [--json]`,
+  ct: `usage: xlb ct ls [--service NAME] [--state S[,S…]] [--limit N] [--api HOST:PORT] [--token TOKEN] [--json]`,
   stats: `usage: xlb stats [--api HOST:PORT] [--token TOKEN] [--json]`,
 };
 
@@ -236,10 +236,11 @@ interface FlowJson {
 }
 
 async function ct(client: Client, argv: string[], json: boolean): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { ...COMMON, service: { type: 'string' }, limit: { type: 'string' } } });
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { ...COMMON, service: { type: 'string' }, state: { type: 'string' }, limit: { type: 'string' } } });
   if (positionals[0] !== 'ls') throw new ClientError(`ct: unknown subcommand '${positionals[0] ?? ''}'.\n${USAGE.ct}`);
   const q = new URLSearchParams();
   if (values.service !== undefined) q.set('service', values.service);
+  if (values.state !== undefined) q.set('state', values.state);
   if (values.limit !== undefined) q.set('limit', values.limit);
   const d = (await call(client, 'GET', `/v1/conntrack${q.size > 0 ? `?${q.toString()}` : ''}`)).data as { total: number; entries: FlowJson[] };
   if (json) {

@@ -114,6 +114,7 @@ export const conntrackQuery = {
   additionalProperties: false,
   properties: {
     service: { type: 'string', description: 'only flows of this service' },
+    state: { type: 'string', description: 'only flows in these states, comma-separated (e.g. ESTABLISHED,SYN_RECV)' },
     limit: { type: 'integer', minimum: 1, maximum: 1000000, default: 1000 },
   },
 } as const;

@@ -62,12 +62,16 @@ export interface FlowView extends DpFlow {
   service: string;
 }
 
-export function conntrackView(c: Controller, filter: { service?: string; limit: number }): { total: number; entries: FlowView[] } {
+export function conntrackView(c: Controller, filter: { service?: string; states?: string[]; limit: number }): { total: number; entries: FlowView[] } {
   const names = namesById(c);
   let flows = c.dp.listFlows();
   if (filter.service !== undefined) {
     const id = c.serviceId(filter.service);
     flows = flows.filter((f) => f.serviceId === id);
+  }
+  if (filter.states !== undefined) {
+    const wanted = new Set(filter.states);
+    flows = flows.filter((f) => wanted.has(f.state.toUpperCase()));
   }
   return { total: flows.length, entries: flows.slice(0, filter.limit).map((f) => ({ ...f, service: names.get(f.serviceId) ?? '' })) };
 }
