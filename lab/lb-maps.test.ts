@@ -1,8 +1,8 @@
 // Root test of the datapath map readers: maps with the datapath's names and layouts, pinned in a
-// lab's pin directory, filled with the controller's codecs, read back as flows and counters.
+// lab's pin directory, filled with the schema's codecs (src/schema/maps.ts), read back as flows and counters.
 import test from 'ava';
 import { BpfMap, numPossibleCpus } from '../src/bpf/index.ts';
-import { CT_STATES, REASONS, XLB_CT_F_REPLY, XLB_MAX_EP, counters, ctEntry, ctKey, svcStats } from '../src/controller/kernel-schema.ts';
+import { CT_F, CT_STATE, REASON_KEYS, XLB_MAX_EP, counters, ctEntry, ctKey, svcStats } from '../src/schema/maps.ts';
 import { Lab } from './lab.ts';
 import { readConntrack, readEndpointStats, readReasonCounters, readServiceStats } from './lb-maps.ts';
 
@@ -51,7 +51,7 @@ test('readConntrack and the counter readers decode the datapath maps', async (t)
       fib_smac: Buffer.alloc(6),
       ep_slot: 1,
       tcp_win: 0,
-      state: CT_STATES.indexOf('ESTABLISHED'),
+      state: CT_STATE.indexOf('ESTABLISHED'),
       flags: 0,
       xlate: 0,
     };
@@ -59,12 +59,12 @@ test('readConntrack and the counter readers decode the datapath maps', async (t)
       m.update(ctKey.encode({ saddr: v4('198.18.1.11'), daddr: v4('198.18.100.1'), sport: 40000, dport: 7000, proto: 6, family: 4 }), ctEntry.encode(entry));
       m.update(
         ctKey.encode({ saddr: v4('198.18.2.11'), daddr: v4('198.18.1.11'), sport: 7000, dport: 40000, proto: 6, family: 4 }),
-        ctEntry.encode({ ...entry, nat_saddr: v4('198.18.100.1'), nat_daddr: v4('198.18.1.11'), nat_sport: 7000, nat_dport: 40000, flags: XLB_CT_F_REPLY, packets: 2n }),
+        ctEntry.encode({ ...entry, nat_saddr: v4('198.18.100.1'), nat_daddr: v4('198.18.1.11'), nat_sport: 7000, nat_dport: 40000, flags: CT_F.reply, packets: 2n }),
       );
     });
     const perCpu = (enc: Buffer): Buffer[] => Array.from({ length: cpus }, () => enc);
-    pinMap(`${dir}/xlb_reasons`, 'percpu_array', 4, counters.size, REASONS.length, (m) => {
-      m.updatePerCpu(key(REASONS.indexOf('new_flow')), perCpu(counters.encode({ packets: 1n, bytes: 60n })));
+    pinMap(`${dir}/xlb_reasons`, 'percpu_array', 4, counters.size, REASON_KEYS.length, (m) => {
+      m.updatePerCpu(key(REASON_KEYS.indexOf('new_flow')), perCpu(counters.encode({ packets: 1n, bytes: 60n })));
     });
     pinMap(`${dir}/xlb_svc_stats`, 'percpu_array', 4, svcStats.size, 8, (m) => {
       m.updatePerCpu(key(2), perCpu(svcStats.encode({ packets: 5n, bytes: 300n, flows: 1n, drops: 0n })));

@@ -1,15 +1,12 @@
 // Readers of the LB datapath's pinned maps (bpf/include/xlb_maps.h) for tests and scenarios that
 // run in another process than the agent: conntrack entries and the per-CPU counters, decoded with
-// the controller's codecs (src/controller/kernel-schema.ts, checked against the objects' BTF) and
-// summed over CPUs. `pinDir` is the agent's --pin-dir, e.g. lab.pinDir().
+// the datapath's codecs (src/schema/maps.ts, checked against the objects' BTF) and summed over
+// CPUs. `pinDir` is the agent's --pin-dir, e.g. lab.pinDir().
 import path from 'node:path';
-import { CT_STATES, REASONS, XLB_CT_F_DSR, XLB_CT_F_REPLY, XLB_MAX_EP, counters, ctEntry, ctKey, svcStats } from '../src/controller/kernel-schema.ts';
+import { CT_F, CT_STATE, PROTO, REASON_KEYS, XLB_MAX_EP, counters, ctEntry, ctKey, svcStats } from '../src/schema/maps.ts';
 import { formatIp } from '../src/controller/ip.ts';
 import { u32 } from '../src/schema/codec.ts';
 import { readPinnedMap, readPinnedPerCpuMap } from './maps.ts';
-
-/** XLB_CT_F_MIDSTREAM of bpf/include/xlb_maps.h (not exported by kernel-schema.ts). */
-const XLB_CT_F_MIDSTREAM = 0x20;
 
 export interface CtFlow {
   family: 4 | 6;
@@ -18,7 +15,7 @@ export interface CtFlow {
   dst: string;
   sport: number;
   dport: number;
-  /** CT_STATES name: SYN_SENT, ESTABLISHED, UDP_SEEN, … */
+  /** CT_STATE name: SYN_SENT, ESTABLISHED, UDP_SEEN, … */
   state: string;
   /** The entry for backend → client packets (the other direction of a flow). */
   reply: boolean;
@@ -37,7 +34,7 @@ export interface CtFlow {
 }
 
 function protoName(p: number): CtFlow['proto'] {
-  return p === 6 ? 'tcp' : p === 17 ? 'udp' : p === 1 || p === 58 ? 'icmp' : p;
+  return p === PROTO.tcp ? 'tcp' : p === PROTO.udp ? 'udp' : p === PROTO.icmp || p === PROTO.icmp6 ? 'icmp' : p;
 }
 
 /** Every conntrack entry (both directions of each flow) of the datapath pinned in pinDir. */
@@ -51,10 +48,10 @@ export function readConntrack(pinDir: string): CtFlow[] {
       dst: formatIp(k.daddr, family),
       sport: k.sport,
       dport: k.dport,
-      state: CT_STATES[e.state] ?? `state ${e.state}`,
-      reply: (e.flags & XLB_CT_F_REPLY) !== 0,
-      dsr: (e.flags & XLB_CT_F_DSR) !== 0,
-      midstream: (e.flags & XLB_CT_F_MIDSTREAM) !== 0,
+      state: CT_STATE[e.state] ?? `state ${e.state}`,
+      reply: (e.flags & CT_F.reply) !== 0,
+      dsr: (e.flags & CT_F.dsr) !== 0,
+      midstream: (e.flags & CT_F.midstream) !== 0,
       natSrc: formatIp(e.nat_saddr, family),
       natDst: formatIp(e.nat_daddr, family),
       natSport: e.nat_sport,
@@ -83,7 +80,7 @@ function sum<T extends object>(values: T[]): T {
 export function readReasonCounters(pinDir: string): Record<string, Counter> {
   const out: Record<string, Counter> = {};
   for (const { key, values } of readPinnedPerCpuMap(path.join(pinDir, 'xlb_reasons'), u32, counters)) {
-    const name = REASONS[key] ?? `reason ${key}`;
+    const name = REASON_KEYS[key] ?? `reason ${key}`;
     out[name] = sum(values);
   }
   return out;

@@ -1,35 +1,48 @@
-// The kernel implementation of the controller's Datapath: the compiled programs of bpf/
-// (build/bpf/xlb_{tc,xdp}.bpf.o) loaded through the libbpf binding with their maps pinned under
-// a per-instance directory, so a restarted agent re-opens the same maps (every flow survives).
+// The kernel implementation of the controller's Datapath, on the project's one loader
+// (src/datapath/loader.ts: maps pinned per instance and reused on restart, pinned sizes adopted,
+// tail-call table pinned) and one schema (src/schema/maps.ts), writing through the map helpers
+// of src/datapath/maps.ts where their shape fits. A restarted agent re-opens the same maps, so
+// every flow survives.
 //
 // Maps sized by the service-id space S (ids 1..S-1): xlb_services S, xlb_endpoints S·2·64,
 // xlb_sched S·2·M, xlb_rr / xlb_policers / xlb_svc_stats S, xlb_ep_conns / xlb_ep_stats S·64.
-// When the pins exist their sizes win (a pinned map cannot be resized; libbpf refuses to reuse
-// a pin whose definition differs).
-import { existsSync, readdirSync, rmSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { BpfMap, BpfObject, detachTc, detachXdp, ifindex, numPossibleCpus } from '../bpf/index.ts';
+// When the pins exist their sizes win (a pinned map cannot be resized).
+import { rmSync } from 'node:fs';
+import { ifindex, numPossibleCpus } from '../bpf/index.ts';
 import type { BpfProgram } from '../bpf/index.ts';
 import type { DatapathHandle } from '../agent/agent.ts';
 import type { Datapath, DatapathLimits, DpCounters, DpEndpoint, DpFlow, DpService, DpServiceKey } from './datapath.ts';
 import { DatapathRefusal, EMPTY_SLOT } from './datapath.ts';
-import { formatIp, parseIp } from './ip.ts';
+import { formatIp } from './ip.ts';
 import { maglevTable, wrrSchedule } from './lookup-tables.ts';
-import { defaultConfig } from '../datapath/loader.ts';
+import { loadDatapath } from '../datapath/loader.ts';
+import type { LoadedDatapath } from '../datapath/loader.ts';
 import {
-  ALGO_CODE,
-  CT_STATES,
-  FWD_RESULTS,
-  MODE_CODE,
-  PROTO_CODE,
-  REASONS,
-  XLB_CT_F_LC_COUNTED,
-  XLB_CT_F_REPLY,
-  XLB_EP_F_ACTIVE,
+  addr16,
+  deleteService as deleteServiceEntry,
+  putService as putServiceEntry,
+  readEndpointConns,
+  readEndpointStats,
+  readFwdResults,
+  readReasons,
+  readServiceStats,
+  serviceKeyBytes,
+  setPolicer,
+  writeSched,
+} from '../datapath/maps.ts';
+import {
+  ALGO,
+  CT_F,
+  CT_STATE,
+  EP_F_ACTIVE,
+  FWD_RESULT,
+  FWD_RESULT_KEYS,
+  MODE,
+  PROTO,
+  REASON,
+  REASON_KEYS,
+  SVC_F_PERSIST,
   XLB_MAX_EP,
-  XLB_SVC_F_PERSIST,
-  config as configCodec,
   counters as countersCodec,
   ctEntry,
   ctKey,
@@ -39,11 +52,10 @@ import {
   svcKey,
   svcStats,
   u32Key,
-} from './kernel-schema.ts';
+} from '../schema/maps.ts';
+import type { Config, CtEntry, CtKey } from '../schema/maps.ts';
 import type { Algorithm, Mode, Protocol } from './types.ts';
 import { serviceKeyText } from './types.ts';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 export interface KernelDatapathOptions {
   hook: 'tc' | 'xdp';
@@ -53,7 +65,7 @@ export interface KernelDatapathOptions {
   ctEntries?: number;
   /** Service-id space when the maps are created. Default 1024. */
   maxServices?: number;
-  /** Maglev table size (prime) when the maps are created. Default 4099. */
+  /** Maglev table size (prime) when the maps are created; default the pinned size, else 4099. */
   maglevSize?: number;
   /** Full-NAT source addresses written into the config map. */
   snatV4?: string;
@@ -67,87 +79,45 @@ export interface KernelDatapathOptions {
 }
 
 const MAX_WEIGHT = 65535;
-const MODES = Object.keys(MODE_CODE) as Mode[];
-const ALGOS = Object.keys(ALGO_CODE) as Algorithm[];
-
-function addr16(ip: string): { bytes: Buffer; family: 4 | 6 } {
-  const p = parseIp(ip);
-  if (p === undefined) throw new Error(`kernel datapath: '${ip}' is not an IP address`);
-  const b = Buffer.alloc(16);
-  p.bytes.copy(b);
-  return { bytes: b, family: p.family };
-}
+const MODES = Object.keys(MODE) as Mode[];
+const ALGOS = Object.keys(ALGO) as Algorithm[];
 
 function protoName(code: number): Protocol | undefined {
-  return code === 6 ? 'tcp' : code === 17 ? 'udp' : undefined;
+  return code === PROTO.tcp ? 'tcp' : code === PROTO.udp ? 'udp' : undefined;
 }
 
 function monotonicNs(): bigint {
   return process.hrtime.bigint();
 }
 
-function sumPerCpu<T>(values: Buffer[] | undefined, decode: (b: Buffer) => T, add: (a: T, b: T) => T, zero: T): T {
-  if (values === undefined) return zero;
-  return values.reduce((acc, v) => add(acc, decode(v)), zero);
-}
-
 export class KernelDatapath implements Datapath {
   readonly limits: DatapathLimits;
   readonly maglevSize: number;
-  private readonly maps: {
-    config: BpfMap;
-    services: BpfMap;
-    endpoints: BpfMap;
-    sched: BpfMap;
-    ct: BpfMap;
-    policers: BpfMap;
-    svcStats: BpfMap;
-    epStats: BpfMap;
-    epConns: BpfMap;
-    reasons: BpfMap;
-    rr: BpfMap;
-    fwd: BpfMap;
-  };
+  private readonly dp: LoadedDatapath;
+  private readonly maps: LoadedDatapath['maps'];
   /** sched_len written with each generation, for the service entry that flips to it. */
   private readonly schedLen = new Map<string, number>();
   /** id → key of the entries seen or written (guards writes to an active generation). */
   private readonly idKey = new Map<number, { key: DpServiceKey; gen: 0 | 1 }>();
 
-  constructor(obj: BpfObject) {
-    this.maps = {
-      config: obj.map('xlb_config'),
-      services: obj.map('xlb_services'),
-      endpoints: obj.map('xlb_endpoints'),
-      sched: obj.map('xlb_sched'),
-      ct: obj.map('xlb_ct'),
-      policers: obj.map('xlb_policers'),
-      svcStats: obj.map('xlb_svc_stats'),
-      epStats: obj.map('xlb_ep_stats'),
-      epConns: obj.map('xlb_ep_conns'),
-      reasons: obj.map('xlb_reasons'),
-      rr: obj.map('xlb_rr'),
-      fwd: obj.map('xlb_fwd'),
-    };
-    const cfg = this.readConfig();
-    const maxServices = Math.min(this.maps.policers.maxEntries, this.maps.svcStats.maxEntries, Math.floor(this.maps.endpoints.maxEntries / (2 * XLB_MAX_EP)));
-    this.maglevSize = cfg.maglev_size;
-    this.limits = { maxServices, maxEndpoints: XLB_MAX_EP, maxWeight: MAX_WEIGHT };
+  constructor(dp: LoadedDatapath) {
+    this.dp = dp;
+    this.maps = dp.maps;
+    this.maglevSize = dp.maglevSize;
+    this.limits = { maxServices: dp.maxServices, maxEndpoints: XLB_MAX_EP, maxWeight: MAX_WEIGHT };
   }
 
-  readConfig(): ReturnType<typeof configCodec.decode> {
-    const v = this.maps.config.lookup(u32Key(0));
-    if (v === undefined) throw new Error('kernel datapath: xlb_config[0] is missing');
-    return configCodec.decode(v);
+  readConfig(): Config {
+    return this.dp.readConfig();
   }
 
-  writeConfig(patch: Partial<ReturnType<typeof configCodec.decode>>): void {
-    this.maps.config.update(u32Key(0), configCodec.encode({ ...this.readConfig(), ...patch }));
+  writeConfig(patch: Partial<Config>): void {
+    this.dp.writeConfig(patch);
   }
 
   // ---------------------------------------------------------------- services
   private encodeKey(k: DpServiceKey, range: boolean): Buffer {
-    const a = addr16(k.vip);
-    return svcKey.encode({ addr: a.bytes, port: range ? 0 : k.port, proto: PROTO_CODE[k.protocol], family: a.family });
+    return serviceKeyBytes({ vip: k.vip, port: range ? 0 : k.port, proto: k.protocol });
   }
 
   private decodeService(kb: Buffer, vb: Buffer): DpService | undefined {
@@ -166,7 +136,7 @@ export class KernelDatapath implements Datapath {
       portEnd: range ? v.port_hi : 0,
       mode,
       algorithm,
-      persistenceTimeoutS: (v.flags & XLB_SVC_F_PERSIST) !== 0 ? v.persist_timeout_s : 0,
+      persistenceTimeoutS: (v.flags & SVC_F_PERSIST) !== 0 ? v.persist_timeout_s : 0,
       policer: { ratePps: p.rate_pps, burst: p.burst },
       endpointCount: v.ep_count,
       generation: (v.gen & 1) as 0 | 1,
@@ -205,7 +175,7 @@ export class KernelDatapath implements Datapath {
       }
       const e = endpointCodec.decode(v);
       if (e.family !== 4 && e.family !== 6) out.push({ ...EMPTY_SLOT });
-      else out.push({ ip: formatIp(e.addr, e.family), port: e.port, weight: e.weight, active: (e.flags & XLB_EP_F_ACTIVE) !== 0 });
+      else out.push({ ip: formatIp(e.addr, e.family), port: e.port, weight: e.weight, active: (e.flags & EP_F_ACTIVE) !== 0 });
     }
     return out;
   }
@@ -221,19 +191,14 @@ export class KernelDatapath implements Datapath {
     const entries: [Buffer, Buffer][] = endpoints.map((e, slot) => {
       if (e.ip === '') return [u32Key(base + slot), endpointCodec.encode({ addr: Buffer.alloc(16), port: 0, weight: 0, family: 0, flags: 0 })];
       const a = addr16(e.ip);
-      return [u32Key(base + slot), endpointCodec.encode({ addr: a.bytes, port: e.port, weight: e.weight, family: a.family, flags: e.active ? XLB_EP_F_ACTIVE : 0 })];
+      return [u32Key(base + slot), endpointCodec.encode({ addr: a.addr, port: e.port, weight: e.weight, family: a.family, flags: e.active ? EP_F_ACTIVE : 0 })];
     });
     this.maps.endpoints.updateBatch(entries);
     let table: Uint32Array | undefined;
     if (algorithm === 'maglev' && this.maglevSize > 0) table = maglevTable(endpoints, this.maglevSize);
     else if (algorithm === 'wrr') table = wrrSchedule(endpoints, this.maglevSize);
-    if (table !== undefined && table.length > 0) {
-      // One BPF_MAP_UPDATE_BATCH from contiguous key/value arrays (no Buffer per entry).
-      const tbase = (id * 2 + generation) * this.maglevSize;
-      const keys = new Uint32Array(table.length);
-      for (let i = 0; i < table.length; i++) keys[i] = tbase + i;
-      this.maps.sched.updateBatchRaw({ count: table.length, keys: Buffer.from(keys.buffer), values: Buffer.from(table.buffer, table.byteOffset, table.byteLength) });
-    }
+    // One BPF_MAP_UPDATE_BATCH.
+    if (table !== undefined && table.length > 0) writeSched(this.dp, id, generation, table);
     this.schedLen.set(`${id}/${generation}`, algorithm === 'wrr' ? (table?.length ?? 0) : 0);
   }
 
@@ -259,31 +224,28 @@ export class KernelDatapath implements Datapath {
     const no = this.refusal(svc);
     if (no !== undefined) throw new DatapathRefusal(no);
     // Policer first (the entry that names it is written last).
-    const pk = u32Key(svc.id);
-    const cur = this.maps.policers.lookup(pk);
+    const cur = this.maps.policers.lookup(u32Key(svc.id));
     const p = cur === undefined ? undefined : policerCodec.decode(cur);
-    if (p === undefined || p.rate_pps !== svc.policer.ratePps || p.burst !== svc.policer.burst) {
-      this.maps.policers.update(pk, policerCodec.encode({ rate_pps: svc.policer.ratePps, burst: svc.policer.burst, tat_ns: 0n }));
-    }
+    if (p === undefined || p.rate_pps !== svc.policer.ratePps || p.burst !== svc.policer.burst) setPolicer(this.dp, svc.id, svc.policer.ratePps, svc.policer.burst);
     let schedLen = this.schedLen.get(`${svc.id}/${svc.generation}`);
     if (schedLen === undefined) {
       const existing = this.maps.services.lookup(key);
       schedLen = existing === undefined ? 0 : serviceCodec.decode(existing).sched_len;
     }
-    const value = serviceCodec.encode({
+    putServiceEntry(this.dp, {
+      vip: svc.key.vip,
+      port: range ? 0 : svc.key.port,
+      proto: svc.key.protocol,
       id: svc.id,
-      mode: MODE_CODE[svc.mode],
-      algo: ALGO_CODE[svc.algorithm],
-      flags: svc.persistenceTimeoutS > 0 ? XLB_SVC_F_PERSIST : 0,
+      mode: svc.mode,
+      algo: svc.algorithm,
       gen: svc.generation,
-      ep_count: svc.endpointCount,
-      sched_len: schedLen,
-      port_lo: range ? svc.key.port : 0,
-      port_hi: range ? svc.portEnd : 0,
-      persist_timeout_s: svc.persistenceTimeoutS,
-      snat_addr: Buffer.alloc(16),
+      epCount: svc.endpointCount,
+      schedLen,
+      portLo: range ? svc.key.port : 0,
+      portHi: range ? svc.portEnd : 0,
+      persistTimeoutS: svc.persistenceTimeoutS,
     });
-    this.maps.services.update(key, value);
     this.idKey.set(svc.id, { key: svc.key, gen: svc.generation });
     // A service that turned from one port into a range (or back) keeps its id and key text but
     // lives under the other map key: drop the entry of its previous shape (after the new one
@@ -296,7 +258,7 @@ export class KernelDatapath implements Datapath {
   deleteService(key: DpServiceKey): boolean {
     const s = this.getService(key);
     if (s === undefined) return false;
-    this.maps.services.delete(this.encodeKey(key, s.portEnd !== 0));
+    deleteServiceEntry(this.dp, { vip: key.vip, port: s.portEnd !== 0 ? 0 : key.port, proto: key.protocol });
     this.idKey.delete(s.id);
     this.schedLen.delete(`${s.id}/0`);
     this.schedLen.delete(`${s.id}/1`);
@@ -311,21 +273,21 @@ export class KernelDatapath implements Datapath {
   }
 
   // ---------------------------------------------------------------- flows
-  private alive(e: ReturnType<typeof ctEntry.decode>, now: bigint, timeouts: number[]): boolean {
+  private alive(e: CtEntry, now: bigint, timeouts: number[]): boolean {
     const t = BigInt(timeouts[e.state & 15] ?? 0) * 1_000_000_000n;
     return now - e.last_seen_ns <= t;
   }
 
-  private now(cfg: ReturnType<typeof configCodec.decode>): bigint {
+  private now(cfg: Config): bigint {
     return monotonicNs() + cfg.clock_offset_ns;
   }
 
   /** Every entry of the conntrack map (decoded), read with batch lookups (a few syscalls). */
-  private ctEntries(): { kb: Buffer; k: ReturnType<typeof ctKey.decode>; e: ReturnType<typeof ctEntry.decode> }[] {
+  private ctEntries(): { kb: Buffer; k: CtKey; e: CtEntry }[] {
     const raw = this.maps.ct.lookupBatchRaw();
     const ks = this.maps.ct.keySize;
     const vs = this.maps.ct.valueBufferSize;
-    const out = new Array<{ kb: Buffer; k: ReturnType<typeof ctKey.decode>; e: ReturnType<typeof ctEntry.decode> }>(raw.count);
+    const out = new Array<{ kb: Buffer; k: CtKey; e: CtEntry }>(raw.count);
     for (let i = 0; i < raw.count; i++) {
       const kb = raw.keys.subarray(i * ks, (i + 1) * ks);
       out[i] = { kb, k: ctKey.decode(kb), e: ctEntry.decode(raw.values.subarray(i * vs, (i + 1) * vs)) };
@@ -333,7 +295,7 @@ export class KernelDatapath implements Datapath {
     return out;
   }
 
-  private peerKey(k: ReturnType<typeof ctKey.decode>, e: ReturnType<typeof ctEntry.decode>): Buffer {
+  private peerKey(k: CtKey, e: CtEntry): Buffer {
     return ctKey.encode({ saddr: e.nat_daddr, daddr: e.nat_saddr, sport: e.nat_dport, dport: e.nat_sport, proto: k.proto, family: k.family });
   }
 
@@ -344,7 +306,7 @@ export class KernelDatapath implements Datapath {
     const byKey = new Map(all.map((x) => [x.kb.toString('hex'), x]));
     const out: DpFlow[] = [];
     for (const { k, e } of all) {
-      if ((e.flags & XLB_CT_F_REPLY) !== 0 || !this.alive(e, now, cfg.timeouts_s)) continue;
+      if ((e.flags & CT_F.reply) !== 0 || !this.alive(e, now, cfg.timeouts_s)) continue;
       const fam = k.family === 6 ? 6 : 4;
       const peer = byKey.get(this.peerKey(k, e).toString('hex'));
       const proto = k.proto === 6 ? 'tcp' : k.proto === 17 ? 'udp' : 'icmp';
@@ -355,7 +317,7 @@ export class KernelDatapath implements Datapath {
         vip: { ip: formatIp(k.daddr, fam), port: k.dport },
         endpoint: { ip: formatIp(e.nat_daddr, fam), port: e.nat_dport },
         endpointSlot: e.ep_slot,
-        state: CT_STATES[e.state] ?? `STATE_${e.state}`,
+        state: CT_STATE[e.state] ?? `STATE_${e.state}`,
         packets: Number(e.packets + (peer?.e.packets ?? 0n)),
         bytes: Number(e.bytes + (peer?.e.bytes ?? 0n)),
         ageMs: Number((now - e.created_ns) / 1_000_000n),
@@ -366,10 +328,10 @@ export class KernelDatapath implements Datapath {
   }
 
   deleteFlows(serviceId: number, ep: { ip: string; port: number }): number {
-    const target = addr16(ep.ip).bytes;
+    const target = addr16(ep.ip).addr;
     let n = 0;
     for (const { kb, k, e } of this.ctEntries()) {
-      if ((e.flags & XLB_CT_F_REPLY) !== 0 || e.svc_id !== serviceId || e.nat_dport !== ep.port || !e.nat_daddr.equals(target)) continue;
+      if ((e.flags & CT_F.reply) !== 0 || e.svc_id !== serviceId || e.nat_dport !== ep.port || !e.nat_daddr.equals(target)) continue;
       this.maps.ct.delete(this.peerKey(k, e));
       if (this.maps.ct.delete(kb)) n++;
     }
@@ -395,7 +357,7 @@ export class KernelDatapath implements Datapath {
         if (this.maps.ct.delete(kb)) expired++;
         continue;
       }
-      if ((e.flags & XLB_CT_F_REPLY) === 0 && (e.flags & XLB_CT_F_LC_COUNTED) !== 0 && e.ep_slot < XLB_MAX_EP) {
+      if ((e.flags & CT_F.reply) === 0 && (e.flags & CT_F.lcCounted) !== 0 && e.ep_slot < XLB_MAX_EP) {
         const idx = e.svc_id * XLB_MAX_EP + e.ep_slot;
         counts.set(idx, (counts.get(idx) ?? 0) + 1);
       }
@@ -419,57 +381,32 @@ export class KernelDatapath implements Datapath {
 
   /** The datapath's least-connection counts (xlb_ep_conns) of a service's first `count` slots. */
   endpointConnections(id: number, count: number): number[] {
-    return Array.from({ length: count }, (_, slot) => Number(this.maps.epConns.lookup(u32Key(id * XLB_MAX_EP + slot))?.readBigInt64LE(0) ?? 0n));
+    return Array.from({ length: count }, (_, slot) => Number(readEndpointConns(this.dp, id, slot)));
   }
 
   counters(): DpCounters {
     const out: DpCounters = { services: new Map(), endpoints: new Map(), drops: new Map(), verdicts: new Map() };
-    const zero = { packets: 0n, bytes: 0n };
-    const add = (a: { packets: bigint; bytes: bigint }, b: { packets: bigint; bytes: bigint }) => ({ packets: a.packets + b.packets, bytes: a.bytes + b.bytes });
     for (const s of this.listServices()) {
-      const sc = sumPerCpu(this.maps.svcStats.lookupPerCpu(u32Key(s.id)), (b) => svcStats.decode(b), add, zero);
+      const sc = readServiceStats(this.dp, s.id);
       out.services.set(s.id, { packets: Number(sc.packets), bytes: Number(sc.bytes) });
       const eps = new Map<number, { packets: number; bytes: number }>();
       for (let slot = 0; slot < s.endpointCount; slot++) {
-        const c = sumPerCpu(this.maps.epStats.lookupPerCpu(u32Key(s.id * XLB_MAX_EP + slot)), (b) => countersCodec.decode(b), add, zero);
+        const c = readEndpointStats(this.dp, s.id, slot);
         eps.set(slot, { packets: Number(c.packets), bytes: Number(c.bytes) });
       }
       out.endpoints.set(s.id, eps);
     }
-    REASONS.forEach((name, i) => {
-      const c = sumPerCpu(this.maps.reasons.lookupPerCpu(u32Key(i)), (b) => countersCodec.decode(b), add, zero);
-      if (name.startsWith('drop_')) out.drops.set(name.slice(5), Number(c.packets));
-      else out.verdicts.set(name, Number(c.packets));
+    const reasons = readReasons(this.dp);
+    REASON.forEach((name, i) => {
+      const key = REASON_KEYS[i] ?? name;
+      const packets = Number(reasons[name].packets);
+      if (key.startsWith('drop_')) out.drops.set(key.slice(5), packets);
+      else out.verdicts.set(key, packets);
     });
-    FWD_RESULTS.forEach((name, i) => {
-      const c = sumPerCpu(this.maps.fwd.lookupPerCpu(u32Key(i)), (b) => countersCodec.decode(b), add, zero);
-      out.verdicts.set(`fwd_${name}`, Number(c.packets));
-    });
+    const fwd = readFwdResults(this.dp);
+    FWD_RESULT.forEach((name, i) => out.verdicts.set(`fwd_${FWD_RESULT_KEYS[i] ?? name}`, Number(fwd[name].packets)));
     return out;
   }
-}
-
-/** Sizes of the maps for a service-id space and CT capacity; pinned maps keep their own size. */
-function mapSizes(pinDir: string, maxServices: number, maglevSize: number, ctEntries: number): Record<string, number> {
-  const want: Record<string, number> = {
-    xlb_services: maxServices,
-    xlb_endpoints: maxServices * 2 * XLB_MAX_EP,
-    xlb_sched: maxServices * 2 * maglevSize,
-    xlb_rr: maxServices,
-    xlb_policers: maxServices,
-    xlb_svc_stats: maxServices,
-    xlb_ep_conns: maxServices * XLB_MAX_EP,
-    xlb_ep_stats: maxServices * XLB_MAX_EP,
-    xlb_ct: ctEntries,
-  };
-  for (const name of Object.keys(want)) {
-    const pin = path.join(pinDir, name);
-    if (!existsSync(pin)) continue;
-    const m = BpfMap.openPinned(pin);
-    want[name] = m.maxEntries;
-    m.close();
-  }
-  return want;
 }
 
 export interface KernelDatapathHandle extends DatapathHandle {
@@ -479,89 +416,43 @@ export interface KernelDatapathHandle extends DatapathHandle {
   program: BpfProgram;
 }
 
-/** Loads the datapath for a hook, reusing pinned maps under pinDir when they exist. */
+/** Loads the datapath for a hook (loadDatapath), reusing pinned maps under pinDir when they exist. */
 export function openKernelDatapath(opts: KernelDatapathOptions): KernelDatapathHandle {
-  const objectPath = opts.objectPath ?? path.join(ROOT, 'build', 'bpf', opts.hook === 'tc' ? 'xlb_tc.bpf.o' : 'xlb_xdp.bpf.o');
-  const reusedPins = existsSync(path.join(opts.pinDir, 'xlb_services'));
-  let maglevSize = opts.maglevSize ?? 4099;
-  if (reusedPins && existsSync(path.join(opts.pinDir, 'xlb_config'))) {
-    const m = BpfMap.openPinned(path.join(opts.pinDir, 'xlb_config'));
-    const v = m.lookup(u32Key(0));
-    m.close();
-    if (v !== undefined && configCodec.decode(v).maglev_size > 0) maglevSize = configCodec.decode(v).maglev_size;
-  }
-  const createdDir = !existsSync(opts.pinDir);
-  let obj: BpfObject;
-  try {
-    obj = BpfObject.open(objectPath, { pinDir: opts.pinDir, maxEntries: mapSizes(opts.pinDir, opts.maxServices ?? 1024, maglevSize, opts.ctEntries ?? 262144) });
-  } catch (err) {
-    // Leave nothing behind when this call created the pin directory.
-    if (createdDir) rmSync(opts.pinDir, { recursive: true, force: true });
-    throw err;
-  }
-  let kernel: KernelDatapath;
-  try {
-    kernel = new KernelDatapath(obj);
-    const cfg = kernel.readConfig();
-    if (cfg.maglev_size === 0) {
-      // A fresh config map: the datapath's own defaults (timeouts, SNAT ports, next-hop cache…).
-      kernel.writeConfig(defaultConfig(maglevSize));
-      (kernel as { maglevSize: number }).maglevSize = maglevSize;
-    }
-    // The tail-call table: libbpf fills it from the object's initialiser; writing it again keeps
-    // this loader independent of that libbpf feature (as src/datapath/loader.ts does).
-    obj.map('xlb_progs').update(u32Key(0), u32Key(obj.program(opts.hook === 'tc' ? 'xlb_tc_slow' : 'xlb_xdp_slow').fd));
-    const snat: Partial<ReturnType<typeof configCodec.decode>> = {};
-    if (opts.snatV4 !== undefined) snat.snat_v4 = addr16(opts.snatV4).bytes;
-    if (opts.snatV6 !== undefined) snat.snat_v6 = addr16(opts.snatV6).bytes;
-    if (Object.keys(snat).length > 0) kernel.writeConfig(snat);
-  } catch (err) {
-    obj.close();
-    throw err;
-  }
-  const program = obj.program(opts.hook === 'tc' ? 'xlb_tc_main' : 'xlb_xdp_main');
-  // The tail-call table (xlb_progs) is not pinned by the object. The kernel empties a PROG_ARRAY
-  // when its last user-space reference goes (an fd or a pin), so after the agent exits the
-  // still-attached program would tail-call into nothing: established flows go on (fast path),
-  // new flows pass untouched. Pinning it under a name of this process keeps it filled;
-  // afterAttach() removes the pins of earlier processes once this one's program is attached.
-  const progsPin = path.join(opts.pinDir, `xlb_progs_${opts.hook}_${process.pid}_${Date.now().toString(36)}`);
-  try {
-    obj.map('xlb_progs').pin(progsPin);
-  } catch (err) {
-    obj.close();
-    throw err;
-  }
-  const stalePins = (): string[] => readdirSync(opts.pinDir).filter((f) => f.startsWith(`xlb_progs_${opts.hook}_`) && path.join(opts.pinDir, f) !== progsPin);
-  const attached = new Set<string>();
+  const config: Partial<Config> = {};
+  if (opts.snatV4 !== undefined) config.snat_v4 = addr16(opts.snatV4).addr;
+  if (opts.snatV6 !== undefined) config.snat_v6 = addr16(opts.snatV6).addr;
+  const dp = loadDatapath({
+    hook: opts.hook,
+    pinDir: opts.pinDir,
+    maxServices: opts.maxServices ?? 1024,
+    ...(opts.ctEntries !== undefined ? { ctEntries: opts.ctEntries } : {}),
+    ...(opts.maglevSize !== undefined ? { maglevSize: opts.maglevSize } : {}),
+    ...(opts.objectPath !== undefined ? { objectPath: opts.objectPath } : {}),
+    config,
+  });
+  const kernel = new KernelDatapath(dp);
+  const xdpMode = opts.xdpMode ?? 'native';
   return {
     datapath: kernel,
     kernel,
-    reusedPins,
-    program,
+    reusedPins: dp.reusedPins,
+    program: dp.main,
     describe: `kernel ${opts.hook} ${opts.pinDir}`,
     attach(iface: string) {
-      const idx = ifindex(iface);
-      if (opts.hook === 'tc') program.attachTc(idx, 'ingress', { replace: true });
-      else program.attachXdp(idx, opts.xdpMode ?? 'native', { replace: true });
-      attached.add(iface);
+      dp.attach(ifindex(iface), { xdpMode, replace: true });
     },
     detach(iface: string) {
-      const idx = ifindex(iface);
-      if (opts.hook === 'tc') detachTc(idx, 'ingress');
-      else detachXdp(idx, opts.xdpMode ?? 'native');
-      attached.delete(iface);
+      dp.detach(ifindex(iface), { xdpMode });
     },
     afterAttach() {
-      for (const f of stalePins()) rmSync(path.join(opts.pinDir, f), { force: true });
+      // This process's program runs everywhere now: the tail-call tables of earlier ones can go.
+      dp.dropStaleProgsPins();
     },
     maintain() {
       return kernel.sweep();
     },
-    close(opts2: { detached?: boolean } = {}) {
-      // Detached: nothing runs the program any more, its tail-call table pin can go.
-      if (opts2.detached === true) rmSync(progsPin, { force: true });
-      obj.close();
+    close(o: { detached?: boolean } = {}) {
+      dp.close(o);
       if (opts.removePinsOnClose === true) rmSync(opts.pinDir, { recursive: true, force: true });
     },
   };

@@ -1,8 +1,11 @@
 // Loads the kernel datapath (build/bpf/xlb_{tc,xdp}.bpf.o) through the libbpf binding: map sizes
-// from the options, maps pinned in (and reused from) pinDir so a restart keeps every flow, the
-// tail-call table checked, the config map initialised with defaults when it is fresh, typed
-// map handles, attach/detach on interfaces.
-import { existsSync } from 'node:fs';
+// from the options (the sizes and Maglev size of maps already pinned win: a pinned map cannot be
+// resized), maps pinned in (and reused from) pinDir so a restart keeps every flow, the tail-call
+// table filled and pinned (see progsPin), the config map initialised with defaults when it is
+// fresh, typed map handles, attach/detach on interfaces. The one loader of the project: the
+// controller's kernel Datapath (src/controller/kernel-datapath.ts) is built on it.
+import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BpfMap, BpfObject, detachTc, detachXdp, u32 } from '../bpf/index.ts';
@@ -20,9 +23,12 @@ export interface LoadOptions {
   pinDir: string;
   /** Conntrack entries (two per flow); default 262144. At least 1M is supported. */
   ctEntries?: number;
-  /** Maglev / WRR table size per (service, generation); a prime; default 4099. */
+  /**
+   * Maglev / WRR table size per (service, generation); a prime. Default: the pinned instance's
+   * size, else 4099. A value that differs from the pinned instance's is refused.
+   */
   maglevSize?: number;
-  /** Service-id space (ids 0..maxServices-1); default 256. */
+  /** Service-id space (ids 0..maxServices-1); default 256. Pinned maps keep their size. */
   maxServices?: number;
   /** Source-persistence entries; default 65536. */
   persistEntries?: number;
@@ -56,13 +62,27 @@ export interface AttachOptions {
   /** TC filter handle/priority; default 1/1. */
   handle?: number;
   priority?: number;
+  /** Replace a program already attached there (TC filter with the same handle/priority, XDP). */
+  replace?: boolean;
 }
 
 export interface LoadedDatapath {
   readonly hook: Hook;
   readonly pinDir: string;
   readonly maglevSize: number;
+  /** The service-id space the maps hold (the pinned maps' when they were reused). */
   readonly maxServices: number;
+  /** True when the maps were re-opened from pins (a restart), false when created. */
+  readonly reusedPins: boolean;
+  /**
+   * Pin of this load's tail-call table (xlb_progs_<hook>_<pid>_<random> in pinDir). The kernel
+   * empties a PROG_ARRAY when its last user-space reference (fd or pin) goes, so without it a
+   * program left attached after this process exits would tail-call into nothing: established
+   * flows go on (fast path), new flows pass untouched (PASS_TAILCALL). Each load pins its own
+   * table because the program attached by an earlier process still uses that process's table
+   * until this one's program replaces it: call dropStaleProgsPins() once attached everywhere.
+   */
+  readonly progsPin: string;
   readonly obj: BpfObject;
   readonly maps: DatapathMaps;
   /** The entry program (fast path) and the tail-called slow path. */
@@ -73,9 +93,18 @@ export interface LoadedDatapath {
   /** Attach the entry program to ifindex (TC: clsact ingress). */
   attach(ifindex: number, opts?: AttachOptions): void;
   detach(ifindex: number, opts?: AttachOptions): void;
-  /** Closes every fd; pinned maps stay (use removePins to delete the instance). */
-  close(): void;
+  /** Removes the tail-call-table pins of earlier loads of this hook in pinDir (not this one's). */
+  dropStaleProgsPins(): void;
+  /**
+   * Closes every fd; pinned maps stay (remove pinDir to delete the instance), and so does this
+   * load's tail-call-table pin unless `detached` says no interface runs the program any more.
+   */
+  close(opts?: { detached?: boolean }): void;
 }
+
+/** Maps sized by the options; a pinned map keeps its own size. */
+const SIZED_MAPS = ['xlb_services', 'xlb_endpoints', 'xlb_sched', 'xlb_rr', 'xlb_ep_conns', 'xlb_policers', 'xlb_svc_stats', 'xlb_ep_stats', 'xlb_ct', 'xlb_persist'] as const;
+type SizedMap = (typeof SIZED_MAPS)[number];
 
 function isPrime(n: number): boolean {
   if (n < 2 || !Number.isInteger(n)) return false;
@@ -109,54 +138,55 @@ export function objectPathFor(hook: Hook): string {
 export function loadDatapath(opts: LoadOptions): LoadedDatapath {
   const hook = opts.hook;
   if (hook !== 'tc' && hook !== 'xdp') throw new Error(`loadDatapath: hook '${String(hook)}' is not 'tc' or 'xdp'`);
-  const maglevSize = opts.maglevSize ?? XLB_MAGLEV_M;
+  const pinnedMaglev = pinnedMaglevSize(opts.pinDir);
+  const maglevSize = opts.maglevSize ?? pinnedMaglev ?? XLB_MAGLEV_M;
   if (!isPrime(maglevSize) || maglevSize > 1_000_003) {
     throw new Error(`loadDatapath: maglevSize ${maglevSize} must be a prime ≤ 1000003 (e.g. 4099, 65537)`);
   }
-  const maxServices = opts.maxServices ?? XLB_MAX_SVC;
-  if (!Number.isInteger(maxServices) || maxServices < 1 || maxServices > 65536) {
-    throw new Error(`loadDatapath: maxServices ${maxServices} must be an integer in 1..65536`);
+  // A pinned instance fixes the table size (xlb_sched's size depends on it): say so before
+  // libbpf refuses to reuse the map.
+  if (pinnedMaglev !== undefined && pinnedMaglev !== maglevSize) {
+    throw new Error(
+      `loadDatapath: the maps pinned in ${opts.pinDir} use Maglev size ${pinnedMaglev}, not ${maglevSize}: ` +
+        `load with maglevSize ${pinnedMaglev} (or without maglevSize), or remove the pins of that instance to start empty`,
+    );
+  }
+  const wantServices = opts.maxServices ?? XLB_MAX_SVC;
+  if (!Number.isInteger(wantServices) || wantServices < 1 || wantServices > 65536) {
+    throw new Error(`loadDatapath: maxServices ${wantServices} must be an integer in 1..65536`);
   }
   const ctEntries = opts.ctEntries ?? 262144;
   if (!Number.isInteger(ctEntries) || ctEntries < 16) throw new Error(`loadDatapath: ctEntries ${ctEntries} must be an integer ≥ 16`);
   const objectPath = opts.objectPath ?? objectPathFor(hook);
   if (!existsSync(objectPath)) throw new Error(`loadDatapath: ${objectPath} is missing: build it with 'make -s -C bpf' (or ./scripts/build.sh bpf)`);
 
-  // A pinned instance fixes the table size (xlb_sched's size depends on it): say so before
-  // libbpf refuses to reuse the map.
-  const pinnedConfig = path.join(opts.pinDir, 'xlb_config');
-  if (existsSync(pinnedConfig)) {
-    const m = BpfMap.openPinned(pinnedConfig);
-    try {
-      const v = m.lookup(u32Key(0));
-      const pinnedSize = v === undefined ? 0 : configCodec.decode(v).maglev_size;
-      if (pinnedSize !== 0 && pinnedSize !== maglevSize) {
-        throw new Error(
-          `loadDatapath: the maps pinned in ${opts.pinDir} use Maglev size ${pinnedSize}, not ${maglevSize}: ` +
-            `load with maglevSize ${pinnedSize}, or remove the pins of that instance to start empty`,
-        );
-      }
-    } finally {
-      m.close();
-    }
-  }
-
-  const obj = BpfObject.open(objectPath, {
-    pinDir: opts.pinDir,
-    maxEntries: {
-      xlb_ct: ctEntries,
-      xlb_persist: opts.persistEntries ?? 65536,
-      xlb_endpoints: maxServices * 2 * XLB_MAX_EP,
-      xlb_sched: maxServices * 2 * maglevSize,
-      xlb_rr: maxServices,
-      xlb_ep_conns: maxServices * XLB_MAX_EP,
-      xlb_policers: maxServices,
-      xlb_svc_stats: maxServices,
-      xlb_ep_stats: maxServices * XLB_MAX_EP,
-      // per-endpoint next-hop cache (internal, not pinned)
-      xlb_ep_nh: maxServices * XLB_MAX_EP,
-    },
+  const reusedPins = existsSync(path.join(opts.pinDir, 'xlb_services'));
+  const sizes = adoptPinnedSizes(opts.pinDir, {
+    xlb_services: wantServices,
+    xlb_endpoints: wantServices * 2 * XLB_MAX_EP,
+    xlb_sched: wantServices * 2 * maglevSize,
+    xlb_rr: wantServices,
+    xlb_ep_conns: wantServices * XLB_MAX_EP,
+    xlb_policers: wantServices,
+    xlb_svc_stats: wantServices,
+    xlb_ep_stats: wantServices * XLB_MAX_EP,
+    xlb_ct: ctEntries,
+    xlb_persist: opts.persistEntries ?? 65536,
   });
+  // Every id below maxServices has its slots in every per-service map.
+  const maxServices = Math.min(sizes.xlb_services, sizes.xlb_rr, sizes.xlb_policers, sizes.xlb_svc_stats, Math.floor(sizes.xlb_endpoints / (2 * XLB_MAX_EP)), Math.floor(sizes.xlb_ep_stats / XLB_MAX_EP), Math.floor(sizes.xlb_ep_conns / XLB_MAX_EP));
+
+  const createdDir = !existsSync(opts.pinDir);
+  let obj: BpfObject;
+  try {
+    // per-endpoint next-hop cache (internal, not pinned)
+    obj = BpfObject.open(objectPath, { pinDir: opts.pinDir, maxEntries: { ...sizes, xlb_ep_nh: maxServices * XLB_MAX_EP } });
+  } catch (e) {
+    // Leave nothing behind when this call created the pin directory.
+    if (createdDir) rmSync(opts.pinDir, { recursive: true, force: true });
+    throw e;
+  }
+  const progsPin = path.join(opts.pinDir, `xlb_progs_${hook}_${process.pid}_${randomBytes(3).toString('hex')}`);
   try {
     const m = (name: string): BpfMap => obj.map(name);
     const maps: DatapathMaps = {
@@ -179,7 +209,8 @@ export function loadDatapath(opts: LoadOptions): LoadedDatapath {
     const slow = obj.program(`xlb_${hook}_slow`);
     // libbpf fills the tail-call table from the object's static initialiser; writing it again
     // makes the loader independent of that libbpf feature.
-    obj.map('xlb_progs').update(u32(0), u32(slow.fd));
+    const progs = obj.map('xlb_progs');
+    progs.update(u32(0), u32(slow.fd));
 
     const readConfig = (): Config => {
       const v = maps.config.lookup(u32Key(0));
@@ -203,13 +234,17 @@ export function loadDatapath(opts: LoadOptions): LoadedDatapath {
       }
       if (opts.config) writeConfig(opts.config);
     }
+    progs.pin(progsPin);
 
     const tcOpts = (o: AttachOptions | undefined): { handle: number; priority: number } => ({ handle: o?.handle ?? 1, priority: o?.priority ?? 1 });
+    const progsPrefix = `xlb_progs_${hook}_`;
     return {
       hook,
       pinDir: opts.pinDir,
       maglevSize,
       maxServices,
+      reusedPins,
+      progsPin,
       obj,
       maps,
       main,
@@ -217,19 +252,57 @@ export function loadDatapath(opts: LoadOptions): LoadedDatapath {
       readConfig,
       writeConfig,
       attach(ifindex: number, o?: AttachOptions): void {
-        if (hook === 'xdp') main.attachXdp(ifindex, o?.xdpMode ?? 'native');
-        else main.attachTc(ifindex, 'ingress', tcOpts(o));
+        if (hook === 'xdp') main.attachXdp(ifindex, o?.xdpMode ?? 'native', { replace: o?.replace === true });
+        else main.attachTc(ifindex, 'ingress', { ...tcOpts(o), replace: o?.replace === true });
       },
       detach(ifindex: number, o?: AttachOptions): void {
         if (hook === 'xdp') detachXdp(ifindex, o?.xdpMode);
         else detachTc(ifindex, 'ingress', tcOpts(o));
       },
-      close(): void {
+      dropStaleProgsPins(): void {
+        for (const f of readdirSync(opts.pinDir)) {
+          if (f.startsWith(progsPrefix) && path.join(opts.pinDir, f) !== progsPin) rmSync(path.join(opts.pinDir, f), { force: true });
+        }
+      },
+      close(o: { detached?: boolean } = {}): void {
+        if (o.detached === true) rmSync(progsPin, { force: true });
         obj.close();
       },
     };
   } catch (e) {
     obj.close();
+    rmSync(progsPin, { force: true });
+    if (createdDir) rmSync(opts.pinDir, { recursive: true, force: true });
     throw e;
   }
+}
+
+/** The Maglev size recorded in the config map pinned in pinDir, if any. */
+function pinnedMaglevSize(pinDir: string): number | undefined {
+  const pinnedConfig = path.join(pinDir, 'xlb_config');
+  if (!existsSync(pinnedConfig)) return undefined;
+  const m = BpfMap.openPinned(pinnedConfig);
+  try {
+    const v = m.lookup(u32Key(0));
+    const size = v === undefined ? 0 : configCodec.decode(v).maglev_size;
+    return size === 0 ? undefined : size;
+  } finally {
+    m.close();
+  }
+}
+
+/** The wanted sizes, with the size of each map already pinned in pinDir instead of its wish. */
+function adoptPinnedSizes(pinDir: string, want: Record<SizedMap, number>): Record<SizedMap, number> {
+  const out = { ...want };
+  for (const name of SIZED_MAPS) {
+    const pin = path.join(pinDir, name);
+    if (!existsSync(pin)) continue;
+    const m = BpfMap.openPinned(pin);
+    try {
+      out[name] = m.maxEntries;
+    } finally {
+      m.close();
+    }
+  }
+  return out;
 }

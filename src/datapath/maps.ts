@@ -8,10 +8,12 @@ import type { LoadedDatapath } from './loader.ts';
 import {
   ALGO,
   AF,
+  CT_F,
   CT_STATE,
   EP_F_ACTIVE,
   FWD_RESULT,
   MODE,
+  PROTO,
   REASON,
   SVC_F_PERSIST,
   XLB_MAX_EP,
@@ -31,8 +33,6 @@ export type Proto = 'tcp' | 'udp' | 'icmp';
 export type Mode = keyof typeof MODE;
 export type Algo = keyof typeof ALGO;
 
-const PROTO_NUM = { tcp: 6, udp: 17 } as const;
-
 /** 16-byte schema address (IPv4 in the first 4 bytes) and its family code. */
 export function addr16(ip: string): { addr: Buffer; family: number } {
   const raw = parseIp(ip);
@@ -46,8 +46,8 @@ export function formatAddr16(addr: Uint8Array, family: number): string {
 }
 
 function protoNumber(proto: Proto, family: number): number {
-  if (proto === 'icmp') return family === AF.v4 ? 1 : 58;
-  return PROTO_NUM[proto];
+  if (proto === 'icmp') return family === AF.v4 ? PROTO.icmp : PROTO.icmp6;
+  return PROTO[proto];
 }
 
 export interface ServiceKeySpec {
@@ -159,7 +159,7 @@ export interface Flow {
 export function readFlows(dp: LoadedDatapath): Flow[] {
   return dp.maps.ct.lookupBatch().map(([k, v]) => {
     const entry = ctEntry.decode(v);
-    return { key: ctKey.decode(k), entry, state: CT_STATE[entry.state] ?? `state ${entry.state}`, reply: (entry.flags & 1) !== 0 };
+    return { key: ctKey.decode(k), entry, state: CT_STATE[entry.state] ?? `state ${entry.state}`, reply: (entry.flags & CT_F.reply) !== 0 };
   });
 }
 

@@ -10,6 +10,8 @@ export const XLB_MAGLEV_M = 4099;
 export const XLB_NUM_TIMEOUTS = 16;
 
 export const AF = { v4: 4, v6: 6 } as const;
+/** IP protocol numbers of the key's `proto` (ICMP echo services: icmp for IPv4, icmp6 for IPv6). */
+export const PROTO = { tcp: 6, udp: 17, icmp: 1, icmp6: 58 } as const;
 export const MODE = { dnat: 0, fullnat: 1, dsr: 2 } as const;
 export const ALGO = { rr: 0, wrr: 1, hash: 2, maglev: 3, lc: 4, random: 5 } as const;
 
@@ -61,10 +63,16 @@ export const REASON = [
   'PASS_TTL',
 ] as const;
 export type ReasonName = (typeof REASON)[number];
+/** A reason as the REST API, metrics and lab readers name it: lower case ('new_flow', 'pass_ttl'). */
+export type ReasonKey = Lowercase<ReasonName>;
+/** REASON in lower case, indexed by value (derived: one list). */
+export const REASON_KEYS: readonly ReasonKey[] = REASON.map((r) => r.toLowerCase() as ReasonKey);
 
 /** enum xlb_fwd_result, indexed by value: how a translated packet left (map xlb_fwd). */
 export const FWD_RESULT = ['REDIRECT', 'TX', 'PASS_NO_NEIGH', 'PASS_FIB', 'CACHED'] as const;
 export type FwdResultName = (typeof FWD_RESULT)[number];
+/** FWD_RESULT in lower case ('redirect', 'pass_no_neigh'), indexed by value. */
+export const FWD_RESULT_KEYS: readonly Lowercase<FwdResultName>[] = FWD_RESULT.map((r) => r.toLowerCase() as Lowercase<FwdResultName>);
 
 export const svcKey = defineStruct('xlb_svc_key', { addr: bytes(16), port: be16, proto: u8, family: u8 }, { size: 20 });
 
