@@ -10,6 +10,7 @@ import { buildFrame } from '../packet/index.ts';
 import { CFG_F } from '../schema/maps.ts';
 import { EMPTY_FIB_TABLE } from './test-support.ts';
 import { loadDatapath } from './loader.ts';
+import { withVethNamespace } from './test-netns.ts';
 import { lookupFlow, putService, readReasons, writeEndpoints } from './maps.ts';
 import { ctKey } from '../schema/maps.ts';
 
@@ -77,41 +78,37 @@ test('a reload adopts the pinned map sizes and Maglev size', (t) => {
 
 // The kernel empties a PROG_ARRAY when its last user-space reference goes; the loader pins it.
 test.serial('tc: after the loader closed every fd, the attached program still runs its slow path (new flow, not PASS_TAILCALL)', async (t) => {
-  const id = randomBytes(3).toString('hex');
-  const ns = `xlb-ldr-${id}`;
-  const pinDir = `/sys/fs/bpf/xlb/test-${id}`;
-  const ip = (...args: string[]): Promise<unknown> => execa('ip', ['-n', ns, ...args]);
-  await execa('ip', ['netns', 'add', ns]);
+  const pinDir = `/sys/fs/bpf/xlb/test-${randomBytes(4).toString('hex')}`;
+  const lbMac = '02:00:00:00:00:aa';
   try {
-    await ip('link', 'add', 'xlb0', 'address', '02:00:00:00:00:aa', 'type', 'veth', 'peer', 'name', 'xlb1');
-    await ip('link', 'set', 'xlb0', 'up');
-    await ip('link', 'set', 'xlb1', 'up');
-    await ip('addr', 'add', '198.18.0.10/24', 'dev', 'xlb1');
-    await ip('route', 'add', `${VIP}/32`, 'dev', 'xlb1');
-    await ip('neigh', 'replace', VIP, 'lladdr', '02:00:00:00:00:aa', 'dev', 'xlb1', 'nud', 'permanent');
-    const a = loadDatapath({ hook: 'tc', pinDir, ctEntries: 1024, maxServices: 8, config: { flags: CFG_F.fibTable, fib_table: EMPTY_FIB_TABLE } });
-    writeEndpoints(a, 1, 0, [{ ip: '198.18.1.11', port: 80 }]);
-    putService(a, { id: 1, vip: VIP, port: 80, proto: 'udp', mode: 'dnat', algo: 'rr', epCount: 1, gen: 0 });
-    inNetns(ns, () => a.attach(ifindex('xlb0')));
-    a.close();
-    t.true(existsSync(a.progsPin), 'the tail-call table stays pinned while the program may be attached');
-    // The kernel clears an unreferenced prog array from a work queue: give it time to.
-    await new Promise((r) => setTimeout(r, 300));
-    for (let i = 0; i < 3; i++) {
-      // bash's /dev/udp: one datagram from xlb1 to the VIP, into xlb0's TC ingress
-      await execa('ip', ['netns', 'exec', ns, 'bash', '-c', `echo x > /dev/udp/${VIP}/80`]);
-    }
-    const b = loadDatapath({ hook: 'tc', pinDir });
-    try {
-      const r = readReasons(b);
-      t.is(r.PASS_TAILCALL.packets, 0n);
-      // each send is a new source port: three new flows, each selected by the slow path
-      t.is(r.NEW_FLOW.packets, 3n);
-    } finally {
-      b.close({ detached: true });
-    }
+    await withVethNamespace('ldr', lbMac, async (ns, ip) => {
+      // the client side: xlb1 sends to the VIP straight to xlb0, whose TC ingress runs the LB
+      await ip('addr', 'add', '198.18.0.10/24', 'dev', 'xlb1');
+      await ip('route', 'add', `${VIP}/32`, 'dev', 'xlb1');
+      await ip('neigh', 'replace', VIP, 'lladdr', lbMac, 'dev', 'xlb1', 'nud', 'permanent');
+      const a = loadDatapath({ hook: 'tc', pinDir, ctEntries: 1024, maxServices: 8, config: { flags: CFG_F.fibTable, fib_table: EMPTY_FIB_TABLE } });
+      writeEndpoints(a, 1, 0, [{ ip: '198.18.1.11', port: 80 }]);
+      putService(a, { id: 1, vip: VIP, port: 80, proto: 'udp', mode: 'dnat', algo: 'rr', epCount: 1, gen: 0 });
+      inNetns(ns, () => a.attach(ifindex('xlb0')));
+      a.close();
+      t.true(existsSync(a.progsPin), 'the tail-call table stays pinned while the program may be attached');
+      // The kernel clears an unreferenced prog array from a work queue: give it time to.
+      await new Promise((r) => setTimeout(r, 300));
+      for (let i = 0; i < 3; i++) {
+        // bash's /dev/udp: one datagram from xlb1 to the VIP, into xlb0's TC ingress
+        await execa('ip', ['netns', 'exec', ns, 'bash', '-c', `echo x > /dev/udp/${VIP}/80`]);
+      }
+      const b = loadDatapath({ hook: 'tc', pinDir });
+      try {
+        const r = readReasons(b);
+        t.is(r.PASS_TAILCALL.packets, 0n);
+        // each send is a new source port: three new flows, each selected by the slow path
+        t.is(r.NEW_FLOW.packets, 3n);
+      } finally {
+        b.close({ detached: true });
+      }
+    });
   } finally {
-    await execa('ip', ['netns', 'del', ns], { reject: false });
     rmSync(pinDir, { recursive: true, force: true });
   }
 });
