@@ -136,13 +136,10 @@ export function writeEndpoints(dp: LoadedDatapath, svcId: number, gen: 0 | 1, ep
 export function writeSched(dp: LoadedDatapath, svcId: number, gen: 0 | 1, table: Uint32Array): void {
   if (table.length > dp.maglevSize) throw new RangeError(`table of ${table.length} entries: at most ${dp.maglevSize} (the Maglev size)`);
   const base = (svcId * 2 + gen) * dp.maglevSize;
-  const raw = Buffer.alloc(table.length * 4);
-  const keys = Buffer.alloc(table.length * 4);
-  for (let i = 0; i < table.length; i++) {
-    keys.writeUInt32LE(base + i, i * 4);
-    raw.writeUInt32LE(table[i] as number, i * 4);
-  }
-  dp.maps.sched.updateBatchRaw({ count: table.length, keys, values: raw });
+  // One BPF_MAP_UPDATE_BATCH from contiguous host-order arrays (no Buffer per entry, no copy of the table).
+  const keys = new Uint32Array(table.length);
+  for (let i = 0; i < table.length; i++) keys[i] = base + i;
+  dp.maps.sched.updateBatchRaw({ count: table.length, keys: Buffer.from(keys.buffer), values: Buffer.from(table.buffer, table.byteOffset, table.byteLength) });
 }
 
 export function setPolicer(dp: LoadedDatapath, svcId: number, ratePps: number, burst: number): void {
