@@ -463,6 +463,27 @@ export class Lab {
     i.offload = on;
   }
 
+  /**
+   * Turns GRO on (or off) on every veth of the lab: node interfaces and switch ports. An
+   * XDP_REDIRECT into a veth is delivered only when the receiving peer runs an XDP program or
+   * has GRO on (the veth's NAPI path); without either the frame is dropped. Lab runs of the
+   * XDP hook call this, since the LB's peers (nodes, or switch ports when a segment has more
+   * than two members) run no XDP program. A real NIC needs neither.
+   */
+  async setGro(on: boolean): Promise<void> {
+    const value = on ? 'on' : 'off';
+    const jobs: Promise<unknown>[] = [];
+    for (const n of this.topology.nodes) {
+      for (const i of n.ifaces) jobs.push(this.exec(n.name, 'ethtool', ['-K', i.ifname, 'gro', value]));
+    }
+    for (const sw of this.topology.switches) {
+      for (const port of sw.ports) {
+        jobs.push(execa('nsenter', [`--net=${netnsFile(sw.netns)}`, '--', 'ethtool', '-K', port, 'gro', value]));
+      }
+    }
+    await Promise.all(jobs);
+  }
+
   /** Processes started by this handle that are still running. */
   processes(): LabProcess[] {
     return [...this.#procs.values()].map((p) => p.proc);

@@ -93,6 +93,8 @@ export async function main(argv: string[]): Promise<number> {
     console.log(lab.diagram());
     const backends = backendNodes(lab);
     await startServers(lab, backends);
+    // XDP_REDIRECT into a veth is delivered only when the peer runs XDP or has GRO on.
+    if (hook === 'xdp') await lab.setGro(true);
 
     const pinDir = lab.pinDir('agent');
     const config = path.join(lab.runDir, 'agent.yaml');

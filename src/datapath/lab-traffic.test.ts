@@ -1,23 +1,36 @@
-// TC with non-linear skbs: a veth peer's TCP stack with scatter-gather and TSO on (the kernel
-// default) hands the LB skbs whose payload sits in page frags beyond data_end. The datapath
-// must read the headers (pulling them when needed) and check IP lengths against the whole
-// packet, not against the linear part. Real traffic in a two-arm lab (names xlb-<id>-*),
-// large echoed payloads through the VIP, offload left at its defaults on every sender.
+// The datapath attached in a two-arm lab (names xlb-<id>-*), real kernel TCP stacks on both
+// sides, traffic through the VIP:
+// - TC with non-linear skbs: a veth peer's TCP stack with scatter-gather and TSO on (the kernel
+//   default) hands the LB skbs whose payload sits in page frags beyond data_end. The datapath
+//   must read the headers (pulling them when needed) and check IP lengths against the whole
+//   packet, not against the linear part.
+// - XDP with three backends behind a bridge: redirected frames reach the backends only when the
+//   receiving veths have GRO on (Lab.setGro); senders have tx checksum offload off, which XDP
+//   requires (it cannot complete a partial checksum).
 import test from 'ava';
+import type { ExecutionContext } from 'ava';
 import { ifindex, inNetns } from '../bpf/index.ts';
 import { Lab } from '../../lab/lab.ts';
 import { VIP } from '../../lab/builtins.ts';
-import { runClient, startServers } from '../../lab/traffic/tools.ts';
+import { backendNodes, runClient, startServers } from '../../lab/traffic/tools.ts';
+import type { ClientReport } from '../../lab/traffic/client-core.ts';
+import type { Hook } from './loader.ts';
 import { openHarness } from './test-support.ts';
+import type { Harness } from './test-support.ts';
 
-test('tc: TCP with payload in page frags (SG/TSO on) is balanced, nothing counted malformed', async (t) => {
-  const lab = await Lab.up('two-arm', { params: { clients: 1, backends: 1, ipv6: false } });
+interface LabRun {
+  lab: Lab;
+  h: Harness;
+  report: ClientReport;
+}
+
+async function balanceInLab(t: ExecutionContext, hook: Hook, backends: number, payload: number, count: number): Promise<LabRun> {
+  const lab = await Lab.up('two-arm', { params: { clients: 1, backends, ipv6: false, offload: hook === 'tc' } });
   t.teardown(() => lab.close());
-  await startServers(lab, ['b1']);
-  const features = (await lab.exec('c1', 'ethtool', ['-k', lab.iface('c1', 'clients').ifname])).stdout;
-  t.regex(features, /scatter-gather: on/, 'the client sends with scatter-gather on');
-
-  const h = openHarness('tc', { config: { flags: 0, fib_table: 0 } });
+  const nodes = backendNodes(lab);
+  await startServers(lab, nodes);
+  if (hook === 'xdp') await lab.setGro(true);
+  const h = openHarness(hook, { config: { flags: 0, fib_table: 0 } });
   const lbIfs = [lab.iface('lb', 'clients').ifname, lab.iface('lb', 'backends').ifname];
   t.teardown(() => {
     try {
@@ -27,13 +40,28 @@ test('tc: TCP with payload in page frags (SG/TSO on) is balanced, nothing counte
     }
     h.close();
   });
-  h.service({ id: 1, vip: VIP.ipv4, port: 7000, endpoints: [{ ip: lab.iface('b1', 'backends').ipv4 as string, port: 7000 }] });
+  h.service({ id: 1, vip: VIP.ipv4, port: 7000, endpoints: nodes.map((n) => ({ ip: lab.iface(n, 'backends').ipv4 as string, port: 7000 })) });
   inNetns(lab.netns('lb'), () => lbIfs.forEach((i) => h.dp.attach(ifindex(i))));
+  const report = await runClient(lab, 'c1', { proto: 'tcp', target: VIP.ipv4, port: 7000, count, payload, timeoutMs: 10_000 });
+  return { lab, h, report };
+}
 
-  const report = await runClient(lab, 'c1', { proto: 'tcp', target: VIP.ipv4, port: 7000, count: 4, payload: 60_000, timeoutMs: 10_000 });
+test('tc: TCP with payload in page frags (SG/TSO on) is balanced, nothing counted malformed', async (t) => {
+  const { lab, h, report } = await balanceInLab(t, 'tc', 1, 60_000, 4);
+  const features = (await lab.exec('c1', 'ethtool', ['-k', lab.iface('c1', 'clients').ifname])).stdout;
+  t.regex(features, /scatter-gather: on/, 'the client sends with scatter-gather on');
   t.is(report.summary.ok, 4, JSON.stringify(report.results.map((r) => r.error)));
   for (const r of report.results) t.true(r.bytesReceived >= 60_000, `connection ${r.i} got ${r.bytesReceived} bytes back`);
   const reasons = h.reasons();
   t.is(reasons.DROP_MALFORMED, 0n);
   t.is(reasons.NEW_FLOW, 4n);
+});
+
+test('xdp: connections through a bridged backend segment are balanced over every backend', async (t) => {
+  const { h, report } = await balanceInLab(t, 'xdp', 3, 2000, 30);
+  t.is(report.summary.ok, 30, JSON.stringify(report.results.map((r) => r.error)));
+  t.deepEqual(Object.keys(report.summary.byBackend).sort(), ['b1', 'b2', 'b3']);
+  const reasons = h.reasons();
+  t.is(reasons.NEW_FLOW, 30n);
+  t.true(reasons.FAST_PATH > 0n, 'established packets take the fast path');
 });
