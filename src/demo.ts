@@ -110,8 +110,8 @@ export async function main(argv: string[]): Promise<number> {
       if (r.exitCode !== 0) throw new Error(`xlb ${args.join(' ')} failed: ${(r.stderr || r.stdout).trim()}`);
       return r.stdout.trimEnd();
     };
-    const v4 = backends.map((_, i) => lab.iface(backends[i] as string, 'backends').ipv4);
-    const v6 = backends.map((_, i) => lab.iface(backends[i] as string, 'backends').ipv6);
+    const v4 = backends.map((b) => lab.iface(b, 'backends').ipv4);
+    const v6 = backends.map((b) => lab.iface(b, 'backends').ipv6);
     console.log(`$ xlb lb add tcp4 --vip ${VIP.ipv4} --port 7000 --algorithm ${algorithm} ...`);
     console.log(await xlb('lb', 'add', 'tcp4', '--vip', VIP.ipv4, '--port', '7000', '--algorithm', algorithm, ...v4.flatMap((a) => ['--endpoint', `${a}:7000`])));
     console.log(`$ xlb lb add http6 --vip ${VIP.ipv6} --port 80 --algorithm ${algorithm} ...`);
