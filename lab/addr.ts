@@ -1,6 +1,8 @@
 // Address arithmetic for topology declarations: "the N-th host of 198.18.1.0/24" and the same for
 // IPv6 (host N is written so that it reads like the IPv4 one: host 11 -> fd00:18:1::11).
+// Prefix arithmetic is done on bigints; text <-> bytes is the packet toolkit's.
 import { isIPv4, isIPv6 } from 'node:net';
+import { formatIpv4, formatIpv6, parseIpv4, parseIpv6 } from '../src/packet/addr.ts';
 
 export interface Prefix {
   family: 4 | 6;
@@ -10,44 +12,19 @@ export interface Prefix {
   text: string;
 }
 
-function v4ToBig(a: string): bigint {
-  return a.split('.').reduce((acc, o) => (acc << 8n) | BigInt(Number(o)), 0n);
+function bytesToBig(b: Uint8Array): bigint {
+  return b.reduce((acc, o) => (acc << 8n) | BigInt(o), 0n);
 }
 
-function bigToV4(n: bigint): string {
-  return [24n, 16n, 8n, 0n].map((s) => String((n >> s) & 255n)).join('.');
+function bigToBytes(n: bigint, len: number): Uint8Array {
+  return Uint8Array.from({ length: len }, (_, i) => Number((n >> BigInt(8 * (len - 1 - i))) & 255n));
 }
 
-function v6ToBig(a: string): bigint {
-  const [head = '', tail] = a.split('::');
-  const hs = head === '' ? [] : head.split(':');
-  const ts = tail === undefined || tail === '' ? [] : tail.split(':');
-  const words = tail === undefined ? hs : [...hs, ...Array<string>(8 - hs.length - ts.length).fill('0'), ...ts];
-  return words.reduce((acc, w) => (acc << 16n) | BigInt(parseInt(w, 16)), 0n);
-}
-
+const v4ToBig = (a: string): bigint => bytesToBig(parseIpv4(a));
+const bigToV4 = (n: bigint): string => formatIpv4(bigToBytes(n, 4));
+const v6ToBig = (a: string): bigint => bytesToBig(parseIpv6(a));
 /** RFC 5952 text (lower case, longest zero run compressed). */
-export function bigToV6(n: bigint): string {
-  const words = Array.from({ length: 8 }, (_, i) => Number((n >> BigInt(112 - 16 * i)) & 0xffffn));
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (words[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && words[j] === 0) j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = words.map((w) => w.toString(16));
-  if (best < 0) return hex.join(':');
-  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
-}
+const bigToV6 = (n: bigint): string => formatIpv6(bigToBytes(n, 16));
 
 export function parsePrefix(text: string): Prefix {
   const [addr = '', len, extra] = text.split('/');
