@@ -18,6 +18,7 @@ import { BpfObject, ifindex, inNetns, skBuff, xdpMd } from '../../src/bpf/index.
 import type { BpfProgram } from '../../src/bpf/index.ts';
 import { buildFrame } from '../../src/packet/index.ts';
 import { loadDatapath } from '../../src/datapath/loader.ts';
+import { withVethNamespace } from '../../src/datapath/test-netns.ts';
 import type { Hook, LoadedDatapath } from '../../src/datapath/loader.ts';
 import { putService, writeEndpoints } from '../../src/datapath/maps.ts';
 
@@ -134,13 +135,7 @@ async function benchHook(hook: Hook, ns: string, n: number, rounds: number, obje
 export async function runDatapathBench(opts: { n?: number; rounds?: number; objectDir?: string } = {}): Promise<DatapathBench> {
   const n = opts.n ?? 2000;
   const rounds = opts.rounds ?? 5;
-  const ns = `xlb-dpb-${randomBytes(3).toString('hex')}`;
-  const ip = (...args: string[]): Promise<unknown> => execa('ip', ['-n', ns, ...args]);
-  await execa('ip', ['netns', 'add', ns]);
-  try {
-    await ip('link', 'add', 'xlb0', 'address', LB_MAC, 'type', 'veth', 'peer', 'name', 'xlb1');
-    await ip('link', 'set', 'xlb0', 'up');
-    await ip('link', 'set', 'xlb1', 'up');
+  return withVethNamespace('dpb', LB_MAC, async (ns, ip) => {
     await ip('addr', 'add', '198.18.1.1/24', 'dev', 'xlb0');
     await ip('addr', 'add', '198.18.0.1/24', 'dev', 'xlb1');
     await ip('neigh', 'replace', BACKEND, 'lladdr', BACKEND_MAC, 'dev', 'xlb0', 'nud', 'permanent');
@@ -150,9 +145,7 @@ export async function runDatapathBench(opts: { n?: number; rounds?: number; obje
     for (const hook of ['tc', 'xdp'] as Hook[]) results.push(await benchHook(hook, ns, n, rounds, opts.objectDir));
     const { stdout: kernel } = await execa('uname', ['-r']);
     return { n, rounds, kernel, results };
-  } finally {
-    await execa('ip', ['netns', 'del', ns], { reject: false });
-  }
+  });
 }
 
 export function formatBench(b: DatapathBench): string {

@@ -4,12 +4,12 @@
 // XDP, egress == ingress); unknown neighbour: handed to the stack, counted; the fast path uses
 // the flow's next-hop cache, and a new flow to the same endpoint the endpoint's next-hop cache.
 import test from 'ava';
-import { randomBytes } from 'node:crypto';
 import { execa } from 'execa';
 import { ifindex, inNetns } from '../bpf/index.ts';
 import { buildFrame } from '../packet/index.ts';
 import { HOOKS, openHarness } from './test-support.ts';
 import { readFwdResults } from './maps.ts';
+import { withVethNamespace } from './test-netns.ts';
 
 const CLIENT = '198.18.0.10';
 const VIP = '198.18.100.1';
@@ -17,21 +17,16 @@ const B1 = '198.18.1.11';
 const B2 = '198.18.1.12';
 const B1_MAC = '02:00:00:00:b1:01';
 
-async function withNetns(fn: (ns: string, lbMac: string) => Promise<void> | void): Promise<void> {
-  const ns = `xlb-dpt-${randomBytes(3).toString('hex')}`;
-  const ip = (...args: string[]): Promise<unknown> => execa('ip', ['-n', ns, ...args]);
-  await execa('ip', ['netns', 'add', ns]);
-  try {
-    await ip('link', 'add', 'xlb0', 'address', '02:00:00:00:00:aa', 'type', 'veth', 'peer', 'name', 'xlb1');
-    await ip('link', 'set', 'xlb0', 'up');
-    await ip('link', 'set', 'xlb1', 'up');
+const LB_MAC = '02:00:00:00:00:aa';
+
+/** The veth namespace with the LB's address, a permanent neighbour for B1 and forwarding on. */
+function withNetns(fn: (ns: string, lbMac: string) => Promise<void> | void): Promise<void> {
+  return withVethNamespace('dpt', LB_MAC, async (ns, ip) => {
     await ip('addr', 'add', '198.18.1.1/24', 'dev', 'xlb0');
     await ip('neigh', 'replace', B1, 'lladdr', B1_MAC, 'dev', 'xlb0', 'nud', 'permanent');
     await execa('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv4.conf.all.forwarding=1']);
-    await fn(ns, '02:00:00:00:00:aa');
-  } finally {
-    await execa('ip', ['netns', 'del', ns], { reject: false });
-  }
+    await fn(ns, LB_MAC);
+  });
 }
 
 for (const hook of HOOKS) {

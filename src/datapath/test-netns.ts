@@ -1,4 +1,4 @@
-// A throwaway network namespace for datapath tests: xlb-<prefix>-<id> holding one veth pair,
+// A throwaway network namespace for datapath tests and benchmarks: xlb-<prefix>-<id> holding one veth pair,
 // xlb0 (the LB side, with the given MAC) and xlb1, both up; deleted afterwards whatever happens
 // (deleting the namespace removes the links and every program attached to them).
 import { randomBytes } from 'node:crypto';
