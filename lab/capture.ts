@@ -6,7 +6,7 @@
 // reports are returned, so a lost packet is never silent.
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { decodeFrame, readPcapFile } from '../src/packet/index.ts';
+import { decodeRecord, readPcapFile } from '../src/packet/index.ts';
 import type { DecodedFrame, PcapRecord } from '../src/packet/index.ts';
 import type { Lab, LabProcess } from './lab.ts';
 
@@ -22,8 +22,7 @@ export async function decodePcap(file: string): Promise<CapturedPacket[]> {
   if (pcap.linkType === undefined) {
     throw new Error(`${file}: link type ${pcap.linkTypeNumber} is not one the packet toolkit decodes (Ethernet, raw IP, Linux cooked)`);
   }
-  const lt = pcap.linkType;
-  return pcap.records.map((record) => ({ record, frame: decodeFrame(record.data, lt, { allowTruncation: record.capturedLength < record.originalLength }) }));
+  return pcap.records.map((record) => ({ record, frame: decodeRecord(record) }));
 }
 
 export interface CapturePoint {
