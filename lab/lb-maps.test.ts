@@ -2,7 +2,7 @@
 // lab's pin directory, filled with the schema's codecs (src/schema/maps.ts), read back as flows and counters.
 import test from 'ava';
 import { BpfMap, numPossibleCpus } from '../src/bpf/index.ts';
-import { CT_F, CT_STATE, REASON_KEYS, XLB_MAX_EP, counters, ctEntry, ctKey, svcStats } from '../src/schema/maps.ts';
+import { CT_F, CT_STATE, REASON, XLB_MAX_EP, counters, ctEntry, ctKey, svcStats } from '../src/schema/maps.ts';
 import { Lab } from './lab.ts';
 import { readConntrack, readEndpointStats, readReasonCounters, readServiceStats } from './lb-maps.ts';
 
@@ -63,8 +63,8 @@ test('readConntrack and the counter readers decode the datapath maps', async (t)
       );
     });
     const perCpu = (enc: Buffer): Buffer[] => Array.from({ length: cpus }, () => enc);
-    pinMap(`${dir}/xlb_reasons`, 'percpu_array', 4, counters.size, REASON_KEYS.length, (m) => {
-      m.updatePerCpu(key(REASON_KEYS.indexOf('new_flow')), perCpu(counters.encode({ packets: 1n, bytes: 60n })));
+    pinMap(`${dir}/xlb_reasons`, 'percpu_array', 4, counters.size, REASON.length, (m) => {
+      m.updatePerCpu(key(REASON.indexOf('new_flow')), perCpu(counters.encode({ packets: 1n, bytes: 60n })));
     });
     pinMap(`${dir}/xlb_svc_stats`, 'percpu_array', 4, svcStats.size, 8, (m) => {
       m.updatePerCpu(key(2), perCpu(svcStats.encode({ packets: 5n, bytes: 300n, flows: 1n, drops: 0n })));

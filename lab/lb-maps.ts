@@ -3,7 +3,7 @@
 // the datapath's codecs (src/schema/maps.ts, checked against the objects' BTF) and summed over
 // CPUs. `pinDir` is the agent's --pin-dir, e.g. lab.pinDir().
 import path from 'node:path';
-import { CT_F, CT_STATE, PROTO, REASON_KEYS, XLB_MAX_EP, counters, ctEntry, ctKey, svcStats } from '../src/schema/maps.ts';
+import { CT_F, CT_STATE, PROTO, REASON, XLB_MAX_EP, counters, ctEntry, ctKey, svcStats } from '../src/schema/maps.ts';
 import { formatIp } from '../src/controller/ip.ts';
 import { u32 } from '../src/schema/codec.ts';
 import { readPinnedMap, readPinnedPerCpuMap } from './maps.ts';
@@ -80,7 +80,7 @@ function sum<T extends object>(values: T[]): T {
 export function readReasonCounters(pinDir: string): Record<string, Counter> {
   const out: Record<string, Counter> = {};
   for (const { key, values } of readPinnedPerCpuMap(path.join(pinDir, 'xlb_reasons'), u32, counters)) {
-    const name = REASON_KEYS[key] ?? `reason ${key}`;
+    const name = REASON[key] ?? `reason ${key}`;
     out[name] = sum(values);
   }
   return out;

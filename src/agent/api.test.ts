@@ -141,18 +141,18 @@ test('stats and metrics report the datapath counters per service and endpoint', 
   await app.inject({ method: 'PUT', url: '/v1/services/web', payload: web() });
   dp.countersValue.services.set(1, { packets: 10, bytes: 1000 });
   dp.countersValue.endpoints.set(1, new Map([[1, { packets: 7, bytes: 700 }]]));
-  dp.countersValue.drops.set('no_endpoint', 2);
+  dp.countersValue.drops.set('drop_no_endpoint', 2);
   const s = (await app.inject('/v1/stats')).json();
   t.like(s.services[0], { name: 'web', id: 1, packets: 10, bytes: 1000 });
   t.like(s.services[0].endpoints[1], { ip: '198.18.2.2', packets: 7, bytes: 700, slot: 1 });
-  t.deepEqual(s.drops, { no_endpoint: 2 });
+  t.deepEqual(s.drops, { drop_no_endpoint: 2 });
   const m = await app.inject('/metrics');
   t.is(m.statusCode, 200);
   t.regex(m.headers['content-type'] as string, /text\/plain/);
   t.regex(m.body, /^xlb_services 1$/m);
   t.regex(m.body, /^xlb_service_packets_total\{service="web"\} 10$/m);
   t.regex(m.body, /^xlb_endpoint_bytes_total\{service="web",endpoint="198\.18\.2\.2:8080"\} 700$/m);
-  t.regex(m.body, /^xlb_drops_total\{reason="no_endpoint"\} 2$/m);
+  t.regex(m.body, /^xlb_drops_total\{reason="drop_no_endpoint"\} 2$/m);
   t.regex(m.body, /^xlb_endpoints\{service="web",state="active"\} 2$/m);
 });
 

@@ -78,7 +78,7 @@ export interface DpCounters {
   services: Map<number, { packets: number; bytes: number }>;
   /** Per service id, per endpoint slot. */
   endpoints: Map<number, Map<number, { packets: number; bytes: number }>>;
-  /** Drops by reason name. */
+  /** Drops by reason name (the REASON spelling: drop_no_endpoint). */
   drops: Map<string, number>;
   /** Other verdicts (pass, redirect, fast path, …) by name. */
   verdicts: Map<string, number>;

@@ -144,7 +144,7 @@ test.serial('kernel: a packet goes to an endpoint; flows, counters, purge and ag
   c.setHealth('a', { ip: '198.18.2.7', port: 8080 }, false);
   t.is(h.datapath.listFlows().length, 0);
   const r2 = h.program.testRun({ data: syn });
-  t.is(h.datapath.counters().drops.get('no_endpoint'), 1, `retval ${r2.retval}`);
+  t.is(h.datapath.counters().drops.get('drop_no_endpoint'), 1, `retval ${r2.retval}`);
   c.setHealth('a', { ip: '198.18.2.7', port: 8080 }, true);
   h.program.testRun({ data: syn });
   t.is(h.datapath.listFlows().length, 1);
@@ -210,5 +210,5 @@ test.serial('kernel: changes applied while packets flow never expose a half-writ
   const allowed = new Set([...A, ...B].map((n) => `198.18.2.${n}`));
   for (const dst of Object.keys(result.byDst)) t.true(allowed.has(dst), `a packet went to ${dst}`);
   t.is(Object.values(result.byDst).reduce((a, b) => a + b, 0), result.sent);
-  t.is(h.datapath.counters().drops.get('no_endpoint') ?? 0, 0);
+  t.is(h.datapath.counters().drops.get('drop_no_endpoint') ?? 0, 0);
 });

@@ -36,11 +36,9 @@ import {
   CT_STATE,
   EP_F_ACTIVE,
   FWD_RESULT,
-  FWD_RESULT_KEYS,
   MODE,
   PROTO,
   REASON,
-  REASON_KEYS,
   SVC_F_PERSIST,
   XLB_MAX_EP,
   counters as countersCodec,
@@ -397,14 +395,13 @@ export class KernelDatapath implements Datapath {
       out.endpoints.set(s.id, eps);
     }
     const reasons = readReasons(this.dp);
-    REASON.forEach((name, i) => {
-      const key = REASON_KEYS[i] ?? name;
+    for (const name of REASON) {
       const packets = Number(reasons[name].packets);
-      if (key.startsWith('drop_')) out.drops.set(key.slice(5), packets);
-      else out.verdicts.set(key, packets);
-    });
+      if (name.startsWith('drop_')) out.drops.set(name, packets);
+      else out.verdicts.set(name, packets);
+    }
     const fwd = readFwdResults(this.dp);
-    FWD_RESULT.forEach((name, i) => out.verdicts.set(`fwd_${FWD_RESULT_KEYS[i] ?? name}`, Number(fwd[name].packets)));
+    for (const name of FWD_RESULT) out.verdicts.set(`fwd_${name}`, Number(fwd[name].packets));
     return out;
   }
 }

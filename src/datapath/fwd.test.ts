@@ -50,21 +50,21 @@ for (const hook of HOOKS) {
           t.is(est.verdict, hook === 'xdp' ? 'tx' : 'redirect');
           t.deepEqual(est.data, buildFrame({ eth: { src: lbMac, dst: B1_MAC }, ip: { src: CLIENT, dst: B1, ttl: 63 }, tcp: { sport: 1000, dport: 80, seq: 1, ack: 6, flags: 'PA' }, payload: 'x' }));
           // a new flow to the same endpoint takes the endpoint's next hop from its cache
-          const before = readFwdResults(h.dp).CACHED.packets;
+          const before = readFwdResults(h.dp).cached.packets;
           const syn2 = buildFrame({ eth: { src: '02:00:00:00:00:c1', dst: lbMac }, ip: { src: '198.18.0.11', dst: VIP }, tcp: { sport: 2000, dport: 80, flags: 'S' } });
           const r2 = h.run(syn2, dev);
           t.is(r2.verdict, hook === 'xdp' ? 'tx' : 'redirect');
           t.deepEqual(r2.data, buildFrame({ eth: { src: lbMac, dst: B1_MAC }, ip: { src: '198.18.0.11', dst: B1, ttl: 63 }, tcp: { sport: 2000, dport: 80, flags: 'S' } }));
-          t.is(readFwdResults(h.dp).CACHED.packets, before + 1n, 'the second flow to B1 used the endpoint next-hop cache');
+          t.is(readFwdResults(h.dp).cached.packets, before + 1n, 'the second flow to B1 used the endpoint next-hop cache');
           // handed to the stack: translated, TTL left for the stack's forwarding to decrement
           const unknown = h.run(buildFrame({ ip: { src: CLIENT, dst: VIP }, tcp: { sport: 1001, dport: 81, flags: 'S' } }), dev);
           t.is(unknown.verdict, 'pass');
           t.deepEqual(unknown.data, buildFrame({ ip: { src: CLIENT, dst: B2 }, tcp: { sport: 1001, dport: 80, flags: 'S' } }));
         });
         const fwd = readFwdResults(h.dp);
-        t.is(fwd.PASS_NO_NEIGH.packets, 1n);
-        t.true(fwd.CACHED.packets >= 1n, 'the established packet used the next-hop cache');
-        t.is(fwd.PASS_FIB.packets, 1n, 'the reply to the client (no route to 198.18.0.0/24 in the namespace)');
+        t.is(fwd.pass_no_neigh.packets, 1n);
+        t.true(fwd.cached.packets >= 1n, 'the established packet used the next-hop cache');
+        t.is(fwd.pass_fib.packets, 1n, 'the reply to the client (no route to 198.18.0.0/24 in the namespace)');
       } finally {
         h.close();
       }
@@ -97,7 +97,7 @@ for (const hook of HOOKS) {
             t.deepEqual(r.data, expiring, 'byte-identical');
             t.is(h.flow({ src, dst, sport: 3000, dport: 80, proto: 'tcp' }), undefined);
           }
-          t.deepEqual(h.reasonDelta(), { PASS_TTL: 2 });
+          t.deepEqual(h.reasonDelta(), { pass_ttl: 2 });
           // TTL 2 / hop limit 2: forwarded with 1, both by the new flow (FIB lookup) and by its next packet (cached next hop)
           for (const [i, flags] of (['S', 'A'] as const).entries()) {
             const r4 = h.run(buildFrame({ eth, ip: { src: CLIENT, dst: VIP, ttl: 2 }, tcp: { sport: 3001, dport: 80, seq: i, flags } }), dev);
@@ -108,7 +108,7 @@ for (const hook of HOOKS) {
             t.deepEqual(r6.data, buildFrame({ eth: out, ip: { src: 'fd00:2::10', dst: 'fd00:1::11', ttl: 1 }, tcp: { sport: 3001, dport: 80, seq: i, flags } }));
           }
         });
-        t.like(h.reasonDelta(), { NEW_FLOW: 2 });
+        t.like(h.reasonDelta(), { new_flow: 2 });
       } finally {
         h.close();
       }

@@ -53,8 +53,8 @@ test('tc: TCP with payload in page frags (SG/TSO on) is balanced, nothing counte
   t.is(report.summary.ok, 4, JSON.stringify(report.results.map((r) => r.error)));
   for (const r of report.results) t.true(r.bytesReceived >= 60_000, `connection ${r.i} got ${r.bytesReceived} bytes back`);
   const reasons = h.reasons();
-  t.is(reasons.DROP_MALFORMED, 0n);
-  t.is(reasons.NEW_FLOW, 4n);
+  t.is(reasons.drop_malformed, 0n);
+  t.is(reasons.new_flow, 4n);
 });
 
 test('xdp: connections through a bridged backend segment are balanced over every backend', async (t) => {
@@ -62,6 +62,6 @@ test('xdp: connections through a bridged backend segment are balanced over every
   t.is(report.summary.ok, 30, JSON.stringify(report.results.map((r) => r.error)));
   t.deepEqual(Object.keys(report.summary.byBackend).sort(), ['b1', 'b2', 'b3']);
   const reasons = h.reasons();
-  t.is(reasons.NEW_FLOW, 30n);
-  t.true(reasons.FAST_PATH > 0n, 'established packets take the fast path');
+  t.is(reasons.new_flow, 30n);
+  t.true(reasons.fast_path > 0n, 'established packets take the fast path');
 });

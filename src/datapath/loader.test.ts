@@ -35,9 +35,9 @@ test('a reload from the same pin directory keeps flows, services and config; the
       const key = ctKey.encode({ saddr: Buffer.from([198, 18, 0, 10, ...Array<number>(12).fill(0)]), daddr: Buffer.from([198, 18, 100, 1, ...Array<number>(12).fill(0)]), sport: 5, dport: 80, proto: 6, family: 4 });
       t.is(lookupFlow(b, ctKey.decode(key))?.state, 3);
       t.is(b.readConfig().fib_table, EMPTY_FIB_TABLE);
-      const before = readReasons(b).FAST_PATH.packets;
+      const before = readReasons(b).fast_path.packets;
       b.main.testRun({ data: pkt('PA') });
-      t.is(readReasons(b).FAST_PATH.packets, before + 1n);
+      t.is(readReasons(b).fast_path.packets, before + 1n);
     } finally {
       b.close();
     }
@@ -77,7 +77,7 @@ test('a reload adopts the pinned map sizes and Maglev size', (t) => {
 });
 
 // The kernel empties a PROG_ARRAY when its last user-space reference goes; the loader pins it.
-test.serial('tc: after the loader closed every fd, the attached program still runs its slow path (new flow, not PASS_TAILCALL)', async (t) => {
+test.serial('tc: after the loader closed every fd, the attached program still runs its slow path (new flow, not pass_tailcall)', async (t) => {
   const pinDir = `/sys/fs/bpf/xlb/test-${randomBytes(4).toString('hex')}`;
   const lbMac = '02:00:00:00:00:aa';
   try {
@@ -101,9 +101,9 @@ test.serial('tc: after the loader closed every fd, the attached program still ru
       const b = loadDatapath({ hook: 'tc', pinDir });
       try {
         const r = readReasons(b);
-        t.is(r.PASS_TAILCALL.packets, 0n);
+        t.is(r.pass_tailcall.packets, 0n);
         // each send is a new source port: three new flows, each selected by the slow path
-        t.is(r.NEW_FLOW.packets, 3n);
+        t.is(r.new_flow.packets, 3n);
       } finally {
         b.close({ detached: true });
       }

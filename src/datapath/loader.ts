@@ -78,7 +78,7 @@ export interface LoadedDatapath {
    * Pin of this load's tail-call table (xlb_progs_<hook>_<pid>_<random> in pinDir). The kernel
    * empties a PROG_ARRAY when its last user-space reference (fd or pin) goes, so without it a
    * program left attached after this process exits would tail-call into nothing: established
-   * flows go on (fast path), new flows pass untouched (PASS_TAILCALL). Each load pins its own
+   * flows go on (fast path), new flows pass untouched (pass_tailcall). Each load pins its own
    * table because the program attached by an earlier process still uses that process's table
    * until this one's program replaces it: call dropStaleProgsPins() once attached everywhere.
    */

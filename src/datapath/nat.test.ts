@@ -36,17 +36,17 @@ for (const hook of HOOKS) {
       let r = h.run(c2s({ sport: 40000, dport: 80, seq: 1000, flags: 'S' }, VIP, 80));
       t.is(r.verdict, 'pass'); // FIB: empty table -> handed to the stack, translated
       t.deepEqual(r.data, c2s({ sport: 40000, dport: 8080, seq: 1000, flags: 'S' }, BACKEND, 8080));
-      t.deepEqual(h.reasonDelta(), { NEW_FLOW: 1 });
+      t.deepEqual(h.reasonDelta(), { new_flow: 1 });
       t.is(h.flow({ src: CLIENT, dst: VIP, sport: 40000, dport: 80, proto: 'tcp' })?.state, CT_STATE.indexOf('SYN_SENT'));
 
       r = h.run(s2c({ sport: 8080, dport: 40000, seq: 5000, ack: 1001, flags: 'SA' }, BACKEND, 8080));
       t.deepEqual(r.data, s2c({ sport: 80, dport: 40000, seq: 5000, ack: 1001, flags: 'SA' }, VIP, 80));
-      t.deepEqual(h.reasonDelta(), { TRACKED: 1 });
+      t.deepEqual(h.reasonDelta(), { tracked: 1 });
       t.is(h.flow({ src: CLIENT, dst: VIP, sport: 40000, dport: 80, proto: 'tcp' })?.state, CT_STATE.indexOf('SYN_RECV'));
 
       r = h.run(c2s({ sport: 40000, dport: 80, seq: 1001, ack: 5001, flags: 'A' }, VIP, 80));
       t.deepEqual(r.data, c2s({ sport: 40000, dport: 8080, seq: 1001, ack: 5001, flags: 'A' }, BACKEND, 8080));
-      t.deepEqual(h.reasonDelta(), { TRACKED: 1 });
+      t.deepEqual(h.reasonDelta(), { tracked: 1 });
       const fwd = h.flow({ src: CLIENT, dst: VIP, sport: 40000, dport: 80, proto: 'tcp' });
       const rev = h.flow({ src: BACKEND, dst: CLIENT, sport: 8080, dport: 40000, proto: 'tcp' });
       t.is(fwd?.state, CT_STATE.indexOf('ESTABLISHED'));
@@ -59,7 +59,7 @@ for (const hook of HOOKS) {
       t.deepEqual(r.data, c2s({ sport: 40000, dport: 8080, seq: 1001, ack: 5001, flags: 'PA' }, BACKEND, 8080, payload));
       r = h.run(s2c({ sport: 8080, dport: 40000, seq: 5001, ack: 1001 + payload.length, flags: 'PA' }, BACKEND, 8080, 'ok'));
       t.deepEqual(r.data, s2c({ sport: 80, dport: 40000, seq: 5001, ack: 1001 + payload.length, flags: 'PA' }, VIP, 80, 'ok'));
-      t.deepEqual(h.reasonDelta(), { FAST_PATH: 2 });
+      t.deepEqual(h.reasonDelta(), { fast_path: 2 });
       t.deepEqual(checksumProblems(decodeFrame(r.data)), []);
       t.is(h.flow({ src: CLIENT, dst: VIP, sport: 40000, dport: 80, proto: 'tcp' })?.packets, 3n); // SYN, ACK, data: the client's direction
     } finally {
@@ -107,7 +107,7 @@ for (const hook of HOOKS) {
       t.is(h.flow({ src: CLIENT, dst: VIP, sport: 5000, dport: 53, proto: 'udp' })?.state, CT_STATE.indexOf('UDP_ESTABLISHED'));
       h.reasonDelta();
       r = h.run(q('zero'));
-      t.deepEqual(h.reasonDelta(), { FAST_PATH: 1 });
+      t.deepEqual(h.reasonDelta(), { fast_path: 1 });
       t.deepEqual(r.data, frame({ ip: { src: CLIENT, dst: BACKEND }, udp: { sport: 5000, dport: 5353, checksum: 'zero' }, payload: 'q' }));
     } finally {
       h.close();
@@ -164,7 +164,7 @@ for (const hook of HOOKS) {
         t.is(r.verdict, 'pass');
         t.deepEqual(r.data, f);
       }
-      t.deepEqual(h.reasonDelta(), { PASS_NO_SERVICE: 3, PASS_NOT_IP: 1 });
+      t.deepEqual(h.reasonDelta(), { pass_no_service: 3, pass_not_ip: 1 });
       let r = h.run(frame({ ip: { src: CLIENT, dst: VIP }, icmp: { type: 'echo-request', id: 77, seq: 1 } }));
       t.deepEqual(r.data, frame({ ip: { src: CLIENT, dst: BACKEND }, icmp: { type: 'echo-request', id: 77, seq: 1 } }));
       r = h.run(frame({ ip: { src: BACKEND, dst: CLIENT }, icmp: { type: 'echo-reply', id: 77, seq: 1 } }));
@@ -184,7 +184,7 @@ for (const hook of HOOKS) {
       const syn = frame({ ip: { src: CLIENT, dst: VIP }, tcp: { sport: 40000, dport: 80, flags: 'S' } });
       h.reasonDelta();
       t.deepEqual(h.run(syn).data, syn);
-      t.deepEqual(h.reasonDelta(), { NEW_FLOW: 1 });
+      t.deepEqual(h.reasonDelta(), { new_flow: 1 });
       const e = h.flow({ src: CLIENT, dst: VIP, sport: 40000, dport: 80, proto: 'tcp' });
       t.is(e?.xlate, 0);
       t.deepEqual([...e!.nat_daddr.subarray(0, 4)], [198, 18, 1, 11]);
@@ -226,7 +226,7 @@ for (const hook of HOOKS) {
           t.deepEqual(r.data, frame({ ip: { src: vip, dst: client }, icmp: { type: 'echo-reply', id: 77, seq: 1 }, payload: 'ping' }));
         });
       }
-      t.deepEqual(h.reasonDelta(), { NEW_FLOW: 4, TRACKED: 4 });
+      t.deepEqual(h.reasonDelta(), { new_flow: 4, tracked: 4 });
     } finally {
       h.close();
     }

@@ -1,5 +1,5 @@
 // TC with CHECKSUM_PARTIAL: real traffic between three throwaway namespaces (client, LB,
-// backend; names xlb-dpo-<id>-*, removed afterwards). The client's veth has TX checksum offload
+// backend; names xlb-dpo-<id>-*, removed afterwards). The client's veth has tx checksum offload
 // on (the kernel hands the LB a partial checksum); the LB's egress veth has it off, so the stack
 // completes the checksum from the state the datapath left. The backend's capture must show
 // correct IPv4/TCP/UDP checksums after DNAT.
@@ -65,7 +65,7 @@ test.serial('tc: DNAT of partial-checksum TCP and UDP from a veth with offload o
     t.is(frames.length, 2, 'both packets reached the backend');
     for (const f of frames) t.deepEqual(checksumProblems(f), []);
     const reasons = h.reasons();
-    t.is(reasons.NEW_FLOW, 2n);
+    t.is(reasons.new_flow, 2n);
   } finally {
     capture?.kill();
     if (h) {

@@ -56,8 +56,8 @@ for (const hook of HOOKS) {
       }
       const counted = h.reasonDelta();
       t.is(sumReasons(h.reasons()) - before, BigInt(runs));
-      t.is(counted.NEW_FLOW, undefined, 'no truncated packet created a flow');
-      t.true((counted.DROP_MALFORMED ?? 0) > 0);
+      t.is(counted.new_flow, undefined, 'no truncated packet created a flow');
+      t.true((counted.drop_malformed ?? 0) > 0);
     } finally {
       h.close();
     }
@@ -83,7 +83,7 @@ for (const hook of HOOKS) {
         t.is(r.verdict, 'drop');
         t.deepEqual(r.data, f);
       }
-      t.deepEqual(h.reasonDelta(), { DROP_MALFORMED: bad.length });
+      t.deepEqual(h.reasonDelta(), { drop_malformed: bad.length });
     } finally {
       h.close();
     }
@@ -98,7 +98,7 @@ for (const hook of HOOKS) {
       h.reasonDelta();
       t.deepEqual(h.run(first).data, first);
       t.deepEqual(h.run(later).data, later);
-      t.deepEqual(h.reasonDelta(), { PASS_FRAGMENT: 2 });
+      t.deepEqual(h.reasonDelta(), { pass_fragment: 2 });
     } finally {
       h.close();
     }

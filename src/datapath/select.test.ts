@@ -159,7 +159,7 @@ for (const hook of HOOKS) {
       h.reasonDelta();
       const verdicts = Array.from({ length: 6 }, (_, i) => h.run(buildFrame({ ip: { src: '198.18.0.10', dst: VIP }, tcp: { sport: 10000 + i, dport: 80, flags: 'S' } })).verdict);
       t.deepEqual(verdicts, ['pass', 'pass', 'pass', 'drop', 'drop', 'drop']);
-      t.deepEqual(h.reasonDelta(), { NEW_FLOW: 3, DROP_POLICED: 3 });
+      t.deepEqual(h.reasonDelta(), { new_flow: 3, drop_policed: 3 });
       h.advance(2);
       t.is(h.run(buildFrame({ ip: { src: '198.18.0.10', dst: VIP }, tcp: { sport: 10010, dport: 80, flags: 'S' } })).verdict, 'pass');
     } finally {

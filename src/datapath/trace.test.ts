@@ -26,14 +26,14 @@ for (const hook of HOOKS) {
       rb.consume();
       t.is(events.length, 2);
       const [ev, pass] = events;
-      t.is(REASON[ev!.reason], 'NEW_FLOW');
+      t.is(REASON[ev!.reason], 'new_flow');
       t.is(ev!.svc_id, 3);
       t.is(ev!.key.sport, 2);
       t.is(CT_STATE[ev!.ct_old], 'NONE');
       t.is(CT_STATE[ev!.ct_new], 'SYN_SENT');
       t.true(ev!.ep_slot === 0 || ev!.ep_slot === 1);
       t.is(ev!.hook, hook === 'tc' ? 0 : 1);
-      t.is(REASON[pass!.reason], 'PASS_NO_SERVICE');
+      t.is(REASON[pass!.reason], 'pass_no_service');
       t.is(pass!.ep_slot, 0xffff);
       h.config({ flags: CFG_F.fibTable });
       h.run(syn(4));

@@ -23,7 +23,7 @@ export const XLATE = { saddr: 0x01, daddr: 0x02, sport: 0x04, dport: 0x08 } as c
 export const CFG_F = { trace: 0x01, fibTable: 0x02 } as const;
 export const UNKNOWN_TCP = { select: 0, drop: 1 } as const;
 
-/** enum xlb_ct_state, indexed by value. */
+/** enum xlb_ct_state, indexed by value: the C name without `XLB_CT_` (upper case, as conntrack tools print states). */
 export const CT_STATE = [
   'NONE',
   'SYN_SENT',
@@ -41,38 +41,36 @@ export const CT_STATE = [
 ] as const;
 export type CtStateName = (typeof CT_STATE)[number];
 
-/** enum xlb_reason, indexed by value: exactly one per packet (map xlb_reasons). */
+/**
+ * enum xlb_reason, indexed by value: exactly one per packet (map xlb_reasons). The one spelling of
+ * a reason everywhere in TypeScript, the REST API, metrics, the model and reports: the C name
+ * without its `XLB_R_` prefix, in lower case (XLB_R_DROP_NO_ENDPOINT = 'drop_no_endpoint').
+ */
 export const REASON = [
-  'PASS_NOT_IP',
-  'PASS_NO_SERVICE',
-  'PASS_FRAGMENT',
-  'DROP_MALFORMED',
-  'FAST_PATH',
-  'NEW_FLOW',
-  'TRACKED',
-  'MIDSTREAM_NEW',
-  'ICMP_ERROR',
-  'DROP_POLICED',
-  'DROP_NO_ENDPOINT',
-  'DROP_SNAT_EXHAUSTED',
-  'DROP_MIDSTREAM',
-  'DROP_CT_FAILED',
-  'DROP_RST_INVALID',
-  'PASS_TAILCALL',
-  'PASS_ICMP_UNTRACKED',
-  'PASS_TTL',
+  'pass_not_ip',
+  'pass_no_service',
+  'pass_fragment',
+  'drop_malformed',
+  'fast_path',
+  'new_flow',
+  'tracked',
+  'midstream_new',
+  'icmp_error',
+  'drop_policed',
+  'drop_no_endpoint',
+  'drop_snat_exhausted',
+  'drop_midstream',
+  'drop_ct_failed',
+  'drop_rst_invalid',
+  'pass_tailcall',
+  'pass_icmp_untracked',
+  'pass_ttl',
 ] as const;
 export type ReasonName = (typeof REASON)[number];
-/** A reason as the REST API, metrics and lab readers name it: lower case ('new_flow', 'pass_ttl'). */
-export type ReasonKey = Lowercase<ReasonName>;
-/** REASON in lower case, indexed by value (derived: one list). */
-export const REASON_KEYS: readonly ReasonKey[] = REASON.map((r) => r.toLowerCase() as ReasonKey);
 
-/** enum xlb_fwd_result, indexed by value: how a translated packet left (map xlb_fwd). */
-export const FWD_RESULT = ['REDIRECT', 'TX', 'PASS_NO_NEIGH', 'PASS_FIB', 'CACHED'] as const;
+/** enum xlb_fwd_result, indexed by value: how a translated packet left (map xlb_fwd); XLB_FWD_PASS_FIB = 'pass_fib'. */
+export const FWD_RESULT = ['redirect', 'tx', 'pass_no_neigh', 'pass_fib', 'cached'] as const;
 export type FwdResultName = (typeof FWD_RESULT)[number];
-/** FWD_RESULT in lower case ('redirect', 'pass_no_neigh'), indexed by value. */
-export const FWD_RESULT_KEYS: readonly Lowercase<FwdResultName>[] = FWD_RESULT.map((r) => r.toLowerCase() as Lowercase<FwdResultName>);
 
 export const svcKey = defineStruct('xlb_svc_key', { addr: bytes(16), port: be16, proto: u8, family: u8 }, { size: 20 });
 
