@@ -12,7 +12,7 @@ import { Lab } from '../lab/lab.ts';
 import type { LabProcess } from '../lab/lab.ts';
 import { VIP } from '../lab/builtins.ts';
 import { backendNodes, runClient, startClient, startServers } from '../lab/traffic/tools.ts';
-import type { ClientReport } from '../lab/traffic/client-core.ts';
+import type { ClientReport } from './traffic/types.ts';
 import { runChecks } from './doctor.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

@@ -6,68 +6,10 @@ import { Agent, request } from 'node:http';
 import { connect, isIPv6 } from 'node:net';
 import type { Socket } from 'node:net';
 
-export type Proto = 'tcp' | 'http' | 'udp';
+import type { ClientOptions, ClientReport, ConnResult } from '../../src/traffic/types.ts';
 
-export interface ClientOptions {
-  proto: Proto;
-  target: string;
-  port: number;
-  /** Connections (TCP, HTTP) or flows (UDP). */
-  count: number;
-  /** How many run at once; 1 = sequential. */
-  concurrency: number;
-  /** Source port of connection i is sport + i; 0 = the kernel picks. */
-  sport: number;
-  /** Bytes sent per exchange (TCP: echoed back; UDP: echoed after the name; HTTP: ?bytes=N). */
-  payload: number;
-  /** Exchanges per connection. With rounds > 1, or holdMs > 0, all connections stay open together. */
-  rounds: number;
-  /** Pause between rounds (ms). */
-  roundGapMs: number;
-  /** Before each round after the first, wait for a line on stdin (a scenario changes things meanwhile). */
-  waitStdin: boolean;
-  /** Keep every connection open this long after its last exchange (long-lived connections). */
-  holdMs: number;
-  /** HTTP: reuse one connection for all rounds (keep-alive) or one connection per request (close). */
-  keepAlive: boolean;
-  timeoutMs: number;
-}
-
-export interface ConnResult {
-  i: number;
-  sport: number | null;
-  /** The backend that answered each round (null: no answer). */
-  backends: (string | null)[];
-  /** The backend of the first answer. */
-  backend: string | null;
-  /** Connect (or first send) to first answer, ms. */
-  latencyMs: number | null;
-  /** TCP: connect() to established, ms (the handshake through the LB); null otherwise. */
-  connectMs: number | null;
-  totalMs: number;
-  bytesSent: number;
-  bytesReceived: number;
-  error: string | null;
-}
-
-export interface ClientReport {
-  options: ClientOptions;
-  results: ConnResult[];
-  summary: { count: number; ok: number; errors: number; byBackend: Record<string, number> };
-}
-
-export const DEFAULT_CLIENT: Omit<ClientOptions, 'proto' | 'target' | 'port'> = {
-  count: 1,
-  concurrency: 1,
-  sport: 0,
-  payload: 64,
-  rounds: 1,
-  roundGapMs: 0,
-  waitStdin: false,
-  holdMs: 0,
-  keepAlive: true,
-  timeoutMs: 3000,
-};
+export type { ClientOptions, ClientReport, ConnResult, Proto } from '../../src/traffic/types.ts';
+export { DEFAULT_CLIENT } from '../../src/traffic/types.ts';
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));

@@ -1,2 +1,2 @@
-// Default ports of the lab's traffic servers (one process per backend serves all three).
-export const SERVER_PORTS = { http: 80, tcp: 7000, udp: 7001 } as const;
+// Default ports of the lab's traffic servers: defined with the traffic types.
+export { SERVER_PORTS } from '../../src/traffic/types.ts';

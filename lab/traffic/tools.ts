@@ -6,9 +6,8 @@ import { fileURLToPath } from 'node:url';
 import type { Lab, LabProcess } from '../lab.ts';
 import { VIP } from '../builtins.ts';
 import { clientArgs } from './client-args.ts';
-import { DEFAULT_CLIENT } from './client-core.ts';
-import type { ClientOptions, ClientReport } from './client-core.ts';
-import { SERVER_PORTS } from './ports.ts';
+import { SERVER_PORTS, clientOptions } from '../../src/traffic/types.ts';
+import type { ClientReport, ClientRequest } from '../../src/traffic/types.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../..');
@@ -52,12 +51,8 @@ export function backendNodes(lab: Lab): string[] {
   return lab.topology.nodes.filter((n) => n.role === 'backend').map((n) => n.name);
 }
 
-export type ClientRequest = Pick<ClientOptions, 'proto' | 'target'> & Partial<ClientOptions>;
-
-function fullOptions(req: ClientRequest): ClientOptions {
-  const port = req.port ?? SERVER_PORTS[req.proto];
-  return { ...DEFAULT_CLIENT, ...req, port };
-}
+export type { ClientRequest } from '../../src/traffic/types.ts';
+const fullOptions = clientOptions;
 
 /** Runs the client to completion inside `node` and returns its report. */
 export async function runClient(lab: Lab, node: string, req: ClientRequest): Promise<ClientReport> {

@@ -13,7 +13,7 @@ import { ifindex, inNetns } from '../bpf/index.ts';
 import { Lab } from '../../lab/lab.ts';
 import { VIP } from '../../lab/builtins.ts';
 import { backendNodes, runClient, startServers } from '../../lab/traffic/tools.ts';
-import type { ClientReport } from '../../lab/traffic/client-core.ts';
+import type { ClientReport } from '../traffic/types.ts';
 import type { Hook } from './loader.ts';
 import { openHarness } from './test-support.ts';
 import type { Harness } from './test-support.ts';
