@@ -29,7 +29,7 @@
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { RingBuffer, currentCpu, getCpuAffinity, monotonicCoarseNs, setCpuAffinity, skBuff, xdpMd } from '../bpf/index.ts';
-import { KernelDatapath } from '../controller/kernel-datapath.ts';
+import { KernelDatapath } from './kernel-datapath.ts';
 import {
   CFG_F,
   CT_F,
