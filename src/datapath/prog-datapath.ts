@@ -39,9 +39,11 @@ import {
   REASON,
   UNKNOWN_TCP,
   XLATE,
+  config as configCodec,
   ctEntry,
   ctKey,
   traceEvent,
+  u32Key,
 } from '../schema/maps.ts';
 import type { Config, CtKey, CtStateName, FwdResultName, ReasonName, TraceEvent } from '../schema/maps.ts';
 import { loadDatapath } from './loader.ts';
@@ -66,6 +68,13 @@ import { EMPTY_FIB_TABLE, verdictOf } from './test-support.ts';
 export const PROG_PIN_PREFIX = '/sys/fs/bpf/xlb/prog-';
 
 const NO_SLOT = 0xffff;
+
+/** Byte offset of xlb_config.clock_offset_ns (the schema's, checked against BTF). */
+const CLOCK_OFFSET_AT = (() => {
+  const f = configCodec.fields.find((x) => x.name === 'clock_offset_ns');
+  if (f === undefined || f.size !== 8) throw new Error('schema: xlb_config has no 8-byte clock_offset_ns field');
+  return f.offset;
+})();
 
 // ------------------------------------------------------------------ CPU pinning (per thread)
 // Module state is per thread (each worker thread has its own module instance), as is affinity.
@@ -217,6 +226,25 @@ export function openProgDatapath(opts: OpenDatapathOptions): ProgDatapathUnderTe
   let fwdTotals = counterPackets(loaded.maps.fwd, FWD_RESULT.length);
   const ctx = hook === 'xdp' ? xdpMd({ ingressIfindex: 1 }) : skBuff({ ifindex: 1 });
   let closed = false;
+  const configKey = u32Key(0);
+  /**
+   * Sets clock_offset_ns so that the program's clock reads base + virtual time. Patches the one
+   * field in the raw value (no decode/encode of the whole config: this runs before every packet)
+   * and skips the write while the coarse clock has not ticked and the virtual time not moved.
+   * The offset is usually "negative": u64 arithmetic wraps, in the kernel as here.
+   */
+  let lastOffset: bigint | undefined;
+  const syncClock = (): void => {
+    const offset = BigInt.asUintN(64, base + virtualNs - monotonicCoarseNs());
+    if (offset === lastOffset) return;
+    const raw = loaded.maps.config.lookup(configKey);
+    if (raw === undefined) throw new Error('prog datapath: xlb_config[0] is missing');
+    if (raw.readBigUInt64LE(CLOCK_OFFSET_AT) !== offset) {
+      raw.writeBigUInt64LE(offset, CLOCK_OFFSET_AT);
+      loaded.maps.config.update(configKey, raw);
+    }
+    lastOffset = offset;
+  };
 
   const live = (what: string): void => {
     if (closed) throw new Error(`prog datapath: ${what} after close()`);
@@ -235,8 +263,7 @@ export function openProgDatapath(opts: OpenDatapathOptions): ProgDatapathUnderTe
     process(frame: Uint8Array, ifindex: number): FrameResult {
       live('process()');
       const input = Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
-      // The program's clock reads base + virtual time (u64 arithmetic wraps, as in the kernel).
-      loaded.writeConfig({ clock_offset_ns: BigInt.asUintN(64, base + virtualNs - monotonicCoarseNs()) });
+      syncClock();
       rb.consume();
       pending.length = 0;
       const r = loaded.main.testRun({ data: input, ctx });
@@ -299,6 +326,7 @@ export function openProgDatapath(opts: OpenDatapathOptions): ProgDatapathUnderTe
     configure(settings: DatapathSettings): void {
       live('configure()');
       loaded.writeConfig(configPatch(settings, loaded.readConfig()));
+      lastOffset = undefined;
     },
     conntrack(): DpCtEntry[] {
       live('conntrack()');
