@@ -4,6 +4,7 @@
 //
 // Neighbours are static: every node knows the MAC of every address on its segments (no ARP, no
 // ND in the model or in its captures; the lab's `staticNeighbours` does the same on real links).
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LinkCapture } from '../world.ts';
 import { resolveTopology } from '../../../lab/topology.ts';
@@ -42,6 +43,7 @@ export class VirtualNetwork {
     this.clock = opts.clock ?? new VirtualClock();
     this.topology = resolveTopology(spec, opts.id ?? 'vnet0');
     const delay = opts.linkDelayUs ?? DEFAULT_LINK_DELAY_US;
+    if (opts.artifactsDir !== undefined) mkdirSync(opts.artifactsDir, { recursive: true });
     for (const s of spec.segments) this.segments.set(s.name, new Segment(s.name, this.clock, delay));
     for (const rn of this.topology.nodes) {
       const node = new VNode(rn, { clock: this.clock, rng: new Rng(opts.seed, rn.name), timeWaitMs: opts.timeWaitMs ?? DEFAULT_TIME_WAIT_MS });
