@@ -25,6 +25,12 @@ import type { LinkCapture, Observation, ServiceInput, World, WorldOptions } from
 /** Map sizes of the lab's agent: room for thousands of connections, the prog backend's service-id space. */
 const AGENT_ARGS = ['--ct-entries', '65536', '--max-services', '64'];
 
+/**
+ * Clients run on CPU 0: the datapath keeps per-CPU state (the rr/wrr cursor), and sim/prog have
+ * one CPU, so a scenario's "round robin over 3 backends" means the same sequence everywhere.
+ */
+const CLIENT_RUN = { cpu: 0 };
+
 /** The lab's name: carries the scenario's runId (when given) and a random part (unique per World). */
 export function labWorldName(opts: Pick<WorldOptions, 'hook' | 'runId'>): string {
   const run = opts.runId ?? '';
@@ -140,8 +146,8 @@ export async function createLabWorld(opts: WorldOptions): Promise<World> {
         const r = await running.request('PUT', '/v1/services', { services });
         if (r.status < 200 || r.status > 299) throw apiError('PUT /v1/services', r.status, r.json, r.text);
       },
-      client: (node: string, req: ClientRequest) => runClient(lab, node, req),
-      startClient: (node: string, req: ClientRequest) => startClient(lab, node, req),
+      client: (node: string, req: ClientRequest) => runClient(lab, node, req, CLIENT_RUN),
+      startClient: (node: string, req: ClientRequest) => startClient(lab, node, req, CLIENT_RUN),
       async inject(node, frames, o = {}) {
         await injectFrames(lab, node, lab.iface(node, o.segment).ifname, frames);
       },
@@ -163,7 +169,9 @@ export async function createLabWorld(opts: WorldOptions): Promise<World> {
           counters: readDpCounters(pinDir),
           reasons: readReasons(pinDir),
           fwd: readFwdResults(pinDir),
-          trace: [...trace],
+          // Ring order is reservation order across CPUs, and each CPU read the (coarse) clock
+          // before reserving: a stable sort by time gives datapath-time order, ring order within a tick.
+          trace: [...trace].sort((a, b) => (a.timeNs < b.timeNs ? -1 : a.timeNs > b.timeNs ? 1 : 0)),
           links: [],
         };
       },
