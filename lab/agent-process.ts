@@ -28,6 +28,8 @@ export interface LabAgentOptions {
   api?: string;
   snatV4?: string;
   snatV6?: string;
+  /** Load xlb_<hook>.bpf.o from this folder (another build) instead of build/bpf. */
+  objectDir?: string;
   /** More `xlb agent` arguments (--ct-entries, --max-services, …). */
   extraArgs?: string[];
   readyTimeoutMs?: number;
@@ -65,6 +67,7 @@ export async function startLabAgent(lab: Lab, opts: LabAgentOptions): Promise<La
   const args = ['agent', '--config', config, '--iface', opts.ifaces.join(','), '--hook', opts.hook, '--api', api, '--pin-dir', pinDir];
   if (opts.snatV4 !== undefined) args.push('--snat-v4', opts.snatV4);
   if (opts.snatV6 !== undefined) args.push('--snat-v6', opts.snatV6);
+  if (opts.objectDir !== undefined) args.push('--object-dir', path.resolve(opts.objectDir));
   args.push(...(opts.extraArgs ?? []));
   const proc = await lab.spawn(node, XLB, args, { ready: /REST API listening/, readyTimeoutMs: opts.readyTimeoutMs ?? 30_000 });
   const base = `http://${api}`;

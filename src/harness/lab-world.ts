@@ -12,7 +12,7 @@ import type { DpCtEntry, DpTraceEvent } from '../datapath/packet-datapath.ts';
 import { readPcapFile } from '../packet/index.ts';
 import { CFG_F, CT_STATE, traceEvent } from '../schema/maps.ts';
 import type { ClientRequest } from '../traffic/types.ts';
-import { startLabAgent } from '../../lab/agent-process.ts';
+import { XLB, startLabAgent } from '../../lab/agent-process.ts';
 import type { LabAgent } from '../../lab/agent-process.ts';
 import { Capture } from '../../lab/capture.ts';
 import type { CaptureStats } from '../../lab/capture.ts';
@@ -80,10 +80,12 @@ export async function createLabWorld(opts: WorldOptions): Promise<World> {
   const trace: DpTraceEvent[] = [];
   let captured: Promise<LinkCapture[]> | undefined;
   let closing: Promise<void> | undefined;
+  let kept = false;
 
   const stopCapture = async (): Promise<CaptureStats[]> => (capture === undefined ? [] : capture.stop());
-  const close = (): Promise<void> =>
-    (closing ??= (async () => {
+  const close = (): Promise<void> => {
+    if (kept) return Promise.reject(new Error(`lab world: close() after keep(): the lab ${lab.name} stays up; remove it with xlb lab down --name ${lab.name}`));
+    closing ??= (async () => {
       ring?.close();
       traceMap?.close();
       const errors: string[] = [];
@@ -96,7 +98,9 @@ export async function createLabWorld(opts: WorldOptions): Promise<World> {
       // Processes, namespaces, pins (/sys/fs/bpf/xlb/<id>) and the state file.
       await lab.close();
       if (errors.length > 0) throw new Error(`lab world close: ${errors.join('; ')}`);
-    })());
+    })();
+    return closing;
+  };
 
   try {
     const lb = lbNode(lab);
@@ -126,6 +130,7 @@ export async function createLabWorld(opts: WorldOptions): Promise<World> {
       hook: opts.hook,
       ...(snatV4 !== undefined ? { snatV4 } : {}),
       ...(snatV6 !== undefined ? { snatV6 } : {}),
+      ...(opts.objectDir !== undefined ? { objectDir: opts.objectDir } : {}),
       extraArgs: AGENT_ARGS,
     });
     const pinDir = agent.pinDir;
@@ -189,6 +194,19 @@ export async function createLabWorld(opts: WorldOptions): Promise<World> {
           );
         })()),
       close,
+      keep() {
+        if (closing !== undefined) throw new Error('lab world: keep() after close(): the lab is gone');
+        kept = true;
+        ring?.close();
+        traceMap?.close();
+        writeFileSync(path.join(opts.artifactsDir, 'agent.log'), running.process.stdout() + running.process.stderr());
+        lab.release();
+        return [
+          `lab ${lab.name} (id ${lab.id}) kept running: agent pid ${running.process.pid} in ${lab.netns(lb.name)}, maps in ${pinDir}, pcaps and agent output in ${opts.artifactsDir}`,
+          `  look:   xlb lab exec --name ${lab.name} ${lb.name} -- ${XLB} ct ls      (or any other node of the lab)`,
+          `  remove: xlb lab down --name ${lab.name}`,
+        ].join('\n');
+      },
     };
     return world;
   } catch (e) {
