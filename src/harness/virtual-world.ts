@@ -35,6 +35,9 @@ function lbNodeOf(t: TopologySpec): string {
   return lbs[0].name;
 }
 
+/** Virtual time a finished client's frames in flight get to arrive (a few link delays). */
+const LINGER_MS = 5;
+
 export class VirtualWorld implements World {
   readonly backend: BackendName;
   readonly hook: Hook;
@@ -97,7 +100,18 @@ export class VirtualWorld implements World {
 
   async client(node: string, req: ClientRequest): Promise<ClientReport> {
     const n = this.net.node(node);
-    return this.clock.runUntilSettled(runVirtualClient(n, clientOptions(req)), `the client on ${node}`);
+    const r = await this.clock.runUntilSettled(runVirtualClient(n, clientOptions(req)), `the client on ${node}`);
+    await this.linger();
+    return r;
+  }
+
+  /**
+   * A client is done when its last socket closed, but its last segment (the ACK of the server's
+   * FIN) is still on the wire then, as on a real host: let the frames in flight arrive, so what
+   * is observed next is what the network did, not a snapshot taken mid-flight.
+   */
+  private async linger(): Promise<void> {
+    await this.clock.runForAsync(LINGER_MS);
   }
 
   async startClient(node: string, req: ClientRequest): Promise<SteppedTraffic> {
@@ -132,7 +146,9 @@ export class VirtualWorld implements World {
       report: async () => {
         // Rounds nobody asked for run now, one after the other, like a closed stdin would.
         while (gate !== undefined) await release(`the remaining rounds of the client on ${node}`);
-        return clock.runUntilSettled(reportP, `the end of the client on ${node}`);
+        const r = await clock.runUntilSettled(reportP, `the end of the client on ${node}`);
+        await this.linger();
+        return r;
       },
     };
   }

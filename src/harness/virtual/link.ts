@@ -1,7 +1,8 @@
 // Interfaces and segments of the virtual network. A segment with two members is a wire (a veth
 // pair: every frame reaches the other end, which filters by MAC like a NIC); with more, a learning
-// switch (a Linux bridge: frames go to the port that last sent from the destination MAC, unknown
-// and broadcast/multicast destinations are flooded to every other port).
+// switch (a Linux bridge: frames go to the port that last sent from the destination MAC, seeded
+// with every member's MAC since neighbours are static; unknown and broadcast/multicast
+// destinations are flooded to every other port).
 //
 // Every interface records what it sends and what it receives, like `tcpdump -i IF` on it: into a
 // LinkCapture (in memory) and into a pcap file whose timestamps are the virtual time. Frames are
@@ -117,6 +118,10 @@ export class Segment {
     iface.segment = this;
     iface.capture.segment = this.name;
     this.members.push(iface);
+    // Neighbours are static in the virtual network (no ARP/ND), so the switch knows every
+    // member's port from the start, as a Linux bridge does once ARP has run: a unicast frame
+    // never floods to the other members (which would put it in their captures).
+    this.fdb.set(Buffer.from(iface.macBytes).toString('hex'), iface);
   }
 
   get isSwitch(): boolean {
