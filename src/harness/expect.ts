@@ -121,7 +121,7 @@ export class Expect {
     }
     if ('roundRobin' in spec) {
       const k = spec.roundRobin.length;
-      const lo = Math.floor(total / k) - (this.cpus - 1);
+      const lo = Math.max(0, Math.floor(total / k) - (this.cpus - 1));
       const hi = Math.ceil(total / k) + (this.cpus - 1);
       const bad = spec.roundRobin.filter((b) => (got[b] ?? 0) < lo || (got[b] ?? 0) > hi);
       const stranger = Object.keys(got).filter((b) => !spec.roundRobin.includes(b));

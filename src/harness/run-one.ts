@@ -8,6 +8,7 @@ import type { Hook } from '../datapath/packet-datapath.ts';
 import type { ClientReport, ClientRequest } from '../traffic/types.ts';
 import { backendUnavailable, openWorld } from './backends.ts';
 import { automaticChecks } from './checks.ts';
+import { diagnoseCaptures } from './diagnose.ts';
 import { digestOf } from './differential.ts';
 import type { Digest } from './differential.ts';
 import { Expect } from './expect.ts';
@@ -142,6 +143,7 @@ export async function runOne(o: RunOneOptions): Promise<RunOneOutcome> {
     const obs = await w.observe();
     automaticChecks({ expect, topo, services, obs, links, allowDrops: o.scenario.allowDrops ?? [] });
     digest = digestOf(obs, links, reports);
+    if (expect.failed.length > 0) record.log.push(...diagnoseCaptures(links));
   } catch (e) {
     record.error = message(e);
   } finally {
@@ -165,5 +167,6 @@ export async function runOne(o: RunOneOptions): Promise<RunOneOutcome> {
 
 /** The folder of one result's artifacts: DIR/<scenario path>/<backend>-<hook>. */
 export function artifactsDirFor(reportDir: string, name: string, backend: BackendName, hook: Hook): string {
-  return path.join(reportDir, 'artifacts', name.replace(/[^A-Za-z0-9._/-]/g, '_'), `${backend}-${hook}`);
+  const safe = name.replace(/[^A-Za-z0-9._/-]/g, '_').split('/').filter((p) => p !== '' && p !== '.' && p !== '..').join('/');
+  return path.join(reportDir, 'artifacts', safe, `${backend}-${hook}`);
 }

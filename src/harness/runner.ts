@@ -55,8 +55,12 @@ export function findScenarioFiles(paths: string[]): string[] {
   return out;
 }
 
+/** The path under the scenarios folder without `.ts`; a file elsewhere is named from the cwd or by its base name. */
 export function scenarioName(file: string, root: string): string {
-  return path.relative(root, file).replace(/\.ts$/, '').split(path.sep).join('/');
+  let rel = path.relative(root, file);
+  if (rel.startsWith('..')) rel = path.relative(process.cwd(), file);
+  if (rel.startsWith('..')) rel = path.basename(file);
+  return rel.replace(/\.ts$/, '').split(path.sep).join('/');
 }
 
 export async function loadScenarios(files: string[], root: string): Promise<LoadedScenario[]> {
@@ -76,6 +80,7 @@ function reproduceCommand(file: string, backend: BackendName, hook: Hook, seed: 
 }
 
 interface TapLike {
+  setTimeout(ms: number): void;
   test(name: string, fn: (t: TapTest) => Promise<void>): Promise<unknown>;
   pipe(dest: NodeJS.WritableStream): unknown;
   end(): unknown;
@@ -92,8 +97,11 @@ function toTap(t: TapTest, r: ResultRecord): void {
     t.skip(r.skipReason ?? 'skipped');
     return;
   }
-  for (const c of r.checks) t.ok(c.ok, c.name, c.ok ? {} : { diag: { message: c.message, seed: r.seed, reproduce: r.reproduce, artifacts: r.artifactsDir } });
-  if (r.error !== undefined) t.fail(`error: ${r.error}`, { diag: { seed: r.seed, reproduce: r.reproduce, artifacts: r.artifactsDir } });
+  // No `at`/`stack`/`source`: the check's own message says what went wrong, the harness's call
+  // site would only be noise.
+  const quiet = { at: null, stack: null, source: null };
+  for (const c of r.checks) t.ok(c.ok, c.name, c.ok ? {} : { ...quiet, diag: { message: c.message, seed: r.seed, reproduce: r.reproduce, artifacts: r.artifactsDir } });
+  if (r.error !== undefined) t.fail(`error: ${r.error}`, { ...quiet, diag: { seed: r.seed, reproduce: r.reproduce, artifacts: r.artifactsDir } });
   if (r.checks.length === 0 && r.error === undefined) t.pass('ran');
 }
 
@@ -109,6 +117,8 @@ export async function runScenarios(o: RunOptions, loaded?: LoadedScenario[]): Pr
   if (scenarios.length === 0) throw new Error(`no scenario matched${o.grep === undefined ? '' : ` --grep ${o.grep.source}`} in ${o.paths.join(', ')}`);
   const tapModule = (await import('tap')) as unknown as { default: TapLike };
   const tap = tapModule.default;
+  // node-tap gives the whole process 30 s by default; each result has its own timeout here.
+  tap.setTimeout(0);
   if (!o.tapToStdout) {
     if (!existsSync(o.reportDir)) (await import('node:fs')).mkdirSync(o.reportDir, { recursive: true });
     tap.pipe(createWriteStream(path.join(o.reportDir, 'results.tap')));
