@@ -15,7 +15,7 @@ import { addr16, formatAddr16, readEndpointConns, readEndpointStats, readFlows, 
 import type { DpTuple } from '../datapath/packet-datapath.ts';
 import { CT_F, CT_STATE, FWD_RESULT, REASON, XLATE, ctKey } from '../schema/maps.ts';
 import { buildFrame, decodeFrame, describe } from '../packet/index.ts';
-import { CASES } from './differential-cases.ts';
+import { CASES, KNOWN_DISAGREEMENTS } from './differential-cases.ts';
 import type { DiffCase, Programmable } from './differential-cases.ts';
 import { openModelDatapath } from './index.ts';
 import { program } from './test-support.ts';
@@ -181,6 +181,21 @@ for (const hook of ['tc', 'xdp'] as const) {
       if (unrunnable.length > 0) t.log(`${unrunnable.length} frames not comparable (TC test runs refuse frames without a whole IP header), first: ${unrunnable[0]}`);
       for (const x of mism) t.log(`step ${x.step} (${x.note}): ${x.input}\n  model:  ${x.model}\n  kernel: ${x.kernel}`);
       t.deepEqual(mism, []);
+    });
+  }
+}
+
+// Known disagreements (the kernel is wrong by the spec; bpf/ is another helper's): failing until fixed.
+for (const hook of ['tc', 'xdp'] as const) {
+  for (const c of KNOWN_DISAGREEMENTS) {
+    if (why !== undefined) {
+      test.skip(`${hook}: known disagreement: ${c.name} (skipped: ${why})`, () => undefined);
+      continue;
+    }
+    test.failing(`${hook}: known disagreement: ${c.name}`, (t) => {
+      const { mismatches } = runCase(t, hook, c);
+      for (const x of mismatches) t.log(`step ${x.step} (${x.note}): ${x.input}\n  model:  ${x.model}\n  kernel: ${x.kernel}`);
+      t.deepEqual(mismatches, []);
     });
   }
 }
