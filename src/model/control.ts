@@ -40,7 +40,7 @@ export class ModelControl implements Datapath {
 
   constructor(
     private readonly t: Tables,
-    private readonly stats: Counters,
+    readonly stats: Counters,
     private readonly clock: () => bigint,
   ) {
     this.limits = { maxServices: t.maxServices, maxEndpoints: MAX_EP, maxWeight: MAX_WEIGHT };
