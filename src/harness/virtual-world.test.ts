@@ -1,0 +1,135 @@
+// The sim/prog World's plumbing with a pass-through test double on the LB (see
+// virtual/pass-through-test-double.ts: it is no datapath and these tests claim nothing about
+// one): frames reach the datapath with ifindex 1 and then the LB's own stack, which forwards
+// them; time moves the datapath clock; the controller validates; stepped clients; inject; a
+// switched segment. Datapath behaviour is tested with the model and the real programs.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test from 'ava';
+import type { ExecutionContext } from 'ava';
+import { builtinTopology } from '../../lab/builtins.ts';
+import { buildFrame, decodeFrame } from '../packet/index.ts';
+import type { OpenDatapathOptions } from '../datapath/packet-datapath.ts';
+import { openPassThroughTestDouble } from './virtual/pass-through-test-double.ts';
+import type { PassThroughTestDouble } from './virtual/pass-through-test-double.ts';
+import { VirtualWorld } from './virtual-world.ts';
+import type { WorldOptions } from './world.ts';
+
+async function withWorld(t: ExecutionContext, topology: WorldOptions['topology'], fn: (w: VirtualWorld, dp: PassThroughTestDouble, opened: OpenDatapathOptions) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'xlb-vworld-'));
+  let dp: PassThroughTestDouble | undefined;
+  let opened: OpenDatapathOptions | undefined;
+  const w = new VirtualWorld({ backend: 'sim', hook: 'tc', topology, seed: 3, artifactsDir: dir }, (o) => {
+    opened = o;
+    const d = openPassThroughTestDouble(o);
+    dp = d.packets;
+    return d;
+  });
+  try {
+    if (dp === undefined || opened === undefined) throw new Error('open was not called');
+    await fn(w, dp, opened);
+  } finally {
+    await w.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  t.pass();
+}
+
+test('two-arm: every frame the LB receives goes through the datapath (ifindex 1), then its stack forwards it', (t) =>
+  withWorld(t, builtinTopology('two-arm'), async (w, dp, opened) => {
+    t.deepEqual(opened.settings, { trace: true, snatV4: '198.18.2.1', snatV6: 'fd00:18:2::1' });
+    const r = await w.client('c1', { proto: 'tcp', target: '198.18.2.12', count: 2 });
+    t.deepEqual(r.summary.byBackend, { b2: 2 });
+    await w.advance(0);
+    const obs = await w.observe();
+    const lbIn = w.net.node('lb').ifaces.reduce((n, i) => n + i.stats.rxFrames, 0);
+    t.is(dp.frames, lbIn);
+    t.is(obs.trace.length, lbIn);
+    t.true(obs.trace.every((e) => e.ifindex === 1 && e.verdict === 'pass'));
+    t.is(obs.reasons.get('pass_no_service'), lbIn);
+    // The real interfaces are in the events and captures.
+    t.deepEqual(new Set(w.events.map((e) => e.iface.segment.name)), new Set(['clients', 'backends']));
+    const caps = await w.captures();
+    t.deepEqual(
+      caps.map((c) => `${c.node}/${c.segment}`),
+      ['lb/clients', 'lb/backends', 'c1/clients', 'b1/backends', 'b2/backends', 'b3/backends'],
+    );
+    const atB2 = caps.find((c) => c.node === 'b2')?.packets.map((p) => decodeFrame(p.frame)) ?? [];
+    t.true(atB2.filter((d) => d.ip?.src === '198.18.1.11').every((d) => d.ip?.version === 4 && d.ip.ttl === 63));
+    // The backends segment is a switch: the first frame to b2 (MAC not learned yet) was flooded.
+    t.deepEqual(w.net.drops(), { b1: { other_host: 1 }, b3: { other_host: 1 } });
+  }));
+
+test('advance moves the datapath clock with the virtual clock; timers fire', (t) =>
+  withWorld(t, builtinTopology('two-arm'), async (w, dp) => {
+    await w.advance(1.5);
+    t.is(dp.now(), 1_500_000_000n);
+    await w.client('c1', { proto: 'tcp', target: '198.18.2.11', sport: 40000 });
+    t.is(w.net.node('c1').tcp.conns.size, 1);
+    await w.advance(60);
+    t.is(w.net.node('c1').tcp.conns.size, 0);
+    t.is(dp.now(), BigInt(Math.floor(w.clock.nowMs)) * 1_000_000n);
+  }));
+
+test('apply: the controller fills defaults and validates; its errors reach the caller', (t) =>
+  withWorld(t, builtinTopology('two-arm'), async (w) => {
+    await w.apply([{ name: 'web', vip: '198.18.100.1', port: 80, protocol: 'tcp', algorithm: 'rr', mode: 'dnat', endpoints: [{ ip: '198.18.2.11', port: 80 }] }]);
+    const svcs = w.dut.control.listServices();
+    t.is(svcs.length, 1);
+    t.deepEqual(w.dut.control.readEndpoints(svcs[0]?.id ?? 0, svcs[0]?.generation ?? 0, 1), [{ ip: '198.18.2.11', port: 80, weight: 1, active: true }]);
+    t.is(w.controller.get('web')?.deadFlowPolicy, 'keep');
+    await t.throwsAsync(w.apply([{ name: 'bad', vip: '198.18.100.1', port: 70000, protocol: 'tcp', algorithm: 'rr', mode: 'dnat', endpoints: [] }]), { name: 'ValidationError', message: /port/ });
+  }));
+
+test('startClient: rounds after the first wait for next(); time can move in between', (t) =>
+  withWorld(t, builtinTopology('two-arm'), async (w) => {
+    const s = await w.startClient('c1', { proto: 'tcp', target: '198.18.2.13', count: 2, rounds: 3 });
+    const open = (): string[] => [...w.net.node('c1').tcp.conns.values()].map((c) => c.state);
+    t.deepEqual(open(), ['ESTABLISHED', 'ESTABLISHED']);
+    await w.advance(5);
+    await s.next();
+    t.deepEqual(open(), ['ESTABLISHED', 'ESTABLISHED']);
+    await s.next();
+    await t.throwsAsync(s.next(), { message: /no round is waiting/ });
+    const r = await s.report();
+    t.deepEqual(
+      r.results.map((c) => c.backends),
+      [
+        ['b3', 'b3', 'b3'],
+        ['b3', 'b3', 'b3'],
+      ],
+    );
+    t.true((r.results[0]?.totalMs ?? 0) >= 5000);
+    t.deepEqual(open(), ['TIME_WAIT', 'TIME_WAIT']);
+  }));
+
+test('startClient: report() runs the rounds nobody asked for', (t) =>
+  withWorld(t, builtinTopology('two-arm'), async (w) => {
+    const s = await w.startClient('c1', { proto: 'udp', target: '198.18.2.11', rounds: 4 });
+    const r = await s.report();
+    t.deepEqual(r.results[0]?.backends, ['b1', 'b1', 'b1', 'b1']);
+  }));
+
+test('inject: frames leave the node, replies arrive before it returns', (t) =>
+  withWorld(t, builtinTopology('two-arm'), async (w) => {
+    const c1 = w.net.iface('c1');
+    const lbMac = w.net.iface('lb', 'clients').mac;
+    await w.inject('c1', [buildFrame({ eth: { src: c1.mac, dst: lbMac }, ip: { src: c1.ipv4, dst: '198.18.2.11' }, icmp: { type: 'echo-request', id: 1, seq: 1 } })]);
+    const got = c1.capture.packets.map((p) => decodeFrame(p.frame));
+    t.deepEqual(
+      got.map((d) => d.icmp?.typeName),
+      ['echo-request', 'echo-reply'],
+    );
+  }));
+
+test('one-arm: a switch floods the first frame to an unknown MAC, then delivers by learned port', (t) =>
+  withWorld(t, builtinTopology('one-arm'), async (w, dp) => {
+    // c1 (198.18.1.11) to b1 (198.18.1.101) on the same segment: the LB only sees the flood.
+    const r = await w.client('c1', { proto: 'tcp', target: '198.18.1.101' });
+    t.deepEqual(r.summary.byBackend, { b1: 1 });
+    t.is(dp.frames, 1);
+    t.is(w.net.segments.get('lan')?.flooded, 1);
+    t.is(w.net.node('lb').drops.get('other_host'), 1);
+    t.is(w.net.iface('b2').stats.rxFrames, 1);
+  }));
