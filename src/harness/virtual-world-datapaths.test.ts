@@ -30,10 +30,10 @@ function service(over: Partial<ServiceInput> & Pick<ServiceInput, 'name'>, port 
   return { vip: VIP, port, protocol: 'tcp', algorithm: 'rr', mode: 'dnat', endpoints: eps.map((ip) => ({ ip, port })), ...over };
 }
 
-async function withWorld(t: ExecutionContext, backend: 'sim' | 'prog', hook: Hook, fn: (w: VirtualWorld) => Promise<void>): Promise<void> {
+async function withWorld(t: ExecutionContext, backend: 'sim' | 'prog', hook: Hook, fn: (w: VirtualWorld) => Promise<void>, topology = 'two-arm'): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), `xlb-vworld-${backend}-`));
   const seed = 5;
-  const w = new VirtualWorld({ backend, hook, topology: builtinTopology('two-arm'), seed, artifactsDir: dir }, OPEN[backend](seed));
+  const w = new VirtualWorld({ backend, hook, topology: builtinTopology(topology), seed, artifactsDir: dir }, OPEN[backend](seed));
   try {
     await fn(w);
     // Whatever the datapath did, every frame on every link is well formed.
@@ -89,5 +89,30 @@ for (const backend of ['sim', 'prog'] as const) {
         t.is((await w.client('c1', again)).summary.ok, 1);
         t.is(await newFlows(), n0 + 1);
       }));
+
+    test.serial(`${backend}/${hook}: DSR: the LB hands VIP packets to the endpoints at L2, replies go around it`, (t) =>
+      withWorld(
+        t,
+        backend,
+        hook,
+        async (w) => {
+          await w.apply([service({ name: 'tcp', mode: 'dsr' }), service({ name: 'udp', mode: 'dsr', protocol: 'udp' }, 7001)]);
+          const r = await w.client('c1', { proto: 'tcp', target: VIP, count: 6 });
+          t.deepEqual(r.summary, { count: 6, ok: 6, errors: 0, byBackend: { b1: 2, b2: 2, b3: 2 } });
+          const u = await w.client('c1', { proto: 'udp', target: VIP, count: 3 });
+          t.deepEqual(u.summary.byBackend, { b1: 1, b2: 1, b3: 1 });
+          const caps = await w.captures();
+          // Backends got the VIP as destination; their answers went to the router: the LB only
+          // saw those the switch flooded before it had learned the router's MAC.
+          const b1 = caps.find((c) => c.node === 'b1')?.packets.map((p) => decodeFrame(p.frame)) ?? [];
+          t.true(b1.some((d) => d.ip?.dst === VIP && d.ip.src === '198.18.1.11'));
+          const lbMac = w.net.iface('lb', 'backends').mac;
+          const replies = w.events.map((e) => decodeFrame(e.result.frame)).filter((d) => d.ip?.src === VIP);
+          t.true(replies.every((d) => d.eth?.dst !== lbMac));
+          t.true(replies.length <= 2);
+          t.true(w.net.node('rt').forwarded > 0);
+        },
+        'dsr',
+      ));
   }
 }

@@ -57,8 +57,7 @@ test('two-arm: every frame the LB receives goes through the datapath (ifindex 1)
     );
     const atB2 = caps.find((c) => c.node === 'b2')?.packets.map((p) => decodeFrame(p.frame)) ?? [];
     t.true(atB2.filter((d) => d.ip?.src === '198.18.1.11').every((d) => d.ip?.version === 4 && d.ip.ttl === 63));
-    // The backends segment is a switch: the first frame to b2 (MAC not learned yet) was flooded.
-    t.deepEqual(w.net.drops(), { b1: { other_host: 1 }, b3: { other_host: 1 } });
+    t.deepEqual(w.net.drops(), {});
   }));
 
 test('advance moves the datapath clock with the virtual clock; timers fire', (t) =>
@@ -123,13 +122,25 @@ test('inject: frames leave the node, replies arrive before it returns', (t) =>
     );
   }));
 
-test('one-arm: a switch floods the first frame to an unknown MAC, then delivers by learned port', (t) =>
+test('one-arm: the switch delivers by MAC (the LB sees nothing of c1 <-> b1), floods unknown and broadcast MACs', (t) =>
   withWorld(t, builtinTopology('one-arm'), async (w, dp) => {
-    // c1 (198.18.1.11) to b1 (198.18.1.101) on the same segment: the LB only sees the flood.
+    // c1 (198.18.1.11) to b1 (198.18.1.101) on the same segment: the LB is not involved.
     const r = await w.client('c1', { proto: 'tcp', target: '198.18.1.101' });
     t.deepEqual(r.summary.byBackend, { b1: 1 });
-    t.is(dp.frames, 1);
-    t.is(w.net.segments.get('lan')?.flooded, 1);
-    t.is(w.net.node('lb').drops.get('other_host'), 1);
-    t.is(w.net.iface('b2').stats.rxFrames, 1);
+    t.is(dp.frames, 0);
+    t.is(w.net.iface('b2').stats.rxFrames, 0);
+    const c1 = w.net.iface('c1');
+    const frame = (dst: string): Buffer => buildFrame({ eth: { src: c1.mac, dst }, ip: { src: c1.ipv4, dst: '198.18.1.101' }, udp: { sport: 1, dport: 7001 } });
+    const members = ['lb', 'b1', 'b2', 'b3'];
+    const before = members.map((n) => w.net.iface(n).stats.rxFrames);
+    await w.inject('c1', [frame('02:00:00:00:99:99'), frame('ff:ff:ff:ff:ff:ff')]);
+    t.is(w.net.segments.get('lan')?.flooded, 2);
+    // Every other member got both. b1 took the broadcast one (its IP) and answered; c1, with no
+    // socket on port 1, sent it a port unreachable: b1's third frame. The LB, a router, did not
+    // forward the broadcast one (Linux forwards only frames to its own MAC).
+    members.forEach((n, i) => t.is(w.net.iface(n).stats.rxFrames - (before[i] ?? 0), n === 'b1' ? 3 : 2, n));
+    t.is(dp.frames, 2);
+    t.is(w.net.node('lb').forwarded, 0);
+    t.is(w.net.node('b2').drops.get('other_host'), 1);
+    t.is(w.net.node('b2').drops.get('not_local'), 1);
   }));

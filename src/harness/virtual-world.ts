@@ -13,7 +13,7 @@
 //   createVirtualWorld(opts, (o) => openModelDatapath({ ...o, seed: opts.seed }))
 import { join } from 'node:path';
 import { Controller } from '../controller/controller.ts';
-import type { DatapathUnderTest, DpTraceEvent, OpenDatapathOptions } from '../datapath/packet-datapath.ts';
+import type { DatapathUnderTest, DpTraceEvent, FrameResult, OpenDatapathOptions } from '../datapath/packet-datapath.ts';
 import type { CtStateName } from '../schema/maps.ts';
 import { clientOptions } from '../traffic/types.ts';
 import type { ClientReport, ClientRequest } from '../traffic/types.ts';
@@ -75,15 +75,40 @@ export class VirtualWorld implements World {
     this.dut = open(openOpts);
     try {
       this.controller = new Controller(this.dut.control);
-      attachDatapath(lb, this.dut.packets, (e) => {
-        this.events.push(e);
-        this.#trace.push(e.result.trace);
-      });
+      attachDatapath(
+        lb,
+        this.dut.packets,
+        (e) => {
+          this.events.push(e);
+          this.#trace.push(e.result.trace);
+        },
+        (r) => this.#dsrEndpoint(r),
+      );
     } catch (e) {
       this.dut.close();
       throw e;
     }
     this.net.clock.onAdvance = (fromUs, toUs) => this.dut.packets.advance((toUs - fromUs) / 1000);
+  }
+
+  /** Endpoint address per service id and slot, of DSR services only (cleared by apply()). */
+  #dsr: Map<number, string[]> | undefined;
+
+  /** The endpoint of a DSR flow's packet (where the program's FIB lookup pointed), else undefined. */
+  #dsrEndpoint(r: FrameResult): string | undefined {
+    const { serviceId, endpointSlot } = r.trace;
+    if (serviceId <= 0 || endpointSlot < 0) return undefined;
+    if (this.#dsr === undefined) {
+      this.#dsr = new Map();
+      for (const s of this.dut.control.listServices()) {
+        if (s.mode !== 'dsr') continue;
+        this.#dsr.set(
+          s.id,
+          this.dut.control.readEndpoints(s.id, s.generation, s.endpointCount).map((e) => e.ip),
+        );
+      }
+    }
+    return this.#dsr.get(serviceId)?.[endpointSlot] || undefined;
   }
 
   get clock(): VirtualNetwork['clock'] {
@@ -93,6 +118,7 @@ export class VirtualWorld implements World {
   async apply(services: ServiceInput[]): Promise<void> {
     // The controller validates and fills the defaults (deadFlowPolicy keep, weight 1, active
     // true) exactly as for the agent's config file; its errors reach the scenario unchanged.
+    this.#dsr = undefined;
     this.controller.load({ services });
     await Promise.resolve();
   }
