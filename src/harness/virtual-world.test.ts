@@ -11,20 +11,34 @@ import type { ExecutionContext } from 'ava';
 import { builtinTopology } from '../../lab/builtins.ts';
 import { buildFrame, decodeFrame } from '../packet/index.ts';
 import type { OpenDatapathOptions } from '../datapath/packet-datapath.ts';
-import { openPassThroughTestDouble } from './virtual/pass-through-test-double.ts';
-import type { PassThroughTestDouble } from './virtual/pass-through-test-double.ts';
+import { PassThroughTestDouble } from './virtual/pass-through-test-double.ts';
+import { DatapathTestDouble } from '../controller/datapath-test-double.ts';
+import type { FrameResult, Verdict } from '../datapath/packet-datapath.ts';
 import { VirtualWorld } from './virtual-world.ts';
 import type { WorldOptions } from './world.ts';
 
-async function withWorld(t: ExecutionContext, topology: WorldOptions['topology'], fn: (w: VirtualWorld, dp: PassThroughTestDouble, opened: OpenDatapathOptions) => Promise<void>): Promise<void> {
+/**
+ * A test double that answers each frame with the verdict a test script chooses (and the frame
+ * the script makes), to exercise the LB node's handling of drop / tx / redirect. Not a datapath.
+ */
+class ScriptedVerdictTestDouble extends PassThroughTestDouble {
+  script: ((frame: Buffer) => { verdict: Verdict; frame?: Buffer } | undefined) | undefined;
+  override process(frame: Uint8Array, ifindex: number): FrameResult {
+    const r = super.process(frame, ifindex);
+    const s = this.script?.(Buffer.from(frame));
+    if (s === undefined) return r;
+    return { ...r, verdict: s.verdict, frame: s.frame ?? r.frame, trace: { ...r.trace, verdict: s.verdict } };
+  }
+}
+
+async function withWorld(t: ExecutionContext, topology: WorldOptions['topology'], fn: (w: VirtualWorld, dp: ScriptedVerdictTestDouble, opened: OpenDatapathOptions) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'xlb-vworld-'));
-  let dp: PassThroughTestDouble | undefined;
+  let dp: ScriptedVerdictTestDouble | undefined;
   let opened: OpenDatapathOptions | undefined;
   const w = new VirtualWorld({ backend: 'sim', hook: 'tc', topology, seed: 3, artifactsDir: dir }, (o) => {
     opened = o;
-    const d = openPassThroughTestDouble(o);
-    dp = d.packets;
-    return d;
+    dp = new ScriptedVerdictTestDouble(o.hook);
+    return { control: new DatapathTestDouble(), packets: dp, close: () => undefined };
   });
   try {
     if (dp === undefined || opened === undefined) throw new Error('open was not called');
@@ -144,3 +158,38 @@ test('one-arm: the switch delivers by MAC (the LB sees nothing of c1 <-> b1), fl
     t.is(w.net.node('b2').drops.get('other_host'), 1);
     t.is(w.net.node('b2').drops.get('not_local'), 1);
   }));
+
+test('verdicts: drop is gone (counted), tx goes back out of the same interface, redirect leaves by destination as the program left it', (t) =>
+  withWorld(t, builtinTopology('two-arm'), async (w, dp) => {
+    const c1 = w.net.iface('c1');
+    const lbC = w.net.iface('lb', 'clients');
+    const lbB = w.net.iface('lb', 'backends');
+    const b1 = w.net.iface('b1');
+    const udp = (dport: number): Buffer => buildFrame({ eth: { src: c1.mac, dst: lbC.mac }, ip: { src: c1.ipv4, dst: b1.ipv4, ttl: 20 }, udp: { sport: 5000, dport }, payload: 'v' });
+    dp.script = (f) => {
+      const d = decodeFrame(f);
+      if (d.udp?.dport === 1) return { verdict: 'drop' };
+      if (d.udp?.dport === 2) return { verdict: 'tx', frame: buildFrame({ eth: { src: lbC.mac, dst: c1.mac }, ip: { src: b1.ipv4, dst: c1.ipv4 }, udp: { sport: 2, dport: 5000 }, payload: 'tx' }) };
+      if (d.udp?.dport === 3) return { verdict: 'redirect', frame: buildFrame({ eth: { src: lbB.mac, dst: b1.mac }, ip: { src: c1.ipv4, dst: b1.ipv4, ttl: 20 }, udp: { sport: 5000, dport: 7001 }, payload: 'rd' }) };
+      return undefined;
+    };
+    await w.inject('c1', [udp(1), udp(2), udp(3)]);
+    t.is(w.net.node('lb').drops.get('datapath_drop'), 1);
+    // Then passes only: b1's answer, and c1's two port unreachables (no socket on port 5000).
+    t.deepEqual(
+      (await w.observe()).trace.map((e) => e.verdict),
+      ['drop', 'tx', 'redirect', 'pass', 'pass', 'pass'],
+    );
+    // tx: back to c1 on the clients link, as the script made it.
+    const atC1 = c1.capture.packets.map((p) => decodeFrame(p.frame)).filter((d) => d.ip?.dst === c1.ipv4);
+    t.true(atC1.some((d) => d.udp?.sport === 2 && Buffer.from(d.payload ?? []).toString() === 'tx'));
+    // redirect: to b1 untouched (TTL 20: the program's business), b1 answered (the 4th frame: pass).
+    const atB1 = b1.capture.packets.map((p) => decodeFrame(p.frame));
+    const rd = atB1.find((d) => d.udp?.dport === 7001);
+    t.true(rd?.ip?.version === 4 && rd.ip.ttl === 20);
+    t.false(atB1.some((d) => d.udp?.dport === 1 || d.udp?.dport === 2));
+    t.true(atC1.some((d) => d.udp?.sport === 7001 && Buffer.from(d.payload ?? []).toString() === 'b1\nrd'));
+    // Out of the backends interface: the redirected frame and c1's two port unreachables.
+    t.is(lbB.stats.txFrames, 3);
+  }));
+
