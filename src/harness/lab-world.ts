@@ -211,6 +211,6 @@ export async function createLabWorld(opts: WorldOptions): Promise<World> {
     return world;
   } catch (e) {
     await close().catch(() => undefined);
-    throw new Error(`lab world (${opts.hook}, topology ${opts.topology.name}) could not start and was removed: ${(e as Error).message}`);
+    throw new Error(`lab world (${opts.hook}, topology ${opts.topology.name}, lab ${lab.name} id ${lab.id}) could not start and was removed: ${(e as Error).message}`);
   }
 }
