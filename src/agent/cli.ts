@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseIp } from '../controller/ip.ts';
-import { openKernelDatapath } from '../controller/kernel-datapath.ts';
+import { openKernelDatapath } from '../datapath/kernel-datapath.ts';
 import { ValidationError } from '../controller/validate.ts';
 import { parseListen, startAgent } from './agent.ts';
 import { ConfigError, readConfigFile } from './config-file.ts';

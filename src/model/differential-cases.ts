@@ -1,0 +1,192 @@
+// Packet sequences run through the model and through the kernel by differential.test.ts. Each
+// case programs services through the controller's Datapath interface and then feeds frames
+// (or moves the clock); the differential test compares verdict, reason and output bytes packet
+// by packet. Frames come from the packet toolkit.
+import type { Datapath } from '../controller/datapath.ts';
+import type { DatapathSettings } from '../datapath/packet-datapath.ts';
+import { buildFrame } from '../packet/index.ts';
+import type { FrameSpec } from '../packet/index.ts';
+import type { ModelService } from './control.ts';
+import type { TestService } from './test-support.ts';
+
+export const CLIENT = '198.18.0.10';
+export const VIP = '198.18.100.1';
+export const BACKENDS = ['198.18.1.11', '198.18.1.12', '198.18.1.13'];
+export const SNAT = '198.18.0.1';
+export const ROUTER = '198.18.0.254';
+
+export type Step = { frame: Buffer; note: string } | { advanceMs: number };
+
+export interface DiffCase {
+  name: string;
+  settings?: DatapathSettings;
+  services: TestService[];
+  steps: Step[];
+}
+
+export type Programmable = Datapath & { putService(s: ModelService): void };
+
+const f = (note: string, spec: FrameSpec): Step => ({ frame: buildFrame(spec), note });
+const tcp = (src: string, dst: string, sport: number, dport: number, flags: string, seq = 0, ack = 0, payload?: string): FrameSpec => ({
+  ip: { src, dst },
+  tcp: { sport, dport, flags, seq, ack },
+  payload,
+});
+
+const web = (mode: 'dnat' | 'fullnat' = 'dnat', algorithm: TestService['algorithm'] = 'rr'): TestService => ({
+  id: 1,
+  vip: VIP,
+  port: 80,
+  mode,
+  algorithm,
+  endpoints: BACKENDS.map((ip) => ({ ip, port: 8080 })),
+});
+
+function handshake(client: string, sport: number, backend: string, bport: number, vport = 80): Step[] {
+  return [
+    f('SYN', tcp(client, VIP, sport, vport, 'S', 1000)),
+    f('SYN-ACK', tcp(backend, client, bport, sport, 'SA', 5000, 1001)),
+    f('ACK', tcp(client, VIP, sport, vport, 'A', 1001, 5001)),
+    f('data', tcp(client, VIP, sport, vport, 'PA', 1001, 5001, 'GET /')),
+    f('reply data', tcp(backend, client, bport, sport, 'PA', 5001, 1006, 'ok')),
+  ];
+}
+
+function truncations(spec: FrameSpec, from = 14): Step[] {
+  const full = buildFrame(spec);
+  return Array.from({ length: full.length - from }, (_, i) => ({ frame: full.subarray(0, from + i), note: `cut at ${from + i}` }));
+}
+
+export const CASES: DiffCase[] = [
+  {
+    name: 'DNAT handshake, data, orderly close, reuse of the tuple',
+    services: [web()],
+    steps: [
+      ...handshake(CLIENT, 40000, BACKENDS[0] ?? '', 8080),
+      f('FIN client', tcp(CLIENT, VIP, 40000, 80, 'FA', 1006, 5003)),
+      f('FIN backend', tcp(BACKENDS[0] ?? '', CLIENT, 8080, 40000, 'FA', 5003, 1007)),
+      f('last ACK', tcp(CLIENT, VIP, 40000, 80, 'A', 1007, 5004)),
+      f('SYN again', tcp(CLIENT, VIP, 40000, 80, 'S', 9000)),
+    ],
+  },
+  {
+    name: 'full NAT, two clients with the same port, replies',
+    settings: { snatV4: SNAT },
+    services: [web('fullnat', 'hash')],
+    steps: [f('SYN a', tcp(CLIENT, VIP, 40000, 80, 'S', 1)), f('SYN b', tcp('198.18.0.11', VIP, 40000, 80, 'S', 1))],
+  },
+  {
+    name: 'RST sanity: in window, out of window, refused SYN',
+    services: [web()],
+    steps: [
+      ...handshake(CLIENT, 40001, BACKENDS[0] ?? '', 8080),
+      f('RST far out of window', tcp(CLIENT, VIP, 40001, 80, 'R', 1006 + 10_000_000)),
+      f('RST in window', tcp(CLIENT, VIP, 40001, 80, 'R', 1006)),
+      f('SYN 2', tcp(CLIENT, VIP, 40002, 80, 'S', 7000)),
+      f('RST-ACK refusing it', tcp(BACKENDS[1] ?? '', CLIENT, 8080, 40002, 'RA', 0, 7001)),
+      f('SYN 3', tcp(CLIENT, VIP, 40003, 80, 'S', 7000)),
+      f('bad RST-ACK', tcp(BACKENDS[2] ?? '', CLIENT, 8080, 40003, 'RA', 0, 1234)),
+    ],
+  },
+  {
+    name: 'mid-stream packets of unknown flows',
+    services: [web('dnat', 'hash')],
+    steps: [
+      f('ACK of no flow', tcp(CLIENT, VIP, 40010, 80, 'A', 55, 66)),
+      f('data on it', tcp(CLIENT, VIP, 40010, 80, 'PA', 55, 66, 'x')),
+      f('RST of no flow', tcp(CLIENT, VIP, 40011, 80, 'R', 1)),
+      f('backend packet of no flow', tcp(BACKENDS[0] ?? '', CLIENT, 8080, 40012, 'A', 1, 1)),
+    ],
+  },
+  {
+    name: 'UDP zero and real checksums, IPv6 UDP, timeouts',
+    services: [
+      { id: 2, vip: VIP, port: 53, protocol: 'udp', endpoints: [{ ip: BACKENDS[0] ?? '', port: 5353 }] },
+      { id: 3, vip: 'fd00::100:1', port: 53, protocol: 'udp', endpoints: [{ ip: 'fd00::1:11', port: 53 }] },
+    ],
+    steps: [
+      f('zero', { ip: { src: CLIENT, dst: VIP }, udp: { sport: 5000, dport: 53, checksum: 'zero' }, payload: 20 }),
+      f('reply', { ip: { src: BACKENDS[0] ?? '', dst: CLIENT }, udp: { sport: 5353, dport: 5000 }, payload: 7 }),
+      f('again', { ip: { src: CLIENT, dst: VIP }, udp: { sport: 5000, dport: 53 }, payload: 21 }),
+      f('v6', { ip: { src: 'fd00::10', dst: 'fd00::100:1' }, udp: { sport: 5001, dport: 53 }, payload: 9 }),
+      { advanceMs: 200_000 },
+      f('after UDP_ESTABLISHED timeout', { ip: { src: CLIENT, dst: VIP }, udp: { sport: 5000, dport: 53 }, payload: 21 }),
+      f('reply of an expired v6 flow', { ip: { src: 'fd00::1:11', dst: 'fd00::10' }, udp: { sport: 53, dport: 5001 }, payload: 4 }),
+    ],
+  },
+  {
+    name: 'ICMP echo and ICMP errors (frag-needed from a router, port unreachable from the backend)',
+    settings: { snatV4: SNAT },
+    services: [
+      { id: 4, vip: VIP, port: 0, protocol: 'icmp', mode: 'fullnat', endpoints: [{ ip: BACKENDS[0] ?? '', port: 0 }] },
+      { id: 5, vip: VIP, port: 53, protocol: 'udp', endpoints: [{ ip: BACKENDS[1] ?? '', port: 53 }] },
+      web(),
+    ],
+    steps: [
+      f('echo request', { ip: { src: CLIENT, dst: VIP }, icmp: { type: 'echo-request', id: 77, seq: 1 }, payload: 16 }),
+      f('second client, same id', { ip: { src: '198.18.0.11', dst: VIP }, icmp: { type: 'echo-request', id: 77, seq: 1 }, payload: 16 }),
+      f('udp query', { ip: { src: CLIENT, dst: VIP }, udp: { sport: 6000, dport: 53 }, payload: 10 }),
+      f('port unreachable from the backend', {
+        ip: { src: BACKENDS[1] ?? '', dst: CLIENT },
+        icmp: { type: 'dest-unreachable', code: 'port', inner: { ip: { src: CLIENT, dst: BACKENDS[1] ?? '' }, udp: { sport: 6000, dport: 53 }, payload: 10 } },
+      }),
+      f('SYN', tcp(CLIENT, VIP, 40020, 80, 'S', 1)),
+      f('frag-needed from a router about the SYN', {
+        ip: { src: ROUTER, dst: CLIENT },
+        icmp: { type: 'dest-unreachable', code: 'frag-needed', mtu: 1400, inner: { ip: { src: CLIENT, dst: BACKENDS[0] ?? '' }, tcp: { sport: 40020, dport: 8080, seq: 1, flags: 'S' } } },
+      }),
+      f('error about no flow', {
+        ip: { src: ROUTER, dst: CLIENT },
+        icmp: { type: 'time-exceeded', inner: { ip: { src: CLIENT, dst: '198.18.9.9' }, udp: { sport: 1, dport: 2 } } },
+      }),
+    ],
+  },
+  {
+    name: 'deterministic algorithms pick the same endpoints (rr, hash, maglev, lc)',
+    services: [
+      { ...web('dnat', 'rr'), id: 6, port: 81 },
+      { ...web('dnat', 'hash'), id: 7, port: 82 },
+      { ...web('dnat', 'maglev'), id: 8, port: 83 },
+      { ...web('dnat', 'lc'), id: 9, port: 84 },
+    ],
+    steps: [81, 82, 83, 84].flatMap((port) => Array.from({ length: 12 }, (_, i) => f(`SYN ${port}/${i}`, tcp(CLIENT, VIP, 30000 + i * 7, port, 'S')))),
+  },
+  {
+    name: 'persistence and the policer',
+    services: [
+      { ...web('dnat', 'rr'), id: 10, port: 90, persistenceTimeoutS: 30 },
+      { ...web('dnat', 'rr'), id: 11, port: 91, policer: { ratePps: 1, burst: 2 } },
+    ],
+    steps: [
+      ...Array.from({ length: 3 }, (_, i) => f(`persist ${i}`, tcp(CLIENT, VIP, 31000 + i, 90, 'S'))),
+      { advanceMs: 31_000 },
+      f('persist after timeout', tcp(CLIENT, VIP, 31010, 90, 'S')),
+      ...Array.from({ length: 5 }, (_, i) => f(`policed ${i}`, tcp(CLIENT, VIP, 32000 + i, 91, 'S'))),
+    ],
+  },
+  {
+    name: 'parse: TTL 1, fragments, non-IP, IPv6 extension headers, VLAN, bad headers',
+    services: [web(), { id: 12, vip: 'fd00::100:1', port: 80, endpoints: [{ ip: 'fd00::1:11', port: 80 }] }],
+    steps: [
+      f('ttl 1', { ip: { src: CLIENT, dst: VIP, ttl: 1 }, tcp: { sport: 1, dport: 80 } }),
+      f('fragment', { ip: { src: CLIENT, dst: VIP, mf: true }, tcp: { sport: 2, dport: 80 } }),
+      f('arp-ish', { eth: { type: 0x0806 }, payload: 28 }),
+      f('v6 hop-by-hop + dest-opts', { ip: { src: 'fd00::10', dst: 'fd00::100:1', extensions: [{ type: 'hop-by-hop' }, { type: 'dest-opts' }] }, tcp: { sport: 3, dport: 80 } }),
+      f('v6 fragment header', { ip: { src: 'fd00::10', dst: 'fd00::100:1', extensions: [{ type: 'fragment', more: true }] }, tcp: { sport: 4, dport: 80 } }),
+      f('qinq', { vlan: [10, 20], ip: { src: CLIENT, dst: VIP }, tcp: { sport: 5, dport: 80 } }),
+      f('ip options', { ip: { src: CLIENT, dst: VIP, options: [{ type: 1 }, { type: 1 }, { type: 1 }, { type: 1 }] }, tcp: { sport: 6, dport: 80 } }),
+      f('ihl 4', { ip: { src: CLIENT, dst: VIP, ihl: 4 }, tcp: { sport: 7, dport: 80 } }),
+      f('total length too long', { ip: { src: CLIENT, dst: VIP, totalLength: 1000 }, tcp: { sport: 8, dport: 80 } }),
+      f('tcp data offset 3', { ip: { src: CLIENT, dst: VIP }, tcp: { sport: 9, dport: 80, dataOffset: 3 } }),
+      f('udp length too long', { ip: { src: CLIENT, dst: VIP }, udp: { sport: 9, dport: 80, length: 500 } }),
+      f('padded to 60', { ip: { src: CLIENT, dst: VIP }, tcp: { sport: 10, dport: 80 }, padTo: 60 }),
+      ...truncations({ ip: { src: CLIENT, dst: VIP }, tcp: { sport: 11, dport: 80, options: [{ kind: 'mss', value: 1460 }] } }),
+      ...truncations({ ip: { src: 'fd00::10', dst: 'fd00::100:1' }, udp: { sport: 12, dport: 80 }, payload: 4 }),
+      ...truncations({ ip: { src: ROUTER, dst: CLIENT }, icmp: { type: 'time-exceeded', inner: { ip: { src: CLIENT, dst: VIP }, tcp: { sport: 13, dport: 80 } } } }, 30),
+    ],
+  },
+];
+
+export function programAll(dp: Programmable, services: TestService[], program: (dp: Programmable, s: TestService) => void): void {
+  for (const s of services) program(dp, s);
+}
