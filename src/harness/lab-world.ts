@@ -78,6 +78,8 @@ export async function createLabWorld(opts: WorldOptions): Promise<World> {
   let traceMap: BpfMap | undefined;
   let ring: RingBuffer | undefined;
   const trace: DpTraceEvent[] = [];
+  /** Records that did not decode (a schema out of step with the objects): observe() reports them. */
+  const traceErrors: string[] = [];
   let captured: Promise<LinkCapture[]> | undefined;
   let closing: Promise<void> | undefined;
   let kept = false;
@@ -139,7 +141,13 @@ export async function createLabWorld(opts: WorldOptions): Promise<World> {
     traceMap = BpfMap.openPinned(path.join(pinDir, 'xlb_trace'));
     // Consumed from the event loop as records arrive (a full ring drops events); unref'd so an
     // unclosed World does not keep the process alive (the Lab's exit hooks remove the rest).
-    ring = new RingBuffer(traceMap, (b) => trace.push(toDpTraceEvent(traceEvent.decode(b)))).unref();
+    ring = new RingBuffer(traceMap, (b) => {
+      try {
+        trace.push(toDpTraceEvent(traceEvent.decode(b)));
+      } catch (e) {
+        traceErrors.push((e as Error).message);
+      }
+    }).unref();
     const running = agent;
     const cap = capture;
 
@@ -165,6 +173,7 @@ export async function createLabWorld(opts: WorldOptions): Promise<World> {
       },
       async observe(): Promise<Observation> {
         ring?.consume();
+        if (traceErrors.length > 0) throw new Error(`lab world: ${traceErrors.length} trace record(s) did not decode; first: ${traceErrors[0]}`);
         const r = await running.request('GET', '/v1/conntrack?limit=1000000');
         if (r.status !== 200) throw apiError('GET /v1/conntrack', r.status, r.json, r.text);
         const flows = ((r.json as { entries: (DpFlow & { service?: string })[] }).entries ?? []).map(({ service: _name, ...f }) => f);
