@@ -11,6 +11,7 @@ import type { Config, CtEntry, CtKey, CtStateName, FwdResultName, ReasonName, Tr
 import { formatIp } from '../src/controller/ip.ts';
 import type { DpCounters } from '../src/controller/datapath.ts';
 import { addr16 } from '../src/datapath/maps.ts';
+import { verdictOf } from '../src/datapath/test-support.ts';
 import type { DpCtEntry, DpProto, DpTraceEvent, DpTuple, Hook, Verdict } from '../src/datapath/packet-datapath.ts';
 import { u32 } from '../src/schema/codec.ts';
 import { readPinnedMap, readPinnedPerCpuMap } from './maps.ts';
@@ -124,20 +125,25 @@ export function readEndpointStats(pinDir: string): EndpointStats[] {
 
 // ------------------------------------------------------------------ the harness's shapes
 
+/** The datapath's "no endpoint slot" (XLB_NO_SLOT); the harness's shapes say -1. */
+const NO_SLOT = 0xffff;
+
 /**
  * The DpTuple of a conntrack/trace key. ICMP and ICMPv6 are both 'icmp' (the family tells them
- * apart). A packet that is not TCP, UDP or ICMP (non-IP frames: ARP, …) has a zero key; DpProto
- * has no name for it, so it reads as family 4, 'icmp', 0.0.0.0:0 → 0.0.0.0:0 and only its reason
- * (pass_not_ip) tells.
+ * apart). What the datapath does not track (non-IP frames, whose key is all zero; other IP
+ * protocols) reads as 'tcp', as the prog backend reads it (DpProto has no spelling for those);
+ * the reason (pass_not_ip, …) tells. Kept in step with src/datapath/prog-datapath.ts's tupleOf.
  */
 export function dpTuple(k: CtKey): DpTuple {
   const family = k.family === 6 ? 6 : 4;
-  const proto: DpProto = k.proto === PROTO.tcp ? 'tcp' : k.proto === PROTO.udp ? 'udp' : 'icmp';
+  const proto: DpProto = k.proto === PROTO.udp ? 'udp' : k.proto === PROTO.icmp || k.proto === PROTO.icmp6 ? 'icmp' : 'tcp';
   return { family, proto, src: formatIp(k.saddr, family), dst: formatIp(k.daddr, family), sport: k.sport, dport: k.dport };
 }
 
-function ctState(n: number): CtStateName {
-  return CT_STATE[n] ?? 'NONE';
+function ctState(n: number, where: string): CtStateName {
+  const s = CT_STATE[n];
+  if (s === undefined) throw new Error(`${where} has conntrack state ${n}, which CT_STATE (src/schema/maps.ts) does not name: rebuild the objects or update the schema`);
+  return s;
 }
 
 const CT_FLAG_NAMES = Object.entries(CT_F) as [string, number][];
@@ -148,9 +154,9 @@ export function toDpCtEntry(k: CtKey, e: CtEntry): DpCtEntry {
   return {
     key,
     reply: (e.flags & CT_F.reply) !== 0,
-    state: ctState(e.state),
+    state: ctState(e.state, `conntrack entry ${key.proto} ${key.src}:${key.sport} → ${key.dst}:${key.dport}`),
     serviceId: e.svc_id,
-    endpointSlot: e.ep_slot,
+    endpointSlot: e.ep_slot === NO_SLOT ? -1 : e.ep_slot,
     nat: { src: formatIp(e.nat_saddr, key.family), dst: formatIp(e.nat_daddr, key.family), sport: e.nat_sport, dport: e.nat_dport },
     xlate: { saddr: (e.xlate & XLATE.saddr) !== 0, daddr: (e.xlate & XLATE.daddr) !== 0, sport: (e.xlate & XLATE.sport) !== 0, dport: (e.xlate & XLATE.dport) !== 0 },
     flags: CT_FLAG_NAMES.filter(([, bit]) => (e.flags & bit) !== 0).map(([name]) => name),
@@ -182,25 +188,28 @@ export function deletePinnedCt(pinDir: string, t: DpTuple): boolean {
   }
 }
 
-/** The hook's return code as the harness names it (TC_ACT_* or XDP_*). */
+/** The hook's return code as the harness names it (TC_ACT_* or XDP_*); a code the datapath never returns throws. */
 export function verdictName(hook: Hook, code: number): Verdict {
-  if (hook === 'tc') return code === 2 ? 'drop' : code === 7 ? 'redirect' : 'pass';
-  return code === 1 || code === 0 ? 'drop' : code === 3 ? 'tx' : code === 4 ? 'redirect' : 'pass';
+  const v = verdictOf(hook, code);
+  if (v.startsWith('other')) throw new Error(`${hook}: return code ${code} is no verdict the datapath returns (TC: OK/SHOT/REDIRECT; XDP: PASS/DROP/TX/REDIRECT)`);
+  return v as Verdict;
 }
 
-/** One xlb_trace record in the harness's shape (XLB_NO_SLOT 0xffff reads as -1). */
+/** One xlb_trace record in the harness's shape. */
 export function toDpTraceEvent(ev: TraceEvent): DpTraceEvent {
   const hook: Hook = ev.hook === 1 ? 'xdp' : 'tc';
+  const reason = REASON[ev.reason];
+  if (reason === undefined) throw new Error(`a trace event has reason ${ev.reason}, which REASON (src/schema/maps.ts) does not name: rebuild the objects or update the schema`);
   return {
     timeNs: ev.ts_ns,
     tuple: dpTuple(ev.key),
     serviceId: ev.svc_id,
     ifindex: ev.ifindex,
-    reason: REASON[ev.reason] ?? 'pass_not_ip',
-    endpointSlot: ev.ep_slot === 0xffff ? -1 : ev.ep_slot,
+    reason,
+    endpointSlot: ev.ep_slot === NO_SLOT ? -1 : ev.ep_slot,
     verdict: verdictName(hook, ev.verdict),
-    ctBefore: ctState(ev.ct_old),
-    ctAfter: ctState(ev.ct_new),
+    ctBefore: ctState(ev.ct_old, 'a trace event (before)'),
+    ctAfter: ctState(ev.ct_new, 'a trace event (after)'),
     length: ev.pkt_len,
   };
 }

@@ -13,15 +13,33 @@ import { PIN_ROOT } from '../../lab/naming.ts';
 import { isAlive } from '../../lab/procs.ts';
 import { listStates } from '../../lab/state.ts';
 import { resolveTopology } from '../../lab/topology.ts';
-import { decodeFrame } from '../packet/index.ts';
+import { buildFrame, decodeFrame } from '../packet/index.ts';
 import { createLabWorld } from './lab-world.ts';
 import { HOOKS } from './world.ts';
 import type { ServiceInput } from './world.ts';
 
 const topology = builtinTopology('two-arm', { clients: 1, backends: 3, ipv6: true });
-const backendIps = resolveTopology(topology, 'aaaaa')
-  .nodes.filter((n) => n.role === 'backend')
-  .map((n) => n.ifaces[0]?.ipv4 as string);
+// Addresses and MACs do not depend on the run id.
+const resolved = resolveTopology(topology, 'aaaaa');
+const backendIps = resolved.nodes.filter((n) => n.role === 'backend').map((n) => n.ifaces[0]?.ipv4 as string);
+const c1 = resolved.nodes.find((n) => n.name === 'c1')?.ifaces[0];
+const lbClients = resolved.nodes.find((n) => n.name === 'lb')?.ifaces.find((i) => i.segment === 'clients');
+
+/** Nothing of run `id` left: namespaces, pins, state file, processes. */
+function leftovers(id: string, name: string): string[] {
+  const out: string[] = [];
+  const netns = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
+  if (netns.includes(`xlb-${id}-`)) out.push(`namespaces: ${netns}`);
+  const pins = existsSync(PIN_ROOT) ? readdirSync(PIN_ROOT).filter((e) => e.startsWith(id)) : [];
+  if (pins.length > 0) out.push(`pins: ${pins.join(', ')}`);
+  if (listStates().states.some((s) => s.name === name)) out.push(`state file ${name}`);
+  try {
+    out.push(`processes: ${execFileSync('pgrep', ['-af', id], { encoding: 'utf8' })}`);
+  } catch {
+    // pgrep exit 1: no process
+  }
+  return out;
+}
 
 const web: ServiceInput = {
   name: 'web',
@@ -93,6 +111,14 @@ for (const hook of HOOKS) {
     // entries stay until the agent's sweep).
     await world.advance(130);
     t.is((await world.observe()).flows.filter((f) => f.vip.ip === VIP.ipv4).length, 0);
+    // A raw SYN from c1 (AF_PACKET): a new flow of its own, on the next endpoint (b1 again);
+    // c1's kernel has no socket for it and answers b1's SYN-ACK with a RST, which closes it.
+    await world.inject('c1', [buildFrame({ eth: { src: c1?.mac, dst: lbClients?.mac }, ip: { src: c1?.ipv4 ?? '', dst: VIP.ipv4 }, tcp: { sport: 45000, dport: 7000, flags: 'S' } })]);
+    await new Promise((r) => setTimeout(r, 200));
+    const obs2 = await world.observe();
+    t.is(obs2.reasons.get('new_flow'), 10);
+    t.like(obs2.conntrack.find((e) => !e.reply && e.key.sport === 45000), { state: 'CLOSED', nat: { dst: backendIps[0] } });
+
     const one = fwd[0];
     if (one === undefined) return;
     t.true(await world.deleteConntrack(one));
@@ -113,18 +139,41 @@ for (const hook of HOOKS) {
     await world.close();
     closed = true;
     const closeMs = performance.now() - t2;
-    const netns = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
-    t.false(netns.includes(`xlb-${id}-`), netns);
-    t.deepEqual(existsSync(PIN_ROOT) ? readdirSync(PIN_ROOT).filter((e) => e.startsWith(id)) : [], []);
+    t.deepEqual(leftovers(id, state.name), []);
     for (const p of state.processes) t.false(isAlive(p.pid, p.start), `${p.command} still runs`);
-    const pgrep = (() => {
-      try {
-        return execFileSync('pgrep', ['-af', id], { encoding: 'utf8' });
-      } catch {
-        return ''; // exit 1: no process
-      }
-    })();
-    t.is(pgrep.trim(), '');
     t.log(`${hook}: world up ${createMs.toFixed(0)} ms, 9 connections ${runMs.toFixed(0)} ms, close ${closeMs.toFixed(0)} ms`);
   });
 }
+
+test.serial('lab world: an agent that cannot start fails createLabWorld with its message, and nothing is left', async (t) => {
+  const artifactsDir = mkdtempSync(path.join(os.tmpdir(), 'xlb-labworld-fail-'));
+  t.teardown(() => rmSync(artifactsDir, { recursive: true, force: true }));
+  const runId = `f${process.pid}`;
+  const err = await t.throwsAsync(createLabWorld({ backend: 'lab', hook: 'tc', topology, seed: 1, artifactsDir, runId, objectDir: artifactsDir }));
+  t.regex(err?.message ?? '', /could not start and was removed: .*there is no xlb_tc\.bpf\.o in it/s);
+  const m = /lab (\S+) id ([0-9a-z]{5})\)/.exec(err?.message ?? '');
+  if (m === null) return t.fail(`the error names no lab: ${err?.message}`);
+  t.deepEqual(leftovers(m[2] as string, m[1] as string), []);
+});
+
+test.serial('lab world: keep() leaves the lab running without an owner; xlb lab down removes it', async (t) => {
+  const artifactsDir = mkdtempSync(path.join(os.tmpdir(), 'xlb-labworld-keep-'));
+  const runId = `k${process.pid}`;
+  const world = await createLabWorld({ backend: 'lab', hook: 'tc', topology, seed: 1, artifactsDir, runId, objectDir: path.resolve('build/bpf') });
+  const state = listStates().states.find((s) => s.name.includes(`-${runId}-`));
+  t.teardown(async () => {
+    if (state !== undefined && listStates().states.some((s) => s.name === state.name)) execFileSync(path.resolve('xlb'), ['lab', 'down', '--name', state.name], { stdio: 'ignore' });
+    rmSync(artifactsDir, { recursive: true, force: true });
+  });
+  if (state === undefined) return t.fail('no lab state for the run');
+  await world.apply([web]);
+  const how = world.keep?.() ?? '';
+  t.regex(how, new RegExp(`xlb lab down --name ${state.name}`));
+  await t.throwsAsync(world.close(), { message: /close\(\) after keep\(\)/ });
+  t.is(listStates().states.find((s) => s.name === state.name)?.owner, null);
+  // Still balancing, through the agent left running.
+  const r = await world.client('c1', { proto: 'tcp', target: VIP.ipv4, port: 7000, count: 3 });
+  t.is(r.summary.ok, 3);
+  execFileSync(path.resolve('xlb'), ['lab', 'down', '--name', state.name], { stdio: 'ignore' });
+  t.deepEqual(leftovers(state.id, state.name), []);
+});

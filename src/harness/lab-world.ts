@@ -78,6 +78,8 @@ export async function createLabWorld(opts: WorldOptions): Promise<World> {
   let traceMap: BpfMap | undefined;
   let ring: RingBuffer | undefined;
   const trace: DpTraceEvent[] = [];
+  /** Records that did not decode (a schema out of step with the objects): observe() reports them. */
+  const traceErrors: string[] = [];
   let captured: Promise<LinkCapture[]> | undefined;
   let closing: Promise<void> | undefined;
   let kept = false;
@@ -104,42 +106,53 @@ export async function createLabWorld(opts: WorldOptions): Promise<World> {
 
   try {
     const lb = lbNode(lab);
-    capture = await Capture.start(lab, { dir: opts.artifactsDir });
-    const setup: Promise<unknown>[] = [];
-    if (opts.hook === 'xdp') {
-      // XDP_REDIRECT into a veth is delivered only when the peer has GRO on (or runs XDP), and
-      // XDP cannot complete a CHECKSUM_PARTIAL packet: every sender's tx checksum offload goes off.
-      setup.push(lab.setGro(true));
-      for (const n of lab.topology.nodes) {
-        if (n.name === lb.name) continue;
-        for (const i of n.ifaces) if (i.offload) setup.push(lab.setOffload(n.name, i.segment, false));
-      }
-    }
-    setup.push(startServers(lab, backendNodes(lab)));
-    await Promise.all(setup);
-
     // Full NAT's default source: the LB's address on the segment its backends are on.
     const backends = new Set(backendNodes(lab));
     const backSeg = lab.topology.nodes.find((n) => backends.has(n.name))?.ifaces.find((i) => lb.ifaces.some((l) => l.segment === i.segment))?.segment;
     const lbBack = lb.ifaces.find((i) => i.segment === backSeg);
     const snatV4 = opts.snatV4 ?? lbBack?.ipv4;
     const snatV6 = opts.snatV6 ?? lbBack?.ipv6;
-    agent = await startLabAgent(lab, {
-      node: lb.name,
-      ifaces: lb.ifaces.map((i) => i.ifname),
-      hook: opts.hook,
-      ...(snatV4 !== undefined ? { snatV4 } : {}),
-      ...(snatV6 !== undefined ? { snatV6 } : {}),
-      ...(opts.objectDir !== undefined ? { objectDir: opts.objectDir } : {}),
-      extraArgs: AGENT_ARGS,
-    });
-    const pinDir = agent.pinDir;
+    // tcpdump, the interface settings, the servers and the agent start side by side (the agent's
+    // BPF load is the long pole); all are ready before the World is returned, so no traffic of the
+    // scenario goes uncaptured. allSettled: nothing is still starting when a failure cleans up.
+    const jobs: Promise<unknown>[] = [
+      Capture.start(lab, { dir: opts.artifactsDir }).then((c) => (capture = c)),
+      startServers(lab, [...backends]),
+      startLabAgent(lab, {
+        node: lb.name,
+        ifaces: lb.ifaces.map((i) => i.ifname),
+        hook: opts.hook,
+        ...(snatV4 !== undefined ? { snatV4 } : {}),
+        ...(snatV6 !== undefined ? { snatV6 } : {}),
+        ...(opts.objectDir !== undefined ? { objectDir: opts.objectDir } : {}),
+        extraArgs: AGENT_ARGS,
+      }).then((a) => (agent = a)),
+    ];
+    if (opts.hook === 'xdp') {
+      // XDP_REDIRECT into a veth is delivered only when the peer has GRO on (or runs XDP), and
+      // XDP cannot complete a CHECKSUM_PARTIAL packet: every sender's tx checksum offload goes off.
+      jobs.push(lab.setGro(true));
+      for (const n of lab.topology.nodes) {
+        if (n.name === lb.name) continue;
+        for (const i of n.ifaces) if (i.offload) jobs.push(lab.setOffload(n.name, i.segment, false));
+      }
+    }
+    const failed = (await Promise.allSettled(jobs)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
+    if (agent === undefined || capture === undefined) throw new Error('lab world: the agent or the capture did not start');
+    const pinDir: string = agent.pinDir;
     // Tracing on (and the scenario's timeouts) in the pinned config; the agent keeps running.
     updatePinnedConfig(pinDir, (cur) => ({ flags: cur.flags | CFG_F.trace, timeouts_s: timeoutsArray(cur.timeouts_s, opts.timeoutsS ?? {}) }));
     traceMap = BpfMap.openPinned(path.join(pinDir, 'xlb_trace'));
     // Consumed from the event loop as records arrive (a full ring drops events); unref'd so an
     // unclosed World does not keep the process alive (the Lab's exit hooks remove the rest).
-    ring = new RingBuffer(traceMap, (b) => trace.push(toDpTraceEvent(traceEvent.decode(b)))).unref();
+    ring = new RingBuffer(traceMap, (b) => {
+      try {
+        trace.push(toDpTraceEvent(traceEvent.decode(b)));
+      } catch (e) {
+        traceErrors.push((e as Error).message);
+      }
+    }).unref();
     const running = agent;
     const cap = capture;
 
@@ -165,6 +178,7 @@ export async function createLabWorld(opts: WorldOptions): Promise<World> {
       },
       async observe(): Promise<Observation> {
         ring?.consume();
+        if (traceErrors.length > 0) throw new Error(`lab world: ${traceErrors.length} trace record(s) did not decode; first: ${traceErrors[0]}`);
         const r = await running.request('GET', '/v1/conntrack?limit=1000000');
         if (r.status !== 200) throw apiError('GET /v1/conntrack', r.status, r.json, r.text);
         const flows = ((r.json as { entries: (DpFlow & { service?: string })[] }).entries ?? []).map(({ service: _name, ...f }) => f);
@@ -211,6 +225,6 @@ export async function createLabWorld(opts: WorldOptions): Promise<World> {
     return world;
   } catch (e) {
     await close().catch(() => undefined);
-    throw new Error(`lab world (${opts.hook}, topology ${opts.topology.name}) could not start and was removed: ${(e as Error).message}`);
+    throw new Error(`lab world (${opts.hook}, topology ${opts.topology.name}, lab ${lab.name} id ${lab.id}) could not start and was removed: ${(e as Error).message}`);
   }
 }
