@@ -50,6 +50,29 @@ static __always_inline void ct_peer_key(const struct xlb_ct_entry *e, const stru
 	peer->pad[1] = 0;
 }
 
+static __always_inline int addr16_eq(const __u8 *a, const __u8 *b)
+{
+	__u64 a0, a1, b0, b1;
+
+	__builtin_memcpy(&a0, a, 8);
+	__builtin_memcpy(&a1, a + 8, 8);
+	__builtin_memcpy(&b0, b, 8);
+	__builtin_memcpy(&b1, b + 8, 8);
+	return a0 == b0 && a1 == b1;
+}
+
+/*
+ * 1 when peer (found under ct_peer_key(e, k)) is the other half of e's flow: the other direction
+ * (REPLY bit differs) and its translated tuple is swap(k). A live entry under that key that is
+ * not ours belongs to another flow: it must never be overwritten (issue 11, items 1 and 11).
+ */
+static __always_inline int ct_is_peer(const struct xlb_ct_entry *peer, const struct xlb_ct_key *k, __u8 e_flags)
+{
+	return ((peer->flags ^ e_flags) & XLB_CT_F_REPLY) && peer->nat_sport == k->dport &&
+	       peer->nat_dport == k->sport && addr16_eq(peer->nat_saddr, k->daddr) &&
+	       addr16_eq(peer->nat_daddr, k->saddr);
+}
+
 static __always_inline __u8 xlate_swap(__u8 x)
 {
 	__u8 out = 0;

@@ -12,6 +12,7 @@
 
 #include <linux/socket.h>
 #include "parse.h"
+#include "conntrack.h"   /* addr16_eq */
 #include "scratch.h"
 
 #ifndef WRITE_ONCE
@@ -60,17 +61,6 @@ static __always_inline struct xlb_nh *ep_nh_get(__u32 svc_id, __u32 slot)
 	if (slot >= XLB_MAX_EP)
 		return NULL;
 	return bpf_map_lookup_elem(&xlb_ep_nh, &idx);
-}
-
-static __always_inline int addr16_eq(const __u8 *a, const __u8 *b)
-{
-	__u64 a0, a1, b0, b1;
-
-	__builtin_memcpy(&a0, a, 8);
-	__builtin_memcpy(&a1, a + 8, 8);
-	__builtin_memcpy(&b0, b, 8);
-	__builtin_memcpy(&b1, b + 8, 8);
-	return a0 == b0 && a1 == b1;
 }
 
 /* Where a packet goes when the LB forwards it itself. */
