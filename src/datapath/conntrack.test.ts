@@ -95,6 +95,29 @@ for (const hook of HOOKS) {
     }
   });
 
+  test(`${hook}: a flow adopted mid-stream: the backend's bare RST (seq = the client's last ack, no ACK flag) closes it; an implausible one is dropped`, (t) => {
+    const h = openHarness(hook);
+    try {
+      h.service({ id: 1, vip: VIP, port: 80, endpoints: [{ ip: B1, port: 80 }] });
+      // the LB lost the flow; the client goes on (seq 5000, acknowledging the backend up to 77000)
+      h.run(fromClient({ seq: 5000, ack: 77000, flags: 'PA' }));
+      t.is(state(h), 'ESTABLISHED');
+      h.reasonDelta();
+      // the backend has no such connection either: Linux answers RST seq = the segment's ack
+      t.is(h.run(fromBackend({ seq: 77000 + 3_000_000, flags: 'R' })).verdict, 'drop');
+      t.deepEqual(h.reasonDelta(), { drop_rst_invalid: 1 });
+      t.is(state(h), 'ESTABLISHED');
+      const r = h.run(fromBackend({ seq: 77000, flags: 'R' }));
+      t.is(r.verdict, 'pass');
+      t.deepEqual(r.data, buildFrame({ ip: { src: VIP, dst: CLIENT }, tcp: { sport: 80, dport: 40000, seq: 77000, flags: 'R' } }));
+      t.deepEqual(h.reasonDelta(), { tracked: 1 });
+      t.is(state(h), 'CLOSED');
+      t.is(replyState(h), 'CLOSED');
+    } finally {
+      h.close();
+    }
+  });
+
   test(`${hook}: SYN retransmits keep the endpoint; an existing flow keeps its endpoint when endpoints change`, (t) => {
     const h = openHarness(hook);
     try {
