@@ -261,9 +261,9 @@ static __always_inline int slow_tracked(xlb_ctx_t *ctx, const struct xlb_config 
 		}
 		if (st == XLB_CT_SYN_SENT && e->state != XLB_CT_SYN_SENT) {
 			/* restarted flow: sequence numbers start over */
-			e->flags &= ~XLB_CT_F_SEQ_KNOWN;
+			e->flags &= ~(XLB_CT_F_SEQ_KNOWN | XLB_CT_F_ACK_KNOWN);
 			if (peer)
-				peer->flags &= ~XLB_CT_F_SEQ_KNOWN;
+				peer->flags &= ~(XLB_CT_F_SEQ_KNOWN | XLB_CT_F_ACK_KNOWN);
 		}
 	} else if (p->key.proto == IPPROTO_UDP) {
 		st = ct_udp_next(e);
