@@ -1,0 +1,104 @@
+// Forwarding edges at TC with real traffic (issue 11, item 4): three throwaway namespaces
+// (client, LB, backend; xlb-dpn-<id>-*, removed afterwards), TC attached on both LB veths, the
+// LB has never resolved the backend's neighbour. A full-NAT packet handed to the stack carries
+// the LB's own address as source, which the stack drops as a martian without resolving the
+// neighbour: the first connection would never complete. With bpf_redirect_neigh it does.
+import test from 'ava';
+import { randomBytes } from 'node:crypto';
+import { execa } from 'execa';
+import type { ResultPromise } from 'execa';
+import { ifindex, inNetns } from '../bpf/index.ts';
+import { openHarness } from './test-support.ts';
+import { readFwdResults } from './maps.ts';
+
+const VIP = '198.18.100.1';
+const BACKEND = '198.18.1.11';
+
+for (const mode of ['fullnat', 'dnat'] as const) {
+  test.serial(`tc ${mode}: the first connection to a backend whose neighbour the LB has not resolved completes (echo both ways)`, async (t) => {
+    const id = randomBytes(3).toString('hex');
+    const ns = { c: `xlb-dpn-${id}-c`, l: `xlb-dpn-${id}-l`, b: `xlb-dpn-${id}-b` };
+    const ip = (n: string, ...args: string[]): Promise<unknown> => execa('ip', ['-n', n, ...args]);
+    const inside = (n: string, ...cmd: string[]): ResultPromise => execa('ip', ['netns', 'exec', n, ...cmd], { reject: true });
+    let h: ReturnType<typeof openHarness> | undefined;
+    let server: ResultPromise | undefined;
+    try {
+      for (const n of Object.values(ns)) await execa('ip', ['netns', 'add', n]);
+      await ip(ns.c, 'link', 'add', 'c0', 'type', 'veth', 'peer', 'name', 'l0', 'netns', ns.l);
+      await ip(ns.l, 'link', 'add', 'l1', 'type', 'veth', 'peer', 'name', 'b0', 'netns', ns.b);
+      for (const [n, dev, addr] of [[ns.c, 'c0', '198.18.0.10/24'], [ns.l, 'l0', '198.18.0.1/24'], [ns.l, 'l1', '198.18.1.1/24'], [ns.b, 'b0', '198.18.1.11/24']] as const) {
+        await ip(n, 'addr', 'add', addr, 'dev', dev);
+        await ip(n, 'link', 'set', dev, 'up');
+        await ip(n, 'link', 'set', 'lo', 'up');
+      }
+      await ip(ns.c, 'route', 'add', 'default', 'via', '198.18.0.1');
+      await ip(ns.b, 'route', 'add', 'default', 'via', '198.18.1.1');
+      await inside(ns.l, 'sysctl', '-qw', 'net.ipv4.conf.all.forwarding=1');
+      // the senders complete their checksums (no CHECKSUM_PARTIAL games here)
+      await inside(ns.c, 'ethtool', '-K', 'c0', 'tx', 'off');
+      await inside(ns.b, 'ethtool', '-K', 'b0', 'tx', 'off');
+      const snat = Buffer.alloc(16);
+      snat.set([198, 18, 1, 1]);
+      h = openHarness('tc', { config: { flags: 0, fib_table: 0, snat_v4: snat } });
+      h.service({ id: 1, vip: VIP, port: 80, mode, endpoints: [{ ip: BACKEND, port: 8080 }] });
+      const dp = h.dp;
+      inNetns(ns.l, () => {
+        dp.attach(ifindex('l0'));
+        dp.attach(ifindex('l1'));
+      });
+      server = inside(
+        ns.b,
+        'timeout',
+        '15',
+        'python3',
+        '-c',
+        [
+          'import socket',
+          's = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)',
+          `s.bind(("0.0.0.0", 8080)); s.listen(4)`,
+          'c, _ = s.accept(); c.sendall(c.recv(100).upper()); c.close()',
+        ].join('\n'),
+      );
+      await new Promise((r) => setTimeout(r, 500));
+      const client = await execa(
+        'ip',
+        [
+          'netns',
+          'exec',
+          ns.c,
+          'python3',
+          '-c',
+          [
+            'import socket',
+            's = socket.create_connection(("' + VIP + '", 80), timeout=4)',
+            's.settimeout(4); s.sendall(b"ping"); print(s.recv(100).decode())',
+          ].join('\n'),
+        ],
+        { reject: false },
+      );
+      t.is(client.exitCode, 0, `client: ${client.stderr}`);
+      t.is(client.stdout.trim(), 'PING');
+      const fwd = readFwdResults(h.dp);
+      t.is(fwd.pass_no_neigh.packets, 0n, 'no packet was handed to the stack for want of a neighbour');
+      // the neighbour is resolved by the kernel for the LB's redirect
+      const neigh = ((await inside(ns.l, 'ip', 'neigh', 'show', BACKEND)).stdout as string).trim();
+      t.regex(neigh, /lladdr/);
+    } finally {
+      server?.kill();
+      await server?.catch(() => undefined);
+      if (h) {
+        const dp = h.dp;
+        try {
+          inNetns(ns.l, () => {
+            dp.detach(ifindex('l0'));
+            dp.detach(ifindex('l1'));
+          });
+        } catch {
+          // the namespace may already be gone
+        }
+        h.close();
+      }
+      for (const n of Object.values(ns)) await execa('ip', ['netns', 'del', n], { reject: false });
+    }
+  });
+}
