@@ -1,5 +1,5 @@
-// Forwarding edges at TC with real traffic (issue 11, item 4): three throwaway namespaces
-// (client, LB, backend; xlb-dpn-<id>-*, removed afterwards), TC attached on both LB veths, the
+// Forwarding edges with real traffic (issue 11, item 4): three throwaway namespaces
+// (client, LB, backend; xlb-dpn-<id>-*, removed afterwards), TC or XDP on both LB veths, the
 // LB has never resolved the backend's neighbour. A full-NAT packet handed to the stack carries
 // the LB's own address as source, which the stack drops as a martian without resolving the
 // neighbour: the first connection would never complete. With bpf_redirect_neigh it does.
@@ -9,13 +9,32 @@ import { execa } from 'execa';
 import type { ResultPromise } from 'execa';
 import { ifindex, inNetns } from '../bpf/index.ts';
 import { openHarness } from './test-support.ts';
+import type { Hook } from './loader.ts';
 import { readFwdResults } from './maps.ts';
 
 const VIP = '198.18.100.1';
 const BACKEND = '198.18.1.11';
 
-for (const mode of ['fullnat', 'dnat'] as const) {
-  test.serial(`tc ${mode}: the first connection to a backend whose neighbour the LB has not resolved completes (echo both ways)`, async (t) => {
+interface Case {
+  hook: Hook;
+  mode: 'fullnat' | 'dnat';
+  /** net.ipv4.conf.l0.accept_local=1 at the LB */
+  acceptLocal?: boolean;
+  /** the connection completes */
+  completes: boolean;
+  title: string;
+}
+
+const CASES: Case[] = [
+  { hook: 'tc', mode: 'fullnat', completes: true, title: 'completes (bpf_redirect_neigh)' },
+  { hook: 'tc', mode: 'dnat', completes: true, title: 'completes (bpf_redirect_neigh)' },
+  { hook: 'xdp', mode: 'dnat', completes: true, title: 'completes (the stack forwards the translated packet and resolves)' },
+  { hook: 'xdp', mode: 'fullnat', completes: false, title: 'does not complete: the stack drops the translated packet (source = the LB own address) as a martian' },
+  { hook: 'xdp', mode: 'fullnat', acceptLocal: true, completes: true, title: 'completes with accept_local=1 on the ingress device' },
+];
+
+for (const { hook, mode, acceptLocal, completes, title } of CASES) {
+  test.serial(`${hook} ${mode}: the first connection to a backend whose neighbour the LB has not resolved ${title}`, async (t) => {
     const id = randomBytes(3).toString('hex');
     const ns = { c: `xlb-dpn-${id}-c`, l: `xlb-dpn-${id}-l`, b: `xlb-dpn-${id}-b` };
     const ip = (n: string, ...args: string[]): Promise<unknown> => execa('ip', ['-n', n, ...args]);
@@ -34,12 +53,19 @@ for (const mode of ['fullnat', 'dnat'] as const) {
       await ip(ns.c, 'route', 'add', 'default', 'via', '198.18.0.1');
       await ip(ns.b, 'route', 'add', 'default', 'via', '198.18.1.1');
       await inside(ns.l, 'sysctl', '-qw', 'net.ipv4.conf.all.forwarding=1');
+      if (acceptLocal) await inside(ns.l, 'sysctl', '-qw', 'net.ipv4.conf.l0.accept_local=1');
+      // XDP_REDIRECT / XDP_TX into a veth needs GRO (or an XDP program) on the receiving end
+      if (hook === 'xdp') {
+        for (const dev of ['l0', 'l1']) await inside(ns.l, 'ethtool', '-K', dev, 'gro', 'on');
+        await inside(ns.c, 'ethtool', '-K', 'c0', 'gro', 'on');
+        await inside(ns.b, 'ethtool', '-K', 'b0', 'gro', 'on');
+      }
       // the senders complete their checksums (no CHECKSUM_PARTIAL games here)
       await inside(ns.c, 'ethtool', '-K', 'c0', 'tx', 'off');
       await inside(ns.b, 'ethtool', '-K', 'b0', 'tx', 'off');
       const snat = Buffer.alloc(16);
       snat.set([198, 18, 1, 1]);
-      h = openHarness('tc', { config: { flags: 0, fib_table: 0, snat_v4: snat } });
+      h = openHarness(hook, { config: { flags: 0, fib_table: 0, snat_v4: snat } });
       h.service({ id: 1, vip: VIP, port: 80, mode, endpoints: [{ ip: BACKEND, port: 8080 }] });
       const dp = h.dp;
       inNetns(ns.l, () => {
@@ -76,11 +102,15 @@ for (const mode of ['fullnat', 'dnat'] as const) {
         ],
         { reject: false },
       );
+      if (!completes) {
+        t.not(client.exitCode, 0, 'the connection does not complete');
+        t.true(readFwdResults(h.dp).pass_no_neigh.packets > 0n, 'handed to the stack for want of a neighbour');
+        return;
+      }
       t.is(client.exitCode, 0, `client: ${client.stderr}`);
       t.is(client.stdout.trim(), 'PING');
-      const fwd = readFwdResults(h.dp);
-      t.is(fwd.pass_no_neigh.packets, 0n, 'no packet was handed to the stack for want of a neighbour');
-      // the neighbour is resolved by the kernel for the LB's redirect
+      if (hook === 'tc') t.is(readFwdResults(h.dp).pass_no_neigh.packets, 0n, 'no packet was handed to the stack for want of a neighbour');
+      // the kernel resolved the neighbour (for the LB's redirect at TC, for the stack's forwarding at XDP)
       const neigh = ((await inside(ns.l, 'ip', 'neigh', 'show', BACKEND)).stdout as string).trim();
       t.regex(neigh, /lladdr/);
     } finally {
