@@ -500,6 +500,39 @@ static __always_inline int slow_new(xlb_ctx_t *ctx, const struct xlb_config *cfg
 	return finish(ctx, cfg, p, v, act, reason, now);
 }
 
+/*
+ * A client's pure SYN on a flow that is not under way (SYN_SENT: a retransmit; TIME_WAIT /
+ * CLOSED: the tuple reused) starts a connection; it is sent to a newly selected endpoint when the
+ * recorded one is no longer usable (made inactive, removed, the service gone). Established flows
+ * and UDP / ICMP flows keep their endpoint (docs/datapath.md, "Re-selection").
+ */
+static __always_inline int ct_syn_reselect(const struct xlb_pkt *p, const struct xlb_ct_entry *e)
+{
+	if (p->key.proto != IPPROTO_TCP || (e->flags & XLB_CT_F_REPLY) ||
+	    (p->tcp_flags & (TCPF_SYN | TCPF_ACK | TCPF_RST | TCPF_FIN)) != TCPF_SYN)
+		return 0;
+	if (e->state != XLB_CT_SYN_SENT && e->state != XLB_CT_TIME_WAIT && e->state != XLB_CT_CLOSED)
+		return 0;
+	return !ep_still_usable(e, &p->key);
+}
+
+/* End the flow of forward entry e (keyed s->pkt.key): its least-connection count, its reply entry
+ * (when it is this flow's), itself. */
+static __always_inline void ct_end_flow(struct xlb_scratch *s, struct xlb_ct_entry *e)
+{
+	struct xlb_ct_entry *peer;
+
+	if (e->flags & XLB_CT_F_LC_COUNTED)
+		lc_add(e->svc_id, e->ep_slot, -1);
+	if (!(e->flags & XLB_CT_F_DSR)) {
+		ct_peer_key(e, &s->pkt.key, &s->pkey);
+		peer = bpf_map_lookup_elem(&xlb_ct, &s->pkey);
+		if (peer && ct_is_peer(peer, &s->pkt.key, e->flags))
+			bpf_map_delete_elem(&xlb_ct, &s->pkey);
+	}
+	bpf_map_delete_elem(&xlb_ct, &s->pkt.key);
+}
+
 static __always_inline int xlb_slow(xlb_ctx_t *ctx)
 {
 	struct xlb_verdict v = { .svc_id = 0, .ep_slot = XLB_NO_SLOT };
@@ -519,8 +552,11 @@ static __always_inline int xlb_slow(xlb_ctx_t *ctx)
 		return slow_icmp_error(ctx, cfg, s, &v, now);
 	if (!s->pkt.ct_miss) {
 		e = bpf_map_lookup_elem(&xlb_ct, &s->pkt.key);
-		if (e && ct_alive(cfg, e, now))
-			goto tracked;
+		if (e && ct_alive(cfg, e, now)) {
+			if (!ct_syn_reselect(&s->pkt, e))
+				goto tracked;
+			ct_end_flow(s, e);
+		}
 	}
 	rc = slow_new(ctx, cfg, s, &v, now);
 	if (rc != XLB_ADOPTED)
