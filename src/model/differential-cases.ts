@@ -9,6 +9,7 @@ import { buildFrame } from '../packet/index.ts';
 import type { FrameSpec } from '../packet/index.ts';
 import type { ModelService } from './control.ts';
 import type { TestService } from './test-support.ts';
+import { PARSE_CASES } from './parse-cases.ts';
 
 export const CLIENT = '198.18.0.10';
 export const VIP = '198.18.100.1';
@@ -357,6 +358,16 @@ CASES.push(
     ],
   },
 );
+
+CASES.push({
+  name: 'parse: every input of the parse test with its reason',
+  services: [
+    { id: 1, vip: VIP, port: 80, endpoints: [{ ip: '198.18.1.1', port: 80 }] },
+    { id: 2, vip: 'fd00::100:1', port: 80, endpoints: [{ ip: 'fd00::1:1', port: 80 }] },
+  ],
+  // BPF_PROG_TEST_RUN needs at least an Ethernet header
+  steps: PARSE_CASES.filter(([, frame]) => frame.length >= 14).map(([note, frame, expect]) => ({ frame, note, expect })),
+});
 
 export function programAll(dp: Programmable, services: TestService[], program: (dp: Programmable, s: TestService) => void): void {
   for (const s of services) program(dp, s);
