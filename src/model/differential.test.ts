@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
-import { KernelDatapath } from '../controller/kernel-datapath.ts';
+import { KernelDatapath } from '../datapath/kernel-datapath.ts';
 import { putService as putServiceEntry, writeEndpoints } from '../datapath/maps.ts';
 import { objectPathFor } from '../datapath/loader.ts';
 import { openHarness } from '../datapath/test-support.ts';
