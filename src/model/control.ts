@@ -184,7 +184,7 @@ export class ModelControl implements Datapath {
     const now = this.clock();
     const out: DpFlow[] = [];
     for (const { key: k, entry: e } of this.t.ct.records()) {
-      if (e.flags & CT_F.reply || !ctAlive(this.t.config.timeoutsS, e, now)) continue;
+      if (e.flags & CT_F.reply || !ctAlive(this.t.config.timeoutsS, e, now, this.t.config.faults.has('no-conntrack-expiry'))) continue;
       const fam = k.family === 6 ? 6 : 4;
       const n = fam === 4 ? 4 : 16;
       const peer = this.t.ct.peek(peerKey(e, k));
