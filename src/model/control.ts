@@ -69,8 +69,9 @@ export class ModelControl implements Datapath {
     };
   }
 
+  /** TCP and UDP services (the controller's protocols), as the kernel datapath lists them; ICMP echo services stay out of reconcile's view. */
   listServices(): DpService[] {
-    return [...this.t.services.values()].map((s) => this.toService(s) as DpService);
+    return [...this.t.services.values()].filter((s) => s.proto === IPPROTO.tcp || s.proto === IPPROTO.udp).map((s) => this.toService(s) as DpService);
   }
 
   getService(key: ModelServiceKey): DpService | undefined {

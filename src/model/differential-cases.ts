@@ -166,7 +166,12 @@ export const CASES: DiffCase[] = [
       { ...web('dnat', 'maglev'), id: 8, port: 83 },
       { ...web('dnat', 'lc'), id: 9, port: 84 },
     ],
-    steps: [81, 82, 83, 84].flatMap((port) => Array.from({ length: 12 }, (_, i) => f(`SYN ${port}/${i}`, tcp(CLIENT, VIP, 30000 + i * 7, port, 'S')))),
+    // distinct client ports per service: two VIP ports balanced to the same endpoint with the
+    // same client port would share a reply tuple (drop_ct_failed, tested below)
+    steps: [
+      ...[81, 82, 83, 84].flatMap((port) => Array.from({ length: 12 }, (_, i) => f(`SYN ${port}/${i}`, tcp(CLIENT, VIP, 30000 + port * 100 + i * 7, port, 'S'), 'new_flow'))),
+      f('same client port to another VIP port, same endpoint: reply tuple taken', tcp(CLIENT, VIP, 30000 + 81 * 100, 84, 'S')),
+    ],
   },
   {
     name: 'persistence and the policer',

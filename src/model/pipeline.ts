@@ -34,7 +34,7 @@ export interface Ctx {
   p: ParsedPacket;
   v: VerdictInfo;
   ifindex: number;
-  /** The datapath clock as read (0 until read, as in the kernel's fast path). */
+  /** The datapath clock as read by the path that handles the packet (0 until read, as in the kernel's fast path). */
   now: bigint;
   fwd?: FwdResultName;
 }
@@ -55,7 +55,7 @@ export function finish(env: PipelineEnv, c: Ctx, verdict: Verdict, reason: Reaso
     frame,
     reason,
     ...(c.fwd !== undefined ? { fwd: c.fwd } : {}),
-    trace: traceEvent(c, verdict, reason),
+    trace: traceEvent(c, verdict, reason, env.clock()),
   };
 }
 
