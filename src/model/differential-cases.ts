@@ -25,6 +25,8 @@ export type Step =
   | { advanceMs: number }
   /** Deletes one conntrack entry on both sides (a flow losing one of its entries). */
   | { deleteCt: DpTuple }
+  /** Deletes the model's conntrack entry number `n mod size` on both sides (random sequences). */
+  | { deleteCtAt: number }
   /** Programs a service again (its next generation) on both sides. */
   | { reprogram: TestService }
   | { settings: DatapathSettings };

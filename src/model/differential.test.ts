@@ -17,6 +17,7 @@ import type { ProgDatapathUnderTest } from '../datapath/prog-datapath.ts';
 import { buildFrame, decodeFrame, describe } from '../packet/index.ts';
 import { FWD_RESULT, REASON } from '../schema/maps.ts';
 import { CASES, KNOWN_DISAGREEMENTS } from './differential-cases.ts';
+import { fuzzCase } from './fuzz-cases.ts';
 import type { DiffCase, Programmable } from './differential-cases.ts';
 import { openModelDatapath } from './index.ts';
 import { program } from './test-support.ts';
@@ -106,6 +107,12 @@ function runCase(t: ExecutionContext, hook: 'tc' | 'xdp', c: DiffCase): { mismat
         t.is(model.packets.deleteConntrack(step.deleteCt), kernel.packets.deleteConntrack(step.deleteCt), `delete ${JSON.stringify(step.deleteCt)}`);
         return;
       }
+      if ('deleteCtAt' in step) {
+        const all = model.packets.conntrack();
+        const e = all[step.deleteCtAt % Math.max(1, all.length)];
+        if (e !== undefined) t.is(model.packets.deleteConntrack(e.key), kernel.packets.deleteConntrack(e.key), `delete ${JSON.stringify(e.key)}`);
+        return;
+      }
       if ('reprogram' in step) {
         program(model.control, step.reprogram);
         programKernel(kernel, step.reprogram);
@@ -154,8 +161,10 @@ function report(t: ExecutionContext, r: { mismatches: Mismatch[]; unrunnable: st
   t.deepEqual(r.mismatches, []);
 }
 
+const FUZZ = [1, 2, 3, 4].map((seed) => fuzzCase(seed, 300));
+
 for (const hook of ['tc', 'xdp'] as const) {
-  for (const c of CASES) {
+  for (const c of [...CASES, ...FUZZ]) {
     if (why !== undefined) {
       test.skip(`${hook}: model = kernel: ${c.name} (skipped: ${why})`, () => undefined);
       continue;
