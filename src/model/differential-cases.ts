@@ -367,6 +367,18 @@ CASES.push(
 );
 
 CASES.push({
+  name: 'full NAT with one source port: the second flow to the endpoint finds no free reply tuple; it frees on expiry',
+  settings: { snatV4: SNAT, snatPortMin: 40000, snatPortMax: 40000 },
+  services: [{ id: 1, vip: VIP, port: 80, mode: 'fullnat', endpoints: [{ ip: B0, port: 80 }] }],
+  steps: [
+    f('first client', tcp(CLIENT, VIP, 50000, 80, 'S', 1), 'new_flow'),
+    f('second client', tcp('198.18.0.11', VIP, 50000, 80, 'S', 1), 'drop_snat_exhausted'),
+    { advanceMs: 61_000 },
+    f('second client after the first expired', tcp('198.18.0.11', VIP, 50000, 80, 'S', 1), 'new_flow'),
+  ],
+});
+
+CASES.push({
   name: 'parse: every input of the parse test with its reason',
   services: [
     { id: 1, vip: VIP, port: 80, endpoints: [{ ip: '198.18.1.1', port: 80 }] },
