@@ -17,6 +17,7 @@ import type { ProgDatapathUnderTest } from '../datapath/prog-datapath.ts';
 import { buildFrame, decodeFrame, describe } from '../packet/index.ts';
 import { FWD_RESULT, REASON } from '../schema/maps.ts';
 import { CASES, KNOWN_DISAGREEMENTS } from './differential-cases.ts';
+import { CORNER_CASES } from './differential-cases-corners.ts';
 import { fuzzCase } from './fuzz-cases.ts';
 import type { DiffCase, Programmable } from './differential-cases.ts';
 import { openModelDatapath } from './index.ts';
@@ -166,7 +167,7 @@ function report(t: ExecutionContext, r: { mismatches: Mismatch[]; unrunnable: st
 const FUZZ = [1, 2, 3, 4].map((seed) => fuzzCase(seed, 300));
 
 for (const hook of ['tc', 'xdp'] as const) {
-  for (const c of [...CASES, ...FUZZ]) {
+  for (const c of [...CASES, ...CORNER_CASES, ...FUZZ]) {
     if (why !== undefined) {
       test.skip(`${hook}: model = kernel: ${c.name} (skipped: ${why})`, () => undefined);
       continue;
