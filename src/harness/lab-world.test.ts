@@ -3,10 +3,11 @@
 // and captures() report, the clock moved by advance(), one entry deleted, and nothing of the run
 // left after close().
 import test from 'ava';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { VIP, builtinTopology } from '../../lab/builtins.ts';
 import { PIN_ROOT } from '../../lab/naming.ts';
@@ -176,4 +177,14 @@ test.serial('lab world: keep() leaves the lab running without an owner; xlb lab 
   t.is(r.summary.ok, 3);
   execFileSync(path.resolve('xlb'), ['lab', 'down', '--name', state.name], { stdio: 'ignore' });
   t.deepEqual(leftovers(state.id, state.name), []);
+});
+
+test.serial('lab world: Ctrl-C (SIGINT) with the agent, tcpdump and a client running leaves nothing', (t) => {
+  const fixture = fileURLToPath(new URL('./lab-world-sigint.fixture.ts', import.meta.url));
+  const r = spawnSync(process.execPath, ['--import', 'tsx', fixture, 'xdp'], { encoding: 'utf8', timeout: 60_000 });
+  const run = JSON.parse(r.stdout.split('\n')[0] ?? '{}') as { name?: string; id?: string; artifactsDir?: string };
+  if (run.artifactsDir !== undefined) rmSync(run.artifactsDir, { recursive: true, force: true });
+  t.is(r.status, 130, `${r.stdout}\n${r.stderr}`);
+  if (run.id === undefined || run.name === undefined) return t.fail(`the fixture printed no lab: ${r.stdout}${r.stderr}`);
+  t.deepEqual(leftovers(run.id, run.name), []);
 });
