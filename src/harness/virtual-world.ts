@@ -4,10 +4,16 @@
 //   prog  createVirtualWorld(opts, openProgDatapath)    (src/datapath/prog-datapath.ts)
 // The desired state goes through the real Controller over the datapath's control interface, as
 // the agent does; traffic comes from the lab's client logic on virtual hosts; time is virtual and
-// moves the datapath clock with it (whole milliseconds: the datapath clock trails the virtual one
-// by less than 1 ms).
+// moves the datapath clock with it, step for step (a packet at virtual time T meets a datapath
+// whose clock has moved T since the World opened).
+//
+// `open` gets the hook, the settings (trace on, full-NAT sources, timeouts), the object path
+// (WorldOptions.objectDir, prog) and the faults (WorldOptions.modelFaults, sim). Anything else a
+// datapath wants (the model's `seed` for `random`) the caller closes over:
+//   createVirtualWorld(opts, (o) => openModelDatapath({ ...o, seed: opts.seed }))
+import { join } from 'node:path';
 import { Controller } from '../controller/controller.ts';
-import type { DatapathUnderTest, DpTraceEvent, OpenDatapathOptions } from '../datapath/packet-datapath.ts';
+import type { DatapathUnderTest, DpTraceEvent, FrameResult, OpenDatapathOptions } from '../datapath/packet-datapath.ts';
 import type { CtStateName } from '../schema/maps.ts';
 import { clientOptions } from '../traffic/types.ts';
 import type { ClientReport, ClientRequest } from '../traffic/types.ts';
@@ -46,7 +52,6 @@ export class VirtualWorld implements World {
   /** Every frame the datapath saw, with the interface it really arrived on. */
   readonly events: LbEvent[] = [];
   readonly #trace: DpTraceEvent[] = [];
-  #dpMs = 0;
   #closed = false;
 
   constructor(opts: WorldOptions, open: OpenDatapath, extras: VirtualWorldExtras = {}) {
@@ -64,24 +69,46 @@ export class VirtualWorld implements World {
     if (snatV4 !== undefined) settings.snatV4 = snatV4;
     if (snatV6 !== undefined) settings.snatV6 = snatV6;
     if (opts.timeoutsS !== undefined) settings.timeoutsS = opts.timeoutsS as Partial<Record<CtStateName, number>>;
-    this.dut = open({ hook: opts.hook, settings });
+    const openOpts: OpenDatapathOptions = { hook: opts.hook, settings };
+    if (opts.objectDir !== undefined) openOpts.objectPath = join(opts.objectDir, `xlb_${opts.hook}.bpf.o`);
+    if (opts.modelFaults !== undefined) openOpts.faults = opts.modelFaults;
+    this.dut = open(openOpts);
     try {
       this.controller = new Controller(this.dut.control);
-      attachDatapath(lb, this.dut.packets, (e) => {
-        this.events.push(e);
-        this.#trace.push(e.result.trace);
-      });
+      attachDatapath(
+        lb,
+        this.dut.packets,
+        (e) => {
+          this.events.push(e);
+          this.#trace.push(e.result.trace);
+        },
+        (r) => this.#dsrEndpoint(r),
+      );
     } catch (e) {
       this.dut.close();
       throw e;
     }
-    this.net.clock.onAdvance = (_from, toUs) => {
-      const ms = Math.floor(toUs / 1000);
-      if (ms > this.#dpMs) {
-        this.dut.packets.advance(ms - this.#dpMs);
-        this.#dpMs = ms;
+    this.net.clock.onAdvance = (fromUs, toUs) => this.dut.packets.advance((toUs - fromUs) / 1000);
+  }
+
+  /** Endpoint address per service id and slot, of DSR services only (cleared by apply()). */
+  #dsr: Map<number, string[]> | undefined;
+
+  /** The endpoint of a DSR flow's packet (where the program's FIB lookup pointed), else undefined. */
+  #dsrEndpoint(r: FrameResult): string | undefined {
+    const { serviceId, endpointSlot } = r.trace;
+    if (serviceId <= 0 || endpointSlot < 0) return undefined;
+    if (this.#dsr === undefined) {
+      this.#dsr = new Map();
+      for (const s of this.dut.control.listServices()) {
+        if (s.mode !== 'dsr') continue;
+        this.#dsr.set(
+          s.id,
+          this.dut.control.readEndpoints(s.id, s.generation, s.endpointCount).map((e) => e.ip),
+        );
       }
-    };
+    }
+    return this.#dsr.get(serviceId)?.[endpointSlot] || undefined;
   }
 
   get clock(): VirtualNetwork['clock'] {
@@ -91,13 +118,18 @@ export class VirtualWorld implements World {
   async apply(services: ServiceInput[]): Promise<void> {
     // The controller validates and fills the defaults (deadFlowPolicy keep, weight 1, active
     // true) exactly as for the agent's config file; its errors reach the scenario unchanged.
+    this.#dsr = undefined;
     this.controller.load({ services });
     await Promise.resolve();
   }
 
   async client(node: string, req: ClientRequest): Promise<ClientReport> {
     const n = this.net.node(node);
-    return this.clock.runUntilSettled(runVirtualClient(n, clientOptions(req)), `the client on ${node}`);
+    const r = await this.clock.runUntilSettled(runVirtualClient(n, clientOptions(req)), `the client on ${node}`);
+    // The client is done when its last segment leaves (the final ACK of a close): let what is on
+    // the wire arrive, as it has on a real link by the time the lab's client process has exited.
+    await this.clock.settle(`the last packets of the client on ${node}`);
+    return r;
   }
 
   async startClient(node: string, req: ClientRequest): Promise<SteppedTraffic> {
@@ -132,7 +164,9 @@ export class VirtualWorld implements World {
       report: async () => {
         // Rounds nobody asked for run now, one after the other, like a closed stdin would.
         while (gate !== undefined) await release(`the remaining rounds of the client on ${node}`);
-        return clock.runUntilSettled(reportP, `the end of the client on ${node}`);
+        const r = await clock.runUntilSettled(reportP, `the end of the client on ${node}`);
+        await clock.settle(`the last packets of the client on ${node}`);
+        return r;
       },
     };
   }

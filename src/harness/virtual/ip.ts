@@ -229,7 +229,8 @@ export class VNode {
       return;
     }
     if (this.isLocal(d.ip.dst)) this.#deliver(iface, frame, d);
-    else if (this.forwarding) this.forward(iface, frame, d);
+    // Linux forwards only frames sent to its own MAC (ip_forward drops pkt_type != PACKET_HOST).
+    else if (this.forwarding && !group) this.forward(iface, frame, d);
     else this.drop('not_local');
   }
 
@@ -271,7 +272,11 @@ export class VNode {
 
   // ---- forward -------------------------------------------------------------------------------
 
-  forward(iface: VIface, frame: Buffer, d: DecodedFrame): void {
+  /**
+   * Forwards a packet by its destination, or by `toward` (the address a FIB lookup was asked
+   * about: a DSR endpoint, whose packets keep the VIP as destination).
+   */
+  forward(iface: VIface, frame: Buffer, d: DecodedFrame, toward?: string): void {
     const ip = d.ip!;
     const ttl = ip.version === 4 ? ip.ttl : ip.hopLimit;
     if (ttl <= 1) {
@@ -279,14 +284,14 @@ export class VNode {
       this.sendError({ kind: 'time-exceeded' }, d, frame);
       return;
     }
-    const dst = parseIp(ip.dst);
-    const r = this.route(dst);
+    const target = toward ?? ip.dst;
+    const r = this.route(target);
     if (r === undefined) {
       this.drop('no_route');
       this.sendError({ kind: 'net-unreachable' }, d, frame);
       return;
     }
-    const hop = r.via ?? ip.dst;
+    const hop = r.via ?? target;
     const mac = this.#neigh.get(hop);
     if (mac === undefined) {
       this.drop('no_neighbour');
@@ -312,6 +317,16 @@ export class VNode {
     this.forwarded++;
     r.iface.transmit(out);
     void iface;
+  }
+
+  /** The stack's forwarding of a frame toward `toward` instead of its destination (see lb.ts). */
+  forwardToward(iface: VIface, frame: Buffer, toward: string): void {
+    const d = decodeFrame(frame);
+    if (d.ip === undefined || (d.ip.version === 4 && d.ip.checksum.verdict !== 'ok')) {
+      this.drop(d.ip === undefined ? 'not_ip' : 'bad_checksum');
+      return;
+    }
+    this.forward(iface, frame, d, toward);
   }
 
   /** Sends a frame by its destination address as it is (a datapath's redirect: it already set TTL and MACs). */

@@ -4,7 +4,10 @@
 //   pass      the LB node's own stack: delivered locally if addressed to the LB, else forwarded
 //             by destination like Linux does (route, TTL, MACs); this is how a translated packet
 //             leaves in sim/prog, whose datapaths run with an empty FIB ('pass_fib', see
-//             src/datapath/packet-datapath.ts)
+//             src/datapath/packet-datapath.ts). One exception: a DSR packet keeps the VIP as
+//             destination and the program looked the *endpoint* up in the FIB, so when it
+//             answers 'pass_fib' for a DSR service the LB forwards toward the endpoint (its MAC,
+//             TTL decremented), which is what the program does with a FIB that answers.
 //   tx        back out of the interface it came in on, as the program left it
 //   redirect  out of the interface the route to its destination names, as the program left it
 //             (the program already rewrote MACs and TTL)
@@ -25,7 +28,11 @@ export interface LbEvent {
   result: FrameResult;
 }
 
-export function attachDatapath(node: VNode, dp: PacketDatapath, onResult: (e: LbEvent) => void): void {
+/**
+ * `fibTarget(result)`: the address the program's FIB lookup was about when it is not the
+ * packet's destination (the endpoint of a DSR flow), else undefined.
+ */
+export function attachDatapath(node: VNode, dp: PacketDatapath, onResult: (e: LbEvent) => void, fibTarget: (r: FrameResult) => string | undefined = () => undefined): void {
   node.ingress = (iface, frame) => {
     // A copy: an implementation may rewrite its input in place, and captures hold the original.
     const result = dp.process(Buffer.from(frame), DATAPATH_IFINDEX);
@@ -40,8 +47,13 @@ export function attachDatapath(node: VNode, dp: PacketDatapath, onResult: (e: Lb
       case 'redirect':
         node.redirect(Buffer.from(result.frame));
         return undefined;
-      case 'pass':
-        return Buffer.from(result.frame);
+      case 'pass': {
+        const out = Buffer.from(result.frame);
+        const toward = result.fwd === 'pass_fib' ? fibTarget(result) : undefined;
+        if (toward === undefined) return out;
+        node.forwardToward(iface, out, toward);
+        return undefined;
+      }
     }
   };
 }

@@ -1,7 +1,10 @@
 // Interfaces and segments of the virtual network. A segment with two members is a wire (a veth
 // pair: every frame reaches the other end, which filters by MAC like a NIC); with more, a learning
 // switch (a Linux bridge: frames go to the port that last sent from the destination MAC, unknown
-// and broadcast/multicast destinations are flooded to every other port).
+// and broadcast/multicast destinations are flooded to every other port). The switch starts out
+// knowing every member's MAC, as a bridge does once ARP/ND has run: the model has no ARP, and
+// without it a host that never sends on a segment (the router of DSR replies) would have every
+// frame to it flooded forever.
 //
 // Every interface records what it sends and what it receives, like `tcpdump -i IF` on it: into a
 // LinkCapture (in memory) and into a pcap file whose timestamps are the virtual time. Frames are
@@ -117,6 +120,7 @@ export class Segment {
     iface.segment = this;
     iface.capture.segment = this.name;
     this.members.push(iface);
+    this.fdb.set(macKey(iface.macBytes, 0), iface);
   }
 
   get isSwitch(): boolean {

@@ -110,6 +110,42 @@ test('the router drops the first SYN: the client retransmits it after 1 s and co
   net.close();
 });
 
+test('a lost data segment is retransmitted on the RTO (min 200 ms); 300 kB echo respects the 64 KiB window', async (t) => {
+  const net = network();
+  let lost = 0;
+  net.node('rt').filters.push((frame) => {
+    const d = decodeFrame(frame);
+    if (lost === 0 && d.ip?.src === C1.ipv4 && (d.payload?.length ?? 0) > 0) {
+      lost++;
+      return 'drop';
+    }
+    return 'keep';
+  });
+  const r = await run(net, { proto: 'tcp', target: B1.ipv4, payload: 300_000, timeoutMs: 10_000 });
+  t.is(r.summary.ok, 1, r.results[0]?.error ?? '');
+  t.is(r.results[0]?.bytesReceived, 300_000 + 3);
+  t.true(net.node('c1').tcp.retransmits >= 1);
+  const sent = net.iface('c1', 'left').capture.packets.map((p) => ({ t: p.timeMs, d: decodeFrame(p.frame) })).filter((x) => x.d.ip?.src === C1.ipv4 && (x.d.payload?.length ?? 0) > 0);
+  const first = sent[0];
+  const again = sent.find((x, i) => i > 0 && x.d.tcp?.seq === first?.d.tcp?.seq);
+  t.true(again !== undefined && again.t - (first?.t ?? 0) >= 200);
+  // Never more than the peer's window (65535, no scaling) unacknowledged.
+  let acked = 0;
+  let maxInFlight = 0;
+  for (const p of net.iface('c1', 'left').capture.packets) {
+    const d = decodeFrame(p.frame);
+    const tcp = d.tcp;
+    if (tcp === undefined) continue;
+    if (d.ip?.dst === C1.ipv4 && (tcp.flags & 0x10) !== 0) acked = Math.max(acked, (tcp.ack - (first?.d.tcp?.seq ?? 0)) >>> 0);
+    else if (d.ip?.src === C1.ipv4 && (d.payload?.length ?? 0) > 0) {
+      const end = (tcp.seq + (d.payload?.length ?? 0) - (first?.d.tcp?.seq ?? 0)) >>> 0;
+      maxInFlight = Math.max(maxInFlight, end - acked);
+    }
+  }
+  t.true(maxInFlight <= 65535 && maxInFlight > 60000, `max in flight ${maxInFlight}`);
+  net.close();
+});
+
 test('SYN retransmits back off 1, 2, 4 s; the client times out and abandons the connection', async (t) => {
   const net = network();
   net.node('rt').filters.push(() => 'drop');
