@@ -15,6 +15,7 @@ import { isAlive } from '../../lab/procs.ts';
 import { listStates } from '../../lab/state.ts';
 import { resolveTopology } from '../../lab/topology.ts';
 import { buildFrame, decodeFrame } from '../packet/index.ts';
+import { AgentApiError } from '../agent/client.ts';
 import { createLabWorld } from './lab-world.ts';
 import { HOOKS } from './world.ts';
 import type { ServiceInput } from './world.ts';
@@ -69,8 +70,9 @@ for (const hook of HOOKS) {
     const id = state.id;
 
     // The API's validation error comes back as the thrown message.
-    const err = await t.throwsAsync(world.apply([{ ...web, algorithm: 'nope' as ServiceInput['algorithm'] }]));
-    t.regex(err?.message ?? '', /PUT \/v1\/services: 400 .*algorithm/s);
+    const err = await t.throwsAsync(world.apply([{ ...web, algorithm: 'nope' as ServiceInput['algorithm'] }]), { instanceOf: AgentApiError });
+    t.is(err?.status, 400);
+    t.regex(err?.message ?? '', /refused \(400\).*algorithm/s);
     await world.apply([web]);
 
     const t1 = performance.now();

@@ -60,14 +60,6 @@ function timeoutsArray(cur: number[], timeouts: Partial<Record<string, number>>)
   return out;
 }
 
-/** An error body of the REST API ({error, message, errors: [{path, message}]}) as one line. */
-function apiError(what: string, status: number, json: unknown, text: string): Error {
-  const b = (json ?? {}) as { message?: string; errors?: { path?: string; message?: string }[] };
-  const details = (b.errors ?? []).map((e) => `${e.path !== undefined && e.path !== '' ? `${e.path}: ` : ''}${e.message ?? ''}`);
-  const msg = b.message ?? (text.trim() || `HTTP ${status}`);
-  return new Error(`${what}: ${status} ${msg}${details.length > 0 && !msg.includes(details[0] ?? '') ? `\n${details.join('\n')}` : ''}`);
-}
-
 export async function createLabWorld(opts: WorldOptions): Promise<World> {
   if (opts.backend !== 'lab') throw new Error(`createLabWorld: backend '${opts.backend}' is not 'lab'`);
   const startMs = Date.now();
@@ -161,8 +153,8 @@ export async function createLabWorld(opts: WorldOptions): Promise<World> {
       hook: opts.hook,
       topology: opts.topology,
       async apply(services: ServiceInput[]) {
-        const r = await running.request('PUT', '/v1/services', { services });
-        if (r.status < 200 || r.status > 299) throw apiError('PUT /v1/services', r.status, r.json, r.text);
+        // A refusal throws the client's AgentApiError: the API's message, status and field errors.
+        await running.client.replaceServices(services);
       },
       client: (node: string, req: ClientRequest) => runClient(lab, node, req, CLIENT_RUN),
       startClient: (node: string, req: ClientRequest) => startClient(lab, node, req, CLIENT_RUN),
@@ -179,9 +171,7 @@ export async function createLabWorld(opts: WorldOptions): Promise<World> {
       async observe(): Promise<Observation> {
         ring?.consume();
         if (traceErrors.length > 0) throw new Error(`lab world: ${traceErrors.length} trace record(s) did not decode; first: ${traceErrors[0]}`);
-        const r = await running.request('GET', '/v1/conntrack?limit=1000000');
-        if (r.status !== 200) throw apiError('GET /v1/conntrack', r.status, r.json, r.text);
-        const flows = ((r.json as { entries: (DpFlow & { service?: string })[] }).entries ?? []).map(({ service: _name, ...f }) => f);
+        const flows: DpFlow[] = (await running.client.conntrack({ limit: 1_000_000 })).entries.map(({ service: _name, ...f }) => f);
         return {
           conntrack: readCtEntries(pinDir),
           flows,
