@@ -54,6 +54,7 @@ test('readConntrack and the counter readers decode the datapath maps', async (t)
       state: CT_STATE.indexOf('ESTABLISHED'),
       flags: 0,
       xlate: 0,
+      last_ack: 0,
     };
     pinMap(`${dir}/xlb_ct`, 'lru_hash', ctKey.size, ctEntry.size, 64, (m) => {
       m.update(ctKey.encode({ saddr: v4('198.18.1.11'), daddr: v4('198.18.100.1'), sport: 40000, dport: 7000, proto: 6, family: 4 }), ctEntry.encode(entry));
