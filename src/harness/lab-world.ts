@@ -60,6 +60,12 @@ function timeoutsArray(cur: number[], timeouts: Partial<Record<string, number>>)
   return out;
 }
 
+function sumValues(m: Map<string, number>): number {
+  let n = 0;
+  for (const v of m.values()) n += v;
+  return n;
+}
+
 export async function createLabWorld(opts: WorldOptions): Promise<World> {
   if (opts.backend !== 'lab') throw new Error(`createLabWorld: backend '${opts.backend}' is not 'lab'`);
   const startMs = Date.now();
@@ -140,6 +146,10 @@ export async function createLabWorld(opts: WorldOptions): Promise<World> {
     const pinDir: string = agent.pinDir;
     // Tracing on (and the scenario's timeouts) in the pinned config; the agent keeps running.
     updatePinnedConfig(pinDir, (cur) => ({ flags: cur.flags | CFG_F.trace, timeouts_s: timeoutsArray(cur.timeouts_s, opts.timeoutsS ?? {}) }));
+    // Exactly one reason is counted per packet and, with tracing on, one event emitted: packets
+    // counted from here on that never show up in the ring were lost to a full ring.
+    const packetsBeforeTrace = sumValues(readReasons(pinDir));
+    let lostReported = 0;
     traceMap = BpfMap.openPinned(path.join(pinDir, 'xlb_trace'));
     // Consumed from the event loop as records arrive (a full ring drops events); unref'd so an
     // unclosed World does not keep the process alive (the Lab's exit hooks remove the rest).
@@ -174,14 +184,21 @@ export async function createLabWorld(opts: WorldOptions): Promise<World> {
         return deletePinnedCt(pinDir, entry.key);
       },
       async observe(): Promise<Observation> {
+        // Counters first, then the ring: every packet counted has its event submitted by then.
+        const reasons = readReasons(pinDir);
         ring?.consume();
         if (traceErrors.length > 0) throw new Error(`lab world: ${traceErrors.length} trace record(s) did not decode; first: ${traceErrors[0]}`);
+        const lost = sumValues(reasons) - packetsBeforeTrace - trace.length;
+        if (lost > lostReported) {
+          process.stderr.write(`lab world: the trace lost ${lost} event(s) so far (xlb_reasons counted more packets than xlb_trace delivered: the ring was full)\n`);
+          lostReported = lost;
+        }
         const flows: DpFlow[] = (await running.client.conntrack({ limit: 1_000_000 })).entries.map(({ service: _name, ...f }) => f);
         return {
           conntrack: readCtEntries(pinDir),
           flows,
           counters: readDpCounters(pinDir),
-          reasons: readReasons(pinDir),
+          reasons,
           fwd: readFwdResults(pinDir),
           // Ring order is reservation order across CPUs, and each CPU read the (coarse) clock
           // before reserving: a stable sort by time gives datapath-time order, ring order within a tick.
