@@ -110,6 +110,16 @@ for (const hook of HOOKS) {
     t.true(obs.trace.some((e) => e.ctAfter === 'TIME_WAIT' || e.ctAfter === 'CLOSED'));
     t.true(obs.trace.every((e, i) => i === 0 || e.timeNs >= (obs.trace[i - 1]?.timeNs ?? 0n)), 'trace events in order');
 
+    // One side of a flow lost: its forward entry deleted (while alive: the agent's sweep would
+    // delete expired ones by itself).
+    const one = fwd[0];
+    if (one === undefined) return;
+    t.true(await world.deleteConntrack(one));
+    t.false(await world.deleteConntrack(one));
+    const afterDelete = await world.observe();
+    t.false(afterDelete.conntrack.some((e) => !e.reply && e.key.sport === one.key.sport && e.key.dst === VIP.ipv4));
+    t.is(afterDelete.flows.filter((f) => f.vip.ip === VIP.ipv4).length, 8);
+
     // The datapath clock: past TIME_WAIT's 120 s the flows are gone from the listing (the raw
     // entries stay until the agent's sweep).
     await world.advance(130);
@@ -121,11 +131,6 @@ for (const hook of HOOKS) {
     const obs2 = await world.observe();
     t.is(obs2.reasons.get('new_flow'), 10);
     t.like(obs2.conntrack.find((e) => !e.reply && e.key.sport === 45000), { state: 'CLOSED', nat: { dst: backendIps[0] } });
-
-    const one = fwd[0];
-    if (one === undefined) return;
-    t.true(await world.deleteConntrack(one));
-    t.false(await world.deleteConntrack(one));
 
     const links = await world.captures();
     const client = links.find((l) => l.node === 'c1');
