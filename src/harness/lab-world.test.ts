@@ -183,6 +183,8 @@ test.serial('lab world: keep() leaves the lab running without an owner; xlb lab 
   const r = await world.client('c1', { proto: 'tcp', target: VIP.ipv4, port: 7000, count: 3 });
   t.is(r.summary.ok, 3);
   execFileSync(path.resolve('xlb'), ['lab', 'down', '--name', state.name], { stdio: 'ignore' });
+  // The processes `down` killed were this process's children: their exits must not bring the state file back.
+  await new Promise((r) => setTimeout(r, 500));
   t.deepEqual(leftovers(state.id, state.name), []);
 });
 
