@@ -4,7 +4,7 @@
 import test from 'ava';
 import { buildFrame, decodeFrame } from '../packet/index.ts';
 import type { FrameSpec, IpPacketSpec } from '../packet/index.ts';
-import { CT_STATE, UNKNOWN_TCP } from '../schema/maps.ts';
+import { CT_F, CT_STATE, UNKNOWN_TCP } from '../schema/maps.ts';
 import { HOOKS, openHarness } from './test-support.ts';
 import type { Harness } from './test-support.ts';
 import { readEndpointConns } from './maps.ts';
@@ -202,6 +202,32 @@ for (const hook of HOOKS) {
       t.is(state(h, 41001), undefined);
       t.is(h.run(fromClient({ flags: 'R' }, 41002)).verdict, 'drop');
       t.deepEqual(h.reasonDelta(), { drop_midstream: 2 });
+    } finally {
+      h.close();
+    }
+  });
+
+  test(`${hook}: a flow adopted mid-stream times out like SYN_SENT until the backend answers, then like its state`, (t) => {
+    const h = openHarness(hook);
+    try {
+      h.service({ id: 1, vip: VIP, port: 80, endpoints: [{ ip: B1, port: 80 }] });
+      const fwd = (sport: number) => h.flow({ src: CLIENT, dst: VIP, sport, dport: 80, proto: 'tcp' });
+      // unanswered: one ACK, then 61 s of silence (SYN_SENT's 60 s): gone, the next packet is new again
+      h.run(fromClient({ seq: 5, ack: 6, flags: 'A' }, 41000));
+      t.is(state(h, 41000), 'ESTABLISHED');
+      t.is(fwd(41000)!.flags & CT_F.midstream, CT_F.midstream);
+      // answered: the backend's packet clears the mark in both entries
+      h.run(fromClient({ seq: 5, ack: 6, flags: 'A' }, 41001));
+      h.reasonDelta();
+      h.run(fromBackend({ seq: 6, ack: 5, flags: 'A' }, B1, 41001));
+      t.deepEqual(h.reasonDelta(), { tracked: 1 });
+      t.is(fwd(41001)!.flags & CT_F.midstream, 0);
+      t.is(h.flow({ src: B1, dst: CLIENT, sport: 80, dport: 41001, proto: 'tcp' })!.flags & CT_F.midstream, 0);
+      h.advance(61);
+      h.reasonDelta();
+      h.run(fromClient({ seq: 5, ack: 7, flags: 'A' }, 41000));
+      h.run(fromClient({ seq: 5, ack: 7, flags: 'A' }, 41001));
+      t.deepEqual(h.reasonDelta(), { midstream_new: 1, fast_path: 1 });
     } finally {
       h.close();
     }
