@@ -234,6 +234,7 @@ static __always_inline int slow_tracked(xlb_ctx_t *ctx, const struct xlb_config 
 	__u8 fins = e->flags & (XLB_CT_F_FIN_CLIENT | XLB_CT_F_FIN_BACKEND);
 	__u32 reason = XLB_R_TRACKED;
 	int st = e->state, act;
+	__u8 clear;
 
 	v->svc_id = e->svc_id;
 	v->ep_slot = e->ep_slot;
@@ -282,12 +283,16 @@ static __always_inline int slow_tracked(xlb_ctx_t *ctx, const struct xlb_config 
 		if (peer)
 			peer->flags &= ~XLB_CT_F_LC_COUNTED;
 	}
+	/* the backend answered: a mid-stream adoption becomes an ordinary flow (ct_alive) */
+	clear = XLB_CT_F_FIN_CLIENT | XLB_CT_F_FIN_BACKEND;
+	if (e->flags & XLB_CT_F_REPLY)
+		clear |= XLB_CT_F_MIDSTREAM;
 	e->state = st;
-	e->flags = (e->flags & ~(XLB_CT_F_FIN_CLIENT | XLB_CT_F_FIN_BACKEND)) | fins;
+	e->flags = (e->flags & ~clear) | fins;
 	ct_account(e, p, now);
 	if (peer) {
 		peer->state = st;
-		peer->flags = (peer->flags & ~(XLB_CT_F_FIN_CLIENT | XLB_CT_F_FIN_BACKEND)) | fins;
+		peer->flags = (peer->flags & ~clear) | fins;
 		peer->last_seen_ns = now;
 	}
 	v->ct_new = st;
