@@ -187,6 +187,38 @@ for (const hook of HOOKS) {
     }
   });
 
+  test(`${hook}: least-connection counts: +1 per connection, back to 0 after FIN close, RST close, a restarted tuple's second close, re-selection`, (t) => {
+    const h = openHarness(hook);
+    try {
+      h.service({ id: 1, vip: VIP, port: 80, algo: 'lc', endpoints: [{ ip: B1, port: 80 }] });
+      const conns = (): bigint => readEndpointConns(h.dp, 1, 0);
+      handshake(h, t);
+      t.is(conns(), 1n);
+      h.run(fromClient({ seq: 101, ack: 901, flags: 'FA' }));
+      h.run(fromBackend({ seq: 901, ack: 102, flags: 'FA' }));
+      h.run(fromClient({ seq: 102, ack: 902, flags: 'A' }));
+      t.is(state(h), 'TIME_WAIT');
+      t.is(conns(), 0n, 'FIN close');
+      // the tuple reused on the same endpoint: a connection again, counted again
+      h.run(fromClient({ seq: 7000, flags: 'S' }));
+      t.is(state(h), 'SYN_SENT');
+      t.is(conns(), 1n, 'restarted tuple counted');
+      h.run(fromBackend({ seq: 0, ack: 7001, flags: 'RA' }));
+      t.is(state(h), 'CLOSED');
+      t.is(conns(), 0n, 'RST close of the restarted connection');
+      // a half-open SYN whose endpoint goes away: the retransmit re-selects, the count moves
+      h.service({ id: 1, vip: VIP, port: 80, algo: 'lc', endpoints: [{ ip: B1, port: 80 }, { ip: B2, port: 80 }] });
+      h.run(fromClient({ seq: 100, flags: 'S' }, 40001));
+      t.is(conns(), 1n);
+      h.service({ id: 1, vip: VIP, port: 80, algo: 'lc', gen: 1, endpoints: [{ ip: B1, port: 80, active: false }, { ip: B2, port: 80 }] });
+      h.run(fromClient({ seq: 100, flags: 'S' }, 40001));
+      t.is(conns(), 0n, 're-selection released B1');
+      t.is(readEndpointConns(h.dp, 1, 1), 1n);
+    } finally {
+      h.close();
+    }
+  });
+
   test(`${hook}: mid-stream packet of an unknown flow: policy select creates ESTABLISHED, policy drop drops; both counted`, (t) => {
     const h = openHarness(hook);
     try {
