@@ -270,9 +270,12 @@ export class KernelDatapath implements Datapath {
   }
 
   // ---------------------------------------------------------------- flows
+  /** The datapath's ct_alive (docs/datapath.md): a mid-stream adoption the backend has not
+   * answered yet gets at most SYN_SENT's timeout. */
   private alive(e: CtEntry, now: bigint, timeouts: number[]): boolean {
-    const t = BigInt(timeouts[e.state & 15] ?? 0) * 1_000_000_000n;
-    return now - e.last_seen_ns <= t;
+    let s = timeouts[e.state & 15] ?? 0;
+    if ((e.flags & CT_F.midstream) !== 0) s = Math.min(s, timeouts[CT_STATE.indexOf('SYN_SENT')] ?? 0);
+    return now - e.last_seen_ns <= BigInt(s) * 1_000_000_000n;
   }
 
   private now(cfg: Config): bigint {
