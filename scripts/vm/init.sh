@@ -66,9 +66,10 @@ mount -t bpf bpf $R/sys/fs/bpf || say "warning: cannot mount bpffs"
 mount -t tracefs tracefs $R/sys/kernel/tracing 2>/dev/null || say "warning: cannot mount tracefs"
 mount -t debugfs debugfs $R/sys/kernel/debug 2>/dev/null
 mount -t cgroup2 cgroup2 $R/sys/fs/cgroup 2>/dev/null
-# Fresh /run and /tmp: the host's (its netns names, pid files, sockets) mean nothing here.
+# A fresh /run: the host's (its netns names, pid files, sockets) mean nothing here.
 mount -t tmpfs -o mode=0755 tmpfs $R/run
-mount -t tmpfs -o mode=1777 tmpfs $R/tmp
+# /tmp stays the overlay (host content read-only below, writes in tmpfs): tsx finds its
+# transpile cache (/tmp/tsx-0) there, which saves tens of seconds of TCG time per node start.
 mkdir -p $R/run/xlb-vm $R/run/netns
 mount --bind /share $R/run/xlb-vm
 # This kernel's modules where the host's modprobe looks for them.

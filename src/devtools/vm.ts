@@ -165,7 +165,7 @@ export function qemuArgs(o: { kernel: CachedKernel; accel: Accel; cpus: number; 
     `virtio-9p-pci,fsdev=${id},mount_tag=${tag}`,
   ];
   // panic=-1: reboot at once on a panic, which -no-reboot turns into qemu's exit.
-  const append = ['console=ttyS0', 'panic=-1', 'mitigations=off', 'no_timer_check', 'tsc=reliable', 'random.trust_cpu=on', 'loglevel=4'];
+  const append = ['console=ttyS0', 'panic=-1', 'mitigations=off', 'no_timer_check', 'tsc=reliable', 'random.trust_cpu=on', 'loglevel=6'];
   return [
     '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
     '-machine', 'q35',
@@ -174,7 +174,7 @@ export function qemuArgs(o: { kernel: CachedKernel; accel: Accel; cpus: number; 
     '-cpu', o.accel === 'kvm' ? 'host' : 'max',
     '-smp', String(o.cpus),
     '-m', String(o.memMiB),
-    '-kernel', o.kernel.vmlinuz,
+    '-kernel', o.kernel.kernel,
     '-initrd', o.kernel.initramfs,
     '-append', append.join(' '),
     '-chardev', `file,id=con,path=${o.log}`,
