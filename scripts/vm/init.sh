@@ -76,7 +76,7 @@ mount --bind /share $R/run/xlb-vm
 mkdir -p "$R/lib/modules/$(uname -r)"
 mount --bind "/lib/modules/$(uname -r)" "$R/lib/modules/$(uname -r)"
 mkdir -p "$R$XLB_VM_PROJECT"
-mount -t 9p -o "$P9,cache=mmap" xlbproj "$R$XLB_VM_PROJECT" || die "cannot mount the project folder (9p tag xlbproj)"
+mount -t 9p -o "$P9,cache=loose" xlbproj "$R$XLB_VM_PROJECT" || die "cannot mount the project folder (9p tag xlbproj)"
 
 port() {
   for p in /sys/class/virtio-ports/*; do

@@ -336,6 +336,18 @@ async function buildInitramfs(dir: string, release: string, modDir: string | und
   });
   entries.push({ name: `lib/modules/${release}/modules.dep`, mode: 0o100644, data: Buffer.from(depLines.join('')) });
   for (const f of plan.files) entries.push({ name: `lib/modules/${release}/${f.rel}`, mode: 0o100644, data: f.data });
+  // The chosen modules (decompressed) stay in the cache too: a change of init.sh or busybox
+  // rebuilds the initramfs from them without fetching the package again.
+  const saved = path.join(dir, 'modules');
+  if (modDir !== undefined && path.resolve(modDir) !== saved) {
+    rmSync(saved, { recursive: true, force: true });
+    for (const f of plan.files) {
+      mkdirSync(path.dirname(path.join(saved, f.rel)), { recursive: true });
+      writeFileSync(path.join(saved, f.rel), f.data);
+    }
+    mkdirSync(saved, { recursive: true });
+    if (existsSync(path.join(modDir, 'modules.builtin'))) copyFileSync(path.join(modDir, 'modules.builtin'), path.join(saved, 'modules.builtin'));
+  }
   const tmp = path.join(dir, `initramfs.cpio.tmp-${process.pid}`);
   writeFileSync(tmp, cpioNewc(entries));
   renameSync(tmp, path.join(dir, 'initramfs.cpio'));
@@ -411,9 +423,15 @@ export async function resolveKernel(spec: string, opts: { quiet?: boolean } = {}
   mkdirSync(KERNELS(), { recursive: true });
   const fresh = (k: CachedKernel): boolean => existsSync(k.kernel) && existsSync(k.initramfs) && k.initramfsKey === initramfsKey(k.modules);
   const rebuild = async (k: CachedKernel): Promise<CachedKernel> => {
-    // init.sh or busybox changed: rebuild the initramfs. The modules were only kept inside the
-    // old initramfs, so a kernel from apt/.deb is installed again from its source.
+    // init.sh or busybox changed: rebuild the initramfs from the saved modules; a module list
+    // that asks for modules not saved installs the kernel again from its source.
     say(quiet, `the initramfs of ${k.release} is out of date (init.sh, busybox or the module list changed)`);
+    const known = new Set([...k.modules.map(moduleName), ...k.builtin, ...k.absent]);
+    if (existsSync(path.join(k.dir, 'modules')) && GUEST_MODULES.every((m) => known.has(m))) {
+      const built = await buildInitramfs(k.dir, k.release, path.join(k.dir, 'modules'));
+      const { dir: _dir, kernel: _kernel, initramfs: _initramfs, bytes: _bytes, ...entry } = k;
+      return writeEntry(k.dir, { ...entry, ...built, builtAt: new Date().toISOString() });
+    }
     const [kind, ...rest] = k.source.split(':');
     const what = rest.join(':');
     if (kind === 'apt') return installApt(what.split('=')[0] ?? what, quiet);
