@@ -18,7 +18,7 @@ import { Controller } from '../../src/controller/controller.ts';
 import { DatapathTestDouble } from '../../src/controller/datapath-test-double.ts';
 import { startAgent } from '../../src/agent/agent.ts';
 import { createLogger } from '../../src/agent/log.ts';
-import type { DatapathHandle } from '../../src/agent/agent.ts';
+import type { DatapathHandle } from '../../src/controller/datapath.ts';
 import { ALGORITHMS } from '../../src/controller/types.ts';
 import type { Algorithm } from '../../src/controller/types.ts';
 
@@ -54,7 +54,7 @@ async function opener(backend: BenchOptions['backend']): Promise<Opener> {
       return { datapath: dp, describe: 'test double', attach: () => {}, detach: () => {}, close: () => {} };
     };
   }
-  const { openKernelDatapath } = await import('../../src/controller/kernel-datapath.ts');
+  const { openKernelDatapath } = await import('../../src/datapath/kernel-datapath.ts');
   return (maxServices) => {
     const id = `bench-${Math.random().toString(36).slice(2, 8)}`;
     return openKernelDatapath({ hook: 'tc', pinDir: `/sys/fs/bpf/xlb/${id}`, maxServices, removePinsOnClose: true });

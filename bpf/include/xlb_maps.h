@@ -26,6 +26,15 @@
 /* ---------------------------------------------------------------- enums */
 enum xlb_family { XLB_AF_V4 = 4, XLB_AF_V6 = 6 };
 
+/* xlb_svc_key.proto / xlb_ct_key.proto: the IP protocols the datapath balances (ICMP echo
+ * services: ICMP for IPv4, ICMPv6 for IPv6) */
+enum xlb_proto {
+	XLB_PROTO_TCP = 6,     /* IPPROTO_TCP (IANA numbers; the header stays free of libc) */
+	XLB_PROTO_UDP = 17,    /* IPPROTO_UDP */
+	XLB_PROTO_ICMP = 1,    /* IPPROTO_ICMP */
+	XLB_PROTO_ICMP6 = 58,  /* IPPROTO_ICMPV6 */
+};
+
 enum xlb_mode { XLB_MODE_DNAT = 0, XLB_MODE_FULLNAT = 1, XLB_MODE_DSR = 2 };
 
 enum xlb_algo {
@@ -37,11 +46,16 @@ enum xlb_algo {
 	XLB_ALGO_RANDOM = 5,
 };
 
+/*
+ * Flag sets are enums, not #defines, so they reach the object's BTF (see xlb_schema_enums_btf)
+ * and src/schema/maps.test.ts checks the TypeScript constants against them.
+ */
+
 /* xlb_service.flags */
-#define XLB_SVC_F_PERSIST     0x01    /* source-IP persistence (xlb_persist map) */
+enum xlb_svc_flag { XLB_SVC_F_PERSIST = 0x01 };  /* source-IP persistence (xlb_persist map) */
 
 /* xlb_endpoint.flags */
-#define XLB_EP_F_ACTIVE       0x01
+enum xlb_ep_flag { XLB_EP_F_ACTIVE = 0x01 };
 
 enum xlb_ct_state {
 	XLB_CT_NONE = 0,
@@ -61,23 +75,30 @@ enum xlb_ct_state {
 };
 
 /* xlb_ct_entry.flags */
-#define XLB_CT_F_REPLY        0x01    /* entry for backend -> client packets */
-#define XLB_CT_F_FIN_CLIENT   0x02    /* FIN seen from the client side */
-#define XLB_CT_F_FIN_BACKEND  0x04    /* FIN seen from the backend side */
-#define XLB_CT_F_DSR          0x08    /* no rewrite; forward towards nat_daddr */
-#define XLB_CT_F_SEQ_KNOWN    0x10    /* next_seq holds the sender's next sequence number */
-#define XLB_CT_F_MIDSTREAM    0x20    /* created from a mid-stream TCP packet */
-#define XLB_CT_F_LC_COUNTED   0x40    /* counted in xlb_ep_conns (released on close) */
+enum xlb_ct_flag {
+	XLB_CT_F_REPLY        = 0x01, /* entry for backend -> client packets */
+	XLB_CT_F_FIN_CLIENT   = 0x02, /* FIN seen from the client side */
+	XLB_CT_F_FIN_BACKEND  = 0x04, /* FIN seen from the backend side */
+	XLB_CT_F_DSR          = 0x08, /* no rewrite; forward towards nat_daddr */
+	XLB_CT_F_SEQ_KNOWN    = 0x10, /* next_seq holds the sender's next sequence number */
+	XLB_CT_F_MIDSTREAM    = 0x20, /* created from a mid-stream TCP packet */
+	XLB_CT_F_LC_COUNTED   = 0x40, /* counted in xlb_ep_conns (released on close) */
+	XLB_CT_F_ACK_KNOWN    = 0x80, /* last_ack holds this direction's sender's last ACK number */
+};
 
 /* xlb_ct_entry.xlate: which fields the entry rewrites */
-#define XLB_XL_SADDR          0x01
-#define XLB_XL_DADDR          0x02
-#define XLB_XL_SPORT          0x04
-#define XLB_XL_DPORT          0x08
+enum xlb_xlate {
+	XLB_XL_SADDR          = 0x01,
+	XLB_XL_DADDR          = 0x02,
+	XLB_XL_SPORT          = 0x04,
+	XLB_XL_DPORT          = 0x08,
+};
 
 /* xlb_config.flags */
-#define XLB_CFG_F_TRACE       0x01    /* emit xlb_trace_event records to xlb_trace */
-#define XLB_CFG_F_FIB_TABLE   0x02    /* look routes up in fib_table only (BPF_FIB_LOOKUP_TBID) */
+enum xlb_cfg_flag {
+	XLB_CFG_F_TRACE       = 0x01, /* emit xlb_trace_event records to xlb_trace */
+	XLB_CFG_F_FIB_TABLE   = 0x02, /* look routes up in fib_table only (BPF_FIB_LOOKUP_TBID) */
+};
 
 /* xlb_config.unknown_tcp: a TCP packet without SYN to a service and no flow */
 enum xlb_unknown_tcp { XLB_UNKNOWN_TCP_SELECT = 0, XLB_UNKNOWN_TCP_DROP = 1 };
@@ -177,7 +198,8 @@ struct xlb_ct_entry {
 	__u8 state;           /* enum xlb_ct_state (same in both entries of a flow) */
 	__u8 flags;           /* XLB_CT_F_* */
 	__u8 xlate;           /* XLB_XL_* */
-	__u8 pad[5];
+	__u8 pad[1];
+	__u32 last_ack;       /* TCP: the last acknowledgement number this direction's sender sent (XLB_CT_F_ACK_KNOWN) */
 };
 
 struct xlb_persist_key {
@@ -366,6 +388,29 @@ struct {
 
 /* Keeps struct xlb_trace_event in the object's BTF (ring buffers carry no value type). */
 struct xlb_trace_event *xlb_trace_event_btf __attribute__((unused));
+
+/*
+ * Keeps every enum of the schema in the object's BTF: struct fields hold them as __u8/__u16
+ * and map keys as __u32, so nothing else names their types and clang would leave them out.
+ * src/schema/maps.test.ts checks the TypeScript mirrors against them, name for name and value
+ * for value. Never read or written (one pointer in .bss, which already exists).
+ */
+struct xlb_schema_enums {
+	enum xlb_family family;
+	enum xlb_proto proto;
+	enum xlb_mode mode;
+	enum xlb_algo algo;
+	enum xlb_svc_flag svc_flag;
+	enum xlb_ep_flag ep_flag;
+	enum xlb_ct_state ct_state;
+	enum xlb_ct_flag ct_flag;
+	enum xlb_xlate xlate;
+	enum xlb_cfg_flag cfg_flag;
+	enum xlb_unknown_tcp unknown_tcp;
+	enum xlb_reason reason;
+	enum xlb_fwd_result fwd_result;
+};
+struct xlb_schema_enums *xlb_schema_enums_btf __attribute__((unused));
 
 /*
  * Tail-call table (fast path -> slow path), one per loaded object, not pinned: its programs

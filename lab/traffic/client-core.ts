@@ -32,7 +32,7 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 }
 
 /** One open connection/flow: exchange() does one request/response and returns the backend. */
-interface Conn {
+export interface Conn {
   sport: number | null;
   exchange(): Promise<string>;
   close(): Promise<void>;
@@ -217,8 +217,33 @@ function errText(e: unknown): string {
   return err.code !== undefined ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(e);
 }
 
+/**
+ * Where a client runs: the clock, the pause and the connection opener. The lab's client process
+ * uses the real ones (NODE_ENV below); the virtual hosts of sim/prog pass their virtual clock and
+ * sockets, so both produce reports by the same logic.
+ */
+export interface ClientEnv {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+  open(o: ClientOptions, sport: number | null): Promise<{ conn: Conn; connectMs: number }>;
+  /** After each round after the first (the lab client logs it to stderr). */
+  onRound?(round: number): void;
+}
+
+const NODE_ENV: ClientEnv = {
+  now: () => performance.now(),
+  sleep,
+  open,
+  onRound: (round) => process.stderr.write(`${JSON.stringify({ event: 'round', round })}\n`),
+};
+
 /** Runs the clients; `nextRound` resolves when the next round may start (waitStdin). */
-export async function runClients(o: ClientOptions, nextRound: () => Promise<void> = async () => undefined): Promise<ClientReport> {
+export function runClients(o: ClientOptions, nextRound: () => Promise<void> = async () => undefined): Promise<ClientReport> {
+  return runClientsWith(o, NODE_ENV, nextRound);
+}
+
+/** runClients in a given environment (see ClientEnv). */
+export async function runClientsWith(o: ClientOptions, env: ClientEnv, nextRound: () => Promise<void> = async () => undefined): Promise<ClientReport> {
   const results: ConnResult[] = Array.from({ length: o.count }, (_, i) => ({
     i,
     sport: o.sport > 0 ? o.sport + i : null,
@@ -243,7 +268,7 @@ export async function runClients(o: ClientOptions, nextRound: () => Promise<void
       const b = await c.exchange();
       r.backends.push(b);
       r.backend ??= b;
-      r.latencyMs ??= performance.now() - starts[i]!;
+      r.latencyMs ??= env.now() - starts[i]!;
       r.bytesSent += o.payload;
       r.bytesReceived += o.payload + b.length + 1;
     } catch (e) {
@@ -253,9 +278,9 @@ export async function runClients(o: ClientOptions, nextRound: () => Promise<void
   };
   const openOne = async (i: number): Promise<void> => {
     const r = results[i]!;
-    starts[i] = performance.now();
+    starts[i] = env.now();
     try {
-      const { conn, connectMs } = await open(o, o.sport > 0 ? o.sport + i : null);
+      const { conn, connectMs } = await env.open(o, o.sport > 0 ? o.sport + i : null);
       conns[i] = conn;
       if (o.proto === 'tcp') r.connectMs = connectMs;
     } catch (e) {
@@ -270,7 +295,7 @@ export async function runClients(o: ClientOptions, nextRound: () => Promise<void
       r.sport = c.sport;
       await c.close().catch(() => undefined);
     }
-    r.totalMs = performance.now() - starts[i]!;
+    r.totalMs = env.now() - starts[i]!;
   };
 
   if (!staged) {
@@ -286,11 +311,11 @@ export async function runClients(o: ClientOptions, nextRound: () => Promise<void
     });
     for (let round = 2; round <= o.rounds; round++) {
       if (o.waitStdin) await nextRound();
-      else if (o.roundGapMs > 0) await sleep(o.roundGapMs);
+      else if (o.roundGapMs > 0) await env.sleep(o.roundGapMs);
       await pool(o.count, o.concurrency, exchange);
-      process.stderr.write(`${JSON.stringify({ event: 'round', round })}\n`);
+      env.onRound?.(round);
     }
-    if (o.holdMs > 0) await sleep(o.holdMs);
+    if (o.holdMs > 0) await env.sleep(o.holdMs);
     await pool(o.count, o.concurrency, closeOne);
   }
   const byBackend: Record<string, number> = {};

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { parse } from 'yaml';
 import { DatapathTestDouble } from '../controller/datapath-test-double.ts';
 import { isLoopback, parseListen, startAgent } from './agent.ts';
-import type { DatapathHandle } from './agent.ts';
+import type { DatapathHandle } from '../controller/datapath.ts';
 import { createLogger } from './log.ts';
 
 function double(): DatapathHandle & { attached: Set<string>; closed: boolean; dp: DatapathTestDouble } {

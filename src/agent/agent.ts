@@ -3,7 +3,7 @@
 // wire it to a test double.
 import type { FastifyInstance } from 'fastify';
 import { Controller } from '../controller/controller.ts';
-import type { Datapath } from '../controller/datapath.ts';
+import type { DatapathHandle } from '../controller/datapath.ts';
 import { HealthMonitor } from '../controller/health.ts';
 import { ValidationError } from '../controller/validate.ts';
 import { buildApi } from './api.ts';
@@ -12,21 +12,9 @@ import type { AgentSettings } from './config-file.ts';
 import type { Logger } from './log.ts';
 import type { Service } from '../controller/types.ts';
 
-/** A loaded datapath the agent owns: the controller's Datapath plus lifecycle. */
-export interface DatapathHandle {
-  datapath: Datapath;
-  /** For /healthz and logs, e.g. "kernel tc /sys/fs/bpf/xlb/default". */
-  describe: string;
-  /** Attaches to an interface, replacing any program already there. */
-  attach(iface: string): void;
-  detach(iface: string): void;
-  /** Called once every interface is attached (e.g. to drop what earlier processes left). */
-  afterAttach?(): void;
-  /** Periodic maintenance (conntrack aging, least-connection counts); returns what it did. */
-  maintain?(): Record<string, number>;
-  /** Closes every fd; pinned maps (and attached programs) stay. `detached`: the programs were detached. */
-  close(opts?: { detached?: boolean }): void;
-}
+// The handle type lives beside the Datapath interface (the kernel adapter in src/datapath
+// implements it); re-exported here for code that still names it from the agent.
+export type { DatapathHandle } from '../controller/datapath.ts';
 
 export interface AgentOptions {
   configFile: string;

@@ -67,6 +67,14 @@ export interface NativeBtfMember {
   type: string;
 }
 
+export interface NativeBtfEnum {
+  name: string;
+  /** Bytes of the enum type. */
+  size: number;
+  signed: boolean;
+  values: { name: string; value: bigint }[];
+}
+
 export interface NativeBtfStruct {
   name: string;
   kind: 'struct' | 'union';
@@ -125,6 +133,11 @@ export interface NativeBinding {
   ringbufRef(handle: NativeHandle, ref: boolean): void;
   ringbufConsume(handle: NativeHandle): number;
   btfStructs(path: string): NativeBtfStruct[];
+  btfEnums(path: string): NativeBtfEnum[];
+  setCpuAffinity(cpus: number[]): number;
+  getCpuAffinity(): number[] | number;
+  currentCpu(): number;
+  monotonicCoarseNs(): bigint | number;
 }
 
 const ADDON = path.join(path.dirname(fileURLToPath(import.meta.url)), 'native', 'build', 'Release', 'xlb_bpf.node');

@@ -1,7 +1,7 @@
 // The Datapath interface: everything the controller needs from a datapath, in datapath terms
 // (service entries, endpoint generations, lookup tables, flows, counters) but with no kernel
-// detail (no fds, no byte layouts). Two implementations: the kernel (kernel-datapath.ts, over
-// src/datapath/* and the libbpf binding) and the TypeScript reference model of the `sim`
+// detail (no fds, no byte layouts). Two implementations: the kernel (src/datapath/kernel-datapath.ts,
+// over the loader and the libbpf binding) and the TypeScript reference model of the `sim`
 // backend. The controller cannot tell them apart, and a test double for controller logic lives
 // in memory-datapath.ts.
 //
@@ -94,6 +94,25 @@ export class DatapathRefusal extends Error {
     super(message);
     this.name = 'DatapathRefusal';
   }
+}
+
+/**
+ * A loaded datapath a process owns (the agent, benchmarks): the controller's Datapath plus its
+ * lifecycle on interfaces. The kernel adapter (src/datapath/kernel-datapath.ts) implements it.
+ */
+export interface DatapathHandle {
+  datapath: Datapath;
+  /** For /healthz and logs, e.g. "kernel tc /sys/fs/bpf/xlb/default". */
+  describe: string;
+  /** Attaches to an interface, replacing any program already there. */
+  attach(iface: string): void;
+  detach(iface: string): void;
+  /** Called once every interface is attached (e.g. to drop what earlier processes left). */
+  afterAttach?(): void;
+  /** Periodic maintenance (conntrack aging, least-connection counts); returns what it did. */
+  maintain?(): Record<string, number>;
+  /** Closes every fd; pinned maps (and attached programs) stay. `detached`: the programs were detached. */
+  close(opts?: { detached?: boolean }): void;
 }
 
 export interface Datapath {

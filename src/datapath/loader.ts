@@ -3,7 +3,7 @@
 // resized), maps pinned in (and reused from) pinDir so a restart keeps every flow, the tail-call
 // table filled and pinned (see progsPin), the config map initialised with defaults when it is
 // fresh, typed map handles, attach/detach on interfaces. The one loader of the project: the
-// controller's kernel Datapath (src/controller/kernel-datapath.ts) is built on it.
+// controller's kernel Datapath (src/datapath/kernel-datapath.ts) is built on it.
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';

@@ -133,4 +133,6 @@ export interface OpenDatapathOptions {
   maglevSize?: number;
   /** prog only: a BPF object built otherwise (a mutation), instead of build/bpf/xlb_<hook>.bpf.o. */
   objectPath?: string;
+  /** model only: deliberate faults by name (the harness's self-test proves it catches them). */
+  faults?: string[];
 }

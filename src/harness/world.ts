@@ -37,6 +37,10 @@ export interface WorldOptions {
   timeoutsS?: Partial<Record<string, number>>;
   /** Extra run id suffix for the lab's names (parallel runs). */
   runId?: string;
+  /** prog/lab: load the BPF objects from this folder (a mutated build) instead of build/bpf. */
+  objectDir?: string;
+  /** sim: deliberate faults switched on in the model (the harness's self-test). */
+  modelFaults?: string[];
 }
 
 /** One captured packet on one link. */
@@ -101,6 +105,11 @@ export interface World {
   /** Stops capturing (lab) and returns every link's packets. Call once, at the end. */
   captures(): Promise<LinkCapture[]>;
   close(): Promise<void>;
+  /**
+   * lab only: leave everything running for a person to look at (--keep-on-fail) and say how to
+   * enter it and how to remove it; close() must not be called afterwards.
+   */
+  keep?(): string;
 }
 
 export type WorldFactory = (opts: WorldOptions) => Promise<World>;

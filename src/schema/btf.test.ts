@@ -1,10 +1,10 @@
 // The BTF layout check against the binding's test object: a matching codec gives no message,
-// deliberately wrong codecs give precise ones.
+// deliberately wrong codecs give precise ones; the same for enum mirrors against the datapath object.
 import test from 'ava';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BpfError } from '../bpf/errors.ts';
-import { checkStructLayouts, readBtfStructs, assertStructLayouts } from './btf.ts';
+import { assertEnumMirrors, checkEnumMirrors, checkStructLayouts, readBtfEnums, readBtfStructs, assertStructLayouts, upperSnake } from './btf.ts';
 import { be16, be32, defineStruct, pad, u16, u32, u64, u8 } from './codec.ts';
 
 const OBJ = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../build/bpf/test/binding_test.bpf.o');
@@ -60,4 +60,40 @@ test('an object without BTF or a missing file is a clear error', (t) => {
   const e = t.throws(() => readBtfStructs('/nonexistent.bpf.o'), { instanceOf: BpfError });
   t.is(e?.op, 'read BTF');
   t.is(e?.errno, 'ENOENT');
+});
+
+// Enum mirrors, against the datapath object (the binding's test object has no enums).
+const DP_OBJ = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../build/bpf/xlb_tc.bpf.o');
+
+test('BTF enums carry names and values in declaration order', (t) => {
+  const e = readBtfEnums(DP_OBJ).find((x) => x.name === 'xlb_mode');
+  t.deepEqual(e?.values, [
+    { name: 'XLB_MODE_DNAT', value: 0n },
+    { name: 'XLB_MODE_FULLNAT', value: 1n },
+    { name: 'XLB_MODE_DSR', value: 2n },
+  ]);
+  t.is(e?.size, 4);
+  t.is(upperSnake('finClient'), 'FIN_CLIENT');
+  t.is(upperSnake('drop_no_endpoint'), 'DROP_NO_ENDPOINT');
+  t.is(upperSnake('SYN_SENT'), 'SYN_SENT');
+});
+
+test('mismatching enum mirrors: the name and both values, loudly', (t) => {
+  t.deepEqual(checkEnumMirrors(DP_OBJ, [{ cEnum: 'xlb_mode', prefix: 'XLB_MODE_', tsName: 'MODE', values: { dnat: 0, fullnat: 1, dsr: 2 } }]), []);
+  // a wrong value, a missing name, a name C does not have
+  t.deepEqual(checkEnumMirrors(DP_OBJ, [{ cEnum: 'xlb_mode', prefix: 'XLB_MODE_', tsName: 'MODE', values: { dnat: 0, fullnat: 2, tunnel: 3 } }]), [
+    "enum xlb_mode: XLB_MODE_FULLNAT = 1 in C, but MODE 'fullnat' = 2",
+    "enum xlb_mode: XLB_MODE_DSR = 2 in C has no name in MODE (src/schema/maps.ts; expected 'dsr' or 'DSR' as spelled there)",
+    "MODE 'tunnel' = 3 (src/schema/maps.ts): enum xlb_mode has no XLB_MODE_TUNNEL (C enumerators: XLB_MODE_DNAT, XLB_MODE_FULLNAT, XLB_MODE_DSR)",
+  ]);
+  // a list one short: the count enumerator says so as well as the missing name
+  const states = ['NONE', 'SYN_SENT', 'SYN_RECV', 'ESTABLISHED', 'FIN_WAIT', 'CLOSE_WAIT', 'TIME_WAIT', 'CLOSED', 'UDP_NEW', 'UDP_SEEN', 'UDP_ESTABLISHED', 'ICMP_REQUEST'];
+  t.deepEqual(checkEnumMirrors(DP_OBJ, [{ cEnum: 'xlb_ct_state', prefix: 'XLB_CT_', tsName: 'CT_STATE', values: Object.fromEntries(states.map((n, i) => [n, i])), count: 'XLB_CT_STATE_MAX' }]), [
+    "enum xlb_ct_state: XLB_CT_ICMP_REPLY = 12 in C has no name in CT_STATE (src/schema/maps.ts; expected 'icmp_reply' or 'ICMP_REPLY' as spelled there)",
+    'enum xlb_ct_state: XLB_CT_STATE_MAX = 13 in C, but CT_STATE has 12 names (src/schema/maps.ts)',
+  ]);
+  const missing = checkEnumMirrors(DP_OBJ, [{ cEnum: 'xlb_no_such', prefix: 'X_', tsName: 'X', values: {} }]);
+  t.is(missing.length, 1);
+  t.regex(missing[0]!, /^enum xlb_no_such \(mirrored by X\): not in the BTF of .*xlb_tc\.bpf\.o \(its enums: .*xlb_reason.*\); rebuild/);
+  t.throws(() => assertEnumMirrors(DP_OBJ, [{ cEnum: 'xlb_mode', prefix: 'XLB_MODE_', tsName: 'MODE', values: { dnat: 1 } }]), { message: /XLB_MODE_DNAT = 0 in C, but MODE 'dnat' = 1/ });
 });

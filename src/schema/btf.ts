@@ -1,16 +1,80 @@
 // BTF layout check: compares the struct codecs (codec.ts) with the structs of a compiled BPF
-// object, so that a C change TypeScript does not follow fails the tests (and the agent can
-// refuse to run with drifted layouts).
+// object, and the TypeScript constant sets with the C enums they mirror (names and values), so
+// that a C change TypeScript does not follow fails the tests (and the agent can refuse to run
+// with drifted layouts).
 //
 // BTF is read through the libbpf addon (btf__parse), not `bpftool btf dump -j`: the agent must
 // not shell out to bpftool at run time, the addon call takes about a millisecond instead of a
 // process spawn, and libbpf already resolves member sizes through typedefs and modifiers.
 import { native } from '../bpf/native.ts';
-import type { NativeBtfStruct } from '../bpf/native.ts';
+import type { NativeBtfEnum, NativeBtfStruct } from '../bpf/native.ts';
 import { fromNative } from '../bpf/errors.ts';
 import type { StructCodec } from './codec.ts';
+import type { EnumMirror } from './maps.ts';
 
 export type BtfStruct = NativeBtfStruct;
+export type BtfEnum = NativeBtfEnum;
+
+/** Every named enum in the object's BTF, enumerators in declaration order (values as BigInt). */
+export function readBtfEnums(objectPath: string): BtfEnum[] {
+  try {
+    return native().btfEnums(objectPath);
+  } catch (e) {
+    throw fromNative(e);
+  }
+}
+
+/** finClient → FIN_CLIENT, drop_no_endpoint → DROP_NO_ENDPOINT, SYN_SENT → SYN_SENT, v4 → V4. */
+export function upperSnake(name: string): string {
+  return name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
+}
+
+/**
+ * Mismatches between TypeScript constant sets and the C enums they mirror, one precise message
+ * each (the name and both values); empty when every enumerator has its TS name with the same
+ * value, every TS name its enumerator, and each counting enumerator (XLB_R_MAX) counts the TS names.
+ */
+export function checkEnumMirrors(objectPath: string, mirrors: readonly EnumMirror[]): string[] {
+  const enums = new Map(readBtfEnums(objectPath).map((e) => [e.name, e]));
+  const problems: string[] = [];
+  for (const m of mirrors) {
+    const e = enums.get(m.cEnum);
+    if (e === undefined) {
+      const known = [...enums.keys()].sort().join(', ');
+      problems.push(`enum ${m.cEnum} (mirrored by ${m.tsName}): not in the BTF of ${objectPath} (its enums: ${known === '' ? 'none' : known}); rebuild the objects (./scripts/build.sh bpf), and keep the enum named in struct xlb_schema_enums of bpf/include/xlb_maps.h`);
+      continue;
+    }
+    const c = new Map(e.values.map((v) => [v.name, v.value]));
+    const tsByC = new Map(Object.entries(m.values).map(([n, v]) => [`${m.prefix}${upperSnake(n)}`, { ts: n, value: v }]));
+    for (const [cName, cValue] of c) {
+      if (cName === m.count) {
+        const n = Object.keys(m.values).length;
+        if (cValue !== BigInt(n)) problems.push(`enum ${m.cEnum}: ${cName} = ${cValue} in C, but ${m.tsName} has ${n} names (src/schema/maps.ts)`);
+        continue;
+      }
+      const ts = tsByC.get(cName);
+      if (ts === undefined) {
+        const want = cName.startsWith(m.prefix) ? cName.slice(m.prefix.length) : cName;
+        problems.push(`enum ${m.cEnum}: ${cName} = ${cValue} in C has no name in ${m.tsName} (src/schema/maps.ts; expected '${want.toLowerCase()}' or '${want}' as spelled there)`);
+      } else if (BigInt(ts.value) !== cValue) {
+        problems.push(`enum ${m.cEnum}: ${cName} = ${cValue} in C, but ${m.tsName} '${ts.ts}' = ${ts.value}`);
+      }
+    }
+    if (m.count !== undefined && !c.has(m.count)) problems.push(`enum ${m.cEnum}: no ${m.count} in C to count ${m.tsName}`);
+    for (const [cName, ts] of tsByC) {
+      if (!c.has(cName)) problems.push(`${m.tsName} '${ts.ts}' = ${ts.value} (src/schema/maps.ts): enum ${m.cEnum} has no ${cName} (C enumerators: ${[...c.keys()].join(', ')})`);
+    }
+  }
+  return problems;
+}
+
+/** Like checkEnumMirrors, but throws one Error listing every mismatch. */
+export function assertEnumMirrors(objectPath: string, mirrors: readonly EnumMirror[]): void {
+  const problems = checkEnumMirrors(objectPath, mirrors);
+  if (problems.length > 0) {
+    throw new Error(`enums of ${objectPath} differ from the TypeScript constants (update src/schema/maps.ts to follow bpf/include/xlb_maps.h):\n  ${problems.join('\n  ')}`);
+  }
+}
 
 /** Every named struct and union in the object's BTF (anonymous members flattened). */
 export function readBtfStructs(objectPath: string): BtfStruct[] {

@@ -1,6 +1,7 @@
 // Codecs of every key/value struct of bpf/include/xlb_maps.h (the datapath's map schema), field
-// by field in C order, plus the schema's constants. maps.test.ts checks each codec against the
-// BTF of build/bpf/xlb_tc.bpf.o and build/bpf/xlb_xdp.bpf.o, so C and TypeScript cannot drift.
+// by field in C order, plus the schema's constants. maps.test.ts checks each codec, and each
+// constant set against its C enum (SCHEMA_ENUMS), against the BTF of build/bpf/xlb_tc.bpf.o and
+// build/bpf/xlb_xdp.bpf.o, so C and TypeScript cannot drift.
 import { array, be16, bytes, defineStruct, pad, s64, u16, u32, u64, u8 } from './codec.ts';
 import type { StructCodec } from './codec.ts';
 
@@ -18,7 +19,7 @@ export const ALGO = { rr: 0, wrr: 1, hash: 2, maglev: 3, lc: 4, random: 5 } as c
 export const SVC_F_PERSIST = 0x01;
 export const EP_F_ACTIVE = 0x01;
 
-export const CT_F = { reply: 0x01, finClient: 0x02, finBackend: 0x04, dsr: 0x08, seqKnown: 0x10, midstream: 0x20, lcCounted: 0x40 } as const;
+export const CT_F = { reply: 0x01, finClient: 0x02, finBackend: 0x04, dsr: 0x08, seqKnown: 0x10, midstream: 0x20, lcCounted: 0x40, ackKnown: 0x80 } as const;
 export const XLATE = { saddr: 0x01, daddr: 0x02, sport: 0x04, dport: 0x08 } as const;
 export const CFG_F = { trace: 0x01, fibTable: 0x02 } as const;
 export const UNKNOWN_TCP = { select: 0, drop: 1 } as const;
@@ -127,7 +128,8 @@ export const ctEntry = defineStruct(
     state: u8,
     flags: u8,
     xlate: u8,
-    pad: pad(5),
+    pad: pad(1),
+    last_ack: u32,
   },
   { size: 120 },
 );
@@ -203,6 +205,46 @@ export const SCHEMA_CODECS: StructCodec<unknown>[] = [
   config,
   traceEvent,
 ] as StructCodec<unknown>[];
+
+/**
+ * How a TypeScript constant set mirrors a C enum of xlb_maps.h: each TS name spelled in upper
+ * snake case after the prefix is the C enumerator (REASON 'drop_no_endpoint' ↔
+ * XLB_R_DROP_NO_ENDPOINT, CT_STATE 'SYN_SENT' ↔ XLB_CT_SYN_SENT, CT_F finClient ↔
+ * XLB_CT_F_FIN_CLIENT), with the same value. Checked against BTF by maps.test.ts (btf.ts).
+ */
+export interface EnumMirror {
+  /** The C enum, without `enum `. */
+  cEnum: string;
+  /** The prefix of its enumerators. */
+  prefix: string;
+  /** The TypeScript constant, for messages. */
+  tsName: string;
+  /** TS name → value (lists by index). */
+  values: Readonly<Record<string, number>>;
+  /** An enumerator that counts the others (XLB_R_MAX): its value must be the number of TS names. */
+  count?: string;
+}
+
+function byIndex(names: readonly string[]): Record<string, number> {
+  return Object.fromEntries(names.map((n, i) => [n, i]));
+}
+
+/** Every constant set above that mirrors a C enum. */
+export const SCHEMA_ENUMS: readonly EnumMirror[] = [
+  { cEnum: 'xlb_family', prefix: 'XLB_AF_', tsName: 'AF', values: AF },
+  { cEnum: 'xlb_proto', prefix: 'XLB_PROTO_', tsName: 'PROTO', values: PROTO },
+  { cEnum: 'xlb_mode', prefix: 'XLB_MODE_', tsName: 'MODE', values: MODE },
+  { cEnum: 'xlb_algo', prefix: 'XLB_ALGO_', tsName: 'ALGO', values: ALGO },
+  { cEnum: 'xlb_svc_flag', prefix: 'XLB_SVC_F_', tsName: 'SVC_F_PERSIST', values: { persist: SVC_F_PERSIST } },
+  { cEnum: 'xlb_ep_flag', prefix: 'XLB_EP_F_', tsName: 'EP_F_ACTIVE', values: { active: EP_F_ACTIVE } },
+  { cEnum: 'xlb_ct_state', prefix: 'XLB_CT_', tsName: 'CT_STATE', values: byIndex(CT_STATE), count: 'XLB_CT_STATE_MAX' },
+  { cEnum: 'xlb_ct_flag', prefix: 'XLB_CT_F_', tsName: 'CT_F', values: CT_F },
+  { cEnum: 'xlb_xlate', prefix: 'XLB_XL_', tsName: 'XLATE', values: XLATE },
+  { cEnum: 'xlb_cfg_flag', prefix: 'XLB_CFG_F_', tsName: 'CFG_F', values: CFG_F },
+  { cEnum: 'xlb_unknown_tcp', prefix: 'XLB_UNKNOWN_TCP_', tsName: 'UNKNOWN_TCP', values: UNKNOWN_TCP },
+  { cEnum: 'xlb_reason', prefix: 'XLB_R_', tsName: 'REASON', values: byIndex(REASON), count: 'XLB_R_MAX' },
+  { cEnum: 'xlb_fwd_result', prefix: 'XLB_FWD_', tsName: 'FWD_RESULT', values: byIndex(FWD_RESULT), count: 'XLB_FWD_MAX' },
+];
 
 /** Default per-state timeouts in seconds, indexed by enum xlb_ct_state. */
 export const DEFAULT_TIMEOUTS_S: readonly number[] = [

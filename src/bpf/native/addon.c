@@ -10,6 +10,7 @@ static napi_value init(napi_env env, napi_value exports)
 	xlb_init_prog(env, exports);
 	xlb_init_ringbuf(env, exports);
 	xlb_init_btf(env, exports);
+	xlb_init_cpu(env, exports);
 	return exports;
 }
 

@@ -9,7 +9,8 @@
         "map.c",
         "prog.c",
         "ringbuf.c",
-        "btf.c"
+        "btf.c",
+        "cpu.c"
       ],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers", "-O2"],
       "libraries": ["-lbpf", "-lelf", "-lz"],

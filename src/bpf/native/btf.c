@@ -144,10 +144,82 @@ static napi_value btf_structs(napi_env env, napi_callback_info info)
 	return out;
 }
 
+// btfEnums(objectPath) -> [{ name, size, signed, values: [{ name, value: bigint }] }]: every named
+// enum (BTF_KIND_ENUM and ENUM64) of the object, in declaration order. Values are BigInts so
+// 64-bit enums come through unchanged.
+static napi_value btf_enums(napi_env env, napi_callback_info info)
+{
+	ARGS(env, info, 1);
+	char *path = xlb_get_string(env, argv[0]);
+	if (!path) {
+		xlb_throw(env, "read BTF", "", EINVAL, "the object path must be a string", NULL);
+		return NULL;
+	}
+	xlb_log_begin(0);
+	struct btf *btf = btf__parse(path, NULL);
+	if (!btf) {
+		int err = errno;
+		char *tail = xlb_log_tail(xlb_log_end(), 3);
+		xlb_throw(env, "read BTF", path, err,
+			  tail ? tail : "is it a BPF object compiled with -g (clang -target bpf -g)?",
+			  NULL);
+		free(tail);
+		free(path);
+		return NULL;
+	}
+	xlb_log_end();
+	free(path);
+	napi_value out;
+	napi_create_array(env, &out);
+	uint32_t n = 0;
+	__u32 cnt = btf__type_cnt(btf);
+	for (__u32 id = 1; id < cnt; id++) {
+		const struct btf_type *t = btf__type_by_id(btf, id);
+		if (!btf_is_any_enum(t))
+			continue;
+		const char *name = btf__name_by_offset(btf, t->name_off);
+		if (!name || !*name)
+			continue;
+		bool is_signed = btf_kflag(t);
+		napi_value o, values;
+		napi_create_object(env, &o);
+		napi_create_array(env, &values);
+		for (__u16 i = 0; i < btf_vlen(t); i++) {
+			const char *vname;
+			int64_t value;
+			if (btf_is_enum(t)) {
+				const struct btf_enum *e = btf_enum(t) + i;
+				vname = btf__name_by_offset(btf, e->name_off);
+				value = is_signed ? (int64_t)(int32_t)e->val : (int64_t)(uint32_t)e->val;
+			} else {
+				const struct btf_enum64 *e = btf_enum64(t) + i;
+				vname = btf__name_by_offset(btf, e->name_off);
+				value = (int64_t)btf_enum64_value(e);
+			}
+			napi_value v, big;
+			napi_create_object(env, &v);
+			xlb_set(env, v, "name", xlb_str(env, vname ? vname : ""));
+			napi_create_bigint_int64(env, value, &big);
+			xlb_set(env, v, "value", big);
+			napi_set_element(env, values, i, v);
+		}
+		napi_value sgn;
+		napi_get_boolean(env, is_signed, &sgn);
+		xlb_set(env, o, "name", xlb_str(env, name));
+		xlb_set(env, o, "size", xlb_u32(env, t->size));
+		xlb_set(env, o, "signed", sgn);
+		xlb_set(env, o, "values", values);
+		napi_set_element(env, out, n++, o);
+	}
+	btf__free(btf);
+	return out;
+}
+
 void xlb_init_btf(napi_env env, napi_value exports)
 {
 	static const xlb_fn fns[] = {
 		{ "btfStructs", btf_structs },
+		{ "btfEnums", btf_enums },
 	};
 	xlb_register(env, exports, fns, sizeof(fns) / sizeof(fns[0]));
 }

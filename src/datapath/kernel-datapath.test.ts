@@ -7,8 +7,8 @@ import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildFrame } from '../packet/index.ts';
-import { Controller } from './controller.ts';
-import type { Datapath } from './datapath.ts';
+import { Controller } from '../controller/controller.ts';
+import type { Datapath } from '../controller/datapath.ts';
 import { openKernelDatapath } from './kernel-datapath.ts';
 import type { KernelDatapathHandle } from './kernel-datapath.ts';
 
@@ -182,7 +182,7 @@ test.serial('kernel: changes applied while packets flow never expose a half-writ
   const A = [1, 2, 3, 4];
   const B = [11, 12, 13, 14, 15, 16, 17, 18];
   c.load({ services: [svc('a', '198.18.100.1', A)] });
-  const feeder = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/controller/test-support/feed-packets.ts'), '--pin-dir', dir, '--hook', 'tc', '--vip', '198.18.100.1', '--port', '80', '--ms', '3000'], {
+  const feeder = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/datapath/feed-packets.ts'), '--pin-dir', dir, '--hook', 'tc', '--vip', '198.18.100.1', '--port', '80', '--ms', '3000'], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'inherit'],
   });

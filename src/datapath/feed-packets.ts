@@ -6,8 +6,8 @@
 //
 //   tsx feed-packets.ts --pin-dir DIR --hook tc|xdp --vip IP --port N --ms N
 import { parseArgs } from 'node:util';
-import { buildFrame } from '../../packet/index.ts';
-import { openKernelDatapath } from '../kernel-datapath.ts';
+import { buildFrame } from '../packet/index.ts';
+import { openKernelDatapath } from './kernel-datapath.ts';
 
 const { values } = parseArgs({
   options: { 'pin-dir': { type: 'string' }, hook: { type: 'string' }, vip: { type: 'string' }, port: { type: 'string' }, ms: { type: 'string' } },

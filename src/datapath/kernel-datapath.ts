@@ -10,13 +10,12 @@
 import { rmSync } from 'node:fs';
 import { ifindex, numPossibleCpus } from '../bpf/index.ts';
 import type { BpfProgram } from '../bpf/index.ts';
-import type { DatapathHandle } from '../agent/agent.ts';
-import type { Datapath, DatapathLimits, DpCounters, DpEndpoint, DpFlow, DpService, DpServiceKey } from './datapath.ts';
-import { DatapathRefusal, EMPTY_SLOT } from './datapath.ts';
-import { formatIp } from './ip.ts';
-import { maglevTable, wrrSchedule } from './lookup-tables.ts';
-import { loadDatapath } from '../datapath/loader.ts';
-import type { LoadedDatapath } from '../datapath/loader.ts';
+import type { Datapath, DatapathHandle, DatapathLimits, DpCounters, DpEndpoint, DpFlow, DpService, DpServiceKey } from '../controller/datapath.ts';
+import { DatapathRefusal, EMPTY_SLOT } from '../controller/datapath.ts';
+import { formatIp } from '../controller/ip.ts';
+import { maglevTable, wrrSchedule } from '../controller/lookup-tables.ts';
+import { loadDatapath } from './loader.ts';
+import type { LoadedDatapath } from './loader.ts';
 import {
   addr16,
   deleteService as deleteServiceEntry,
@@ -29,7 +28,7 @@ import {
   serviceKeyBytes,
   setPolicer,
   writeSched,
-} from '../datapath/maps.ts';
+} from './maps.ts';
 import {
   ALGO,
   CT_F,
@@ -52,8 +51,8 @@ import {
   u32Key,
 } from '../schema/maps.ts';
 import type { Config, CtEntry, CtKey } from '../schema/maps.ts';
-import type { Algorithm, Mode, Protocol } from './types.ts';
-import { serviceKeyText } from './types.ts';
+import type { Algorithm, Mode, Protocol } from '../controller/types.ts';
+import { serviceKeyText } from '../controller/types.ts';
 
 export interface KernelDatapathOptions {
   hook: 'tc' | 'xdp';

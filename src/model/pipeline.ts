@@ -1,0 +1,192 @@
+// The whole pipeline of docs/datapath.md on one frame: parse, the TTL check, the fast path
+// (established flows), and the slow path (ICMP errors, tracked flows changing state, new flows
+// in new-flow.ts). Every packet ends in finish(): exactly one reason counted, one trace event.
+// The FIB is empty in this model (sim/prog): a translated packet goes to the stack untouched
+// beyond its NAT ('pass', fwd 'pass_fib'); the model never redirects.
+import { CT_F } from '../schema/maps.ts';
+import type { FwdResultName, ReasonName } from '../schema/maps.ts';
+import type { FrameResult, Hook, Verdict } from '../datapath/packet-datapath.ts';
+import { buildPeer, ctAccount, ctAlive, fastEligible, icmpNext, tcpNext, udpNext } from './conntrack.ts';
+import type { Counters } from './counters.ts';
+import { natIcmpError, natRewrite } from './nat.ts';
+import { newFlow } from './new-flow.ts';
+import { TCPF, parseFrame } from './parse.ts';
+import type { ParsedPacket } from './parse.ts';
+import { policerAdmit } from './policer.ts';
+import { lcAdd } from './select.ts';
+import type { Tables } from './tables.ts';
+import { traceEvent } from './trace.ts';
+import { IPPROTO, NO_SLOT, PEER_TOUCH_NS, ST, peerKey } from './types.ts';
+import type { CtEntry, CtKey } from './types.ts';
+
+/** What the trace reports of a packet (struct xlb_verdict). */
+export interface VerdictInfo {
+  svcId: number;
+  epSlot: number;
+  ctOld: number;
+  ctNew: number;
+}
+
+/** One packet in flight: the frame being rewritten and what is known of it. */
+export interface Ctx {
+  d: Buffer;
+  input: Buffer;
+  p: ParsedPacket;
+  v: VerdictInfo;
+  ifindex: number;
+  /** The datapath clock as read (0 until read, as in the kernel's fast path). */
+  now: bigint;
+  fwd?: FwdResultName;
+}
+
+export interface PipelineEnv {
+  hook: Hook;
+  tables: Tables;
+  counters: Counters;
+  clock: () => bigint;
+  rand: () => number;
+}
+
+export function finish(env: PipelineEnv, c: Ctx, verdict: Verdict, reason: ReasonName): FrameResult {
+  env.counters.reason(reason, c.p.len);
+  const frame = verdict === 'drop' ? c.input : c.d;
+  return {
+    verdict,
+    frame,
+    reason,
+    ...(c.fwd !== undefined ? { fwd: c.fwd } : {}),
+    trace: traceEvent(c, verdict, reason),
+  };
+}
+
+/** Rewrite with e and hand the packet on (empty FIB: to the stack, counted pass_fib). */
+export function translateAndForward(env: PipelineEnv, c: Ctx, e: CtEntry): Verdict {
+  natRewrite(env.hook, c.d, c.p, e);
+  c.fwd = 'pass_fib';
+  env.counters.forward('pass_fib', c.p.len);
+  return 'pass';
+}
+
+function fastPath(env: PipelineEnv, c: Ctx, e: CtEntry): FrameResult {
+  const t = env.tables;
+  const p = c.p;
+  c.v = { svcId: e.svcId, epSlot: e.epSlot, ctOld: e.state, ctNew: e.state };
+  if ((e.flags & CT_F.reply) === 0 && !policerAdmit(t, e.svcId, c.now)) {
+    env.counters.service(e.svcId, NO_SLOT, p.len, false, true);
+    return finish(env, c, 'drop', 'drop_policed');
+  }
+  ctAccount(e, p, c.now);
+  if (c.now - e.peerTouchNs > PEER_TOUCH_NS && (e.flags & CT_F.dsr) === 0) {
+    const peer = t.ct.lookup(peerKey(e, p.key));
+    if (peer !== undefined) peer.lastSeenNs = c.now;
+    e.peerTouchNs = c.now;
+  }
+  env.counters.service(e.svcId, e.epSlot, p.len, false, false);
+  return finish(env, c, translateAndForward(env, c, e), 'fast_path');
+}
+
+function slowIcmpError(env: PipelineEnv, c: Ctx): FrameResult {
+  const t = env.tables;
+  const p = c.p;
+  const k: CtKey = { saddr: p.inner.daddr, daddr: p.inner.saddr, sport: p.inner.dport, dport: p.inner.sport, proto: p.inner.proto, family: p.inner.family };
+  const e = t.ct.lookup(k);
+  if (e === undefined || !ctAlive(t.config.timeoutsS, e, c.now) || k.family !== p.key.family) return finish(env, c, 'pass', 'pass_icmp_untracked');
+  c.v = { svcId: e.svcId, epSlot: e.epSlot, ctOld: e.state, ctNew: e.state };
+  if (e.xlate === 0) return finish(env, c, 'pass', 'icmp_error');
+  natIcmpError(env.hook, c.d, p, e, k);
+  c.fwd = 'pass_fib';
+  env.counters.forward('pass_fib', p.len);
+  return finish(env, c, 'pass', 'icmp_error');
+}
+
+/** A live tracked flow in the slow path: advance the state in both entries, then translate. */
+function slowTracked(env: PipelineEnv, c: Ctx, e: CtEntry): FrameResult {
+  const t = env.tables;
+  const p = c.p;
+  let fins = e.flags & (CT_F.finClient | CT_F.finBackend);
+  let st = e.state;
+  c.v = { svcId: e.svcId, epSlot: e.epSlot, ctOld: e.state, ctNew: e.state };
+  let peer: CtEntry | undefined;
+  if ((e.flags & CT_F.dsr) === 0) {
+    const pk = peerKey(e, p.key);
+    peer = t.ct.lookup(pk);
+    if (peer === undefined) {
+      // one entry of the flow is gone (LRU, deleteConntrack): rebuild it from this one
+      peer = buildPeer(e, p.key, c.now);
+      t.ct.put(pk, peer);
+    }
+  }
+  let restart = false;
+  if (p.key.proto === IPPROTO.tcp) {
+    const step = tcpNext(t.config.rstSeqWindow, e, peer, p);
+    if (step.state === 'rst_invalid') return finish(env, c, 'drop', 'drop_rst_invalid');
+    st = step.state;
+    fins = step.fins;
+    restart = st === ST.SYN_SENT && e.state !== ST.SYN_SENT;
+  } else if (p.key.proto === IPPROTO.udp) st = udpNext(e);
+  else st = icmpNext(e);
+  if ((e.flags & CT_F.reply) === 0 && !policerAdmit(t, e.svcId, c.now)) {
+    env.counters.service(e.svcId, NO_SLOT, p.len, false, true);
+    return finish(env, c, 'drop', 'drop_policed');
+  }
+  if (restart) {
+    // a restarted flow: sequence numbers start over
+    e.flags &= ~CT_F.seqKnown;
+    if (peer !== undefined) peer.flags &= ~CT_F.seqKnown;
+  }
+  if ((st === ST.TIME_WAIT || st === ST.CLOSED) && e.flags & CT_F.lcCounted) {
+    lcAdd(t, e.svcId, e.epSlot, -1);
+    e.flags &= ~CT_F.lcCounted;
+    if (peer !== undefined) peer.flags &= ~CT_F.lcCounted;
+  }
+  const finMask = CT_F.finClient | CT_F.finBackend;
+  e.state = st;
+  e.flags = (e.flags & ~finMask) | fins;
+  ctAccount(e, p, c.now);
+  if (peer !== undefined) {
+    peer.state = st;
+    peer.flags = (peer.flags & ~finMask) | fins;
+    peer.lastSeenNs = c.now;
+  }
+  c.v.ctNew = st;
+  env.counters.service(e.svcId, e.epSlot, p.len, false, false);
+  return finish(env, c, translateAndForward(env, c, e), 'tracked');
+}
+
+export function processFrame(env: PipelineEnv, frame: Uint8Array, ifindex: number): FrameResult {
+  const input = Buffer.from(frame);
+  const d = Buffer.from(frame);
+  const { rc, p } = parseFrame(d);
+  const c: Ctx = { d, input, p, v: { svcId: 0, epSlot: NO_SLOT, ctOld: 0, ctNew: 0 }, ifindex, now: 0n };
+  switch (rc) {
+    case 'ok':
+      break;
+    case 'not_ip':
+      return finish(env, c, 'pass', 'pass_not_ip');
+    case 'fragment':
+      return finish(env, c, 'pass', 'pass_fragment');
+    case 'other':
+      return finish(env, c, 'pass', 'pass_no_service');
+    case 'malformed':
+      return finish(env, c, 'drop', 'drop_malformed');
+  }
+  if (p.ttl <= 1) return finish(env, c, 'pass', 'pass_ttl');
+  const t = env.tables;
+  let ctMiss = false;
+  if (!p.icmpErr) {
+    const e = t.ct.lookup(p.key);
+    if (e === undefined) ctMiss = true;
+    else if (fastEligible(e) && (p.tcpFlags & (TCPF.syn | TCPF.fin | TCPF.rst)) === 0) {
+      c.now = env.clock();
+      if (ctAlive(t.config.timeoutsS, e, c.now)) return fastPath(env, c, e);
+    }
+  }
+  // the slow path (the kernel's tail call) reads the clock itself
+  c.now = env.clock();
+  if (p.icmpErr) return slowIcmpError(env, c);
+  if (!ctMiss) {
+    const e = t.ct.lookup(p.key);
+    if (e !== undefined && ctAlive(t.config.timeoutsS, e, c.now)) return slowTracked(env, c, e);
+  }
+  return newFlow(env, c);
+}
