@@ -1,16 +1,19 @@
 // `xlb vm`: run a command under another Linux kernel in qemu (src/devtools/vm.ts), and manage
 // the kernel cache (src/devtools/vm-kernel.ts).
 //   xlb vm run --kernel SPEC [--cpus N] [--mem M] [--timeout S] [--accel auto|kvm|tcg] [--log FILE] [--quiet] -- CMD…
+//   xlb vm smoke [--kernel SPEC] the short smoke: boot, load the datapath, one scenario on prog
 //   xlb vm fetch SPEC…       fetch and build kernels into the cache without booting them
 //   xlb vm ls | --list       what the cache holds, and how big it is
 //   xlb vm rm RELEASE…       remove kernels from the cache
 import { rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { cacheDir, formatBytes, listCached, resolveKernel } from './vm-kernel.ts';
-import { VM_EXIT, vmRun, withVmLock } from './vm.ts';
+import { SMOKE_SCENARIO, VM_EXIT, smokeCommand, vmRun, withVmLock } from './vm.ts';
 
 const USAGE = `usage:
   xlb vm run --kernel SPEC [--cpus N] [--mem MiB] [--timeout S] [--accel auto|kvm|tcg] [--log FILE] [--quiet] -- CMD [ARG…]
+  xlb vm smoke [--kernel SPEC] [--timeout S]   boot SPEC (default 6.12), load the datapath
+                         (src/devtools/vm-smoke.ts), run ${SMOKE_SCENARIO} on prog (tc)
   xlb vm fetch SPEC…     fetch and build kernels into the cache
   xlb vm ls              cached kernels and their size (also: xlb vm --list)
   xlb vm rm RELEASE…     remove cached kernels
@@ -107,6 +110,11 @@ export async function main(argv: string[]): Promise<number> {
           console.error(`xlb vm: ${e instanceof Error ? e.message : String(e)}`);
           return VM_EXIT.failure;
         }
+      case 'smoke': {
+        const { values } = parseArgs({ args: rest, options: { kernel: { type: 'string', short: 'k' }, timeout: { type: 'string' }, quiet: { type: 'boolean', short: 'q' } } });
+        const r = await vmRun({ kernel: values.kernel ?? '6.12', command: smokeCommand(), timeoutS: positiveInt('timeout', values.timeout, 900), verbose: values.quiet !== true });
+        return r.exitCode;
+      }
       case 'ls':
       case '--list':
         return ls();

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { execa } from 'execa';
 import { compareRelease, cpioNewc, debianPackagesFor, moduleName, releaseMatches } from './vm-kernel.ts';
-import { chooseAccel, runScript, shQuote, VM_EXIT, vmRun } from './vm.ts';
+import { chooseAccel, runScript, shQuote, SMOKE_SCENARIO, smokeCommand, VM_EXIT, vmRun } from './vm.ts';
 import type { VmRunOptions, VmRunResult } from './vm.ts';
 import type { SmokeResult } from './vm-smoke.ts';
 
@@ -150,9 +150,9 @@ const KNOWN_VERIFIER_FAILURES: Record<string, string[]> = {
 };
 
 for (const kernel of ['6.1', '6.12']) {
-  boot(`${kernel}: the datapath (TC and XDP objects) loads with loadDatapath and DNATs one SYN under BPF_PROG_TEST_RUN${tag}`, async (t) => {
+  boot(`${kernel}: the datapath (TC and XDP objects) loads with loadDatapath and DNATs one SYN under BPF_PROG_TEST_RUN; ${SMOKE_SCENARIO} passes on prog${tag}`, async (t) => {
     t.timeout(900_000);
-    const r = await run({ kernel, timeoutS: 700, command: ['node', '--import', 'tsx', 'src/devtools/vm-smoke.ts'] });
+    const r = await run({ kernel, timeoutS: 800, command: smokeCommand() });
     t.log(`${r.kernel.release}: boot to command ${((r.bootMs ?? NaN) / 1000).toFixed(1)} s, total ${(r.wallMs / 1000).toFixed(1)} s`);
     t.true(r.completed, `${r.failure ?? ''}\n${r.err}`);
     const results = r.out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as SmokeResult);
@@ -163,12 +163,17 @@ for (const kernel of ['6.1', '6.12']) {
       if (known.includes(x.hook)) {
         t.false(x.ok, `${kernel} ${x.hook} loads now: remove it from KNOWN_VERIFIER_FAILURES and docs/kernel-matrix.md`);
         t.true((x.verifierLog?.length ?? 0) > 0, `${kernel} ${x.hook} failed without a verifier log: ${x.error ?? ''}`);
-        t.log(`known failure ${kernel} ${x.hook}: ${x.error?.split('\n')[0] ?? ''}`);
+        t.log(`known failure ${kernel} ${x.hook}: ${(x.error ?? '').slice(0, 160)}`);
       } else {
         t.true(x.ok, `${kernel} ${x.hook}: ${x.error ?? ''}\n${(x.verifierLog ?? []).join('\n')}`);
         t.is(x.dst, '198.18.1.11:8080');
       }
     }
+    // The scenario runs on the TC hook: it can pass only where the TC object loads.
+    const scenarioLine = new RegExp(`^(ok|not ok) \\d+ - ${SMOKE_SCENARIO.replace(/^scenarios\//, '').replace(/\.ts$/, '')} \\[prog tc\\]`, 'm').exec(r.out);
+    t.truthy(scenarioLine, `no TAP line for the scenario in:\n${r.out.slice(-2000)}\n${r.err.slice(-2000)}`);
+    t.is(scenarioLine?.[1], known.includes('tc') ? 'not ok' : 'ok', r.out.slice(-3000));
+    t.regex(r.out, new RegExp(`smoke: datapath exit ${known.length > 0 ? 1 : 0}, scenario exit ${known.includes('tc') ? '[1-9]\\d*' : 0}`));
     t.is(r.exitCode, known.length > 0 ? 1 : 0);
   });
 }

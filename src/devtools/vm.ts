@@ -319,3 +319,24 @@ export async function vmRun(opts: VmRunOptions): Promise<VmRunResult> {
     return { ...base, exitCode: timedOut ? VM_EXIT.timeout : VM_EXIT.failure, completed: false, failure };
   }, { verbose });
 }
+
+/** The scenario the guest smoke runs on the prog backend (one hook: TCG makes it ~1 min). */
+export const SMOKE_SCENARIO = 'scenarios/lb/rr-tcp-dnat.ts';
+
+/**
+ * The guest command of `xlb vm smoke` (and of the test command's smoke): src/devtools/vm-smoke.ts (the
+ * datapath check), then one scenario through `xlb run --backend prog --hook tc`, its TAP on stdout. Exit
+ * status 0 only when both passed.
+ */
+export function smokeCommand(): string[] {
+  return [
+    'sh',
+    '-c',
+    [
+      'node --import tsx src/devtools/vm-smoke.ts; s=$?',
+      `./xlb run ${SMOKE_SCENARIO} --backend prog --hook tc --tap --report /tmp/xlb-vm-smoke; r=$?`,
+      'echo "smoke: datapath exit $s, scenario exit $r"',
+      '[ $s = 0 ] && [ $r = 0 ]',
+    ].join('; '),
+  ];
+}
