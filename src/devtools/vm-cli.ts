@@ -28,19 +28,22 @@ ${VM_EXIT.timeout} when --timeout (default 600 s, boot included) passed; ${VM_EX
 or never ran CMD (the console log's tail is printed). Defaults: --cpus 1, --mem 1024.
 One VM at a time on this machine (a lock in the cache). Cache: ${cacheDir()} (XLB_VM_CACHE).`;
 
+/** A mistake in the command line: exit 2, not the 125 of a run that could not start. */
+class UsageError extends Error {}
+
 function positiveInt(name: string, v: string | undefined, dflt: number): number {
   if (v === undefined) return dflt;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} ${v}: a positive integer is needed`);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} ${v}: a positive integer is needed`);
   return n;
 }
 
 function memMiB(v: string | undefined): number {
   if (v === undefined) return 1024;
   const m = /^(\d+)([MG]i?B?)?$/i.exec(v.trim());
-  if (m?.[1] === undefined) throw new Error(`--mem ${v}: give MiB (1024) or a size with M or G (2G)`);
+  if (m?.[1] === undefined) throw new UsageError(`--mem ${v}: give MiB (1024) or a size with M or G (2G)`);
   const n = Number(m[1]) * (m[2]?.toUpperCase().startsWith('G') === true ? 1024 : 1);
-  if (n < 256) throw new Error(`--mem ${v}: at least 256 MiB (node and the datapath's maps need it)`);
+  if (n < 256) throw new UsageError(`--mem ${v}: at least 256 MiB (node and the datapath's maps need it)`);
   return n;
 }
 
@@ -66,11 +69,11 @@ async function run(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  if (values.kernel === undefined) throw new Error('xlb vm run: --kernel SPEC is needed (e.g. --kernel 6.1)');
-  if (positionals.length > 0) throw new Error(`xlb vm run: put the command after '--' (got ${positionals.join(' ')} before it)`);
-  if (command.length === 0) throw new Error('xlb vm run: no command: xlb vm run --kernel 6.1 -- uname -r');
+  if (values.kernel === undefined) throw new UsageError('xlb vm run: --kernel SPEC is needed (e.g. --kernel 6.1)');
+  if (positionals.length > 0) throw new UsageError(`xlb vm run: put the command after '--' (got ${positionals.join(' ')} before it)`);
+  if (command.length === 0) throw new UsageError('xlb vm run: no command: xlb vm run --kernel 6.1 -- uname -r');
   const accel = values.accel ?? 'auto';
-  if (accel !== 'auto' && accel !== 'kvm' && accel !== 'tcg') throw new Error(`--accel ${accel}: auto, kvm or tcg`);
+  if (accel !== 'auto' && accel !== 'kvm' && accel !== 'tcg') throw new UsageError(`--accel ${accel}: auto, kvm or tcg`);
   const r = await vmRun({
     kernel: values.kernel,
     command,
@@ -106,9 +109,9 @@ export async function main(argv: string[]): Promise<number> {
         try {
           return await run(rest);
         } catch (e) {
-          // Not CMD's exit code: the run could not start (bad option, kernel fetch failed).
+          // Not CMD's exit code: the run could not start (bad option: 2; kernel fetch failed: 125).
           console.error(`xlb vm: ${e instanceof Error ? e.message : String(e)}`);
-          return VM_EXIT.failure;
+          return e instanceof UsageError || (e instanceof Error && e.name === 'TypeError') ? 2 : VM_EXIT.failure;
         }
       case 'smoke': {
         const { values } = parseArgs({ args: rest, options: { kernel: { type: 'string', short: 'k' }, timeout: { type: 'string' }, quiet: { type: 'boolean', short: 'q' } } });

@@ -150,7 +150,7 @@ const KNOWN_VERIFIER_FAILURES: Record<string, string[]> = {
 };
 
 for (const kernel of ['6.1', '6.12']) {
-  boot(`${kernel}: the datapath (TC and XDP objects) loads with loadDatapath and DNATs one SYN under BPF_PROG_TEST_RUN; ${SMOKE_SCENARIO} passes on prog${tag}`, async (t) => {
+  boot(`${kernel}: the datapath (TC and XDP objects) loads with loadDatapath and DNATs one SYN under BPF_PROG_TEST_RUN; ${SMOKE_SCENARIO} on prog passes where the TC object loads${tag}`, async (t) => {
     t.timeout(900_000);
     const r = await run({ kernel, timeoutS: 800, command: smokeCommand() });
     t.log(`${r.kernel.release}: boot to command ${((r.bootMs ?? NaN) / 1000).toFixed(1)} s, total ${(r.wallMs / 1000).toFixed(1)} s`);
