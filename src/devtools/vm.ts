@@ -279,6 +279,9 @@ export async function vmRun(opts: VmRunOptions): Promise<VmRunResult> {
         child.on('exit', (code, signal) => resolve({ code, signal }));
       });
       await drained;
+    } catch (e) {
+      rmSync(runDir, { recursive: true, force: true });
+      throw new Error(`could not start ${qemu}: ${e instanceof Error ? e.message : String(e)}`);
     } finally {
       clearTimeout(timer);
       process.off('SIGINT', onSignal);
