@@ -130,11 +130,8 @@ export async function createLabWorld(opts: WorldOptions): Promise<World> {
       // XDP_REDIRECT into a veth is delivered only when the peer has GRO on (or runs XDP), and
       // XDP cannot complete a CHECKSUM_PARTIAL packet: every sender's tx checksum offload goes off.
       jobs.push(lab.setGro(true));
-      // A full-NAT packet XDP hands to the stack (neighbour not resolved yet: pass_no_neigh)
-      // carries the LB's own source address; without accept_local the stack drops it as a
-      // martian and the flow is black-holed (docs/datapath.md, "Neighbour unknown"). IPv4 only:
-      // IPv6 has no such switch.
-      jobs.push(lab.exec(lb.name, 'sysctl', ['-q', '-w', ...lb.ifaces.map((i) => `net.ipv4.conf.${i.ifname}.accept_local=1`)]));
+      // accept_local (a full-NAT packet XDP hands to the stack for neighbour resolution carries
+      // the LB's own source) is the agent's job: its XDP attach sets it, as in production.
       for (const n of lab.topology.nodes) {
         if (n.name === lb.name) continue;
         for (const i of n.ifaces) if (i.offload) jobs.push(lab.setOffload(n.name, i.segment, false));
