@@ -65,7 +65,7 @@ export function spreadChart(d: SpreadDetail, title: string): Markup {
         z: 2,
         itemStyle: { color: OK },
         label: { show: true, position: 'top', fontSize: 11 },
-        data: observed.map((v, i) => ({ value: v, itemStyle: { color: inBand[i] === true ? OK : BAD } })),
+        data: observed.map((v, i) => (inBand[i] === true ? { value: v } : { value: v, itemStyle: { color: BAD }, label: { color: BAD, fontWeight: 'bold', formatter: `${v} ✗` } })),
       },
     ],
   });

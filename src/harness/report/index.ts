@@ -43,7 +43,13 @@ function firstFailure(r: ResultRecord): string {
   if (r.error !== undefined) return `error: ${r.error.split('\n')[0] ?? ''}`;
   const c = r.checks.find((x) => !x.ok);
   if (c === undefined) return '';
-  const msg = (c.message ?? '').split('\n')[0] ?? '';
+  const lines = (c.message ?? '').split('\n');
+  // A differential message is a title line and one line per difference: name where they differ.
+  if (r.backend.startsWith('diff:') && lines.length > 1) {
+    const at = lines.slice(1).map((l) => /^(.*?):/.exec(l)?.[1] ?? l);
+    return `${c.name}: differ at ${at.slice(0, 4).join(', ')}${at.length > 4 ? `, … (${at.length})` : ''}`;
+  }
+  const msg = lines[0] ?? '';
   return `${c.name}${msg === '' ? '' : `: ${msg}`}`;
 }
 
@@ -81,7 +87,7 @@ function matrix(results: Prepared[]): Markup {
           el('th', { class: 'scn' }, s),
           cols.map((c) => {
             const p = cell.get(`${s}|${c.hook}|${c.backend}`);
-            if (p === undefined) return el('td', { class: 'none' }, '');
+            if (p === undefined) return el('td', { class: 'none', title: c.backend.startsWith('diff:') ? 'not compared: a backend failed or was skipped, so its digest was not kept' : 'not run' }, c.backend.startsWith('diff:') ? 'not compared' : '');
             const r = p.r;
             const tip = r.status === 'failed' ? firstFailure(r) : r.status === 'skipped' ? (r.skipReason ?? 'skipped') : `${r.checks.length} checks passed`;
             return el('td', { class: r.status }, el('a', { href: `#${p.id}`, title: tip }, el('span', { class: 'mark' }, statusMark(r.status)), ' ', r.status === 'skipped' ? 'skip' : r.backend.startsWith('diff:') ? 'diff' : ms(r.durationMs)));

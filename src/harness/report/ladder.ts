@@ -12,7 +12,7 @@ import { decodeRecord, readPcapFile } from '../../packet/index.ts';
 import type { DecodedFrame } from '../../packet/index.ts';
 import type { DpTraceEvent } from '../../datapath/packet-datapath.ts';
 import type { TopologyNode } from './artifacts.ts';
-import { el } from './html.ts';
+import { el, fragment } from './html.ts';
 import type { Markup } from './html.ts';
 
 export type TupleField = 'src' | 'sport' | 'dst' | 'dport';
@@ -46,6 +46,7 @@ export interface LadderPacket {
 export interface Ladder {
   nodes: string[];
   lb?: string;
+  routers: string[];
   packets: LadderPacket[];
   /** Rows left out beyond the drawing limit. */
   omitted: number;
@@ -187,7 +188,8 @@ export async function buildLadder(pcaps: string[], nodes: TopologyNode[], trace:
     });
   }
   const nodeOrder = orderNodes(nodes, packets);
-  return { nodes: nodeOrder, ...(lb === undefined ? {} : { lb }), packets: packets.slice(0, maxRows), omitted: Math.max(0, packets.length - maxRows), unplaced };
+  const routers = nodes.filter((n) => n.role === 'router').map((n) => n.name);
+  return { nodes: nodeOrder, routers, ...(lb === undefined ? {} : { lb }), packets: packets.slice(0, maxRows), omitted: Math.max(0, packets.length - maxRows), unplaced };
 }
 
 /** Clients, then routers and the LB, then backends and other hosts; only nodes that sent or received. */
@@ -203,9 +205,11 @@ function orderNodes(nodes: TopologyNode[], packets: LadderPacket[]): string[] {
 // ---- drawing ----------------------------------------------------------------------------------
 
 const ROW = 22;
-const HEAD = 44;
-const GUTTER = 92;
-const CHAR = 6.6;
+const HEAD = 4;
+const HEAD_H = 36;
+const GUTTER = 86;
+const CHAR = 6.35;
+const NARROW = 90;
 
 function labelParts(p: LadderPacket): { text: string; hot: boolean }[] {
   const hot = (f: TupleField): boolean => p.rewritten.includes(f);
@@ -225,16 +229,25 @@ function labelParts(p: LadderPacket): { text: string; hot: boolean }[] {
 
 function traceText(ev: DpTraceEvent): string {
   const ct = ev.ctBefore === ev.ctAfter ? ev.ctAfter : `${ev.ctBefore}→${ev.ctAfter}`;
-  return `${ev.reason} · ${ev.verdict} · ${ct}${ev.endpointSlot >= 0 ? ` · slot ${ev.endpointSlot}` : ''}`;
+  return `${ev.reason} ${ev.verdict} ${ct}${ev.endpointSlot >= 0 ? ` slot ${ev.endpointSlot}` : ''}`;
 }
 
 /** The ladder as an inline SVG; every row is `<g id="{idPrefix}-{n}">` so the report can link to a packet. */
 export function renderLadder(l: Ladder, idPrefix: string): Markup {
   const labelChars = Math.max(30, ...l.packets.map((p) => labelParts(p).reduce((a, x) => a + x.text.length, 0)));
-  const spacing = Math.max(190, Math.ceil(labelChars * CHAR) + 24);
-  const x = new Map(l.nodes.map((n, i) => [n, GUTTER + 20 + i * spacing]));
-  const traceX = GUTTER + 20 + (l.nodes.length - 1) * spacing + 40;
-  const width = traceX + 300;
+  // A label starts at the left end of its arrow, so only a gap that has the LB (or a router) on
+  // one side carries labels; the gaps between two clients or two backends stay narrow.
+  const wide = Math.max(190, Math.ceil(labelChars * CHAR) + 24);
+  const transit = new Set([l.lb, ...l.routers]);
+  const x = new Map<string, number>();
+  let at = GUTTER + 54;
+  l.nodes.forEach((n, i) => {
+    const prev = l.nodes[i - 1];
+    if (prev !== undefined) at += transit.has(prev) || transit.has(n) ? wide : NARROW;
+    x.set(n, at);
+  });
+  const traceX = at + 28;
+  const width = traceX + 270;
   const height = HEAD + l.packets.length * ROW + 12;
   const defs = el(
     'defs',
@@ -243,9 +256,9 @@ export function renderLadder(l: Ladder, idPrefix: string): Markup {
     el('marker', { id: `${idPrefix}-ahbad`, viewBox: '0 0 10 10', refX: 10, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' }, el('path', { d: 'M0,0 L10,5 L0,10 z', class: 'ah bad' })),
   );
   const heads = l.nodes.map((n) =>
-    el('g', { class: `head${n === l.lb ? ' lb' : ''}` }, el('rect', { x: (x.get(n) ?? 0) - 50, y: 6, width: 100, height: 24, rx: 4 }), el('text', { x: x.get(n), y: 23, 'text-anchor': 'middle' }, n)),
+    el('g', { class: `head${n === l.lb ? ' lb' : ''}` }, el('line', { class: 'life', x1: x.get(n), x2: x.get(n), y1: 28, y2: HEAD_H }), el('rect', { x: (x.get(n) ?? 0) - 40, y: 4, width: 80, height: 24, rx: 4 }), el('text', { x: x.get(n), y: 21, 'text-anchor': 'middle' }, n)),
   );
-  const lifelines = l.nodes.map((n) => el('line', { class: 'life', x1: x.get(n), x2: x.get(n), y1: 30, y2: height }));
+  const lifelines = l.nodes.map((n) => el('line', { class: 'life', x1: x.get(n), x2: x.get(n), y1: 0, y2: height }));
   const rows = l.packets.map((p, i) => {
     const y = HEAD + i * ROW + ROW - 5;
     const x1 = x.get(p.from) ?? 0;
@@ -272,6 +285,10 @@ export function renderLadder(l: Ladder, idPrefix: string): Markup {
       p.problem === undefined || p.trace !== undefined ? null : el('text', { class: 'tr bad', x: traceX, y: y - 4 }, `⚠ ${p.problem}`),
     );
   });
-  const traceHead = l.lb === undefined ? null : el('text', { class: 'trhead', x: traceX, y: 23 }, `${l.lb}'s verdict (trace): reason · verdict · conntrack`);
-  return el('svg', { class: 'ladder', width, height, viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': 'packet ladder' }, defs, lifelines, heads, traceHead, rows);
+  const traceHead = l.lb === undefined ? null : el('text', { class: 'trhead', x: traceX, y: 21 }, `${l.lb} trace: reason verdict conntrack slot`);
+  // The node names stay in view while the rows scroll (a sticky strip above the rows' SVG).
+  return fragment(
+    el('div', { class: 'lhead' }, el('svg', { class: 'ladder', width, height: HEAD_H, viewBox: `0 0 ${width} ${HEAD_H}` }, el('text', { class: 'time', x: 6, y: 21 }, 'packet'), el('text', { class: 'time', x: GUTTER - 6, y: 21, 'text-anchor': 'end' }, 'time'), heads, traceHead)),
+    el('svg', { class: 'ladder', width, height, viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': 'packet ladder' }, defs, lifelines, rows),
+  );
 }

@@ -23,6 +23,7 @@ table.matrix { border-collapse: collapse; }
 .matrix td.failed { background: var(--red); color: #fff; font-weight: 600; }
 .matrix td.passed { background: var(--green-bg); color: var(--green); }
 .matrix td.skipped { background: #f5f5f5; color: var(--grey); }
+.matrix td.none { color: #9e9e9e; font-size: 12px; font-style: italic; }
 .matrix td:hover { outline: 2px solid #1565c0; }
 section.result { border: 1px solid #ddd; border-left: 6px solid #bbb; border-radius: 4px; padding: 6px 14px 10px; margin: 12px 0; }
 section.result.failed { border-left-color: var(--red); } section.result.passed { border-left-color: var(--green); }
@@ -54,15 +55,16 @@ details > summary { cursor: pointer; font-weight: 600; margin: 8px 0 4px; }
 .legend .hot { color: var(--hot); font-weight: 700; } .legend .bad { color: var(--red); font-weight: 700; }
 .scroll { overflow: auto; max-height: 640px; border: 1px solid #e0e0e0; }
 svg.ladder { display: block; }
+.lhead { position: sticky; top: 0; z-index: 1; background: #fff; border-bottom: 1px solid #cfd8dc; width: max-content; }
 .ladder .life { stroke: #b0bec5; stroke-width: 1.5; }
 .ladder .head rect { fill: #eceff1; stroke: #90a4ae; } .ladder .head.lb rect { fill: #e3f2fd; stroke: #1565c0; }
 .ladder .head text { font-size: 13px; font-weight: 700; }
 .ladder .arrow { stroke: #37474f; stroke-width: 1.3; } .ladder .ah { fill: #37474f; }
 .ladder .pkt.bad .arrow { stroke: var(--red); stroke-width: 2; } .ladder .ah.bad { fill: var(--red); }
-.ladder .lbl { font-size: 11px; fill: #263238; } .ladder .pkt.bad .lbl { fill: var(--red); font-weight: 700; }
+.ladder .lbl { font-size: 10.5px; fill: #263238; } .ladder .pkt.bad .lbl { fill: var(--red); font-weight: 700; }
 .ladder .hot { fill: var(--hot); font-weight: 700; text-decoration: underline; }
 .ladder .time { font-size: 10.5px; fill: var(--grey); }
-.ladder .tr { font-size: 10.5px; fill: #1565c0; } .ladder .tr.bad { fill: var(--red); font-weight: 700; }
+.ladder .tr { font-size: 10px; fill: #1565c0; } .ladder .tr.bad { fill: var(--red); font-weight: 700; }
 .ladder .trhead { font-size: 11px; fill: #1565c0; font-weight: 700; }
 .ladder .bg { fill: transparent; } .ladder .pkt:hover .bg { fill: #f5f5f5; }
 .ladder .pkt.bad .bg { fill: #fdecea; }
@@ -90,8 +92,14 @@ function openTarget() {
   const t = id && document.getElementById(id);
   if (!t) return;
   for (let d = t.closest('details'); d; d = d.parentElement && d.parentElement.closest('details')) d.open = true;
-  t.scrollIntoView({ block: 'center' });
+  const box = t instanceof SVGElement ? t.closest('.scroll') : null;
+  if (box) {
+    // A packet row: scroll the ladder's own box so the row sits mid-box (below the sticky node names), then the box into view.
+    box.scrollTop += t.getBoundingClientRect().top - box.getBoundingClientRect().top - box.clientHeight / 2;
+    box.scrollIntoView({ block: 'center' });
+  } else t.scrollIntoView({ block: 'start' });
 }
 window.addEventListener('hashchange', openTarget);
+window.addEventListener('load', openTarget);
 openTarget();
 `;
