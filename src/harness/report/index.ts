@@ -100,27 +100,30 @@ function matrix(results: Prepared[]): Markup {
 
 // ---- one result -------------------------------------------------------------------------------
 
-/** `key: "A" vs "B"` lines of a differential message, the tokens that differ marked. */
-function diffView(message: string): Markup {
-  const lines = message.split('\n');
+/** A quoted side of a difference; the differential shortens long values (ending in … without the closing quote). */
+function unquote(s: string): string | undefined {
+  try {
+    const v: unknown = JSON.parse(s);
+    return typeof v === 'string' ? v : undefined;
+  } catch {
+    return s.startsWith('"') ? s.slice(1).replace(/"$/, '') : undefined;
+  }
+}
+
+/** `key: "A" vs "B"` lines of a differential message as a table, the tokens that differ marked. */
+function diffView(message: string, names: [string, string]): Markup {
   const rows: Markup[] = [];
   const plain: string[] = [];
-  for (const line of lines) {
-    const m = /^(.*?): (".*") vs (".*")$/.exec(line);
-    let a: unknown;
-    let b: unknown;
-    try {
-      a = m === null ? undefined : JSON.parse(m[2] ?? '');
-      b = m === null ? undefined : JSON.parse(m[3] ?? '');
-    } catch {
-      a = undefined;
-    }
-    if (m === null || typeof a !== 'string' || typeof b !== 'string') {
+  for (const line of message.split('\n')) {
+    const m = /^(.*?): (".*?(?:"|…)) vs (".*)$/.exec(line);
+    const a = m === null ? undefined : unquote(m[2] ?? '');
+    const b = m === null ? undefined : unquote(m[3] ?? '');
+    if (m === null || a === undefined || b === undefined) {
       plain.push(line);
       continue;
     }
     const [ma, mb] = tokenDiff(a, b);
-    rows.push(el('tr', {}, el('th', { rowspan: 2 }, m[1] ?? ''), el('td', { class: 'side' }, 'A'), el('td', {}, el('code', {}, ma))), el('tr', {}, el('td', { class: 'side' }, 'B'), el('td', {}, el('code', {}, mb))));
+    rows.push(el('tr', {}, el('th', { rowspan: 2 }, m[1] ?? ''), el('td', { class: 'side' }, names[0]), el('td', {}, el('code', {}, ma))), el('tr', {}, el('td', { class: 'side' }, names[1]), el('td', {}, el('code', {}, mb))));
   }
   return fragment(plain.length > 0 ? el('pre', { class: 'msg' }, plain.join('\n')) : null, rows.length > 0 ? el('table', { class: 'diff' }, rows) : null);
 }
@@ -147,6 +150,12 @@ export function tokenDiff(a: string, b: string): [Markup, Markup] {
   return [mark(ta, ka), mark(tb, kb)];
 }
 
+/** The two backends a differential result compared ('diff:sim-prog' → sim, prog). */
+function diffPair(r: ResultRecord): [string, string] {
+  const [a = 'A', b = 'B'] = r.backend.slice('diff:'.length).split('-');
+  return [a, b];
+}
+
 function checksTable(r: ResultRecord): Markup {
   const checks = [...r.checks].sort((a, b) => Number(a.ok) - Number(b.ok));
   return el(
@@ -157,7 +166,7 @@ function checksTable(r: ResultRecord): Markup {
         'tr',
         { class: c.ok ? 'passed' : 'failed' },
         el('td', { class: 'mark' }, c.ok ? '✓' : '✗'),
-        el('td', {}, el('div', { class: 'cname' }, c.name), c.ok || c.message === undefined ? null : r.backend.startsWith('diff:') ? diffView(c.message) : el('pre', { class: 'msg' }, c.message)),
+        el('td', {}, el('div', { class: 'cname' }, c.name), c.ok || c.message === undefined ? null : r.backend.startsWith('diff:') ? diffView(c.message, diffPair(r)) : el('pre', { class: 'msg' }, c.message)),
       ),
     ),
   );
@@ -249,7 +258,7 @@ function suspects(p: Prepared): Markup | null {
 
 function relatedResults(p: Prepared, all: Prepared[]): Markup | null {
   if (!p.r.backend.startsWith('diff:')) return null;
-  const pair = p.r.backend.slice(5).split('-');
+  const pair: string[] = diffPair(p.r);
   const rel = all.filter((q) => q.r.scenario === p.r.scenario && q.r.hook === p.r.hook && pair.includes(q.r.backend));
   if (rel.length === 0) return null;
   return el('p', {}, 'Compared results: ', rel.map((q, i) => fragment(i > 0 ? ', ' : '', el('a', { href: `#${q.id}` }, `${q.r.backend} ${q.r.hook}`))), ' (their ladders and conntrack tables show both sides).');
