@@ -39,6 +39,10 @@ function ms(n: number): string {
   return n >= 1000 ? `${(n / 1000).toFixed(1)} s` : `${n} ms`;
 }
 
+function clip(s: string, n: number): string {
+  return s.length <= n ? s : `${s.slice(0, n - 1)}…`;
+}
+
 function firstFailure(r: ResultRecord): string {
   if (r.error !== undefined) return `error: ${r.error.split('\n')[0] ?? ''}`;
   const c = r.checks.find((x) => !x.ok);
@@ -62,16 +66,22 @@ interface Prepared {
 
 // ---- the matrix -------------------------------------------------------------------------------
 
+/** Failures first: a backend's own failure (0) before backends merely disagreeing (1), before the rest. */
+function failRank(r: ResultRecord): number {
+  if (r.status !== 'failed') return r.status === 'passed' ? 2 : 3;
+  return r.backend.startsWith('diff:') ? 1 : 0;
+}
+
+function scenarioRank(results: Prepared[], scenario: string): number {
+  return Math.min(...results.filter((p) => p.r.scenario === scenario).map((p) => failRank(p.r)));
+}
+
 function matrix(results: Prepared[]): Markup {
   const cols = [...new Map(results.map((p) => [`${p.r.hook}|${p.r.backend}`, { hook: p.r.hook, backend: p.r.backend }])).values()].sort(
     (a, b) => a.hook.localeCompare(b.hook) || backendRank(a.backend) - backendRank(b.backend) || a.backend.localeCompare(b.backend),
   );
   const hooks = [...new Set(cols.map((c) => c.hook))];
-  const scenarios = [...new Set(results.map((p) => p.r.scenario))].sort((a, b) => {
-    const fa = results.some((p) => p.r.scenario === a && p.r.status === 'failed') ? 0 : 1;
-    const fb = results.some((p) => p.r.scenario === b && p.r.status === 'failed') ? 0 : 1;
-    return fa - fb || a.localeCompare(b);
-  });
+  const scenarios = [...new Set(results.map((p) => p.r.scenario))].sort((a, b) => scenarioRank(results, a) - scenarioRank(results, b) || a.localeCompare(b));
   const cell = new Map(results.map((p) => [`${p.r.scenario}|${p.r.hook}|${p.r.backend}`, p]));
   return el(
     'table',
@@ -314,9 +324,8 @@ export async function buildHtmlReport(summary: RunSummary, dir: string): Promise
     if (art.pcaps.length > 0) p.ladder = await buildLadder(art.pcaps, art.nodes, art.trace, r.status === 'failed' ? 600 : 250);
     prepared.push(p);
   }
-  const order = (p: Prepared): number => (p.r.status === 'failed' ? 0 : p.r.status === 'passed' ? 1 : 2);
-  const sorted = [...prepared].sort((a, b) => order(a) - order(b));
-  const failed = prepared.filter((p) => p.r.status === 'failed');
+  const sorted = [...prepared].sort((a, b) => failRank(a.r) - failRank(b.r));
+  const failed = sorted.filter((p) => p.r.status === 'failed');
   const wall = Object.entries(summary.wallMsByBackend).map(([b, v]) => `${b} ${ms(v ?? 0)}`).join(', ');
   const headline = el(
     'header',
@@ -340,7 +349,7 @@ export async function buildHtmlReport(summary: RunSummary, dir: string): Promise
                 'li',
                 {},
                 el('a', { href: `#${p.id}`, class: 'fail-link' }, `✗ ${p.r.scenario} · ${p.r.backend} · ${p.r.hook}`),
-                el('span', { class: 'why' }, ` ${firstFailure(p.r)}`),
+                el('span', { class: 'why' }, ` ${clip(firstFailure(p.r), 180)}`),
                 first === undefined ? null : fragment(' — first suspect packet ', el('a', { href: `#${p.id}-p-${first.n}`, class: 'jump' }, `#${first.n} ${first.problem ?? ''}`)),
               );
             }),
