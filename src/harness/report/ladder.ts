@@ -89,13 +89,11 @@ export async function buildLadder(pcaps: string[], nodes: TopologyNode[], trace:
   const lb = nodes.find((n) => n.role === 'lb')?.name;
   const raws: Raw[] = [];
   let unplaced = 0;
-  let t0 = Infinity;
   for (const file of pcaps) {
     const owner = fileOwner.get(path.basename(file));
     const pcap = await readPcapFile(file);
     for (const rec of pcap.records) {
       const timeMs = rec.tsSec * 1000 + rec.tsNsec / 1e6;
-      t0 = Math.min(t0, timeMs);
       if (owner === undefined) {
         unplaced++;
         continue;
@@ -113,6 +111,8 @@ export async function buildLadder(pcaps: string[], nodes: TopologyNode[], trace:
   }
   // Same time: what enters the LB before what leaves it (virtual time does not move inside the LB).
   raws.sort((a, b) => a.timeMs - b.timeMs || a.rank - b.rank || a.index - b.index);
+  // Time 0 is the first packet drawn (the lab's captures start seconds earlier, with ARP and ND).
+  const t0 = raws[0]?.timeMs ?? 0;
   const packets: LadderPacket[] = raws.map((r, n) => {
     const d = r.d;
     const ip = d.ip;
@@ -120,7 +120,7 @@ export async function buildLadder(pcaps: string[], nodes: TopologyNode[], trace:
     const proto = d.tcp !== undefined ? 'tcp' : d.udp !== undefined ? 'udp' : d.icmp !== undefined ? d.icmp.proto : `ip-proto-${ip?.protocol ?? '?'}`;
     const flags = d.tcp?.flagString ?? d.icmp?.typeName ?? '';
     const payloadLength = d.payload?.length ?? 0;
-    const detailParts = [`${r.from} → ${r.to} on ${r.segment} at ${(r.timeMs - (Number.isFinite(t0) ? t0 : 0)).toFixed(3)} ms`, `ttl ${ip?.version === 4 ? ip.ttl : (ip?.hopLimit ?? '?')}`, `length ${d.length}, payload ${payloadLength}`];
+    const detailParts = [`${r.from} → ${r.to} on ${r.segment} at ${(r.timeMs - t0).toFixed(3)} ms`, `ttl ${ip?.version === 4 ? ip.ttl : (ip?.hopLimit ?? '?')}`, `length ${d.length}, payload ${payloadLength}`];
     if (d.tcp !== undefined) detailParts.push(`seq ${d.tcp.seq} ack ${d.tcp.ack} win ${d.tcp.window}`);
     if (d.icmp?.inner?.ip !== undefined) {
       const inner = d.icmp.inner;
@@ -128,7 +128,7 @@ export async function buildLadder(pcaps: string[], nodes: TopologyNode[], trace:
     }
     const p: LadderPacket = {
       n,
-      timeMs: r.timeMs - (Number.isFinite(t0) ? t0 : 0),
+      timeMs: r.timeMs - t0,
       from: r.from,
       to: r.to,
       segment: r.segment,
@@ -207,7 +207,6 @@ function orderNodes(nodes: TopologyNode[], packets: LadderPacket[]): string[] {
 const ROW = 22;
 const HEAD = 4;
 const HEAD_H = 36;
-const GUTTER = 86;
 const CHAR = 6.35;
 const NARROW = 90;
 
@@ -238,6 +237,8 @@ export function renderLadder(l: Ladder, idPrefix: string): Markup {
   // A label starts at the left end of its arrow, so only a gap that has the LB (or a router) on
   // one side carries labels; the gaps between two clients or two backends stay narrow.
   const wide = Math.max(190, Math.ceil(labelChars * CHAR) + 24);
+  // The gutter holds '#n' and the time; both grow with the capture.
+  const GUTTER = Math.ceil((String(l.packets.length).length + 2 + (l.packets[l.packets.length - 1]?.timeMs ?? 0).toFixed(3).length + 3) * 6.1) + 12;
   const transit = new Set([l.lb, ...l.routers]);
   const x = new Map<string, number>();
   let at = GUTTER + 54;
