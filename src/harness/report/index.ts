@@ -12,7 +12,7 @@ import type { FlowSelector } from '../expect.ts';
 import type { ResultRecord, RunSummary } from '../results.ts';
 import { loadResultArtifacts } from './artifacts.ts';
 import type { ResultArtifacts, TopologyNode } from './artifacts.ts';
-import { spreadChart } from './charts.ts';
+import type { spreadChart } from './charts.ts';
 import { el, fragment, raw } from './html.ts';
 import type { Child, Markup } from './html.ts';
 import { buildLadder, renderLadder } from './ladder.ts';
@@ -274,12 +274,14 @@ function relatedResults(p: Prepared, all: Prepared[]): Markup | null {
   return el('p', {}, 'Compared results: ', rel.map((q, i) => fragment(i > 0 ? ', ' : '', el('a', { href: `#${q.id}` }, `${q.r.backend} ${q.r.hook}`))), ' (their ladders and conntrack tables show both sides).');
 }
 
-function resultSection(p: Prepared, dir: string, all: Prepared[]): Markup {
+type ChartFn = typeof spreadChart;
+
+function resultSection(p: Prepared, dir: string, all: Prepared[], chart: ChartFn | undefined): Markup {
   const r = p.r;
   const failed = r.status === 'failed';
   const pcapLinks = p.art.pcaps.map((f) => el('a', { href: path.relative(dir, f).split(path.sep).join('/') }, path.basename(f)));
   const otherFiles = ['trace.json', 'conntrack.json', 'topology.json'].filter(() => p.art.pcaps.length > 0);
-  const charts = r.checks.filter((c) => c.spread !== undefined).map((c) => el('figure', { class: c.ok ? 'chart' : 'chart bad' }, c.spread === undefined ? null : spreadChart(c.spread, c.ok ? 'connections per backend' : 'connections per backend — outside the band'), el('figcaption', {}, c.name)));
+  const charts = r.checks.filter((c) => c.spread !== undefined).map((c) => el('figure', { class: c.ok ? 'chart' : 'chart bad' }, c.spread === undefined || chart === undefined ? null : chart(c.spread, c.ok ? 'connections per backend' : 'connections per backend — outside the band'), el('figcaption', {}, c.name)));
   const ct = p.art.trace.length > 0 ? conntrackTimeline(p.art) : null;
   return el(
     'section',
@@ -324,6 +326,8 @@ export async function buildHtmlReport(summary: RunSummary, dir: string): Promise
     if (art.pcaps.length > 0) p.ladder = await buildLadder(art.pcaps, art.nodes, art.trace, r.status === 'failed' ? 600 : 250);
     prepared.push(p);
   }
+  // ECharts is loaded only when some result has a spread check to draw.
+  const chart = summary.results.some((r) => r.checks.some((c) => c.spread !== undefined)) ? (await import('./charts.ts')).spreadChart : undefined;
   const sorted = [...prepared].sort((a, b) => failRank(a.r) - failRank(b.r));
   const failed = sorted.filter((p) => p.r.status === 'failed');
   const wall = Object.entries(summary.wallMsByBackend).map(([b, v]) => `${b} ${ms(v ?? 0)}`).join(', ');
@@ -361,7 +365,7 @@ export async function buildHtmlReport(summary: RunSummary, dir: string): Promise
     failList,
     el('section', { id: 'matrix' }, el('h2', {}, 'Scenario × hook × backend'), el('p', { class: 'hint' }, 'Failed scenarios on top. Each cell links to its result; hover for the first failure.'), matrix(prepared)),
     el('h2', {}, 'Results'),
-    sorted.filter((p) => p.r.status !== 'skipped').map((p) => resultSection(p, dir, prepared)),
+    sorted.filter((p) => p.r.status !== 'skipped').map((p) => resultSection(p, dir, prepared, chart)),
     skipped.length === 0 ? null : el('section', { class: 'skipped' }, el('h2', {}, 'Skipped'), el('ul', {}, skipped.map((p) => el('li', { id: p.id }, `${p.r.scenario} · ${p.r.backend} · ${p.r.hook}: ${p.r.skipReason ?? ''}`)))),
   );
   return `<!doctype html>\n${el('html', { lang: 'en' }, el('head', {}, el('meta', { charset: 'utf-8' }), el('title', {}, `xlb run: ${summary.failed} failed, ${summary.passed} passed`), el('style', {}, raw(STYLE))), el('body', {}, body, el('script', {}, raw(SCRIPT)))).html}\n`;
