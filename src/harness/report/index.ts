@@ -291,6 +291,7 @@ function resultSection(p: Prepared, dir: string, all: Prepared[], chart: ChartFn
     r.error === undefined ? null : el('pre', { class: 'msg error' }, `error: ${r.error}`),
     checksTable(r),
     relatedResults(p, all),
+    suspects(p),
     r.log.length === 0 ? null : el('div', { class: 'log' }, el('b', {}, 'Diagnosis and log'), el('pre', {}, r.log.join('\n'))),
     el(
       'dl',
@@ -303,7 +304,6 @@ function resultSection(p: Prepared, dir: string, all: Prepared[], chart: ChartFn
       pcapLinks.length === 0 ? null : fragment(el('dt', {}, 'pcaps'), el('dd', { class: 'files' }, pcapLinks, otherFiles.map((f) => el('a', { href: path.relative(dir, path.join(r.artifactsDir ?? '', f)).split(path.sep).join('/') }, f)))),
     ),
     charts.length === 0 ? null : el('div', { class: 'charts' }, charts),
-    suspects(p),
     p.ladder === undefined || p.ladder.packets.length === 0
       ? null
       : el(
