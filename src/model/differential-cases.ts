@@ -9,6 +9,7 @@ import { buildFrame } from '../packet/index.ts';
 import type { FrameSpec } from '../packet/index.ts';
 import type { ModelService } from './control.ts';
 import type { TestService } from './test-support.ts';
+import { HEAL_CASES } from './heal-cases.ts';
 
 export const CLIENT = '198.18.0.10';
 export const VIP = '198.18.100.1';
@@ -357,6 +358,8 @@ CASES.push(
     ],
   },
 );
+
+CASES.push(...HEAL_CASES);
 
 export function programAll(dp: Programmable, services: TestService[], program: (dp: Programmable, s: TestService) => void): void {
   for (const s of services) program(dp, s);

@@ -31,9 +31,9 @@ type ReplyOutcome = { kind: 'inserted' } | { kind: 'refused' } | { kind: 'adopt'
  * entry to adopt (docs/datapath.md "One lost side of a flow", rule 2: a live entry there that is
  * the new forward entry's peer: the flow lost only its forward entry). Not full NAT: one reply
  * key; a live foreign entry refuses. Full NAT: up to 8 source ports lo + (hash + i * 7919) mod
- * span (`fwd.natSport` and `rkey.dport` get the port); a pure SYN takes the first free one (no
- * live entry) and stops there; any other packet looks at all 8 and adopts the first live peer,
- * else takes the first free one.
+ * span (`fwd.natSport` and `rkey.dport` get the port), in order: a live peer is adopted; a pure
+ * SYN takes the first free one (no live entry) and stops there; any other packet looks at all 8
+ * and takes the first free one when none of them is its peer.
  */
 function placeReply(t: Tables, key: CtKey, fwd: CtEntry, rev: CtEntry, rkey: CtKey, fullnat: boolean, pureSyn: boolean, now: bigint): ReplyOutcome {
   const alive = (e: CtEntry | undefined): e is CtEntry => e !== undefined && ctAlive(t.config.timeoutsS, e, now);
@@ -57,7 +57,7 @@ function placeReply(t: Tables, key: CtKey, fwd: CtEntry, rev: CtEntry, rkey: CtK
     const cand: CtKey = { ...rkey, dport: port };
     const cur = t.ct.lookup(cand);
     if (alive(cur)) {
-      if (!pureSyn && isPeerOf(cur, fwd, key)) return { kind: 'adopt', reply: cur, key: cand };
+      if (isPeerOf(cur, fwd, key)) return { kind: 'adopt', reply: cur, key: cand };
       continue;
     }
     free ??= port;

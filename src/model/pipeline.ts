@@ -129,10 +129,10 @@ export function slowTracked(env: PipelineEnv, c: Ctx, e: CtEntry, adopted = fals
     if (peer !== undefined && !isPeerOf(peer, e, p.key)) {
       if (ctAlive(t.config.timeoutsS, peer, c.now)) {
         // another flow took the tuple: this half is stale; its next client packet is a new flow
+        // (no service or endpoint counter moves: the packet belongs to no flow any more)
         t.ct.delete(p.key);
         if (e.flags & CT_F.lcCounted) lcAdd(t, e.svcId, e.epSlot, -1);
         c.v.ctNew = ST.NONE;
-        env.counters.service(e.svcId, e.epSlot, p.len, false, true);
         return finish(env, c, 'drop', 'drop_ct_failed');
       }
       peer = undefined;
