@@ -36,6 +36,20 @@ test('(a) a wrong configuration fails, naming the host that refused and the port
   t.regex(r.text, /198\.18\.2\.1\d:7999 sent a RST/, 'the diagnosis names the backend port that refused');
 });
 
+test('(b) a broken model fails on sim, naming the untranslated replies that reached the client', async (t) => {
+  const r = await xlbRun([DNAT, '--backend', 'sim', '--model-fault', 'reply-untranslated']);
+  t.is(r.code, 1);
+  const sim = r.summary.results.find((x) => x.backend === 'sim');
+  t.is(sim?.status, 'failed');
+  t.regex(sim === undefined ? '' : failureText(sim), /no backend address reached a client untranslated[\s\S]*leaked: c1\/clients at [\d.]+ ms: 198\.18\.2\.1\d:7000 → 198\.18\.1\.11/);
+});
+
+test('an unknown model fault is refused with the list of faults', async (t) => {
+  const r = await xlbRun([DNAT, '--backend', 'sim', '--model-fault', 'no-such-fault']);
+  t.is(r.code, 1);
+  t.regex(r.text, /unknown fault 'no-such-fault'; known faults: reply-untranslated/);
+});
+
 test('(c) a broken BPF object fails on prog, naming the bad checksum, and prog disagrees with sim', async (t) => {
   const why = backendUnavailable('prog');
   if (why !== undefined) {

@@ -46,13 +46,20 @@ export class CtTable {
   }
 }
 
-/** An entry is alive while now - last_seen <= its state's timeout (signed difference). */
-export function ctAlive(timeoutsS: readonly number[], e: CtEntry, now: bigint): boolean {
-  const timeout = BigInt(timeoutsS[e.state & 15] ?? 0) * NSEC_PER_SEC;
-  return now - e.lastSeenNs <= timeout;
+/**
+ * An entry is alive while now - last_seen <= its state's timeout (signed difference); a flow
+ * created mid-stream whose backend has not answered yet (MIDSTREAM) gets at most SYN_SENT's.
+ */
+export function ctAlive(timeoutsS: readonly number[], e: CtEntry, now: bigint, noExpiry = false): boolean {
+  if (noExpiry) return true;
+  let secs = timeoutsS[e.state & 15] ?? 0;
+  if (e.flags & CT_F.midstream) secs = Math.min(secs, timeoutsS[ST.SYN_SENT] ?? 0);
+  return now - e.lastSeenNs <= BigInt(secs) * NSEC_PER_SEC;
 }
 
+/** ESTABLISHED / UDP_ESTABLISHED, except the reply entry of a mid-stream flow (the backend's first packet goes to the slow path). */
 export function fastEligible(e: CtEntry): boolean {
+  if ((e.flags & (CT_F.midstream | CT_F.reply)) === (CT_F.midstream | CT_F.reply)) return false;
   return e.state === ST.ESTABLISHED || e.state === ST.UDP_ESTABLISHED;
 }
 

@@ -3,7 +3,7 @@
 // in new-flow.ts). Every packet ends in finish(): exactly one reason counted, one trace event.
 // The FIB is empty in this model (sim/prog): a translated packet goes to the stack untouched
 // beyond its NAT ('pass', fwd 'pass_fib'); the model never redirects.
-import { CT_F } from '../schema/maps.ts';
+import { ALGO, CT_F } from '../schema/maps.ts';
 import type { FwdResultName, ReasonName } from '../schema/maps.ts';
 import type { FrameResult, Hook, Verdict } from '../datapath/packet-datapath.ts';
 import { buildPeer, ctAccount, ctAlive, fastEligible, icmpNext, isPeerOf, tcpNext, udpNext } from './conntrack.ts';
@@ -34,7 +34,7 @@ export interface Ctx {
   p: ParsedPacket;
   v: VerdictInfo;
   ifindex: number;
-  /** The datapath clock as read (0 until read, as in the kernel's fast path). */
+  /** The datapath clock as read by the path that handles the packet (0 until read, as in the kernel's fast path). */
   now: bigint;
   fwd?: FwdResultName;
 }
@@ -55,13 +55,14 @@ export function finish(env: PipelineEnv, c: Ctx, verdict: Verdict, reason: Reaso
     frame,
     reason,
     ...(c.fwd !== undefined ? { fwd: c.fwd } : {}),
-    trace: traceEvent(c, verdict, reason),
+    trace: traceEvent(c, verdict, reason, env.clock()),
   };
 }
 
 /** Rewrite with e and hand the packet on (empty FIB: to the stack, counted pass_fib). */
 export function translateAndForward(env: PipelineEnv, c: Ctx, e: CtEntry): Verdict {
-  natRewrite(env.hook, c.d, c.p, e);
+  const faults = env.tables.config.faults;
+  if (!(faults.has('reply-untranslated') && e.flags & CT_F.reply)) natRewrite(env.hook, c.d, c.p, e, faults);
   c.fwd = 'pass_fib';
   env.counters.forward('pass_fib', c.p.len);
   return 'pass';
@@ -101,7 +102,9 @@ function slowIcmpError(env: PipelineEnv, c: Ctx): FrameResult {
   const p = c.p;
   const k: CtKey = { saddr: p.inner.daddr, daddr: p.inner.saddr, sport: p.inner.dport, dport: p.inner.sport, proto: p.inner.proto, family: p.inner.family };
   const e = t.ct.lookup(k);
-  if (e === undefined || !ctAlive(t.config.timeoutsS, e, c.now) || k.family !== p.key.family) return finish(env, c, 'pass', 'pass_icmp_untracked');
+  if (e === undefined || !ctAlive(t.config.timeoutsS, e, c.now, t.config.faults.has('no-conntrack-expiry')) || k.family !== p.key.family || t.config.faults.has('icmp-errors-untranslated')) {
+    return finish(env, c, 'pass', 'pass_icmp_untracked');
+  }
   c.v = { svcId: e.svcId, epSlot: e.epSlot, ctOld: e.state, ctNew: e.state };
   if (e.xlate === 0) return finish(env, c, 'pass', 'icmp_error');
   natIcmpError(env.hook, c.d, p, e, k);
@@ -127,7 +130,7 @@ export function slowTracked(env: PipelineEnv, c: Ctx, e: CtEntry, adopted = fals
     const pk = peerKey(e, p.key);
     peer = t.ct.lookup(pk);
     if (peer !== undefined && !isPeerOf(peer, e, p.key)) {
-      if (ctAlive(t.config.timeoutsS, peer, c.now)) {
+      if (ctAlive(t.config.timeoutsS, peer, c.now, t.config.faults.has('no-conntrack-expiry'))) {
         // another flow took the tuple: this half is stale; its next client packet is a new flow
         // (no service or endpoint counter moves: the packet belongs to no flow any more)
         t.ct.delete(p.key);
@@ -147,6 +150,7 @@ export function slowTracked(env: PipelineEnv, c: Ctx, e: CtEntry, adopted = fals
   let restart = false;
   if (p.key.proto === IPPROTO.tcp) {
     const step = tcpNext(t.config.rstSeqWindow, e, peer, p);
+    if (step.state === 'rst_invalid' && t.config.faults.has('rst-always-accepted')) step.state = ST.CLOSED;
     if (step.state === 'rst_invalid') return finish(env, c, 'drop', 'drop_rst_invalid');
     st = step.state;
     fins = step.fins;
@@ -162,19 +166,26 @@ export function slowTracked(env: PipelineEnv, c: Ctx, e: CtEntry, adopted = fals
     const known = CT_F.seqKnown | CT_F.ackKnown;
     e.flags &= ~known;
     if (peer !== undefined) peer.flags &= ~known;
+    // a new connection on the same (usable) endpoint of an lc service: counted like a new flow
+    if ((e.flags & CT_F.lcCounted) === 0 && serviceLookup(t, p.key)?.algo === ALGO.lc) {
+      lcAdd(t, e.svcId, e.epSlot, 1);
+      e.flags |= CT_F.lcCounted;
+      if (peer !== undefined) peer.flags |= CT_F.lcCounted;
+    }
   }
   if ((st === ST.TIME_WAIT || st === ST.CLOSED) && e.flags & CT_F.lcCounted) {
     lcAdd(t, e.svcId, e.epSlot, -1);
     e.flags &= ~CT_F.lcCounted;
     if (peer !== undefined) peer.flags &= ~CT_F.lcCounted;
   }
-  const finMask = CT_F.finClient | CT_F.finBackend;
+  // the backend answered: a flow created mid-stream becomes an ordinary one (ctAlive, fastEligible)
+  const clear = CT_F.finClient | CT_F.finBackend | (e.flags & CT_F.reply ? CT_F.midstream : 0);
   e.state = st;
-  e.flags = (e.flags & ~finMask) | fins;
+  e.flags = (e.flags & ~clear) | fins;
   ctAccount(e, p, c.now);
   if (peer !== undefined) {
     peer.state = st;
-    peer.flags = (peer.flags & ~finMask) | fins;
+    peer.flags = (peer.flags & ~clear) | fins;
     peer.lastSeenNs = c.now;
   }
   c.v.ctNew = st;
@@ -198,9 +209,11 @@ function endUnusableFlow(t: Tables, p: ParsedPacket, e: CtEntry): boolean {
     if (usable(ep, p.key.family) && ep.addr.equals(e.natDaddr)) return false;
   }
   if (e.flags & CT_F.lcCounted) lcAdd(t, e.svcId, e.epSlot, -1);
-  const pk = peerKey(e, p.key);
-  const peer = t.ct.peek(pk);
-  if (peer !== undefined && isPeerOf(peer, e, p.key)) t.ct.delete(pk);
+  if ((e.flags & CT_F.dsr) === 0) {
+    const pk = peerKey(e, p.key);
+    const peer = t.ct.lookup(pk);
+    if (peer !== undefined && isPeerOf(peer, e, p.key)) t.ct.delete(pk);
+  }
   t.ct.delete(p.key);
   return true;
 }
@@ -230,7 +243,7 @@ export function processFrame(env: PipelineEnv, frame: Uint8Array, ifindex: numbe
     if (e === undefined) ctMiss = true;
     else if (fastEligible(e) && (p.tcpFlags & (TCPF.syn | TCPF.fin | TCPF.rst)) === 0) {
       c.now = env.clock();
-      if (ctAlive(t.config.timeoutsS, e, c.now)) {
+      if (ctAlive(t.config.timeoutsS, e, c.now, t.config.faults.has('no-conntrack-expiry'))) {
         const r = fastPath(env, c, e);
         if (r !== undefined) return r;
       }
@@ -241,7 +254,7 @@ export function processFrame(env: PipelineEnv, frame: Uint8Array, ifindex: numbe
   if (p.icmpErr) return slowIcmpError(env, c);
   if (!ctMiss) {
     const e = t.ct.lookup(p.key);
-    if (e !== undefined && ctAlive(t.config.timeoutsS, e, c.now) && !endUnusableFlow(t, p, e)) return slowTracked(env, c, e);
+    if (e !== undefined && ctAlive(t.config.timeoutsS, e, c.now, t.config.faults.has('no-conntrack-expiry')) && !endUnusableFlow(t, p, e)) return slowTracked(env, c, e);
   }
   return newFlow(env, c);
 }
