@@ -192,4 +192,80 @@ export const HEAL_CASES: DiffCase[] = [
       f('r2 through the rebuilt entry', udp(B0, C, 53, 50070), 'fast_path'),
     ],
   },
+  {
+    name: 'v2: mid-stream flow: short timeout until the backend answers, its first packet tracked, then ordinary',
+    services: [svc(1, 'dnat', 'hash', [B0])],
+    steps: [
+      f('mid-stream ACK a', tcp(C, VIP, 50080, 80, 'A', 10, 20), 'midstream_new'),
+      f('mid-stream ACK b', tcp(C, VIP, 50081, 80, 'A', 10, 20), 'midstream_new'),
+      f('backend answers b: slow path', tcp(B0, C, 8080, 50081, 'A', 20, 10), 'tracked'),
+      f('backend again: fast path', tcp(B0, C, 8080, 50081, 'PA', 20, 10, 'x'), 'fast_path'),
+      { advanceMs: 61_000 },
+      f('a after 61 s of silence: expired, a new flow', tcp(C, VIP, 50080, 80, 'A', 10, 20), 'midstream_new'),
+      f('b after 61 s: ordinary ESTABLISHED timeout, alive', tcp(C, VIP, 50081, 80, 'A', 10, 21), 'fast_path'),
+    ],
+  },
+  {
+    name: 'v2: lc: a SYN restarting a TIME_WAIT tuple on its usable endpoint is counted again',
+    services: [svc(1, 'dnat', 'lc', [B0, B1])],
+    steps: [
+      f('SYN', tcp(C, VIP, 50090, 80, 'S', 1), 'new_flow'),
+      f('SYN-ACK', tcp(B0, C, 8080, 50090, 'SA', 10, 2), 'tracked'),
+      f('ACK', tcp(C, VIP, 50090, 80, 'A', 2, 11), 'tracked'),
+      f('FIN', tcp(C, VIP, 50090, 80, 'FA', 2, 11), 'tracked'),
+      f('FIN back', tcp(B0, C, 8080, 50090, 'FA', 11, 3), 'tracked'),
+      f('last ACK (released)', tcp(C, VIP, 50090, 80, 'A', 3, 12), 'tracked'),
+      f('SYN on the TIME_WAIT tuple: restarted, counted', tcp(C, VIP, 50090, 80, 'S', 900), 'tracked'),
+      f('a second flow goes to the other slot', tcp(C, VIP, 50091, 80, 'S', 1), 'new_flow'),
+      f('RST closes the restarted flow (released)', tcp(C, VIP, 50090, 80, 'R', 901), 'tracked'),
+    ],
+  },
+];
+
+/**
+ * Sequences where the model (the spec) and the kernel disagree about the v2 rules; run as
+ * `test.failing` by differential.test.ts (through KNOWN_DISAGREEMENTS).
+ */
+export const HEAL_KNOWN_DISAGREEMENTS: DiffCase[] = [
+  {
+    // docs/datapath.md "Order of the pipeline", tracked (3): a policed packet changes nothing,
+    // and "Least-connection counters": a restart is counted as a new connection. The kernel
+    // (bpf/include/pipeline.h slow_tracked) counts the restart (+1, LC_COUNTED set in both
+    // entries) before the policer drops the SYN: the dropped SYN leaves slot 0 counted once
+    // with the flow still in TIME_WAIT; the model counts nothing.
+    name: 'v2: lc: a policed restart SYN must not count the flow again (kernel: it does)',
+    services: [svc(1, 'dnat', 'lc', [B0], 80, { policer: { ratePps: 1, burst: 0 } })],
+    steps: [
+      f('SYN', tcp(C, VIP, 50100, 80, 'S', 1), 'new_flow'),
+      { advanceMs: 1100 },
+      f('SYN-ACK', tcp(B0, C, 8080, 50100, 'SA', 10, 2), 'tracked'),
+      f('ACK', tcp(C, VIP, 50100, 80, 'A', 2, 11), 'tracked'),
+      { advanceMs: 1100 },
+      f('FIN', tcp(C, VIP, 50100, 80, 'FA', 2, 11), 'tracked'),
+      f('FIN back', tcp(B0, C, 8080, 50100, 'FA', 11, 3), 'tracked'),
+      { advanceMs: 1100 },
+      f('last ACK (released)', tcp(C, VIP, 50100, 80, 'A', 3, 12), 'tracked'),
+      f('restart SYN, policed', tcp(C, VIP, 50100, 80, 'S', 900), 'drop_policed'),
+    ],
+  },
+  {
+    // docs/datapath.md "Least-connection counters": a SYN that restarts a TIME_WAIT / CLOSED flow
+    // on its usable endpoint of an lc service is a new connection, +1; "One lost side", rule 2:
+    // an adopted SYN on a TIME_WAIT tuple restarts it on the same endpoint. The kernel
+    // (xlb_slow: an adopted flow goes to slow_tracked with XLB_TR_POLICED only, never
+    // XLB_TR_LC_RESTART) does not count the restart when the forward entry had been lost; the
+    // model counts it, so slot 0 reads 1 in the model and 0 in the kernel.
+    name: 'v2: lc: a restart SYN that adopts a TIME_WAIT reply entry is counted again (kernel: it is not)',
+    services: [svc(1, 'dnat', 'lc', [B0])],
+    steps: [
+      f('SYN', tcp(C, VIP, 50110, 80, 'S', 1), 'new_flow'),
+      f('SYN-ACK', tcp(B0, C, 8080, 50110, 'SA', 10, 2), 'tracked'),
+      f('ACK', tcp(C, VIP, 50110, 80, 'A', 2, 11), 'tracked'),
+      f('FIN', tcp(C, VIP, 50110, 80, 'FA', 2, 11), 'tracked'),
+      f('FIN back', tcp(B0, C, 8080, 50110, 'FA', 11, 3), 'tracked'),
+      f('last ACK (released)', tcp(C, VIP, 50110, 80, 'A', 3, 12), 'tracked'),
+      { deleteCt: fwdKey(50110) },
+      f('SYN on the TIME_WAIT tuple: adopted, restarted', tcp(C, VIP, 50110, 80, 'S', 900), 'tracked'),
+    ],
+  },
 ];
