@@ -1,0 +1,74 @@
+// Helpers shared by the scenarios (files starting with `_` are not scenarios): services from the
+// topology, raw frames from a node with the Ethernet addresses the topology gives it (the same
+// deterministic MACs on sim, prog and lab), and checks over whole captures.
+import { resolveTopology } from '../lab/topology.ts';
+import { backendEndpoints, SERVER_PORTS } from '../src/harness/index.ts';
+import type { LinkCapture, ServiceInput, TopoInfo } from '../src/harness/index.ts';
+import { decodeFields } from '../src/harness/packet-match.ts';
+import { buildFrame } from '../src/packet/index.ts';
+import type { FrameSpec } from '../src/packet/index.ts';
+
+type Proto = 'tcp' | 'udp';
+
+/** A service on the first VIP (IPv4, or IPv6 with family 6) over every backend at the server port. */
+export function svc(topo: TopoInfo, protocol: Proto, over: Partial<ServiceInput> = {}, family: 4 | 6 = 4): ServiceInput {
+  const vip = family === 4 ? topo.vip4 : topo.vip6;
+  if (vip === undefined) throw new Error('this scenario needs a dual-stack topology');
+  return { name: protocol === 'tcp' ? 'echo' : 'dns-like', vip, port: SERVER_PORTS[protocol], protocol, algorithm: 'rr', mode: 'dnat', endpoints: backendEndpoints(topo, SERVER_PORTS[protocol], family), ...over };
+}
+
+/** The first client's name and addresses. */
+export function client1(topo: TopoInfo): { name: string; ipv4: string; ipv6: string } {
+  const c = topo.clients[0];
+  if (c === undefined) throw new Error('the topology has no client');
+  return { name: c.name, ipv4: c.ipv4, ipv6: c.ipv6 ?? '' };
+}
+
+/** A backend by index (0: b1). */
+export function backend(topo: TopoInfo, i: number): { name: string; ipv4: string; ipv6: string } {
+  const b = topo.backends[i];
+  if (b === undefined) throw new Error(`the topology has no backend #${i + 1}`);
+  return { name: b.name, ipv4: b.ipv4, ipv6: b.ipv6 ?? '' };
+}
+
+/** The MAC of a node's interface on a segment (default: its first), as every backend assigns it. */
+export function macOf(topo: TopoInfo, node: string, segment?: string): string {
+  const n = resolveTopology(topo.spec, 'mac0').nodes.find((x) => x.name === node);
+  const i = segment === undefined ? n?.ifaces[0] : n?.ifaces.find((x) => x.segment === segment);
+  if (i === undefined) throw new Error(`topology: node '${node}' has no interface${segment === undefined ? '' : ` on '${segment}'`}`);
+  return i.mac;
+}
+
+/** The segment a node shares with the LB. */
+function segmentToLb(topo: TopoInfo, node: string): string {
+  const r = resolveTopology(topo.spec, 'mac0');
+  const mine = r.nodes.find((x) => x.name === node)?.ifaces ?? [];
+  const lb = r.nodes.find((x) => x.name === topo.lb.name)?.ifaces ?? [];
+  const s = mine.find((i) => lb.some((l) => l.segment === i.segment));
+  if (s === undefined) throw new Error(`topology: node '${node}' shares no segment with the LB`);
+  return s.segment;
+}
+
+/** A frame from `node` to the LB on their shared segment (the IP header's addresses are the spec's: they may be spoofed). */
+export function frameToLb(topo: TopoInfo, node: string, spec: Omit<FrameSpec, 'eth'>): Uint8Array {
+  const seg = segmentToLb(topo, node);
+  return buildFrame({ ...spec, eth: { src: macOf(topo, node, seg), dst: macOf(topo, topo.lb.name, seg) } });
+}
+
+/** "node/segment: field=value" of every captured packet whose checksums are not all valid. */
+export function badChecksums(links: LinkCapture[], nodes?: string[]): string[] {
+  const out: string[] = [];
+  for (const l of links) {
+    if (nodes !== undefined && !nodes.includes(l.node)) continue;
+    for (const p of l.packets) {
+      const f = decodeFields(p.frame);
+      if (f.checksums !== 'ok') out.push(`${l.node}/${l.segment} at ${p.timeMs.toFixed(1)} ms: ${String(f.checksums)} (${String(f['ip.src'])} → ${String(f['ip.dst'])})`);
+    }
+  }
+  return out;
+}
+
+/** Which backend answered each connection (by index), from a report. */
+export function backendsOf(r: { results: { backend: string | null }[] }): (string | null)[] {
+  return r.results.map((c) => c.backend);
+}
