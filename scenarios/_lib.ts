@@ -72,3 +72,14 @@ export function badChecksums(links: LinkCapture[], nodes?: string[]): string[] {
 export function backendsOf(r: { results: { backend: string | null }[] }): (string | null)[] {
   return r.results.map((c) => c.backend);
 }
+
+/**
+ * An address on the clients' segment that no node owns: frames injected from the client with it
+ * as their source are a client whose answers are lost (no neighbour answers for it), so the
+ * scenario alone decides every segment that client sends (no stack of its own resets anything).
+ */
+export function phantomClient(topo: TopoInfo): string {
+  const c = client1(topo).ipv4.split('.');
+  c[3] = '77';
+  return c.join('.');
+}
