@@ -2,8 +2,8 @@
 // topology, raw frames from a node with the Ethernet addresses the topology gives it (the same
 // deterministic MACs on sim, prog and lab), and checks over whole captures.
 import { resolveTopology } from '../lab/topology.ts';
-import { backendEndpoints, SERVER_PORTS } from '../src/harness/index.ts';
-import type { LinkCapture, ServiceInput, TopoInfo } from '../src/harness/index.ts';
+import { backendEndpoints, flowEntries, SERVER_PORTS } from '../src/harness/index.ts';
+import type { LinkCapture, ScenarioContext, ServiceInput, TopoInfo } from '../src/harness/index.ts';
 import { decodeFields } from '../src/harness/packet-match.ts';
 import { buildFrame } from '../src/packet/index.ts';
 import type { FrameSpec } from '../src/packet/index.ts';
@@ -82,4 +82,45 @@ export function phantomClient(topo: TopoInfo): string {
   const c = client1(topo).ipv4.split('.');
   c[3] = '77';
   return c.join('.');
+}
+
+/**
+ * One lost side of a flow, in the middle of a transfer: two connections from fixed ports, one
+ * round each; then conn 0 loses its forward entry and conn 1 its reply entry; 2 s pass (the fast
+ * path checks the peer once a second), and the remaining rounds run. docs/datapath.md ("One lost
+ * side of a flow"): the flow heals and carries on both ways, on the same endpoint.
+ */
+export async function loseOneSide(
+  ctx: ScenarioContext,
+  proto: 'tcp' | 'udp',
+  family: 4 | 6 = 4,
+): Promise<void> {
+  const { topo, expect } = ctx;
+  const c = client1(topo);
+  const cip = family === 4 ? c.ipv4 : c.ipv6;
+  const target = family === 4 ? topo.vip4 : (topo.vip6 ?? '');
+  const sport = proto === 'tcp' ? 43_000 : 43_100;
+  const t = await ctx.startClient({ proto, target, count: 2, sport, rounds: 4, payload: 300 });
+  const before = await ctx.observe();
+  const fwd = flowEntries(before, { clientIp: cip, clientPort: sport })[0];
+  const rep = flowEntries(before, { clientIp: cip, clientPort: sport + 1 })[1];
+  if (fwd === undefined || rep === undefined) throw new Error('the two flows have no conntrack entries after their first round');
+  expect.ok(await ctx.world.deleteConntrack(fwd), 'the forward entry of conn 0 deleted');
+  expect.ok(await ctx.world.deleteConntrack(rep), 'the reply entry of conn 1 deleted');
+  await ctx.advance(2);
+  await t.next();
+  await ctx.advance(2);
+  await t.next();
+  await t.next();
+  const r = await t.report();
+  expect.allConnected(r, 'both connections completed every round');
+  expect.sameBackendPerConnection(r);
+  const obs = await ctx.observe();
+  for (const p of [sport, sport + 1]) expect.equal(flowEntries(obs, { clientIp: cip, clientPort: p }).length, 2, `conn on port ${p} has both entries again`);
+  expect.reasons(obs, { new_flow: 2 }, 'no new flow was counted for the healed ones');
+  const links = await ctx.captures();
+  for (const b of topo.backends) {
+    const bip = family === 4 ? b.ipv4 : (b.ipv6 ?? '');
+    expect.noPacket(links, { on: c.name, pattern: { fields: { 'ip.dst': cip, 'ip.src': bip } }, sanity: { on: c.name, pattern: { fields: { 'ip.dst': cip, 'ip.src': target } } } }, `no untranslated packet from ${b.name} reached the client`);
+  }
 }
