@@ -100,7 +100,7 @@ export async function loseOneSide(
   const cip = family === 4 ? c.ipv4 : c.ipv6;
   const target = family === 4 ? topo.vip4 : (topo.vip6 ?? '');
   const sport = proto === 'tcp' ? 43_000 : 43_100;
-  const t = await ctx.startClient({ proto, target, count: 2, sport, rounds: 4, payload: 300 });
+  const t = await startRounds(ctx, { proto, target, count: 2, sport, rounds: 4, payload: 300 });
   const before = await ctx.observe();
   const fwd = flowEntries(before, { clientIp: cip, clientPort: sport })[0];
   const rep = flowEntries(before, { clientIp: cip, clientPort: sport + 1 })[1];
@@ -123,4 +123,28 @@ export async function loseOneSide(
     const bip = family === 4 ? b.ipv4 : (b.ipv6 ?? '');
     expect.noPacket(links, { on: c.name, pattern: { fields: { 'ip.dst': cip, 'ip.src': bip } }, sanity: { on: c.name, pattern: { fields: { 'ip.dst': cip, 'ip.src': target } } } }, `no untranslated packet from ${b.name} reached the client`);
   }
+}
+
+/**
+ * startClient whose first round has finished when it returns, on every backend. The virtual
+ * World returns once the first round is done; the lab's (lab/traffic/tools.ts startClient)
+ * returns as soon as the process started, so a change made "after round 1" could race it. On
+ * lab this waits (at most 5 s) until every connection's reply entry has counted the first
+ * round's answer (TCP: SYN-ACK, banner, echo; UDP: the answer). Needs a fixed `sport`.
+ */
+export async function startRounds(ctx: ScenarioContext, req: Parameters<ScenarioContext['startClient']>[0]): Promise<Awaited<ReturnType<ScenarioContext['startClient']>>> {
+  const t = await ctx.startClient(req);
+  if (ctx.backend !== 'lab') return t;
+  if (req.sport === undefined || req.sport === 0) throw new Error('startRounds: give a fixed sport (the lab wait finds the flows by port)');
+  const c = client1(ctx.topo);
+  const ip = req.target.includes(':') ? c.ipv6 : c.ipv4;
+  const want = req.proto === 'udp' ? 1 : 3;
+  const ports = Array.from({ length: req.count ?? 1 }, (_, i) => (req.sport ?? 0) + i);
+  const deadline = Date.now() + 5000;
+  while (Date.now() < deadline) {
+    const obs = await ctx.observe();
+    if (ports.every((p) => (flowEntries(obs, { clientIp: ip, clientPort: p })[1]?.packets ?? 0) >= want)) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return t;
 }

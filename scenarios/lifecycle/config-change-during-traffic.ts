@@ -2,13 +2,14 @@
 // algorithm changed (rr → maglev, a new generation of its table) between rounds. The open
 // connections are not disturbed: each keeps its backend and every round is answered.
 import { scenario } from '../../src/harness/index.ts';
-import { svc } from '../_lib.ts';
+import { startRounds, svc } from '../_lib.ts';
 
 export default scenario({
   description: '6 TCP connections of 3 rounds; between rounds a UDP service is added and the TCP service switched to maglev: every round answered, every connection on its backend',
   services: (topo) => [svc(topo, 'tcp')],
-  async run({ startClient, apply, expect, topo }) {
-    const t = await startClient({ proto: 'tcp', target: topo.vip4, count: 6, rounds: 3, payload: 100 });
+  async run(ctx) {
+    const { apply, expect, topo } = ctx;
+    const t = await startRounds(ctx, { proto: 'tcp', target: topo.vip4, count: 6, sport: 46_500, rounds: 3, payload: 100 });
     await apply([svc(topo, 'tcp'), svc(topo, 'udp')]);
     await t.next();
     await apply([svc(topo, 'tcp', { algorithm: 'maglev' }), svc(topo, 'udp')]);

@@ -3,13 +3,14 @@
 // new flows reach the new endpoint too.
 import { scenario } from '../../src/harness/index.ts';
 import { backendEndpoints } from '../../src/harness/index.ts';
-import { svc } from '../_lib.ts';
+import { startRounds, svc } from '../_lib.ts';
 
 export default scenario({
   description: 'rr over b1, b2; 6 UDP flows of 3 rounds; b3 added after round 1: every flow keeps its backend, 3 new flows afterwards reach b1, b2 and b3',
   services: (topo) => [svc(topo, 'udp', { endpoints: backendEndpoints(topo, 7001).slice(0, 2) })],
-  async run({ startClient, client, apply, expect, topo }) {
-    const t = await startClient({ proto: 'udp', target: topo.vip4, count: 6, rounds: 3, sport: 46_000, payload: 16 });
+  async run(ctx) {
+    const { client, apply, expect, topo } = ctx;
+    const t = await startRounds(ctx, { proto: 'udp', target: topo.vip4, count: 6, rounds: 3, sport: 46_000, payload: 16 });
     await apply([svc(topo, 'udp')]);
     await t.next();
     await t.next();

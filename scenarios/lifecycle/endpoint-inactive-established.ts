@@ -3,13 +3,14 @@
 // connections skip it.
 import { scenario } from '../../src/harness/index.ts';
 import { backendEndpoints } from '../../src/harness/index.ts';
-import { svc } from '../_lib.ts';
+import { startRounds, svc } from '../_lib.ts';
 
 export default scenario({
   description: '3 TCP connections of 3 rounds (one per backend); b1 made inactive after round 1: all finish on their backend; 4 new connections alternate b2/b3',
   services: (topo) => [svc(topo, 'tcp')],
-  async run({ startClient, client, apply, expect, topo }) {
-    const t = await startClient({ proto: 'tcp', target: topo.vip4, count: 3, rounds: 3, payload: 64 });
+  async run(ctx) {
+    const { client, apply, expect, topo } = ctx;
+    const t = await startRounds(ctx, { proto: 'tcp', target: topo.vip4, count: 3, sport: 46_400, rounds: 3, payload: 64 });
     await apply([svc(topo, 'tcp', { endpoints: backendEndpoints(topo, 7000).map((e, i) => (i === 0 ? { ...e, active: false } : e)) })]);
     await t.next();
     await t.next();

@@ -4,7 +4,7 @@
 // new flow after it was idle for its state's timeout.
 import { scenario } from '../../src/harness/index.ts';
 import { backendEndpoints } from '../../src/harness/index.ts';
-import { svc } from '../_lib.ts';
+import { startRounds, svc } from '../_lib.ts';
 
 const SPORT = 46_100;
 
@@ -12,8 +12,9 @@ export default scenario({
   description: 'UDP flow on b1 (fixed port), b1 removed: the flow keeps b1 for 3 more rounds; after 31 s idle (timeout 30) the same port is a new flow on b2 or b3',
   timeoutsS: { UDP_ESTABLISHED: 30 },
   services: (topo) => [svc(topo, 'udp')],
-  async run({ startClient, client, apply, advance, expect, observe, topo }) {
-    const t = await startClient({ proto: 'udp', target: topo.vip4, count: 1, rounds: 4, sport: SPORT, payload: 16 });
+  async run(ctx) {
+    const { client, apply, advance, expect, observe, topo } = ctx;
+    const t = await startRounds(ctx, { proto: 'udp', target: topo.vip4, count: 1, rounds: 4, sport: SPORT, payload: 16 });
     await apply([svc(topo, 'udp', { endpoints: backendEndpoints(topo, 7001).slice(1) })]);
     await t.next();
     await t.next();
