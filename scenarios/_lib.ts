@@ -148,3 +148,7 @@ export async function startRounds(ctx: ScenarioContext, req: Parameters<Scenario
   }
   return t;
 }
+
+/** differentialOff of scenarios whose packets end before their L4 protocol is known. */
+export const PROTO0_DISAGREEMENT =
+  'known model/kernel disagreement: a packet that ends before its L4 protocol is known (malformed, a fragment) has protocol 0 in its trace tuple, which DpProto cannot say; src/datapath/prog-datapath.ts dpProto() renders it tcp, src/model/trace.ts icmp';

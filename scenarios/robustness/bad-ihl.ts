@@ -2,13 +2,13 @@
 // (60 bytes, more than the packet holds) and a total length shorter than the header. Each is
 // malformed and dropped before any lookup.
 import { scenario } from '../../src/harness/index.ts';
-import { client1, frameToLb, svc } from '../_lib.ts';
+import { client1, frameToLb, PROTO0_DISAGREEMENT, svc } from '../_lib.ts';
 
 export default scenario({
   description: 'UDP to the VIP with IHL 4, IHL 15 on a 36-byte packet, and total length 12: all drop_malformed, no flow, nothing reaches a backend',
   allowDrops: ['drop_malformed'],
   differential: false,
-  differentialOff: 'known model/kernel disagreement: a packet that fails parsing before its L4 header has protocol 0 in its trace tuple, which DpProto cannot say; src/datapath/prog-datapath.ts dpProto() renders it tcp, src/model/trace.ts icmp',
+  differentialOff: PROTO0_DISAGREEMENT,
   services: (topo) => [svc(topo, 'udp')],
   async run({ world, expect, observe, captures, topo }) {
     const c = client1(topo);

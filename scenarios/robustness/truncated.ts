@@ -3,13 +3,13 @@
 // still claiming the whole packet: each is malformed and dropped, never balanced, never
 // half-translated to a backend. (Cut inside the IPv4 header: truncated-ip-header.ts.)
 import { scenario } from '../../src/harness/index.ts';
-import { client1, frameToLb, svc } from '../_lib.ts';
+import { client1, frameToLb, PROTO0_DISAGREEMENT, svc } from '../_lib.ts';
 
 export default scenario({
   description: 'a TCP SYN cut at 14+20 and 14+30 bytes and a UDP datagram cut at 14+24: all drop_malformed, no flow, nothing reaches a backend',
   allowDrops: ['drop_malformed'],
   differential: false,
-  differentialOff: 'known model/kernel disagreement: a packet that fails parsing before its L4 header has protocol 0 in its trace tuple, which DpProto cannot say; src/datapath/prog-datapath.ts dpProto() renders it tcp, src/model/trace.ts icmp',
+  differentialOff: PROTO0_DISAGREEMENT,
   services: (topo) => [svc(topo, 'tcp'), svc(topo, 'udp')],
   async run({ world, expect, observe, captures, topo }) {
     const c = client1(topo);
