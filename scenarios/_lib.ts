@@ -4,7 +4,7 @@
 import { resolveTopology } from '../lab/topology.ts';
 import { backendEndpoints, flowEntries, SERVER_PORTS } from '../src/harness/index.ts';
 import type { LinkCapture, ScenarioContext, ServiceInput, TopoInfo } from '../src/harness/index.ts';
-import { decodeFields } from '../src/harness/packet-match.ts';
+import { decodeFields, findPackets } from '../src/harness/packet-match.ts';
 import { buildFrame } from '../src/packet/index.ts';
 import type { FrameSpec } from '../src/packet/index.ts';
 
@@ -152,3 +152,8 @@ export async function startRounds(ctx: ScenarioContext, req: Parameters<Scenario
 /** differentialOff of scenarios whose packets end before their L4 protocol is known. */
 export const PROTO0_DISAGREEMENT =
   'known model/kernel disagreement: a packet that ends before its L4 protocol is known (malformed, a fragment) has protocol 0 in its trace tuple, which DpProto cannot say; src/datapath/prog-datapath.ts dpProto() renders it tcp, src/model/trace.ts icmp';
+
+/** The nodes (of `nodes`) with at least one captured packet matching `fields`. */
+export function nodesThatSaw(links: LinkCapture[], nodes: string[], fields: Record<string, string | number | boolean>): string[] {
+  return nodes.filter((n) => findPackets(links.filter((l) => l.node === n), fields).length > 0);
+}

@@ -5,7 +5,7 @@
 // ack): its sequence is unknown, but the RST matches the client's last ack, so it is plausible
 // and closes the flow.
 import { scenario } from '../../src/harness/index.ts';
-import { backend, client1, frameToLb, phantomClient, svc } from '../_lib.ts';
+import { backend, client1, frameToLb, nodesThatSaw, phantomClient, svc } from '../_lib.ts';
 
 const SPORT = 41_300;
 const ACK = 900_000;
@@ -22,7 +22,7 @@ export default scenario({
     expect.reasons(obs, { midstream_new: 1, new_flow: 0, drop_rst_invalid: 0 });
     expect.ctTransitions(obs, { clientIp: src, clientPort: SPORT }, ['ESTABLISHED', 'CLOSED']);
     const links = await captures();
-    const hits = topo.backends.map((b) => b.name).filter((b) => links.some((l) => l.node === b && l.packets.length > 0));
+    const hits = nodesThatSaw(links, topo.backends.map((b) => b.name), { 'ip.src': src, 'tcp.sport': SPORT });
     expect.equal(hits.length, 1, 'exactly one backend saw the segment');
     const b = backend(topo, Math.max(0, topo.backends.findIndex((x) => x.name === hits[0])));
     expect.packet(links, { on: b.name, pattern: { fields: { 'ip.src': src, 'ip.dst': b.ipv4, 'tcp.flags': 'P.', payload: Buffer.from('hello').toString('hex') } }, count: 1 }, 'the segment reaches its backend, destination rewritten');
