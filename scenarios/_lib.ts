@@ -2,7 +2,7 @@
 // topology, raw frames from a node with the Ethernet addresses the topology gives it (the same
 // deterministic MACs on sim, prog and lab), and checks over whole captures.
 import { resolveTopology } from '../lab/topology.ts';
-import { backendEndpoints, flowEntries, SERVER_PORTS } from '../src/harness/index.ts';
+import { backendEndpoints, flowEntries, SERVER_PORTS, twoArm } from '../src/harness/index.ts';
 import type { LinkCapture, ScenarioContext, ServiceInput, TopoInfo } from '../src/harness/index.ts';
 import { decodeFields, findPackets } from '../src/harness/packet-match.ts';
 import { buildFrame } from '../src/packet/index.ts';
@@ -156,4 +156,15 @@ export const PROTO0_DISAGREEMENT =
 /** The nodes (of `nodes`) with at least one captured packet matching `fields`. */
 export function nodesThatSaw(links: LinkCapture[], nodes: string[], fields: Record<string, string | number | boolean>): string[] {
   return nodes.filter((n) => findPackets(links.filter((l) => l.node === n), fields).length > 0);
+}
+
+/**
+ * The default two-arm topology with static neighbours on the LB. At XDP a translated packet whose
+ * next hop is not resolved goes to the LB's stack (PASS_NO_NEIGH): a full-NAT packet (the LB's
+ * own source address) or a VLAN-tagged frame is then dropped there (docs/datapath.md,
+ * Forwarding). Scenarios about the translation itself use this topology so that they mean the
+ * same on every hook; the limitation has its own scenario.
+ */
+export function resolvedTwoArm(p: Parameters<typeof twoArm>[0] = {}): ReturnType<typeof twoArm> {
+  return twoArm({ staticNeighbours: true, ...p });
 }

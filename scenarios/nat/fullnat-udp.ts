@@ -1,10 +1,11 @@
 // UDP full NAT: the backend sees the LB's SNAT address and an allocated port, never the client;
 // the reply is translated back to VIP → client at the client's own port.
 import { scenario } from '../../src/harness/index.ts';
-import { badChecksums, client1, svc } from '../_lib.ts';
+import { badChecksums, client1, resolvedTwoArm, svc } from '../_lib.ts';
 
 export default scenario({
   description: 'UDP full NAT over 3 backends: backends see only the SNAT address, the client only the VIP, each flow keeps its SNAT port, checksums valid',
+  topology: resolvedTwoArm(),
   services: (topo) => [svc(topo, 'udp', { mode: 'fullnat' })],
   async run({ client, expect, captures, topo }) {
     const r = await client({ proto: 'udp', target: topo.vip4, count: 6, rounds: 2, payload: 64 });

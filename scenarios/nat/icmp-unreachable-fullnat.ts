@@ -5,10 +5,11 @@
 // can report ECONNREFUSED.
 import { scenario } from '../../src/harness/index.ts';
 import { backendEndpoints } from '../../src/harness/index.ts';
-import { client1, svc } from '../_lib.ts';
+import { client1, resolvedTwoArm, svc } from '../_lib.ts';
 
 export default scenario({
   description: 'UDP fullnat to a closed endpoint port: the backend port-unreachable reaches the client from the VIP, quoting client → VIP:7001, checksums valid (icmp_error)',
+  topology: resolvedTwoArm(),
   services: (topo) => [svc(topo, 'udp', { mode: 'fullnat', endpoints: backendEndpoints(topo, 7999) })],
   async run({ client, expect, observe, captures, topo }) {
     const r = await client({ proto: 'udp', target: topo.vip4, count: 1, sport: 44_000, payload: 8, timeoutMs: 500 });

@@ -1,10 +1,11 @@
 // IPv6 UDP full NAT: the SNAT address is the LB's IPv6 address on the backend segment; the UDP
 // checksum follows both rewritten addresses through the IPv6 pseudo-header.
 import { scenario } from '../../src/harness/index.ts';
-import { badChecksums, client1, svc } from '../_lib.ts';
+import { badChecksums, client1, resolvedTwoArm, svc } from '../_lib.ts';
 
 export default scenario({
   description: 'IPv6 UDP full NAT: backends see the LB fd00:18:2::1 as source, the client sees the IPv6 VIP, every checksum valid',
+  topology: resolvedTwoArm(),
   services: (topo) => [svc(topo, 'udp', { mode: 'fullnat' }, 6)],
   async run({ client, expect, captures, topo }) {
     const vip6 = topo.vip6 ?? '';

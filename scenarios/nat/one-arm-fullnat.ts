@@ -6,7 +6,8 @@ import { client1, svc } from '../_lib.ts';
 
 export default scenario({
   description: 'one-arm TCP full NAT over 3 backends: 6 connections answered, backends see only the LB address, answers from the VIP',
-  topology: oneArm(),
+  // Static neighbours: see resolvedTwoArm in _lib.ts (XDP full NAT with an unresolved neighbour).
+  topology: oneArm({ staticNeighbours: true }),
   services: (topo) => [svc(topo, 'tcp', { mode: 'fullnat' })],
   async run({ client, expect, captures, topo }) {
     const r = await client({ proto: 'tcp', target: topo.vip4, count: 6, payload: 100 });
