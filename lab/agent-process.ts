@@ -2,10 +2,12 @@
 // `nsenter --net` (Lab.spawn), so it sees the bpffs pins (`ip netns exec` would hide them), and
 // returned once its REST API listens. Its API address is loopback inside that namespace, so it
 // can never collide with another lab's agent nor be reached from outside the lab; callers talk
-// to it through `xlb` or curl run in the same namespace (request(), xlb()).
+// to it through the typed client (src/agent/client.ts) over curl run in that namespace
+// (namespaceFetch), or through the `xlb` CLI run there (xlb()).
 // Used by `xlb demo`, the agent's lab test and the lab World (src/harness/lab-world.ts).
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { AgentClient } from '../src/agent/client.ts';
 import type { ExitInfo, Lab, LabProcess } from './lab.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -35,11 +37,32 @@ export interface LabAgentOptions {
   readyTimeoutMs?: number;
 }
 
-export interface ApiResponse {
-  status: number;
-  /** The body as JSON, or undefined when empty or not JSON (text has it). */
-  json: unknown;
-  text: string;
+/** curl exit codes → the error codes Node's fetch gives as `cause.code`. */
+const CURL_CODES: Record<number, string> = { 6: 'ENOTFOUND', 7: 'ECONNREFUSED', 28: 'ETIMEDOUT', 52: 'ECONNRESET', 56: 'ECONNRESET' };
+
+/**
+ * A fetch that runs curl inside the node's network namespace: how a process in the host
+ * namespace reaches a loopback address there. Enough of fetch for the typed client (method,
+ * headers, a string body; the status and text of the answer); a failed connection rejects with a
+ * `cause.code`, as fetch does.
+ */
+export function namespaceFetch(lab: Lab, node: string): (url: string, init: RequestInit) => Promise<Response> {
+  return async (url, init) => {
+    // The status goes on a line of its own after the body (-w), so any body parses.
+    const args = ['-sS', '-X', init.method ?? 'GET', '-w', '\n%{http_code}', '--max-time', '60'];
+    new Headers(init.headers).forEach((v, k) => args.push('-H', `${k}: ${v}`));
+    if (init.body !== undefined && init.body !== null) {
+      if (typeof init.body !== 'string') throw new TypeError('namespaceFetch: only string bodies');
+      args.push('--data-binary', '@-');
+    }
+    const r = await lab.exec(node, 'curl', [...args, url], { timeoutMs: 65_000, reject: false, ...(typeof init.body === 'string' ? { input: init.body } : {}) });
+    if (r.exitCode !== 0) {
+      throw new TypeError('fetch failed', { cause: { code: CURL_CODES[r.exitCode] ?? `curl exit ${r.exitCode}`, message: `${r.stderr.trim()} (curl in ${lab.netns(node)})` } });
+    }
+    const cut = r.stdout.lastIndexOf('\n');
+    const text = r.stdout.slice(0, cut);
+    return new Response(text === '' ? null : text, { status: Number(r.stdout.slice(cut + 1)) });
+  };
 }
 
 export interface LabAgent {
@@ -50,10 +73,10 @@ export interface LabAgent {
   readonly config: string;
   /** Starts the agent again with the same arguments (after a kill or stop), over the same pins. */
   restart(): Promise<LabAgent>;
-  /** Runs the `xlb` client against this agent inside its namespace; throws with its stderr on failure. */
+  /** The typed REST client, over curl inside the namespace (refusals throw AgentApiError). */
+  readonly client: AgentClient;
+  /** Runs the `xlb` CLI against this agent inside its namespace; throws with its stderr on failure. */
   xlb(...args: string[]): Promise<string>;
-  /** One REST call (curl inside the namespace). Non-2xx statuses are returned, not thrown. */
-  request(method: string, urlPath: string, body?: unknown): Promise<ApiResponse>;
   /** SIGTERM (the agent stops gracefully: programs stay attached, maps pinned), SIGKILL after timeoutMs. */
   stop(timeoutMs?: number): Promise<ExitInfo>;
 }
@@ -70,38 +93,18 @@ export async function startLabAgent(lab: Lab, opts: LabAgentOptions): Promise<La
   if (opts.objectDir !== undefined) args.push('--object-dir', path.resolve(opts.objectDir));
   args.push(...(opts.extraArgs ?? []));
   const proc = await lab.spawn(node, XLB, args, { ready: /REST API listening/, readyTimeoutMs: opts.readyTimeoutMs ?? 30_000 });
-  const base = `http://${api}`;
   return {
     process: proc,
     node,
     api,
     pinDir,
     config,
+    client: new AgentClient({ api, fetch: namespaceFetch(lab, node) }),
     restart: () => startLabAgent(lab, opts),
     xlb: async (...a: string[]) => {
       const r = await lab.exec(node, XLB, [...a, '--api', api], { timeoutMs: 30_000, reject: false });
       if (r.exitCode !== 0) throw new Error(`xlb ${a.join(' ')} failed: ${(r.stderr || r.stdout).trim()}`);
       return r.stdout.trimEnd();
-    },
-    request: async (method, urlPath, body) => {
-      // The status goes on a line of its own after the body (-w), so any body parses.
-      const curl = ['-sS', '-X', method, '-w', '\n%{http_code}', '--max-time', '30'];
-      if (body !== undefined) curl.push('-H', 'content-type: application/json', '--data-binary', '@-');
-      const r = await lab.exec(node, 'curl', [...curl, `${base}${urlPath}`], {
-        timeoutMs: 35_000,
-        reject: false,
-        ...(body !== undefined ? { input: JSON.stringify(body) } : {}),
-      });
-      if (r.exitCode !== 0) throw new Error(`${method} ${urlPath} to the agent at ${api} in ${lab.netns(node)}: curl exited with ${r.exitCode}: ${r.stderr.trim()} (is the agent running? ${proc.stderr().trim().slice(-500)})`);
-      const cut = r.stdout.lastIndexOf('\n');
-      const text = r.stdout.slice(0, cut);
-      let json: unknown;
-      try {
-        json = text === '' ? undefined : JSON.parse(text);
-      } catch {
-        json = undefined;
-      }
-      return { status: Number(r.stdout.slice(cut + 1)), json, text };
     },
     stop: (timeoutMs = 5000) => proc.stop(timeoutMs),
   };

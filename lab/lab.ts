@@ -179,6 +179,7 @@ export class Lab {
   #procs = new Map<number, { proc: LabProcess; tracked: TrackedProcess }>();
   #closing: Promise<void> | undefined;
   #closed = false;
+  #released = false;
 
   private constructor(state: LabState, detached: boolean) {
     this.id = state.id;
@@ -426,7 +427,9 @@ export class Lab {
     writeState(this.#state);
     void exited.then(() => {
       this.#procs.delete(pid);
-      if (!this.#closed && this.#closing === undefined) {
+      // A released lab's state file belongs to whoever removes it (`xlb lab down` kills these
+      // processes, and writing the file then would bring it back).
+      if (!this.#closed && this.#closing === undefined && !this.#released) {
         this.#state.processes = this.#state.processes.filter((p) => p.pid !== pid);
         writeState(this.#state);
       }
@@ -492,6 +495,7 @@ export class Lab {
   release(): void {
     if (this.#closed || this.#closing !== undefined) throw new Error(`lab ${this.name} is closed: nothing to keep`);
     for (const { proc } of this.#procs.values()) proc.detach();
+    this.#released = true;
     this.#state.owner = null;
     writeState(this.#state);
     openLabs.delete(this);

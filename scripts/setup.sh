@@ -23,6 +23,8 @@ die() { echo "xlb setup: $*" >&2; exit 1; }
 PACKAGES=(
   clang-16 llvm-16 lld-16 libbpf-dev libelf-dev zlib1g-dev pkg-config make g++ python3
   bpftool iproute2 tcpdump nftables tshark ethtool iputils-ping procps psmisc
+  # xlb vm (kernel matrix): qemu boots Debian's kernels, busybox-static is the guest init's shell
+  qemu-system-x86 busybox-static
 )
 
 if [ "$(id -u)" != 0 ]; then

@@ -23,16 +23,27 @@ static __always_inline __u64 xlb_now(const struct xlb_config *cfg)
 	return bpf_ktime_get_coarse_ns() + cfg->clock_offset_ns;
 }
 
+/*
+ * Alive: last_seen within the state's timeout. A flow adopted mid-stream (XLB_CT_F_MIDSTREAM,
+ * cleared by the backend's first packet) gets at most SYN_SENT's timeout until then: one spoofed
+ * or stray ACK holds two entries for a minute, not for ESTABLISHED's two hours.
+ */
 static __always_inline int ct_alive(const struct xlb_config *cfg, const struct xlb_ct_entry *e, __u64 now)
 {
-	__u64 timeout = (__u64)cfg->timeouts_s[e->state & (XLB_NUM_TIMEOUTS - 1)] * NSEC_PER_SEC;
+	__u32 t = cfg->timeouts_s[e->state & (XLB_NUM_TIMEOUTS - 1)];
 	__s64 age = (__s64)(now - e->last_seen_ns);
 
-	return age <= (__s64)timeout;
+	if ((e->flags & XLB_CT_F_MIDSTREAM) && cfg->timeouts_s[XLB_CT_SYN_SENT] < t)
+		t = cfg->timeouts_s[XLB_CT_SYN_SENT];
+	return age <= (__s64)((__u64)t * NSEC_PER_SEC);
 }
 
+/* The fast path's flows: established, and not the backend's first answer to a mid-stream
+ * adoption (the slow path clears XLB_CT_F_MIDSTREAM in both entries). */
 static __always_inline int ct_fast_eligible(const struct xlb_ct_entry *e)
 {
+	if ((e->flags & (XLB_CT_F_MIDSTREAM | XLB_CT_F_REPLY)) == (XLB_CT_F_MIDSTREAM | XLB_CT_F_REPLY))
+		return 0;
 	return e->state == XLB_CT_ESTABLISHED || e->state == XLB_CT_UDP_ESTABLISHED;
 }
 

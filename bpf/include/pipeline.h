@@ -225,15 +225,20 @@ static __always_inline int ct_peer_get(const struct xlb_config *cfg, struct xlb_
 	return 0;
 }
 
+/* slow_tracked's options */
+#define XLB_TR_POLICED     1   /* slow_new already asked the policer (an adopted flow) */
+#define XLB_TR_LC_RESTART  2   /* a SYN restarting a closed flow of a least-connection service: count it */
+
 /* A live tracked flow in the slow path: advance the state in both entries, then forward. */
 static __always_inline int slow_tracked(xlb_ctx_t *ctx, const struct xlb_config *cfg, struct xlb_scratch *s,
-					struct xlb_ct_entry *e, struct xlb_verdict *v, __u64 now, int policed)
+					struct xlb_ct_entry *e, struct xlb_verdict *v, __u64 now, int opts)
 {
 	struct xlb_pkt *p = &s->pkt;
 	struct xlb_ct_entry *peer = NULL;
 	__u8 fins = e->flags & (XLB_CT_F_FIN_CLIENT | XLB_CT_F_FIN_BACKEND);
 	__u32 reason = XLB_R_TRACKED;
 	int st = e->state, act;
+	__u8 clear;
 
 	v->svc_id = e->svc_id;
 	v->ep_slot = e->ep_slot;
@@ -264,14 +269,20 @@ static __always_inline int slow_tracked(xlb_ctx_t *ctx, const struct xlb_config 
 			e->flags &= ~(XLB_CT_F_SEQ_KNOWN | XLB_CT_F_ACK_KNOWN);
 			if (peer)
 				peer->flags &= ~(XLB_CT_F_SEQ_KNOWN | XLB_CT_F_ACK_KNOWN);
+			if (opts & XLB_TR_LC_RESTART) {
+				/* a new connection on the same endpoint: counted like a new flow */
+				lc_add(e->svc_id, e->ep_slot, 1);
+				e->flags |= XLB_CT_F_LC_COUNTED;
+				if (peer)
+					peer->flags |= XLB_CT_F_LC_COUNTED;
+			}
 		}
 	} else if (p->key.proto == IPPROTO_UDP) {
 		st = ct_udp_next(e);
 	} else {
 		st = ct_icmp_next(e);
 	}
-	/* policed: slow_new already admitted this packet (an adopted flow) */
-	if (!policed && !(e->flags & XLB_CT_F_REPLY) && !policer_admit(e->svc_id, now)) {
+	if (!(opts & XLB_TR_POLICED) && !(e->flags & XLB_CT_F_REPLY) && !policer_admit(e->svc_id, now)) {
 		v->ct_new = e->state;
 		stats_service(e->svc_id, XLB_NO_SLOT, p->len, 0, 1);
 		return finish(ctx, cfg, p, v, XLB_ACT_DROP, XLB_R_DROP_POLICED, now);
@@ -282,12 +293,16 @@ static __always_inline int slow_tracked(xlb_ctx_t *ctx, const struct xlb_config 
 		if (peer)
 			peer->flags &= ~XLB_CT_F_LC_COUNTED;
 	}
+	/* the backend answered: a mid-stream adoption becomes an ordinary flow (ct_alive) */
+	clear = XLB_CT_F_FIN_CLIENT | XLB_CT_F_FIN_BACKEND;
+	if (e->flags & XLB_CT_F_REPLY)
+		clear |= XLB_CT_F_MIDSTREAM;
 	e->state = st;
-	e->flags = (e->flags & ~(XLB_CT_F_FIN_CLIENT | XLB_CT_F_FIN_BACKEND)) | fins;
+	e->flags = (e->flags & ~clear) | fins;
 	ct_account(e, p, now);
 	if (peer) {
 		peer->state = st;
-		peer->flags = (peer->flags & ~(XLB_CT_F_FIN_CLIENT | XLB_CT_F_FIN_BACKEND)) | fins;
+		peer->flags = (peer->flags & ~clear) | fins;
 		peer->last_seen_ns = now;
 	}
 	v->ct_new = st;
@@ -505,15 +520,24 @@ static __always_inline int slow_new(xlb_ctx_t *ctx, const struct xlb_config *cfg
  * CLOSED: the tuple reused) starts a connection; it is sent to a newly selected endpoint when the
  * recorded one is no longer usable (made inactive, removed, the service gone). Established flows
  * and UDP / ICMP flows keep their endpoint (docs/datapath.md, "Re-selection").
+ * Returns -1: end the flow and re-select; XLB_TR_LC_RESTART: the tuple is reused on its usable
+ * endpoint of a least-connection service (counted again); 0: nothing to do.
  */
-static __always_inline int ct_syn_reselect(const struct xlb_pkt *p, const struct xlb_ct_entry *e)
+static __always_inline int ct_syn_check(const struct xlb_pkt *p, const struct xlb_ct_entry *e)
 {
+	struct xlb_service *svc;
+
 	if (p->key.proto != IPPROTO_TCP || (e->flags & XLB_CT_F_REPLY) ||
 	    (p->tcp_flags & (TCPF_SYN | TCPF_ACK | TCPF_RST | TCPF_FIN)) != TCPF_SYN)
 		return 0;
 	if (e->state != XLB_CT_SYN_SENT && e->state != XLB_CT_TIME_WAIT && e->state != XLB_CT_CLOSED)
 		return 0;
-	return !ep_still_usable(e, &p->key);
+	svc = svc_lookup(&p->key);
+	if (!ep_still_usable(svc, e, &p->key))
+		return -1;
+	if (svc && svc->algo == XLB_ALGO_LC && e->state != XLB_CT_SYN_SENT && !(e->flags & XLB_CT_F_LC_COUNTED))
+		return XLB_TR_LC_RESTART;
+	return 0;
 }
 
 /* End the flow of forward entry e (keyed s->pkt.key): its least-connection count, its reply entry
@@ -540,7 +564,7 @@ static __always_inline int xlb_slow(xlb_ctx_t *ctx)
 	struct xlb_config *cfg;
 	struct xlb_ct_entry *e;
 	__u32 zero = 0;
-	int rc, adopted = 0;
+	int rc, opts = 0;
 	__u64 now;
 
 	cfg = bpf_map_lookup_elem(&xlb_config, &zero);
@@ -553,21 +577,24 @@ static __always_inline int xlb_slow(xlb_ctx_t *ctx)
 	if (!s->pkt.ct_miss) {
 		e = bpf_map_lookup_elem(&xlb_ct, &s->pkt.key);
 		if (e && ct_alive(cfg, e, now)) {
-			if (!ct_syn_reselect(&s->pkt, e))
+			rc = ct_syn_check(&s->pkt, e);
+			if (rc >= 0) {
+				opts = rc;
 				goto tracked;
+			}
 			ct_end_flow(s, e);
 		}
 	}
 	rc = slow_new(ctx, cfg, s, &v, now);
 	if (rc != XLB_ADOPTED)
 		return rc;
-	adopted = 1;
+	opts = XLB_TR_POLICED;
 	e = bpf_map_lookup_elem(&xlb_ct, &s->pkt.key);
 	if (!e)
 		return finish(ctx, cfg, &s->pkt, &v, XLB_ACT_DROP, XLB_R_DROP_CT_FAILED, now);
 tracked:
 	/* one call site: slow_tracked is inlined once */
-	return slow_tracked(ctx, cfg, s, e, &v, now, adopted);
+	return slow_tracked(ctx, cfg, s, e, &v, now, opts);
 }
 
 #endif /* XLB_PIPELINE_H */

@@ -255,14 +255,14 @@ static __always_inline __u32 select_endpoint(const struct xlb_service *svc, cons
 }
 
 /*
- * 1 when the endpoint flow entry e recorded is still usable: its service (looked up with the
- * client's tuple k) still has the same id, the recorded slot is in use in the active generation,
+ * 1 when the endpoint flow entry e recorded is still usable: its service svc (looked up with the
+ * client's tuple k; may be NULL) still has the same id, the recorded slot is in use in the active generation,
  * active, of the family, and holds the recorded address (a slot names one endpoint while it
  * exists, so the address check catches a slot given to another endpoint after a removal).
  */
-static __always_inline int ep_still_usable(const struct xlb_ct_entry *e, const struct xlb_ct_key *k)
+static __always_inline int ep_still_usable(const struct xlb_service *svc, const struct xlb_ct_entry *e,
+					   const struct xlb_ct_key *k)
 {
-	struct xlb_service *svc = svc_lookup(k);
 	struct xlb_endpoint *ep;
 
 	if (!svc || svc->id != e->svc_id || e->ep_slot >= svc->ep_count)

@@ -81,7 +81,7 @@ enum xlb_ct_flag {
 	XLB_CT_F_FIN_BACKEND  = 0x04, /* FIN seen from the backend side */
 	XLB_CT_F_DSR          = 0x08, /* no rewrite; forward towards nat_daddr */
 	XLB_CT_F_SEQ_KNOWN    = 0x10, /* next_seq holds the sender's next sequence number */
-	XLB_CT_F_MIDSTREAM    = 0x20, /* created from a mid-stream TCP packet */
+	XLB_CT_F_MIDSTREAM    = 0x20, /* created from a mid-stream TCP packet, the backend not heard yet */
 	XLB_CT_F_LC_COUNTED   = 0x40, /* counted in xlb_ep_conns (released on close) */
 	XLB_CT_F_ACK_KNOWN    = 0x80, /* last_ack holds this direction's sender's last ACK number */
 };

@@ -11,10 +11,6 @@ import type { LabAgent } from '../../lab/agent-process.ts';
 import { VIP } from '../../lab/builtins.ts';
 import { backendNodes, runClient, startClient, startServers } from '../../lab/traffic/tools.ts';
 
-interface ServiceList {
-  services: { name: string; status: { id: number; endpoints: { slot: number; active: boolean }[] } }[];
-}
-
 /** Lab with servers on the backends; every interface keeps the kernel's default offloads. */
 async function labWithServers(): Promise<{ lab: Lab; servers: LabProcess[] }> {
   const lab = await Lab.up('two-arm', { params: { clients: 1, backends: 3, ipv6: true } });
@@ -26,13 +22,6 @@ async function labWithServers(): Promise<{ lab: Lab; servers: LabProcess[] }> {
 function startAgent(lab: Lab): Promise<LabAgent> {
   const ifaces = [lab.iface('lb', 'clients').ifname, lab.iface('lb', 'backends').ifname];
   return startLabAgent(lab, { ifaces, hook: 'tc', extraArgs: ['--ct-entries', '65536', '--max-services', '64'] });
-}
-
-/** GET through curl inside the LB namespace; the body as text (throws on a non-2xx status). */
-async function curl(agent: LabAgent, p: string): Promise<string> {
-  const r = await agent.request('GET', p);
-  if (r.status < 200 || r.status > 299) throw new Error(`GET ${p}: ${r.status} ${r.text}`);
-  return r.text;
 }
 
 test.serial('agent in the lab: PUT, traffic, metrics, kill -9 and restart keep every connection', async (t) => {
@@ -55,7 +44,7 @@ test.serial('agent in the lab: PUT, traffic, metrics, kill -9 and restart keep e
   const report6 = await runClient(lab, 'c1', { proto: 'tcp', target: VIP.ipv6, port: 7000, count: 12, concurrency: 3 });
   t.is(report6.summary.ok, 12, JSON.stringify(report6.summary));
 
-  const metrics = await curl(agent, '/metrics');
+  const metrics = await agent.client.metrics();
   const metric = (re: RegExp): number => Number(re.exec(metrics)?.[1] ?? NaN);
   const svcPackets = metric(/^xlb_service_packets_total\{service="web"\} (\d+)$/m);
   // Each connection: at least SYN, ACK, data, FIN from the client and as many replies.
@@ -64,7 +53,7 @@ test.serial('agent in the lab: PUT, traffic, metrics, kill -9 and restart keep e
   for (const n of epPackets) t.true(n > 0, `endpoint packets ${epPackets.join(',')}`);
   t.regex(metrics, /^xlb_endpoints\{service="web",state="active"\} 3$/m);
 
-  const before = JSON.parse(await curl(agent, '/v1/services')) as ServiceList;
+  const before = await agent.client.listServices();
   // Long-lived connections: round 1 now, round 2 after the agent was killed and restarted.
   const held = await startClient(lab, 'c1', { proto: 'tcp', target: VIP.ipv4, port: 7000, count: 12, concurrency: 12, rounds: 2 });
   await new Promise((r) => setTimeout(r, 1500));
@@ -83,7 +72,7 @@ test.serial('agent in the lab: PUT, traffic, metrics, kill -9 and restart keep e
     t.is(r.backends.length, 2);
     t.is(r.backends[0], r.backends[1], `connection ${r.i} moved from ${r.backends[0]} to ${r.backends[1]}`);
   }
-  const after = JSON.parse(await curl(agent, '/v1/services')) as ServiceList;
+  const after = await agent.client.listServices();
   t.deepEqual(after, before);
 
   // The config file holds what the API did; edit it and SIGHUP: the agent applies the edit.
@@ -133,7 +122,7 @@ test.serial('agent in the lab: health checks take a dead backend out within one 
   t.is(r.summary.ok, 12, JSON.stringify(r.summary));
   t.deepEqual(Object.keys(r.summary.byBackend).sort(), ['b1', 'b2']);
   t.regex(agent.process.stdout(), /"service":"web","endpoint":"198\.18\.2\.13:7000","up":false.*"msg":"endpoint down"/);
-  const metrics = await curl(agent, '/metrics');
+  const metrics = await agent.client.metrics();
   t.regex(metrics, /^xlb_endpoint_healthy\{service="web",endpoint="198\.18\.2\.13:7000"\} 0$/m);
   t.regex(metrics, /^xlb_endpoints\{service="web",state="unhealthy"\} 1$/m);
   t.true(Number(/^xlb_health_checks_total\{service="web",endpoint="198\.18\.2\.13:7000",result="fail"\} (\d+)$/m.exec(metrics)?.[1]) >= 3, metrics);

@@ -37,6 +37,11 @@ export interface AgentClientOptions {
   token?: string;
   /** Per request; default 60 s. */
   timeoutMs?: number;
+  /**
+   * The transport; default the global fetch. The lab passes one that runs curl inside the
+   * agent's network namespace, where its loopback API is.
+   */
+  fetch?: (url: string, init: RequestInit) => Promise<Response>;
 }
 
 export class AgentApiError extends Error {
@@ -76,8 +81,10 @@ export class AgentClient {
   readonly base: string;
   readonly #token: string | undefined;
   readonly #timeoutMs: number;
+  readonly #fetch: (url: string, init: RequestInit) => Promise<Response>;
 
   constructor(opts: AgentClientOptions = {}) {
+    this.#fetch = opts.fetch ?? ((url, init) => fetch(url, init));
     this.base = agentBaseUrl(opts.api ?? process.env.XLB_API ?? '127.0.0.1:9400');
     this.#token = opts.token ?? process.env.XLB_TOKEN;
     this.#timeoutMs = opts.timeoutMs ?? 60_000;
@@ -152,7 +159,7 @@ export class AgentClient {
     if (body !== undefined) headers['content-type'] = 'application/json';
     let res: Response;
     try {
-      res = await fetch(`${this.base}${path}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}), signal: AbortSignal.timeout(this.#timeoutMs) });
+      res = await this.#fetch(`${this.base}${path}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}), signal: AbortSignal.timeout(this.#timeoutMs) });
     } catch (err) {
       const c = (err as { cause?: { code?: string; message?: string } }).cause;
       const cause = c?.code ?? c?.message ?? (err as Error).message;

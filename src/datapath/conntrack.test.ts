@@ -4,7 +4,7 @@
 import test from 'ava';
 import { buildFrame, decodeFrame } from '../packet/index.ts';
 import type { FrameSpec, IpPacketSpec } from '../packet/index.ts';
-import { CT_STATE, UNKNOWN_TCP } from '../schema/maps.ts';
+import { CT_F, CT_STATE, UNKNOWN_TCP } from '../schema/maps.ts';
 import { HOOKS, openHarness } from './test-support.ts';
 import type { Harness } from './test-support.ts';
 import { readEndpointConns } from './maps.ts';
@@ -187,6 +187,38 @@ for (const hook of HOOKS) {
     }
   });
 
+  test(`${hook}: least-connection counts: +1 per connection, back to 0 after FIN close, RST close, a restarted tuple's second close, re-selection`, (t) => {
+    const h = openHarness(hook);
+    try {
+      h.service({ id: 1, vip: VIP, port: 80, algo: 'lc', endpoints: [{ ip: B1, port: 80 }] });
+      const conns = (): bigint => readEndpointConns(h.dp, 1, 0);
+      handshake(h, t);
+      t.is(conns(), 1n);
+      h.run(fromClient({ seq: 101, ack: 901, flags: 'FA' }));
+      h.run(fromBackend({ seq: 901, ack: 102, flags: 'FA' }));
+      h.run(fromClient({ seq: 102, ack: 902, flags: 'A' }));
+      t.is(state(h), 'TIME_WAIT');
+      t.is(conns(), 0n, 'FIN close');
+      // the tuple reused on the same endpoint: a connection again, counted again
+      h.run(fromClient({ seq: 7000, flags: 'S' }));
+      t.is(state(h), 'SYN_SENT');
+      t.is(conns(), 1n, 'restarted tuple counted');
+      h.run(fromBackend({ seq: 0, ack: 7001, flags: 'RA' }));
+      t.is(state(h), 'CLOSED');
+      t.is(conns(), 0n, 'RST close of the restarted connection');
+      // a half-open SYN whose endpoint goes away: the retransmit re-selects, the count moves
+      h.service({ id: 1, vip: VIP, port: 80, algo: 'lc', endpoints: [{ ip: B1, port: 80 }, { ip: B2, port: 80 }] });
+      h.run(fromClient({ seq: 100, flags: 'S' }, 40001));
+      t.is(conns(), 1n);
+      h.service({ id: 1, vip: VIP, port: 80, algo: 'lc', gen: 1, endpoints: [{ ip: B1, port: 80, active: false }, { ip: B2, port: 80 }] });
+      h.run(fromClient({ seq: 100, flags: 'S' }, 40001));
+      t.is(conns(), 0n, 're-selection released B1');
+      t.is(readEndpointConns(h.dp, 1, 1), 1n);
+    } finally {
+      h.close();
+    }
+  });
+
   test(`${hook}: mid-stream packet of an unknown flow: policy select creates ESTABLISHED, policy drop drops; both counted`, (t) => {
     const h = openHarness(hook);
     try {
@@ -202,6 +234,32 @@ for (const hook of HOOKS) {
       t.is(state(h, 41001), undefined);
       t.is(h.run(fromClient({ flags: 'R' }, 41002)).verdict, 'drop');
       t.deepEqual(h.reasonDelta(), { drop_midstream: 2 });
+    } finally {
+      h.close();
+    }
+  });
+
+  test(`${hook}: a flow adopted mid-stream times out like SYN_SENT until the backend answers, then like its state`, (t) => {
+    const h = openHarness(hook);
+    try {
+      h.service({ id: 1, vip: VIP, port: 80, endpoints: [{ ip: B1, port: 80 }] });
+      const fwd = (sport: number) => h.flow({ src: CLIENT, dst: VIP, sport, dport: 80, proto: 'tcp' });
+      // unanswered: one ACK, then 61 s of silence (SYN_SENT's 60 s): gone, the next packet is new again
+      h.run(fromClient({ seq: 5, ack: 6, flags: 'A' }, 41000));
+      t.is(state(h, 41000), 'ESTABLISHED');
+      t.is(fwd(41000)!.flags & CT_F.midstream, CT_F.midstream);
+      // answered: the backend's packet clears the mark in both entries
+      h.run(fromClient({ seq: 5, ack: 6, flags: 'A' }, 41001));
+      h.reasonDelta();
+      h.run(fromBackend({ seq: 6, ack: 5, flags: 'A' }, B1, 41001));
+      t.deepEqual(h.reasonDelta(), { tracked: 1 });
+      t.is(fwd(41001)!.flags & CT_F.midstream, 0);
+      t.is(h.flow({ src: B1, dst: CLIENT, sport: 80, dport: 41001, proto: 'tcp' })!.flags & CT_F.midstream, 0);
+      h.advance(61);
+      h.reasonDelta();
+      h.run(fromClient({ seq: 5, ack: 7, flags: 'A' }, 41000));
+      h.run(fromClient({ seq: 5, ack: 7, flags: 'A' }, 41001));
+      t.deepEqual(h.reasonDelta(), { midstream_new: 1, fast_path: 1 });
     } finally {
       h.close();
     }

@@ -7,7 +7,7 @@
 // Maps sized by the service-id space S (ids 1..S-1): xlb_services S, xlb_endpoints S·2·64,
 // xlb_sched S·2·M, xlb_rr / xlb_policers / xlb_svc_stats S, xlb_ep_conns / xlb_ep_stats S·64.
 // When the pins exist their sizes win (a pinned map cannot be resized).
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { ifindex, numPossibleCpus } from '../bpf/index.ts';
 import type { BpfProgram } from '../bpf/index.ts';
 import type { Datapath, DatapathHandle, DatapathLimits, DpCounters, DpEndpoint, DpFlow, DpService, DpServiceKey } from '../controller/datapath.ts';
@@ -270,9 +270,12 @@ export class KernelDatapath implements Datapath {
   }
 
   // ---------------------------------------------------------------- flows
+  /** The datapath's ct_alive (docs/datapath.md): a mid-stream adoption the backend has not
+   * answered yet gets at most SYN_SENT's timeout. */
   private alive(e: CtEntry, now: bigint, timeouts: number[]): boolean {
-    const t = BigInt(timeouts[e.state & 15] ?? 0) * 1_000_000_000n;
-    return now - e.last_seen_ns <= t;
+    let s = timeouts[e.state & 15] ?? 0;
+    if ((e.flags & CT_F.midstream) !== 0) s = Math.min(s, timeouts[CT_STATE.indexOf('SYN_SENT')] ?? 0);
+    return now - e.last_seen_ns <= BigInt(s) * 1_000_000_000n;
   }
 
   private now(cfg: Config): bigint {
@@ -412,6 +415,24 @@ export interface KernelDatapathHandle extends DatapathHandle {
   program: BpfProgram;
 }
 
+/**
+ * At XDP, a full-NAT packet whose next hop has no resolved neighbour goes to the kernel's stack
+ * already translated, with the LB's own SNAT address as its source; the stack's source
+ * validation drops such a packet ("martian source") unless accept_local is set on the device it
+ * arrived on, and then nothing ever resolves the neighbour (docs/datapath.md, Forwarding). So
+ * the XDP attach sets net.ipv4.conf.<iface>.accept_local = 1 (in the calling thread's network
+ * namespace: /proc/sys/net is per namespace). IPv6 has no such switch: a full-NAT IPv6 flow at
+ * XDP still needs the endpoint's neighbour resolved (docs/datapath.md says so).
+ */
+function acceptLocalSource(iface: string): void {
+  const knob = `/proc/sys/net/ipv4/conf/${iface}/accept_local`;
+  try {
+    if (readFileSync(knob, 'utf8').trim() !== '1') writeFileSync(knob, '1\n');
+  } catch (e) {
+    throw new Error(`XDP on ${iface}: could not set ${knob} to 1 (${(e as Error).message}); full NAT needs it when a backend's neighbour is not resolved yet: set it by hand (sysctl -w net.ipv4.conf.${iface}.accept_local=1) or run as root`);
+  }
+}
+
 /** Loads the datapath for a hook (loadDatapath), reusing pinned maps under pinDir when they exist. */
 export function openKernelDatapath(opts: KernelDatapathOptions): KernelDatapathHandle {
   const config: Partial<Config> = {};
@@ -436,6 +457,7 @@ export function openKernelDatapath(opts: KernelDatapathOptions): KernelDatapathH
     describe: `kernel ${opts.hook} ${opts.pinDir}`,
     attach(iface: string) {
       dp.attach(ifindex(iface), { xdpMode, replace: true });
+      if (opts.hook === 'xdp') acceptLocalSource(iface);
     },
     detach(iface: string) {
       dp.detach(ifindex(iface), { xdpMode });

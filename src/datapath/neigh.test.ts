@@ -83,7 +83,7 @@ for (const { hook, mode, acceptLocal, completes, title } of CASES) {
         [
           'import socket',
           's = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)',
-          `s.bind(("0.0.0.0", 8080)); s.listen(4)`,
+          `s.bind(("0.0.0.0", 8080)); s.listen(4); print("ready", flush=True)`,
           'c, _ = s.accept(); head = c.recv(4); n = 0',
           'while True:',
           '    b = c.recv(65536)',
@@ -92,7 +92,17 @@ for (const { hook, mode, acceptLocal, completes, title } of CASES) {
           'c.sendall(head.upper() + b" %d" % n); c.close()',
         ].join('\n'),
       );
-      await new Promise((r) => setTimeout(r, 500));
+      // listening before the client connects (a loaded machine can take seconds to start python)
+      const srv = server;
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('the backend server did not start within 10 s')), 10_000);
+        srv.stdout?.on('data', (b: Buffer) => {
+          if (b.toString().includes('ready')) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+      });
       const client = await execa(
         'ip',
         [

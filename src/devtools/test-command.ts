@@ -86,6 +86,12 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const only = new Set(values.only ?? []);
+  const STEPS = ['build', 'typecheck', 'lint', 'unit', 'scenarios'];
+  const unknown = [...only].filter((s) => !STEPS.includes(s));
+  if (unknown.length > 0) {
+    console.error(`xlb test: unknown step ${unknown.map((u) => `'${u}'`).join(', ')} for --only: the steps are ${STEPS.join(', ')}`);
+    return 2;
+  }
   const want = (s: string): boolean => only.size === 0 || only.has(s);
   const results: StepResult[] = [];
   const single = async (step: string, cmd: string, args: string[]): Promise<void> => {

@@ -22,7 +22,8 @@ export async function openWorld(opts: WorldOptions): Promise<World> {
   switch (opts.backend) {
     case 'sim': {
       const [{ createVirtualWorld }, { openModelDatapath }] = await Promise.all([import('./virtual-world.ts'), import('../model/index.ts')]);
-      return createVirtualWorld(opts, openModelDatapath);
+      // The scenario's seed also seeds the model's `random` algorithm.
+      return createVirtualWorld(opts, (o) => openModelDatapath({ ...o, seed: opts.seed }));
     }
     case 'prog': {
       const [{ createVirtualWorld }, { openProgDatapath }] = await Promise.all([import('./virtual-world.ts'), import('../datapath/prog-datapath.ts')]);

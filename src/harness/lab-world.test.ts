@@ -3,10 +3,11 @@
 // and captures() report, the clock moved by advance(), one entry deleted, and nothing of the run
 // left after close().
 import test from 'ava';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { VIP, builtinTopology } from '../../lab/builtins.ts';
 import { PIN_ROOT } from '../../lab/naming.ts';
@@ -14,6 +15,7 @@ import { isAlive } from '../../lab/procs.ts';
 import { listStates } from '../../lab/state.ts';
 import { resolveTopology } from '../../lab/topology.ts';
 import { buildFrame, decodeFrame } from '../packet/index.ts';
+import { AgentApiError } from '../agent/client.ts';
 import { createLabWorld } from './lab-world.ts';
 import { HOOKS } from './world.ts';
 import type { ServiceInput } from './world.ts';
@@ -68,8 +70,9 @@ for (const hook of HOOKS) {
     const id = state.id;
 
     // The API's validation error comes back as the thrown message.
-    const err = await t.throwsAsync(world.apply([{ ...web, algorithm: 'nope' as ServiceInput['algorithm'] }]));
-    t.regex(err?.message ?? '', /PUT \/v1\/services: 400 .*algorithm/s);
+    const err = await t.throwsAsync(world.apply([{ ...web, algorithm: 'nope' as ServiceInput['algorithm'] }]), { instanceOf: AgentApiError });
+    t.is(err?.status, 400);
+    t.regex(err?.message ?? '', /refused \(400\).*algorithm/s);
     await world.apply([web]);
 
     const t1 = performance.now();
@@ -107,6 +110,16 @@ for (const hook of HOOKS) {
     t.true(obs.trace.some((e) => e.ctAfter === 'TIME_WAIT' || e.ctAfter === 'CLOSED'));
     t.true(obs.trace.every((e, i) => i === 0 || e.timeNs >= (obs.trace[i - 1]?.timeNs ?? 0n)), 'trace events in order');
 
+    // One side of a flow lost: its forward entry deleted (while alive: the agent's sweep would
+    // delete expired ones by itself).
+    const one = fwd[0];
+    if (one === undefined) return;
+    t.true(await world.deleteConntrack(one));
+    t.false(await world.deleteConntrack(one));
+    const afterDelete = await world.observe();
+    t.false(afterDelete.conntrack.some((e) => !e.reply && e.key.sport === one.key.sport && e.key.dst === VIP.ipv4));
+    t.is(afterDelete.flows.filter((f) => f.vip.ip === VIP.ipv4).length, 8);
+
     // The datapath clock: past TIME_WAIT's 120 s the flows are gone from the listing (the raw
     // entries stay until the agent's sweep).
     await world.advance(130);
@@ -118,11 +131,6 @@ for (const hook of HOOKS) {
     const obs2 = await world.observe();
     t.is(obs2.reasons.get('new_flow'), 10);
     t.like(obs2.conntrack.find((e) => !e.reply && e.key.sport === 45000), { state: 'CLOSED', nat: { dst: backendIps[0] } });
-
-    const one = fwd[0];
-    if (one === undefined) return;
-    t.true(await world.deleteConntrack(one));
-    t.false(await world.deleteConntrack(one));
 
     const links = await world.captures();
     const client = links.find((l) => l.node === 'c1');
@@ -175,5 +183,17 @@ test.serial('lab world: keep() leaves the lab running without an owner; xlb lab 
   const r = await world.client('c1', { proto: 'tcp', target: VIP.ipv4, port: 7000, count: 3 });
   t.is(r.summary.ok, 3);
   execFileSync(path.resolve('xlb'), ['lab', 'down', '--name', state.name], { stdio: 'ignore' });
+  // The processes `down` killed were this process's children: their exits must not bring the state file back.
+  await new Promise((r) => setTimeout(r, 500));
   t.deepEqual(leftovers(state.id, state.name), []);
+});
+
+test.serial('lab world: Ctrl-C (SIGINT) with the agent, tcpdump and a client running leaves nothing', (t) => {
+  const fixture = fileURLToPath(new URL('./lab-world-sigint.fixture.ts', import.meta.url));
+  const r = spawnSync(process.execPath, ['--import', 'tsx', fixture, 'xdp'], { encoding: 'utf8', timeout: 60_000 });
+  const run = JSON.parse(r.stdout.split('\n')[0] ?? '{}') as { name?: string; id?: string; artifactsDir?: string };
+  if (run.artifactsDir !== undefined) rmSync(run.artifactsDir, { recursive: true, force: true });
+  t.is(r.status, 130, `${r.stdout}\n${r.stderr}`);
+  if (run.id === undefined || run.name === undefined) return t.fail(`the fixture printed no lab: ${r.stdout}${r.stderr}`);
+  t.deepEqual(leftovers(run.id, run.name), []);
 });

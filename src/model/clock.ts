@@ -1,7 +1,6 @@
 // The model's virtual clock (ns). It moves only when told (advance), so a run is reproducible;
-// it starts at 1 s so that a timestamp of 0 keeps meaning "the clock was not read" (the
-// datapath's fast path leaves the trace time 0 for packets it rejects before its lookup).
-export const MODEL_CLOCK_START_NS = 1_000_000_000n;
+// it starts at 0, as the prog backend's virtual time does, so timestamps compare directly.
+export const MODEL_CLOCK_START_NS = 0n;
 export const NSEC_PER_SEC = 1_000_000_000n;
 
 export class VirtualClock {

@@ -69,8 +69,9 @@ export class ModelControl implements Datapath {
     };
   }
 
+  /** TCP and UDP services (the controller's protocols), as the kernel datapath lists them; ICMP echo services stay out of reconcile's view. */
   listServices(): DpService[] {
-    return [...this.t.services.values()].map((s) => this.toService(s) as DpService);
+    return [...this.t.services.values()].filter((s) => s.proto === IPPROTO.tcp || s.proto === IPPROTO.udp).map((s) => this.toService(s) as DpService);
   }
 
   getService(key: ModelServiceKey): DpService | undefined {
@@ -184,7 +185,7 @@ export class ModelControl implements Datapath {
     const now = this.clock();
     const out: DpFlow[] = [];
     for (const { key: k, entry: e } of this.t.ct.records()) {
-      if (e.flags & CT_F.reply || !ctAlive(this.t.config.timeoutsS, e, now)) continue;
+      if (e.flags & CT_F.reply || !ctAlive(this.t.config.timeoutsS, e, now, this.t.config.faults.has('no-conntrack-expiry'))) continue;
       const fam = k.family === 6 ? 6 : 4;
       const n = fam === 4 ? 4 : 16;
       const peer = this.t.ct.peek(peerKey(e, k));

@@ -14,6 +14,9 @@ import type { PipelineEnv } from './pipeline.ts';
 import { seededRandom } from './select.ts';
 import { Tables, defaultConfig, protoNumber } from './tables.ts';
 import { tupleOf } from './trace.ts';
+import { parseFaults } from './faults.ts';
+export { MODEL_FAULTS } from './faults.ts';
+export type { ModelFault } from './faults.ts';
 import { MAX_EP } from './types.ts';
 import type { CtKey } from './types.ts';
 
@@ -132,7 +135,8 @@ export function openModelDatapath(opts: ModelOptions): ModelDatapathUnderTest {
   const maglevSize = opts.maglevSize ?? 4099;
   if (!isPrime(maglevSize)) throw new RangeError(`model datapath: maglevSize ${maglevSize} is not a prime`);
   const maxServices = opts.maxServices ?? 64;
-  const t = new Tables(defaultConfig(maglevSize), maxServices, opts.ctEntries ?? 4096, opts.persistEntries ?? 65536);
+  const config = { ...defaultConfig(maglevSize), faults: parseFaults(opts.faults) };
+  const t = new Tables(config, maxServices, opts.ctEntries ?? 4096, opts.persistEntries ?? 65536);
   const counters = new Counters();
   const clock = new VirtualClock();
   const packets = new ModelPackets(opts.hook, t, counters, clock, opts.seed ?? 1);

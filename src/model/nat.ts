@@ -9,6 +9,7 @@ import { icmpEcho } from './parse.ts';
 import type { ParsedPacket } from './parse.ts';
 import { IPPROTO } from './types.ts';
 import type { CtEntry, CtKey } from './types.ts';
+import type { ModelFault } from './faults.ts';
 
 function saddrOff(family: number, l3: number): number {
   return l3 + (family === 4 ? 12 : 8);
@@ -29,11 +30,11 @@ function l4CsumOff(proto: number, l4: number): number | undefined {
 }
 
 /** Applies e's translation to the frame in place. */
-export function natRewrite(hook: Hook, d: Buffer, p: ParsedPacket, e: CtEntry): void {
+export function natRewrite(hook: Hook, d: Buffer, p: ParsedPacket, e: CtEntry, faults: ReadonlySet<ModelFault> = new Set()): void {
   const xl = e.xlate;
   const fam = p.key.family;
   const proto = p.key.proto;
-  const udp = proto === IPPROTO.udp;
+  const udp = proto === IPPROTO.udp && !faults.has('udp-zero-checksum-filled');
   if (xl === 0) return;
   let adiff = 0;
   let pdiff = 0;
@@ -51,7 +52,7 @@ export function natRewrite(hook: Hook, d: Buffer, p: ParsedPacket, e: CtEntry): 
   if (csum === undefined) return;
   // addresses are in the pseudo-header of TCP, UDP and ICMPv6, not of ICMP; two separate updates
   if (adiff !== 0 && proto !== IPPROTO.icmp) applyL4(hook, d, csum, adiff, udp);
-  if (pdiff !== 0) applyL4(hook, d, csum, pdiff, udp);
+  if (pdiff !== 0 && !faults.has('l4-checksum-stale')) applyL4(hook, d, csum, pdiff, udp);
 }
 
 /**

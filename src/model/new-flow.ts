@@ -30,7 +30,7 @@ function snatAddr(svc: SvcEntry, t: Tables, family: number): Buffer | undefined 
  * (`fwd.natSport` gets the port). Otherwise: refused only when a live entry holds the tuple.
  */
 function insertReply(t: Tables, key: CtKey, fwd: CtEntry, rev: CtEntry, rkey: CtKey, fullnat: boolean, now: bigint): boolean {
-  const alive = (e: CtEntry | undefined): boolean => e !== undefined && ctAlive(t.config.timeoutsS, e, now);
+  const alive = (e: CtEntry | undefined): boolean => e !== undefined && ctAlive(t.config.timeoutsS, e, now, t.config.faults.has('no-conntrack-expiry'));
   if (!fullnat) {
     if (alive(t.ct.lookup(rkey))) return false;
     t.ct.put(rkey, rev);

@@ -34,7 +34,7 @@ export interface Ctx {
   p: ParsedPacket;
   v: VerdictInfo;
   ifindex: number;
-  /** The datapath clock as read (0 until read, as in the kernel's fast path). */
+  /** The datapath clock as read by the path that handles the packet (0 until read, as in the kernel's fast path). */
   now: bigint;
   fwd?: FwdResultName;
 }
@@ -55,13 +55,14 @@ export function finish(env: PipelineEnv, c: Ctx, verdict: Verdict, reason: Reaso
     frame,
     reason,
     ...(c.fwd !== undefined ? { fwd: c.fwd } : {}),
-    trace: traceEvent(c, verdict, reason),
+    trace: traceEvent(c, verdict, reason, env.clock()),
   };
 }
 
 /** Rewrite with e and hand the packet on (empty FIB: to the stack, counted pass_fib). */
 export function translateAndForward(env: PipelineEnv, c: Ctx, e: CtEntry): Verdict {
-  natRewrite(env.hook, c.d, c.p, e);
+  const faults = env.tables.config.faults;
+  if (!(faults.has('reply-untranslated') && e.flags & CT_F.reply)) natRewrite(env.hook, c.d, c.p, e, faults);
   c.fwd = 'pass_fib';
   env.counters.forward('pass_fib', c.p.len);
   return 'pass';
@@ -90,7 +91,9 @@ function slowIcmpError(env: PipelineEnv, c: Ctx): FrameResult {
   const p = c.p;
   const k: CtKey = { saddr: p.inner.daddr, daddr: p.inner.saddr, sport: p.inner.dport, dport: p.inner.sport, proto: p.inner.proto, family: p.inner.family };
   const e = t.ct.lookup(k);
-  if (e === undefined || !ctAlive(t.config.timeoutsS, e, c.now) || k.family !== p.key.family) return finish(env, c, 'pass', 'pass_icmp_untracked');
+  if (e === undefined || !ctAlive(t.config.timeoutsS, e, c.now, t.config.faults.has('no-conntrack-expiry')) || k.family !== p.key.family || t.config.faults.has('icmp-errors-untranslated')) {
+    return finish(env, c, 'pass', 'pass_icmp_untracked');
+  }
   c.v = { svcId: e.svcId, epSlot: e.epSlot, ctOld: e.state, ctNew: e.state };
   if (e.xlate === 0) return finish(env, c, 'pass', 'icmp_error');
   natIcmpError(env.hook, c.d, p, e, k);
@@ -119,6 +122,7 @@ function slowTracked(env: PipelineEnv, c: Ctx, e: CtEntry): FrameResult {
   let restart = false;
   if (p.key.proto === IPPROTO.tcp) {
     const step = tcpNext(t.config.rstSeqWindow, e, peer, p);
+    if (step.state === 'rst_invalid' && t.config.faults.has('rst-always-accepted')) step.state = ST.CLOSED;
     if (step.state === 'rst_invalid') return finish(env, c, 'drop', 'drop_rst_invalid');
     st = step.state;
     fins = step.fins;
@@ -178,7 +182,7 @@ export function processFrame(env: PipelineEnv, frame: Uint8Array, ifindex: numbe
     if (e === undefined) ctMiss = true;
     else if (fastEligible(e) && (p.tcpFlags & (TCPF.syn | TCPF.fin | TCPF.rst)) === 0) {
       c.now = env.clock();
-      if (ctAlive(t.config.timeoutsS, e, c.now)) return fastPath(env, c, e);
+      if (ctAlive(t.config.timeoutsS, e, c.now, t.config.faults.has('no-conntrack-expiry'))) return fastPath(env, c, e);
     }
   }
   // the slow path (the kernel's tail call) reads the clock itself
@@ -186,7 +190,7 @@ export function processFrame(env: PipelineEnv, frame: Uint8Array, ifindex: numbe
   if (p.icmpErr) return slowIcmpError(env, c);
   if (!ctMiss) {
     const e = t.ct.lookup(p.key);
-    if (e !== undefined && ctAlive(t.config.timeoutsS, e, c.now)) return slowTracked(env, c, e);
+    if (e !== undefined && ctAlive(t.config.timeoutsS, e, c.now, t.config.faults.has('no-conntrack-expiry'))) return slowTracked(env, c, e);
   }
   return newFlow(env, c);
 }

@@ -39,8 +39,8 @@ export function serviceLookup(t: Tables, k: CtKey): SvcEntry | undefined {
   return range;
 }
 
-export function usable(ep: EpEntry | undefined, family: number): ep is EpEntry {
-  return ep !== undefined && (ep.flags & EP_F_ACTIVE) !== 0 && ep.family === family;
+export function usable(ep: EpEntry | undefined, family: number, ignoreActive = false): ep is EpEntry {
+  return ep !== undefined && (ignoreActive || (ep.flags & EP_F_ACTIVE) !== 0) && ep.family === family;
 }
 
 /** First usable slot at or after start (mod n), at most n probes. */
@@ -49,7 +49,7 @@ function probe(t: Tables, svc: SvcEntry, start: number, family: number): number 
   if (n === 0 || n > MAX_EP) return NO_SLOT;
   for (let i = 0; i < n; i++) {
     const slot = ((start + i) >>> 0) % n;
-    if (usable(t.endpoint(svc.id, svc.gen, slot), family)) return slot;
+    if (usable(t.endpoint(svc.id, svc.gen, slot), family, t.config.faults.has('inactive-endpoints-used'))) return slot;
   }
   return NO_SLOT;
 }
@@ -60,7 +60,7 @@ function selectLc(t: Tables, svc: SvcEntry, family: number): number {
   let bestW = 1;
   for (let i = 0; i < Math.min(svc.epCount, MAX_EP); i++) {
     const ep = t.endpoint(svc.id, svc.gen, i);
-    if (!usable(ep, family)) continue;
+    if (!usable(ep, family, t.config.faults.has('inactive-endpoints-used'))) continue;
     const c = t.epConns.get(svc.id * MAX_EP + i) ?? 0;
     const conns = c > 0 ? c : 0;
     const w = ep.weight !== 0 ? ep.weight : 1;

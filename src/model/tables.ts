@@ -5,6 +5,7 @@
 import { DEFAULT_TIMEOUTS_S, PROTO } from '../schema/maps.ts';
 import { CtTable } from './conntrack.ts';
 import { LruMap } from './lru.ts';
+import type { ModelFault } from './faults.ts';
 
 export interface SvcEntry {
   /** Key: VIP (16 bytes), port (0 for a port range or ICMP echo), IP protocol number, family. */
@@ -59,6 +60,8 @@ export interface ModelConfig {
   rstSeqWindow: number;
   maglevSize: number;
   trace: boolean;
+  /** Deliberate faults switched on (faults.ts); empty normally. */
+  faults: ReadonlySet<ModelFault>;
 }
 
 export function defaultConfig(maglevSize: number): ModelConfig {
@@ -72,6 +75,7 @@ export function defaultConfig(maglevSize: number): ModelConfig {
     rstSeqWindow: 131072,
     maglevSize,
     trace: true,
+    faults: new Set(),
   };
 }
 

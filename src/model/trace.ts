@@ -1,7 +1,7 @@
 // The trace event of a packet (docs/datapath.md "Trace"): the tuple as parsed when the pipeline
 // stopped (zero fields beyond that), service id, ifindex, reason, endpoint slot (-1: none),
-// verdict, conntrack state before and after, frame length, and the clock as read (0 when the
-// packet ended before the clock was read: parse failures, PASS_TTL).
+// verdict, conntrack state before and after, frame length, and the time of the run (the packet
+// interface reports the run's time where the kernel's event holds 0, "clock not read").
 import type { DpProto, DpTraceEvent, DpTuple, Verdict } from '../datapath/packet-datapath.ts';
 import { formatIpv4, formatIpv6 } from '../packet/addr.ts';
 import type { ReasonName } from '../schema/maps.ts';
@@ -9,11 +9,12 @@ import type { Ctx } from './pipeline.ts';
 import { IPPROTO, NO_SLOT, stateName } from './types.ts';
 import type { CtKey } from './types.ts';
 
+/** As the prog backend spells it: the contract's DpProto has no name for untracked protocols, they read 'tcp'. */
 function protoName(n: number): DpProto {
-  return n === IPPROTO.tcp ? 'tcp' : n === IPPROTO.udp ? 'udp' : 'icmp';
+  return n === IPPROTO.udp ? 'udp' : n === IPPROTO.icmp || n === IPPROTO.icmp6 ? 'icmp' : 'tcp';
 }
 
-/** A model key as the packet interface's tuple (family 0, i.e. non-IP, is shown as IPv4 zeros). */
+/** A model key as the packet interface's tuple (family 0, i.e. non-IP, is shown as IPv4 zeros, protocol 'tcp'). */
 export function tupleOf(k: CtKey): DpTuple {
   const family = k.family === 6 ? 6 : 4;
   return {
@@ -26,9 +27,9 @@ export function tupleOf(k: CtKey): DpTuple {
   };
 }
 
-export function traceEvent(c: Ctx, verdict: Verdict, reason: ReasonName): DpTraceEvent {
+export function traceEvent(c: Ctx, verdict: Verdict, reason: ReasonName, runNs: bigint): DpTraceEvent {
   return {
-    timeNs: c.now,
+    timeNs: c.now === 0n ? runNs : c.now,
     tuple: tupleOf(c.p.key),
     serviceId: c.v.svcId,
     ifindex: c.ifindex,
