@@ -130,9 +130,10 @@ export async function loseOneSide(
  * World returns once the first round is done; the lab's (lab/traffic/tools.ts startClient)
  * returns as soon as the process started, so a change made "after round 1" could race it. On
  * lab this waits (at most 5 s) until every connection's reply entry has counted the first
- * round's answer (TCP: SYN-ACK, banner, echo; UDP: the answer). Needs a fixed `sport`.
+ * round's answer (TCP: SYN-ACK, banner, echo; UDP: the answer), or with `forwardPackets` (DSR:
+ * no reply entry) until every forward entry counted that many. Needs a fixed `sport`.
  */
-export async function startRounds(ctx: ScenarioContext, req: Parameters<ScenarioContext['startClient']>[0]): Promise<Awaited<ReturnType<ScenarioContext['startClient']>>> {
+export async function startRounds(ctx: ScenarioContext, req: Parameters<ScenarioContext['startClient']>[0], opts: { forwardPackets?: number } = {}): Promise<Awaited<ReturnType<ScenarioContext['startClient']>>> {
   const t = await ctx.startClient(req);
   if (ctx.backend !== 'lab') return t;
   if (req.sport === undefined || req.sport === 0) throw new Error('startRounds: give a fixed sport (the lab wait finds the flows by port)');
@@ -143,7 +144,11 @@ export async function startRounds(ctx: ScenarioContext, req: Parameters<Scenario
   const deadline = Date.now() + 5000;
   while (Date.now() < deadline) {
     const obs = await ctx.observe();
-    if (ports.every((p) => (flowEntries(obs, { clientIp: ip, clientPort: p })[1]?.packets ?? 0) >= want)) break;
+    const done = (p: number): boolean => {
+      const [fwd, rep] = flowEntries(obs, { clientIp: ip, clientPort: p });
+      return opts.forwardPackets === undefined ? (rep?.packets ?? 0) >= want : (fwd?.packets ?? 0) >= opts.forwardPackets;
+    };
+    if (ports.every(done)) break;
     await new Promise((r) => setTimeout(r, 50));
   }
   return t;
