@@ -13,9 +13,9 @@ export default scenario({
     const c = client1(topo);
     const src = phantomClient(topo);
     const syn = (sport: number) => frameToLb(topo, c.name, { ip: { src, dst: topo.vip4 }, tcp: { sport, dport: 7000, seq: 777, flags: 'S' } });
-    await world.inject(c.name, [syn(SPORT)]);
-    await world.inject(c.name, [syn(SPORT)]);
-    await world.inject(c.name, [syn(SPORT + 1)]);
+    // One injection: on the lab one process on one CPU sends all three, so the round-robin cursor
+    // they meet is one (the cursors are per CPU).
+    await world.inject(c.name, [syn(SPORT), syn(SPORT), syn(SPORT + 1)]);
     const obs = await observe();
     expect.reasons(obs, { new_flow: 2 });
     const links = await captures();
