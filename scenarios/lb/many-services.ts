@@ -20,7 +20,9 @@ export default scenario({
   async run({ client, expect, observe, topo }) {
     const wrong: string[] = [];
     for (let k = 0; k < N; k++) {
-      const r = await client({ proto: 'udp', target: topo.vip4, port: 6000 + k, count: 1, payload: 4 });
+      // Distinct source ports: under DNAT two services on one endpoint:port share reply tuples
+      // (nat/dnat-reply-collision.ts), which a random ephemeral port would hit now and then.
+      const r = await client({ proto: 'udp', target: topo.vip4, port: 6000 + k, count: 1, sport: 48_000 + k, payload: 4 });
       const want = topo.backends[k % topo.backends.length]?.name;
       if (r.results[0]?.backend !== want) wrong.push(`port ${6000 + k}: ${r.results[0]?.backend ?? 'no answer'} (want ${want ?? '?'})`);
     }
