@@ -165,10 +165,10 @@ export function nodesThatSaw(links: LinkCapture[], nodes: string[], fields: Reco
 
 /**
  * The default two-arm topology with static neighbours on the LB. At XDP a translated packet whose
- * next hop is not resolved goes to the LB's stack (PASS_NO_NEIGH): a full-NAT packet (the LB's
- * own source address) or a VLAN-tagged frame is then dropped there (docs/datapath.md,
- * Forwarding). Scenarios about the translation itself use this topology so that they mean the
- * same on every hook; the limitation has its own scenario.
+ * next hop is not resolved goes to the LB's stack (pass_no_neigh, docs/datapath.md, Forwarding):
+ * a VLAN-tagged frame is dropped there, and a full-NAT packet gets through only because the
+ * agent sets accept_local (nat/xdp-fullnat-unresolved-neighbour.ts shows that path). Scenarios
+ * about the translation itself use this topology so that they test the same path on every hook.
  */
 export function resolvedTwoArm(p: Parameters<typeof twoArm>[0] = {}): ReturnType<typeof twoArm> {
   return twoArm({ staticNeighbours: true, ...p });
