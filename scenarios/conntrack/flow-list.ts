@@ -7,7 +7,6 @@ const SPORT = 40_300;
 
 export default scenario({
   description: 'a UDP flow of 3 exchanges: the flow list shows one flow, 6 packets, 861 bytes, endpoint b1:7001, UDP_ESTABLISHED',
-  backends: { prog: 'KNOWN BUG: KernelDatapath.now() adds clock_offset_ns as an unsigned bigint without wrapping mod 2^64; the prog backend\'s offset is negative (virtual clock behind the kernel\'s), so every entry looks expired and listFlows() returns []' },
   services: (topo) => [svc(topo, 'udp')],
   async run({ client, expect, observe, topo }) {
     const r = await client({ proto: 'udp', target: topo.vip4, count: 1, sport: SPORT, rounds: 3, payload: 100 });

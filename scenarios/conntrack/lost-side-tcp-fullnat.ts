@@ -8,7 +8,6 @@ import { loseOneSide, resolvedTwoArm, svc } from '../_lib.ts';
 
 export default scenario({
   description: 'tcp fullnat: forward entry of conn 0 and reply entry of conn 1 deleted mid-transfer; both finish all 4 rounds on their backend, both entries back, no new flow',
-  backends: { sim: 'KNOWN BUG: the model does not heal a lost side (docs/datapath.md, "One lost side of a flow", rules 1-2: peer rebuilt from the surviving entry, reply entry adopted by a client packet): it creates a new flow, drops or passes the backend packets untranslated' },
   topology: resolvedTwoArm(),
   services: (topo) => [svc(topo, 'tcp', { algorithm: 'maglev', mode: 'fullnat' })],
   run: (ctx) => loseOneSide(ctx, 'tcp'),

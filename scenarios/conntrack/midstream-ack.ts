@@ -12,7 +12,6 @@ const ACK = 900_000;
 
 export default scenario({
   description: 'a mid-stream ACK with data and no entry: midstream_new, ESTABLISHED, forwarded DNAT; the backend bare RST (seq = that ack) is accepted: CLOSED',
-  backends: { sim: 'KNOWN BUG: the model has no last_ack / ACK_KNOWN (docs/datapath.md, RST sanity: a bare RST is accepted against the other side\'s last ack), so it drops the backend\'s bare RST as drop_rst_invalid' },
   services: (topo) => [svc(topo, 'tcp', { algorithm: 'maglev' })],
   async run({ world, expect, observe, captures, topo }) {
     const c = client1(topo);

@@ -9,7 +9,6 @@ const SPORT = 46_200;
 
 export default scenario({
   description: 'SYN → b1, RST (CLOSED), SYN again → b1 (usable); RST, b1 removed, SYN again → a new flow on another backend',
-  backends: { sim: 'KNOWN BUG: the model does not re-check the recorded endpoint on a pure SYN (docs/datapath.md, Re-selection, new in commit 8db7c1f): the SYN after the removal stays on b1' },
   services: (topo) => [svc(topo, 'tcp')],
   async run({ world, apply, expect, observe, captures, topo }) {
     const c = client1(topo);

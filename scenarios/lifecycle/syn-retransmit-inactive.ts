@@ -16,7 +16,6 @@ function service(topo: TopoInfo, deadActive: boolean): ServiceInput {
 
 export default scenario({
   description: 'SYN → a dead endpoint (SYN_SENT); it is made inactive; the retransmitted SYN ends that flow and is a new flow (new_flow twice) reaching b2',
-  backends: { sim: 'KNOWN BUG: the model does not re-check the recorded endpoint on a pure SYN (docs/datapath.md, Re-selection, new in commit 8db7c1f): the retransmit stays on the dead endpoint' },
   services: (topo) => [service(topo, true)],
   async run({ world, apply, expect, observe, captures, topo }) {
     const c = client1(topo);
