@@ -44,19 +44,25 @@ class Reader {
   #onClose: (() => void)[] = [];
 
   constructor(c: TcpConn) {
+    const clock = c.stack.node.clock;
+    const wake = (): void => clock.wake();
     c.events.connect = () => {
+      wake();
       for (const w of this.#onConnect.splice(0)) w();
     };
     c.events.data = (d) => {
+      wake();
       this.buf = Buffer.concat([this.buf, d]);
       this.total += d.length;
       this.#wake();
     };
     c.events.end = () => {
+      wake();
       this.ended = true;
       this.#wake();
     };
     c.events.close = (err) => {
+      wake();
       if (err !== null) this.error = err;
       this.ended = true;
       this.closed = true;
@@ -229,11 +235,13 @@ export class VirtualClientEnv implements ClientEnv {
     let listeners: ((m: Buffer) => void)[] = [];
     let errorListeners: ((e: Error) => void)[] = [];
     sock.onMessage = (m) => {
+      this.clock.wake();
       const ls = listeners;
       listeners = [];
       for (const l of ls) l(m);
     };
     sock.onError = (e) => {
+      this.clock.wake();
       const ls = errorListeners;
       errorListeners = [];
       for (const l of ls) l(e);

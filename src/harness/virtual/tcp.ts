@@ -195,7 +195,7 @@ export class TcpConn {
     if (this.#ackPending && this.#ackTimer === undefined) {
       // Owed ACKs leave at the end of this instant, so an answer the application writes now
       // (also from an async continuation) carries them, as a delayed ACK would.
-      this.#ackTimer = this.stack.node.clock.setTimeout(() => {
+      this.#ackTimer = this.stack.node.clock.schedule(() => {
         this.#ackTimer = undefined;
         if (this.#ackPending && !this.#closed) this.#send(F.ack, this.#sndNxt, Buffer.alloc(0));
       }, 0);
@@ -204,7 +204,7 @@ export class TcpConn {
 
   #armRto(): void {
     if (this.#rtoTimer !== undefined && !this.#rtoTimer.cancelled) return;
-    this.#rtoTimer = this.stack.node.clock.setTimeout(() => this.#onRto(), this.#rto);
+    this.#rtoTimer = this.stack.node.clock.schedule(() => this.#onRto(), this.#rto);
   }
 
   #restartRto(): void {
@@ -452,7 +452,7 @@ export class TcpConn {
     this.#twTimer?.cancel();
     const first = this.state !== 'TIME_WAIT';
     this.state = 'TIME_WAIT';
-    this.#twTimer = this.stack.node.clock.setTimeout(() => this.#finish(null), this.stack.timeWaitMs);
+    this.#twTimer = this.stack.node.clock.schedule(() => this.#finish(null), this.stack.timeWaitMs);
     if (first) this.events.close?.(null);
   }
 
