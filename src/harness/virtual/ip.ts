@@ -159,9 +159,19 @@ export class VNode {
     return this.#localPrefixes.some((p) => p.net.length === b.length && prefixMatch(b, p.net, p.len));
   }
 
+  /** Route per destination text: routes never change once the node is built. */
+  #routeCache = new Map<string, Route | undefined>();
+
   /** Longest-prefix match; among equal lengths the first one (connected before declared). */
-  route(dst: string | Uint8Array): Route | undefined {
-    const b = typeof dst === 'string' ? parseIp(dst) : dst;
+  route(dst: string): Route | undefined {
+    if (this.#routeCache.has(dst)) return this.#routeCache.get(dst);
+    const r = this.#lookup(parseIp(dst));
+    if (this.#routeCache.size > 65536) this.#routeCache.clear();
+    this.#routeCache.set(dst, r);
+    return r;
+  }
+
+  #lookup(b: Uint8Array): Route | undefined {
     let best: Route | undefined;
     for (const r of this.routes) {
       if (r.net.length !== b.length || !prefixMatch(b, r.net, r.len)) continue;
