@@ -361,11 +361,18 @@ export class VNode {
    * hop's MAC. Returns an errno name when it cannot (ENETUNREACH, EHOSTUNREACH).
    */
   sendIp(spec: IpPacketSpec): 'ENETUNREACH' | 'EHOSTUNREACH' | undefined {
+    // Counted as drops too: a TCP segment's sender has nobody to tell but its retransmission timer.
     const r = this.route(spec.ip.dst);
-    if (r === undefined) return 'ENETUNREACH';
+    if (r === undefined) {
+      this.drop('no_route');
+      return 'ENETUNREACH';
+    }
     const hop = r.via ?? spec.ip.dst;
     const mac = this.#neigh.get(hop);
-    if (mac === undefined) return 'EHOSTUNREACH';
+    if (mac === undefined) {
+      this.drop('no_neighbour');
+      return 'EHOSTUNREACH';
+    }
     const ip = r.family === 4 && spec.ip.id === undefined ? { ...spec.ip, id: this.nextIpId() } : spec.ip;
     const frame = buildFrame({ ...spec, ip, eth: { src: r.iface.mac, dst: '00:00:00:00:00:00' } });
     frame.set(mac, 0);
