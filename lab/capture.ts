@@ -40,6 +40,12 @@ export interface CaptureOptions {
   filter?: string;
   /** Snap length; default 0 (whole frames). */
   snaplen?: number;
+  /**
+   * tcpdump's kernel buffer (-B), KiB; default 16384. With --immediate-mode libpcap uses a
+   * TPACKET_V2 ring of snaplen-sized slots when the interface has offloads (GRO/TSO, as every
+   * veth here): 2 MiB (its default) is 8 slots of 256 KiB, and a busy machine drops packets.
+   */
+  bufferKiB?: number;
 }
 
 export interface CaptureFile {
@@ -93,7 +99,7 @@ export class Capture {
     const started = await Promise.allSettled(
       files.map((f) => {
         // -Z root: Debian's tcpdump drops to user tcpdump, which could not write the run folder.
-        const args = ['-i', f.ifname, '-w', f.path, '-U', '--immediate-mode', '-n', '-s', String(opts.snaplen ?? 0), '-Z', 'root'];
+        const args = ['-i', f.ifname, '-w', f.path, '-U', '--immediate-mode', '-n', '-s', String(opts.snaplen ?? 0), '-B', String(opts.bufferKiB ?? 16384), '-Z', 'root'];
         if (opts.filter !== undefined) args.push(opts.filter);
         return lab.spawn(f.node, 'tcpdump', args, { ready: /listening on/, readyTimeoutMs: 10_000 });
       }),

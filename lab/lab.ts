@@ -484,6 +484,20 @@ export class Lab {
     await Promise.all(jobs);
   }
 
+  /**
+   * Lets the lab outlive this process (a run kept for a person to look at): its processes are
+   * let go (they run on), the state file gets no owner, and neither close-on-exit nor the signal
+   * handlers touch it any more. `xlb lab down --name NAME` removes it, processes included.
+   */
+  release(): void {
+    if (this.#closed || this.#closing !== undefined) throw new Error(`lab ${this.name} is closed: nothing to keep`);
+    for (const { proc } of this.#procs.values()) proc.detach();
+    this.#state.owner = null;
+    writeState(this.#state);
+    openLabs.delete(this);
+    removeHooks();
+  }
+
   /** Processes started by this handle that are still running. */
   processes(): LabProcess[] {
     return [...this.#procs.values()].map((p) => p.proc);

@@ -2,9 +2,9 @@
 // lab's pin directory, filled with the schema's codecs (src/schema/maps.ts), read back as flows and counters.
 import test from 'ava';
 import { BpfMap, numPossibleCpus } from '../src/bpf/index.ts';
-import { CT_F, CT_STATE, REASON, XLB_MAX_EP, counters, ctEntry, ctKey, svcStats } from '../src/schema/maps.ts';
+import { CT_F, CT_STATE, REASON, XLATE, XLB_MAX_EP, counters, ctEntry, ctKey, svcStats, traceEvent } from '../src/schema/maps.ts';
 import { Lab } from './lab.ts';
-import { readConntrack, readEndpointStats, readReasonCounters, readServiceStats } from './lb-maps.ts';
+import { ctKeyBytes, dpTuple, readConntrack, readEndpointStats, readReasonCounters, readServiceStats, toDpCtEntry, toDpTraceEvent, verdictName } from './lb-maps.ts';
 
 function v4(a: string): Buffer {
   const b = Buffer.alloc(16);
@@ -54,6 +54,7 @@ test('readConntrack and the counter readers decode the datapath maps', async (t)
       state: CT_STATE.indexOf('ESTABLISHED'),
       flags: 0,
       xlate: 0,
+      last_ack: 0,
     };
     pinMap(`${dir}/xlb_ct`, 'lru_hash', ctKey.size, ctEntry.size, 64, (m) => {
       m.update(ctKey.encode({ saddr: v4('198.18.1.11'), daddr: v4('198.18.100.1'), sport: 40000, dport: 7000, proto: 6, family: 4 }), ctEntry.encode(entry));
@@ -85,4 +86,42 @@ test('readConntrack and the counter readers decode the datapath maps', async (t)
   } finally {
     await lab.close();
   }
+});
+
+test('the harness shapes: a ct entry and a trace record decoded, a tuple encoded back to its key', (t) => {
+  const key = { saddr: v4('198.18.1.11'), daddr: v4('198.18.100.1'), sport: 40000, dport: 7000, proto: 6, family: 4 };
+  const raw = ctEntry.decode(Buffer.alloc(ctEntry.size));
+  const e = toDpCtEntry(ctKey.decode(ctKey.encode(key)), {
+    ...raw,
+    nat_saddr: v4('198.18.1.11'),
+    nat_daddr: v4('198.18.2.12'),
+    nat_sport: 40000,
+    nat_dport: 7000,
+    svc_id: 3,
+    ep_slot: 1,
+    state: CT_STATE.indexOf('TIME_WAIT'),
+    flags: CT_F.finClient | CT_F.lcCounted,
+    xlate: XLATE.daddr,
+    packets: 5n,
+    created_ns: 7n,
+  });
+  t.like(e, { reply: false, state: 'TIME_WAIT', serviceId: 3, endpointSlot: 1, packets: 5, createdNs: 7n });
+  t.deepEqual(e.key, { family: 4, proto: 'tcp', src: '198.18.1.11', dst: '198.18.100.1', sport: 40000, dport: 7000 });
+  t.deepEqual(e.nat, { src: '198.18.1.11', dst: '198.18.2.12', sport: 40000, dport: 7000 });
+  t.deepEqual(e.xlate, { saddr: false, daddr: true, sport: false, dport: false });
+  t.deepEqual(e.flags, ['finClient', 'lcCounted']);
+  t.deepEqual(ctKeyBytes(e.key), ctKey.encode(key));
+  const v6 = { ...key, saddr: Buffer.from('fd000018000100000000000000000011', 'hex'), daddr: Buffer.from('fd000018010000000000000000000001', 'hex'), proto: 58, family: 6 };
+  const t6 = dpTuple(ctKey.decode(ctKey.encode(v6)));
+  t.deepEqual(t6, { family: 6, proto: 'icmp', src: 'fd00:18:1::11', dst: 'fd00:18:100::1', sport: 40000, dport: 7000 });
+  t.deepEqual(ctKeyBytes(t6), ctKey.encode(v6), 'ICMPv6 keys carry proto 58');
+
+  const ev = toDpTraceEvent(
+    traceEvent.decode(
+      traceEvent.encode({ ts_ns: 99n, key, svc_id: 3, ifindex: 12, reason: REASON.indexOf('new_flow'), ep_slot: 0xffff, verdict: 4, ct_old: 0, ct_new: 1, hook: 1, pkt_len: 74 }),
+    ),
+  );
+  t.like(ev, { timeNs: 99n, serviceId: 3, ifindex: 12, reason: 'new_flow', endpointSlot: -1, verdict: 'redirect', ctBefore: 'NONE', ctAfter: 'SYN_SENT', length: 74 });
+  t.deepEqual([0, 2, 7].map((c) => verdictName('tc', c)), ['pass', 'drop', 'redirect']);
+  t.deepEqual([1, 2, 3, 4].map((c) => verdictName('xdp', c)), ['drop', 'pass', 'tx', 'redirect']);
 });

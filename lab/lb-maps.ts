@@ -1,10 +1,18 @@
 // Readers of the LB datapath's pinned maps (bpf/include/xlb_maps.h) for tests and scenarios that
 // run in another process than the agent: conntrack entries and the per-CPU counters, decoded with
 // the datapath's codecs (src/schema/maps.ts, checked against the objects' BTF) and summed over
-// CPUs. `pinDir` is the agent's --pin-dir, e.g. lab.pinDir().
+// CPUs. `pinDir` is the agent's --pin-dir, e.g. lab.pinDir(). Also the harness's shapes of the
+// same data (DpCtEntry, DpTraceEvent, DpCounters: src/datapath/packet-datapath.ts), the config
+// read-modify-write (trace flag, clock offset) and deleting one conntrack entry.
 import path from 'node:path';
-import { CT_F, CT_STATE, PROTO, REASON, XLB_MAX_EP, counters, ctEntry, ctKey, svcStats } from '../src/schema/maps.ts';
+import { BpfMap } from '../src/bpf/index.ts';
+import { CT_F, CT_STATE, FWD_RESULT, PROTO, REASON, XLATE, XLB_MAX_EP, config as configCodec, counters, ctEntry, ctKey, service, svcKey, svcStats, u32Key } from '../src/schema/maps.ts';
+import type { Config, CtEntry, CtKey, CtStateName, FwdResultName, ReasonName, TraceEvent } from '../src/schema/maps.ts';
 import { formatIp } from '../src/controller/ip.ts';
+import type { DpCounters } from '../src/controller/datapath.ts';
+import { addr16 } from '../src/datapath/maps.ts';
+import { verdictOf } from '../src/datapath/test-support.ts';
+import type { DpCtEntry, DpProto, DpTraceEvent, DpTuple, Hook, Verdict } from '../src/datapath/packet-datapath.ts';
 import { u32 } from '../src/schema/codec.ts';
 import { readPinnedMap, readPinnedPerCpuMap } from './maps.ts';
 
@@ -113,4 +121,153 @@ export function readEndpointStats(pinDir: string): EndpointStats[] {
     .map(({ key, values }) => ({ svcId: Math.floor(key / XLB_MAX_EP), slot: key % XLB_MAX_EP, ...sum(values) }))
     .filter((s) => s.packets > 0n)
     .sort((a, b) => a.svcId - b.svcId || a.slot - b.slot);
+}
+
+// ------------------------------------------------------------------ the harness's shapes
+
+/** The datapath's "no endpoint slot" (XLB_NO_SLOT); the harness's shapes say -1. */
+const NO_SLOT = 0xffff;
+
+/**
+ * The DpTuple of a conntrack/trace key. ICMP and ICMPv6 are both 'icmp' (the family tells them
+ * apart). What the datapath does not track (non-IP frames, whose key is all zero; other IP
+ * protocols) reads as 'tcp', as the prog backend reads it (DpProto has no spelling for those);
+ * the reason (pass_not_ip, …) tells. Kept in step with src/datapath/prog-datapath.ts's tupleOf.
+ */
+export function dpTuple(k: CtKey): DpTuple {
+  const family = k.family === 6 ? 6 : 4;
+  const proto: DpProto = k.proto === PROTO.udp ? 'udp' : k.proto === PROTO.icmp || k.proto === PROTO.icmp6 ? 'icmp' : 'tcp';
+  return { family, proto, src: formatIp(k.saddr, family), dst: formatIp(k.daddr, family), sport: k.sport, dport: k.dport };
+}
+
+function ctState(n: number, where: string): CtStateName {
+  const s = CT_STATE[n];
+  if (s === undefined) throw new Error(`${where} has conntrack state ${n}, which CT_STATE (src/schema/maps.ts) does not name: rebuild the objects or update the schema`);
+  return s;
+}
+
+const CT_FLAG_NAMES = Object.entries(CT_F) as [string, number][];
+
+/** One decoded conntrack entry in the harness's shape. */
+export function toDpCtEntry(k: CtKey, e: CtEntry): DpCtEntry {
+  const key = dpTuple(k);
+  return {
+    key,
+    reply: (e.flags & CT_F.reply) !== 0,
+    state: ctState(e.state, `conntrack entry ${key.proto} ${key.src}:${key.sport} → ${key.dst}:${key.dport}`),
+    serviceId: e.svc_id,
+    endpointSlot: e.ep_slot === NO_SLOT ? -1 : e.ep_slot,
+    nat: { src: formatIp(e.nat_saddr, key.family), dst: formatIp(e.nat_daddr, key.family), sport: e.nat_sport, dport: e.nat_dport },
+    xlate: { saddr: (e.xlate & XLATE.saddr) !== 0, daddr: (e.xlate & XLATE.daddr) !== 0, sport: (e.xlate & XLATE.sport) !== 0, dport: (e.xlate & XLATE.dport) !== 0 },
+    flags: CT_FLAG_NAMES.filter(([, bit]) => (e.flags & bit) !== 0).map(([name]) => name),
+    packets: Number(e.packets),
+    bytes: Number(e.bytes),
+    createdNs: e.created_ns,
+    lastSeenNs: e.last_seen_ns,
+  };
+}
+
+/** Every conntrack entry of the pinned map, in the harness's shape (expired ones too: the map holds them until the agent's sweep). */
+export function readCtEntries(pinDir: string): DpCtEntry[] {
+  return readPinnedMap(path.join(pinDir, 'xlb_ct'), ctKey, ctEntry).map(({ key, value }) => toDpCtEntry(key, value));
+}
+
+/** The ct key bytes of a tuple (the map's key layout). */
+export function ctKeyBytes(t: DpTuple): Buffer {
+  const proto = t.proto === 'tcp' ? PROTO.tcp : t.proto === 'udp' ? PROTO.udp : t.family === 6 ? PROTO.icmp6 : PROTO.icmp;
+  return ctKey.encode({ saddr: addr16(t.src).addr, daddr: addr16(t.dst).addr, sport: t.sport, dport: t.dport, proto, family: t.family });
+}
+
+/** Deletes one conntrack entry from the pinned map; true when it existed. */
+export function deletePinnedCt(pinDir: string, t: DpTuple): boolean {
+  const m = BpfMap.openPinned(path.join(pinDir, 'xlb_ct'));
+  try {
+    return m.delete(ctKeyBytes(t));
+  } finally {
+    m.close();
+  }
+}
+
+/** The hook's return code as the harness names it (TC_ACT_* or XDP_*); a code the datapath never returns throws. */
+export function verdictName(hook: Hook, code: number): Verdict {
+  const v = verdictOf(hook, code);
+  if (v.startsWith('other')) throw new Error(`${hook}: return code ${code} is no verdict the datapath returns (TC: OK/SHOT/REDIRECT; XDP: PASS/DROP/TX/REDIRECT)`);
+  return v as Verdict;
+}
+
+/** One xlb_trace record in the harness's shape. */
+export function toDpTraceEvent(ev: TraceEvent): DpTraceEvent {
+  const hook: Hook = ev.hook === 1 ? 'xdp' : 'tc';
+  const reason = REASON[ev.reason];
+  if (reason === undefined) throw new Error(`a trace event has reason ${ev.reason}, which REASON (src/schema/maps.ts) does not name: rebuild the objects or update the schema`);
+  return {
+    timeNs: ev.ts_ns,
+    tuple: dpTuple(ev.key),
+    serviceId: ev.svc_id,
+    ifindex: ev.ifindex,
+    reason,
+    endpointSlot: ev.ep_slot === NO_SLOT ? -1 : ev.ep_slot,
+    verdict: verdictName(hook, ev.verdict),
+    ctBefore: ctState(ev.ct_old, 'a trace event (before)'),
+    ctAfter: ctState(ev.ct_new, 'a trace event (after)'),
+    length: ev.pkt_len,
+  };
+}
+
+/** Packets per reason (every name, zeros included), summed over CPUs. */
+export function readReasons(pinDir: string): Map<ReasonName, number> {
+  const raw = readReasonCounters(pinDir);
+  return new Map(REASON.map((name) => [name, Number(raw[name]?.packets ?? 0n)]));
+}
+
+/** Packets per forwarding result (xlb_fwd: how translated packets left), every name, summed over CPUs. */
+export function readFwdResults(pinDir: string): Map<FwdResultName, number> {
+  const byIndex = new Map(readPinnedPerCpuMap(path.join(pinDir, 'xlb_fwd'), u32, counters).map(({ key, values }) => [key, sum(values).packets]));
+  return new Map(FWD_RESULT.map((name, i) => [name, Number(byIndex.get(i) ?? 0n)]));
+}
+
+/** Service ids and endpoint counts of the pinned xlb_services. */
+export function readServiceIds(pinDir: string): { id: number; endpointCount: number }[] {
+  return readPinnedMap(path.join(pinDir, 'xlb_services'), svcKey, service)
+    .map(({ value }) => ({ id: value.id, endpointCount: value.ep_count }))
+    .sort((a, b) => a.id - b.id);
+}
+
+/**
+ * The counters in the controller's DpCounters shape, as the agent's /v1/stats reports them
+ * (KernelDatapath.counters): every service with its first endpointCount slots, drops by reason,
+ * other reasons and `fwd_<result>` as verdicts.
+ */
+export function readDpCounters(pinDir: string): DpCounters {
+  const out: DpCounters = { services: new Map(), endpoints: new Map(), drops: new Map(), verdicts: new Map() };
+  const svc = new Map(readServiceStats(pinDir).map((s) => [s.svcId, s]));
+  const eps = readEndpointStats(pinDir);
+  for (const { id, endpointCount } of readServiceIds(pinDir)) {
+    const s = svc.get(id);
+    out.services.set(id, { packets: Number(s?.packets ?? 0n), bytes: Number(s?.bytes ?? 0n) });
+    const slots = new Map<number, { packets: number; bytes: number }>();
+    for (let slot = 0; slot < endpointCount; slot++) {
+      const c = eps.find((x) => x.svcId === id && x.slot === slot);
+      slots.set(slot, { packets: Number(c?.packets ?? 0n), bytes: Number(c?.bytes ?? 0n) });
+    }
+    out.endpoints.set(id, slots);
+  }
+  for (const [name, n] of readReasons(pinDir)) (name.startsWith('drop_') ? out.drops : out.verdicts).set(name, n);
+  for (const [name, n] of readFwdResults(pinDir)) out.verdicts.set(`fwd_${name}`, n);
+  return out;
+}
+
+/** Read-modify-write of the pinned xlb_config (one entry): `change` gets the current config and returns the fields to set. */
+export function updatePinnedConfig(pinDir: string, change: (cur: Config) => Partial<Config>): Config {
+  const m = BpfMap.openPinned(path.join(pinDir, 'xlb_config'));
+  try {
+    const raw = m.lookup(u32Key(0));
+    if (raw === undefined) throw new Error(`${pinDir}/xlb_config has no entry 0: is the datapath loaded there?`);
+    const cur = configCodec.decode(raw);
+    const next = { ...cur, ...change(cur) };
+    m.update(u32Key(0), configCodec.encode(next));
+    return next;
+  } finally {
+    m.close();
+  }
 }

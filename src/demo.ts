@@ -5,19 +5,14 @@
 // conntrack table with long-lived connections held open, and the datapath counters.
 // Everything it creates carries the lab's run id and is removed on exit, failure and Ctrl-C.
 // Exit 1 when any connection failed or a backend got no traffic.
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Lab } from '../lab/lab.ts';
-import type { LabProcess } from '../lab/lab.ts';
+import { AGENT_API, startLabAgent } from '../lab/agent-process.ts';
+import type { LabAgent } from '../lab/agent-process.ts';
 import { VIP } from '../lab/builtins.ts';
 import { backendNodes, runClient, startClient, startServers } from '../lab/traffic/tools.ts';
 import type { ClientReport } from './traffic/types.ts';
 import { runChecks } from './doctor.ts';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const XLB = path.join(ROOT, 'xlb');
-const API = '127.0.0.1:9400';
 
 const USAGE = `usage: xlb demo [--hook tc|xdp] [--backends N] [--connections N] [--algorithm A]
 
@@ -88,7 +83,7 @@ export async function main(argv: string[]): Promise<number> {
   // XDP cannot fix up a CHECKSUM_PARTIAL packet it redirects between veths: senders need tx
   // checksum offload off with the XDP hook. TC handles both, so the demo keeps the default on.
   const lab = await Lab.up('two-arm', { params: { clients: 1, backends: nBackends, ipv6: true, offload: hook === 'tc' } });
-  let agent: LabProcess | undefined;
+  let agent: LabAgent | undefined;
   try {
     console.log(lab.diagram());
     const backends = backendNodes(lab);
@@ -96,20 +91,11 @@ export async function main(argv: string[]): Promise<number> {
     // XDP_REDIRECT into a veth is delivered only when the peer runs XDP or has GRO on.
     if (hook === 'xdp') await lab.setGro(true);
 
-    const pinDir = lab.pinDir('agent');
-    const config = path.join(lab.runDir, 'agent.yaml');
     const ifaces = [lab.iface('lb', 'clients').ifname, lab.iface('lb', 'backends').ifname];
     section(`agent in the LB namespace (${hook} on ${ifaces.join(', ')})`);
-    agent = await lab.spawn('lb', XLB, ['agent', '--config', config, '--iface', ifaces.join(','), '--hook', hook, '--api', API, '--pin-dir', pinDir], {
-      ready: /REST API listening/,
-      readyTimeoutMs: 30_000,
-    });
-    console.log(`agent pid ${agent.pid}, REST API on ${API} inside ${lab.netns('lb')}, maps pinned in ${pinDir}`);
-    const xlb = async (...args: string[]): Promise<string> => {
-      const r = await lab.exec('lb', XLB, [...args, '--api', API], { timeoutMs: 30_000, reject: false });
-      if (r.exitCode !== 0) throw new Error(`xlb ${args.join(' ')} failed: ${(r.stderr || r.stdout).trim()}`);
-      return r.stdout.trimEnd();
-    };
+    agent = await startLabAgent(lab, { ifaces, hook: hook === 'xdp' ? 'xdp' : 'tc' });
+    console.log(`agent pid ${agent.process.pid}, REST API on ${AGENT_API} inside ${lab.netns('lb')}, maps pinned in ${agent.pinDir}`);
+    const xlb = agent.xlb;
     const v4 = backends.map((b) => lab.iface(b, 'backends').ipv4);
     const v6 = backends.map((b) => lab.iface(b, 'backends').ipv6);
     console.log(`$ xlb lb add tcp4 --vip ${VIP.ipv4} --port 7000 --algorithm ${algorithm} ...`);

@@ -50,6 +50,29 @@ static __always_inline void ct_peer_key(const struct xlb_ct_entry *e, const stru
 	peer->pad[1] = 0;
 }
 
+static __always_inline int addr16_eq(const __u8 *a, const __u8 *b)
+{
+	__u64 a0, a1, b0, b1;
+
+	__builtin_memcpy(&a0, a, 8);
+	__builtin_memcpy(&a1, a + 8, 8);
+	__builtin_memcpy(&b0, b, 8);
+	__builtin_memcpy(&b1, b + 8, 8);
+	return a0 == b0 && a1 == b1;
+}
+
+/*
+ * 1 when peer (found under ct_peer_key(e, k)) is the other half of e's flow: the other direction
+ * (REPLY bit differs) and its translated tuple is swap(k). A live entry under that key that is
+ * not ours belongs to another flow: it must never be overwritten (issue 11, items 1 and 11).
+ */
+static __always_inline int ct_is_peer(const struct xlb_ct_entry *peer, const struct xlb_ct_key *k, __u8 e_flags)
+{
+	return ((peer->flags ^ e_flags) & XLB_CT_F_REPLY) && peer->nat_sport == k->dport &&
+	       peer->nat_dport == k->sport && addr16_eq(peer->nat_saddr, k->daddr) &&
+	       addr16_eq(peer->nat_daddr, k->saddr);
+}
+
 static __always_inline __u8 xlate_swap(__u8 x)
 {
 	__u8 out = 0;
@@ -82,11 +105,19 @@ static __always_inline void ct_build_peer(const struct xlb_ct_entry *e, const st
 	peer->svc_id = e->svc_id;
 	peer->ep_slot = e->ep_slot;
 	peer->state = e->state;
-	peer->flags = (e->flags ^ XLB_CT_F_REPLY) & ~XLB_CT_F_SEQ_KNOWN;
+	peer->flags = (e->flags ^ XLB_CT_F_REPLY) & ~(XLB_CT_F_SEQ_KNOWN | XLB_CT_F_ACK_KNOWN);
 	peer->xlate = xlate_swap(e->xlate);
 }
 
-/* Count the packet and remember the sender's next sequence number and window. */
+/*
+ * Count the packet and remember the sender's next sequence number, window and last ACK.
+ * Race (fast path on one CPU, slow path writing the same entry's flags on another): the flag
+ * byte is read-modify-written here only while SEQ_KNOWN / ACK_KNOWN is not yet set (a flow's
+ * first packets, which take the slow path anyway), so an established flow's fast path never
+ * writes the flags and cannot undo a FIN flag the slow path just set; a lost SEQ_KNOWN /
+ * ACK_KNOWN is set again by the sender's next packet (until then a RST is judged by the
+ * unknown-sequence rules, as before).
+ */
 static __always_inline void ct_account(struct xlb_ct_entry *e, const struct xlb_pkt *p, __u64 now)
 {
 	e->last_seen_ns = now;
@@ -95,32 +126,45 @@ static __always_inline void ct_account(struct xlb_ct_entry *e, const struct xlb_
 	if (p->key.proto == IPPROTO_TCP) {
 		__u32 end = p->seq + p->payload + !!(p->tcp_flags & TCPF_SYN) + !!(p->tcp_flags & TCPF_FIN);
 
-		if (!(e->flags & XLB_CT_F_SEQ_KNOWN) || (__s32)(end - e->next_seq) > 0) {
+		if (!(e->flags & XLB_CT_F_SEQ_KNOWN)) {
 			e->next_seq = end;
 			e->flags |= XLB_CT_F_SEQ_KNOWN;
+		} else if ((__s32)(end - e->next_seq) > 0) {
+			e->next_seq = end;
 		}
 		e->tcp_win = p->win;
+		if (p->tcp_flags & TCPF_ACK) {
+			e->last_ack = p->ack;
+			if (!(e->flags & XLB_CT_F_ACK_KNOWN))
+				e->flags |= XLB_CT_F_ACK_KNOWN;
+		}
 	}
 }
 
 /*
  * RST sanity: accepted when its sequence number is within rst_seq_window of the sender's next
- * sequence number; when the sender's sequence is not known yet (a backend refusing the SYN),
- * when it acknowledges exactly what the other side sent.
+ * sequence number. When the sender's sequence is not known yet: a RST+ACK (a backend refusing
+ * the SYN) when it acknowledges exactly what the other side sent; a bare RST (no ACK: Linux's
+ * answer to a segment of a connection it does not have, seq = that segment's ack, e.g. on a flow
+ * adopted mid-stream) when its seq is within rst_seq_window of the other side's last ACK number.
  */
 static __always_inline int ct_rst_plausible(const struct xlb_config *cfg, const struct xlb_ct_entry *e,
 					    const struct xlb_ct_entry *peer, const struct xlb_pkt *p)
 {
-	if (e->flags & XLB_CT_F_SEQ_KNOWN) {
-		__s32 d = (__s32)(p->seq - e->next_seq);
+	__s32 d;
 
-		if (d < 0)
-			d = -d;
-		return (__u32)d <= cfg->rst_seq_window;
+	if (e->flags & XLB_CT_F_SEQ_KNOWN) {
+		d = (__s32)(p->seq - e->next_seq);
+	} else if (!(p->tcp_flags & TCPF_ACK)) {
+		if (!peer || !(peer->flags & XLB_CT_F_ACK_KNOWN))
+			return 0;
+		d = (__s32)(p->seq - peer->last_ack);
+	} else {
+		return peer && (peer->flags & XLB_CT_F_SEQ_KNOWN) && p->ack == peer->next_seq;
 	}
-	if (peer && (p->tcp_flags & TCPF_ACK) && (peer->flags & XLB_CT_F_SEQ_KNOWN))
-		return p->ack == peer->next_seq;
-	return 0;
+	if (d < 0)
+		d = -d;
+	return (__u32)d <= cfg->rst_seq_window;
 }
 
 /*

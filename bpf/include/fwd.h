@@ -3,7 +3,8 @@
  * Stage 5: forwarding. bpf_fib_lookup on the translated addresses (the kernel's routes and
  * neighbours are the truth), then new MAC addresses and a redirect (XDP_TX when the egress is
  * the ingress device). The next hop can be cached in the conntrack entry for fib_cache_ms.
- * Neighbour unknown: the packet (already translated) goes to the stack, which resolves it.
+ * Neighbour unknown: TC sends with bpf_redirect_neigh (the kernel resolves it); XDP hands the
+ * translated packet to the stack.
  * A packet the LB sends itself has its TTL / hop limit decremented.
  * VLAN-tagged frames keep their tag; the lookup uses the ingress device.
  */
@@ -12,6 +13,7 @@
 
 #include <linux/socket.h>
 #include "parse.h"
+#include "conntrack.h"   /* addr16_eq */
 #include "scratch.h"
 
 #ifndef WRITE_ONCE
@@ -62,22 +64,15 @@ static __always_inline struct xlb_nh *ep_nh_get(__u32 svc_id, __u32 slot)
 	return bpf_map_lookup_elem(&xlb_ep_nh, &idx);
 }
 
-static __always_inline int addr16_eq(const __u8 *a, const __u8 *b)
-{
-	__u64 a0, a1, b0, b1;
-
-	__builtin_memcpy(&a0, a, 8);
-	__builtin_memcpy(&a1, a + 8, 8);
-	__builtin_memcpy(&b0, b, 8);
-	__builtin_memcpy(&b1, b + 8, 8);
-	return a0 == b0 && a1 == b1;
-}
-
 /* Where a packet goes when the LB forwards it itself. */
 struct xlb_hop {
 	__u32 ifindex;
 	__u8 dmac[6];
 	__u8 smac[6];
+#ifdef XLB_HOOK_TC
+	__u32 neigh;                 /* 1: neighbour unknown, send with bpf_redirect_neigh(nh) */
+	struct bpf_redir_neigh nh;   /* the FIB's next hop (gateway or destination) */
+#endif
 };
 
 /*
@@ -128,6 +123,9 @@ static __always_inline void hop_set(struct xlb_hop *hop, __u32 ifindex, const __
 	dmac = __builtin_assume_aligned(dmac, 2);
 	smac = __builtin_assume_aligned(smac, 2);
 	hop->ifindex = ifindex;
+#ifdef XLB_HOOK_TC
+	hop->neigh = 0;
+#endif
 	__builtin_memcpy(hop->dmac, dmac, ETH_ALEN);
 	__builtin_memcpy(hop->smac, smac, ETH_ALEN);
 }
@@ -175,7 +173,17 @@ static __always_inline int fwd_resolve(xlb_ctx_t *ctx, const struct xlb_config *
 	__builtin_memset(fib, 0, sizeof(*fib));
 	fib->ifindex = ctx_ifindex(ctx);
 	fib->l4_protocol = p->key.proto;
+#ifdef XLB_HOOK_XDP
+	/* XDP sees single frames: the lookup checks this length against the route's MTU */
 	fib->tot_len = p->len > p->l3_off ? p->len - p->l3_off : 0;
+#else
+	/*
+	 * TC: tot_len 0 makes the helper check the skb itself against the egress device
+	 * (is_skb_forwardable, GSO-aware: a GRO aggregate whose segments fit is forwarded). A
+	 * tot_len of the aggregate's full length would call every aggregate FRAG_NEEDED.
+	 */
+	fib->tot_len = 0;
+#endif
 	if (p->key.family == XLB_AF_V4) {
 		fib->family = AF_INET;
 		__builtin_memcpy(&fib->ipv4_src, saddr, 4);
@@ -190,6 +198,29 @@ static __always_inline int fwd_resolve(xlb_ctx_t *ctx, const struct xlb_config *
 		fib->tbid = cfg->fib_table;
 	}
 	rc = bpf_fib_lookup(ctx, fib, sizeof(*fib), flags);
+#ifdef XLB_HOOK_TC
+	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
+		/*
+		 * Route found, neighbour not resolved: the helper has set fib->ifindex and the next
+		 * hop (ipv4_dst / ipv6_dst, family AF_INET6 for an IPv6 gateway). The kernel resolves
+		 * it and fills the MACs (bpf_redirect_neigh, 5.11). Handing the packet to the stack
+		 * instead fails under full NAT: its source is the LB's own address and the stack
+		 * drops it as a martian without resolving anything. Not cached (no MACs).
+		 */
+		hop->ifindex = fib->ifindex;
+		hop->neigh = 1;
+		__builtin_memset(&hop->nh, 0, sizeof(hop->nh));
+		if (fib->family == AF_INET) {
+			hop->nh.nh_family = AF_INET;
+			hop->nh.ipv4_nh = fib->ipv4_dst;
+		} else {
+			hop->nh.nh_family = AF_INET6;
+			__builtin_memcpy(hop->nh.ipv6_nh, fib->ipv6_dst, 16);
+		}
+		*res = XLB_FWD_REDIRECT;
+		return 1;
+	}
+#endif
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS) {
 		*res = rc == BPF_FIB_LKUP_RET_NO_NEIGH ? XLB_FWD_PASS_NO_NEIGH : XLB_FWD_PASS_FIB;
 		return 0;
@@ -223,6 +254,12 @@ static __always_inline int fwd_send(xlb_ctx_t *ctx, const struct xlb_hop *hop, _
 	__u32 how;
 	int act;
 
+#ifdef XLB_HOOK_TC
+	if (hop->neigh) {
+		*res = XLB_FWD_REDIRECT;
+		return bpf_redirect_neigh(hop->ifindex, (struct bpf_redir_neigh *)&hop->nh, sizeof(hop->nh), 0);
+	}
+#endif
 	if ((void *)(eth + 1) > end)
 		return XLB_ACT_DROP;
 	/* frames start 2-byte aligned (x86 also takes unaligned stores) */

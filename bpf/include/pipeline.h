@@ -116,6 +116,23 @@ static __always_inline int xlb_fast(xlb_ctx_t *ctx)
 	if (!ct_alive(cfg, e, now))
 		goto slow;
 
+	/*
+	 * Once a second the peer entry is checked and its last_seen refreshed (a one-way stream
+	 * keeps both directions alive). A peer that is missing (LRU eviction) or held by another
+	 * flow sends the packet to the slow path, which rebuilds it or ends this half
+	 * (slow_tracked, ct_peer_get).
+	 */
+	if (now - e->peer_touch_ns > XLB_PEER_TOUCH_NS && !(e->flags & XLB_CT_F_DSR)) {
+		struct xlb_ct_entry *peer;
+
+		ct_peer_key(e, &p->key, &s->pkey);
+		peer = bpf_map_lookup_elem(&xlb_ct, &s->pkey);
+		if (!peer || !ct_is_peer(peer, &p->key, e->flags))
+			goto slow;
+		peer->last_seen_ns = now;
+		e->peer_touch_ns = now;
+	}
+
 	v.svc_id = e->svc_id;
 	v.ep_slot = e->ep_slot;
 	v.ct_old = v.ct_new = e->state;
@@ -124,15 +141,6 @@ static __always_inline int xlb_fast(xlb_ctx_t *ctx)
 		return finish(ctx, cfg, p, &v, XLB_ACT_DROP, XLB_R_DROP_POLICED, now);
 	}
 	ct_account(e, p, now);
-	if (now - e->peer_touch_ns > XLB_PEER_TOUCH_NS && !(e->flags & XLB_CT_F_DSR)) {
-		struct xlb_ct_entry *peer;
-
-		ct_peer_key(e, &p->key, &s->pkey);
-		peer = bpf_map_lookup_elem(&xlb_ct, &s->pkey);
-		if (peer)
-			peer->last_seen_ns = now;
-		e->peer_touch_ns = now;
-	}
 	stats_service(e->svc_id, e->ep_slot, p->len, 0, 0);
 	reason = XLB_R_FAST_PATH;
 	act = xlate_and_forward(ctx, cfg, p, e, NULL, now, &reason);
@@ -182,9 +190,44 @@ static __always_inline int slow_icmp_error(xlb_ctx_t *ctx, const struct xlb_conf
 	return finish(ctx, cfg, p, v, act, XLB_R_ICMP_ERROR, now);
 }
 
+/*
+ * The peer entry of the live entry e (keyed s->pkt.key), in *out: the one found under its key
+ * when it is the other half of this flow (alive or not: the caller refreshes it); rebuilt from e
+ * when the key is free or held by an expired entry (LRU eviction, issue 11 item 1). Returns -1
+ * when another live flow holds the key. The rebuild is inserted BPF_NOEXIST when the key was
+ * free, so a flow another CPU inserts there at the same time is never overwritten; losing that
+ * race also returns -1. A failed insert (no memory) leaves *out NULL and returns 0: the packet
+ * goes on, the next one tries again.
+ */
+static __always_inline int ct_peer_get(const struct xlb_config *cfg, struct xlb_scratch *s,
+				       const struct xlb_ct_entry *e, __u64 now, struct xlb_ct_entry **out)
+{
+	const struct xlb_ct_key *k = &s->pkt.key;
+	struct xlb_ct_entry *peer;
+
+	*out = NULL;
+	ct_peer_key(e, k, &s->pkey);
+	peer = bpf_map_lookup_elem(&xlb_ct, &s->pkey);
+	if (peer && ct_is_peer(peer, k, e->flags)) {
+		*out = peer;
+		return 0;
+	}
+	if (peer && ct_alive(cfg, peer, now))
+		return -1;
+	ct_build_peer(e, k, &s->rev, now);
+	bpf_map_update_elem(&xlb_ct, &s->pkey, &s->rev, peer ? BPF_ANY : BPF_NOEXIST);
+	peer = bpf_map_lookup_elem(&xlb_ct, &s->pkey);
+	if (!peer)
+		return 0;
+	if (!ct_is_peer(peer, k, e->flags))
+		return -1;
+	*out = peer;
+	return 0;
+}
+
 /* A live tracked flow in the slow path: advance the state in both entries, then forward. */
 static __always_inline int slow_tracked(xlb_ctx_t *ctx, const struct xlb_config *cfg, struct xlb_scratch *s,
-					struct xlb_ct_entry *e, struct xlb_verdict *v, __u64 now)
+					struct xlb_ct_entry *e, struct xlb_verdict *v, __u64 now, int policed)
 {
 	struct xlb_pkt *p = &s->pkt;
 	struct xlb_ct_entry *peer = NULL;
@@ -196,14 +239,19 @@ static __always_inline int slow_tracked(xlb_ctx_t *ctx, const struct xlb_config 
 	v->ep_slot = e->ep_slot;
 	v->ct_old = e->state;
 	if (!(e->flags & XLB_CT_F_DSR)) {
-		ct_peer_key(e, &p->key, &s->pkey);
-		peer = bpf_map_lookup_elem(&xlb_ct, &s->pkey);
-		if (!peer) {
-			/* evicted by the LRU: rebuild it from this entry */
-			ct_build_peer(e, &p->key, &s->rev, now);
-			bpf_map_update_elem(&xlb_ct, &s->pkey, &s->rev, BPF_ANY);
-			peer = bpf_map_lookup_elem(&xlb_ct, &s->pkey);
+		if (ct_peer_get(cfg, s, e, now, &peer)) {
+			/*
+			 * Another live flow holds this flow's other key: this half is stale (its
+			 * tuple was given away while the peer was missing). It is removed and the
+			 * packet dropped, so it never reaches the other flow's peer.
+			 */
+			if (e->flags & XLB_CT_F_LC_COUNTED)
+				lc_add(e->svc_id, e->ep_slot, -1);
+			bpf_map_delete_elem(&xlb_ct, &p->key);
+			v->ct_new = XLB_CT_NONE;
+			return finish(ctx, cfg, p, v, XLB_ACT_DROP, XLB_R_DROP_CT_FAILED, now);
 		}
+		e->peer_touch_ns = now;
 	}
 	if (p->key.proto == IPPROTO_TCP) {
 		st = ct_tcp_next(cfg, e, peer, p, &fins);
@@ -213,16 +261,17 @@ static __always_inline int slow_tracked(xlb_ctx_t *ctx, const struct xlb_config 
 		}
 		if (st == XLB_CT_SYN_SENT && e->state != XLB_CT_SYN_SENT) {
 			/* restarted flow: sequence numbers start over */
-			e->flags &= ~XLB_CT_F_SEQ_KNOWN;
+			e->flags &= ~(XLB_CT_F_SEQ_KNOWN | XLB_CT_F_ACK_KNOWN);
 			if (peer)
-				peer->flags &= ~XLB_CT_F_SEQ_KNOWN;
+				peer->flags &= ~(XLB_CT_F_SEQ_KNOWN | XLB_CT_F_ACK_KNOWN);
 		}
 	} else if (p->key.proto == IPPROTO_UDP) {
 		st = ct_udp_next(e);
 	} else {
 		st = ct_icmp_next(e);
 	}
-	if (!(e->flags & XLB_CT_F_REPLY) && !policer_admit(e->svc_id, now)) {
+	/* policed: slow_new already admitted this packet (an adopted flow) */
+	if (!policed && !(e->flags & XLB_CT_F_REPLY) && !policer_admit(e->svc_id, now)) {
 		v->ct_new = e->state;
 		stats_service(e->svc_id, XLB_NO_SLOT, p->len, 0, 1);
 		return finish(ctx, cfg, p, v, XLB_ACT_DROP, XLB_R_DROP_POLICED, now);
@@ -266,13 +315,19 @@ static __always_inline const __u8 *snat_addr(const struct xlb_service *svc, cons
 #define XLB_SNAT_TRIES 8
 
 /*
- * Insert the reply entry s->rev under s->rkey. Full NAT: try up to XLB_SNAT_TRIES source ports
- * from a hash-chosen start in [snat_port_min, snat_port_max] until the reply tuple is free (or
- * held by an expired flow). Other modes: one try. Returns 0 or -1.
+ * Insert the reply entry s->rev under s->rkey. Full NAT: up to XLB_SNAT_TRIES source ports from
+ * a hash-chosen start in [snat_port_min, snat_port_max]; a port is free when its reply tuple is
+ * absent or held by an expired flow. Other modes: the one reply tuple.
+ * Returns 0 (inserted), -1 (no tuple), 1: a live reply entry of this very client tuple exists
+ * (ct_is_peer; its forward entry was lost): s->rkey is its key, nothing was inserted, the caller
+ * adopts it. A pure SYN takes the first free port; any other packet (it may belong to a flow
+ * whose forward entry was lost) looks at all the candidates for its own reply entry first.
  */
 static __always_inline int ct_insert_reply(const struct xlb_config *cfg, struct xlb_scratch *s, int fullnat, __u64 now)
 {
-	__u32 lo = cfg->snat_port_min, hi = cfg->snat_port_max, span, start, i;
+	__u32 lo = cfg->snat_port_min, hi = cfg->snat_port_max, span, start, i, found = XLB_SNAT_TRIES;
+	int scan_all = !(s->pkt.key.proto == IPPROTO_TCP &&
+			 (s->pkt.tcp_flags & (TCPF_SYN | TCPF_ACK | TCPF_RST | TCPF_FIN)) == TCPF_SYN);
 	struct xlb_ct_entry *old;
 
 	if (!fullnat) {
@@ -280,7 +335,8 @@ static __always_inline int ct_insert_reply(const struct xlb_config *cfg, struct 
 			return 0;
 		old = bpf_map_lookup_elem(&xlb_ct, &s->rkey);
 		if (old && ct_alive(cfg, old, now))
-			return -1;  /* another live flow owns this reply tuple */
+			/* this client tuple's own reply entry, or another live flow's */
+			return ct_is_peer(old, &s->pkt.key, 0) ? 1 : -1;
 		return bpf_map_update_elem(&xlb_ct, &s->rkey, &s->rev, BPF_ANY) ? -1 : 0;
 	}
 	if (lo == 0 || hi < lo) {
@@ -290,18 +346,27 @@ static __always_inline int ct_insert_reply(const struct xlb_config *cfg, struct 
 	span = hi - lo + 1;
 	start = flow_hash(&s->pkt.key);
 	for (i = 0; i < XLB_SNAT_TRIES; i++) {
-		__be16 port = bpf_htons((__u16)(lo + (start + i * 7919) % span));
-
-		s->rkey.dport = port;
-		s->fwd.nat_sport = port;
-		s->rev.nat_dport = s->pkt.key.sport;
+		s->rkey.dport = bpf_htons((__u16)(lo + (start + i * 7919) % span));
 		old = bpf_map_lookup_elem(&xlb_ct, &s->rkey);
-		if (old && ct_alive(cfg, old, now))
+		if (old && ct_alive(cfg, old, now)) {
+			if (ct_is_peer(old, &s->pkt.key, 0))
+				return 1;
 			continue;
-		return bpf_map_update_elem(&xlb_ct, &s->rkey, &s->rev, BPF_ANY) ? -1 : 0;
+		}
+		if (found == XLB_SNAT_TRIES)
+			found = i;
+		if (!scan_all)
+			break;
 	}
-	return -1;
+	if (found == XLB_SNAT_TRIES)
+		return -1;
+	s->rkey.dport = bpf_htons((__u16)(lo + (start + found * 7919) % span));
+	s->fwd.nat_sport = s->rkey.dport;
+	return bpf_map_update_elem(&xlb_ct, &s->rkey, &s->rev, BPF_ANY) ? -1 : 0;
 }
+
+/* slow_new's return value when it adopted a live reply entry: xlb_slow goes on as tracked. */
+#define XLB_ADOPTED (-4096)
 
 /* No live flow: find the service, select an endpoint, create both entries, translate, forward. */
 static __always_inline int slow_new(xlb_ctx_t *ctx, const struct xlb_config *cfg, struct xlb_scratch *s,
@@ -390,9 +455,28 @@ static __always_inline int slow_new(xlb_ctx_t *ctx, const struct xlb_config *cfg
 	ct_account(f, p, now);
 
 	if (!(f->flags & XLB_CT_F_DSR)) {
+		struct xlb_ct_entry *old;
+		int rc;
+
 		ct_build_peer(f, &p->key, &s->rev, now);
 		ct_peer_key(f, &p->key, &s->rkey);
-		if (ct_insert_reply(cfg, s, !!(f->xlate & XLB_XL_SPORT), now)) {
+		rc = ct_insert_reply(cfg, s, !!(f->xlate & XLB_XL_SPORT), now);
+		if (rc > 0) {
+			/*
+			 * This client tuple's flow lost its forward entry and its reply entry lives:
+			 * rebuild the forward entry from it (same endpoint, tuple, state and
+			 * least-connection count) and go on as a tracked packet (xlb_slow).
+			 */
+			old = bpf_map_lookup_elem(&xlb_ct, &s->rkey);
+			if (!old)
+				return finish(ctx, cfg, p, v, XLB_ACT_DROP, XLB_R_DROP_CT_FAILED, now);
+			ct_build_peer(old, &s->rkey, f, now);
+			f->peer_touch_ns = now;
+			if (bpf_map_update_elem(&xlb_ct, &p->key, f, BPF_ANY))
+				return finish(ctx, cfg, p, v, XLB_ACT_DROP, XLB_R_DROP_CT_FAILED, now);
+			return XLB_ADOPTED;
+		}
+		if (rc) {
 			stats_service(svc->id, slot, p->len, 0, 1);
 			return finish(ctx, cfg, p, v, XLB_ACT_DROP,
 				      mode == XLB_MODE_FULLNAT ? XLB_R_DROP_SNAT_EXHAUSTED : XLB_R_DROP_CT_FAILED, now);
@@ -416,6 +500,39 @@ static __always_inline int slow_new(xlb_ctx_t *ctx, const struct xlb_config *cfg
 	return finish(ctx, cfg, p, v, act, reason, now);
 }
 
+/*
+ * A client's pure SYN on a flow that is not under way (SYN_SENT: a retransmit; TIME_WAIT /
+ * CLOSED: the tuple reused) starts a connection; it is sent to a newly selected endpoint when the
+ * recorded one is no longer usable (made inactive, removed, the service gone). Established flows
+ * and UDP / ICMP flows keep their endpoint (docs/datapath.md, "Re-selection").
+ */
+static __always_inline int ct_syn_reselect(const struct xlb_pkt *p, const struct xlb_ct_entry *e)
+{
+	if (p->key.proto != IPPROTO_TCP || (e->flags & XLB_CT_F_REPLY) ||
+	    (p->tcp_flags & (TCPF_SYN | TCPF_ACK | TCPF_RST | TCPF_FIN)) != TCPF_SYN)
+		return 0;
+	if (e->state != XLB_CT_SYN_SENT && e->state != XLB_CT_TIME_WAIT && e->state != XLB_CT_CLOSED)
+		return 0;
+	return !ep_still_usable(e, &p->key);
+}
+
+/* End the flow of forward entry e (keyed s->pkt.key): its least-connection count, its reply entry
+ * (when it is this flow's), itself. */
+static __always_inline void ct_end_flow(struct xlb_scratch *s, struct xlb_ct_entry *e)
+{
+	struct xlb_ct_entry *peer;
+
+	if (e->flags & XLB_CT_F_LC_COUNTED)
+		lc_add(e->svc_id, e->ep_slot, -1);
+	if (!(e->flags & XLB_CT_F_DSR)) {
+		ct_peer_key(e, &s->pkt.key, &s->pkey);
+		peer = bpf_map_lookup_elem(&xlb_ct, &s->pkey);
+		if (peer && ct_is_peer(peer, &s->pkt.key, e->flags))
+			bpf_map_delete_elem(&xlb_ct, &s->pkey);
+	}
+	bpf_map_delete_elem(&xlb_ct, &s->pkt.key);
+}
+
 static __always_inline int xlb_slow(xlb_ctx_t *ctx)
 {
 	struct xlb_verdict v = { .svc_id = 0, .ep_slot = XLB_NO_SLOT };
@@ -423,6 +540,7 @@ static __always_inline int xlb_slow(xlb_ctx_t *ctx)
 	struct xlb_config *cfg;
 	struct xlb_ct_entry *e;
 	__u32 zero = 0;
+	int rc, adopted = 0;
 	__u64 now;
 
 	cfg = bpf_map_lookup_elem(&xlb_config, &zero);
@@ -434,10 +552,22 @@ static __always_inline int xlb_slow(xlb_ctx_t *ctx)
 		return slow_icmp_error(ctx, cfg, s, &v, now);
 	if (!s->pkt.ct_miss) {
 		e = bpf_map_lookup_elem(&xlb_ct, &s->pkt.key);
-		if (e && ct_alive(cfg, e, now))
-			return slow_tracked(ctx, cfg, s, e, &v, now);
+		if (e && ct_alive(cfg, e, now)) {
+			if (!ct_syn_reselect(&s->pkt, e))
+				goto tracked;
+			ct_end_flow(s, e);
+		}
 	}
-	return slow_new(ctx, cfg, s, &v, now);
+	rc = slow_new(ctx, cfg, s, &v, now);
+	if (rc != XLB_ADOPTED)
+		return rc;
+	adopted = 1;
+	e = bpf_map_lookup_elem(&xlb_ct, &s->pkt.key);
+	if (!e)
+		return finish(ctx, cfg, &s->pkt, &v, XLB_ACT_DROP, XLB_R_DROP_CT_FAILED, now);
+tracked:
+	/* one call site: slow_tracked is inlined once */
+	return slow_tracked(ctx, cfg, s, e, &v, now, adopted);
 }
 
 #endif /* XLB_PIPELINE_H */

@@ -254,6 +254,23 @@ static __always_inline __u32 select_endpoint(const struct xlb_service *svc, cons
 	return slot;
 }
 
+/*
+ * 1 when the endpoint flow entry e recorded is still usable: its service (looked up with the
+ * client's tuple k) still has the same id, the recorded slot is in use in the active generation,
+ * active, of the family, and holds the recorded address (a slot names one endpoint while it
+ * exists, so the address check catches a slot given to another endpoint after a removal).
+ */
+static __always_inline int ep_still_usable(const struct xlb_ct_entry *e, const struct xlb_ct_key *k)
+{
+	struct xlb_service *svc = svc_lookup(k);
+	struct xlb_endpoint *ep;
+
+	if (!svc || svc->id != e->svc_id || e->ep_slot >= svc->ep_count)
+		return 0;
+	ep = ep_get(svc->id, svc->gen, e->ep_slot);
+	return ep_usable(ep, k->family) && addr16_eq(ep->addr, e->nat_daddr);
+}
+
 /* Least-connection bookkeeping: +1 when a flow is created, -1 when it closes. */
 static __always_inline void lc_add(__u32 svc_id, __u32 slot, __s64 delta)
 {

@@ -83,6 +83,7 @@ enum xlb_ct_flag {
 	XLB_CT_F_SEQ_KNOWN    = 0x10, /* next_seq holds the sender's next sequence number */
 	XLB_CT_F_MIDSTREAM    = 0x20, /* created from a mid-stream TCP packet */
 	XLB_CT_F_LC_COUNTED   = 0x40, /* counted in xlb_ep_conns (released on close) */
+	XLB_CT_F_ACK_KNOWN    = 0x80, /* last_ack holds this direction's sender's last ACK number */
 };
 
 /* xlb_ct_entry.xlate: which fields the entry rewrites */
@@ -197,7 +198,8 @@ struct xlb_ct_entry {
 	__u8 state;           /* enum xlb_ct_state (same in both entries of a flow) */
 	__u8 flags;           /* XLB_CT_F_* */
 	__u8 xlate;           /* XLB_XL_* */
-	__u8 pad[5];
+	__u8 pad[1];
+	__u32 last_ack;       /* TCP: the last acknowledgement number this direction's sender sent (XLB_CT_F_ACK_KNOWN) */
 };
 
 struct xlb_persist_key {

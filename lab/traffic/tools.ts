@@ -54,11 +54,24 @@ export function backendNodes(lab: Lab): string[] {
 export type { ClientRequest } from '../../src/traffic/types.ts';
 const fullOptions = clientOptions;
 
+export interface ClientRunOptions {
+  /**
+   * Run the client on this CPU only (taskset). Its packets then enter the LB on that CPU, so
+   * per-CPU datapath state (the rr/wrr cursor of xlb_rr) sees one sequence, as on one CPU.
+   */
+  cpu?: number;
+}
+
+function clientCommand(o: ReturnType<typeof fullOptions>, run: ClientRunOptions): [string, string[]] {
+  const [cmd, argv] = toolCommand('client.ts', clientArgs(o));
+  return run.cpu === undefined ? [cmd, argv] : ['taskset', ['-c', String(run.cpu), cmd, ...argv]];
+}
+
 /** Runs the client to completion inside `node` and returns its report. */
-export async function runClient(lab: Lab, node: string, req: ClientRequest): Promise<ClientReport> {
+export async function runClient(lab: Lab, node: string, req: ClientRequest, run: ClientRunOptions = {}): Promise<ClientReport> {
   const o = fullOptions(req);
   if (o.waitStdin) throw new Error('runClient cannot drive --wait-stdin rounds: use startClient() and next()');
-  const [cmd, argv] = toolCommand('client.ts', clientArgs(o));
+  const [cmd, argv] = clientCommand(o, run);
   const budget = o.count * (o.rounds * (o.timeoutMs + o.roundGapMs) + o.timeoutMs) + o.holdMs + 30_000;
   const r = await lab.exec(node, cmd, argv, { timeoutMs: budget });
   try {
@@ -77,9 +90,9 @@ export interface SteppedClient {
   report(): Promise<ClientReport>;
 }
 
-export async function startClient(lab: Lab, node: string, req: ClientRequest): Promise<SteppedClient> {
+export async function startClient(lab: Lab, node: string, req: ClientRequest, run: ClientRunOptions = {}): Promise<SteppedClient> {
   const o = fullOptions({ ...req, waitStdin: true });
-  const [cmd, argv] = toolCommand('client.ts', clientArgs(o));
+  const [cmd, argv] = clientCommand(o, run);
   const proc = await lab.spawn(node, cmd, argv, { stdin: true });
   let round = 1;
   return {

@@ -4,16 +4,12 @@
 // open, a restart over the pinned maps, and every connection carrying on.
 import test from 'ava';
 import { readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Lab } from '../../lab/lab.ts';
 import type { LabProcess } from '../../lab/lab.ts';
+import { startLabAgent } from '../../lab/agent-process.ts';
+import type { LabAgent } from '../../lab/agent-process.ts';
 import { VIP } from '../../lab/builtins.ts';
 import { backendNodes, runClient, startClient, startServers } from '../../lab/traffic/tools.ts';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const XLB = path.join(ROOT, 'xlb');
-const API = '127.0.0.1:9400';
 
 interface ServiceList {
   services: { name: string; status: { id: number; endpoints: { slot: number; active: boolean }[] } }[];
@@ -26,27 +22,25 @@ async function labWithServers(): Promise<{ lab: Lab; servers: LabProcess[] }> {
   return { lab, servers };
 }
 
-function agentTools(lab: Lab, config: string, pinDir: string, ifaces: string[]) {
-  return {
-    startAgent: (): Promise<LabProcess> =>
-      lab.spawn('lb', XLB, ['agent', '--config', config, '--iface', ifaces.join(','), '--hook', 'tc', '--api', API, '--pin-dir', pinDir, '--ct-entries', '65536', '--max-services', '64'], {
-        ready: /REST API listening/,
-        readyTimeoutMs: 30_000,
-      }),
-    xlb: async (...args: string[]): Promise<string> => (await lab.exec('lb', XLB, [...args, '--api', API], { timeoutMs: 30_000 })).stdout,
-    curl: async (p: string): Promise<string> => (await lab.exec('lb', 'curl', ['-sf', `http://${API}${p}`], { timeoutMs: 10_000 })).stdout,
-  };
+/** The agent on both LB interfaces (TC), maps pinned in the lab's pin directory. */
+function startAgent(lab: Lab): Promise<LabAgent> {
+  const ifaces = [lab.iface('lb', 'clients').ifname, lab.iface('lb', 'backends').ifname];
+  return startLabAgent(lab, { ifaces, hook: 'tc', extraArgs: ['--ct-entries', '65536', '--max-services', '64'] });
+}
+
+/** GET through curl inside the LB namespace; the body as text (throws on a non-2xx status). */
+async function curl(agent: LabAgent, p: string): Promise<string> {
+  const r = await agent.request('GET', p);
+  if (r.status < 200 || r.status > 299) throw new Error(`GET ${p}: ${r.status} ${r.text}`);
+  return r.text;
 }
 
 test.serial('agent in the lab: PUT, traffic, metrics, kill -9 and restart keep every connection', async (t) => {
   const { lab } = await labWithServers();
   t.teardown(() => lab.close());
-  const pinDir = lab.pinDir('agent');
-  const config = path.join(lab.runDir, 'agent.yaml');
+  let agent = await startAgent(lab);
+  const xlb = agent.xlb;
   const ifaces = [lab.iface('lb', 'clients').ifname, lab.iface('lb', 'backends').ifname];
-  const { startAgent, xlb, curl } = agentTools(lab, config, pinDir, ifaces);
-
-  let agent = await startAgent();
   const backends = lab.topology.nodes.filter((n) => n.role === 'backend').map((_, i) => `198.18.2.${11 + i}`);
   const added = await xlb('lb', 'add', 'web', '--vip', VIP.ipv4, '--port', '7000', '--algorithm', 'rr', ...backends.flatMap((b) => ['--endpoint', `${b}:7000`]));
   t.regex(added, /web: created/);
@@ -61,7 +55,7 @@ test.serial('agent in the lab: PUT, traffic, metrics, kill -9 and restart keep e
   const report6 = await runClient(lab, 'c1', { proto: 'tcp', target: VIP.ipv6, port: 7000, count: 12, concurrency: 3 });
   t.is(report6.summary.ok, 12, JSON.stringify(report6.summary));
 
-  const metrics = await curl('/metrics');
+  const metrics = await curl(agent, '/metrics');
   const metric = (re: RegExp): number => Number(re.exec(metrics)?.[1] ?? NaN);
   const svcPackets = metric(/^xlb_service_packets_total\{service="web"\} (\d+)$/m);
   // Each connection: at least SYN, ACK, data, FIN from the client and as many replies.
@@ -70,18 +64,18 @@ test.serial('agent in the lab: PUT, traffic, metrics, kill -9 and restart keep e
   for (const n of epPackets) t.true(n > 0, `endpoint packets ${epPackets.join(',')}`);
   t.regex(metrics, /^xlb_endpoints\{service="web",state="active"\} 3$/m);
 
-  const before = JSON.parse(await curl('/v1/services')) as ServiceList;
+  const before = JSON.parse(await curl(agent, '/v1/services')) as ServiceList;
   // Long-lived connections: round 1 now, round 2 after the agent was killed and restarted.
   const held = await startClient(lab, 'c1', { proto: 'tcp', target: VIP.ipv4, port: 7000, count: 12, concurrency: 12, rounds: 2 });
   await new Promise((r) => setTimeout(r, 1500));
   const flows = JSON.parse(await xlb('ct', 'ls', '--json', '--service', 'web')) as { entries: { state: string }[] };
   t.true(flows.entries.filter((f) => f.state === 'ESTABLISHED').length >= 12, JSON.stringify(flows.entries.map((f) => f.state)));
-  agent.signal('SIGKILL');
-  const exit = await agent.exited;
+  agent.process.signal('SIGKILL');
+  const exit = await agent.process.exited;
   t.is(exit.signal, 'SIGKILL');
-  agent = await startAgent();
-  t.regex(agent.stdout(), /"created":0,"updated":0,"deleted":0,"unchanged":2/);
-  t.regex(agent.stdout(), /re-opened the pinned datapath maps/);
+  agent = await agent.restart();
+  t.regex(agent.process.stdout(), /"created":0,"updated":0,"deleted":0,"unchanged":2/);
+  t.regex(agent.process.stdout(), /re-opened the pinned datapath maps/);
   await held.next();
   const heldReport = await held.report();
   t.is(heldReport.summary.errors, 0, JSON.stringify(heldReport.results.filter((r) => r.error !== null)));
@@ -89,24 +83,24 @@ test.serial('agent in the lab: PUT, traffic, metrics, kill -9 and restart keep e
     t.is(r.backends.length, 2);
     t.is(r.backends[0], r.backends[1], `connection ${r.i} moved from ${r.backends[0]} to ${r.backends[1]}`);
   }
-  const after = JSON.parse(await curl('/v1/services')) as ServiceList;
+  const after = JSON.parse(await curl(agent, '/v1/services')) as ServiceList;
   t.deepEqual(after, before);
 
   // The config file holds what the API did; edit it and SIGHUP: the agent applies the edit.
-  const saved = readFileSync(config, 'utf8');
+  const saved = readFileSync(agent.config, 'utf8');
   t.regex(saved, /name: "web"/);
-  writeFileSync(config, `${saved}  - name: http\n    vip: ${VIP.ipv4}\n    port: 80\n    algorithm: maglev\n    endpoints:\n${backends.map((b) => `      - { ip: ${b}, port: 80 }\n`).join('')}`);
-  agent.signal('SIGHUP');
+  writeFileSync(agent.config, `${saved}  - name: http\n    vip: ${VIP.ipv4}\n    port: 80\n    algorithm: maglev\n    endpoints:\n${backends.map((b) => `      - { ip: ${b}, port: 80 }\n`).join('')}`);
+  agent.process.signal('SIGHUP');
   const t0 = Date.now();
-  while (!agent.stdout().includes('config reloaded') && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 50));
+  while (!agent.process.stdout().includes('config reloaded') && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 50));
   t.regex(await xlb('lb', 'ls'), /^http\s+198\.18\.100\.1\s+80\s+tcp\s+maglev\s+dnat\s+3\/3 active/m);
   const http = await runClient(lab, 'c1', { proto: 'http', target: VIP.ipv4, port: 80, count: 6 });
   t.is(http.summary.ok, 6, JSON.stringify(http.summary));
 
   // SIGTERM: a graceful stop leaves the programs attached and the maps pinned: traffic goes on.
-  agent.signal('SIGTERM');
-  t.deepEqual(await agent.exited, { code: 0, signal: null });
-  t.regex(agent.stdout(), /stopped; programs stay attached and maps pinned/);
+  agent.process.signal('SIGTERM');
+  t.deepEqual(await agent.process.exited, { code: 0, signal: null });
+  t.regex(agent.process.stdout(), /stopped; programs stay attached and maps pinned/);
   const filters = (await lab.exec('lb', 'tc', ['filter', 'show', 'dev', ifaces[0] as string, 'ingress'])).stdout;
   t.regex(filters, /xlb_tc_main/);
   const without = await runClient(lab, 'c1', { proto: 'tcp', target: VIP.ipv4, port: 7000, count: 6 });
@@ -116,9 +110,8 @@ test.serial('agent in the lab: PUT, traffic, metrics, kill -9 and restart keep e
 test.serial('agent in the lab: health checks take a dead backend out within one interval and bring it back', async (t) => {
   const { lab, servers } = await labWithServers();
   t.teardown(() => lab.close());
-  const ifaces = [lab.iface('lb', 'clients').ifname, lab.iface('lb', 'backends').ifname];
-  const { startAgent, xlb, curl } = agentTools(lab, path.join(lab.runDir, 'agent.yaml'), lab.pinDir('agent'), ifaces);
-  const agent = await startAgent();
+  const agent = await startAgent(lab);
+  const xlb = agent.xlb;
   t.teardown(() => agent.stop());
   const backends = ['198.18.2.11', '198.18.2.12', '198.18.2.13'];
   await xlb('lb', 'add', 'web', '--vip', VIP.ipv4, '--port', '7000', '--algorithm', 'rr', '--health', 'tcp', '--health-interval', '500', ...backends.flatMap((b) => ['--endpoint', `${b}:7000`]));
@@ -139,8 +132,8 @@ test.serial('agent in the lab: health checks take a dead backend out within one 
   const r = await runClient(lab, 'c1', { proto: 'tcp', target: VIP.ipv4, port: 7000, count: 12 });
   t.is(r.summary.ok, 12, JSON.stringify(r.summary));
   t.deepEqual(Object.keys(r.summary.byBackend).sort(), ['b1', 'b2']);
-  t.regex(agent.stdout(), /"service":"web","endpoint":"198\.18\.2\.13:7000","up":false.*"msg":"endpoint down"/);
-  const metrics = await curl('/metrics');
+  t.regex(agent.process.stdout(), /"service":"web","endpoint":"198\.18\.2\.13:7000","up":false.*"msg":"endpoint down"/);
+  const metrics = await curl(agent, '/metrics');
   t.regex(metrics, /^xlb_endpoint_healthy\{service="web",endpoint="198\.18\.2\.13:7000"\} 0$/m);
   t.regex(metrics, /^xlb_endpoints\{service="web",state="unhealthy"\} 1$/m);
   t.true(Number(/^xlb_health_checks_total\{service="web",endpoint="198\.18\.2\.13:7000",result="fail"\} (\d+)$/m.exec(metrics)?.[1]) >= 3, metrics);

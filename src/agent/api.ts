@@ -21,6 +21,7 @@ import {
   statsResponse,
 } from './schemas.ts';
 import { conntrackView, oneServiceView, serviceViews, statsView } from './views.ts';
+import type { HealthzView, PutServiceView, ReplaceServicesView, ServiceView } from './views.ts';
 
 declare module 'fastify' {
   interface FastifySchema {
@@ -146,14 +147,14 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
   const err4xx = { 400: errorSchema, 401: errorSchema, 404: errorSchema, 409: errorSchema };
   const tags = ['services'];
 
-  app.get('/healthz', { schema: { summary: 'Liveness: the agent runs and its datapath is loaded', response: { 200: healthzResponse } } }, async () => ({
+  app.get('/healthz', { schema: { summary: 'Liveness: the agent runs and its datapath is loaded', response: { 200: healthzResponse } } }, async (): Promise<HealthzView> => ({
     status: 'ok',
     services: controller.services().length,
     datapath: opts.datapathName,
     uptimeS: Math.round(process.uptime() * 10) / 10,
   }));
 
-  app.get('/v1/services', { schema: { summary: 'Every service with its datapath status', tags, response: { 200: { type: 'object', properties: { services: { type: 'array', items: serviceViewSchema } } }, ...err4xx } } }, async () => ({
+  app.get('/v1/services', { schema: { summary: 'Every service with its datapath status', tags, response: { 200: { type: 'object', properties: { services: { type: 'array', items: serviceViewSchema } } }, ...err4xx } } }, async (): Promise<{ services: ServiceView[] }> => ({
     services: serviceViews(controller, health),
   }));
 
@@ -170,13 +171,13 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
         },
       },
     },
-    async (req) => {
+    async (req): Promise<ReplaceServicesView> => {
       if (typeof req.body !== 'object' || req.body === null || Array.isArray(req.body)) {
         throw new ValidationError([{ path: '', message: 'the body must be a JSON object {"services": [...]}' }]);
       }
       const r = controller.load(req.body);
       await opts.onChange?.();
-      const out = { created: r.created.length, updated: r.updated.length, deleted: r.deleted.length, unchanged: r.unchanged };
+      const out: ReplaceServicesView = { created: r.created.length, updated: r.updated.length, deleted: r.deleted.length, unchanged: r.unchanged };
       req.log.info(out, 'services replaced');
       return out;
     },
@@ -214,9 +215,13 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
       }
       if (body === undefined || body === null) throw new ValidationError([{ path: '', message: 'the request has no JSON body: send the service as JSON with Content-Type: application/json' }]);
       const { action } = controller.put(req.params.name, body);
+      // The view of what was just applied (taken before onChange yields to other requests).
+      const view = oneServiceView(controller, health, req.params.name);
+      if (view === undefined) throw new Error(`service '${req.params.name}' is missing right after it was put`);
       await opts.onChange?.();
       req.log.info({ service: req.params.name, action }, 'service put');
-      return reply.code(action === 'created' ? 201 : 200).send({ action, service: oneServiceView(controller, health, req.params.name) });
+      const out: PutServiceView = { action, service: view };
+      return reply.code(action === 'created' ? 201 : 200).send(out);
     },
   );
 

@@ -2,6 +2,7 @@
 // it, applies the config file, serves the REST API. SIGHUP reloads the config file; SIGTERM and
 // SIGINT stop gracefully (programs stay attached and maps pinned unless --detach-on-exit).
 import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseIp } from '../controller/ip.ts';
 import { openKernelDatapath } from '../datapath/kernel-datapath.ts';
@@ -15,7 +16,7 @@ const USAGE = `usage: xlb agent [--config FILE] [--iface IF]... [--hook tc|xdp] 
                  [--pin-dir DIR] [--instance NAME] [--token-file FILE] [--detach-on-exit]
                  [--ct-entries N] [--max-services N] [--log-level debug|info|warn|error]
                  [--snat-v4 ADDR] [--snat-v6 ADDR] [--xdp-mode native|generic] [--reset]
-                 [--request-logs]
+                 [--request-logs] [--object-dir DIR]
 
   --config FILE     YAML config (agent settings + services); default /var/lib/xlb/INSTANCE.yaml.
                     Written atomically on every API change; SIGHUP reloads it.
@@ -30,6 +31,7 @@ const USAGE = `usage: xlb agent [--config FILE] [--iface IF]... [--hook tc|xdp] 
   --snat-v4 ADDR    full-NAT source address for IPv4 services (an address of this host)
   --snat-v6 ADDR    full-NAT source address for IPv6 services
   --xdp-mode M      with --hook xdp: native (default) or generic
+  --object-dir DIR  load xlb_<hook>.bpf.o from DIR instead of build/bpf (another build: a mutation, a test)
   --reset           start even when the config file is missing but the pinned maps hold
                     services (they are deleted: the empty config is the desired state)`;
 
@@ -55,6 +57,7 @@ export async function main(argv: string[]): Promise<number> {
         'snat-v6': { type: 'string' },
         'xdp-mode': { type: 'string' },
         reset: { type: 'boolean' },
+        'object-dir': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -123,9 +126,13 @@ export async function main(argv: string[]): Promise<number> {
   const xdpMode = values['xdp-mode'] ?? 'native';
   if (xdpMode !== 'native' && xdpMode !== 'generic') return fail(`--xdp-mode '${xdpMode}' is not native or generic`);
 
+  const objectDir = values['object-dir'];
+  const objectPath = objectDir === undefined ? undefined : path.join(objectDir, `xlb_${hook}.bpf.o`);
+  if (objectPath !== undefined && !existsSync(objectPath)) return fail(`--object-dir ${objectDir}: there is no ${path.basename(objectPath)} in it (build one with ./scripts/build.sh, or give the folder that holds it)`);
+
   let dph;
   try {
-    dph = openKernelDatapath({ hook, pinDir, ctEntries, maxServices, xdpMode, ...(snatV4 !== undefined ? { snatV4 } : {}), ...(snatV6 !== undefined ? { snatV6 } : {}) });
+    dph = openKernelDatapath({ hook, pinDir, ctEntries, maxServices, xdpMode, ...(objectPath !== undefined ? { objectPath } : {}), ...(snatV4 !== undefined ? { snatV4 } : {}), ...(snatV6 !== undefined ? { snatV6 } : {}) });
   } catch (err) {
     return fail(`cannot load the datapath: ${(err as Error).message}`, { err });
   }

@@ -1,8 +1,12 @@
-// `xlb lb add|ls|rm`, `xlb ct ls`, `xlb stats`: clients of the agent's REST API. Human tables
-// by default, `--json` for the API's JSON. src/cli.ts passes the command name as argv[0].
+// `xlb lb add|ls|rm`, `xlb ct ls`, `xlb stats`: clients of the agent's REST API, through the
+// typed client (client.ts). Human tables by default, `--json` for the API's JSON. src/cli.ts
+// passes the command name as argv[0].
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
+import { AgentApiError, AgentClient } from './client.ts';
+import type { ServiceBody } from './client.ts';
+import type { ServiceView } from './views.ts';
 
 const COMMON = {
   api: { type: 'string' },
@@ -29,37 +33,6 @@ common: --api HOST:PORT (default $XLB_API or 127.0.0.1:9400)  --token TOKEN (def
 };
 
 export class ClientError extends Error {}
-
-interface Client {
-  base: string;
-  token: string | undefined;
-}
-
-export async function call(client: Client, method: string, path: string, body?: unknown): Promise<{ status: number; data: unknown }> {
-  const headers: Record<string, string> = {};
-  if (client.token !== undefined) headers.authorization = `Bearer ${client.token}`;
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  let res: Response;
-  try {
-    res = await fetch(`${client.base}${path}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}), signal: AbortSignal.timeout(60_000) });
-  } catch (err) {
-    const c = (err as { cause?: { code?: string; message?: string } }).cause;
-    const cause = c?.code ?? c?.message ?? (err as Error).message;
-    throw new ClientError(`cannot reach the agent at ${client.base}: ${cause}. Is 'xlb agent' running, and is --api right?`);
-  }
-  const text = await res.text();
-  let data: unknown = text;
-  try {
-    data = text === '' ? undefined : JSON.parse(text);
-  } catch {
-    // not JSON: keep the text
-  }
-  if (res.status >= 400) {
-    const msg = typeof data === 'object' && data !== null && 'message' in data ? String((data as { message: unknown }).message) : text;
-    throw new ClientError(`the agent refused (${res.status}): ${msg}`);
-  }
-  return { status: res.status, data };
-}
 
 /** Renders rows as an aligned text table. */
 export function table(headers: string[], rows: (string | number)[][]): string {
@@ -93,30 +66,7 @@ function human(n: number): string {
   return `${v.toFixed(1)}${units[u]}`;
 }
 
-interface EndpointStatusJson {
-  ip: string;
-  port: number;
-  weight?: number;
-  slot: number;
-  active: boolean;
-  healthy: boolean;
-  lastCheck?: string;
-  packets?: number;
-  bytes?: number;
-}
-interface ServiceJson {
-  name: string;
-  vip: string;
-  port: number;
-  portEnd?: number;
-  protocol: string;
-  algorithm: string;
-  mode: string;
-  endpoints: { ip: string; port: number; weight: number; active: boolean }[];
-  status: { id: number; endpoints: EndpointStatusJson[] };
-}
-
-function serviceRows(list: ServiceJson[]): string {
+function serviceRows(list: ServiceView[]): string {
   return table(
     ['NAME', 'VIP', 'PORT', 'PROTO', 'ALGO', 'MODE', 'ENDPOINTS', 'ID'],
     list.map((s) => [
@@ -132,7 +82,7 @@ function serviceRows(list: ServiceJson[]): string {
   );
 }
 
-function endpointRows(s: ServiceJson): string {
+function endpointRows(s: ServiceView): string {
   return table(
     ['ENDPOINT', 'WEIGHT', 'SLOT', 'ACTIVE', 'HEALTH'],
     s.endpoints.map((e, i) => {
@@ -142,7 +92,7 @@ function endpointRows(s: ServiceJson): string {
   );
 }
 
-async function lb(client: Client, argv: string[], json: boolean): Promise<number> {
+async function lb(client: AgentClient, argv: string[], json: boolean): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -195,27 +145,27 @@ async function lb(client: Client, argv: string[], json: boolean): Promise<number
         body.healthCheck = hc;
       }
     }
-    const r = await call(client, 'PUT', `/v1/services/${encodeURIComponent(name)}`, body);
-    const d = r.data as { action: string; service: ServiceJson };
+    // The agent validates the body whole and names every bad field.
+    const d = await client.putService(name, body as ServiceBody);
     if (json) console.log(JSON.stringify(d, null, 2));
     else console.log(`${name}: ${d.action}\n${serviceRows([d.service])}\n\n${endpointRows(d.service)}`);
     return 0;
   }
   if (sub === 'ls') {
     if (name !== undefined) {
-      const d = (await call(client, 'GET', `/v1/services/${encodeURIComponent(name)}`)).data as ServiceJson;
+      const d = await client.getService(name);
       if (json) console.log(JSON.stringify(d, null, 2));
       else console.log(`${serviceRows([d])}\n\n${endpointRows(d)}`);
       return 0;
     }
-    const d = (await call(client, 'GET', '/v1/services')).data as { services: ServiceJson[] };
-    if (json) console.log(JSON.stringify(d, null, 2));
-    else console.log(d.services.length === 0 ? 'no services (add one with: xlb lb add NAME --vip IP --port PORT --endpoint IP:PORT)' : serviceRows(d.services));
+    const services = await client.listServices();
+    if (json) console.log(JSON.stringify({ services }, null, 2));
+    else console.log(services.length === 0 ? 'no services (add one with: xlb lb add NAME --vip IP --port PORT --endpoint IP:PORT)' : serviceRows(services));
     return 0;
   }
   if (sub === 'rm') {
     if (name === undefined) throw new ClientError(`lb rm: give the service NAME.\n${USAGE.lb}`);
-    await call(client, 'DELETE', `/v1/services/${encodeURIComponent(name)}`);
+    await client.deleteService(name);
     if (json) console.log(JSON.stringify({ deleted: name }));
     else console.log(`${name}: deleted`);
     return 0;
@@ -223,26 +173,15 @@ async function lb(client: Client, argv: string[], json: boolean): Promise<number
   throw new ClientError(`lb: unknown subcommand '${sub ?? ''}'; use add, ls or rm.\n${USAGE.lb}`);
 }
 
-interface FlowJson {
-  service: string;
-  protocol: string;
-  client: { ip: string; port: number };
-  vip: { ip: string; port: number };
-  endpoint: { ip: string; port: number };
-  state: string;
-  packets: number;
-  bytes: number;
-  ageMs: number;
-}
-
-async function ct(client: Client, argv: string[], json: boolean): Promise<number> {
+async function ct(client: AgentClient, argv: string[], json: boolean): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { ...COMMON, service: { type: 'string' }, state: { type: 'string' }, limit: { type: 'string' } } });
   if (positionals[0] !== 'ls') throw new ClientError(`ct: unknown subcommand '${positionals[0] ?? ''}'.\n${USAGE.ct}`);
-  const q = new URLSearchParams();
-  if (values.service !== undefined) q.set('service', values.service);
-  if (values.state !== undefined) q.set('state', values.state);
-  if (values.limit !== undefined) q.set('limit', values.limit);
-  const d = (await call(client, 'GET', `/v1/conntrack${q.size > 0 ? `?${q.toString()}` : ''}`)).data as { total: number; entries: FlowJson[] };
+  if (values.limit !== undefined && !/^\d+$/.test(values.limit)) throw new ClientError(`--limit '${values.limit}' is not a whole number`);
+  const d = await client.conntrack({
+    ...(values.service !== undefined ? { service: values.service } : {}),
+    ...(values.state !== undefined ? { state: values.state } : {}),
+    ...(values.limit !== undefined ? { limit: Number(values.limit) } : {}),
+  });
   if (json) {
     console.log(JSON.stringify(d, null, 2));
     return 0;
@@ -257,16 +196,9 @@ async function ct(client: Client, argv: string[], json: boolean): Promise<number
   return 0;
 }
 
-interface StatsJson {
-  services: { name: string; id: number; packets: number; bytes: number; endpoints: EndpointStatusJson[] }[];
-  drops: Record<string, number>;
-  verdicts: Record<string, number>;
-  conntrack: Record<string, number>;
-}
-
-async function stats(client: Client, argv: string[], json: boolean): Promise<number> {
+async function stats(client: AgentClient, argv: string[], json: boolean): Promise<number> {
   parseArgs({ args: argv, options: COMMON });
-  const d = (await call(client, 'GET', '/v1/stats')).data as StatsJson;
+  const d = await client.stats();
   if (json) {
     console.log(JSON.stringify(d, null, 2));
     return 0;
@@ -274,7 +206,7 @@ async function stats(client: Client, argv: string[], json: boolean): Promise<num
   const rows: (string | number)[][] = [];
   for (const s of d.services) {
     rows.push([s.name, '', human(s.packets), human(s.bytes), '']);
-    for (const e of s.endpoints) rows.push(['', hostPort(e.ip, e.port), human(e.packets ?? 0), human(e.bytes ?? 0), e.active ? 'active' : e.healthy ? 'inactive' : 'unhealthy']);
+    for (const e of s.endpoints) rows.push(['', hostPort(e.ip, e.port), human(e.packets), human(e.bytes), e.active ? 'active' : e.healthy ? 'inactive' : 'unhealthy']);
   }
   console.log(table(['SERVICE', 'ENDPOINT', 'PACKETS', 'BYTES', 'STATE'], rows));
   const kv = (o: Record<string, number>): string => Object.entries(o).filter(([, n]) => n > 0).map(([k, n]) => `${k}=${human(n)}`).join('  ') || '-';
@@ -293,7 +225,7 @@ export async function main(argv: string[]): Promise<number> {
     const { values } = parseArgs({ args: rest, options: COMMON, strict: false, allowPositionals: true });
     const api = (typeof values.api === 'string' ? values.api : undefined) ?? process.env.XLB_API ?? '127.0.0.1:9400';
     const token = (typeof values.token === 'string' ? values.token : undefined) ?? process.env.XLB_TOKEN;
-    const client: Client = { base: api.startsWith('http') ? api.replace(/\/$/, '') : `http://${api}`, token };
+    const client = new AgentClient({ api, ...(token !== undefined ? { token } : {}) });
     const json = values.json === true;
     if (command === 'lb') return await lb(client, rest, json);
     if (command === 'ct') return await ct(client, rest, json);
@@ -301,7 +233,7 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`xlb: '${command ?? ''}' is not a client command (lb, ct, stats)`);
     return 2;
   } catch (err) {
-    if (err instanceof ClientError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true) {
+    if (err instanceof ClientError || err instanceof AgentApiError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true) {
       console.error(`xlb ${command ?? ''}: ${(err as Error).message}`);
       return 1;
     }

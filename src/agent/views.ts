@@ -1,10 +1,13 @@
 // Read-only views of the running state, shared by the REST routes and /metrics: services with
 // their datapath status, conntrack entries with service names, counters per service/endpoint.
+// The response types of every route live here too, so the server (api.ts) and the typed client
+// (client.ts) name the same shapes.
 import type { Controller } from '../controller/controller.ts';
 import { endpointId } from '../controller/controller.ts';
 import type { DpFlow } from '../controller/datapath.ts';
 import type { EndpointHealth, HealthMonitor } from '../controller/health.ts';
 import { keyOf } from '../controller/reconcile.ts';
+import type { ReconcileAction } from '../controller/reconcile.ts';
 import type { Service } from '../controller/types.ts';
 
 export interface EndpointStatus {
@@ -62,7 +65,43 @@ export interface FlowView extends DpFlow {
   service: string;
 }
 
-export function conntrackView(c: Controller, filter: { service?: string; states?: string[]; limit: number }): { total: number; entries: FlowView[] } {
+/** GET /v1/conntrack */
+export interface ConntrackView {
+  /** Flows matching the filter; `entries` holds at most the limit. */
+  total: number;
+  entries: FlowView[];
+}
+
+/** GET /healthz */
+export interface HealthzView {
+  status: 'ok';
+  services: number;
+  datapath: string;
+  uptimeS: number;
+}
+
+/** PUT /v1/services/{name} (201 when created, 200 otherwise) */
+export interface PutServiceView {
+  action: ReconcileAction;
+  service: ServiceView;
+}
+
+/** PUT /v1/services (the whole list) */
+export interface ReplaceServicesView {
+  created: number;
+  updated: number;
+  deleted: number;
+  unchanged: number;
+}
+
+/** Every error response: `error` a short code ('invalid', 'not found', 'refused', 'unauthorized', …), `errors` the field errors of a 400. */
+export interface ErrorView {
+  error: string;
+  message: string;
+  errors?: { path: string; message: string }[];
+}
+
+export function conntrackView(c: Controller, filter: { service?: string; states?: string[]; limit: number }): ConntrackView {
   const names = namesById(c);
   let flows = c.dp.listFlows();
   if (filter.service !== undefined) {

@@ -2,11 +2,12 @@
 // out-of-window RST, SYN retransmits, mid-stream packets of unknown flows, timeouts, ICMP
 // errors about tracked flows.
 import test from 'ava';
-import { buildFrame } from '../packet/index.ts';
+import { buildFrame, decodeFrame } from '../packet/index.ts';
 import type { FrameSpec, IpPacketSpec } from '../packet/index.ts';
 import { CT_STATE, UNKNOWN_TCP } from '../schema/maps.ts';
 import { HOOKS, openHarness } from './test-support.ts';
 import type { Harness } from './test-support.ts';
+import { readEndpointConns } from './maps.ts';
 
 const CLIENT = '198.18.0.10';
 const VIP = '198.18.100.1';
@@ -16,6 +17,11 @@ const B2 = '198.18.1.12';
 type Tcp = NonNullable<FrameSpec['tcp']>;
 const fromClient = (tcp: Partial<Tcp>, sport = 40000): Buffer => buildFrame({ ip: { src: CLIENT, dst: VIP }, tcp: { sport, dport: 80, ...tcp } });
 const fromBackend = (tcp: Partial<Tcp>, b = B1, dport = 40000): Buffer => buildFrame({ ip: { src: b, dst: CLIENT }, tcp: { sport: 80, dport, ...tcp } });
+
+/** The destination address of a frame the datapath returned. */
+function decodeDst(frame: Buffer): string | undefined {
+  return decodeFrame(frame).ip?.dst;
+}
 
 function state(h: Harness, sport = 40000): string | undefined {
   const e = h.flow({ src: CLIENT, dst: VIP, sport, dport: 80, proto: 'tcp' });
@@ -95,18 +101,87 @@ for (const hook of HOOKS) {
     }
   });
 
-  test(`${hook}: SYN retransmits keep the endpoint; an existing flow keeps its endpoint when endpoints change`, (t) => {
+  test(`${hook}: a flow adopted mid-stream: the backend's bare RST (seq = the client's last ack, no ACK flag) closes it; an implausible one is dropped`, (t) => {
+    const h = openHarness(hook);
+    try {
+      h.service({ id: 1, vip: VIP, port: 80, endpoints: [{ ip: B1, port: 80 }] });
+      // the LB lost the flow; the client goes on (seq 5000, acknowledging the backend up to 77000)
+      h.run(fromClient({ seq: 5000, ack: 77000, flags: 'PA' }));
+      t.is(state(h), 'ESTABLISHED');
+      h.reasonDelta();
+      // the backend has no such connection either: Linux answers RST seq = the segment's ack
+      t.is(h.run(fromBackend({ seq: 77000 + 3_000_000, flags: 'R' })).verdict, 'drop');
+      t.deepEqual(h.reasonDelta(), { drop_rst_invalid: 1 });
+      t.is(state(h), 'ESTABLISHED');
+      const r = h.run(fromBackend({ seq: 77000, flags: 'R' }));
+      t.is(r.verdict, 'pass');
+      t.deepEqual(r.data, buildFrame({ ip: { src: VIP, dst: CLIENT }, tcp: { sport: 80, dport: 40000, seq: 77000, flags: 'R' } }));
+      t.deepEqual(h.reasonDelta(), { tracked: 1 });
+      t.is(state(h), 'CLOSED');
+      t.is(replyState(h), 'CLOSED');
+    } finally {
+      h.close();
+    }
+  });
+
+  test(`${hook}: SYN retransmits keep a usable endpoint; an established flow keeps its endpoint when endpoints change`, (t) => {
     const h = openHarness(hook);
     try {
       h.service({ id: 1, vip: VIP, port: 80, algo: 'rr', endpoints: [{ ip: B1, port: 80 }, { ip: B2, port: 80 }] });
       const first = h.run(fromClient({ seq: 100, flags: 'S' })).data;
       for (let i = 0; i < 4; i++) t.deepEqual(h.run(fromClient({ seq: 100, flags: 'S' })).data, first);
       t.is(state(h), 'SYN_SENT');
-      const chosen = h.flow({ src: CLIENT, dst: VIP, sport: 40000, dport: 80, proto: 'tcp' })!.ep_slot;
-      // generation 1 without the chosen endpoint, flipped in one update
-      const remaining = chosen === 0 ? { ip: B2, port: 80 } : { ip: B1, port: 80 };
-      h.service({ id: 1, vip: VIP, port: 80, gen: 1, endpoints: [remaining] });
-      t.deepEqual(h.run(fromClient({ seq: 100, flags: 'S' })).data, first);
+      // an established flow stays on its endpoint when it is made inactive (and when removed)
+      h.run(fromClient({ seq: 100, flags: 'S' }, 40001));
+      const slot = h.flow({ src: CLIENT, dst: VIP, sport: 40001, dport: 80, proto: 'tcp' })!.ep_slot;
+      const b = slot === 0 ? B1 : B2;
+      h.run(fromBackend({ seq: 900, ack: 101, flags: 'SA' }, b, 40001));
+      h.run(fromClient({ seq: 101, ack: 901, flags: 'A' }, 40001));
+      t.is(state(h, 40001), 'ESTABLISHED');
+      h.service({ id: 1, vip: VIP, port: 80, algo: 'rr', gen: 1, endpoints: [{ ip: B1, port: 80, active: slot !== 0 }, { ip: B2, port: 80, active: slot !== 1 }] });
+      const data = h.run(fromClient({ seq: 101, ack: 901, flags: 'PA' }, 40001)).data;
+      t.is(decodeDst(data), b);
+    } finally {
+      h.close();
+    }
+  });
+
+  test(`${hook}: a SYN retransmit in SYN_SENT, and a SYN reusing a TIME_WAIT or CLOSED tuple, re-select when the recorded endpoint was made inactive or removed`, (t) => {
+    const h = openHarness(hook);
+    try {
+      h.service({ id: 1, vip: VIP, port: 80, algo: 'lc', endpoints: [{ ip: B1, port: 80 }, { ip: B2, port: 80 }] });
+      // SYN_SENT on B1 (lc: lowest slot on a tie), then B1 made inactive: the retransmit goes to B2
+      t.is(decodeDst(h.run(fromClient({ seq: 100, flags: 'S' })).data), B1);
+      h.service({ id: 1, vip: VIP, port: 80, algo: 'lc', gen: 1, endpoints: [{ ip: B1, port: 80, active: false }, { ip: B2, port: 80 }] });
+      h.reasonDelta();
+      t.is(decodeDst(h.run(fromClient({ seq: 100, flags: 'S' })).data), B2);
+      t.deepEqual(h.reasonDelta(), { new_flow: 1 });
+      t.is(state(h), 'SYN_SENT');
+      t.is(h.flow({ src: CLIENT, dst: VIP, sport: 40000, dport: 80, proto: 'tcp' })!.ep_slot, 1);
+      t.is(replyState(h, B1), undefined, "the old flow's reply entry is gone");
+      t.is(replyState(h, B2), 'SYN_SENT');
+      t.is(readEndpointConns(h.dp, 1, 0), 0n, "B1's least-connection count released");
+      t.is(readEndpointConns(h.dp, 1, 1), 1n);
+      // the flow on B2 closes; B2 removed (generation 0 now holds only B1, active again): a SYN on the TIME_WAIT tuple goes to B1
+      h.run(fromBackend({ seq: 900, ack: 101, flags: 'SA' }, B2));
+      h.run(fromClient({ seq: 101, ack: 901, flags: 'A' }));
+      h.run(fromClient({ seq: 101, ack: 901, flags: 'FA' }));
+      h.run(fromBackend({ seq: 901, ack: 102, flags: 'FA' }, B2));
+      h.run(fromClient({ seq: 102, ack: 902, flags: 'A' }));
+      t.is(state(h), 'TIME_WAIT');
+      h.service({ id: 1, vip: VIP, port: 80, algo: 'lc', gen: 0, endpoints: [{ ip: B1, port: 80 }] });
+      h.reasonDelta();
+      t.is(decodeDst(h.run(fromClient({ seq: 5000, flags: 'S' })).data), B1);
+      t.deepEqual(h.reasonDelta(), { new_flow: 1 });
+      // CLOSED by a RST, B1 made inactive, B2 back: a new SYN on the tuple goes to B2
+      h.run(fromBackend({ seq: 0, ack: 5001, flags: 'RA' }, B1));
+      t.is(state(h), 'CLOSED');
+      h.service({ id: 1, vip: VIP, port: 80, algo: 'lc', gen: 1, endpoints: [{ ip: B1, port: 80, active: false }, { ip: B2, port: 80 }] });
+      t.is(decodeDst(h.run(fromClient({ seq: 7000, flags: 'S' })).data), B2);
+      // a usable endpoint is kept: the same SYN again stays on B2 (a retransmit)
+      h.reasonDelta();
+      t.is(decodeDst(h.run(fromClient({ seq: 7000, flags: 'S' })).data), B2);
+      t.deepEqual(h.reasonDelta(), { tracked: 1 });
     } finally {
       h.close();
     }

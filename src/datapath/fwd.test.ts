@@ -1,7 +1,7 @@
 // Forwarding with the kernel's routes and neighbours: BPF_PROG_TEST_RUN inside a throwaway
 // network namespace (xlb-dpt-<id>, removed afterwards) holding a veth pair, a route to the
 // backends and one permanent neighbour. Known neighbour: new MACs and a redirect (XDP_TX at
-// XDP, egress == ingress); unknown neighbour: handed to the stack, counted; the fast path uses
+// XDP, egress == ingress); unknown neighbour: TC bpf_redirect_neigh, XDP handed to the stack, counted; the fast path uses
 // the flow's next-hop cache, and a new flow to the same endpoint the endpoint's next-hop cache.
 import test from 'ava';
 import { execa } from 'execa';
@@ -56,13 +56,21 @@ for (const hook of HOOKS) {
           t.is(r2.verdict, hook === 'xdp' ? 'tx' : 'redirect');
           t.deepEqual(r2.data, buildFrame({ eth: { src: lbMac, dst: B1_MAC }, ip: { src: '198.18.0.11', dst: B1, ttl: 63 }, tcp: { sport: 2000, dport: 80, flags: 'S' } }));
           t.is(readFwdResults(h.dp).cached.packets, before + 1n, 'the second flow to B1 used the endpoint next-hop cache');
-          // handed to the stack: translated, TTL left for the stack's forwarding to decrement
+          // neighbour unknown. TC: sent with bpf_redirect_neigh (the kernel resolves the
+          // neighbour and writes the MACs after the program), so the LB forwards it itself:
+          // translated, TTL decremented, MACs not touched by the program. XDP: handed to the
+          // stack translated, TTL left for the stack's forwarding to decrement.
           const unknown = h.run(buildFrame({ ip: { src: CLIENT, dst: VIP }, tcp: { sport: 1001, dport: 81, flags: 'S' } }), dev);
-          t.is(unknown.verdict, 'pass');
-          t.deepEqual(unknown.data, buildFrame({ ip: { src: CLIENT, dst: B2 }, tcp: { sport: 1001, dport: 80, flags: 'S' } }));
+          if (hook === 'tc') {
+            t.is(unknown.verdict, 'redirect');
+            t.deepEqual(unknown.data, buildFrame({ ip: { src: CLIENT, dst: B2, ttl: 63 }, tcp: { sport: 1001, dport: 80, flags: 'S' } }));
+          } else {
+            t.is(unknown.verdict, 'pass');
+            t.deepEqual(unknown.data, buildFrame({ ip: { src: CLIENT, dst: B2 }, tcp: { sport: 1001, dport: 80, flags: 'S' } }));
+          }
         });
         const fwd = readFwdResults(h.dp);
-        t.is(fwd.pass_no_neigh.packets, 1n);
+        t.is(fwd.pass_no_neigh.packets, hook === 'tc' ? 0n : 1n);
         t.true(fwd.cached.packets >= 1n, 'the established packet used the next-hop cache');
         t.is(fwd.pass_fib.packets, 1n, 'the reply to the client (no route to 198.18.0.0/24 in the namespace)');
       } finally {

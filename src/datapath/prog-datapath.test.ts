@@ -140,7 +140,10 @@ for (const hook of HOOKS) {
       t.is(p.process(c2s({ seq: 1, flags: 'S' }), IF_CLIENT).reason, 'tracked');
       t.is(dut.control.listFlows().length, 1);
       p.advance(3500);
-      // past the 3 s SYN_SENT timeout: the same SYN makes a new flow
+      // past the 3 s SYN_SENT timeout, for the control side too (its clock is the same)
+      t.is(dut.control.listFlows().length, 0);
+      t.deepEqual(dut.control.sweep(), { expired: 2, lcSlotsFixed: 0 });
+      // the same SYN makes a new flow
       const again = p.process(c2s({ seq: 1, flags: 'S' }), IF_CLIENT);
       t.is(again.reason, 'new_flow');
       t.is(again.trace.ctBefore, 'NONE');

@@ -256,6 +256,8 @@ export function openProgDatapath(opts: OpenDatapathOptions): ProgDatapathUnderTe
     return v as Verdict;
   };
 
+  syncClock();
+
   const packets: ProgPacketDatapath = {
     hook,
     implementation: 'kernel',
@@ -322,6 +324,9 @@ export function openProgDatapath(opts: OpenDatapathOptions): ProgDatapathUnderTe
     advance(ms: number): void {
       if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`prog datapath: advance(${ms}): the clock only moves forward (ms ≥ 0)`);
       virtualNs += BigInt(Math.round(ms * 1e6));
+      // Now, not only before the next packet: the control side (listFlows ages, sweep expiry)
+      // reads the same clock offset.
+      if (!closed) syncClock();
     },
     configure(settings: DatapathSettings): void {
       live('configure()');

@@ -6,8 +6,9 @@
 //   typecheck    tsc --noEmit (errors as file(line,col))
 //   lint         eslint
 //   unit         ava on *.test.ts (TAP, each test counted)
-//   scenarios    node-tap on scenarios/ (each scenario file counted), when there are any
-import { existsSync, readdirSync, statSync } from 'node:fs';
+//   scenarios    `xlb run scenarios` on every backend this machine allows (each result counted:
+//                scenario × backend × hook, and each differential comparison), when there are any
+import { existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -112,13 +113,22 @@ export async function main(argv: string[]): Promise<number> {
     results.push({ step: 'unit', ms: Date.now() - t0, ...tally });
   }
 
-  const scenarioFiles = findFiles(path.join(ROOT, 'scenarios'), (f) => f.endsWith('.ts'));
+  const scenarioFiles = findFiles(path.join(ROOT, 'scenarios'), (f) => f.endsWith('.ts') && !f.endsWith('.test.ts'));
   if (want('scenarios') && scenarioFiles.length > 0) {
-    banner('scenarios (tap)');
+    banner('scenarios (xlb run)');
     const t0 = Date.now();
-    const r = await run(path.join(BIN, 'tap'), ['--disable-coverage', '--reporter=tap', '--jobs=1', ...scenarioFiles.map((f) => path.relative(ROOT, f))]);
-    const tally = countTap(r.output);
+    const reportDir = path.join(ROOT, 'reports', 'test-run');
+    rmSync(reportDir, { recursive: true, force: true });
+    const r = await run(path.join(ROOT, 'xlb'), ['run', 'scenarios', '--tap', '--report', reportDir]);
+    const summaryFile = path.join(reportDir, 'summary.json');
+    let tally: Tally = { passed: 0, failed: 1, skipped: 0 };
+    if (existsSync(summaryFile)) {
+      const s = JSON.parse(readFileSync(summaryFile, 'utf8')) as Tally;
+      tally = { passed: s.passed, failed: s.failed, skipped: s.skipped };
+    }
+    // A run that failed without a failed result (a crash, a usage error) is a failure.
     if (!r.ok && tally.failed === 0) tally.failed = 1;
+    process.stdout.write(`scenarios: report in ${path.relative(ROOT, reportDir)}/ (summary.json, junit.xml)\n`);
     results.push({ step: 'scenarios', ms: Date.now() - t0, ...tally });
   }
 

@@ -1,5 +1,5 @@
 // The controller's Datapath interface (src/controller/datapath.ts) over the model's tables, with
-// the kernel datapath's semantics (src/controller/kernel-datapath.ts): generations written whole
+// the kernel datapath's semantics (src/datapath/kernel-datapath.ts): generations written whole
 // and flipped by one putService, the shared table builders, one port range per VIP and protocol,
 // full NAT refused without a source address, flows merged from their two entries, counters keyed
 // by reason name. ICMP echo services (not part of the controller's Protocol) are accepted too,
@@ -40,7 +40,7 @@ export class ModelControl implements Datapath {
 
   constructor(
     private readonly t: Tables,
-    private readonly stats: Counters,
+    readonly stats: Counters,
     private readonly clock: () => bigint,
   ) {
     this.limits = { maxServices: t.maxServices, maxEndpoints: MAX_EP, maxWeight: MAX_WEIGHT };

@@ -1,0 +1,148 @@
+// Forwarding edges with real traffic (issue 11, item 4): three throwaway namespaces
+// (client, LB, backend; xlb-dpn-<id>-*, removed afterwards), TC or XDP on both LB veths, the
+// LB has never resolved the backend's neighbour. A full-NAT packet handed to the stack carries
+// the LB's own address as source, which the stack drops as a martian without resolving the
+// neighbour: the first connection would never complete. With bpf_redirect_neigh it does.
+import test from 'ava';
+import { randomBytes } from 'node:crypto';
+import { execa } from 'execa';
+import type { ResultPromise } from 'execa';
+import { ifindex, inNetns } from '../bpf/index.ts';
+import { openHarness } from './test-support.ts';
+import type { Hook } from './loader.ts';
+import { readFwdResults } from './maps.ts';
+
+const VIP = '198.18.100.1';
+const BACKEND = '198.18.1.11';
+
+interface Case {
+  hook: Hook;
+  mode: 'fullnat' | 'dnat';
+  /** net.ipv4.conf.l0.accept_local=1 at the LB */
+  acceptLocal?: boolean;
+  /** the connection completes */
+  completes: boolean;
+  title: string;
+}
+
+const CASES: Case[] = [
+  { hook: 'tc', mode: 'fullnat', completes: true, title: 'completes (bpf_redirect_neigh)' },
+  { hook: 'tc', mode: 'dnat', completes: true, title: 'completes (bpf_redirect_neigh)' },
+  { hook: 'xdp', mode: 'dnat', completes: true, title: 'completes (the stack forwards the translated packet and resolves)' },
+  { hook: 'xdp', mode: 'fullnat', completes: false, title: 'does not complete: the stack drops the translated packet (source = the LB own address) as a martian' },
+  { hook: 'xdp', mode: 'fullnat', acceptLocal: true, completes: true, title: 'completes with accept_local=1 on the ingress device' },
+];
+
+for (const { hook, mode, acceptLocal, completes, title } of CASES) {
+  test.serial(`${hook} ${mode}: the first connection to a backend whose neighbour the LB has not resolved ${title}`, async (t) => {
+    const id = randomBytes(3).toString('hex');
+    const ns = { c: `xlb-dpn-${id}-c`, l: `xlb-dpn-${id}-l`, b: `xlb-dpn-${id}-b` };
+    const ip = (n: string, ...args: string[]): Promise<unknown> => execa('ip', ['-n', n, ...args]);
+    const inside = (n: string, ...cmd: string[]): ResultPromise => execa('ip', ['netns', 'exec', n, ...cmd], { reject: true });
+    let h: ReturnType<typeof openHarness> | undefined;
+    let server: ResultPromise | undefined;
+    try {
+      for (const n of Object.values(ns)) await execa('ip', ['netns', 'add', n]);
+      await ip(ns.c, 'link', 'add', 'c0', 'type', 'veth', 'peer', 'name', 'l0', 'netns', ns.l);
+      await ip(ns.l, 'link', 'add', 'l1', 'type', 'veth', 'peer', 'name', 'b0', 'netns', ns.b);
+      for (const [n, dev, addr] of [[ns.c, 'c0', '198.18.0.10/24'], [ns.l, 'l0', '198.18.0.1/24'], [ns.l, 'l1', '198.18.1.1/24'], [ns.b, 'b0', '198.18.1.11/24']] as const) {
+        await ip(n, 'addr', 'add', addr, 'dev', dev);
+        await ip(n, 'link', 'set', dev, 'up');
+        await ip(n, 'link', 'set', 'lo', 'up');
+      }
+      await ip(ns.c, 'route', 'add', 'default', 'via', '198.18.0.1');
+      await ip(ns.b, 'route', 'add', 'default', 'via', '198.18.1.1');
+      await inside(ns.l, 'sysctl', '-qw', 'net.ipv4.conf.all.forwarding=1');
+      if (acceptLocal) await inside(ns.l, 'sysctl', '-qw', 'net.ipv4.conf.l0.accept_local=1');
+      // XDP_REDIRECT / XDP_TX into a veth needs GRO (or an XDP program) on the receiving end
+      for (const dev of ['l0', 'l1']) await inside(ns.l, 'ethtool', '-K', dev, 'gro', 'on');
+      if (hook === 'xdp') {
+        await inside(ns.c, 'ethtool', '-K', 'c0', 'gro', 'on');
+        await inside(ns.b, 'ethtool', '-K', 'b0', 'gro', 'on');
+      }
+      // XDP needs complete checksums from the senders; at TC the client keeps TX offload (and
+      // so TSO) on: its bulk data reaches the LB as GSO packets far larger than the MTU
+      if (hook === 'xdp') await inside(ns.c, 'ethtool', '-K', 'c0', 'tx', 'off');
+      await inside(ns.b, 'ethtool', '-K', 'b0', 'tx', 'off');
+      const snat = Buffer.alloc(16);
+      snat.set([198, 18, 1, 1]);
+      // fib_cache_ms 0: every packet is looked up (the cached next hop skips the MTU check)
+      h = openHarness(hook, { config: { flags: 0, fib_table: 0, fib_cache_ms: 0, snat_v4: snat } });
+      h.service({ id: 1, vip: VIP, port: 80, mode, endpoints: [{ ip: BACKEND, port: 8080 }] });
+      const dp = h.dp;
+      inNetns(ns.l, () => {
+        dp.attach(ifindex('l0'));
+        dp.attach(ifindex('l1'));
+      });
+      server = inside(
+        ns.b,
+        'timeout',
+        '15',
+        'python3',
+        '-c',
+        [
+          'import socket',
+          's = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)',
+          `s.bind(("0.0.0.0", 8080)); s.listen(4)`,
+          'c, _ = s.accept(); head = c.recv(4); n = 0',
+          'while True:',
+          '    b = c.recv(65536)',
+          '    if not b: break',
+          '    n += len(b)',
+          'c.sendall(head.upper() + b" %d" % n); c.close()',
+        ].join('\n'),
+      );
+      await new Promise((r) => setTimeout(r, 500));
+      const client = await execa(
+        'ip',
+        [
+          'netns',
+          'exec',
+          ns.c,
+          'python3',
+          '-c',
+          [
+            'import socket',
+            's = socket.create_connection(("' + VIP + '", 80), timeout=4)',
+            // then a bulk transfer: with GRO on at the LB, TC sees aggregates larger than the MTU
+            's.settimeout(4); s.sendall(b"ping"); s.sendall(b"x" * 300000); s.shutdown(socket.SHUT_WR)',
+            'print(s.recv(100).decode())',
+          ].join('\n'),
+        ],
+        { reject: false },
+      );
+      if (!completes) {
+        t.not(client.exitCode, 0, 'the connection does not complete');
+        t.true(readFwdResults(h.dp).pass_no_neigh.packets > 0n, 'handed to the stack for want of a neighbour');
+        return;
+      }
+      t.is(client.exitCode, 0, `client: ${client.stderr}`);
+      t.is(client.stdout.trim(), 'PING 300000');
+      if (hook === 'tc') {
+        const fwd = readFwdResults(h.dp);
+        t.is(fwd.pass_no_neigh.packets, 0n, 'no packet was handed to the stack for want of a neighbour');
+        // GRO aggregates (larger than the 1500 MTU) fit segment by segment: forwarded by the LB
+        t.is(fwd.pass_fib.packets, 0n, 'no aggregate was called FRAG_NEEDED');
+      }
+      // the kernel resolved the neighbour (for the LB's redirect at TC, for the stack's forwarding at XDP)
+      const neigh = ((await inside(ns.l, 'ip', 'neigh', 'show', BACKEND)).stdout as string).trim();
+      t.regex(neigh, /lladdr/);
+    } finally {
+      server?.kill();
+      await server?.catch(() => undefined);
+      if (h) {
+        const dp = h.dp;
+        try {
+          inNetns(ns.l, () => {
+            dp.detach(ifindex('l0'));
+            dp.detach(ifindex('l1'));
+          });
+        } catch {
+          // the namespace may already be gone
+        }
+        h.close();
+      }
+      for (const n of Object.values(ns)) await execa('ip', ['netns', 'del', n], { reject: false });
+    }
+  });
+}

@@ -1,0 +1,112 @@
+// `xlb run [paths…] [--backend sim,prog,lab] [--hook tc,xdp] [--grep RE] [--seed N] [--report DIR]
+//          [--keep-on-fail] [--tap]`
+import { randomInt } from 'node:crypto';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { Hook } from '../datapath/packet-datapath.ts';
+import { runScenarios } from './runner.ts';
+import { BACKENDS, HOOKS } from './world.ts';
+import type { BackendName } from './world.ts';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+const USAGE = `usage: xlb run [PATH…] [options]
+
+Runs conformance scenarios (default PATH: scenarios/) on each backend and hook, compares the
+backends (differential check) and writes DIR/summary.json, DIR/junit.xml, DIR/results.tap and
+every result's pcaps under DIR/artifacts/.
+
+  --backend LIST    sim,prog,lab (default: all; prog and lab need root and are skipped without it)
+  --hook LIST       tc,xdp (default: both)
+  --grep RE         only scenarios whose name matches RE
+  --seed N          seed of every random choice (default: random, printed; failures name it)
+  --report DIR      where the reports go (default: reports/run-<time>)
+  --keep-on-fail    leave a failed lab result's lab up and say how to enter and remove it
+  --tap             TAP on stdout (the default when stdout is not a terminal)
+  --object-dir DIR  prog/lab: BPF objects from DIR instead of build/bpf (a mutated build)
+  --model-fault F   sim: switch on a deliberate model fault (the harness's self-test); repeatable
+  -h, --help        this help
+
+Exit status: 0 every result passed or was skipped, 1 a result failed, 2 usage error.`;
+
+class UsageError extends Error {}
+
+function list<T extends string>(v: string | undefined, allowed: readonly T[], what: string): T[] {
+  if (v === undefined) return [...allowed];
+  const items = v.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const bad = items.filter((s) => !(allowed as readonly string[]).includes(s));
+  if (bad.length > 0 || items.length === 0) throw new UsageError(`--${what} ${v}: give a comma-separated list of ${allowed.join(', ')}`);
+  return items as T[];
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let values;
+  let positionals;
+  try {
+    ({ values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        backend: { type: 'string' },
+        hook: { type: 'string' },
+        grep: { type: 'string' },
+        seed: { type: 'string' },
+        report: { type: 'string' },
+        'keep-on-fail': { type: 'boolean' },
+        tap: { type: 'boolean' },
+        'object-dir': { type: 'string' },
+        'model-fault': { type: 'string', multiple: true },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (e) {
+    console.error(`xlb run: ${(e as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (values.help === true) {
+    console.log(USAGE);
+    return 0;
+  }
+  try {
+    const backends = list<BackendName>(values.backend, BACKENDS, 'backend');
+    const hooks = list<Hook>(values.hook, HOOKS, 'hook');
+    let seed = randomInt(1, 2 ** 31);
+    if (values.seed !== undefined) {
+      seed = Number(values.seed);
+      if (!Number.isInteger(seed) || seed < 0 || seed >= 2 ** 32) throw new UsageError(`--seed ${values.seed}: give an integer 0..4294967295`);
+    }
+    let grep: RegExp | undefined;
+    if (values.grep !== undefined) {
+      try {
+        grep = new RegExp(values.grep);
+      } catch (e) {
+        throw new UsageError(`--grep ${values.grep}: ${(e as Error).message}`);
+      }
+    }
+    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+    const reportDir = path.resolve(values.report ?? path.join(ROOT, 'reports', `run-${stamp}`));
+    const paths = positionals.length > 0 ? positionals : [path.join(ROOT, 'scenarios')];
+    const summary = await runScenarios({
+      paths,
+      backends,
+      hooks,
+      seed,
+      reportDir,
+      keepOnFail: values['keep-on-fail'] === true,
+      tapToStdout: values.tap === true || !process.stdout.isTTY,
+      root: path.join(ROOT, 'scenarios'),
+      ...(grep === undefined ? {} : { grep }),
+      ...(values['object-dir'] === undefined ? {} : { objectDir: path.resolve(values['object-dir']) }),
+      ...(values['model-fault'] === undefined ? {} : { modelFaults: values['model-fault'] }),
+    });
+    return summary.failed > 0 ? 1 : 0;
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(`xlb run: ${e.message}\n\n${USAGE}`);
+      return 2;
+    }
+    console.error(`xlb run: ${process.env.XLB_DEBUG === '1' ? ((e as Error).stack ?? String(e)) : (e as Error).message}`);
+    return 1;
+  }
+}

@@ -1,0 +1,186 @@
+// The runner: finds scenario modules, runs each on every selected backend and hook (in that
+// order: sim, prog, lab — fast and deterministic first), compares the backends (the differential
+// check), and writes summary.json and junit.xml. TAP comes from node-tap, used as a library in
+// this process (one process for the whole run: no per-file start-up cost): to stdout when piped
+// or asked for, else to DIR/results.tap while the terminal shows progress.
+import { createWriteStream, existsSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Hook } from '../datapath/packet-datapath.ts';
+import { compareDigests } from './differential.ts';
+import type { Digest } from './differential.ts';
+import { failureText, summarize, writeReports } from './results.ts';
+import type { ResultRecord, RunSummary } from './results.ts';
+import { artifactsDirFor, runOne } from './run-one.ts';
+import { isScenario } from './scenario.ts';
+import type { Scenario } from './scenario.ts';
+import type { BackendName } from './world.ts';
+
+export interface RunOptions {
+  paths: string[];
+  backends: BackendName[];
+  hooks: Hook[];
+  grep?: RegExp;
+  seed: number;
+  reportDir: string;
+  keepOnFail: boolean;
+  /** TAP on stdout (else progress on stderr and TAP in DIR/results.tap). */
+  tapToStdout: boolean;
+  objectDir?: string;
+  modelFaults?: string[];
+  /** Root of the scenario names (default: the `scenarios` folder above each file, else cwd). */
+  root: string;
+}
+
+export interface LoadedScenario {
+  file: string;
+  name: string;
+  scenario: Scenario;
+}
+
+/** Scenario files under the paths: `*.ts`, not `*.test.ts`, not starting with `_` (helpers). */
+export function findScenarioFiles(paths: string[]): string[] {
+  const out: string[] = [];
+  const walk = (p: string): void => {
+    const st = statSync(p, { throwIfNoEntry: false });
+    if (st === undefined) throw new Error(`${p}: no such file or folder (give scenario files or folders, e.g. xlb run scenarios)`);
+    if (st.isDirectory()) {
+      for (const e of readdirSync(p).sort()) walk(path.join(p, e));
+      return;
+    }
+    const base = path.basename(p);
+    if (base.endsWith('.ts') && !base.endsWith('.test.ts') && !base.startsWith('_') && !base.endsWith('.d.ts')) out.push(path.resolve(p));
+  };
+  for (const p of paths) walk(p);
+  return out;
+}
+
+/** The path under the scenarios folder without `.ts`; a file elsewhere is named from the cwd or by its base name. */
+export function scenarioName(file: string, root: string): string {
+  let rel = path.relative(root, file);
+  if (rel.startsWith('..')) rel = path.relative(process.cwd(), file);
+  if (rel.startsWith('..')) rel = path.basename(file);
+  return rel.replace(/\.ts$/, '').split(path.sep).join('/');
+}
+
+export async function loadScenarios(files: string[], root: string): Promise<LoadedScenario[]> {
+  const out: LoadedScenario[] = [];
+  for (const file of files) {
+    const mod = (await import(pathToFileURL(file).href)) as { default?: unknown };
+    if (!isScenario(mod.default)) {
+      throw new Error(`${path.relative(process.cwd(), file)}: the default export is not a scenario: write \`export default scenario({ … })\` (helper modules start with '_')`);
+    }
+    out.push({ file, name: mod.default.name ?? scenarioName(file, root), scenario: mod.default });
+  }
+  return out;
+}
+
+function reproduceCommand(file: string, backend: BackendName, hook: Hook, seed: number): string {
+  return `xlb run ${path.relative(process.cwd(), file)} --backend ${backend} --hook ${hook} --seed ${seed}`;
+}
+
+interface TapLike {
+  setTimeout(ms: number): void;
+  test(name: string, fn: (t: TapTest) => Promise<void>): Promise<unknown>;
+  pipe(dest: NodeJS.WritableStream): unknown;
+  end(): unknown;
+}
+interface TapTest {
+  ok(v: boolean, msg: string, extra?: Record<string, unknown>): unknown;
+  skip(name: string, extra?: Record<string, unknown>): unknown;
+  fail(msg: string, extra?: Record<string, unknown>): unknown;
+  pass(msg: string): unknown;
+}
+
+function toTap(t: TapTest, r: ResultRecord): void {
+  if (r.status === 'skipped') {
+    t.skip(r.skipReason ?? 'skipped');
+    return;
+  }
+  // No `at`/`stack`/`source`: the check's own message says what went wrong, the harness's call
+  // site would only be noise.
+  const quiet = { at: null, stack: null, source: null };
+  for (const c of r.checks) t.ok(c.ok, c.name, c.ok ? {} : { ...quiet, diag: { message: c.message, seed: r.seed, reproduce: r.reproduce, artifacts: r.artifactsDir } });
+  if (r.error !== undefined) t.fail(`error: ${r.error}`, { ...quiet, diag: { seed: r.seed, reproduce: r.reproduce, artifacts: r.artifactsDir } });
+  if (r.checks.length === 0 && r.error === undefined) t.pass('ran');
+}
+
+function progressLine(k: number, n: number, r: ResultRecord): string {
+  const mark = r.status === 'passed' ? 'ok  ' : r.status === 'failed' ? 'FAIL' : 'skip';
+  const tail = r.status === 'skipped' ? ` (${r.skipReason ?? ''})` : ` ${r.durationMs} ms`;
+  return `[${k}/${n}] ${mark} ${r.scenario}  ${r.backend} ${r.hook}${tail}`;
+}
+
+export async function runScenarios(o: RunOptions, loaded?: LoadedScenario[]): Promise<RunSummary> {
+  const started = new Date();
+  const scenarios = (loaded ?? (await loadScenarios(findScenarioFiles(o.paths), o.root))).filter((s) => o.grep === undefined || o.grep.test(s.name));
+  if (scenarios.length === 0) throw new Error(`no scenario matched${o.grep === undefined ? '' : ` --grep ${o.grep.source}`} in ${o.paths.join(', ')}`);
+  const tapModule = (await import('tap')) as unknown as { default: TapLike };
+  const tap = tapModule.default;
+  // node-tap gives the whole process 30 s by default; each result has its own timeout here.
+  tap.setTimeout(0);
+  if (!o.tapToStdout) {
+    if (!existsSync(o.reportDir)) (await import('node:fs')).mkdirSync(o.reportDir, { recursive: true });
+    tap.pipe(createWriteStream(path.join(o.reportDir, 'results.tap')));
+  }
+  const results: ResultRecord[] = [];
+  const total = scenarios.length * o.hooks.length * o.backends.length;
+  let k = 0;
+  const say = (line: string): void => {
+    if (!o.tapToStdout) process.stderr.write(`${line}\n`);
+  };
+  for (const s of scenarios) {
+    for (const hook of o.hooks) {
+      const digests: Partial<Record<BackendName, Digest>> = {};
+      for (const backend of o.backends) {
+        k++;
+        let outcome: Awaited<ReturnType<typeof runOne>> | undefined;
+        await tap.test(`${s.name} [${backend} ${hook}]`, async (t) => {
+          outcome = await runOne({
+            scenario: s.scenario,
+            name: s.name,
+            file: s.file,
+            backend,
+            hook,
+            seed: o.seed,
+            artifactsDir: artifactsDirFor(o.reportDir, s.name, backend, hook),
+            keepOnFail: o.keepOnFail,
+            reproduce: reproduceCommand(s.file, backend, hook, o.seed),
+            ...(o.objectDir === undefined ? {} : { objectDir: o.objectDir }),
+            ...(o.modelFaults === undefined ? {} : { modelFaults: o.modelFaults }),
+          });
+          toTap(t, outcome.record);
+        });
+        if (outcome === undefined) continue;
+        results.push(outcome.record);
+        if (outcome.digest !== undefined && outcome.record.status === 'passed') digests[backend] = outcome.digest;
+        say(progressLine(k, total, outcome.record));
+        if (outcome.record.status === 'failed') say(`${failureText(outcome.record).replace(/^/gm, '       ')}\n       seed ${o.seed}; reproduce: ${outcome.record.reproduce}\n       artifacts: ${outcome.record.artifactsDir ?? ''}${outcome.record.log.length > 0 ? `\n       ${outcome.record.log.join('\n       ')}` : ''}`);
+      }
+      if (s.scenario.differential === false) continue;
+      for (const d of compareDigests(digests)) {
+        const record: ResultRecord = {
+          scenario: s.name,
+          file: s.file,
+          backend: `diff:${d.pair[0]}-${d.pair[1]}`,
+          hook,
+          status: d.differences.length === 0 ? 'passed' : 'failed',
+          durationMs: 0,
+          seed: o.seed,
+          checks: [{ name: `${d.pair[0]} and ${d.pair[1]} agree (${d.level})`, ok: d.differences.length === 0, ...(d.differences.length === 0 ? {} : { message: `${d.pair[0]} vs ${d.pair[1]} differ at:\n${d.differences.join('\n')}` }) }],
+          reproduce: `xlb run ${path.relative(process.cwd(), s.file)} --backend ${d.pair.join(',')} --hook ${hook} --seed ${o.seed}`,
+          log: [],
+        };
+        await tap.test(`${s.name} [${record.backend} ${hook}]`, async (t) => toTap(t, record));
+        results.push(record);
+        say(progressLine(k, total, record));
+        if (record.status === 'failed') say(failureText(record).replace(/^/gm, '       '));
+      }
+    }
+  }
+  tap.end();
+  const summary = summarize(results, o.seed, started);
+  const files = writeReports(o.reportDir, summary);
+  say(`\n${summary.passed} passed, ${summary.failed} failed, ${summary.skipped} skipped (seed ${o.seed}; ${files.summary}, ${files.junit})`);
+  return summary;
+}
