@@ -210,3 +210,14 @@ test('a datapath that breaks a TCP checksum shows up: the backend drops and coun
     t.is(w.net.node('b1').drops.get('bad_checksum'), 2);
     t.is(w.net.node('lb').forwarded, 2);
   }));
+
+test('two clients at once on one clock (Promise.all): both complete, in one virtual timeline', (t) =>
+  withWorld(t, builtinTopology('two-arm', { clients: 2 }), async (w) => {
+    const [a, b] = await Promise.all([
+      w.client('c1', { proto: 'tcp', target: '198.18.2.11', count: 3, holdMs: 500 }),
+      w.client('c2', { proto: 'udp', target: '198.18.2.12', count: 3, rounds: 2, roundGapMs: 200 }),
+    ]);
+    t.deepEqual(a.summary.byBackend, { b1: 3 });
+    t.deepEqual(b.summary.byBackend, { b2: 3 });
+    t.true(w.clock.nowMs >= 500 && w.clock.nowMs < 600);
+  }));
