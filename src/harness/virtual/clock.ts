@@ -256,11 +256,14 @@ export class VirtualClock {
     return watched;
   }
 
-  /** Runs until no packet is on a link (responses to injected frames arrive; timers due before them fire too). */
+  /**
+   * Runs until no packet is on a link and nothing is left at the current instant (responses to
+   * injected frames arrive; timers due before them fire too; later timers wait).
+   */
   async settle(what: string): Promise<void> {
     const budget = { steps: 0 };
     await turn();
-    while (this.#packets > 0) {
+    while (this.#packets > 0 || this.#peek()?.atUs === this.#nowUs) {
       if (this.#needsTurn(this.#step(what, budget))) await turn();
     }
     await turn();

@@ -300,3 +300,16 @@ test('clock: a promise nothing will ever resolve is reported, not hung', async (
   const clock = new VirtualClock();
   await t.throwsAsync(clock.runUntilSettled(new Promise(() => undefined), 'a stuck host'), { message: /nothing left to run while a stuck host/ });
 });
+
+test('HTTP connection: close from a fixed source port: the server closes first, its TIME_WAIT gives way to the next SYN', async (t) => {
+  const net = network();
+  // A request right after the previous response would find that connection still closing
+  // (LAST_ACK: EADDRNOTAVAIL, as on Linux); 10 ms between rounds let it finish.
+  const r = await run(net, { proto: 'http', target: B1.ipv4, sport: 41000, rounds: 3, roundGapMs: 10, keepAlive: false });
+  t.deepEqual(r.results[0]?.backends, ['b1', 'b1', 'b1'], r.results[0]?.error ?? '');
+  await net.clock.settle('the last ACK');
+  // The server is the side in TIME_WAIT; each new SYN (higher ISN) reopened it.
+  t.deepEqual([...net.node('c1').tcp.conns.values()].map((c) => c.state), []);
+  t.deepEqual([...net.node('b1').tcp.conns.values()].map((c) => c.state), ['TIME_WAIT']);
+  net.close();
+});
