@@ -313,3 +313,28 @@ test('HTTP connection: close from a fixed source port: the server closes first, 
   t.deepEqual([...net.node('b1').tcp.conns.values()].map((c) => c.state), ['TIME_WAIT']);
   net.close();
 });
+
+test('lost FINs are retransmitted on the RTO; both ends still close', async (t) => {
+  const net = network();
+  const lost = new Set<string>();
+  net.node('rt').filters.push((frame) => {
+    const d = decodeFrame(frame);
+    const key = `${d.ip?.src}`;
+    if (d.tcp?.flagString.includes('F') === true && !lost.has(key)) {
+      lost.add(key);
+      return 'drop';
+    }
+    return 'keep';
+  });
+  const r = await run(net, { proto: 'tcp', target: B1.ipv4, timeoutMs: 5000 });
+  t.is(r.summary.ok, 1);
+  await net.clock.runForAsync(5000);
+  t.is(lost.size, 2);
+  t.deepEqual([...net.node('b1').tcp.conns.values()].map((c) => c.state), []);
+  t.deepEqual([...net.node('c1').tcp.conns.values()].map((c) => c.state), ['TIME_WAIT']);
+  const fins = net.iface('c1', 'left').capture.packets.filter((p) => decodeFrame(p.frame).tcp?.flagString.includes('F') === true);
+  // c1's FIN (lost), c1's again, then b1's second (its first was lost): b1 answers a FIN with one.
+  t.is(fins.length, 3);
+  t.true(net.node('c1').tcp.retransmits >= 1 && net.node('b1').tcp.retransmits >= 1);
+  net.close();
+});
