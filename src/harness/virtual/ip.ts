@@ -238,13 +238,13 @@ export class VNode {
       this.drop('malformed');
       return;
     }
-    if (this.isLocal(d.ip.dst)) this.#deliver(iface, frame, d);
+    if (this.isLocal(d.ip.dst)) this.#deliver(frame, d);
     // Linux forwards only frames sent to its own MAC (ip_forward drops pkt_type != PACKET_HOST).
-    else if (this.forwarding && !group) this.forward(iface, frame, d);
+    else if (this.forwarding && !group) this.forward(frame, d);
     else this.drop('not_local');
   }
 
-  #deliver(iface: VIface, frame: Buffer, d: DecodedFrame): void {
+  #deliver(frame: Buffer, d: DecodedFrame): void {
     const ip = d.ip!;
     if ((ip.version === 4 && (ip.mf || ip.fragOffset !== 0)) || (ip.version === 6 && ip.fragment !== undefined)) {
       this.drop('fragment');
@@ -260,12 +260,11 @@ export class VNode {
     }
     if (d.tcp !== undefined) this.tcp.input(d);
     else if (d.udp !== undefined) this.udp.input(d, frame);
-    else if (d.icmp !== undefined) this.#icmpInput(d, frame);
+    else if (d.icmp !== undefined) this.#icmpInput(d);
     else this.drop('no_socket');
-    void iface;
   }
 
-  #icmpInput(d: DecodedFrame, frame: Buffer): void {
+  #icmpInput(d: DecodedFrame): void {
     const icmp = d.icmp!;
     if (icmp.typeName === 'echo-request') {
       const reply = echoReply(d, 64);
@@ -275,9 +274,7 @@ export class VNode {
     if (icmp.typeName === 'dest-unreachable' && icmp.inner !== undefined) {
       this.udp.icmpError(icmp.inner, icmp.code);
       this.tcp.icmpError(icmp.inner, icmp.code);
-      return;
     }
-    void frame;
   }
 
   // ---- forward -------------------------------------------------------------------------------
@@ -286,7 +283,7 @@ export class VNode {
    * Forwards a packet by its destination, or by `toward` (the address a FIB lookup was asked
    * about: a DSR endpoint, whose packets keep the VIP as destination).
    */
-  forward(iface: VIface, frame: Buffer, d: DecodedFrame, toward?: string): void {
+  forward(frame: Buffer, d: DecodedFrame, toward?: string): void {
     const ip = d.ip!;
     const ttl = ip.version === 4 ? ip.ttl : ip.hopLimit;
     if (ttl <= 1) {
@@ -326,17 +323,16 @@ export class VNode {
     out.set(r.iface.macBytes, 6);
     this.forwarded++;
     r.iface.transmit(out);
-    void iface;
   }
 
   /** The stack's forwarding of a frame toward `toward` instead of its destination (see lb.ts). */
-  forwardToward(iface: VIface, frame: Buffer, toward: string): void {
+  forwardToward(frame: Buffer, toward: string): void {
     const d = decodeFrame(frame);
     if (d.ip === undefined || (d.ip.version === 4 && d.ip.checksum.verdict !== 'ok')) {
       this.drop(d.ip === undefined ? 'not_ip' : 'bad_checksum');
       return;
     }
-    this.forward(iface, frame, d, toward);
+    this.forward(frame, d, toward);
   }
 
   /** Sends a frame by its destination address as it is (a datapath's redirect: it already set TTL and MACs). */
