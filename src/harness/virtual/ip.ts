@@ -11,8 +11,9 @@
 //     ICMP time exceeded at TTL 1, net unreachable without a route, fragmentation needed /
 //     packet too big when the packet does not fit the egress MTU.
 //   - neighbours are static: every node knows every MAC on its segments (no ARP, no ND).
-// Not modelled: IP fragments (dropped and counted: no reassembly), ICMP redirects, IP options
-// processing, rp_filter (the lab turns it off anyway), multicast, loopback traffic to oneself.
+// Not modelled: IP fragments (dropped and counted: no reassembly), VLAN devices (tagged frames
+// are dropped and counted), ICMP redirects, IP options processing, rp_filter (the lab turns it
+// off anyway), multicast, loopback traffic to oneself.
 import { buildFrame, checksumProblems, decodeFrame, parseIp, parseMac, updateChecksum16 } from '../../packet/index.ts';
 import type { DecodedFrame, IpPacketSpec } from '../../packet/index.ts';
 import { parsePrefix } from '../../../lab/addr.ts';
@@ -59,6 +60,7 @@ function netBytes(text: string): { family: 4 | 6; net: Uint8Array; len: number }
 /** Drop reasons of the virtual hosts (VNode.drops keys). */
 export type HostDrop =
   | 'other_host'
+  | 'vlan'
   | 'not_ip'
   | 'malformed'
   | 'bad_checksum'
@@ -226,6 +228,11 @@ export class VNode {
       return;
     }
     const d = decodeFrame(frame);
+    if (d.vlans.length > 0) {
+      // No VLAN devices on the virtual hosts: Linux drops a tagged frame no VLAN device takes.
+      this.drop('vlan');
+      return;
+    }
     if (d.ip === undefined) {
       this.drop(d.error !== undefined && d.etherType !== undefined && (d.etherType === 0x0800 || d.etherType === 0x86dd) ? 'malformed' : 'not_ip');
       return;

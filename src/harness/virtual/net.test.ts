@@ -185,7 +185,7 @@ test('TIME_WAIT length is configurable', async (t) => {
   net.close();
 });
 
-test('ICMP: echo replies (IPv4 and ICMPv6), time exceeded at TTL 1, bad checksums dropped and counted', async (t) => {
+test('ICMP: echo replies (IPv4 and ICMPv6), time exceeded at TTL 1; bad checksums and VLAN tags dropped and counted', async (t) => {
   const net = network();
   const c1 = net.iface('c1', 'left');
   const rtMac = net.iface('rt', 'left').mac;
@@ -195,6 +195,7 @@ test('ICMP: echo replies (IPv4 and ICMPv6), time exceeded at TTL 1, bad checksum
   c1.transmit(buildFrame({ eth, ip: { src: C1.ipv4, dst: B1.ipv4, ttl: 1 }, udp: { sport: 5000, dport: 7001 }, payload: 'x' }));
   c1.transmit(buildFrame({ eth, ip: { src: C1.ipv4, dst: B1.ipv4 }, tcp: { sport: 5000, dport: 7000, checksum: 'bad' } }));
   c1.transmit(buildFrame({ eth, ip: { src: C1.ipv4, dst: B1.ipv4, checksum: 'bad' }, udp: { sport: 5000, dport: 7001 } }));
+  c1.transmit(buildFrame({ eth, vlan: 10, ip: { src: C1.ipv4, dst: B1.ipv4 }, udp: { sport: 5000, dport: 7001 } }));
   await net.clock.settle('test frames');
   const got = decoded(net, 'c1', 'left').filter((d) => d.ip?.dst === C1.ipv4 || d.ip?.dst === C1.ipv6);
   const replies = got.filter((d) => d.icmp?.typeName === 'echo-reply');
@@ -214,6 +215,7 @@ test('ICMP: echo replies (IPv4 and ICMPv6), time exceeded at TTL 1, bad checksum
   t.is(net.node('b1').drops.get('bad_checksum'), 1);
   t.is(net.node('rt').drops.get('bad_checksum'), 1);
   t.is(net.node('rt').drops.get('ttl_exceeded'), 1);
+  t.is(net.node('rt').drops.get('vlan'), 1);
   net.close();
 });
 
