@@ -13,6 +13,7 @@
 //   the conntrack states the flows ended in (as a multiset), the number of new flows, and every
 //   drop counter.
 import type { DpCtEntry, DpTraceEvent } from '../datapath/packet-datapath.ts';
+import { decodeFrame, describe } from '../packet/index.ts';
 import type { ClientReport } from '../traffic/types.ts';
 import type { BackendName, LinkCapture, Observation } from './world.ts';
 
@@ -35,9 +36,10 @@ function reportView(r: ClientReport): unknown {
   return r.results.map((c) => ({ i: c.i, sport: c.sport, backends: c.backends, sent: c.bytesSent, received: c.bytesReceived, error: c.error }));
 }
 
+/** Each frame as tcpdump would print it, then its bytes: a difference reads as packets, and bytes still decide. */
 function linksView(links: LinkCapture[]): Record<string, string[]> {
   const out: Record<string, string[]> = {};
-  for (const l of links) out[`${l.node}/${l.segment}`] = l.packets.map((p) => p.frame.toString('hex'));
+  for (const l of links) out[`${l.node}/${l.segment}`] = l.packets.map((p) => `${describe(decodeFrame(p.frame), { link: true })} | ${p.frame.toString('hex')}`);
   return out;
 }
 
@@ -82,7 +84,8 @@ export function diffValues(a: unknown, b: unknown, path = '', limit = 8, out: st
   if (typeof a === 'object' && a !== null && typeof b === 'object' && b !== null) {
     const ao = a as Record<string, unknown>;
     const bo = b as Record<string, unknown>;
-    for (const k of [...new Set([...Object.keys(ao), ...Object.keys(bo)])].sort()) diffValues(ao[k], bo[k], path === '' ? k : `${path}.${k}`, limit, out);
+    // In the digest's own order: links first, the most telling difference (the first packet that differs).
+    for (const k of new Set([...Object.keys(ao), ...Object.keys(bo)])) diffValues(ao[k], bo[k], path === '' ? k : `${path}.${k}`, limit, out);
     return out;
   }
   out.push(`${path}: ${short(a)} vs ${short(b)}`);
@@ -91,7 +94,7 @@ export function diffValues(a: unknown, b: unknown, path = '', limit = 8, out: st
 
 function short(v: unknown): string {
   const s = JSON.stringify(v) ?? 'undefined';
-  return s.length > 160 ? `${s.slice(0, 160)}…` : s;
+  return s.length > 240 ? `${s.slice(0, 240)}…` : s;
 }
 
 export interface DifferentialOutcome {

@@ -177,7 +177,10 @@ export class Expect {
     if (mine.length === 0) return this.record(label, false, `no captured link belongs to node '${x.on}' (nodes: ${[...new Set(links.map((l) => l.node))].join(', ')})`);
     const hits = findPackets(mine, want);
     const countOk = x.count === undefined ? hits.length > 0 : hits.length === x.count;
-    if (!countOk) return this.record(label, false, `${x.count === undefined ? 'at least one' : x.count} matching packet(s) wanted on ${x.on}, ${hits.length} seen\n${describeMiss(want, mine)}`);
+    if (!countOk) {
+      const detail = hits.length === 0 ? describeMiss(want, mine) : `matching packets at ${hits.slice(0, 12).map((h) => `${h.packet.timeMs.toFixed(1)} ms`).join(', ')}${hits.length > 12 ? ', …' : ''}`;
+      return this.record(label, false, `${x.count === undefined ? 'at least one' : x.count} matching packet(s) wanted on ${x.on}, ${hits.length} seen\n${detail}`);
+    }
     if (x.nowhereElse !== false) {
       const others = links.filter((l) => l.node !== x.on && !this.transit.has(l.node));
       const stray = findPackets(others, want);

@@ -153,7 +153,7 @@ export async function runScenarios(o: RunOptions, loaded?: LoadedScenario[]): Pr
         });
         if (outcome === undefined) continue;
         results.push(outcome.record);
-        if (outcome.digest !== undefined && outcome.record.status === 'passed') digests[backend] = outcome.digest;
+        if (outcome.digest !== undefined) digests[backend] = outcome.digest;
         say(progressLine(k, total, outcome.record));
         if (outcome.record.status === 'failed') say(`${failureText(outcome.record).replace(/^/gm, '       ')}\n       seed ${o.seed}; reproduce: ${outcome.record.reproduce}\n       artifacts: ${outcome.record.artifactsDir ?? ''}${outcome.record.log.length > 0 ? `\n       ${outcome.record.log.join('\n       ')}` : ''}`);
       }
