@@ -173,3 +173,7 @@ export function nodesThatSaw(links: LinkCapture[], nodes: string[], fields: Reco
 export function resolvedTwoArm(p: Parameters<typeof twoArm>[0] = {}): ReturnType<typeof twoArm> {
   return twoArm({ staticNeighbours: true, ...p });
 }
+
+/** Why a VLAN scenario means nothing on sim and prog (their LB forwards through a virtual stack). */
+export const VLAN_NOT_HERE =
+  "the LB's datapath passes a translated frame to the node's stack here (empty FIB), and a stack without VLAN devices drops a tagged frame (src/harness/virtual: VLAN-tagged frames are dropped, counted), so whether the LB forwards the tag is a lab question (the datapath forwards it itself there)";

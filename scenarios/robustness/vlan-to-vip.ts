@@ -2,11 +2,12 @@
 // the flow is balanced and the frame translated with its tags kept (the rewrite touches only
 // addresses, ports and checksums).
 import { scenario } from '../../src/harness/index.ts';
-import { backend, client1, frameToLb, resolvedTwoArm, svc } from '../_lib.ts';
+import { VLAN_NOT_HERE, backend, client1, frameToLb, resolvedTwoArm, svc } from '../_lib.ts';
 
 export default scenario({
   description: 'UDP to the VIP tagged VLAN 100: balanced (new_flow), reaching b1 translated with its tag',
   topology: resolvedTwoArm(),
+  backends: { sim: VLAN_NOT_HERE, prog: VLAN_NOT_HERE },
   services: (topo) => [svc(topo, 'udp')],
   async run({ world, expect, observe, captures, topo }) {
     const c = client1(topo);
