@@ -41,6 +41,8 @@ export interface FuzzOptions {
   checkEvery?: number;
   /** Disagreements shrunk at most (others are counted); default 3 per hook. */
   maxShrinks?: number;
+  /** A hook stops after this many disagreements (each ends its sequence: datapaths reopen); default 50. */
+  maxDisagreements?: number;
   shrinkBudget?: ShrinkBudget;
   log?: (line: string) => void;
 }
@@ -57,7 +59,7 @@ export interface FoundDisagreement {
   /** Replayed on fresh datapaths with the same result. */
   reproducible: boolean;
   shrunk?: { steps: number; tests: number; ms: number; exhausted: boolean; detail: string; file: string; command: string };
-  /** Same signature as an earlier one of this run: not shrunk again. */
+  /** Same signature as an earlier one of this hook: neither replayed nor shrunk again, detail dropped. */
   duplicateOf?: number;
 }
 
@@ -72,6 +74,10 @@ export interface HookReport {
   seconds: number;
   packetsPerSecond: number;
   disagreements: FoundDisagreement[];
+  /** Disagreements by signature. */
+  signatures: Record<string, number>;
+  /** Set when the hook stopped early (too many disagreements). */
+  stopped?: string;
 }
 
 export interface FuzzReport {
@@ -112,11 +118,12 @@ export function runFuzz(o: FuzzOptions): FuzzReport {
   const batch = o.batch ?? 50_000;
   const checkEvery = o.checkEvery ?? 2_000;
   const maxShrinks = o.maxShrinks ?? 3;
+  const maxDisagreements = o.maxDisagreements ?? 50;
   const budget = o.shrinkBudget ?? { maxTests: 400, maxMs: 120_000 };
   const report: FuzzReport = { seed: o.seed, ref: describeSide(o.ref), other: describeSide(o.other), hooks: [] };
   log(`# fuzz: ${report.ref} against ${report.other}, seed ${o.seed}, ${o.packets} packets per hook (${o.hooks.join(', ')}), sequences of ${batch}`);
   for (const hook of o.hooks) {
-    const h: HookReport = { hook, packets: 0, skipped: 0, steps: 0, sequences: 0, seconds: 0, packetsPerSecond: 0, disagreements: [] };
+    const h: HookReport = { hook, packets: 0, skipped: 0, steps: 0, sequences: 0, seconds: 0, packetsPerSecond: 0, disagreements: [], signatures: {} };
     report.hooks.push(h);
     const shrunkSignatures = new Map<string, number>();
     let runMs = 0;
@@ -156,7 +163,15 @@ export function runFuzz(o: FuzzOptions): FuzzReport {
         h.steps += steps.length;
         runMs += performance.now() - t0;
       }
-      if (found !== undefined) h.disagreements.push(handle(o, log, hook, seq, sSeed, steps, found, shrunkSignatures, maxShrinks, budget, checkEvery));
+      if (found !== undefined) {
+        h.signatures[found.signature] = (h.signatures[found.signature] ?? 0) + 1;
+        h.disagreements.push(handle(o, log, hook, seq, sSeed, steps, found, shrunkSignatures, maxShrinks, budget, checkEvery));
+        if (h.disagreements.length >= maxDisagreements) {
+          h.stopped = `stopped after ${maxDisagreements} disagreements`;
+          log(`# ${hook}: ${h.stopped} (each one ends its sequence)`);
+          break;
+        }
+      }
     }
     h.seconds = runMs / 1000;
     h.packetsPerSecond = Math.round((h.packets + h.skipped) / Math.max(h.seconds, 1e-9));
@@ -179,6 +194,11 @@ function handle(
   checkEvery: number,
 ): FoundDisagreement {
   const where = `seed ${o.seed}, sequence ${seq} (generator seed ${sSeed}), hook ${hook}, step ${d.step}`;
+  const dup = seen.get(d.signature);
+  if (dup !== undefined) {
+    log(`not ok - disagreement: ${where}: ${d.signature} (as disagreement ${dup}: not replayed nor shrunk again)`);
+    return { hook, seed: o.seed, sequence: seq, sequenceSeed: sSeed, step: d.step, signature: d.signature, detail: '', reproducible: false, duplicateOf: dup };
+  }
   log(`not ok - disagreement: ${where}: ${d.signature}\n${indent(d.detail)}`);
   const out: FoundDisagreement = { hook, seed: o.seed, sequence: seq, sequenceSeed: sSeed, step: d.step, signature: d.signature, detail: d.detail, reproducible: false };
   const prefix = steps.slice(0, d.step + 1);
@@ -188,10 +208,8 @@ function handle(
     log(`#   replayed on fresh datapaths: ${again === undefined ? 'no disagreement' : `another one (${again.signature})`}: not reproducible (the kernel's clock runs up to a tick ahead of the virtual one; a timeout or the once-a-second peer check on a boundary can flip): not shrunk`);
     return out;
   }
-  const dup = seen.get(d.signature);
-  if (dup !== undefined || seen.size >= maxShrinks) {
-    if (dup !== undefined) out.duplicateOf = dup;
-    log(`#   ${dup !== undefined ? `same signature as disagreement ${dup} of this hook` : `${maxShrinks} disagreements shrunk already`}: not shrunk`);
+  if (seen.size >= maxShrinks) {
+    log(`#   ${maxShrinks} disagreements shrunk already: not shrunk`);
     return out;
   }
   seen.set(d.signature, seen.size);
