@@ -26,7 +26,7 @@ test('a model with a stale-checksum fault is found, shrunk to a short reproducer
     t.true(first.shrunk!.steps <= 3, `shrunk to ${first.shrunk!.steps} steps (a port-rewriting packet is enough)`);
     t.regex(first.shrunk!.detail, /cksum bad/, 'the detail shows the stale checksum');
     t.true(lines.some((l) => l.includes(`seed 5, sequence ${first.sequence}`) && l.includes(`step ${first.step}`)), 'the seed and step are printed');
-    t.true(lines.some((l) => l.includes(`re-run: node --import tsx ${first.shrunk!.file}`)), 'the command is printed');
+    t.true(lines.some((l) => l.includes(`re-run: ${first.shrunk!.command}`) && first.shrunk!.command.endsWith(first.shrunk!.file)), 'the command is printed');
     // the file's steps, replayed: they still disagree; without the fault they agree
     const text = readFileSync(first.shrunk!.file, 'utf8');
     const m = /runRepro\((\{.*\}), \[\n([\s\S]*)\n\]\);/.exec(text);

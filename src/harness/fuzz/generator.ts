@@ -61,6 +61,8 @@ export class Generator {
   private readonly rnd: () => number;
   private readonly flows = new Map<string, Flow>();
   private readonly flowList: Flow[] = [];
+  /** Flows whose translation is known, all and by protocol (picked from on every step: no filtering). */
+  private readonly live: Record<Flow['proto'] | 'any', Flow[]> = { tcp: [], udp: [], icmp: [], any: [] };
   private nextTag = 0;
   /** The flow whose client packet is in flight (feedback learns its translation). */
   private pending: Flow | undefined;
@@ -96,7 +98,7 @@ export class Generator {
   }
 
   private liveFlow(proto?: Flow['proto']): Flow | undefined {
-    const xs = this.flowList.filter((f) => f.out !== undefined && (proto === undefined || f.proto === proto));
+    const xs = this.live[proto ?? 'any'];
     return xs.length === 0 ? undefined : this.pick(xs);
   }
 
@@ -114,6 +116,10 @@ export class Generator {
     if (f === undefined || r === undefined || r.verdict === 'drop' || r.fwd === undefined) return;
     const d = decodeFrame(r.frame);
     if (d.ip === undefined) return;
+    if (f.out === undefined) {
+      this.live[f.proto].push(f);
+      this.live.any.push(f);
+    }
     const l4 = d.tcp ?? d.udp;
     if (l4 !== undefined) f.out = { src: d.ip.src, dst: d.ip.dst, sport: l4.sport, dport: l4.dport };
     else if (d.icmp?.id !== undefined) f.out = { src: d.ip.src, dst: d.ip.dst, sport: d.icmp.id, dport: 0 };

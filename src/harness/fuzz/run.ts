@@ -97,10 +97,10 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 /** Writes a reproducer script; returns the command that runs it. */
 export function writeRepro(file: string, r: { hook: Hook; ref: SideKind; other: SideKind; signature: string; header: string[]; steps: FuzzStep[] }): string {
   mkdirSync(path.dirname(file), { recursive: true });
-  const command = `node --import tsx ${file}`;
+  const command = `node --import ${new URL('../../../node_modules/tsx/dist/loader.mjs', import.meta.url).href} ${file}`;
   const lines = [
     ...r.header.map((h) => `// ${h}`),
-    `// Re-run (from ${path.resolve(HERE, '../../..')}, root for prog): ${command}`,
+    `// Re-run (as root when one side is prog): ${command}`,
     '// Exit status 1: the two sides still disagree (printed); 0: they agree now.',
     `import { runRepro } from ${JSON.stringify(path.join(HERE, 'repro.ts'))};`,
     '',
