@@ -7,8 +7,8 @@
 // the current sequence's steps are kept (for shrinking), whatever --packets says.
 //
 // On a disagreement: the seed, sequence and step are printed; the prefix is replayed on fresh
-// datapaths to confirm it (the kernel's clock can run one coarse tick ahead: a disagreement that
-// does not replay is reported as such, not shrunk); then it is shrunk (shrink.ts) and written as
+// datapaths to confirm it (a disagreement that does not replay, e.g. state one instance leaked
+// into the next, is reported as such, not shrunk); then it is shrunk (shrink.ts) and written as
 // DIR/repro-<seed>-<hook>-<n>.ts, a script that replays it through both sides, with the command.
 // A disagreement with a signature already shrunk in this run is counted, not shrunk again.
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -205,7 +205,7 @@ function handle(
   const again = replay(hook, o.ref, o.other, prefix, checkEvery);
   out.reproducible = again?.signature === d.signature;
   if (!out.reproducible) {
-    log(`#   replayed on fresh datapaths: ${again === undefined ? 'no disagreement' : `another one (${again.signature})`}: not reproducible (the kernel's clock runs up to a tick ahead of the virtual one; a timeout or the once-a-second peer check on a boundary can flip): not shrunk`);
+    log(`#   replayed on fresh datapaths: ${again === undefined ? 'no disagreement' : `another one (${again.signature})`}: not reproducible from a fresh start (something outside the steps mattered: state left by an earlier instance, real time): not shrunk`);
     return out;
   }
   if (seen.size >= maxShrinks) {
