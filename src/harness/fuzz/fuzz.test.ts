@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { objectPathFor } from '../../datapath/loader.ts';
+import { MODEL_FAULTS } from '../../model/index.ts';
 import { runRepro } from './repro.ts';
 import type { ReproHeader } from './repro.ts';
 import { runFuzz } from './run.ts';
@@ -37,6 +38,23 @@ test('a model with a stale-checksum fault is found, shrunk to a short reproducer
     const out: string[] = [];
     t.is(runRepro(header, steps, (s) => out.push(s)), 1, out.join('\n'));
     t.is(runRepro({ ...header, other: { kind: 'model' } }, steps, () => undefined), 0, 'the model agrees with itself on the reproducer');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('every deliberate model fault is found within 20,000 packets and shrunk to at most 6 steps', (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'xlb-fuzz-'));
+  try {
+    for (const fault of Object.keys(MODEL_FAULTS)) {
+      const r = runFuzz({ packets: 20_000, seed: 1, hooks: ['xdp'], ref: { kind: 'model' }, other: { kind: 'model', faults: [fault] }, reportDir: dir, maxDisagreements: 1, log: () => undefined });
+      const h = r.hooks[0]!;
+      const d = h.disagreements[0];
+      t.truthy(d, `${fault}: not found in ${h.packets} packets`);
+      if (d === undefined) continue;
+      t.log(`${fault}: found after ${h.packets} packets (${d.signature}), shrunk to ${d.shrunk?.steps} steps`);
+      t.true(d.shrunk !== undefined && d.shrunk.steps <= 6, `${fault}: shrunk to ${d.shrunk?.steps} steps`);
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
