@@ -6,6 +6,7 @@
 //   typecheck    tsc --noEmit (errors as file(line,col))
 //   lint         eslint
 //   unit         ava on *.test.ts (TAP, each test counted)
+//   vm           `xlb vm smoke --kernel 6.1`: boot 6.1 under qemu, load the datapath, one scenario on prog
 //   scenarios    `xlb run scenarios` on every backend this machine allows (each result counted:
 //                scenario × backend × hook, and each differential comparison), when there are any
 import { existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -82,11 +83,11 @@ export async function main(argv: string[]): Promise<number> {
     },
   });
   if (values.help === true) {
-    console.log('usage: xlb test [--only build|typecheck|lint|unit|scenarios]...\n\nRuns every check and ends with `N passed, N failed`.');
+    console.log('usage: xlb test [--only build|typecheck|lint|unit|scenarios|vm]...\n\nRuns every check and ends with `N passed, N failed`.');
     return 0;
   }
   const only = new Set(values.only ?? []);
-  const STEPS = ['build', 'typecheck', 'lint', 'unit', 'scenarios'];
+  const STEPS = ['build', 'typecheck', 'lint', 'unit', 'scenarios', 'vm'];
   const unknown = [...only].filter((s) => !STEPS.includes(s));
   if (unknown.length > 0) {
     console.error(`xlb test: unknown step ${unknown.map((u) => `'${u}'`).join(', ')} for --only: the steps are ${STEPS.join(', ')}`);
@@ -136,6 +137,19 @@ export async function main(argv: string[]): Promise<number> {
     if (!r.ok && tally.failed === 0) tally.failed = 1;
     process.stdout.write(`scenarios: report in ${path.relative(ROOT, reportDir)}/ (summary.json, junit.xml)\n`);
     results.push({ step: 'scenarios', ms: Date.now() - t0, ...tally });
+  }
+
+  // The kernel matrix's smoke: boot Debian's 6.1 (the oldest kernel checked) under qemu, load the
+  // datapath there and run one scenario on prog, so `xlb vm` and the old-kernel verifier cannot
+  // rot (the full matrix is a separate command: docs/kernel-matrix.md). One counted check.
+  if (want('vm')) {
+    const why = process.getuid?.() !== 0 ? 'needs root' : !existsSync('/usr/bin/qemu-system-x86_64') ? 'qemu-system-x86_64 missing (./xlb setup installs it)' : undefined;
+    if (why !== undefined) {
+      process.stdout.write(`\n=== vm smoke: skipped (${why}) ===\n`);
+      results.push({ step: 'vm', ms: 0, passed: 0, failed: 0, skipped: 1 });
+    } else {
+      await single('vm', path.join(ROOT, 'xlb'), ['vm', 'smoke', '--kernel', '6.1']);
+    }
   }
 
   const total = results.reduce<Tally>(
