@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Hook } from '../datapath/packet-datapath.ts';
+import { fuzzMain } from './fuzz/cli.ts';
 import { runScenarios } from './runner.ts';
 import { BACKENDS, HOOKS } from './world.ts';
 import type { BackendName } from './world.ts';
@@ -26,6 +27,9 @@ every result's pcaps under DIR/artifacts/.
   --tap             TAP on stdout (the default when stdout is not a terminal)
   --object-dir DIR  prog/lab: BPF objects from DIR instead of build/bpf (a mutated build)
   --model-fault F   sim: switch on a deliberate model fault (the harness's self-test); repeatable
+  --fuzz [--packets N]  differential fuzzing instead of scenarios: N random packets per hook
+                    (default 100000) through the model and prog (or, with --model-fault, a
+                    faulty model); disagreements shrunk into DIR/repro-*.ts (docs/fuzzing.md)
   -h, --help        this help
 
 Exit status: 0 every result passed or was skipped, 1 a result failed, 2 usage error.`;
@@ -57,6 +61,8 @@ export async function main(argv: string[]): Promise<number> {
         tap: { type: 'boolean' },
         'object-dir': { type: 'string' },
         'model-fault': { type: 'string', multiple: true },
+        fuzz: { type: 'boolean' },
+        packets: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -86,6 +92,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
     const reportDir = path.resolve(values.report ?? path.join(ROOT, 'reports', `run-${stamp}`));
+    if (values.fuzz === true) return fuzzMain({ packets: values.packets, seed, hooks, reportDir, modelFaults: values['model-fault'] });
     const paths = positionals.length > 0 ? positionals : [path.join(ROOT, 'scenarios')];
     const summary = await runScenarios({
       paths,
