@@ -95,11 +95,11 @@ static void add_members(napi_env env, const struct btf *btf, const struct btf_ty
 	}
 }
 
-// btfStructs(objectPath) -> [{ name, kind: 'struct'|'union', size, members: [...] }]
-static napi_value btf_structs(napi_env env, napi_callback_info info)
+// The BTF of the object whose path is `arg`, or NULL with a JS exception thrown (what was wrong,
+// with libbpf's last lines when it said why).
+static struct btf *parse_btf_arg(napi_env env, napi_value arg)
 {
-	ARGS(env, info, 1);
-	char *path = xlb_get_string(env, argv[0]);
+	char *path = xlb_get_string(env, arg);
 	if (!path) {
 		xlb_throw(env, "read BTF", "", EINVAL, "the object path must be a string", NULL);
 		return NULL;
@@ -118,6 +118,16 @@ static napi_value btf_structs(napi_env env, napi_callback_info info)
 	}
 	xlb_log_end();
 	free(path);
+	return btf;
+}
+
+// btfStructs(objectPath) -> [{ name, kind: 'struct'|'union', size, members: [...] }]
+static napi_value btf_structs(napi_env env, napi_callback_info info)
+{
+	ARGS(env, info, 1);
+	struct btf *btf = parse_btf_arg(env, argv[0]);
+	if (!btf)
+		return NULL;
 	napi_value out;
 	napi_create_array(env, &out);
 	uint32_t n = 0;
@@ -150,25 +160,9 @@ static napi_value btf_structs(napi_env env, napi_callback_info info)
 static napi_value btf_enums(napi_env env, napi_callback_info info)
 {
 	ARGS(env, info, 1);
-	char *path = xlb_get_string(env, argv[0]);
-	if (!path) {
-		xlb_throw(env, "read BTF", "", EINVAL, "the object path must be a string", NULL);
+	struct btf *btf = parse_btf_arg(env, argv[0]);
+	if (!btf)
 		return NULL;
-	}
-	xlb_log_begin(0);
-	struct btf *btf = btf__parse(path, NULL);
-	if (!btf) {
-		int err = errno;
-		char *tail = xlb_log_tail(xlb_log_end(), 3);
-		xlb_throw(env, "read BTF", path, err,
-			  tail ? tail : "is it a BPF object compiled with -g (clang -target bpf -g)?",
-			  NULL);
-		free(tail);
-		free(path);
-		return NULL;
-	}
-	xlb_log_end();
-	free(path);
 	napi_value out;
 	napi_create_array(env, &out);
 	uint32_t n = 0;
