@@ -26,6 +26,9 @@ every result's pcaps under DIR/artifacts/.
   --tap             TAP on stdout (the default when stdout is not a terminal)
   --object-dir DIR  prog/lab: BPF objects from DIR instead of build/bpf (a mutated build)
   --model-fault F   sim: switch on a deliberate model fault (the harness's self-test); repeatable
+  --mutate          the mutation score: the prog suite on objects built with each deliberate
+                    fault (src/harness/mutate/faults.ts); DIR/mutation.json and mutation.md
+  --faults LIST     with --mutate: only these faults (comma-separated names)
   -h, --help        this help
 
 Exit status: 0 every result passed or was skipped, 1 a result failed, 2 usage error.`;
@@ -57,6 +60,8 @@ export async function main(argv: string[]): Promise<number> {
         tap: { type: 'boolean' },
         'object-dir': { type: 'string' },
         'model-fault': { type: 'string', multiple: true },
+        mutate: { type: 'boolean' },
+        faults: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -87,6 +92,11 @@ export async function main(argv: string[]): Promise<number> {
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
     const reportDir = path.resolve(values.report ?? path.join(ROOT, 'reports', `run-${stamp}`));
     const paths = positionals.length > 0 ? positionals : [path.join(ROOT, 'scenarios')];
+    if (values.mutate === true || values.faults !== undefined) {
+      if (values.mutate !== true) throw new UsageError('--faults goes with --mutate');
+      const { mutateMain } = await import('./mutate/cli.ts');
+      return await mutateMain({ faults: values.faults, paths, hooks, seed, reportDir, grep: values.grep }, (m) => new UsageError(m));
+    }
     const summary = await runScenarios({
       paths,
       backends,
