@@ -6,13 +6,12 @@
 // read-modify-write (trace flag, clock offset) and deleting one conntrack entry.
 import path from 'node:path';
 import { BpfMap } from '../src/bpf/index.ts';
-import { CT_F, CT_STATE, FWD_RESULT, PROTO, REASON, XLATE, XLB_MAX_EP, config as configCodec, counters, ctEntry, ctKey, service, svcKey, svcStats, u32Key } from '../src/schema/maps.ts';
-import type { Config, CtEntry, CtKey, CtStateName, FwdResultName, ReasonName, TraceEvent } from '../src/schema/maps.ts';
+import { CT_F, CT_STATE, FWD_RESULT, PROTO, REASON, XLB_MAX_EP, config as configCodec, counters, ctEntry, ctKey, service, svcKey, svcStats, u32Key } from '../src/schema/maps.ts';
+import type { Config, FwdResultName, ReasonName } from '../src/schema/maps.ts';
 import { formatIp } from '../src/controller/ip.ts';
 import type { DpCounters } from '../src/controller/datapath.ts';
-import { addr16 } from '../src/datapath/maps.ts';
-import { verdictOf } from '../src/datapath/test-support.ts';
-import type { DpCtEntry, DpProto, DpTraceEvent, DpTuple, Hook, Verdict } from '../src/datapath/packet-datapath.ts';
+import { ctKeyBytes, toDpCtEntry } from '../src/datapath/records.ts';
+import type { DpCtEntry, DpTuple } from '../src/datapath/packet-datapath.ts';
 import { u32 } from '../src/schema/codec.ts';
 import { readPinnedMap, readPinnedPerCpuMap } from './maps.ts';
 
@@ -125,57 +124,9 @@ export function readEndpointStats(pinDir: string): EndpointStats[] {
 
 // ------------------------------------------------------------------ the harness's shapes
 
-/** The datapath's "no endpoint slot" (XLB_NO_SLOT); the harness's shapes say -1. */
-const NO_SLOT = 0xffff;
-
-/**
- * The DpTuple of a conntrack/trace key. ICMP and ICMPv6 are both 'icmp' (the family tells them
- * apart). What the datapath does not track (non-IP frames, whose key is all zero; other IP
- * protocols) reads as 'tcp', as the prog backend reads it (DpProto has no spelling for those);
- * the reason (pass_not_ip, …) tells. Kept in step with src/datapath/prog-datapath.ts's tupleOf.
- */
-export function dpTuple(k: CtKey): DpTuple {
-  const family = k.family === 6 ? 6 : 4;
-  const proto: DpProto = k.proto === PROTO.udp ? 'udp' : k.proto === PROTO.icmp || k.proto === PROTO.icmp6 ? 'icmp' : 'tcp';
-  return { family, proto, src: formatIp(k.saddr, family), dst: formatIp(k.daddr, family), sport: k.sport, dport: k.dport };
-}
-
-function ctState(n: number, where: string): CtStateName {
-  const s = CT_STATE[n];
-  if (s === undefined) throw new Error(`${where} has conntrack state ${n}, which CT_STATE (src/schema/maps.ts) does not name: rebuild the objects or update the schema`);
-  return s;
-}
-
-const CT_FLAG_NAMES = Object.entries(CT_F) as [string, number][];
-
-/** One decoded conntrack entry in the harness's shape. */
-export function toDpCtEntry(k: CtKey, e: CtEntry): DpCtEntry {
-  const key = dpTuple(k);
-  return {
-    key,
-    reply: (e.flags & CT_F.reply) !== 0,
-    state: ctState(e.state, `conntrack entry ${key.proto} ${key.src}:${key.sport} → ${key.dst}:${key.dport}`),
-    serviceId: e.svc_id,
-    endpointSlot: e.ep_slot === NO_SLOT ? -1 : e.ep_slot,
-    nat: { src: formatIp(e.nat_saddr, key.family), dst: formatIp(e.nat_daddr, key.family), sport: e.nat_sport, dport: e.nat_dport },
-    xlate: { saddr: (e.xlate & XLATE.saddr) !== 0, daddr: (e.xlate & XLATE.daddr) !== 0, sport: (e.xlate & XLATE.sport) !== 0, dport: (e.xlate & XLATE.dport) !== 0 },
-    flags: CT_FLAG_NAMES.filter(([, bit]) => (e.flags & bit) !== 0).map(([name]) => name),
-    packets: Number(e.packets),
-    bytes: Number(e.bytes),
-    createdNs: e.created_ns,
-    lastSeenNs: e.last_seen_ns,
-  };
-}
-
 /** Every conntrack entry of the pinned map, in the harness's shape (expired ones too: the map holds them until the agent's sweep). */
 export function readCtEntries(pinDir: string): DpCtEntry[] {
   return readPinnedMap(path.join(pinDir, 'xlb_ct'), ctKey, ctEntry).map(({ key, value }) => toDpCtEntry(key, value));
-}
-
-/** The ct key bytes of a tuple (the map's key layout). */
-export function ctKeyBytes(t: DpTuple): Buffer {
-  const proto = t.proto === 'tcp' ? PROTO.tcp : t.proto === 'udp' ? PROTO.udp : t.family === 6 ? PROTO.icmp6 : PROTO.icmp;
-  return ctKey.encode({ saddr: addr16(t.src).addr, daddr: addr16(t.dst).addr, sport: t.sport, dport: t.dport, proto, family: t.family });
 }
 
 /** Deletes one conntrack entry from the pinned map; true when it existed. */
@@ -188,31 +139,8 @@ export function deletePinnedCt(pinDir: string, t: DpTuple): boolean {
   }
 }
 
-/** The hook's return code as the harness names it (TC_ACT_* or XDP_*); a code the datapath never returns throws. */
-export function verdictName(hook: Hook, code: number): Verdict {
-  const v = verdictOf(hook, code);
-  if (v.startsWith('other')) throw new Error(`${hook}: return code ${code} is no verdict the datapath returns (TC: OK/SHOT/REDIRECT; XDP: PASS/DROP/TX/REDIRECT)`);
-  return v as Verdict;
-}
-
-/** One xlb_trace record in the harness's shape. */
-export function toDpTraceEvent(ev: TraceEvent): DpTraceEvent {
-  const hook: Hook = ev.hook === 1 ? 'xdp' : 'tc';
-  const reason = REASON[ev.reason];
-  if (reason === undefined) throw new Error(`a trace event has reason ${ev.reason}, which REASON (src/schema/maps.ts) does not name: rebuild the objects or update the schema`);
-  return {
-    timeNs: ev.ts_ns,
-    tuple: dpTuple(ev.key),
-    serviceId: ev.svc_id,
-    ifindex: ev.ifindex,
-    reason,
-    endpointSlot: ev.ep_slot === NO_SLOT ? -1 : ev.ep_slot,
-    verdict: verdictName(hook, ev.verdict),
-    ctBefore: ctState(ev.ct_old, 'a trace event (before)'),
-    ctAfter: ctState(ev.ct_new, 'a trace event (after)'),
-    length: ev.pkt_len,
-  };
-}
+// The record conversions live with the prog backend's, in one place (src/datapath/records.ts).
+export { ctKeyBytes, dpTuple, toDpCtEntry, toDpTraceEvent, verdictName } from '../src/datapath/records.ts';
 
 /** Packets per reason (every name, zeros included), summed over CPUs. */
 export function readReasons(pinDir: string): Map<ReasonName, number> {

@@ -32,28 +32,24 @@ import { RingBuffer, currentCpu, getCpuAffinity, monotonicCoarseNs, setCpuAffini
 import { KernelDatapath } from './kernel-datapath.ts';
 import {
   CFG_F,
-  CT_F,
   CT_STATE,
   FWD_RESULT,
-  PROTO,
   REASON,
   UNKNOWN_TCP,
-  XLATE,
   config as configCodec,
   ctEntry,
   ctKey,
   traceEvent,
   u32Key,
 } from '../schema/maps.ts';
-import type { Config, CtKey, CtStateName, FwdResultName, ReasonName, TraceEvent } from '../schema/maps.ts';
+import type { Config, CtStateName, FwdResultName, ReasonName, TraceEvent } from '../schema/maps.ts';
 import { loadDatapath } from './loader.ts';
 import type { LoadedDatapath } from './loader.ts';
-import { addr16, formatAddr16, readEndpointConns } from './maps.ts';
+import { addr16, readEndpointConns } from './maps.ts';
 import type {
   DatapathSettings,
   DatapathUnderTest,
   DpCtEntry,
-  DpProto,
   DpTraceEvent,
   DpTuple,
   FrameResult,
@@ -62,12 +58,10 @@ import type {
   PacketDatapath,
   Verdict,
 } from './packet-datapath.ts';
-import { EMPTY_FIB_TABLE, verdictOf } from './test-support.ts';
+import { EMPTY_FIB_TABLE, ctKeyBytes, toDpCtEntry, toDpTraceEvent, verdictOf } from './records.ts';
 
 /** Where every prog instance pins its maps: /sys/fs/bpf/xlb/prog-<run id>. */
 export const PROG_PIN_PREFIX = '/sys/fs/bpf/xlb/prog-';
-
-const NO_SLOT = 0xffff;
 
 /** Byte offset of xlb_config.clock_offset_ns (the schema's, checked against BTF). */
 const CLOCK_OFFSET_AT = (() => {
@@ -101,34 +95,6 @@ function unpinCpu(): void {
 }
 
 // ------------------------------------------------------------------ decoding
-function dpProto(proto: number): DpProto {
-  if (proto === PROTO.udp) return 'udp';
-  if (proto === PROTO.icmp || proto === PROTO.icmp6) return 'icmp';
-  // TCP, and what the datapath does not track (not IP: all zero; other IP protocols): the
-  // contract's DpProto has no spelling for those.
-  return 'tcp';
-}
-
-function protoNumber(t: Pick<DpTuple, 'proto' | 'family'>): number {
-  if (t.proto === 'icmp') return t.family === 4 ? PROTO.icmp : PROTO.icmp6;
-  return PROTO[t.proto];
-}
-
-function tupleOf(k: CtKey): DpTuple {
-  const family = k.family === 6 ? 6 : 4;
-  return { family, proto: dpProto(k.proto), src: formatAddr16(k.saddr, family), dst: formatAddr16(k.daddr, family), sport: k.sport, dport: k.dport };
-}
-
-function stateName(code: number, where: string): CtStateName {
-  const s = CT_STATE[code];
-  if (s === undefined) throw new Error(`prog datapath: ${where} has conntrack state ${code}, which enum xlb_ct_state (CT_STATE in src/schema/maps.ts) does not name: rebuild the objects or update the schema`);
-  return s;
-}
-
-function flagNames(flags: number): string[] {
-  return (Object.keys(CT_F) as (keyof typeof CT_F)[]).filter((n) => (flags & CT_F[n]) !== 0);
-}
-
 /** Cumulative packets per index of a per-CPU xlb_counters array (xlb_reasons, xlb_fwd), one batch lookup. */
 function counterPackets(map: LoadedDatapath['maps']['reasons'], n: number): bigint[] {
   const raw = map.lookupBatchRaw();
@@ -301,19 +267,8 @@ export function openProgDatapath(opts: OpenDatapathOptions): ProgDatapathUnderTe
       if (evReason !== reason) {
         throw new Error(`prog datapath: the trace event says reason ${evReason ?? ev.reason} but the xlb_reasons counter '${reason}' moved: the datapath disagrees with itself`);
       }
-      const trace: DpTraceEvent = {
-        // The clock is read only where the datapath needs it (0: not read, e.g. non-IP): the run's time then.
-        timeNs: ev.ts_ns === 0n ? virtualNs : virtual(ev.ts_ns),
-        tuple: tupleOf(ev.key),
-        serviceId: ev.svc_id,
-        ifindex,
-        reason,
-        endpointSlot: ev.ep_slot === NO_SLOT ? -1 : ev.ep_slot,
-        verdict: verdict(ev.verdict, 'trace verdict'),
-        ctBefore: stateName(ev.ct_old, 'the trace event (before)'),
-        ctAfter: stateName(ev.ct_new, 'the trace event (after)'),
-        length: ev.pkt_len,
-      };
+      // The clock is read only where the datapath needs it (0: not read, e.g. non-IP): the run's time then.
+      const trace: DpTraceEvent = toDpTraceEvent(ev, { time: virtual, unreadTime: virtualNs, ifindex });
       const out: FrameResult = { verdict: v, frame: v === 'drop' ? Buffer.from(input) : r.data, reason, trace };
       if (fwdMoved.length === 1) out.fwd = fwdMoved[0]!;
       return out;
@@ -342,21 +297,7 @@ export function openProgDatapath(opts: OpenDatapathOptions): ProgDatapathUnderTe
       for (let i = 0; i < raw.count; i++) {
         const k = ctKey.decode(raw.keys.subarray(i * ks, (i + 1) * ks));
         const e = ctEntry.decode(raw.values.subarray(i * vs, (i + 1) * vs));
-        const key = tupleOf(k);
-        out.push({
-          key,
-          reply: (e.flags & CT_F.reply) !== 0,
-          state: stateName(e.state, `conntrack entry ${key.proto} ${key.src}:${key.sport} → ${key.dst}:${key.dport}`),
-          serviceId: e.svc_id,
-          endpointSlot: e.ep_slot === NO_SLOT ? -1 : e.ep_slot,
-          nat: { src: formatAddr16(e.nat_saddr, key.family), dst: formatAddr16(e.nat_daddr, key.family), sport: e.nat_sport, dport: e.nat_dport },
-          xlate: { saddr: (e.xlate & XLATE.saddr) !== 0, daddr: (e.xlate & XLATE.daddr) !== 0, sport: (e.xlate & XLATE.sport) !== 0, dport: (e.xlate & XLATE.dport) !== 0 },
-          flags: flagNames(e.flags),
-          packets: Number(e.packets),
-          bytes: Number(e.bytes),
-          createdNs: virtual(e.created_ns),
-          lastSeenNs: virtual(e.last_seen_ns),
-        });
+        out.push(toDpCtEntry(k, e, virtual));
       }
       return out;
     },
@@ -376,10 +317,7 @@ export function openProgDatapath(opts: OpenDatapathOptions): ProgDatapathUnderTe
     },
     deleteConntrack(key: DpTuple): boolean {
       live('deleteConntrack()');
-      const s = addr16(key.src);
-      const d = addr16(key.dst);
-      if (s.family !== key.family || d.family !== key.family) throw new Error(`prog datapath: deleteConntrack: ${key.src} → ${key.dst} is not IPv${key.family}`);
-      return loaded.maps.ct.delete(ctKey.encode({ saddr: s.addr, daddr: d.addr, sport: key.sport, dport: key.dport, proto: protoNumber(key), family: key.family }));
+      return loaded.maps.ct.delete(ctKeyBytes(key));
     },
   };
 

@@ -9,21 +9,16 @@ import { skBuff, xdpMd } from '../bpf/index.ts';
 import { CFG_F, REASON, ctKey } from '../schema/maps.ts';
 import type { Config, CtEntry, ReasonName } from '../schema/maps.ts';
 import { loadDatapath } from './loader.ts';
+import { EMPTY_FIB_TABLE, verdictOf } from './records.ts';
 import type { Hook, LoadOptions, LoadedDatapath } from './loader.ts';
 import { addr16, lookupFlow, putService, readReasons, writeEndpoints, writeSched } from './maps.ts';
 import type { Algo, EndpointSpec, Mode, Proto } from './maps.ts';
 
 export const HOOKS: Hook[] = ['tc', 'xdp'];
 
-/** A routing table id no test namespace has: lookups in it return "not forwarded". */
-export const EMPTY_FIB_TABLE = 0x7ffe;
-
-export type Verdict = 'pass' | 'drop' | 'redirect' | 'tx' | `other ${number}`;
-
-export function verdictOf(hook: Hook, retval: number): Verdict {
-  if (hook === 'tc') return retval === 0 ? 'pass' : retval === 2 ? 'drop' : retval === 7 ? 'redirect' : `other ${retval}`;
-  return retval === 2 ? 'pass' : retval === 1 ? 'drop' : retval === 3 ? 'tx' : retval === 4 ? 'redirect' : `other ${retval}`;
-}
+// The empty routing table and the verdict names live with the record conversions.
+export { EMPTY_FIB_TABLE, verdictOf } from './records.ts';
+export type Verdict = ReturnType<typeof verdictOf>;
 
 export interface RunResult {
   verdict: Verdict;

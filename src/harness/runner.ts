@@ -105,10 +105,12 @@ function toTap(t: TapTest, r: ResultRecord): void {
   if (r.checks.length === 0 && r.error === undefined) t.pass('ran');
 }
 
-function progressLine(k: number, n: number, r: ResultRecord): string {
+function progressLine(k: number, n: number, r: ResultRecord, started: Date): string {
   const mark = r.status === 'passed' ? 'ok  ' : r.status === 'failed' ? 'FAIL' : 'skip';
   const tail = r.status === 'skipped' ? ` (${r.skipReason ?? ''})` : ` ${r.durationMs} ms`;
-  return `[${k}/${n}] ${mark} ${r.scenario}  ${r.backend} ${r.hook}${tail}`;
+  const s = Math.floor((Date.now() - started.getTime()) / 1000);
+  const elapsed = `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+  return `[${k}/${n} ${elapsed}] ${mark} ${r.scenario}  ${r.backend} ${r.hook}${tail}`;
 }
 
 export async function runScenarios(o: RunOptions, loaded?: LoadedScenario[]): Promise<RunSummary> {
@@ -127,7 +129,7 @@ export async function runScenarios(o: RunOptions, loaded?: LoadedScenario[]): Pr
   const total = scenarios.length * o.hooks.length * o.backends.length;
   let k = 0;
   const say = (line: string): void => {
-    if (!o.tapToStdout) process.stderr.write(`${line}\n`);
+    if (!o.tapToStdout) process.stderr.write(`${process.stderr.isTTY ? '\x1b[2K' : ''}${line}\n`);
   };
   for (const s of scenarios) {
     for (const hook of o.hooks) {
@@ -135,6 +137,8 @@ export async function runScenarios(o: RunOptions, loaded?: LoadedScenario[]): Pr
       for (const backend of o.backends) {
         k++;
         let outcome: Awaited<ReturnType<typeof runOne>> | undefined;
+        // On a terminal, what is running now (a lab result takes seconds); the result's line replaces it.
+        if (!o.tapToStdout && process.stderr.isTTY) process.stderr.write(`[${k}/${total}] …    ${s.name}  ${backend} ${hook}\r`);
         await tap.test(`${s.name} [${backend} ${hook}]`, async (t) => {
           outcome = await runOne({
             scenario: s.scenario,
@@ -154,7 +158,7 @@ export async function runScenarios(o: RunOptions, loaded?: LoadedScenario[]): Pr
         if (outcome === undefined) continue;
         results.push(outcome.record);
         if (outcome.digest !== undefined) digests[backend] = outcome.digest;
-        say(progressLine(k, total, outcome.record));
+        say(progressLine(k, total, outcome.record, started));
         if (outcome.record.status === 'failed') say(`${failureText(outcome.record).replace(/^/gm, '       ')}\n       seed ${o.seed}; reproduce: ${outcome.record.reproduce}\n       artifacts: ${outcome.record.artifactsDir ?? ''}${outcome.record.log.length > 0 ? `\n       ${outcome.record.log.join('\n       ')}` : ''}`);
       }
       if (s.scenario.differential === false) continue;
@@ -173,7 +177,7 @@ export async function runScenarios(o: RunOptions, loaded?: LoadedScenario[]): Pr
         };
         await tap.test(`${s.name} [${record.backend} ${hook}]`, async (t) => toTap(t, record));
         results.push(record);
-        say(progressLine(k, total, record));
+        say(progressLine(k, total, record, started));
         if (record.status === 'failed') say(failureText(record).replace(/^/gm, '       '));
       }
     }
