@@ -98,3 +98,12 @@ export function selectFaults(list: string | undefined): Fault[] {
   }
   return names.map((n) => FAULTS.find((f) => f.name === n) as Fault);
 }
+
+/** The fault table of docs/mutation.md (between its `<!-- faults -->` markers; mutate.test.ts checks it is this). */
+export function faultTableMarkdown(): string {
+  return [
+    '| fault (`XLB_FAULT_…`) | stage | what it breaks |',
+    '|---|---|---|',
+    ...FAULTS.map((f) => `| \`${f.name}\` | ${f.stage} | ${f.breaks.replace(/\|/g, '\\|')}${f.progBlind === undefined ? '' : ` (prog-blind: ${f.progBlind})`} |`),
+  ].join('\n');
+}

@@ -32,7 +32,11 @@ export interface MutateOptions {
   say?: (line: string) => void;
 }
 
-export type FaultOutcome = 'killed' | 'survived' | 'not_applicable';
+/**
+ * not_applicable: the build or the verifier refused it; error: the suite's run itself broke (no
+ * summary written: the harness or the machine, not a verdict on the fault; not counted, listed).
+ */
+export type FaultOutcome = 'killed' | 'survived' | 'not_applicable' | 'error';
 
 export interface FaultResult {
   name: string;
@@ -40,7 +44,7 @@ export interface FaultResult {
   breaks: string;
   progBlind?: string;
   outcome: FaultOutcome;
-  /** not_applicable: why (build or load error); survived/killed: absent. */
+  /** not_applicable / error: why; survived/killed: absent. */
   why?: string;
   /** The results that failed with this fault and passed on the default build: `scenario [backend hook]`. */
   killedBy: string[];
@@ -63,6 +67,8 @@ export interface MutationReport {
   killed: number;
   survived: number;
   notApplicable: number;
+  /** Runs that broke (outcome error): not counted in the score. */
+  errors: number;
   applicable: number;
   /** killed / applicable (0 when nothing applied). */
   score: number;
@@ -101,10 +107,10 @@ function loadError(objectDir: string, hooks: Hook[]): string | undefined {
 
 interface Built { dir: string; ms: number; error?: string }
 
-function startBuild(fault: Fault): Promise<Built> {
+function startBuild(fault: Fault, hooks: Hook[]): Promise<Built> {
   const dir = mkdtempSync(path.join(tmpdir(), `xlb-mutate-${fault.name}-`));
   const t0 = Date.now();
-  return buildFaultyObjects(fault.name, dir).then(
+  return buildFaultyObjects(fault.name, dir, hooks).then(
     () => ({ dir, ms: Date.now() - t0 }),
     (e: unknown) => ({ dir, ms: Date.now() - t0, error: (e as Error).message }),
   );
@@ -124,12 +130,12 @@ export async function runMutation(o: MutateOptions): Promise<MutationReport> {
   const baseline = { results: base.results.length, failed: [...baseFailed], runMs: Date.now() - t0 };
 
   const faults: FaultResult[] = [];
-  let next: Promise<Built> | undefined = o.faults[0] === undefined ? undefined : startBuild(o.faults[0]);
+  let next: Promise<Built> | undefined = o.faults[0] === undefined ? undefined : startBuild(o.faults[0], o.hooks);
   for (let i = 0; i < o.faults.length; i++) {
     const fault = o.faults[i] as Fault;
     const built = await (next as Promise<Built>);
     const following = o.faults[i + 1];
-    next = following === undefined ? undefined : startBuild(following);
+    next = following === undefined ? undefined : startBuild(following, o.hooks);
     const reportDir = path.join(o.reportDir, 'faults', fault.name);
     const res: FaultResult = {
       name: fault.name, stage: fault.stage, breaks: fault.breaks, ...(fault.progBlind === undefined ? {} : { progBlind: fault.progBlind }),
@@ -141,17 +147,22 @@ export async function runMutation(o: MutateOptions): Promise<MutationReport> {
         res.why = built.error !== undefined ? `build failed: ${why}` : `refused by the verifier: ${why}`;
       } else {
         const r0 = Date.now();
-        const s = await runSuite(o, reportDir, built.dir);
+        try {
+          const s = await runSuite(o, reportDir, built.dir);
+          res.counts = { passed: s.passed, failed: s.failed, skipped: s.skipped };
+          res.killedBy = s.results.filter((r) => r.status === 'failed' && !baseFailed.has(label(r))).map(label);
+          res.outcome = res.killedBy.length > 0 ? 'killed' : 'survived';
+        } catch (e) {
+          res.outcome = 'error';
+          res.why = (e as Error).message;
+        }
         res.runMs = Date.now() - r0;
-        res.counts = { passed: s.passed, failed: s.failed, skipped: s.skipped };
-        res.killedBy = s.results.filter((r) => r.status === 'failed' && !baseFailed.has(label(r))).map(label);
-        res.outcome = res.killedBy.length > 0 ? 'killed' : 'survived';
       }
     } finally {
       rmSync(built.dir, { recursive: true, force: true });
     }
     faults.push(res);
-    const mark = res.outcome === 'killed' ? 'KILLED  ' : res.outcome === 'survived' ? 'SURVIVED' : 'n/a     ';
+    const mark = { killed: 'KILLED  ', survived: 'SURVIVED', not_applicable: 'n/a     ', error: 'ERROR   ' }[res.outcome];
     const tail = res.outcome === 'killed' ? `by ${res.killedBy[0] ?? ''}${res.killedBy.length > 1 ? ` (+${res.killedBy.length - 1})` : ''}` : res.outcome === 'survived' ? `— ${fault.breaks}` : `— ${res.why ?? ''}`;
     say(`[${i + 1}/${o.faults.length}] ${mark} ${fault.name} (${fault.stage}) build ${(res.buildMs / 1000).toFixed(1)} s, run ${(res.runMs / 1000).toFixed(1)} s ${tail}`);
   }
@@ -170,7 +181,8 @@ export async function runMutation(o: MutateOptions): Promise<MutationReport> {
     aim: MUTATION_AIM,
     killed,
     survived,
-    notApplicable: faults.length - applicable,
+    notApplicable: faults.filter((f) => f.outcome === 'not_applicable').length,
+    errors: faults.filter((f) => f.outcome === 'error').length,
     applicable,
     score: applicable === 0 ? 0 : killed / applicable,
     faults,
@@ -186,7 +198,7 @@ export async function runMutation(o: MutateOptions): Promise<MutationReport> {
 
 export function scoreLine(r: MutationReport): string {
   const pct = (r.score * 100).toFixed(1);
-  return `mutation score ${pct} % (${r.killed} killed of ${r.applicable} applicable; ${r.survived} survived, ${r.notApplicable} not applicable; aim ${(r.aim * 100).toFixed(0)} %${r.score >= r.aim ? ', met' : ', not met'}) in ${(r.durationMs / 1000).toFixed(0)} s`;
+  return `mutation score ${pct} % (${r.killed} killed of ${r.applicable} applicable; ${r.survived} survived, ${r.notApplicable} not applicable${r.errors > 0 ? `, ${r.errors} runs broke (not counted)` : ''}; aim ${(r.aim * 100).toFixed(0)} %${r.score >= r.aim ? ', met' : ', not met'}) in ${(r.durationMs / 1000).toFixed(0)} s`;
 }
 
 export function mutationMarkdown(r: MutationReport): string {
@@ -198,7 +210,7 @@ export function mutationMarkdown(r: MutationReport): string {
     '',
     '| fault | stage | outcome | killed by | build s | run s | breaks |',
     '|---|---|---|---|---|---|---|',
-    ...r.faults.map((f) => `| \`${f.name}\` | ${f.stage} | ${f.outcome === 'not_applicable' ? 'not applicable' : f.outcome} | ${f.outcome === 'killed' ? `${esc(f.killedBy[0] ?? '')}${f.killedBy.length > 1 ? ` (+${f.killedBy.length - 1})` : ''}` : f.outcome === 'not_applicable' ? esc(f.why ?? '') : ''} | ${(f.buildMs / 1000).toFixed(1)} | ${(f.runMs / 1000).toFixed(1)} | ${esc(f.breaks)}${f.progBlind === undefined ? '' : ` (${esc(f.progBlind)})`} |`),
+    ...r.faults.map((f) => `| \`${f.name}\` | ${f.stage} | ${f.outcome === 'not_applicable' ? 'not applicable' : f.outcome} | ${f.outcome === 'killed' ? `${esc(f.killedBy[0] ?? '')}${f.killedBy.length > 1 ? ` (+${f.killedBy.length - 1})` : ''}` : esc((f.why ?? '').split('\n')[0] ?? '')} | ${(f.buildMs / 1000).toFixed(1)} | ${(f.runMs / 1000).toFixed(1)} | ${esc(f.breaks)}${f.progBlind === undefined ? '' : ` (${esc(f.progBlind)})`} |`),
     '',
   ];
   const surv = r.faults.filter((f) => f.outcome === 'survived');
