@@ -11,6 +11,7 @@ import { execa } from 'execa';
 import { backendUnavailable } from '../backends.ts';
 import { FAULTS, STAGES, faultTableMarkdown, selectFaults } from './faults.ts';
 import { findFaultPoints, resolveFaultPoints } from './points.ts';
+import { disassemble } from './run.ts';
 import type { MutationReport } from './run.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -30,6 +31,9 @@ test('the fault list is well-formed: at least 30, every stage, unique names, eac
   t.deepEqual(names.filter((n) => !pointNames.has(n)), [], 'every listed fault has a point in bpf/include');
   t.deepEqual([...pointNames].filter((n) => !names.includes(n)), [], 'every point in bpf/include is in FAULTS');
   for (const p of points) t.regex(p.text, /\/\*.{10,}\*\//, `${p.file}:${p.line} says in a comment what XLB_FAULT_${p.name} breaks`);
+  // an #ifdef point holds the fault, then #else and the correct code: without an #else it
+  // takes code out of the default build (an #ifndef was meant)
+  t.deepEqual(points.filter((p) => !p.negated && !p.hasElse).map((p) => `${p.file}:${p.line} XLB_FAULT_${p.name}`), [], '#ifdef points have an #else with the correct code');
   // single faults: one point per name
   t.deepEqual(points.filter((p, i) => points.findIndex((q) => q.name === p.name) !== i).map((p) => `${p.file}:${p.line}`), [], 'one point per fault');
 });
@@ -49,19 +53,11 @@ test('--faults names are checked against the list', (t) => {
 test('resolving a point keeps the default branch only', (t) => {
   const src = ['a', '#ifndef XLB_FAULT_X /* x */', 'keep1', '#ifdef OTHER', 'o', '#endif', '#endif', '#ifdef XLB_FAULT_Y /* y */', 'drop', '#else', 'keep2', '#endif', 'b'].join('\n');
   t.is(resolveFaultPoints(src), ['a', 'keep1', '#ifdef OTHER', 'o', '#endif', 'keep2', 'b'].join('\n'));
+  t.is(resolveFaultPoints('#ifndef XLB_FAULT_A /* a */\n#ifdef XLB_FAULT_B /* b */\nbad\n#else\ngood\n#endif\n#endif'), 'good', 'a point nested in another is resolved too');
   t.throws(() => resolveFaultPoints('#ifdef XLB_FAULT_Z\nx\n'), { message: /XLB_FAULT_Z has no #endif/ });
 });
 
-async function objdump(o: string): Promise<string> {
-  for (const tool of ['llvm-objdump-16', 'llvm-objdump']) {
-    const r = await execa(tool, ['-d', '-r', o], { reject: false });
-    // the first lines name the file
-    if (r.exitCode === 0) return r.stdout.split('\n').slice(2).join('\n');
-  }
-  throw new Error('llvm-objdump not found: install llvm (./xlb setup)');
-}
-
-test('the fault points do not change the default build (instructions identical to the sources with the points resolved)', async (t) => {
+test('no fault is on in the default build: its instructions equal those of the sources with every point resolved to its default branch', async (t) => {
   const tmp = mkdtempSync(path.join(tmpdir(), 'xlb-mutate-default-'));
   try {
     // a copy of bpf/ with every point resolved, built beside the real tree's default build
@@ -78,7 +74,7 @@ test('the fault points do not change the default build (instructions identical t
       if (r.exitCode !== 0) throw new Error(`make in ${dir} failed:\n${r.all ?? ''}`);
     }
     for (const o of objs) {
-      const [a, b] = await Promise.all([objdump(path.join(tmp, 'real', o)), objdump(path.join(tmp, 'resolved', o))]);
+      const [a, b] = await Promise.all([disassemble(path.join(tmp, 'real', o)), disassemble(path.join(tmp, 'resolved', o))]);
       t.true(a.length > 10000, `${o} disassembled`);
       t.true(a === b, `${o}: the default build's instructions equal the resolved sources'`);
     }

@@ -12,6 +12,10 @@ export interface FaultPoint {
   line: number;
   /** The directive line itself (its comment says what the fault breaks). */
   text: string;
+  /** #ifndef (the fault removes the body) rather than #ifdef (the fault's code first). */
+  negated: boolean;
+  /** The block has an #else at its own level. */
+  hasElse: boolean;
 }
 
 const POINT = /^\s*#\s*if(n?)def\s+XLB_FAULT_([A-Z0-9_]+)\b/;
@@ -26,7 +30,18 @@ export function findFaultPoints(dir: string): FaultPoint[] {
     const lines = readFileSync(path.join(dir, f), 'utf8').split('\n');
     lines.forEach((text, i) => {
       const m = POINT.exec(text);
-      if (m !== null) out.push({ name: m[2] as string, file: f, line: i + 1, text });
+      if (m === null) return;
+      let depth = 0;
+      let hasElse = false;
+      for (let j = i + 1; j < lines.length; j++) {
+        const l = lines[j] as string;
+        if (IF.test(l)) depth++;
+        else if (ENDIF.test(l)) {
+          if (depth === 0) break;
+          depth--;
+        } else if (depth === 0 && ELSE.test(l)) hasElse = true;
+      }
+      out.push({ name: m[2] as string, file: f, line: i + 1, text, negated: m[1] === 'n', hasElse });
     });
   }
   return out;
@@ -38,6 +53,17 @@ export function findFaultPoints(dir: string): FaultPoint[] {
  * are. Throws on an unterminated point or an #elif in one.
  */
 export function resolveFaultPoints(source: string, file = 'source'): string {
+  // a point inside another point's kept branch is kept verbatim by one pass: pass again
+  let text = source;
+  for (let pass = 0; pass < 8; pass++) {
+    const next = resolveOnce(text, file);
+    if (next === text) return text;
+    text = next;
+  }
+  throw new Error(`${file}: fault points nested more than 8 deep`);
+}
+
+function resolveOnce(source: string, file: string): string {
   const lines = source.split('\n');
   const out: string[] = [];
   for (let i = 0; i < lines.length; i++) {

@@ -93,6 +93,15 @@ async function runSuite(o: MutateOptions, reportDir: string, objectDir?: string)
   return JSON.parse(readFileSync(file, 'utf8')) as RunSummary;
 }
 
+/** The instructions of an object (`llvm-objdump -d -r`, without the lines naming the file). */
+export async function disassemble(object: string): Promise<string> {
+  for (const tool of ['llvm-objdump-16', 'llvm-objdump']) {
+    const r = await execa(tool, ['-d', '-r', object], { reject: false });
+    if (r.exitCode === 0) return r.stdout.split('\n').slice(2).join('\n');
+  }
+  throw new Error('llvm-objdump not found: install llvm (./xlb setup)');
+}
+
 /** Loads each hook's object once (the verifier's verdict); returns the error text or undefined. */
 function loadError(objectDir: string, hooks: Hook[]): string | undefined {
   for (const hook of hooks) {
@@ -128,6 +137,15 @@ export async function runMutation(o: MutateOptions): Promise<MutationReport> {
   say(`baseline: ${basePassed} passed, ${baseFailed.size} failed${baseFailed.size > 0 ? ` (not counted as kills: ${[...baseFailed].join(', ')})` : ''}, ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   if (basePassed === 0) throw new Error(`the suite passes nothing on the default build (${base.results.length} results): a mutation score would mean nothing; see ${path.join(o.reportDir, 'baseline')}`);
   const baseline = { results: base.results.length, failed: [...baseFailed], runMs: Date.now() - t0 };
+  // the default build's instructions: a fault whose build has the same changes nothing (a dead point)
+  const defDir = mkdtempSync(path.join(tmpdir(), 'xlb-mutate-default-'));
+  const defaultCode = new Map<Hook, string>();
+  try {
+    await buildFaultyObjects('NONE', defDir, o.hooks); // an unused macro: the default build
+    for (const h of o.hooks) defaultCode.set(h, await disassemble(path.join(defDir, `xlb_${h}.bpf.o`)));
+  } finally {
+    rmSync(defDir, { recursive: true, force: true });
+  }
 
   const faults: FaultResult[] = [];
   let next: Promise<Built> | undefined = o.faults[0] === undefined ? undefined : startBuild(o.faults[0], o.hooks);
@@ -142,8 +160,12 @@ export async function runMutation(o: MutateOptions): Promise<MutationReport> {
       outcome: 'not_applicable', killedBy: [], counts: { passed: 0, failed: 0, skipped: 0 }, buildMs: built.ms, runMs: 0, reportDir,
     };
     try {
-      const why = built.error ?? loadError(built.dir, o.hooks);
-      if (why !== undefined) {
+      let same = built.error === undefined;
+      for (const h of o.hooks) if (same && (await disassemble(path.join(built.dir, `xlb_${h}.bpf.o`))) !== defaultCode.get(h)) same = false;
+      const why = built.error ?? (same ? undefined : loadError(built.dir, o.hooks));
+      if (same) {
+        res.why = 'the build has the default instructions: the point changes nothing';
+      } else if (why !== undefined) {
         res.why = built.error !== undefined ? `build failed: ${why}` : `refused by the verifier: ${why}`;
       } else {
         const r0 = Date.now();
