@@ -16,10 +16,15 @@
 
 /*
  * The datapath clock: CLOCK_MONOTONIC_COARSE (tick resolution, a few ms; much cheaper than
- * bpf_ktime_get_ns on every packet) plus the config's offset (tests move time forward).
+ * bpf_ktime_get_ns on every packet) plus the config's offset (tests move time forward). With
+ * XLB_CFG_F_VIRTUAL_CLOCK the clock is the offset alone: the prog backend's virtual time, which
+ * no scheduling delay between its write and the test run can move (a loaded machine otherwise
+ * let a real second pass between two packets of a sequence).
  */
 static __always_inline __u64 xlb_now(const struct xlb_config *cfg)
 {
+	if (cfg->flags & XLB_CFG_F_VIRTUAL_CLOCK)
+		return cfg->clock_offset_ns;
 	return bpf_ktime_get_coarse_ns() + cfg->clock_offset_ns;
 }
 

@@ -89,6 +89,21 @@ static __always_inline int hook_pull_headers(xlb_ctx_t *ctx, __u32 pkt_len)
 
 /* Largest offset of a header the stages touch (Ethernet + VLAN + IPv6 + extension headers). */
 #define XLB_MAX_OFF 255
+_Static_assert((XLB_MAX_OFF & (XLB_MAX_OFF + 1)) == 0, "XLB_MAX_OFF must be 2^n - 1: xlb_bound_off masks with it");
+
+/*
+ * An offset that passed `off > XLB_MAX_OFF` checks, bounded again on the register the packet
+ * pointer is built from. The compiler may compare a copy of the offset and build the pointer
+ * from another register; the 6.1 verifier then knows the pointer's offset only as < 2^32 and
+ * refuses the access after the `p + n > end` check (seen in nat_write_port, docs/kernel-matrix.md);
+ * 6.12's verifier carries the bound across. The empty asm hides the earlier check from the
+ * compiler, so the mask is kept: a no-op on the value, a bound for the verifier.
+ */
+static __always_inline __u32 xlb_bound_off(__u32 off)
+{
+	asm volatile("" : "+r"(off));
+	return off & XLB_MAX_OFF;
+}
 
 /*
  * Apply a one's-complement difference to the IPv4 header checksum at offset off.
@@ -102,7 +117,7 @@ static __always_inline int hook_l3_csum(xlb_ctx_t *ctx, __u32 off, __u32 diff)
 
 	if (off > XLB_MAX_OFF)
 		return -1;
-	p = data + off;
+	p = data + xlb_bound_off(off);
 	if ((void *)(p + 1) > end)
 		return -1;
 	*p = csum_fold(csum_add(diff, ~((__u32)*p) & 0xffff));
@@ -126,7 +141,7 @@ static __always_inline int hook_l4_csum(xlb_ctx_t *ctx, __u32 off, __u32 diff, i
 
 	if (off > XLB_MAX_OFF)
 		return -1;
-	p = data + off;
+	p = data + xlb_bound_off(off);
 	if ((void *)(p + 1) > end)
 		return -1;
 	if (udp && *p == 0)

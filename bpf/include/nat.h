@@ -43,7 +43,7 @@ static __always_inline int nat_write_addr(xlb_ctx_t *ctx, __u32 off, __u8 family
 	if (off > XLB_MAX_OFF)
 		return -1;
 	if (family == XLB_AF_V4) {
-		__u32 *a = data + off;
+		__u32 *a = data + xlb_bound_off(off);
 		__u32 n;
 
 		if ((void *)(a + 1) > end)
@@ -53,7 +53,7 @@ static __always_inline int nat_write_addr(xlb_ctx_t *ctx, __u32 off, __u8 family
 		*a = n;
 		return 0;
 	} else {
-		__u16 *a = data + off;
+		__u16 *a = data + xlb_bound_off(off);
 		__u16 n[8];
 		int i;
 
@@ -81,7 +81,7 @@ static __always_inline int nat_write_port(xlb_ctx_t *ctx, __u32 off, __be16 port
 
 	if (off > XLB_MAX_OFF)
 		return -1;
-	pp = data + off;
+	pp = data + xlb_bound_off(off);
 	if ((void *)(pp + 1) > end)
 		return -1;
 	*diff = csum_diff_word(*pp, port, *diff);
@@ -174,7 +174,7 @@ static __always_inline int nat_inner_csum(xlb_ctx_t *ctx, __u32 off, __u32 diff,
 
 	if (off > XLB_MAX_OFF)
 		return 0;
-	ic = data + off;
+	ic = data + xlb_bound_off(off);
 	if ((void *)(ic + 1) > end)
 		return 0;
 	old = *ic;
@@ -242,7 +242,7 @@ static __always_inline int nat_icmp_error(xlb_ctx_t *ctx, const struct xlb_pkt *
 
 		if (il4 > XLB_MAX_OFF)
 			return -1;
-		type = data + il4;
+		type = data + xlb_bound_off(il4);
 		if ((void *)(type + 1) > end)
 			return -1;
 		is_icmp_echo(p->inner.family, *type, &request);

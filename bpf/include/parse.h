@@ -94,7 +94,7 @@ static __always_inline int parse_l4_ports(void *data, void *end, __u32 off, stru
 
 	if (off > XLB_MAX_OFF)
 		return PARSE_MALFORMED;
-	l4 = data + off;
+	l4 = data + xlb_bound_off(off);
 	if ((void *)(l4 + 8) > end)
 		return PARSE_MALFORMED;
 	if (k->proto == IPPROTO_TCP || k->proto == IPPROTO_UDP) {

@@ -98,6 +98,7 @@ enum xlb_xlate {
 enum xlb_cfg_flag {
 	XLB_CFG_F_TRACE       = 0x01, /* emit xlb_trace_event records to xlb_trace */
 	XLB_CFG_F_FIB_TABLE   = 0x02, /* look routes up in fib_table only (BPF_FIB_LOOKUP_TBID) */
+	XLB_CFG_F_VIRTUAL_CLOCK = 0x04, /* the clock is clock_offset_ns alone (BPF_PROG_TEST_RUN's virtual time) */
 };
 
 /* xlb_config.unknown_tcp: a TCP packet without SYN to a service and no flow */

@@ -31,6 +31,7 @@ import {
 } from './maps.ts';
 import {
   ALGO,
+  CFG_F,
   CT_F,
   CT_STATE,
   EP_F_ACTIVE,
@@ -278,7 +279,9 @@ export class KernelDatapath implements Datapath {
     return now - e.last_seen_ns <= BigInt(s) * 1_000_000_000n;
   }
 
+  /** The datapath's clock as the programs read it (xlb_now in bpf/include/conntrack.h). */
   private now(cfg: Config): bigint {
+    if ((cfg.flags & CFG_F.virtualClock) !== 0) return cfg.clock_offset_ns;
     return monotonicNs() + cfg.clock_offset_ns;
   }
 

@@ -4,11 +4,11 @@
 // the LB's own address as source, which the stack drops as a martian without resolving the
 // neighbour: the first connection would never complete. With bpf_redirect_neigh it does.
 import test from 'ava';
-import { randomBytes } from 'node:crypto';
 import { execa } from 'execa';
 import type { ResultPromise } from 'execa';
 import { ifindex, inNetns } from '../bpf/index.ts';
 import { openHarness } from './test-support.ts';
+import { routedTrio } from './test-netns.ts';
 import type { Hook } from './loader.ts';
 import { readFwdResults } from './maps.ts';
 
@@ -35,24 +35,12 @@ const CASES: Case[] = [
 
 for (const { hook, mode, acceptLocal, completes, title } of CASES) {
   test.serial(`${hook} ${mode}: the first connection to a backend whose neighbour the LB has not resolved ${title}`, async (t) => {
-    const id = randomBytes(3).toString('hex');
-    const ns = { c: `xlb-dpn-${id}-c`, l: `xlb-dpn-${id}-l`, b: `xlb-dpn-${id}-b` };
-    const ip = (n: string, ...args: string[]): Promise<unknown> => execa('ip', ['-n', n, ...args]);
-    const inside = (n: string, ...cmd: string[]): ResultPromise => execa('ip', ['netns', 'exec', n, ...cmd], { reject: true });
+    const trio = routedTrio('dpn');
+    const { ns, inside } = trio;
     let h: ReturnType<typeof openHarness> | undefined;
     let server: ResultPromise | undefined;
     try {
-      for (const n of Object.values(ns)) await execa('ip', ['netns', 'add', n]);
-      await ip(ns.c, 'link', 'add', 'c0', 'type', 'veth', 'peer', 'name', 'l0', 'netns', ns.l);
-      await ip(ns.l, 'link', 'add', 'l1', 'type', 'veth', 'peer', 'name', 'b0', 'netns', ns.b);
-      for (const [n, dev, addr] of [[ns.c, 'c0', '198.18.0.10/24'], [ns.l, 'l0', '198.18.0.1/24'], [ns.l, 'l1', '198.18.1.1/24'], [ns.b, 'b0', '198.18.1.11/24']] as const) {
-        await ip(n, 'addr', 'add', addr, 'dev', dev);
-        await ip(n, 'link', 'set', dev, 'up');
-        await ip(n, 'link', 'set', 'lo', 'up');
-      }
-      await ip(ns.c, 'route', 'add', 'default', 'via', '198.18.0.1');
-      await ip(ns.b, 'route', 'add', 'default', 'via', '198.18.1.1');
-      await inside(ns.l, 'sysctl', '-qw', 'net.ipv4.conf.all.forwarding=1');
+      await trio.create();
       if (acceptLocal) await inside(ns.l, 'sysctl', '-qw', 'net.ipv4.conf.l0.accept_local=1');
       // XDP_REDIRECT / XDP_TX into a veth needs GRO (or an XDP program) on the receiving end
       for (const dev of ['l0', 'l1']) await inside(ns.l, 'ethtool', '-K', dev, 'gro', 'on');
@@ -152,7 +140,7 @@ for (const { hook, mode, acceptLocal, completes, title } of CASES) {
         }
         h.close();
       }
-      for (const n of Object.values(ns)) await execa('ip', ['netns', 'del', n], { reject: false });
+      await trio.remove();
     }
   });
 }

@@ -4,7 +4,6 @@
 // completes the checksum from the state the datapath left. The backend's capture must show
 // correct IPv4/TCP/UDP checksums after DNAT.
 import test from 'ava';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -13,30 +12,19 @@ import type { ResultPromise } from 'execa';
 import { ifindex, inNetns } from '../bpf/index.ts';
 import { checksumProblems, decodeRecord, readPcap } from '../packet/index.ts';
 import { openHarness } from './test-support.ts';
+import { routedTrio } from './test-netns.ts';
 
 const VIP = '198.18.100.1';
 const BACKEND = '198.18.1.11';
 
 test.serial('tc: DNAT of partial-checksum TCP and UDP from a veth with offload on gives correct checksums at the backend', async (t) => {
-  const id = randomBytes(3).toString('hex');
-  const ns = { c: `xlb-dpo-${id}-c`, l: `xlb-dpo-${id}-l`, b: `xlb-dpo-${id}-b` };
-  const dir = mkdtempSync(path.join(tmpdir(), `xlb-dpo-${id}-`));
-  const ip = (n: string, ...args: string[]): Promise<unknown> => execa('ip', ['-n', n, ...args]);
-  const inside = (n: string, ...cmd: string[]): ResultPromise => execa('ip', ['netns', 'exec', n, ...cmd], { reject: true });
+  const trio = routedTrio('dpo');
+  const { ns, ip, inside } = trio;
+  const dir = mkdtempSync(path.join(tmpdir(), `${ns.l}-`));
   let h: ReturnType<typeof openHarness> | undefined;
   let capture: ResultPromise | undefined;
   try {
-    for (const n of Object.values(ns)) await execa('ip', ['netns', 'add', n]);
-    await ip(ns.c, 'link', 'add', 'c0', 'type', 'veth', 'peer', 'name', 'l0', 'netns', ns.l);
-    await ip(ns.l, 'link', 'add', 'l1', 'type', 'veth', 'peer', 'name', 'b0', 'netns', ns.b);
-    for (const [n, dev, addr] of [[ns.c, 'c0', '198.18.0.10/24'], [ns.l, 'l0', '198.18.0.1/24'], [ns.l, 'l1', '198.18.1.1/24'], [ns.b, 'b0', '198.18.1.11/24']] as const) {
-      await ip(n, 'addr', 'add', addr, 'dev', dev);
-      await ip(n, 'link', 'set', dev, 'up');
-      await ip(n, 'link', 'set', 'lo', 'up');
-    }
-    await ip(ns.c, 'route', 'add', 'default', 'via', '198.18.0.1');
-    await ip(ns.b, 'route', 'add', 'default', 'via', '198.18.1.1');
-    await inside(ns.l, 'sysctl', '-qw', 'net.ipv4.conf.all.forwarding=1');
+    await trio.create();
     await inside(ns.l, 'ethtool', '-K', 'l1', 'tx', 'off');
     const b0mac = ((await inside(ns.b, 'cat', '/sys/class/net/b0/address')).stdout as string).trim();
     await ip(ns.l, 'neigh', 'replace', BACKEND, 'lladdr', b0mac, 'dev', 'l1', 'nud', 'permanent');
@@ -77,7 +65,7 @@ test.serial('tc: DNAT of partial-checksum TCP and UDP from a veth with offload o
       }
       h.close();
     }
-    for (const n of Object.values(ns)) await execa('ip', ['netns', 'del', n], { reject: false });
+    await trio.remove();
     rmSync(dir, { recursive: true, force: true });
   }
 });

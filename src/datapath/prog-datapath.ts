@@ -16,19 +16,17 @@
 //   (round-robin cursors, the policer's scratch, counters) only replays identically when every
 //   run lands on the same CPU. The calling thread is pinned to the CPU it runs on while any
 //   prog datapath is open (reference-counted per thread) and its affinity restored after.
-// - A virtual clock: the kernel clock is bpf_ktime_get_coarse_ns() + xlb_config.clock_offset_ns.
-//   Before each run the offset is set so that the program's clock reads base + virtual time
-//   (base: the coarse clock when the instance opened), so real time spent between packets does
-//   not age flows; advance() moves the virtual time. The coarse clock can tick between our
-//   write and the program's read, so the program's clock may run up to one tick (1–10 ms) ahead
-//   of now(); timeouts are seconds. Timestamps handed out (now(), trace, conntrack) are virtual:
-//   raw kernel time minus base.
+// - A virtual clock: the instance runs with XLB_CFG_F_VIRTUAL_CLOCK, so the programs' clock is
+//   xlb_config.clock_offset_ns alone (bpf/include/conntrack.h, xlb_now); this file writes the
+//   virtual time there whenever it moves. Real time spent between packets (a loaded machine can
+//   stall a process for a second between two packets of a sequence) ages nothing, and every
+//   timestamp (now(), trace, conntrack) is exactly the virtual time.
 // - The ctx names ifindex 1 (lo): XDP test runs need an existing ingress device, and TC ones an
 //   existing ifindex. The datapath only uses it for the FIB (empty here) and the trace, whose
 //   ifindex is reported as the interface process() was given.
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { RingBuffer, currentCpu, getCpuAffinity, monotonicCoarseNs, setCpuAffinity, skBuff, xdpMd } from '../bpf/index.ts';
+import { RingBuffer, currentCpu, getCpuAffinity, setCpuAffinity, skBuff, xdpMd } from '../bpf/index.ts';
 import { KernelDatapath } from './kernel-datapath.ts';
 import {
   CFG_F,
@@ -131,8 +129,9 @@ function configPatch(s: DatapathSettings, current: Config): Partial<Config> {
     }
     patch.timeouts_s = t;
   }
-  // Trace stays on whatever `trace` says: process() returns every packet's trace event.
-  patch.flags = CFG_F.trace | CFG_F.fibTable;
+  // Trace stays on whatever `trace` says: process() returns every packet's trace event; the
+  // clock stays virtual.
+  patch.flags = CFG_F.trace | CFG_F.fibTable | CFG_F.virtualClock;
   patch.fib_table = EMPTY_FIB_TABLE;
   return patch;
 }
@@ -172,7 +171,7 @@ export function openProgDatapath(opts: OpenDatapathOptions): ProgDatapathUnderTe
       maxServices: opts.maxServices ?? 64,
       maglevSize: opts.maglevSize ?? 4099,
       ...(opts.objectPath !== undefined ? { objectPath: opts.objectPath } : {}),
-      config: { flags: CFG_F.trace | CFG_F.fibTable, fib_table: EMPTY_FIB_TABLE },
+      config: { flags: CFG_F.trace | CFG_F.fibTable | CFG_F.virtualClock, fib_table: EMPTY_FIB_TABLE },
     });
     if (opts.settings !== undefined) dp.writeConfig(configPatch(opts.settings, dp.readConfig()));
     ring = new RingBuffer(dp.maps.trace, (b) => pending.push(b)).unref();
@@ -186,36 +185,26 @@ export function openProgDatapath(opts: OpenDatapathOptions): ProgDatapathUnderTe
   const loaded = dp;
   const rb = ring;
   const control = new KernelDatapath(loaded);
-  const base = monotonicCoarseNs();
   let virtualNs = 0n;
   let reasonTotals = counterPackets(loaded.maps.reasons, REASON.length);
   let fwdTotals = counterPackets(loaded.maps.fwd, FWD_RESULT.length);
   const ctx = hook === 'xdp' ? xdpMd({ ingressIfindex: 1 }) : skBuff({ ifindex: 1 });
   let closed = false;
   const configKey = u32Key(0);
-  /**
-   * Sets clock_offset_ns so that the program's clock reads base + virtual time. Patches the one
-   * field in the raw value (no decode/encode of the whole config: this runs before every packet)
-   * and skips the write while the coarse clock has not ticked and the virtual time not moved.
-   * The offset is usually "negative": u64 arithmetic wraps, in the kernel as here.
-   */
+  /** Writes the virtual time into clock_offset_ns (the programs' clock, XLB_CFG_F_VIRTUAL_CLOCK) when it moved; patches the one field of the raw value. */
   let lastOffset: bigint | undefined;
   const syncClock = (): void => {
-    const offset = BigInt.asUintN(64, base + virtualNs - monotonicCoarseNs());
-    if (offset === lastOffset) return;
+    if (virtualNs === lastOffset) return;
     const raw = loaded.maps.config.lookup(configKey);
     if (raw === undefined) throw new Error('prog datapath: xlb_config[0] is missing');
-    if (raw.readBigUInt64LE(CLOCK_OFFSET_AT) !== offset) {
-      raw.writeBigUInt64LE(offset, CLOCK_OFFSET_AT);
-      loaded.maps.config.update(configKey, raw);
-    }
-    lastOffset = offset;
+    raw.writeBigUInt64LE(virtualNs, CLOCK_OFFSET_AT);
+    loaded.maps.config.update(configKey, raw);
+    lastOffset = virtualNs;
   };
 
   const live = (what: string): void => {
     if (closed) throw new Error(`prog datapath: ${what} after close()`);
   };
-  const virtual = (raw: bigint): bigint => raw - base;
   const verdict = (code: number, what: string): Verdict => {
     const v = verdictOf(hook, code);
     if (v.startsWith('other')) throw new Error(`prog datapath (${hook}): ${what} ${code} is no verdict the datapath returns (TC: OK/SHOT/REDIRECT; XDP: PASS/DROP/TX/REDIRECT)`);
@@ -268,7 +257,7 @@ export function openProgDatapath(opts: OpenDatapathOptions): ProgDatapathUnderTe
         throw new Error(`prog datapath: the trace event says reason ${evReason ?? ev.reason} but the xlb_reasons counter '${reason}' moved: the datapath disagrees with itself`);
       }
       // The clock is read only where the datapath needs it (0: not read, e.g. non-IP): the run's time then.
-      const trace: DpTraceEvent = toDpTraceEvent(ev, { time: virtual, unreadTime: virtualNs, ifindex });
+      const trace: DpTraceEvent = toDpTraceEvent(ev, { unreadTime: virtualNs, ifindex });
       const out: FrameResult = { verdict: v, frame: v === 'drop' ? Buffer.from(input) : r.data, reason, trace };
       if (fwdMoved.length === 1) out.fwd = fwdMoved[0]!;
       return out;
@@ -297,7 +286,7 @@ export function openProgDatapath(opts: OpenDatapathOptions): ProgDatapathUnderTe
       for (let i = 0; i < raw.count; i++) {
         const k = ctKey.decode(raw.keys.subarray(i * ks, (i + 1) * ks));
         const e = ctEntry.decode(raw.values.subarray(i * vs, (i + 1) * vs));
-        out.push(toDpCtEntry(k, e, virtual));
+        out.push(toDpCtEntry(k, e));
       }
       return out;
     },

@@ -3,6 +3,7 @@
 // (deleting the namespace removes the links and every program attached to them).
 import { randomBytes } from 'node:crypto';
 import { execa } from 'execa';
+import type { ResultPromise } from 'execa';
 
 /** `ip -n <ns> …` in the test's namespace. */
 export type NsIp = (...args: string[]) => Promise<unknown>;
@@ -19,4 +20,48 @@ export async function withVethNamespace<T>(prefix: string, lbMac: string, fn: (n
   } finally {
     await execa('ip', ['netns', 'del', ns], { reject: false });
   }
+}
+
+/**
+ * Three namespaces in a row for end-to-end datapath tests: client (c0 198.18.0.10/24) ↔ LB (l0
+ * 198.18.0.1/24, l1 198.18.1.1/24, forwarding on) ↔ backend (b0 198.18.1.11/24), default routes
+ * via the LB. Named xlb-<prefix>-<id>-c|l|b at once (so a finally block can remove them whatever
+ * happened); created by create(), removed by remove().
+ */
+export interface RoutedTrio {
+  ns: { c: string; l: string; b: string };
+  /** `ip -n <ns> …` */
+  ip(n: string, ...args: string[]): Promise<unknown>;
+  /** A command inside a namespace (ip netns exec: fine when no bpffs pin must be seen). */
+  inside(n: string, ...cmd: string[]): ResultPromise;
+  create(): Promise<void>;
+  remove(): Promise<void>;
+}
+
+export function routedTrio(prefix: string): RoutedTrio {
+  const id = randomBytes(3).toString('hex');
+  const ns = { c: `xlb-${prefix}-${id}-c`, l: `xlb-${prefix}-${id}-l`, b: `xlb-${prefix}-${id}-b` };
+  const ip = (n: string, ...args: string[]): Promise<unknown> => execa('ip', ['-n', n, ...args]);
+  const inside = (n: string, ...cmd: string[]): ResultPromise => execa('ip', ['netns', 'exec', n, ...cmd], { reject: true });
+  return {
+    ns,
+    ip,
+    inside,
+    async create() {
+      for (const n of Object.values(ns)) await execa('ip', ['netns', 'add', n]);
+      await ip(ns.c, 'link', 'add', 'c0', 'type', 'veth', 'peer', 'name', 'l0', 'netns', ns.l);
+      await ip(ns.l, 'link', 'add', 'l1', 'type', 'veth', 'peer', 'name', 'b0', 'netns', ns.b);
+      for (const [n, dev, addr] of [[ns.c, 'c0', '198.18.0.10/24'], [ns.l, 'l0', '198.18.0.1/24'], [ns.l, 'l1', '198.18.1.1/24'], [ns.b, 'b0', '198.18.1.11/24']] as const) {
+        await ip(n, 'addr', 'add', addr, 'dev', dev);
+        await ip(n, 'link', 'set', dev, 'up');
+        await ip(n, 'link', 'set', 'lo', 'up');
+      }
+      await ip(ns.c, 'route', 'add', 'default', 'via', '198.18.0.1');
+      await ip(ns.b, 'route', 'add', 'default', 'via', '198.18.1.1');
+      await inside(ns.l, 'sysctl', '-qw', 'net.ipv4.conf.all.forwarding=1');
+    },
+    async remove() {
+      for (const n of Object.values(ns)) await execa('ip', ['netns', 'del', n], { reject: false });
+    },
+  };
 }

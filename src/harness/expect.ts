@@ -14,6 +14,31 @@ export interface CheckRecord {
   ok: boolean;
   /** On failure: what was expected, what happened. */
   message?: string;
+  /** A spread check's numbers (the report draws them): observed counts and each backend's accepted band. */
+  spread?: SpreadDetail;
+}
+
+export interface SpreadDetail {
+  method: 'exact' | 'round-robin' | 'chi-square';
+  observed: Record<string, number>;
+  /**
+   * Per backend: the expected count and the band accepted. Exact and round-robin: the check's own
+   * bounds. Chi-square is a joint test, so its band is the per-backend binomial interval at the same
+   * false-failure rate (mean ± z·σ): a guide for the eye, not the check itself.
+   */
+  expected: Record<string, { mean: number; lo: number; hi: number }>;
+}
+
+/** z with P(|N(0,1)| > z) = rate: the square root of the 1-dof chi-square quantile (bisection). */
+function zForRate(rate: number): number {
+  let lo = 0;
+  let hi = 100;
+  for (let i = 0; i < 60; i++) {
+    const mid = (lo + hi) / 2;
+    if (1 - chisquareCdf(mid, 1) > rate) lo = mid;
+    else hi = mid;
+  }
+  return Math.sqrt((lo + hi) / 2);
 }
 
 /** The default false-failure rate of statistical checks: one run in 10,000 fails by chance. */
@@ -82,8 +107,10 @@ export class Expect {
     return this.checks.filter((c) => !c.ok);
   }
 
-  private record(name: string, ok: boolean, message?: string): boolean {
-    this.checks.push(ok || message === undefined ? { name, ok } : { name, ok, message });
+  private record(name: string, ok: boolean, message?: string, spread?: SpreadDetail): boolean {
+    const c: CheckRecord = ok || message === undefined ? { name, ok } : { name, ok, message };
+    if (spread !== undefined) c.spread = spread;
+    this.checks.push(c);
     return ok;
   }
 
@@ -117,7 +144,8 @@ export class Expect {
     if ('exact' in spec) {
       const keys = new Set([...Object.keys(spec.exact), ...Object.keys(got)]);
       const wrong = [...keys].filter((k) => (got[k] ?? 0) !== (spec.exact[k] ?? 0));
-      return this.record(name, wrong.length === 0, `expected exactly ${JSON.stringify(spec.exact)}, got ${JSON.stringify(got)}`);
+      const expected = Object.fromEntries(Object.entries(spec.exact).map(([k, v]) => [k, { mean: v, lo: v, hi: v }]));
+      return this.record(name, wrong.length === 0, `expected exactly ${JSON.stringify(spec.exact)}, got ${JSON.stringify(got)}`, { method: 'exact', observed: { ...got }, expected });
     }
     if ('roundRobin' in spec) {
       const k = spec.roundRobin.length;
@@ -125,13 +153,23 @@ export class Expect {
       const hi = Math.ceil(total / k) + (this.cpus - 1);
       const bad = spec.roundRobin.filter((b) => (got[b] ?? 0) < lo || (got[b] ?? 0) > hi);
       const stranger = Object.keys(got).filter((b) => !spec.roundRobin.includes(b));
-      return this.record(`${name} (round-robin, ${this.cpus} CPU${this.cpus === 1 ? '' : 's'}: each backend ${lo === hi ? lo : `${lo}..${hi}`})`, bad.length === 0 && stranger.length === 0 && total === r.results.length, `got ${JSON.stringify(got)} over ${r.results.length} connections`);
+      const expected = Object.fromEntries(spec.roundRobin.map((b) => [b, { mean: total / k, lo, hi }]));
+      return this.record(`${name} (round-robin, ${this.cpus} CPU${this.cpus === 1 ? '' : 's'}: each backend ${lo === hi ? lo : `${lo}..${hi}`})`, bad.length === 0 && stranger.length === 0 && total === r.results.length, `got ${JSON.stringify(got)} over ${r.results.length} connections`, { method: 'round-robin', observed: { ...got }, expected });
     }
     const weights: Record<string, number> = 'uniform' in spec ? Object.fromEntries(spec.uniform.map((b) => [b, 1])) : spec.weights;
     const rate = spec.falseFailureRate ?? DEFAULT_FALSE_FAILURE_RATE;
     const wsum = Object.values(weights).reduce((a, b) => a + b, 0);
     const stranger = Object.keys(got).filter((k) => !(k in weights) && (got[k] ?? 0) > 0);
-    if (stranger.length > 0) return this.record(name, false, `connections reached backends outside the expected set: ${stranger.join(', ')} (${JSON.stringify(got)})`);
+    const z = zForRate(rate);
+    const expected = Object.fromEntries(
+      Object.entries(weights).map(([b, w]) => {
+        const p = wsum === 0 ? 0 : w / wsum;
+        const sd = Math.sqrt(total * p * (1 - p));
+        return [b, { mean: total * p, lo: Math.max(0, total * p - z * sd), hi: total * p + z * sd }];
+      }),
+    );
+    const detail: SpreadDetail = { method: 'chi-square', observed: { ...got }, expected };
+    if (stranger.length > 0) return this.record(name, false, `connections reached backends outside the expected set: ${stranger.join(', ')} (${JSON.stringify(got)})`, detail);
     let chi2 = 0;
     for (const [b, w] of Object.entries(weights)) {
       const e = (total * w) / wsum;
@@ -141,7 +179,7 @@ export class Expect {
     const dof = Object.keys(weights).length - 1;
     const p = dof <= 0 ? 1 : 1 - chisquareCdf(chi2, dof);
     const shares = Object.keys(weights).map((b) => `${b} ${got[b] ?? 0} (${pct(got[b] ?? 0, total)}, want ${pct(weights[b] ?? 0, wsum)})`);
-    return this.record(`${name} (chi-square, false-failure rate ${rate})`, p >= rate, `p = ${p.toExponential(2)} < ${rate}: ${shares.join(', ')}`);
+    return this.record(`${name} (chi-square, false-failure rate ${rate})`, p >= rate, `p = ${p.toExponential(2)} < ${rate}: ${shares.join(', ')}`, detail);
   }
 
   /** Exact packet counts of the named reasons (unnamed reasons are not checked). */

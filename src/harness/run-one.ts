@@ -10,6 +10,7 @@ import { backendUnavailable, openWorld } from './backends.ts';
 import { automaticChecks } from './checks.ts';
 import { diagnoseCaptures } from './diagnose.ts';
 import { digestOf } from './differential.ts';
+import { saveObservation } from './report/artifacts.ts';
 import type { Digest } from './differential.ts';
 import { Expect } from './expect.ts';
 import type { ResultRecord } from './results.ts';
@@ -141,6 +142,7 @@ export async function runOne(o: RunOneOptions): Promise<RunOneOutcome> {
     );
     const links = await captures();
     const obs = await w.observe();
+    saveObservation(o.artifactsDir, obs, topology);
     automaticChecks({ expect, topo, services, obs, links, allowDrops: o.scenario.allowDrops ?? [] });
     digest = digestOf(obs, links, reports);
     if (expect.failed.length > 0) record.log.push(...diagnoseCaptures(links));

@@ -9,6 +9,7 @@ import { pathToFileURL } from 'node:url';
 import type { Hook } from '../datapath/packet-datapath.ts';
 import { compareDigests } from './differential.ts';
 import type { Digest } from './differential.ts';
+import { writeHtmlReport } from './report/index.ts';
 import { failureText, summarize, writeReports } from './results.ts';
 import type { ResultRecord, RunSummary } from './results.ts';
 import { artifactsDirFor, runOne } from './run-one.ts';
@@ -185,6 +186,7 @@ export async function runScenarios(o: RunOptions, loaded?: LoadedScenario[]): Pr
   tap.end();
   const summary = summarize(results, o.seed, started);
   const files = writeReports(o.reportDir, summary);
-  say(`\n${summary.passed} passed, ${summary.failed} failed, ${summary.skipped} skipped (seed ${o.seed}; ${files.summary}, ${files.junit})`);
+  const html = await writeHtmlReport(o.reportDir, summary);
+  say(`\n${summary.passed} passed, ${summary.failed} failed, ${summary.skipped} skipped (seed ${o.seed}; ${html}, ${files.summary}, ${files.junit})`);
   return summary;
 }

@@ -46,14 +46,20 @@ export class CtTable {
   }
 }
 
-/** An entry is alive while now - last_seen <= its state's timeout (signed difference). */
+/**
+ * An entry is alive while now - last_seen <= its state's timeout (signed difference); a flow
+ * created mid-stream whose backend has not answered yet (MIDSTREAM) gets at most SYN_SENT's.
+ */
 export function ctAlive(timeoutsS: readonly number[], e: CtEntry, now: bigint, noExpiry = false): boolean {
   if (noExpiry) return true;
-  const timeout = BigInt(timeoutsS[e.state & 15] ?? 0) * NSEC_PER_SEC;
-  return now - e.lastSeenNs <= timeout;
+  let secs = timeoutsS[e.state & 15] ?? 0;
+  if (e.flags & CT_F.midstream) secs = Math.min(secs, timeoutsS[ST.SYN_SENT] ?? 0);
+  return now - e.lastSeenNs <= BigInt(secs) * NSEC_PER_SEC;
 }
 
+/** ESTABLISHED / UDP_ESTABLISHED, except the reply entry of a mid-stream flow (the backend's first packet goes to the slow path). */
 export function fastEligible(e: CtEntry): boolean {
+  if ((e.flags & (CT_F.midstream | CT_F.reply)) === (CT_F.midstream | CT_F.reply)) return false;
   return e.state === ST.ESTABLISHED || e.state === ST.UDP_ESTABLISHED;
 }
 
@@ -66,7 +72,19 @@ export function xlateSwap(x: number): number {
   return out;
 }
 
-/** The other direction's entry for e (keyed by k): maps swap(e's nat tuple) back to swap(k). */
+/**
+ * Whether p (found under e's peer key) is e's peer (docs/datapath.md "One lost side of a flow"):
+ * the other direction (REPLY differs) and swap(p's nat tuple) = k, the key of e.
+ */
+export function isPeerOf(p: CtEntry, e: CtEntry, k: CtKey): boolean {
+  return ((p.flags ^ e.flags) & CT_F.reply) !== 0 && p.natSaddr.equals(k.daddr) && p.natDaddr.equals(k.saddr) && p.natSport === k.dport && p.natDport === k.sport;
+}
+
+/**
+ * The other direction's entry for e (keyed by k): maps swap(e's nat tuple) back to swap(k). Used
+ * for the reply entry of a new flow and for rebuilding a lost side (ct_build_peer): the sender's
+ * sequence and acknowledgement are unknown in it (SEQ_KNOWN, ACK_KNOWN cleared).
+ */
 export function buildPeer(e: CtEntry, k: CtKey, now: bigint): CtEntry {
   return {
     createdNs: e.createdNs,
@@ -82,13 +100,14 @@ export function buildPeer(e: CtEntry, k: CtKey, now: bigint): CtEntry {
     nextSeq: 0,
     epSlot: e.epSlot,
     tcpWin: 0,
+    lastAck: 0,
     state: e.state,
-    flags: (e.flags ^ CT_F.reply) & ~CT_F.seqKnown,
+    flags: (e.flags ^ CT_F.reply) & ~(CT_F.seqKnown | CT_F.ackKnown),
     xlate: xlateSwap(e.xlate),
   };
 }
 
-/** Counts the packet; TCP: the sender's next sequence number (only forward) and window. */
+/** Counts the packet; TCP: the sender's next sequence number, last acknowledgement and window. */
 export function ctAccount(e: CtEntry, p: ParsedPacket, now: bigint): void {
   e.lastSeenNs = now;
   e.packets++;
@@ -99,22 +118,31 @@ export function ctAccount(e: CtEntry, p: ParsedPacket, now: bigint): void {
     e.nextSeq = end;
     e.flags |= CT_F.seqKnown;
   }
+  if (p.tcpFlags & TCPF.ack) {
+    e.lastAck = p.ack >>> 0;
+    e.flags |= CT_F.ackKnown;
+  }
   e.tcpWin = p.win;
 }
 
+function withinWindow(window: number, a: number, b: number): boolean {
+  let d = (a - b) | 0;
+  if (d < 0) d = -d | 0;
+  return d >>> 0 <= window >>> 0;
+}
+
 /**
- * RST sanity (docs/datapath.md): within rst_seq_window of the sender's next sequence number;
- * with the sender's sequence unknown, an ACK equal to the other side's next sequence number.
- * Datapath v2 (3) widens the second rule to a bare RST whose seq equals that number.
+ * RST sanity (docs/datapath.md "RST sanity"): a sender whose sequence is known: within
+ * rst_seq_window of its next sequence number. Unknown: a RST with ACK whose ack equals the
+ * other side's next sequence number; a bare RST (no ACK) within rst_seq_window of the other
+ * side's last acknowledgement (Linux answers a segment it has no connection for with
+ * seq = that segment's ack).
  */
 export function rstPlausible(window: number, e: CtEntry, peer: CtEntry | undefined, p: ParsedPacket): boolean {
-  if (e.flags & CT_F.seqKnown) {
-    let d = (p.seq - e.nextSeq) | 0;
-    if (d < 0) d = -d | 0;
-    return d >>> 0 <= window >>> 0;
-  }
-  if (peer !== undefined && p.tcpFlags & TCPF.ack && peer.flags & CT_F.seqKnown) return p.ack === peer.nextSeq;
-  return false;
+  if (e.flags & CT_F.seqKnown) return withinWindow(window, p.seq, e.nextSeq);
+  if (peer === undefined) return false;
+  if (p.tcpFlags & TCPF.ack) return (peer.flags & CT_F.seqKnown) !== 0 && p.ack >>> 0 === peer.nextSeq;
+  return (peer.flags & CT_F.ackKnown) !== 0 && withinWindow(window, p.seq, peer.lastAck);
 }
 
 export interface TcpStep {

@@ -9,6 +9,7 @@ import { buildFrame } from '../packet/index.ts';
 import type { FrameSpec } from '../packet/index.ts';
 import type { ModelService } from './control.ts';
 import type { TestService } from './test-support.ts';
+import { HEAL_CASES, HEAL_KNOWN_DISAGREEMENTS } from './heal-cases.ts';
 
 export const CLIENT = '198.18.0.10';
 export const VIP = '198.18.100.1';
@@ -213,6 +214,8 @@ export const CASES: DiffCase[] = [
   },
 ];
 
+CASES.push(...HEAL_CASES);
+
 export function programAll(dp: Programmable, services: TestService[], program: (dp: Programmable, s: TestService) => void): void {
   for (const s of services) program(dp, s);
 }
@@ -244,3 +247,5 @@ export const KNOWN_DISAGREEMENTS: DiffCase[] = [
     ],
   },
 ];
+
+KNOWN_DISAGREEMENTS.push(...HEAL_KNOWN_DISAGREEMENTS);

@@ -3,10 +3,10 @@
 // reply entry first, with the full-NAT source port search), translation, counters.
 import { ALGO, CT_F, MODE, XLATE } from '../schema/maps.ts';
 import type { FrameResult } from '../datapath/packet-datapath.ts';
-import { buildPeer, ctAccount, ctAlive } from './conntrack.ts';
+import { buildPeer, ctAccount, ctAlive, isPeerOf } from './conntrack.ts';
 import { TCPF } from './parse.ts';
 import type { Ctx, PipelineEnv } from './pipeline.ts';
-import { finish, translateAndForward } from './pipeline.ts';
+import { finish, slowTracked, translateAndForward } from './pipeline.ts';
 import { policerAdmit } from './policer.ts';
 import { flowHash, lcAdd, selectEndpoint, serviceLookup } from './select.ts';
 import type { SvcEntry, Tables } from './tables.ts';
@@ -24,17 +24,24 @@ function snatAddr(svc: SvcEntry, t: Tables, family: number): Buffer | undefined 
   return isZero(a) ? undefined : a;
 }
 
+type ReplyOutcome = { kind: 'inserted' } | { kind: 'refused' } | { kind: 'adopt'; reply: CtEntry; key: CtKey };
+
 /**
- * Inserts the reply entry `rev` under `rkey`. Full NAT: up to 8 source ports from
- * lo + (hash + i * 7919) mod span until the reply tuple is free or held by an expired flow
- * (`fwd.natSport` gets the port). Otherwise: refused only when a live entry holds the tuple.
+ * The reply entry `rev` of forward entry `fwd` (keyed `key`) under `rkey`, or the live reply
+ * entry to adopt (docs/datapath.md "One lost side of a flow", rule 2: a live entry there that is
+ * the new forward entry's peer: the flow lost only its forward entry). Not full NAT: one reply
+ * key; a live foreign entry refuses. Full NAT: up to 8 source ports lo + (hash + i * 7919) mod
+ * span (`fwd.natSport` and `rkey.dport` get the port), in order: a live peer is adopted; a pure
+ * SYN takes the first free one (no live entry) and stops there; any other packet looks at all 8
+ * and takes the first free one when none of them is its peer.
  */
-function insertReply(t: Tables, key: CtKey, fwd: CtEntry, rev: CtEntry, rkey: CtKey, fullnat: boolean, now: bigint): boolean {
-  const alive = (e: CtEntry | undefined): boolean => e !== undefined && ctAlive(t.config.timeoutsS, e, now, t.config.faults.has('no-conntrack-expiry'));
+function placeReply(t: Tables, key: CtKey, fwd: CtEntry, rev: CtEntry, rkey: CtKey, fullnat: boolean, pureSyn: boolean, now: bigint): ReplyOutcome {
+  const alive = (e: CtEntry | undefined): e is CtEntry => e !== undefined && ctAlive(t.config.timeoutsS, e, now, t.config.faults.has('no-conntrack-expiry'));
   if (!fullnat) {
-    if (alive(t.ct.lookup(rkey))) return false;
+    const cur = t.ct.lookup(rkey);
+    if (alive(cur)) return isPeerOf(cur, fwd, key) ? { kind: 'adopt', reply: cur, key: rkey } : { kind: 'refused' };
     t.ct.put(rkey, rev);
-    return true;
+    return { kind: 'inserted' };
   }
   let lo = t.config.snatPortMin;
   let hi = t.config.snatPortMax;
@@ -44,15 +51,23 @@ function insertReply(t: Tables, key: CtKey, fwd: CtEntry, rev: CtEntry, rkey: Ct
   }
   const span = hi - lo + 1;
   const start = flowHash(key);
+  let free: number | undefined;
   for (let i = 0; i < SNAT_TRIES; i++) {
     const port = (lo + (((start + i * SNAT_STRIDE) >>> 0) % span)) & 0xffff;
-    rkey.dport = port;
-    fwd.natSport = port;
-    if (alive(t.ct.lookup(rkey))) continue;
-    t.ct.put(rkey, rev);
-    return true;
+    const cand: CtKey = { ...rkey, dport: port };
+    const cur = t.ct.lookup(cand);
+    if (alive(cur)) {
+      if (isPeerOf(cur, fwd, key)) return { kind: 'adopt', reply: cur, key: cand };
+      continue;
+    }
+    free ??= port;
+    if (pureSyn) break;
   }
-  return false;
+  if (free === undefined) return { kind: 'refused' };
+  rkey.dport = free;
+  fwd.natSport = free;
+  t.ct.put(rkey, rev);
+  return { kind: 'inserted' };
 }
 
 export function newFlow(env: PipelineEnv, c: Ctx): FrameResult {
@@ -98,6 +113,7 @@ export function newFlow(env: PipelineEnv, c: Ctx): FrameResult {
     nextSeq: 0,
     epSlot: slot,
     tcpWin: 0,
+    lastAck: 0,
     state: k.proto === IPPROTO.tcp ? (midstream ? ST.ESTABLISHED : ST.SYN_SENT) : k.proto === IPPROTO.udp ? ST.UDP_NEW : ST.ICMP_REQUEST,
     flags: midstream ? CT_F.midstream : 0,
     xlate: 0,
@@ -122,8 +138,14 @@ export function newFlow(env: PipelineEnv, c: Ctx): FrameResult {
     const rkey = peerKey(f, k);
     rkey.saddr = Buffer.from(rkey.saddr);
     rkey.daddr = Buffer.from(rkey.daddr);
-    if (!insertReply(t, k, f, rev, rkey, (f.xlate & XLATE.sport) !== 0, c.now)) {
-      return drop(svc.id, slot, svc.mode === MODE.fullnat ? 'drop_snat_exhausted' : 'drop_ct_failed');
+    const pureSyn = k.proto === IPPROTO.tcp && !midstream;
+    const r = placeReply(t, k, f, rev, rkey, (f.xlate & XLATE.sport) !== 0, pureSyn, c.now);
+    if (r.kind === 'refused') return drop(svc.id, slot, svc.mode === MODE.fullnat ? 'drop_snat_exhausted' : 'drop_ct_failed');
+    if (r.kind === 'adopt') {
+      // the flow lost only its forward entry: rebuild it from the reply entry, no flow counted
+      const fwd = buildPeer(r.reply, r.key, c.now);
+      t.ct.put(k, fwd);
+      return slowTracked(env, c, fwd, true);
     }
   }
   const verdict = translateAndForward(env, c, f);

@@ -3,17 +3,17 @@
 // in new-flow.ts). Every packet ends in finish(): exactly one reason counted, one trace event.
 // The FIB is empty in this model (sim/prog): a translated packet goes to the stack untouched
 // beyond its NAT ('pass', fwd 'pass_fib'); the model never redirects.
-import { CT_F } from '../schema/maps.ts';
+import { ALGO, CT_F } from '../schema/maps.ts';
 import type { FwdResultName, ReasonName } from '../schema/maps.ts';
 import type { FrameResult, Hook, Verdict } from '../datapath/packet-datapath.ts';
-import { buildPeer, ctAccount, ctAlive, fastEligible, icmpNext, tcpNext, udpNext } from './conntrack.ts';
+import { buildPeer, ctAccount, ctAlive, fastEligible, icmpNext, isPeerOf, tcpNext, udpNext } from './conntrack.ts';
 import type { Counters } from './counters.ts';
 import { natIcmpError, natRewrite } from './nat.ts';
 import { newFlow } from './new-flow.ts';
 import { TCPF, parseFrame } from './parse.ts';
 import type { ParsedPacket } from './parse.ts';
 import { policerAdmit } from './policer.ts';
-import { lcAdd } from './select.ts';
+import { lcAdd, serviceLookup, usable } from './select.ts';
 import type { Tables } from './tables.ts';
 import { traceEvent } from './trace.ts';
 import { IPPROTO, NO_SLOT, PEER_TOUCH_NS, ST, peerKey } from './types.ts';
@@ -68,18 +68,29 @@ export function translateAndForward(env: PipelineEnv, c: Ctx, e: CtEntry): Verdi
   return 'pass';
 }
 
-function fastPath(env: PipelineEnv, c: Ctx, e: CtEntry): FrameResult {
+/**
+ * The fast path. Once a second (now - peer_touch > 1 s, not DSR) the peer key is looked up: E's
+ * peer refreshes (last_seen) and the packet goes on; a missing or foreign peer hands the packet
+ * to the slow path (docs/datapath.md "One lost side of a flow", rule 1), which rebuilds the peer
+ * or ends a stale half. Returns undefined for that hand-over.
+ */
+function fastPath(env: PipelineEnv, c: Ctx, e: CtEntry): FrameResult | undefined {
   const t = env.tables;
   const p = c.p;
+  let peer: CtEntry | undefined;
+  const check = c.now - e.peerTouchNs > PEER_TOUCH_NS && (e.flags & CT_F.dsr) === 0;
+  if (check) {
+    peer = t.ct.lookup(peerKey(e, p.key));
+    if (peer === undefined || !isPeerOf(peer, e, p.key)) return undefined;
+  }
   c.v = { svcId: e.svcId, epSlot: e.epSlot, ctOld: e.state, ctNew: e.state };
   if ((e.flags & CT_F.reply) === 0 && !policerAdmit(t, e.svcId, c.now)) {
     env.counters.service(e.svcId, NO_SLOT, p.len, false, true);
     return finish(env, c, 'drop', 'drop_policed');
   }
   ctAccount(e, p, c.now);
-  if (c.now - e.peerTouchNs > PEER_TOUCH_NS && (e.flags & CT_F.dsr) === 0) {
-    const peer = t.ct.lookup(peerKey(e, p.key));
-    if (peer !== undefined) peer.lastSeenNs = c.now;
+  if (peer !== undefined) {
+    peer.lastSeenNs = c.now;
     e.peerTouchNs = c.now;
   }
   env.counters.service(e.svcId, e.epSlot, p.len, false, false);
@@ -102,8 +113,13 @@ function slowIcmpError(env: PipelineEnv, c: Ctx): FrameResult {
   return finish(env, c, 'pass', 'icmp_error');
 }
 
-/** A live tracked flow in the slow path: advance the state in both entries, then translate. */
-function slowTracked(env: PipelineEnv, c: Ctx, e: CtEntry): FrameResult {
+/**
+ * A live tracked flow in the slow path: the peer check (rebuild a lost or expired-foreign peer,
+ * end a stale half whose peer key another live flow holds), then the state in both entries, then
+ * translate. `adopted`: the forward entry was just rebuilt by a new flow from its live reply
+ * entry (new-flow.ts), whose policer has already been asked.
+ */
+export function slowTracked(env: PipelineEnv, c: Ctx, e: CtEntry, adopted = false): FrameResult {
   const t = env.tables;
   const p = c.p;
   let fins = e.flags & (CT_F.finClient | CT_F.finBackend);
@@ -113,11 +129,23 @@ function slowTracked(env: PipelineEnv, c: Ctx, e: CtEntry): FrameResult {
   if ((e.flags & CT_F.dsr) === 0) {
     const pk = peerKey(e, p.key);
     peer = t.ct.lookup(pk);
+    if (peer !== undefined && !isPeerOf(peer, e, p.key)) {
+      if (ctAlive(t.config.timeoutsS, peer, c.now, t.config.faults.has('no-conntrack-expiry'))) {
+        // another flow took the tuple: this half is stale; its next client packet is a new flow
+        // (no service or endpoint counter moves: the packet belongs to no flow any more)
+        t.ct.delete(p.key);
+        if (e.flags & CT_F.lcCounted) lcAdd(t, e.svcId, e.epSlot, -1);
+        c.v.ctNew = ST.NONE;
+        return finish(env, c, 'drop', 'drop_ct_failed');
+      }
+      peer = undefined;
+    }
     if (peer === undefined) {
-      // one entry of the flow is gone (LRU, deleteConntrack): rebuild it from this one
+      // one entry of the flow is gone (LRU, deleteConntrack) or expired and reused: rebuild it
       peer = buildPeer(e, p.key, c.now);
       t.ct.put(pk, peer);
     }
+    e.peerTouchNs = c.now;
   }
   let restart = false;
   if (p.key.proto === IPPROTO.tcp) {
@@ -129,32 +157,65 @@ function slowTracked(env: PipelineEnv, c: Ctx, e: CtEntry): FrameResult {
     restart = st === ST.SYN_SENT && e.state !== ST.SYN_SENT;
   } else if (p.key.proto === IPPROTO.udp) st = udpNext(e);
   else st = icmpNext(e);
-  if ((e.flags & CT_F.reply) === 0 && !policerAdmit(t, e.svcId, c.now)) {
+  if (!adopted && (e.flags & CT_F.reply) === 0 && !policerAdmit(t, e.svcId, c.now)) {
     env.counters.service(e.svcId, NO_SLOT, p.len, false, true);
     return finish(env, c, 'drop', 'drop_policed');
   }
   if (restart) {
-    // a restarted flow: sequence numbers start over
-    e.flags &= ~CT_F.seqKnown;
-    if (peer !== undefined) peer.flags &= ~CT_F.seqKnown;
+    // a restarted flow: sequence and acknowledgement numbers start over
+    const known = CT_F.seqKnown | CT_F.ackKnown;
+    e.flags &= ~known;
+    if (peer !== undefined) peer.flags &= ~known;
+    // a new connection on the same (usable) endpoint of an lc service: counted like a new flow
+    if ((e.flags & CT_F.lcCounted) === 0 && serviceLookup(t, p.key)?.algo === ALGO.lc) {
+      lcAdd(t, e.svcId, e.epSlot, 1);
+      e.flags |= CT_F.lcCounted;
+      if (peer !== undefined) peer.flags |= CT_F.lcCounted;
+    }
   }
   if ((st === ST.TIME_WAIT || st === ST.CLOSED) && e.flags & CT_F.lcCounted) {
     lcAdd(t, e.svcId, e.epSlot, -1);
     e.flags &= ~CT_F.lcCounted;
     if (peer !== undefined) peer.flags &= ~CT_F.lcCounted;
   }
-  const finMask = CT_F.finClient | CT_F.finBackend;
+  // the backend answered: a flow created mid-stream becomes an ordinary one (ctAlive, fastEligible)
+  const clear = CT_F.finClient | CT_F.finBackend | (e.flags & CT_F.reply ? CT_F.midstream : 0);
   e.state = st;
-  e.flags = (e.flags & ~finMask) | fins;
+  e.flags = (e.flags & ~clear) | fins;
   ctAccount(e, p, c.now);
   if (peer !== undefined) {
     peer.state = st;
-    peer.flags = (peer.flags & ~finMask) | fins;
+    peer.flags = (peer.flags & ~clear) | fins;
     peer.lastSeenNs = c.now;
   }
   c.v.ctNew = st;
   env.counters.service(e.svcId, e.epSlot, p.len, false, false);
   return finish(env, c, translateAndForward(env, c, e), 'tracked');
+}
+
+/**
+ * Re-selection (docs/datapath.md "Re-selection"): a client's pure SYN on a live forward entry in
+ * SYN_SENT, TIME_WAIT or CLOSED whose recorded endpoint is no longer usable ends the flow (lc
+ * count released, its reply entry deleted when it is the peer, the forward entry deleted) and
+ * returns true: the SYN is then a new flow.
+ */
+function endUnusableFlow(t: Tables, p: ParsedPacket, e: CtEntry): boolean {
+  if (e.flags & CT_F.reply || p.key.proto !== IPPROTO.tcp) return false;
+  if ((p.tcpFlags & (TCPF.syn | TCPF.ack | TCPF.rst | TCPF.fin)) !== TCPF.syn) return false;
+  if (e.state !== ST.SYN_SENT && e.state !== ST.TIME_WAIT && e.state !== ST.CLOSED) return false;
+  const svc = serviceLookup(t, p.key);
+  if (svc !== undefined && svc.id === e.svcId && e.epSlot < svc.epCount) {
+    const ep = t.endpoint(svc.id, svc.gen, e.epSlot);
+    if (usable(ep, p.key.family) && ep.addr.equals(e.natDaddr)) return false;
+  }
+  if (e.flags & CT_F.lcCounted) lcAdd(t, e.svcId, e.epSlot, -1);
+  if ((e.flags & CT_F.dsr) === 0) {
+    const pk = peerKey(e, p.key);
+    const peer = t.ct.lookup(pk);
+    if (peer !== undefined && isPeerOf(peer, e, p.key)) t.ct.delete(pk);
+  }
+  t.ct.delete(p.key);
+  return true;
 }
 
 export function processFrame(env: PipelineEnv, frame: Uint8Array, ifindex: number): FrameResult {
@@ -182,7 +243,10 @@ export function processFrame(env: PipelineEnv, frame: Uint8Array, ifindex: numbe
     if (e === undefined) ctMiss = true;
     else if (fastEligible(e) && (p.tcpFlags & (TCPF.syn | TCPF.fin | TCPF.rst)) === 0) {
       c.now = env.clock();
-      if (ctAlive(t.config.timeoutsS, e, c.now, t.config.faults.has('no-conntrack-expiry'))) return fastPath(env, c, e);
+      if (ctAlive(t.config.timeoutsS, e, c.now, t.config.faults.has('no-conntrack-expiry'))) {
+        const r = fastPath(env, c, e);
+        if (r !== undefined) return r;
+      }
     }
   }
   // the slow path (the kernel's tail call) reads the clock itself
@@ -190,7 +254,7 @@ export function processFrame(env: PipelineEnv, frame: Uint8Array, ifindex: numbe
   if (p.icmpErr) return slowIcmpError(env, c);
   if (!ctMiss) {
     const e = t.ct.lookup(p.key);
-    if (e !== undefined && ctAlive(t.config.timeoutsS, e, c.now, t.config.faults.has('no-conntrack-expiry'))) return slowTracked(env, c, e);
+    if (e !== undefined && ctAlive(t.config.timeoutsS, e, c.now, t.config.faults.has('no-conntrack-expiry')) && !endUnusableFlow(t, p, e)) return slowTracked(env, c, e);
   }
   return newFlow(env, c);
 }

@@ -41,6 +41,8 @@ export interface CtEntry {
   nextSeq: number;
   epSlot: number;
   tcpWin: number;
+  /** The acknowledgement number of the sender's last packet with ACK (valid with CT_F.ackKnown). */
+  lastAck: number;
   state: number;
   flags: number;
   xlate: number;

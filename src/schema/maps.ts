@@ -21,7 +21,7 @@ export const EP_F_ACTIVE = 0x01;
 
 export const CT_F = { reply: 0x01, finClient: 0x02, finBackend: 0x04, dsr: 0x08, seqKnown: 0x10, midstream: 0x20, lcCounted: 0x40, ackKnown: 0x80 } as const;
 export const XLATE = { saddr: 0x01, daddr: 0x02, sport: 0x04, dport: 0x08 } as const;
-export const CFG_F = { trace: 0x01, fibTable: 0x02 } as const;
+export const CFG_F = { trace: 0x01, fibTable: 0x02, virtualClock: 0x04 } as const;
 export const UNKNOWN_TCP = { select: 0, drop: 1 } as const;
 
 /** enum xlb_ct_state, indexed by value: the C name without `XLB_CT_` (upper case, as conntrack tools print states). */

@@ -1,0 +1,379 @@
+// DIR/index.html: the run as a person reads it, one self-contained file (inline CSS, SVG and a
+// few lines of JS; no network, opens from disk). Failures first: the headline counts, then every
+// failed result in one list, then the matrix scenario × hook × backend, then each result: its
+// failed checks with their messages, the seed and the reproduce command, the differential diff,
+// the spread charts, the packets worth a look (each a link to its row in the ladder), the packet
+// ladder decoded from the pcaps, the conntrack timeline of each flow, links to the pcaps.
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { DpTraceEvent } from '../../datapath/packet-datapath.ts';
+import { flowEvents } from '../expect.ts';
+import type { FlowSelector } from '../expect.ts';
+import type { ResultRecord, RunSummary } from '../results.ts';
+import { loadResultArtifacts } from './artifacts.ts';
+import type { ResultArtifacts, TopologyNode } from './artifacts.ts';
+import type { spreadChart } from './charts.ts';
+import { el, fragment, raw } from './html.ts';
+import type { Child, Markup } from './html.ts';
+import { buildLadder, renderLadder } from './ladder.ts';
+import type { Ladder } from './ladder.ts';
+import { STYLE, SCRIPT } from './style.ts';
+
+const BACKEND_ORDER = ['sim', 'prog', 'lab'];
+
+/** A stable, readable anchor for a result. */
+export function resultId(r: Pick<ResultRecord, 'scenario' | 'backend' | 'hook'>): string {
+  return `r-${`${r.scenario}-${r.backend}-${r.hook}`.replace(/[^A-Za-z0-9_-]+/g, '-')}`;
+}
+
+function backendRank(b: string): number {
+  const i = BACKEND_ORDER.indexOf(b);
+  return i >= 0 ? i : b.startsWith('diff:') ? 10 : 5;
+}
+
+function statusMark(s: ResultRecord['status']): string {
+  return s === 'failed' ? '✗' : s === 'passed' ? '✓' : '–';
+}
+
+function ms(n: number): string {
+  return n >= 1000 ? `${(n / 1000).toFixed(1)} s` : `${n} ms`;
+}
+
+function clip(s: string, n: number): string {
+  return s.length <= n ? s : `${s.slice(0, n - 1)}…`;
+}
+
+function firstFailure(r: ResultRecord): string {
+  if (r.error !== undefined) return `error: ${r.error.split('\n')[0] ?? ''}`;
+  const c = r.checks.find((x) => !x.ok);
+  if (c === undefined) return '';
+  const lines = (c.message ?? '').split('\n');
+  // A differential message is a title line and one line per difference: name where they differ.
+  if (r.backend.startsWith('diff:') && lines.length > 1) {
+    const at = lines.slice(1).map((l) => /^(.*?):/.exec(l)?.[1] ?? l);
+    return `${c.name}: differ at ${at.slice(0, 4).join(', ')}${at.length > 4 ? `, … (${at.length})` : ''}`;
+  }
+  const msg = lines[0] ?? '';
+  return `${c.name}${msg === '' ? '' : `: ${msg}`}`;
+}
+
+interface Prepared {
+  r: ResultRecord;
+  id: string;
+  art: ResultArtifacts;
+  ladder?: Ladder;
+}
+
+// ---- the matrix -------------------------------------------------------------------------------
+
+/** Failures first: a backend's own failure (0) before backends merely disagreeing (1), before the rest. */
+function failRank(r: ResultRecord): number {
+  if (r.status !== 'failed') return r.status === 'passed' ? 2 : 3;
+  return r.backend.startsWith('diff:') ? 1 : 0;
+}
+
+function scenarioRank(results: Prepared[], scenario: string): number {
+  return Math.min(...results.filter((p) => p.r.scenario === scenario).map((p) => failRank(p.r)));
+}
+
+function matrix(results: Prepared[]): Markup {
+  const cols = [...new Map(results.map((p) => [`${p.r.hook}|${p.r.backend}`, { hook: p.r.hook, backend: p.r.backend }])).values()].sort(
+    (a, b) => a.hook.localeCompare(b.hook) || backendRank(a.backend) - backendRank(b.backend) || a.backend.localeCompare(b.backend),
+  );
+  const hooks = [...new Set(cols.map((c) => c.hook))];
+  const scenarios = [...new Set(results.map((p) => p.r.scenario))].sort((a, b) => scenarioRank(results, a) - scenarioRank(results, b) || a.localeCompare(b));
+  const cell = new Map(results.map((p) => [`${p.r.scenario}|${p.r.hook}|${p.r.backend}`, p]));
+  return el(
+    'table',
+    { class: 'matrix' },
+    el('thead', {}, el('tr', {}, el('th', { rowspan: 2 }, 'scenario'), hooks.map((h) => el('th', { colspan: cols.filter((c) => c.hook === h).length, class: 'hook' }, h))), el('tr', {}, cols.map((c) => el('th', {}, c.backend)))),
+    el(
+      'tbody',
+      {},
+      scenarios.map((s) =>
+        el(
+          'tr',
+          {},
+          el('th', { class: 'scn' }, s),
+          cols.map((c) => {
+            const p = cell.get(`${s}|${c.hook}|${c.backend}`);
+            if (p === undefined) return el('td', { class: 'none', title: c.backend.startsWith('diff:') ? 'not compared: a backend failed or was skipped, so its digest was not kept' : 'not run' }, c.backend.startsWith('diff:') ? 'not compared' : '');
+            const r = p.r;
+            const tip = r.status === 'failed' ? firstFailure(r) : r.status === 'skipped' ? (r.skipReason ?? 'skipped') : `${r.checks.length} checks passed`;
+            return el('td', { class: r.status }, el('a', { href: `#${p.id}`, title: tip }, el('span', { class: 'mark' }, statusMark(r.status)), ' ', r.status === 'skipped' ? 'skip' : r.backend.startsWith('diff:') ? 'diff' : ms(r.durationMs)));
+          }),
+        ),
+      ),
+    ),
+  );
+}
+
+// ---- one result -------------------------------------------------------------------------------
+
+/** A quoted side of a difference; the differential shortens long values (ending in … without the closing quote). */
+function unquote(s: string): string | undefined {
+  try {
+    const v: unknown = JSON.parse(s);
+    return typeof v === 'string' ? v : undefined;
+  } catch {
+    return s.startsWith('"') ? s.slice(1).replace(/"$/, '') : undefined;
+  }
+}
+
+/** `key: "A" vs "B"` lines of a differential message as a table, the tokens that differ marked. */
+function diffView(message: string, names: [string, string]): Markup {
+  const rows: Markup[] = [];
+  const plain: string[] = [];
+  for (const line of message.split('\n')) {
+    const m = /^(.*?): (".*?(?:"|…)) vs (".*)$/.exec(line);
+    const a = m === null ? undefined : unquote(m[2] ?? '');
+    const b = m === null ? undefined : unquote(m[3] ?? '');
+    if (m === null || a === undefined || b === undefined) {
+      plain.push(line);
+      continue;
+    }
+    const [ma, mb] = tokenDiff(a, b);
+    rows.push(el('tr', {}, el('th', { rowspan: 2 }, m[1] ?? ''), el('td', { class: 'side' }, names[0]), el('td', {}, el('code', {}, ma))), el('tr', {}, el('td', { class: 'side' }, names[1]), el('td', {}, el('code', {}, mb))));
+  }
+  return fragment(plain.length > 0 ? el('pre', { class: 'msg' }, plain.join('\n')) : null, rows.length > 0 ? el('table', { class: 'diff' }, rows) : null);
+}
+
+/** Marks the tokens of a and b outside their longest common subsequence. */
+export function tokenDiff(a: string, b: string): [Markup, Markup] {
+  const split = (s: string): string[] => s.split(/([\s,[\]>]+)/).filter((t) => t !== '');
+  const ta = split(a);
+  const tb = split(b);
+  const L: number[][] = Array.from({ length: ta.length + 1 }, () => new Array<number>(tb.length + 1).fill(0));
+  for (let i = ta.length - 1; i >= 0; i--) for (let j = tb.length - 1; j >= 0; j--) (L[i] as number[])[j] = ta[i] === tb[j] ? (L[i + 1]?.[j + 1] ?? 0) + 1 : Math.max(L[i + 1]?.[j] ?? 0, L[i]?.[j + 1] ?? 0);
+  const ka = new Array<boolean>(ta.length).fill(false);
+  const kb = new Array<boolean>(tb.length).fill(false);
+  let i = 0;
+  let j = 0;
+  while (i < ta.length && j < tb.length) {
+    if (ta[i] === tb[j]) {
+      ka[i++] = true;
+      kb[j++] = true;
+    } else if ((L[i + 1]?.[j] ?? 0) >= (L[i]?.[j + 1] ?? 0)) i++;
+    else j++;
+  }
+  const mark = (ts: string[], keep: boolean[]): Markup => fragment(ts.map((t, k) => (keep[k] === true ? t : el('mark', {}, t))));
+  return [mark(ta, ka), mark(tb, kb)];
+}
+
+/** The two backends a differential result compared ('diff:sim-prog' → sim, prog). */
+function diffPair(r: ResultRecord): [string, string] {
+  const [a = 'A', b = 'B'] = r.backend.slice('diff:'.length).split('-');
+  return [a, b];
+}
+
+function checksTable(r: ResultRecord): Markup {
+  const checks = [...r.checks].sort((a, b) => Number(a.ok) - Number(b.ok));
+  return el(
+    'table',
+    { class: 'checks' },
+    checks.map((c) =>
+      el(
+        'tr',
+        { class: c.ok ? 'passed' : 'failed' },
+        el('td', { class: 'mark' }, c.ok ? '✓' : '✗'),
+        el('td', {}, el('div', { class: 'cname' }, c.name), c.ok || c.message === undefined ? null : r.backend.startsWith('diff:') ? diffView(c.message, diffPair(r)) : el('pre', { class: 'msg' }, c.message)),
+      ),
+    ),
+  );
+}
+
+interface FlowRow {
+  sel: FlowSelector;
+  label: string;
+  backend: string;
+  events: DpTraceEvent[];
+  final: string;
+}
+
+function nodeOfIp(nodes: TopologyNode[], ip: string): string | undefined {
+  return nodes.find((n) => n.ifaces.some((i) => i.ipv4 === ip || i.ipv6 === ip))?.name;
+}
+
+/** One row per flow: forward conntrack entries, and flows the trace saw created (a flow may have expired since). */
+function flows(art: ResultArtifacts): FlowRow[] {
+  const obs = { conntrack: art.conntrack, trace: art.trace };
+  const sels = new Map<string, FlowSelector & { dst: string; dport: number; proto: string }>();
+  for (const e of art.conntrack) if (!e.reply) sels.set(`${e.key.src}|${e.key.sport}`, { clientIp: e.key.src, clientPort: e.key.sport, dst: e.key.dst, dport: e.key.dport, proto: e.key.proto });
+  for (const ev of art.trace) {
+    if (ev.reason !== 'new_flow') continue;
+    const k = `${ev.tuple.src}|${ev.tuple.sport}`;
+    if (!sels.has(k)) sels.set(k, { clientIp: ev.tuple.src, clientPort: ev.tuple.sport, dst: ev.tuple.dst, dport: ev.tuple.dport, proto: ev.tuple.proto });
+  }
+  return [...sels.values()].map((s) => {
+    const fwd = art.conntrack.find((e) => !e.reply && e.key.src === s.clientIp && e.key.sport === s.clientPort);
+    const backendIp = fwd?.nat.dst;
+    const backend = backendIp === undefined ? '' : `${nodeOfIp(art.nodes, backendIp) ?? backendIp}:${fwd?.nat.dport ?? ''}`;
+    return {
+      sel: { clientIp: s.clientIp, clientPort: s.clientPort },
+      label: `${s.proto} ${s.clientIp}:${s.clientPort} → ${s.dst}:${s.dport}`,
+      backend,
+      events: flowEvents(obs, { clientIp: s.clientIp, clientPort: s.clientPort }),
+      final: fwd === undefined ? 'entry gone (expired or never created)' : `${fwd.state}, ${fwd.packets} packets${fwd.flags.length > 0 ? ` [${fwd.flags.join(',')}]` : ''}`,
+    };
+  });
+}
+
+function stateClass(s: string): string {
+  if (s === 'ESTABLISHED' || s === 'UDP_ESTABLISHED') return 'st-est';
+  if (s.startsWith('SYN') || s === 'UDP_NEW' || s === 'UDP_SEEN' || s.startsWith('ICMP')) return 'st-new';
+  if (s === 'NONE') return 'st-none';
+  return 'st-end';
+}
+
+function conntrackTimeline(art: ResultArtifacts): Markup | null {
+  const rows = flows(art);
+  if (rows.length === 0) return null;
+  return el(
+    'table',
+    { class: 'ct' },
+    el('tr', {}, el('th', {}, 'flow (client side)'), el('th', {}, 'endpoint'), el('th', {}, 'state after each packet at the LB (time since the flow’s first packet)'), el('th', {}, 'entry at the end')),
+    rows.map((f) => {
+      const t0 = f.events[0]?.timeNs ?? 0n;
+      let last = 'NONE';
+      const chips: Child[] = [];
+      for (const ev of f.events) {
+        const drop = ev.verdict === 'drop';
+        if (ev.ctAfter === last && !drop) continue;
+        last = ev.ctAfter;
+        const dt = Number(ev.timeNs - t0) / 1e6;
+        chips.push(el('span', { class: `chip ${drop ? 'st-drop' : stateClass(ev.ctAfter)}`, title: `${ev.tuple.src}:${ev.tuple.sport} → ${ev.tuple.dst}:${ev.tuple.dport}: ${ev.reason}, ${ev.verdict}, ${ev.ctBefore} → ${ev.ctAfter}` }, drop ? `✗ ${ev.reason}` : ev.ctAfter, el('small', {}, ` +${dt.toFixed(3)} ms`)));
+      }
+      return el('tr', {}, el('td', {}, el('code', {}, f.label)), el('td', {}, f.backend), el('td', { class: 'chips' }, chips.length === 0 ? el('em', {}, 'no trace events') : chips), el('td', {}, f.final));
+    }),
+  );
+}
+
+function suspects(p: Prepared): Markup | null {
+  const l = p.ladder;
+  if (l === undefined) return null;
+  const bad = l.packets.filter((x) => x.problem !== undefined);
+  if (bad.length === 0) return null;
+  return el(
+    'div',
+    { class: 'suspects' },
+    el('b', {}, `Packets to look at (${bad.length}):`),
+    el(
+      'ol',
+      {},
+      bad.slice(0, 12).map((x) => el('li', {}, el('a', { href: `#${p.id}-p-${x.n}`, class: 'jump' }, `#${x.n}`), ` ${x.timeMs.toFixed(3)} ms ${x.from} → ${x.to}: `, el('b', {}, x.problem ?? ''), el('code', {}, ` ${x.proto} ${x.src}:${x.sport ?? ''} → ${x.dst}:${x.dport ?? ''} ${x.flags}`))),
+    ),
+    bad.length > 12 ? el('p', {}, `… and ${bad.length - 12} more (red rows in the ladder).`) : null,
+  );
+}
+
+function relatedResults(p: Prepared, all: Prepared[]): Markup | null {
+  if (!p.r.backend.startsWith('diff:')) return null;
+  const pair: string[] = diffPair(p.r);
+  const rel = all.filter((q) => q.r.scenario === p.r.scenario && q.r.hook === p.r.hook && pair.includes(q.r.backend));
+  if (rel.length === 0) return null;
+  return el('p', {}, 'Compared results: ', rel.map((q, i) => fragment(i > 0 ? ', ' : '', el('a', { href: `#${q.id}` }, `${q.r.backend} ${q.r.hook}`))), ' (their ladders and conntrack tables show both sides).');
+}
+
+type ChartFn = typeof spreadChart;
+
+function resultSection(p: Prepared, dir: string, all: Prepared[], chart: ChartFn | undefined): Markup {
+  const r = p.r;
+  const failed = r.status === 'failed';
+  const pcapLinks = p.art.pcaps.map((f) => el('a', { href: path.relative(dir, f).split(path.sep).join('/') }, path.basename(f)));
+  const otherFiles = ['trace.json', 'conntrack.json', 'topology.json'].filter(() => p.art.pcaps.length > 0);
+  const charts = r.checks.filter((c) => c.spread !== undefined).map((c) => el('figure', { class: c.ok ? 'chart' : 'chart bad' }, c.spread === undefined || chart === undefined ? null : chart(c.spread, c.ok ? 'connections per backend' : 'connections per backend — outside the band'), el('figcaption', {}, c.name)));
+  const ct = p.art.trace.length > 0 ? conntrackTimeline(p.art) : null;
+  return el(
+    'section',
+    { id: p.id, class: `result ${r.status}` },
+    el('h3', {}, el('span', { class: `badge ${r.status}` }, `${statusMark(r.status)} ${r.status}`), ` ${r.scenario} `, el('span', { class: 'bh' }, `${r.backend} · ${r.hook}`), el('span', { class: 'dur' }, r.backend.startsWith('diff:') ? '' : ms(r.durationMs)), el('a', { class: 'up', href: '#matrix' }, '↑ matrix')),
+    r.skipReason === undefined ? null : el('p', {}, `Skipped: ${r.skipReason}`),
+    r.error === undefined ? null : el('pre', { class: 'msg error' }, `error: ${r.error}`),
+    checksTable(r),
+    relatedResults(p, all),
+    suspects(p),
+    r.log.length === 0 ? null : el('div', { class: 'log' }, el('b', {}, 'Diagnosis and log'), el('pre', {}, r.log.join('\n'))),
+    el(
+      'dl',
+      { class: 'meta' },
+      el('dt', {}, 'seed'),
+      el('dd', {}, el('code', {}, String(r.seed))),
+      el('dt', {}, 'reproduce'),
+      el('dd', {}, el('code', { class: 'cmd' }, r.reproduce), ' ', el('button', { type: 'button', class: 'copy', 'data-copy': r.reproduce }, 'copy')),
+      r.artifactsDir === undefined ? null : fragment(el('dt', {}, 'artifacts'), el('dd', {}, el('code', {}, r.artifactsDir))),
+      pcapLinks.length === 0 ? null : fragment(el('dt', {}, 'pcaps'), el('dd', { class: 'files' }, pcapLinks, otherFiles.map((f) => el('a', { href: path.relative(dir, path.join(r.artifactsDir ?? '', f)).split(path.sep).join('/') }, f)))),
+    ),
+    charts.length === 0 ? null : el('div', { class: 'charts' }, charts),
+    p.ladder === undefined || p.ladder.packets.length === 0
+      ? null
+      : el(
+          'details',
+          { class: 'ladder-box', open: failed },
+          el('summary', {}, `Packet ladder: ${p.ladder.packets.length} packets across ${p.ladder.nodes.join(', ')}`, p.ladder.omitted > 0 ? ` (first ${p.ladder.packets.length}; ${p.ladder.omitted} more in the pcaps)` : '', el('span', { class: 'legend' }, el('span', { class: 'hot' }, 'orange'), ' = field rewritten by the LB, ', el('span', { class: 'bad' }, 'red'), ' = RST / ICMP error / dropped; hover a row for seq, ttl, trace')),
+          el('div', { class: 'scroll' }, renderLadder(p.ladder, `${p.id}-p`)),
+        ),
+    ct === null ? null : el('details', { class: 'ct-box', open: failed }, el('summary', {}, 'Conntrack state timeline per flow (from the LB’s trace events)'), ct),
+  );
+}
+
+// ---- the page ---------------------------------------------------------------------------------
+
+export async function buildHtmlReport(summary: RunSummary, dir: string): Promise<string> {
+  const prepared: Prepared[] = [];
+  for (const r of summary.results) {
+    const art = loadResultArtifacts(r.artifactsDir);
+    const p: Prepared = { r, id: resultId(r), art };
+    if (art.pcaps.length > 0) p.ladder = await buildLadder(art.pcaps, art.nodes, art.trace, r.status === 'failed' ? 600 : 250);
+    prepared.push(p);
+  }
+  // ECharts is loaded only when some result has a spread check to draw.
+  const chart = summary.results.some((r) => r.checks.some((c) => c.spread !== undefined)) ? (await import('./charts.ts')).spreadChart : undefined;
+  const sorted = [...prepared].sort((a, b) => failRank(a.r) - failRank(b.r));
+  const failed = sorted.filter((p) => p.r.status === 'failed');
+  const wall = Object.entries(summary.wallMsByBackend).map(([b, v]) => `${b} ${ms(v ?? 0)}`).join(', ');
+  const headline = el(
+    'header',
+    { class: summary.failed > 0 ? 'red' : 'green' },
+    el('h1', {}, summary.failed > 0 ? `✗ ${summary.failed} failed` : '✓ all passed', el('span', { class: 'counts' }, ` · ${summary.passed} passed · ${summary.skipped} skipped`)),
+    el('p', {}, `xlb run started ${summary.startedAt}, ${ms(summary.durationMs)}; seed ${summary.seed}${wall === '' ? '' : `; time per backend: ${wall}`}`),
+  );
+  const failList =
+    failed.length === 0
+      ? null
+      : el(
+          'section',
+          { class: 'failures' },
+          el('h2', {}, 'Failures'),
+          el(
+            'ul',
+            {},
+            failed.map((p) => {
+              const first = p.ladder?.packets.find((x) => x.problem !== undefined);
+              return el(
+                'li',
+                {},
+                el('a', { href: `#${p.id}`, class: 'fail-link' }, `✗ ${p.r.scenario} · ${p.r.backend} · ${p.r.hook}`),
+                el('span', { class: 'why' }, ` ${clip(firstFailure(p.r), 180)}`),
+                first === undefined ? null : fragment(' — first suspect packet ', el('a', { href: `#${p.id}-p-${first.n}`, class: 'jump' }, `#${first.n} ${first.problem ?? ''}`)),
+              );
+            }),
+          ),
+        );
+  const skipped = sorted.filter((p) => p.r.status === 'skipped');
+  const body = fragment(
+    headline,
+    failList,
+    el('section', { id: 'matrix' }, el('h2', {}, 'Scenario × hook × backend'), el('p', { class: 'hint' }, 'Failed scenarios on top. Each cell links to its result; hover for the first failure.'), matrix(prepared)),
+    el('h2', {}, 'Results'),
+    sorted.filter((p) => p.r.status !== 'skipped').map((p) => resultSection(p, dir, prepared, chart)),
+    skipped.length === 0 ? null : el('section', { class: 'skipped' }, el('h2', {}, 'Skipped'), el('ul', {}, skipped.map((p) => el('li', { id: p.id }, `${p.r.scenario} · ${p.r.backend} · ${p.r.hook}: ${p.r.skipReason ?? ''}`)))),
+  );
+  return `<!doctype html>\n${el('html', { lang: 'en' }, el('head', {}, el('meta', { charset: 'utf-8' }), el('title', {}, `xlb run: ${summary.failed} failed, ${summary.passed} passed`), el('style', {}, raw(STYLE))), el('body', {}, body, el('script', {}, raw(SCRIPT)))).html}\n`;
+}
+
+/** Writes DIR/index.html from the summary and the artifacts under DIR; returns its path. */
+export async function writeHtmlReport(dir: string, summary: RunSummary): Promise<string> {
+  const file = path.join(dir, 'index.html');
+  writeFileSync(file, await buildHtmlReport(summary, dir));
+  return file;
+}
