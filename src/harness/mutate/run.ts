@@ -72,6 +72,8 @@ export interface MutationReport {
   applicable: number;
   /** killed / applicable (0 when nothing applied). */
   score: number;
+  /** Written after each fault while the run goes on: true until the last one is done. */
+  partial: boolean;
   faults: FaultResult[];
 }
 
@@ -186,14 +188,27 @@ export async function runMutation(o: MutateOptions): Promise<MutationReport> {
     faults.push(res);
     const mark = { killed: 'KILLED  ', survived: 'SURVIVED', not_applicable: 'n/a     ', error: 'ERROR   ' }[res.outcome];
     const tail = res.outcome === 'killed' ? `by ${res.killedBy[0] ?? ''}${res.killedBy.length > 1 ? ` (+${res.killedBy.length - 1})` : ''}` : res.outcome === 'survived' ? `— ${fault.breaks}` : `— ${res.why ?? ''}`;
+    // the report so far, so an interrupted run still leaves its results
+    writeFileSync(path.join(o.reportDir, 'mutation.json'), `${JSON.stringify(summarizeMutation(o, started, baseline, faults, true), null, 2)}\n`);
     say(`[${i + 1}/${o.faults.length}] ${mark} ${fault.name} (${fault.stage}) build ${(res.buildMs / 1000).toFixed(1)} s, run ${(res.runMs / 1000).toFixed(1)} s ${tail}`);
   }
   if (next !== undefined) rmSync((await next).dir, { recursive: true, force: true });
 
+  const report = summarizeMutation(o, started, baseline, faults, false);
+  writeFileSync(path.join(o.reportDir, 'mutation.json'), `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(path.join(o.reportDir, 'mutation.md'), mutationMarkdown(report));
+  say(`\n${scoreLine(report)}`);
+  const surv = faults.filter((f) => f.outcome === 'survived');
+  if (surv.length > 0) say(`survivors (each a scenario to write):\n${surv.map((f) => `  ${f.name} (${f.stage}): ${f.breaks}${f.progBlind === undefined ? '' : ` [${f.progBlind}]`}`).join('\n')}`);
+  say(`reports: ${path.join(o.reportDir, 'mutation.json')}, ${path.join(o.reportDir, 'mutation.md')}`);
+  return report;
+}
+
+function summarizeMutation(o: MutateOptions, started: Date, baseline: MutationReport['baseline'], faults: FaultResult[], partial: boolean): MutationReport {
   const killed = faults.filter((f) => f.outcome === 'killed').length;
   const survived = faults.filter((f) => f.outcome === 'survived').length;
   const applicable = killed + survived;
-  const report: MutationReport = {
+  return {
     startedAt: started.toISOString(),
     durationMs: Date.now() - started.getTime(),
     seed: o.seed,
@@ -207,15 +222,9 @@ export async function runMutation(o: MutateOptions): Promise<MutationReport> {
     errors: faults.filter((f) => f.outcome === 'error').length,
     applicable,
     score: applicable === 0 ? 0 : killed / applicable,
+    partial,
     faults,
   };
-  writeFileSync(path.join(o.reportDir, 'mutation.json'), `${JSON.stringify(report, null, 2)}\n`);
-  writeFileSync(path.join(o.reportDir, 'mutation.md'), mutationMarkdown(report));
-  say(`\n${scoreLine(report)}`);
-  const surv = faults.filter((f) => f.outcome === 'survived');
-  if (surv.length > 0) say(`survivors (each a scenario to write):\n${surv.map((f) => `  ${f.name} (${f.stage}): ${f.breaks}${f.progBlind === undefined ? '' : ` [${f.progBlind}]`}`).join('\n')}`);
-  say(`reports: ${path.join(o.reportDir, 'mutation.json')}, ${path.join(o.reportDir, 'mutation.md')}`);
-  return report;
 }
 
 export function scoreLine(r: MutationReport): string {
