@@ -193,3 +193,31 @@ test('verdicts: drop is gone (counted), tx goes back out of the same interface, 
     t.is(lbB.stats.txFrames, 3);
   }));
 
+
+test('a datapath that breaks a TCP checksum shows up: the backend drops and counts, the client fails', (t) =>
+  withWorld(t, builtinTopology('two-arm'), async (w, dp) => {
+    dp.script = (f) => {
+      const d = decodeFrame(f);
+      const tcp = d.tcp;
+      if (tcp === undefined || d.ip?.dst !== '198.18.2.11') return undefined;
+      const out = Buffer.from(f);
+      out[tcp.offset + 16] = (out[tcp.offset + 16] ?? 0) ^ 0x01;
+      return { verdict: 'pass', frame: out };
+    };
+    const r = await w.client('c1', { proto: 'tcp', target: '198.18.2.11', timeoutMs: 2500 });
+    t.is(r.results[0]?.error, 'connect: timeout after 2500 ms connecting');
+    // The SYN at 0 s and its retransmission at 1 s (the next, at 3 s, is after the client gave up).
+    t.is(w.net.node('b1').drops.get('bad_checksum'), 2);
+    t.is(w.net.node('lb').forwarded, 2);
+  }));
+
+test('two clients at once on one clock (Promise.all): both complete, in one virtual timeline', (t) =>
+  withWorld(t, builtinTopology('two-arm', { clients: 2 }), async (w) => {
+    const [a, b] = await Promise.all([
+      w.client('c1', { proto: 'tcp', target: '198.18.2.11', count: 3, holdMs: 500 }),
+      w.client('c2', { proto: 'udp', target: '198.18.2.12', count: 3, rounds: 2, roundGapMs: 200 }),
+    ]);
+    t.deepEqual(a.summary.byBackend, { b1: 3 });
+    t.deepEqual(b.summary.byBackend, { b2: 3 });
+    t.true(w.clock.nowMs >= 500 && w.clock.nowMs < 600);
+  }));

@@ -2,7 +2,8 @@
 //   node --import tsx src/harness/virtual/bench-vnet.ts [--backend pass|sim|prog] [--conns N] [--runs R]
 // Runs N TCP connections (payload 64 B, concurrency 10) from c1 to the backends of the two-arm
 // topology through the LB node, R times, and prints per run: wall ms, frames carried over links
-// (every delivery counts once), frames through the datapath, and frames per second. `pass` is the
+// (every delivery counts once), frames through the datapath, frames per second of wall time and
+// of CPU time (on a shared, loaded machine the CPU figure is the one to compare). `pass` is the
 // pass-through test double (the network's own cost: the client straight to b1's address);
 // `sim` and `prog` balance an rr DNAT service through the model / the real programs (root).
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -36,14 +37,17 @@ for (let run = 0; run < runs; run++) {
     await w.apply([{ name: 'echo', vip: '198.18.100.1', port: 7000, protocol: 'tcp', algorithm: 'rr', mode: 'dnat', endpoints: ['198.18.2.11', '198.18.2.12', '198.18.2.13'].map((ip) => ({ ip, port: 7000 })) }]);
   }
   const tr = performance.now();
+  const cpu0 = process.cpuUsage();
   const r = await w.client('c1', { proto: 'tcp', target: backend === 'pass' ? '198.18.2.11' : '198.18.100.1', count: conns, concurrency: 10 });
   const wall = performance.now() - tr;
+  const cpu = process.cpuUsage(cpu0);
+  const cpuMs = (cpu.user + cpu.system) / 1000;
   const frames = w.net.ifaces.reduce((n, i) => n + i.stats.rxFrames, 0);
   await w.close();
   const total = performance.now() - t0;
   rmSync(dir, { recursive: true, force: true });
   if (r.summary.ok !== conns) throw new Error(`run ${run}: ${r.summary.errors} connection(s) failed: ${r.results.find((x) => x.error !== null)?.error ?? ''}`);
   process.stdout.write(
-    `${JSON.stringify({ backend, run, conns, clientWallMs: Math.round(wall), worldWallMs: Math.round(total), frames, datapathFrames: w.events.length, framesPerSec: Math.round(frames / (wall / 1000)) })}\n`,
+    `${JSON.stringify({ backend, run, conns, clientWallMs: Math.round(wall), worldWallMs: Math.round(total), frames, datapathFrames: w.events.length, framesPerSec: Math.round(frames / (wall / 1000)), clientCpuMs: Math.round(cpuMs), framesPerCpuSec: Math.round(frames / (cpuMs / 1000)) })}\n`,
   );
 }

@@ -44,19 +44,25 @@ class Reader {
   #onClose: (() => void)[] = [];
 
   constructor(c: TcpConn) {
+    const clock = c.stack.node.clock;
+    const wake = (): void => clock.wake();
     c.events.connect = () => {
+      wake();
       for (const w of this.#onConnect.splice(0)) w();
     };
     c.events.data = (d) => {
+      wake();
       this.buf = Buffer.concat([this.buf, d]);
       this.total += d.length;
       this.#wake();
     };
     c.events.end = () => {
+      wake();
       this.ended = true;
       this.#wake();
     };
     c.events.close = (err) => {
+      wake();
       if (err !== null) this.error = err;
       this.ended = true;
       this.closed = true;
@@ -206,7 +212,14 @@ export class VirtualClientEnv implements ClientEnv {
       }
       const b = await this.#get(o, s.c, s.reader);
       lastPort = s.c.localPort;
-      if (!o.keepAlive) s.c.end();
+      if (!o.keepAlive) {
+        // node:http ends the socket when a `connection: close` response is complete; the
+        // server's FIN, sent right after the response, is usually read in the same go, so the
+        // client closes second (no TIME_WAIT on its side). The zero-delay timer lets a FIN that
+        // arrives at this same instant be processed first.
+        const c = s.c;
+        this.clock.setTimeout(() => c.end(), 0);
+      }
       return b;
     };
     const conn: Conn = {
@@ -229,11 +242,13 @@ export class VirtualClientEnv implements ClientEnv {
     let listeners: ((m: Buffer) => void)[] = [];
     let errorListeners: ((e: Error) => void)[] = [];
     sock.onMessage = (m) => {
+      this.clock.wake();
       const ls = listeners;
       listeners = [];
       for (const l of ls) l(m);
     };
     sock.onError = (e) => {
+      this.clock.wake();
       const ls = errorListeners;
       errorListeners = [];
       for (const l of ls) l(e);
@@ -270,11 +285,12 @@ export class VirtualClientEnv implements ClientEnv {
 
   /** The process exits: connecting sockets are dropped, open ones closed (FIN), UDP sockets closed. */
   exit(): void {
-    for (const c of this.conns) {
-      if (c.state === 'SYN_SENT') c.destroy();
-      else if (c.state !== 'CLOSED' && c.state !== 'TIME_WAIT') c.end();
-    }
+    for (const c of this.conns) if (c.state === 'SYN_SENT') c.destroy();
     for (const close of this.#udpClosers) close();
+    // After what arrives at this instant (a server's FIN right behind its last answer), as the
+    // process would have read it before exiting.
+    const open = this.conns.filter((c) => c.state !== 'CLOSED' && c.state !== 'TIME_WAIT');
+    if (open.length > 0) this.clock.schedule(() => open.forEach((c) => c.end()), 0);
   }
 }
 

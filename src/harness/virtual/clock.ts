@@ -8,8 +8,13 @@
 //
 // Application code of the virtual hosts (the traffic client) is async: a timer resolves a
 // promise and the continuation runs as a microtask. The async drivers (`runUntilSettled`,
-// `runForAsync`) therefore let every microtask run (one macrotask turn) after each timer, so the
-// continuation schedules its packets at the virtual time it woke up at, before the clock moves on.
+// `runForAsync`) therefore let every microtask run (one macrotask turn) after an event that may
+// have woken async code, so the continuation schedules its packets at the virtual time it woke
+// up at, before the clock moves on. Which events those are: every `setTimeout` (the default, safe
+// for any caller), and whatever calls `wake()` (the virtual client does, whenever its sockets hand
+// it something). Packet deliveries and the stacks' own timers (`schedule`) run without a turn:
+// most events are packets crossing routers and servers answering synchronously, and a turn costs
+// a trip through the event loop.
 //
 // Every run is bounded: more than `maxSteps` timers in one run means a scenario that loops
 // forever (a retransmission storm, a forwarding loop), and the run fails saying so.
@@ -28,6 +33,8 @@ interface Entry {
   cancelled: boolean;
   /** Timers that only exist to carry a packet over a link (see `inFlight`). */
   packet: boolean;
+  /** Yield to promise continuations after it ran (see the header). */
+  wakes: boolean;
 }
 
 export class StepLimitError extends Error {
@@ -87,17 +94,36 @@ export class VirtualClock {
 
   /** Runs `fn` after `delayMs` virtual milliseconds (0 = after everything already due now). */
   setTimeout(fn: () => void, delayMs: number): Timer {
-    return this.#schedule(fn, Math.round(Math.max(0, delayMs) * 1000), false);
+    return this.#schedule(fn, Math.round(Math.max(0, delayMs) * 1000), false, true);
+  }
+
+  /** `setTimeout` for synchronous stack internals (RTO, TIME_WAIT): no turn unless `fn` calls wake(). */
+  schedule(fn: () => void, delayMs: number): Timer {
+    return this.#schedule(fn, Math.round(Math.max(0, delayMs) * 1000), false, false);
   }
 
   /** A packet delivery after `delayUs`; counted in `inFlight` so `settle()` can wait for the wire to be empty. */
   deliver(fn: () => void, delayUs: number): void {
     this.#packets++;
-    this.#schedule(fn, Math.max(0, Math.round(delayUs)), true);
+    this.#schedule(fn, Math.max(0, Math.round(delayUs)), true, false);
   }
 
-  #schedule(fn: () => void, delayUs: number, packet: boolean): Timer {
-    const e: Entry = { atUs: this.#nowUs + delayUs, seq: this.#seq++, fn, cancelled: false, packet };
+  /** Async code may have been woken (a promise resolved): let it run before the next event. */
+  wake(): void {
+    this.#woken = true;
+  }
+
+  #woken = false;
+
+  /** Whether the event just run needs a turn (and clears the flag). */
+  #needsTurn(e: Entry | undefined): boolean {
+    const w = this.#woken || (e?.wakes ?? false);
+    this.#woken = false;
+    return w;
+  }
+
+  #schedule(fn: () => void, delayUs: number, packet: boolean, wakes: boolean): Timer {
+    const e: Entry = { atUs: this.#nowUs + delayUs, seq: this.#seq++, fn, cancelled: false, packet, wakes };
     this.#push(e);
     return {
       atUs: e.atUs,
@@ -164,23 +190,23 @@ export class VirtualClock {
     this.onAdvance?.(from, us);
   }
 
-  /** Fires the next timer (time jumps to it). False when none is left. */
-  #step(what: string, budget: { steps: number }): boolean {
+  /** Fires the next timer (time jumps to it). Undefined when none is left. */
+  #step(what: string, budget: { steps: number }): Entry | undefined {
     const e = this.#peek();
-    if (e === undefined) return false;
+    if (e === undefined) return undefined;
     if (++budget.steps > this.maxSteps) throw new StepLimitError(this.maxSteps, what);
     this.#pop();
     this.#steps++;
     if (e.packet) this.#packets--;
     this.#moveTo(e.atUs);
     e.fn();
-    return true;
+    return e;
   }
 
   /** Runs every timer, however far in the future (synchronous code only). */
   runUntilIdle(): void {
     const budget = { steps: 0 };
-    while (this.#step('running until idle', budget));
+    while (this.#step('running until idle', budget) !== undefined);
   }
 
   /** Runs the timers due within `ms`, then sets the time to now + ms (synchronous code only). */
@@ -197,8 +223,7 @@ export class VirtualClock {
     const budget = { steps: 0 };
     await turn();
     for (let e = this.#peek(); e !== undefined && e.atUs <= end; e = this.#peek()) {
-      this.#step(`advancing ${ms} ms`, budget);
-      await turn();
+      if (this.#needsTurn(this.#step(`advancing ${ms} ms`, budget))) await turn();
     }
     this.#moveTo(end);
     await turn();
@@ -218,24 +243,30 @@ export class VirtualClock {
     const budget = { steps: 0 };
     await turn();
     while (!done) {
-      if (!this.#step(what, budget)) {
+      const e = this.#step(what, budget);
+      if (e === undefined) {
         await turn();
         if (done) break;
+        // Something may have woken without saying so: only give up when a turn changed nothing.
+        if (this.#peek() !== undefined) continue;
         throw new Error(`virtual clock: nothing left to run while ${what} is still waiting (a virtual host waits for an event nobody scheduled)`);
       }
-      await turn();
+      if (this.#needsTurn(e)) await turn();
     }
     return watched;
   }
 
-  /** Runs until no packet is on a link (responses to injected frames arrive; timers due before them fire too). */
+  /**
+   * Runs until no packet is on a link and nothing is left at the current instant (responses to
+   * injected frames arrive; timers due before them fire too; later timers wait).
+   */
   async settle(what: string): Promise<void> {
     const budget = { steps: 0 };
     await turn();
-    while (this.#packets > 0) {
-      this.#step(what, budget);
-      await turn();
+    while (this.#packets > 0 || this.#peek()?.atUs === this.#nowUs) {
+      if (this.#needsTurn(this.#step(what, budget))) await turn();
     }
+    await turn();
   }
 }
 

@@ -11,8 +11,9 @@
 //     ICMP time exceeded at TTL 1, net unreachable without a route, fragmentation needed /
 //     packet too big when the packet does not fit the egress MTU.
 //   - neighbours are static: every node knows every MAC on its segments (no ARP, no ND).
-// Not modelled: IP fragments (dropped and counted: no reassembly), ICMP redirects, IP options
-// processing, rp_filter (the lab turns it off anyway), multicast, loopback traffic to oneself.
+// Not modelled: IP fragments (dropped and counted: no reassembly), VLAN devices (tagged frames
+// are dropped and counted), ICMP redirects, IP options processing, rp_filter (the lab turns it
+// off anyway), multicast, loopback traffic to oneself.
 import { buildFrame, checksumProblems, decodeFrame, parseIp, parseMac, updateChecksum16 } from '../../packet/index.ts';
 import type { DecodedFrame, IpPacketSpec } from '../../packet/index.ts';
 import { parsePrefix } from '../../../lab/addr.ts';
@@ -59,6 +60,7 @@ function netBytes(text: string): { family: 4 | 6; net: Uint8Array; len: number }
 /** Drop reasons of the virtual hosts (VNode.drops keys). */
 export type HostDrop =
   | 'other_host'
+  | 'vlan'
   | 'not_ip'
   | 'malformed'
   | 'bad_checksum'
@@ -159,9 +161,19 @@ export class VNode {
     return this.#localPrefixes.some((p) => p.net.length === b.length && prefixMatch(b, p.net, p.len));
   }
 
+  /** Route per destination text: routes never change once the node is built. */
+  #routeCache = new Map<string, Route | undefined>();
+
   /** Longest-prefix match; among equal lengths the first one (connected before declared). */
-  route(dst: string | Uint8Array): Route | undefined {
-    const b = typeof dst === 'string' ? parseIp(dst) : dst;
+  route(dst: string): Route | undefined {
+    if (this.#routeCache.has(dst)) return this.#routeCache.get(dst);
+    const r = this.#lookup(parseIp(dst));
+    if (this.#routeCache.size > 65536) this.#routeCache.clear();
+    this.#routeCache.set(dst, r);
+    return r;
+  }
+
+  #lookup(b: Uint8Array): Route | undefined {
     let best: Route | undefined;
     for (const r of this.routes) {
       if (r.net.length !== b.length || !prefixMatch(b, r.net, r.len)) continue;
@@ -216,6 +228,11 @@ export class VNode {
       return;
     }
     const d = decodeFrame(frame);
+    if (d.vlans.length > 0) {
+      // No VLAN devices on the virtual hosts: Linux drops a tagged frame no VLAN device takes.
+      this.drop('vlan');
+      return;
+    }
     if (d.ip === undefined) {
       this.drop(d.error !== undefined && d.etherType !== undefined && (d.etherType === 0x0800 || d.etherType === 0x86dd) ? 'malformed' : 'not_ip');
       return;
@@ -228,13 +245,13 @@ export class VNode {
       this.drop('malformed');
       return;
     }
-    if (this.isLocal(d.ip.dst)) this.#deliver(iface, frame, d);
+    if (this.isLocal(d.ip.dst)) this.#deliver(frame, d);
     // Linux forwards only frames sent to its own MAC (ip_forward drops pkt_type != PACKET_HOST).
-    else if (this.forwarding && !group) this.forward(iface, frame, d);
+    else if (this.forwarding && !group) this.forward(frame, d);
     else this.drop('not_local');
   }
 
-  #deliver(iface: VIface, frame: Buffer, d: DecodedFrame): void {
+  #deliver(frame: Buffer, d: DecodedFrame): void {
     const ip = d.ip!;
     if ((ip.version === 4 && (ip.mf || ip.fragOffset !== 0)) || (ip.version === 6 && ip.fragment !== undefined)) {
       this.drop('fragment');
@@ -250,12 +267,11 @@ export class VNode {
     }
     if (d.tcp !== undefined) this.tcp.input(d);
     else if (d.udp !== undefined) this.udp.input(d, frame);
-    else if (d.icmp !== undefined) this.#icmpInput(d, frame);
+    else if (d.icmp !== undefined) this.#icmpInput(d);
     else this.drop('no_socket');
-    void iface;
   }
 
-  #icmpInput(d: DecodedFrame, frame: Buffer): void {
+  #icmpInput(d: DecodedFrame): void {
     const icmp = d.icmp!;
     if (icmp.typeName === 'echo-request') {
       const reply = echoReply(d, 64);
@@ -265,9 +281,7 @@ export class VNode {
     if (icmp.typeName === 'dest-unreachable' && icmp.inner !== undefined) {
       this.udp.icmpError(icmp.inner, icmp.code);
       this.tcp.icmpError(icmp.inner, icmp.code);
-      return;
     }
-    void frame;
   }
 
   // ---- forward -------------------------------------------------------------------------------
@@ -276,7 +290,7 @@ export class VNode {
    * Forwards a packet by its destination, or by `toward` (the address a FIB lookup was asked
    * about: a DSR endpoint, whose packets keep the VIP as destination).
    */
-  forward(iface: VIface, frame: Buffer, d: DecodedFrame, toward?: string): void {
+  forward(frame: Buffer, d: DecodedFrame, toward?: string): void {
     const ip = d.ip!;
     const ttl = ip.version === 4 ? ip.ttl : ip.hopLimit;
     if (ttl <= 1) {
@@ -316,17 +330,16 @@ export class VNode {
     out.set(r.iface.macBytes, 6);
     this.forwarded++;
     r.iface.transmit(out);
-    void iface;
   }
 
   /** The stack's forwarding of a frame toward `toward` instead of its destination (see lb.ts). */
-  forwardToward(iface: VIface, frame: Buffer, toward: string): void {
+  forwardToward(frame: Buffer, toward: string): void {
     const d = decodeFrame(frame);
     if (d.ip === undefined || (d.ip.version === 4 && d.ip.checksum.verdict !== 'ok')) {
       this.drop(d.ip === undefined ? 'not_ip' : 'bad_checksum');
       return;
     }
-    this.forward(iface, frame, d, toward);
+    this.forward(frame, d, toward);
   }
 
   /** Sends a frame by its destination address as it is (a datapath's redirect: it already set TTL and MACs). */
@@ -351,11 +364,18 @@ export class VNode {
    * hop's MAC. Returns an errno name when it cannot (ENETUNREACH, EHOSTUNREACH).
    */
   sendIp(spec: IpPacketSpec): 'ENETUNREACH' | 'EHOSTUNREACH' | undefined {
+    // Counted as drops too: a TCP segment's sender has nobody to tell but its retransmission timer.
     const r = this.route(spec.ip.dst);
-    if (r === undefined) return 'ENETUNREACH';
+    if (r === undefined) {
+      this.drop('no_route');
+      return 'ENETUNREACH';
+    }
     const hop = r.via ?? spec.ip.dst;
     const mac = this.#neigh.get(hop);
-    if (mac === undefined) return 'EHOSTUNREACH';
+    if (mac === undefined) {
+      this.drop('no_neighbour');
+      return 'EHOSTUNREACH';
+    }
     const ip = r.family === 4 && spec.ip.id === undefined ? { ...spec.ip, id: this.nextIpId() } : spec.ip;
     const frame = buildFrame({ ...spec, ip, eth: { src: r.iface.mac, dst: '00:00:00:00:00:00' } });
     frame.set(mac, 0);

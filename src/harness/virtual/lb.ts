@@ -51,7 +51,7 @@ export function attachDatapath(node: VNode, dp: PacketDatapath, onResult: (e: Lb
         const out = Buffer.from(result.frame);
         const toward = result.fwd === 'pass_fib' ? fibTarget(result) : undefined;
         if (toward === undefined) return out;
-        node.forwardToward(iface, out, toward);
+        node.forwardToward(out, toward);
         return undefined;
       }
     }

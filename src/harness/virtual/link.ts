@@ -96,15 +96,16 @@ export class VIface {
   }
 }
 
-function macKey(b: Uint8Array, off: number): string {
-  return Buffer.from(b.buffer, b.byteOffset + off, 6).toString('hex');
+/** A MAC as one number (48 bits fit a double exactly). */
+function macKey(b: Uint8Array, off: number): number {
+  return ((b[off] ?? 0) * 2 ** 40) + ((b[off + 1] ?? 0) * 2 ** 32) + (((b[off + 2] ?? 0) << 24) >>> 0) + ((b[off + 3] ?? 0) << 16) + ((b[off + 4] ?? 0) << 8) + (b[off + 5] ?? 0);
 }
 
 export class Segment {
   readonly name: string;
   readonly members: VIface[] = [];
   /** Learned MAC -> port (switches only). */
-  readonly fdb = new Map<string, VIface>();
+  readonly fdb = new Map<number, VIface>();
   readonly #clock: VirtualClock;
   readonly #delayUs: number;
   /** Frames a switch flooded (destination unknown or broadcast). */

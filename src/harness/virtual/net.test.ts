@@ -185,7 +185,7 @@ test('TIME_WAIT length is configurable', async (t) => {
   net.close();
 });
 
-test('ICMP: echo replies (IPv4 and ICMPv6), time exceeded at TTL 1, bad checksums dropped and counted', async (t) => {
+test('ICMP: echo replies (IPv4 and ICMPv6), time exceeded at TTL 1; bad checksums and VLAN tags dropped and counted', async (t) => {
   const net = network();
   const c1 = net.iface('c1', 'left');
   const rtMac = net.iface('rt', 'left').mac;
@@ -195,6 +195,7 @@ test('ICMP: echo replies (IPv4 and ICMPv6), time exceeded at TTL 1, bad checksum
   c1.transmit(buildFrame({ eth, ip: { src: C1.ipv4, dst: B1.ipv4, ttl: 1 }, udp: { sport: 5000, dport: 7001 }, payload: 'x' }));
   c1.transmit(buildFrame({ eth, ip: { src: C1.ipv4, dst: B1.ipv4 }, tcp: { sport: 5000, dport: 7000, checksum: 'bad' } }));
   c1.transmit(buildFrame({ eth, ip: { src: C1.ipv4, dst: B1.ipv4, checksum: 'bad' }, udp: { sport: 5000, dport: 7001 } }));
+  c1.transmit(buildFrame({ eth, vlan: 10, ip: { src: C1.ipv4, dst: B1.ipv4 }, udp: { sport: 5000, dport: 7001 } }));
   await net.clock.settle('test frames');
   const got = decoded(net, 'c1', 'left').filter((d) => d.ip?.dst === C1.ipv4 || d.ip?.dst === C1.ipv6);
   const replies = got.filter((d) => d.icmp?.typeName === 'echo-reply');
@@ -214,6 +215,7 @@ test('ICMP: echo replies (IPv4 and ICMPv6), time exceeded at TTL 1, bad checksum
   t.is(net.node('b1').drops.get('bad_checksum'), 1);
   t.is(net.node('rt').drops.get('bad_checksum'), 1);
   t.is(net.node('rt').drops.get('ttl_exceeded'), 1);
+  t.is(net.node('rt').drops.get('vlan'), 1);
   net.close();
 });
 
@@ -299,4 +301,42 @@ test('clock: equal times fire in scheduling order; a run that never settles hits
 test('clock: a promise nothing will ever resolve is reported, not hung', async (t) => {
   const clock = new VirtualClock();
   await t.throwsAsync(clock.runUntilSettled(new Promise(() => undefined), 'a stuck host'), { message: /nothing left to run while a stuck host/ });
+});
+
+test('HTTP connection: close from a fixed source port: the server closes first, its TIME_WAIT gives way to the next SYN', async (t) => {
+  const net = network();
+  // A request right after the previous response would find that connection still closing
+  // (LAST_ACK: EADDRNOTAVAIL, as on Linux); 10 ms between rounds let it finish.
+  const r = await run(net, { proto: 'http', target: B1.ipv4, sport: 41000, rounds: 3, roundGapMs: 10, keepAlive: false });
+  t.deepEqual(r.results[0]?.backends, ['b1', 'b1', 'b1'], r.results[0]?.error ?? '');
+  await net.clock.settle('the last ACK');
+  // The server is the side in TIME_WAIT; each new SYN (higher ISN) reopened it.
+  t.deepEqual([...net.node('c1').tcp.conns.values()].map((c) => c.state), []);
+  t.deepEqual([...net.node('b1').tcp.conns.values()].map((c) => c.state), ['TIME_WAIT']);
+  net.close();
+});
+
+test('lost FINs are retransmitted on the RTO; both ends still close', async (t) => {
+  const net = network();
+  const lost = new Set<string>();
+  net.node('rt').filters.push((frame) => {
+    const d = decodeFrame(frame);
+    const key = `${d.ip?.src}`;
+    if (d.tcp?.flagString.includes('F') === true && !lost.has(key)) {
+      lost.add(key);
+      return 'drop';
+    }
+    return 'keep';
+  });
+  const r = await run(net, { proto: 'tcp', target: B1.ipv4, timeoutMs: 5000 });
+  t.is(r.summary.ok, 1);
+  await net.clock.runForAsync(5000);
+  t.is(lost.size, 2);
+  t.deepEqual([...net.node('b1').tcp.conns.values()].map((c) => c.state), []);
+  t.deepEqual([...net.node('c1').tcp.conns.values()].map((c) => c.state), ['TIME_WAIT']);
+  const fins = net.iface('c1', 'left').capture.packets.filter((p) => decodeFrame(p.frame).tcp?.flagString.includes('F') === true);
+  // c1's FIN (lost), c1's again, then b1's second (its first was lost): b1 answers a FIN with one.
+  t.is(fins.length, 3);
+  t.true(net.node('c1').tcp.retransmits >= 1 && net.node('b1').tcp.retransmits >= 1);
+  net.close();
 });

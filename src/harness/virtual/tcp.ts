@@ -167,7 +167,8 @@ export class TcpConn {
   /** Sends what the window allows, the FIN when due, and a pure ACK if one is owed. */
   #output(): void {
     if (this.state === 'SYN_SENT' || this.state === 'SYN_RECEIVED' || this.#closed) return;
-    const canData = this.state === 'ESTABLISHED' || this.state === 'CLOSE_WAIT';
+    // Sending states; after our FIN only retransmissions of what was written before it.
+    const canData = this.state === 'ESTABLISHED' || this.state === 'CLOSE_WAIT' || this.state === 'FIN_WAIT_1' || this.state === 'CLOSING' || this.state === 'LAST_ACK';
     if (canData) {
       const mss = Math.min(this.#mss, this.#peerMss);
       for (;;) {
@@ -188,14 +189,15 @@ export class TcpConn {
         this.#finSeq = this.#sndNxt;
         this.#send(F.fin | F.ack, this.#sndNxt, Buffer.alloc(0));
         this.#sndNxt = add(this.#sndNxt, 1);
-        this.state = this.state === 'ESTABLISHED' ? 'FIN_WAIT_1' : 'LAST_ACK';
+        if (this.state === 'ESTABLISHED') this.state = 'FIN_WAIT_1';
+        else if (this.state === 'CLOSE_WAIT') this.state = 'LAST_ACK';
         this.#armRto();
       }
     }
     if (this.#ackPending && this.#ackTimer === undefined) {
       // Owed ACKs leave at the end of this instant, so an answer the application writes now
       // (also from an async continuation) carries them, as a delayed ACK would.
-      this.#ackTimer = this.stack.node.clock.setTimeout(() => {
+      this.#ackTimer = this.stack.node.clock.schedule(() => {
         this.#ackTimer = undefined;
         if (this.#ackPending && !this.#closed) this.#send(F.ack, this.#sndNxt, Buffer.alloc(0));
       }, 0);
@@ -204,7 +206,7 @@ export class TcpConn {
 
   #armRto(): void {
     if (this.#rtoTimer !== undefined && !this.#rtoTimer.cancelled) return;
-    this.#rtoTimer = this.stack.node.clock.setTimeout(() => this.#onRto(), this.#rto);
+    this.#rtoTimer = this.stack.node.clock.schedule(() => this.#onRto(), this.#rto);
   }
 
   #restartRto(): void {
@@ -229,18 +231,10 @@ export class TcpConn {
     if (this.state === 'SYN_SENT') this.#send(F.syn, this.#iss, Buffer.alloc(0), true);
     else if (this.state === 'SYN_RECEIVED') this.#send(F.syn | F.ack, this.#iss, Buffer.alloc(0), true);
     else {
-      // Go back to the oldest unacknowledged byte; a sent FIN is sent again after the data.
+      // Go back to the oldest unacknowledged byte; a sent FIN is sent again after the data
+      // (the state stays: FIN_WAIT_1, CLOSING and LAST_ACK retransmit what they had sent).
       this.#sndNxt = this.#sndUna;
-      if (this.#finSeq !== undefined && !this.#finAcked) {
-        this.#finSeq = undefined;
-        this.state = this.state === 'FIN_WAIT_1' ? 'ESTABLISHED' : this.state === 'LAST_ACK' ? 'CLOSE_WAIT' : this.state;
-        if (this.state === 'CLOSING') {
-          // Our FIN unacknowledged while the peer's arrived: resend it as is.
-          this.#send(F.fin | F.ack, this.#sndUna, Buffer.alloc(0));
-          this.#sndNxt = add(this.#sndUna, 1);
-          this.#finSeq = this.#sndUna;
-        }
-      }
+      if (this.#finSeq !== undefined && !this.#finAcked) this.#finSeq = undefined;
       this.#output();
     }
     this.#armRto();
@@ -452,7 +446,7 @@ export class TcpConn {
     this.#twTimer?.cancel();
     const first = this.state !== 'TIME_WAIT';
     this.state = 'TIME_WAIT';
-    this.#twTimer = this.stack.node.clock.setTimeout(() => this.#finish(null), this.stack.timeWaitMs);
+    this.#twTimer = this.stack.node.clock.schedule(() => this.#finish(null), this.stack.timeWaitMs);
     if (first) this.events.close?.(null);
   }
 

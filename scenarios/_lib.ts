@@ -1,0 +1,179 @@
+// Helpers shared by the scenarios (files starting with `_` are not scenarios): services from the
+// topology, raw frames from a node with the Ethernet addresses the topology gives it (the same
+// deterministic MACs on sim, prog and lab), and checks over whole captures.
+import { resolveTopology } from '../lab/topology.ts';
+import { backendEndpoints, flowEntries, SERVER_PORTS, twoArm } from '../src/harness/index.ts';
+import type { LinkCapture, ScenarioContext, ServiceInput, TopoInfo } from '../src/harness/index.ts';
+import { decodeFields, findPackets } from '../src/harness/packet-match.ts';
+import { buildFrame } from '../src/packet/index.ts';
+import type { FrameSpec } from '../src/packet/index.ts';
+
+type Proto = 'tcp' | 'udp';
+
+/** A service on the first VIP (IPv4, or IPv6 with family 6) over every backend at the server port. */
+export function svc(topo: TopoInfo, protocol: Proto, over: Partial<ServiceInput> = {}, family: 4 | 6 = 4): ServiceInput {
+  const vip = family === 4 ? topo.vip4 : topo.vip6;
+  if (vip === undefined) throw new Error('this scenario needs a dual-stack topology');
+  return { name: protocol === 'tcp' ? 'echo' : 'dns-like', vip, port: SERVER_PORTS[protocol], protocol, algorithm: 'rr', mode: 'dnat', endpoints: backendEndpoints(topo, SERVER_PORTS[protocol], family), ...over };
+}
+
+/** The first client's name and addresses. */
+export function client1(topo: TopoInfo): { name: string; ipv4: string; ipv6: string } {
+  const c = topo.clients[0];
+  if (c === undefined) throw new Error('the topology has no client');
+  return { name: c.name, ipv4: c.ipv4, ipv6: c.ipv6 ?? '' };
+}
+
+/** A backend by index (0: b1). */
+export function backend(topo: TopoInfo, i: number): { name: string; ipv4: string; ipv6: string } {
+  const b = topo.backends[i];
+  if (b === undefined) throw new Error(`the topology has no backend #${i + 1}`);
+  return { name: b.name, ipv4: b.ipv4, ipv6: b.ipv6 ?? '' };
+}
+
+/** The MAC of a node's interface on a segment (default: its first), as every backend assigns it. */
+export function macOf(topo: TopoInfo, node: string, segment?: string): string {
+  const n = resolveTopology(topo.spec, 'mac0').nodes.find((x) => x.name === node);
+  const i = segment === undefined ? n?.ifaces[0] : n?.ifaces.find((x) => x.segment === segment);
+  if (i === undefined) throw new Error(`topology: node '${node}' has no interface${segment === undefined ? '' : ` on '${segment}'`}`);
+  return i.mac;
+}
+
+/** The segment a node shares with the LB. */
+function segmentToLb(topo: TopoInfo, node: string): string {
+  const r = resolveTopology(topo.spec, 'mac0');
+  const mine = r.nodes.find((x) => x.name === node)?.ifaces ?? [];
+  const lb = r.nodes.find((x) => x.name === topo.lb.name)?.ifaces ?? [];
+  const s = mine.find((i) => lb.some((l) => l.segment === i.segment));
+  if (s === undefined) throw new Error(`topology: node '${node}' shares no segment with the LB`);
+  return s.segment;
+}
+
+/** A frame from `node` to the LB on their shared segment (the IP header's addresses are the spec's: they may be spoofed). */
+export function frameToLb(topo: TopoInfo, node: string, spec: Omit<FrameSpec, 'eth'>): Uint8Array {
+  const seg = segmentToLb(topo, node);
+  return buildFrame({ ...spec, eth: { src: macOf(topo, node, seg), dst: macOf(topo, topo.lb.name, seg) } });
+}
+
+/** "node/segment: field=value" of every captured packet whose checksums are not all valid. */
+export function badChecksums(links: LinkCapture[], nodes?: string[]): string[] {
+  const out: string[] = [];
+  for (const l of links) {
+    if (nodes !== undefined && !nodes.includes(l.node)) continue;
+    for (const p of l.packets) {
+      const f = decodeFields(p.frame);
+      if (f.checksums !== 'ok') out.push(`${l.node}/${l.segment} at ${p.timeMs.toFixed(1)} ms: ${String(f.checksums)} (${String(f['ip.src'])} → ${String(f['ip.dst'])})`);
+    }
+  }
+  return out;
+}
+
+/** Which backend answered each connection (by index), from a report. */
+export function backendsOf(r: { results: { backend: string | null }[] }): (string | null)[] {
+  return r.results.map((c) => c.backend);
+}
+
+/**
+ * An address on the clients' segment that no node owns: frames injected from the client with it
+ * as their source are a client whose answers are lost (no neighbour answers for it), so the
+ * scenario alone decides every segment that client sends (no stack of its own resets anything).
+ */
+export function phantomClient(topo: TopoInfo): string {
+  const c = client1(topo).ipv4.split('.');
+  c[3] = '77';
+  return c.join('.');
+}
+
+/**
+ * One lost side of a flow, in the middle of a transfer: two connections from fixed ports, one
+ * round each; then conn 0 loses its forward entry and conn 1 its reply entry; 2 s pass (the fast
+ * path checks the peer once a second), and the remaining rounds run. docs/datapath.md ("One lost
+ * side of a flow"): the flow heals and carries on both ways, on the same endpoint.
+ */
+export async function loseOneSide(
+  ctx: ScenarioContext,
+  proto: 'tcp' | 'udp',
+  family: 4 | 6 = 4,
+): Promise<void> {
+  const { topo, expect } = ctx;
+  const c = client1(topo);
+  const cip = family === 4 ? c.ipv4 : c.ipv6;
+  const target = family === 4 ? topo.vip4 : (topo.vip6 ?? '');
+  const sport = proto === 'tcp' ? 43_000 : 43_100;
+  const t = await startRounds(ctx, { proto, target, count: 2, sport, rounds: 4, payload: 300 });
+  const before = await ctx.observe();
+  const fwd = flowEntries(before, { clientIp: cip, clientPort: sport })[0];
+  const rep = flowEntries(before, { clientIp: cip, clientPort: sport + 1 })[1];
+  if (fwd === undefined || rep === undefined) throw new Error('the two flows have no conntrack entries after their first round');
+  expect.ok(await ctx.world.deleteConntrack(fwd), 'the forward entry of conn 0 deleted');
+  expect.ok(await ctx.world.deleteConntrack(rep), 'the reply entry of conn 1 deleted');
+  await ctx.advance(2);
+  await t.next();
+  await ctx.advance(2);
+  await t.next();
+  await t.next();
+  const r = await t.report();
+  expect.allConnected(r, 'both connections completed every round');
+  expect.sameBackendPerConnection(r);
+  const obs = await ctx.observe();
+  for (const p of [sport, sport + 1]) expect.equal(flowEntries(obs, { clientIp: cip, clientPort: p }).length, 2, `conn on port ${p} has both entries again`);
+  expect.reasons(obs, { new_flow: 2 }, 'no new flow was counted for the healed ones');
+  const links = await ctx.captures();
+  for (const b of topo.backends) {
+    const bip = family === 4 ? b.ipv4 : (b.ipv6 ?? '');
+    expect.noPacket(links, { on: c.name, pattern: { fields: { 'ip.dst': cip, 'ip.src': bip } }, sanity: { on: c.name, pattern: { fields: { 'ip.dst': cip, 'ip.src': target } } } }, `no untranslated packet from ${b.name} reached the client`);
+  }
+}
+
+/**
+ * startClient whose first round has finished when it returns, on every backend. The virtual
+ * World returns once the first round is done; the lab's (lab/traffic/tools.ts startClient)
+ * returns as soon as the process started, so a change made "after round 1" could race it. On
+ * lab this waits (at most 5 s) until every connection's reply entry has counted the first
+ * round's answer (TCP: SYN-ACK, banner, echo; UDP: the answer), or with `forwardPackets` (DSR:
+ * no reply entry) until every forward entry counted that many. Needs a fixed `sport`.
+ */
+export async function startRounds(ctx: ScenarioContext, req: Parameters<ScenarioContext['startClient']>[0], opts: { forwardPackets?: number } = {}): Promise<Awaited<ReturnType<ScenarioContext['startClient']>>> {
+  const t = await ctx.startClient(req);
+  if (ctx.backend !== 'lab') return t;
+  if (req.sport === undefined || req.sport === 0) throw new Error('startRounds: give a fixed sport (the lab wait finds the flows by port)');
+  const c = client1(ctx.topo);
+  const ip = req.target.includes(':') ? c.ipv6 : c.ipv4;
+  const want = req.proto === 'udp' ? 1 : 3;
+  const ports = Array.from({ length: req.count ?? 1 }, (_, i) => (req.sport ?? 0) + i);
+  const deadline = Date.now() + 5000;
+  while (Date.now() < deadline) {
+    const obs = await ctx.observe();
+    const done = (p: number): boolean => {
+      const [fwd, rep] = flowEntries(obs, { clientIp: ip, clientPort: p });
+      return opts.forwardPackets === undefined ? (rep?.packets ?? 0) >= want : (fwd?.packets ?? 0) >= opts.forwardPackets;
+    };
+    if (ports.every(done)) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return t;
+}
+
+/** differentialOff of scenarios whose packets end before their L4 protocol is known. */
+export const PROTO0_DISAGREEMENT =
+  'known model/kernel disagreement: a packet that ends before its L4 protocol is known (malformed, a fragment) has protocol 0 in its trace tuple, which DpProto cannot say; src/datapath/prog-datapath.ts dpProto() renders it tcp, src/model/trace.ts icmp';
+
+/** The nodes (of `nodes`) with at least one captured packet matching `fields`. */
+export function nodesThatSaw(links: LinkCapture[], nodes: string[], fields: Record<string, string | number | boolean>): string[] {
+  return nodes.filter((n) => findPackets(links.filter((l) => l.node === n), fields).length > 0);
+}
+
+/**
+ * The default two-arm topology with static neighbours on the LB. At XDP a translated packet whose
+ * next hop is not resolved goes to the LB's stack (pass_no_neigh, docs/datapath.md, Forwarding):
+ * a VLAN-tagged frame is dropped there, and a full-NAT packet gets through only because the
+ * agent sets accept_local (nat/xdp-fullnat-unresolved-neighbour.ts shows that path). Scenarios
+ * about the translation itself use this topology so that they test the same path on every hook.
+ */
+export function resolvedTwoArm(p: Parameters<typeof twoArm>[0] = {}): ReturnType<typeof twoArm> {
+  return twoArm({ staticNeighbours: true, ...p });
+}
+
+/** Why a VLAN scenario means nothing on sim and prog (their LB forwards through a virtual stack). */
+export const VLAN_NOT_HERE =
+  "the LB's datapath passes a translated frame to the node's stack here (empty FIB), and a stack without VLAN devices drops a tagged frame (src/harness/virtual: VLAN-tagged frames are dropped, counted), so whether the LB forwards the tag is a lab question (the datapath forwards it itself there)";
