@@ -38,9 +38,17 @@ static __always_inline int ct_alive(const struct xlb_config *cfg, const struct x
 	__u32 t = cfg->timeouts_s[e->state & (XLB_NUM_TIMEOUTS - 1)];
 	__s64 age = (__s64)(now - e->last_seen_ns);
 
+#ifdef XLB_FAULT_CT_MIDSTREAM_CAP   /* fault: a mid-stream adoption keeps ESTABLISHED's timeout, not SYN_SENT's */
+	if (0)
+#else
 	if ((e->flags & XLB_CT_F_MIDSTREAM) && cfg->timeouts_s[XLB_CT_SYN_SENT] < t)
+#endif
 		t = cfg->timeouts_s[XLB_CT_SYN_SENT];
+#ifdef XLB_FAULT_CT_TIMEOUT_MS   /* fault: timeouts read as milliseconds: every flow expires 1000x too soon */
+	return age <= (__s64)((__u64)t * 1000000ULL);
+#else
 	return age <= (__s64)((__u64)t * NSEC_PER_SEC);
+#endif
 }
 
 /* The fast path's flows: established, and not the backend's first answer to a mid-stream
@@ -119,10 +127,18 @@ static __always_inline void ct_build_peer(const struct xlb_ct_entry *e, const st
 	peer->nat_sport = k->dport;
 	peer->nat_dport = k->sport;
 	peer->svc_id = e->svc_id;
+#ifdef XLB_FAULT_CT_PEER_SLOT   /* fault: a built peer entry names endpoint slot 0, not the flow's */
+	peer->ep_slot = 0;
+#else
 	peer->ep_slot = e->ep_slot;
+#endif
 	peer->state = e->state;
 	peer->flags = (e->flags ^ XLB_CT_F_REPLY) & ~(XLB_CT_F_SEQ_KNOWN | XLB_CT_F_ACK_KNOWN);
+#ifdef XLB_FAULT_CT_PEER_XLATE   /* fault: the reply entry rewrites the forward direction's fields */
+	peer->xlate = e->xlate;
+#else
 	peer->xlate = xlate_swap(e->xlate);
+#endif
 }
 
 /*
@@ -137,7 +153,9 @@ static __always_inline void ct_build_peer(const struct xlb_ct_entry *e, const st
 static __always_inline void ct_account(struct xlb_ct_entry *e, const struct xlb_pkt *p, __u64 now)
 {
 	e->last_seen_ns = now;
+#ifndef XLB_FAULT_CT_PKT_COUNT   /* fault: an entry's packet count is not bumped */
 	e->packets++;
+#endif
 	e->bytes += p->len;
 	if (p->key.proto == IPPROTO_TCP) {
 		__u32 end = p->seq + p->payload + !!(p->tcp_flags & TCPF_SYN) + !!(p->tcp_flags & TCPF_FIN);
@@ -180,7 +198,11 @@ static __always_inline int ct_rst_plausible(const struct xlb_config *cfg, const 
 	}
 	if (d < 0)
 		d = -d;
+#ifdef XLB_FAULT_CT_RST_WINDOW   /* fault: an out-of-window RST closes the flow */
+	return 1;
+#else
 	return (__u32)d <= cfg->rst_seq_window;
+#endif
 }
 
 /*
@@ -199,18 +221,30 @@ static __always_inline int ct_tcp_next(const struct xlb_config *cfg, const struc
 	if (f & TCPF_RST)
 		return ct_rst_plausible(cfg, e, peer, p) ? XLB_CT_CLOSED : -1;
 	if ((f & TCPF_SYN) && !(f & TCPF_ACK)) {
+#ifdef XLB_FAULT_CT_RESTART   /* fault: a SYN on a TIME_WAIT / CLOSED tuple does not restart the flow */
+		if (0) {
+#else
 		if (from_client && (st == XLB_CT_CLOSED || st == XLB_CT_TIME_WAIT)) {
+#endif
 			*fin_flags = 0;
 			return XLB_CT_SYN_SENT;   /* tuple reused: the flow restarts on its endpoint */
 		}
 		return st;                        /* retransmit: same endpoint, same state */
 	}
 	if ((f & TCPF_SYN) && (f & TCPF_ACK))
+#ifdef XLB_FAULT_CT_SYNACK   /* fault: SYN-ACK does not move SYN_SENT to SYN_RECV */
+		return st;
+#else
 		return (!from_client && st == XLB_CT_SYN_SENT) ? XLB_CT_SYN_RECV : st;
+#endif
 	if (f & TCPF_FIN) {
 		if (st != XLB_CT_SYN_RECV && st != XLB_CT_ESTABLISHED && st != XLB_CT_FIN_WAIT)
 			return st;
+#ifdef XLB_FAULT_CT_FIN_SIDE   /* fault: the backend's FIN is recorded as the client's */
+		fins |= XLB_CT_F_FIN_CLIENT;
+#else
 		fins |= from_client ? XLB_CT_F_FIN_CLIENT : XLB_CT_F_FIN_BACKEND;
+#endif
 		*fin_flags = fins;
 		if (fins == (XLB_CT_F_FIN_CLIENT | XLB_CT_F_FIN_BACKEND))
 			return XLB_CT_CLOSE_WAIT;
@@ -219,8 +253,10 @@ static __always_inline int ct_tcp_next(const struct xlb_config *cfg, const struc
 	if (f & TCPF_ACK) {
 		if (st == XLB_CT_SYN_RECV && from_client)
 			return XLB_CT_ESTABLISHED;
+#ifndef XLB_FAULT_CT_TIME_WAIT   /* fault: the last ACK does not move CLOSE_WAIT to TIME_WAIT */
 		if (st == XLB_CT_CLOSE_WAIT)
 			return XLB_CT_TIME_WAIT;
+#endif
 	}
 	return st;
 }
@@ -229,8 +265,10 @@ static __always_inline __u8 ct_udp_next(const struct xlb_ct_entry *e)
 {
 	int reply = e->flags & XLB_CT_F_REPLY;
 
+#ifndef XLB_FAULT_CT_UDP_SEEN   /* fault: a UDP reply does not move UDP_NEW to UDP_SEEN */
 	if (reply && e->state == XLB_CT_UDP_NEW)
 		return XLB_CT_UDP_SEEN;
+#endif
 	if (!reply && e->state == XLB_CT_UDP_SEEN)
 		return XLB_CT_UDP_ESTABLISHED;
 	return e->state;

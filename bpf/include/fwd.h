@@ -94,7 +94,9 @@ static __always_inline int fwd_dec_ttl_write(xlb_ctx_t *ctx, const struct xlb_pk
 		if ((void *)(w + 2) > end)
 			return -1;
 		__builtin_memcpy(&old, w, 2);
+#ifndef XLB_FAULT_FWD_TTL_DEC   /* fault: the IPv4 TTL is not decremented */
 		w[0]--;
+#endif
 		__builtin_memcpy(&nw, w, 2);
 		*l3diff = csum_diff_word(old, nw, *l3diff);
 	} else {
@@ -102,7 +104,9 @@ static __always_inline int fwd_dec_ttl_write(xlb_ctx_t *ctx, const struct xlb_pk
 
 		if ((void *)(hl + 1) > end)
 			return -1;
+#ifndef XLB_FAULT_FWD_HOPLIMIT_DEC   /* fault: the IPv6 hop limit is not decremented */
 		(*hl)--;
+#endif
 	}
 	return 0;
 }
@@ -264,7 +268,9 @@ static __always_inline int fwd_send(xlb_ctx_t *ctx, const struct xlb_hop *hop, _
 		return XLB_ACT_DROP;
 	/* frames start 2-byte aligned (x86 also takes unaligned stores) */
 	__builtin_memcpy(__builtin_assume_aligned(eth->h_dest, 2), hop->dmac, ETH_ALEN);
+#ifndef XLB_FAULT_FWD_SMAC   /* fault: the source MAC is not rewritten */
 	__builtin_memcpy(__builtin_assume_aligned(eth->h_source, 2), hop->smac, ETH_ALEN);
+#endif
 	act = hook_redirect(ctx, hop->ifindex, &how);
 	if (*res != XLB_FWD_CACHED)
 		*res = how;

@@ -61,8 +61,13 @@ static __always_inline int nat_write_addr(xlb_ctx_t *ctx, __u32 off, __u8 family
 			return -1;
 		__builtin_memcpy(n, new_addr, 16);
 #pragma unroll
+#ifdef XLB_FAULT_NAT_V6_ADDR   /* fault: only the first 8 bytes of an IPv6 address are rewritten */
+		for (i = 0; i < 4; i++) {
+			*diff = csum_diff_word(a[i], n[i], *diff);
+#else
 		for (i = 0; i < 8; i++) {
 			*diff = csum_diff_word(a[i], n[i], *diff);
+#endif
 			a[i] = n[i];
 		}
 		return 0;
@@ -113,25 +118,45 @@ static __always_inline int nat_rewrite(xlb_ctx_t *ctx, const struct xlb_pkt *p, 
 	if (p->key.proto == IPPROTO_TCP || udp) {
 		if ((xl & XLB_XL_SPORT) && nat_write_port(ctx, p->l4_off, e->nat_sport, &pdiff))
 			return -1;
+#ifdef XLB_FAULT_NAT_DPORT   /* fault: the destination port is not rewritten */
+		if (0)
+#else
 		if ((xl & XLB_XL_DPORT) && nat_write_port(ctx, p->l4_off + 2, e->nat_dport, &pdiff))
+#endif
 			return -1;
 	} else if (xl & (XLB_XL_SPORT | XLB_XL_DPORT)) {
 		/* ICMP echo identifier (only echo packets are tracked) */
+#ifdef XLB_FAULT_NAT_ECHO_ID   /* fault: the ICMP echo identifier is not rewritten under full NAT */
+		if (0)
+#else
 		if (nat_write_port(ctx, p->l4_off + 4, (xl & XLB_XL_SPORT) ? e->nat_sport : e->nat_dport, &pdiff))
+#endif
 			return -1;
 	}
 	if (fam == XLB_AF_V4 && ((xl & (XLB_XL_SADDR | XLB_XL_DADDR)) || dec_ttl) &&
+#ifdef XLB_FAULT_NAT_L3_CSUM   /* fault: the IPv4 header checksum misses the address change */
+	    hook_l3_csum(ctx, p->l3_off + 10, tdiff))
+#else
 	    hook_l3_csum(ctx, p->l3_off + 10, csum_add(adiff, tdiff)))
+#endif
 		return -1;
 	csum_off = l4_csum_off(&p->key, p->l4_off);
 	if (!csum_off)
 		return 0;
 	/* addresses are in the pseudo-header of TCP, UDP and ICMPv6, not of ICMP */
 #ifndef XLB_FAULT_NAT_L4_PSEUDO   /* deliberate fault (harness self-test): pseudo-header not updated */
+#ifdef XLB_FAULT_NAT_UDP_ZERO   /* fault: a zero (absent) UDP checksum is rewritten into a wrong one */
+	if (adiff && p->key.proto != IPPROTO_ICMP && hook_l4_csum(ctx, csum_off, adiff, 1, 0))
+#else
 	if (adiff && p->key.proto != IPPROTO_ICMP && hook_l4_csum(ctx, csum_off, adiff, 1, udp))
+#endif
 		return -1;
 #endif
+#ifdef XLB_FAULT_NAT_PORT_CSUM   /* fault: the L4 checksum misses the port change */
+	if (0)
+#else
 	if (pdiff && hook_l4_csum(ctx, csum_off, pdiff, 0, udp))
+#endif
 		return -1;
 	return 0;
 }
@@ -195,7 +220,11 @@ static __always_inline int nat_icmp_error(xlb_ctx_t *ctx, const struct xlb_pkt *
 		__builtin_memcpy(new_saddr, e->nat_saddr, 16);
 	}
 	/* embedded packet: source <- nat_daddr, destination <- nat_saddr */
+#ifdef XLB_FAULT_NAT_ICMP_INNER   /* fault: an ICMP error's embedded source address is not translated */
+	if (0)
+#else
 	if ((xl & XLB_XL_DADDR) && nat_write_addr(ctx, saddr_off(fam, il3), fam, e->nat_daddr, &iadiff))
+#endif
 		return -1;
 	if ((xl & XLB_XL_SADDR) && nat_write_addr(ctx, daddr_off(fam, il3), fam, e->nat_saddr, &iadiff))
 		return -1;
@@ -237,7 +266,11 @@ static __always_inline int nat_icmp_error(xlb_ctx_t *ctx, const struct xlb_pkt *
 			       iproto == IPPROTO_UDP, &xdiff);
 	if (fam == XLB_AF_V4 && odiff && hook_l3_csum(ctx, l3 + 10, odiff))
 		return -1;
+#ifdef XLB_FAULT_NAT_ICMP_CSUM   /* fault: a translated ICMP error's checksum is not updated */
+	if (0)
+#else
 	if (hook_l4_csum(ctx, p->l4_off + 2, csum_add(csum_add(iadiff, ipdiff), xdiff), 0, 0))
+#endif
 		return -1;
 	if (fam == XLB_AF_V6 && odiff && hook_l4_csum(ctx, p->l4_off + 2, odiff, 1, 0))
 		return -1;

@@ -107,8 +107,13 @@ static __always_inline int parse_l4_ports(void *data, void *end, __u32 off, stru
 		if (!is_icmp_echo(k->family, l4[0], &request))
 			return PARSE_OTHER;
 		if (request) {
+#ifdef XLB_FAULT_PARSE_ECHO_ID   /* fault: echo request identifier not read: a client's echo flows share one entry */
+			k->sport = 0;
+			k->dport = 0;
+#else
 			k->sport = *(__be16 *)(l4 + 4);
 			k->dport = 0;
+#endif
 		} else {
 			k->sport = 0;
 			k->dport = *(__be16 *)(l4 + 4);
@@ -148,9 +153,15 @@ static __always_inline int parse_ip(void *data, void *end, __u32 off, __u16 eth_
 		*ttl = ip->ttl;
 		__builtin_memcpy(k->saddr, &ip->saddr, 4);
 		__builtin_memcpy(k->daddr, &ip->daddr, 4);
+#ifndef XLB_FAULT_PARSE_FRAGMENT   /* fault: IPv4 fragments taken for whole packets */
 		if (ip->frag_off & bpf_htons(0x3fff))
 			return PARSE_FRAGMENT;
+#endif
+#ifdef XLB_FAULT_PARSE_IPV4_IHL   /* fault: IPv4 options ignored: L4 read inside the options */
+		*l4_off = off + 20;
+#else
 		*l4_off = off + hlen;
+#endif
 		*l4_len = tot - hlen;
 		return PARSE_OK;
 	}
@@ -194,7 +205,11 @@ static __always_inline int parse_ip(void *data, void *end, __u32 off, __u16 eth_
 			if (used > plen)
 				return PARSE_MALFORMED;
 			nh = ext[0];
+#ifdef XLB_FAULT_PARSE_V6_EXT_LEN   /* fault: IPv6 extension header length ignored */
+			noff += 8;
+#else
 			noff += elen;
+#endif
 		}
 		if (nh == IPPROTO_HOPOPTS || nh == IPPROTO_ROUTING || nh == IPPROTO_DSTOPTS)
 			return PARSE_OTHER;
@@ -239,7 +254,9 @@ static __always_inline int parse_packet(xlb_ctx_t *ctx, struct xlb_pkt *p)
 		if ((void *)(tag + 2) > end)
 			return PARSE_MALFORMED;
 		proto = tag[1];
+#ifndef XLB_FAULT_PARSE_VLAN_TAG   /* fault: a VLAN tag is not skipped: tagged frames are malformed */
 		off += 4;
+#endif
 		p->vlan++;
 	}
 	if (proto != bpf_htons(ETH_P_IP) && proto != bpf_htons(ETH_P_IPV6))

@@ -101,7 +101,11 @@ static __always_inline int xlb_fast(xlb_ctx_t *ctx)
 	}
 	/* the LB is a routing hop for what it forwards: a packet it could not forward with a
 	 * decremented TTL goes to the stack untouched, which answers time-exceeded */
+#ifdef XLB_FAULT_PIPE_TTL_LIMIT   /* fault: a TTL 1 packet is forwarded instead of passed to the stack */
+	if (p->ttl < 1)
+#else
 	if (p->ttl <= 1)
+#endif
 		return finish(ctx, cfg, p, &v, XLB_ACT_PASS, XLB_R_PASS_TTL, now);
 	if (p->icmp_err)
 		goto slow;
@@ -110,7 +114,11 @@ static __always_inline int xlb_fast(xlb_ctx_t *ctx)
 		p->ct_miss = 1;
 		goto slow;
 	}
+#ifdef XLB_FAULT_PIPE_FAST_FIN   /* fault: the fast path takes FINs: a close does not change the state */
+	if (!ct_fast_eligible(e) || (p->tcp_flags & (TCPF_SYN | TCPF_RST)))
+#else
 	if (!ct_fast_eligible(e) || (p->tcp_flags & (TCPF_SYN | TCPF_FIN | TCPF_RST)))
+#endif
 		goto slow;
 	now = xlb_now(cfg);
 	if (!ct_alive(cfg, e, now))
@@ -129,8 +137,12 @@ static __always_inline int xlb_fast(xlb_ctx_t *ctx)
 		peer = bpf_map_lookup_elem(&xlb_ct, &s->pkey);
 		if (!peer || !ct_is_peer(peer, &p->key, e->flags))
 			goto slow;
+#ifdef XLB_FAULT_PIPE_PEER_REFRESH   /* fault: the fast path does not refresh the peer's last_seen: a one-way stream's other side expires */
+		e->peer_touch_ns = now;
+#else
 		peer->last_seen_ns = now;
 		e->peer_touch_ns = now;
+#endif
 	}
 
 	v.svc_id = e->svc_id;
@@ -212,8 +224,13 @@ static __always_inline int ct_peer_get(const struct xlb_config *cfg, struct xlb_
 		*out = peer;
 		return 0;
 	}
+#ifdef XLB_FAULT_PIPE_LOST_SIDE   /* fault: a flow's lost entry is not rebuilt */
+	if (1)
+		return 0;
+#else
 	if (peer && ct_alive(cfg, peer, now))
 		return -1;
+#endif
 	ct_build_peer(e, k, &s->rev, now);
 	bpf_map_update_elem(&xlb_ct, &s->pkey, &s->rev, peer ? BPF_ANY : BPF_NOEXIST);
 	peer = bpf_map_lookup_elem(&xlb_ct, &s->pkey);
@@ -287,7 +304,11 @@ static __always_inline int slow_tracked(xlb_ctx_t *ctx, const struct xlb_config 
 		stats_service(e->svc_id, XLB_NO_SLOT, p->len, 0, 1);
 		return finish(ctx, cfg, p, v, XLB_ACT_DROP, XLB_R_DROP_POLICED, now);
 	}
+#ifdef XLB_FAULT_PIPE_LC_RELEASE   /* fault: a closed flow does not release its least-connection count */
+	if (0) {
+#else
 	if ((st == XLB_CT_TIME_WAIT || st == XLB_CT_CLOSED) && (e->flags & XLB_CT_F_LC_COUNTED)) {
+#endif
 		lc_add(e->svc_id, e->ep_slot, -1);
 		e->flags &= ~XLB_CT_F_LC_COUNTED;
 		if (peer)
@@ -301,7 +322,10 @@ static __always_inline int slow_tracked(xlb_ctx_t *ctx, const struct xlb_config 
 	e->flags = (e->flags & ~clear) | fins;
 	ct_account(e, p, now);
 	if (peer) {
+#ifdef XLB_FAULT_PIPE_PEER_STATE   /* fault: a state change is not written to the peer entry */
+#else
 		peer->state = st;
+#endif
 		peer->flags = (peer->flags & ~clear) | fins;
 		peer->last_seen_ns = now;
 	}
@@ -346,7 +370,11 @@ static __always_inline int ct_insert_reply(const struct xlb_config *cfg, struct 
 	struct xlb_ct_entry *old;
 
 	if (!fullnat) {
+#ifdef XLB_FAULT_PIPE_NO_REPLY_ENTRY   /* fault: a DNAT flow gets no reply entry: replies pass untranslated */
+		if (1)
+#else
 		if (!bpf_map_update_elem(&xlb_ct, &s->rkey, &s->rev, BPF_NOEXIST))
+#endif
 			return 0;
 		old = bpf_map_lookup_elem(&xlb_ct, &s->rkey);
 		if (old && ct_alive(cfg, old, now))
@@ -409,7 +437,11 @@ static __always_inline int slow_new(xlb_ctx_t *ctx, const struct xlb_config *cfg
 		midstream = 1;
 		reason = XLB_R_MIDSTREAM_NEW;
 	}
+#ifdef XLB_FAULT_PIPE_ECHO_REPLY   /* fault: an echo reply with no flow is balanced as a new flow */
+	if (0)
+#else
 	if ((p->key.proto == IPPROTO_ICMP || p->key.proto == IPPROTO_ICMPV6) && p->key.dport != 0)
+#endif
 		/* an echo reply with no flow is not ours */
 		return finish(ctx, cfg, p, v, XLB_ACT_PASS, XLB_R_PASS_NO_SERVICE, now);
 	if (!policer_admit(svc->id, now)) {
@@ -533,7 +565,11 @@ static __always_inline int ct_syn_check(const struct xlb_pkt *p, const struct xl
 	if (e->state != XLB_CT_SYN_SENT && e->state != XLB_CT_TIME_WAIT && e->state != XLB_CT_CLOSED)
 		return 0;
 	svc = svc_lookup(&p->key);
+#ifdef XLB_FAULT_PIPE_SYN_RESELECT   /* fault: a SYN to a removed / inactive endpoint is not re-selected */
+	if (0)
+#else
 	if (!ep_still_usable(svc, e, &p->key))
+#endif
 		return -1;
 	if (svc && svc->algo == XLB_ALGO_LC && e->state != XLB_CT_SYN_SENT && !(e->flags & XLB_CT_F_LC_COUNTED))
 		return XLB_TR_LC_RESTART;

@@ -22,8 +22,16 @@ static __always_inline int policer_admit(__u32 svc_id, __u64 now)
 	tat = pl->tat_ns;
 	if ((__s64)(tat - now) < 0)
 		tat = now;
+#ifdef XLB_FAULT_POL_BURST   /* fault: the burst is twice the configured one */
+	if (tat - now > (__u64)pl->burst * 2 * interval)
+#else
 	if (tat - now > (__u64)pl->burst * interval)
+#endif
+#ifdef XLB_FAULT_POL_NEVER_DROP   /* fault: the policer never drops */
+		return 1;
+#else
 		return 0;
+#endif
 	pl->tat_ns = tat + interval;
 	return 1;
 }

@@ -43,14 +43,22 @@ static __always_inline struct xlb_service *svc_lookup(const struct xlb_ct_key *k
 	if (!svc)
 		return NULL;
 	port = bpf_ntohs(k->dport);
+#ifdef XLB_FAULT_SEL_PORT_RANGE   /* fault: a port range's last port is not served */
+	if (port < svc->port_lo || port >= svc->port_hi)
+#else
 	if (port < svc->port_lo || port > svc->port_hi)
+#endif
 		return NULL;
 	return svc;
 }
 
 static __always_inline struct xlb_endpoint *ep_get(__u32 svc_id, __u8 gen, __u32 slot)
 {
+#ifdef XLB_FAULT_SEL_GEN   /* fault: endpoints always read from generation 0: a config change is not seen */
+	__u32 idx = (svc_id * 2) * XLB_MAX_EP + slot;
+#else
 	__u32 idx = (svc_id * 2 + (gen & 1)) * XLB_MAX_EP + slot;
+#endif
 
 	if (slot >= XLB_MAX_EP)
 		return NULL;
@@ -59,7 +67,11 @@ static __always_inline struct xlb_endpoint *ep_get(__u32 svc_id, __u8 gen, __u32
 
 static __always_inline int ep_usable(const struct xlb_endpoint *ep, __u8 family)
 {
+#ifdef XLB_FAULT_SEL_INACTIVE   /* fault: inactive endpoints are selected */
+	return ep && ep->family == family;
+#else
 	return ep && (ep->flags & XLB_EP_F_ACTIVE) && ep->family == family;
+#endif
 }
 
 /* 32-bit hash of the tuple (murmur3-style mixing of its ten words). */
@@ -70,7 +82,11 @@ static __always_inline __u32 flow_hash(const struct xlb_ct_key *k)
 	int i;
 
 #pragma unroll
+#ifdef XLB_FAULT_SEL_HASH_PORTS   /* fault: the flow hash ignores ports and protocol */
+	for (i = 0; i < 8; i++) {
+#else
 	for (i = 0; i < (int)(sizeof(*k) / 4); i++) {
+#endif
 		__u32 x = w[i] * 0xcc9e2d51;
 
 		x = (x << 15) | (x >> 17);
@@ -167,7 +183,11 @@ __attribute__((noinline)) int xlb_select_lc(__u32 svc_id, __u32 gen, __u32 n, __
 		c = bpf_map_lookup_elem(&xlb_ep_conns, &cidx);
 		conns = c && *c > 0 ? *c : 0;
 		w = ep->weight ? ep->weight : 1;
+#ifdef XLB_FAULT_SEL_LC_PICK   /* fault: least-connection picks the most loaded endpoint */
+		if (b->slot == XLB_NO_SLOT || conns * b->weight > b->conns * w) {
+#else
 		if (b->slot == XLB_NO_SLOT || conns * b->weight < b->conns * w) {
+#endif
 			b->slot = i;
 			b->conns = conns;
 			b->weight = w;
@@ -195,7 +215,9 @@ static __always_inline __u32 select_by_algo(const struct xlb_service *svc, const
 		if (!ctr || svc->sched_len == 0 || svc->sched_len > cfg->maglev_size)
 			return ep_probe(svc, 0, k->family);
 		zero_slot = sched_get(svc, cfg, *ctr % svc->sched_len);
+#ifndef XLB_FAULT_SEL_WRR_ADVANCE   /* fault: the wrr cursor does not advance */
 		*ctr += 1;
+#endif
 		return ep_probe(svc, zero_slot, k->family);
 	case XLB_ALGO_HASH:
 		return ep_probe(svc, flow_hash(k) % n, k->family);
@@ -212,7 +234,11 @@ static __always_inline __u32 select_by_algo(const struct xlb_service *svc, const
 		start = ctr ? *ctr : 0;
 		start = ep_probe(svc, start % n, k->family);
 		if (ctr && start != XLB_NO_SLOT)
+#ifdef XLB_FAULT_SEL_RR_ADVANCE   /* fault: the rr cursor does not advance */
+			*ctr = start;
+#else
 			*ctr = start + 1;
+#endif
 		return start;
 	}
 }
@@ -250,7 +276,9 @@ static __always_inline __u32 select_endpoint(const struct xlb_service *svc, cons
 	__builtin_memset(&t->pe, 0, sizeof(t->pe));
 	t->pe.last_ns = now;
 	t->pe.ep_slot = slot;
+#ifndef XLB_FAULT_SEL_PERSIST_STORE   /* fault: source persistence never stores a client's choice */
 	bpf_map_update_elem(&xlb_persist, &t->pk, &t->pe, BPF_ANY);
+#endif
 	return slot;
 }
 

@@ -11,7 +11,9 @@ static __always_inline void stats_add(void *map, __u32 idx, __u32 len)
 
 	if (c) {
 		c->packets++;
+#ifndef XLB_FAULT_STATS_BYTES   /* fault: reason, forwarding and endpoint byte counts are not bumped */
 		c->bytes += len;
+#endif
 	}
 }
 
@@ -26,11 +28,17 @@ static __always_inline void stats_service(__u32 svc_id, __u32 slot, __u32 len, i
 	if (s) {
 		s->packets++;
 		s->bytes += len;
+#ifndef XLB_FAULT_STATS_SVC_FLOWS   /* fault: a service's flow count is not bumped */
 		s->flows += flow;
+#endif
+#ifndef XLB_FAULT_STATS_SVC_DROPS   /* fault: a service's drop count is not bumped */
 		s->drops += drop;
+#endif
 	}
+#ifndef XLB_FAULT_STATS_EP   /* fault: endpoint counters are not bumped */
 	if (slot < XLB_MAX_EP)
 		stats_add(&xlb_ep_stats, svc_id * XLB_MAX_EP + slot, len);
+#endif
 }
 
 #endif /* XLB_STATS_H */

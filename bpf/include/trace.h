@@ -30,10 +30,18 @@ static __always_inline void trace_emit(xlb_ctx_t *ctx, const struct xlb_config *
 	ev->svc_id = v->svc_id;
 	ev->ifindex = ctx_ifindex(ctx);
 	ev->reason = reason;
+#ifdef XLB_FAULT_TRACE_EP_SLOT   /* fault: the trace names the wrong endpoint slot */
+	ev->ep_slot = v->ep_slot + 1;
+#else
 	ev->ep_slot = v->ep_slot;
+#endif
 	ev->verdict = act;
 	ev->ct_old = v->ct_old;
+#ifdef XLB_FAULT_TRACE_CT_NEW   /* fault: the trace reports the old conntrack state as the new one */
+	ev->ct_new = v->ct_old;
+#else
 	ev->ct_new = v->ct_new;
+#endif
 	ev->hook = XLB_HOOK_ID;
 	ev->pkt_len = p->len;
 	ev->pad = 0;

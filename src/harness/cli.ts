@@ -30,6 +30,9 @@ every result's pcaps under DIR/artifacts/.
   --fuzz [--packets N]  differential fuzzing instead of scenarios: N random packets per hook
                     (default 100000) through the model and prog (or, with --model-fault, a
                     faulty model); disagreements shrunk into DIR/repro-*.ts (docs/fuzzing.md)
+  --mutate          the mutation score: the prog suite on objects built with each deliberate
+                    fault (src/harness/mutate/faults.ts); DIR/mutation.json and mutation.md
+  --faults LIST     with --mutate: only these faults (comma-separated names)
   -h, --help        this help
 
 Exit status: 0 every result passed or was skipped, 1 a result failed, 2 usage error.`;
@@ -63,6 +66,8 @@ export async function main(argv: string[]): Promise<number> {
         'model-fault': { type: 'string', multiple: true },
         fuzz: { type: 'boolean' },
         packets: { type: 'string' },
+        mutate: { type: 'boolean' },
+        faults: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -94,6 +99,11 @@ export async function main(argv: string[]): Promise<number> {
     const reportDir = path.resolve(values.report ?? path.join(ROOT, 'reports', `run-${stamp}`));
     if (values.fuzz === true) return fuzzMain({ packets: values.packets, seed, hooks, reportDir, modelFaults: values['model-fault'] });
     const paths = positionals.length > 0 ? positionals : [path.join(ROOT, 'scenarios')];
+    if (values.mutate === true || values.faults !== undefined) {
+      if (values.mutate !== true) throw new UsageError('--faults goes with --mutate');
+      const { mutateMain } = await import('./mutate/cli.ts');
+      return await mutateMain({ faults: values.faults, paths, hooks, seed, reportDir, grep: values.grep }, (m) => new UsageError(m));
+    }
     const summary = await runScenarios({
       paths,
       backends,
