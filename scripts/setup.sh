@@ -72,7 +72,11 @@ fi
 cd "$XLB_ROOT"
 lock_sum=$(sha256sum package-lock.json | cut -d' ' -f1)
 stamp=node_modules/.xlb-lock-sha256
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_sum" ]; then
+if [ -L node_modules ]; then
+  # A checkout sharing another tree's packages through a symlink (a git worktree): npm ci here
+  # would empty the other tree's node_modules through the link. Its owner installs them.
+  [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$lock_sum" ] || say "warning: node_modules is a link to $(readlink -f node_modules), installed from another package-lock.json; not reinstalling through the link (run ./xlb setup in that tree, or replace the link with a directory)"
+elif [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_sum" ]; then
   say "installing npm packages (npm ci)"
   npm ci --no-audit --no-fund --loglevel=error >/dev/null 2>npm-ci.err || { cat npm-ci.err >&2; rm -f npm-ci.err; die "npm ci failed (see above)"; }
   rm -f npm-ci.err
