@@ -204,7 +204,8 @@ export async function analyzePcap(file: string, opts: FromPcapOptions = {}): Pro
   const packets: ClientPacket[] = [];
   for (const p of decoded) {
     const c = clients.indexOf(p.key.src);
-    if (c < 0 || !map.has(p.key.dst)) continue;
+    // Only what the clients sent to a VIP: their packets to a backend are the LB's translated copies.
+    if (c < 0 || !vips.some((v) => v.ip === p.key.dst)) continue;
     packets.push({ index: p.index, t: p.t, client: c, frame: p.d });
   }
   return {
