@@ -8,12 +8,14 @@ import { fileURLToPath } from 'node:url';
 import { analyzePcap } from './from-pcap/analyze.ts';
 import type { FromPcapOptions } from './from-pcap/analyze.ts';
 import { emitScenario } from './from-pcap/emit.ts';
+import { shrinkScenario } from './from-pcap/shrink.ts';
 import { expectationsFrom, RECORD_ENV, RECORD_LINES } from './from-pcap/record.ts';
 import type { Recording } from './from-pcap/record.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 const USAGE = `usage: xlb scenario from-pcap FILE [--out PATH] [--client IP…] [--vip IP:PORT…] [--backend IP…]
+       xlb scenario shrink SCENARIO [--backend sim|prog] [--out PATH]
 
 Turns a capture (classic pcap; pcapng is refused with the command that converts it) into a
 scenario skeleton: the flows found, every address mapped into the lab's ranges (clients
@@ -25,7 +27,12 @@ expectations, to edit.
   --client IP      the client addresses (default: whoever opens a flow); repeatable
   --vip IP:PORT    the services (default: where the clients open flows to); [IPv6]:PORT; repeatable
   --backend IP     the backends (default: what answers the same client socket behind a translation,
-                   when the capture sees both sides; else the topology's 3 backends); repeatable`;
+                   when the capture sees both sides; else the topology's 3 backends); repeatable
+
+shrink: given a scenario written by from-pcap that fails (its expectations edited to describe
+the bug), removes injected packets while every check that failed still fails with the same
+message line, and writes the smallest reproducer (default SCENARIO with -min before .ts).
+  --backend B      where to run it: sim (default, any user) or prog (root)`;
 
 interface Args extends FromPcapOptions {
   file: string;
@@ -34,7 +41,7 @@ interface Args extends FromPcapOptions {
 
 function parseArgs(argv: string[]): Args | string {
   const [verb, ...rest] = argv;
-  if (verb !== 'from-pcap') return verb === undefined ? 'give a subcommand: from-pcap' : `unknown subcommand '${verb}' (there is: from-pcap)`;
+  if (verb !== 'from-pcap') return verb === undefined ? 'give a subcommand: from-pcap or shrink' : `unknown subcommand '${verb}' (there are: from-pcap, shrink)`;
   const a: Partial<Args> & { clients: string[]; vips: string[]; backends: string[] } = { clients: [], vips: [], backends: [] };
   for (let i = 0; i < rest.length; i++) {
     const k = rest[i] ?? '';
@@ -75,6 +82,7 @@ export async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
+  if (argv[0] === 'shrink') return shrinkMain(argv.slice(1));
   const a = parseArgs(argv);
   if (typeof a === 'string') {
     console.error(`xlb scenario: ${a}\n\n${USAGE}`);
@@ -113,4 +121,40 @@ export async function main(argv: string[]): Promise<number> {
   for (const [o, l] of analysis.map) console.log(`  ${o} → ${l}`);
   console.log(`next: edit it (the header says what), then xlb run ${path.relative(process.cwd(), out) || out} --backend sim,prog`);
   return 0;
+}
+
+async function shrinkMain(argv: string[]): Promise<number> {
+  let file: string | undefined;
+  let out: string | undefined;
+  let backend: 'sim' | 'prog' = 'sim';
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i] ?? '';
+    const v = argv[i + 1];
+    if (k === '--out' || k === '--backend') {
+      if (v === undefined) return usageError(`${k} needs a value`);
+      if (k === '--out') out = v;
+      else if (v === 'sim' || v === 'prog') backend = v;
+      else return usageError(`--backend ${v}: shrink runs on sim or prog`);
+      i++;
+    } else if (k.startsWith('-')) return usageError(`unknown option ${k}`);
+    else if (file === undefined) file = k;
+    else return usageError(`one scenario at a time (got ${file} and ${k})`);
+  }
+  if (file === undefined) return usageError('give the failing scenario: xlb scenario shrink SCENARIO');
+  const dest = path.resolve(out ?? file.replace(/\.ts$/, '-min.ts'));
+  try {
+    const r = await Promise.resolve(shrinkScenario(file, { root: ROOT, backend, log: (l) => console.log(l) }));
+    writeFileSync(dest, r.text);
+    console.log(`${path.relative(process.cwd(), dest) || dest}: ${r.before} → ${r.after} injected packets in ${r.runs} runs on ${backend}; still failing with:`);
+    for (const s of r.signature) console.log(`  ${s}`);
+    return 0;
+  } catch (e) {
+    console.error(`xlb scenario shrink: ${(e as Error).message}`);
+    return 1;
+  }
+}
+
+function usageError(m: string): number {
+  console.error(`xlb scenario: ${m}\n\n${USAGE}`);
+  return 2;
 }

@@ -109,3 +109,27 @@ test('a capture that sees both sides of the LB: client, VIP and backends told ap
   const b = await analyzePcap(f, { vips: ['10.9.9.9:80'], backends: ['10.2.0.8'] });
   t.deepEqual(b.backends.map((x) => x.ip), ['10.2.0.8', '10.2.0.7']);
 });
+
+test('shrink: a failing udp-echo scenario shrinks to the two datagrams of the flow its failing check is about', async (t) => {
+  const dir = tempDir(t);
+  const gen = path.join(dir, 'udp.ts');
+  const g = await execa(XLB, ['scenario', 'from-pcap', path.join(FIXTURES, 'udp-echo.pcap'), '--out', gen], { reject: false, all: true, cwd: ROOT });
+  t.is(g.exitCode, 0, g.all);
+  // A scenario that passes is refused: there is nothing to shrink.
+  const pass = await execa(XLB, ['scenario', 'shrink', gen], { reject: false, all: true, cwd: ROOT });
+  t.is(pass.exitCode, 1);
+  t.regex(pass.stderr, /passes on sim.*nothing to shrink/);
+  // The "bug": three answers wanted on the flow from port 60175, which gets two.
+  const bug = path.join(dir, 'bug.ts');
+  const text = readFileSync(gen, 'utf8');
+  const edited = text.replace("'udp.dport': 60175 } }, count: 2 }", "'udp.dport': 60175 } }, count: 3 }");
+  t.not(edited, text);
+  writeFileSync(bug, edited);
+  const r = await execa(XLB, ['scenario', 'shrink', bug], { reject: false, all: true, cwd: ROOT });
+  t.is(r.exitCode, 0, r.all);
+  t.regex(r.stdout, /6 → 2 injected packets/);
+  const min = readFileSync(path.join(dir, 'bug-min.ts'), 'utf8');
+  t.deepEqual([...min.matchAll(/\{ n: (\d+),/g)].map((m) => Number(m[1])), [6, 12], 'the two datagrams of the 60175 flow (capture positions 6 and 12)');
+  t.regex(min, /^\/\/ Shrunk by `xlb scenario shrink` \(sim, tc\): 6 → 2/);
+  t.is((await runSim(path.join(dir, 'bug-min.ts'), dir)).code, 1, 'the reproducer still fails');
+});
