@@ -133,3 +133,24 @@ test('shrink: a failing udp-echo scenario shrinks to the two datagrams of the fl
   t.regex(min, /^\/\/ Shrunk by `xlb scenario shrink` \(sim, tc\): 6 → 2/);
   t.is((await runSim(path.join(dir, 'bug-min.ts'), dir)).code, 1, 'the reproducer still fails');
 });
+
+test('IPv6 addresses are mapped into fd00:18:…, IPv4 ones into 198.18.…, each consistently', async (t) => {
+  const dir = tempDir(t);
+  const f = path.join(dir, 'v6.pcap');
+  writeFileSync(f, pcapBytes([
+    buildFrame({ ip: { src: '2001:db8::5', dst: '2001:db8:9::9' }, udp: { sport: 5353, dport: 7001 }, payload: 10 }),
+    buildFrame({ ip: { src: '2001:db8:9::9', dst: '2001:db8::5' }, udp: { sport: 7001, dport: 5353 }, payload: 10 }),
+    buildFrame({ ip: { src: '10.0.0.5', dst: '10.0.0.9' }, tcp: { sport: 5000, dport: 7000, flags: 'S' } }),
+    buildFrame({ ip: { src: '2001:db8::5', dst: '2001:db8:9::a' }, udp: { sport: 5354, dport: 53 }, payload: 10 }),
+  ]));
+  const a = await analyzePcap(f);
+  t.deepEqual(Object.fromEntries(a.map), {
+    '2001:db8::5': 'fd00:18:1::11',
+    '10.0.0.5': '198.18.1.12',
+    '2001:db8:9::9': 'fd00:18:100::1',
+    '10.0.0.9': '198.18.100.1',
+    '2001:db8:9::a': 'fd00:18:100::2',
+  });
+  t.deepEqual(a.clientNodes, ['c1', 'c2']);
+  t.is(a.packets.length, 3);
+});
