@@ -36,16 +36,19 @@ function links(prefix: string[], r: Run, dev?: string): IpLink[] {
  * The peer of veth iface and whether it can take XDP frames, or undefined when iface is not a
  * veth. Throws when the peer cannot be found (a namespace that has no name, ethtool missing).
  */
-export function vethPeerState(iface: string, r: Run = run): VethPeerState | undefined {
-  const [self] = links(['env'], r, iface);
+export function vethPeerState(iface: string, r: Run = run, nsPath?: string): VethPeerState | undefined {
+  // nsPath: look from that namespace (the drop tracer runs in the host's), else from this thread's
+  const here = nsPath === undefined ? ['env'] : ['nsenter', `--net=${nsPath}`];
+  const at = (cmd: string, args: string[]): string => r(here[0] as string, [...here.slice(1), cmd, ...args]);
+  const [self] = links(here, r, iface);
   if (self?.linkinfo?.info_kind !== 'veth') return undefined;
-  const m = /peer_ifindex:\s*(\d+)/.exec(r('ethtool', ['-S', iface]));
+  const m = /peer_ifindex:\s*(\d+)/.exec(at('ethtool', ['-S', iface]));
   if (m === null) throw new Error(`ethtool -S ${iface} shows no peer_ifindex`);
   const peerIndex = Number(m[1]);
-  let prefix = ['env'];
+  let prefix = here;
   let peerNetns: string | undefined;
   if (self.link_netnsid !== undefined) {
-    const ids = JSON.parse(r('ip', ['-j', 'netns', 'list-id']) || '[]') as { nsid: number; name?: string }[];
+    const ids = JSON.parse(at('ip', ['-j', 'netns', 'list-id']) || '[]') as { nsid: number; name?: string }[];
     peerNetns = ids.find((x) => x.nsid === self.link_netnsid)?.name;
     if (peerNetns === undefined) throw new Error(`the peer of ${iface} is in namespace id ${self.link_netnsid}, which has no name under /run/netns`);
     prefix = ['nsenter', `--net=/run/netns/${peerNetns}`];

@@ -14,6 +14,12 @@ export interface DropGroup {
   flows: string[];
   /** A known cause, named, with what to do. */
   diagnosis?: string;
+  /**
+   * Every packet of the group went to an IPv6 multicast group nobody on the node joined (MLD
+   * reports, router solicitations: the kernel frees them at ip6_mc_input). Every lab has these;
+   * they are listed last and never explain a lost flow.
+   */
+  background?: true;
 }
 
 export interface DropSummary {
@@ -41,7 +47,10 @@ function diagnose(e: DropEvent): string | undefined {
   // Kernel 6.x: a veth advertises NETDEV_XDP_ACT_NDO_XMIT only while its peer has GRO on or an
   // XDP program, so the redirect itself fails with -EOPNOTSUPP (xdp_redirect_err).
   if (e.tracepoint === 'xdp_redirect_err' && e.err === 'EOPNOTSUPP' && e.to?.kind === 'veth') {
-    return `XDP-without-GRO: XDP on ${e.ifname} redirects into veth ${e.to.ifname}, whose peer has neither GRO nor an XDP program, so the kernel refuses every frame (xdp_redirect_err -EOPNOTSUPP) and xlb's counters still say redirected; fix: ethtool -K <peer of ${e.to.ifname}> gro on (or attach an XDP program to that peer)`;
+    const p = e.to.peer;
+    const peer = p === undefined ? `the peer of ${e.to.ifname}` : `its peer ${p.ifname}${p.netns !== undefined ? ` (netns ${p.netns})` : ''}`;
+    const fix = p === undefined ? `ethtool -K <peer of ${e.to.ifname}> gro on` : `${p.netns !== undefined ? `nsenter --net=/run/netns/${p.netns} ` : ''}ethtool -K ${p.ifname} gro on`;
+    return `XDP-without-GRO: XDP on ${e.ifname} redirects into veth ${e.to.ifname}; ${peer} has neither GRO nor an XDP program, so the kernel refuses every frame (xdp_redirect_err -EOPNOTSUPP) while xlb's counters count it as forwarded; fix: ${fix} (or attach an XDP program to it)`;
   }
   if (e.tracepoint === 'xdp_devmap_xmit' && e.err === 'ENXIO') {
     const peer = e.to?.ifname ?? '?';
@@ -68,12 +77,17 @@ export function summarizeDrops(events: readonly DropEvent[], lost = 0): DropSumm
       if (d !== undefined) g.diagnosis = d;
       groups.set(key, g);
     }
+    const bg = e.tuple !== undefined && /^ff0/i.test(e.tuple.dst) && e.reason === 'not_specified';
+    if (g.count === 0 && bg) g.background = true;
+    else if (!bg) delete g.background;
     g.count += e.count;
     total += e.count;
     const f = flowOf(e);
     if (f !== undefined && g.flows.length < 5 && !g.flows.includes(f)) g.flows.push(f);
   }
-  return { total, lost, groups: [...groups.values()].sort((a, b) => b.count - a.count) };
+  // named causes first, then the biggest, background noise last
+  const rank = (g: DropGroup): number => (g.diagnosis !== undefined ? 0 : g.background === true ? 2 : 1);
+  return { total, lost, groups: [...groups.values()].sort((a, b) => rank(a) - rank(b) || b.count - a.count) };
 }
 
 /** Text for the run log: one line per group, the biggest first, diagnoses indented below. */
@@ -81,7 +95,7 @@ export function formatDrops(s: DropSummary): string {
   if (s.total === 0 && s.lost === 0) return 'drops: the kernel dropped no packet in the lab namespaces';
   const lines = [`drops: ${s.total} packet(s) dropped by the kernel in the lab namespaces${s.lost > 0 ? ` (${s.lost} record(s) lost: the ring buffer was full)` : ''}`];
   for (const g of s.groups) {
-    lines.push(`  ${g.count.toString().padStart(6)}  ${g.node} ${g.ifname || '-'}${g.to !== undefined ? ` -> ${g.to}` : ''}  ${g.reason}  at ${g.function}${g.flows.length > 0 ? `  [${g.flows.join(', ')}]` : ''}`);
+    lines.push(`  ${g.count.toString().padStart(6)}  ${g.node} ${g.ifname || '-'}${g.to !== undefined ? ` -> ${g.to}` : ''}  ${g.reason}  at ${g.function}${g.flows.length > 0 ? `  [${g.flows.join(', ')}]` : ''}${g.background === true ? '  (background: IPv6 multicast nobody joined)' : ''}`);
     if (g.diagnosis !== undefined) lines.push(`          ${g.diagnosis}`);
   }
   return lines.join('\n');

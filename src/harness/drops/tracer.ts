@@ -11,6 +11,8 @@ import { BpfObject, RingBuffer, u32 } from '../../bpf/index.ts';
 import { native } from '../../bpf/native.ts';
 import { fromNative } from '../../bpf/errors.ts';
 import { formatIpv4, formatIpv6 } from '../../packet/index.ts';
+import { vethPeerState } from '../../datapath/veth-gro.ts';
+import type { VethPeerState } from '../../datapath/veth-gro.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const DROPS_OBJECT = path.join(ROOT, 'build', 'bpf', 'drops.bpf.o');
@@ -41,7 +43,7 @@ export interface DropEvent {
   /** xdp_redirect_err / xdp_devmap_xmit: the error (`ENXIO`). */
   err?: string;
   /** xdp_devmap_xmit: the redirect's target. */
-  to?: { ifindex: number; ifname: string; netns: number; node?: string; kind?: string };
+  to?: { ifindex: number; ifname: string; netns: number; node?: string; kind?: string; peer?: { ifname: string; netns?: string; gro: boolean; xdp: boolean } };
   tuple?: { proto: number; src: string; dst: string; sport?: number; dport?: number };
 }
 
@@ -103,6 +105,10 @@ export function decodeDropEvent(b: Buffer, names: DropNames): DropEvent {
     ev.to = { ifindex: toIfindex, ifname: l?.ifname ?? `if${toIfindex}`, netns };
     if (l?.kind !== undefined) ev.to.kind = l.kind;
     if (node !== undefined) ev.to.node = node;
+    if (l?.kind === 'veth') {
+      const p = names.peer?.(netns, ev.to.ifname);
+      if (p !== undefined) ev.to.peer = { ifname: p.peer, gro: p.gro, xdp: p.xdp, ...(p.peerNetns !== undefined ? { netns: p.peerNetns } : {}) };
+    }
   }
   if (tracepoint === 'xdp_devmap_xmit') {
     ev.to = { ifindex: toIfindex, ifname: toIfname, netns: toNetns };
@@ -134,6 +140,8 @@ export interface DropNames {
   node(netns: number): string | undefined;
   /** The interface ifindex in the namespace netns (inode): its name and link kind (`veth`), when known. */
   link(netns: number, ifindex: number): { ifname: string; kind?: string } | undefined;
+  /** The peer of a veth, with its GRO/XDP state (read when first asked). */
+  peer?(netns: number, ifname: string): VethPeerState | undefined;
 }
 
 let reasonTable: Map<number, string> | undefined;
@@ -229,6 +237,7 @@ export class DropTracer {
       symbol: (a) => syms.resolve(a),
       node: (n) => this.#nodes.get(n),
       link: (n, i) => this.#link(n, i),
+      peer: (n, ifname) => this.#peer(n, ifname),
     };
     this.#ring = new RingBuffer(obj.map('events'), (b) => {
       if (this.events.length >= this.#maxEvents) {
@@ -262,6 +271,22 @@ export class DropTracer {
       else obj.close();
       throw e;
     }
+  }
+
+  /** netns inode/ifname → peer state, read once: a run's drops of one kind come in bursts. */
+  readonly #peers = new Map<string, VethPeerState | undefined>();
+  #peer(netns: number, ifname: string): VethPeerState | undefined {
+    const key = `${netns}/${ifname}`;
+    if (this.#peers.has(key)) return this.#peers.get(key);
+    const p = this.#paths.get(netns);
+    let v: VethPeerState | undefined;
+    try {
+      v = p === undefined ? undefined : vethPeerState(ifname, undefined, p);
+    } catch {
+      v = undefined;
+    }
+    this.#peers.set(key, v);
+    return v;
   }
 
   #link(netns: number, index: number): { ifname: string; kind?: string } | undefined {

@@ -15,8 +15,11 @@ const VIP = '198.18.100.1';
 const BACKEND = '198.18.1.11';
 const PACKETS = 20;
 
+let trioB = '';
+
 async function run(groOnBackend: boolean): Promise<{ received: number; text: string; summary: ReturnType<typeof summarizeDrops> }> {
   const trio = routedTrio('dgro');
+  trioB = trio.ns.b;
   const { ns, inside } = trio;
   let h: ReturnType<typeof openHarness> | undefined;
   let tracer: DropTracer | undefined;
@@ -75,7 +78,7 @@ test.serial('xdp: redirected frames into a veth whose peer has neither GRO nor X
   // the kernel names it at the redirect (6.x: -EOPNOTSUPP) or at the bulk flush (older: -ENXIO)
   t.true(['xdp_redirect_err_eopnotsupp', 'xdp_xmit_failed_enxio'].includes(g.reason), g.reason);
   t.true(g.count >= PACKETS, `every frame counted (${g.count})`);
-  t.regex(g.diagnosis ?? '', /XDP-without-GRO.*l1.*gro on/);
+  t.regex(g.diagnosis ?? '', new RegExp(`XDP-without-GRO: XDP on l0 redirects into veth l1; its peer b0 \\(netns ${trioB}\\) has neither GRO.*fix: nsenter --net=/run/netns/${trioB} ethtool -K b0 gro on`));
   t.regex(r.text, /XDP-without-GRO/);
 });
 
