@@ -71,6 +71,10 @@ struct drop_event {
 	__u8 daddr[16];
 } __attribute__((packed));
 
+/* Not read at run time: puts struct drop_event into the object's BTF, so a test checks the
+ * TypeScript decoder's offsets against it (src/harness/drops/summary.test.ts). */
+const volatile struct drop_event drop_event_layout = {};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 20);
