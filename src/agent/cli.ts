@@ -132,7 +132,7 @@ export async function main(argv: string[]): Promise<number> {
 
   let dph;
   try {
-    dph = openKernelDatapath({ hook, pinDir, ctEntries, maxServices, xdpMode, ...(objectPath !== undefined ? { objectPath } : {}), ...(snatV4 !== undefined ? { snatV4 } : {}), ...(snatV6 !== undefined ? { snatV6 } : {}) });
+    dph = openKernelDatapath({ hook, pinDir, onWarning: (f, m) => log.warn(f, m), ctEntries, maxServices, xdpMode, ...(objectPath !== undefined ? { objectPath } : {}), ...(snatV4 !== undefined ? { snatV4 } : {}), ...(snatV6 !== undefined ? { snatV6 } : {}) });
   } catch (err) {
     return fail(`cannot load the datapath: ${(err as Error).message}`, { err });
   }

@@ -126,6 +126,8 @@ export interface NativeBinding {
   tcDetach(ifindex: number, attachPoint: number, handle: number, priority: number): number;
   tcQuery(ifindex: number, attachPoint: number, handle: number, priority: number): number;
   ifindex(name: string): number;
+  /** Attaches a raw_tp program to a tracepoint: a link fd (close it to detach) or -errno. */
+  rawTpOpen(name: string, progFd: number): number;
   netnsEnter(path: string): number;
   netnsRestore(fd: number): number;
   ringbufOpen(mapFd: number, onRecord: (data: Buffer) => void): NativeHandle;

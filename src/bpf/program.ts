@@ -148,6 +148,26 @@ export class BpfProgram {
     check(rc, 'attach tc', `${this.name} on ifindex ${ifindex} ${direction}`, undefined, hint);
   }
 
+  /**
+   * Attaches a raw_tp program (SEC("raw_tp/<name>")) to the tracepoint name, e.g. 'kfree_skb'.
+   * Returns a function that detaches it (closes the link fd; nothing is pinned, and the link also
+   * goes when the process exits).
+   */
+  attachRawTracepoint(tracepoint: string): () => void {
+    const fd = this.#liveFd('attach raw tracepoint');
+    const rc = native().rawTpOpen(tracepoint, fd);
+    if (rc < 0) {
+      const hint = errnoName(rc) === 'ENOENT' ? `the kernel has no tracepoint '${tracepoint}' (see /sys/kernel/tracing/events)` : this.type !== 'raw_tracepoint' ? `program type is ${this.type}; a raw tracepoint needs SEC("raw_tp/...")` : undefined;
+      check(rc, 'attach raw tracepoint', `${this.name} on ${tracepoint}`, undefined, hint);
+    }
+    let open = true;
+    return () => {
+      if (!open) return;
+      open = false;
+      native().closeFd(rc);
+    };
+  }
+
   /** Kernel id and run-time stats (runTimeNs/runCount move only while enableStats() is held). */
   info(): NativeProgInfo {
     const fd = this.#liveFd('program info');

@@ -54,6 +54,7 @@ import {
 import type { Config, CtEntry, CtKey } from '../schema/maps.ts';
 import type { Algorithm, Mode, Protocol } from '../controller/types.ts';
 import { serviceKeyText } from '../controller/types.ts';
+import { xdpVethWarning } from './veth-gro.ts';
 
 export interface KernelDatapathOptions {
   hook: 'tc' | 'xdp';
@@ -74,6 +75,8 @@ export interface KernelDatapathOptions {
   removePinsOnClose?: boolean;
   /** Object file override (tests). */
   objectPath?: string;
+  /** Attach-time warnings (the agent logs them; default: process.emitWarning). */
+  onWarning?: (fields: Record<string, unknown>, message: string) => void;
 }
 
 const MAX_WEIGHT = 65535;
@@ -460,7 +463,11 @@ export function openKernelDatapath(opts: KernelDatapathOptions): KernelDatapathH
     describe: `kernel ${opts.hook} ${opts.pinDir}`,
     attach(iface: string) {
       dp.attach(ifindex(iface), { xdpMode, replace: true });
-      if (opts.hook === 'xdp') acceptLocalSource(iface);
+      if (opts.hook === 'xdp') {
+        acceptLocalSource(iface);
+        const w = xdpVethWarning(iface);
+        if (w !== undefined) (opts.onWarning ?? ((_f, m) => process.emitWarning(m)))({ iface }, w);
+      }
     },
     detach(iface: string) {
       dp.detach(ifindex(iface), { xdpMode });

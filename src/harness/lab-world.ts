@@ -20,6 +20,8 @@ import { Lab } from '../../lab/lab.ts';
 import { deletePinnedCt, readCtEntries, readDpCounters, readFwdResults, readReasons, toDpTraceEvent, updatePinnedConfig } from '../../lab/lb-maps.ts';
 import { backendNodes, injectFrames, runClient, startClient, startServers } from '../../lab/traffic/tools.ts';
 import type { ResolvedNode } from '../../lab/topology.ts';
+import { startLabDrops } from './drops/index.ts';
+import type { LabDrops } from './drops/index.ts';
 import type { LinkCapture, Observation, ServiceInput, World, WorldOptions } from './world.ts';
 
 /** Map sizes of the lab's agent: room for thousands of connections, the prog backend's service-id space. */
@@ -79,6 +81,7 @@ export async function createLabWorld(opts: WorldOptions): Promise<World> {
   /** Records that did not decode (a schema out of step with the objects): observe() reports them. */
   const traceErrors: string[] = [];
   let captured: Promise<LinkCapture[]> | undefined;
+  let drops: LabDrops | undefined;
   let closing: Promise<void> | undefined;
   let kept = false;
 
@@ -86,6 +89,7 @@ export async function createLabWorld(opts: WorldOptions): Promise<World> {
   const close = (): Promise<void> => {
     if (kept) return Promise.reject(new Error(`lab world: close() after keep(): the lab ${lab.name} stays up; remove it with xlb lab down --name ${lab.name}`));
     closing ??= (async () => {
+      drops?.close();
       ring?.close();
       traceMap?.close();
       const errors: string[] = [];
@@ -137,6 +141,12 @@ export async function createLabWorld(opts: WorldOptions): Promise<World> {
         for (const i of n.ifaces) if (i.offload) jobs.push(lab.setOffload(n.name, i.segment, false));
       }
     }
+    // Drop diagnosis (docs/drops.md): a kernel tracer on every node's namespace for this run.
+    try {
+      drops = startLabDrops([...lab.topology.nodes.map((n) => ({ node: n.name, netns: n.netns })), ...lab.topology.switches.map((sw) => ({ node: sw.name, netns: sw.netns }))]);
+    } catch (e) {
+      process.stderr.write(`lab world: drop diagnosis is off for this run: ${(e as Error).message}\n`);
+    }
     const failed = (await Promise.allSettled(jobs)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed !== undefined) throw failed.reason;
     if (agent === undefined || capture === undefined) throw new Error('lab world: the agent or the capture did not start');
@@ -184,6 +194,7 @@ export async function createLabWorld(opts: WorldOptions): Promise<World> {
         // Counters first, then the ring: every packet counted has its event submitted by then.
         const reasons = readReasons(pinDir);
         ring?.consume();
+        drops?.summary();
         if (traceErrors.length > 0) throw new Error(`lab world: ${traceErrors.length} trace record(s) did not decode; first: ${traceErrors[0]}`);
         const lost = sumValues(reasons) - packetsBeforeTrace - trace.length;
         if (lost > lostReported) {
@@ -206,6 +217,7 @@ export async function createLabWorld(opts: WorldOptions): Promise<World> {
       captures: () =>
         (captured ??= (async () => {
           const stats = await cap.stop();
+          drops?.summary();
           const lost = stats.filter((s) => s.droppedByKernel > 0);
           if (lost.length > 0) process.stderr.write(`lab world: tcpdump lost packets: ${lost.map((s) => `${s.node}/${s.segment} ${s.droppedByKernel}`).join(', ')}\n`);
           return Promise.all(
@@ -217,9 +229,11 @@ export async function createLabWorld(opts: WorldOptions): Promise<World> {
           );
         })()),
       close,
+      drops: () => drops?.summary(),
       keep() {
         if (closing !== undefined) throw new Error('lab world: keep() after close(): the lab is gone');
         kept = true;
+        drops?.close();
         ring?.close();
         traceMap?.close();
         writeFileSync(path.join(opts.artifactsDir, 'agent.log'), running.process.stdout() + running.process.stderr());

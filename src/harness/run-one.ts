@@ -9,6 +9,7 @@ import type { ClientReport, ClientRequest } from '../traffic/types.ts';
 import { backendUnavailable, openWorld } from './backends.ts';
 import { automaticChecks } from './checks.ts';
 import { diagnoseCaptures } from './diagnose.ts';
+import { writeDropsArtifact } from './drops/index.ts';
 import { digestOf } from './differential.ts';
 import { saveObservation } from './report/artifacts.ts';
 import type { Digest } from './differential.ts';
@@ -153,6 +154,14 @@ export async function runOne(o: RunOneOptions): Promise<RunOneOutcome> {
     const failed = record.error !== undefined || expect.failed.length > 0;
     record.status = failed ? 'failed' : 'passed';
     if (world !== undefined) {
+      if (failed && world.drops !== undefined) {
+        try {
+          const d = world.drops();
+          if (d !== undefined) record.log.push(writeDropsArtifact(o.artifactsDir, d));
+        } catch (e) {
+          record.log.push(`drop diagnosis failed: ${message(e)}`);
+        }
+      }
       if (failed && o.keepOnFail && world.keep !== undefined) record.log.push(world.keep());
       else {
         try {

@@ -11,6 +11,7 @@ import type { DpCtEntry, DpTraceEvent, Hook } from '../datapath/packet-datapath.
 import type { FwdResultName, ReasonName } from '../schema/maps.ts';
 import type { ClientReport, ClientRequest } from '../traffic/types.ts';
 import type { TopologySpec } from '../../lab/topology.ts';
+import type { DropSummary } from './drops/summary.ts';
 
 export type BackendName = 'sim' | 'prog' | 'lab';
 export const BACKENDS: readonly BackendName[] = ['sim', 'prog', 'lab'];
@@ -110,6 +111,8 @@ export interface World {
    * enter it and how to remove it; close() must not be called afterwards.
    */
   keep?(): string;
+  /** lab only: where the kernel dropped packets in the lab's namespaces so far, and why (docs/drops.md). */
+  drops?(): DropSummary | undefined;
 }
 
 export type WorldFactory = (opts: WorldOptions) => Promise<World>;

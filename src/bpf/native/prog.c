@@ -111,6 +111,23 @@ static napi_value xdp_detach(napi_env env, napi_callback_info info)
 	return xlb_i32(env, bpf_xdp_detach(ifx, flags, NULL) ? -errno : 0);
 }
 
+// rawTpOpen(name, progFd) -> link fd | -errno. Attaches a raw_tp program to the tracepoint
+// `name` (e.g. "kfree_skb"); closing the returned fd detaches it (nothing is pinned).
+static napi_value raw_tp_open(napi_env env, napi_callback_info info)
+{
+	ARGS(env, info, 2);
+	int32_t fd;
+	char *name = xlb_get_string(env, argv[0]);
+	if (!name || !xlb_get_i32(env, argv[1], &fd)) {
+		free(name);
+		return xlb_i32(env, -EINVAL);
+	}
+	int r = bpf_raw_tracepoint_open(name, fd);
+	int e = errno;
+	free(name);
+	return xlb_i32(env, r < 0 ? -e : r);
+}
+
 // xdpQuery(ifindex) -> { attachMode, progId, drvProgId, skbProgId, hwProgId } | -errno
 static napi_value xdp_query(napi_env env, napi_callback_info info)
 {
@@ -252,6 +269,7 @@ void xlb_init_prog(napi_env env, napi_value exports)
 		{ "tcAttach", tc_attach },	 { "tcDetach", tc_detach },
 		{ "tcQuery", tc_query },	 { "ifindex", if_index },
 		{ "netnsEnter", netns_enter },	 { "netnsRestore", netns_restore },
+		{ "rawTpOpen", raw_tp_open },
 	};
 	xlb_register(env, exports, fns, sizeof(fns) / sizeof(fns[0]));
 }
