@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { execa } from 'execa';
 import { BpfMap, RingBuffer } from '../bpf/index.ts';
 import type { DpFlow } from '../controller/datapath.ts';
 import type { DpCtEntry, DpTraceEvent } from '../datapath/packet-datapath.ts';
@@ -68,6 +69,17 @@ function sumValues(m: Map<string, number>): number {
   return n;
 }
 
+/** The pinned maps dumped into a result's artifacts (bpftool -j map dump pinned …), one JSON file each. */
+const DUMPED_MAPS = ['xlb_ct', 'xlb_services', 'xlb_config', 'xlb_reasons', 'xlb_fwd', 'xlb_svc_stats'];
+
+async function dumpPinnedMaps(pinDir: string, dir: string): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  for (const m of DUMPED_MAPS) {
+    const r = await execa('bpftool', ['-j', 'map', 'dump', 'pinned', path.join(pinDir, m)], { reject: false });
+    writeFileSync(path.join(dir, `${m}.json`), r.exitCode === 0 ? r.stdout : JSON.stringify({ error: `bpftool map dump pinned ${m} failed: ${r.stderr}` }));
+  }
+}
+
 export async function createLabWorld(opts: WorldOptions): Promise<World> {
   if (opts.backend !== 'lab') throw new Error(`createLabWorld: backend '${opts.backend}' is not 'lab'`);
   const startMs = Date.now();
@@ -95,6 +107,8 @@ export async function createLabWorld(opts: WorldOptions): Promise<World> {
       const errors: string[] = [];
       await stopCapture().catch((e: unknown) => errors.push(`stopping tcpdump: ${(e as Error).message}`));
       if (agent !== undefined) {
+        // The maps a person looks at first, as bpftool shows them (BTF field names), while the pins exist.
+        await dumpPinnedMaps(agent.pinDir, path.join(opts.artifactsDir, 'maps')).catch((e: unknown) => errors.push(`dumping the maps: ${(e as Error).message}`));
         await agent.stop().catch((e: unknown) => errors.push(`stopping the agent: ${(e as Error).message}`));
         // The agent's log next to the pcaps: what it did with every request.
         writeFileSync(path.join(opts.artifactsDir, 'agent.log'), agent.process.stdout() + agent.process.stderr());
