@@ -192,6 +192,23 @@ static __always_inline void fill_tuple(struct drop_event *e, const struct sk_buf
 	}
 }
 
+/*
+ * An event about a packet on dev, when dev is in one of the lab's namespaces: reserved, its kind
+ * and device filled; NULL when the namespace is not watched or the ring is full.
+ */
+static __always_inline struct drop_event *begin_dev_event(const struct net_device *dev, __u32 kind)
+{
+	__u32 inum = dev_netns(dev);
+	if (!wanted(inum))
+		return 0;
+	struct drop_event *e = reserve();
+	if (!e)
+		return 0;
+	e->kind = kind;
+	fill_dev(e, dev, inum);
+	return e;
+}
+
 /* kfree_skb(skb, location, reason, rx_sk) */
 SEC("raw_tp/kfree_skb")
 int on_kfree_skb(struct bpf_raw_tracepoint_args *ctx)
@@ -201,17 +218,11 @@ int on_kfree_skb(struct bpf_raw_tracepoint_args *ctx)
 	/* SKB_NOT_DROPPED_YET (0) and SKB_CONSUMED (1) are not drops */
 	if (reason <= 1)
 		return 0;
-	const struct net_device *dev = BPF_CORE_READ(skb, dev);
-	__u32 inum = dev_netns(dev);
-	if (!wanted(inum))
-		return 0;
-	struct drop_event *e = reserve();
+	struct drop_event *e = begin_dev_event(BPF_CORE_READ(skb, dev), KIND_KFREE_SKB);
 	if (!e)
 		return 0;
-	e->kind = KIND_KFREE_SKB;
 	e->location = ctx->args[1];
 	e->reason = reason;
-	fill_dev(e, dev, inum);
 	fill_tuple(e, skb);
 	bpf_ringbuf_submit(e, 0);
 	return 0;
@@ -221,16 +232,10 @@ int on_kfree_skb(struct bpf_raw_tracepoint_args *ctx)
 SEC("raw_tp/xdp_exception")
 int on_xdp_exception(struct bpf_raw_tracepoint_args *ctx)
 {
-	const struct net_device *dev = (const struct net_device *)ctx->args[0];
-	__u32 inum = dev_netns(dev);
-	if (!wanted(inum))
-		return 0;
-	struct drop_event *e = reserve();
+	struct drop_event *e = begin_dev_event((const struct net_device *)ctx->args[0], KIND_XDP_EXCEPTION);
 	if (!e)
 		return 0;
-	e->kind = KIND_XDP_EXCEPTION;
 	e->reason = (__u32)ctx->args[2];
-	fill_dev(e, dev, inum);
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }
@@ -239,17 +244,11 @@ int on_xdp_exception(struct bpf_raw_tracepoint_args *ctx)
 SEC("raw_tp/xdp_redirect_err")
 int on_xdp_redirect_err(struct bpf_raw_tracepoint_args *ctx)
 {
-	const struct net_device *dev = (const struct net_device *)ctx->args[0];
-	__u32 inum = dev_netns(dev);
-	if (!wanted(inum))
-		return 0;
-	struct drop_event *e = reserve();
+	struct drop_event *e = begin_dev_event((const struct net_device *)ctx->args[0], KIND_XDP_REDIRECT_ERR);
 	if (!e)
 		return 0;
-	e->kind = KIND_XDP_REDIRECT_ERR;
 	e->err = (__s32)ctx->args[3];
 	e->to_ifindex = (__u32)ctx->args[6];
-	fill_dev(e, dev, inum);
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }
