@@ -133,7 +133,14 @@ test('conntrack: filter by service, state, limit, bad parameters', async (t) => 
   t.is(two.total, 2);
   const badState = await app.inject('/v1/conntrack?state=ESTABLISHED;DROP');
   t.is(badState.statusCode, 400);
-  t.regex(badState.json().message, /^query\.state: 'ESTABLISHED;DROP' is not a comma-separated list of state names/);
+  t.regex(badState.json().message, /^query\.state: 'ESTABLISHED;DROP' is not a conntrack state; give one or more of NONE, SYN_SENT, /);
+  const foo = await app.inject('/v1/conntrack?state=FOO,established,bar');
+  t.is(foo.statusCode, 400);
+  t.is(foo.json().error, 'invalid');
+  t.deepEqual(foo.json().errors, [
+    { path: 'query.state', message: "'FOO', 'BAR' are not conntrack states; give one or more of NONE, SYN_SENT, SYN_RECV, ESTABLISHED, FIN_WAIT, CLOSE_WAIT, TIME_WAIT, CLOSED, UDP_NEW, UDP_SEEN, UDP_ESTABLISHED, ICMP_REQUEST, ICMP_REPLY (comma-separated, any case)" },
+  ]);
+  t.is((await app.inject('/v1/conntrack?limit=0')).json().message, 'query.limit: 0 is not an integer in 1..1000000');
 });
 
 test('stats and metrics report the datapath counters per service and endpoint', async (t) => {

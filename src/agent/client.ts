@@ -3,23 +3,15 @@
 // (4xx/5xx) becomes an AgentApiError carrying the status, the API's error code and message and,
 // for a 400, the field errors; an agent that cannot be reached becomes one with status 0.
 // Used by `xlb lb|ct|stats` (client-cli.ts); usable from scenarios and tools alike.
-import type { Endpoint, HealthCheck, Service } from '../controller/types.ts';
-import type { ConntrackView, ErrorView, HealthzView, PutServiceView, ReplaceServicesView, ServiceView, StatsView } from './views.ts';
-
-/** What PUT takes for an endpoint: the address; the rest has defaults (port 0 only for ranges/DSR). */
-export type EndpointBody = Pick<Endpoint, 'ip'> & Partial<Omit<Endpoint, 'ip'>>;
+import type { EndpointBody, ServiceBody } from '../controller/service-schema.ts';
+import type { ConntrackView, ErrorView, HealthzView, PutServiceView, ReplaceServicesView, ServiceListView, ServiceView, StatsView } from './views.ts';
 
 /**
- * What PUT takes for a service (serviceBodySchema): vip, port and endpoints; the rest has
- * defaults (tcp, maglev, dnat, keep). A ServiceView (GET output) can be sent back as is: its
- * `status` is ignored.
+ * What PUT takes (the schema's types, src/controller/service-schema.ts): vip, port and
+ * endpoints; the rest has defaults (tcp, maglev, dnat, keep). A ServiceView (GET output) can be
+ * sent back as is: its `status` is ignored.
  */
-export type ServiceBody = Pick<Service, 'vip' | 'port'> &
-  Partial<Omit<Service, 'vip' | 'port' | 'endpoints' | 'healthCheck'>> & {
-    endpoints: EndpointBody[];
-    healthCheck?: Pick<HealthCheck, 'type'> & Partial<Omit<HealthCheck, 'type'>>;
-    status?: unknown;
-  };
+export type { EndpointBody, ServiceBody };
 
 export interface ConntrackFilter {
   /** Only flows of this service (404 when there is no such service). */
@@ -97,7 +89,7 @@ export class AgentClient {
 
   /** GET /v1/services */
   async listServices(): Promise<ServiceView[]> {
-    return (await this.#json<{ services: ServiceView[] }>('GET', '/v1/services')).services;
+    return (await this.#json<ServiceListView>('GET', '/v1/services')).services;
   }
 
   /** GET /v1/services/{name}; AgentApiError 404 when there is none. */

@@ -19,16 +19,38 @@ import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, wr
 import { mkdir, open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { parse } from 'yaml';
+import { Type } from 'typebox';
+import type { Static } from 'typebox';
 import type { DesiredState } from '../controller/types.ts';
+import { schemaCheck } from '../controller/service-schema.ts';
+import { formatErrors } from '../controller/validate.ts';
 
-export interface AgentSettings {
-  instance?: string;
-  ifaces?: string[];
-  hook?: 'tc' | 'xdp';
-  api?: string;
-  pinDir?: string;
-  tokenFile?: string;
-}
+const nonEmpty = (description: string) => Type.String({ minLength: 1, 'x-what': 'a non-empty string', description });
+
+/** The `agent:` section; every key optional, command-line flags win. */
+export const AgentSettingsSchema = Type.Object(
+  {
+    instance: Type.Optional(nonEmpty('instance name (pins under /sys/fs/bpf/xlb/INSTANCE)')),
+    ifaces: Type.Optional(Type.Array(nonEmpty('interface name'), { 'x-what': 'a list of interface names' })),
+    hook: Type.Optional(Type.Enum(['tc', 'xdp'])),
+    api: Type.Optional(nonEmpty('HOST:PORT of the REST API')),
+    pinDir: Type.Optional(nonEmpty('bpffs directory of the pinned maps')),
+    tokenFile: Type.Optional(nonEmpty('file holding the API bearer token')),
+  },
+  { additionalProperties: false, 'x-what': 'a mapping of agent settings' },
+);
+export type AgentSettings = Static<typeof AgentSettingsSchema>;
+
+/**
+ * The file's top level. `services` is left to the controller, which validates it as a whole
+ * (schema and semantic rules in one pass: src/controller/validate.ts), with the same messages
+ * as the REST API.
+ */
+const ConfigFileSchema = Type.Object(
+  { agent: Type.Optional(AgentSettingsSchema), services: Type.Optional(Type.Unknown()) },
+  { additionalProperties: false, 'x-what': "a mapping with 'agent' and 'services'" },
+);
+const checkConfigFile = schemaCheck(ConfigFileSchema);
 
 export interface ConfigFile {
   agent: AgentSettings;
@@ -38,40 +60,7 @@ export interface ConfigFile {
 
 export class ConfigError extends Error {}
 
-function checkAgent(v: unknown, file: string): AgentSettings {
-  if (v === undefined || v === null) return {};
-  if (typeof v !== 'object' || Array.isArray(v)) throw new ConfigError(`${file}: agent: is not a mapping (expected keys instance, ifaces, hook, api, pinDir, tokenFile)`);
-  const o = v as Record<string, unknown>;
-  const allowed = ['instance', 'ifaces', 'hook', 'api', 'pinDir', 'tokenFile'];
-  for (const k of Object.keys(o)) if (!allowed.includes(k)) throw new ConfigError(`${file}: agent.${k}: unknown setting; allowed: ${allowed.join(', ')}`);
-  const str = (k: string): string | undefined => {
-    const x = o[k];
-    if (x === undefined) return undefined;
-    if (typeof x !== 'string' || x === '') throw new ConfigError(`${file}: agent.${k}: ${JSON.stringify(x)} is not a non-empty string`);
-    return x;
-  };
-  const out: AgentSettings = {};
-  const instance = str('instance');
-  if (instance !== undefined) out.instance = instance;
-  if (o.ifaces !== undefined) {
-    if (!Array.isArray(o.ifaces) || !o.ifaces.every((i) => typeof i === 'string' && i !== '')) throw new ConfigError(`${file}: agent.ifaces: is not a list of interface names`);
-    out.ifaces = o.ifaces as string[];
-  }
-  const hook = str('hook');
-  if (hook !== undefined) {
-    if (hook !== 'tc' && hook !== 'xdp') throw new ConfigError(`${file}: agent.hook: '${hook}' is not one of tc, xdp`);
-    out.hook = hook;
-  }
-  const api = str('api');
-  if (api !== undefined) out.api = api;
-  const pinDir = str('pinDir');
-  if (pinDir !== undefined) out.pinDir = pinDir;
-  const tokenFile = str('tokenFile');
-  if (tokenFile !== undefined) out.tokenFile = tokenFile;
-  return out;
-}
-
-/** Reads the config file; a missing file is an empty config. Throws ConfigError on bad YAML. */
+/** Reads the config file; a missing file is an empty config. Throws ConfigError on bad YAML or agent settings. */
 export function readConfigFile(file: string): ConfigFile {
   if (!existsSync(file)) return { agent: {}, services: [] };
   let doc: unknown;
@@ -81,10 +70,11 @@ export function readConfigFile(file: string): ConfigFile {
     throw new ConfigError(`${file}: not valid YAML: ${(err as Error).message}`);
   }
   if (doc === null || doc === undefined) return { agent: {}, services: [] };
-  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`${file}: the top level must be a mapping with 'agent' and 'services'`);
-  const o = doc as Record<string, unknown>;
-  for (const k of Object.keys(o)) if (k !== 'agent' && k !== 'services') throw new ConfigError(`${file}: ${k}: unknown top-level key; allowed: agent, services`);
-  return { agent: checkAgent(o.agent, file), services: o.services ?? [] };
+  // `agent:` with nothing under it is YAML null: no settings.
+  if (typeof doc === 'object' && (doc as { agent?: unknown }).agent === null) delete (doc as { agent?: unknown }).agent;
+  const r = checkConfigFile(doc);
+  if (!r.ok) throw new ConfigError(`${file}:\n${formatErrors(r.errors)}`);
+  return { agent: r.value.agent ?? {}, services: r.value.services ?? [] };
 }
 
 /**

@@ -1,184 +1,102 @@
-// JSON Schemas of the REST API: route schemas for fastify (responses are serialized through
-// them) and the source of GET /openapi.json. Request bodies are validated by
-// src/controller/validate.ts, which knows the semantic rules (address families, duplicates,
-// datapath limits) and names the offending field; the body schemas here document the same
-// shape for clients.
-import { ALGORITHMS, DEAD_FLOW_POLICIES, HEALTH_CHECK_TYPES, MODES, PROTOCOLS } from '../controller/types.ts';
+// The REST API's schemas beyond the service itself (TypeBox; the service body is the
+// controller's, src/controller/service-schema.ts). Each route's schema validates its input
+// (fastify, through the controller's one checker), serializes its response, feeds the OpenAPI
+// document (@fastify/swagger) and, through Static<>, types the views (views.ts) that the
+// server builds and the client (client.ts) reads.
+import { Type } from 'typebox';
+import { CT_STATE } from '../schema/maps.ts';
+import { DesiredStateBodySchema, ServiceBodySchema, ServiceNameSchema, ServiceSchema } from '../controller/service-schema.ts';
 
-const port = { type: 'integer', minimum: 1, maximum: 65535 } as const;
-const ip = { type: 'string', description: 'IPv4 or IPv6 address' } as const;
+export { DesiredStateBodySchema, ServiceBodySchema };
 
-export const endpointSchema = {
-  type: 'object',
-  required: ['ip'],
-  additionalProperties: false,
-  properties: {
-    ip,
-    port: { type: 'integer', minimum: 0, maximum: 65535, description: '0 or absent (port ranges, DSR only): keep the destination port' },
-    weight: { type: 'integer', minimum: 1, maximum: 65535, default: 1 },
-    active: { type: 'boolean', default: true, description: 'administratively enabled' },
+const ip = Type.String({ description: 'IPv4 or IPv6 address' });
+const addrPort = Type.Object({ ip, port: Type.Integer() });
+
+export const EndpointStatusSchema = Type.Object({
+  ip,
+  port: Type.Integer(),
+  slot: Type.Integer({ description: 'datapath slot; -1 when not programmed' }),
+  active: Type.Boolean({ description: 'what the datapath holds: administratively active and healthy' }),
+  healthy: Type.Boolean(),
+  lastCheck: Type.Optional(Type.String({ description: 'result of the last health check: ok/fail/pending and its detail' })),
+});
+
+export const ServiceViewSchema = Type.Object({
+  ...ServiceSchema.properties,
+  status: Type.Object({
+    id: Type.Integer({ description: 'datapath service id; 0 when not programmed' }),
+    generation: Type.Integer(),
+    endpoints: Type.Array(EndpointStatusSchema),
+  }),
+});
+
+export const ServiceListSchema = Type.Object({ services: Type.Array(ServiceViewSchema) });
+
+export const PutServiceViewSchema = Type.Object({
+  action: Type.Enum(['created', 'updated', 'unchanged']),
+  service: ServiceViewSchema,
+});
+
+export const ReplaceServicesViewSchema = Type.Object({ created: Type.Integer(), updated: Type.Integer(), deleted: Type.Integer(), unchanged: Type.Integer() });
+
+export const ErrorSchema = Type.Object({
+  error: Type.String({ description: "a short code: 'invalid', 'not found', 'refused', 'unauthorized', 'internal', …" }),
+  message: Type.String(),
+  errors: Type.Optional(Type.Array(Type.Object({ path: Type.String(), message: Type.String() }), { description: 'the field errors of a 400' })),
+});
+
+export const NameParamsSchema = Type.Object({ name: ServiceNameSchema });
+
+export const ConntrackQuerySchema = Type.Object(
+  {
+    service: Type.Optional(Type.String({ description: 'only flows of this service' })),
+    state: Type.Optional(Type.String({ description: `only flows in these states, comma-separated, case-insensitive; of ${CT_STATE.join(', ')}` })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1000, 'x-what': 'an integer' })),
   },
-} as const;
+  { additionalProperties: false },
+);
 
-export const healthCheckSchema = {
-  type: 'object',
-  required: ['type'],
-  additionalProperties: false,
-  properties: {
-    type: { type: 'string', enum: [...HEALTH_CHECK_TYPES] },
-    port,
-    path: { type: 'string' },
-    expectStatus: { type: 'integer', minimum: 100, maximum: 599 },
-    send: { type: 'string' },
-    expect: { type: 'string' },
-    intervalMs: { type: 'integer', minimum: 100, default: 2000 },
-    timeoutMs: { type: 'integer', minimum: 10, default: 1000 },
-    rise: { type: 'integer', minimum: 1, maximum: 100, default: 2 },
-    fall: { type: 'integer', minimum: 1, maximum: 100, default: 3 },
-  },
-} as const;
+export const FlowViewSchema = Type.Object({
+  service: Type.String({ description: "the service's name; '' when the controller does not know the id" }),
+  serviceId: Type.Integer(),
+  protocol: Type.Enum(['tcp', 'udp', 'icmp']),
+  client: addrPort,
+  vip: addrPort,
+  endpoint: addrPort,
+  endpointSlot: Type.Integer({ description: 'endpoint slot; -1 when the datapath does not record it' }),
+  state: Type.String({ description: `one of ${CT_STATE.join(', ')}` }),
+  packets: Type.Integer(),
+  bytes: Type.Integer(),
+  ageMs: Type.Integer(),
+  idleMs: Type.Integer(),
+});
 
-const serviceProperties = {
-  name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$' },
-  vip: ip,
-  port,
-  portEnd: { ...port, description: 'inclusive end of a port range' },
-  protocol: { type: 'string', enum: [...PROTOCOLS], default: 'tcp' },
-  algorithm: { type: 'string', enum: [...ALGORITHMS], default: 'maglev' },
-  mode: { type: 'string', enum: [...MODES], default: 'dnat' },
-  persistence: { type: 'object', additionalProperties: false, required: ['timeoutS'], properties: { timeoutS: { type: 'integer', minimum: 1, maximum: 86400 } } },
-  policer: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['ratePps', 'burst'],
-    properties: { ratePps: { type: 'integer', minimum: 1 }, burst: { type: 'integer', minimum: 1 } },
-  },
-  healthCheck: healthCheckSchema,
-  deadFlowPolicy: { type: 'string', enum: [...DEAD_FLOW_POLICIES], default: 'keep' },
-  endpoints: { type: 'array', items: endpointSchema },
-} as const;
+export const ConntrackViewSchema = Type.Object({
+  total: Type.Integer({ description: 'flows matching the filter (entries holds at most limit)' }),
+  entries: Type.Array(FlowViewSchema),
+});
 
-export const serviceBodySchema = {
-  type: 'object',
-  required: ['vip', 'port', 'endpoints'],
-  additionalProperties: false,
-  properties: { ...serviceProperties, status: { type: 'object', description: 'read-only (GET); ignored on PUT' } },
-} as const;
+const counts = Type.Record(Type.String(), Type.Integer());
 
-const endpointStatusSchema = {
-  type: 'object',
-  properties: {
-    ip,
-    port: { type: 'integer' },
-    slot: { type: 'integer', description: 'datapath slot; -1 when not programmed' },
-    active: { type: 'boolean', description: 'what the datapath holds: administratively active and healthy' },
-    healthy: { type: 'boolean' },
-    lastCheck: { type: 'string' },
-  },
-} as const;
+export const StatsViewSchema = Type.Object({
+  services: Type.Array(
+    Type.Object({
+      name: Type.String(),
+      id: Type.Integer(),
+      packets: Type.Integer(),
+      bytes: Type.Integer(),
+      endpoints: Type.Array(Type.Object({ ...EndpointStatusSchema.properties, packets: Type.Integer(), bytes: Type.Integer() })),
+    }),
+  ),
+  drops: counts,
+  verdicts: counts,
+  conntrack: Type.Record(Type.String(), Type.Integer(), { description: 'tracked flows (one per connection) by state, as counted conntrackAgeMs ago' }),
+  conntrackAgeMs: Type.Integer({ description: 'age of the conntrack count: the datapath counts flows by state in the background (the agent\'s maintenance sweep), not at every request' }),
+});
 
-export const serviceViewSchema = {
-  type: 'object',
-  properties: {
-    ...serviceProperties,
-    status: {
-      type: 'object',
-      properties: {
-        id: { type: 'integer', description: 'datapath service id; 0 when not programmed' },
-        generation: { type: 'integer' },
-        endpoints: { type: 'array', items: endpointStatusSchema },
-      },
-    },
-  },
-} as const;
-
-export const errorSchema = {
-  type: 'object',
-  properties: {
-    error: { type: 'string' },
-    message: { type: 'string' },
-    errors: { type: 'array', items: { type: 'object', properties: { path: { type: 'string' }, message: { type: 'string' } } } },
-  },
-} as const;
-
-export const nameParams = {
-  type: 'object',
-  required: ['name'],
-  properties: { name: { type: 'string' } },
-} as const;
-
-const addrPort = { type: 'object', properties: { ip, port: { type: 'integer' } } } as const;
-
-export const conntrackQuery = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    service: { type: 'string', description: 'only flows of this service' },
-    state: { type: 'string', description: 'only flows in these states, comma-separated (e.g. ESTABLISHED,SYN_RECV)' },
-    limit: { type: 'integer', minimum: 1, maximum: 1000000, default: 1000 },
-  },
-} as const;
-
-export const conntrackResponse = {
-  type: 'object',
-  properties: {
-    total: { type: 'integer', description: 'flows matching the filter (entries holds at most limit)' },
-    entries: {
-      type: 'array',
-      items: {
-        type: 'object',
-        properties: {
-          service: { type: 'string' },
-          serviceId: { type: 'integer' },
-          protocol: { type: 'string' },
-          client: addrPort,
-          vip: addrPort,
-          endpoint: addrPort,
-          endpointSlot: { type: 'integer' },
-          state: { type: 'string' },
-          packets: { type: 'integer' },
-          bytes: { type: 'integer' },
-          ageMs: { type: 'integer' },
-          idleMs: { type: 'integer' },
-        },
-      },
-    },
-  },
-} as const;
-
-const counter = { type: 'object', properties: { packets: { type: 'integer' }, bytes: { type: 'integer' } } } as const;
-
-export const statsResponse = {
-  type: 'object',
-  properties: {
-    services: {
-      type: 'array',
-      items: {
-        type: 'object',
-        properties: {
-          name: { type: 'string' },
-          id: { type: 'integer' },
-          packets: { type: 'integer' },
-          bytes: { type: 'integer' },
-          endpoints: {
-            type: 'array',
-            items: { type: 'object', properties: { ...endpointStatusSchema.properties, ...counter.properties } },
-          },
-        },
-      },
-    },
-    drops: { type: 'object', additionalProperties: { type: 'integer' } },
-    verdicts: { type: 'object', additionalProperties: { type: 'integer' } },
-    conntrack: { type: 'object', additionalProperties: { type: 'integer' }, description: 'flows by state' },
-  },
-} as const;
-
-export const healthzResponse = {
-  type: 'object',
-  properties: {
-    status: { type: 'string' },
-    services: { type: 'integer' },
-    datapath: { type: 'string' },
-    uptimeS: { type: 'number' },
-  },
-} as const;
+export const HealthzViewSchema = Type.Object({
+  status: Type.Literal('ok'),
+  services: Type.Integer(),
+  datapath: Type.String(),
+  uptimeS: Type.Number(),
+});

@@ -2,25 +2,44 @@
 // their datapath status, conntrack entries with service names, counters per service/endpoint.
 // The response types of every route live here too, so the server (api.ts) and the typed client
 // (client.ts) name the same shapes.
+import type { Static } from 'typebox';
 import type { Controller } from '../controller/controller.ts';
 import { endpointId } from '../controller/controller.ts';
-import type { DpFlow } from '../controller/datapath.ts';
 import type { EndpointHealth, HealthMonitor } from '../controller/health.ts';
 import { keyOf } from '../controller/reconcile.ts';
-import type { ReconcileAction } from '../controller/reconcile.ts';
 import type { Service } from '../controller/types.ts';
+import type {
+  ConntrackViewSchema,
+  EndpointStatusSchema,
+  ErrorSchema,
+  FlowViewSchema,
+  HealthzViewSchema,
+  PutServiceViewSchema,
+  ReplaceServicesViewSchema,
+  ServiceListSchema,
+  ServiceViewSchema,
+  StatsViewSchema,
+} from './schemas.ts';
 
-export interface EndpointStatus {
-  ip: string;
-  port: number;
-  slot: number;
-  active: boolean;
-  healthy: boolean;
-  lastCheck?: string;
-}
-
-export type ServiceView = Service & { status: { id: number; generation: number; endpoints: EndpointStatus[] } };
-
+// The response types are the route schemas' (schemas.ts): what fastify serializes, what the
+// OpenAPI document says and what the client (client.ts) reads are one definition.
+export type EndpointStatus = Static<typeof EndpointStatusSchema>;
+export type ServiceView = Static<typeof ServiceViewSchema>;
+/** GET /v1/services */
+export type ServiceListView = Static<typeof ServiceListSchema>;
+export type FlowView = Static<typeof FlowViewSchema>;
+/** GET /v1/conntrack */
+export type ConntrackView = Static<typeof ConntrackViewSchema>;
+/** GET /healthz */
+export type HealthzView = Static<typeof HealthzViewSchema>;
+/** PUT /v1/services/{name} (201 when created, 200 otherwise) */
+export type PutServiceView = Static<typeof PutServiceViewSchema>;
+/** PUT /v1/services (the whole list) */
+export type ReplaceServicesView = Static<typeof ReplaceServicesViewSchema>;
+/** Every error response: `error` a short code ('invalid', 'not found', 'refused', 'unauthorized', …), `errors` the field errors of a 400. */
+export type ErrorView = Static<typeof ErrorSchema>;
+/** GET /v1/stats */
+export type StatsView = Static<typeof StatsViewSchema>;
 function healthIndex(health: HealthMonitor | undefined): Map<string, EndpointHealth> {
   const m = new Map<string, EndpointHealth>();
   for (const h of health?.status() ?? []) m.set(`${h.service}/${endpointId(h)}`, h);
@@ -61,45 +80,11 @@ export function namesById(c: Controller): Map<number, string> {
   return m;
 }
 
-export interface FlowView extends DpFlow {
-  service: string;
-}
 
-/** GET /v1/conntrack */
-export interface ConntrackView {
-  /** Flows matching the filter; `entries` holds at most the limit. */
-  total: number;
-  entries: FlowView[];
-}
 
-/** GET /healthz */
-export interface HealthzView {
-  status: 'ok';
-  services: number;
-  datapath: string;
-  uptimeS: number;
-}
 
-/** PUT /v1/services/{name} (201 when created, 200 otherwise) */
-export interface PutServiceView {
-  action: ReconcileAction;
-  service: ServiceView;
-}
 
-/** PUT /v1/services (the whole list) */
-export interface ReplaceServicesView {
-  created: number;
-  updated: number;
-  deleted: number;
-  unchanged: number;
-}
 
-/** Every error response: `error` a short code ('invalid', 'not found', 'refused', 'unauthorized', …), `errors` the field errors of a 400. */
-export interface ErrorView {
-  error: string;
-  message: string;
-  errors?: { path: string; message: string }[];
-}
 
 export function conntrackView(c: Controller, filter: { service?: string; states?: string[]; limit: number }): ConntrackView {
   const names = namesById(c);
@@ -115,17 +100,18 @@ export function conntrackView(c: Controller, filter: { service?: string; states?
   return { total: flows.length, entries: flows.slice(0, filter.limit).map((f) => ({ ...f, service: names.get(f.serviceId) ?? '' })) };
 }
 
-export interface StatsView {
-  services: { name: string; id: number; packets: number; bytes: number; endpoints: (EndpointStatus & { packets: number; bytes: number })[] }[];
-  drops: Record<string, number>;
-  verdicts: Record<string, number>;
-  conntrack: Record<string, number>;
+
+/** Flows by state: the datapath's own count when it keeps one (no full conntrack decode per scrape), else counted from listFlows. */
+export function flowCounts(c: Controller): { byState: Record<string, number>; ageMs: number } {
+  if (c.dp.flowCounts !== undefined) return c.dp.flowCounts();
+  const byState: Record<string, number> = {};
+  for (const f of c.dp.listFlows()) byState[f.state] = (byState[f.state] ?? 0) + 1;
+  return { byState, ageMs: 0 };
 }
 
 export function statsView(c: Controller, health: HealthMonitor | undefined): StatsView {
   const counters = c.dp.counters();
-  const byState: Record<string, number> = {};
-  for (const f of c.dp.listFlows()) byState[f.state] = (byState[f.state] ?? 0) + 1;
+  const flows = flowCounts(c);
   const services = serviceViews(c, health).map((v) => {
     const sc = counters.services.get(v.status.id) ?? { packets: 0, bytes: 0 };
     const ec = counters.endpoints.get(v.status.id);
@@ -137,5 +123,5 @@ export function statsView(c: Controller, health: HealthMonitor | undefined): Sta
       endpoints: v.status.endpoints.map((e) => ({ ...e, ...(e.slot >= 0 ? (ec?.get(e.slot) ?? { packets: 0, bytes: 0 }) : { packets: 0, bytes: 0 }) })),
     };
   });
-  return { services, drops: Object.fromEntries(counters.drops), verdicts: Object.fromEntries(counters.verdicts), conntrack: byState };
+  return { services, drops: Object.fromEntries(counters.drops), verdicts: Object.fromEntries(counters.verdicts), conntrack: flows.byState, conntrackAgeMs: Math.round(flows.ageMs) };
 }

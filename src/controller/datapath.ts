@@ -3,7 +3,7 @@
 // detail (no fds, no byte layouts). Two implementations: the kernel (src/datapath/kernel-datapath.ts,
 // over the loader and the libbpf binding) and the TypeScript reference model of the `sim`
 // backend. The controller cannot tell them apart, and a test double for controller logic lives
-// in memory-datapath.ts.
+// in datapath-test-double.ts.
 //
 // Consistency contract (what makes a change atomic for packets): a service entry names the
 // generation (0 or 1) of its endpoint array and lookup table. The controller writes the
@@ -125,7 +125,8 @@ export interface Datapath {
   /**
    * Writes a whole generation: the endpoint slots, then whatever derived table the algorithm
    * reads (the Maglev lookup table, a weighted schedule), built from the active slots by the
-   * shared builders in src/datapath/ so every implementation derives the same table. Only ever
+   * shared builders in src/controller/lookup-tables.ts so every implementation derives the same
+   * table. Only ever
    * called for the generation the service entry does NOT name.
    */
   writeGeneration(id: number, generation: 0 | 1, algorithm: Algorithm, endpoints: DpEndpoint[]): void;
@@ -137,6 +138,12 @@ export interface Datapath {
   /** Deletes every flow of a service going to an endpoint (both directions); returns how many. */
   deleteFlows(serviceId: number, endpoint: { ip: string; port: number }): number;
   counters(): DpCounters;
+  /**
+   * Tracked flows by state (the states listFlows reports), without listing every flow: an
+   * implementation with a large table counts in the background and says how old the count is.
+   * Optional: callers without it count listFlows().
+   */
+  flowCounts?(): { byState: Record<string, number>; ageMs: number };
   /**
    * Why this datapath cannot hold a service (e.g. full NAT without a source address), or
    * undefined. The controller asks for every service of a change before writing anything, so a

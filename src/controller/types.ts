@@ -1,5 +1,7 @@
 // Desired state: what an operator asks for (REST body, YAML config, scenario). Plain JSON-able
 // objects; `validate.ts` turns untrusted input into these types or a list of precise errors.
+import type { Static } from 'typebox';
+import type { EndpointSchema, HealthCheckSchema, PolicerSchema, ServiceSchema } from './service-schema.ts';
 
 export const PROTOCOLS = ['tcp', 'udp'] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
@@ -24,59 +26,12 @@ export type HealthCheckType = (typeof HEALTH_CHECK_TYPES)[number];
 export const DEAD_FLOW_POLICIES = ['keep', 'purge'] as const;
 export type DeadFlowPolicy = (typeof DEAD_FLOW_POLICIES)[number];
 
-export interface Endpoint {
-  ip: string;
-  port: number;
-  /** 1..MAX_WEIGHT; used by wrr and maglev, ignored by the other algorithms. Default 1. */
-  weight: number;
-  /** Administratively enabled (default true). Health checks can only take it further down. */
-  active: boolean;
-}
-
-export interface HealthCheck {
-  type: HealthCheckType;
-  /** Port to probe; defaults to the endpoint's port. */
-  port?: number;
-  /** HTTP: request path (default "/"). */
-  path?: string;
-  /** HTTP: expected status code (default 200). */
-  expectStatus?: number;
-  /** UDP: payload sent (default "ping"). */
-  send?: string;
-  /** UDP: a reply must contain this text (default: any reply counts). */
-  expect?: string;
-  intervalMs: number;
-  timeoutMs: number;
-  /** Consecutive successes that bring a down endpoint up. */
-  rise: number;
-  /** Consecutive failures that take an up endpoint down. */
-  fall: number;
-}
-
-export interface Policer {
-  /** Sustained rate, packets per second. */
-  ratePps: number;
-  /** Bucket depth, packets. */
-  burst: number;
-}
-
-export interface Service {
-  name: string;
-  /** IPv4 or IPv6 address, canonical form after validation. */
-  vip: string;
-  port: number;
-  /** Inclusive end of a port range (absent: the single port `port`). */
-  portEnd?: number;
-  protocol: Protocol;
-  algorithm: Algorithm;
-  mode: Mode;
-  /** Source-IP persistence: the same client goes to the same endpoint for `timeoutS` seconds. */
-  persistence?: { timeoutS: number };
-  policer?: Policer;
-  healthCheck?: HealthCheck;
-  deadFlowPolicy: DeadFlowPolicy;
-  endpoints: Endpoint[];
-}
+// The shapes of validated desired state are the schema's (service-schema.ts: one definition
+// drives validation, defaults, the OpenAPI document and these types).
+export type Endpoint = Static<typeof EndpointSchema>;
+export type HealthCheck = Static<typeof HealthCheckSchema>;
+export type Policer = Static<typeof PolicerSchema>;
+export type Service = Static<typeof ServiceSchema>;
 
 /** The whole desired state (the agent's config file holds it, plus agent options). */
 export interface DesiredState {
