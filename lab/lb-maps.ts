@@ -6,9 +6,10 @@
 // read-modify-write (trace flag, clock offset) and deleting one conntrack entry.
 import path from 'node:path';
 import { BpfMap } from '../src/bpf/index.ts';
-import { CT_F, CT_STATE, FWD_RESULT, PROTO, REASON, XLB_MAX_EP, config as configCodec, counters, ctEntry, ctKey, service, svcKey, svcStats, u32Key } from '../src/schema/maps.ts';
+import { CT_F, CT_STATE, FWD_RESULT, REASON, config as configCodec, counters, service, svcKey, svcStats, u32Key } from '../src/schema/maps.ts';
 import type { Config, FwdResultName, ReasonName } from '../src/schema/maps.ts';
 import { formatIp } from '../src/controller/ip.ts';
+import { endpointOfStatsIndex, familyCode, protoName, readCt } from '../src/datapath/maps.ts';
 import type { DpCounters } from '../src/controller/datapath.ts';
 import { ctKeyBytes, toDpCtEntry } from '../src/datapath/records.ts';
 import type { DpCtEntry, DpTuple } from '../src/datapath/packet-datapath.ts';
@@ -40,17 +41,22 @@ export interface CtFlow {
   flags: number;
 }
 
-function protoName(p: number): CtFlow['proto'] {
-  return p === PROTO.tcp ? 'tcp' : p === PROTO.udp ? 'udp' : p === PROTO.icmp || p === PROTO.icmp6 ? 'icmp' : p;
+function withPinnedCt<R>(pinDir: string, fn: (m: BpfMap) => R): R {
+  const m = BpfMap.openPinned(path.join(pinDir, 'xlb_ct'));
+  try {
+    return fn(m);
+  } finally {
+    m.close();
+  }
 }
 
 /** Every conntrack entry (both directions of each flow) of the datapath pinned in pinDir. */
 export function readConntrack(pinDir: string): CtFlow[] {
-  return readPinnedMap(path.join(pinDir, 'xlb_ct'), ctKey, ctEntry).map(({ key: k, value: e }) => {
-    const family = k.family === 6 ? 6 : 4;
+  return withPinnedCt(pinDir, readCt).map(({ k, e }) => {
+    const family = familyCode(k.family);
     return {
       family,
-      proto: protoName(k.proto),
+      proto: protoName(k.proto) ?? k.proto,
       src: formatIp(k.saddr, family),
       dst: formatIp(k.daddr, family),
       sport: k.sport,
@@ -117,26 +123,21 @@ export interface EndpointStats extends Counter {
 /** Per-endpoint counters (slot = the endpoint's position in its service), nonzero ones only. */
 export function readEndpointStats(pinDir: string): EndpointStats[] {
   return readPinnedPerCpuMap(path.join(pinDir, 'xlb_ep_stats'), u32, counters)
-    .map(({ key, values }) => ({ svcId: Math.floor(key / XLB_MAX_EP), slot: key % XLB_MAX_EP, ...sum(values) }))
+    .map(({ key, values }) => ({ ...endpointOfStatsIndex(key), ...sum(values) }))
     .filter((s) => s.packets > 0n)
     .sort((a, b) => a.svcId - b.svcId || a.slot - b.slot);
 }
 
 // ------------------------------------------------------------------ the harness's shapes
 
-/** Every conntrack entry of the pinned map, in the harness's shape (expired ones too: the map holds them until the agent's sweep). */
+/** Every conntrack entry of the pinned map, in the harness's shape (expired ones too: the map holds them until the agent's conntrack maintenance). */
 export function readCtEntries(pinDir: string): DpCtEntry[] {
-  return readPinnedMap(path.join(pinDir, 'xlb_ct'), ctKey, ctEntry).map(({ key, value }) => toDpCtEntry(key, value));
+  return withPinnedCt(pinDir, readCt).map(({ k, e }) => toDpCtEntry(k, e));
 }
 
 /** Deletes one conntrack entry from the pinned map; true when it existed. */
 export function deletePinnedCt(pinDir: string, t: DpTuple): boolean {
-  const m = BpfMap.openPinned(path.join(pinDir, 'xlb_ct'));
-  try {
-    return m.delete(ctKeyBytes(t));
-  } finally {
-    m.close();
-  }
+  return withPinnedCt(pinDir, (m) => m.delete(ctKeyBytes(t)));
 }
 
 // The record conversions live with the prog backend's, in one place (src/datapath/records.ts).

@@ -91,7 +91,7 @@ export const StatsViewSchema = Type.Object({
   drops: counts,
   verdicts: counts,
   conntrack: Type.Record(Type.String(), Type.Integer(), { description: 'tracked flows (one per connection) by state, as counted conntrackAgeMs ago' }),
-  conntrackAgeMs: Type.Integer({ description: 'age of the conntrack count: the datapath counts flows by state in the background (the agent\'s maintenance sweep), not at every request' }),
+  conntrackAgeMs: Type.Integer({ description: 'age of the conntrack count: the datapath counts flows by state in the background (the agent\'s conntrack maintenance), not at every request' }),
 });
 
 export const HealthzViewSchema = Type.Object({

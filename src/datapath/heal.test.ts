@@ -8,7 +8,8 @@ import { buildFrame } from '../packet/index.ts';
 import type { FrameSpec } from '../packet/index.ts';
 import { CT_F, CT_STATE, ctKey } from '../schema/maps.ts';
 import type { CtEntry } from '../schema/maps.ts';
-import { addr16, formatAddr16 } from './maps.ts';
+import { addr16 } from './maps.ts';
+import { formatIp } from '../controller/ip.ts';
 import { HOOKS, openHarness } from './test-support.ts';
 import type { Harness } from './test-support.ts';
 
@@ -84,7 +85,7 @@ function establish(h: Harness, proto: Proto, mode: Mode, client = CLIENT): Flow 
   h.run(syn);
   const e = h.flow({ src: client, dst: VIP, sport: CPORT, dport: 80, proto });
   if (!e) throw new Error('the first packet created no flow');
-  const f: Flow = { h, proto, mode, client, backend: formatAddr16(e.nat_daddr, 4), natPort: mode === 'fullnat' ? e.nat_sport : CPORT, cseq: 101, bseq: 900 };
+  const f: Flow = { h, proto, mode, client, backend: formatIp(e.nat_daddr, 4), natPort: mode === 'fullnat' ? e.nat_sport : CPORT, cseq: 101, bseq: 900 };
   if (proto === 'tcp') {
     // SYN-ACK: its SYN consumes seq 899
     const synack = buildFrame({

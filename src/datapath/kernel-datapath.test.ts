@@ -1,5 +1,5 @@
 // Reconcile against the real kernel datapath (root): idempotence counted in writes,
-// restart over the pinned maps, flows/counters/sweep, and a change applied while another
+// restart over the pinned maps, flows/counters/conntrack maintenance, and a change applied while another
 // process feeds packets through BPF_PROG_TEST_RUN without pause.
 import test from 'ava';
 import { spawn } from 'node:child_process';
@@ -136,6 +136,8 @@ test.serial('kernel: a packet goes to an endpoint; flows, counters, purge and ag
   const flows = h.datapath.listFlows();
   t.is(flows.length, 1);
   t.like(flows[0], { serviceId: 1, protocol: 'tcp', client: { ip: '198.18.1.10', port: 40000 }, vip: { ip: '198.18.100.1', port: 80 }, endpoint: { ip: '198.18.2.7', port: 8080 }, state: 'SYN_SENT', packets: 1 });
+  // No maintenance ran yet: flowCounts counts in place (state, flags, last seen of each entry), one flow for two entries.
+  t.deepEqual(h.kernel.flowCounts().byState, { SYN_SENT: 1 });
   const counters = h.datapath.counters();
   t.is(counters.services.get(1)?.packets, 1);
   t.is(counters.endpoints.get(1)?.get(0)?.packets, 1);
@@ -148,14 +150,14 @@ test.serial('kernel: a packet goes to an endpoint; flows, counters, purge and ag
   c.setHealth('a', { ip: '198.18.2.7', port: 8080 }, true);
   h.program.testRun({ data: syn });
   t.is(h.datapath.listFlows().length, 1);
-  // Aging: move the datapath clock past the SYN_SENT timeout; the sweep deletes both entries.
-  t.deepEqual(h.kernel.sweep(), { expired: 0, lcSlotsFixed: 0 });
+  // Aging: move the datapath clock past the SYN_SENT timeout; maintainConntrack deletes both entries.
+  t.deepEqual(h.kernel.maintainConntrack(), { expired: 0, lcSlotsFixed: 0 });
   h.kernel.writeConfig({ clock_offset_ns: 3600n * 1_000_000_000n });
   t.is(h.datapath.listFlows().length, 0);
-  t.is(h.kernel.sweep().expired, 2);
+  t.is(h.kernel.maintainConntrack().expired, 2);
 });
 
-test.serial('kernel: least-connection counts stay right when flows expire (sweep recount)', (t) => {
+test.serial('kernel: least-connection counts stay right when flows expire (maintenance recount)', (t) => {
   const dir = pinDir();
   t.teardown(() => cleanup(dir));
   const h = open(dir);
@@ -164,13 +166,19 @@ test.serial('kernel: least-connection counts stay right when flows expire (sweep
   c.put('lc', svc('lc', '198.18.100.1', [1, 2], { algorithm: 'lc' }));
   for (let i = 0; i < 4; i++) h.program.testRun({ data: buildFrame({ ip: { src: '198.18.1.10', dst: '198.18.100.1' }, tcp: { sport: 41000 + i, dport: 80, flags: 'S' } }) });
   t.deepEqual(h.kernel.endpointConnections(1, 2), [2, 2], 'lc spreads new flows evenly');
-  t.deepEqual(h.kernel.sweep(), { expired: 0, lcSlotsFixed: 0 }, 'nothing to fix while the flows live');
+  t.deepEqual(h.kernel.maintainConntrack(), { expired: 0, lcSlotsFixed: 0 }, 'nothing to fix while the flows live');
+  // Flows by state come from the maintenance run's count, not from a decode per request.
+  const counted = h.kernel.flowCounts();
+  t.deepEqual(counted.byState, { SYN_SENT: 4 });
+  t.true(counted.ageMs >= 0 && counted.ageMs < 10_000);
   // The flows time out without a FIN or RST: the datapath never decrements for them.
   h.kernel.writeConfig({ clock_offset_ns: 3600n * 1_000_000_000n });
   t.deepEqual(h.kernel.endpointConnections(1, 2), [2, 2]);
-  const r = h.kernel.sweep();
+  t.deepEqual(h.kernel.flowCounts().byState, { SYN_SENT: 4 }, 'the count is as old as the last maintenance run (at most 10 s)');
+  const r = h.kernel.maintainConntrack();
   t.is(r.expired, 8);
   t.deepEqual(h.kernel.endpointConnections(1, 2), [0, 0]);
+  t.deepEqual(h.kernel.flowCounts().byState, {});
 });
 
 test.serial('kernel: changes applied while packets flow never expose a half-written service', async (t) => {
@@ -189,12 +197,20 @@ test.serial('kernel: changes applied while packets flow never expose a half-writ
   t.teardown(() => feeder.kill('SIGKILL'));
   let out = '';
   feeder.stdout.on('data', (b: Buffer) => (out += b.toString()));
-  while (!out.includes('ready\n')) await new Promise((r) => setTimeout(r, 10));
+  // The feeder says `ready` once its program runs; a feeder that never does fails the test in 30 s, not at ava's timeout.
+  const readyBy = Date.now() + 30_000;
+  while (!out.includes('ready\n')) {
+    if (feeder.exitCode !== null || Date.now() > readyBy) return t.fail(`the packet feeder ${feeder.exitCode !== null ? `exited with ${feeder.exitCode}` : 'said nothing in 30 s'} before it was ready: ${out}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
   // Flip between the two sets (and algorithms) as fast as possible while the feeder runs.
   let flips = 0;
   const exited = new Promise<number | null>((r) => feeder.on('exit', r));
   let done = false;
   void exited.then(() => (done = true));
+  // It runs for 3 s; give up (and kill it, in teardown) after 30.
+  const giveUp = setTimeout(() => (done = true), 30_000);
+  t.teardown(() => clearTimeout(giveUp));
   const algorithms = ['maglev', 'rr', 'wrr', 'hash', 'random', 'lc'];
   while (!done) {
     const set = flips % 2 === 0 ? B : A;
@@ -202,7 +218,7 @@ test.serial('kernel: changes applied while packets flow never expose a half-writ
     flips++;
     await new Promise((r) => setImmediate(r));
   }
-  t.is(await exited, 0);
+  t.is(feeder.exitCode ?? (await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('still running after 30 s'), 1000))])), 0);
   const result = JSON.parse(out.split('\n').filter((l) => l.startsWith('{'))[0] ?? '{}') as { sent: number; byDst: Record<string, number>; retvals: Record<string, number> };
   t.log(`${flips} flips while ${result.sent} packets ran: ${JSON.stringify(result.byDst)}`);
   t.true(flips > 50, `only ${flips} flips`);

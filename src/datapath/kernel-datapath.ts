@@ -8,51 +8,42 @@
 // xlb_sched S·2·M, xlb_rr / xlb_policers / xlb_svc_stats S, xlb_ep_conns / xlb_ep_stats S·64.
 // When the pins exist their sizes win (a pinned map cannot be resized).
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { ifindex, numPossibleCpus } from '../bpf/index.ts';
+import { ifindex } from '../bpf/index.ts';
 import type { BpfProgram } from '../bpf/index.ts';
 import type { Datapath, DatapathHandle, DatapathLimits, DpCounters, DpEndpoint, DpFlow, DpService, DpServiceKey } from '../controller/datapath.ts';
-import { DatapathRefusal, EMPTY_SLOT } from '../controller/datapath.ts';
+import { DatapathRefusal } from '../controller/datapath.ts';
 import { formatIp } from '../controller/ip.ts';
 import { maglevTable, wrrSchedule } from '../controller/lookup-tables.ts';
 import { loadDatapath } from './loader.ts';
 import type { LoadedDatapath } from './loader.ts';
 import {
   addr16,
+  countFlowsByState,
+  ctAlive,
+  ctPeerKey,
+  datapathNow,
   deleteService as deleteServiceEntry,
+  familyCode,
+  protoName,
   putService as putServiceEntry,
+  readCt,
   readEndpointConns,
   readEndpointStats,
+  readEndpoints as readEndpointSlots,
   readFwdResults,
   readReasons,
   readServiceStats,
+  resetServiceCounters,
   serviceKeyBytes,
   setPolicer,
+  endpointStatsIndex,
+  writeEndpointConns,
+  writeEndpoints,
   writeSched,
 } from './maps.ts';
-import {
-  ALGO,
-  CFG_F,
-  CT_F,
-  CT_STATE,
-  EP_F_ACTIVE,
-  FWD_RESULT,
-  MODE,
-  PROTO,
-  REASON,
-  SVC_F_PERSIST,
-  XLB_MAX_EP,
-  counters as countersCodec,
-  ctEntry,
-  ctKey,
-  endpoint as endpointCodec,
-  policer as policerCodec,
-  service as serviceCodec,
-  svcKey,
-  svcStats,
-  u32Key,
-} from '../schema/maps.ts';
-import type { Config, CtEntry, CtKey } from '../schema/maps.ts';
-import type { Algorithm, Mode, Protocol } from '../controller/types.ts';
+import { ALGO, CT_F, CT_STATE, FWD_RESULT, MODE, REASON, SVC_F_PERSIST, XLB_MAX_EP, policer as policerCodec, service as serviceCodec, svcKey, u32Key } from '../schema/maps.ts';
+import type { Config } from '../schema/maps.ts';
+import type { Algorithm, Mode } from '../controller/types.ts';
 import { serviceKeyText } from '../controller/types.ts';
 import { xdpVethWarning } from './veth-gro.ts';
 
@@ -83,13 +74,8 @@ const MAX_WEIGHT = 65535;
 const MODES = Object.keys(MODE) as Mode[];
 const ALGOS = Object.keys(ALGO) as Algorithm[];
 
-function protoName(code: number): Protocol | undefined {
-  return code === PROTO.tcp ? 'tcp' : code === PROTO.udp ? 'udp' : undefined;
-}
-
-function monotonicNs(): bigint {
-  return process.hrtime.bigint();
-}
+/** How old a count of flows by state may be before flowCounts() takes a new one (the agent's conntrack maintenance, every 5 s, keeps it fresher). */
+const FLOW_COUNT_MAX_AGE_MS = 10_000;
 
 export class KernelDatapath implements Datapath {
   readonly limits: DatapathLimits;
@@ -100,6 +86,8 @@ export class KernelDatapath implements Datapath {
   private readonly schedLen = new Map<string, number>();
   /** id → key of the entries seen or written (guards writes to an active generation). */
   private readonly idKey = new Map<number, { key: DpServiceKey; gen: 0 | 1 }>();
+  /** The last count of live flows by state (maintainConntrack or flowCounts took it). */
+  private flowCount: { byState: Record<string, number>; atMs: number } | undefined;
 
   constructor(dp: LoadedDatapath) {
     this.dp = dp;
@@ -127,7 +115,8 @@ export class KernelDatapath implements Datapath {
     const protocol = protoName(k.proto);
     const mode = MODES[v.mode];
     const algorithm = ALGOS[v.algo];
-    if (protocol === undefined || mode === undefined || algorithm === undefined || (k.family !== 4 && k.family !== 6)) return undefined;
+    // ICMP echo services are the datapath's, not the controller's (it has no such protocol).
+    if (protocol === undefined || protocol === 'icmp' || mode === undefined || algorithm === undefined || (k.family !== 4 && k.family !== 6)) return undefined;
     const pol = this.maps.policers.lookup(u32Key(v.id));
     const p = pol === undefined ? { rate_pps: 0, burst: 0 } : policerCodec.decode(pol);
     const range = k.port === 0;
@@ -167,18 +156,7 @@ export class KernelDatapath implements Datapath {
   }
 
   readEndpoints(id: number, generation: 0 | 1, count: number): DpEndpoint[] {
-    const out: DpEndpoint[] = [];
-    for (let slot = 0; slot < count; slot++) {
-      const v = this.maps.endpoints.lookup(u32Key((id * 2 + generation) * XLB_MAX_EP + slot));
-      if (v === undefined) {
-        out.push({ ...EMPTY_SLOT });
-        continue;
-      }
-      const e = endpointCodec.decode(v);
-      if (e.family !== 4 && e.family !== 6) out.push({ ...EMPTY_SLOT });
-      else out.push({ ip: formatIp(e.addr, e.family), port: e.port, weight: e.weight, active: (e.flags & EP_F_ACTIVE) !== 0 });
-    }
-    return out;
+    return readEndpointSlots(this.dp, id, generation, count);
   }
 
   writeGeneration(id: number, generation: 0 | 1, algorithm: Algorithm, endpoints: DpEndpoint[]): void {
@@ -188,13 +166,8 @@ export class KernelDatapath implements Datapath {
     }
     if (id <= 0 || id >= this.limits.maxServices) throw new Error(`kernel datapath: service id ${id} is outside 1..${this.limits.maxServices - 1}`);
     if (endpoints.length > XLB_MAX_EP) throw new Error(`kernel datapath: ${endpoints.length} endpoints > ${XLB_MAX_EP}`);
-    const base = (id * 2 + generation) * XLB_MAX_EP;
-    const entries: [Buffer, Buffer][] = endpoints.map((e, slot) => {
-      if (e.ip === '') return [u32Key(base + slot), endpointCodec.encode({ addr: Buffer.alloc(16), port: 0, weight: 0, family: 0, flags: 0 })];
-      const a = addr16(e.ip);
-      return [u32Key(base + slot), endpointCodec.encode({ addr: a.addr, port: e.port, weight: e.weight, family: a.family, flags: e.active ? EP_F_ACTIVE : 0 })];
-    });
-    this.maps.endpoints.updateBatch(entries);
+    // One batch of the used slots: packets read at most the service entry's ep_count of them.
+    writeEndpoints(this.dp, id, generation, endpoints, { clearRest: false });
     let table: Uint32Array | undefined;
     if (algorithm === 'maglev' && this.maglevSize > 0) table = maglevTable(endpoints, this.maglevSize);
     else if (algorithm === 'wrr') table = wrrSchedule(endpoints, this.maglevSize);
@@ -263,62 +236,24 @@ export class KernelDatapath implements Datapath {
     this.idKey.delete(s.id);
     this.schedLen.delete(`${s.id}/0`);
     this.schedLen.delete(`${s.id}/1`);
-    // Counters of the id start from zero for the next service that takes it.
-    const zeros = (n: number, size: number): Buffer[] => Array.from({ length: n }, () => Buffer.alloc(size));
-    const cpus = numPossibleCpus();
-    this.maps.svcStats.updatePerCpu(u32Key(s.id), zeros(cpus, svcStats.size));
-    for (let slot = 0; slot < XLB_MAX_EP; slot++) {
-      this.maps.epStats.updatePerCpu(u32Key(s.id * XLB_MAX_EP + slot), zeros(cpus, countersCodec.size));
-    }
+    resetServiceCounters(this.dp, s.id);
     return true;
   }
 
   // ---------------------------------------------------------------- flows
-  /** The datapath's ct_alive (docs/datapath.md): a mid-stream adoption the backend has not
-   * answered yet gets at most SYN_SENT's timeout. */
-  private alive(e: CtEntry, now: bigint, timeouts: number[]): boolean {
-    let s = timeouts[e.state & 15] ?? 0;
-    if ((e.flags & CT_F.midstream) !== 0) s = Math.min(s, timeouts[CT_STATE.indexOf('SYN_SENT')] ?? 0);
-    return now - e.last_seen_ns <= BigInt(s) * 1_000_000_000n;
-  }
-
-  /** The datapath's clock as the programs read it (xlb_now in bpf/include/conntrack.h). */
-  private now(cfg: Config): bigint {
-    if ((cfg.flags & CFG_F.virtualClock) !== 0) return cfg.clock_offset_ns;
-    return monotonicNs() + cfg.clock_offset_ns;
-  }
-
-  /** Every entry of the conntrack map (decoded), read with batch lookups (a few syscalls). */
-  private ctEntries(): { kb: Buffer; k: CtKey; e: CtEntry }[] {
-    const raw = this.maps.ct.lookupBatchRaw();
-    const ks = this.maps.ct.keySize;
-    const vs = this.maps.ct.valueBufferSize;
-    const out = new Array<{ kb: Buffer; k: CtKey; e: CtEntry }>(raw.count);
-    for (let i = 0; i < raw.count; i++) {
-      const kb = raw.keys.subarray(i * ks, (i + 1) * ks);
-      out[i] = { kb, k: ctKey.decode(kb), e: ctEntry.decode(raw.values.subarray(i * vs, (i + 1) * vs)) };
-    }
-    return out;
-  }
-
-  private peerKey(k: CtKey, e: CtEntry): Buffer {
-    return ctKey.encode({ saddr: e.nat_daddr, daddr: e.nat_saddr, sport: e.nat_dport, dport: e.nat_sport, proto: k.proto, family: k.family });
-  }
-
   listFlows(): DpFlow[] {
     const cfg = this.readConfig();
-    const now = this.now(cfg);
-    const all = this.ctEntries();
+    const now = datapathNow(cfg);
+    const all = readCt(this.maps.ct);
     const byKey = new Map(all.map((x) => [x.kb.toString('hex'), x]));
     const out: DpFlow[] = [];
     for (const { k, e } of all) {
-      if ((e.flags & CT_F.reply) !== 0 || !this.alive(e, now, cfg.timeouts_s)) continue;
-      const fam = k.family === 6 ? 6 : 4;
-      const peer = byKey.get(this.peerKey(k, e).toString('hex'));
-      const proto = k.proto === 6 ? 'tcp' : k.proto === 17 ? 'udp' : 'icmp';
+      if ((e.flags & CT_F.reply) !== 0 || !ctAlive(e, now, cfg.timeouts_s)) continue;
+      const fam = familyCode(k.family);
+      const peer = byKey.get(ctPeerKey(k, e).toString('hex'));
       out.push({
         serviceId: e.svc_id,
-        protocol: proto,
+        protocol: protoName(k.proto) ?? 'icmp',
         client: { ip: formatIp(k.saddr, fam), port: k.sport },
         vip: { ip: formatIp(k.daddr, fam), port: k.dport },
         endpoint: { ip: formatIp(e.nat_daddr, fam), port: e.nat_dport },
@@ -336,53 +271,69 @@ export class KernelDatapath implements Datapath {
   deleteFlows(serviceId: number, ep: { ip: string; port: number }): number {
     const target = addr16(ep.ip).addr;
     let n = 0;
-    for (const { kb, k, e } of this.ctEntries()) {
+    for (const { kb, k, e } of readCt(this.maps.ct)) {
       if ((e.flags & CT_F.reply) !== 0 || e.svc_id !== serviceId || e.nat_dport !== ep.port || !e.nat_daddr.equals(target)) continue;
-      this.maps.ct.delete(this.peerKey(k, e));
+      this.maps.ct.delete(ctPeerKey(k, e));
       if (this.maps.ct.delete(kb)) n++;
     }
     return n;
   }
 
   /**
-   * Conntrack maintenance: deletes entries past their state's timeout (the datapath already
-   * treats them as absent; deleting frees LRU room and ends their least-connection count) and
-   * rewrites xlb_ep_conns from the live, counted flows. The datapath increments a slot's count
+   * Conntrack maintenance (the agent runs it every few seconds): deletes entries past their
+   * state's timeout (the datapath already treats them as absent; deleting frees LRU room and ends
+   * their least-connection count), counts the live flows by state (what flowCounts() reports),
+   * and rewrites xlb_ep_conns from the live, counted flows. The datapath increments a slot's count
    * when it creates a counted flow and decrements it when the flow reaches TIME_WAIT/CLOSED; a
    * flow that times out or is evicted never decrements, which this recount repairs. A flow
-   * created between the snapshot and the write is missed until the next sweep (self-correcting).
+   * created between the snapshot and the write is missed until the next run (self-correcting).
    */
-  sweep(): { expired: number; lcSlotsFixed: number } {
+  maintainConntrack(): { expired: number; lcSlotsFixed: number } {
     const cfg = this.readConfig();
-    const now = this.now(cfg);
-    const all = this.ctEntries();
+    const now = datapathNow(cfg);
     let expired = 0;
     const counts = new Map<number, number>();
-    for (const { kb, e } of all) {
-      if (!this.alive(e, now, cfg.timeouts_s)) {
+    const byState: Record<string, number> = {};
+    for (const { kb, e } of readCt(this.maps.ct)) {
+      if (!ctAlive(e, now, cfg.timeouts_s)) {
         if (this.maps.ct.delete(kb)) expired++;
         continue;
       }
-      if ((e.flags & CT_F.reply) === 0 && (e.flags & CT_F.lcCounted) !== 0 && e.ep_slot < XLB_MAX_EP) {
-        const idx = e.svc_id * XLB_MAX_EP + e.ep_slot;
+      if ((e.flags & CT_F.reply) !== 0) continue;
+      const state = CT_STATE[e.state] ?? 'UNKNOWN';
+      byState[state] = (byState[state] ?? 0) + 1;
+      if ((e.flags & CT_F.lcCounted) !== 0 && e.ep_slot < XLB_MAX_EP) {
+        const idx = endpointStatsIndex(e.svc_id, e.ep_slot);
         counts.set(idx, (counts.get(idx) ?? 0) + 1);
       }
     }
+    this.flowCount = { byState, atMs: performance.now() };
     let fixed = 0;
     for (const s of this.listServices()) {
       if (s.algorithm !== 'lc') continue;
       for (let slot = 0; slot < XLB_MAX_EP; slot++) {
-        const idx = s.id * XLB_MAX_EP + slot;
-        const want = BigInt(counts.get(idx) ?? 0);
-        const cur = this.maps.epConns.lookup(u32Key(idx));
-        if (cur !== undefined && cur.readBigInt64LE(0) === want) continue;
-        const b = Buffer.alloc(8);
-        b.writeBigInt64LE(want);
-        this.maps.epConns.update(u32Key(idx), b);
+        const want = BigInt(counts.get(endpointStatsIndex(s.id, slot)) ?? 0);
+        if (readEndpointConns(this.dp, s.id, slot) === want) continue;
+        writeEndpointConns(this.dp, s.id, slot, want);
         fixed++;
       }
     }
     return { expired, lcSlotsFixed: fixed };
+  }
+
+  /**
+   * Live flows by state without decoding the table per request: the count of the last
+   * maintenance run (at most the agent's maintenance interval old, 5 s by default), or, when that
+   * is older than 10 s (no agent running the maintenance), a new count that reads three fields of
+   * each entry in place (countFlowsByState).
+   */
+  flowCounts(): { byState: Record<string, number>; ageMs: number } {
+    const nowMs = performance.now();
+    if (this.flowCount === undefined || nowMs - this.flowCount.atMs > FLOW_COUNT_MAX_AGE_MS) {
+      const cfg = this.readConfig();
+      this.flowCount = { byState: countFlowsByState(this.maps.ct, datapathNow(cfg), cfg.timeouts_s), atMs: performance.now() };
+    }
+    return { byState: { ...this.flowCount.byState }, ageMs: performance.now() - this.flowCount.atMs };
   }
 
   /** The datapath's least-connection counts (xlb_ep_conns) of a service's first `count` slots. */
@@ -477,7 +428,7 @@ export function openKernelDatapath(opts: KernelDatapathOptions): KernelDatapathH
       dp.dropStaleProgsPins();
     },
     maintain() {
-      return kernel.sweep();
+      return kernel.maintainConntrack();
     },
     close(o: { detached?: boolean } = {}) {
       dp.close(o);

@@ -1,13 +1,22 @@
-// Map-level operations on a loaded datapath, in schema terms: services, endpoint generations,
-// lookup tables (Maglev / WRR), policers, flows, counters, config. Every write is one map
-// update; the generation protocol (write the inactive generation, then flip the service entry)
-// is the caller's (see docs/datapath.md).
-import { familyOf, formatIpv4, formatIpv6, parseIp } from '../packet/index.ts';
+// Map access in one place: every read and write of the datapath's maps, in schema terms
+// (services, endpoint generations, lookup tables (Maglev / WRR), policers, conntrack, counters),
+// over the schema's codecs (src/schema/maps.ts). The kernel adapter (kernel-datapath.ts), the
+// prog backend (prog-datapath.ts, records.ts) and the lab's readers of pinned maps
+// (lab/lb-maps.ts) all go through these, so a slot index, an endpoint slot's bytes, a
+// conntrack entry's liveness or a protocol number is worked out once. Every write is one map
+// update (or one batch); the generation protocol (write the inactive generation, then flip the
+// service entry) is the caller's (see docs/datapath.md).
+import { familyOf, parseIp } from '../packet/index.ts';
 import { numPossibleCpus } from '../bpf/index.ts';
+import type { BpfMap } from '../bpf/index.ts';
+import { formatIp } from '../controller/ip.ts';
+import type { Algorithm, Mode } from '../controller/types.ts';
 import type { LoadedDatapath } from './loader.ts';
+import type { DpProto } from './packet-datapath.ts';
 import {
   ALGO,
   AF,
+  CFG_F,
   CT_F,
   CT_STATE,
   EP_F_ACTIVE,
@@ -27,40 +36,67 @@ import {
   svcStats,
   u32Key,
 } from '../schema/maps.ts';
-import type { CtEntry, CtKey, FwdResultName, ReasonName } from '../schema/maps.ts';
+import type { Config, CtEntry, CtKey, FwdResultName, ReasonName } from '../schema/maps.ts';
 
-export type Proto = 'tcp' | 'udp' | 'icmp';
-export type Mode = keyof typeof MODE;
-export type Algo = keyof typeof ALGO;
+// The controller's spellings of modes and algorithms are the schema's enum names (compile-time check).
+const sameNames = <A extends string, B extends A>(x: [A, B] | [B, A]): typeof x => x;
+sameNames<Mode, keyof typeof MODE>(['dnat', 'dnat']);
+sameNames<Algorithm, keyof typeof ALGO>(['rr', 'rr']);
 
 /** 16-byte schema address (IPv4 in the first 4 bytes) and its family code. */
-export function addr16(ip: string): { addr: Buffer; family: number } {
+export function addr16(ip: string): { addr: Buffer; family: 4 | 6 } {
   const raw = parseIp(ip);
   const addr = Buffer.alloc(16);
   addr.set(raw);
   return { addr, family: raw.length === 4 ? AF.v4 : AF.v6 };
 }
 
-export function formatAddr16(addr: Uint8Array, family: number): string {
-  return family === AF.v4 ? formatIpv4(addr) : formatIpv6(addr);
+/** The family of a schema record's `family` byte (anything but 6 reads as IPv4, as the datapath does). */
+export function familyCode(family: number): 4 | 6 {
+  return family === AF.v6 ? 6 : 4;
 }
 
-function protoNumber(proto: Proto, family: number): number {
+/** The IP protocol number of a key: ICMP echo is icmp for IPv4, icmp6 for IPv6. */
+export function protoNumber(proto: DpProto, family: number): number {
   if (proto === 'icmp') return family === AF.v4 ? PROTO.icmp : PROTO.icmp6;
   return PROTO[proto];
+}
+
+/** The name of an IP protocol number the datapath tracks (ICMP and ICMPv6 are both 'icmp'); undefined for any other. */
+export function protoName(code: number): DpProto | undefined {
+  if (code === PROTO.tcp) return 'tcp';
+  if (code === PROTO.udp) return 'udp';
+  if (code === PROTO.icmp || code === PROTO.icmp6) return 'icmp';
+  return undefined;
+}
+
+// ------------------------------------------------------------------ slot indexes
+/** xlb_endpoints is indexed by (service id, generation, slot). */
+export function endpointIndex(svcId: number, gen: 0 | 1, slot: number): number {
+  return (svcId * 2 + gen) * XLB_MAX_EP + slot;
+}
+
+/** xlb_ep_stats / xlb_ep_conns are indexed by (service id, slot). */
+export function endpointStatsIndex(svcId: number, slot: number): number {
+  return svcId * XLB_MAX_EP + slot;
+}
+
+/** The inverse of endpointStatsIndex. */
+export function endpointOfStatsIndex(index: number): { svcId: number; slot: number } {
+  return { svcId: Math.floor(index / XLB_MAX_EP), slot: index % XLB_MAX_EP };
 }
 
 export interface ServiceKeySpec {
   vip: string;
   /** 0 for a port range (portLo..portHi) and for ICMP echo services. */
   port: number;
-  proto: Proto;
+  proto: DpProto;
 }
 
 export interface ServiceSpec extends ServiceKeySpec {
   id: number;
   mode: Mode;
-  algo: Algo;
+  algo: Algorithm;
   /** Slots in use in the active generation. */
   epCount: number;
   gen: 0 | 1;
@@ -109,6 +145,7 @@ export function deleteService(dp: LoadedDatapath, k: ServiceKeySpec): boolean {
 }
 
 export interface EndpointSpec {
+  /** '' for an unused slot. */
   ip: string;
   /** 0: keep the client's destination port. */
   port: number;
@@ -116,26 +153,44 @@ export interface EndpointSpec {
   active?: boolean;
 }
 
-/** Writes slots 0..eps.length-1 of generation gen of service svcId; the other slots become empty. */
-export function writeEndpoints(dp: LoadedDatapath, svcId: number, gen: 0 | 1, eps: EndpointSpec[]): void {
+const EMPTY_ENDPOINT = { addr: Buffer.alloc(16), port: 0, weight: 0, family: 0, flags: 0 };
+
+/** The bytes of one xlb_endpoints slot; undefined or ip '' is an unused slot. */
+export function encodeEndpoint(e: EndpointSpec | undefined): Buffer {
+  if (e === undefined || e.ip === '') return endpointCodec.encode(EMPTY_ENDPOINT);
+  const { addr, family } = addr16(e.ip);
+  return endpointCodec.encode({ addr, port: e.port, weight: e.weight ?? 1, family, flags: e.active === false ? 0 : EP_F_ACTIVE });
+}
+
+/** One slot read back; an unused slot (no family) is `{ ip: '', port: 0, weight: 0, active: false }`. */
+export function decodeEndpoint(b: Buffer | undefined): Required<EndpointSpec> {
+  const e = b === undefined ? undefined : endpointCodec.decode(b);
+  if (e === undefined || (e.family !== AF.v4 && e.family !== AF.v6)) return { ip: '', port: 0, weight: 0, active: false };
+  return { ip: formatIp(e.addr, e.family), port: e.port, weight: e.weight, active: (e.flags & EP_F_ACTIVE) !== 0 };
+}
+
+/**
+ * Writes slots 0..eps.length-1 of generation gen of service svcId in one batch; with
+ * `clearRest` the other slots of the generation become unused too (the reader bounds itself by
+ * the service's ep_count, so the controller's adapter leaves them).
+ */
+export function writeEndpoints(dp: LoadedDatapath, svcId: number, gen: 0 | 1, eps: EndpointSpec[], opts: { clearRest?: boolean } = {}): void {
   if (eps.length > XLB_MAX_EP) throw new RangeError(`${eps.length} endpoints: at most ${XLB_MAX_EP} per service`);
-  const base = (svcId * 2 + gen) * XLB_MAX_EP;
-  for (let slot = 0; slot < XLB_MAX_EP; slot++) {
-    const e = eps[slot];
-    const v = e
-      ? (() => {
-          const { addr, family } = addr16(e.ip);
-          return { addr, port: e.port, weight: e.weight ?? 1, family, flags: e.active === false ? 0 : EP_F_ACTIVE };
-        })()
-      : { addr: Buffer.alloc(16), port: 0, weight: 0, family: 0, flags: 0 };
-    dp.maps.endpoints.update(u32Key(base + slot), endpointCodec.encode(v));
-  }
+  const n = opts.clearRest === false ? eps.length : XLB_MAX_EP;
+  const entries: [Buffer, Buffer][] = [];
+  for (let slot = 0; slot < n; slot++) entries.push([u32Key(endpointIndex(svcId, gen, slot)), encodeEndpoint(eps[slot])]);
+  if (entries.length > 0) dp.maps.endpoints.updateBatch(entries);
+}
+
+/** The first `count` slots of generation gen of svcId. */
+export function readEndpoints(dp: LoadedDatapath, svcId: number, gen: 0 | 1, count: number): Required<EndpointSpec>[] {
+  return Array.from({ length: count }, (_, slot) => decodeEndpoint(dp.maps.endpoints.lookup(u32Key(endpointIndex(svcId, gen, slot)))));
 }
 
 /** Writes a Maglev table or WRR schedule (position → slot) into generation gen of svcId. */
 export function writeSched(dp: LoadedDatapath, svcId: number, gen: 0 | 1, table: Uint32Array): void {
   if (table.length > dp.maglevSize) throw new RangeError(`table of ${table.length} entries: at most ${dp.maglevSize} (the Maglev size)`);
-  const base = (svcId * 2 + gen) * dp.maglevSize;
+  const base = (svcId * 2 + gen) * dp.maglevSize; // xlb_sched: (service id, generation, position)
   // One BPF_MAP_UPDATE_BATCH from contiguous host-order arrays (no Buffer per entry, no copy of the table).
   const keys = new Uint32Array(table.length);
   for (let i = 0; i < table.length; i++) keys[i] = base + i;
@@ -146,18 +201,81 @@ export function setPolicer(dp: LoadedDatapath, svcId: number, ratePps: number, b
   dp.maps.policers.update(u32Key(svcId), policerCodec.encode({ rate_pps: ratePps, burst, tat_ns: 0n }));
 }
 
-export interface Flow {
-  key: CtKey;
-  entry: CtEntry;
-  state: string;
-  reply: boolean;
+// ------------------------------------------------------------------ conntrack
+/** The datapath's clock as the programs read it (xlb_now in bpf/include/conntrack.h). */
+export function datapathNow(cfg: Config): bigint {
+  if ((cfg.flags & CFG_F.virtualClock) !== 0) return cfg.clock_offset_ns;
+  return process.hrtime.bigint() + cfg.clock_offset_ns;
 }
 
-export function readFlows(dp: LoadedDatapath): Flow[] {
-  return dp.maps.ct.lookupBatch().map(([k, v]) => {
-    const entry = ctEntry.decode(v);
-    return { key: ctKey.decode(k), entry, state: CT_STATE[entry.state] ?? `state ${entry.state}`, reply: (entry.flags & CT_F.reply) !== 0 };
+const SYN_SENT = CT_STATE.indexOf('SYN_SENT');
+
+/**
+ * The datapath's ct_alive (docs/datapath.md): an entry is live until its state's timeout has
+ * passed since it was last seen; a mid-stream adoption the backend has not answered yet gets at
+ * most SYN_SENT's timeout.
+ */
+export function ctAlive(e: Pick<CtEntry, 'state' | 'flags' | 'last_seen_ns'>, now: bigint, timeoutsS: readonly number[]): boolean {
+  let s = timeoutsS[e.state & 15] ?? 0;
+  if ((e.flags & CT_F.midstream) !== 0) s = Math.min(s, timeoutsS[SYN_SENT] ?? 0);
+  return now - e.last_seen_ns <= BigInt(s) * 1_000_000_000n;
+}
+
+export interface RawCtEntry {
+  /** The key's bytes (a view into the batch buffer). */
+  kb: Buffer;
+  k: CtKey;
+  e: CtEntry;
+}
+
+/** Every entry of a conntrack map (xlb_ct, loaded or pinned), decoded, read with batch lookups (a few syscalls). */
+export function readCt(ct: BpfMap): RawCtEntry[] {
+  const raw = ct.lookupBatchRaw();
+  const ks = ct.keySize;
+  const vs = ct.valueBufferSize;
+  const out = new Array<RawCtEntry>(raw.count);
+  for (let i = 0; i < raw.count; i++) {
+    const kb = raw.keys.subarray(i * ks, (i + 1) * ks);
+    out[i] = { kb, k: ctKey.decode(kb), e: ctEntry.decode(raw.values.subarray(i * vs, (i + 1) * vs)) };
+  }
+  return out;
+}
+
+/** The key of the other direction of a flow (its entry's translated tuple, reversed). */
+export function ctPeerKey(k: CtKey, e: CtEntry): Buffer {
+  return ctKey.encode({ saddr: e.nat_daddr, daddr: e.nat_saddr, sport: e.nat_dport, dport: e.nat_sport, proto: k.proto, family: k.family });
+}
+
+const field = (name: string): number => {
+  const f = ctEntry.fields.find((x) => x.name === name);
+  if (f === undefined) throw new Error(`struct xlb_ct_entry has no field ${name}`);
+  return f.offset;
+};
+const CT_OFF = { state: field('state'), flags: field('flags'), lastSeen: field('last_seen_ns') };
+
+/**
+ * Live flows (one per connection: reply entries are not counted) by state name, reading three
+ * fields of each entry in place instead of decoding it: a count of a 1M-entry table costs one
+ * batch read and no object per entry.
+ */
+export function countFlowsByState(ct: BpfMap, now: bigint, timeoutsS: readonly number[]): Record<string, number> {
+  const raw = ct.lookupBatchRaw();
+  const vs = ct.valueBufferSize;
+  const perState = new Array<number>(CT_STATE.length + 1).fill(0);
+  const v = raw.values;
+  for (let i = 0; i < raw.count; i++) {
+    const o = i * vs;
+    const flags = v[o + CT_OFF.flags] as number;
+    if ((flags & CT_F.reply) !== 0) continue;
+    const state = v[o + CT_OFF.state] as number;
+    if (!ctAlive({ state, flags, last_seen_ns: v.readBigUInt64LE(o + CT_OFF.lastSeen) }, now, timeoutsS)) continue;
+    perState[state < CT_STATE.length ? state : CT_STATE.length]! += 1;
+  }
+  const out: Record<string, number> = {};
+  perState.forEach((n, i) => {
+    if (n > 0) out[CT_STATE[i] ?? 'UNKNOWN'] = n;
   });
+  return out;
 }
 
 export function lookupFlow(dp: LoadedDatapath, key: CtKey): CtEntry | undefined {
@@ -205,12 +323,26 @@ export function readServiceStats(dp: LoadedDatapath, svcId: number): { packets: 
 }
 
 export function readEndpointStats(dp: LoadedDatapath, svcId: number, slot: number): Count {
-  return sumCounters(dp.maps.epStats.lookupPerCpu(u32Key(svcId * XLB_MAX_EP + slot)));
+  return sumCounters(dp.maps.epStats.lookupPerCpu(u32Key(endpointStatsIndex(svcId, slot))));
 }
 
 export function readEndpointConns(dp: LoadedDatapath, svcId: number, slot: number): bigint {
-  const v = dp.maps.epConns.lookup(u32Key(svcId * XLB_MAX_EP + slot));
+  const v = dp.maps.epConns.lookup(u32Key(endpointStatsIndex(svcId, slot)));
   return v === undefined ? 0n : v.readBigInt64LE(0);
+}
+
+export function writeEndpointConns(dp: LoadedDatapath, svcId: number, slot: number, n: bigint): void {
+  const b = Buffer.alloc(8);
+  b.writeBigInt64LE(n);
+  dp.maps.epConns.update(u32Key(endpointStatsIndex(svcId, slot)), b);
+}
+
+/** Zeroes the per-service and per-endpoint counters of a service id (the next service to take the id starts from zero). */
+export function resetServiceCounters(dp: LoadedDatapath, svcId: number): void {
+  const cpus = numPossibleCpus();
+  const zeros = (size: number): Buffer[] => Array.from({ length: cpus }, () => Buffer.alloc(size));
+  dp.maps.svcStats.updatePerCpu(u32Key(svcId), zeros(svcStats.size));
+  for (let slot = 0; slot < XLB_MAX_EP; slot++) dp.maps.epStats.updatePerCpu(u32Key(endpointStatsIndex(svcId, slot)), zeros(counters.size));
 }
 
 /** Zeroes every per-CPU counter array (reasons, forwarding results). */

@@ -142,7 +142,7 @@ for (const hook of HOOKS) {
       p.advance(3500);
       // past the 3 s SYN_SENT timeout, for the control side too (its clock is the same)
       t.is(dut.control.listFlows().length, 0);
-      t.deepEqual(dut.control.sweep(), { expired: 2, lcSlotsFixed: 0 });
+      t.deepEqual(dut.control.maintainConntrack(), { expired: 2, lcSlotsFixed: 0 });
       // the same SYN makes a new flow
       const again = p.process(c2s({ seq: 1, flags: 'S' }), IF_CLIENT);
       t.is(again.reason, 'new_flow');

@@ -35,15 +35,13 @@ import {
   REASON,
   UNKNOWN_TCP,
   config as configCodec,
-  ctEntry,
-  ctKey,
   traceEvent,
   u32Key,
 } from '../schema/maps.ts';
 import type { Config, CtStateName, FwdResultName, ReasonName, TraceEvent } from '../schema/maps.ts';
 import { loadDatapath } from './loader.ts';
 import type { LoadedDatapath } from './loader.ts';
-import { addr16, readEndpointConns } from './maps.ts';
+import { addr16, readCt, readEndpointConns } from './maps.ts';
 import type {
   DatapathSettings,
   DatapathUnderTest,
@@ -268,7 +266,7 @@ export function openProgDatapath(opts: OpenDatapathOptions): ProgDatapathUnderTe
     advance(ms: number): void {
       if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`prog datapath: advance(${ms}): the clock only moves forward (ms ≥ 0)`);
       virtualNs += BigInt(Math.round(ms * 1e6));
-      // Now, not only before the next packet: the control side (listFlows ages, sweep expiry)
+      // Now, not only before the next packet: the control side (listFlows ages, maintainConntrack expiry)
       // reads the same clock offset.
       if (!closed) syncClock();
     },
@@ -279,16 +277,7 @@ export function openProgDatapath(opts: OpenDatapathOptions): ProgDatapathUnderTe
     },
     conntrack(): DpCtEntry[] {
       live('conntrack()');
-      const raw = loaded.maps.ct.lookupBatchRaw();
-      const ks = loaded.maps.ct.keySize;
-      const vs = loaded.maps.ct.valueBufferSize;
-      const out: DpCtEntry[] = [];
-      for (let i = 0; i < raw.count; i++) {
-        const k = ctKey.decode(raw.keys.subarray(i * ks, (i + 1) * ks));
-        const e = ctEntry.decode(raw.values.subarray(i * vs, (i + 1) * vs));
-        out.push(toDpCtEntry(k, e));
-      }
-      return out;
+      return readCt(loaded.maps.ct).map(({ k, e }) => toDpCtEntry(k, e));
     },
     reasons(): Map<ReasonName, number> {
       live('reasons()');

@@ -2,9 +2,10 @@
 // entries (DpTuple, DpCtEntry), trace events (DpTraceEvent) and hook return codes (Verdict).
 // Used by the prog backend (src/datapath/prog-datapath.ts, over its own maps) and the lab
 // backend (lab/lb-maps.ts, over an agent's pinned maps), so both read the datapath the same way.
-import { CT_F, CT_STATE, PROTO, REASON, XLATE, ctKey } from '../schema/maps.ts';
+import { CT_F, CT_STATE, REASON, XLATE, ctKey } from '../schema/maps.ts';
 import type { CtEntry, CtKey, CtStateName, ReasonName, TraceEvent } from '../schema/maps.ts';
-import { addr16, formatAddr16 } from './maps.ts';
+import { formatIp } from '../controller/ip.ts';
+import { addr16, protoName, protoNumber as keyProtoNumber } from './maps.ts';
 import type { DpCtEntry, DpProto, DpTraceEvent, DpTuple, Hook, Verdict } from './packet-datapath.ts';
 
 /** The endpoint slot a record carries when it has none (0xffff in C). */
@@ -33,19 +34,16 @@ export function verdictName(hook: Hook, code: number): Verdict {
  * says what they were.
  */
 export function dpProto(proto: number): DpProto {
-  if (proto === PROTO.udp) return 'udp';
-  if (proto === PROTO.icmp || proto === PROTO.icmp6) return 'icmp';
-  return 'tcp';
+  return protoName(proto) ?? 'tcp';
 }
 
 export function protoNumber(t: Pick<DpTuple, 'proto' | 'family'>): number {
-  if (t.proto === 'icmp') return t.family === 4 ? PROTO.icmp : PROTO.icmp6;
-  return PROTO[t.proto];
+  return keyProtoNumber(t.proto, t.family);
 }
 
 export function dpTuple(k: CtKey): DpTuple {
   const family = k.family === 6 ? 6 : 4;
-  return { family, proto: dpProto(k.proto), src: formatAddr16(k.saddr, family), dst: formatAddr16(k.daddr, family), sport: k.sport, dport: k.dport };
+  return { family, proto: dpProto(k.proto), src: formatIp(k.saddr, family), dst: formatIp(k.daddr, family), sport: k.sport, dport: k.dport };
 }
 
 /** The xlb_ct key bytes of a tuple. */
@@ -78,7 +76,7 @@ export function toDpCtEntry(k: CtKey, e: CtEntry, time: TimeMap = asIs): DpCtEnt
     state: ctStateName(e.state, `conntrack entry ${key.proto} ${key.src}:${key.sport} → ${key.dst}:${key.dport}`),
     serviceId: e.svc_id,
     endpointSlot: e.ep_slot === NO_SLOT ? -1 : e.ep_slot,
-    nat: { src: formatAddr16(e.nat_saddr, key.family), dst: formatAddr16(e.nat_daddr, key.family), sport: e.nat_sport, dport: e.nat_dport },
+    nat: { src: formatIp(e.nat_saddr, key.family), dst: formatIp(e.nat_daddr, key.family), sport: e.nat_sport, dport: e.nat_dport },
     xlate: { saddr: (e.xlate & XLATE.saddr) !== 0, daddr: (e.xlate & XLATE.daddr) !== 0, sport: (e.xlate & XLATE.sport) !== 0, dport: (e.xlate & XLATE.dport) !== 0 },
     flags: ctFlagNames(e.flags),
     packets: Number(e.packets),

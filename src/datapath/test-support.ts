@@ -12,7 +12,9 @@ import { loadDatapath } from './loader.ts';
 import { EMPTY_FIB_TABLE, verdictOf } from './records.ts';
 import type { Hook, LoadOptions, LoadedDatapath } from './loader.ts';
 import { addr16, lookupFlow, putService, readReasons, writeEndpoints, writeSched } from './maps.ts';
-import type { Algo, EndpointSpec, Mode, Proto } from './maps.ts';
+import type { EndpointSpec } from './maps.ts';
+import type { Algorithm, Mode } from '../controller/types.ts';
+import type { DpProto } from './packet-datapath.ts';
 
 export const HOOKS: Hook[] = ['tc', 'xdp'];
 
@@ -32,7 +34,7 @@ export interface Harness {
   reasons(): Record<ReasonName, bigint>;
   /** Reasons counted since the previous call (packets). */
   reasonDelta(): Partial<Record<ReasonName, number>>;
-  flow(key: { src: string; dst: string; sport: number; dport: number; proto: Proto }): CtEntry | undefined;
+  flow(key: { src: string; dst: string; sport: number; dport: number; proto: DpProto }): CtEntry | undefined;
   service(s: SimpleService): void;
   config(patch: Partial<Config>): void;
   /** Moves the datapath clock forward. */
@@ -44,9 +46,9 @@ export interface SimpleService {
   id: number;
   vip: string;
   port: number;
-  proto?: Proto;
+  proto?: DpProto;
   mode?: Mode;
-  algo?: Algo;
+  algo?: Algorithm;
   endpoints: EndpointSpec[];
   gen?: 0 | 1;
   table?: Uint32Array;
