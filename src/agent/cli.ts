@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseIp } from '../controller/ip.ts';
+import { canonicalIp } from '../controller/ip.ts';
 import { openKernelDatapath } from '../datapath/kernel-datapath.ts';
 import { ValidationError } from '../controller/validate.ts';
 import { parseListen, startAgent } from './agent.ts';
@@ -121,8 +121,8 @@ export async function main(argv: string[]): Promise<number> {
 
   const snatV4 = values['snat-v4'];
   const snatV6 = values['snat-v6'];
-  if (snatV4 !== undefined && parseIp(snatV4)?.family !== 4) return fail(`--snat-v4 '${snatV4}' is not an IPv4 address`);
-  if (snatV6 !== undefined && parseIp(snatV6)?.family !== 6) return fail(`--snat-v6 '${snatV6}' is not an IPv6 address`);
+  if (snatV4 !== undefined && canonicalIp(snatV4)?.family !== 4) return fail(`--snat-v4 '${snatV4}' is not an IPv4 address`);
+  if (snatV6 !== undefined && canonicalIp(snatV6)?.family !== 6) return fail(`--snat-v6 '${snatV6}' is not an IPv6 address`);
   const xdpMode = values['xdp-mode'] ?? 'native';
   if (xdpMode !== 'native' && xdpMode !== 'generic') return fail(`--xdp-mode '${xdpMode}' is not native or generic`);
 

@@ -13,8 +13,8 @@ export interface ParsedIp {
   text: string;
 }
 
-/** Parses an IPv4 or IPv6 address (no zone id, no prefix length); undefined when it is neither. */
-export function parseIp(text: string): ParsedIp | undefined {
+/** Validates and canonicalises an IPv4 or IPv6 address text (no zone id, no prefix length); undefined when it is neither. (The packet toolkit's parseIp turns text into bytes and throws.) */
+export function canonicalIp(text: string): ParsedIp | undefined {
   if (isIPv4(text)) {
     const bytes = Buffer.from(parseIpv4(text));
     return { family: 4, bytes, text: formatIpv4(bytes) };

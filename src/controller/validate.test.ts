@@ -1,6 +1,6 @@
 import test from 'ava';
 import { formatErrors, validateDesiredState, validateService } from './validate.ts';
-import { parseIp } from './ip.ts';
+import { canonicalIp } from './ip.ts';
 
 const web = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({
   name: 'web',
@@ -86,13 +86,13 @@ test('duplicate names and overlapping VIP/port ranges are rejected across servic
   if (!ranges.ok) t.regex(formatErrors(ranges.errors), /services\[r2\]\.portEnd: 198\.18\.100\.1 tcp already has the port range of services\[r1\]/);
 });
 
-test('parseIp canonicalises and rejects', (t) => {
-  t.is(parseIp('::ffff:1.2.3.4')?.text, '::ffff:102:304');
-  t.is(parseIp('fd00:0:0:1:0:0:0:1')?.text, 'fd00:0:0:1::1');
-  t.is(parseIp('1:0:0:2:0:0:0:3')?.text, '1:0:0:2::3');
-  t.is(parseIp('010.1.1.1'), undefined);
-  t.is(parseIp('fe80::1%eth0'), undefined);
-  t.deepEqual([...(parseIp('fd00::2')?.bytes ?? [])], [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+test('canonicalIp canonicalises and rejects', (t) => {
+  t.is(canonicalIp('::ffff:1.2.3.4')?.text, '::ffff:102:304');
+  t.is(canonicalIp('fd00:0:0:1:0:0:0:1')?.text, 'fd00:0:0:1::1');
+  t.is(canonicalIp('1:0:0:2:0:0:0:3')?.text, '1:0:0:2::3');
+  t.is(canonicalIp('010.1.1.1'), undefined);
+  t.is(canonicalIp('fe80::1%eth0'), undefined);
+  t.deepEqual([...(canonicalIp('fd00::2')?.bytes ?? [])], [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
 });
 
 test('an unknown field alone makes a service invalid, at every level', (t) => {

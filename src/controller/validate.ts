@@ -6,7 +6,7 @@
 // Every problem is reported with the path of the field (`services[web].endpoints[2].ip`), what
 // is wrong and what is allowed; all problems are collected, not only the first. Nothing is
 // applied unless the whole input is valid: callers get either a fully-typed value or the errors.
-import { parseIp } from './ip.ts';
+import { canonicalIp } from './ip.ts';
 import type { Family } from './ip.ts';
 import { DEFAULT_LIMITS, serviceKeyText } from './types.ts';
 import type { DesiredState, Endpoint, HealthCheck, Limits, Service } from './types.ts';
@@ -77,8 +77,8 @@ function semanticService(errors: FieldError[], b: ServiceBody, path: string, lim
   } else if (name === undefined) {
     errors.push({ path: join(path, 'name'), message: `missing value is not ${SERVICE_NAME_WHAT}` });
   }
-  // The schema's format check accepted the text: parseIp canonicalises it.
-  const v = parseIp(b.vip) as { family: Family; text: string };
+  // The schema's format check accepted the text: canonicalIp canonicalises it.
+  const v = canonicalIp(b.vip) as { family: Family; text: string };
   if (b.portEnd !== undefined && b.portEnd <= b.port) {
     errors.push({ path: join(path, 'portEnd'), message: `${b.portEnd} is not above port ${b.port}: a range is port..portEnd inclusive (leave portEnd out for one port)` });
   }
@@ -97,7 +97,7 @@ function semanticService(errors: FieldError[], b: ServiceBody, path: string, lim
     const seen = new Map<string, number>();
     b.endpoints.forEach((e, i) => {
       const epath = join(path, `endpoints[${i}]`);
-      const p = parseIp(e.ip) as { family: Family; text: string };
+      const p = canonicalIp(e.ip) as { family: Family; text: string };
       if (p.family !== v.family) {
         errors.push({ path: `${epath}.ip`, message: `'${e.ip}' is IPv${p.family} but the VIP is IPv${v.family}: endpoints must have the VIP's address family` });
         return;

@@ -7,14 +7,16 @@
 // Maps sized by the service-id space S (ids 1..S-1): xlb_services S, xlb_endpoints S·2·64,
 // xlb_sched S·2·M, xlb_rr / xlb_policers / xlb_svc_stats S, xlb_ep_conns / xlb_ep_stats S·64.
 // When the pins exist their sizes win (a pinned map cannot be resized).
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { ifindex } from '../bpf/index.ts';
 import type { BpfProgram } from '../bpf/index.ts';
 import type { Datapath, DatapathHandle, DatapathLimits, DpCounters, DpEndpoint, DpFlow, DpService, DpServiceKey } from '../controller/datapath.ts';
 import { DatapathRefusal } from '../controller/datapath.ts';
 import { formatIp } from '../controller/ip.ts';
 import { maglevTable, wrrSchedule } from '../controller/lookup-tables.ts';
-import { loadDatapath } from './loader.ts';
+import { loadDatapath, objectPathFor } from './loader.ts';
+import { assertEnumMirrors, assertStructLayouts } from '../schema/btf.ts';
+import { SCHEMA_CODECS, SCHEMA_ENUMS } from '../schema/maps.ts';
 import type { LoadedDatapath } from './loader.ts';
 import {
   addr16,
@@ -390,8 +392,19 @@ function acceptLocalSource(iface: string): void {
   }
 }
 
-/** Loads the datapath for a hook (loadDatapath), reusing pinned maps under pinDir when they exist. */
+/**
+ * Loads the datapath for a hook (loadDatapath), reusing pinned maps under pinDir when they exist.
+ * First the object's BTF is checked against the schema (every struct codec and enum mirror of
+ * src/schema/maps.ts): an object built from other headers than this code was written for is
+ * refused before a byte is written, with every difference named (a few ms: libbpf parses the BTF).
+ */
 export function openKernelDatapath(opts: KernelDatapathOptions): KernelDatapathHandle {
+  const objectPath = opts.objectPath ?? objectPathFor(opts.hook);
+  // A missing object: loadDatapath says how to build it.
+  if (existsSync(objectPath)) {
+    assertStructLayouts(objectPath, SCHEMA_CODECS);
+    assertEnumMirrors(objectPath, SCHEMA_ENUMS);
+  }
   const config: Partial<Config> = {};
   if (opts.snatV4 !== undefined) config.snat_v4 = addr16(opts.snatV4).addr;
   if (opts.snatV6 !== undefined) config.snat_v6 = addr16(opts.snatV6).addr;
@@ -401,7 +414,7 @@ export function openKernelDatapath(opts: KernelDatapathOptions): KernelDatapathH
     maxServices: opts.maxServices ?? 1024,
     ...(opts.ctEntries !== undefined ? { ctEntries: opts.ctEntries } : {}),
     ...(opts.maglevSize !== undefined ? { maglevSize: opts.maglevSize } : {}),
-    ...(opts.objectPath !== undefined ? { objectPath: opts.objectPath } : {}),
+    objectPath,
     config,
   });
   const kernel = new KernelDatapath(dp);

@@ -6,7 +6,7 @@
 // with protocol 'icmp' and port 0, as the kernel's map helpers accept them.
 import { DatapathRefusal, EMPTY_SLOT } from '../controller/datapath.ts';
 import type { Datapath, DatapathLimits, DpCounters, DpEndpoint, DpFlow, DpService, DpServiceKey } from '../controller/datapath.ts';
-import { formatIp, parseIp } from '../controller/ip.ts';
+import { formatIp, canonicalIp } from '../controller/ip.ts';
 import { maglevTable, wrrSchedule } from '../controller/lookup-tables.ts';
 import type { Algorithm, Mode } from '../controller/types.ts';
 import { serviceKeyText } from '../controller/types.ts';
@@ -26,7 +26,7 @@ export type ModelServiceKey = Omit<DpServiceKey, 'protocol'> & { protocol: DpSer
 export type ModelService = Omit<DpService, 'key'> & { key: ModelServiceKey };
 
 function addr16(ip: string): { addr: Buffer; family: 4 | 6 } {
-  const p = parseIp(ip);
+  const p = canonicalIp(ip);
   if (p === undefined) throw new Error(`model datapath: '${ip}' is not an IPv4 or IPv6 address`);
   const addr = Buffer.alloc(16);
   p.bytes.copy(addr);

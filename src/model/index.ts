@@ -5,7 +5,7 @@ import type { CtStateName, FwdResultName, ReasonName } from '../schema/maps.ts';
 import { CT_F, CT_STATE, XLATE } from '../schema/maps.ts';
 import type { DatapathSettings, DatapathUnderTest, DpCtEntry, DpTuple, FrameResult, Hook, OpenDatapathOptions, PacketDatapath } from '../datapath/packet-datapath.ts';
 import { isPrime } from '../controller/lookup-tables.ts';
-import { parseIp } from '../controller/ip.ts';
+import { canonicalIp } from '../controller/ip.ts';
 import { VirtualClock } from './clock.ts';
 import { Counters } from './counters.ts';
 import { ModelControl } from './control.ts';
@@ -31,7 +31,7 @@ export interface ModelOptions extends OpenDatapathOptions {
 }
 
 function addr16(ip: string, what: string): Buffer {
-  const p = parseIp(ip);
+  const p = canonicalIp(ip);
   if (p === undefined) throw new Error(`model datapath: ${what} '${ip}' is not an IPv4 or IPv6 address`);
   const a = Buffer.alloc(16);
   p.bytes.copy(a);
