@@ -25,7 +25,7 @@ export interface AgentOptions {
   detachOnExit: boolean;
   log: Logger;
   maintainIntervalMs?: number;
-  /** fastify request logs (pino) on stdout; off in tests. */
+  /** fastify request logs, through `log`; off in tests. */
   requestLogs?: boolean;
 }
 
@@ -88,7 +88,8 @@ export async function startAgent(dph: DatapathHandle, opts: AgentOptions): Promi
     controller,
     health,
     datapathName: dph.describe,
-    logger: opts.requestLogs === true,
+    // Request logs through the agent's own pino logger: one stream, one format.
+    logger: opts.requestLogs === true ? log : false,
     ...(opts.token !== undefined ? { token: opts.token } : {}),
     onChange: () => {
       health.sync();
