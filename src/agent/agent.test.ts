@@ -1,5 +1,7 @@
 import test from 'ava';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
@@ -95,4 +97,51 @@ test('--detach-on-exit detaches; a non-loopback API needs a token', async (t) =>
   t.throws(() => parseListen('9400'), { message: /is not HOST:PORT/ });
   t.true(isLoopback('127.0.0.2'));
   t.false(isLoopback('198.18.0.1'));
+});
+
+test('a restarted agent starts endpoints in the health it persisted', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'xlb-agent-test-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'agent.yaml');
+  const up = createServer((s) => s.end());
+  await new Promise<void>((r) => up.listen(0, '127.0.0.1', r));
+  t.teardown(() => up.close());
+  // A port nothing listens on (yet): its probes are refused.
+  const probe = createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+  const downPort = (probe.address() as AddressInfo).port;
+  await new Promise((r) => probe.close(r));
+  const config = (hc: string) =>
+    `services:\n  - name: h\n    vip: 198.18.100.1\n    port: 80\n    healthCheck: ${hc}\n    endpoints: [{ ip: 127.0.0.1, port: ${(up.address() as AddressInfo).port} }, { ip: 127.0.0.1, port: ${downPort} }]\n`;
+  writeFileSync(file, config('{ type: tcp, intervalMs: 100, timeoutMs: 50, rise: 1, fall: 1 }'));
+  const opts = { configFile: file, ifaces: [], api: { host: '127.0.0.1', port: 0 }, detachOnExit: false, log: createLogger({ write: () => {} }) };
+  const key = { vip: '198.18.100.1', port: 80, protocol: 'tcp' as const };
+  const first = double();
+  const a = await startAgent(first, opts);
+  const healthFile = path.join(dir, 'agent.health.json');
+  const t0 = Date.now();
+  while (!(existsSync(healthFile) && readFileSync(healthFile, 'utf8').includes(String(downPort))) && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 20));
+  t.deepEqual(first.dp.activeEndpoints(key)?.map((e) => e.active), [true, false]);
+  await a.stop();
+  t.deepEqual((JSON.parse(readFileSync(healthFile, 'utf8')) as { down: unknown }).down, [{ service: 'h', ip: '127.0.0.1', port: downPort }]);
+  // Now the endpoint answers, but needs 100 successes a minute apart to count as up: what the
+  // restarted agent shows is the persisted state, not a probe's.
+  const back = createServer((s) => s.end());
+  await new Promise<void>((r) => back.listen(downPort, '127.0.0.1', r));
+  t.teardown(() => back.close());
+  writeFileSync(file, config('{ type: tcp, intervalMs: 60000, timeoutMs: 50, rise: 100, fall: 1 }'));
+  const lines: string[] = [];
+  const second = double();
+  const b = await startAgent(second, { ...opts, log: createLogger({ write: (l) => lines.push(l) }) });
+  t.teardown(() => b.stop());
+  t.deepEqual(second.dp.activeEndpoints(key)?.map((e) => e.active), [true, false], 'the endpoint that was down starts down');
+  t.deepEqual(b.controller.downEndpoints(), [{ service: 'h', ip: '127.0.0.1', port: downPort }]);
+  t.true(lines.some((l) => l.includes('endpoints start down, as persisted')));
+  // Without the file every endpoint starts up (the old behaviour, and a first start).
+  await b.stop();
+  rmSync(healthFile);
+  const third = double();
+  const c = await startAgent(third, opts);
+  t.teardown(() => c.stop());
+  t.deepEqual(third.dp.activeEndpoints(key)?.map((e) => e.active), [true, true]);
 });

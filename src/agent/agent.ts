@@ -7,7 +7,7 @@ import type { DatapathHandle } from '../controller/datapath.ts';
 import { HealthMonitor } from '../controller/health.ts';
 import { ValidationError } from '../controller/validate.ts';
 import { buildApi } from './api.ts';
-import { ConfigWriter, readConfigFile, writeConfigFileAsync } from './config-file.ts';
+import { ConfigWriter, healthFileFor, readConfigFile, readHealthFile, writeConfigFileAsync, writeHealthFile } from './config-file.ts';
 import type { AgentSettings } from './config-file.ts';
 import type { Logger } from './log.ts';
 import type { Service } from '../controller/types.ts';
@@ -18,6 +18,8 @@ export type { DatapathHandle } from '../controller/datapath.ts';
 
 export interface AgentOptions {
   configFile: string;
+  /** Where the health of endpoints is persisted; default beside the config file (healthFileFor). */
+  healthFile?: string;
   ifaces: string[];
   /** host:port or [v6]:port */
   api: { host: string; port: number };
@@ -68,8 +70,24 @@ export async function startAgent(dph: DatapathHandle, opts: AgentOptions): Promi
       throw new Error(`the change is applied but the config file ${opts.configFile} could not be written (${(err as Error).message}); fix the file system, then PUT again or SIGHUP`);
     }
   };
+  // Endpoints that were down when the agent stopped start down (services that still have a
+  // health check: without one nothing would ever bring them back up).
+  const healthFile = opts.healthFile ?? healthFileFor(opts.configFile);
+  const checked = new Set(
+    (Array.isArray(cfg.services) ? (cfg.services as unknown[]) : []).flatMap((s) => {
+      const o = s as { name?: unknown; healthCheck?: unknown } | null;
+      return typeof o?.name === 'string' && o.healthCheck !== undefined ? [o.name] : [];
+    }),
+  );
+  const restored = readHealthFile(healthFile).filter((d) => checked.has(d.service));
+  controller.restoreHealth(restored);
+  const healthWriter = new ConfigWriter(() => writeHealthFile(healthFile, controller.downEndpoints()));
+  const persistHealth = (): void => {
+    healthWriter.request().catch((err: unknown) => log.error({ err, file: healthFile }, 'could not persist endpoint health; a restart would start these endpoints up'));
+  };
   // Validate the whole config before the datapath changes at all.
   const first = controller.load({ services: cfg.services });
+  if (restored.length > 0) log.info({ down: restored.map((d) => `${d.service}/${d.ip}:${d.port}`) }, 'endpoints start down, as persisted');
   log.info(
     { created: first.created.length, updated: first.updated.length, deleted: first.deleted.length, unchanged: first.unchanged, services: controller.services().length },
     'config applied to the datapath',
@@ -80,7 +98,10 @@ export async function startAgent(dph: DatapathHandle, opts: AgentOptions): Promi
   }
   dph.afterAttach?.();
   const health = new HealthMonitor(controller, {
-    onChange: (h) => log.warn({ service: h.service, endpoint: `${h.ip}:${h.port}`, up: h.up, detail: h.lastDetail }, h.up ? 'endpoint up' : 'endpoint down'),
+    onChange: (h) => {
+      log.warn({ service: h.service, endpoint: `${h.ip}:${h.port}`, up: h.up, detail: h.lastDetail }, h.up ? 'endpoint up' : 'endpoint down');
+      persistHealth();
+    },
     onError: (service, err) => log.error({ service, err }, 'health change could not be applied'),
   });
   health.sync();
@@ -93,6 +114,7 @@ export async function startAgent(dph: DatapathHandle, opts: AgentOptions): Promi
     ...(opts.token !== undefined ? { token: opts.token } : {}),
     onChange: () => {
       health.sync();
+      persistHealth();
       return persist();
     },
   });
@@ -142,6 +164,7 @@ export async function startAgent(dph: DatapathHandle, opts: AgentOptions): Promi
       if (maintainTimer !== undefined) clearInterval(maintainTimer);
       health.stop();
       await app.close();
+      await healthWriter.request().catch(() => undefined);
       if (opts.detachOnExit) {
         for (const iface of opts.ifaces) {
           try {

@@ -109,8 +109,12 @@ export function configText(agent: AgentSettings, state: DesiredState): string {
 
 /** writeConfigFile without blocking the event loop during write and fsync. */
 export async function writeConfigFileAsync(file: string, agent: AgentSettings, state: DesiredState): Promise<void> {
+  await writeFileAtomic(file, configText(agent, state));
+}
+
+/** Temp file beside `file`, fsync, rename over: a crash leaves the old or the new text, never a torn one. */
+export async function writeFileAtomic(file: string, text: string): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
-  const text = configText(agent, state);
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
   const fh = await open(tmp, 'w', 0o600);
   try {
@@ -188,4 +192,44 @@ export class ConfigWriter {
     this.next = after;
     return after;
   }
+}
+
+// ------------------------------------------------------------------ persisted health
+// Beside the config file, the agent keeps which endpoints its health checks hold down, so a
+// restarted agent starts them down (until `rise` probes succeed) instead of sending new flows to
+// them until `fall` probes fail again. Runtime state, not desired state: a file of its own.
+
+export interface DownEndpoint {
+  service: string;
+  ip: string;
+  port: number;
+}
+
+const HealthFileSchema = Type.Object(
+  { down: Type.Array(Type.Object({ service: Type.String(), ip: Type.String(), port: Type.Integer({ minimum: 0, maximum: 65535 }) }, { additionalProperties: false })) },
+  { additionalProperties: false },
+);
+const checkHealthFile = schemaCheck(HealthFileSchema);
+
+/** The health file of a config file: `agent.yaml` → `agent.health.json` beside it. */
+export function healthFileFor(configFile: string): string {
+  return path.join(path.dirname(configFile), `${path.basename(configFile, path.extname(configFile))}.health.json`);
+}
+
+/** The endpoints persisted as down; a missing file is none. Throws ConfigError on a file that is not ours. */
+export function readHealthFile(file: string): DownEndpoint[] {
+  if (!existsSync(file)) return [];
+  let doc: unknown;
+  try {
+    doc = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`${file}: not valid JSON (${(err as Error).message}); delete it to start every endpoint up`);
+  }
+  const r = checkHealthFile(doc);
+  if (!r.ok) throw new ConfigError(`${file}:\n${formatErrors(r.errors)}\ndelete it to start every endpoint up`);
+  return r.value.down;
+}
+
+export async function writeHealthFile(file: string, down: DownEndpoint[]): Promise<void> {
+  await writeFileAtomic(file, `${JSON.stringify({ down }, null, 1)}\n`);
 }

@@ -199,6 +199,33 @@ export class Controller {
     return action;
   }
 
+  /**
+   * Endpoints known to be down before the first load: a restarted agent's persisted health.
+   * No reconcile of its own: the load that follows programs them down from the start, so a
+   * restart sends no new flow to an endpoint that was down when the agent stopped.
+   */
+  restoreHealth(down: readonly { service: string; ip: string; port: number }[]): void {
+    for (const d of down) {
+      let h = this.health.get(d.service);
+      if (h === undefined) {
+        h = new Map();
+        this.health.set(d.service, h);
+      }
+      h.set(endpointId(d), false);
+    }
+  }
+
+  /** Every configured endpoint that health checks hold down (what the agent persists). */
+  downEndpoints(): { service: string; ip: string; port: number }[] {
+    const out: { service: string; ip: string; port: number }[] = [];
+    for (const [service, h] of this.health) {
+      const s = this.desired.get(service);
+      if (s === undefined) continue;
+      for (const e of s.endpoints) if (h.get(endpointId(e)) === false) out.push({ service, ip: e.ip, port: e.port });
+    }
+    return out;
+  }
+
   isHealthy(name: string, endpoint: Pick<Endpoint, 'ip' | 'port'>): boolean {
     return this.health.get(name)?.get(endpointId(endpoint)) !== false;
   }

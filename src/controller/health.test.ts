@@ -6,11 +6,11 @@ import type { AddressInfo } from 'node:net';
 import { Controller } from './controller.ts';
 import { DatapathTestDouble } from './datapath-test-double.ts';
 import { HealthMonitor, probe } from './health.ts';
+import type { HealthClock } from './health.ts';
 import type { HealthCheck } from './types.ts';
 
 // Generous timeouts: the probes must not fail because a loaded CI machine is slow.
 const hc = (extra: Partial<HealthCheck>): HealthCheck => ({ type: 'tcp', intervalMs: 2000, timeoutMs: 1500, rise: 2, fall: 2, ...extra });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test('tcp probe: connected, then refused', async (t) => {
   const srv = createServer((s) => s.end());
@@ -54,56 +54,91 @@ test('udp probe: reply, wrong reply, no listener, silent listener times out', as
   t.like(await probe(hc({ type: 'udp' }), { ip: '127.0.0.1', port: deadPort }), { ok: false, detail: 'ECONNREFUSED' });
 });
 
-test('monitor: fall/rise thresholds reach the datapath within one interval', async (t) => {
-  const srv = createServer((s) => s.end());
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as AddressInfo).port;
+/** A virtual clock: intervals fire only when the test advances time. */
+function virtualClock(): HealthClock & { advance(ms: number): Promise<void> } {
+  let now = 0;
+  const timers = new Map<number, { fn: () => void; ms: number; next: number }>();
+  let id = 0;
+  return {
+    now: () => now,
+    setInterval(fn, ms) {
+      timers.set(++id, { fn, ms, next: now + ms });
+      return id;
+    },
+    clearInterval(h) {
+      timers.delete(h as number);
+    },
+    async advance(ms: number) {
+      const end = now + ms;
+      for (;;) {
+        const due = [...timers.values()].filter((x) => x.next <= end).sort((a, b) => a.next - b.next)[0];
+        if (due === undefined) break;
+        now = due.next;
+        due.next += due.ms;
+        due.fn();
+        // Let the probe's promise and the monitor's continuation run.
+        await new Promise((r) => setImmediate(r));
+      }
+      now = end;
+    },
+  };
+}
+
+test('monitor: fall/rise thresholds flip the datapath at the deciding probe (virtual clock, scripted probes)', async (t) => {
   const dp = new DatapathTestDouble();
   const c = new Controller(dp);
   c.load({
-    services: [
-      {
-        name: 'h',
-        vip: '198.18.100.1',
-        port: 80,
-        healthCheck: { type: 'tcp', intervalMs: 200, timeoutMs: 150, rise: 2, fall: 2 },
-        endpoints: [{ ip: '127.0.0.1', port }, { ip: '127.0.0.2', port: 1 }],
-      },
-    ],
+    services: [{ name: 'h', vip: '198.18.100.1', port: 80, healthCheck: { type: 'tcp', intervalMs: 200, timeoutMs: 150, rise: 2, fall: 2 }, endpoints: [{ ip: '198.18.2.1', port: 80 }, { ip: '198.18.2.2', port: 80 }] }],
   });
+  const alive = new Map([['198.18.2.1', true], ['198.18.2.2', false]]);
+  const probes: string[] = [];
+  const clock = virtualClock();
   const changes: string[] = [];
-  const m = new HealthMonitor(c, { onChange: (h) => changes.push(`${h.ip}:${h.up ? 'up' : 'down'}@${Date.now()}`) });
+  const m = new HealthMonitor(
+    c,
+    { onChange: (h) => changes.push(`${h.ip} ${h.up ? 'up' : 'down'} at ${h.changedAt}`) },
+    {
+      clock,
+      probe: async (_hc, ep) => {
+        probes.push(`${ep.ip}@${clock.now()}`);
+        const ok = alive.get(ep.ip) === true;
+        return { ok, detail: ok ? 'connected' : 'ECONNREFUSED', ms: 1 };
+      },
+    },
+  );
   t.teardown(() => m.stop());
-  m.sync();
   const key = { vip: '198.18.100.1', port: 80, protocol: 'tcp' as const };
   const active = () => dp.activeEndpoints(key)?.map((e) => e.active);
-  // 127.0.0.2:1 refuses: down after 2 probes (t=0, t=200ms).
-  const t0 = Date.now();
-  while (active()?.[1] !== false && Date.now() - t0 < 2000) await sleep(5);
+  m.sync();
+  await clock.advance(0);
+  // The first probe runs at once (t=0): one failure is not yet `fall`.
+  t.deepEqual(active(), [true, true]);
+  await clock.advance(199);
+  t.deepEqual(active(), [true, true]);
+  await clock.advance(1);
+  // The second failing probe (t=200) decides, and the datapath has it at once.
   t.deepEqual(active(), [true, false]);
-  // Take the live one down: after it stops, two failing probes, then the datapath flips.
-  await new Promise((r) => srv.close(r));
-  const stoppedAt = Date.now();
-  let flippedAt = 0;
-  while (Date.now() - stoppedAt < 3000) {
-    if (active()?.[0] === false) {
-      flippedAt = Date.now();
-      break;
-    }
-    await sleep(5);
-  }
-  t.true(flippedAt > 0, 'the endpoint never went down');
-  // The deciding (2nd) failing probe starts within 2 intervals of the stop and is applied within
-  // the interval it runs in (+ scheduling slack on a loaded machine).
-  t.true(flippedAt - stoppedAt <= 3 * 200 + 200, `took ${flippedAt - stoppedAt} ms`);
-  t.deepEqual(m.status().map((s) => s.up).sort(), [false, false]);
-  // Bring it back on the same port: up again after `rise` successes.
-  const srv2 = createServer((s) => s.end());
-  await new Promise<void>((r) => srv2.listen(port, '127.0.0.1', r));
-  t.teardown(() => srv2.close());
-  const t1 = Date.now();
-  while (active()?.[0] !== true && Date.now() - t1 < 3000) await sleep(5);
-  t.true(Date.now() - t1 <= 3 * 200 + 200, `came back after ${Date.now() - t1} ms`);
+  t.deepEqual(changes, ['198.18.2.2 down at 200']);
+  // The live one stops answering at t=250: failures at 400 and 600; down at 600, not before.
+  await clock.advance(50);
+  alive.set('198.18.2.1', false);
+  await clock.advance(349);
   t.deepEqual(active(), [true, false]);
-  t.true(changes.length >= 3);
+  await clock.advance(1);
+  t.deepEqual(active(), [false, false]);
+  t.deepEqual(m.status().map((s) => s.up), [false, false]);
+  // Back at t=650: `rise` successes (800, 1000) bring it up at 1000.
+  await clock.advance(50);
+  alive.set('198.18.2.1', true);
+  await clock.advance(349);
+  t.deepEqual(active(), [false, false]);
+  await clock.advance(1);
+  t.deepEqual(active(), [true, false]);
+  t.deepEqual(changes, ['198.18.2.2 down at 200', '198.18.2.1 down at 600', '198.18.2.1 up at 1000']);
+  t.is(probes.filter((p) => p.startsWith('198.18.2.1@')).length, 6, probes.join(' '));
+  // Stopping clears every timer: no probe after it.
+  m.stop();
+  const n = probes.length;
+  await clock.advance(1000);
+  t.is(probes.length, n);
 });

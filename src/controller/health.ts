@@ -4,7 +4,9 @@
 // consecutive failures an up endpoint goes down, after `rise` consecutive successes a down one
 // comes up; the change is applied to the datapath at once (Controller.setHealth → reconcile of
 // that one service), so it reaches the datapath within one interval of the deciding probe's
-// start. Endpoints start up (a restarted agent does not flap every endpoint down and up).
+// start. Endpoints start in the health the controller holds: up, or down when the agent
+// restored a persisted state (a restarted agent neither flaps every endpoint down and up nor
+// sends new flows to an endpoint that was down when it stopped).
 import { createSocket } from 'node:dgram';
 import { request } from 'node:http';
 import { connect } from 'node:net';
@@ -89,11 +91,34 @@ export interface HealthEvents {
   onError?: (service: string, err: unknown) => void;
 }
 
+/** The timers and the wall clock the monitor runs on (tests inject a virtual one). */
+export interface HealthClock {
+  now(): number;
+  setInterval(fn: () => void, ms: number): unknown;
+  clearInterval(handle: unknown): void;
+}
+
+export const realClock: HealthClock = {
+  now: () => Date.now(),
+  setInterval: (fn, ms) => {
+    const t = setInterval(fn, ms);
+    t.unref();
+    return t;
+  },
+  clearInterval: (h) => clearInterval(h as NodeJS.Timeout),
+};
+
+export interface HealthOptions {
+  /** Default: the real probes above. */
+  probe?: (hc: HealthCheck, ep: Pick<Endpoint, 'ip' | 'port'>) => Promise<ProbeResult>;
+  clock?: HealthClock;
+}
+
 interface Checker {
   key: string;
   hc: HealthCheck;
   state: EndpointHealth;
-  timer: NodeJS.Timeout;
+  timer: unknown;
   running: boolean;
 }
 
@@ -102,10 +127,14 @@ export class HealthMonitor {
   private readonly events: HealthEvents;
   private readonly checkers = new Map<string, Checker>();
   private stopped = false;
+  private readonly probe: NonNullable<HealthOptions['probe']>;
+  private readonly clock: HealthClock;
 
-  constructor(controller: Controller, events: HealthEvents = {}) {
+  constructor(controller: Controller, events: HealthEvents = {}, opts: HealthOptions = {}) {
     this.controller = controller;
     this.events = events;
+    this.probe = opts.probe ?? probe;
+    this.clock = opts.clock ?? realClock;
   }
 
   /** Starts probes for new (service, endpoint) pairs and stops those no longer configured. */
@@ -119,7 +148,7 @@ export class HealthMonitor {
     for (const [key, c] of this.checkers) {
       const w = want.get(key);
       if (w === undefined || JSON.stringify(w.hc) !== JSON.stringify(c.hc)) {
-        clearInterval(c.timer);
+        this.clock.clearInterval(c.timer);
         this.checkers.delete(key);
       }
     }
@@ -138,8 +167,8 @@ export class HealthMonitor {
         failures: 0,
         changedAt: null,
       };
-      const c: Checker = { key, hc: w.hc, state, running: false, timer: setInterval(() => void this.run(c), w.hc.intervalMs) };
-      c.timer.unref();
+      const c: Checker = { key, hc: w.hc, state, running: false, timer: undefined };
+      c.timer = this.clock.setInterval(() => void this.run(c), w.hc.intervalMs);
       this.checkers.set(key, c);
       void this.run(c);
     }
@@ -148,7 +177,7 @@ export class HealthMonitor {
   private async run(c: Checker): Promise<void> {
     if (c.running || this.stopped) return;
     c.running = true;
-    const r = await probe(c.hc, c.state);
+    const r = await this.probe(c.hc, c.state);
     c.running = false;
     if (this.stopped || this.checkers.get(c.key) !== c) return;
     const s = c.state;
@@ -162,7 +191,7 @@ export class HealthMonitor {
     const flip = s.up ? !r.ok && s.streak >= c.hc.fall : r.ok && s.streak >= c.hc.rise;
     if (!flip) return;
     s.up = !s.up;
-    s.changedAt = Date.now();
+    s.changedAt = this.clock.now();
     try {
       this.controller.setHealth(s.service, s, s.up);
     } catch (err) {
@@ -177,7 +206,7 @@ export class HealthMonitor {
 
   stop(): void {
     this.stopped = true;
-    for (const c of this.checkers.values()) clearInterval(c.timer);
+    for (const c of this.checkers.values()) this.clock.clearInterval(c.timer);
     this.checkers.clear();
   }
 }
