@@ -3,7 +3,7 @@
 import test from 'ava';
 import { BpfMap, numPossibleCpus } from '../src/bpf/index.ts';
 import { CT_F, CT_STATE, REASON, XLATE, XLB_MAX_EP, counters, ctEntry, ctKey, svcStats, traceEvent } from '../src/schema/maps.ts';
-import { Lab } from './lab.ts';
+import { withPinDir } from '../src/datapath/test-netns.ts';
 import { ctKeyBytes, dpTuple, readConntrack, readEndpointStats, readReasonCounters, readServiceStats, toDpCtEntry, toDpTraceEvent, verdictName } from './lb-maps.ts';
 
 function v4(a: string): Buffer {
@@ -29,10 +29,8 @@ function pinMap(path: string, type: string, keySize: number, valueSize: number, 
 }
 
 test('readConntrack and the counter readers decode the datapath maps', async (t) => {
-  const lab = await Lab.up('two-arm', { params: { backends: 1, ipv6: false } });
-  const dir = lab.pinDir();
   const cpus = numPossibleCpus();
-  try {
+  await withPinDir('lb-maps-test', (dir) => {
     const entry = {
       created_ns: 1n,
       last_seen_ns: 2n,
@@ -83,9 +81,7 @@ test('readConntrack and the counter readers decode the datapath maps', async (t)
     t.deepEqual(reasons.pass_no_service, { packets: 0n, bytes: 0n });
     t.deepEqual(readServiceStats(dir), [{ svcId: 2, packets: 5n * BigInt(cpus), bytes: 300n * BigInt(cpus), flows: BigInt(cpus), drops: 0n }]);
     t.deepEqual(readEndpointStats(dir), [{ svcId: 2, slot: 1, packets: 4n * BigInt(cpus), bytes: 200n * BigInt(cpus) }]);
-  } finally {
-    await lab.close();
-  }
+  });
 });
 
 test('the harness shapes: a ct entry and a trace record decoded, a tuple encoded back to its key', (t) => {

@@ -15,6 +15,25 @@ import { openHarness } from './test-support.ts';
 import { routedTrio } from './test-netns.ts';
 
 const VIP = '198.18.100.1';
+
+/** Resolves once tcpdump says it is capturing (its "listening on" line), not after a guessed delay; fails after 10 s. */
+function captureReady(p: ResultPromise, what: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let said = '';
+    const timer = setTimeout(() => reject(new Error(`${what} did not start capturing within 10 s: ${said}`)), 10_000);
+    p.stderr?.on('data', (b: Buffer) => {
+      said += b.toString();
+      if (said.includes('listening on')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    p.then(
+      () => reject(new Error(`${what} exited before capturing: ${said}`)),
+      (e: unknown) => reject(new Error(`${what} failed before capturing: ${said || (e as Error).message}`)),
+    ).finally(() => clearTimeout(timer));
+  });
+}
 const BACKEND = '198.18.1.11';
 
 test.serial('tc: DNAT of partial-checksum TCP and UDP from a veth with offload on gives correct checksums at the backend', async (t) => {
@@ -37,7 +56,7 @@ test.serial('tc: DNAT of partial-checksum TCP and UDP from a veth with offload o
 
     const pcap = path.join(dir, 'backend.pcap');
     capture = inside(ns.b, 'tcpdump', '-i', 'b0', '-U', '-w', pcap, '-c', '2', 'tcp port 8080 or udp port 5353');
-    await new Promise((r) => setTimeout(r, 1000));
+    await captureReady(capture, `tcpdump in ${ns.b}`);
     const send = [
       'import socket',
       `u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.sendto(b"x" * 300, ("${VIP}", 53))`,

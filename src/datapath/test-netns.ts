@@ -1,7 +1,8 @@
-// A throwaway network namespace for datapath tests and benchmarks: xlb-<prefix>-<id> holding one veth pair,
+// Throwaway kernel resources for datapath tests and benchmarks: a network namespace xlb-<prefix>-<id> holding one veth pair,
 // xlb0 (the LB side, with the given MAC) and xlb1, both up; deleted afterwards whatever happens
 // (deleting the namespace removes the links and every program attached to them).
 import { randomBytes } from 'node:crypto';
+import { mkdirSync, rmSync } from 'node:fs';
 import { execa } from 'execa';
 import type { ResultPromise } from 'execa';
 
@@ -64,4 +65,18 @@ export function routedTrio(prefix: string): RoutedTrio {
       for (const n of Object.values(ns)) await execa('ip', ['netns', 'del', n], { reject: false });
     },
   };
+}
+
+/**
+ * A throwaway bpffs pin directory, /sys/fs/bpf/xlb/<prefix>-<id>, for tests that pin maps
+ * (no lab, no namespace needed); removed afterwards whatever happens, with every pin in it.
+ */
+export async function withPinDir<T>(prefix: string, fn: (dir: string) => Promise<T> | T): Promise<T> {
+  const dir = `/sys/fs/bpf/xlb/${prefix}-${randomBytes(3).toString('hex')}`;
+  mkdirSync(dir, { recursive: true });
+  try {
+    return await fn(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
