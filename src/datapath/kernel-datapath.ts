@@ -20,12 +20,14 @@ import { SCHEMA_CODECS, SCHEMA_ENUMS } from '../schema/maps.ts';
 import type { LoadedDatapath } from './loader.ts';
 import {
   addr16,
+  algorithmName,
   countFlowsByState,
   ctAlive,
   ctPeerKey,
   datapathNow,
   deleteService as deleteServiceEntry,
   familyCode,
+  modeName,
   protoName,
   putService as putServiceEntry,
   readCt,
@@ -43,9 +45,9 @@ import {
   writeEndpoints,
   writeSched,
 } from './maps.ts';
-import { ALGO, CT_F, CT_STATE, FWD_RESULT, MODE, REASON, SVC_F_PERSIST, XLB_MAX_EP, policer as policerCodec, service as serviceCodec, svcKey, u32Key } from '../schema/maps.ts';
+import { CT_F, CT_STATE, FWD_RESULT, REASON, SVC_F_PERSIST, XLB_MAX_EP, policer as policerCodec, service as serviceCodec, svcKey, u32Key } from '../schema/maps.ts';
 import type { Config } from '../schema/maps.ts';
-import type { Algorithm, Mode } from '../controller/types.ts';
+import type { Algorithm } from '../controller/types.ts';
 import { serviceKeyText } from '../controller/types.ts';
 import { xdpVethWarning } from './veth-gro.ts';
 
@@ -73,8 +75,6 @@ export interface KernelDatapathOptions {
 }
 
 const MAX_WEIGHT = 65535;
-const MODES = Object.keys(MODE) as Mode[];
-const ALGOS = Object.keys(ALGO) as Algorithm[];
 
 /** How old a count of flows by state may be before flowCounts() takes a new one (the agent's conntrack maintenance, every 5 s, keeps it fresher). */
 const FLOW_COUNT_MAX_AGE_MS = 10_000;
@@ -115,8 +115,8 @@ export class KernelDatapath implements Datapath {
     const k = svcKey.decode(kb);
     const v = serviceCodec.decode(vb);
     const protocol = protoName(k.proto);
-    const mode = MODES[v.mode];
-    const algorithm = ALGOS[v.algo];
+    const mode = modeName(v.mode);
+    const algorithm = algorithmName(v.algo);
     // ICMP echo services are the datapath's, not the controller's (it has no such protocol).
     if (protocol === undefined || protocol === 'icmp' || mode === undefined || algorithm === undefined || (k.family !== 4 && k.family !== 6)) return undefined;
     const pol = this.maps.policers.lookup(u32Key(v.id));

@@ -43,6 +43,16 @@ const sameNames = <A extends string, B extends A>(x: [A, B] | [B, A]): typeof x 
 sameNames<Mode, keyof typeof MODE>(['dnat', 'dnat']);
 sameNames<Algorithm, keyof typeof ALGO>(['rr', 'rr']);
 
+/** Name of an enum value, by value (not by the object's key order). */
+function byValue<K extends string>(o: Readonly<Record<K, number>>): (code: number) => K | undefined {
+  const m = new Map<number, K>((Object.entries(o) as [K, number][]).map(([k, v]) => [v, k]));
+  return (code) => m.get(code);
+}
+
+/** The mode / algorithm a service entry's byte names; undefined for a value the schema does not know. */
+export const modeName: (code: number) => Mode | undefined = byValue(MODE);
+export const algorithmName: (code: number) => Algorithm | undefined = byValue(ALGO);
+
 /** 16-byte schema address (IPv4 in the first 4 bytes) and its family code. */
 export function addr16(ip: string): { addr: Buffer; family: 4 | 6 } {
   const raw = parseIp(ip);
