@@ -1,8 +1,8 @@
 // The kernel implementation of the controller's Datapath, on the project's one loader
 // (src/datapath/loader.ts: maps pinned per instance and reused on restart, pinned sizes adopted,
-// tail-call table pinned) and one schema (src/schema/maps.ts), writing through the map helpers
-// of src/datapath/maps.ts where their shape fits. A restarted agent re-opens the same maps, so
-// every flow survives.
+// tail-call table pinned) and one schema (src/schema/maps.ts), reading and writing the maps only
+// through src/datapath/maps.ts (the one place of map access). A restarted agent re-opens the
+// same maps, so every flow survives.
 //
 // Maps sized by the service-id space S (ids 1..S-1): xlb_services S, xlb_endpoints S·2·64,
 // xlb_sched S·2·M, xlb_rr / xlb_policers / xlb_svc_stats S, xlb_ep_conns / xlb_ep_stats S·64.
