@@ -4,8 +4,8 @@
 import { accessSync, constants, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { release } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { ROOT } from './root.ts';
 
 export type CheckStatus = 'ok' | 'missing' | 'warn';
 
@@ -29,7 +29,6 @@ export interface DoctorReport {
   backends: BackendVerdict[];
 }
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 /** Tools the project uses, and what each is for. */
 const TOOLS: { bin: string[]; purpose: string; pkg: string }[] = [

@@ -21,8 +21,8 @@ import { loadDatapath } from '../../src/datapath/loader.ts';
 import { withVethNamespace } from '../../src/datapath/test-netns.ts';
 import type { Hook, LoadedDatapath } from '../../src/datapath/loader.ts';
 import { putService, writeEndpoints } from '../../src/datapath/maps.ts';
+import { ROOT } from '../../src/root.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const VIP = '198.18.100.1';
 const BACKEND = '198.18.1.11';
 const CLIENT = '198.18.0.10';

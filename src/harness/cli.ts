@@ -2,15 +2,14 @@
 //          [--keep-on-fail] [--tap]`
 import { randomInt } from 'node:crypto';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Hook } from '../datapath/packet-datapath.ts';
 import { fuzzMain } from './fuzz/cli.ts';
 import { runScenarios } from './runner.ts';
 import { BACKENDS, HOOKS } from './world.ts';
 import type { BackendName } from './world.ts';
+import { ROOT } from '../root.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 const USAGE = `usage: xlb run [PATH…] [options]
 

@@ -4,15 +4,14 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { analyzePcap } from './from-pcap/analyze.ts';
 import type { FromPcapOptions } from './from-pcap/analyze.ts';
 import { emitScenario } from './from-pcap/emit.ts';
 import { shrinkScenario } from './from-pcap/shrink.ts';
 import { expectationsFrom, RECORD_ENV, RECORD_LINES } from './from-pcap/record.ts';
 import type { Recording } from './from-pcap/record.ts';
+import { ROOT } from '../root.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 const USAGE = `usage: xlb scenario from-pcap FILE [--out PATH] [--client IP…] [--vip IP:PORT…] [--backend IP…]
        xlb scenario shrink SCENARIO [--backend sim|prog] [--out PATH]
