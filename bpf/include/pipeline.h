@@ -242,9 +242,8 @@ static __always_inline int ct_peer_get(const struct xlb_config *cfg, struct xlb_
 	return 0;
 }
 
-/* slow_tracked's options */
-#define XLB_TR_POLICED     1   /* slow_new already asked the policer (an adopted flow) */
-#define XLB_TR_LC_RESTART  2   /* a SYN restarting a closed flow of a least-connection service: count it */
+/* slow_tracked's option: slow_new already asked the policer (an adopted flow) */
+#define XLB_TR_POLICED     1
 
 /* A live tracked flow in the slow path: advance the state in both entries, then forward. */
 static __always_inline int slow_tracked(xlb_ctx_t *ctx, const struct xlb_config *cfg, struct xlb_scratch *s,
@@ -281,28 +280,38 @@ static __always_inline int slow_tracked(xlb_ctx_t *ctx, const struct xlb_config 
 			v->ct_new = e->state;
 			return finish(ctx, cfg, p, v, XLB_ACT_DROP, XLB_R_DROP_RST_INVALID, now);
 		}
-		if (st == XLB_CT_SYN_SENT && e->state != XLB_CT_SYN_SENT) {
-			/* restarted flow: sequence numbers start over */
-			e->flags &= ~(XLB_CT_F_SEQ_KNOWN | XLB_CT_F_ACK_KNOWN);
-			if (peer)
-				peer->flags &= ~(XLB_CT_F_SEQ_KNOWN | XLB_CT_F_ACK_KNOWN);
-			if (opts & XLB_TR_LC_RESTART) {
-				/* a new connection on the same endpoint: counted like a new flow */
+	} else if (p->key.proto == IPPROTO_UDP) {
+		st = ct_udp_next(e);
+	} else {
+		st = ct_icmp_next(e);
+	}
+	/* a policed packet changes nothing: every write below comes after this */
+	if (!(opts & XLB_TR_POLICED) && !(e->flags & XLB_CT_F_REPLY) && !policer_admit(e->svc_id, now)) {
+		v->ct_new = e->state;
+		stats_service(e->svc_id, XLB_NO_SLOT, p->len, 0, 1);
+		return finish(ctx, cfg, p, v, XLB_ACT_DROP, XLB_R_DROP_POLICED, now);
+	}
+	if (st == XLB_CT_SYN_SENT && e->state != XLB_CT_SYN_SENT) {
+		struct xlb_service *svc;
+
+		/* restarted flow: sequence numbers start over */
+		e->flags &= ~(XLB_CT_F_SEQ_KNOWN | XLB_CT_F_ACK_KNOWN);
+		if (peer)
+			peer->flags &= ~(XLB_CT_F_SEQ_KNOWN | XLB_CT_F_ACK_KNOWN);
+		/*
+		 * A new connection on the same (usable) endpoint of an lc service, whether the
+		 * forward entry lived or was just adopted: counted like a new flow. The service is
+		 * looked up only here (a restart is rare).
+		 */
+		if (!(e->flags & XLB_CT_F_LC_COUNTED)) {
+			svc = svc_lookup(&p->key);
+			if (svc && svc->algo == XLB_ALGO_LC) {
 				lc_add(e->svc_id, e->ep_slot, 1);
 				e->flags |= XLB_CT_F_LC_COUNTED;
 				if (peer)
 					peer->flags |= XLB_CT_F_LC_COUNTED;
 			}
 		}
-	} else if (p->key.proto == IPPROTO_UDP) {
-		st = ct_udp_next(e);
-	} else {
-		st = ct_icmp_next(e);
-	}
-	if (!(opts & XLB_TR_POLICED) && !(e->flags & XLB_CT_F_REPLY) && !policer_admit(e->svc_id, now)) {
-		v->ct_new = e->state;
-		stats_service(e->svc_id, XLB_NO_SLOT, p->len, 0, 1);
-		return finish(ctx, cfg, p, v, XLB_ACT_DROP, XLB_R_DROP_POLICED, now);
 	}
 #ifdef XLB_FAULT_PIPE_LC_RELEASE   /* fault: a closed flow does not release its least-connection count */
 	if (0) {
@@ -552,8 +561,8 @@ static __always_inline int slow_new(xlb_ctx_t *ctx, const struct xlb_config *cfg
  * CLOSED: the tuple reused) starts a connection; it is sent to a newly selected endpoint when the
  * recorded one is no longer usable (made inactive, removed, the service gone). Established flows
  * and UDP / ICMP flows keep their endpoint (docs/datapath.md, "Re-selection").
- * Returns -1: end the flow and re-select; XLB_TR_LC_RESTART: the tuple is reused on its usable
- * endpoint of a least-connection service (counted again); 0: nothing to do.
+ * Returns -1: end the flow and re-select; 0: go on as tracked (slow_tracked counts a restart of
+ * a least-connection flow again).
  */
 static __always_inline int ct_syn_check(const struct xlb_pkt *p, const struct xlb_ct_entry *e)
 {
@@ -571,8 +580,6 @@ static __always_inline int ct_syn_check(const struct xlb_pkt *p, const struct xl
 	if (!ep_still_usable(svc, e, &p->key))
 #endif
 		return -1;
-	if (svc && svc->algo == XLB_ALGO_LC && e->state != XLB_CT_SYN_SENT && !(e->flags & XLB_CT_F_LC_COUNTED))
-		return XLB_TR_LC_RESTART;
 	return 0;
 }
 
@@ -613,11 +620,8 @@ static __always_inline int xlb_slow(xlb_ctx_t *ctx)
 	if (!s->pkt.ct_miss) {
 		e = bpf_map_lookup_elem(&xlb_ct, &s->pkt.key);
 		if (e && ct_alive(cfg, e, now)) {
-			rc = ct_syn_check(&s->pkt, e);
-			if (rc >= 0) {
-				opts = rc;
+			if (!ct_syn_check(&s->pkt, e))
 				goto tracked;
-			}
 			ct_end_flow(s, e);
 		}
 	}
