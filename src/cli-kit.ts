@@ -8,6 +8,7 @@
 //
 // An error is printed as `xlb CMD: message` with what to do instead; the stack only with
 // XLB_DEBUG=1, whatever the error.
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 
 export { Command, Option };
@@ -162,4 +163,21 @@ export function jsonOption(): Option {
 /** Prints a value as the JSON of every read command: one document, 2-space indented. */
 export function printJson(value: unknown): void {
   console.log(JSON.stringify(value, null, 2));
+}
+
+/**
+ * The bearer token in FILE (the agent's and the client's --token-file: a token on the command
+ * line would show in `ps`). Throws a CliError that says what to do.
+ */
+export function readTokenFile(file: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new CliError(`cannot read the token file ${file} (${code ?? (err as Error).message}): give the path of a file holding the bearer token`);
+  }
+  const token = text.trim();
+  if (token === '') throw new CliError(`the token file ${file} is empty: put the bearer token in it`);
+  return token;
 }
