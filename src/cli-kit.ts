@@ -78,7 +78,7 @@ export function act(cmd: Command, fn: () => Promise<number> | number): Command {
  * Returns the exit code: the action's, 0 for --help/--version, 2 for a usage error, 1 for an
  * error the action threw (reported without its stack unless XLB_DEBUG=1).
  */
-export async function runCommand(cmd: Command, argv: string[]): Promise<number> {
+export async function runCommand(cmd: Command, argv: string[], expected: ErrorClass[] = []): Promise<number> {
   try {
     await cmd.parseAsync(argv, { from: 'user' });
   } catch (e) {
@@ -87,7 +87,7 @@ export async function runCommand(cmd: Command, argv: string[]): Promise<number> 
       // The message was printed by outputError (configureOutput above).
       return EXIT.usage;
     }
-    return reportError(fullName(cmd), e);
+    return reportError(fullName(cmd), e, expected);
   }
   return results.get(cmd) ?? EXIT.ok;
 }
@@ -96,8 +96,14 @@ function isSystemError(e: unknown): e is NodeJS.ErrnoException {
   return e instanceof Error && typeof (e as NodeJS.ErrnoException).code === 'string' && typeof (e as NodeJS.ErrnoException).syscall === 'string';
 }
 
-/** Prints an error the way every command does and returns its exit code. */
-export function reportError(prefix: string, e: unknown): number {
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a constructor of any arguments, for instanceof only
+type ErrorClass = abstract new (...args: any[]) => Error;
+
+/**
+ * Prints an error the way every command does and returns its exit code. `expected`: more error
+ * classes that are an expected failure (like CliError: the message says it all, no hint of a bug).
+ */
+export function reportError(prefix: string, e: unknown, expected: ErrorClass[] = []): number {
   const debug = process.env.XLB_DEBUG === '1';
   const err = e instanceof Error ? e : new Error(String(e));
   let message = err.message;
@@ -108,7 +114,7 @@ export function reportError(prefix: string, e: unknown): number {
   console.error(`${prefix}: ${message}`);
   if (e instanceof UsageError) console.error(`(${prefix} --help shows the options)`);
   if (debug) console.error(err.stack ?? '(no stack)');
-  else if (!(e instanceof UsageError) && !(e instanceof CliError)) console.error('(XLB_DEBUG=1 shows where the error came from)');
+  else if (!(e instanceof UsageError) && !(e instanceof CliError) && !isSystemError(e) && !expected.some((c) => e instanceof c)) console.error('(XLB_DEBUG=1 shows where the error came from)');
   return e instanceof UsageError ? EXIT.usage : EXIT.failure;
 }
 
