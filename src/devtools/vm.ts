@@ -24,6 +24,9 @@ export const VM_EXIT = { timeout: 124, failure: 125 } as const;
 
 export type Accel = 'kvm' | 'tcg';
 
+/** XLB_SLOW_FACTOR in a TCG guest (the host's XLB_SLOW_FACTOR, when set, wins). */
+export const TCG_SLOW_FACTOR = 10;
+
 export interface AccelChoice {
   accel: Accel;
   why: string;
@@ -232,6 +235,9 @@ export async function vmRun(opts: VmRunOptions): Promise<VmRunResult> {
       LANG: process.env.LANG ?? 'C.UTF-8',
       XLB_VM: '1',
       XLB_VM_KERNEL: kernel.release,
+      // Timeouts that wait on real processes (lab/slow.ts) scale by this: TCG runs node and
+      // tcpdump 10-50× slower than the host (measured: tcpdump's start > the lab's 10 s).
+      XLB_SLOW_FACTOR: process.env.XLB_SLOW_FACTOR ?? (accel.accel === 'tcg' ? String(TCG_SLOW_FACTOR) : '1'),
       ...opts.env,
     };
     // The node running this process is on the shared root: the guest finds it first on PATH.
