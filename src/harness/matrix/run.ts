@@ -11,7 +11,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { execa } from 'execa';
 import type { Hook } from '../../datapath/packet-datapath.ts';
-import { PROJECT_ROOT, vmRun } from '../../devtools/vm.ts';
+import { GUEST_XLB, PROJECT_ROOT, vmRun } from '../../devtools/vm.ts';
 import { writeHtmlReport } from '../report/index.ts';
 import { writeReports } from '../results.ts';
 import type { RunSummary } from '../results.ts';
@@ -119,7 +119,7 @@ async function runGuest(label: string, o: MatrixOptions, dir: string, results: n
   try {
     r = await vmRun({
       kernel: label,
-      command: ['./xlb', ...childArgs(o, dir)],
+      command: [...GUEST_XLB, ...childArgs(o, dir)],
       timeoutS: o.guestTimeoutS ?? guestTimeoutS(results),
       stdout: tap,
       stderr: process.stderr,
@@ -153,6 +153,12 @@ export async function runMatrix(o: MatrixOptions, results: number): Promise<Matr
     throw new Error(`--report ${o.reportDir}: with guest kernels the report folder must be inside the project folder ${PROJECT_ROOT} (the guest writes into it over the shared folder)`);
   }
   mkdirSync(o.reportDir, { recursive: true });
+  // Build once, on the host: a guest that finds the BPF objects or the addon stale would rebuild
+  // them itself under emulation (seen: 4 min of node-gyp in a TCG guest) into the shared folder.
+  if (process.getuid?.() === 0) {
+    const b = await execa(path.join(PROJECT_ROOT, 'scripts', 'setup.sh'), ['--quiet'], { reject: false, stdio: 'inherit' });
+    if (b.exitCode !== 0) throw new Error(`scripts/setup.sh --quiet failed (exit ${b.exitCode}): fix the build before the matrix`);
+  }
   const runs: KernelRun[] = [];
   for (const label of o.kernels) {
     const dir = path.join(o.reportDir, 'kernels', label.replace(/[^A-Za-z0-9._+-]/g, '_'));
