@@ -121,6 +121,9 @@ async function runGuest(label: string, o: MatrixOptions, dir: string, results: n
       kernel: label,
       command: [...GUEST_XLB, ...childArgs(o, dir)],
       timeoutS: o.guestTimeoutS ?? guestTimeoutS(results),
+      // The lab's agent, traffic servers and tcpdumps are node and real processes beside the
+      // runner, and the overlay's upper layer is tmpfs: 1 GiB (xlb vm run's default) is tight.
+      memMiB: o.backends.includes('lab') ? 2048 : 1024,
       stdout: tap,
       stderr: process.stderr,
     });
