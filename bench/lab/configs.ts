@@ -11,7 +11,7 @@
 //
 // Every configuration gets the same backends (nginx answering `return 200`), the same client
 // load and the same interface settings; only what runs in the LB node differs.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Lab, LabProcess } from '../../lab/lab.ts';
 import { startLabAgent } from '../../lab/agent-process.ts';
@@ -57,7 +57,7 @@ export interface Target {
 export async function waitListening(lab: Lab, node: string, port: number, proto: 'tcp' | 'udp', proc?: LabProcess, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const r = await lab.exec(node, 'ss', ['-Hn', proto === 'tcp' ? '-lt' : '-lu', `sport = :${port}`], { reject: false });
+    const r = await lab.exec(node, sysTool('ss'), ['-Hn', proto === 'tcp' ? '-lt' : '-lu', `sport = :${port}`], { reject: false });
     if (r.stdout.trim() !== '') return;
     if (Date.now() > deadline) {
       throw new Error(`${node}: nothing listens on ${proto}/${port} after ${timeoutMs} ms${proc !== undefined ? `; its output: ${(proc.stderr() + proc.stdout()).trim().slice(-1500) || '(none)'}` : ''}`);
@@ -87,7 +87,7 @@ events { worker_connections 9000; multi_accept on; }
 ${body}
 `,
   );
-  const proc = await lab.spawn(node, 'nginx', ['-p', dir, '-c', conf, '-e', path.join(dir, 'error.log')]);
+  const proc = await lab.spawn(node, sysTool('nginx'), ['-p', dir, '-c', conf, '-e', path.join(dir, 'error.log')]);
   for (const l of listen) await waitListening(lab, node, l.port, l.proto, proc);
   return proc;
 }
@@ -123,15 +123,14 @@ export function udpCounterRules(): string {
 }
 
 export async function readUdpCounter(lab: Lab, node: string): Promise<number> {
-  const r = await lab.exec(node, 'nft', ['-j', 'list', 'counter', 'inet', 'xlbbench', 'udp_in']);
-  const j = JSON.parse(r.stdout) as { nftables: { counter?: { packets: number } }[] };
-  const c = j.nftables.find((x) => x.counter !== undefined)?.counter;
-  if (c === undefined) throw new Error(`${node}: no udp_in counter in: ${r.stdout.slice(0, 300)}`);
-  return c.packets;
+  const r = await lab.exec(node, sysTool('nft'), ['list', 'counter', 'inet', 'xlbbench', 'udp_in']);
+  const m = /packets (\d+) bytes/.exec(r.stdout);
+  if (m?.[1] === undefined) throw new Error(`${node}: no packet count in 'nft list counter inet xlbbench udp_in' (exit ${r.exitCode}): '${r.stdout.trim()}' '${r.stderr.trim()}'`);
+  return Number(m[1]);
 }
 
 async function nft(lab: Lab, rules: string): Promise<void> {
-  await lab.exec('lb', 'nft', ['-f', '-'], { input: rules });
+  await lab.exec('lb', sysTool('nft'), ['-f', '-'], { input: rules });
 }
 
 function numgenMap(b: BenchLab): string {
@@ -140,7 +139,7 @@ function numgenMap(b: BenchLab): string {
 
 /** The VIP as a local address of the LB node, for the proxies to listen on. */
 async function vipOnLo(b: BenchLab): Promise<void> {
-  await b.lab.exec('lb', 'ip', ['addr', 'add', `${b.vip}/32`, 'dev', 'lo']);
+  await b.lab.exec('lb', sysTool('ip'), ['addr', 'add', `${b.vip}/32`, 'dev', 'lo']);
 }
 
 /** Sets the configuration up in the LB node; returns what the client aims at. */
@@ -223,9 +222,23 @@ backend web
 ${b.backends.map((x) => `  server ${x.node} ${x.ip}:${HTTP_PORT}`).join('\n')}
 `,
       );
-      const proc = await b.lab.spawn('lb', 'haproxy', ['-db', '-f', cfg]);
+      const proc = await b.lab.spawn('lb', sysTool('haproxy'), ['-db', '-f', cfg]);
       await waitListening(b.lab, 'lb', HTTP_PORT, 'tcp', proc);
       return { ...vipTarget(false), procs: [proc] };
     }
   }
+}
+
+const SYSTEM_DIRS = ['/usr/sbin', '/usr/bin', '/sbin', '/bin', '/usr/local/sbin', '/usr/local/bin'];
+
+/**
+ * The absolute path of a system tool. Not through PATH: under npx/ava, node_modules/.bin comes
+ * first, and it holds an unrelated `nft` (@vercel/nft, a file tracer).
+ */
+export function sysTool(name: string): string {
+  for (const d of SYSTEM_DIRS) {
+    const p = path.join(d, name);
+    if (existsSync(p)) return p;
+  }
+  throw new Error(`the lab bench needs '${name}' and found it in none of ${SYSTEM_DIRS.join(', ')}: run ./xlb setup (it installs wrk, nginx, haproxy, netsniff-ng for trafgen, nftables)`);
 }

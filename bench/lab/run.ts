@@ -20,14 +20,13 @@
 // checksum). Every figure is also given as a ratio to `direct` and to `nft-dnat` of the same run.
 //
 //   node --import tsx bench/lab/run.ts [--quick] [--rounds N] [--duration S] [--configs a,b] [--out FILE]
-import { execa } from 'execa';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Lab } from '../../lab/lab.ts';
 import { builtinTopology, VIP } from '../../lab/builtins.ts';
-import { CONFIG_SUMMARY, HTTP_PORT, LB_CONFIGS, UDP_PORT, readUdpCounter, setUp, startBackendNginx, udpCounterRules } from './configs.ts';
+import { CONFIG_SUMMARY, HTTP_PORT, LB_CONFIGS, UDP_PORT, readUdpCounter, setUp, startBackendNginx, sysTool, udpCounterRules } from './configs.ts';
 import type { BenchLab, LbConfig, Target } from './configs.ts';
 import { parseWrk, threadAddrScript, wrkArgs } from './wrk.ts';
 import type { WrkResult } from './wrk.ts';
@@ -147,7 +146,7 @@ async function idleOver(ms: number): Promise<number> {
 /** Waits (at most waitMs) until the machine is at least `target` idle over 500 ms; returns the last idle fraction. */
 async function waitIdle(target: number, waitMs: number): Promise<number> {
   const deadline = Date.now() + waitMs;
-  let idle = await idleOver(waitMs > 0 ? 500 : 200);
+  let idle = await idleOver(waitMs > 0 ? 500 : 100);
   while (idle < target && Date.now() < deadline) idle = await idleOver(500);
   return idle;
 }
@@ -171,14 +170,14 @@ async function prepareLab(backends: number, dir: string): Promise<BenchLab> {
     // br_netfilter (when loaded) would send bridged frames through iptables: off, per namespace.
     await Promise.all(
       lab.topology.switches.map((sw) =>
-        lab.exec(sw.name, 'sh', ['-c', 'for f in /proc/sys/net/bridge/bridge-nf-call-*; do [ -e "$f" ] && echo 0 > "$f"; done; true']),
+        lab.exec(sw.name, sysTool('sh'), ['-c', 'for f in /proc/sys/net/bridge/bridge-nf-call-*; do [ -e "$f" ] && echo 0 > "$f"; done; true']),
       ),
     );
     await lab.setGro(true);
     const backendNodes = lab.topology.nodes.filter((n) => n.role === 'backend');
     await Promise.all(
       backendNodes.map(async (n) => {
-        await lab.exec(n.name, 'nft', ['-f', '-'], { input: udpCounterRules() });
+        await lab.exec(n.name, sysTool('nft'), ['-f', '-'], { input: udpCounterRules() });
         await startBackendNginx(lab, n.name, path.join(dir, n.name));
       }),
     );
@@ -199,7 +198,7 @@ async function prepareLab(backends: number, dir: string): Promise<BenchLab> {
 /** A few requests, one connection each, must reach every backend before anything is measured. */
 async function checkReachesBackends(b: BenchLab, t: Target): Promise<void> {
   const urls = t.http.length > 1 ? t.http.map((a) => `http://${a}/`) : Array.from({ length: 16 }, () => `http://${t.http[0]}/`);
-  const r = await b.lab.exec('c1', 'curl', ['-sS', '--max-time', '3', '-H', 'Connection: close', ...urls], { reject: false, timeoutMs: 20_000 });
+  const r = await b.lab.exec('c1', sysTool('curl'), ['-sS', '--max-time', '3', '-H', 'Connection: close', ...urls], { reject: false, timeoutMs: 20_000 });
   const seen = new Set(r.stdout.split('\n').map((l) => l.trim()).filter((l) => l !== ''));
   const missing = b.backends.filter((x) => !seen.has(x.node)).map((x) => x.node);
   if (r.exitCode !== 0 || missing.length > 0) {
@@ -218,7 +217,7 @@ async function runWrk(b: BenchLab, t: Target, o: LabBenchOptions, close: boolean
     close,
     ...(t.http.length > 1 ? { threadAddrs: t.http, scriptPath } : {}),
   });
-  const r = await b.lab.exec('c1', 'wrk', args, { timeoutMs: (o.durationS + 20) * 1000, reject: false });
+  const r = await b.lab.exec('c1', sysTool('wrk'), args, { timeoutMs: (o.durationS + 20) * 1000, reject: false });
   if (r.exitCode !== 0) throw new Error(`wrk ${args.join(' ')} exited with ${r.exitCode}: ${(r.stderr || r.stdout).trim().slice(0, 800)}`);
   return parseWrk(r.stdout);
 }
@@ -246,7 +245,7 @@ async function runUdp(b: BenchLab, t: Target, o: LabBenchOptions): Promise<UdpRe
   const before = await Promise.all(b.backends.map((x) => readUdpCounter(b.lab, x.node)));
   const t0 = performance.now();
   // One sender process (-P 1), a fixed count; packets go out through the PF_PACKET TX ring.
-  const r = await b.lab.exec('c1', 'trafgen', ['--dev', cIf.ifname, '--conf', conf, '-n', String(o.udpPackets), '-P', '1', '-q'], { reject: false, timeoutMs: 120_000 });
+  const r = await b.lab.exec('c1', sysTool('trafgen'), ['--dev', cIf.ifname, '--conf', conf, '-n', String(o.udpPackets), '-P', '1', '-q'], { reject: false, timeoutMs: 120_000 });
   const sendS = (performance.now() - t0) / 1000;
   if (r.exitCode !== 0) throw new Error(`trafgen exited with ${r.exitCode}: ${(r.stderr || r.stdout).trim().slice(0, 800)}`);
   // Let the last packets cross the LB (the backlog and proxies drain in well under this).
@@ -329,12 +328,8 @@ export function summarizeSamples(samples: Sample[], configs: LbConfig[]): Config
 export async function runLabBench(opts: Partial<LabBenchOptions> = {}, log: (s: string) => void = (s) => console.log(s)): Promise<LabBenchResult> {
   const o: LabBenchOptions = { ...DEFAULT_LAB_BENCH, ...(opts.quick === true ? QUICK_LAB_BENCH : {}), ...opts };
   for (const c of o.configs) if (!(LB_CONFIGS as readonly string[]).includes(c)) throw new Error(`unknown configuration '${c}': the configurations are ${LB_CONFIGS.join(', ')}`);
-  const missing: string[] = [];
-  for (const tool of ['wrk', 'trafgen', 'nft', 'curl', ...(o.configs.includes('nginx') ? ['nginx'] : []), ...(o.configs.includes('haproxy') ? ['haproxy'] : [])]) {
-    const r = await execa('sh', ['-c', `command -v ${tool}`], { reject: false });
-    if (r.exitCode !== 0) missing.push(tool);
-  }
-  if (missing.length > 0) throw new Error(`the lab bench needs ${missing.join(', ')}: run ./xlb setup (it installs wrk, nginx, haproxy, netsniff-ng for trafgen)`);
+  // Every tool up front: a missing one fails now, not after minutes of rounds.
+  for (const tool of ['wrk', 'trafgen', 'nft', 'curl', 'ss', 'nginx', ...(o.configs.includes('haproxy') ? ['haproxy'] : [])]) sysTool(tool);
   const started = new Date();
   log(`lab bench: ${o.configs.length} configurations × ${o.rounds} round(s), wrk -t${o.threads} -c${o.connections} ${o.durationS}s, ${o.udpPackets} UDP packets, ${o.backends} backends`);
   const samples: Sample[] = [];
