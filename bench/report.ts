@@ -222,24 +222,44 @@ export function reportMarkdown(rep: BenchReport): string {
   return out.join('\n');
 }
 
-const README_BEGIN = '<!-- bench:begin (written by xlb bench; edits here are overwritten) -->';
-const README_END = '<!-- bench:end -->';
+/** The README's blocks, one per suite, so a run of one suite leaves the other's latest figures. */
+export const README_SUITES = ['lab', 'harness'] as const;
+const begin = (suite: string): string => `<!-- bench:${suite}:begin (written by xlb bench; edits here are overwritten) -->`;
+const end = (suite: string): string => `<!-- bench:${suite}:end -->`;
 
-/** Replaces the README's bench block (between the markers) with the latest lab table and command. */
+function readmeBlock(suite: (typeof README_SUITES)[number], rep: BenchReport, rel: string): string | undefined {
+  const e = rep.environment;
+  const made = `\`${rep.command}\` at ${e.date.slice(0, 16)}Z (${e.kernel}, ${e.cpu} × ${e.cpus}; load average at start ${e.uptimeStart.replace(/.*load average: /, '')}); full report \`${rel}/report.md\`.`;
+  if (suite === 'lab' && rep.lab !== undefined) return [`Made by ${made}`, '', labMarkdown(rep.lab), '', aimsMarkdown(rep.lab)].join('\n');
+  if (suite === 'harness' && rep.harness !== undefined) {
+    const h = rep.harness;
+    const rows = h.suites.map((x) => `| ${x.backend} | ${(x.wallMs / 1000).toFixed(1)} s | ${x.passed} / ${x.failed} / ${x.skipped} |`);
+    return [
+      `Made by ${made}`,
+      '',
+      `| backend (hooks ${h.options.hooks.join('+')}) | whole suite | passed / failed / skipped |`,
+      '| --- | --- | --- |',
+      ...rows,
+      '',
+      `Two-arm lab (1 client, 3 backends) up ${h.topology.upMedianMs.toFixed(0)} ms, down ${h.topology.downMedianMs.toFixed(0)} ms (median of ${h.topology.runs}).`,
+    ].join('\n');
+  }
+  return undefined;
+}
+
+/** Replaces the README's block of every suite the report has with its latest table and the command that made it. */
 export function updateReadme(readme: string, rep: BenchReport, reportDir: string): string {
   const rel = path.relative(ROOT, reportDir);
-  const parts: string[] = [README_BEGIN, '', `Latest \`${rep.command}\` (${rep.environment.date.slice(0, 16)}Z, ${rep.environment.kernel}, ${rep.environment.cpu} × ${rep.environment.cpus}; load at start: ${rep.environment.uptimeStart.replace(/.*load average: /, '')}). Full report: \`${rel}/report.md\`.`, ''];
-  if (rep.lab !== undefined) parts.push(labMarkdown(rep.lab), '', aimsMarkdown(rep.lab), '');
-  if (rep.harness !== undefined) {
-    const h = rep.harness;
-    parts.push(`Harness: ${h.suites.map((s) => `${s.backend} ${(s.wallMs / 1000).toFixed(1)} s`).join(', ')} (whole suite, hooks ${h.options.hooks.join('+')}); two-arm lab up ${h.topology.upMedianMs.toFixed(0)} ms, down ${h.topology.downMedianMs.toFixed(0)} ms.`, '');
+  let out = readme;
+  for (const suite of README_SUITES) {
+    const block = readmeBlock(suite, rep, rel);
+    if (block === undefined) continue;
+    const a = out.indexOf(begin(suite));
+    const b = out.indexOf(end(suite));
+    if (a < 0 || b < a) throw new Error(`README.md has no bench block for ${suite}: add the two lines\n${begin(suite)}\n${end(suite)}\nwhere its latest table belongs`);
+    out = `${out.slice(0, a)}${begin(suite)}\n${block}\n${out.slice(b)}`;
   }
-  parts.push(README_END);
-  const block = parts.join('\n');
-  const a = readme.indexOf(README_BEGIN);
-  const b = readme.indexOf(README_END);
-  if (a >= 0 && b > a) return readme.slice(0, a) + block + readme.slice(b + README_END.length);
-  throw new Error(`README.md has no bench block: add the two lines\n${README_BEGIN}\n${README_END}\nwhere the latest table belongs`);
+  return out;
 }
 
 /** Writes bench.json, report.md and the charts into dir; with readme, rewrites its bench block too. */

@@ -64,9 +64,9 @@ export const DEFAULT_LAB_BENCH: LabBenchOptions = {
   threads: 2,
   connections: 64,
   backends: 2,
-  udpPackets: 300_000,
+  udpPackets: 150_000,
   idleTarget: 0.8,
-  idleWaitMs: 20_000,
+  idleWaitMs: 6_000,
   quick: false,
 };
 
