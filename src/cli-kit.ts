@@ -11,7 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 
-export { Command, Option };
+export { Command, InvalidArgumentError, Option };
 
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 
@@ -46,6 +46,7 @@ export function command(name: string, description: string): Command {
     .exitOverride()
     .configureOutput({ outputError: (s, write) => write(`${prefix}: ${s.replace(/^error: /, '')}`) })
     .showHelpAfterError(`(${prefix} --help shows the options)`)
+    .helpCommand(false)
     .allowExcessArguments(false);
 }
 
@@ -56,7 +57,8 @@ export function sub(parent: Command, name: string, description: string): Command
     .command(name)
     .description(description)
     .configureOutput({ outputError: (s, write) => write(`${prefix}: ${s.replace(/^error: /, '')}`) })
-    .showHelpAfterError(`(${prefix} --help shows the options)`);
+    .showHelpAfterError(`(${prefix} --help shows the options)`)
+    .helpCommand(false);
 }
 
 /** `xlb lab up`: the command's name with its parents'. */
@@ -66,10 +68,16 @@ export function fullName(c: Command): string {
   return names.join(' ');
 }
 
-/** Sets the command's action: `fn` returns the exit code. */
+/** Sets the command's action: `fn` returns the exit code; what it throws is reported under the command's full name. */
 export function act(cmd: Command, fn: () => Promise<number> | number): Command {
   return cmd.action(async () => {
-    results.set(rootOf(cmd), await fn());
+    let code: number;
+    try {
+      code = await fn();
+    } catch (e) {
+      code = reportError(fullName(cmd), e);
+    }
+    results.set(rootOf(cmd), code);
   });
 }
 
@@ -78,7 +86,7 @@ export function act(cmd: Command, fn: () => Promise<number> | number): Command {
  * Returns the exit code: the action's, 0 for --help/--version, 2 for a usage error, 1 for an
  * error the action threw (reported without its stack unless XLB_DEBUG=1).
  */
-export async function runCommand(cmd: Command, argv: string[], expected: ErrorClass[] = []): Promise<number> {
+export async function runCommand(cmd: Command, argv: string[]): Promise<number> {
   try {
     await cmd.parseAsync(argv, { from: 'user' });
   } catch (e) {
@@ -87,7 +95,7 @@ export async function runCommand(cmd: Command, argv: string[], expected: ErrorCl
       // The message was printed by outputError (configureOutput above).
       return EXIT.usage;
     }
-    return reportError(fullName(cmd), e, expected);
+    return reportError(fullName(cmd), e);
   }
   return results.get(cmd) ?? EXIT.ok;
 }
@@ -96,14 +104,17 @@ function isSystemError(e: unknown): e is NodeJS.ErrnoException {
   return e instanceof Error && typeof (e as NodeJS.ErrnoException).code === 'string' && typeof (e as NodeJS.ErrnoException).syscall === 'string';
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a constructor of any arguments, for instanceof only
-type ErrorClass = abstract new (...args: any[]) => Error;
+/** The errors of a bug rather than of a situation: their message alone rarely says what to do. */
+function isInternal(e: unknown): boolean {
+  return !(e instanceof Error) || e instanceof TypeError || e instanceof ReferenceError || e instanceof RangeError || e instanceof SyntaxError || e.name === 'AssertionError';
+}
 
 /**
- * Prints an error the way every command does and returns its exit code. `expected`: more error
- * classes that are an expected failure (like CliError: the message says it all, no hint of a bug).
+ * Prints an error the way every command does and returns its exit code: `PREFIX: message`; the
+ * stack with XLB_DEBUG=1; for an internal error (a TypeError…: a bug), a line saying how to see
+ * where it came from.
  */
-export function reportError(prefix: string, e: unknown, expected: ErrorClass[] = []): number {
+export function reportError(prefix: string, e: unknown): number {
   const debug = process.env.XLB_DEBUG === '1';
   const err = e instanceof Error ? e : new Error(String(e));
   let message = err.message;
@@ -114,7 +125,7 @@ export function reportError(prefix: string, e: unknown, expected: ErrorClass[] =
   console.error(`${prefix}: ${message}`);
   if (e instanceof UsageError) console.error(`(${prefix} --help shows the options)`);
   if (debug) console.error(err.stack ?? '(no stack)');
-  else if (!(e instanceof UsageError) && !(e instanceof CliError) && !isSystemError(e) && !expected.some((c) => e instanceof c)) console.error('(XLB_DEBUG=1 shows where the error came from)');
+  else if (isInternal(e) && !isSystemError(e)) console.error('(an internal error: XLB_DEBUG=1 shows where it came from)');
   return e instanceof UsageError ? EXIT.usage : EXIT.failure;
 }
 

@@ -57,7 +57,6 @@ export async function main(argv: string[]): Promise<number> {
   const program = command('xlb', 'eBPF (TC + XDP) L4 load balancer, its agent, and a conformance lab.')
     .usage('COMMAND [options]')
     .version(`xlb ${version()}`, '-V, --version', 'print the version and do nothing else')
-    .addHelpCommand(false)
     .addHelpText('after', "\n'xlb COMMAND --help' for a command's options. Exit codes: 0 ok, 1 failure, 2 usage error.");
   program.command('setup').description('install packages, mount bpffs, build (root)');
   for (const [n, e] of Object.entries(COMMANDS)) program.command(n).description(e.summary);

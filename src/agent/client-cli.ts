@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { act, CliError, command, integer, jsonOption, Option, printJson, readTokenFile, repeat, runCommand, sub, UsageError } from '../cli-kit.ts';
 import type { Command } from '../cli-kit.ts';
-import { AgentApiError, AgentClient } from './client.ts';
+import { AgentClient } from './client.ts';
 import type { ServiceBody } from './client.ts';
 import type { ServiceView } from './views.ts';
 
@@ -262,5 +262,5 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`xlb: '${name ?? ''}' is not a client command (lb, ct, stats)`);
     return 2;
   }
-  return runCommand(make(), rest, [AgentApiError]);
+  return runCommand(make(), rest);
 }
