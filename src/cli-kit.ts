@@ -53,9 +53,11 @@ export function command(name: string, description: string): Command {
 /** Subcommand with the parent's settings; its errors name the full command. */
 export function sub(parent: Command, name: string, description: string): Command {
   const prefix = `${fullName(parent)} ${name}`;
+  // The list in the parent's help shows the first sentence; the subcommand's own help, all of it.
   return parent
     .command(name)
     .description(description)
+    .summary(description.split(/(?<=\.)\s/)[0] ?? description)
     .configureOutput({ outputError: (s, write) => write(`${prefix}: ${s.replace(/^error: /, '')}`) })
     .showHelpAfterError(`(${prefix} --help shows the options)`)
     .helpCommand(false);
