@@ -3,13 +3,7 @@
 // SIGINT stop gracefully (programs stay attached and maps pinned unless --detach-on-exit).
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { parseIp } from '../controller/ip.ts';
-import { openKernelDatapath } from '../datapath/kernel-datapath.ts';
-import { ValidationError } from '../controller/validate.ts';
 import { act, command, integer, Option, readTokenFile, runCommand, UsageError } from '../cli-kit.ts';
-import { parseListen, startAgent } from './agent.ts';
-import { ConfigError, readConfigFile } from './config-file.ts';
-import { createLogger } from './log.ts';
 import type { LogLevel } from './log.ts';
 
 interface Opts {
@@ -60,6 +54,16 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 async function run(values: Opts): Promise<number> {
+  // Imported here, not at the top, so that `xlb agent --help` loads none of the daemon (fastify,
+  // the datapath, the addon); all at once, so their loading overlaps.
+  const [{ parseIp }, { openKernelDatapath }, { ValidationError }, { parseListen, startAgent }, { ConfigError, readConfigFile }, { createLogger }] = await Promise.all([
+    import('../controller/ip.ts'),
+    import('../datapath/kernel-datapath.ts'),
+    import('../controller/validate.ts'),
+    import('./agent.ts'),
+    import('./config-file.ts'),
+    import('./log.ts'),
+  ]);
   const level = values.logLevel;
   const log = createLogger({ level, base: { name: 'xlb-agent' } });
   const fail = (msg: string, fields: Record<string, unknown> = {}): number => {
