@@ -213,6 +213,13 @@ export const CASES: DiffCase[] = [
     ],
   },
   {
+    // docs/datapath.md "Selection, exactly": a hashed pick on an inactive slot rehashes (up to 8
+    // candidates) before the linear probe. Failed at 1ca44ca (model and kernel probed linearly).
+    name: 'hash with an inactive slot: rehashed candidates, as the spec computes them',
+    services: [{ id: 1, vip: VIP, port: 80, algorithm: 'hash', endpoints: [{ ip: B0, port: 80 }, { ip: B1, port: 80, active: false }, { ip: BACKENDS[2] ?? '', port: 80 }, { ip: '198.18.1.14', port: 80, active: false }] }],
+    steps: Array.from({ length: 40 }, (_, i) => f(`SYN ${i}`, tcp(CLIENT, VIP, 45200 + i, 80, 'S', 1), 'new_flow')),
+  },
+  {
     // docs/datapath.md "DSR": the state follows the client's half (the only one the LB sees).
     // Failed at 1ca44ca (the flow stayed SYN_SENT: every packet tracked, expired after 60 s).
     name: 'DSR: the client ACK establishes (fast path, survives 61 s idle), its FIN ends the flow, lc counts come down',
