@@ -76,9 +76,10 @@ struct xlb_hop {
 };
 
 /*
- * The TTL / hop limit decrement of a packet the LB forwards itself: IPv6's hop limit is written
- * here; for IPv4 the TTL byte is written and the header checksum difference is returned in
- * *l3diff (the caller folds it into its own header checksum update). Returns 0 or -1.
+ * The TTL / hop limit decrement of a packet the LB forwards itself: the byte is written here and
+ * the difference of its 16-bit header word is added to *l3diff; the caller folds it into the
+ * IPv4 header checksum update, or for IPv6 (no header checksum) into skb->csum at TC
+ * (hook_rcsum_add: a CHECKSUM_COMPLETE skb's sum must follow the byte). Returns 0 or -1.
  */
 static __always_inline int fwd_dec_ttl_write(xlb_ctx_t *ctx, const struct xlb_pkt *p, __u32 *l3diff)
 {
@@ -100,13 +101,17 @@ static __always_inline int fwd_dec_ttl_write(xlb_ctx_t *ctx, const struct xlb_pk
 		__builtin_memcpy(&nw, w, 2);
 		*l3diff = csum_diff_word(old, nw, *l3diff);
 	} else {
-		__u8 *hl = data + off + 7;
+		__u8 *w = data + off + 6;     /* next header, hop limit: one 16-bit word */
+		__u16 old, nw;
 
-		if ((void *)(hl + 1) > end)
+		if ((void *)(w + 2) > end)
 			return -1;
+		__builtin_memcpy(&old, w, 2);
 #ifndef XLB_FAULT_FWD_HOPLIMIT_DEC   /* fault: the IPv6 hop limit is not decremented */
-		(*hl)--;
+		w[1]--;
 #endif
+		__builtin_memcpy(&nw, w, 2);
+		*l3diff = csum_diff_word(old, nw, *l3diff);
 	}
 	return 0;
 }
@@ -118,7 +123,10 @@ static __always_inline int fwd_dec_ttl(xlb_ctx_t *ctx, const struct xlb_pkt *p)
 
 	if (fwd_dec_ttl_write(ctx, p, &d))
 		return -1;
-	return p->key.family == XLB_AF_V4 ? hook_l3_csum(ctx, p->l3_off + 10, d) : 0;
+	if (p->key.family == XLB_AF_V4)
+		return hook_l3_csum(ctx, p->l3_off + 10, d);
+	hook_rcsum_add(ctx, d);
+	return 0;
 }
 
 /* MAC fields are 2-byte aligned in every struct here: copied as three 16-bit words. */
