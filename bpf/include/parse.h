@@ -212,6 +212,18 @@ static __always_inline int parse_ip(void *data, void *end, __u32 off, __u16 eth_
 			used += elen;
 			if (used > plen)
 				return PARSE_MALFORMED;
+			/*
+			 * A routing header with segments left: the destination is a waypoint, not the
+			 * final one, and the L4 checksum's pseudo-header holds the final one (RFC 8200
+			 * 8.1), so a destination rewrite would need the checksum fixed against another
+			 * address. Not balanced: passed (the LB is a transit hop for it).
+			 */
+			if (nh == IPPROTO_ROUTING) {
+				if ((void *)(ext + 4) > end)
+					return PARSE_MALFORMED;
+				if (ext[3])
+					return PARSE_OTHER;
+			}
 			nh = ext[0];
 #ifdef XLB_FAULT_PARSE_V6_EXT_LEN   /* fault: IPv6 extension header length ignored */
 			noff += 8;

@@ -117,6 +117,12 @@ function parseIp(d: Buffer, off: number, etherType: number, p: ParsedPacket): Pa
     const elen = ((d[noff + 1] ?? 0) + 1) * 8;
     used += elen;
     if (used > plen) return 'malformed';
+    // a routing header with segments left: a waypoint, not the final destination (whose
+    // address the L4 pseudo-header holds): not balanced
+    if (nh === IPPROTO.routing) {
+      if (noff + 4 > end) return 'malformed';
+      if ((d[noff + 3] ?? 0) !== 0) return 'other';
+    }
     nh = d[noff] ?? 0;
     noff += elen;
   }
