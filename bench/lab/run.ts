@@ -19,10 +19,11 @@
 // they share one topology); tx checksum offload off everywhere (XDP cannot finish a partial
 // checksum). Every figure is also given as a ratio to `direct` and to `nft-dnat` of the same run.
 //
-//   node --import tsx bench/lab/run.ts [--quick] [--rounds N] [--duration S] [--configs a,b] [--out FILE]
+//   node --import tsx bench/lab/run.ts [--quick] [--rounds N] [--duration S] [--configs a,b] [--out FILE] [--report DIR]
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Lab } from '../../lab/lab.ts';
 import { builtinTopology, VIP } from '../../lab/builtins.ts';
@@ -372,15 +373,26 @@ async function main(argv: string[]): Promise<number> {
       duration: { type: 'string' },
       configs: { type: 'string' },
       out: { type: 'string' },
+      report: { type: 'string' },
     },
   });
   const opts: Partial<LabBenchOptions> = { quick: values.quick };
   if (values.rounds !== undefined) opts.rounds = Number(values.rounds);
   if (values.duration !== undefined) opts.durationS = Number(values.duration);
   if (values.configs !== undefined) opts.configs = values.configs.split(',') as LbConfig[];
+  // Imported here: report.ts imports this module (its tables), so not at the top.
+  const { environment, writeBenchReport } = await import('../report.ts');
+  const env = await environment();
   const r = await runLabBench(opts);
   console.log(formatLabBench(r));
   if (values.out !== undefined) writeFileSync(values.out, `${JSON.stringify(r, null, 2)}\n`);
+  if (values.report !== undefined) {
+    // The same report as `xlb bench` (bench.json, report.md, chart; a full run updates the README block).
+    const rep = { command: ['node --import tsx bench/lab/run.ts', ...argv].join(' '), quick: values.quick, environment: env, lab: r, other: {} };
+    const readme = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'README.md');
+    const files = await writeBenchReport(path.resolve(values.report), rep, values.quick ? {} : { readme });
+    console.log(`report: ${files.join(', ')}`);
+  }
   return 0;
 }
 
