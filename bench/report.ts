@@ -196,6 +196,22 @@ export function environmentMarkdown(e: Environment): string {
   return ['| | |', '| --- | --- |', ...rows.map(([k, v]) => `| ${k} | ${v.replace(/\|/g, '\\|')} |`)].join('\n');
 }
 
+/** Samples whose wrk saw socket errors or non-2xx answers, or whose UDP lost packets: a figure to read with care. */
+export function sampleErrors(r: LabBenchResult): string {
+  const bad: string[] = [];
+  for (const s of r.samples) {
+    for (const [what, w] of [
+      ['keep-alive', s.keepalive],
+      ['close', s.close],
+    ] as const) {
+      const e = w.errors.connect + w.errors.read + w.errors.write + w.errors.timeout;
+      if (e > 0 || w.non2xx > 0) bad.push(`${s.config} r${s.round} ${what}: socket errors ${JSON.stringify(w.errors)}, non-2xx ${w.non2xx}`);
+    }
+    if (s.udp !== null && s.udp.delivered < s.udp.sent) bad.push(`${s.config} r${s.round} UDP: ${s.udp.delivered.toLocaleString('en-US')} of ${s.udp.sent.toLocaleString('en-US')} delivered`);
+  }
+  return bad.length === 0 ? 'No socket errors, no non-2xx answers, every UDP packet delivered.' : `Errors and losses: ${bad.join('; ')}.`;
+}
+
 export function labSection(r: LabBenchResult): string {
   const o = r.options;
   return [
@@ -208,6 +224,8 @@ export function labSection(r: LabBenchResult): string {
     aimsMarkdown(r),
     '',
     `Idle CPU before each keep-alive measurement: ${r.samples.map((s) => `${s.config} r${s.round} ${Math.round(s.idleBefore.keepalive * 100)}%`).join(', ')}.`,
+    '',
+    sampleErrors(r),
   ].join('\n');
 }
 
