@@ -151,13 +151,13 @@ export function labChart(r: LabBenchResult): string {
     type: 'bar',
     data: r.configs.map((c) => (c.vsDirect[key] === null ? null : Math.round((c.vsDirect[key] ?? 0) * 100) / 100)),
     label: { show: true, position: 'top', fontSize: 9, formatter: '{c}' },
-    ...(i === 0 ? { markLine: { symbol: 'none', silent: true, label: { formatter: 'direct = 1.0' }, lineStyle: { type: 'dashed', color: '#555' }, data: [{ yAxis: 1 }] } } : {}),
+    ...(i === 0 ? { markLine: { symbol: 'none', silent: true, label: { position: 'insideEndTop', formatter: 'direct = 1.0' }, lineStyle: { type: 'dashed', color: '#555' }, data: [{ yAxis: 1 }] } } : {}),
   }));
   chart.setOption({
     animation: false,
     title: { text: `× direct, median of ${r.options.rounds} (${r.startedAt.slice(0, 16)}Z)`, left: 'center', top: 6, textStyle: { fontSize: 13, fontWeight: 'normal' } },
     legend: { bottom: 4 },
-    grid: { left: 50, right: 20, top: 40, bottom: 60 },
+    grid: { left: 50, right: 20, top: 52, bottom: 60 },
     xAxis: { type: 'category', data: names },
     yAxis: { type: 'value', min: 0, name: '× direct' },
     series,
