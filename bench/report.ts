@@ -20,7 +20,7 @@ import { SVGRenderer } from 'echarts/renderers';
 import type { HarnessBenchResult } from './harness/run.ts';
 import { harnessMarkdown } from './harness/run.ts';
 import type { ConfigSummary, LabBenchResult } from './lab/run.ts';
-import { labMarkdown } from './lab/run.ts';
+import { labMarkdown, labRatiosMarkdown } from './lab/run.ts';
 
 echarts.use([BarChart, GridComponent, LegendComponent, MarkLineComponent, TitleComponent, SVGRenderer]);
 
@@ -222,6 +222,10 @@ export function labSection(r: LabBenchResult): string {
     labMarkdown(r),
     '',
     aimsMarkdown(r),
+    '',
+    'Every figure as a ratio to `direct` and to `nft-dnat` of the same run:',
+    '',
+    labRatiosMarkdown(r),
     '',
     `Idle CPU before each keep-alive measurement: ${r.samples.map((s) => `${s.config} r${s.round} ${Math.round(s.idleBefore.keepalive * 100)}%`).join(', ')}.`,
     '',

@@ -360,6 +360,14 @@ export function labMarkdown(r: LabBenchResult): string {
   return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
 }
 
+/** Every figure as a ratio: `× direct / × nft-dnat` per cell (for latency and CPU, lower is better). */
+export function labRatiosMarkdown(r: LabBenchResult): string {
+  const x = (v: number | null): string => (v === null ? '—' : `${v.toFixed(2)}×`);
+  const line = (cells: string[]): string => `| ${cells.join(' | ')} |`;
+  const head = ['× direct / × nft-dnat', ...METRICS.map((m) => `${m.label} (${m.better} is better)`)];
+  return [line(head), line(head.map(() => '---')), ...r.configs.map((c) => line([c.config, ...METRICS.map((m) => `${x(c.vsDirect[m.key])} / ${x(c.vsNftDnat[m.key])}`)]))].join('\n');
+}
+
 export function formatLabBench(r: LabBenchResult): string {
   return `${r.topology}; median of ${r.options.rounds} round(s), ${r.durationS.toFixed(0)} s in all\n${labMarkdown(r)}`;
 }
