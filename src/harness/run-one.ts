@@ -165,7 +165,8 @@ export async function runOne(o: RunOneOptions): Promise<RunOneOutcome> {
       if (failed && o.keepOnFail && world.keep !== undefined) record.log.push(world.keep());
       else {
         try {
-          await world.close();
+          // A passed result's World may serve the next one (the lab's pool); a failed one's never.
+          await world.close(failed ? undefined : { reuse: true });
         } catch (e) {
           record.log.push(`closing the ${o.backend} world failed: ${message(e)}`);
         }

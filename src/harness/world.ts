@@ -105,7 +105,11 @@ export interface World {
   observe(): Promise<Observation>;
   /** Stops capturing (lab) and returns every link's packets. Call once, at the end. */
   captures(): Promise<LinkCapture[]>;
-  close(): Promise<void>;
+  /**
+   * Ends the World. `reuse`: the result is over but the World may serve another one (the lab's
+   * pool, src/harness/lab-pool.ts); Worlds that cannot be reused close as without it.
+   */
+  close(opts?: { reuse?: boolean }): Promise<void>;
   /**
    * lab only: leave everything running for a person to look at (--keep-on-fail) and say how to
    * enter it and how to remove it; close() must not be called afterwards.
