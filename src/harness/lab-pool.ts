@@ -9,7 +9,7 @@ import type { World, WorldOptions } from './world.ts';
 
 /** Worlds are interchangeable when everything createLabWorld builds from its options is the same. */
 function poolKey(o: WorldOptions): string {
-  return JSON.stringify([o.hook, o.topology, o.objectDir ?? '', o.snatV4 ?? '', o.snatV6 ?? '', o.runId ?? '']);
+  return JSON.stringify([o.hook, o.topology, o.objectDir ?? '', o.snatV4 ?? '', o.snatV6 ?? '', o.runId ?? '', o.ctEntries ?? 0]);
 }
 
 const idle = new Map<string, LabWorld>();

@@ -26,8 +26,8 @@ import { startLabDrops } from './drops/index.ts';
 import type { LabDrops } from './drops/index.ts';
 import type { LinkCapture, Observation, ServiceInput, World, WorldOptions } from './world.ts';
 
-/** Map sizes of the lab's agent: room for thousands of connections, the prog backend's service-id space. */
-const AGENT_ARGS = ['--ct-entries', '65536', '--max-services', '64'];
+/** Map sizes of the lab's agent: room for thousands of connections (unless the scenario says), the prog backend's service-id space. */
+const agentArgs = (ctEntries = 65536): string[] => ['--ct-entries', String(ctEntries), '--max-services', '64'];
 
 /**
  * Clients run on CPU 0: the datapath keeps per-CPU state (the rr/wrr cursor), and sim/prog have
@@ -230,7 +230,7 @@ export async function createLabWorld(opts: WorldOptions): Promise<LabWorld> {
         ...(snatV4 !== undefined ? { snatV4 } : {}),
         ...(snatV6 !== undefined ? { snatV6 } : {}),
         ...(opts.objectDir !== undefined ? { objectDir: opts.objectDir } : {}),
-        extraArgs: AGENT_ARGS,
+        extraArgs: agentArgs(opts.ctEntries),
       }).then((a) => (agent = a)),
     ];
     if (opts.hook === 'xdp') {

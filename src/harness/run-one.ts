@@ -100,6 +100,7 @@ export async function runOne(o: RunOneOptions): Promise<RunOneOutcome> {
       seed: o.seed,
       artifactsDir: o.artifactsDir,
       ...(o.scenario.timeoutsS === undefined ? {} : { timeoutsS: o.scenario.timeoutsS }),
+      ...(o.scenario.ctEntries === undefined ? {} : { ctEntries: o.scenario.ctEntries }),
       ...(o.objectDir === undefined ? {} : { objectDir: o.objectDir }),
       ...(o.modelFaults === undefined ? {} : { modelFaults: o.modelFaults }),
     });
