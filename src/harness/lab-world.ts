@@ -271,12 +271,16 @@ export async function createLabWorld(opts: WorldOptions): Promise<LabWorld> {
         traceErrors.push((e as Error).message);
       }
     }).unref();
-    const running = agent;
+    let running: LabAgent = agent;
     let cap = capture;
     const ownNow = (): Set<number> => new Set(lab.processes().map((p) => p.pid));
     own = ownNow();
+    /** This result's conntrack timeouts (reset() takes the next result's). */
+    let timeouts = opts.timeoutsS ?? {};
     let alive = true;
     void running.process.exited.then(() => (alive = false));
+    /** A scenario stopped servers or the agent: the World is not reused (its processes are not those it started). */
+    let touched = false;
     const notParked = (what: string): void => {
       if (parked) throw new Error(`lab world: ${what} between two results (after close({ reuse: true }), before reset())`);
     };
@@ -354,7 +358,7 @@ export async function createLabWorld(opts: WorldOptions): Promise<LabWorld> {
         writeFileSync(path.join(artifactsDir, 'agent.log'), agentLog(running));
         parked = true;
         const stray = lab.processes().filter((p) => !own.has(p.pid));
-        reusable = alive && stray.length === 0;
+        reusable = alive && !touched && stray.length === 0;
         if (!reusable) return close();
         return undefined;
       },
@@ -372,6 +376,7 @@ export async function createLabWorld(opts: WorldOptions): Promise<LabWorld> {
         mark('maps reset');
         const base = initialConfig;
         updatePinnedConfig(pinDir, (cur) => ({ ...(base ?? cur), clock_offset_ns: cur.clock_offset_ns, flags: (base ?? cur).flags | CFG_F.trace, timeouts_s: timeoutsArray((base ?? cur).timeouts_s, next.timeoutsS ?? {}) }));
+        timeouts = next.timeoutsS ?? {};
         await resetHosts(lab, lb.name);
         mark('hosts reset');
         ring?.consume();
@@ -390,6 +395,30 @@ export async function createLabWorld(opts: WorldOptions): Promise<LabWorld> {
         startMs = Date.now();
         parked = false;
         reusable = false;
+      },
+      processes: {
+        async stopServers(node: string) {
+          touched = true;
+          const procs = lab.processes().filter((p) => p.node === node && p.command.includes('server.ts'));
+          if (procs.length === 0) throw new Error(`lab world: no traffic server runs on '${node}'`);
+          await Promise.all(procs.map((p) => p.stop()));
+        },
+        async startServers(node: string) {
+          touched = true;
+          await startServers(lab, [node]);
+        },
+        async killAgent() {
+          touched = true;
+          running.process.signal('SIGKILL');
+          await running.process.exited;
+        },
+        async restartAgent() {
+          touched = true;
+          running = await running.restart();
+          agent = running;
+          // The restarted agent writes its own config: tracing (and this result's timeouts) on again.
+          updatePinnedConfig(pinDir, (cur) => ({ flags: cur.flags | CFG_F.trace, timeouts_s: timeoutsArray(cur.timeouts_s, timeouts) }));
+        },
       },
       drops: () => drops?.summary(),
       keep() {

@@ -117,8 +117,22 @@ export interface World {
    * enter it and how to remove it; close() must not be called afterwards.
    */
   keep?(): string;
+  /** lab only: the servers and the agent as processes (a World using them is never reused for another result). */
+  processes?: LabProcesses;
   /** lab only: where the kernel dropped packets in the lab's namespaces so far, and why (docs/drops.md). */
   drops?(): DropSummary | undefined;
+}
+
+/** lab only: the real processes behind a World, for scenarios about them (health checks, agent crashes). */
+export interface LabProcesses {
+  /** Stops the traffic servers of a backend node (its ports close; health checks start failing). */
+  stopServers(node: string): Promise<void>;
+  /** Starts them again; resolves once they listen. */
+  startServers(node: string): Promise<void>;
+  /** SIGKILL to the agent: nothing of it is cleaned up; the programs stay attached, the maps pinned. */
+  killAgent(): Promise<void>;
+  /** Starts the agent again over the same pins and config file (as a supervisor would); resolves once its API answers. */
+  restartAgent(): Promise<void>;
 }
 
 export type WorldFactory = (opts: WorldOptions) => Promise<World>;
