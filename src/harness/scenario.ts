@@ -35,6 +35,8 @@ export interface ScenarioDef {
   requires?: KernelFeature[];
   /** Conntrack timeouts (seconds) for this scenario, by state. */
   timeoutsS?: Partial<Record<CtStateName, number>>;
+  /** Size of the conntrack map (entries, two per flow) for this scenario; default: the backend's (4096 on sim/prog, 65536 on lab). */
+  ctEntries?: number;
   /** Drop reasons this scenario expects; any other drop fails it. */
   allowDrops?: ReasonName[];
   /**
