@@ -70,6 +70,7 @@ export class VirtualWorld implements World {
     if (snatV6 !== undefined) settings.snatV6 = snatV6;
     if (opts.timeoutsS !== undefined) settings.timeoutsS = opts.timeoutsS as Partial<Record<CtStateName, number>>;
     const openOpts: OpenDatapathOptions = { hook: opts.hook, settings };
+    if (opts.ctEntries !== undefined) openOpts.ctEntries = opts.ctEntries;
     if (opts.objectDir !== undefined) openOpts.objectPath = join(opts.objectDir, `xlb_${opts.hook}.bpf.o`);
     if (opts.modelFaults !== undefined) openOpts.faults = opts.modelFaults;
     this.dut = open(openOpts);
