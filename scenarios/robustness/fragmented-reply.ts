@@ -2,16 +2,14 @@
 // EDNS, a QUIC / RTP burst): the client must never receive a packet with the backend's own
 // source address (docs/datapath.md "Fragments"). The flow is created by the client's datagram,
 // then the backend sends its answer in two IPv4 fragments (the first with the UDP header, the
-// second with the rest of the payload).
+// second with the rest of the payload). Both must leave translated (the first by its ports, the
+// second through the first's record). Failed at 1ca44ca: both fragments passed untranslated.
 import { scenario } from '../../src/harness/index.ts';
 import { client1, frameToLb, svc } from '../_lib.ts';
 
-const KNOWN_BUG =
-  'KNOWN BUG (issue 11 item 9, open): fragments pass the datapath untranslated (pass_fragment, no fragment tracking yet), so both fragments of the reply reach the client with the backend\'s source address; reproduce: xlb run scenarios/robustness/fragmented-reply.ts --backend sim';
-
 export default scenario({
   description: "DNAT UDP: the backend's reply in two IPv4 fragments reaches the client from the VIP, never from the backend's address",
-  backends: { sim: KNOWN_BUG, prog: KNOWN_BUG, lab: KNOWN_BUG },
+
   services: (topo) => [svc(topo, 'udp', { mode: 'dnat' })],
   async run({ world, expect, observe, captures, topo }) {
     const c = client1(topo);
