@@ -11,7 +11,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatResult, runBindingBench } from './binding/run.ts';
-import { formatBench, runDatapathBench } from './datapath/run.ts';
+import { formatBench, QUICK, runDatapathBench } from './datapath/run.ts';
 import { main as controlMain } from './control/run.ts';
 import { timeUpDown } from '../lab/updown-bench.ts';
 import { builtinTopology } from '../lab/builtins.ts';
@@ -66,7 +66,7 @@ export async function main(argv: string[]): Promise<number> {
         break;
       }
       case 'datapath': {
-        const r = await runDatapathBench(quick ? { n: 300, rounds: 3 } : {});
+        const r = await runDatapathBench(quick ? QUICK : {});
         console.log(formatBench(r));
         writeJson(values.out, suite, r);
         break;
