@@ -60,7 +60,14 @@ static __always_inline int xlate_and_forward(xlb_ctx_t *ctx, const struct xlb_co
 	/* where it goes first: a packet the LB forwards itself has its TTL decremented in the
 	 * same rewrite (one IPv4 header checksum update) */
 	fwd = fwd_resolve(ctx, cfg, p, e->nat_saddr, e->nat_daddr, e, nh, now, &hop, &res);
+#ifdef XLB_CUT_FWD   /* stage cut: no forwarding (resolved, not rewritten, not sent) */
+	return XLB_ACT_PASS;
+#endif
+#ifdef XLB_CUT_NAT   /* stage cut: no rewrite */
+	if (0) {
+#else
 	if (nat_rewrite(ctx, p, e, fwd)) {
+#endif
 		*reason = XLB_R_DROP_MALFORMED;
 		return XLB_ACT_DROP;
 	}
@@ -87,6 +94,9 @@ static __always_inline int xlb_fast(xlb_ctx_t *ctx)
 		return XLB_ACT_PASS;
 	p = &s->pkt;
 	rc = parse_packet(ctx, p);
+#ifdef XLB_CUT_AFTER_PARSE   /* stage cut (bench/datapath/stages.sh): parse only */
+	return XLB_ACT_PASS;
+#endif
 	switch (rc) {
 	case PARSE_OK:
 		break;
@@ -110,6 +120,10 @@ static __always_inline int xlb_fast(xlb_ctx_t *ctx)
 	if (p->icmp_err)
 		goto slow;
 	e = bpf_map_lookup_elem(&xlb_ct, &p->key);
+#ifdef XLB_CUT_AFTER_CT   /* stage cut: parse + conntrack lookup */
+	if (e || !e)
+		return e ? XLB_ACT_PASS : XLB_ACT_DROP;
+#endif
 	if (!e) {
 		p->ct_miss = 1;
 		goto slow;
@@ -148,10 +162,12 @@ static __always_inline int xlb_fast(xlb_ctx_t *ctx)
 	v.svc_id = e->svc_id;
 	v.ep_slot = e->ep_slot;
 	v.ct_old = v.ct_new = e->state;
+#ifndef XLB_CUT_POLICER   /* stage cut: no policer */
 	if (!(e->flags & XLB_CT_F_REPLY) && !policer_admit(e->svc_id, now)) {
 		stats_service(e->svc_id, XLB_NO_SLOT, p->len, 0, 1);
 		return finish(ctx, cfg, p, &v, XLB_ACT_DROP, XLB_R_DROP_POLICED, now);
 	}
+#endif
 	ct_account(e, p, now);
 	stats_service(e->svc_id, e->ep_slot, p->len, 0, 0);
 	reason = XLB_R_FAST_PATH;
@@ -463,6 +479,9 @@ static __always_inline int slow_new(xlb_ctx_t *ctx, const struct xlb_config *cfg
 		return finish(ctx, cfg, p, v, XLB_ACT_DROP, XLB_R_DROP_NO_ENDPOINT, now);
 	}
 	v->ep_slot = slot;
+#ifdef XLB_CUT_AFTER_SELECT   /* stage cut: service lookup + policer + selection, no entries */
+	return XLB_ACT_PASS;
+#endif
 
 	/* forward entry: the client's tuple -> the backend's */
 	__builtin_memset(f, 0, sizeof(*f));
@@ -507,7 +526,11 @@ static __always_inline int slow_new(xlb_ctx_t *ctx, const struct xlb_config *cfg
 
 		ct_build_peer(f, &p->key, &s->rev, now);
 		ct_peer_key(f, &p->key, &s->rkey);
+#ifdef XLB_CUT_REPLY_INSERT   /* stage cut: no reply entry */
+		rc = 0;
+#else
 		rc = ct_insert_reply(cfg, s, !!(f->xlate & XLB_XL_SPORT), now);
+#endif
 		if (rc > 0) {
 			/*
 			 * This client tuple's flow lost its forward entry and its reply entry lives:
@@ -534,7 +557,11 @@ static __always_inline int slow_new(xlb_ctx_t *ctx, const struct xlb_config *cfg
 	 * fills is stored with it (no second lookup of the inserted entry).
 	 */
 	act = xlate_and_forward(ctx, cfg, p, f, ep_nh_get(svc->id, slot), now, &reason);
+#ifdef XLB_CUT_FWD_INSERT   /* stage cut: no forward entry */
+	if (0) {
+#else
 	if (bpf_map_update_elem(&xlb_ct, &p->key, f, BPF_ANY)) {
+#endif
 		if (!(f->flags & XLB_CT_F_DSR))
 			bpf_map_delete_elem(&xlb_ct, &s->rkey);
 		stats_service(svc->id, slot, p->len, 0, 1);
@@ -607,6 +634,9 @@ static __always_inline int xlb_slow(xlb_ctx_t *ctx)
 	s = bpf_map_lookup_elem(&xlb_scratch, &zero);
 	if (!cfg || !s)
 		return XLB_ACT_PASS;
+#ifdef XLB_CUT_SLOW_ENTRY   /* stage cut: the slow path returns at once */
+	return XLB_ACT_PASS;
+#endif
 	now = xlb_now(cfg);
 	if (s->pkt.icmp_err)
 		return slow_icmp_error(ctx, cfg, s, &v, now);
