@@ -4,7 +4,9 @@
 # each (`--object-dir`, `--no-check`: a cut variant does not take the paths the bench checks).
 # The difference between two variants of the same run is what the cut stage costs. Needs root;
 # quote only figures taken under the machine's MEASURE lock.
-#   bench/datapath/stages.sh [DIR] [bench options, e.g. --n 20000 --rounds 5]
+#   [XLB_BPF_SRC=DIR] bench/datapath/stages.sh [DIR] [bench options, e.g. --n 20000 --rounds 5]
+# XLB_BPF_SRC: the bpf/ tree to build (default: this checkout's), e.g. a snapshot taken before
+# editing. STAGES_BUILD_ONLY=1: build the variants and stop (build outside the MEASURE lock).
 # Output: DIR/<variant>.json (the bench's JSON) and DIR/summary.txt (one table).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd)"
@@ -29,8 +31,9 @@ declare -A VARIANTS=(
 )
 ORDER=(full parse ct_lookup no_clock no_policer no_stats no_nat no_fwd slow_entry select no_reply_insert no_fwd_insert no_inserts)
 for v in "${ORDER[@]}"; do
-  make -s -C "$ROOT/bpf" OUT="$DIR/$v" EXTRA_CFLAGS="${VARIANTS[$v]}" "$DIR/$v/xlb_tc.bpf.o" "$DIR/$v/xlb_xdp.bpf.o"
+  make -s -C "${XLB_BPF_SRC:-$ROOT/bpf}" OUT="$DIR/$v" EXTRA_CFLAGS="${VARIANTS[$v]}" "$DIR/$v/xlb_tc.bpf.o" "$DIR/$v/xlb_xdp.bpf.o"
 done
+[ -n "${STAGES_BUILD_ONLY:-}" ] && exit 0
 for v in "${ORDER[@]}"; do
   echo "== $v (${VARIANTS[$v]:-no cut})" >&2
   node --import tsx "$ROOT/bench/datapath/run.ts" --object-dir "$DIR/$v" --no-check --out "$DIR/$v.json" "$@" >"$DIR/$v.txt"

@@ -19,6 +19,7 @@
 #include "nat.h"
 #include "fwd.h"
 #include "policer.h"
+#include "flood.h"
 #include "stats.h"
 #include "trace.h"
 
@@ -460,6 +461,12 @@ static __always_inline int slow_new(xlb_ctx_t *ctx, const struct xlb_config *cfg
 #endif
 		/* an echo reply with no flow is not ours */
 		return finish(ctx, cfg, p, v, XLB_ACT_PASS, XLB_R_PASS_NO_SERVICE, now);
+	/* the flood guard: every packet that may create a flow is counted, mid-stream ones are
+	 * refused while this CPU is over the rate (flood.h) */
+	if (flood_count(cfg, now) && midstream) {
+		stats_service(svc->id, XLB_NO_SLOT, p->len, 0, 1);
+		return finish(ctx, cfg, p, v, XLB_ACT_DROP, XLB_R_DROP_FLOOD, now);
+	}
 	if (!policer_admit(svc->id, now)) {
 		stats_service(svc->id, XLB_NO_SLOT, p->len, 0, 1);
 		return finish(ctx, cfg, p, v, XLB_ACT_DROP, XLB_R_DROP_POLICED, now);

@@ -112,6 +112,9 @@ function isPrime(n: number): boolean {
   return true;
 }
 
+/** The flood guard's default (bpf/include/flood.h): Katran's MAX_CONN_RATE, new flows per second per CPU. */
+export const DEFAULT_NEW_FLOW_RATE = 125_000;
+
 /** Default config of a fresh instance. */
 export function defaultConfig(maglevSize: number): Config {
   const timeouts = [...DEFAULT_TIMEOUTS_S];
@@ -124,6 +127,7 @@ export function defaultConfig(maglevSize: number): Config {
     snat_port_max: 60999,
     rst_seq_window: 131072,
     unknown_tcp: 0,
+    new_flow_rate: DEFAULT_NEW_FLOW_RATE,
     clock_offset_ns: 0n,
     snat_v4: Buffer.alloc(16),
     snat_v6: Buffer.alloc(16),

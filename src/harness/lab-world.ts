@@ -166,7 +166,7 @@ export async function createLabWorld(opts: WorldOptions): Promise<World> {
     if (agent === undefined || capture === undefined) throw new Error('lab world: the agent or the capture did not start');
     const pinDir: string = agent.pinDir;
     // Tracing on (and the scenario's timeouts) in the pinned config; the agent keeps running.
-    updatePinnedConfig(pinDir, (cur) => ({ flags: cur.flags | CFG_F.trace, timeouts_s: timeoutsArray(cur.timeouts_s, opts.timeoutsS ?? {}) }));
+    updatePinnedConfig(pinDir, (cur) => ({ flags: cur.flags | CFG_F.trace, timeouts_s: timeoutsArray(cur.timeouts_s, opts.timeoutsS ?? {}), ...(opts.newFlowRate === undefined ? {} : { new_flow_rate: opts.newFlowRate }) }));
     // Exactly one reason is counted per packet and, with tracing on, one event emitted: packets
     // counted from here on that never show up in the ring were lost to a full ring.
     const packetsBeforeTrace = sumValues(readReasons(pinDir));

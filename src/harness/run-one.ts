@@ -92,6 +92,7 @@ export async function runOne(o: RunOneOptions): Promise<RunOneOutcome> {
       seed: o.seed,
       artifactsDir: o.artifactsDir,
       ...(o.scenario.timeoutsS === undefined ? {} : { timeoutsS: o.scenario.timeoutsS }),
+      ...(o.scenario.newFlowRate === undefined ? {} : { newFlowRate: o.scenario.newFlowRate }),
       ...(o.objectDir === undefined ? {} : { objectDir: o.objectDir }),
       ...(o.modelFaults === undefined ? {} : { modelFaults: o.modelFaults }),
     });

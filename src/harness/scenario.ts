@@ -28,6 +28,8 @@ export interface ScenarioDef {
   hooks?: Partial<Record<Hook, Applicability>>;
   /** Conntrack timeouts (seconds) for this scenario, by state. */
   timeoutsS?: Partial<Record<CtStateName, number>>;
+  /** The flood guard's rate (docs/datapath.md "Flood guard"; default 125,000 per second per CPU). */
+  newFlowRate?: number;
   /** Drop reasons this scenario expects; any other drop fails it. */
   allowDrops?: ReasonName[];
   /**

@@ -66,6 +66,7 @@ export const REASON = [
   'pass_tailcall',
   'pass_icmp_untracked',
   'pass_ttl',
+  'drop_flood',
 ] as const;
 export type ReasonName = (typeof REASON)[number];
 
@@ -151,7 +152,8 @@ export const config = defineStruct(
     snat_port_max: u16,
     rst_seq_window: u32,
     unknown_tcp: u8,
-    pad: pad(7),
+    pad: pad(3),
+    new_flow_rate: u32,
     clock_offset_ns: u64,
     snat_v4: bytes(16),
     snat_v6: bytes(16),
