@@ -61,6 +61,17 @@ static __always_inline int xlate_and_forward(xlb_ctx_t *ctx, const struct xlb_co
 	/* where it goes first: a packet the LB forwards itself has its TTL decremented in the
 	 * same rewrite (one IPv4 header checksum update) */
 	fwd = fwd_resolve(ctx, cfg, p, e->nat_saddr, e->nat_daddr, e, nh, now, &hop, &res);
+	if (fwd == XLB_RESOLVE_TOO_BIG) {
+		/* the client gets ICMP too-big about its own packet (icmp.h); untouched when it
+		 * cannot be built: to the stack as before */
+		act = icmp_too_big(ctx, p, hop.mtu);
+		if (act >= 0) {
+			stats_fwd(XLB_FWD_TOO_BIG, p->len);
+			return act;
+		}
+		fwd = XLB_RESOLVE_STACK;
+		res = XLB_FWD_PASS_FIB;
+	}
 #ifdef XLB_CUT_FWD   /* stage cut: no forwarding (resolved, not rewritten, not sent) */
 	return XLB_ACT_PASS;
 #endif
@@ -210,6 +221,11 @@ static __always_inline int slow_icmp_error(xlb_ctx_t *ctx, const struct xlb_conf
 	if (nat_icmp_error(ctx, p, e, k, new_saddr))
 		return finish(ctx, cfg, p, v, XLB_ACT_DROP, XLB_R_DROP_MALFORMED, now);
 	fwd = fwd_resolve(ctx, cfg, p, new_saddr, e->nat_daddr, NULL, NULL, now, &hop, &res);
+	if (fwd == XLB_RESOLVE_TOO_BIG) {
+		/* an ICMP error too big for the egress: to the stack (no error about an error) */
+		fwd = XLB_RESOLVE_STACK;
+		res = XLB_FWD_PASS_FIB;
+	}
 	if (fwd) {
 		if (fwd_dec_ttl(ctx, p))
 			return finish(ctx, cfg, p, v, XLB_ACT_DROP, XLB_R_DROP_MALFORMED, now);

@@ -135,7 +135,8 @@ enum xlb_fwd_result {
 	XLB_FWD_PASS_NO_NEIGH = 2,    /* FIB: neighbour unknown, handed to the stack */
 	XLB_FWD_PASS_FIB = 3,         /* FIB: not forwarded / unreachable / other: to the stack */
 	XLB_FWD_CACHED = 4,           /* next hop taken from the flow's cache (also counts 0/1) */
-	XLB_FWD_MAX = 5,
+	XLB_FWD_TOO_BIG = 5,          /* too big for the egress with DF / IPv6: answered with ICMP too-big (icmp.h) */
+	XLB_FWD_MAX = 6,
 };
 
 /* ---------------------------------------------------------------- structs */

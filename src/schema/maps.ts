@@ -71,7 +71,7 @@ export const REASON = [
 export type ReasonName = (typeof REASON)[number];
 
 /** enum xlb_fwd_result, indexed by value: how a translated packet left (map xlb_fwd); XLB_FWD_PASS_FIB = 'pass_fib'. */
-export const FWD_RESULT = ['redirect', 'tx', 'pass_no_neigh', 'pass_fib', 'cached'] as const;
+export const FWD_RESULT = ['redirect', 'tx', 'pass_no_neigh', 'pass_fib', 'cached', 'too_big'] as const;
 export type FwdResultName = (typeof FWD_RESULT)[number];
 
 export const svcKey = defineStruct('xlb_svc_key', { addr: bytes(16), port: be16, proto: u8, family: u8 }, { size: 20 });
