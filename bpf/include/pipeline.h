@@ -426,6 +426,7 @@ static __always_inline const __u8 *snat_addr(const struct xlb_service *svc, cons
 static __always_inline int ct_insert_reply(const struct xlb_config *cfg, struct xlb_scratch *s, int fullnat, __u64 now)
 {
 	__u32 lo = cfg->snat_port_min, hi = cfg->snat_port_max, span, start, i, found = XLB_SNAT_TRIES;
+	int found_expired = 0;
 	int scan_all = !(s->pkt.key.proto == IPPROTO_TCP &&
 			 (s->pkt.tcp_flags & (TCPF_SYN | TCPF_ACK | TCPF_RST | TCPF_FIN)) == TCPF_SYN);
 	struct xlb_ct_entry *old;
@@ -457,8 +458,10 @@ static __always_inline int ct_insert_reply(const struct xlb_config *cfg, struct 
 				return 1;
 			continue;
 		}
-		if (found == XLB_SNAT_TRIES)
+		if (found == XLB_SNAT_TRIES) {
 			found = i;
+			found_expired = old != NULL;
+		}
 		if (!scan_all)
 			break;
 	}
@@ -469,11 +472,18 @@ static __always_inline int ct_insert_reply(const struct xlb_config *cfg, struct 
 	 * fails) is skipped like a live one, and the later free candidates are tried in order.
 	 */
 	for (i = found; i < XLB_SNAT_TRIES; i++) {
+		int expired = found_expired;
+
 		s->rkey.dport = bpf_htons((__u16)(lo + (start + i * 7919) % span));
-		old = bpf_map_lookup_elem(&xlb_ct, &s->rkey);
-		if (old && ct_alive(cfg, old, now))
-			continue;
-		if (!ct_claim(&s->rkey, &s->rev, old != NULL)) {
+		/* the first free candidate was just looked at by the scan: not again (one bucket
+		 * visit less per new full-NAT flow); a later one is looked at now */
+		if (i != found) {
+			old = bpf_map_lookup_elem(&xlb_ct, &s->rkey);
+			if (old && ct_alive(cfg, old, now))
+				continue;
+			expired = old != NULL;
+		}
+		if (!ct_claim(&s->rkey, &s->rev, expired)) {
 			s->fwd.nat_sport = s->rkey.dport;
 			return 0;
 		}
