@@ -9,7 +9,7 @@
 // lookup (or take the endpoint's cached next hop) and a redirect; established flows use the
 // per-flow next-hop cache (and, as a separate row, a FIB lookup per packet). Needs root.
 //   node --import tsx bench/datapath/run.ts [--n 20000] [--rounds 5] [--ct-entries 262144]
-//        [--quick] [--hook tc,xdp] [--out FILE.json] [--object-dir DIR [--no-check]]
+//        [--quick] [--hook tc,xdp] [--cases a,b] [--out FILE.json] [--object-dir DIR [--no-check]]
 // --object-dir: measure other builds of the objects (DIR/xlb_tc.bpf.o, DIR/xlb_xdp.bpf.o), e.g. variants
 // compiled with a stage cut out (bench/datapath/stages.sh), or an older commit's build.
 // --no-check: do not require each case's reason counter to move n times (a variant with a stage
@@ -154,7 +154,7 @@ function clearTable(dp: LoadedDatapath): void {
   if (raw.count > 0) dp.maps.ct.deleteBatchRaw(raw.keys, raw.count);
 }
 
-async function benchHook(hook: Hook, ns: string, n: number, rounds: number, ctEntries: number, check: boolean, objectDir?: string): Promise<HookResult> {
+async function benchHook(hook: Hook, ns: string, n: number, rounds: number, ctEntries: number, check: boolean, cases: readonly Case[], objectDir?: string): Promise<HookResult> {
   const pinDir = `/sys/fs/bpf/xlb/bench-${randomBytes(4).toString('hex')}`;
   let dp: LoadedDatapath | undefined;
   let empty: BpfObject | undefined;
@@ -215,7 +215,7 @@ async function benchHook(hook: Hook, ns: string, n: number, rounds: number, ctEn
       // one unrecorded warm-up round (the first calls after a load are slower), then the rounds
       for (let r = -1; r < rounds; r++) {
         reset(0);
-        for (const c of CASES) {
+        for (const c of cases) {
           const prog = c === 'empty' ? emptyProg : loaded.main;
           const fraction = FILL[c];
           if (fraction !== undefined) reset(fraction);
@@ -247,9 +247,9 @@ async function benchHook(hook: Hook, ns: string, n: number, rounds: number, ctEn
       return { perRound, verdicts, wrong };
     });
     if (result.wrong.length > 0) throw new Error(`bench: a case did not take the path it measures:\n  ${result.wrong.join('\n  ')}`);
-    const nsOf = Object.fromEntries(CASES.map((c) => [c, median(result.perRound[c])])) as Record<Case, number>;
-    const range = Object.fromEntries(CASES.map((c) => [c, [Math.min(...result.perRound[c]), Math.max(...result.perRound[c])]])) as Record<Case, [number, number]>;
-    const ratio = Object.fromEntries(CASES.map((c) => [c, nsOf[c] / nsOf.empty])) as Record<Case, number>;
+    const nsOf = Object.fromEntries(cases.map((c) => [c, median(result.perRound[c])])) as Record<Case, number>;
+    const range = Object.fromEntries(cases.map((c) => [c, [Math.min(...result.perRound[c]), Math.max(...result.perRound[c])]])) as Record<Case, [number, number]>;
+    const ratio = Object.fromEntries(cases.map((c) => [c, nsOf[c] / nsOf.empty])) as Record<Case, number>;
     const programs = [await progInfo(dp.main), await progInfo(dp.slow)];
     return { hook, ns: nsOf, range, ratio, verdicts: result.verdicts, programs };
   } finally {
@@ -269,6 +269,8 @@ export interface DatapathBenchOptions {
   hooks?: Hook[];
   /** false: do not check that every case takes its path (variants with a stage cut out). */
   check?: boolean;
+  /** The cases to run (default all; 'empty' is always run). */
+  cases?: Case[];
 }
 
 /** The options of `--quick` (a smoke run: numbers noisier). */
@@ -287,7 +289,7 @@ export async function runDatapathBench(opts: DatapathBenchOptions = {}): Promise
     await ip('neigh', 'replace', CLIENT, 'lladdr', CLIENT_MAC, 'dev', 'xlb1', 'nud', 'permanent');
     await execa('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv4.conf.all.forwarding=1']);
     const results: HookResult[] = [];
-    for (const hook of opts.hooks ?? (['tc', 'xdp'] as Hook[])) results.push(await benchHook(hook, ns, n, rounds, ctEntries, opts.check ?? true, opts.objectDir));
+    for (const hook of opts.hooks ?? (['tc', 'xdp'] as Hook[])) results.push(await benchHook(hook, ns, n, rounds, ctEntries, opts.check ?? true, CASES.filter((c) => c === 'empty' || opts.cases === undefined || opts.cases.includes(c)), opts.objectDir));
     const { stdout: kernel } = await execa('uname', ['-r']);
     const up1 = (await execa('uptime')).stdout.trim();
     return { n, rounds, ctEntries, kernel, objectDir: opts.objectDir ?? null, uptime: [up0, up1], results };
@@ -303,6 +305,7 @@ export function formatBench(b: DatapathBench): string {
   for (const r of b.results) {
     lines.push(`${r.hook}:                       ns/packet           ratio to empty`);
     for (const c of CASES) {
+      if (r.range[c] === undefined) continue;
       const [lo, hi] = r.range[c];
       lines.push(`  ${c.padEnd(20)} ${r.ns[c].toFixed(1).padStart(8)} (${lo.toFixed(0)}–${hi.toFixed(0)})  ${r.ratio[c].toFixed(2).padStart(6)}x  (retval ${r.verdicts[c]})`);
     }
@@ -323,6 +326,7 @@ if (isMain) {
       out: { type: 'string' },
       'object-dir': { type: 'string' },
       'no-check': { type: 'boolean', default: false },
+      cases: { type: 'string' },
     },
   });
   const num = (s: string | undefined): number | undefined => (s === undefined ? undefined : Number(s));
@@ -335,6 +339,7 @@ if (isMain) {
     ...(values.hook ? { hooks: values.hook.split(',') as Hook[] } : {}),
     ...(values['object-dir'] ? { objectDir: path.resolve(values['object-dir']) } : {}),
     check: !values['no-check'],
+    ...(values.cases ? { cases: values.cases.split(',') as Case[] } : {}),
   });
   process.stdout.write(formatBench(b) + '\n');
   if (values.out) writeFileSync(values.out, JSON.stringify(b, null, 2));

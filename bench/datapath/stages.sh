@@ -4,7 +4,8 @@
 # each (`--object-dir`, `--no-check`: a cut variant does not take the paths the bench checks).
 # The difference between two variants of the same run is what the cut stage costs. Needs root;
 # quote only figures taken under the machine's MEASURE lock.
-#   [XLB_BPF_SRC=DIR] bench/datapath/stages.sh [DIR] [bench options, e.g. --n 20000 --rounds 5]
+#   [XLB_BPF_SRC=DIR] [STAGES="full parse …"] bench/datapath/stages.sh [DIR] [bench options,
+#   e.g. --n 20000 --rounds 5 --cases established,new_flow]
 # XLB_BPF_SRC: the bpf/ tree to build (default: this checkout's), e.g. a snapshot taken before
 # editing. STAGES_BUILD_ONLY=1: build the variants and stop (build outside the MEASURE lock).
 # Output: DIR/<variant>.json (the bench's JSON) and DIR/summary.txt (one table).
@@ -30,6 +31,8 @@ declare -A VARIANTS=(
   [no_inserts]="-DXLB_CUT_REPLY_INSERT -DXLB_CUT_FWD_INSERT"
 )
 ORDER=(full parse ct_lookup no_clock no_policer no_stats no_nat no_fwd slow_entry select no_reply_insert no_fwd_insert no_inserts)
+# STAGES="full parse …": a subset (the machine is shared: a full breakdown takes long)
+[ -n "${STAGES:-}" ] && read -r -a ORDER <<<"$STAGES"
 for v in "${ORDER[@]}"; do
   make -s -C "${XLB_BPF_SRC:-$ROOT/bpf}" OUT="$DIR/$v" EXTRA_CFLAGS="${VARIANTS[$v]}" "$DIR/$v/xlb_tc.bpf.o" "$DIR/$v/xlb_xdp.bpf.o"
 done
@@ -48,7 +51,7 @@ for (const hook of ["tc", "xdp"]) {
   for (const v of order) {
     const b = JSON.parse(readFileSync(`${dir}/${v}.json`, "utf8"));
     const r = b.results.find((x) => x.hook === hook);
-    out.push(`    ${v.padEnd(16)} ${cases.map((c) => r.ratio[c].toFixed(2).padStart(20)).join("")}`);
+    out.push(`    ${v.padEnd(16)} ${cases.map((c) => (r.ratio[c] === undefined ? "-" : r.ratio[c].toFixed(2)).padStart(20)).join("")}`);
   }
 }
 console.log(out.join("\n"));
