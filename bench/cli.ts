@@ -17,7 +17,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { formatResult, runBindingBench } from './binding/run.ts';
-import { formatBench, runDatapathBench } from './datapath/run.ts';
+import { formatBench, QUICK, runDatapathBench } from './datapath/run.ts';
 import { main as controlMain } from './control/run.ts';
 import { timeUpDown } from '../lab/updown-bench.ts';
 import { builtinTopology } from '../lab/builtins.ts';
@@ -80,7 +80,7 @@ export async function main(argv: string[]): Promise<number> {
         break;
       }
       case 'datapath': {
-        const r = await runDatapathBench(quick ? { n: 300, rounds: 3 } : {});
+        const r = await runDatapathBench(quick ? QUICK : {});
         console.log(formatBench(r));
         writeJson(values.out, suite, r);
         report.other[suite] = { result: r, text: formatBench(r) };

@@ -15,6 +15,7 @@
 #include "parse.h"
 #include "conntrack.h"   /* addr16_eq */
 #include "scratch.h"
+#include "icmp.h"
 
 #ifndef READ_ONCE
 #define READ_ONCE(x) (*(volatile __typeof__(x) *)&(x))
@@ -72,6 +73,7 @@ struct xlb_hop {
 	__u32 ifindex;
 	__u8 dmac[6];
 	__u8 smac[6];
+	__u32 mtu;                   /* XLB_RESOLVE_TOO_BIG: the egress MTU */
 #ifdef XLB_HOOK_TC
 	__u32 neigh;                 /* 1: neighbour unknown, send with bpf_redirect_neigh(nh) */
 	struct bpf_redir_neigh nh;   /* the FIB's next hop (gateway or destination) */
@@ -145,6 +147,34 @@ static __always_inline void hop_set(struct xlb_hop *hop, __u32 ifindex, const __
 	__builtin_memcpy(hop->smac, smac, ETH_ALEN);
 }
 
+/* fwd_resolve's results */
+#define XLB_RESOLVE_STACK    0   /* to the stack (*res says why) */
+#define XLB_RESOLVE_SEND     1   /* the LB forwards it to *hop */
+#define XLB_RESOLVE_TOO_BIG  2   /* too big for the egress and must not be fragmented: hop->mtu */
+
+/*
+ * Packets up to this L3 length are not checked against a cached next hop's MTU: 1280 is IPv6's
+ * minimum MTU, and IPv4 egress links below it are not supported by the cached path (a packet of
+ * 577-1280 bytes there is sent and dropped by the egress device). Bigger packets cost one
+ * bpf_check_mtu call.
+ */
+#define XLB_MTU_UNCHECKED 1280
+
+/* The cached next hop ifindex: 1 (hop->mtu set) when p must get an ICMP too-big instead. */
+static __always_inline int fwd_cached_too_big(xlb_ctx_t *ctx, const struct xlb_pkt *p, __u32 ifindex, struct xlb_hop *hop)
+{
+	__u32 mtu_len = 0;
+
+	if (p->len <= p->l3_off + XLB_MTU_UNCHECKED)
+		return 0;
+	if (bpf_check_mtu(ctx, ifindex, &mtu_len, 0, 0) != BPF_MTU_CHK_RET_FRAG_NEEDED)
+		return 0;
+	if (!pkt_no_frag(ctx, p))
+		return 0;
+	hop->mtu = mtu_len;
+	return 1;
+}
+
 /*
  * Where the translated packet from saddr to daddr goes (the packet is not touched, so the
  * caller can rewrite it afterwards in one go). cache: the flow's entry (may be NULL); nh: the
@@ -195,7 +225,8 @@ static __always_inline int fwd_resolve(xlb_ctx_t *ctx, const struct xlb_config *
 			barrier();
 			if (READ_ONCE(cache->fib_ns) == t1) {
 				*res = XLB_FWD_CACHED;
-				return 1;
+				return fwd_cached_too_big(ctx, p, hop->ifindex, hop) ? XLB_RESOLVE_TOO_BIG
+										      : XLB_RESOLVE_SEND;
 			}
 		}
 	}
@@ -216,7 +247,8 @@ static __always_inline int fwd_resolve(xlb_ctx_t *ctx, const struct xlb_config *
 					WRITE_ONCE(cache->fib_ns, t1);
 				}
 				*res = XLB_FWD_CACHED;
-				return 1;
+				return fwd_cached_too_big(ctx, p, hop->ifindex, hop) ? XLB_RESOLVE_TOO_BIG
+										      : XLB_RESOLVE_SEND;
 			}
 		}
 	}
@@ -277,6 +309,11 @@ static __always_inline int fwd_resolve(xlb_ctx_t *ctx, const struct xlb_config *
 		return 1;
 	}
 #endif
+	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED && pkt_no_frag(ctx, p)) {
+		/* the helper reports the egress MTU in the field it read tot_len from */
+		hop->mtu = fib->mtu_result;
+		return XLB_RESOLVE_TOO_BIG;
+	}
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS) {
 		*res = rc == BPF_FIB_LKUP_RET_NO_NEIGH ? XLB_FWD_PASS_NO_NEIGH : XLB_FWD_PASS_FIB;
 		return 0;
