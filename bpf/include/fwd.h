@@ -17,6 +17,9 @@
 #include "scratch.h"
 #include "icmp.h"
 
+#ifndef READ_ONCE
+#define READ_ONCE(x) (*(volatile __typeof__(x) *)&(x))
+#endif
 #ifndef WRITE_ONCE
 #define WRITE_ONCE(x, v) (*(volatile __typeof__(x) *)&(x) = (v))
 #endif
@@ -78,9 +81,10 @@ struct xlb_hop {
 };
 
 /*
- * The TTL / hop limit decrement of a packet the LB forwards itself: IPv6's hop limit is written
- * here; for IPv4 the TTL byte is written and the header checksum difference is returned in
- * *l3diff (the caller folds it into its own header checksum update). Returns 0 or -1.
+ * The TTL / hop limit decrement of a packet the LB forwards itself: the byte is written here and
+ * the difference of its 16-bit header word is added to *l3diff; the caller folds it into the
+ * IPv4 header checksum update, or for IPv6 (no header checksum) into skb->csum at TC
+ * (hook_rcsum_add: a CHECKSUM_COMPLETE skb's sum must follow the byte). Returns 0 or -1.
  */
 static __always_inline int fwd_dec_ttl_write(xlb_ctx_t *ctx, const struct xlb_pkt *p, __u32 *l3diff)
 {
@@ -102,13 +106,17 @@ static __always_inline int fwd_dec_ttl_write(xlb_ctx_t *ctx, const struct xlb_pk
 		__builtin_memcpy(&nw, w, 2);
 		*l3diff = csum_diff_word(old, nw, *l3diff);
 	} else {
-		__u8 *hl = data + off + 7;
+		__u8 *w = data + off + 6;     /* next header, hop limit: one 16-bit word */
+		__u16 old, nw;
 
-		if ((void *)(hl + 1) > end)
+		if ((void *)(w + 2) > end)
 			return -1;
+		__builtin_memcpy(&old, w, 2);
 #ifndef XLB_FAULT_FWD_HOPLIMIT_DEC   /* fault: the IPv6 hop limit is not decremented */
-		(*hl)--;
+		w[1]--;
 #endif
+		__builtin_memcpy(&nw, w, 2);
+		*l3diff = csum_diff_word(old, nw, *l3diff);
 	}
 	return 0;
 }
@@ -120,7 +128,10 @@ static __always_inline int fwd_dec_ttl(xlb_ctx_t *ctx, const struct xlb_pkt *p)
 
 	if (fwd_dec_ttl_write(ctx, p, &d))
 		return -1;
-	return p->key.family == XLB_AF_V4 ? hook_l3_csum(ctx, p->l3_off + 10, d) : 0;
+	if (p->key.family == XLB_AF_V4)
+		return hook_l3_csum(ctx, p->l3_off + 10, d);
+	hook_rcsum_add(ctx, d);
+	return 0;
 }
 
 /* MAC fields are 2-byte aligned in every struct here: copied as three 16-bit words. */
@@ -181,22 +192,52 @@ static __always_inline int fwd_resolve(xlb_ctx_t *ctx, const struct xlb_config *
 	__u32 flags = 0;
 	long rc;
 
-	if (cache && cache->fib_ns && ttl_ns && now - cache->fib_ns < ttl_ns) {
-		hop_set(hop, cache->fib_ifindex, cache->fib_dmac, cache->fib_smac);
-		*res = XLB_FWD_CACHED;
-		return fwd_cached_too_big(ctx, p, cache->fib_ifindex, hop) ? XLB_RESOLVE_TOO_BIG : XLB_RESOLVE_SEND;
-	}
-	if (nh && nh->fib_ns && ttl_ns && now - nh->fib_ns < ttl_ns && nh->in_ifindex == ctx_ifindex(ctx) &&
-	    addr16_eq(nh->daddr, daddr)) {
-		hop_set(hop, nh->out_ifindex, nh->dmac, nh->smac);
-		if (cache) {
-			cache->fib_ifindex = nh->out_ifindex;
-			__builtin_memcpy(cache->fib_dmac, nh->dmac, ETH_ALEN);
-			__builtin_memcpy(cache->fib_smac, nh->smac, ETH_ALEN);
-			cache->fib_ns = nh->fib_ns;
+	/*
+	 * Both caches are shared by the CPUs (a flow's packets can arrive on several; the endpoint
+	 * cache serves every flow of the slot) and are written without a lock, seqlock-style: the
+	 * writer clears fib_ns, writes the fields, then sets fib_ns (barrier() between; x86 keeps
+	 * stores in order and loads in order, and the BPF JIT emits plain moves). The reader reads
+	 * fib_ns, copies the fields, and reads fib_ns again: a different value (a write began or
+	 * ended meanwhile) discards the copy and the FIB is asked. Left: a complete rewrite within
+	 * the same coarse-clock tick between the two reads leaves fib_ns equal (ABA), so the copy
+	 * may mix two lookups for the same slot made in the same millisecond, both valid next hops
+	 * unless the route changed in that millisecond; the mix lasts one packet (the issue 11
+	 * item 12 review asked for this re-check; before dpfix2 a reader never re-checked).
+	 */
+	if (cache && ttl_ns) {
+		__u64 t1 = READ_ONCE(cache->fib_ns);
+
+		if (t1 && now - t1 < ttl_ns) {
+			hop_set(hop, cache->fib_ifindex, cache->fib_dmac, cache->fib_smac);
+			barrier();
+			if (READ_ONCE(cache->fib_ns) == t1) {
+				*res = XLB_FWD_CACHED;
+				return fwd_cached_too_big(ctx, p, hop->ifindex, hop) ? XLB_RESOLVE_TOO_BIG
+										      : XLB_RESOLVE_SEND;
+			}
 		}
-		*res = XLB_FWD_CACHED;
-		return fwd_cached_too_big(ctx, p, nh->out_ifindex, hop) ? XLB_RESOLVE_TOO_BIG : XLB_RESOLVE_SEND;
+	}
+	if (nh && ttl_ns) {
+		__u64 t1 = READ_ONCE(nh->fib_ns);
+
+		if (t1 && now - t1 < ttl_ns && nh->in_ifindex == ctx_ifindex(ctx) && addr16_eq(nh->daddr, daddr)) {
+			hop_set(hop, nh->out_ifindex, nh->dmac, nh->smac);
+			barrier();
+			if (READ_ONCE(nh->fib_ns) == t1) {
+				if (cache) {
+					WRITE_ONCE(cache->fib_ns, 0);
+					barrier();
+					cache->fib_ifindex = hop->ifindex;
+					__builtin_memcpy(cache->fib_dmac, hop->dmac, ETH_ALEN);
+					__builtin_memcpy(cache->fib_smac, hop->smac, ETH_ALEN);
+					barrier();
+					WRITE_ONCE(cache->fib_ns, t1);
+				}
+				*res = XLB_FWD_CACHED;
+				return fwd_cached_too_big(ctx, p, hop->ifindex, hop) ? XLB_RESOLVE_TOO_BIG
+										      : XLB_RESOLVE_SEND;
+			}
+		}
 	}
 
 	*res = XLB_FWD_PASS_FIB;
@@ -266,10 +307,13 @@ static __always_inline int fwd_resolve(xlb_ctx_t *ctx, const struct xlb_config *
 	}
 	hop_set(hop, fib->ifindex, fib->dmac, fib->smac);
 	if (cache && ttl_ns) {
+		WRITE_ONCE(cache->fib_ns, 0);
+		barrier();
 		cache->fib_ifindex = fib->ifindex;
 		__builtin_memcpy(cache->fib_dmac, fib->dmac, ETH_ALEN);
 		__builtin_memcpy(cache->fib_smac, fib->smac, ETH_ALEN);
-		cache->fib_ns = now;
+		barrier();
+		WRITE_ONCE(cache->fib_ns, now);
 	}
 	if (nh && ttl_ns) {
 		WRITE_ONCE(nh->fib_ns, 0);

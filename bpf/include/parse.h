@@ -86,12 +86,20 @@ static __always_inline int is_icmp_error(__u8 family, __u8 type)
 	       type == ICMPV6_PARAMPROB;
 }
 
-/* Ports (or ICMP echo identifier) of the L4 header at off into k; 8 bytes must be readable. */
+/*
+ * Ports (or ICMP echo identifier) of the L4 header at off into k; 8 bytes must be readable.
+ * A protocol xlb does not track is PARSE_OTHER before any length check: an ICMP error quoting
+ * a short packet of another protocol (GRE, SCTP, ...) is not ours and passes.
+ */
 static __always_inline int parse_l4_ports(void *data, void *end, __u32 off, struct xlb_ct_key *k)
 {
 	__u8 *l4;
 	int request;
 
+	if (k->proto != IPPROTO_TCP && k->proto != IPPROTO_UDP &&
+	    !(k->proto == IPPROTO_ICMP && k->family == XLB_AF_V4) &&
+	    !(k->proto == IPPROTO_ICMPV6 && k->family == XLB_AF_V6))
+		return PARSE_OTHER;
 	if (off > XLB_MAX_OFF)
 		return PARSE_MALFORMED;
 	l4 = data + xlb_bound_off(off);
@@ -204,6 +212,18 @@ static __always_inline int parse_ip(void *data, void *end, __u32 off, __u16 eth_
 			used += elen;
 			if (used > plen)
 				return PARSE_MALFORMED;
+			/*
+			 * A routing header with segments left: the destination is a waypoint, not the
+			 * final one, and the L4 checksum's pseudo-header holds the final one (RFC 8200
+			 * 8.1), so a destination rewrite would need the checksum fixed against another
+			 * address. Not balanced: passed (the LB is a transit hop for it).
+			 */
+			if (nh == IPPROTO_ROUTING) {
+				if ((void *)(ext + 4) > end)
+					return PARSE_MALFORMED;
+				if (ext[3])
+					return PARSE_OTHER;
+			}
 			nh = ext[0];
 #ifdef XLB_FAULT_PARSE_V6_EXT_LEN   /* fault: IPv6 extension header length ignored */
 			noff += 8;

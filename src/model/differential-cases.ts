@@ -213,6 +213,23 @@ export const CASES: DiffCase[] = [
     ],
   },
   {
+    // docs/datapath.md "Selection, exactly": a hashed pick on an inactive slot rehashes (up to 8
+    // candidates) before the linear probe. Failed at 1ca44ca (model and kernel probed linearly).
+    name: 'hash with an inactive slot: rehashed candidates, as the spec computes them',
+    services: [{ id: 1, vip: VIP, port: 80, algorithm: 'hash', endpoints: [{ ip: B0, port: 80 }, { ip: B1, port: 80, active: false }, { ip: BACKENDS[2] ?? '', port: 80 }, { ip: '198.18.1.14', port: 80, active: false }] }],
+    steps: Array.from({ length: 40 }, (_, i) => f(`SYN ${i}`, tcp(CLIENT, VIP, 45200 + i, 80, 'S', 1), 'new_flow')),
+  },
+  {
+    // docs/datapath.md "Parsing" 5: a routing header with segments left is not balanced (its
+    // L4 pseudo-header holds the final destination); with none left the destination is final.
+    name: 'IPv6 routing headers: segments left passed, none left balanced',
+    services: [{ id: 2, vip: 'fd00::100:1', port: 80, endpoints: [{ ip: 'fd00::1:11', port: 8080 }] }],
+    steps: [
+      f('SRH, 1 segment left', { ip: { src: 'fd00::10', dst: 'fd00::100:1', extensions: [{ type: 'routing', routingType: 4, segmentsLeft: 1, data: Buffer.concat([Buffer.alloc(4), Buffer.from('fd000000000000000000000000000099', 'hex')]) }] }, tcp: { sport: 45300, dport: 80, flags: 'S' } }, 'pass_no_service'),
+      f('SRH, 0 segments left', { ip: { src: 'fd00::10', dst: 'fd00::100:1', extensions: [{ type: 'routing', routingType: 4, segmentsLeft: 0, data: Buffer.concat([Buffer.alloc(4), Buffer.from('fd000000000000000000000000000100', 'hex')]) }] }, tcp: { sport: 45301, dport: 80, flags: 'S' } }, 'new_flow'),
+    ],
+  },
+  {
     // docs/datapath.md "DSR": the state follows the client's half (the only one the LB sees).
     // Failed at 1ca44ca (the flow stayed SYN_SENT: every packet tracked, expired after 60 s).
     name: 'DSR: the client ACK establishes (fast path, survives 61 s idle), its FIN ends the flow, lc counts come down',

@@ -50,8 +50,13 @@ function icmpError(family: number, type: number): boolean {
   return type === 1 || type === 2 || type === 3 || type === 4;
 }
 
-/** Ports (or the echo identifier) of the L4 header at off; 8 bytes must lie in the frame. */
+/**
+ * Ports (or the echo identifier) of the L4 header at off; 8 bytes must lie in the frame. A
+ * protocol not tracked (not TCP, UDP or the family's ICMP) is 'other' before the length check.
+ */
 function l4Ports(d: Buffer, off: number, k: CtKey): ParseResult {
+  const tracked = k.proto === IPPROTO.tcp || k.proto === IPPROTO.udp || (k.proto === IPPROTO.icmp && k.family === 4) || (k.proto === IPPROTO.icmp6 && k.family === 6);
+  if (!tracked) return 'other';
   if (off > MAX_OFF || off + 8 > d.length) return 'malformed';
   if (k.proto === IPPROTO.tcp || k.proto === IPPROTO.udp) {
     k.sport = d.readUInt16BE(off);
@@ -112,6 +117,12 @@ function parseIp(d: Buffer, off: number, etherType: number, p: ParsedPacket): Pa
     const elen = ((d[noff + 1] ?? 0) + 1) * 8;
     used += elen;
     if (used > plen) return 'malformed';
+    // a routing header with segments left: a waypoint, not the final destination (whose
+    // address the L4 pseudo-header holds): not balanced
+    if (nh === IPPROTO.routing) {
+      if (noff + 4 > end) return 'malformed';
+      if ((d[noff + 3] ?? 0) !== 0) return 'other';
+    }
     nh = d[noff] ?? 0;
     noff += elen;
   }
