@@ -5,7 +5,6 @@
 // fresh, typed map handles, attach/detach on interfaces. The one loader of the project: the
 // controller's kernel Datapath (src/datapath/kernel-datapath.ts) is built on it.
 import { randomBytes } from 'node:crypto';
-import { release as osRelease } from 'node:os';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +12,8 @@ import { BpfMap, BpfObject, detachTc, detachXdp, u32 } from '../bpf/index.ts';
 import type { BpfProgram, XdpMode } from '../bpf/index.ts';
 import { config as configCodec, DEFAULT_TIMEOUTS_S, XLB_MAGLEV_M, XLB_MAX_EP, XLB_MAX_SVC, u32Key } from '../schema/maps.ts';
 import type { Config } from '../schema/maps.ts';
+import { DATAPATH_REQUIRES, missingFeatures, missingText, probeKernelFeatures } from './kernel-features.ts';
+import type { FeatureProbe } from './kernel-features.ts';
 
 export type Hook = 'tc' | 'xdp';
 
@@ -75,8 +76,8 @@ export interface LoadedDatapath {
   readonly maxServices: number;
   /** True when the maps were re-opened from pins (a restart), false when created. */
   readonly reusedPins: boolean;
-  /** What this kernel offers of the features the objects use (kernelFeatures()). */
-  readonly features: KernelFeatures;
+  /** The running kernel's features (kernel-features.ts), e.g. `have.fib_lookup_tbid` for XLB_CFG_F_FIB_TABLE. */
+  readonly features: FeatureProbe;
   /**
    * Pin of this load's tail-call table (xlb_progs_<hook>_<pid>_<random> in pinDir). The kernel
    * empties a PROG_ARRAY when its last user-space reference (fd or pin) goes, so without it a
@@ -142,52 +143,13 @@ export function objectPathFor(hook: Hook): string {
   return path.join(ROOT, 'build', 'bpf', `xlb_${hook}.bpf.o`);
 }
 
-/**
- * Kernel features the objects depend on (issue 11 item 14), by the running kernel's release:
- * what each needs and since which version. `missing` are those this kernel lacks; loadDatapath
- * refuses to load when a required one is missing, naming it (instead of a verifier error that
- * says "unknown func"), and the optional ones tell the caller what it cannot ask for.
- */
-export interface KernelFeatures {
-  release: string;
-  /** [major, minor] parsed from the release; [0, 0] when it cannot be parsed. */
-  version: [number, number];
-  /** Features this kernel lacks: required ones (the objects cannot load) first. */
-  missing: { feature: string; since: string; required: boolean }[];
-  /** BPF_FIB_LOOKUP_TBID (XLB_CFG_F_FIB_TABLE): 6.8. Without it the kernel refuses the flag
-   * (bpf_fib_lookup returns -EINVAL), so every lookup ends in pass_fib: what the prog backend's
-   * empty table gives anyway, but an agent must not set the flag there. */
-  fibTable: boolean;
-}
-
-const KERNEL_FEATURES: { feature: string; since: [number, number]; required: boolean }[] = [
-  { feature: 'BPF ring buffer (xlb_trace)', since: [5, 8], required: true },
-  { feature: 'bpf_redirect_neigh (TC, neighbour unknown)', since: [5, 10], required: true },
-  { feature: 'bpf_ktime_get_coarse_ns (the datapath clock)', since: [5, 11], required: true },
-  { feature: 'bpf_check_mtu (packet too big on a cached next hop)', since: [5, 12], required: true },
-  { feature: 'BPF_FIB_LOOKUP_TBID (XLB_CFG_F_FIB_TABLE)', since: [6, 8], required: false },
-];
-
-export function kernelFeatures(release: string = osRelease()): KernelFeatures {
-  const m = /^(\d+)\.(\d+)/.exec(release);
-  const version: [number, number] = m ? [Number(m[1]), Number(m[2])] : [0, 0];
-  const has = (v: [number, number]): boolean => version[0] > v[0] || (version[0] === v[0] && version[1] >= v[1]);
-  const missing = KERNEL_FEATURES.filter((f) => !has(f.since))
-    .map((f) => ({ feature: f.feature, since: `${f.since[0]}.${f.since[1]}`, required: f.required }))
-    .sort((a, b) => Number(b.required) - Number(a.required));
-  return { release, version, missing, fibTable: has([6, 8]) };
-}
-
 export function loadDatapath(opts: LoadOptions): LoadedDatapath {
   const hook = opts.hook;
-  const features = kernelFeatures();
-  const lacking = features.missing.filter((f) => f.required);
-  if (features.version[0] !== 0 && lacking.length > 0) {
-    throw new Error(
-      `loadDatapath: kernel ${features.release} lacks what the datapath needs: ${lacking.map((f) => `${f.feature} (since ${f.since})`).join(', ')}; ` +
-        'run it on Linux 5.15 or newer',
-    );
-  }
+  // The helpers and map types the objects use, from the kernel's own BTF (kernel-features.ts):
+  // a kernel without one is named here instead of failing in the verifier ("unknown func").
+  const features = probeKernelFeatures();
+  const lacking = missingFeatures(DATAPATH_REQUIRES, features);
+  if (lacking.length > 0 && features.have.btf) throw new Error(`loadDatapath: ${missingText(lacking, features)}; run the datapath on Linux 5.15 or newer`);
   if (hook !== 'tc' && hook !== 'xdp') throw new Error(`loadDatapath: hook '${String(hook)}' is not 'tc' or 'xdp'`);
   const pinnedMaglev = pinnedMaglevSize(opts.pinDir);
   const maglevSize = opts.maglevSize ?? pinnedMaglev ?? XLB_MAGLEV_M;
