@@ -209,6 +209,7 @@ export function sampleErrors(r: LabBenchResult): string {
     }
     if (s.udp !== null && s.udp.delivered < s.udp.sent) bad.push(`${s.config} r${s.round} UDP: ${s.udp.delivered.toLocaleString('en-US')} of ${s.udp.sent.toLocaleString('en-US')} delivered`);
   }
+  for (const f of r.failures ?? []) bad.push(`${f.config} r${f.round} FAILED (not measured): ${f.error.split('\n')[0] ?? ''}`);
   return bad.length === 0 ? 'No socket errors, no non-2xx answers, every UDP packet delivered.' : `Errors and losses: ${bad.join('; ')}.`;
 }
 
