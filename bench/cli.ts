@@ -77,8 +77,8 @@ async function run(o: Opts, argv: string[]): Promise<number> {
         break;
       }
       case 'datapath': {
-        const { formatBench, runDatapathBench } = await import('./datapath/run.ts');
-        const r = await runDatapathBench(quick ? { n: 300, rounds: 3 } : {});
+        const { formatBench, QUICK, runDatapathBench } = await import('./datapath/run.ts');
+        const r = await runDatapathBench(quick ? QUICK : {});
         console.log(formatBench(r));
         writeJson(out, suite, r);
         report.other[suite] = { result: r, text: formatBench(r) };

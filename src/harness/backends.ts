@@ -29,8 +29,9 @@ export async function openWorld(opts: WorldOptions): Promise<World> {
       return createVirtualWorld(opts, openProgDatapath);
     }
     case 'lab': {
-      const { createLabWorld } = await import('./lab-world.ts');
-      return createLabWorld(opts);
+      const [{ createLabWorld }, { labReuseEnabled, openPooledLabWorld }] = await Promise.all([import('./lab-world.ts'), import('./lab-pool.ts')]);
+      // One World per topology and hook for the whole run, reset between results (lab-pool.ts).
+      return labReuseEnabled() ? openPooledLabWorld(opts, createLabWorld) : createLabWorld(opts);
     }
   }
 }
