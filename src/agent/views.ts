@@ -21,9 +21,10 @@ export interface EndpointStatus {
 
 export type ServiceView = Service & { status: { id: number; generation: number; endpoints: EndpointStatus[] } };
 
-function healthIndex(health: HealthMonitor | undefined): Map<string, EndpointHealth> {
+/** Health by `${service}/${endpoint id}`: of every service, or of one (O(its endpoints)). */
+function healthIndex(health: HealthMonitor | undefined, service?: string): Map<string, EndpointHealth> {
   const m = new Map<string, EndpointHealth>();
-  for (const h of health?.status() ?? []) m.set(`${h.service}/${endpointId(h)}`, h);
+  for (const h of (service === undefined ? health?.status() : health?.statusOf(service)) ?? []) m.set(`${h.service}/${endpointId(h)}`, h);
   return m;
 }
 
@@ -47,7 +48,7 @@ export function serviceViews(c: Controller, health: HealthMonitor | undefined): 
 
 export function oneServiceView(c: Controller, health: HealthMonitor | undefined, name: string): ServiceView | undefined {
   const s = c.get(name);
-  return s === undefined ? undefined : serviceView(c, s, healthIndex(health));
+  return s === undefined ? undefined : serviceView(c, s, healthIndex(health, name));
 }
 
 /** Service name per datapath id, for the services the controller knows. */
