@@ -237,6 +237,21 @@ static __always_inline int ct_tcp_next(const struct xlb_config *cfg, const struc
 #else
 		return (!from_client && st == XLB_CT_SYN_SENT) ? XLB_CT_SYN_RECV : st;
 #endif
+	if (e->flags & XLB_CT_F_DSR) {
+		/*
+		 * DSR: the LB sees the client's half only (the backend answers around it), so the
+		 * state follows the client: its ACK after the SYN shows it got the SYN-ACK
+		 * (ESTABLISHED); its FIN ends what the LB can see of the flow (TIME_WAIT: its later
+		 * ACKs keep the entry alive for TIME_WAIT's timeout, a SYN restarts the tuple).
+		 */
+		if ((f & TCPF_FIN) && (st == XLB_CT_SYN_SENT || st == XLB_CT_ESTABLISHED)) {
+			*fin_flags = fins | XLB_CT_F_FIN_CLIENT;
+			return XLB_CT_TIME_WAIT;
+		}
+		if (!(f & (TCPF_FIN | TCPF_SYN)) && (f & TCPF_ACK) && st == XLB_CT_SYN_SENT)
+			return XLB_CT_ESTABLISHED;
+		return st;
+	}
 	if (f & TCPF_FIN) {
 		if (st != XLB_CT_SYN_RECV && st != XLB_CT_ESTABLISHED && st != XLB_CT_FIN_WAIT)
 			return st;

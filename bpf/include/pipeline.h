@@ -203,12 +203,31 @@ static __always_inline int slow_icmp_error(xlb_ctx_t *ctx, const struct xlb_conf
 }
 
 /*
+ * Write v under k, which the caller found free: absent, or held by an expired entry (expired:
+ * deleted first). Always BPF_NOEXIST, so a live entry another CPU wrote under k since the
+ * caller's lookup is never overwritten (issue 11 item 11: two CPUs choosing one SNAT port, or
+ * a rebuild and a new flow on one tuple); the loser gets -1 and treats k as taken.
+ * Race left: between the caller's lookup and the delete of an expired entry, another CPU can
+ * delete it too and insert a live entry, which this delete then removes (this CPU's insert
+ * then wins). It needs an expired entry and two flows claiming its key within the same
+ * microseconds; the flow whose entry was removed finds its peer key held by a foreign live
+ * entry at its next slow-path packet (a new flow is not ESTABLISHED) and is ended by the peer
+ * check ("One lost side", rule 1), so the mix-up lasts at most one packet.
+ */
+static __always_inline int ct_claim(const struct xlb_ct_key *k, const struct xlb_ct_entry *v, int expired)
+{
+	if (expired)
+		bpf_map_delete_elem(&xlb_ct, k);
+	return bpf_map_update_elem(&xlb_ct, k, v, BPF_NOEXIST) ? -1 : 0;
+}
+
+/*
  * The peer entry of the live entry e (keyed s->pkt.key), in *out: the one found under its key
  * when it is the other half of this flow (alive or not: the caller refreshes it); rebuilt from e
  * when the key is free or held by an expired entry (LRU eviction, issue 11 item 1). Returns -1
- * when another live flow holds the key. The rebuild is inserted BPF_NOEXIST when the key was
- * free, so a flow another CPU inserts there at the same time is never overwritten; losing that
- * race also returns -1. A failed insert (no memory) leaves *out NULL and returns 0: the packet
+ * when another live flow holds the key. The rebuild is inserted with ct_claim (BPF_NOEXIST),
+ * so a flow another CPU inserts there at the same time is never overwritten; losing that race
+ * also returns -1. A failed insert (no memory) leaves *out NULL and returns 0: the packet
  * goes on, the next one tries again.
  */
 static __always_inline int ct_peer_get(const struct xlb_config *cfg, struct xlb_scratch *s,
@@ -232,7 +251,7 @@ static __always_inline int ct_peer_get(const struct xlb_config *cfg, struct xlb_
 		return -1;
 #endif
 	ct_build_peer(e, k, &s->rev, now);
-	bpf_map_update_elem(&xlb_ct, &s->pkey, &s->rev, peer ? BPF_ANY : BPF_NOEXIST);
+	ct_claim(&s->pkey, &s->rev, peer != NULL);
 	peer = bpf_map_lookup_elem(&xlb_ct, &s->pkey);
 	if (!peer)
 		return 0;
@@ -242,9 +261,8 @@ static __always_inline int ct_peer_get(const struct xlb_config *cfg, struct xlb_
 	return 0;
 }
 
-/* slow_tracked's options */
-#define XLB_TR_POLICED     1   /* slow_new already asked the policer (an adopted flow) */
-#define XLB_TR_LC_RESTART  2   /* a SYN restarting a closed flow of a least-connection service: count it */
+/* slow_tracked's option: slow_new already asked the policer (an adopted flow) */
+#define XLB_TR_POLICED     1
 
 /* A live tracked flow in the slow path: advance the state in both entries, then forward. */
 static __always_inline int slow_tracked(xlb_ctx_t *ctx, const struct xlb_config *cfg, struct xlb_scratch *s,
@@ -281,28 +299,38 @@ static __always_inline int slow_tracked(xlb_ctx_t *ctx, const struct xlb_config 
 			v->ct_new = e->state;
 			return finish(ctx, cfg, p, v, XLB_ACT_DROP, XLB_R_DROP_RST_INVALID, now);
 		}
-		if (st == XLB_CT_SYN_SENT && e->state != XLB_CT_SYN_SENT) {
-			/* restarted flow: sequence numbers start over */
-			e->flags &= ~(XLB_CT_F_SEQ_KNOWN | XLB_CT_F_ACK_KNOWN);
-			if (peer)
-				peer->flags &= ~(XLB_CT_F_SEQ_KNOWN | XLB_CT_F_ACK_KNOWN);
-			if (opts & XLB_TR_LC_RESTART) {
-				/* a new connection on the same endpoint: counted like a new flow */
+	} else if (p->key.proto == IPPROTO_UDP) {
+		st = ct_udp_next(e);
+	} else {
+		st = ct_icmp_next(e);
+	}
+	/* a policed packet changes nothing: every write below comes after this */
+	if (!(opts & XLB_TR_POLICED) && !(e->flags & XLB_CT_F_REPLY) && !policer_admit(e->svc_id, now)) {
+		v->ct_new = e->state;
+		stats_service(e->svc_id, XLB_NO_SLOT, p->len, 0, 1);
+		return finish(ctx, cfg, p, v, XLB_ACT_DROP, XLB_R_DROP_POLICED, now);
+	}
+	if (st == XLB_CT_SYN_SENT && e->state != XLB_CT_SYN_SENT) {
+		struct xlb_service *svc;
+
+		/* restarted flow: sequence numbers start over */
+		e->flags &= ~(XLB_CT_F_SEQ_KNOWN | XLB_CT_F_ACK_KNOWN);
+		if (peer)
+			peer->flags &= ~(XLB_CT_F_SEQ_KNOWN | XLB_CT_F_ACK_KNOWN);
+		/*
+		 * A new connection on the same (usable) endpoint of an lc service, whether the
+		 * forward entry lived or was just adopted: counted like a new flow. The service is
+		 * looked up only here (a restart is rare).
+		 */
+		if (!(e->flags & XLB_CT_F_LC_COUNTED)) {
+			svc = svc_lookup(&p->key);
+			if (svc && svc->algo == XLB_ALGO_LC) {
 				lc_add(e->svc_id, e->ep_slot, 1);
 				e->flags |= XLB_CT_F_LC_COUNTED;
 				if (peer)
 					peer->flags |= XLB_CT_F_LC_COUNTED;
 			}
 		}
-	} else if (p->key.proto == IPPROTO_UDP) {
-		st = ct_udp_next(e);
-	} else {
-		st = ct_icmp_next(e);
-	}
-	if (!(opts & XLB_TR_POLICED) && !(e->flags & XLB_CT_F_REPLY) && !policer_admit(e->svc_id, now)) {
-		v->ct_new = e->state;
-		stats_service(e->svc_id, XLB_NO_SLOT, p->len, 0, 1);
-		return finish(ctx, cfg, p, v, XLB_ACT_DROP, XLB_R_DROP_POLICED, now);
 	}
 #ifdef XLB_FAULT_PIPE_LC_RELEASE   /* fault: a closed flow does not release its least-connection count */
 	if (0) {
@@ -380,7 +408,7 @@ static __always_inline int ct_insert_reply(const struct xlb_config *cfg, struct 
 		if (old && ct_alive(cfg, old, now))
 			/* this client tuple's own reply entry, or another live flow's */
 			return ct_is_peer(old, &s->pkt.key, 0) ? 1 : -1;
-		return bpf_map_update_elem(&xlb_ct, &s->rkey, &s->rev, BPF_ANY) ? -1 : 0;
+		return ct_claim(&s->rkey, &s->rev, old != NULL);
 	}
 	if (lo == 0 || hi < lo) {
 		lo = 32768;
@@ -403,9 +431,21 @@ static __always_inline int ct_insert_reply(const struct xlb_config *cfg, struct 
 	}
 	if (found == XLB_SNAT_TRIES)
 		return -1;
-	s->rkey.dport = bpf_htons((__u16)(lo + (start + found * 7919) % span));
-	s->fwd.nat_sport = s->rkey.dport;
-	return bpf_map_update_elem(&xlb_ct, &s->rkey, &s->rev, BPF_ANY) ? -1 : 0;
+	/*
+	 * Claim the first free candidate; one another CPU took since the scan above (ct_claim
+	 * fails) is skipped like a live one, and the later free candidates are tried in order.
+	 */
+	for (i = found; i < XLB_SNAT_TRIES; i++) {
+		s->rkey.dport = bpf_htons((__u16)(lo + (start + i * 7919) % span));
+		old = bpf_map_lookup_elem(&xlb_ct, &s->rkey);
+		if (old && ct_alive(cfg, old, now))
+			continue;
+		if (!ct_claim(&s->rkey, &s->rev, old != NULL)) {
+			s->fwd.nat_sport = s->rkey.dport;
+			return 0;
+		}
+	}
+	return -1;
 }
 
 /* slow_new's return value when it adopted a live reply entry: xlb_slow goes on as tracked. */
@@ -552,8 +592,8 @@ static __always_inline int slow_new(xlb_ctx_t *ctx, const struct xlb_config *cfg
  * CLOSED: the tuple reused) starts a connection; it is sent to a newly selected endpoint when the
  * recorded one is no longer usable (made inactive, removed, the service gone). Established flows
  * and UDP / ICMP flows keep their endpoint (docs/datapath.md, "Re-selection").
- * Returns -1: end the flow and re-select; XLB_TR_LC_RESTART: the tuple is reused on its usable
- * endpoint of a least-connection service (counted again); 0: nothing to do.
+ * Returns -1: end the flow and re-select; 0: go on as tracked (slow_tracked counts a restart of
+ * a least-connection flow again).
  */
 static __always_inline int ct_syn_check(const struct xlb_pkt *p, const struct xlb_ct_entry *e)
 {
@@ -571,8 +611,6 @@ static __always_inline int ct_syn_check(const struct xlb_pkt *p, const struct xl
 	if (!ep_still_usable(svc, e, &p->key))
 #endif
 		return -1;
-	if (svc && svc->algo == XLB_ALGO_LC && e->state != XLB_CT_SYN_SENT && !(e->flags & XLB_CT_F_LC_COUNTED))
-		return XLB_TR_LC_RESTART;
 	return 0;
 }
 
@@ -613,11 +651,8 @@ static __always_inline int xlb_slow(xlb_ctx_t *ctx)
 	if (!s->pkt.ct_miss) {
 		e = bpf_map_lookup_elem(&xlb_ct, &s->pkt.key);
 		if (e && ct_alive(cfg, e, now)) {
-			rc = ct_syn_check(&s->pkt, e);
-			if (rc >= 0) {
-				opts = rc;
+			if (!ct_syn_check(&s->pkt, e))
 				goto tracked;
-			}
 			ct_end_flow(s, e);
 		}
 	}

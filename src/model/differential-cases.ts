@@ -212,25 +212,34 @@ export const CASES: DiffCase[] = [
       ...truncations({ ip: { src: ROUTER, dst: CLIENT }, icmp: { type: 'time-exceeded', inner: { ip: { src: CLIENT, dst: VIP }, tcp: { sport: 13, dport: 80 } } } }, 30),
     ],
   },
-];
-
-CASES.push(...HEAL_CASES);
-
-export function programAll(dp: Programmable, services: TestService[], program: (dp: Programmable, s: TestService) => void): void {
-  for (const s of services) program(dp, s);
-}
-
-/**
- * Sequences where the model (the spec) and the kernel are known to disagree; the differential
- * test runs them as `test.failing`, so each fails loudly once the kernel is fixed.
- */
-export const KNOWN_DISAGREEMENTS: DiffCase[] = [
+  {
+    // docs/datapath.md "DSR": the state follows the client's half (the only one the LB sees).
+    // Failed at 1ca44ca (the flow stayed SYN_SENT: every packet tracked, expired after 60 s).
+    name: 'DSR: the client ACK establishes (fast path, survives 61 s idle), its FIN ends the flow, lc counts come down',
+    services: [{ id: 1, vip: VIP, port: 80, mode: 'dsr', algorithm: 'lc', endpoints: [{ ip: B0, port: 80 }, { ip: B1, port: 80 }] }],
+    steps: [
+      f('SYN a', tcp(CLIENT, VIP, 45100, 80, 'S', 1000), 'new_flow'),
+      f('SYN b', tcp(CLIENT, VIP, 45101, 80, 'S', 2000), 'new_flow'),
+      f('ACK a: ESTABLISHED', tcp(CLIENT, VIP, 45100, 80, 'A', 1001, 1), 'tracked'),
+      f('data a', tcp(CLIENT, VIP, 45100, 80, 'PA', 1001, 1, 'GET /'), 'fast_path'),
+      { advanceMs: 61_000 },
+      f('data a after 61 s idle', tcp(CLIENT, VIP, 45100, 80, 'PA', 1006, 1, 'more'), 'fast_path'),
+      f('ACK b after 61 s: SYN_SENT expired, mid-stream', tcp(CLIENT, VIP, 45101, 80, 'A', 2001, 1), 'midstream_new'),
+      f('FIN a: TIME_WAIT, released', tcp(CLIENT, VIP, 45100, 80, 'FA', 1010, 1), 'tracked'),
+      f('last ACK a', tcp(CLIENT, VIP, 45100, 80, 'A', 1011, 2), 'tracked'),
+      f('SYN c goes to the released slot', tcp(CLIENT, VIP, 45102, 80, 'S', 3000), 'new_flow'),
+      f('ACK c', tcp(CLIENT, VIP, 45102, 80, 'A', 3001, 1), 'tracked'),
+      f('RST c: CLOSED, released', tcp(CLIENT, VIP, 45102, 80, 'R', 3001), 'tracked'),
+      f('SYN a again: the TIME_WAIT tuple restarts, counted', tcp(CLIENT, VIP, 45100, 80, 'S', 9000), 'tracked'),
+      f('FIN in SYN_SENT (the ACK was lost): TIME_WAIT', tcp(CLIENT, VIP, 45100, 80, 'FA', 9001, 1), 'tracked'),
+    ],
+  },
   {
     // docs/datapath.md "Order of the pipeline", tracked (3)-(4): a policed packet changes
-    // nothing. bpf/include/pipeline.h slow_tracked clears seq_known of both entries for a
-    // restart SYN *before* the policer drops it, so the backend's next RST (in window of its
-    // own next sequence number) is judged as if its sequence were unknown: drop_rst_invalid.
-    name: 'a policed restart SYN must not forget the sequence numbers (kernel: it does)',
+    // nothing. Until dpfix2 slow_tracked cleared seq_known of both entries for a restart SYN
+    // *before* the policer dropped it, so the backend's next RST (in window of its own next
+    // sequence number) was judged as if its sequence were unknown (failed at 1ca44ca).
+    name: 'a policed restart SYN does not forget the sequence numbers',
     services: [{ id: 1, vip: VIP, port: 80, policer: { ratePps: 1, burst: 0 }, endpoints: [{ ip: B0, port: 80 }] }],
     steps: [
       f('SYN', tcp(CLIENT, VIP, 49000, 80, 'S', 1000), 'new_flow'),
@@ -247,5 +256,18 @@ export const KNOWN_DISAGREEMENTS: DiffCase[] = [
     ],
   },
 ];
+
+CASES.push(...HEAL_CASES);
+
+export function programAll(dp: Programmable, services: TestService[], program: (dp: Programmable, s: TestService) => void): void {
+  for (const s of services) program(dp, s);
+}
+
+/**
+ * Sequences where the model (the spec) and the kernel are known to disagree; the differential
+ * test runs them as `test.failing`, so each fails loudly once the kernel is fixed. None known
+ * (the last three were fixed in dpfix2 and moved to CASES / HEAL_CASES).
+ */
+export const KNOWN_DISAGREEMENTS: DiffCase[] = [];
 
 KNOWN_DISAGREEMENTS.push(...HEAL_KNOWN_DISAGREEMENTS);
