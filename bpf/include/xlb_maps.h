@@ -289,12 +289,14 @@ struct {
 	XLB_PINNED;
 } xlb_services SEC(".maps");
 
-/* index ((svc_id * 2 + gen) * XLB_MAX_EP + slot) */
+/* index ((svc_id * 2 + gen) * XLB_MAX_EP + slot); BPF_F_MMAPABLE: a generation's slots are one
+ * contiguous run (24-byte values, no padding), written and read back with one copy. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, XLB_MAX_SVC * 2 * XLB_MAX_EP);
 	__type(key, __u32);
 	__type(value, struct xlb_endpoint);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	XLB_PINNED;
 } xlb_endpoints SEC(".maps");
 
