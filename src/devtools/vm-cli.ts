@@ -12,8 +12,9 @@ import { SMOKE_SCENARIO, VM_EXIT, smokeCommand, vmRun, withVmLock } from './vm.t
 
 const USAGE = `usage:
   xlb vm run --kernel SPEC [--cpus N] [--mem MiB] [--timeout S] [--accel auto|kvm|tcg] [--log FILE] [--quiet] -- CMD [ARG…]
-  xlb vm smoke [--kernel SPEC] [--timeout S]   boot SPEC (default 6.12), load the datapath
-                         (src/devtools/vm-smoke.ts), run ${SMOKE_SCENARIO} on prog (tc)
+  xlb vm smoke [--kernel SPEC] [--timeout S] [--full]   boot SPEC (default 6.12), load the XDP
+                         datapath (src/devtools/vm-smoke.ts; --full: both hooks), run
+                         ${SMOKE_SCENARIO} on prog (tc)
   xlb vm fetch SPEC…     fetch and build kernels into the cache
   xlb vm ls              cached kernels and their size (also: xlb vm --list)
   xlb vm rm RELEASE…     remove cached kernels
@@ -114,8 +115,8 @@ export async function main(argv: string[]): Promise<number> {
           return e instanceof UsageError || (e instanceof Error && e.name === 'TypeError') ? 2 : VM_EXIT.failure;
         }
       case 'smoke': {
-        const { values } = parseArgs({ args: rest, options: { kernel: { type: 'string', short: 'k' }, timeout: { type: 'string' }, quiet: { type: 'boolean', short: 'q' } } });
-        const r = await vmRun({ kernel: values.kernel ?? '6.12', command: smokeCommand(), timeoutS: positiveInt('timeout', values.timeout, 900), verbose: values.quiet !== true });
+        const { values } = parseArgs({ args: rest, options: { kernel: { type: 'string', short: 'k' }, timeout: { type: 'string' }, quiet: { type: 'boolean', short: 'q' }, full: { type: 'boolean' } } });
+        const r = await vmRun({ kernel: values.kernel ?? '6.12', command: smokeCommand({ quick: values.full !== true }), timeoutS: positiveInt('timeout', values.timeout, 900), verbose: values.quiet !== true });
         return r.exitCode;
       }
       case 'ls':

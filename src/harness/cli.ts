@@ -1,5 +1,5 @@
 // `xlb run [paths…] [--backend sim,prog,lab] [--hook tc,xdp] [--grep RE] [--seed N] [--report DIR]
-//          [--keep-on-fail] [--tap]`
+//          [--keep-on-fail] [--tap] [--kernels 6.1,6.12,host]`
 import { randomInt } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +26,9 @@ every result's pcaps under DIR/artifacts/.
   --keep-on-fail    leave a failed lab result's lab up and say how to enter and remove it
   --tap             TAP on stdout (the default when stdout is not a terminal)
   --object-dir DIR  prog/lab: BPF objects from DIR instead of build/bpf (a mutated build)
+  --kernels LIST    the kernel matrix: run on each kernel in turn (host, or a SPEC of xlb vm run:
+                    6.1, 6.12, …, booted under qemu) and merge: DIR/matrix.txt, one summary with a
+                    column per kernel and the behaviour diff between kernels (docs/kernel-matrix.md)
   --model-fault F   sim: switch on a deliberate model fault (the harness's self-test); repeatable
   --fuzz [--packets N]  differential fuzzing instead of scenarios: N random packets per hook
                     (default 100000) through the model and prog (or, with --model-fault, a
@@ -68,6 +71,7 @@ export async function main(argv: string[]): Promise<number> {
         packets: { type: 'string' },
         mutate: { type: 'boolean' },
         faults: { type: 'string' },
+        kernels: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -99,6 +103,10 @@ export async function main(argv: string[]): Promise<number> {
     const reportDir = path.resolve(values.report ?? path.join(ROOT, 'reports', `run-${stamp}`));
     if (values.fuzz === true) return fuzzMain({ packets: values.packets, seed, hooks, reportDir, modelFaults: values['model-fault'] });
     const paths = positionals.length > 0 ? positionals : [path.join(ROOT, 'scenarios')];
+    if (values.kernels !== undefined) {
+      const { matrixMain } = await import('./matrix/cli.ts');
+      return await matrixMain({ kernels: values.kernels, paths, backends, hooks, seed, reportDir, grep: values.grep, objectDir: values['object-dir'] }, (m) => new UsageError(m));
+    }
     if (values.mutate === true || values.faults !== undefined) {
       if (values.mutate !== true) throw new UsageError('--faults goes with --mutate');
       const { mutateMain } = await import('./mutate/cli.ts');
