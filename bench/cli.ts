@@ -5,7 +5,7 @@
 //
 //   binding   µs per map op from TypeScript vs the same ops from C            bench/binding/run.ts
 //   datapath  ns per packet (BPF_PROG_TEST_RUN) vs the empty program           bench/datapath/run.ts
-//   control   time to program N services × 8 endpoints (controller and REST)  bench/control/run.ts
+//   control   time and memory to program N services × 8 endpoints, conntrack    bench/control/run.ts
 //   topology  two-arm lab bring-up / teardown, median                          lab/updown-bench.ts
 //   lab       xlb (TC, XDP) vs direct, nftables, nginx, HAProxy on one lab     bench/lab/run.ts
 //   harness   topology up/down, scenario suite time per backend               bench/harness/run.ts
@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { formatResult, runBindingBench } from './binding/run.ts';
 import { formatBench, runDatapathBench } from './datapath/run.ts';
-import { main as controlMain } from './control/run.ts';
+import { formatControlBench, parseControlArgs, runControlBench } from './control/run.ts';
 import { timeUpDown } from '../lab/updown-bench.ts';
 import { builtinTopology } from '../lab/builtins.ts';
 import { formatLabBench, runLabBench } from './lab/run.ts';
@@ -87,10 +87,13 @@ export async function main(argv: string[]): Promise<number> {
         break;
       }
       case 'control': {
-        const args = quick ? ['--quick'] : [];
-        if (values.out !== undefined) args.push('--out', values.out);
-        const code = await controlMain(args);
-        if (code !== 0) return code;
+        const o = parseControlArgs(quick ? ['--quick'] : []);
+        if (o === 'help') return 2;
+        const r = await runControlBench({ ...o, log: (l) => console.log(l) });
+        const text = formatControlBench(r);
+        console.log(text);
+        writeJson(values.out, suite, r);
+        report.other[suite] = { result: r, text };
         break;
       }
       case 'topology': {
