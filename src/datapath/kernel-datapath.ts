@@ -10,7 +10,7 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { ifindex } from '../bpf/index.ts';
 import type { BpfProgram } from '../bpf/index.ts';
-import type { Datapath, DatapathHandle, DatapathLimits, DpCounters, DpEndpoint, DpFlow, DpService, DpServiceKey } from '../controller/datapath.ts';
+import type { Datapath, DatapathHandle, DatapathLimits, DpCounters, DpEndpoint, DpFlow, DpService, DpServiceKey, FlowQuery } from '../controller/datapath.ts';
 import { DatapathRefusal, EMPTY_SLOT } from '../controller/datapath.ts';
 import { formatIp } from '../controller/ip.ts';
 import { maglevTable, wrrSchedule } from '../controller/lookup-tables.ts';
@@ -319,6 +319,82 @@ export class KernelDatapath implements Datapath {
 
   private peerKey(k: CtKey, e: CtEntry): Buffer {
     return ctKey.encode({ saddr: e.nat_daddr, daddr: e.nat_saddr, sport: e.nat_dport, dport: e.nat_sport, proto: k.proto, family: k.family });
+  }
+
+  /**
+   * Flows matching q, reading each entry's filter fields in place (no decode) and building at
+   * most q.limit records; the other direction's counters come from one lookup per record built
+   * (an index of every entry only when many records are asked for).
+   */
+  queryFlows(q: FlowQuery): { total: number; flows: DpFlow[] } {
+    const cfg = this.readConfig();
+    const now = this.now(cfg);
+    const raw = this.maps.ct.lookupBatchRaw();
+    const ks = this.maps.ct.keySize;
+    const vs = this.maps.ct.valueBufferSize;
+    const view = new DataView(raw.values.buffer, raw.values.byteOffset, raw.values.length);
+    const at = (name: string): number => {
+      const f = ctEntry.fields.find((x) => x.name === name);
+      if (f === undefined) throw new Error(`ct entry has no field ${name}`);
+      return f.offset;
+    };
+    const oFlags = at('flags');
+    const oSvc = at('svc_id');
+    const oState = at('state');
+    const oLast = at('last_seen_ns');
+    const synSentTimeout = cfg.timeouts_s[CT_STATE.indexOf('SYN_SENT')] ?? 0;
+    const states = q.states === undefined ? undefined : new Set(q.states.map((x) => (CT_STATE as readonly string[]).indexOf(x.toUpperCase())));
+    const limit = q.limit ?? Number.MAX_SAFE_INTEGER;
+    const picked: number[] = [];
+    let total = 0;
+    for (let i = 0; i < raw.count; i++) {
+      const b = i * vs;
+      if ((view.getUint8(b + oFlags) & CT_F.reply) !== 0) continue;
+      if (q.serviceId !== undefined && view.getUint32(b + oSvc, true) !== q.serviceId) continue;
+      if (states !== undefined && !states.has(view.getUint8(b + oState))) continue;
+      // ct_alive on the fields in place (see alive()).
+      const state = view.getUint8(b + oState);
+      let timeout = cfg.timeouts_s[state & 15] ?? 0;
+      if ((view.getUint8(b + oFlags) & CT_F.midstream) !== 0) timeout = Math.min(timeout, synSentTimeout);
+      if (now - view.getBigUint64(b + oLast, true) > BigInt(timeout) * 1_000_000_000n) continue;
+      total++;
+      if (picked.length < limit) picked.push(i);
+    }
+    let peerOf: (k: CtKey, e: CtEntry) => CtEntry | undefined;
+    if (picked.length > 4096) {
+      const byKey = new Map<string, number>();
+      for (let i = 0; i < raw.count; i++) byKey.set(raw.keys.subarray(i * ks, (i + 1) * ks).toString('hex'), i);
+      peerOf = (k, e) => {
+        const j = byKey.get(this.peerKey(k, e).toString('hex'));
+        return j === undefined ? undefined : ctEntry.decode(raw.values.subarray(j * vs, (j + 1) * vs));
+      };
+    } else {
+      peerOf = (k, e) => {
+        const v = this.maps.ct.lookup(this.peerKey(k, e));
+        return v === undefined ? undefined : ctEntry.decode(v);
+      };
+    }
+    const flows = picked.map((i) => this.flowRecord(ctKey.decode(raw.keys.subarray(i * ks, (i + 1) * ks)), ctEntry.decode(raw.values.subarray(i * vs, (i + 1) * vs)), now, peerOf));
+    return { total, flows };
+  }
+
+  private flowRecord(k: CtKey, e: CtEntry, now: bigint, peerOf: (k: CtKey, e: CtEntry) => CtEntry | undefined): DpFlow {
+    const fam = k.family === 6 ? 6 : 4;
+    const peer = peerOf(k, e);
+    const proto = k.proto === 6 ? 'tcp' : k.proto === 17 ? 'udp' : 'icmp';
+    return {
+      serviceId: e.svc_id,
+      protocol: proto,
+      client: { ip: formatIp(k.saddr, fam), port: k.sport },
+      vip: { ip: formatIp(k.daddr, fam), port: k.dport },
+      endpoint: { ip: formatIp(e.nat_daddr, fam), port: e.nat_dport },
+      endpointSlot: e.ep_slot,
+      state: CT_STATE[e.state] ?? `STATE_${e.state}`,
+      packets: Number(e.packets + (peer?.packets ?? 0n)),
+      bytes: Number(e.bytes + (peer?.bytes ?? 0n)),
+      ageMs: Number((now - e.created_ns) / 1_000_000n),
+      idleMs: Number((now - (peer !== undefined && peer.last_seen_ns > e.last_seen_ns ? peer.last_seen_ns : e.last_seen_ns)) / 1_000_000n),
+    };
   }
 
   listFlows(): DpFlow[] {
