@@ -53,8 +53,12 @@ export function replayJournal(file: string, services: unknown): JournalReplay {
     out.warnings.push(`${jp}: not applied: the services of ${file} are not a list of named services`);
     return out;
   }
-  const list = [...(services as { name: string }[])];
-  const index = new Map(list.map((s, i) => [s.name, i]));
+  // By name, in file order (a put of a known name keeps its place; a new one goes last).
+  const byName = new Map<string, unknown>((services as { name: string }[]).map((s) => [s.name, s]));
+  if (byName.size !== services.length) {
+    out.warnings.push(`${jp}: not applied: ${file} names a service twice (validation says which)`);
+    return out;
+  }
   // The element after the last newline is '' or a line whose append did not complete.
   const lines = text.split('\n');
   const complete = lines.length - 1;
@@ -69,26 +73,15 @@ export function replayJournal(file: string, services: unknown): JournalReplay {
       out.warnings.push(`${jp}:${i + 1}: not JSON; ignored`);
       continue;
     }
-    if (op.op === 'put' && typeof op.service?.name === 'string') {
-      const at = index.get(op.service.name);
-      if (at === undefined) {
-        index.set(op.service.name, list.length);
-        list.push(op.service);
-      } else list[at] = op.service;
-    } else if (op.op === 'delete' && typeof op.name === 'string') {
-      const at = index.get(op.name);
-      if (at !== undefined) {
-        list.splice(at, 1);
-        index.clear();
-        list.forEach((s, j) => index.set(s.name, j));
-      }
-    } else {
+    if (op.op === 'put' && typeof op.service?.name === 'string') byName.set(op.service.name, op.service);
+    else if (op.op === 'delete' && typeof op.name === 'string') byName.delete(op.name);
+    else {
       out.warnings.push(`${jp}:${i + 1}: not a put or delete operation; ignored`);
       continue;
     }
     out.applied++;
   }
-  out.services = list;
+  out.services = [...byName.values()];
   return out;
 }
 
