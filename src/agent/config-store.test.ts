@@ -113,3 +113,10 @@ test('replay: a torn last line is ignored, a put replaces by name, a delete remo
   );
   await store.close();
 });
+
+test('a change that cannot reach the disk is rejected (the API answers 500 for it)', async (t) => {
+  const file = '/proc/xlb-no-such-dir/agent.yaml';
+  const store = new ConfigStore({ file, agent: {}, state: () => [], idleMs: 60_000 });
+  await t.throwsAsync(store.put(svc('a')));
+  await t.throwsAsync(store.delete('a'));
+});
