@@ -81,8 +81,11 @@ export interface DpFlow {
 }
 
 export interface DpCounters {
-  /** Per service id: packets/bytes the datapath handled for it. */
-  services: Map<number, { packets: number; bytes: number }>;
+  /**
+   * Per service id: packets/bytes the datapath handled for it; `flows` created and packets
+   * `drops`ped for it (optional: implementations that do not count them leave them out).
+   */
+  services: Map<number, { packets: number; bytes: number; flows?: number; drops?: number }>;
   /** Per service id, per endpoint slot. */
   endpoints: Map<number, Map<number, { packets: number; bytes: number }>>;
   /** Drops by reason name (the REASON spelling: drop_no_endpoint). */

@@ -269,7 +269,8 @@ export class KernelDatapath implements Datapath {
     if (before !== undefined && before.range !== range) {
       const otherKey = this.encodeKey(before.key, before.range);
       const other = this.maps.services.lookup(otherKey);
-      if (other !== undefined && serviceCodec.decode(other).id === svc.id) this.maps.services.delete(otherKey);
+      // (An ICMP echo service has port 0 in both shapes: its other key is its own.)
+      if (!otherKey.equals(key) && other !== undefined && serviceCodec.decode(other).id === svc.id) this.maps.services.delete(otherKey);
     }
   }
 
@@ -486,7 +487,7 @@ export class KernelDatapath implements Datapath {
     const out: DpCounters = { services: new Map(), endpoints: new Map(), drops: new Map(), verdicts: new Map() };
     for (const s of this.listServices()) {
       const sc = readServiceStats(this.dp, s.id);
-      out.services.set(s.id, { packets: Number(sc.packets), bytes: Number(sc.bytes) });
+      out.services.set(s.id, { packets: Number(sc.packets), bytes: Number(sc.bytes), flows: Number(sc.flows), drops: Number(sc.drops) });
       const eps = new Map<number, { packets: number; bytes: number }>();
       for (let slot = 0; slot < s.endpointCount; slot++) {
         const c = readEndpointStats(this.dp, s.id, slot);

@@ -100,6 +100,8 @@ export async function runOne(o: RunOneOptions): Promise<RunOneOutcome> {
       seed: o.seed,
       artifactsDir: o.artifactsDir,
       ...(o.scenario.timeoutsS === undefined ? {} : { timeoutsS: o.scenario.timeoutsS }),
+      ...(o.scenario.ctEntries === undefined ? {} : { ctEntries: o.scenario.ctEntries }),
+      ...(o.scenario.newFlowRate === undefined ? {} : { newFlowRate: o.scenario.newFlowRate }),
       ...(o.objectDir === undefined ? {} : { objectDir: o.objectDir }),
       ...(o.modelFaults === undefined ? {} : { modelFaults: o.modelFaults }),
     });
@@ -174,7 +176,8 @@ export async function runOne(o: RunOneOptions): Promise<RunOneOutcome> {
       if (failed && o.keepOnFail && world.keep !== undefined) record.log.push(world.keep());
       else {
         try {
-          await world.close();
+          // A passed result's World may serve the next one (the lab's pool); a failed one's never.
+          await world.close(failed ? undefined : { reuse: true });
         } catch (e) {
           record.log.push(`closing the ${o.backend} world failed: ${message(e)}`);
         }
