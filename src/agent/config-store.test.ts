@@ -115,7 +115,10 @@ test('replay: a torn last line is ignored, a put replaces by name, a delete remo
 });
 
 test('a change that cannot reach the disk is rejected (the API answers 500 for it)', async (t) => {
-  const file = '/proc/xlb-no-such-dir/agent.yaml';
+  // The directory cannot be made: a path component is a file (ENOTDIR).
+  const blocker = tmp(t);
+  writeFileSync(blocker, 'not a directory\n');
+  const file = path.join(blocker, 'sub', 'agent.yaml');
   const store = new ConfigStore({ file, agent: {}, state: () => [], idleMs: 60_000 });
   await t.throwsAsync(store.put(svc('a')));
   await t.throwsAsync(store.delete('a'));
