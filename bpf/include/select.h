@@ -199,10 +199,11 @@ static __always_inline __u32 ep_spread(const struct xlb_service *svc, __u32 star
 
 static __always_inline __u32 sched_get(const struct xlb_service *svc, const struct xlb_config *cfg, __u32 pos)
 {
-	__u32 idx = (svc->id * 2 + (svc->gen & 1)) * cfg->maglev_size + pos;
-	__u32 *slot = bpf_map_lookup_elem(&xlb_sched, &idx);
+	__u32 per = (cfg->maglev_size + XLB_SCHED_CHUNK - 1) / XLB_SCHED_CHUNK;
+	__u32 idx = (svc->id * 2 + (svc->gen & 1)) * per + pos / XLB_SCHED_CHUNK;
+	struct xlb_sched_chunk *c = bpf_map_lookup_elem(&xlb_sched, &idx);
 
-	return slot ? *slot : XLB_NO_SLOT;
+	return c ? c->slot[pos % XLB_SCHED_CHUNK] : XLB_NO_SLOT;
 }
 
 /*
