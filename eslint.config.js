@@ -1,11 +1,21 @@
-// ESLint flat config: typescript-eslint's recommended rules, `any` forbidden.
+// ESLint flat config: typescript-eslint's recommended rules, `any` forbidden, and the type-aware
+// promise rules (a forgotten `await` or a promise passed where a callback's result is ignored is
+// a bug that only types can see).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'build/**', 'reports/**', 'src/bpf/native/build/**', 'fixtures/**'] },
+  { ignores: ['node_modules/**', 'build/**', 'reports/**', 'src/bpf/native/build/**', 'fixtures/**', 'dist/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
+  {
+    files: ['**/*.ts'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+    },
+  },
   {
     rules: {
       '@typescript-eslint/no-explicit-any': 'error',

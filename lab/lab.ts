@@ -19,6 +19,7 @@ import { renderDiagram } from './diagram.ts';
 import { LAB_ENV, NETNS_DIR, PIN_ROOT, newRunId, pinPrefix } from './naming.ts';
 import { planUp, stepScript } from './plan.ts';
 import { isAlive, processStartTime } from './procs.ts';
+import { slow } from './slow.ts';
 import { checkLabName, listStates, readState, removeState, writeState } from './state.ts';
 import type { LabState, TrackedProcess } from './state.ts';
 import { allNetns, findIface, findNode, resolveTopology } from './topology.ts';
@@ -269,7 +270,7 @@ export class Lab {
    * (A bridge device's own operstate lags up to a second behind and does not matter: forwarding
    * does not pass through its queue.)
    */
-  async #waitOperUp(timeoutMs = 5000): Promise<void> {
+  async #waitOperUp(timeoutMs = slow(5000)): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     const veths = new Map<string, Set<string>>();
     for (const l of this.topology.links) {
@@ -337,15 +338,16 @@ export class Lab {
 
   /** Runs a command to completion inside a node's network namespace. */
   async exec(node: string, cmd: string, args: string[] = [], opts: ExecOptions = {}): Promise<ExecResult> {
+    const timeoutMs = opts.timeoutMs === undefined ? undefined : slow(opts.timeoutMs);
     const r = await execa('nsenter', [...this.nsenterArgs(node), cmd, ...args], {
       reject: false,
       ...(opts.input !== undefined ? { input: opts.input } : {}),
-      ...(opts.timeoutMs !== undefined ? { timeout: opts.timeoutMs } : {}),
+      ...(timeoutMs !== undefined ? { timeout: timeoutMs } : {}),
       env: { [LAB_ENV]: this.id, ...opts.env },
       stripFinalNewline: false,
     });
     const res: ExecResult = { exitCode: r.exitCode ?? -1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
-    if (r.timedOut) throw new Error(`${this.name}/${node}: '${cmd} ${args.join(' ')}' did not finish within ${opts.timeoutMs} ms`);
+    if (r.timedOut) throw new Error(`${this.name}/${node}: '${cmd} ${args.join(' ')}' did not finish within ${timeoutMs} ms`);
     if (opts.reject !== false && res.exitCode !== 0) {
       throw new Error(`${this.name}/${node}: '${cmd} ${args.join(' ')}' exited with ${res.exitCode}: ${(res.stderr || res.stdout).trim() || '(no output)'}`);
     }
@@ -436,7 +438,7 @@ export class Lab {
     });
     if (opts.ready !== undefined) {
       const re = opts.ready;
-      const timeoutMs = opts.readyTimeoutMs ?? 10_000;
+      const timeoutMs = slow(opts.readyTimeoutMs ?? 10_000);
       const deadline = Date.now() + timeoutMs;
       while (!re.test(out) && !re.test(err)) {
         if (done) {

@@ -173,7 +173,7 @@ export function readDpCounters(pinDir: string): DpCounters {
   const eps = readEndpointStats(pinDir);
   for (const { id, endpointCount } of readServiceIds(pinDir)) {
     const s = svc.get(id);
-    out.services.set(id, { packets: Number(s?.packets ?? 0n), bytes: Number(s?.bytes ?? 0n) });
+    out.services.set(id, { packets: Number(s?.packets ?? 0n), bytes: Number(s?.bytes ?? 0n), flows: Number(s?.flows ?? 0n), drops: Number(s?.drops ?? 0n) });
     const slots = new Map<number, { packets: number; bytes: number }>();
     for (let slot = 0; slot < endpointCount; slot++) {
       const c = eps.find((x) => x.svcId === id && x.slot === slot);

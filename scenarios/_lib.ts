@@ -3,7 +3,10 @@
 // deterministic MACs on sim, prog and lab), and checks over whole captures.
 import { resolveTopology } from '../lab/topology.ts';
 import { backendEndpoints, flowEntries, SERVER_PORTS, twoArm } from '../src/harness/index.ts';
-import type { LinkCapture, ScenarioContext, ServiceInput, TopoInfo } from '../src/harness/index.ts';
+import type { LinkCapture, Observation, ScenarioContext, ServiceInput, TopoInfo } from '../src/harness/index.ts';
+import type { DpServiceKey } from '../src/controller/datapath.ts';
+import { VirtualWorld } from '../src/harness/virtual-world.ts';
+import type { World } from '../src/harness/world.ts';
 import { decodeFields, findPackets } from '../src/harness/packet-match.ts';
 import { buildFrame } from '../src/packet/index.ts';
 import type { FrameSpec } from '../src/packet/index.ts';
@@ -177,3 +180,41 @@ export function resolvedTwoArm(p: Parameters<typeof twoArm>[0] = {}): ReturnType
 /** Why a VLAN scenario means nothing on sim and prog (their LB forwards through a virtual stack). */
 export const VLAN_NOT_HERE =
   "the LB's datapath passes a translated frame to the node's stack here (empty FIB), and a stack without VLAN devices drops a tagged frame (src/harness/virtual: VLAN-tagged frames are dropped, counted), so whether the LB forwards the tag is a lab question (the datapath forwards it itself there)";
+
+/**
+ * An address on the backends' segment that no node owns (b1's with host part .77): an endpoint
+ * there never answers, so a flow to it is one-way and the scenario alone speaks for the backend
+ * (frames injected from b1's interface with it as their source).
+ */
+export function phantomBackend(topo: TopoInfo): string {
+  const b = backend(topo, 0).ipv4.split('.');
+  b[3] = '77';
+  return b.join('.');
+}
+
+/** The service counters of a service id as every backend reports them (flows and drops 0 when not reported). */
+export function serviceCounters(obs: Pick<Observation, 'counters'>, id: number): { packets: number; bytes: number; flows: number; drops: number } {
+  const s = obs.counters.services.get(id);
+  return { packets: s?.packets ?? 0, bytes: s?.bytes ?? 0, flows: s?.flows ?? 0, drops: s?.drops ?? 0 };
+}
+
+/** Why an ICMP echo service scenario means nothing on lab. */
+export const ECHO_NOT_ON_LAB =
+  "the desired state cannot declare an ICMP echo service (Service.protocol is tcp | udp, so the agent's REST API refuses one); the datapath's own echo services are written below the controller, which only sim and prog (the datapath in this process) can reach";
+
+/** The service id the echo helper uses: far above the ids the controller hands out for a scenario's few services. */
+export const ECHO_SERVICE_ID = 60;
+
+/**
+ * An ICMP echo service on `vip` (port 0, protocol icmp: docs/datapath.md, Services) with rr over
+ * `endpoints`, written straight into the datapath's maps through its control interface (the
+ * controller has no echo services). sim and prog only (ECHO_NOT_ON_LAB).
+ */
+export function putEchoService(world: World, vip: string, mode: 'dnat' | 'fullnat', endpoints: string[]): void {
+  if (!(world instanceof VirtualWorld)) throw new Error(`putEchoService: the ${world.backend} World has no in-process datapath (declare backends: { lab: ECHO_NOT_ON_LAB })`);
+  const dp = world.dut.control;
+  dp.writeGeneration(ECHO_SERVICE_ID, 0, 'rr', endpoints.map((ip) => ({ ip, port: 0, weight: 1, active: true })));
+  // protocol 'icmp' is outside the controller's Protocol; both datapaths' putService take it (src/datapath/maps.ts Proto, src/model/control.ts ModelServiceKey).
+  const key = { vip, port: 0, protocol: 'icmp' } as unknown as DpServiceKey;
+  dp.putService({ key, id: ECHO_SERVICE_ID, portEnd: 0, mode, algorithm: 'rr', persistenceTimeoutS: 0, policer: { ratePps: 0, burst: 0 }, endpointCount: endpoints.length, generation: 0 });
+}

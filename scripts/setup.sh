@@ -3,7 +3,8 @@
 #   - Debian packages the datapath, lab and tests need (installed only when missing)
 #   - bpffs on /sys/fs/bpf and tracefs on /sys/kernel/tracing (mounted only when missing)
 #   - npm packages from package-lock.json (npm ci only when the lockfile changed)
-#   - the BPF objects (make -C bpf) and the native libbpf addon (node-gyp), unless --no-build
+#   - the BPF objects (make -C bpf), the native libbpf addon (node-gyp) and dist/ (the compiled
+#     JavaScript the launcher runs: scripts/build.sh js), unless --no-build
 set -euo pipefail
 XLB_ROOT="${XLB_ROOT:-$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)}"
 QUIET=0
@@ -12,7 +13,7 @@ for arg in "$@"; do
   case "$arg" in
     --quiet) QUIET=1 ;;
     --no-build) BUILD=0 ;;
-    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
     *) echo "xlb setup: unknown option '$arg' (allowed: --quiet, --no-build)" >&2; exit 2 ;;
   esac
 done
@@ -25,7 +26,12 @@ PACKAGES=(
   bpftool iproute2 tcpdump nftables tshark ethtool iputils-ping procps psmisc
   # xlb vm (kernel matrix): qemu boots Debian's kernels, busybox-static is the guest init's shell
   qemu-system-x86 busybox-static
+  # xlb bench --suite lab: the load generator, the proxies xlb is compared with, the UDP sender
+  wrk nginx libnginx-mod-stream haproxy netsniff-ng
 )
+# Daemons a package would start as system services on install; the bench runs its own copies
+# inside lab namespaces only, so these must never run in the host namespace.
+NO_SERVICE=(nginx haproxy)
 
 if [ "$(id -u)" != 0 ]; then
   die "needs root: it installs Debian packages with apt-get, mounts bpffs (/sys/fs/bpf) and
@@ -52,10 +58,32 @@ if [ "${XLB_SKIP_APT:-0}" != 1 ]; then
     # tshark asks whether non-root users may capture; answer no without a prompt.
     echo 'wireshark-common wireshark-common/install-setuid boolean false' | debconf-set-selections
     apt-get update -q >/dev/null || die "apt-get update failed: check the machine's apt sources and network"
-    apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null \
-      || die "apt-get install failed for: ${missing[*]} (run it by hand to see why)"
+    # No service may start during the install (policy-rc.d exit 101 = "action forbidden"): nginx
+    # and haproxy would listen on :80 in the host namespace. An existing policy is left as it is.
+    own_policy=0
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+      printf '#!/bin/sh\n# written by xlb setup for the duration of apt-get install\nexit 101\n' > /usr/sbin/policy-rc.d
+      chmod 755 /usr/sbin/policy-rc.d
+      own_policy=1
+    fi
+    rc=0
+    apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null || rc=$?
+    [ "$own_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d
+    [ "$rc" = 0 ] || die "apt-get install failed for: ${missing[*]} (run it by hand to see why)"
   fi
 fi
+# Never as system services (see NO_SERVICE): disabled where systemd runs, stopped if running.
+for svc in "${NO_SERVICE[@]}"; do
+  if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+    if systemctl is-enabled -q "$svc" 2>/dev/null || systemctl is-active -q "$svc" 2>/dev/null; then
+      say "disabling the $svc system service (xlb bench runs its own $svc inside lab namespaces)"
+      systemctl disable --now -q "$svc" 2>/dev/null || say "warning: could not disable $svc.service"
+    fi
+  elif [ -x "/etc/init.d/$svc" ] && "/etc/init.d/$svc" status >/dev/null 2>&1; then
+    say "stopping the $svc service (xlb bench runs its own $svc inside lab namespaces)"
+    "/etc/init.d/$svc" stop >/dev/null 2>&1 || say "warning: could not stop $svc"
+  fi
+done
 
 # bpffs: pins live under /sys/fs/bpf/xlb/<instance>/; tracefs for trace_pipe and tracepoints.
 if ! mountpoint -q /sys/fs/bpf; then

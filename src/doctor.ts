@@ -4,8 +4,10 @@
 import { accessSync, constants, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { release } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { act, command, jsonOption, printJson, runCommand } from './cli-kit.ts';
+import { ROOT } from './root.ts';
+import { DATAPATH_REQUIRES, FEATURE_NAMES, KERNEL_FEATURES, probeKernelFeatures } from './datapath/kernel-features.ts';
+import type { FeatureProbe } from './datapath/kernel-features.ts';
 
 export type CheckStatus = 'ok' | 'missing' | 'warn';
 
@@ -27,9 +29,10 @@ export interface BackendVerdict {
 export interface DoctorReport {
   checks: Check[];
   backends: BackendVerdict[];
+  /** The kernel features scenarios and the datapath may require (src/datapath/kernel-features.ts). */
+  features: FeatureProbe;
 }
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 /** Tools the project uses, and what each is for. */
 const TOOLS: { bin: string[]; purpose: string; pkg: string }[] = [
@@ -176,16 +179,30 @@ export function runChecks(): DoctorReport {
     fix: 'run ./xlb setup (builds src/bpf/native with node-gyp)',
   });
 
+  // The datapath's own needs are checks (a missing one stops prog and lab); the rest is listed
+  // under "kernel features" and only skips the scenarios that require it.
+  const features = probeKernelFeatures();
+  for (const f of DATAPATH_REQUIRES) {
+    if (f === 'btf') continue;
+    const def = KERNEL_FEATURES[f];
+    add({
+      name: `kernel:${f}`,
+      status: features.have[f] ? 'ok' : 'missing',
+      detail: `${def.btfName} (Linux ${def.since}): ${def.why}`,
+      fix: 'use a newer kernel: the datapath cannot run without it',
+    });
+  }
+
   const failed = (names: string[]): string[] =>
     checks.filter((c) => c.status === 'missing' && names.some((n) => c.name === n)).map((c) => c.name);
-  const progNeeds = ['btf', 'bpffs', 'privileges', 'bpf-objects', 'native-addon'];
+  const progNeeds = ['btf', 'bpffs', 'privileges', 'bpf-objects', 'native-addon', ...DATAPATH_REQUIRES.filter((f) => f !== 'btf').map((f) => `kernel:${f}`)];
   const labNeeds = [...progNeeds, 'netns', 'tool:ip', 'tool:tc', 'tool:tcpdump', 'tool:nsenter'];
   const backends: BackendVerdict[] = [
     { backend: 'sim', usable: failed(['node']).length === 0, blockers: failed(['node']) },
     { backend: 'prog', usable: failed(progNeeds).length === 0, blockers: failed(progNeeds) },
     { backend: 'lab', usable: failed(labNeeds).length === 0, blockers: failed(labNeeds) },
   ];
-  return { checks, backends };
+  return { checks, backends, features };
 }
 
 export function formatReport(r: DoctorReport): string {
@@ -195,6 +212,12 @@ export function formatReport(r: DoctorReport): string {
     const line = `${mark[c.status]}  ${c.name.padEnd(width)}  ${c.detail}`;
     return c.status === 'ok' || c.fix === undefined ? line : `${line}\n      ${' '.repeat(width)}  → ${c.fix}`;
   });
+  const w = Math.max(...FEATURE_NAMES.map((f) => f.length));
+  lines.push('', `kernel features (${r.features.kernel}, from ${r.features.source}; a scenario's \`requires\` names them):`);
+  for (const f of FEATURE_NAMES) {
+    const def = KERNEL_FEATURES[f];
+    lines.push(`  ${r.features.have[f] ? 'yes' : 'no '}  ${f.padEnd(w)}  ${(def.btfName || 'vmlinux BTF').padEnd(29)} ${`${def.since}`.padEnd(5)} ${def.why}`);
+  }
   lines.push('', 'backends:');
   for (const b of r.backends) {
     lines.push(`  ${b.backend.padEnd(5)} ${b.usable ? 'can run here' : `cannot run: ${b.blockers.join(', ')}`}`);
@@ -203,12 +226,12 @@ export function formatReport(r: DoctorReport): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
-  if (values.help === true) {
-    console.log('usage: xlb doctor [--json]\n\nChecks kernel features, tools, bpffs and privileges; exits 1 when the lab backend cannot run.');
-    return 0;
-  }
-  const report = runChecks();
-  console.log(values.json === true ? JSON.stringify(report, null, 2) : formatReport(report));
-  return report.backends.find((b) => b.backend === 'lab')?.usable === true ? 0 : 1;
+  const cmd = command('doctor', 'Checks kernel features, tools, bpffs and privileges, and says which backends can run here. Exit 1 when the lab backend cannot run.').addOption(jsonOption());
+  act(cmd, () => {
+    const report = runChecks();
+    if (cmd.opts<{ json?: boolean }>().json === true) printJson(report);
+    else console.log(formatReport(report));
+    return report.backends.find((b) => b.backend === 'lab')?.usable === true ? 0 : 1;
+  });
+  return runCommand(cmd, argv);
 }

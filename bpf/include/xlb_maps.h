@@ -19,6 +19,7 @@
 #define XLB_MAX_EP            64      /* endpoint slots per service and generation */
 #define XLB_MAX_SVC           256     /* default service-id space (arrays are sized from it) */
 #define XLB_MAGLEV_M          4099    /* default Maglev/WRR table size per (service, generation) */
+#define XLB_SCHED_CHUNK       64      /* table positions per xlb_sched entry (sizeof struct xlb_sched_chunk) */
 #define XLB_CT_DEFAULT        65536   /* default conntrack entries; the loader overrides it */
 #define XLB_PERSIST_DEFAULT   65536
 #define XLB_NUM_TIMEOUTS      16
@@ -124,7 +125,8 @@ enum xlb_reason {
 	XLB_R_PASS_TAILCALL = 15,     /* slow path program missing: passed untouched */
 	XLB_R_PASS_ICMP_UNTRACKED = 16, /* ICMP error about no tracked flow */
 	XLB_R_PASS_TTL = 17,          /* TTL / hop limit <= 1: passed untouched (the stack answers time-exceeded) */
-	XLB_R_MAX = 18,
+	XLB_R_DROP_FLOOD = 18,        /* mid-stream TCP packet refused: this CPU is over new_flow_rate (flood guard) */
+	XLB_R_MAX = 19,
 };
 
 /* How a translated packet left (xlb_fwd), one per translated packet. */
@@ -134,7 +136,8 @@ enum xlb_fwd_result {
 	XLB_FWD_PASS_NO_NEIGH = 2,    /* FIB: neighbour unknown, handed to the stack */
 	XLB_FWD_PASS_FIB = 3,         /* FIB: not forwarded / unreachable / other: to the stack */
 	XLB_FWD_CACHED = 4,           /* next hop taken from the flow's cache (also counts 0/1) */
-	XLB_FWD_MAX = 5,
+	XLB_FWD_TOO_BIG = 5,          /* too big for the egress with DF / IPv6: answered with ICMP too-big (icmp.h) */
+	XLB_FWD_MAX = 6,
 };
 
 /* ---------------------------------------------------------------- structs */
@@ -236,14 +239,15 @@ struct xlb_svc_stats {
 
 struct xlb_config {
 	__u32 flags;          /* XLB_CFG_F_* */
-	__u32 maglev_size;    /* M: xlb_sched entries per (service, generation) */
+	__u32 maglev_size;    /* M: table positions per (service, generation) in xlb_sched */
 	__u32 fib_table;      /* with XLB_CFG_F_FIB_TABLE */
 	__u32 fib_cache_ms;   /* next-hop cache lifetime per flow; 0: FIB lookup every packet */
 	__u16 snat_port_min;  /* full NAT source port range, host order */
 	__u16 snat_port_max;
 	__u32 rst_seq_window; /* RST accepted when |seq - expected| <= this */
 	__u8 unknown_tcp;     /* enum xlb_unknown_tcp */
-	__u8 pad[7];
+	__u8 pad[3];
+	__u32 new_flow_rate;  /* flood guard: new flows per second per CPU above which mid-stream packets create no flow; 0: off */
 	__u64 clock_offset_ns; /* added to bpf_ktime_get_ns (tests move time forward) */
 	__u8 snat_v4[16];
 	__u8 snat_v6[16];
@@ -288,21 +292,35 @@ struct {
 	XLB_PINNED;
 } xlb_services SEC(".maps");
 
-/* index ((svc_id * 2 + gen) * XLB_MAX_EP + slot) */
+/* index ((svc_id * 2 + gen) * XLB_MAX_EP + slot); BPF_F_MMAPABLE: a generation's slots are one
+ * contiguous run (24-byte values, no padding), written and read back with one copy. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, XLB_MAX_SVC * 2 * XLB_MAX_EP);
 	__type(key, __u32);
 	__type(value, struct xlb_endpoint);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	XLB_PINNED;
 } xlb_endpoints SEC(".maps");
 
-/* Maglev lookup table / WRR schedule: index ((svc_id * 2 + gen) * M + pos) -> slot */
+/*
+ * Maglev lookup table / WRR schedule, one byte (the endpoint slot, < XLB_MAX_EP) per position,
+ * XLB_SCHED_CHUNK positions per entry: position pos of (svc_id, gen) is byte pos % CHUNK of entry
+ * (svc_id * 2 + gen) * ceil(M / CHUNK) + pos / CHUNK. A value size that is a multiple of 8 leaves
+ * no padding between entries, so each table is one contiguous run of the map's memory, and
+ * BPF_F_MMAPABLE lets the controller write a whole table with one memcpy (10,000 tables of 4,099
+ * positions: 41M single-entry updates otherwise).
+ */
+struct xlb_sched_chunk {
+	__u8 slot[XLB_SCHED_CHUNK];
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, XLB_MAX_SVC * 2 * XLB_MAGLEV_M);
+	__uint(max_entries, XLB_MAX_SVC * 2 * ((XLB_MAGLEV_M + XLB_SCHED_CHUNK - 1) / XLB_SCHED_CHUNK));
 	__type(key, __u32);
-	__type(value, __u32);
+	__type(value, struct xlb_sched_chunk);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	XLB_PINNED;
 } xlb_sched SEC(".maps");
 

@@ -2,17 +2,15 @@
 // LB never sees the SYN-ACK. The handshake and one exchange, then 61 s of silence on the virtual
 // clock (more than SYN_SENT's 60 s, far less than ESTABLISHED's 7440 s), then a second exchange
 // and the close: the client's ACK must have made the flow ESTABLISHED (fast path for its data),
-// so it survives the gap on its endpoint instead of being re-balanced mid-stream.
+// so it survives the gap on its endpoint instead of being re-balanced mid-stream (docs/datapath.md
+// "DSR": the state follows the client's half). Failed at 1ca44ca (skipped there as a known bug).
 import { scenario } from '../../src/harness/index.ts';
 import { builtinTopology } from '../../lab/builtins.ts';
 import { client1, startRounds, svc } from '../_lib.ts';
 
-const KNOWN_BUG = 'KNOWN BUG: a DSR TCP flow never leaves SYN_SENT (the state machine needs the SYN-ACK, which DSR never shows the LB), so it never takes the fast path and expires after SYN_SENT\'s 60 s: after the gap its next segment is midstream_new, re-balanced (rr: another backend, which RSTs it). Model and kernel agree';
-
 export default scenario({
   description: 'TCP DSR: handshake and one exchange (ESTABLISHED, fast path), 61 s idle, a second exchange and FIN on the same backend, one entry, no mid-stream re-selection',
   topology: builtinTopology('dsr', { clients: 1, backends: 3 }),
-  backends: { sim: KNOWN_BUG, prog: KNOWN_BUG, lab: KNOWN_BUG },
   services: (topo) => [svc(topo, 'tcp', { mode: 'dsr' })],
   async run(ctx) {
     const { advance, expect, observe, topo } = ctx;

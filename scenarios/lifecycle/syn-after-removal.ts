@@ -17,6 +17,9 @@ export default scenario({
     await world.inject(c.name, [seg(1000, 'S')]);
     await world.inject(c.name, [seg(1001, 'R')]);
     await world.inject(c.name, [seg(50_000, 'S')]);
+    // The SYN on the CLOSED tuple restarts the flow (docs/datapath.md, TCP states): SYN_SENT again.
+    const restart = [...(await observe()).trace].reverse().find((e) => e.tuple.src === src && e.tuple.sport === SPORT);
+    expect.ok(restart?.ctBefore === 'CLOSED' && restart.ctAfter === 'SYN_SENT', 'the SYN on the reset tuple restarts the flow: CLOSED → SYN_SENT', restart === undefined ? 'no trace event' : `${restart.ctBefore} → ${restart.ctAfter}`);
     await world.inject(c.name, [seg(50_001, 'R')]);
     expect.reasons(await observe(), { new_flow: 1 }, 'the reopened tuple is the same flow while b1 is usable');
     await apply([svc(topo, 'tcp', { endpoints: backendEndpoints(topo, 7000).slice(1) })]);

@@ -7,10 +7,10 @@ import type { DatapathHandle } from '../controller/datapath.ts';
 import { HealthMonitor } from '../controller/health.ts';
 import { ValidationError } from '../controller/validate.ts';
 import { buildApi } from './api.ts';
-import { ConfigWriter, healthFileFor, readConfigFile, readHealthFile, writeConfigFileAsync, writeHealthFile } from './config-file.ts';
+import { HealthFileWriter, healthFileFor, readConfigFile, readHealthFile } from './config-file.ts';
 import type { AgentSettings } from './config-file.ts';
+import { ConfigStore, replayJournal } from './config-store.ts';
 import type { Logger } from './log.ts';
-import type { Service } from '../controller/types.ts';
 
 // The handle type lives beside the Datapath interface (the kernel adapter in src/datapath
 // implements it); re-exported here for code that still names it from the agent.
@@ -60,11 +60,19 @@ export async function startAgent(dph: DatapathHandle, opts: AgentOptions): Promi
   }
   const cfg = readConfigFile(opts.configFile);
   const agentSettings: AgentSettings = cfg.agent;
+  // Changes journaled since the file was last written (config-store.ts) apply over it.
+  const replay = replayJournal(opts.configFile, cfg.services);
+  for (const w of replay.warnings) log.warn({ file: opts.configFile }, w);
   const controller = new Controller(dph.datapath);
-  const writer = new ConfigWriter(() => writeConfigFileAsync(opts.configFile, agentSettings, { services: controller.view() as Service[] }));
-  const persist = async (): Promise<void> => {
+  const store = new ConfigStore({
+    file: opts.configFile,
+    agent: agentSettings,
+    state: () => controller.view(),
+    onError: (err) => log.error({ err, file: opts.configFile }, 'could not rewrite the config file; every change is kept in its journal, the next write retries'),
+  });
+  const persist = async (done: Promise<void>): Promise<void> => {
     try {
-      await writer.request();
+      await done;
     } catch (err) {
       log.error({ err, file: opts.configFile }, 'could not write the config file; the running state is ahead of it');
       throw new Error(`the change is applied but the config file ${opts.configFile} could not be written (${(err as Error).message}); fix the file system, then PUT again or SIGHUP`);
@@ -74,24 +82,25 @@ export async function startAgent(dph: DatapathHandle, opts: AgentOptions): Promi
   // health check: without one nothing would ever bring them back up).
   const healthFile = opts.healthFile ?? healthFileFor(opts.configFile);
   const checked = new Set(
-    (Array.isArray(cfg.services) ? (cfg.services as unknown[]) : []).flatMap((s) => {
+    (Array.isArray(replay.services) ? (replay.services as unknown[]) : []).flatMap((s) => {
       const o = s as { name?: unknown; healthCheck?: unknown } | null;
       return typeof o?.name === 'string' && o.healthCheck !== undefined ? [o.name] : [];
     }),
   );
   const restored = readHealthFile(healthFile).filter((d) => checked.has(d.service));
   controller.restoreHealth(restored);
-  const healthWriter = new ConfigWriter(() => writeHealthFile(healthFile, controller.downEndpoints()));
-  const persistHealth = (): void => {
-    healthWriter.request().catch((err: unknown) => log.error({ err, file: healthFile }, 'could not persist endpoint health; a restart would start these endpoints up'));
-  };
+  const healthWriter = new HealthFileWriter(healthFile, () => controller.downEndpoints(), (err) =>
+    log.error({ err, file: healthFile }, 'could not persist endpoint health; a restart would start these endpoints up'),
+  );
+  const persistHealth = (): void => healthWriter.request();
   // Validate the whole config before the datapath changes at all.
-  const first = controller.load({ services: cfg.services });
+  const first = controller.load({ services: replay.services });
   if (restored.length > 0) log.info({ down: restored.map((d) => `${d.service}/${d.ip}:${d.port}`) }, 'endpoints start down, as persisted');
   log.info(
-    { created: first.created.length, updated: first.updated.length, deleted: first.deleted.length, unchanged: first.unchanged, services: controller.services().length },
+    { created: first.created.length, updated: first.updated.length, deleted: first.deleted.length, unchanged: first.unchanged, services: controller.view().length, journaled: replay.applied },
     'config applied to the datapath',
   );
+  if (replay.applied > 0) await store.compact();
   for (const iface of opts.ifaces) {
     dph.attach(iface);
     log.info({ iface, datapath: dph.describe }, 'attached');
@@ -112,10 +121,17 @@ export async function startAgent(dph: DatapathHandle, opts: AgentOptions): Promi
     // Request logs through the agent's own pino logger: one stream, one format.
     logger: opts.requestLogs === true ? log : false,
     ...(opts.token !== undefined ? { token: opts.token } : {}),
-    onChange: () => {
-      health.sync();
+    onChange: (change) => {
+      // A removed service or endpoint leaves the set of down endpoints too.
       persistHealth();
-      return persist();
+      if (change.kind === 'replace') {
+        health.sync();
+        return persist(store.compact());
+      }
+      // One service changed: its checkers and one journal line, whatever the number of services.
+      health.syncService(change.name);
+      const svc = controller.peek(change.name);
+      return persist(change.kind === 'put' && svc !== undefined ? store.put(svc) : store.delete(change.name));
     },
   });
   await app.listen({ host: opts.api.host, port: opts.api.port });
@@ -148,6 +164,7 @@ export async function startAgent(dph: DatapathHandle, opts: AgentOptions): Promi
         const c = readConfigFile(opts.configFile);
         Object.assign(agentSettings, c.agent);
         const r = controller.load({ services: c.services });
+        store.resetAfterReload();
         health.sync();
         const out = { ok: true as const, created: r.created.length, updated: r.updated.length, deleted: r.deleted.length, unchanged: r.unchanged };
         log.info(out, 'config reloaded');
@@ -164,7 +181,12 @@ export async function startAgent(dph: DatapathHandle, opts: AgentOptions): Promi
       if (maintainTimer !== undefined) clearInterval(maintainTimer);
       health.stop();
       await app.close();
-      await healthWriter.request().catch(() => undefined);
+      await healthWriter.flush();
+      try {
+        await store.close();
+      } catch (err) {
+        log.error({ err, file: opts.configFile }, 'could not rewrite the config file at stop; its journal keeps every change');
+      }
       if (opts.detachOnExit) {
         for (const iface of opts.ifaces) {
           try {

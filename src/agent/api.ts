@@ -43,9 +43,15 @@ export interface ApiOptions {
   logger?: FastifyBaseLogger | boolean;
   /** Shown by /healthz (e.g. "kernel tc", "test double"). */
   datapathName: string;
-  /** Called after every change made through the API; the reply waits for it (config persisted). */
-  onChange?: () => void | Promise<void>;
+  /**
+   * Called after every change made through the API, in the order the changes were applied (called
+   * synchronously, before the request yields); the reply waits for it (config persisted).
+   */
+  onChange?: (change: ApiChange) => void | Promise<void>;
 }
+
+/** What a request changed: one service (put, delete) or the whole list (replace). */
+export type ApiChange = { kind: 'put' | 'delete'; name: string } | { kind: 'replace' };
 
 class HttpError extends Error {
   readonly status: number;
@@ -159,7 +165,7 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
     },
     async (req): Promise<ReplaceServicesView> => {
       const r = controller.load(req.body);
-      await opts.onChange?.();
+      await opts.onChange?.({ kind: 'replace' });
       const out: ReplaceServicesView = { created: r.created.length, updated: r.updated.length, deleted: r.deleted.length, unchanged: r.unchanged };
       req.log.info(out, 'services replaced');
       return out;
@@ -188,7 +194,7 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
       // The view of what was just applied (taken before onChange yields to other requests).
       const view = oneServiceView(controller, health, req.params.name);
       if (view === undefined) throw new Error(`service '${req.params.name}' is missing right after it was put`);
-      await opts.onChange?.();
+      await opts.onChange?.({ kind: 'put', name: req.params.name });
       req.log.info({ service: req.params.name, action }, 'service put');
       const out: PutServiceView = { action, service: view };
       return reply.code(action === 'created' ? 201 : 200).send(out);
@@ -197,7 +203,7 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
 
   app.delete('/v1/services/:name', { schema: { summary: 'Delete a service', tags, params: NameParamsSchema, response: { 204: { type: 'null', description: 'deleted' }, ...err4xx } } }, async (req, reply) => {
     if (!controller.remove(req.params.name)) throw notFound(req.params.name);
-    await opts.onChange?.();
+    await opts.onChange?.({ kind: 'delete', name: req.params.name });
     req.log.info({ service: req.params.name }, 'service deleted');
     return reply.code(204).send(null);
   });

@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
-import { ConfigError, ConfigWriter, configText, readConfigFile } from './config-file.ts';
+import { ConfigError, HealthFileWriter, configText, healthFileFor, readConfigFile, readHealthFile } from './config-file.ts';
+import type { DownEndpoint } from './config-file.ts';
 import { ValidationError, validateDesiredState } from '../controller/validate.ts';
 import { Controller } from '../controller/controller.ts';
 import { DatapathTestDouble } from '../controller/datapath-test-double.ts';
@@ -26,30 +27,27 @@ test('the config text is YAML that parses back to the same state (IPv6, nested o
   t.true(again.ok);
 });
 
-test('ConfigWriter: concurrent requests share writes, and each resolves after a write that followed it', async (t) => {
-  let writes = 0;
-  let version = 0;
-  const written: number[] = [];
-  const w = new ConfigWriter(() => {
-    writes++;
-    written.push(version);
-  });
-  const waits: Promise<number>[] = [];
+test('HealthFileWriter: writes one at a time, the last state wins, flush waits for the state at the call', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'xlb-config-test-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = healthFileFor(path.join(dir, 'agent.yaml'));
+  t.is(file, path.join(dir, 'agent.health.json'));
+  let down: DownEndpoint[] = [];
+  let reads = 0;
+  const errors: Error[] = [];
+  const w = new HealthFileWriter(file, () => (reads++, down), (e) => errors.push(e));
   for (let i = 0; i < 20; i++) {
-    version++;
-    const v = version;
-    waits.push(w.request().then(() => Math.max(...written) >= v ? v : -v));
-    if (i % 5 === 4) await new Promise((r) => setImmediate(r));
+    down = [{ service: 'web', ip: '198.18.2.1', port: 8000 + i }];
+    w.request();
   }
-  const results = await Promise.all(waits);
-  t.true(results.every((v) => v > 0), `a request resolved before its change was written: ${results.join(',')}`);
-  t.true(writes < 20, `${writes} writes for 20 changes`);
-  t.is(written.at(-1), 20);
-  const failing = new ConfigWriter(() => {
-    throw new Error('disk full');
-  });
-  await t.throwsAsync(failing.request(), { message: 'disk full' });
-  await t.throwsAsync(failing.request(), { message: 'disk full' });
+  await w.flush();
+  t.deepEqual(readHealthFile(file), [{ service: 'web', ip: '198.18.2.1', port: 8019 }]);
+  t.true(reads < 20, `${reads} writes for 20 changes`);
+  t.deepEqual(errors, []);
+  // A write that fails is reported, and the next request writes again.
+  const bad = new HealthFileWriter(path.join(file, 'x'), () => down, (e) => errors.push(e));
+  await bad.flush();
+  t.is(errors.length, 1);
 });
 
 test('one schema: an invalid service is refused with the same field errors by the REST API and by the config-file loader', async (t) => {

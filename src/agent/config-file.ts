@@ -13,9 +13,9 @@
 //       port: 80
 //       endpoints: [{ ip: 198.18.2.1, port: 8080 }]
 //
-// Written atomically (temp file in the same directory, fsync, rename) after every change made
-// through the API: a crash leaves the old or the new file, never a torn one.
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync, existsSync, unlinkSync } from 'node:fs';
+// The agent keeps it current through src/agent/config-store.ts (a journal beside it, compacted
+// into it atomically: temp file in the same directory, fsync, rename).
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { parse } from 'yaml';
@@ -107,12 +107,17 @@ export function configText(agent: AgentSettings, state: DesiredState): string {
   return `${out.join('\n')}\n`;
 }
 
-/** writeConfigFile without blocking the event loop during write and fsync. */
-export async function writeConfigFileAsync(file: string, agent: AgentSettings, state: DesiredState): Promise<void> {
-  await writeFileAtomic(file, configText(agent, state));
+/** fsync of a directory: a rename or a new file in it survives a crash. */
+export function fsyncDir(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
-/** Temp file beside `file`, fsync, rename over: a crash leaves the old or the new text, never a torn one. */
+/** Temp file beside `file`, fsync, rename over, fsync of the directory: a crash leaves the old or the new text, never a torn one. */
 export async function writeFileAtomic(file: string, text: string): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
@@ -127,71 +132,7 @@ export async function writeFileAtomic(file: string, text: string): Promise<void>
   }
   await fh.close();
   await rename(tmp, file);
-}
-
-/** Writes the file atomically: temp file beside it, fsync, rename over. */
-export function writeConfigFile(file: string, agent: AgentSettings, state: DesiredState): void {
-  mkdirSync(path.dirname(file), { recursive: true });
-  const text = configText(agent, state);
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } catch (err) {
-    closeSync(fd);
-    unlinkSync(tmp);
-    throw err;
-  }
-  closeSync(fd);
-  renameSync(tmp, file);
-}
-
-/**
- * Group commit of config writes: `request()` resolves once a write that includes every change
- * made before the call has reached the disk. Changes arriving while a write runs share the next
- * write, so N concurrent API changes cost far fewer than N rewrites of the whole file.
- */
-export class ConfigWriter {
-  private readonly write: () => void | Promise<void>;
-  private running: Promise<void> | undefined;
-  private next: Promise<void> | undefined;
-
-  constructor(write: () => void | Promise<void>) {
-    this.write = write;
-  }
-
-  request(): Promise<void> {
-    if (this.next !== undefined) return this.next;
-    const start = (): Promise<void> =>
-      new Promise<void>((resolve, reject) => {
-        // Let the changes of this turn of the event loop join the write.
-        setImmediate(() => {
-          try {
-            Promise.resolve(this.write()).then(resolve, (err: unknown) => reject(err instanceof Error ? err : new Error(String(err))));
-          } catch (err) {
-            reject(err instanceof Error ? err : new Error(String(err)));
-          }
-        });
-      });
-    if (this.running === undefined) {
-      const p = start().finally(() => {
-        if (this.running === p) this.running = undefined;
-      });
-      this.running = p;
-      return p;
-    }
-    const after = this.running.catch(() => undefined).then(() => {
-      this.next = undefined;
-      const p = start().finally(() => {
-        if (this.running === p) this.running = undefined;
-      });
-      this.running = p;
-      return p;
-    });
-    this.next = after;
-    return after;
-  }
+  fsyncDir(path.dirname(file));
 }
 
 // ------------------------------------------------------------------ persisted health
@@ -232,4 +173,46 @@ export function readHealthFile(file: string): DownEndpoint[] {
 
 export async function writeHealthFile(file: string, down: DownEndpoint[]): Promise<void> {
   await writeFileAtomic(file, `${JSON.stringify({ down }, null, 1)}\n`);
+}
+
+/**
+ * Persists the down endpoints on every health change, one write at a time: a change that arrives
+ * while a write runs is taken by one more write after it (the latest state wins, flaps in between
+ * cost nothing). `flush()` resolves once the state at the call is on disk.
+ */
+export class HealthFileWriter {
+  private readonly file: string;
+  private readonly state: () => DownEndpoint[];
+  private readonly onError: (err: Error) => void;
+  private running: Promise<void> | undefined;
+  private dirty = false;
+
+  constructor(file: string, state: () => DownEndpoint[], onError: (err: Error) => void) {
+    this.file = file;
+    this.state = state;
+    this.onError = onError;
+  }
+
+  /** A write of the current state (or one after the running write). */
+  request(): void {
+    this.dirty = true;
+    if (this.running === undefined) this.running = this.loop();
+  }
+
+  async flush(): Promise<void> {
+    this.request();
+    await this.running;
+  }
+
+  private async loop(): Promise<void> {
+    while (this.dirty) {
+      this.dirty = false;
+      try {
+        await writeHealthFile(this.file, this.state());
+      } catch (err) {
+        this.onError(err instanceof Error ? err : new Error(String(err)));
+      }
+    }
+    this.running = undefined;
+  }
 }

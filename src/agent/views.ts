@@ -6,7 +6,7 @@ import type { Static } from 'typebox';
 import type { Controller } from '../controller/controller.ts';
 import { endpointId } from '../controller/controller.ts';
 import type { EndpointHealth, HealthMonitor } from '../controller/health.ts';
-import { keyOf } from '../controller/reconcile.ts';
+import { keyOf, keyText } from '../controller/reconcile.ts';
 import type { Service } from '../controller/types.ts';
 import type {
   ConntrackViewSchema,
@@ -40,9 +40,11 @@ export type ReplaceServicesView = Static<typeof ReplaceServicesViewSchema>;
 export type ErrorView = Static<typeof ErrorSchema>;
 /** GET /v1/stats */
 export type StatsView = Static<typeof StatsViewSchema>;
-function healthIndex(health: HealthMonitor | undefined): Map<string, EndpointHealth> {
+
+/** Health by `${service}/${endpoint id}`: of every service, or of one (O(its endpoints)). */
+function healthIndex(health: HealthMonitor | undefined, service?: string): Map<string, EndpointHealth> {
   const m = new Map<string, EndpointHealth>();
-  for (const h of health?.status() ?? []) m.set(`${h.service}/${endpointId(h)}`, h);
+  for (const h of (service === undefined ? health?.status() : health?.statusOf(service)) ?? []) m.set(`${h.service}/${endpointId(h)}`, h);
   return m;
 }
 
@@ -66,40 +68,34 @@ export function serviceViews(c: Controller, health: HealthMonitor | undefined): 
 
 export function oneServiceView(c: Controller, health: HealthMonitor | undefined, name: string): ServiceView | undefined {
   const s = c.get(name);
-  return s === undefined ? undefined : serviceView(c, s, healthIndex(health));
+  return s === undefined ? undefined : serviceView(c, s, healthIndex(health, name));
 }
 
-/** Service name per datapath id, for the services the controller knows. */
+/** Service name per datapath id, for the services the controller knows (one read of the service map). */
 export function namesById(c: Controller): Map<number, string> {
+  const byKey = new Map<string, string>();
+  for (const s of c.view()) byKey.set(keyText(keyOf(s)), s.name);
   const m = new Map<number, string>();
-  for (const s of c.dp.listServices()) m.set(s.id, '');
-  for (const s of c.services()) {
-    const id = c.dp.getService(keyOf(s))?.id;
-    if (id !== undefined) m.set(id, s.name);
-  }
+  for (const s of c.dp.listServices()) m.set(s.id, byKey.get(keyText(s.key)) ?? '');
   return m;
 }
 
-
-
-
-
-
-
 export function conntrackView(c: Controller, filter: { service?: string; states?: string[]; limit: number }): ConntrackView {
   const names = namesById(c);
-  let flows = c.dp.listFlows();
-  if (filter.service !== undefined) {
-    const id = c.serviceId(filter.service);
-    flows = flows.filter((f) => f.serviceId === id);
+  const serviceId = filter.service === undefined ? undefined : c.serviceId(filter.service);
+  if (filter.service !== undefined && serviceId === undefined) return { total: 0, entries: [] };
+  if (c.dp.queryFlows !== undefined) {
+    const q = c.dp.queryFlows({ ...(serviceId !== undefined ? { serviceId } : {}), ...(filter.states !== undefined ? { states: filter.states } : {}), limit: filter.limit });
+    return { total: q.total, entries: q.flows.map((f) => ({ ...f, service: names.get(f.serviceId) ?? '' })) };
   }
+  let flows = c.dp.listFlows();
+  if (serviceId !== undefined) flows = flows.filter((f) => f.serviceId === serviceId);
   if (filter.states !== undefined) {
     const wanted = new Set(filter.states);
     flows = flows.filter((f) => wanted.has(f.state.toUpperCase()));
   }
   return { total: flows.length, entries: flows.slice(0, filter.limit).map((f) => ({ ...f, service: names.get(f.serviceId) ?? '' })) };
 }
-
 
 /** Flows by state: the datapath's own count when it keeps one (no full conntrack decode per scrape), else counted from listFlows. */
 export function flowCounts(c: Controller): { byState: Record<string, number>; ageMs: number } {

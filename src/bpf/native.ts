@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { ROOT } from '../root.ts';
 
 export interface NativeMapDesc {
   name: string;
@@ -110,6 +110,11 @@ export interface NativeBinding {
   mapLookupBatch(fd: number, keysOut: Uint8Array, valuesOut: Uint8Array, keySize: number, valueSize: number): number;
   mapUpdateBatch(fd: number, keys: Uint8Array, values: Uint8Array, count: number, flags: number, doneOut: Uint32Array): number;
   mapDeleteBatch(fd: number, keys: Uint8Array, keySize: number, count: number): number;
+  /** Maps the first `bytes` of a BPF_F_MMAPABLE array: an opaque handle or -errno (mmap.c). */
+  mmapOpen(fd: number, bytes: number): NativeHandle | number;
+  mmapWrite(handle: NativeHandle, offset: number, bytes: Uint8Array): number;
+  mmapRead(handle: NativeHandle, offset: number, out: Uint8Array): number;
+  mmapClose(handle: NativeHandle): void;
   objPin(fd: number, path: string): number;
   objGet(path: string): number;
   mapInfo(fd: number): NativeMapInfo | number;
@@ -142,7 +147,7 @@ export interface NativeBinding {
   monotonicCoarseNs(): bigint | number;
 }
 
-const ADDON = path.join(path.dirname(fileURLToPath(import.meta.url)), 'native', 'build', 'Release', 'xlb_bpf.node');
+const ADDON = path.join(ROOT, 'src', 'bpf', 'native', 'build', 'Release', 'xlb_bpf.node');
 
 let loaded: NativeBinding | undefined;
 

@@ -57,6 +57,13 @@ export interface DatapathLimits {
 
 export type FlowState = string;
 
+export interface FlowQuery {
+  serviceId?: number;
+  /** State names (upper case, CT_STATE spelling). */
+  states?: string[];
+  limit?: number;
+}
+
 /** One tracked connection, as seen from the client side. */
 export interface DpFlow {
   serviceId: number;
@@ -74,8 +81,11 @@ export interface DpFlow {
 }
 
 export interface DpCounters {
-  /** Per service id: packets/bytes the datapath handled for it. */
-  services: Map<number, { packets: number; bytes: number }>;
+  /**
+   * Per service id: packets/bytes the datapath handled for it; `flows` created and packets
+   * `drops`ped for it (optional: implementations that do not count them leave them out).
+   */
+  services: Map<number, { packets: number; bytes: number; flows?: number; drops?: number }>;
   /** Per service id, per endpoint slot. */
   endpoints: Map<number, Map<number, { packets: number; bytes: number }>>;
   /** Drops by reason name (the REASON spelling: drop_no_endpoint). */
@@ -135,6 +145,12 @@ export interface Datapath {
   deleteService(key: DpServiceKey): boolean;
   /** Tracked flows (both directions merged into one record per connection). */
   listFlows(): DpFlow[];
+  /**
+   * listFlows filtered, and at most `limit` of them built, with the number that match: what
+   * `GET /v1/conntrack` needs, without building a record for each of 1,000,000 entries.
+   * Optional; without it callers filter listFlows().
+   */
+  queryFlows?(q: FlowQuery): { total: number; flows: DpFlow[] };
   /** Deletes every flow of a service going to an endpoint (both directions); returns how many. */
   deleteFlows(serviceId: number, endpoint: { ip: string; port: number }): number;
   counters(): DpCounters;

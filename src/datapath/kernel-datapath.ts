@@ -10,7 +10,7 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { ifindex } from '../bpf/index.ts';
 import type { BpfProgram } from '../bpf/index.ts';
-import type { Datapath, DatapathHandle, DatapathLimits, DpCounters, DpEndpoint, DpFlow, DpService, DpServiceKey } from '../controller/datapath.ts';
+import type { Datapath, DatapathHandle, DatapathLimits, DpCounters, DpEndpoint, DpFlow, DpService, DpServiceKey, FlowQuery } from '../controller/datapath.ts';
 import { DatapathRefusal } from '../controller/datapath.ts';
 import { formatIp } from '../controller/ip.ts';
 import { maglevTable, wrrSchedule } from '../controller/lookup-tables.ts';
@@ -23,6 +23,7 @@ import {
   algorithmName,
   countFlowsByState,
   ctAlive,
+  ctEntryOffset,
   ctPeerKey,
   datapathNow,
   deleteService as deleteServiceEntry,
@@ -45,8 +46,8 @@ import {
   writeEndpoints,
   writeSched,
 } from './maps.ts';
-import { CT_F, CT_STATE, FWD_RESULT, REASON, SVC_F_PERSIST, XLB_MAX_EP, policer as policerCodec, service as serviceCodec, svcKey, u32Key } from '../schema/maps.ts';
-import type { Config } from '../schema/maps.ts';
+import { CT_F, CT_STATE, FWD_RESULT, REASON, SVC_F_PERSIST, XLB_MAX_EP, ctEntry, ctKey, policer as policerCodec, service as serviceCodec, svcKey, u32Key } from '../schema/maps.ts';
+import type { Config, CtEntry, CtKey } from '../schema/maps.ts';
 import type { Algorithm } from '../controller/types.ts';
 import { serviceKeyText } from '../controller/types.ts';
 import { xdpVethWarning } from './veth-gro.ts';
@@ -79,6 +80,25 @@ const MAX_WEIGHT = 65535;
 /** How old a count of flows by state may be before flowCounts() takes a new one (the agent's conntrack maintenance, every 5 s, keeps it fresher). */
 const FLOW_COUNT_MAX_AGE_MS = 10_000;
 
+/** The controller's record of a flow: its entry, with the other direction's counters added (peerOf finds that entry). */
+function flowRecord(k: CtKey, e: CtEntry, now: bigint, peerOf: (k: CtKey, e: CtEntry) => CtEntry | undefined): DpFlow {
+  const fam = familyCode(k.family);
+  const peer = peerOf(k, e);
+  return {
+    serviceId: e.svc_id,
+    protocol: protoName(k.proto) ?? 'icmp',
+    client: { ip: formatIp(k.saddr, fam), port: k.sport },
+    vip: { ip: formatIp(k.daddr, fam), port: k.dport },
+    endpoint: { ip: formatIp(e.nat_daddr, fam), port: e.nat_dport },
+    endpointSlot: e.ep_slot,
+    state: CT_STATE[e.state] ?? `STATE_${e.state}`,
+    packets: Number(e.packets + (peer?.packets ?? 0n)),
+    bytes: Number(e.bytes + (peer?.bytes ?? 0n)),
+    ageMs: Number((now - e.created_ns) / 1_000_000n),
+    idleMs: Number((now - (peer !== undefined && peer.last_seen_ns > e.last_seen_ns ? peer.last_seen_ns : e.last_seen_ns)) / 1_000_000n),
+  };
+}
+
 export class KernelDatapath implements Datapath {
   readonly limits: DatapathLimits;
   readonly maglevSize: number;
@@ -86,8 +106,13 @@ export class KernelDatapath implements Datapath {
   private readonly maps: LoadedDatapath['maps'];
   /** sched_len written with each generation, for the service entry that flips to it. */
   private readonly schedLen = new Map<string, number>();
-  /** id → key of the entries seen or written (guards writes to an active generation). */
-  private readonly idKey = new Map<number, { key: DpServiceKey; gen: 0 | 1 }>();
+  /**
+   * id → key, generation and shape (port range or not) of the entries seen (listServices,
+   * getService) or written: guards writes to an active generation, and tells putService when a
+   * service changed shape. Every entry the map holds was seen by the Reconciler's first
+   * listServices, so an id missing here has no entry.
+   */
+  private readonly idKey = new Map<number, { key: DpServiceKey; gen: 0 | 1; range: boolean }>();
   /** The last count of live flows by state (maintainConntrack or flowCounts took it). */
   private flowCount: { byState: Record<string, number>; atMs: number } | undefined;
 
@@ -111,7 +136,8 @@ export class KernelDatapath implements Datapath {
     return serviceKeyBytes({ vip: k.vip, port: range ? 0 : k.port, proto: k.protocol });
   }
 
-  private decodeService(kb: Buffer, vb: Buffer): DpService | undefined {
+  /** `policers`: the whole xlb_policers array read in one batch (listServices), else one lookup. */
+  private decodeService(kb: Buffer, vb: Buffer, policers?: { values: Buffer; count: number }): DpService | undefined {
     const k = svcKey.decode(kb);
     const v = serviceCodec.decode(vb);
     const protocol = protoName(k.proto);
@@ -119,7 +145,8 @@ export class KernelDatapath implements Datapath {
     const algorithm = algorithmName(v.algo);
     // ICMP echo services are the datapath's, not the controller's (it has no such protocol).
     if (protocol === undefined || protocol === 'icmp' || mode === undefined || algorithm === undefined || (k.family !== 4 && k.family !== 6)) return undefined;
-    const pol = this.maps.policers.lookup(u32Key(v.id));
+    const ps = policerCodec.size;
+    const pol = policers !== undefined && v.id < policers.count ? policers.values.subarray(v.id * ps, (v.id + 1) * ps) : this.maps.policers.lookup(u32Key(v.id));
     const p = pol === undefined ? { rate_pps: 0, burst: 0 } : policerCodec.decode(pol);
     const range = k.port === 0;
     const svc: DpService = {
@@ -133,14 +160,20 @@ export class KernelDatapath implements Datapath {
       endpointCount: v.ep_count,
       generation: (v.gen & 1) as 0 | 1,
     };
-    this.idKey.set(svc.id, { key: svc.key, gen: svc.generation });
+    this.idKey.set(svc.id, { key: svc.key, gen: svc.generation, range });
     return svc;
   }
 
   listServices(): DpService[] {
+    // Batch reads (a few syscalls for 100,000 services, not two per service).
+    const raw = this.maps.services.lookupBatchRaw();
     const out: DpService[] = [];
-    for (const [k, v] of this.maps.services.entries()) {
-      const s = this.decodeService(k, v);
+    if (raw.count === 0) return out;
+    const pol = this.maps.policers.lookupBatchRaw();
+    const ks = this.maps.services.keySize;
+    const vs = this.maps.services.valueBufferSize;
+    for (let i = 0; i < raw.count; i++) {
+      const s = this.decodeService(raw.keys.subarray(i * ks, (i + 1) * ks), raw.values.subarray(i * vs, (i + 1) * vs), pol);
       if (s !== undefined) out.push(s);
     }
     return out;
@@ -163,12 +196,14 @@ export class KernelDatapath implements Datapath {
 
   writeGeneration(id: number, generation: 0 | 1, algorithm: Algorithm, endpoints: DpEndpoint[]): void {
     const owner = this.idKey.get(id);
-    if (owner !== undefined && owner.gen === generation && this.maps.services.lookup(this.encodeKey(owner.key, false)) !== undefined) {
+    if (owner !== undefined && owner.gen === generation && this.maps.services.lookup(this.encodeKey(owner.key, owner.range)) !== undefined) {
       throw new Error(`kernel datapath: refusing to write the ACTIVE generation ${generation} of service id ${id} (${serviceKeyText(owner.key)})`);
     }
     if (id <= 0 || id >= this.limits.maxServices) throw new Error(`kernel datapath: service id ${id} is outside 1..${this.limits.maxServices - 1}`);
     if (endpoints.length > XLB_MAX_EP) throw new Error(`kernel datapath: ${endpoints.length} endpoints > ${XLB_MAX_EP}`);
-    // One batch of the used slots: packets read at most the service entry's ep_count of them.
+    // The generation's slots as one contiguous run of the mmapped xlb_endpoints: one memcpy of
+    // the used slots (packets read at most the service entry's ep_count of them). No packet reads
+    // this generation until putService names it (the map update is the barrier).
     writeEndpoints(this.dp, id, generation, endpoints, { clearRest: false });
     let table: Uint32Array | undefined;
     if (algorithm === 'maglev' && this.maglevSize > 0) table = maglevTable(endpoints, this.maglevSize);
@@ -222,13 +257,17 @@ export class KernelDatapath implements Datapath {
       portHi: range ? svc.portEnd : 0,
       persistTimeoutS: svc.persistenceTimeoutS,
     });
-    this.idKey.set(svc.id, { key: svc.key, gen: svc.generation });
+    const before = this.idKey.get(svc.id);
+    this.idKey.set(svc.id, { key: svc.key, gen: svc.generation, range });
     // A service that turned from one port into a range (or back) keeps its id and key text but
     // lives under the other map key: drop the entry of its previous shape (after the new one
     // exists, so no packet finds neither).
-    const otherKey = this.encodeKey(svc.key, !range);
-    const other = this.maps.services.lookup(otherKey);
-    if (other !== undefined && serviceCodec.decode(other).id === svc.id) this.maps.services.delete(otherKey);
+    if (before !== undefined && before.range !== range) {
+      const otherKey = this.encodeKey(before.key, before.range);
+      const other = this.maps.services.lookup(otherKey);
+      // (An ICMP echo service has port 0 in both shapes: its other key is its own.)
+      if (!otherKey.equals(key) && other !== undefined && serviceCodec.decode(other).id === svc.id) this.maps.services.delete(otherKey);
+    }
   }
 
   deleteService(key: DpServiceKey): boolean {
@@ -243,29 +282,65 @@ export class KernelDatapath implements Datapath {
   }
 
   // ---------------------------------------------------------------- flows
+  /**
+   * Flows matching q, reading each entry's filter fields in place (no decode) and building at
+   * most q.limit records; the other direction's counters come from one lookup per record built
+   * (an index of every entry only when many records are asked for).
+   */
+  queryFlows(q: FlowQuery): { total: number; flows: DpFlow[] } {
+    const cfg = this.readConfig();
+    const now = datapathNow(cfg);
+    const raw = this.maps.ct.lookupBatchRaw();
+    const ks = this.maps.ct.keySize;
+    const vs = this.maps.ct.valueBufferSize;
+    const view = new DataView(raw.values.buffer, raw.values.byteOffset, raw.values.length);
+    const oFlags = ctEntryOffset('flags');
+    const oSvc = ctEntryOffset('svc_id');
+    const oState = ctEntryOffset('state');
+    const oLast = ctEntryOffset('last_seen_ns');
+    const states = q.states === undefined ? undefined : new Set(q.states.map((x) => (CT_STATE as readonly string[]).indexOf(x.toUpperCase())));
+    const limit = q.limit ?? Number.MAX_SAFE_INTEGER;
+    const picked: number[] = [];
+    let total = 0;
+    for (let i = 0; i < raw.count; i++) {
+      const b = i * vs;
+      const flags = view.getUint8(b + oFlags);
+      if ((flags & CT_F.reply) !== 0) continue;
+      if (q.serviceId !== undefined && view.getUint32(b + oSvc, true) !== q.serviceId) continue;
+      const state = view.getUint8(b + oState);
+      if (states !== undefined && !states.has(state)) continue;
+      // ct_alive (maps.ts) on the three fields in place.
+      if (!ctAlive({ state, flags, last_seen_ns: view.getBigUint64(b + oLast, true) }, now, cfg.timeouts_s)) continue;
+      total++;
+      if (picked.length < limit) picked.push(i);
+    }
+    let peerOf: (k: CtKey, e: CtEntry) => CtEntry | undefined;
+    if (picked.length > 4096) {
+      const byKey = new Map<string, number>();
+      for (let i = 0; i < raw.count; i++) byKey.set(raw.keys.subarray(i * ks, (i + 1) * ks).toString('hex'), i);
+      peerOf = (k, e) => {
+        const j = byKey.get(ctPeerKey(k, e).toString('hex'));
+        return j === undefined ? undefined : ctEntry.decode(raw.values.subarray(j * vs, (j + 1) * vs));
+      };
+    } else {
+      peerOf = (k, e) => {
+        const v = this.maps.ct.lookup(ctPeerKey(k, e));
+        return v === undefined ? undefined : ctEntry.decode(v);
+      };
+    }
+    const flows = picked.map((i) => flowRecord(ctKey.decode(raw.keys.subarray(i * ks, (i + 1) * ks)), ctEntry.decode(raw.values.subarray(i * vs, (i + 1) * vs)), now, peerOf));
+    return { total, flows };
+  }
+
   listFlows(): DpFlow[] {
     const cfg = this.readConfig();
     const now = datapathNow(cfg);
     const all = readCt(this.maps.ct);
-    const byKey = new Map(all.map((x) => [x.kb.toString('hex'), x]));
+    const byKey = new Map(all.map((x) => [x.kb.toString('hex'), x.e]));
     const out: DpFlow[] = [];
     for (const { k, e } of all) {
       if ((e.flags & CT_F.reply) !== 0 || !ctAlive(e, now, cfg.timeouts_s)) continue;
-      const fam = familyCode(k.family);
-      const peer = byKey.get(ctPeerKey(k, e).toString('hex'));
-      out.push({
-        serviceId: e.svc_id,
-        protocol: protoName(k.proto) ?? 'icmp',
-        client: { ip: formatIp(k.saddr, fam), port: k.sport },
-        vip: { ip: formatIp(k.daddr, fam), port: k.dport },
-        endpoint: { ip: formatIp(e.nat_daddr, fam), port: e.nat_dport },
-        endpointSlot: e.ep_slot,
-        state: CT_STATE[e.state] ?? `STATE_${e.state}`,
-        packets: Number(e.packets + (peer?.e.packets ?? 0n)),
-        bytes: Number(e.bytes + (peer?.e.bytes ?? 0n)),
-        ageMs: Number((now - e.created_ns) / 1_000_000n),
-        idleMs: Number((now - (peer !== undefined && peer.e.last_seen_ns > e.last_seen_ns ? peer.e.last_seen_ns : e.last_seen_ns)) / 1_000_000n),
-      });
+      out.push(flowRecord(k, e, now, (pk, pe) => byKey.get(ctPeerKey(pk, pe).toString('hex'))));
     }
     return out;
   }
@@ -347,7 +422,7 @@ export class KernelDatapath implements Datapath {
     const out: DpCounters = { services: new Map(), endpoints: new Map(), drops: new Map(), verdicts: new Map() };
     for (const s of this.listServices()) {
       const sc = readServiceStats(this.dp, s.id);
-      out.services.set(s.id, { packets: Number(sc.packets), bytes: Number(sc.bytes) });
+      out.services.set(s.id, { packets: Number(sc.packets), bytes: Number(sc.bytes), flows: Number(sc.flows), drops: Number(sc.drops) });
       const eps = new Map<number, { packets: number; bytes: number }>();
       for (let slot = 0; slot < s.endpointCount; slot++) {
         const c = readEndpointStats(this.dp, s.id, slot);

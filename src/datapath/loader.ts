@@ -7,15 +7,16 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { BpfMap, BpfObject, detachTc, detachXdp, u32 } from '../bpf/index.ts';
 import type { BpfProgram, XdpMode } from '../bpf/index.ts';
-import { config as configCodec, DEFAULT_TIMEOUTS_S, XLB_MAGLEV_M, XLB_MAX_EP, XLB_MAX_SVC, u32Key } from '../schema/maps.ts';
+import { config as configCodec, DEFAULT_TIMEOUTS_S, XLB_MAGLEV_M, XLB_MAX_EP, XLB_MAX_SVC, schedEntriesPerTable, u32Key } from '../schema/maps.ts';
 import type { Config } from '../schema/maps.ts';
+import { DATAPATH_REQUIRES, missingFeatures, missingText, probeKernelFeatures } from './kernel-features.ts';
+import type { FeatureProbe } from './kernel-features.ts';
+import { ROOT } from '../root.ts';
 
 export type Hook = 'tc' | 'xdp';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 export interface LoadOptions {
   hook: Hook;
@@ -74,6 +75,8 @@ export interface LoadedDatapath {
   readonly maxServices: number;
   /** True when the maps were re-opened from pins (a restart), false when created. */
   readonly reusedPins: boolean;
+  /** The running kernel's features (kernel-features.ts), e.g. `have.fib_lookup_tbid` for XLB_CFG_F_FIB_TABLE. */
+  readonly features: FeatureProbe;
   /**
    * Pin of this load's tail-call table (xlb_progs_<hook>_<pid>_<random> in pinDir). The kernel
    * empties a PROG_ARRAY when its last user-space reference (fd or pin) goes, so without it a
@@ -112,6 +115,9 @@ function isPrime(n: number): boolean {
   return true;
 }
 
+/** The flood guard's default (bpf/include/flood.h): Katran's MAX_CONN_RATE, new flows per second per CPU. */
+export const DEFAULT_NEW_FLOW_RATE = 125_000;
+
 /** Default config of a fresh instance. */
 export function defaultConfig(maglevSize: number): Config {
   const timeouts = [...DEFAULT_TIMEOUTS_S];
@@ -124,6 +130,7 @@ export function defaultConfig(maglevSize: number): Config {
     snat_port_max: 60999,
     rst_seq_window: 131072,
     unknown_tcp: 0,
+    new_flow_rate: DEFAULT_NEW_FLOW_RATE,
     clock_offset_ns: 0n,
     snat_v4: Buffer.alloc(16),
     snat_v6: Buffer.alloc(16),
@@ -137,6 +144,11 @@ export function objectPathFor(hook: Hook): string {
 
 export function loadDatapath(opts: LoadOptions): LoadedDatapath {
   const hook = opts.hook;
+  // The helpers and map types the objects use, from the kernel's own BTF (kernel-features.ts):
+  // a kernel without one is named here instead of failing in the verifier ("unknown func").
+  const features = probeKernelFeatures();
+  const lacking = missingFeatures(DATAPATH_REQUIRES, features);
+  if (lacking.length > 0 && features.have.btf) throw new Error(`loadDatapath: ${missingText(lacking, features)}; run the datapath on Linux 5.15 or newer`);
   if (hook !== 'tc' && hook !== 'xdp') throw new Error(`loadDatapath: hook '${String(hook)}' is not 'tc' or 'xdp'`);
   const pinnedMaglev = pinnedMaglevSize(opts.pinDir);
   const maglevSize = opts.maglevSize ?? pinnedMaglev ?? XLB_MAGLEV_M;
@@ -152,8 +164,12 @@ export function loadDatapath(opts: LoadOptions): LoadedDatapath {
     );
   }
   const wantServices = opts.maxServices ?? XLB_MAX_SVC;
-  if (!Number.isInteger(wantServices) || wantServices < 1 || wantServices > 65536) {
-    throw new Error(`loadDatapath: maxServices ${wantServices} must be an integer in 1..65536`);
+  if (!Number.isInteger(wantServices) || wantServices < 1 || wantServices > 1_048_576) {
+    throw new Error(`loadDatapath: maxServices ${wantServices} must be an integer in 1..1048576`);
+  }
+  // xlb_sched is indexed by a __u32 ((id * 2 + gen) * entries per table + position / chunk).
+  if (wantServices * 2 * schedEntriesPerTable(maglevSize) > 0xffffffff) {
+    throw new Error(`loadDatapath: maxServices ${wantServices} with Maglev size ${maglevSize} needs more than 2^32 table entries: use fewer services or a smaller Maglev size`);
   }
   const ctEntries = opts.ctEntries ?? 262144;
   if (!Number.isInteger(ctEntries) || ctEntries < 16) throw new Error(`loadDatapath: ctEntries ${ctEntries} must be an integer ≥ 16`);
@@ -164,7 +180,7 @@ export function loadDatapath(opts: LoadOptions): LoadedDatapath {
   const sizes = adoptPinnedSizes(opts.pinDir, {
     xlb_services: wantServices,
     xlb_endpoints: wantServices * 2 * XLB_MAX_EP,
-    xlb_sched: wantServices * 2 * maglevSize,
+    xlb_sched: wantServices * 2 * schedEntriesPerTable(maglevSize),
     xlb_rr: wantServices,
     xlb_ep_conns: wantServices * XLB_MAX_EP,
     xlb_policers: wantServices,
@@ -244,6 +260,7 @@ export function loadDatapath(opts: LoadOptions): LoadedDatapath {
       maglevSize,
       maxServices,
       reusedPins,
+      features,
       progsPin,
       obj,
       maps,

@@ -26,11 +26,13 @@ import {
   REASON,
   SVC_F_PERSIST,
   XLB_MAX_EP,
+  XLB_SCHED_CHUNK,
   counters,
   ctEntry,
   ctKey,
   endpoint as endpointCodec,
   policer as policerCodec,
+  schedEntriesPerTable,
   service as serviceCodec,
   svcKey,
   svcStats,
@@ -180,31 +182,64 @@ export function decodeEndpoint(b: Buffer | undefined): Required<EndpointSpec> {
 }
 
 /**
- * Writes slots 0..eps.length-1 of generation gen of service svcId in one batch; with
- * `clearRest` the other slots of the generation become unused too (the reader bounds itself by
- * the service's ep_count, so the controller's adapter leaves them).
+ * Writes slots 0..eps.length-1 of generation gen of service svcId with one memcpy into the
+ * mmapped xlb_endpoints (BPF_F_MMAPABLE; a generation's slots are contiguous); by default
+ * (`clearRest`) the other slots of the generation become unused too. The controller's adapter
+ * passes `clearRest: false`: the reader bounds itself by the service's ep_count, so the slots
+ * past it are never read and need not be written.
  */
 export function writeEndpoints(dp: LoadedDatapath, svcId: number, gen: 0 | 1, eps: EndpointSpec[], opts: { clearRest?: boolean } = {}): void {
   if (eps.length > XLB_MAX_EP) throw new RangeError(`${eps.length} endpoints: at most ${XLB_MAX_EP} per service`);
   const n = opts.clearRest === false ? eps.length : XLB_MAX_EP;
-  const entries: [Buffer, Buffer][] = [];
-  for (let slot = 0; slot < n; slot++) entries.push([u32Key(endpointIndex(svcId, gen, slot)), encodeEndpoint(eps[slot])]);
-  if (entries.length > 0) dp.maps.endpoints.updateBatch(entries);
+  if (n === 0) return;
+  const size = endpointCodec.size;
+  const raw = Buffer.alloc(n * size); // all zero: family 0, an unused slot
+  const view = new DataView(raw.buffer, raw.byteOffset, raw.length);
+  eps.forEach((e, slot) => {
+    if (e.ip === '') return;
+    const { addr, family } = addr16(e.ip);
+    endpointCodec.write(view, slot * size, { addr, port: e.port, weight: e.weight ?? 1, family, flags: e.active === false ? 0 : EP_F_ACTIVE });
+  });
+  dp.maps.endpoints.writeMapped(endpointIndex(svcId, gen, 0) * size, raw);
 }
 
-/** The first `count` slots of generation gen of svcId. */
+/** The first `count` slots of generation gen of svcId (one copy out of the mapping). */
 export function readEndpoints(dp: LoadedDatapath, svcId: number, gen: 0 | 1, count: number): Required<EndpointSpec>[] {
-  return Array.from({ length: count }, (_, slot) => decodeEndpoint(dp.maps.endpoints.lookup(u32Key(endpointIndex(svcId, gen, slot)))));
+  if (count <= 0) return [];
+  const size = endpointCodec.size;
+  const raw = Buffer.alloc(count * size);
+  dp.maps.endpoints.readMapped(endpointIndex(svcId, gen, 0) * size, raw);
+  return Array.from({ length: count }, (_, slot) => decodeEndpoint(raw.subarray(slot * size, (slot + 1) * size)));
 }
 
-/** Writes a Maglev table or WRR schedule (position → slot) into generation gen of svcId. */
+/** Byte offset of generation gen's table of svcId in the mmapped xlb_sched (XLB_SCHED_CHUNK positions per entry). */
+export function schedOffset(maglevSize: number, svcId: number, gen: 0 | 1): number {
+  return (svcId * 2 + gen) * schedEntriesPerTable(maglevSize) * XLB_SCHED_CHUNK;
+}
+
+/**
+ * Writes a Maglev table or WRR schedule (position → slot) into generation gen of svcId: the
+ * table's run of xlb_sched (one byte per position, zero after the table's end) with one memcpy
+ * into the mmapped map (xlb_sched is BPF_F_MMAPABLE; docs/datapath.md).
+ */
 export function writeSched(dp: LoadedDatapath, svcId: number, gen: 0 | 1, table: Uint32Array): void {
   if (table.length > dp.maglevSize) throw new RangeError(`table of ${table.length} entries: at most ${dp.maglevSize} (the Maglev size)`);
-  const base = (svcId * 2 + gen) * dp.maglevSize; // xlb_sched: (service id, generation, position)
-  // One BPF_MAP_UPDATE_BATCH from contiguous host-order arrays (no Buffer per entry, no copy of the table).
-  const keys = new Uint32Array(table.length);
-  for (let i = 0; i < table.length; i++) keys[i] = base + i;
-  dp.maps.sched.updateBatchRaw({ count: table.length, keys: Buffer.from(keys.buffer), values: Buffer.from(table.buffer, table.byteOffset, table.byteLength) });
+  const per = schedEntriesPerTable(dp.maglevSize);
+  const bytes = new Uint8Array(per * XLB_SCHED_CHUNK);
+  for (let i = 0; i < table.length; i++) {
+    const slot = table[i] as number;
+    if (slot >= XLB_MAX_EP) throw new RangeError(`table position ${i} names slot ${slot}: slots are 0..${XLB_MAX_EP - 1}`);
+    bytes[i] = slot;
+  }
+  dp.maps.sched.writeMapped(schedOffset(dp.maglevSize, svcId, gen), bytes);
+}
+
+/** The first `len` positions of generation gen's table of svcId (read back through the mapping). */
+export function readSched(dp: LoadedDatapath, svcId: number, gen: 0 | 1, len = dp.maglevSize): Uint32Array {
+  const per = schedEntriesPerTable(dp.maglevSize);
+  const bytes = new Uint8Array(Math.min(len, per * XLB_SCHED_CHUNK));
+  dp.maps.sched.readMapped(schedOffset(dp.maglevSize, svcId, gen), bytes);
+  return Uint32Array.from(bytes);
 }
 
 export function setPolicer(dp: LoadedDatapath, svcId: number, ratePps: number, burst: number): void {
@@ -256,12 +291,13 @@ export function ctPeerKey(k: CtKey, e: CtEntry): Buffer {
   return ctKey.encode({ saddr: e.nat_daddr, daddr: e.nat_saddr, sport: e.nat_dport, dport: e.nat_sport, proto: k.proto, family: k.family });
 }
 
-const field = (name: string): number => {
+/** Byte offset of a field of struct xlb_ct_entry (for readers that filter a batch in place). */
+export function ctEntryOffset(name: string): number {
   const f = ctEntry.fields.find((x) => x.name === name);
   if (f === undefined) throw new Error(`struct xlb_ct_entry has no field ${name}`);
   return f.offset;
-};
-const CT_OFF = { state: field('state'), flags: field('flags'), lastSeen: field('last_seen_ns') };
+}
+const CT_OFF = { state: ctEntryOffset('state'), flags: ctEntryOffset('flags'), lastSeen: ctEntryOffset('last_seen_ns') };
 
 /**
  * Live flows (one per connection: reply entries are not counted) by state name, reading three
@@ -349,10 +385,11 @@ export function writeEndpointConns(dp: LoadedDatapath, svcId: number, slot: numb
 
 /** Zeroes the per-service and per-endpoint counters of a service id (the next service to take the id starts from zero). */
 export function resetServiceCounters(dp: LoadedDatapath, svcId: number): void {
-  const cpus = numPossibleCpus();
-  const zeros = (size: number): Buffer[] => Array.from({ length: cpus }, () => Buffer.alloc(size));
-  dp.maps.svcStats.updatePerCpu(u32Key(svcId), zeros(svcStats.size));
-  for (let slot = 0; slot < XLB_MAX_EP; slot++) dp.maps.epStats.updatePerCpu(u32Key(endpointStatsIndex(svcId, slot)), zeros(counters.size));
+  dp.maps.svcStats.update(u32Key(svcId), Buffer.alloc(dp.maps.svcStats.valueBufferSize));
+  // The 64 endpoint slots in one batch.
+  const keys = new Uint32Array(XLB_MAX_EP);
+  for (let slot = 0; slot < XLB_MAX_EP; slot++) keys[slot] = endpointStatsIndex(svcId, slot);
+  dp.maps.epStats.updateBatchRaw({ count: XLB_MAX_EP, keys: Buffer.from(keys.buffer), values: Buffer.alloc(XLB_MAX_EP * dp.maps.epStats.valueBufferSize) });
 }
 
 /** Zeroes every per-CPU counter array (reasons, forwarding results). */

@@ -11,18 +11,21 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, accessSync, constants } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { spawn } from 'node:child_process';
 import type { Writable } from 'node:stream';
 import { cacheDir, resolveKernel } from './vm-kernel.ts';
 import type { CachedKernel } from './vm-kernel.ts';
+import { ROOT } from '../root.ts';
 
-export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const PROJECT_ROOT = ROOT;
 
 /** Exit codes of `xlb vm run` that are not the command's own. */
 export const VM_EXIT = { timeout: 124, failure: 125 } as const;
 
 export type Accel = 'kvm' | 'tcg';
+
+/** XLB_SLOW_FACTOR in a TCG guest (the host's XLB_SLOW_FACTOR, when set, wins). */
+export const TCG_SLOW_FACTOR = 10;
 
 export interface AccelChoice {
   accel: Accel;
@@ -232,6 +235,9 @@ export async function vmRun(opts: VmRunOptions): Promise<VmRunResult> {
       LANG: process.env.LANG ?? 'C.UTF-8',
       XLB_VM: '1',
       XLB_VM_KERNEL: kernel.release,
+      // Timeouts that wait on real processes (lab/slow.ts) scale by this: TCG runs node and
+      // tcpdump 10-50× slower than the host (measured: tcpdump's start > the lab's 10 s).
+      XLB_SLOW_FACTOR: process.env.XLB_SLOW_FACTOR ?? (accel.accel === 'tcg' ? String(TCG_SLOW_FACTOR) : '1'),
       ...opts.env,
     };
     // The node running this process is on the shared root: the guest finds it first on PATH.
@@ -327,17 +333,25 @@ export async function vmRun(opts: VmRunOptions): Promise<VmRunResult> {
 export const SMOKE_SCENARIO = 'scenarios/lb/rr-tcp-dnat.ts';
 
 /**
+ * `xlb run` in a guest: the CLI straight through node, not ./xlb, whose set-up step (dpkg-query
+ * per package, the build's staleness check, a rebuild when stale) costs tens of seconds under
+ * TCG and is the host's job (the host builds before it boots a guest).
+ */
+export const GUEST_XLB = ['node', '--enable-source-maps', '--import', 'tsx', 'src/cli.ts'];
+
+/**
  * The guest command of `xlb vm smoke` (and of the test command's smoke): src/devtools/vm-smoke.ts (the
  * datapath check), then one scenario through `xlb run --backend prog --hook tc`, its TAP on stdout. Exit
- * status 0 only when both passed.
+ * status 0 only when both passed. `quick` (the test command's): vm-smoke.ts on XDP only, since the
+ * scenario loads and runs the TC object anyway: one datapath load less (~30 s under TCG).
  */
-export function smokeCommand(): string[] {
+export function smokeCommand(o: { quick?: boolean } = {}): string[] {
   return [
     'sh',
     '-c',
     [
-      'node --import tsx src/devtools/vm-smoke.ts; s=$?',
-      `./xlb run ${SMOKE_SCENARIO} --backend prog --hook tc --tap --report /tmp/xlb-vm-smoke; r=$?`,
+      `node --import tsx src/devtools/vm-smoke.ts${o.quick === true ? ' --hook xdp' : ''}; s=$?`,
+      `${GUEST_XLB.join(' ')} run ${SMOKE_SCENARIO} --backend prog --hook tc --tap --report /tmp/xlb-vm-smoke; r=$?`,
       'echo "smoke: datapath exit $s, scenario exit $r"',
       '[ $s = 0 ] && [ $r = 0 ]',
     ].join('; '),

@@ -2,10 +2,9 @@
 // no BPF code at all (it runs as any user), `prog` and `lab` need root and the built objects.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { BackendName, World, WorldOptions } from './world.ts';
+import { ROOT } from '../root.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** Why a backend cannot run on this machine now, or undefined when it can. */
 export function backendUnavailable(backend: BackendName): string | undefined {
@@ -30,8 +29,9 @@ export async function openWorld(opts: WorldOptions): Promise<World> {
       return createVirtualWorld(opts, openProgDatapath);
     }
     case 'lab': {
-      const { createLabWorld } = await import('./lab-world.ts');
-      return createLabWorld(opts);
+      const [{ createLabWorld }, { labReuseEnabled, openPooledLabWorld }] = await Promise.all([import('./lab-world.ts'), import('./lab-pool.ts')]);
+      // One World per topology and hook for the whole run, reset between results (lab-pool.ts).
+      return labReuseEnabled() ? openPooledLabWorld(opts, createLabWorld) : createLabWorld(opts);
     }
   }
 }

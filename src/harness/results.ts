@@ -7,6 +7,7 @@ import junitModule from 'junit-report-builder';
 import type { Builder } from 'junit-report-builder';
 import type { Hook } from '../datapath/packet-datapath.ts';
 import type { CheckRecord } from './expect.ts';
+import type { ObservationRecord } from './matrix/observation.ts';
 import type { BackendName } from './world.ts';
 
 // The package is CommonJS (module.exports = builder) with ES-style typings: the default import is
@@ -34,6 +35,10 @@ export interface ResultRecord {
   /** Where this result's pcaps and logs are. */
   artifactsDir?: string;
   log: string[];
+  /** What was observed, digested without timing: compares across kernels (src/harness/matrix/). */
+  observation?: ObservationRecord;
+  /** The kernel it ran on, in a merged kernel matrix summary (`xlb run --kernels`). */
+  kernel?: string;
 }
 
 export interface RunSummary {
@@ -83,7 +88,7 @@ export function writeReports(dir: string, summary: RunSummary): { summary: strin
       suite = builder.testSuite().name(r.scenario);
       suites.set(r.scenario, suite);
     }
-    const tc = suite.testCase().className(r.scenario).name(`${r.backend} ${r.hook}`).file(r.file).time(r.durationMs / 1000);
+    const tc = suite.testCase().className(r.scenario).name(`${r.backend} ${r.hook}${r.kernel === undefined ? '' : ` ${r.kernel}`}`).file(r.file).time(r.durationMs / 1000);
     if (r.status === 'skipped') tc.skipped().standardOutput(r.skipReason ?? '');
     else if (r.status === 'failed') tc.failure(failureText(r).split('\n')[0] ?? 'failed').standardOutput(`${failureText(r)}\n\nseed ${r.seed}; reproduce: ${r.reproduce}\n${r.artifactsDir === undefined ? '' : `artifacts: ${r.artifactsDir}\n`}${r.log.join('\n')}`);
   }

@@ -6,11 +6,15 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import type { Hook } from '../datapath/packet-datapath.ts';
 import type { ClientReport, ClientRequest } from '../traffic/types.ts';
+import { slow } from '../../lab/slow.ts';
+import { DATAPATH_REQUIRES, missingFeatures, missingText, probeKernelFeatures } from '../datapath/kernel-features.ts';
+import type { FeatureProbe } from '../datapath/kernel-features.ts';
 import { backendUnavailable, openWorld } from './backends.ts';
 import { automaticChecks } from './checks.ts';
 import { diagnoseCaptures } from './diagnose.ts';
 import { writeDropsArtifact } from './drops/index.ts';
 import { digestOf } from './differential.ts';
+import { observationRecord } from './matrix/observation.ts';
 import { saveObservation } from './report/artifacts.ts';
 import type { Digest } from './differential.ts';
 import { Expect } from './expect.ts';
@@ -60,12 +64,16 @@ async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<
 }
 
 /** Where it does not apply (scenario's own word, or the machine), the reason; else undefined. */
-export function skipReason(s: Scenario, backend: BackendName, hook: Hook): string | undefined {
+export function skipReason(s: Scenario, backend: BackendName, hook: Hook, probe: FeatureProbe = probeKernelFeatures()): string | undefined {
   const b = s.backends?.[backend];
   if (typeof b === 'string') return `does not apply to ${backend}: ${b}`;
   const h = s.hooks?.[hook];
   if (typeof h === 'string') return `does not apply at ${hook}: ${h}`;
-  return backendUnavailable(backend);
+  const unavailable = backendUnavailable(backend);
+  if (unavailable !== undefined || backend === 'sim') return unavailable;
+  // prog and lab run the real datapath on this kernel: what it (or the scenario) needs must be there.
+  const missing = missingFeatures([...DATAPATH_REQUIRES, ...(s.requires ?? [])], probe);
+  return missing.length > 0 ? missingText(missing, probe) : undefined;
 }
 
 export async function runOne(o: RunOneOptions): Promise<RunOneOutcome> {
@@ -82,7 +90,7 @@ export async function runOne(o: RunOneOptions): Promise<RunOneOutcome> {
   const reports: ClientReport[] = [];
   let world: World | undefined;
   let digest: Digest | undefined;
-  const timeoutMs = (o.scenario.timeoutMs ?? DEFAULT_TIMEOUT_MS) * (o.backend === 'lab' ? 3 : 1);
+  const timeoutMs = slow((o.scenario.timeoutMs ?? DEFAULT_TIMEOUT_MS) * (o.backend === 'lab' ? 3 : 1));
   try {
     const services: ServiceInput[] = typeof o.scenario.services === 'function' ? o.scenario.services(topo) : o.scenario.services;
     const w = await openWorld({
@@ -92,6 +100,8 @@ export async function runOne(o: RunOneOptions): Promise<RunOneOutcome> {
       seed: o.seed,
       artifactsDir: o.artifactsDir,
       ...(o.scenario.timeoutsS === undefined ? {} : { timeoutsS: o.scenario.timeoutsS }),
+      ...(o.scenario.ctEntries === undefined ? {} : { ctEntries: o.scenario.ctEntries }),
+      ...(o.scenario.newFlowRate === undefined ? {} : { newFlowRate: o.scenario.newFlowRate }),
       ...(o.objectDir === undefined ? {} : { objectDir: o.objectDir }),
       ...(o.modelFaults === undefined ? {} : { modelFaults: o.modelFaults }),
     });
@@ -146,6 +156,7 @@ export async function runOne(o: RunOneOptions): Promise<RunOneOutcome> {
     saveObservation(o.artifactsDir, obs, topology);
     automaticChecks({ expect, topo, services, obs, links, allowDrops: o.scenario.allowDrops ?? [] });
     digest = digestOf(obs, links, reports);
+    record.observation = observationRecord(digest);
     if (expect.failed.length > 0) record.log.push(...diagnoseCaptures(links));
   } catch (e) {
     record.error = message(e);
@@ -165,7 +176,8 @@ export async function runOne(o: RunOneOptions): Promise<RunOneOutcome> {
       if (failed && o.keepOnFail && world.keep !== undefined) record.log.push(world.keep());
       else {
         try {
-          await world.close();
+          // A passed result's World may serve the next one (the lab's pool); a failed one's never.
+          await world.close(failed ? undefined : { reuse: true });
         } catch (e) {
           record.log.push(`closing the ${o.backend} world failed: ${message(e)}`);
         }

@@ -3,6 +3,8 @@
 // why not where it does not), and a `run` function that sends traffic and states expectations
 // through the context. The same module runs on sim, prog and lab; the runner opens one World per
 // backend × hook and compares their observations afterwards (the differential check).
+import { FEATURE_NAMES, isKernelFeature } from '../datapath/kernel-features.ts';
+import type { KernelFeature } from '../datapath/kernel-features.ts';
 import type { Hook } from '../datapath/packet-datapath.ts';
 import type { CtStateName, ReasonName } from '../schema/maps.ts';
 import type { ClientReport, ClientRequest } from '../traffic/types.ts';
@@ -26,8 +28,17 @@ export interface ScenarioDef {
   /** Where it applies. Default: every backend and hook. */
   backends?: Partial<Record<BackendName, Applicability>>;
   hooks?: Partial<Record<Hook, Applicability>>;
+  /**
+   * Kernel features this scenario needs beyond the datapath's own (src/datapath/kernel-features.ts).
+   * On prog and lab, a kernel that lacks one skips the scenario with the reason, never fails it.
+   */
+  requires?: KernelFeature[];
   /** Conntrack timeouts (seconds) for this scenario, by state. */
   timeoutsS?: Partial<Record<CtStateName, number>>;
+  /** Size of the conntrack map (entries, two per flow) for this scenario; default: the backend's (4096 on sim/prog, 65536 on lab). */
+  ctEntries?: number;
+  /** The flood guard's rate (docs/datapath.md "Flood guard"; default 125,000 per second per CPU). */
+  newFlowRate?: number;
   /** Drop reasons this scenario expects; any other drop fails it. */
   allowDrops?: ReasonName[];
   /**
@@ -70,6 +81,8 @@ export interface ScenarioContext {
 export function scenario(def: ScenarioDef): Scenario {
   if (typeof def.run !== 'function') throw new Error('scenario(): `run` must be a function (async ({ world, expect }) => { … })');
   if (typeof def.description !== 'string' || def.description === '') throw new Error('scenario(): give a `description`: what is checked and why');
+  const unknown = (def.requires ?? []).filter((f) => !isKernelFeature(f));
+  if (unknown.length > 0) throw new Error(`scenario(): requires ${unknown.join(', ')}: not a kernel feature (known: ${FEATURE_NAMES.join(', ')})`);
   return { ...def, kind: 'xlb-scenario' };
 }
 

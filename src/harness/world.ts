@@ -36,6 +36,10 @@ export interface WorldOptions {
   snatV6?: string;
   /** Per-state conntrack timeouts (seconds) for this scenario. */
   timeoutsS?: Partial<Record<string, number>>;
+  /** Size of the conntrack map (the scenario's ctEntries). */
+  ctEntries?: number;
+  /** The flood guard's rate for this scenario (new flows per second per CPU; 0: off). */
+  newFlowRate?: number;
   /** Extra run id suffix for the lab's names (parallel runs). */
   runId?: string;
   /** prog/lab: load the BPF objects from this folder (a mutated build) instead of build/bpf. */
@@ -105,14 +109,32 @@ export interface World {
   observe(): Promise<Observation>;
   /** Stops capturing (lab) and returns every link's packets. Call once, at the end. */
   captures(): Promise<LinkCapture[]>;
-  close(): Promise<void>;
+  /**
+   * Ends the World. `reuse`: the result is over but the World may serve another one (the lab's
+   * pool, src/harness/lab-pool.ts); Worlds that cannot be reused close as without it.
+   */
+  close(opts?: { reuse?: boolean }): Promise<void>;
   /**
    * lab only: leave everything running for a person to look at (--keep-on-fail) and say how to
    * enter it and how to remove it; close() must not be called afterwards.
    */
   keep?(): string;
+  /** lab only: the servers and the agent as processes (a World using them is never reused for another result). */
+  processes?: LabProcesses;
   /** lab only: where the kernel dropped packets in the lab's namespaces so far, and why (docs/drops.md). */
   drops?(): DropSummary | undefined;
+}
+
+/** lab only: the real processes behind a World, for scenarios about them (health checks, agent crashes). */
+export interface LabProcesses {
+  /** Stops the traffic servers of a backend node (its ports close; health checks start failing). */
+  stopServers(node: string): Promise<void>;
+  /** Starts them again; resolves once they listen. */
+  startServers(node: string): Promise<void>;
+  /** SIGKILL to the agent: nothing of it is cleaned up; the programs stay attached, the maps pinned. */
+  killAgent(): Promise<void>;
+  /** Starts the agent again over the same pins and config file (as a supervisor would); resolves once its API answers. */
+  restartAgent(): Promise<void>;
 }
 
 export type WorldFactory = (opts: WorldOptions) => Promise<World>;

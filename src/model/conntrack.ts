@@ -164,6 +164,13 @@ export function tcpNext(rstWindow: number, e: CtEntry, peer: CtEntry | undefined
     return { state: st, fins };
   }
   if (f & TCPF.syn) return { state: !fromClient && st === ST.SYN_SENT ? ST.SYN_RECV : st, fins };
+  if (e.flags & CT_F.dsr) {
+    // DSR: the LB sees the client's half only; the client's ACK after its SYN establishes the
+    // flow, its FIN (from SYN_SENT or ESTABLISHED) ends it in TIME_WAIT
+    if (f & TCPF.fin) return st === ST.SYN_SENT || st === ST.ESTABLISHED ? { state: ST.TIME_WAIT, fins: fins | CT_F.finClient } : { state: st, fins };
+    if (f & TCPF.ack && st === ST.SYN_SENT) return { state: ST.ESTABLISHED, fins };
+    return { state: st, fins };
+  }
   if (f & TCPF.fin) {
     if (st !== ST.SYN_RECV && st !== ST.ESTABLISHED && st !== ST.FIN_WAIT) return { state: st, fins };
     fins |= fromClient ? CT_F.finClient : CT_F.finBackend;

@@ -222,7 +222,7 @@ export class ModelControl implements Datapath {
     const out: DpCounters = { services: new Map(), endpoints: new Map(), drops: new Map(), verdicts: new Map() };
     for (const s of this.listServices()) {
       const sc = this.stats.serviceStats(s.id);
-      out.services.set(s.id, { packets: sc.packets, bytes: sc.bytes });
+      out.services.set(s.id, { packets: sc.packets, bytes: sc.bytes, flows: sc.flows, drops: sc.drops });
       const eps = new Map<number, { packets: number; bytes: number }>();
       for (let slot = 0; slot < s.endpointCount; slot++) eps.set(slot, { ...this.stats.endpointStats(s.id, slot) });
       out.endpoints.set(s.id, eps);

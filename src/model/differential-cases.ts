@@ -212,25 +212,80 @@ export const CASES: DiffCase[] = [
       ...truncations({ ip: { src: ROUTER, dst: CLIENT }, icmp: { type: 'time-exceeded', inner: { ip: { src: CLIENT, dst: VIP }, tcp: { sport: 13, dport: 80 } } } }, 30),
     ],
   },
-];
-
-CASES.push(...HEAL_CASES);
-
-export function programAll(dp: Programmable, services: TestService[], program: (dp: Programmable, s: TestService) => void): void {
-  for (const s of services) program(dp, s);
-}
-
-/**
- * Sequences where the model (the spec) and the kernel are known to disagree; the differential
- * test runs them as `test.failing`, so each fails loudly once the kernel is fixed.
- */
-export const KNOWN_DISAGREEMENTS: DiffCase[] = [
+  {
+    // docs/datapath.md "Selection, exactly": a hashed pick on an inactive slot rehashes (up to 8
+    // candidates) before the linear probe. Failed at 1ca44ca (model and kernel probed linearly).
+    name: 'hash with an inactive slot: rehashed candidates, as the spec computes them',
+    services: [{ id: 1, vip: VIP, port: 80, algorithm: 'hash', endpoints: [{ ip: B0, port: 80 }, { ip: B1, port: 80, active: false }, { ip: BACKENDS[2] ?? '', port: 80 }, { ip: '198.18.1.14', port: 80, active: false }] }],
+    steps: Array.from({ length: 40 }, (_, i) => f(`SYN ${i}`, tcp(CLIENT, VIP, 45200 + i, 80, 'S', 1), 'new_flow')),
+  },
+  {
+    // docs/datapath.md "Parsing" 5: a routing header with segments left is not balanced (its
+    // L4 pseudo-header holds the final destination); with none left the destination is final.
+    name: 'IPv6 routing headers: segments left passed, none left balanced',
+    services: [{ id: 2, vip: 'fd00::100:1', port: 80, endpoints: [{ ip: 'fd00::1:11', port: 8080 }] }],
+    steps: [
+      f('SRH, 1 segment left', { ip: { src: 'fd00::10', dst: 'fd00::100:1', extensions: [{ type: 'routing', routingType: 4, segmentsLeft: 1, data: Buffer.concat([Buffer.alloc(4), Buffer.from('fd000000000000000000000000000099', 'hex')]) }] }, tcp: { sport: 45300, dport: 80, flags: 'S' } }, 'pass_no_service'),
+      f('SRH, 0 segments left', { ip: { src: 'fd00::10', dst: 'fd00::100:1', extensions: [{ type: 'routing', routingType: 4, segmentsLeft: 0, data: Buffer.concat([Buffer.alloc(4), Buffer.from('fd000000000000000000000000000100', 'hex')]) }] }, tcp: { sport: 45301, dport: 80, flags: 'S' } }, 'new_flow'),
+    ],
+  },
+  {
+    // docs/datapath.md "Fragments": fragments of tracked flows are translated (the first by its
+    // ports, later ones through the first's record, addresses only), others pass untouched.
+    // Failed at 1ca44ca (every fragment pass_fragment: the backend's address reached the client).
+    name: 'IPv4 fragments: a DNAT and a full-NAT reply in fragments translated; no flow, no record, TTL 1: passed',
+    settings: { snatV4: SNAT },
+    services: [
+      { id: 1, vip: VIP, port: 53, protocol: 'udp', endpoints: [{ ip: B0, port: 5353 }] },
+      { id: 2, vip: VIP, port: 54, protocol: 'udp', mode: 'fullnat', endpoints: [{ ip: B1, port: 5353 }] },
+      { id: 3, vip: VIP, port: 80, endpoints: [{ ip: B0, port: 8080 }] },
+    ],
+    steps: [
+      f('query (DNAT)', { ip: { src: CLIENT, dst: VIP }, udp: { sport: 45500, dport: 53 }, payload: 8 }, 'new_flow'),
+      f('reply, first fragment', { ip: { src: B0, dst: CLIENT, id: 501, mf: true }, udp: { sport: 5353, dport: 45500, length: 8 + 100 }, payload: 32 }, 'tracked'),
+      f('reply, later fragment', { ip: { src: B0, dst: CLIENT, id: 501, fragOffset: 40, protocol: 17 }, payload: 68 }, 'tracked'),
+      f('later fragment of an unknown datagram', { ip: { src: B0, dst: CLIENT, id: 502, fragOffset: 40, protocol: 17 }, payload: 68 }, 'pass_fragment'),
+      f('client fragment on the flow (first)', { ip: { src: CLIENT, dst: VIP, id: 9, mf: true }, udp: { sport: 45500, dport: 53, length: 8 + 64 }, payload: 16 }, 'tracked'),
+      f('client fragment on the flow (later)', { ip: { src: CLIENT, dst: VIP, id: 9, fragOffset: 24, protocol: 17 }, payload: 48 }, 'tracked'),
+      f('first fragment to the VIP, no flow: not balanced', { ip: { src: CLIENT, dst: VIP, id: 10, mf: true }, udp: { sport: 45501, dport: 53, length: 8 + 64 }, payload: 16 }, 'pass_fragment'),
+      f('first fragment, TTL 1', { ip: { src: B0, dst: CLIENT, id: 503, mf: true, ttl: 1 }, udp: { sport: 5353, dport: 45500, length: 8 + 100 }, payload: 32 }, 'pass_fragment'),
+      f('query (full NAT)', { ip: { src: CLIENT, dst: VIP }, udp: { sport: 45502, dport: 54 }, payload: 8 }, 'new_flow'),
+      { build: (ct) => ({ ip: { src: B1, dst: SNAT, id: 601, mf: true }, udp: { sport: 5353, dport: snatPort(ct, CLIENT, 45502), length: 8 + 100 }, payload: 32 }), note: 'full-NAT reply, first fragment', expect: 'tracked' },
+      f('full-NAT reply, later fragment', { ip: { src: B1, dst: SNAT, id: 601, fragOffset: 40, protocol: 17 }, payload: 68 }, 'tracked'),
+      f('TCP SYN (DNAT)', tcp(CLIENT, VIP, 45503, 80, 'S', 1), 'new_flow'),
+      f('TCP reply, first fragment', { ip: { src: B0, dst: CLIENT, id: 701, mf: true }, tcp: { sport: 8080, dport: 45503, flags: 'SA', seq: 5, ack: 2 }, payload: 16 }, 'tracked'),
+      // 16 bytes of TCP header (ports 8080 -> 45503, no checksum field): not translatable
+      f('TCP reply, first fragment cut before the checksum', { ip: { src: B0, dst: CLIENT, id: 702, mf: true, protocol: 6 }, payload: Buffer.from('1f90b1bf' + '00'.repeat(12), 'hex') }, 'pass_fragment'),
+    ],
+  },
+  {
+    // docs/datapath.md "DSR": the state follows the client's half (the only one the LB sees).
+    // Failed at 1ca44ca (the flow stayed SYN_SENT: every packet tracked, expired after 60 s).
+    name: 'DSR: the client ACK establishes (fast path, survives 61 s idle), its FIN ends the flow, lc counts come down',
+    services: [{ id: 1, vip: VIP, port: 80, mode: 'dsr', algorithm: 'lc', endpoints: [{ ip: B0, port: 80 }, { ip: B1, port: 80 }] }],
+    steps: [
+      f('SYN a', tcp(CLIENT, VIP, 45100, 80, 'S', 1000), 'new_flow'),
+      f('SYN b', tcp(CLIENT, VIP, 45101, 80, 'S', 2000), 'new_flow'),
+      f('ACK a: ESTABLISHED', tcp(CLIENT, VIP, 45100, 80, 'A', 1001, 1), 'tracked'),
+      f('data a', tcp(CLIENT, VIP, 45100, 80, 'PA', 1001, 1, 'GET /'), 'fast_path'),
+      { advanceMs: 61_000 },
+      f('data a after 61 s idle', tcp(CLIENT, VIP, 45100, 80, 'PA', 1006, 1, 'more'), 'fast_path'),
+      f('ACK b after 61 s: SYN_SENT expired, mid-stream', tcp(CLIENT, VIP, 45101, 80, 'A', 2001, 1), 'midstream_new'),
+      f('FIN a: TIME_WAIT, released', tcp(CLIENT, VIP, 45100, 80, 'FA', 1010, 1), 'tracked'),
+      f('last ACK a', tcp(CLIENT, VIP, 45100, 80, 'A', 1011, 2), 'tracked'),
+      f('SYN c goes to the released slot', tcp(CLIENT, VIP, 45102, 80, 'S', 3000), 'new_flow'),
+      f('ACK c', tcp(CLIENT, VIP, 45102, 80, 'A', 3001, 1), 'tracked'),
+      f('RST c: CLOSED, released', tcp(CLIENT, VIP, 45102, 80, 'R', 3001), 'tracked'),
+      f('SYN a again: the TIME_WAIT tuple restarts, counted', tcp(CLIENT, VIP, 45100, 80, 'S', 9000), 'tracked'),
+      f('FIN in SYN_SENT (the ACK was lost): TIME_WAIT', tcp(CLIENT, VIP, 45100, 80, 'FA', 9001, 1), 'tracked'),
+    ],
+  },
   {
     // docs/datapath.md "Order of the pipeline", tracked (3)-(4): a policed packet changes
-    // nothing. bpf/include/pipeline.h slow_tracked clears seq_known of both entries for a
-    // restart SYN *before* the policer drops it, so the backend's next RST (in window of its
-    // own next sequence number) is judged as if its sequence were unknown: drop_rst_invalid.
-    name: 'a policed restart SYN must not forget the sequence numbers (kernel: it does)',
+    // nothing. Until dpfix2 slow_tracked cleared seq_known of both entries for a restart SYN
+    // *before* the policer dropped it, so the backend's next RST (in window of its own next
+    // sequence number) was judged as if its sequence were unknown (failed at 1ca44ca).
+    name: 'a policed restart SYN does not forget the sequence numbers',
     services: [{ id: 1, vip: VIP, port: 80, policer: { ratePps: 1, burst: 0 }, endpoints: [{ ip: B0, port: 80 }] }],
     steps: [
       f('SYN', tcp(CLIENT, VIP, 49000, 80, 'S', 1000), 'new_flow'),
@@ -247,5 +302,18 @@ export const KNOWN_DISAGREEMENTS: DiffCase[] = [
     ],
   },
 ];
+
+CASES.push(...HEAL_CASES);
+
+export function programAll(dp: Programmable, services: TestService[], program: (dp: Programmable, s: TestService) => void): void {
+  for (const s of services) program(dp, s);
+}
+
+/**
+ * Sequences where the model (the spec) and the kernel are known to disagree; the differential
+ * test runs them as `test.failing`, so each fails loudly once the kernel is fixed. None known
+ * (the last three were fixed in dpfix2 and moved to CASES / HEAL_CASES).
+ */
+export const KNOWN_DISAGREEMENTS: DiffCase[] = [];
 
 KNOWN_DISAGREEMENTS.push(...HEAL_KNOWN_DISAGREEMENTS);

@@ -220,20 +220,12 @@ export const HEAL_CASES: DiffCase[] = [
       f('RST closes the restarted flow (released)', tcp(C, VIP, 50090, 80, 'R', 901), 'tracked'),
     ],
   },
-];
-
-/**
- * Sequences where the model (the spec) and the kernel disagree about the v2 rules; run as
- * `test.failing` by differential.test.ts (through KNOWN_DISAGREEMENTS).
- */
-export const HEAL_KNOWN_DISAGREEMENTS: DiffCase[] = [
   {
     // docs/datapath.md "Order of the pipeline", tracked (3): a policed packet changes nothing,
-    // and "Least-connection counters": a restart is counted as a new connection. The kernel
-    // (bpf/include/pipeline.h slow_tracked) counts the restart (+1, LC_COUNTED set in both
-    // entries) before the policer drops the SYN: the dropped SYN leaves slot 0 counted once
-    // with the flow still in TIME_WAIT; the model counts nothing.
-    name: 'v2: lc: a policed restart SYN must not count the flow again (kernel: it does)',
+    // and "Least-connection counters": a restart is counted as a new connection. Until dpfix2
+    // the kernel counted the restart (+1, LC_COUNTED set in both entries) before the policer
+    // dropped the SYN (failed at 1ca44ca).
+    name: 'v2: lc: a policed restart SYN does not count the flow again',
     services: [svc(1, 'dnat', 'lc', [B0], 80, { policer: { ratePps: 1, burst: 0 } })],
     steps: [
       f('SYN', tcp(C, VIP, 50100, 80, 'S', 1), 'new_flow'),
@@ -251,11 +243,9 @@ export const HEAL_KNOWN_DISAGREEMENTS: DiffCase[] = [
   {
     // docs/datapath.md "Least-connection counters": a SYN that restarts a TIME_WAIT / CLOSED flow
     // on its usable endpoint of an lc service is a new connection, +1; "One lost side", rule 2:
-    // an adopted SYN on a TIME_WAIT tuple restarts it on the same endpoint. The kernel
-    // (xlb_slow: an adopted flow goes to slow_tracked with XLB_TR_POLICED only, never
-    // XLB_TR_LC_RESTART) does not count the restart when the forward entry had been lost; the
-    // model counts it, so slot 0 reads 1 in the model and 0 in the kernel.
-    name: 'v2: lc: a restart SYN that adopts a TIME_WAIT reply entry is counted again (kernel: it is not)',
+    // an adopted SYN on a TIME_WAIT tuple restarts it on the same endpoint. Until dpfix2 the
+    // kernel did not count the restart when the forward entry had been lost (failed at 1ca44ca).
+    name: 'v2: lc: a restart SYN that adopts a TIME_WAIT reply entry is counted again',
     services: [svc(1, 'dnat', 'lc', [B0])],
     steps: [
       f('SYN', tcp(C, VIP, 50110, 80, 'S', 1), 'new_flow'),
@@ -269,3 +259,6 @@ export const HEAL_KNOWN_DISAGREEMENTS: DiffCase[] = [
     ],
   },
 ];
+
+/** Sequences where the model (the spec) and the kernel disagree: none known. */
+export const HEAL_KNOWN_DISAGREEMENTS: DiffCase[] = [];

@@ -8,6 +8,8 @@ import type { StructCodec } from './codec.ts';
 export const XLB_MAX_EP = 64;
 export const XLB_MAX_SVC = 256;
 export const XLB_MAGLEV_M = 4099;
+/** Table positions per xlb_sched entry (one byte each: the endpoint slot). */
+export const XLB_SCHED_CHUNK = 64;
 export const XLB_NUM_TIMEOUTS = 16;
 
 export const AF = { v4: 4, v6: 6 } as const;
@@ -66,11 +68,12 @@ export const REASON = [
   'pass_tailcall',
   'pass_icmp_untracked',
   'pass_ttl',
+  'drop_flood',
 ] as const;
 export type ReasonName = (typeof REASON)[number];
 
 /** enum xlb_fwd_result, indexed by value: how a translated packet left (map xlb_fwd); XLB_FWD_PASS_FIB = 'pass_fib'. */
-export const FWD_RESULT = ['redirect', 'tx', 'pass_no_neigh', 'pass_fib', 'cached'] as const;
+export const FWD_RESULT = ['redirect', 'tx', 'pass_no_neigh', 'pass_fib', 'cached', 'too_big'] as const;
 export type FwdResultName = (typeof FWD_RESULT)[number];
 
 export const svcKey = defineStruct('xlb_svc_key', { addr: bytes(16), port: be16, proto: u8, family: u8 }, { size: 20 });
@@ -151,7 +154,8 @@ export const config = defineStruct(
     snat_port_max: u16,
     rst_seq_window: u32,
     unknown_tcp: u8,
-    pad: pad(7),
+    pad: pad(3),
+    new_flow_rate: u32,
     clock_offset_ns: u64,
     snat_v4: bytes(16),
     snat_v6: bytes(16),
@@ -179,6 +183,14 @@ export const traceEvent = defineStruct(
   { size: 72 },
 );
 
+/** An xlb_sched entry: XLB_SCHED_CHUNK consecutive positions of a Maglev table / WRR schedule. */
+export const schedChunk = defineStruct('xlb_sched_chunk', { slot: bytes(XLB_SCHED_CHUNK) }, { size: XLB_SCHED_CHUNK });
+
+/** xlb_sched entries per (service, generation) for a table of m positions. */
+export function schedEntriesPerTable(m: number): number {
+  return Math.ceil(m / XLB_SCHED_CHUNK);
+}
+
 /** The `__s64` active-connection counter of xlb_ep_conns (not a struct; for completeness). */
 export const epConns = s64;
 
@@ -204,6 +216,7 @@ export const SCHEMA_CODECS: StructCodec<unknown>[] = [
   svcStats,
   config,
   traceEvent,
+  schedChunk,
 ] as StructCodec<unknown>[];
 
 /**

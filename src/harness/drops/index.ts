@@ -17,18 +17,26 @@ export interface LabDrops {
   summary(): DropSummary;
   /** Detaches the tracer (idempotent); summary() keeps working on what was collected. */
   close(): void;
+  /** Forgets every drop so far: a reused lab World's next result starts from none. */
+  clear(): void;
 }
 
 /** Starts tracing drops in the given node namespaces (/run/netns/<name>). */
 export function startLabDrops(nodes: { node: string; netns: string }[]): LabDrops {
   const tracer = DropTracer.start(nodes.map((n) => ({ node: n.node, path: path.join('/run/netns', n.netns) })));
+  let lostBefore = 0;
   return {
     summary() {
       tracer.flush();
-      return summarizeDrops(tracer.events, tracer.lost());
+      return summarizeDrops(tracer.events, tracer.lost() - lostBefore);
     },
     close() {
       tracer.close();
+    },
+    clear() {
+      tracer.flush();
+      tracer.events.length = 0;
+      lostBefore = tracer.lost();
     },
   };
 }

@@ -22,8 +22,13 @@ import { STYLE, SCRIPT } from './style.ts';
 const BACKEND_ORDER = ['sim', 'prog', 'lab'];
 
 /** A stable, readable anchor for a result. */
-export function resultId(r: Pick<ResultRecord, 'scenario' | 'backend' | 'hook'>): string {
-  return `r-${`${r.scenario}-${r.backend}-${r.hook}`.replace(/[^A-Za-z0-9_-]+/g, '-')}`;
+export function resultId(r: Pick<ResultRecord, 'scenario' | 'backend' | 'hook' | 'kernel'>): string {
+  return `r-${`${r.scenario}-${r.backend}-${r.hook}${r.kernel === undefined ? '' : `-${r.kernel}`}`.replace(/[^A-Za-z0-9_-]+/g, '-')}`;
+}
+
+/** A result's column in the matrix: its backend, and its kernel in a kernel matrix. */
+function column(r: ResultRecord): string {
+  return r.kernel === undefined ? r.backend : `${r.backend} ${r.kernel}`;
 }
 
 function backendRank(b: string): number {
@@ -77,16 +82,16 @@ function scenarioRank(results: Prepared[], scenario: string): number {
 }
 
 function matrix(results: Prepared[]): Markup {
-  const cols = [...new Map(results.map((p) => [`${p.r.hook}|${p.r.backend}`, { hook: p.r.hook, backend: p.r.backend }])).values()].sort(
-    (a, b) => a.hook.localeCompare(b.hook) || backendRank(a.backend) - backendRank(b.backend) || a.backend.localeCompare(b.backend),
+  const cols = [...new Map(results.map((p) => [`${p.r.hook}|${column(p.r)}`, { hook: p.r.hook, backend: p.r.backend, col: column(p.r) }])).values()].sort(
+    (a, b) => a.hook.localeCompare(b.hook) || backendRank(a.backend) - backendRank(b.backend) || a.col.localeCompare(b.col, 'en', { numeric: true }),
   );
   const hooks = [...new Set(cols.map((c) => c.hook))];
   const scenarios = [...new Set(results.map((p) => p.r.scenario))].sort((a, b) => scenarioRank(results, a) - scenarioRank(results, b) || a.localeCompare(b));
-  const cell = new Map(results.map((p) => [`${p.r.scenario}|${p.r.hook}|${p.r.backend}`, p]));
+  const cell = new Map(results.map((p) => [`${p.r.scenario}|${p.r.hook}|${column(p.r)}`, p]));
   return el(
     'table',
     { class: 'matrix' },
-    el('thead', {}, el('tr', {}, el('th', { rowspan: 2 }, 'scenario'), hooks.map((h) => el('th', { colspan: cols.filter((c) => c.hook === h).length, class: 'hook' }, h))), el('tr', {}, cols.map((c) => el('th', {}, c.backend)))),
+    el('thead', {}, el('tr', {}, el('th', { rowspan: 2 }, 'scenario'), hooks.map((h) => el('th', { colspan: cols.filter((c) => c.hook === h).length, class: 'hook' }, h))), el('tr', {}, cols.map((c) => el('th', {}, c.col)))),
     el(
       'tbody',
       {},
@@ -96,7 +101,7 @@ function matrix(results: Prepared[]): Markup {
           {},
           el('th', { class: 'scn' }, s),
           cols.map((c) => {
-            const p = cell.get(`${s}|${c.hook}|${c.backend}`);
+            const p = cell.get(`${s}|${c.hook}|${c.col}`);
             if (p === undefined) return el('td', { class: 'none', title: c.backend.startsWith('diff:') ? 'not compared: a backend failed or was skipped, so its digest was not kept' : 'not run' }, c.backend.startsWith('diff:') ? 'not compared' : '');
             const r = p.r;
             const tip = r.status === 'failed' ? firstFailure(r) : r.status === 'skipped' ? (r.skipReason ?? 'skipped') : `${r.checks.length} checks passed`;
@@ -269,7 +274,7 @@ function suspects(p: Prepared): Markup | null {
 function relatedResults(p: Prepared, all: Prepared[]): Markup | null {
   if (!p.r.backend.startsWith('diff:')) return null;
   const pair: string[] = diffPair(p.r);
-  const rel = all.filter((q) => q.r.scenario === p.r.scenario && q.r.hook === p.r.hook && pair.includes(q.r.backend));
+  const rel = all.filter((q) => q.r.scenario === p.r.scenario && q.r.hook === p.r.hook && q.r.kernel === p.r.kernel && pair.includes(q.r.backend));
   if (rel.length === 0) return null;
   return el('p', {}, 'Compared results: ', rel.map((q, i) => fragment(i > 0 ? ', ' : '', el('a', { href: `#${q.id}` }, `${q.r.backend} ${q.r.hook}`))), ' (their ladders and conntrack tables show both sides).');
 }
@@ -286,7 +291,7 @@ function resultSection(p: Prepared, dir: string, all: Prepared[], chart: ChartFn
   return el(
     'section',
     { id: p.id, class: `result ${r.status}` },
-    el('h3', {}, el('span', { class: `badge ${r.status}` }, `${statusMark(r.status)} ${r.status}`), ` ${r.scenario} `, el('span', { class: 'bh' }, `${r.backend} · ${r.hook}`), el('span', { class: 'dur' }, r.backend.startsWith('diff:') ? '' : ms(r.durationMs)), el('a', { class: 'up', href: '#matrix' }, '↑ matrix')),
+    el('h3', {}, el('span', { class: `badge ${r.status}` }, `${statusMark(r.status)} ${r.status}`), ` ${r.scenario} `, el('span', { class: 'bh' }, `${r.backend} · ${r.hook}${r.kernel === undefined ? '' : ` · ${r.kernel}`}`), el('span', { class: 'dur' }, r.backend.startsWith('diff:') ? '' : ms(r.durationMs)), el('a', { class: 'up', href: '#matrix' }, '↑ matrix')),
     r.skipReason === undefined ? null : el('p', {}, `Skipped: ${r.skipReason}`),
     r.error === undefined ? null : el('pre', { class: 'msg error' }, `error: ${r.error}`),
     checksTable(r),
@@ -318,7 +323,8 @@ function resultSection(p: Prepared, dir: string, all: Prepared[], chart: ChartFn
 
 // ---- the page ---------------------------------------------------------------------------------
 
-export async function buildHtmlReport(summary: RunSummary, dir: string): Promise<string> {
+/** `extra`: a section shown right after the headline (the kernel matrix's kernels and behaviour diff). */
+export async function buildHtmlReport(summary: RunSummary, dir: string, extra?: Markup): Promise<string> {
   const prepared: Prepared[] = [];
   for (const r of summary.results) {
     const art = loadResultArtifacts(r.artifactsDir);
@@ -352,7 +358,7 @@ export async function buildHtmlReport(summary: RunSummary, dir: string): Promise
               return el(
                 'li',
                 {},
-                el('a', { href: `#${p.id}`, class: 'fail-link' }, `✗ ${p.r.scenario} · ${p.r.backend} · ${p.r.hook}`),
+                el('a', { href: `#${p.id}`, class: 'fail-link' }, `✗ ${p.r.scenario} · ${column(p.r)} · ${p.r.hook}`),
                 el('span', { class: 'why' }, ` ${clip(firstFailure(p.r), 180)}`),
                 first === undefined ? null : fragment(' — first suspect packet ', el('a', { href: `#${p.id}-p-${first.n}`, class: 'jump' }, `#${first.n} ${first.problem ?? ''}`)),
               );
@@ -362,18 +368,19 @@ export async function buildHtmlReport(summary: RunSummary, dir: string): Promise
   const skipped = sorted.filter((p) => p.r.status === 'skipped');
   const body = fragment(
     headline,
+    extra,
     failList,
     el('section', { id: 'matrix' }, el('h2', {}, 'Scenario × hook × backend'), el('p', { class: 'hint' }, 'Failed scenarios on top. Each cell links to its result; hover for the first failure.'), matrix(prepared)),
     el('h2', {}, 'Results'),
     sorted.filter((p) => p.r.status !== 'skipped').map((p) => resultSection(p, dir, prepared, chart)),
-    skipped.length === 0 ? null : el('section', { class: 'skipped' }, el('h2', {}, 'Skipped'), el('ul', {}, skipped.map((p) => el('li', { id: p.id }, `${p.r.scenario} · ${p.r.backend} · ${p.r.hook}: ${p.r.skipReason ?? ''}`)))),
+    skipped.length === 0 ? null : el('section', { class: 'skipped' }, el('h2', {}, 'Skipped'), el('ul', {}, skipped.map((p) => el('li', { id: p.id }, `${p.r.scenario} · ${column(p.r)} · ${p.r.hook}: ${p.r.skipReason ?? ''}`)))),
   );
   return `<!doctype html>\n${el('html', { lang: 'en' }, el('head', {}, el('meta', { charset: 'utf-8' }), el('title', {}, `xlb run: ${summary.failed} failed, ${summary.passed} passed`), el('style', {}, raw(STYLE))), el('body', {}, body, el('script', {}, raw(SCRIPT)))).html}\n`;
 }
 
 /** Writes DIR/index.html from the summary and the artifacts under DIR; returns its path. */
-export async function writeHtmlReport(dir: string, summary: RunSummary): Promise<string> {
+export async function writeHtmlReport(dir: string, summary: RunSummary, extra?: Markup): Promise<string> {
   const file = path.join(dir, 'index.html');
-  writeFileSync(file, await buildHtmlReport(summary, dir));
+  writeFileSync(file, await buildHtmlReport(summary, dir, extra));
   return file;
 }

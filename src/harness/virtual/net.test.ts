@@ -247,7 +247,7 @@ test('pcaps: one per interface, read back with the packet toolkit, timestamps = 
       file.records.forEach((rec, i) => {
         const p = cap.packets[i];
         t.true(p !== undefined && rec.data.equals(p.frame));
-        t.is(rec.tsSec * 1000 + rec.tsNsec / 1e6, p?.timeMs);
+        t.is(rec.tsSec * 1000 + rec.tsNsec / 1e6, p?.timeMs ?? Number.NaN);
       });
     }
     t.true(caps.some((c) => c.packets.some((p) => p.timeMs > 1500)));

@@ -1,0 +1,29 @@
+// IPv6 UDP to the VIP behind a 16-byte destination-options header (hdr ext len 1: a PadN of 10
+// bytes and one of 0): the parser walks the extension chain by each header's own length
+// (docs/datapath.md, Parsing), finds the UDP ports after it, and the flow is balanced and
+// translated like any other, the extension header kept.
+import { scenario } from '../../src/harness/index.ts';
+import { backend, client1, frameToLb, nodesThatSaw, svc } from '../_lib.ts';
+
+const SPORT = 47_600;
+/** PadN with 10 bytes of padding: 12 option bytes, padded by the builder to a 16-byte header. */
+const PADN_10 = new Uint8Array([1, 10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+
+export default scenario({
+  description: 'IPv6 UDP to the VIP behind a 16-byte destination-options header: balanced (new_flow) by its real ports, reaching one backend translated, options kept',
+  services: (topo) => [svc(topo, 'udp', { algorithm: 'maglev' }, 6)],
+  async run({ world, expect, observe, captures, topo }) {
+    const c = client1(topo);
+    const vip6 = topo.vip6 ?? '';
+    await world.inject(c.name, [frameToLb(topo, c.name, { ip: { src: c.ipv6, dst: vip6, extensions: [{ type: 'dest-opts', options: PADN_10 }] }, udp: { sport: SPORT, dport: 7001 }, payload: 24 })]);
+    const obs = await observe();
+    expect.reasons(obs, { new_flow: 1, pass_no_service: 0, drop_malformed: 0 });
+    const fwd = obs.conntrack.find((e) => !e.reply && e.key.src === c.ipv6 && e.key.sport === SPORT);
+    expect.ok(fwd !== undefined && fwd.key.dport === 7001 && fwd.key.proto === 'udp', 'the flow is tracked by its UDP ports (sport 47600 → 7001)', fwd === undefined ? 'no entry with that source port' : `entry ${fwd.key.proto} ${fwd.key.sport} → ${fwd.key.dport}`);
+    const links = await captures();
+    const hits = nodesThatSaw(links, topo.backends.map((b) => b.name), { 'ip.src': c.ipv6, 'udp.sport': SPORT });
+    expect.equal(hits.length, 1, 'exactly one backend saw the datagram');
+    const b = backend(topo, Math.max(0, topo.backends.findIndex((x) => x.name === hits[0])));
+    expect.packet(links, { on: b.name, pattern: { fields: { 'ip.dst': b.ipv6, 'udp.dport': 7001, checksums: 'ok' } }, count: 1 }, 'the datagram reaches its backend translated, checksum valid');
+  },
+});
