@@ -2,7 +2,7 @@ import test from 'ava';
 import type { LabBenchResult, Sample } from './lab/run.ts';
 import { DEFAULT_LAB_BENCH, summarizeSamples } from './lab/run.ts';
 import type { BenchReport, Environment } from './report.ts';
-import { aimsMarkdown, labChart, updateReadme } from './report.ts';
+import { aimsMarkdown, labChart, labSection, updateReadme } from './report.ts';
 import type { LbConfig } from './lab/configs.ts';
 
 const wrk = (rps: number) => ({ requests: rps * 5, durationS: 5, requestsPerSec: rps, latencyP50Ms: 1, latencyP99Ms: 5, errors: { connect: 0, read: 0, write: 0, timeout: 0 }, non2xx: 0 });
@@ -31,7 +31,7 @@ function result(): LabBenchResult {
     ...[40, 40, 40].map((v, i) => sample('haproxy', i + 1, v, v / 10)),
   ];
   const configs: LbConfig[] = ['direct', 'xlb-tc', 'nft-dnat', 'nginx', 'haproxy'];
-  return { options: { ...DEFAULT_LAB_BENCH, configs }, startedAt: '2026-12-02T00:20:00.000Z', durationS: 1, topology: 't', samples, configs: summarizeSamples(samples, configs) };
+  return { options: { ...DEFAULT_LAB_BENCH, configs }, startedAt: '2026-12-02T00:20:00.000Z', durationS: 1, topology: 't', samples, failures: [], configs: summarizeSamples(samples, configs) };
 }
 
 test('summarizeSamples: medians per configuration, ratios to direct and to nft-dnat; a missing figure stays null', (t) => {
@@ -73,4 +73,18 @@ test("updateReadme replaces only the blocks of the suites the report has, and re
   t.regex(out, /\| \*\*xlb-tc\*\* \| 120 \|/);
   t.true(out.endsWith('tail\n'));
   t.throws(() => updateReadme('# no blocks\n', rep, '/x'), { message: /no bench block for lab/ });
+});
+
+test('labSection: the table, the aims, every ratio, the idle fractions and the error line', (t) => {
+  const md = labSection(result());
+  t.regex(md, /\| xlb-tc \| 1\.20× \/ 1\.50× \|/);
+  t.regex(md, /\| haproxy \| 0\.40× \/ 0\.50× \| 0\.40× \/ 0\.50× \| — \/ — \|/);
+  t.regex(md, /Idle CPU before each keep-alive measurement: direct r1 100%/);
+  t.regex(md, /No socket errors, no non-2xx answers, every UDP packet delivered\./);
+  const lossy = result();
+  const s0 = lossy.samples[0];
+  if (s0 !== undefined) s0.udp = { sent: 1000, delivered: 900, sendS: 1, pps: 900 };
+  t.regex(labSection(lossy), /Errors and losses: direct r1 UDP: 900 of 1,000 delivered\./);
+  lossy.failures.push({ config: 'nginx', round: 2, error: 'lb: nothing listens on tcp/80\nmore' });
+  t.regex(labSection(lossy), /nginx r2 FAILED \(not measured\): lb: nothing listens on tcp\/80\./);
 });

@@ -12,7 +12,6 @@ import { execa } from 'execa';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as echarts from 'echarts/core';
 import { BarChart } from 'echarts/charts';
 import { GridComponent, LegendComponent, MarkLineComponent, TitleComponent } from 'echarts/components';
@@ -20,11 +19,11 @@ import { SVGRenderer } from 'echarts/renderers';
 import type { HarnessBenchResult } from './harness/run.ts';
 import { harnessMarkdown } from './harness/run.ts';
 import type { ConfigSummary, LabBenchResult } from './lab/run.ts';
-import { labMarkdown } from './lab/run.ts';
+import { labMarkdown, labRatiosMarkdown } from './lab/run.ts';
+import { ROOT } from '../src/root.ts';
 
 echarts.use([BarChart, GridComponent, LegendComponent, MarkLineComponent, TitleComponent, SVGRenderer]);
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 export interface Environment {
   date: string;
@@ -151,13 +150,13 @@ export function labChart(r: LabBenchResult): string {
     type: 'bar',
     data: r.configs.map((c) => (c.vsDirect[key] === null ? null : Math.round((c.vsDirect[key] ?? 0) * 100) / 100)),
     label: { show: true, position: 'top', fontSize: 9, formatter: '{c}' },
-    ...(i === 0 ? { markLine: { symbol: 'none', silent: true, label: { formatter: 'direct = 1.0' }, lineStyle: { type: 'dashed', color: '#555' }, data: [{ yAxis: 1 }] } } : {}),
+    ...(i === 0 ? { markLine: { symbol: 'none', silent: true, label: { position: 'insideEndTop', formatter: 'direct = 1.0' }, lineStyle: { type: 'dashed', color: '#555' }, data: [{ yAxis: 1 }] } } : {}),
   }));
   chart.setOption({
     animation: false,
     title: { text: `× direct, median of ${r.options.rounds} (${r.startedAt.slice(0, 16)}Z)`, left: 'center', top: 6, textStyle: { fontSize: 13, fontWeight: 'normal' } },
     legend: { bottom: 4 },
-    grid: { left: 50, right: 20, top: 40, bottom: 60 },
+    grid: { left: 50, right: 20, top: 52, bottom: 60 },
     xAxis: { type: 'category', data: names },
     yAxis: { type: 'value', min: 0, name: '× direct' },
     series,
@@ -196,6 +195,23 @@ export function environmentMarkdown(e: Environment): string {
   return ['| | |', '| --- | --- |', ...rows.map(([k, v]) => `| ${k} | ${v.replace(/\|/g, '\\|')} |`)].join('\n');
 }
 
+/** Samples whose wrk saw socket errors or non-2xx answers, or whose UDP lost packets: a figure to read with care. */
+export function sampleErrors(r: LabBenchResult): string {
+  const bad: string[] = [];
+  for (const s of r.samples) {
+    for (const [what, w] of [
+      ['keep-alive', s.keepalive],
+      ['close', s.close],
+    ] as const) {
+      const e = w.errors.connect + w.errors.read + w.errors.write + w.errors.timeout;
+      if (e > 0 || w.non2xx > 0) bad.push(`${s.config} r${s.round} ${what}: socket errors ${JSON.stringify(w.errors)}, non-2xx ${w.non2xx}`);
+    }
+    if (s.udp !== null && s.udp.delivered < s.udp.sent) bad.push(`${s.config} r${s.round} UDP: ${s.udp.delivered.toLocaleString('en-US')} of ${s.udp.sent.toLocaleString('en-US')} delivered`);
+  }
+  for (const f of r.failures ?? []) bad.push(`${f.config} r${f.round} FAILED (not measured): ${f.error.split('\n')[0] ?? ''}`);
+  return bad.length === 0 ? 'No socket errors, no non-2xx answers, every UDP packet delivered.' : `Errors and losses: ${bad.join('; ')}.`;
+}
+
 export function labSection(r: LabBenchResult): string {
   const o = r.options;
   return [
@@ -207,7 +223,13 @@ export function labSection(r: LabBenchResult): string {
     '',
     aimsMarkdown(r),
     '',
+    'Every figure as a ratio to `direct` and to `nft-dnat` of the same run:',
+    '',
+    labRatiosMarkdown(r),
+    '',
     `Idle CPU before each keep-alive measurement: ${r.samples.map((s) => `${s.config} r${s.round} ${Math.round(s.idleBefore.keepalive * 100)}%`).join(', ')}.`,
+    '',
+    sampleErrors(r),
   ].join('\n');
 }
 

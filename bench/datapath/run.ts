@@ -1,13 +1,25 @@
-// Datapath benchmark: ns per packet from BPF_PROG_TEST_RUN for an established flow (both
-// directions), a new flow, and non-VIP traffic, at TC and XDP, each beside an empty program of
-// the same type measured in the same run. Method (as Katran's tester): repeat 1 per call on a
-// fresh copy of the packet, mean of the kernel's durations over n calls, median of `rounds`
-// interleaved rounds. Runs inside a throwaway network namespace (xlb-dpb-<id>) with routes and
-// permanent neighbours, so new flows do a real FIB lookup and a redirect; established flows use
-// the per-flow next-hop cache (and, as a separate row, a FIB lookup per packet). Needs root.
-//   node --import tsx bench/datapath/run.ts [--n 2000] [--rounds 5] [--out FILE.json] [--object-dir DIR]
+// Datapath benchmark: ns per packet from BPF_PROG_TEST_RUN for established flows (both
+// directions, DNAT and full NAT), new flows with the conntrack table empty, half full and full
+// (evicting), a full-NAT new flow, and non-VIP traffic, at TC and XDP, each beside an empty
+// program of the same type measured in the same run.
+// Method (as Katran's tester, /work/shared/katran-bench/METHOD.md): repeat 1 per call on a fresh
+// copy of the packet, mean of the kernel's durations over n calls, median of `rounds`
+// interleaved rounds (round r of every case, then round r+1). Runs inside a throwaway network
+// namespace (xlb-dpb-<id>) with routes and permanent neighbours, so new flows do a real FIB
+// lookup (or take the endpoint's cached next hop) and a redirect; established flows use the
+// per-flow next-hop cache (and, as a separate row, a FIB lookup per packet). Needs root.
+//   node --import tsx bench/datapath/run.ts [--n 20000] [--rounds 5] [--ct-entries 262144]
+//        [--quick] [--hook tc,xdp] [--cases a,b] [--out FILE.json] [--object-dir DIR [--no-check]]
 // --object-dir: measure other builds of the objects (DIR/xlb_tc.bpf.o, DIR/xlb_xdp.bpf.o), e.g. variants
-// compiled with a stage cut out, to see what each stage costs.
+// compiled with a stage cut out (bench/datapath/stages.sh), or an older commit's build.
+// --no-check: do not require each case's reason counter to move n times (a variant with a stage
+// cut out does not count, or stops before it counts).
+//
+// Table fill: every new-flow case starts from a table holding only the bench's established
+// flows, then synthetic entries are written from user space (outside the timed region) up to
+// 0 %, 50 % or 100 % of ctEntries; the n new flows of the round then add 2n entries (at 100 %
+// every insert evicts). The table is emptied and the established flows are set up again before
+// each round and each new-flow case.
 import { execa } from 'execa';
 import { randomBytes } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
@@ -20,26 +32,61 @@ import { buildFrame } from '../../src/packet/index.ts';
 import { loadDatapath } from '../../src/datapath/loader.ts';
 import { withVethNamespace } from '../../src/datapath/test-netns.ts';
 import type { Hook, LoadedDatapath } from '../../src/datapath/loader.ts';
-import { putService, writeEndpoints } from '../../src/datapath/maps.ts';
+import { addr16, lookupFlow, putService, readReasons, writeEndpoints, writeSched } from '../../src/datapath/maps.ts';
+import { maglevTable } from '../../src/controller/lookup-tables.ts';
+import { CT_STATE, ctEntry, ctKey, REASON } from '../../src/schema/maps.ts';
+import type { ReasonName } from '../../src/schema/maps.ts';
+import { ROOT } from '../../src/root.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const VIP = '198.18.100.1';
-const BACKEND = '198.18.1.11';
+const VIP_FULLNAT = '198.18.100.2';
+const SNAT = '198.18.1.1';
+const BACKENDS = ['198.18.1.11', '198.18.1.12', '198.18.1.13', '198.18.1.14'];
 const CLIENT = '198.18.0.10';
 const LB_MAC = '02:00:00:00:00:aa';
 const CLIENT_MAC = '02:00:00:00:00:c1';
-const BACKEND_MAC = '02:00:00:00:b1:01';
+const backendMac = (i: number): string => `02:00:00:00:b1:0${i + 1}`;
 
-export const CASES = ['empty', 'established', 'established_fib', 'reply', 'new_flow', 'non_vip'] as const;
+export const CASES = [
+  'empty',
+  'established',
+  'established_fib',
+  'reply',
+  'fullnat_established',
+  'fullnat_reply',
+  'non_vip',
+  'new_flow',
+  'new_flow_50',
+  'new_flow_100',
+  'fullnat_new',
+] as const;
 export type Case = (typeof CASES)[number];
+
+/** How full the conntrack table is when a new-flow case starts (fraction of ctEntries). */
+const FILL: Partial<Record<Case, number>> = { new_flow: 0, new_flow_50: 0.5, new_flow_100: 1, fullnat_new: 0 };
+/** The reason every packet of a case must be counted with (a benchmark of a failing path is worthless). */
+const EXPECT: Record<Exclude<Case, 'empty'>, ReasonName> = {
+  established: 'fast_path',
+  established_fib: 'fast_path',
+  reply: 'fast_path',
+  fullnat_established: 'fast_path',
+  fullnat_reply: 'fast_path',
+  non_vip: 'pass_no_service',
+  new_flow: 'new_flow',
+  new_flow_50: 'new_flow',
+  new_flow_100: 'new_flow',
+  fullnat_new: 'new_flow',
+};
 
 export interface HookResult {
   hook: Hook;
   /** Median over rounds of the mean kernel ns per packet. */
   ns: Record<Case, number>;
+  /** Smallest and largest round of each case. */
+  range: Record<Case, [number, number]>;
   /** ns / the empty program's ns. */
   ratio: Record<Case, number>;
-  /** What each case returned (a benchmark of a failing path is worthless). */
+  /** What each case returned (the last call's retval). */
   verdicts: Record<Case, number>;
   /** Program size as loaded (bpftool prog show): xlated instructions, jited bytes. */
   programs: { name: string; xlatedInsns: number; jitedBytes: number }[];
@@ -48,7 +95,11 @@ export interface HookResult {
 export interface DatapathBench {
   n: number;
   rounds: number;
+  ctEntries: number;
   kernel: string;
+  objectDir: string | null;
+  /** `uptime` before and after (the machine is shared: the load average says how quiet it was). */
+  uptime: [string, string];
   results: HookResult[];
 }
 
@@ -68,28 +119,63 @@ async function progInfo(prog: BpfProgram): Promise<HookResult['programs'][number
 const eth = { src: CLIENT_MAC, dst: LB_MAC };
 let nextFlow = 0;
 
-/** n SYNs of distinct, never used tuples (each one is a new flow). */
-function freshSyns(n: number): Buffer[] {
+/** n SYNs of distinct tuples never used before in this process (each one is a new flow). */
+function freshSyns(n: number, vip: string): Buffer[] {
   return Array.from({ length: n }, () => {
     const i = nextFlow++;
-    return buildFrame({ eth, ip: { src: `198.18.${2 + ((i >> 16) & 63)}.${(i >> 8) & 255}`, dst: VIP }, tcp: { sport: 1024 + (i & 255), dport: 80, flags: 'S' } });
+    return buildFrame({ eth, ip: { src: `198.18.${2 + ((i >> 16) & 63)}.${(i >> 8) & 255}`, dst: vip }, tcp: { sport: 1024 + (i & 255), dport: 80, flags: 'S' } });
   });
 }
 
-async function benchHook(hook: Hook, ns: string, n: number, rounds: number, objectDir?: string): Promise<HookResult> {
+/**
+ * count synthetic conntrack entries (tuples no bench packet uses: 198.19.0.0/16 → 198.18.100.9),
+ * packed for one updateBatchRaw. Live ESTABLISHED forward entries: what a busy table holds.
+ */
+function syntheticEntries(count: number): { keys: Buffer; values: Buffer } {
+  const keys = Buffer.alloc(ctKey.size * count);
+  const values = Buffer.alloc(ctEntry.size * count);
+  const dst = addr16('198.18.100.9').addr;
+  const value = ctEntry.encode({
+    created_ns: 0n, last_seen_ns: 0n, packets: 1n, bytes: 64n, peer_touch_ns: 0n, fib_ns: 0n,
+    nat_saddr: Buffer.alloc(16), nat_daddr: dst, nat_sport: 0, nat_dport: 80, svc_id: 7, next_seq: 0,
+    fib_ifindex: 0, fib_dmac: Buffer.alloc(6), fib_smac: Buffer.alloc(6), ep_slot: 0, tcp_win: 0,
+    state: CT_STATE.indexOf('ESTABLISHED'), flags: 0, xlate: 0, last_ack: 0,
+  });
+  for (let i = 0; i < count; i++) {
+    const src = Buffer.from([198, 19, (i >> 8) & 255, i & 255, ...new Array<number>(12).fill(0)]);
+    keys.set(ctKey.encode({ saddr: src, daddr: dst, sport: 1 + (i >> 16), dport: 80, proto: 6, family: 4 }), i * ctKey.size);
+    values.set(value, i * ctEntry.size);
+  }
+  return { keys, values };
+}
+
+function clearTable(dp: LoadedDatapath): void {
+  const raw = dp.maps.ct.lookupBatchRaw();
+  if (raw.count > 0) dp.maps.ct.deleteBatchRaw(raw.keys, raw.count);
+}
+
+async function benchHook(hook: Hook, ns: string, n: number, rounds: number, ctEntries: number, check: boolean, cases: readonly Case[], objectDir?: string): Promise<HookResult> {
   const pinDir = `/sys/fs/bpf/xlb/bench-${randomBytes(4).toString('hex')}`;
   let dp: LoadedDatapath | undefined;
   let empty: BpfObject | undefined;
   try {
     const objectPath = objectDir ? path.join(objectDir, `xlb_${hook}.bpf.o`) : undefined;
-    dp = loadDatapath({ hook, pinDir, ctEntries: 4 * n * rounds + 1024, maxServices: 8, ...(objectPath ? { objectPath } : {}) });
+    dp = loadDatapath({ hook, pinDir, ctEntries, maxServices: 8, config: { snat_v4: addr16(SNAT).addr, snat_port_min: 1024, snat_port_max: 65535 }, ...(objectPath ? { objectPath } : {}) });
     empty = BpfObject.open(path.join(ROOT, 'build', 'bpf', 'test', 'xlb_empty.bpf.o'));
     const emptyProg = empty.program(`xlb_empty_${hook}`);
-    writeEndpoints(dp, 1, 0, [{ ip: BACKEND, port: 8080 }]);
-    putService(dp, { id: 1, vip: VIP, port: 80, proto: 'tcp', mode: 'dnat', algo: 'hash', epCount: 1, gen: 0 });
+    // Maglev over 4 endpoints (as Katran's ring over 4 reals): DNAT service 1, full NAT service 2.
+    // Full NAT sources from ports 1024-65535: a round's 20,000 flows from one SNAT address to 4
+    // endpoints would otherwise fill 18 % of the default range, and about one flow in 20,000
+    // finds all 8 candidates taken (drop_snat_exhausted, a real outcome the check would refuse)
+    const eps = BACKENDS.map((ip) => ({ ip, port: 8080, weight: 1, active: true }));
+    const table = maglevTable(eps, dp.maglevSize);
+    for (const [id, vip, mode] of [[1, VIP, 'dnat'], [2, VIP_FULLNAT, 'fullnat']] as const) {
+      writeEndpoints(dp, id, 0, eps);
+      writeSched(dp, id, 0, table);
+      putService(dp, { id, vip, port: 80, proto: 'tcp', mode, algo: 'maglev', epCount: eps.length, gen: 0 });
+    }
     const loaded = dp;
-    const est = buildFrame({ eth, ip: { src: CLIENT, dst: VIP }, tcp: { sport: 1000, dport: 80, seq: 1, ack: 6, flags: 'PA' }, payload: 64 });
-    const reply = buildFrame({ eth: { src: BACKEND_MAC, dst: LB_MAC }, ip: { src: BACKEND, dst: CLIENT }, tcp: { sport: 8080, dport: 1000, seq: 6, ack: 65, flags: 'PA' }, payload: 64 });
+    const fill = syntheticEntries(ctEntries);
     const nonVip = buildFrame({ eth, ip: { src: CLIENT, dst: '198.18.1.99' }, udp: { sport: 1, dport: 2 }, payload: 64 });
     const result = inNetns(ns, () => {
       const dev = ifindex('xlb0');
@@ -98,17 +184,53 @@ async function benchHook(hook: Hook, ns: string, n: number, rounds: number, obje
         const r = prog.testRun({ data: Buffer.from(data), ctx: ctx(), repeat: 1 });
         return { ns: r.durationNs, retval: r.retval };
       };
-      // the established flow: a handshake through the datapath
-      run(loaded.main, buildFrame({ eth, ip: { src: CLIENT, dst: VIP }, tcp: { sport: 1000, dport: 80, seq: 0, flags: 'S' } }));
-      run(loaded.main, buildFrame({ eth, ip: { src: BACKEND, dst: CLIENT }, tcp: { sport: 8080, dport: 1000, seq: 5, ack: 1, flags: 'SA' } }));
-      run(loaded.main, buildFrame({ eth, ip: { src: CLIENT, dst: VIP }, tcp: { sport: 1000, dport: 80, seq: 1, ack: 6, flags: 'A' } }));
+      // An established flow of the service on vip: a handshake through the datapath; returns
+      // its client → VIP and backend → client data packets.
+      const establish = (vip: string, sport: number): { fwd: Buffer; rev: Buffer } => {
+        const c = { src: CLIENT, dst: vip };
+        run(loaded.main, buildFrame({ eth, ip: c, tcp: { sport, dport: 80, seq: 0, flags: 'S' } }));
+        const key = { saddr: addr16(CLIENT).addr, daddr: addr16(vip).addr, sport, dport: 80, proto: 6, family: 4 };
+        const e = lookupFlow(loaded, key);
+        if (e === undefined) {
+          if (check) throw new Error(`bench: the SYN to ${vip} created no flow (is the object broken?)`);
+          return { fwd: buildFrame({ eth, ip: c, tcp: { sport, dport: 80, seq: 1, ack: 6, flags: 'PA' }, payload: 64 }), rev: nonVip };
+        }
+        const bip = `${e.nat_daddr[0]}.${e.nat_daddr[1]}.${e.nat_daddr[2]}.${e.nat_daddr[3]}`;
+        const dst = `${e.nat_saddr[0]}.${e.nat_saddr[1]}.${e.nat_saddr[2]}.${e.nat_saddr[3]}`;
+        const beth = { src: backendMac(BACKENDS.indexOf(bip)), dst: LB_MAC };
+        run(loaded.main, buildFrame({ eth: beth, ip: { src: bip, dst }, tcp: { sport: 8080, dport: e.nat_sport, seq: 5, ack: 1, flags: 'SA' } }));
+        run(loaded.main, buildFrame({ eth, ip: c, tcp: { sport, dport: 80, seq: 1, ack: 6, flags: 'A' } }));
+        return {
+          fwd: buildFrame({ eth, ip: c, tcp: { sport, dport: 80, seq: 1, ack: 6, flags: 'PA' }, payload: 64 }),
+          rev: buildFrame({ eth: beth, ip: { src: bip, dst }, tcp: { sport: 8080, dport: e.nat_sport, seq: 6, ack: 65, flags: 'PA' }, payload: 64 }),
+        };
+      };
+      let flows = { dnat: establish(VIP, 1000), fullnat: establish(VIP_FULLNAT, 1001) };
+      const reset = (fraction: number): void => {
+        clearTable(loaded);
+        flows = { dnat: establish(VIP, 1000), fullnat: establish(VIP_FULLNAT, 1001) };
+        const count = Math.min(ctEntries - 4, Math.round(fraction * ctEntries));
+        if (count > 0) loaded.maps.ct.updateBatchRaw({ count, keys: fill.keys, values: fill.values });
+      };
       const perRound = Object.fromEntries(CASES.map((c) => [c, [] as number[]])) as Record<Case, number[]>;
       const verdicts = {} as Record<Case, number>;
-      for (let r = 0; r < rounds; r++) {
-        for (const c of CASES) {
+      const wrong: string[] = [];
+      // one unrecorded warm-up round (the first calls after a load are slower), then the rounds
+      for (let r = -1; r < rounds; r++) {
+        reset(0);
+        for (const c of cases) {
           const prog = c === 'empty' ? emptyProg : loaded.main;
-          const src = c === 'new_flow' ? freshSyns(n) : c === 'reply' ? [reply] : c === 'non_vip' ? [nonVip] : [est];
+          const fraction = FILL[c];
+          if (fraction !== undefined) reset(fraction);
+          const src =
+            fraction !== undefined ? freshSyns(n, c === 'fullnat_new' ? VIP_FULLNAT : VIP)
+            : c === 'reply' ? [flows.dnat.rev]
+            : c === 'fullnat_established' ? [flows.fullnat.fwd]
+            : c === 'fullnat_reply' ? [flows.fullnat.rev]
+            : c === 'non_vip' ? [nonVip]
+            : [flows.dnat.fwd];
           if (c === 'established_fib') loaded.writeConfig({ fib_cache_ms: 0 });
+          const before = c === 'empty' ? undefined : readReasons(loaded);
           let sum = 0;
           for (let i = 0; i < n; i++) {
             const out = run(prog, src[i % src.length] as Buffer);
@@ -116,15 +238,23 @@ async function benchHook(hook: Hook, ns: string, n: number, rounds: number, obje
             verdicts[c] = out.retval;
           }
           if (c === 'established_fib') loaded.writeConfig({ fib_cache_ms: 1000 });
-          perRound[c].push(sum / n);
+          if (check && before !== undefined && c !== 'empty') {
+            const after = readReasons(loaded);
+            const want = EXPECT[c];
+            const moved = REASON.filter((x) => after[x].packets !== before[x].packets).map((x) => `${x} ${after[x].packets - before[x].packets}`);
+            if (after[want].packets - before[want].packets !== BigInt(n)) wrong.push(`${hook} ${c}: expected ${n} × ${want}, counted ${moved.join(', ') || 'nothing'}`);
+          }
+          if (r >= 0) perRound[c].push(sum / n);
         }
       }
-      return { perRound, verdicts };
+      return { perRound, verdicts, wrong };
     });
-    const nsOf = Object.fromEntries(CASES.map((c) => [c, median(result.perRound[c])])) as Record<Case, number>;
-    const ratio = Object.fromEntries(CASES.map((c) => [c, nsOf[c] / nsOf.empty])) as Record<Case, number>;
+    if (result.wrong.length > 0) throw new Error(`bench: a case did not take the path it measures:\n  ${result.wrong.join('\n  ')}`);
+    const nsOf = Object.fromEntries(cases.map((c) => [c, median(result.perRound[c])])) as Record<Case, number>;
+    const range = Object.fromEntries(cases.map((c) => [c, [Math.min(...result.perRound[c]), Math.max(...result.perRound[c])]])) as Record<Case, [number, number]>;
+    const ratio = Object.fromEntries(cases.map((c) => [c, nsOf[c] / nsOf.empty])) as Record<Case, number>;
     const programs = [await progInfo(dp.main), await progInfo(dp.slow)];
-    return { hook, ns: nsOf, ratio, verdicts: result.verdicts, programs };
+    return { hook, ns: nsOf, range, ratio, verdicts: result.verdicts, programs };
   } finally {
     empty?.close();
     dp?.close();
@@ -132,27 +262,56 @@ async function benchHook(hook: Hook, ns: string, n: number, rounds: number, obje
   }
 }
 
-export async function runDatapathBench(opts: { n?: number; rounds?: number; objectDir?: string } = {}): Promise<DatapathBench> {
-  const n = opts.n ?? 2000;
+export interface DatapathBenchOptions {
+  /** Calls per case and round (default 20,000; fewer gives an unstable median on a shared machine). */
+  n?: number;
+  rounds?: number;
+  /** Conntrack table size (default 262,144, the loader's default). */
+  ctEntries?: number;
+  objectDir?: string;
+  hooks?: Hook[];
+  /** false: do not check that every case takes its path (variants with a stage cut out). */
+  check?: boolean;
+  /** The cases to run (default all; 'empty' is always run). */
+  cases?: Case[];
+}
+
+/** The options of `--quick` (a smoke run: numbers noisier). */
+export const QUICK: DatapathBenchOptions = { n: 2000, rounds: 3, ctEntries: 65536 };
+
+export async function runDatapathBench(opts: DatapathBenchOptions = {}): Promise<DatapathBench> {
+  const n = opts.n ?? 20_000;
   const rounds = opts.rounds ?? 5;
+  const ctEntries = opts.ctEntries ?? 262_144;
+  if (2 * n > ctEntries / 2) throw new RangeError(`--n ${n}: a round's ${2 * n} entries must fit in half the table (--ct-entries ${ctEntries})`);
+  const up0 = (await execa('uptime')).stdout.trim();
   return withVethNamespace('dpb', LB_MAC, async (ns, ip) => {
     await ip('addr', 'add', '198.18.1.1/24', 'dev', 'xlb0');
     await ip('addr', 'add', '198.18.0.1/24', 'dev', 'xlb1');
-    await ip('neigh', 'replace', BACKEND, 'lladdr', BACKEND_MAC, 'dev', 'xlb0', 'nud', 'permanent');
+    for (const [i, b] of BACKENDS.entries()) await ip('neigh', 'replace', b, 'lladdr', backendMac(i), 'dev', 'xlb0', 'nud', 'permanent');
     await ip('neigh', 'replace', CLIENT, 'lladdr', CLIENT_MAC, 'dev', 'xlb1', 'nud', 'permanent');
     await execa('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv4.conf.all.forwarding=1']);
     const results: HookResult[] = [];
-    for (const hook of ['tc', 'xdp'] as Hook[]) results.push(await benchHook(hook, ns, n, rounds, opts.objectDir));
+    for (const hook of opts.hooks ?? (['tc', 'xdp'] as Hook[])) results.push(await benchHook(hook, ns, n, rounds, ctEntries, opts.check ?? true, CASES.filter((c) => c === 'empty' || opts.cases === undefined || opts.cases.includes(c)), opts.objectDir));
     const { stdout: kernel } = await execa('uname', ['-r']);
-    return { n, rounds, kernel, results };
+    const up1 = (await execa('uptime')).stdout.trim();
+    return { n, rounds, ctEntries, kernel, objectDir: opts.objectDir ?? null, uptime: [up0, up1], results };
   });
 }
 
 export function formatBench(b: DatapathBench): string {
-  const lines = [`datapath bench: kernel ${b.kernel}, ${b.n} calls per case and round, median of ${b.rounds} rounds (ns/packet, ratio to the empty program)`];
+  const lines = [
+    `datapath bench: kernel ${b.kernel}, ${b.n} calls per case and round, median of ${b.rounds} interleaved rounds (min–max), ct table ${b.ctEntries} entries${b.objectDir ? `, objects from ${b.objectDir}` : ''}`,
+    `  uptime before: ${b.uptime[0]}`,
+    `  uptime after:  ${b.uptime[1]}`,
+  ];
   for (const r of b.results) {
-    lines.push(`${r.hook}:`);
-    for (const c of CASES) lines.push(`  ${c.padEnd(16)} ${r.ns[c].toFixed(1).padStart(8)} ns  ${r.ratio[c].toFixed(2).padStart(6)}x  (retval ${r.verdicts[c]})`);
+    lines.push(`${r.hook}:                       ns/packet           ratio to empty`);
+    for (const c of CASES) {
+      if (r.range[c] === undefined) continue;
+      const [lo, hi] = r.range[c];
+      lines.push(`  ${c.padEnd(20)} ${r.ns[c].toFixed(1).padStart(8)} (${lo.toFixed(0)}–${hi.toFixed(0)})  ${r.ratio[c].toFixed(2).padStart(6)}x  (retval ${r.verdicts[c]})`);
+    }
     for (const p of r.programs) lines.push(`  program ${p.name}: ${p.xlatedInsns} xlated insns, ${p.jitedBytes} jited bytes`);
   }
   return lines.join('\n');
@@ -160,8 +319,31 @@ export function formatBench(b: DatapathBench): string {
 
 const isMain = process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url);
 if (isMain) {
-  const { values } = parseArgs({ options: { n: { type: 'string' }, rounds: { type: 'string' }, out: { type: 'string' }, 'object-dir': { type: 'string' } } });
-  const b = await runDatapathBench({ n: values.n ? Number(values.n) : undefined, rounds: values.rounds ? Number(values.rounds) : undefined, objectDir: values['object-dir'] });
+  const { values } = parseArgs({
+    options: {
+      n: { type: 'string' },
+      rounds: { type: 'string' },
+      'ct-entries': { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      hook: { type: 'string' },
+      out: { type: 'string' },
+      'object-dir': { type: 'string' },
+      'no-check': { type: 'boolean', default: false },
+      cases: { type: 'string' },
+    },
+  });
+  const num = (s: string | undefined): number | undefined => (s === undefined ? undefined : Number(s));
+  const base = values.quick ? QUICK : {};
+  const b = await runDatapathBench({
+    ...base,
+    ...(values.n ? { n: num(values.n) } : {}),
+    ...(values.rounds ? { rounds: num(values.rounds) } : {}),
+    ...(values['ct-entries'] ? { ctEntries: num(values['ct-entries']) } : {}),
+    ...(values.hook ? { hooks: values.hook.split(',') as Hook[] } : {}),
+    ...(values['object-dir'] ? { objectDir: path.resolve(values['object-dir']) } : {}),
+    check: !values['no-check'],
+    ...(values.cases ? { cases: values.cases.split(',') as Case[] } : {}),
+  });
   process.stdout.write(formatBench(b) + '\n');
   if (values.out) writeFileSync(values.out, JSON.stringify(b, null, 2));
 }

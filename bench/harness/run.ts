@@ -8,19 +8,18 @@
 //              every scenario's time per hook from its summary.json
 //
 // The aim of issue 14: the sim suite faster than the prog suite (sim is the fast first line).
-//   node --import tsx bench/harness/run.ts [--quick] [--backends sim,prog,lab] [--hooks tc,xdp] [--grep RE] [--out FILE]
+//   node --import tsx bench/harness/run.ts [--quick] [--backends sim,prog,lab] [--hooks tc,xdp] [--grep RE] [--out FILE] [--report DIR]
 import { execa } from 'execa';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { builtinTopology } from '../../lab/builtins.ts';
 import { timeUpDown } from '../../lab/updown-bench.ts';
 import type { UpDownTimes } from '../../lab/updown-bench.ts';
 import type { RunSummary } from '../../src/harness/results.ts';
+import { ROOT } from '../../src/root.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const TSX_LOADER = `file://${path.join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')}`;
 
 export const HARNESS_BACKENDS = ['sim', 'prog', 'lab'] as const;
@@ -172,15 +171,26 @@ async function main(argv: string[]): Promise<number> {
       hooks: { type: 'string' },
       grep: { type: 'string' },
       out: { type: 'string' },
+      report: { type: 'string' },
     },
   });
   const opts: Partial<HarnessBenchOptions> & { quick?: boolean } = { quick: values.quick };
   if (values.backends !== undefined) opts.backends = values.backends.split(',') as HarnessBackend[];
   if (values.hooks !== undefined) opts.hooks = values.hooks.split(',') as ('tc' | 'xdp')[];
   if (values.grep !== undefined) opts.grep = values.grep;
+  // Imported here: report.ts imports this module (its tables), so not at the top.
+  const { environment, writeBenchReport } = await import('../report.ts');
+  const env = await environment();
   const r = await runHarnessBench(opts);
   console.log(harnessMarkdown(r));
   if (values.out !== undefined) writeFileSync(values.out, `${JSON.stringify(r, null, 2)}\n`);
+  if (values.report !== undefined) {
+    // The same report as `xlb bench` (bench.json, report.md, chart; a full run updates the README block).
+    const rep = { command: ['node --import tsx bench/harness/run.ts', ...argv].join(' '), quick: values.quick, environment: env, harness: r, other: {} };
+    const readme = path.join(ROOT, 'README.md');
+    const files = await writeBenchReport(path.resolve(values.report), rep, values.quick ? {} : { readme });
+    console.log(`report: ${files.join(', ')}`);
+  }
   return 0;
 }
 

@@ -19,10 +19,11 @@
 // they share one topology); tx checksum offload off everywhere (XDP cannot finish a partial
 // checksum). Every figure is also given as a ratio to `direct` and to `nft-dnat` of the same run.
 //
-//   node --import tsx bench/lab/run.ts [--quick] [--rounds N] [--duration S] [--configs a,b] [--out FILE]
+//   node --import tsx bench/lab/run.ts [--quick] [--rounds N] [--duration S] [--configs a,b] [--out FILE] [--report DIR]
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { ROOT } from '../../src/root.ts';
 import { parseArgs } from 'node:util';
 import { Lab } from '../../lab/lab.ts';
 import { builtinTopology, VIP } from '../../lab/builtins.ts';
@@ -109,6 +110,8 @@ export interface LabBenchResult {
   durationS: number;
   topology: string;
   samples: Sample[];
+  /** Rounds that failed (the configuration did not come up, a tool failed): reported, not measured. */
+  failures: { config: LbConfig; round: number; error: string }[];
   configs: ConfigSummary[];
 }
 
@@ -333,10 +336,21 @@ export async function runLabBench(opts: Partial<LabBenchOptions> = {}, log: (s: 
   const started = new Date();
   log(`lab bench: ${o.configs.length} configurations × ${o.rounds} round(s), wrk -t${o.threads} -c${o.connections} ${o.durationS}s, ${o.udpPackets} UDP packets, ${o.backends} backends`);
   const samples: Sample[] = [];
+  const failures: LabBenchResult['failures'] = [];
   for (let round = 1; round <= o.rounds; round++) {
     // Interleaved: every configuration once per round; the order rotates so none is always first.
     const order = o.configs.map((_, i) => o.configs[(i + round - 1) % o.configs.length] as LbConfig);
-    for (const c of order) samples.push(await measureOne(c, round, o, log));
+    for (const c of order) {
+      // One failed round (its lab is already gone) is reported and the run goes on: the other
+      // configurations' figures stay good, and a median of the rounds that worked is still one.
+      try {
+        samples.push(await measureOne(c, round, o, log));
+      } catch (e) {
+        const error = e instanceof Error ? e.message : String(e);
+        failures.push({ config: c, round, error });
+        log(`  ${c.padEnd(9)} round ${round}: FAILED: ${error}`);
+      }
+    }
   }
   return {
     options: o,
@@ -344,6 +358,7 @@ export async function runLabBench(opts: Partial<LabBenchOptions> = {}, log: (s: 
     durationS: (Date.now() - started.getTime()) / 1000,
     topology: `two-arm: c1 ↔ lb ↔ bridge ↔ ${o.backends} backends (nginx), IPv4, GRO on, tx csum offload off`,
     samples,
+    failures,
     configs: summarizeSamples(samples, o.configs),
   };
 }
@@ -359,6 +374,14 @@ export function labMarkdown(r: LabBenchResult): string {
   return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
 }
 
+/** Every figure as a ratio: `× direct / × nft-dnat` per cell (for latency and CPU, lower is better). */
+export function labRatiosMarkdown(r: LabBenchResult): string {
+  const x = (v: number | null): string => (v === null ? '—' : `${v.toFixed(2)}×`);
+  const line = (cells: string[]): string => `| ${cells.join(' | ')} |`;
+  const head = ['× direct / × nft-dnat', ...METRICS.map((m) => `${m.label} (${m.better} is better)`)];
+  return [line(head), line(head.map(() => '---')), ...r.configs.map((c) => line([c.config, ...METRICS.map((m) => `${x(c.vsDirect[m.key])} / ${x(c.vsNftDnat[m.key])}`)]))].join('\n');
+}
+
 export function formatLabBench(r: LabBenchResult): string {
   return `${r.topology}; median of ${r.options.rounds} round(s), ${r.durationS.toFixed(0)} s in all\n${labMarkdown(r)}`;
 }
@@ -372,15 +395,26 @@ async function main(argv: string[]): Promise<number> {
       duration: { type: 'string' },
       configs: { type: 'string' },
       out: { type: 'string' },
+      report: { type: 'string' },
     },
   });
   const opts: Partial<LabBenchOptions> = { quick: values.quick };
   if (values.rounds !== undefined) opts.rounds = Number(values.rounds);
   if (values.duration !== undefined) opts.durationS = Number(values.duration);
   if (values.configs !== undefined) opts.configs = values.configs.split(',') as LbConfig[];
+  // Imported here: report.ts imports this module (its tables), so not at the top.
+  const { environment, writeBenchReport } = await import('../report.ts');
+  const env = await environment();
   const r = await runLabBench(opts);
   console.log(formatLabBench(r));
   if (values.out !== undefined) writeFileSync(values.out, `${JSON.stringify(r, null, 2)}\n`);
+  if (values.report !== undefined) {
+    // The same report as `xlb bench` (bench.json, report.md, chart; a full run updates the README block).
+    const rep = { command: ['node --import tsx bench/lab/run.ts', ...argv].join(' '), quick: values.quick, environment: env, lab: r, other: {} };
+    const readme = path.join(ROOT, 'README.md');
+    const files = await writeBenchReport(path.resolve(values.report), rep, values.quick ? {} : { readme });
+    console.log(`report: ${files.join(', ')}`);
+  }
   return 0;
 }
 

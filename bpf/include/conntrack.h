@@ -23,6 +23,10 @@
  */
 static __always_inline __u64 xlb_now(const struct xlb_config *cfg)
 {
+#ifdef XLB_CUT_CLOCK   /* stage cut: no clock helper call */
+	if (1)
+		return cfg->clock_offset_ns + 1000000000ULL * 3600;
+#endif
 	if (cfg->flags & XLB_CFG_F_VIRTUAL_CLOCK)
 		return cfg->clock_offset_ns;
 	return bpf_ktime_get_coarse_ns() + cfg->clock_offset_ns;
@@ -142,13 +146,33 @@ static __always_inline void ct_build_peer(const struct xlb_ct_entry *e, const st
 }
 
 /*
+ * Set flag bits in e->flags with an atomic OR on the aligned 64-bit word that holds state,
+ * flags, xlate, pad and last_ack (flags is its second byte, little-endian; BPF has 64-bit atomic
+ * OR without -mcpu=v3), so a concurrent plain write of the flags byte (or of last_ack) by the
+ * slow path on another CPU is never undone by this write. Kernel >= 5.12 (BPF_ATOMIC).
+ */
+_Static_assert(__builtin_offsetof(struct xlb_ct_entry, state) % 8 == 0 &&
+		       __builtin_offsetof(struct xlb_ct_entry, flags) == __builtin_offsetof(struct xlb_ct_entry, state) + 1,
+	       "state and flags start one aligned 64-bit word");
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "ct_flags_or assumes a little-endian target (bpfel)"
+#endif
+static __always_inline void ct_flags_or(struct xlb_ct_entry *e, __u8 bits)
+{
+	__sync_fetch_and_or((__u64 *)&e->state, (__u64)bits << 8);
+}
+
+/*
  * Count the packet and remember the sender's next sequence number, window and last ACK.
- * Race (fast path on one CPU, slow path writing the same entry's flags on another): the flag
- * byte is read-modify-written here only while SEQ_KNOWN / ACK_KNOWN is not yet set (a flow's
- * first packets, which take the slow path anyway), so an established flow's fast path never
- * writes the flags and cannot undo a FIN flag the slow path just set; a lost SEQ_KNOWN /
- * ACK_KNOWN is set again by the sender's next packet (until then a RST is judged by the
- * unknown-sequence rules, as before).
+ * Race (issue 11 item 12; the fast path on one CPU, the slow path writing the same entry's
+ * flags on another): SEQ_KNOWN / ACK_KNOWN are set here only while clear, which on the fast
+ * path happens for a rebuilt or adopted entry (ESTABLISHED with both clear), and then with an
+ * atomic OR (ct_flags_or): a FIN flag the slow path writes at the same time survives. The other
+ * way round, the slow path's plain read-modify-write of the byte can undo a SEQ_KNOWN /
+ * ACK_KNOWN set meanwhile; the sender's next packet sets it again (until then a RST is judged by
+ * the unknown-sequence rules). The other fields written here (counters, next_seq, tcp_win,
+ * last_ack, last_seen) are plain stores of their own words: concurrent updates may lose a count
+ * or keep the older of two values, never a state or a flag.
  */
 static __always_inline void ct_account(struct xlb_ct_entry *e, const struct xlb_pkt *p, __u64 now)
 {
@@ -162,7 +186,7 @@ static __always_inline void ct_account(struct xlb_ct_entry *e, const struct xlb_
 
 		if (!(e->flags & XLB_CT_F_SEQ_KNOWN)) {
 			e->next_seq = end;
-			e->flags |= XLB_CT_F_SEQ_KNOWN;
+			ct_flags_or(e, XLB_CT_F_SEQ_KNOWN);
 		} else if ((__s32)(end - e->next_seq) > 0) {
 			e->next_seq = end;
 		}
@@ -170,7 +194,7 @@ static __always_inline void ct_account(struct xlb_ct_entry *e, const struct xlb_
 		if (p->tcp_flags & TCPF_ACK) {
 			e->last_ack = p->ack;
 			if (!(e->flags & XLB_CT_F_ACK_KNOWN))
-				e->flags |= XLB_CT_F_ACK_KNOWN;
+				ct_flags_or(e, XLB_CT_F_ACK_KNOWN);
 		}
 	}
 }

@@ -15,7 +15,11 @@
 #include "parse.h"
 #include "conntrack.h"   /* addr16_eq */
 #include "scratch.h"
+#include "icmp.h"
 
+#ifndef READ_ONCE
+#define READ_ONCE(x) (*(volatile __typeof__(x) *)&(x))
+#endif
 #ifndef WRITE_ONCE
 #define WRITE_ONCE(x, v) (*(volatile __typeof__(x) *)&(x) = (v))
 #endif
@@ -69,6 +73,7 @@ struct xlb_hop {
 	__u32 ifindex;
 	__u8 dmac[6];
 	__u8 smac[6];
+	__u32 mtu;                   /* XLB_RESOLVE_TOO_BIG: the egress MTU */
 #ifdef XLB_HOOK_TC
 	__u32 neigh;                 /* 1: neighbour unknown, send with bpf_redirect_neigh(nh) */
 	struct bpf_redir_neigh nh;   /* the FIB's next hop (gateway or destination) */
@@ -76,9 +81,10 @@ struct xlb_hop {
 };
 
 /*
- * The TTL / hop limit decrement of a packet the LB forwards itself: IPv6's hop limit is written
- * here; for IPv4 the TTL byte is written and the header checksum difference is returned in
- * *l3diff (the caller folds it into its own header checksum update). Returns 0 or -1.
+ * The TTL / hop limit decrement of a packet the LB forwards itself: the byte is written here and
+ * the difference of its 16-bit header word is added to *l3diff; the caller folds it into the
+ * IPv4 header checksum update, or for IPv6 (no header checksum) into skb->csum at TC
+ * (hook_rcsum_add: a CHECKSUM_COMPLETE skb's sum must follow the byte). Returns 0 or -1.
  */
 static __always_inline int fwd_dec_ttl_write(xlb_ctx_t *ctx, const struct xlb_pkt *p, __u32 *l3diff)
 {
@@ -100,13 +106,17 @@ static __always_inline int fwd_dec_ttl_write(xlb_ctx_t *ctx, const struct xlb_pk
 		__builtin_memcpy(&nw, w, 2);
 		*l3diff = csum_diff_word(old, nw, *l3diff);
 	} else {
-		__u8 *hl = data + off + 7;
+		__u8 *w = data + off + 6;     /* next header, hop limit: one 16-bit word */
+		__u16 old, nw;
 
-		if ((void *)(hl + 1) > end)
+		if ((void *)(w + 2) > end)
 			return -1;
+		__builtin_memcpy(&old, w, 2);
 #ifndef XLB_FAULT_FWD_HOPLIMIT_DEC   /* fault: the IPv6 hop limit is not decremented */
-		(*hl)--;
+		w[1]--;
 #endif
+		__builtin_memcpy(&nw, w, 2);
+		*l3diff = csum_diff_word(old, nw, *l3diff);
 	}
 	return 0;
 }
@@ -118,7 +128,10 @@ static __always_inline int fwd_dec_ttl(xlb_ctx_t *ctx, const struct xlb_pkt *p)
 
 	if (fwd_dec_ttl_write(ctx, p, &d))
 		return -1;
-	return p->key.family == XLB_AF_V4 ? hook_l3_csum(ctx, p->l3_off + 10, d) : 0;
+	if (p->key.family == XLB_AF_V4)
+		return hook_l3_csum(ctx, p->l3_off + 10, d);
+	hook_rcsum_add(ctx, d);
+	return 0;
 }
 
 /* MAC fields are 2-byte aligned in every struct here: copied as three 16-bit words. */
@@ -132,6 +145,34 @@ static __always_inline void hop_set(struct xlb_hop *hop, __u32 ifindex, const __
 #endif
 	__builtin_memcpy(hop->dmac, dmac, ETH_ALEN);
 	__builtin_memcpy(hop->smac, smac, ETH_ALEN);
+}
+
+/* fwd_resolve's results */
+#define XLB_RESOLVE_STACK    0   /* to the stack (*res says why) */
+#define XLB_RESOLVE_SEND     1   /* the LB forwards it to *hop */
+#define XLB_RESOLVE_TOO_BIG  2   /* too big for the egress and must not be fragmented: hop->mtu */
+
+/*
+ * Packets up to this L3 length are not checked against a cached next hop's MTU: 1280 is IPv6's
+ * minimum MTU, and IPv4 egress links below it are not supported by the cached path (a packet of
+ * 577-1280 bytes there is sent and dropped by the egress device). Bigger packets cost one
+ * bpf_check_mtu call.
+ */
+#define XLB_MTU_UNCHECKED 1280
+
+/* The cached next hop ifindex: 1 (hop->mtu set) when p must get an ICMP too-big instead. */
+static __always_inline int fwd_cached_too_big(xlb_ctx_t *ctx, const struct xlb_pkt *p, __u32 ifindex, struct xlb_hop *hop)
+{
+	__u32 mtu_len = 0;
+
+	if (p->len <= p->l3_off + XLB_MTU_UNCHECKED)
+		return 0;
+	if (bpf_check_mtu(ctx, ifindex, &mtu_len, 0, 0) != BPF_MTU_CHK_RET_FRAG_NEEDED)
+		return 0;
+	if (!pkt_no_frag(ctx, p))
+		return 0;
+	hop->mtu = mtu_len;
+	return 1;
 }
 
 /*
@@ -151,22 +192,65 @@ static __always_inline int fwd_resolve(xlb_ctx_t *ctx, const struct xlb_config *
 	__u32 flags = 0;
 	long rc;
 
-	if (cache && cache->fib_ns && ttl_ns && now - cache->fib_ns < ttl_ns) {
-		hop_set(hop, cache->fib_ifindex, cache->fib_dmac, cache->fib_smac);
-		*res = XLB_FWD_CACHED;
-		return 1;
+	/*
+	 * A VLAN-tagged frame (in-band tags, or at TC a tag the stack moved into skb metadata) is
+	 * never forwarded by the LB itself: the FIB's egress is an L3 choice whose own tagging the
+	 * frame does not carry (redirected, it would leave with the ingress tag on a device of
+	 * another VLAN, or, QinQ at TC, with the inner tag in-band). It goes to the stack
+	 * translated, whose VLAN devices untag it and forward it tagged as the egress requires
+	 * (docs/datapath.md "VLAN"). Counted pass_fib.
+	 */
+	if (p->vlan || ctx_vlan_meta(ctx)) {
+		*res = XLB_FWD_PASS_FIB;
+		return 0;
 	}
-	if (nh && nh->fib_ns && ttl_ns && now - nh->fib_ns < ttl_ns && nh->in_ifindex == ctx_ifindex(ctx) &&
-	    addr16_eq(nh->daddr, daddr)) {
-		hop_set(hop, nh->out_ifindex, nh->dmac, nh->smac);
-		if (cache) {
-			cache->fib_ifindex = nh->out_ifindex;
-			__builtin_memcpy(cache->fib_dmac, nh->dmac, ETH_ALEN);
-			__builtin_memcpy(cache->fib_smac, nh->smac, ETH_ALEN);
-			cache->fib_ns = nh->fib_ns;
+
+	/*
+	 * Both caches are shared by the CPUs (a flow's packets can arrive on several; the endpoint
+	 * cache serves every flow of the slot) and are written without a lock, seqlock-style: the
+	 * writer clears fib_ns, writes the fields, then sets fib_ns (barrier() between; x86 keeps
+	 * stores in order and loads in order, and the BPF JIT emits plain moves). The reader reads
+	 * fib_ns, copies the fields, and reads fib_ns again: a different value (a write began or
+	 * ended meanwhile) discards the copy and the FIB is asked. Left: a complete rewrite within
+	 * the same coarse-clock tick between the two reads leaves fib_ns equal (ABA), so the copy
+	 * may mix two lookups for the same slot made in the same millisecond, both valid next hops
+	 * unless the route changed in that millisecond; the mix lasts one packet (the issue 11
+	 * item 12 review asked for this re-check; before dpfix2 a reader never re-checked).
+	 */
+	if (cache && ttl_ns) {
+		__u64 t1 = READ_ONCE(cache->fib_ns);
+
+		if (t1 && now - t1 < ttl_ns) {
+			hop_set(hop, cache->fib_ifindex, cache->fib_dmac, cache->fib_smac);
+			barrier();
+			if (READ_ONCE(cache->fib_ns) == t1) {
+				*res = XLB_FWD_CACHED;
+				return fwd_cached_too_big(ctx, p, hop->ifindex, hop) ? XLB_RESOLVE_TOO_BIG
+										      : XLB_RESOLVE_SEND;
+			}
 		}
-		*res = XLB_FWD_CACHED;
-		return 1;
+	}
+	if (nh && ttl_ns) {
+		__u64 t1 = READ_ONCE(nh->fib_ns);
+
+		if (t1 && now - t1 < ttl_ns && nh->in_ifindex == ctx_ifindex(ctx) && addr16_eq(nh->daddr, daddr)) {
+			hop_set(hop, nh->out_ifindex, nh->dmac, nh->smac);
+			barrier();
+			if (READ_ONCE(nh->fib_ns) == t1) {
+				if (cache) {
+					WRITE_ONCE(cache->fib_ns, 0);
+					barrier();
+					cache->fib_ifindex = hop->ifindex;
+					__builtin_memcpy(cache->fib_dmac, hop->dmac, ETH_ALEN);
+					__builtin_memcpy(cache->fib_smac, hop->smac, ETH_ALEN);
+					barrier();
+					WRITE_ONCE(cache->fib_ns, t1);
+				}
+				*res = XLB_FWD_CACHED;
+				return fwd_cached_too_big(ctx, p, hop->ifindex, hop) ? XLB_RESOLVE_TOO_BIG
+										      : XLB_RESOLVE_SEND;
+			}
+		}
 	}
 
 	*res = XLB_FWD_PASS_FIB;
@@ -225,16 +309,24 @@ static __always_inline int fwd_resolve(xlb_ctx_t *ctx, const struct xlb_config *
 		return 1;
 	}
 #endif
+	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED && pkt_no_frag(ctx, p)) {
+		/* the helper reports the egress MTU in the field it read tot_len from */
+		hop->mtu = fib->mtu_result;
+		return XLB_RESOLVE_TOO_BIG;
+	}
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS) {
 		*res = rc == BPF_FIB_LKUP_RET_NO_NEIGH ? XLB_FWD_PASS_NO_NEIGH : XLB_FWD_PASS_FIB;
 		return 0;
 	}
 	hop_set(hop, fib->ifindex, fib->dmac, fib->smac);
 	if (cache && ttl_ns) {
+		WRITE_ONCE(cache->fib_ns, 0);
+		barrier();
 		cache->fib_ifindex = fib->ifindex;
 		__builtin_memcpy(cache->fib_dmac, fib->dmac, ETH_ALEN);
 		__builtin_memcpy(cache->fib_smac, fib->smac, ETH_ALEN);
-		cache->fib_ns = now;
+		barrier();
+		WRITE_ONCE(cache->fib_ns, now);
 	}
 	if (nh && ttl_ns) {
 		WRITE_ONCE(nh->fib_ns, 0);

@@ -31,6 +31,8 @@ static __always_inline void *ctx_data(xlb_ctx_t *ctx) { return (void *)(long)ctx
 static __always_inline void *ctx_data_end(xlb_ctx_t *ctx) { return (void *)(long)ctx->data_end; }
 static __always_inline __u32 ctx_ifindex(xlb_ctx_t *ctx) { return ctx->ingress_ifindex; }
 static __always_inline __u32 ctx_len(xlb_ctx_t *ctx) { return ctx->data_end - ctx->data; }
+/* XDP sees a tag only in-band (with RX VLAN offload on, the NIC strips it unseen). */
+static __always_inline int ctx_vlan_meta(xlb_ctx_t *ctx) { return 0; }
 
 /* Returns the hook verdict for "send out of ifindex". */
 static __always_inline int hook_redirect(xlb_ctx_t *ctx, __u32 ifindex, __u32 *fwd)
@@ -52,6 +54,8 @@ static __always_inline void *ctx_data(xlb_ctx_t *ctx) { return (void *)(long)ctx
 static __always_inline void *ctx_data_end(xlb_ctx_t *ctx) { return (void *)(long)ctx->data_end; }
 static __always_inline __u32 ctx_ifindex(xlb_ctx_t *ctx) { return ctx->ifindex; }
 static __always_inline __u32 ctx_len(xlb_ctx_t *ctx) { return ctx->len; }
+/* TC: the stack has usually moved the outer tag into skb metadata before the ingress hook. */
+static __always_inline int ctx_vlan_meta(xlb_ctx_t *ctx) { return ctx->vlan_present; }
 
 static __always_inline int hook_redirect(xlb_ctx_t *ctx, __u32 ifindex, __u32 *fwd)
 {
@@ -128,11 +132,35 @@ static __always_inline int hook_l3_csum(xlb_ctx_t *ctx, __u32 off, __u32 diff)
 }
 
 /*
- * Apply a difference to an L4 checksum at offset off. pseudo: the difference comes from
- * pseudo-header fields (addresses). udp: a zero checksum means "none" and stays zero, a computed
- * zero is sent as 0xffff.
+ * TC, CHECKSUM_COMPLETE: skb->csum is the sum of the packet from the network header on; it must
+ * follow every change of the bytes that no checksum field compensates. Adds diff to it (the
+ * helper does nothing unless the skb is CHECKSUM_COMPLETE). XDP has no skb->csum.
  */
-static __always_inline int hook_l4_csum(xlb_ctx_t *ctx, __u32 off, __u32 diff, int pseudo, int udp)
+static __always_inline void hook_rcsum_add(xlb_ctx_t *ctx, __u32 diff)
+{
+#ifndef XLB_HOOK_XDP
+	bpf_csum_update(ctx, diff);
+#endif
+}
+
+/*
+ * Apply a difference to an L4 checksum at offset off. pseudo: the difference comes from
+ * pseudo-header fields (addresses); v6: of an IPv6 packet. udp: a zero checksum means "none" and
+ * stays zero, a computed zero is sent as 0xffff.
+ *
+ * At TC the helper updates the field for every ip_summed state, and with BPF_F_PSEUDO_HDR on a
+ * CHECKSUM_COMPLETE skb it also subtracts diff from skb->csum. That is right for IPv4 only: there
+ * the header checksum (bpf_l3_csum_replace, which leaves skb->csum alone) absorbs the address
+ * change, so the bytes' sum moves by the L4 field's change alone. For IPv6 (no header checksum)
+ * the address change and the L4 field's change cancel: skb->csum must not move. Kernels from
+ * 6.16 take BPF_F_IPV6 to skip that subtraction; older ones do not know the flag (-EINVAL). So
+ * the subtraction is undone on every kernel with hook_rcsum_add(diff), which is exact
+ * (csum - diff + diff) and needs no detection at load; the cost is one helper call per IPv6
+ * packet whose addresses change. (Before dpfix2 the comment here said the helpers handled
+ * COMPLETE; for IPv6 they did not: a stale skb->csum makes the receiver's checksum validation
+ * fall back to software and report "hw csum failure".)
+ */
+static __always_inline int hook_l4_csum(xlb_ctx_t *ctx, __u32 off, __u32 diff, int pseudo, int udp, int v6)
 {
 #ifdef XLB_HOOK_XDP
 	void *data = ctx_data(ctx), *end = ctx_data_end(ctx);
@@ -154,7 +182,11 @@ static __always_inline int hook_l4_csum(xlb_ctx_t *ctx, __u32 off, __u32 diff, i
 #else
 	__u64 flags = (pseudo ? BPF_F_PSEUDO_HDR : 0) | (udp ? BPF_F_MARK_MANGLED_0 : 0);
 
-	return bpf_l4_csum_replace(ctx, off, 0, diff, flags);
+	if (bpf_l4_csum_replace(ctx, off, 0, diff, flags))
+		return -1;
+	if (pseudo && v6)
+		hook_rcsum_add(ctx, diff);
+	return 0;
 #endif
 }
 

@@ -109,6 +109,9 @@ static __always_inline int nat_rewrite(xlb_ctx_t *ctx, const struct xlb_pkt *p, 
 	/* the TTL word's difference joins the addresses' in one header checksum update */
 	if (dec_ttl && fwd_dec_ttl_write(ctx, p, &tdiff))
 		return -1;
+	/* IPv6: the hop limit has no header checksum to absorb it: skb->csum follows (TC) */
+	if (fam == XLB_AF_V6 && dec_ttl)
+		hook_rcsum_add(ctx, tdiff);
 	if (!xl)
 		return fam == XLB_AF_V4 && dec_ttl ? hook_l3_csum(ctx, p->l3_off + 10, tdiff) : 0;
 	if ((xl & XLB_XL_SADDR) && nat_write_addr(ctx, saddr_off(fam, p->l3_off), fam, e->nat_saddr, &adiff))
@@ -140,22 +143,25 @@ static __always_inline int nat_rewrite(xlb_ctx_t *ctx, const struct xlb_pkt *p, 
 	    hook_l3_csum(ctx, p->l3_off + 10, csum_add(adiff, tdiff)))
 #endif
 		return -1;
+	/* a later IPv4 fragment has no L4 header (its checksum is in the first fragment) */
+	if (p->frag == XLB_FRAG_LATER)
+		return 0;
 	csum_off = l4_csum_off(&p->key, p->l4_off);
 	if (!csum_off)
 		return 0;
 	/* addresses are in the pseudo-header of TCP, UDP and ICMPv6, not of ICMP */
 #ifndef XLB_FAULT_NAT_L4_PSEUDO   /* deliberate fault (harness self-test): pseudo-header not updated */
 #ifdef XLB_FAULT_NAT_UDP_ZERO   /* fault: a zero (absent) UDP checksum is rewritten into a wrong one */
-	if (adiff && p->key.proto != IPPROTO_ICMP && hook_l4_csum(ctx, csum_off, adiff, 1, 0))
+	if (adiff && p->key.proto != IPPROTO_ICMP && hook_l4_csum(ctx, csum_off, adiff, 1, 0, fam == XLB_AF_V6))
 #else
-	if (adiff && p->key.proto != IPPROTO_ICMP && hook_l4_csum(ctx, csum_off, adiff, 1, udp))
+	if (adiff && p->key.proto != IPPROTO_ICMP && hook_l4_csum(ctx, csum_off, adiff, 1, udp, fam == XLB_AF_V6))
 #endif
 		return -1;
 #endif
 #ifdef XLB_FAULT_NAT_PORT_CSUM   /* fault: the L4 checksum misses the port change */
 	if (0)
 #else
-	if (pdiff && hook_l4_csum(ctx, csum_off, pdiff, 0, udp))
+	if (pdiff && hook_l4_csum(ctx, csum_off, pdiff, 0, udp, 0))
 #endif
 		return -1;
 	return 0;
@@ -269,10 +275,10 @@ static __always_inline int nat_icmp_error(xlb_ctx_t *ctx, const struct xlb_pkt *
 #ifdef XLB_FAULT_NAT_ICMP_CSUM   /* fault: a translated ICMP error's checksum is not updated */
 	if (0)
 #else
-	if (hook_l4_csum(ctx, p->l4_off + 2, csum_add(csum_add(iadiff, ipdiff), xdiff), 0, 0))
+	if (hook_l4_csum(ctx, p->l4_off + 2, csum_add(csum_add(iadiff, ipdiff), xdiff), 0, 0, 0))
 #endif
 		return -1;
-	if (fam == XLB_AF_V6 && odiff && hook_l4_csum(ctx, p->l4_off + 2, odiff, 1, 0))
+	if (fam == XLB_AF_V6 && odiff && hook_l4_csum(ctx, p->l4_off + 2, odiff, 1, 0, 1))
 		return -1;
 	return 0;
 }

@@ -19,6 +19,7 @@
 #include "nat.h"
 #include "fwd.h"
 #include "policer.h"
+#include "flood.h"
 #include "stats.h"
 #include "trace.h"
 
@@ -60,7 +61,25 @@ static __always_inline int xlate_and_forward(xlb_ctx_t *ctx, const struct xlb_co
 	/* where it goes first: a packet the LB forwards itself has its TTL decremented in the
 	 * same rewrite (one IPv4 header checksum update) */
 	fwd = fwd_resolve(ctx, cfg, p, e->nat_saddr, e->nat_daddr, e, nh, now, &hop, &res);
+	if (fwd == XLB_RESOLVE_TOO_BIG) {
+		/* the client gets ICMP too-big about its own packet (icmp.h); untouched when it
+		 * cannot be built: to the stack as before */
+		act = icmp_too_big(ctx, p, hop.mtu);
+		if (act >= 0) {
+			stats_fwd(XLB_FWD_TOO_BIG, p->len);
+			return act;
+		}
+		fwd = XLB_RESOLVE_STACK;
+		res = XLB_FWD_PASS_FIB;
+	}
+#ifdef XLB_CUT_FWD   /* stage cut: no forwarding (resolved, not rewritten, not sent) */
+	return XLB_ACT_PASS;
+#endif
+#ifdef XLB_CUT_NAT   /* stage cut: no rewrite */
+	if (0) {
+#else
 	if (nat_rewrite(ctx, p, e, fwd)) {
+#endif
 		*reason = XLB_R_DROP_MALFORMED;
 		return XLB_ACT_DROP;
 	}
@@ -87,12 +106,18 @@ static __always_inline int xlb_fast(xlb_ctx_t *ctx)
 		return XLB_ACT_PASS;
 	p = &s->pkt;
 	rc = parse_packet(ctx, p);
+#ifdef XLB_CUT_AFTER_PARSE   /* stage cut (bench/datapath/stages.sh): parse only */
+	return XLB_ACT_PASS;
+#endif
 	switch (rc) {
 	case PARSE_OK:
 		break;
 	case PARSE_NOT_IP:
 		return finish(ctx, cfg, p, &v, XLB_ACT_PASS, XLB_R_PASS_NOT_IP, now);
 	case PARSE_FRAGMENT:
+		/* a TCP / UDP fragment the LB could forward: the slow path looks for its flow */
+		if (p->frag && p->ttl > 1)
+			goto slow;
 		return finish(ctx, cfg, p, &v, XLB_ACT_PASS, XLB_R_PASS_FRAGMENT, now);
 	case PARSE_OTHER:
 		return finish(ctx, cfg, p, &v, XLB_ACT_PASS, XLB_R_PASS_NO_SERVICE, now);
@@ -110,6 +135,10 @@ static __always_inline int xlb_fast(xlb_ctx_t *ctx)
 	if (p->icmp_err)
 		goto slow;
 	e = bpf_map_lookup_elem(&xlb_ct, &p->key);
+#ifdef XLB_CUT_AFTER_CT   /* stage cut: parse + conntrack lookup */
+	if (e || !e)
+		return e ? XLB_ACT_PASS : XLB_ACT_DROP;
+#endif
 	if (!e) {
 		p->ct_miss = 1;
 		goto slow;
@@ -148,10 +177,12 @@ static __always_inline int xlb_fast(xlb_ctx_t *ctx)
 	v.svc_id = e->svc_id;
 	v.ep_slot = e->ep_slot;
 	v.ct_old = v.ct_new = e->state;
+#ifndef XLB_CUT_POLICER   /* stage cut: no policer */
 	if (!(e->flags & XLB_CT_F_REPLY) && !policer_admit(e->svc_id, now)) {
 		stats_service(e->svc_id, XLB_NO_SLOT, p->len, 0, 1);
 		return finish(ctx, cfg, p, &v, XLB_ACT_DROP, XLB_R_DROP_POLICED, now);
 	}
+#endif
 	ct_account(e, p, now);
 	stats_service(e->svc_id, e->ep_slot, p->len, 0, 0);
 	reason = XLB_R_FAST_PATH;
@@ -161,6 +192,88 @@ static __always_inline int xlb_fast(xlb_ctx_t *ctx)
 slow:
 	bpf_tail_call(ctx, &xlb_progs, XLB_SLOW_PATH);
 	return finish(ctx, cfg, p, &v, XLB_ACT_PASS, XLB_R_PASS_TAILCALL, now);
+}
+
+/*
+ * IPv4 fragments of tracked flows (docs/datapath.md "Fragments"; issue 11 item 9, Cilium's way
+ * rather than Katran's drop, since a backend's fragmented reply must reach the client from the
+ * VIP). Fragments are not reassembled and never create a flow. The first fragment (ports in
+ * it) of a live flow records its datagram (source, destination, identification, protocol) ->
+ * ports here and is translated like a packet of the flow (addresses, ports, L4 checksum: the
+ * field is in the first fragment); a later fragment finds its ports here and gets the address
+ * translation only (it has no L4 header; the IPv4 header checksum follows). Records older than
+ * XLB_FRAG_TIMEOUT_NS are ignored (the identification is reused), the LRU drops old ones.
+ */
+#define XLB_FRAG_TIMEOUT_NS (30 * NSEC_PER_SEC)
+
+struct xlb_frag_key {
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u32 id;
+	__u8 proto;
+	__u8 family;
+	__u8 pad[2];
+};
+
+struct xlb_frag_val {
+	__u64 ns;
+	__be16 sport;
+	__be16 dport;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct xlb_frag_key);
+	__type(value, struct xlb_frag_val);
+} xlb_frags SEC(".maps");
+
+static __always_inline int slow_fragment(xlb_ctx_t *ctx, const struct xlb_config *cfg, struct xlb_scratch *s,
+					 struct xlb_verdict *v, __u64 now)
+{
+	struct xlb_pkt *p = &s->pkt;
+	struct xlb_frag_key *fk = (struct xlb_frag_key *)&s->pkey;
+	struct xlb_frag_val fv = {}, *rec;
+	struct xlb_ct_entry *e;
+	__u32 reason = XLB_R_TRACKED;
+	int act;
+
+	_Static_assert(sizeof(struct xlb_frag_key) == sizeof(struct xlb_ct_key), "the fragment key borrows pkey");
+	__builtin_memcpy(fk->saddr, p->key.saddr, 16);
+	__builtin_memcpy(fk->daddr, p->key.daddr, 16);
+	fk->id = p->frag_id;
+	fk->proto = p->key.proto;
+	fk->family = p->key.family;
+	fk->pad[0] = fk->pad[1] = 0;
+	if (p->frag == XLB_FRAG_LATER) {
+		rec = bpf_map_lookup_elem(&xlb_frags, fk);
+		if (!rec || now - rec->ns > XLB_FRAG_TIMEOUT_NS)
+			return finish(ctx, cfg, p, v, XLB_ACT_PASS, XLB_R_PASS_FRAGMENT, now);
+		p->key.sport = rec->sport;
+		p->key.dport = rec->dport;
+	}
+	e = bpf_map_lookup_elem(&xlb_ct, &p->key);
+	if (!e || !ct_alive(cfg, e, now))
+		return finish(ctx, cfg, p, v, XLB_ACT_PASS, XLB_R_PASS_FRAGMENT, now);
+	if (p->frag == XLB_FRAG_FIRST) {
+		fv.ns = now;
+		fv.sport = p->key.sport;
+		fv.dport = p->key.dport;
+		bpf_map_update_elem(&xlb_frags, fk, &fv, BPF_ANY);
+	}
+	v->svc_id = e->svc_id;
+	v->ep_slot = e->ep_slot;
+	v->ct_old = v->ct_new = e->state;
+	if (p->frag == XLB_FRAG_LATER) {
+		/* addresses only: a copy of the entry without port translation */
+		__builtin_memcpy(&s->fwd, e, sizeof(s->fwd));
+		s->fwd.xlate &= XLB_XL_SADDR | XLB_XL_DADDR;
+		act = xlate_and_forward(ctx, cfg, p, &s->fwd, NULL, now, &reason);
+	} else {
+		act = xlate_and_forward(ctx, cfg, p, e, NULL, now, &reason);
+	}
+	return finish(ctx, cfg, p, v, act, reason, now);
 }
 
 /* An ICMP error: translate it when it is about a tracked flow, else pass it untouched. */
@@ -193,6 +306,11 @@ static __always_inline int slow_icmp_error(xlb_ctx_t *ctx, const struct xlb_conf
 	if (nat_icmp_error(ctx, p, e, k, new_saddr))
 		return finish(ctx, cfg, p, v, XLB_ACT_DROP, XLB_R_DROP_MALFORMED, now);
 	fwd = fwd_resolve(ctx, cfg, p, new_saddr, e->nat_daddr, NULL, NULL, now, &hop, &res);
+	if (fwd == XLB_RESOLVE_TOO_BIG) {
+		/* an ICMP error too big for the egress: to the stack (no error about an error) */
+		fwd = XLB_RESOLVE_STACK;
+		res = XLB_FWD_PASS_FIB;
+	}
 	if (fwd) {
 		if (fwd_dec_ttl(ctx, p))
 			return finish(ctx, cfg, p, v, XLB_ACT_DROP, XLB_R_DROP_MALFORMED, now);
@@ -393,6 +511,7 @@ static __always_inline const __u8 *snat_addr(const struct xlb_service *svc, cons
 static __always_inline int ct_insert_reply(const struct xlb_config *cfg, struct xlb_scratch *s, int fullnat, __u64 now)
 {
 	__u32 lo = cfg->snat_port_min, hi = cfg->snat_port_max, span, start, i, found = XLB_SNAT_TRIES;
+	int found_expired = 0;
 	int scan_all = !(s->pkt.key.proto == IPPROTO_TCP &&
 			 (s->pkt.tcp_flags & (TCPF_SYN | TCPF_ACK | TCPF_RST | TCPF_FIN)) == TCPF_SYN);
 	struct xlb_ct_entry *old;
@@ -424,8 +543,10 @@ static __always_inline int ct_insert_reply(const struct xlb_config *cfg, struct 
 				return 1;
 			continue;
 		}
-		if (found == XLB_SNAT_TRIES)
+		if (found == XLB_SNAT_TRIES) {
 			found = i;
+			found_expired = old != NULL;
+		}
 		if (!scan_all)
 			break;
 	}
@@ -436,11 +557,18 @@ static __always_inline int ct_insert_reply(const struct xlb_config *cfg, struct 
 	 * fails) is skipped like a live one, and the later free candidates are tried in order.
 	 */
 	for (i = found; i < XLB_SNAT_TRIES; i++) {
+		int expired = found_expired;
+
 		s->rkey.dport = bpf_htons((__u16)(lo + (start + i * 7919) % span));
-		old = bpf_map_lookup_elem(&xlb_ct, &s->rkey);
-		if (old && ct_alive(cfg, old, now))
-			continue;
-		if (!ct_claim(&s->rkey, &s->rev, old != NULL)) {
+		/* the first free candidate was just looked at by the scan: not again (one bucket
+		 * visit less per new full-NAT flow); a later one is looked at now */
+		if (i != found) {
+			old = bpf_map_lookup_elem(&xlb_ct, &s->rkey);
+			if (old && ct_alive(cfg, old, now))
+				continue;
+			expired = old != NULL;
+		}
+		if (!ct_claim(&s->rkey, &s->rev, expired)) {
 			s->fwd.nat_sport = s->rkey.dport;
 			return 0;
 		}
@@ -484,6 +612,12 @@ static __always_inline int slow_new(xlb_ctx_t *ctx, const struct xlb_config *cfg
 #endif
 		/* an echo reply with no flow is not ours */
 		return finish(ctx, cfg, p, v, XLB_ACT_PASS, XLB_R_PASS_NO_SERVICE, now);
+	/* the flood guard: every packet that may create a flow is counted, mid-stream ones are
+	 * refused while this CPU is over the rate (flood.h) */
+	if (flood_count(cfg, now) && midstream) {
+		stats_service(svc->id, XLB_NO_SLOT, p->len, 0, 1);
+		return finish(ctx, cfg, p, v, XLB_ACT_DROP, XLB_R_DROP_FLOOD, now);
+	}
 	if (!policer_admit(svc->id, now)) {
 		stats_service(svc->id, XLB_NO_SLOT, p->len, 0, 1);
 		return finish(ctx, cfg, p, v, XLB_ACT_DROP, XLB_R_DROP_POLICED, now);
@@ -503,6 +637,9 @@ static __always_inline int slow_new(xlb_ctx_t *ctx, const struct xlb_config *cfg
 		return finish(ctx, cfg, p, v, XLB_ACT_DROP, XLB_R_DROP_NO_ENDPOINT, now);
 	}
 	v->ep_slot = slot;
+#ifdef XLB_CUT_AFTER_SELECT   /* stage cut: service lookup + policer + selection, no entries */
+	return XLB_ACT_PASS;
+#endif
 
 	/* forward entry: the client's tuple -> the backend's */
 	__builtin_memset(f, 0, sizeof(*f));
@@ -547,7 +684,11 @@ static __always_inline int slow_new(xlb_ctx_t *ctx, const struct xlb_config *cfg
 
 		ct_build_peer(f, &p->key, &s->rev, now);
 		ct_peer_key(f, &p->key, &s->rkey);
+#ifdef XLB_CUT_REPLY_INSERT   /* stage cut: no reply entry */
+		rc = 0;
+#else
 		rc = ct_insert_reply(cfg, s, !!(f->xlate & XLB_XL_SPORT), now);
+#endif
 		if (rc > 0) {
 			/*
 			 * This client tuple's flow lost its forward entry and its reply entry lives:
@@ -574,7 +715,11 @@ static __always_inline int slow_new(xlb_ctx_t *ctx, const struct xlb_config *cfg
 	 * fills is stored with it (no second lookup of the inserted entry).
 	 */
 	act = xlate_and_forward(ctx, cfg, p, f, ep_nh_get(svc->id, slot), now, &reason);
+#ifdef XLB_CUT_FWD_INSERT   /* stage cut: no forward entry */
+	if (0) {
+#else
 	if (bpf_map_update_elem(&xlb_ct, &p->key, f, BPF_ANY)) {
+#endif
 		if (!(f->flags & XLB_CT_F_DSR))
 			bpf_map_delete_elem(&xlb_ct, &s->rkey);
 		stats_service(svc->id, slot, p->len, 0, 1);
@@ -645,7 +790,12 @@ static __always_inline int xlb_slow(xlb_ctx_t *ctx)
 	s = bpf_map_lookup_elem(&xlb_scratch, &zero);
 	if (!cfg || !s)
 		return XLB_ACT_PASS;
+#ifdef XLB_CUT_SLOW_ENTRY   /* stage cut: the slow path returns at once */
+	return XLB_ACT_PASS;
+#endif
 	now = xlb_now(cfg);
+	if (s->pkt.frag)
+		return slow_fragment(ctx, cfg, s, &v, now);
 	if (s->pkt.icmp_err)
 		return slow_icmp_error(ctx, cfg, s, &v, now);
 	if (!s->pkt.ct_miss) {

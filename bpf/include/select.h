@@ -131,6 +131,65 @@ static __always_inline __u32 ep_probe(const struct xlb_service *svc, __u32 start
 	return xlb_ep_probe(svc->id, svc->gen, svc->ep_count, start, family);
 }
 
+#define XLB_REHASH_TRIES 8
+
+/* The i-th alternative of hash h (murmur3's finaliser over h ^ i * golden ratio). */
+static __always_inline __u32 rehash(__u32 h, __u32 i)
+{
+	h ^= i * 0x9e3779b9;
+	h ^= h >> 16;
+	h *= 0x85ebca6b;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35;
+	h ^= h >> 16;
+	return h;
+}
+
+/*
+ * A hashed choice whose first pick (start) is unusable: rehash instead of taking the next slot,
+ * so an inactive slot's share is spread over the usable slots (a linear probe handed all of it
+ * to slot+1). Candidate i (1..XLB_REHASH_TRIES): with a table (m > 0: the Maglev table of this
+ * generation) the slot at position rehash(h, i) % m, so the spread follows the table's weights;
+ * without, slot rehash(h, i) % n. None usable: the linear probe from start.
+ * sg = svc_id * 2 + gen (the generation's index base), nf = n | family << 8 (five arguments at
+ * most for a BPF function).
+ */
+__attribute__((noinline)) int xlb_ep_spread(__u32 sg, __u32 nf, __u32 start, __u32 h, __u32 m)
+{
+	__u32 n = nf & 0xff, family = nf >> 8, i;
+
+	if (n == 0 || n > XLB_MAX_EP)
+		return XLB_NO_SLOT;
+	if (start < n && ep_usable(ep_get(sg >> 1, sg & 1, start), family))
+		return start;
+	for (i = 1; i <= XLB_REHASH_TRIES; i++) {
+		__u32 slot = rehash(h, i);
+
+		if (m) {
+			__u32 idx = sg * m + slot % m;
+			__u32 *v = bpf_map_lookup_elem(&xlb_sched, &idx);
+
+			if (!v)
+				continue;
+			slot = *v;
+		} else {
+			slot %= n;
+		}
+		if (slot < n && ep_usable(ep_get(sg >> 1, sg & 1, slot), family))
+			return slot;
+	}
+	return XLB_NO_SLOT;
+}
+
+/* xlb_ep_spread, then the linear probe (called here, not from it: the stacks of nested BPF
+ * function calls add up against the 512-byte limit). */
+static __always_inline __u32 ep_spread(const struct xlb_service *svc, __u32 start, __u8 family, __u32 h, __u32 m)
+{
+	__u32 slot = xlb_ep_spread(svc->id * 2 + (svc->gen & 1), svc->ep_count | (__u32)family << 8, start, h, m);
+
+	return slot != XLB_NO_SLOT ? slot : ep_probe(svc, start, family);
+}
+
 static __always_inline __u32 sched_get(const struct xlb_service *svc, const struct xlb_config *cfg, __u32 pos)
 {
 	__u32 idx = (svc->id * 2 + (svc->gen & 1)) * cfg->maglev_size + pos;
@@ -204,7 +263,7 @@ static __always_inline __u32 select_lc(const struct xlb_service *svc, __u8 famil
 static __always_inline __u32 select_by_algo(const struct xlb_service *svc, const struct xlb_config *cfg,
 					    const struct xlb_ct_key *k)
 {
-	__u32 n = svc->ep_count, start, zero_slot;
+	__u32 n = svc->ep_count, start, zero_slot, h;
 	__u32 *ctr;
 
 	if (n == 0 || n > XLB_MAX_EP)
@@ -220,15 +279,18 @@ static __always_inline __u32 select_by_algo(const struct xlb_service *svc, const
 #endif
 		return ep_probe(svc, zero_slot, k->family);
 	case XLB_ALGO_HASH:
-		return ep_probe(svc, flow_hash(k) % n, k->family);
+		h = flow_hash(k);
+		return ep_spread(svc, h % n, k->family, h, 0);
 	case XLB_ALGO_MAGLEV:
+		h = flow_hash(k);
 		if (cfg->maglev_size == 0)
-			return ep_probe(svc, flow_hash(k) % n, k->family);
-		return ep_probe(svc, sched_get(svc, cfg, flow_hash(k) % cfg->maglev_size), k->family);
+			return ep_spread(svc, h % n, k->family, h, 0);
+		return ep_spread(svc, sched_get(svc, cfg, h % cfg->maglev_size), k->family, h, cfg->maglev_size);
 	case XLB_ALGO_LC:
 		return select_lc(svc, k->family);
 	case XLB_ALGO_RANDOM:
-		return ep_probe(svc, bpf_get_prandom_u32() % n, k->family);
+		h = bpf_get_prandom_u32();
+		return ep_spread(svc, h % n, k->family, h, 0);
 	default:
 		ctr = bpf_map_lookup_elem(&xlb_rr, &svc->id);
 		start = ctr ? *ctr : 0;

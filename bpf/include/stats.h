@@ -7,6 +7,10 @@
 
 static __always_inline void stats_add(void *map, __u32 idx, __u32 len)
 {
+#ifdef XLB_CUT_STATS   /* stage cut: no per-CPU counters */
+	if (1)
+		return;
+#endif
 	struct xlb_counters *c = bpf_map_lookup_elem(map, &idx);
 
 	if (c) {
@@ -23,7 +27,13 @@ static __always_inline void stats_fwd(__u32 res, __u32 len) { stats_add(&xlb_fwd
 /* Service and endpoint traffic; flow: 1 when the packet created a flow, drop: 1 when dropped. */
 static __always_inline void stats_service(__u32 svc_id, __u32 slot, __u32 len, int flow, int drop)
 {
-	struct xlb_svc_stats *s = bpf_map_lookup_elem(&xlb_svc_stats, &svc_id);
+	struct xlb_svc_stats *s;
+
+#ifdef XLB_CUT_STATS
+	if (1)
+		return;
+#endif
+	s = bpf_map_lookup_elem(&xlb_svc_stats, &svc_id);
 
 	if (s) {
 		s->packets++;

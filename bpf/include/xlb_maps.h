@@ -124,7 +124,8 @@ enum xlb_reason {
 	XLB_R_PASS_TAILCALL = 15,     /* slow path program missing: passed untouched */
 	XLB_R_PASS_ICMP_UNTRACKED = 16, /* ICMP error about no tracked flow */
 	XLB_R_PASS_TTL = 17,          /* TTL / hop limit <= 1: passed untouched (the stack answers time-exceeded) */
-	XLB_R_MAX = 18,
+	XLB_R_DROP_FLOOD = 18,        /* mid-stream TCP packet refused: this CPU is over new_flow_rate (flood guard) */
+	XLB_R_MAX = 19,
 };
 
 /* How a translated packet left (xlb_fwd), one per translated packet. */
@@ -134,7 +135,8 @@ enum xlb_fwd_result {
 	XLB_FWD_PASS_NO_NEIGH = 2,    /* FIB: neighbour unknown, handed to the stack */
 	XLB_FWD_PASS_FIB = 3,         /* FIB: not forwarded / unreachable / other: to the stack */
 	XLB_FWD_CACHED = 4,           /* next hop taken from the flow's cache (also counts 0/1) */
-	XLB_FWD_MAX = 5,
+	XLB_FWD_TOO_BIG = 5,          /* too big for the egress with DF / IPv6: answered with ICMP too-big (icmp.h) */
+	XLB_FWD_MAX = 6,
 };
 
 /* ---------------------------------------------------------------- structs */
@@ -243,7 +245,8 @@ struct xlb_config {
 	__u16 snat_port_max;
 	__u32 rst_seq_window; /* RST accepted when |seq - expected| <= this */
 	__u8 unknown_tcp;     /* enum xlb_unknown_tcp */
-	__u8 pad[7];
+	__u8 pad[3];
+	__u32 new_flow_rate;  /* flood guard: new flows per second per CPU above which mid-stream packets create no flow; 0: off */
 	__u64 clock_offset_ns; /* added to bpf_ktime_get_ns (tests move time forward) */
 	__u8 snat_v4[16];
 	__u8 snat_v6[16];

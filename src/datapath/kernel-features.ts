@@ -25,6 +25,7 @@ export const KERNEL_FEATURES = {
   fib_lookup: { btfName: 'BPF_FUNC_fib_lookup', since: '4.18', why: 'route and neighbour lookup of every forwarded packet' },
   redirect_neigh: { btfName: 'BPF_FUNC_redirect_neigh', since: '5.10', why: 'TC: sending to a next hop whose neighbour entry is not resolved yet' },
   ktime_get_coarse_ns: { btfName: 'BPF_FUNC_ktime_get_coarse_ns', since: '5.11', why: 'the conntrack clock' },
+  check_mtu: { btfName: 'BPF_FUNC_check_mtu', since: '5.12', why: 'an oversize packet on a cached next hop gets ICMP too-big (bpf/include/fwd.h, icmp.h)' },
   fib_lookup_tbid: {
     btfName: 'BPF_FIB_LOOKUP_TBID',
     since: '6.8',
@@ -42,7 +43,7 @@ export type KernelFeature = keyof typeof KERNEL_FEATURES;
 export const FEATURE_NAMES = Object.keys(KERNEL_FEATURES) as KernelFeature[];
 
 /** What the prog and lab backends need on every scenario: the datapath objects use these. */
-export const DATAPATH_REQUIRES: readonly KernelFeature[] = ['btf', 'ringbuf', 'fib_lookup', 'redirect_neigh', 'ktime_get_coarse_ns'];
+export const DATAPATH_REQUIRES: readonly KernelFeature[] = ['btf', 'ringbuf', 'fib_lookup', 'redirect_neigh', 'ktime_get_coarse_ns', 'check_mtu'];
 
 export interface FeatureProbe {
   kernel: string;

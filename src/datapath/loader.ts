@@ -7,15 +7,16 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { BpfMap, BpfObject, detachTc, detachXdp, u32 } from '../bpf/index.ts';
 import type { BpfProgram, XdpMode } from '../bpf/index.ts';
 import { config as configCodec, DEFAULT_TIMEOUTS_S, XLB_MAGLEV_M, XLB_MAX_EP, XLB_MAX_SVC, u32Key } from '../schema/maps.ts';
 import type { Config } from '../schema/maps.ts';
+import { DATAPATH_REQUIRES, missingFeatures, missingText, probeKernelFeatures } from './kernel-features.ts';
+import type { FeatureProbe } from './kernel-features.ts';
+import { ROOT } from '../root.ts';
 
 export type Hook = 'tc' | 'xdp';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 export interface LoadOptions {
   hook: Hook;
@@ -74,6 +75,8 @@ export interface LoadedDatapath {
   readonly maxServices: number;
   /** True when the maps were re-opened from pins (a restart), false when created. */
   readonly reusedPins: boolean;
+  /** The running kernel's features (kernel-features.ts), e.g. `have.fib_lookup_tbid` for XLB_CFG_F_FIB_TABLE. */
+  readonly features: FeatureProbe;
   /**
    * Pin of this load's tail-call table (xlb_progs_<hook>_<pid>_<random> in pinDir). The kernel
    * empties a PROG_ARRAY when its last user-space reference (fd or pin) goes, so without it a
@@ -112,6 +115,9 @@ function isPrime(n: number): boolean {
   return true;
 }
 
+/** The flood guard's default (bpf/include/flood.h): Katran's MAX_CONN_RATE, new flows per second per CPU. */
+export const DEFAULT_NEW_FLOW_RATE = 125_000;
+
 /** Default config of a fresh instance. */
 export function defaultConfig(maglevSize: number): Config {
   const timeouts = [...DEFAULT_TIMEOUTS_S];
@@ -124,6 +130,7 @@ export function defaultConfig(maglevSize: number): Config {
     snat_port_max: 60999,
     rst_seq_window: 131072,
     unknown_tcp: 0,
+    new_flow_rate: DEFAULT_NEW_FLOW_RATE,
     clock_offset_ns: 0n,
     snat_v4: Buffer.alloc(16),
     snat_v6: Buffer.alloc(16),
@@ -137,6 +144,11 @@ export function objectPathFor(hook: Hook): string {
 
 export function loadDatapath(opts: LoadOptions): LoadedDatapath {
   const hook = opts.hook;
+  // The helpers and map types the objects use, from the kernel's own BTF (kernel-features.ts):
+  // a kernel without one is named here instead of failing in the verifier ("unknown func").
+  const features = probeKernelFeatures();
+  const lacking = missingFeatures(DATAPATH_REQUIRES, features);
+  if (lacking.length > 0 && features.have.btf) throw new Error(`loadDatapath: ${missingText(lacking, features)}; run the datapath on Linux 5.15 or newer`);
   if (hook !== 'tc' && hook !== 'xdp') throw new Error(`loadDatapath: hook '${String(hook)}' is not 'tc' or 'xdp'`);
   const pinnedMaglev = pinnedMaglevSize(opts.pinDir);
   const maglevSize = opts.maglevSize ?? pinnedMaglev ?? XLB_MAGLEV_M;
@@ -244,6 +256,7 @@ export function loadDatapath(opts: LoadOptions): LoadedDatapath {
       maglevSize,
       maxServices,
       reusedPins,
+      features,
       progsPin,
       obj,
       maps,

@@ -91,6 +91,8 @@ export interface DatapathSettings {
   snatPortMin?: number;
   snatPortMax?: number;
   rstSeqWindow?: number;
+  /** Flood guard: flow-creating packets per second per CPU above which mid-stream TCP packets are refused (drop_flood); 0: off. Default 125,000. */
+  newFlowRate?: number;
   /** Emit trace events (always on in sim/prog; the kernel needs the config flag). */
   trace?: boolean;
 }

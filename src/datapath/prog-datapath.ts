@@ -118,6 +118,7 @@ function configPatch(s: DatapathSettings, current: Config): Partial<Config> {
   if (s.snatPortMax !== undefined) patch.snat_port_max = s.snatPortMax;
   if (s.rstSeqWindow !== undefined) patch.rst_seq_window = s.rstSeqWindow;
   if (s.unknownTcp !== undefined) patch.unknown_tcp = UNKNOWN_TCP[s.unknownTcp];
+  if (s.newFlowRate !== undefined) patch.new_flow_rate = s.newFlowRate;
   if (s.timeoutsS !== undefined) {
     const t = [...current.timeouts_s];
     for (const [name, secs] of Object.entries(s.timeoutsS) as [CtStateName, number | undefined][]) {

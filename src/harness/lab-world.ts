@@ -52,6 +52,11 @@ function lbNode(lab: Lab): ResolvedNode {
 }
 
 /** Per-state timeouts as xlb_config.timeouts_s (index = CT_STATE), unknown state names refused. */
+/** The config fields a scenario's flood-guard rate overrides (none: the agent's own). */
+function flood(newFlowRate: number | undefined): { new_flow_rate?: number } {
+  return newFlowRate === undefined ? {} : { new_flow_rate: newFlowRate };
+}
+
 function timeoutsArray(cur: number[], timeouts: Partial<Record<string, number>>): number[] {
   const out = [...cur];
   for (const [name, s] of Object.entries(timeouts)) {
@@ -255,7 +260,7 @@ export async function createLabWorld(opts: WorldOptions): Promise<LabWorld> {
     // Tracing on (and the scenario's timeouts) in the pinned config; the agent keeps running.
     updatePinnedConfig(pinDir, (cur) => {
       initialConfig = cur;
-      return { flags: cur.flags | CFG_F.trace, timeouts_s: timeoutsArray(cur.timeouts_s, opts.timeoutsS ?? {}) };
+      return { flags: cur.flags | CFG_F.trace, timeouts_s: timeoutsArray(cur.timeouts_s, opts.timeoutsS ?? {}), ...flood(opts.newFlowRate) };
     });
     // Exactly one reason is counted per packet and, with tracing on, one event emitted: packets
     // counted from here on that never show up in the ring were lost to a full ring.
@@ -277,6 +282,7 @@ export async function createLabWorld(opts: WorldOptions): Promise<LabWorld> {
     own = ownNow();
     /** This result's conntrack timeouts (reset() takes the next result's). */
     let timeouts = opts.timeoutsS ?? {};
+    let newFlowRate = opts.newFlowRate;
     let alive = true;
     void running.process.exited.then(() => (alive = false));
     /** A scenario stopped servers or the agent: the World is not reused (its processes are not those it started). */
@@ -375,8 +381,9 @@ export async function createLabWorld(opts: WorldOptions): Promise<LabWorld> {
         resetPinnedMaps(pinDir);
         mark('maps reset');
         const base = initialConfig;
-        updatePinnedConfig(pinDir, (cur) => ({ ...(base ?? cur), clock_offset_ns: cur.clock_offset_ns, flags: (base ?? cur).flags | CFG_F.trace, timeouts_s: timeoutsArray((base ?? cur).timeouts_s, next.timeoutsS ?? {}) }));
+        updatePinnedConfig(pinDir, (cur) => ({ ...(base ?? cur), clock_offset_ns: cur.clock_offset_ns, flags: (base ?? cur).flags | CFG_F.trace, timeouts_s: timeoutsArray((base ?? cur).timeouts_s, next.timeoutsS ?? {}), ...flood(next.newFlowRate) }));
         timeouts = next.timeoutsS ?? {};
+        newFlowRate = next.newFlowRate;
         await resetHosts(lab, lb.name);
         mark('hosts reset');
         ring?.consume();
@@ -417,7 +424,7 @@ export async function createLabWorld(opts: WorldOptions): Promise<LabWorld> {
           running = await running.restart();
           agent = running;
           // The restarted agent writes its own config: tracing (and this result's timeouts) on again.
-          updatePinnedConfig(pinDir, (cur) => ({ flags: cur.flags | CFG_F.trace, timeouts_s: timeoutsArray(cur.timeouts_s, timeouts) }));
+          updatePinnedConfig(pinDir, (cur) => ({ flags: cur.flags | CFG_F.trace, timeouts_s: timeoutsArray(cur.timeouts_s, timeouts), ...flood(newFlowRate) }));
         },
       },
       drops: () => drops?.summary(),

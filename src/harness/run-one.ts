@@ -101,6 +101,7 @@ export async function runOne(o: RunOneOptions): Promise<RunOneOutcome> {
       artifactsDir: o.artifactsDir,
       ...(o.scenario.timeoutsS === undefined ? {} : { timeoutsS: o.scenario.timeoutsS }),
       ...(o.scenario.ctEntries === undefined ? {} : { ctEntries: o.scenario.ctEntries }),
+      ...(o.scenario.newFlowRate === undefined ? {} : { newFlowRate: o.scenario.newFlowRate }),
       ...(o.objectDir === undefined ? {} : { objectDir: o.objectDir }),
       ...(o.modelFaults === undefined ? {} : { modelFaults: o.modelFaults }),
     });

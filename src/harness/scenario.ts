@@ -37,6 +37,8 @@ export interface ScenarioDef {
   timeoutsS?: Partial<Record<CtStateName, number>>;
   /** Size of the conntrack map (entries, two per flow) for this scenario; default: the backend's (4096 on sim/prog, 65536 on lab). */
   ctEntries?: number;
+  /** The flood guard's rate (docs/datapath.md "Flood guard"; default 125,000 per second per CPU). */
+  newFlowRate?: number;
   /** Drop reasons this scenario expects; any other drop fails it. */
   allowDrops?: ReasonName[];
   /**

@@ -69,6 +69,7 @@ export class VirtualWorld implements World {
     if (snatV4 !== undefined) settings.snatV4 = snatV4;
     if (snatV6 !== undefined) settings.snatV6 = snatV6;
     if (opts.timeoutsS !== undefined) settings.timeoutsS = opts.timeoutsS as Partial<Record<CtStateName, number>>;
+    if (opts.newFlowRate !== undefined) settings.newFlowRate = opts.newFlowRate;
     const openOpts: OpenDatapathOptions = { hook: opts.hook, settings };
     if (opts.ctEntries !== undefined) openOpts.ctEntries = opts.ctEntries;
     if (opts.objectDir !== undefined) openOpts.objectPath = join(opts.objectDir, `xlb_${opts.hook}.bpf.o`);

@@ -38,6 +38,8 @@ export interface WorldOptions {
   timeoutsS?: Partial<Record<string, number>>;
   /** Size of the conntrack map (the scenario's ctEntries). */
   ctEntries?: number;
+  /** The flood guard's rate for this scenario (new flows per second per CPU; 0: off). */
+  newFlowRate?: number;
   /** Extra run id suffix for the lab's names (parallel runs). */
   runId?: string;
   /** prog/lab: load the BPF objects from this folder (a mutated build) instead of build/bpf. */

@@ -79,6 +79,7 @@ export class ModelPackets implements PacketDatapath {
     if (s.snatPortMin !== undefined) c.snatPortMin = s.snatPortMin;
     if (s.snatPortMax !== undefined) c.snatPortMax = s.snatPortMax;
     if (s.rstSeqWindow !== undefined) c.rstSeqWindow = s.rstSeqWindow;
+    if (s.newFlowRate !== undefined) c.newFlowRate = s.newFlowRate;
     if (s.trace !== undefined) c.trace = s.trace;
     for (const [name, secs] of Object.entries(s.timeoutsS ?? {})) {
       const i = CT_STATE.indexOf(name as CtStateName);

@@ -70,6 +70,22 @@ function placeReply(t: Tables, key: CtKey, fwd: CtEntry, rev: CtEntry, rkey: CtK
   return { kind: 'inserted' };
 }
 
+/**
+ * The flood guard (docs/datapath.md "Flood guard", bpf/include/flood.h): counts one packet that
+ * reached flow creation in the current one-second window; true when the window is over the rate.
+ */
+function floodCount(t: Tables, now: bigint): boolean {
+  const rate = t.config.newFlowRate;
+  if (rate === 0) return false;
+  const f = t.flood;
+  if (BigInt.asUintN(64, now - f.windowNs) >= 1_000_000_000n) {
+    f.windowNs = now;
+    f.count = 0;
+  }
+  f.count++;
+  return f.count > rate;
+}
+
 export function newFlow(env: PipelineEnv, c: Ctx): FrameResult {
   const t = env.tables;
   const p = c.p;
@@ -88,6 +104,8 @@ export function newFlow(env: PipelineEnv, c: Ctx): FrameResult {
   }
   // an echo reply with no flow is not ours
   if ((k.proto === IPPROTO.icmp || k.proto === IPPROTO.icmp6) && k.dport !== 0) return finish(env, c, 'pass', 'pass_no_service');
+  // the flood guard: every packet that may create a flow counts, mid-stream ones are refused over the rate
+  if (floodCount(t, c.now) && midstream) return drop(svc.id, NO_SLOT, 'drop_flood');
   if (!policerAdmit(t, svc.id, c.now)) return drop(svc.id, NO_SLOT, 'drop_policed');
   let snat: Buffer | undefined;
   if (svc.mode === MODE.fullnat) {

@@ -31,6 +31,11 @@ export const PARSE_CASES: Array<[string, Buffer, ReasonName]> = [
   ['ICMPv6 over IPv4', buildFrame({ ip: { src: C, dst: VIP, protocol: 58 }, udp: { sport: 1, dport: 2 } }), 'pass_no_service'],
   ['other ICMP type', buildFrame({ ip: { src: C, dst: VIP }, icmp: { type: 13 } }), 'pass_no_service'],
   ['ICMP error quoting 4 L4 bytes', buildFrame({ ip: { src: C, dst: VIP }, icmp: { type: 'time-exceeded', quoteLength: 24, inner: { ip: { src: VIP, dst: C }, udp: { sport: 1, dport: 2 } } } }), 'drop_malformed'],
+  // failed at 1ca44ca (drop_malformed: the length was checked before the protocol)
+  ['ICMP error quoting 4 L4 bytes of SCTP (not a VIP flow)', buildFrame({ ip: { src: '198.18.0.254', dst: C }, icmp: { type: 'dest-unreachable', quoteLength: 24, inner: { ip: { src: C, dst: '198.18.7.7', protocol: 132 }, payload: 12 } } }), 'pass_no_service'],
+  // failed at 1ca44ca (balanced: the destination rewritten with a pseudo-header difference
+  // against the waypoint, not the final destination the checksum holds)
+  ['IPv6 routing header with segments left', buildFrame({ ip: { src: C6, dst: VIP6, extensions: [{ type: 'routing', routingType: 4, segmentsLeft: 1, data: Buffer.concat([Buffer.alloc(4), Buffer.from('fd000000000000000000000000000099', 'hex')]) }] }, tcp: { sport: 1, dport: 80, flags: 'S' } }), 'pass_no_service'],
   ['SCTP', buildFrame({ ip: { src: C, dst: VIP, protocol: 132 }, payload: 12 }), 'pass_no_service'],
 ];
 

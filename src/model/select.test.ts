@@ -122,3 +122,18 @@ test('no usable endpoint: drop_no_endpoint, counted as a service drop', (t) => {
   const got = picks({ endpoints: [{ ip: 'fd00::1', port: 80 }, { ip: BACKENDS[0] ?? '', port: 80, active: false }] }, [syn('198.18.0.10', 1)]);
   t.deepEqual(got, ['drop_no_endpoint']);
 });
+
+test('hash and random: an inactive slot\'s share is spread over the usable slots (rehash), not handed to the next slot', (t) => {
+  // issue 11 item 13: with a linear probe, slot 2 took slot 1's whole share (about half of all
+  // flows with 4 slots); rehashing gives each of the three usable slots about a third
+  const eps = BACKENDS.map((ip, i) => ({ ip, port: 80, active: i !== 1 }));
+  const frames = Array.from({ length: 1200 }, (_, i) => syn(`198.18.${(i >> 8) & 255}.${i & 255}`, 3000 + i));
+  for (const algorithm of ['hash', 'random'] as const) {
+    const got = picks({ algorithm, endpoints: eps }, frames);
+    t.is(got.filter((g) => g === BACKENDS[1]).length, 0, `${algorithm}: the inactive endpoint gets nothing`);
+    for (const b of [BACKENDS[0], BACKENDS[2], BACKENDS[3]]) {
+      const share = got.filter((g) => g === b).length / frames.length;
+      t.true(share > 0.27 && share < 0.4, `${algorithm}: ${b} gets ${(share * 100).toFixed(1)} % (a third expected)`);
+    }
+  }
+});

@@ -54,6 +54,35 @@ function probe(t: Tables, svc: SvcEntry, start: number, family: number): number 
   return NO_SLOT;
 }
 
+/** The i-th alternative of hash h (docs/datapath.md "Selection, exactly": rehash). */
+export function rehash(h: number, i: number): number {
+  let x = (h ^ Math.imul(i, 0x9e3779b9)) >>> 0;
+  x = (x ^ (x >>> 16)) >>> 0;
+  x = Math.imul(x, 0x85ebca6b) >>> 0;
+  x = (x ^ (x >>> 13)) >>> 0;
+  x = Math.imul(x, 0xc2b2ae35) >>> 0;
+  return (x ^ (x >>> 16)) >>> 0;
+}
+
+export const REHASH_TRIES = 8;
+
+/**
+ * A hashed choice: `start` when usable, else up to 8 rehashed candidates (with a Maglev table
+ * of size m: the slot at position rehash mod m; without: rehash mod n), else probe(start).
+ */
+function spread(t: Tables, svc: SvcEntry, start: number, family: number, h: number, m: number): number {
+  const n = svc.epCount;
+  if (n === 0 || n > MAX_EP) return NO_SLOT;
+  const ok = (slot: number): boolean => slot < n && usable(t.endpoint(svc.id, svc.gen, slot), family, t.config.faults.has('inactive-endpoints-used'));
+  if (ok(start)) return start;
+  for (let i = 1; i <= REHASH_TRIES; i++) {
+    const r = rehash(h, i);
+    const slot = m > 0 ? t.schedAt(svc, r % m) : r % n;
+    if (ok(slot)) return slot;
+  }
+  return probe(t, svc, start, family);
+}
+
 function selectLc(t: Tables, svc: SvcEntry, family: number): number {
   let best = NO_SLOT;
   let bestConns = 0;
@@ -86,15 +115,21 @@ export function selectByAlgo(t: Tables, svc: SvcEntry, k: CtKey, rand: () => num
       t.rr.set(svc.id, (ctr + 1) >>> 0);
       return probe(t, svc, start, k.family);
     }
-    case ALGO.hash:
-      return probe(t, svc, flowHash(k) % n, k.family);
-    case ALGO.maglev:
-      if (m === 0) return probe(t, svc, flowHash(k) % n, k.family);
-      return probe(t, svc, t.schedAt(svc, flowHash(k) % m), k.family);
+    case ALGO.hash: {
+      const h = flowHash(k);
+      return spread(t, svc, h % n, k.family, h, 0);
+    }
+    case ALGO.maglev: {
+      const h = flowHash(k);
+      if (m === 0) return spread(t, svc, h % n, k.family, h, 0);
+      return spread(t, svc, t.schedAt(svc, h % m), k.family, h, m);
+    }
     case ALGO.lc:
       return selectLc(t, svc, k.family);
-    case ALGO.random:
-      return probe(t, svc, rand() % n, k.family);
+    case ALGO.random: {
+      const r = rand() >>> 0;
+      return spread(t, svc, r % n, k.family, r, 0);
+    }
     default: {
       const ctr = t.rr.get(svc.id) ?? 0;
       const slot = probe(t, svc, ctr % n, k.family);

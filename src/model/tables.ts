@@ -58,6 +58,8 @@ export interface ModelConfig {
   snatPortMin: number;
   snatPortMax: number;
   rstSeqWindow: number;
+  /** Flood guard rate (new flows per second; 0: off), docs/datapath.md "Flood guard". */
+  newFlowRate: number;
   maglevSize: number;
   trace: boolean;
   /** Deliberate faults switched on (faults.ts); empty normally. */
@@ -73,6 +75,7 @@ export function defaultConfig(maglevSize: number): ModelConfig {
     snatPortMin: 32768,
     snatPortMax: 60999,
     rstSeqWindow: 131072,
+    newFlowRate: 125_000,
     maglevSize,
     trace: true,
     faults: new Set(),
@@ -99,7 +102,11 @@ export class Tables {
   /** Index id * 64 + slot. */
   readonly epConns = new Map<number, number>();
   readonly persist: LruMap<PersistEntry>;
+  /** IPv4 fragments of tracked flows: datagram (src, dst, id, proto) -> the first fragment's ports (xlb_frags, 8192). */
+  readonly frags = new LruMap<{ ns: bigint; sport: number; dport: number }>(8192);
   readonly ct: CtTable;
+  /** The flood guard's window (struct xlb_flood: one CPU). */
+  readonly flood = { windowNs: 0n, count: 0 };
 
   constructor(
     readonly config: ModelConfig,

@@ -66,11 +66,12 @@ export const REASON = [
   'pass_tailcall',
   'pass_icmp_untracked',
   'pass_ttl',
+  'drop_flood',
 ] as const;
 export type ReasonName = (typeof REASON)[number];
 
 /** enum xlb_fwd_result, indexed by value: how a translated packet left (map xlb_fwd); XLB_FWD_PASS_FIB = 'pass_fib'. */
-export const FWD_RESULT = ['redirect', 'tx', 'pass_no_neigh', 'pass_fib', 'cached'] as const;
+export const FWD_RESULT = ['redirect', 'tx', 'pass_no_neigh', 'pass_fib', 'cached', 'too_big'] as const;
 export type FwdResultName = (typeof FWD_RESULT)[number];
 
 export const svcKey = defineStruct('xlb_svc_key', { addr: bytes(16), port: be16, proto: u8, family: u8 }, { size: 20 });
@@ -151,7 +152,8 @@ export const config = defineStruct(
     snat_port_max: u16,
     rst_seq_window: u32,
     unknown_tcp: u8,
-    pad: pad(7),
+    pad: pad(3),
+    new_flow_rate: u32,
     clock_offset_ns: u64,
     snat_v4: bytes(16),
     snat_v6: bytes(16),

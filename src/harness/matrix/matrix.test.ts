@@ -108,7 +108,7 @@ test('kernel features come from the BTF string table; a missing one skips prog a
     t.true(names.has('BPF_FUNC_map_lookup_elem'));
     t.true(probe.have.ringbuf);
   }
-  const have = featuresFromBtf(new Set(['BPF_MAP_TYPE_RINGBUF', 'BPF_FUNC_fib_lookup', 'BPF_FUNC_redirect_neigh', 'BPF_FUNC_ktime_get_coarse_ns']));
+  const have = featuresFromBtf(new Set(['BPF_MAP_TYPE_RINGBUF', 'BPF_FUNC_fib_lookup', 'BPF_FUNC_redirect_neigh', 'BPF_FUNC_ktime_get_coarse_ns', 'BPF_FUNC_check_mtu']));
   t.true(have.btf && have.redirect_neigh);
   t.false(have.tcx);
   const old: FeatureProbe = { kernel: '6.1.0-test', source: 'test', have };
