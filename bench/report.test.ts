@@ -31,7 +31,7 @@ function result(): LabBenchResult {
     ...[40, 40, 40].map((v, i) => sample('haproxy', i + 1, v, v / 10)),
   ];
   const configs: LbConfig[] = ['direct', 'xlb-tc', 'nft-dnat', 'nginx', 'haproxy'];
-  return { options: { ...DEFAULT_LAB_BENCH, configs }, startedAt: '2026-12-02T00:20:00.000Z', durationS: 1, topology: 't', samples, configs: summarizeSamples(samples, configs) };
+  return { options: { ...DEFAULT_LAB_BENCH, configs }, startedAt: '2026-12-02T00:20:00.000Z', durationS: 1, topology: 't', samples, failures: [], configs: summarizeSamples(samples, configs) };
 }
 
 test('summarizeSamples: medians per configuration, ratios to direct and to nft-dnat; a missing figure stays null', (t) => {
@@ -85,4 +85,6 @@ test('labSection: the table, the aims, every ratio, the idle fractions and the e
   const s0 = lossy.samples[0];
   if (s0 !== undefined) s0.udp = { sent: 1000, delivered: 900, sendS: 1, pps: 900 };
   t.regex(labSection(lossy), /Errors and losses: direct r1 UDP: 900 of 1,000 delivered\./);
+  lossy.failures.push({ config: 'nginx', round: 2, error: 'lb: nothing listens on tcp/80\nmore' });
+  t.regex(labSection(lossy), /nginx r2 FAILED \(not measured\): lb: nothing listens on tcp\/80\./);
 });

@@ -12,7 +12,6 @@ import { execa } from 'execa';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as echarts from 'echarts/core';
 import { BarChart } from 'echarts/charts';
 import { GridComponent, LegendComponent, MarkLineComponent, TitleComponent } from 'echarts/components';
@@ -21,10 +20,10 @@ import type { HarnessBenchResult } from './harness/run.ts';
 import { harnessMarkdown } from './harness/run.ts';
 import type { ConfigSummary, LabBenchResult } from './lab/run.ts';
 import { labMarkdown, labRatiosMarkdown } from './lab/run.ts';
+import { ROOT } from '../src/root.ts';
 
 echarts.use([BarChart, GridComponent, LegendComponent, MarkLineComponent, TitleComponent, SVGRenderer]);
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 export interface Environment {
   date: string;
@@ -209,6 +208,7 @@ export function sampleErrors(r: LabBenchResult): string {
     }
     if (s.udp !== null && s.udp.delivered < s.udp.sent) bad.push(`${s.config} r${s.round} UDP: ${s.udp.delivered.toLocaleString('en-US')} of ${s.udp.sent.toLocaleString('en-US')} delivered`);
   }
+  for (const f of r.failures ?? []) bad.push(`${f.config} r${f.round} FAILED (not measured): ${f.error.split('\n')[0] ?? ''}`);
   return bad.length === 0 ? 'No socket errors, no non-2xx answers, every UDP packet delivered.' : `Errors and losses: ${bad.join('; ')}.`;
 }
 

@@ -6,11 +6,10 @@
 // (namespaceFetch), or through the `xlb` CLI run there (xlb()).
 // Used by `xlb demo`, the agent's lab test and the lab World (src/harness/lab-world.ts).
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { AgentClient } from '../src/agent/client.ts';
 import type { ExitInfo, Lab, LabProcess } from './lab.ts';
+import { ROOT } from '../src/root.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** The `xlb` launcher of this checkout. */
 export const XLB = path.join(ROOT, 'xlb');
 /** Loopback of the agent's namespace: the same port in every lab, since each has its own. */

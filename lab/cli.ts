@@ -10,7 +10,8 @@
 //   xlb lab bench [TOPOLOGY|FILE] [parameters as for up] [--runs N]   (up/down times, median)
 //   xlb lab capture [--name N] [--seconds S] [--dir DIR] [--filter EXPR] [NODE[:SEGMENT]]…
 import { spawnSync } from 'node:child_process';
-import { parseArgs } from 'node:util';
+import { act, command, InvalidArgumentError, integer, jsonOption, Option, printJson, repeat, runCommand, sub, UsageError } from '../src/cli-kit.ts';
+import type { Command } from '../src/cli-kit.ts';
 import { describe } from '../src/packet/index.ts';
 import { BUILTINS } from './builtins.ts';
 import { Capture } from './capture.ts';
@@ -26,75 +27,58 @@ import { SERVER_PORTS } from './traffic/ports.ts';
 import { resolveTopology } from './topology.ts';
 import { timeUpDown } from './updown-bench.ts';
 
-const USAGE = `usage:
-  xlb lab up [TOPOLOGY|FILE] [--name N] [--clients N] [--backends N] [--no-ipv6]
-             [--offload on|off] [--static-neighbours] [--mtu N] [--servers] [--json]
-  xlb lab down (--name N… | --id ID… | --stale | --all) [--dry-run]
-  xlb lab ls [--json]
-  xlb lab exec [--name N] NODE -- CMD [ARGS…]
-  xlb lab show [TOPOLOGY|FILE] [parameters as for up]
-  xlb lab topologies
-  xlb lab bench [TOPOLOGY|FILE] [parameters as for up] [--runs N]
-  xlb lab capture [--name N] [--seconds S] [--dir DIR] [--filter EXPR] [NODE[:SEGMENT]]…
+const TOPOLOGY_HELP = `TOPOLOGY is a built-in (${Object.keys(BUILTINS).join(', ')}; default two-arm) or a .yaml/.json file.`;
 
-TOPOLOGY is a built-in (${Object.keys(BUILTINS).join(', ')}; default two-arm) or a .yaml/.json file.
---servers starts the lab server on every backend (HTTP ${SERVER_PORTS.http}, TCP ${SERVER_PORTS.tcp}, UDP ${SERVER_PORTS.udp}).
-down --stale removes labs whose owning process died; --all removes every lab and xlb-* leftover.`;
+interface TopoOpts {
+  name?: string;
+  clients?: number;
+  backends?: number;
+  mtu?: number;
+  ipv6?: boolean;
+  staticNeighbours?: boolean;
+  offload?: 'on' | 'off';
+  servers?: boolean;
+  json?: boolean;
+}
 
-class UsageError extends Error {}
+/** The topology parameters `up`, `show` and `bench` take. */
+function topoOptions(c: Command): Command {
+  return c
+    .argument('[topology]', TOPOLOGY_HELP, 'two-arm')
+    .option('--name <name>', 'the lab name (default: generated)')
+    .option('--clients <n>', 'client nodes', integer(0, 64))
+    .option('--backends <n>', 'backend nodes', integer(0, 64))
+    .option('--mtu <n>', 'MTU of every link', integer(68, 65535))
+    .option('--no-ipv6', 'IPv4 only')
+    .option('--static-neighbours', 'static neighbour entries instead of ARP/ND')
+    .addOption(new Option('--offload <on|off>', 'tx checksum offload on the veths').choices(['on', 'off']))
+    .addOption(jsonOption());
+}
 
-function params(values: Record<string, string | boolean | (string | boolean)[] | undefined>): Partial<BuiltinParams> {
+function params(o: TopoOpts): Partial<BuiltinParams> {
   const p: Partial<BuiltinParams> = {};
-  const int = (k: string): number | undefined => {
-    const v = values[k];
-    if (v === undefined) return undefined;
-    const n = Number(v);
-    if (!Number.isInteger(n)) throw new UsageError(`--${k} ${String(v)}: give an integer`);
-    return n;
-  };
-  const c = int('clients');
-  if (c !== undefined) p.clients = c;
-  const b = int('backends');
-  if (b !== undefined) p.backends = b;
-  const m = int('mtu');
-  if (m !== undefined) p.mtu = m;
-  if (values['no-ipv6'] === true) p.ipv6 = false;
-  if (values['static-neighbours'] === true) p.staticNeighbours = true;
-  const off = values.offload;
-  if (off !== undefined) {
-    if (off !== 'on' && off !== 'off') throw new UsageError(`--offload ${String(off)}: give on or off`);
-    p.offload = off === 'on';
-  }
+  if (o.clients !== undefined) p.clients = o.clients;
+  if (o.backends !== undefined) p.backends = o.backends;
+  if (o.mtu !== undefined) p.mtu = o.mtu;
+  if (o.ipv6 === false) p.ipv6 = false;
+  if (o.staticNeighbours === true) p.staticNeighbours = true;
+  if (o.offload !== undefined) p.offload = o.offload === 'on';
   return p;
 }
 
-const TOPO_OPTIONS = {
-  name: { type: 'string' },
-  clients: { type: 'string' },
-  backends: { type: 'string' },
-  mtu: { type: 'string' },
-  'no-ipv6': { type: 'boolean' },
-  'static-neighbours': { type: 'boolean' },
-  offload: { type: 'string' },
-  servers: { type: 'boolean' },
-  json: { type: 'boolean' },
-} as const;
-
-async function up(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, options: TOPO_OPTIONS, allowPositionals: true });
-  if (positionals.length > 1) throw new UsageError(`one topology at a time (got ${positionals.join(' ')})`);
-  const spec = topologyFromArg(positionals[0] ?? 'two-arm', params(values));
+async function up(topology: string, o: TopoOpts): Promise<number> {
+  const spec = topologyFromArg(topology, params(o));
   const t0 = performance.now();
-  const lab = await Lab.up(spec, { detached: true, ...(values.name !== undefined ? { name: values.name } : {}) });
+  const lab = await Lab.up(spec, { detached: true, ...(o.name !== undefined ? { name: o.name } : {}) });
   const ms = performance.now() - t0;
   try {
-    if (values.servers === true) for (const p of await startServers(lab, backendNodes(lab))) p.detach();
+    if (o.servers === true) for (const p of await startServers(lab, backendNodes(lab))) p.detach();
   } catch (e) {
     await lab.close();
     throw e;
   }
-  if (values.json === true) {
-    console.log(JSON.stringify({ name: lab.name, id: lab.id, runDir: lab.runDir, pinDir: lab.pinDir(), upMs: Math.round(ms), topology: lab.topology }));
+  if (o.json === true) {
+    printJson({ name: lab.name, id: lab.id, runDir: lab.runDir, pinDir: lab.pinDir(), upMs: Math.round(ms), topology: lab.topology });
   } else {
     console.log(lab.diagram());
     console.log(`\nup in ${ms.toFixed(0)} ms. Try: xlb lab exec --name ${lab.name} c1 -- ping -c1 198.18.1.1`);
@@ -103,30 +87,28 @@ async function up(argv: string[]): Promise<number> {
   return 0;
 }
 
-async function down(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      name: { type: 'string', multiple: true },
-      id: { type: 'string', multiple: true },
-      all: { type: 'boolean' },
-      stale: { type: 'boolean' },
-      'dry-run': { type: 'boolean' },
-      json: { type: 'boolean' },
-    },
-  });
-  if (values.all !== true && values.stale !== true && values.name === undefined && values.id === undefined) {
+interface DownOpts {
+  name?: string[];
+  id?: string[];
+  all?: boolean;
+  stale?: boolean;
+  dryRun?: boolean;
+  json?: boolean;
+}
+
+async function down(o: DownOpts): Promise<number> {
+  if (o.all !== true && o.stale !== true && o.name === undefined && o.id === undefined) {
     throw new UsageError('say which labs: --name N, --id ID, --stale (owner process dead) or --all');
   }
   const r = await sweep({
-    all: values.all === true,
-    stale: values.stale === true,
-    ...(values.name !== undefined ? { names: values.name } : {}),
-    ...(values.id !== undefined ? { ids: values.id } : {}),
-    dryRun: values['dry-run'] === true,
+    all: o.all === true,
+    stale: o.stale === true,
+    ...(o.name !== undefined ? { names: o.name } : {}),
+    ...(o.id !== undefined ? { ids: o.id } : {}),
+    dryRun: o.dryRun === true,
   });
-  if (values.json === true) console.log(JSON.stringify(r));
-  else if (values['dry-run'] === true) {
+  if (o.json === true) printJson(r);
+  else if (o.dryRun === true) {
     console.log(`would remove: labs ${r.labs.join(' ') || '-'}; namespaces ${r.namespaces.join(' ') || '-'}; host links ${r.links.join(' ') || '-'}; processes ${r.processes.join(' ') || '-'}`);
   } else {
     console.log(`removed ${r.labs.length} lab(s)${r.labs.length > 0 ? ` (${r.labs.join(', ')})` : ''}, ${r.namespaces.length} namespace(s), ${r.links.length} host link(s), ${r.processes.length} process(es)`);
@@ -138,13 +120,12 @@ async function down(argv: string[]): Promise<number> {
   return 0;
 }
 
-function ls(argv: string[]): number {
-  const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean' } } });
+function ls(json: boolean): number {
   const { states, broken } = listStates();
   const known = new Set(states.map((s) => s.id));
   const orphans = [...new Set(labNetnsNames().map((n) => n.split('-')[1] ?? '').filter((id) => !known.has(id)))];
-  if (values.json === true) {
-    console.log(JSON.stringify({ labs: states.map((s) => ({ ...s, stale: ownerIsDead(s) })), orphanIds: orphans, broken }));
+  if (json) {
+    printJson({ labs: states.map((s) => ({ ...s, stale: ownerIsDead(s) })), orphanIds: orphans, broken });
     return 0;
   }
   if (states.length === 0) console.log('no labs');
@@ -164,24 +145,26 @@ function onlyLab(name: string | undefined): string {
   return states[0]?.name ?? '';
 }
 
+interface CaptureOpts {
+  name?: string;
+  seconds?: number;
+  dir?: string;
+  filter?: string;
+  quiet?: boolean;
+}
+
 /** Captures a running lab's links until --seconds pass or Ctrl-C, then lists what it saw. */
-async function capture(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: { name: { type: 'string' }, seconds: { type: 'string' }, dir: { type: 'string' }, filter: { type: 'string' }, quiet: { type: 'boolean' } },
-    allowPositionals: true,
-  });
-  const lab = Lab.attach(onlyLab(values.name));
-  const points: CapturePoint[] = positionals.map((p) => {
+async function capture(pointArgs: string[], o: CaptureOpts): Promise<number> {
+  const lab = Lab.attach(onlyLab(o.name));
+  const points: CapturePoint[] = pointArgs.map((p) => {
     const [node = '', segment] = p.split(':');
     return segment === undefined ? { node } : { node, segment };
   });
-  const seconds = values.seconds === undefined ? undefined : Number(values.seconds);
-  if (seconds !== undefined && !(seconds > 0 && seconds <= 86_400)) throw new UsageError(`--seconds ${values.seconds ?? ''}: give a number of seconds up to 86400`);
+  const seconds = o.seconds;
   const cap = await Capture.start(lab, {
     ...(points.length > 0 ? { points } : {}),
-    ...(values.dir !== undefined ? { dir: values.dir } : {}),
-    ...(values.filter !== undefined ? { filter: values.filter } : {}),
+    ...(o.dir !== undefined ? { dir: o.dir } : {}),
+    ...(o.filter !== undefined ? { filter: o.filter } : {}),
   });
   console.error(`capturing ${cap.files.map((f) => `${f.node}:${f.segment}`).join(' ')} into ${cap.dir} — ${seconds !== undefined ? `${seconds} s` : 'Ctrl-C to stop'}`);
   await new Promise<void>((resolve) => {
@@ -197,44 +180,36 @@ async function capture(argv: string[]): Promise<number> {
   const stats = await cap.stop(50);
   for (const s of stats) {
     console.log(`${s.path}  ${s.captured} packets${s.droppedByKernel > 0 ? `, ${s.droppedByKernel} DROPPED by the kernel` : ''}`);
-    if (values.quiet === true) continue;
+    if (o.quiet === true) continue;
     for (const p of await cap.packets(s.node, s.segment)) console.log(`  ${describe(p.frame, { link: true })}`);
   }
   return 0;
 }
 
-function exec(argv: string[]): number {
-  const dash = argv.indexOf('--');
-  if (dash < 0) throw new UsageError('exec needs -- before the command: xlb lab exec [--name N] NODE -- CMD [ARGS…]');
-  const { values, positionals } = parseArgs({ args: argv.slice(0, dash), options: { name: { type: 'string' } }, allowPositionals: true });
-  const cmd = argv.slice(dash + 1);
-  const node = positionals[0];
-  if (node === undefined || positionals.length > 1 || cmd.length === 0) throw new UsageError('xlb lab exec [--name N] NODE -- CMD [ARGS…]');
-  const lab = Lab.attach(onlyLab(values.name));
+function exec(node: string, cmd: string[], name: string | undefined): number {
+  if (cmd.length === 0) throw new UsageError('no command: xlb lab exec [--name N] NODE -- CMD [ARGS…]');
+  const lab = Lab.attach(onlyLab(name));
   // Interactive: inherit the terminal (a shell in a node works).
   const r = spawnSync('nsenter', [...lab.nsenterArgs(node), ...cmd], { stdio: 'inherit', env: { ...process.env, XLB_LAB_ID: lab.id } });
   if (r.error !== undefined) throw new Error(`could not run nsenter: ${r.error.message}`);
   return r.status ?? 1;
 }
 
-function show(argv: string[]): number {
-  const { values, positionals } = parseArgs({ args: argv, options: TOPO_OPTIONS, allowPositionals: true });
-  const spec = topologyFromArg(positionals[0] ?? 'two-arm', params(values));
+function show(topology: string, o: TopoOpts): number {
+  const spec = topologyFromArg(topology, params(o));
   const t = resolveTopology(spec, 'xxxxx');
-  console.log(values.json === true ? JSON.stringify(spec, null, 2) : renderDiagram(t, values.name ?? '(not up)'));
+  if (o.json === true) printJson(spec);
+  else console.log(renderDiagram(t, o.name ?? '(not up)'));
   return 0;
 }
 
-async function bench(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, options: { ...TOPO_OPTIONS, runs: { type: 'string' } }, allowPositionals: true });
-  const runs = Number(values.runs ?? 10);
-  if (!Number.isInteger(runs) || runs < 1 || runs > 1000) throw new UsageError(`--runs ${values.runs ?? ''}: give an integer 1-1000`);
-  const spec = topologyFromArg(positionals[0] ?? 'two-arm', params(values));
-  const r = await timeUpDown(spec, runs);
-  if (values.json === true) console.log(JSON.stringify(r));
+async function bench(topology: string, o: TopoOpts & { runs: number }): Promise<number> {
+  const spec = topologyFromArg(topology, params(o));
+  const r = await timeUpDown(spec, o.runs);
+  if (o.json === true) printJson(r);
   else {
     const f = (xs: number[]): string => xs.map((x) => x.toFixed(0)).join(' ');
-    console.log(`${spec.name} (${spec.nodes.length} nodes), ${runs} runs`);
+    console.log(`${spec.name} (${spec.nodes.length} nodes), ${o.runs} runs`);
     console.log(`up   median ${r.upMedianMs.toFixed(1)} ms   [${f(r.upMs)}]`);
     console.log(`down median ${r.downMedianMs.toFixed(1)} ms   [${f(r.downMs)}]`);
   }
@@ -242,38 +217,46 @@ async function bench(argv: string[]): Promise<number> {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  try {
-    switch (sub) {
-      case 'up':
-        return await up(rest);
-      case 'down':
-        return await down(rest);
-      case 'ls':
-        return ls(rest);
-      case 'exec':
-        return exec(rest);
-      case 'show':
-        return show(rest);
-      case 'bench':
-        return await bench(rest);
-      case 'capture':
-        return await capture(rest);
-      case 'topologies':
-        for (const b of Object.values(BUILTINS)) console.log(`${b.name.padEnd(8)} ${b.summary}`);
-        return 0;
-      case undefined:
-      case '-h':
-      case '--help':
-      case 'help':
-        console.log(USAGE);
-        return sub === undefined ? 2 : 0;
-      default:
-        throw new UsageError(`unknown subcommand '${sub}'`);
-    }
-  } catch (e) {
-    const usage = e instanceof UsageError || (e as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS') === true;
-    console.error(`xlb lab: ${(e as Error).message}${usage ? `\n\n${USAGE}` : ''}`);
-    return usage ? 2 : 1;
-  }
+  const lab = command('lab', 'Network-namespace topologies: bring them up and down, look inside, capture.').enablePositionalOptions();
+  const upCmd = topoOptions(sub(lab, 'up', 'Brings a topology up, detached (it outlives the command; xlb lab down removes it).')).option('--servers', `start the lab server on every backend (HTTP ${SERVER_PORTS.http}, TCP ${SERVER_PORTS.tcp}, UDP ${SERVER_PORTS.udp})`);
+  act(upCmd, () => up(upCmd.processedArgs[0] as string, upCmd.opts<TopoOpts>()));
+  const downCmd = sub(lab, 'down', 'Removes labs: their namespaces, host links, processes and pins.')
+    .option('--name <name>', 'the lab of this name; repeatable', repeat)
+    .option('--id <id>', 'the lab of this run id; repeatable', repeat)
+    .option('--stale', 'labs whose owning process died')
+    .option('--all', 'every lab and every xlb-* leftover')
+    .option('--dry-run', 'say what would be removed, remove nothing')
+    .addOption(jsonOption());
+  act(downCmd, () => down(downCmd.opts<DownOpts>()));
+  const lsCmd = sub(lab, 'ls', 'Lists the labs (and namespaces left without a state file).').addOption(jsonOption());
+  act(lsCmd, () => ls(lsCmd.opts<{ json?: boolean }>().json === true));
+  const execCmd = sub(lab, 'exec', "Runs CMD in NODE's namespaces (interactive; exit code: CMD's).")
+    .option('--name <name>', 'the lab (default: the only one)')
+    .argument('<node>', 'the node')
+    .argument('[cmd...]', 'the command and its arguments (after --)')
+    .passThroughOptions();
+  act(execCmd, () => exec(execCmd.processedArgs[0] as string, (execCmd.processedArgs[1] as string[] | undefined) ?? [], execCmd.opts<{ name?: string }>().name));
+  const showCmd = topoOptions(sub(lab, 'show', 'Prints the diagram of a topology; creates nothing.'));
+  act(showCmd, () => show(showCmd.processedArgs[0] as string, showCmd.opts<TopoOpts>()));
+  const topoCmd = sub(lab, 'topologies', 'Lists the built-in topologies.').addOption(jsonOption());
+  act(topoCmd, () => {
+    if (topoCmd.opts<{ json?: boolean }>().json === true) printJson(Object.values(BUILTINS).map((b) => ({ name: b.name, summary: b.summary })));
+    else for (const b of Object.values(BUILTINS)) console.log(`${b.name.padEnd(8)} ${b.summary}`);
+    return 0;
+  });
+  const benchCmd = topoOptions(sub(lab, 'bench', 'Times bring-up and teardown of a topology (median of --runs).')).addOption(new Option('--runs <n>', 'runs').argParser(integer(1, 1000)).default(10));
+  act(benchCmd, () => bench(benchCmd.processedArgs[0] as string, benchCmd.opts<TopoOpts & { runs: number }>()));
+  const capCmd = sub(lab, 'capture', "Captures a running lab's links (default: all) until --seconds pass or Ctrl-C, then lists the packets.")
+    .argument('[points...]', 'NODE or NODE:SEGMENT')
+    .option('--name <name>', 'the lab (default: the only one)')
+    .option('--seconds <s>', 'stop after S seconds (up to 86400)', (v: string) => {
+      const n = Number(v);
+      if (!(n > 0 && n <= 86_400)) throw new InvalidArgumentError(`'${v}' is not a number of seconds up to 86400.`);
+      return n;
+    })
+    .option('--dir <dir>', 'where the pcaps go')
+    .option('--filter <expr>', 'a tcpdump filter')
+    .option('--quiet', 'the counts only, not every packet');
+  act(capCmd, () => capture((capCmd.processedArgs[0] as string[] | undefined) ?? [], capCmd.opts<CaptureOpts>()));
+  return runCommand(lab, argv);
 }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Builds the BPF objects (bpf/ → build/bpf/*.o) and the native libbpf addon
-# (src/bpf/native → src/bpf/native/build/Release/xlb_bpf.node). Incremental: only what changed.
-#   build.sh [--quiet] [bpf|addon]...
+# Builds the BPF objects (bpf/ → build/bpf/*.o), the native libbpf addon
+# (src/bpf/native → src/bpf/native/build/Release/xlb_bpf.node) and the compiled JavaScript
+# (src/, lab/, bench/ → dist/, with source maps, run by the `xlb` launcher). Incremental: only
+# what changed.
+#   build.sh [--quiet] [bpf|addon|js]...
 set -euo pipefail
 XLB_ROOT="${XLB_ROOT:-$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)}"
 QUIET=0
@@ -9,11 +11,11 @@ targets=()
 for arg in "$@"; do
   case "$arg" in
     --quiet) QUIET=1 ;;
-    bpf|addon) targets+=("$arg") ;;
-    *) echo "build.sh: unknown argument '$arg' (allowed: --quiet, bpf, addon)" >&2; exit 2 ;;
+    bpf|addon|js) targets+=("$arg") ;;
+    *) echo "build.sh: unknown argument '$arg' (allowed: --quiet, bpf, addon, js)" >&2; exit 2 ;;
   esac
 done
-[ ${#targets[@]} -gt 0 ] || targets=(bpf addon)
+[ ${#targets[@]} -gt 0 ] || targets=(bpf addon js)
 cd "$XLB_ROOT"
 
 for t in "${targets[@]}"; do
@@ -34,6 +36,19 @@ for t in "${targets[@]}"; do
           fi
         fi
       fi
+      ;;
+    js)
+      # dist/.stamp says when the sources dist/ was built from were read: the launcher runs
+      # dist/ only when no source is newer than it (see `xlb`). The stamp's time is taken
+      # before tsc starts, so an edit made during the build leaves dist/ stale, never current.
+      mkdir -p dist
+      touch dist/.stamp.next
+      if ! npx --no-install tsc -p tsconfig.build.json --pretty false; then
+        rm -f dist/.stamp.next
+        echo "build: the TypeScript build failed (errors above, file(line,col)); xlb runs the sources through tsx until it passes" >&2
+        exit 1
+      fi
+      mv dist/.stamp.next dist/.stamp
       ;;
   esac
 done

@@ -3,7 +3,8 @@
 #   - Debian packages the datapath, lab and tests need (installed only when missing)
 #   - bpffs on /sys/fs/bpf and tracefs on /sys/kernel/tracing (mounted only when missing)
 #   - npm packages from package-lock.json (npm ci only when the lockfile changed)
-#   - the BPF objects (make -C bpf) and the native libbpf addon (node-gyp), unless --no-build
+#   - the BPF objects (make -C bpf), the native libbpf addon (node-gyp) and dist/ (the compiled
+#     JavaScript the launcher runs: scripts/build.sh js), unless --no-build
 set -euo pipefail
 XLB_ROOT="${XLB_ROOT:-$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)}"
 QUIET=0
@@ -12,7 +13,7 @@ for arg in "$@"; do
   case "$arg" in
     --quiet) QUIET=1 ;;
     --no-build) BUILD=0 ;;
-    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
     *) echo "xlb setup: unknown option '$arg' (allowed: --quiet, --no-build)" >&2; exit 2 ;;
   esac
 done

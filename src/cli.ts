@@ -1,78 +1,88 @@
 // The `xlb` command: a thin dispatcher. Each subcommand lives in its own module, exporting
-// `main(argv)`, and is imported only when called so that `xlb doctor` works before anything is
-// built and a broken module never breaks an unrelated command.
-import { existsSync } from 'node:fs';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+// `main(argv)` (argv: the arguments after the command's name), and is imported only when called:
+// `xlb --help` loads this file and commander, nothing else, and a broken module never breaks an
+// unrelated command. Each module parses its own arguments with the same kit (src/cli-kit.ts).
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { EXIT, command, reportError } from './cli-kit.ts';
+import { ROOT } from './root.ts';
 
 export interface CommandModule {
   main(argv: string[]): Promise<number>;
 }
 
 interface CommandEntry {
-  /** Module path relative to the repository root. */
-  module: string;
+  load: () => Promise<CommandModule>;
   summary: string;
+  /** The module serves several commands and takes the command's name as argv[0] (lb, ct, stats). */
+  withName?: boolean;
 }
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-
-/** Every command of the contract in DESIGN.md, and where it is implemented. */
+// The import() specifiers are literals so that the build rewrites them to dist/'s .js files.
 const COMMANDS: Record<string, CommandEntry> = {
-  doctor: { module: 'src/doctor.ts', summary: 'kernel features, tools, bpffs, privileges, usable backends' },
-  test: { module: 'src/devtools/test-command.ts', summary: 'build, typecheck, lint, unit tests and scenario suites' },
-  demo: { module: 'src/demo.ts', summary: 'the main job: the agent balancing real traffic in the default lab' },
-  run: { module: 'src/harness/cli.ts', summary: 'run conformance scenarios (TAP; reports in --report DIR)' },
-  lab: { module: 'lab/cli.ts', summary: 'lab up|down|ls|exec: network-namespace topologies' },
-  agent: { module: 'src/agent/cli.ts', summary: 'the production daemon: datapath, REST API, metrics' },
-  lb: { module: 'src/agent/client-cli.ts', summary: 'add, list and remove services through the agent API' },
-  ct: { module: 'src/agent/client-cli.ts', summary: 'list the conntrack table through the agent API' },
-  stats: { module: 'src/agent/client-cli.ts', summary: 'datapath counters through the agent API' },
-  pcap: { module: 'src/packet/cli.ts', summary: 'decode pcaps: per-packet lines, checksum verdicts' },
-  bench: { module: 'bench/cli.ts', summary: 'the performance suite' },
-  scenario: { module: 'src/harness/from-pcap-cli.ts', summary: 'scenario from-pcap FILE: a field bug to a scenario skeleton' },
-  vm: { module: 'src/devtools/vm-cli.ts', summary: 'vm run --kernel SPEC -- CMD: run under another kernel (qemu)' },
+  doctor: { load: () => import('./doctor.ts'), summary: 'kernel features, tools, bpffs, privileges, usable backends' },
+  test: { load: () => import('./devtools/test-command.ts'), summary: 'build, typecheck, lint, boundaries, unit tests and scenario suites' },
+  demo: { load: () => import('../lab/demo.ts'), summary: 'the main job: the agent balancing real traffic in the default lab' },
+  run: { load: () => import('./harness/cli.ts'), summary: 'run conformance scenarios (TAP; reports in --report DIR)' },
+  lab: { load: () => import('../lab/cli.ts'), summary: 'lab up|down|ls|exec|show|capture: network-namespace topologies' },
+  agent: { load: () => import('./agent/cli.ts'), summary: 'the production daemon: datapath, REST API, metrics' },
+  lb: { load: () => import('./agent/client-cli.ts'), summary: 'add, list and remove services through the agent API', withName: true },
+  ct: { load: () => import('./agent/client-cli.ts'), summary: 'list the conntrack table through the agent API', withName: true },
+  stats: { load: () => import('./agent/client-cli.ts'), summary: 'datapath counters through the agent API', withName: true },
+  pcap: { load: () => import('./packet/cli.ts'), summary: 'decode pcaps: per-packet lines, checksum verdicts' },
+  bench: { load: () => import('../bench/cli.ts'), summary: 'the performance suites (start-up, binding, datapath, control, lab)' },
+  scenario: { load: () => import('./harness/from-pcap-cli.ts'), summary: 'scenario from-pcap|shrink: a field capture to a scenario' },
+  vm: { load: () => import('./devtools/vm-cli.ts'), summary: 'vm run --kernel SPEC -- CMD: run under another kernel (qemu)' },
 };
 
-function available(): [string, CommandEntry][] {
-  return Object.entries(COMMANDS).filter(([, e]) => existsSync(path.join(ROOT, e.module)));
+function version(): string {
+  return (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 }
 
-function usage(): string {
-  const lines = ['usage: xlb COMMAND [options]', '', 'commands:'];
-  lines.push(`  ${'setup'.padEnd(10)} install packages, mount bpffs, build (root)`);
-  for (const [name, e] of available()) lines.push(`  ${name.padEnd(10)} ${e.summary}`);
-  lines.push('', "'xlb COMMAND --help' for a command's options.");
-  return lines.join('\n');
-}
-
-async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
-    console.log(usage());
-    return name === undefined ? 2 : 0;
+  // `xlb help CMD` is `xlb CMD --help`.
+  if (name === 'help' && rest[0] !== undefined && COMMANDS[rest[0]] !== undefined) return main([rest[0], '--help']);
+  const entry = name === undefined ? undefined : COMMANDS[name];
+  if (name !== undefined && entry !== undefined) {
+    let mod: CommandModule;
+    try {
+      mod = await entry.load();
+    } catch (e) {
+      return reportError(`xlb ${name}`, e);
+    }
+    return mod.main(entry.withName === true ? [name, ...rest] : rest);
   }
-  const entry = COMMANDS[name];
-  if (entry === undefined) {
-    console.error(`xlb: unknown command '${name}'.\n\n${usage()}`);
-    return 2;
+  const program = command('xlb', 'eBPF (TC + XDP) L4 load balancer, its agent, and a conformance lab.')
+    .usage('COMMAND [options]')
+    .version(`xlb ${version()}`, '-V, --version', 'print the version and do nothing else')
+    .addHelpText('after', "\n'xlb COMMAND --help' for a command's options. Exit codes: 0 ok, 1 failure, 2 usage error.");
+  program.command('setup').description('install packages, mount bpffs, build (root)');
+  for (const [n, e] of Object.entries(COMMANDS)) program.command(n).description(e.summary);
+  program.command('help [COMMAND]').description("a command's help (xlb COMMAND --help)");
+  try {
+    // Only reached without a known command: --help, --version, nothing, or an unknown command.
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code === 'commander.helpDisplayed' || code === 'commander.version') return EXIT.ok;
+    if (code?.startsWith('commander.') === true) return EXIT.usage;
+    return reportError('xlb', e);
   }
-  const file = path.join(ROOT, entry.module);
-  if (!existsSync(file)) {
-    console.error(`xlb: '${name}' is not part of this build yet (${entry.module} does not exist).`);
-    return 2;
-  }
-  const mod = (await import(pathToFileURL(file).href)) as CommandModule;
-  // Pass the command name for modules that serve several commands (lb, ct, stats).
-  return mod.main(entry.module === 'src/agent/client-cli.ts' ? [name, ...rest] : rest);
+  // `xlb help` alone, or `xlb setup` reaching here (the launcher runs setup itself).
+  program.outputHelp();
+  return name === 'help' ? EXIT.ok : EXIT.usage;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    console.error(`xlb: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    process.exitCode = 1;
-  },
-);
+// Run only as the program (src/cli.ts under tsx, dist/src/cli.js compiled), not when a test imports main().
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.exitCode = reportError('xlb', err);
+    },
+  );
+}

@@ -4,8 +4,8 @@
 import { accessSync, constants, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { release } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { act, command, jsonOption, printJson, runCommand } from './cli-kit.ts';
+import { ROOT } from './root.ts';
 import { DATAPATH_REQUIRES, FEATURE_NAMES, KERNEL_FEATURES, probeKernelFeatures } from './datapath/kernel-features.ts';
 import type { FeatureProbe } from './datapath/kernel-features.ts';
 
@@ -33,7 +33,6 @@ export interface DoctorReport {
   features: FeatureProbe;
 }
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 /** Tools the project uses, and what each is for. */
 const TOOLS: { bin: string[]; purpose: string; pkg: string }[] = [
@@ -227,12 +226,12 @@ export function formatReport(r: DoctorReport): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
-  if (values.help === true) {
-    console.log('usage: xlb doctor [--json]\n\nChecks kernel features, tools, bpffs and privileges; exits 1 when the lab backend cannot run.');
-    return 0;
-  }
-  const report = runChecks();
-  console.log(values.json === true ? JSON.stringify(report, null, 2) : formatReport(report));
-  return report.backends.find((b) => b.backend === 'lab')?.usable === true ? 0 : 1;
+  const cmd = command('doctor', 'Checks kernel features, tools, bpffs and privileges, and says which backends can run here. Exit 1 when the lab backend cannot run.').addOption(jsonOption());
+  act(cmd, () => {
+    const report = runChecks();
+    if (cmd.opts<{ json?: boolean }>().json === true) printJson(report);
+    else console.log(formatReport(report));
+    return report.backends.find((b) => b.backend === 'lab')?.usable === true ? 0 : 1;
+  });
+  return runCommand(cmd, argv);
 }

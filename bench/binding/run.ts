@@ -9,8 +9,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BpfMap } from '../../src/bpf/index.ts';
+import { ROOT } from '../../src/root.ts';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
+const HERE = path.join(ROOT, 'bench', 'binding');
 const KEY_SIZE = 8;
 const VALUE_SIZE = 24;
 

@@ -36,8 +36,8 @@ import { addr16, lookupFlow, putService, readReasons, writeEndpoints, writeSched
 import { maglevTable } from '../../src/controller/lookup-tables.ts';
 import { CT_STATE, ctEntry, ctKey, REASON } from '../../src/schema/maps.ts';
 import type { ReasonName } from '../../src/schema/maps.ts';
+import { ROOT } from '../../src/root.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const VIP = '198.18.100.1';
 const VIP_FULLNAT = '198.18.100.2';
 const SNAT = '198.18.1.1';

@@ -13,14 +13,13 @@ import { execa } from 'execa';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { builtinTopology } from '../../lab/builtins.ts';
 import { timeUpDown } from '../../lab/updown-bench.ts';
 import type { UpDownTimes } from '../../lab/updown-bench.ts';
 import type { RunSummary } from '../../src/harness/results.ts';
+import { ROOT } from '../../src/root.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const TSX_LOADER = `file://${path.join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')}`;
 
 export const HARNESS_BACKENDS = ['sim', 'prog', 'lab'] as const;
@@ -188,7 +187,7 @@ async function main(argv: string[]): Promise<number> {
   if (values.report !== undefined) {
     // The same report as `xlb bench` (bench.json, report.md, chart; a full run updates the README block).
     const rep = { command: ['node --import tsx bench/harness/run.ts', ...argv].join(' '), quick: values.quick, environment: env, harness: r, other: {} };
-    const readme = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'README.md');
+    const readme = path.join(ROOT, 'README.md');
     const files = await writeBenchReport(path.resolve(values.report), rep, values.quick ? {} : { readme });
     console.log(`report: ${files.join(', ')}`);
   }

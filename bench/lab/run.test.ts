@@ -20,6 +20,7 @@ const root = process.getuid?.() === 0;
   const lab = rep.lab;
   if (lab === undefined) return t.fail('bench.json has no lab result');
   t.deepEqual(lab.configs.map((c) => c.config), [...LB_CONFIGS]);
+  t.deepEqual(lab.failures, []);
   for (const s of lab.samples) {
     const what = `${s.config}: ${JSON.stringify({ ka: s.keepalive, close: s.close, udp: s.udp })}`;
     t.true(s.keepalive.requests > 100 && s.close.requests > 10, what);

@@ -23,7 +23,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { ROOT } from '../../src/root.ts';
 import { parseArgs } from 'node:util';
 import { Lab } from '../../lab/lab.ts';
 import { builtinTopology, VIP } from '../../lab/builtins.ts';
@@ -110,6 +110,8 @@ export interface LabBenchResult {
   durationS: number;
   topology: string;
   samples: Sample[];
+  /** Rounds that failed (the configuration did not come up, a tool failed): reported, not measured. */
+  failures: { config: LbConfig; round: number; error: string }[];
   configs: ConfigSummary[];
 }
 
@@ -334,10 +336,21 @@ export async function runLabBench(opts: Partial<LabBenchOptions> = {}, log: (s: 
   const started = new Date();
   log(`lab bench: ${o.configs.length} configurations × ${o.rounds} round(s), wrk -t${o.threads} -c${o.connections} ${o.durationS}s, ${o.udpPackets} UDP packets, ${o.backends} backends`);
   const samples: Sample[] = [];
+  const failures: LabBenchResult['failures'] = [];
   for (let round = 1; round <= o.rounds; round++) {
     // Interleaved: every configuration once per round; the order rotates so none is always first.
     const order = o.configs.map((_, i) => o.configs[(i + round - 1) % o.configs.length] as LbConfig);
-    for (const c of order) samples.push(await measureOne(c, round, o, log));
+    for (const c of order) {
+      // One failed round (its lab is already gone) is reported and the run goes on: the other
+      // configurations' figures stay good, and a median of the rounds that worked is still one.
+      try {
+        samples.push(await measureOne(c, round, o, log));
+      } catch (e) {
+        const error = e instanceof Error ? e.message : String(e);
+        failures.push({ config: c, round, error });
+        log(`  ${c.padEnd(9)} round ${round}: FAILED: ${error}`);
+      }
+    }
   }
   return {
     options: o,
@@ -345,6 +358,7 @@ export async function runLabBench(opts: Partial<LabBenchOptions> = {}, log: (s: 
     durationS: (Date.now() - started.getTime()) / 1000,
     topology: `two-arm: c1 ↔ lb ↔ bridge ↔ ${o.backends} backends (nginx), IPv4, GRO on, tx csum offload off`,
     samples,
+    failures,
     configs: summarizeSamples(samples, o.configs),
   };
 }
@@ -397,7 +411,7 @@ async function main(argv: string[]): Promise<number> {
   if (values.report !== undefined) {
     // The same report as `xlb bench` (bench.json, report.md, chart; a full run updates the README block).
     const rep = { command: ['node --import tsx bench/lab/run.ts', ...argv].join(' '), quick: values.quick, environment: env, lab: r, other: {} };
-    const readme = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'README.md');
+    const readme = path.join(ROOT, 'README.md');
     const files = await writeBenchReport(path.resolve(values.report), rep, values.quick ? {} : { readme });
     console.log(`report: ${files.join(', ')}`);
   }

@@ -193,6 +193,19 @@ static __always_inline int fwd_resolve(xlb_ctx_t *ctx, const struct xlb_config *
 	long rc;
 
 	/*
+	 * A VLAN-tagged frame (in-band tags, or at TC a tag the stack moved into skb metadata) is
+	 * never forwarded by the LB itself: the FIB's egress is an L3 choice whose own tagging the
+	 * frame does not carry (redirected, it would leave with the ingress tag on a device of
+	 * another VLAN, or, QinQ at TC, with the inner tag in-band). It goes to the stack
+	 * translated, whose VLAN devices untag it and forward it tagged as the egress requires
+	 * (docs/datapath.md "VLAN"). Counted pass_fib.
+	 */
+	if (p->vlan || ctx_vlan_meta(ctx)) {
+		*res = XLB_FWD_PASS_FIB;
+		return 0;
+	}
+
+	/*
 	 * Both caches are shared by the CPUs (a flow's packets can arrive on several; the endpoint
 	 * cache serves every flow of the slot) and are written without a lock, seqlock-style: the
 	 * writer clears fib_ns, writes the fields, then sets fib_ns (barrier() between; x86 keeps

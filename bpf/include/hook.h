@@ -31,6 +31,8 @@ static __always_inline void *ctx_data(xlb_ctx_t *ctx) { return (void *)(long)ctx
 static __always_inline void *ctx_data_end(xlb_ctx_t *ctx) { return (void *)(long)ctx->data_end; }
 static __always_inline __u32 ctx_ifindex(xlb_ctx_t *ctx) { return ctx->ingress_ifindex; }
 static __always_inline __u32 ctx_len(xlb_ctx_t *ctx) { return ctx->data_end - ctx->data; }
+/* XDP sees a tag only in-band (with RX VLAN offload on, the NIC strips it unseen). */
+static __always_inline int ctx_vlan_meta(xlb_ctx_t *ctx) { return 0; }
 
 /* Returns the hook verdict for "send out of ifindex". */
 static __always_inline int hook_redirect(xlb_ctx_t *ctx, __u32 ifindex, __u32 *fwd)
@@ -52,6 +54,8 @@ static __always_inline void *ctx_data(xlb_ctx_t *ctx) { return (void *)(long)ctx
 static __always_inline void *ctx_data_end(xlb_ctx_t *ctx) { return (void *)(long)ctx->data_end; }
 static __always_inline __u32 ctx_ifindex(xlb_ctx_t *ctx) { return ctx->ifindex; }
 static __always_inline __u32 ctx_len(xlb_ctx_t *ctx) { return ctx->len; }
+/* TC: the stack has usually moved the outer tag into skb metadata before the ingress hook. */
+static __always_inline int ctx_vlan_meta(xlb_ctx_t *ctx) { return ctx->vlan_present; }
 
 static __always_inline int hook_redirect(xlb_ctx_t *ctx, __u32 ifindex, __u32 *fwd)
 {

@@ -66,7 +66,13 @@ struct xlb_pkt {
 	__u8 vlan;                  /* number of VLAN tags */
 	__u8 ct_miss;               /* the fast path found no conntrack entry */
 	__u8 ttl;                   /* IPv4 TTL / IPv6 hop limit */
+	__u8 frag;                  /* PARSE_FRAGMENT of a tracked protocol: XLB_FRAG_FIRST / _LATER, else 0 */
+	__u16 frag_id;              /* IPv4 identification (host order) */
 };
+
+/* IPv4 fragments of TCP / UDP (docs/datapath.md "Fragments") */
+#define XLB_FRAG_FIRST 1            /* offset 0, MF: carries the L4 header (ports read) */
+#define XLB_FRAG_LATER 2            /* offset > 0: no L4 header */
 
 static __always_inline int is_icmp_echo(__u8 family, __u8 type, int *request)
 {
@@ -138,7 +144,8 @@ static __always_inline int parse_l4_ports(void *data, void *end, __u32 off, stru
  * veth peer's TCP stack sends it with scatter-gather on) lies beyond data_end.
  */
 static __always_inline int parse_ip(void *data, void *end, __u32 off, __u16 eth_proto,
-				    __u32 pkt_len, struct xlb_ct_key *k, __u32 *l4_off, __u32 *l4_len, __u8 *ttl)
+				    __u32 pkt_len, struct xlb_ct_key *k, __u32 *l4_off, __u32 *l4_len, __u8 *ttl,
+				    __u32 *frag)
 {
 	if (off > 64)
 		return PARSE_MALFORMED;
@@ -161,16 +168,20 @@ static __always_inline int parse_ip(void *data, void *end, __u32 off, __u16 eth_
 		*ttl = ip->ttl;
 		__builtin_memcpy(k->saddr, &ip->saddr, 4);
 		__builtin_memcpy(k->daddr, &ip->daddr, 4);
-#ifndef XLB_FAULT_PARSE_FRAGMENT   /* fault: IPv4 fragments taken for whole packets */
-		if (ip->frag_off & bpf_htons(0x3fff))
-			return PARSE_FRAGMENT;
-#endif
 #ifdef XLB_FAULT_PARSE_IPV4_IHL   /* fault: IPv4 options ignored: L4 read inside the options */
 		*l4_off = off + 20;
 #else
 		*l4_off = off + hlen;
 #endif
 		*l4_len = tot - hlen;
+#ifndef XLB_FAULT_PARSE_FRAGMENT   /* fault: IPv4 fragments taken for whole packets */
+		if (ip->frag_off & bpf_htons(0x3fff)) {
+			/* which fragment (offset 0: the first) and the datagram's identification */
+			*frag = ((ip->frag_off & bpf_htons(0x1fff)) ? XLB_FRAG_LATER : XLB_FRAG_FIRST) << 16 |
+				bpf_ntohs(ip->id);
+			return PARSE_FRAGMENT;
+		}
+#endif
 		return PARSE_OK;
 	}
 	if (eth_proto == bpf_htons(ETH_P_IPV6)) {
@@ -245,7 +256,7 @@ static __always_inline int parse_packet(xlb_ctx_t *ctx, struct xlb_pkt *p)
 {
 	void *data = ctx_data(ctx), *end = ctx_data_end(ctx);
 	struct ethhdr *eth = data;
-	__u32 off = sizeof(*eth), l4_off = 0, l4_len = 0;
+	__u32 off = sizeof(*eth), l4_off = 0, l4_len = 0, frag = 0;
 	__u16 proto;
 	__u8 *l4;
 	int i, rc;
@@ -253,7 +264,8 @@ static __always_inline int parse_packet(xlb_ctx_t *ctx, struct xlb_pkt *p)
 	/* zero what every path reads; the rest is written before it is read (inner: ICMP errors) */
 	__builtin_memset(&p->key, 0, sizeof(p->key));
 	p->seq = p->ack = p->payload = p->win = 0;
-	p->tcp_flags = p->icmp_type = p->icmp_err = p->vlan = p->ct_miss = p->ttl = 0;
+	p->tcp_flags = p->icmp_type = p->icmp_err = p->vlan = p->ct_miss = p->ttl = p->frag = 0;
+	p->frag_id = 0;
 	p->l3_off = p->l4_off = p->l4_len = p->inner_l3_off = p->inner_l4_off = 0;
 	p->len = ctx_len(ctx);
 	if (hook_pull_headers(ctx, p->len)) {
@@ -282,7 +294,33 @@ static __always_inline int parse_packet(xlb_ctx_t *ctx, struct xlb_pkt *p)
 	if (proto != bpf_htons(ETH_P_IP) && proto != bpf_htons(ETH_P_IPV6))
 		return PARSE_NOT_IP;
 	p->l3_off = off;
-	rc = parse_ip(data, end, off, proto, p->len, &p->key, &l4_off, &l4_len, &p->ttl);
+	rc = parse_ip(data, end, off, proto, p->len, &p->key, &l4_off, &l4_len, &p->ttl, &frag);
+	if (rc == PARSE_FRAGMENT && frag && (p->key.proto == IPPROTO_TCP || p->key.proto == IPPROTO_UDP) &&
+	    l4_off <= XLB_MAX_L4_OFF) {
+		/*
+		 * An IPv4 fragment of TCP / UDP: the slow path translates it when it belongs to a
+		 * tracked flow. The first carries the L4 header: its ports (and, for the rewrite, the
+		 * header up to the checksum field: UDP 8 bytes, TCP 18) must be in the fragment.
+		 */
+		p->l4_off = l4_off;
+		p->l4_len = l4_len;
+		p->frag_id = frag & 0xffff;
+		if ((frag >> 16) == XLB_FRAG_LATER) {
+			p->frag = XLB_FRAG_LATER;
+			return PARSE_FRAGMENT;
+		}
+		l4 = data + l4_off;
+		if ((void *)(l4 + 18) <= end && l4_len >= (p->key.proto == IPPROTO_TCP ? 18u : 8u)) {
+			p->key.sport = *(__be16 *)l4;
+			p->key.dport = *(__be16 *)(l4 + 2);
+			p->frag = XLB_FRAG_FIRST;
+		} else if ((void *)(l4 + 8) <= end && l4_len >= 8 && p->key.proto == IPPROTO_UDP) {
+			p->key.sport = *(__be16 *)l4;
+			p->key.dport = *(__be16 *)(l4 + 2);
+			p->frag = XLB_FRAG_FIRST;
+		}
+		return PARSE_FRAGMENT;
+	}
 	if (rc != PARSE_OK)
 		return rc;
 	if (l4_off > XLB_MAX_L4_OFF)

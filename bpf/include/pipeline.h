@@ -115,6 +115,9 @@ static __always_inline int xlb_fast(xlb_ctx_t *ctx)
 	case PARSE_NOT_IP:
 		return finish(ctx, cfg, p, &v, XLB_ACT_PASS, XLB_R_PASS_NOT_IP, now);
 	case PARSE_FRAGMENT:
+		/* a TCP / UDP fragment the LB could forward: the slow path looks for its flow */
+		if (p->frag && p->ttl > 1)
+			goto slow;
 		return finish(ctx, cfg, p, &v, XLB_ACT_PASS, XLB_R_PASS_FRAGMENT, now);
 	case PARSE_OTHER:
 		return finish(ctx, cfg, p, &v, XLB_ACT_PASS, XLB_R_PASS_NO_SERVICE, now);
@@ -189,6 +192,88 @@ static __always_inline int xlb_fast(xlb_ctx_t *ctx)
 slow:
 	bpf_tail_call(ctx, &xlb_progs, XLB_SLOW_PATH);
 	return finish(ctx, cfg, p, &v, XLB_ACT_PASS, XLB_R_PASS_TAILCALL, now);
+}
+
+/*
+ * IPv4 fragments of tracked flows (docs/datapath.md "Fragments"; issue 11 item 9, Cilium's way
+ * rather than Katran's drop, since a backend's fragmented reply must reach the client from the
+ * VIP). Fragments are not reassembled and never create a flow. The first fragment (ports in
+ * it) of a live flow records its datagram (source, destination, identification, protocol) ->
+ * ports here and is translated like a packet of the flow (addresses, ports, L4 checksum: the
+ * field is in the first fragment); a later fragment finds its ports here and gets the address
+ * translation only (it has no L4 header; the IPv4 header checksum follows). Records older than
+ * XLB_FRAG_TIMEOUT_NS are ignored (the identification is reused), the LRU drops old ones.
+ */
+#define XLB_FRAG_TIMEOUT_NS (30 * NSEC_PER_SEC)
+
+struct xlb_frag_key {
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u32 id;
+	__u8 proto;
+	__u8 family;
+	__u8 pad[2];
+};
+
+struct xlb_frag_val {
+	__u64 ns;
+	__be16 sport;
+	__be16 dport;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct xlb_frag_key);
+	__type(value, struct xlb_frag_val);
+} xlb_frags SEC(".maps");
+
+static __always_inline int slow_fragment(xlb_ctx_t *ctx, const struct xlb_config *cfg, struct xlb_scratch *s,
+					 struct xlb_verdict *v, __u64 now)
+{
+	struct xlb_pkt *p = &s->pkt;
+	struct xlb_frag_key *fk = (struct xlb_frag_key *)&s->pkey;
+	struct xlb_frag_val fv = {}, *rec;
+	struct xlb_ct_entry *e;
+	__u32 reason = XLB_R_TRACKED;
+	int act;
+
+	_Static_assert(sizeof(struct xlb_frag_key) == sizeof(struct xlb_ct_key), "the fragment key borrows pkey");
+	__builtin_memcpy(fk->saddr, p->key.saddr, 16);
+	__builtin_memcpy(fk->daddr, p->key.daddr, 16);
+	fk->id = p->frag_id;
+	fk->proto = p->key.proto;
+	fk->family = p->key.family;
+	fk->pad[0] = fk->pad[1] = 0;
+	if (p->frag == XLB_FRAG_LATER) {
+		rec = bpf_map_lookup_elem(&xlb_frags, fk);
+		if (!rec || now - rec->ns > XLB_FRAG_TIMEOUT_NS)
+			return finish(ctx, cfg, p, v, XLB_ACT_PASS, XLB_R_PASS_FRAGMENT, now);
+		p->key.sport = rec->sport;
+		p->key.dport = rec->dport;
+	}
+	e = bpf_map_lookup_elem(&xlb_ct, &p->key);
+	if (!e || !ct_alive(cfg, e, now))
+		return finish(ctx, cfg, p, v, XLB_ACT_PASS, XLB_R_PASS_FRAGMENT, now);
+	if (p->frag == XLB_FRAG_FIRST) {
+		fv.ns = now;
+		fv.sport = p->key.sport;
+		fv.dport = p->key.dport;
+		bpf_map_update_elem(&xlb_frags, fk, &fv, BPF_ANY);
+	}
+	v->svc_id = e->svc_id;
+	v->ep_slot = e->ep_slot;
+	v->ct_old = v->ct_new = e->state;
+	if (p->frag == XLB_FRAG_LATER) {
+		/* addresses only: a copy of the entry without port translation */
+		__builtin_memcpy(&s->fwd, e, sizeof(s->fwd));
+		s->fwd.xlate &= XLB_XL_SADDR | XLB_XL_DADDR;
+		act = xlate_and_forward(ctx, cfg, p, &s->fwd, NULL, now, &reason);
+	} else {
+		act = xlate_and_forward(ctx, cfg, p, e, NULL, now, &reason);
+	}
+	return finish(ctx, cfg, p, v, act, reason, now);
 }
 
 /* An ICMP error: translate it when it is about a tracked flow, else pass it untouched. */
@@ -709,6 +794,8 @@ static __always_inline int xlb_slow(xlb_ctx_t *ctx)
 	return XLB_ACT_PASS;
 #endif
 	now = xlb_now(cfg);
+	if (s->pkt.frag)
+		return slow_fragment(ctx, cfg, s, &v, now);
 	if (s->pkt.icmp_err)
 		return slow_icmp_error(ctx, cfg, s, &v, now);
 	if (!s->pkt.ct_miss) {

@@ -2,15 +2,15 @@
 // injection on any node. The tools are real processes inside the nodes' namespaces (node + tsx
 // for the TCP/HTTP/UDP ones, python3 AF_PACKET for injection), started through Lab.exec/spawn.
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Lab, LabProcess } from '../lab.ts';
 import { VIP } from '../builtins.ts';
 import { clientArgs } from './client-args.ts';
 import { SERVER_PORTS, clientOptions } from '../../src/traffic/types.ts';
 import type { ClientReport, ClientRequest } from '../../src/traffic/types.ts';
+import { ROOT } from '../../src/root.ts';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const ROOT = path.resolve(HERE, '../..');
+// The tools run from their TypeScript sources (tsx), also when this module runs compiled.
+const HERE = path.join(ROOT, 'lab', 'traffic');
 const TSX_LOADER = `file://${path.join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')}`;
 
 /** argv to run one of the TypeScript tools: node --import tsx FILE. */

@@ -1,79 +1,70 @@
 // `xlb agent`: the production daemon. Loads (or re-opens the pinned) kernel datapath, attaches
 // it, applies the config file, serves the REST API. SIGHUP reloads the config file; SIGTERM and
 // SIGINT stop gracefully (programs stay attached and maps pinned unless --detach-on-exit).
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
-import { parseIp } from '../controller/ip.ts';
-import { openKernelDatapath } from '../datapath/kernel-datapath.ts';
-import { ValidationError } from '../controller/validate.ts';
-import { parseListen, startAgent } from './agent.ts';
-import { ConfigError, readConfigFile } from './config-file.ts';
-import { createLogger } from './log.ts';
+import { act, command, integer, Option, readTokenFile, runCommand, UsageError } from '../cli-kit.ts';
 import type { LogLevel } from './log.ts';
 
-const USAGE = `usage: xlb agent [--config FILE] [--iface IF]... [--hook tc|xdp] [--api HOST:PORT]
-                 [--pin-dir DIR] [--instance NAME] [--token-file FILE] [--detach-on-exit]
-                 [--ct-entries N] [--max-services N] [--log-level debug|info|warn|error]
-                 [--snat-v4 ADDR] [--snat-v6 ADDR] [--xdp-mode native|generic] [--reset]
-                 [--request-logs] [--object-dir DIR]
+interface Opts {
+  config?: string;
+  iface?: string[];
+  hook?: 'tc' | 'xdp';
+  api?: string;
+  pinDir?: string;
+  instance?: string;
+  tokenFile?: string;
+  detachOnExit?: boolean;
+  ctEntries?: number;
+  maxServices?: number;
+  logLevel: LogLevel;
+  requestLogs?: boolean;
+  snatV4?: string;
+  snatV6?: string;
+  xdpMode: 'native' | 'generic';
+  reset?: boolean;
+  objectDir?: string;
+}
 
-  --config FILE     YAML config (agent settings + services); default /var/lib/xlb/INSTANCE.yaml.
-                    Written atomically on every API change; SIGHUP reloads it.
-  --iface IF        interface to attach to (repeat, or comma-separated)
-  --hook tc|xdp     attach point (default tc: clsact ingress)
-  --api HOST:PORT   REST API address (default 127.0.0.1:9400); a non-loopback address needs a token
-  --pin-dir DIR     bpffs directory of the maps (default /sys/fs/bpf/xlb/INSTANCE)
-  --token-file FILE bearer token for the API (or env XLB_TOKEN)
-  --detach-on-exit  detach the programs on SIGTERM (default: they stay attached, flows go on)
-  --ct-entries N    conntrack entries (2 per flow) when the maps are created (default 262144)
-  --max-services N  service-id space when the maps are created (default 1024)
-  --snat-v4 ADDR    full-NAT source address for IPv4 services (an address of this host)
-  --snat-v6 ADDR    full-NAT source address for IPv6 services
-  --xdp-mode M      with --hook xdp: native (default) or generic
-  --object-dir DIR  load xlb_<hook>.bpf.o from DIR instead of build/bpf (another build: a mutation, a test)
-  --reset           start even when the config file is missing but the pinned maps hold
-                    services (they are deleted: the empty config is the desired state)`;
+function collectIfaces(v: string, prev: string[] | undefined): string[] {
+  return [...(prev ?? []), ...v.split(',').filter((i) => i !== '')];
+}
 
 export async function main(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        config: { type: 'string' },
-        iface: { type: 'string', multiple: true },
-        hook: { type: 'string' },
-        api: { type: 'string' },
-        'pin-dir': { type: 'string' },
-        instance: { type: 'string' },
-        'token-file': { type: 'string' },
-        'detach-on-exit': { type: 'boolean' },
-        'ct-entries': { type: 'string' },
-        'max-services': { type: 'string' },
-        'log-level': { type: 'string' },
-        'request-logs': { type: 'boolean' },
-        'snat-v4': { type: 'string' },
-        'snat-v6': { type: 'string' },
-        'xdp-mode': { type: 'string' },
-        reset: { type: 'boolean' },
-        'object-dir': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    console.error(`xlb agent: ${(err as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (values.help === true) {
-    console.log(USAGE);
-    return 0;
-  }
-  const level = (values['log-level'] ?? 'info') as LogLevel;
-  if (!['debug', 'info', 'warn', 'error'].includes(level)) {
-    console.error(`xlb agent: --log-level '${level}' is not one of debug, info, warn, error`);
-    return 2;
-  }
+  const cmd = command('agent', 'The production daemon: loads (or re-opens the pinned) kernel datapath, attaches it, applies the config file and serves the REST API. SIGHUP reloads the config file; SIGTERM and SIGINT stop (the programs stay attached and the maps pinned unless --detach-on-exit).')
+    .option('--config <file>', 'YAML config (agent settings + services), written atomically on every API change; SIGHUP reloads it (default /var/lib/xlb/INSTANCE.yaml)')
+    .option('--iface <if>', 'interface to attach to (repeat, or comma-separated)', collectIfaces)
+    .addOption(new Option('--hook <hook>', 'attach point: tc (clsact ingress) or xdp (default tc)').choices(['tc', 'xdp']))
+    .addOption(new Option('--api <host:port>', 'REST API address; a non-loopback address needs a token (default 127.0.0.1:9400)').env('XLB_API'))
+    .option('--pin-dir <dir>', 'bpffs directory of the maps (default /sys/fs/bpf/xlb/INSTANCE)')
+    .option('--instance <name>', 'instance name: the default config file and pin directory (default default)')
+    .addOption(new Option('--token-file <file>', 'file holding the API bearer token (or the token itself in XLB_TOKEN)').env('XLB_TOKEN_FILE'))
+    .option('--detach-on-exit', 'detach the programs on SIGTERM (default: they stay attached, flows go on)')
+    .option('--ct-entries <n>', 'conntrack entries (2 per flow) when the maps are created (default 262144)', integer(1))
+    .option('--max-services <n>', 'service-id space when the maps are created (default 1024)', integer(1))
+    .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']).default('info'))
+    .option('--request-logs', 'log every API request')
+    .option('--snat-v4 <addr>', 'full-NAT source address for IPv4 services (an address of this host)')
+    .option('--snat-v6 <addr>', 'full-NAT source address for IPv6 services')
+    .addOption(new Option('--xdp-mode <mode>', 'with --hook xdp: native or generic').choices(['native', 'generic']).default('native'))
+    .option('--object-dir <dir>', 'load xlb_<hook>.bpf.o from DIR instead of build/bpf (another build: a mutation, a test)')
+    .option('--reset', 'start even when the config file is missing but the pinned maps hold services (they are deleted: the empty config is the desired state)');
+  act(cmd, () => run(cmd.opts<Opts>()));
+  return runCommand(cmd, argv);
+}
+
+async function run(values: Opts): Promise<number> {
+  // Imported here, not at the top, so that `xlb agent --help` loads none of the daemon (fastify,
+  // the datapath, the addon); all at once, so their loading overlaps.
+  const [{ parseIp }, { openKernelDatapath }, { ValidationError }, { parseListen, startAgent }, { ConfigError, readConfigFile }, { createLogger }] = await Promise.all([
+    import('../controller/ip.ts'),
+    import('../datapath/kernel-datapath.ts'),
+    import('../controller/validate.ts'),
+    import('./agent.ts'),
+    import('./config-file.ts'),
+    import('./log.ts'),
+  ]);
+  const level = values.logLevel;
   const log = createLogger({ level, base: { name: 'xlb-agent' } });
   const fail = (msg: string, fields: Record<string, unknown> = {}): number => {
     log.error(fields, msg);
@@ -93,7 +84,7 @@ export async function main(argv: string[]): Promise<number> {
   const hook = values.hook ?? settings.hook ?? 'tc';
   if (hook !== 'tc' && hook !== 'xdp') return fail(`--hook '${hook}' is not tc or xdp`);
   const ifaces = (values.iface ?? settings.ifaces ?? []).flatMap((i) => i.split(',')).filter((i) => i !== '');
-  const pinDir = values['pin-dir'] ?? settings.pinDir ?? `/sys/fs/bpf/xlb/${instance}`;
+  const pinDir = values.pinDir ?? settings.pinDir ?? `/sys/fs/bpf/xlb/${instance}`;
   let api;
   try {
     api = parseListen(values.api ?? settings.api ?? '127.0.0.1:9400');
@@ -101,32 +92,24 @@ export async function main(argv: string[]): Promise<number> {
     return fail((err as Error).message);
   }
   let token = process.env.XLB_TOKEN;
-  const tokenFile = values['token-file'] ?? settings.tokenFile;
+  const tokenFile = values.tokenFile ?? settings.tokenFile;
   if (tokenFile !== undefined) {
     try {
-      token = readFileSync(tokenFile, 'utf8').trim();
+      token = readTokenFile(tokenFile);
     } catch (err) {
-      return fail(`cannot read the token file ${tokenFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      return fail((err as Error).message);
     }
-    if (token === '') return fail(`the token file ${tokenFile} is empty: put the bearer token in it`);
   }
-  const num = (v: string | undefined, dflt: number): number | undefined => {
-    if (v === undefined) return dflt;
-    return /^\d+$/.test(v) && Number(v) > 0 ? Number(v) : undefined;
-  };
-  const ctEntries = num(values['ct-entries'], 1 << 18);
-  const maxServices = num(values['max-services'], 1024);
-  if (ctEntries === undefined) return fail(`--ct-entries '${values['ct-entries']}' is not a positive integer`);
-  if (maxServices === undefined) return fail(`--max-services '${values['max-services']}' is not a positive integer`);
+  const ctEntries = values.ctEntries ?? 1 << 18;
+  const maxServices = values.maxServices ?? 1024;
 
-  const snatV4 = values['snat-v4'];
-  const snatV6 = values['snat-v6'];
-  if (snatV4 !== undefined && parseIp(snatV4)?.family !== 4) return fail(`--snat-v4 '${snatV4}' is not an IPv4 address`);
-  if (snatV6 !== undefined && parseIp(snatV6)?.family !== 6) return fail(`--snat-v6 '${snatV6}' is not an IPv6 address`);
-  const xdpMode = values['xdp-mode'] ?? 'native';
-  if (xdpMode !== 'native' && xdpMode !== 'generic') return fail(`--xdp-mode '${xdpMode}' is not native or generic`);
+  const snatV4 = values.snatV4;
+  const snatV6 = values.snatV6;
+  if (snatV4 !== undefined && parseIp(snatV4)?.family !== 4) throw new UsageError(`--snat-v4 '${snatV4}' is not an IPv4 address`);
+  if (snatV6 !== undefined && parseIp(snatV6)?.family !== 6) throw new UsageError(`--snat-v6 '${snatV6}' is not an IPv6 address`);
+  const xdpMode = values.xdpMode;
 
-  const objectDir = values['object-dir'];
+  const objectDir = values.objectDir;
   const objectPath = objectDir === undefined ? undefined : path.join(objectDir, `xlb_${hook}.bpf.o`);
   if (objectPath !== undefined && !existsSync(objectPath)) return fail(`--object-dir ${objectDir}: there is no ${path.basename(objectPath)} in it (build one with ./scripts/build.sh, or give the folder that holds it)`);
 
@@ -147,7 +130,7 @@ export async function main(argv: string[]): Promise<number> {
   log.info({ instance, hook, pinDir, reused: dph.reusedPins, config: configFile }, dph.reusedPins ? 're-opened the pinned datapath maps' : 'loaded the datapath');
   let agent;
   try {
-    agent = await startAgent(dph, { configFile, ifaces, api, detachOnExit: values['detach-on-exit'] === true, log, requestLogs: values['request-logs'] === true, ...(token !== undefined ? { token } : {}) });
+    agent = await startAgent(dph, { configFile, ifaces, api, detachOnExit: values.detachOnExit === true, log, requestLogs: values.requestLogs === true, ...(token !== undefined ? { token } : {}) });
   } catch (err) {
     dph.close();
     if (err instanceof ValidationError) return fail(`${configFile} is invalid; nothing was changed:\n${err.message}`);

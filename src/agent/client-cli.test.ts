@@ -1,5 +1,5 @@
 import test from 'ava';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -35,7 +35,9 @@ test.serial('lb add/ls/rm, ct ls, stats against a running agent (tables and --js
     await agent.stop();
     rmSync(dir, { recursive: true, force: true });
   });
-  const api = ['--api', `127.0.0.1:${agent.address.port}`, '--token', 'tok'];
+  const tokenFile = path.join(dir, 'token');
+  writeFileSync(tokenFile, 'tok\n');
+  const api = ['--api', `127.0.0.1:${agent.address.port}`, '--token-file', tokenFile];
   const add = await capture(() => main(['lb', 'add', 'web', '--vip', '198.18.100.1', '--port', '80', '--endpoint', '198.18.2.1:8080', '--endpoint', '198.18.2.2:8080:3', '--algorithm', 'wrr', ...api]));
   t.is(add.code, 0, add.err);
   t.regex(add.out, /^web: created$/m);

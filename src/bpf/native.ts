@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { ROOT } from '../root.ts';
 
 export interface NativeMapDesc {
   name: string;
@@ -142,7 +142,7 @@ export interface NativeBinding {
   monotonicCoarseNs(): bigint | number;
 }
 
-const ADDON = path.join(path.dirname(fileURLToPath(import.meta.url)), 'native', 'build', 'Release', 'xlb_bpf.node');
+const ADDON = path.join(ROOT, 'src', 'bpf', 'native', 'build', 'Release', 'xlb_bpf.node');
 
 let loaded: NativeBinding | undefined;
 

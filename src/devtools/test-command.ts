@@ -3,19 +3,21 @@
 //
 //   build:bpf    clang on bpf/ (a compile error is shown with its file:line)
 //   build:addon  node-gyp on src/bpf/native
+//   build:js     tsc to dist/ (what the `xlb` launcher runs), with source maps
 //   typecheck    tsc --noEmit (errors as file(line,col))
 //   lint         eslint
-//   unit         ava on *.test.ts (TAP, each test counted)
+//   boundaries   dependency-cruiser: the import rules of .dependency-cruiser.cjs
+//   unit         ava on *.test.ts (TAP, each test counted); with --coverage under c8, which
+//                reports line/branch coverage and writes reports/coverage/index.html
 //   vm           `xlb vm smoke --kernel 6.1`: boot 6.1 under qemu, load the datapath, one scenario on prog
 //   scenarios    `xlb run scenarios --backend sim,prog,lab` (each result counted: scenario ×
 //                backend × hook, and each differential comparison; prog and lab skipped without root)
 import { existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { execa } from 'execa';
+import { act, command, listOf, runCommand } from '../cli-kit.ts';
+import { ROOT } from '../root.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = path.join(ROOT, 'node_modules', '.bin');
 
 export interface Tally {
@@ -52,7 +54,7 @@ export function countTap(output: string): Tally {
   return t;
 }
 
-async function run(cmd: string, args: string[], env: Record<string, string> = {}): Promise<{ ok: boolean; output: string }> {
+async function exec(cmd: string, args: string[], env: Record<string, string> = {}): Promise<{ ok: boolean; output: string }> {
   const child = execa(cmd, args, { cwd: ROOT, reject: false, all: true, env: { FORCE_COLOR: '0', ...env } });
   child.all?.on('data', (chunk: Buffer) => process.stdout.write(chunk));
   const r = await child;
@@ -74,31 +76,30 @@ function banner(step: string): void {
   process.stdout.write(`\n=== ${step} ===\n`);
 }
 
+const STEPS = ['build', 'typecheck', 'lint', 'boundaries', 'unit', 'scenarios', 'vm'] as const;
+type Step = (typeof STEPS)[number];
+
+interface Opts {
+  only?: Step[];
+  coverage?: boolean;
+}
+
 export async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      only: { type: 'string', multiple: true },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (values.help === true) {
-    console.log('usage: xlb test [--only build|typecheck|lint|unit|scenarios|vm]...\n\nRuns every check and ends with `N passed, N failed`.');
-    return 0;
-  }
-  const only = new Set(values.only ?? []);
-  const STEPS = ['build', 'typecheck', 'lint', 'unit', 'scenarios', 'vm'];
-  const unknown = [...only].filter((s) => !STEPS.includes(s));
-  if (unknown.length > 0) {
-    console.error(`xlb test: unknown step ${unknown.map((u) => `'${u}'`).join(', ')} for --only: the steps are ${STEPS.join(', ')}`);
-    return 2;
-  }
+  const cmd = command('test', 'Runs every check and ends with one line: `N passed, N failed[, N skipped]`. Exit 1 when any check failed.')
+    .option('--only <steps>', `only these steps, comma-separated or repeated: ${STEPS.join(', ')}`, listOf(STEPS))
+    .option('--coverage', 'run the unit step under c8: line and branch coverage, reports/coverage/index.html');
+  act(cmd, () => run(cmd.opts<Opts>()));
+  return runCommand(cmd, argv);
+}
+
+async function run(o: Opts): Promise<number> {
+  const only = new Set<string>(o.only ?? []);
   const want = (s: string): boolean => only.size === 0 || only.has(s);
   const results: StepResult[] = [];
   const single = async (step: string, cmd: string, args: string[]): Promise<void> => {
     banner(step);
     const t0 = Date.now();
-    const r = await run(cmd, args);
+    const r = await exec(cmd, args);
     results.push({ step, ms: Date.now() - t0, passed: r.ok ? 1 : 0, failed: r.ok ? 0 : 1, skipped: 0 });
     if (!r.ok) process.stdout.write(`\n${step}: FAILED\n`);
   };
@@ -106,14 +107,22 @@ export async function main(argv: string[]): Promise<number> {
   if (want('build')) {
     await single('build:bpf', path.join(ROOT, 'scripts', 'build.sh'), ['bpf']);
     await single('build:addon', path.join(ROOT, 'scripts', 'build.sh'), ['addon']);
+    await single('build:js', path.join(ROOT, 'scripts', 'build.sh'), ['js']);
   }
   if (want('typecheck')) await single('typecheck', path.join(BIN, 'tsc'), ['--noEmit', '--pretty', 'false', '-p', 'tsconfig.json']);
   if (want('lint')) await single('lint', path.join(BIN, 'eslint'), ['--max-warnings', '0', '.']);
+  // Known violations (the baseline file) are listed, new ones fail the step.
+  if (want('boundaries')) await single('boundaries', path.join(BIN, 'depcruise'), ['-c', '.dependency-cruiser.cjs', '--ignore-known', '.dependency-cruiser-known-violations.json', 'src', 'lab', 'bench', 'scenarios']);
 
   if (want('unit')) {
-    banner('unit (ava)');
+    banner(o.coverage === true ? 'unit (ava under c8)' : 'unit (ava)');
     const t0 = Date.now();
-    const r = await run(path.join(BIN, 'ava'), ['--tap']);
+    const coverageDir = path.join(ROOT, 'reports', 'coverage');
+    const r =
+      o.coverage === true
+        ? await exec(path.join(BIN, 'c8'), ['--reporter', 'text-summary', '--reporter', 'html', '--report-dir', coverageDir, '--exclude', '**/*.test.ts', '--exclude', 'node_modules/**', '--exclude', 'dist/**', path.join(BIN, 'ava'), '--tap'])
+        : await exec(path.join(BIN, 'ava'), ['--tap']);
+    if (o.coverage === true) process.stdout.write(`coverage report: ${path.relative(ROOT, coverageDir)}/index.html\n`);
     const tally = countTap(r.output);
     // A runner that failed without reporting a failed test (crash, no tests found) is a failure.
     if (!r.ok && tally.failed === 0) tally.failed = 1;
@@ -132,7 +141,7 @@ export async function main(argv: string[]): Promise<number> {
       const t0 = Date.now();
       const reportDir = path.join(ROOT, 'reports', 'test-run', name);
       rmSync(reportDir, { recursive: true, force: true });
-      const r = await run(path.join(ROOT, 'xlb'), ['run', ...args, '--tap', '--report', reportDir]);
+      const r = await exec(path.join(ROOT, 'xlb'), ['run', ...args, '--tap', '--report', reportDir]);
       const summaryFile = path.join(reportDir, 'summary.json');
       let tally: Tally = { passed: 0, failed: 1, skipped: 0 };
       if (existsSync(summaryFile)) {

@@ -11,13 +11,13 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, accessSync, constants } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { spawn } from 'node:child_process';
 import type { Writable } from 'node:stream';
 import { cacheDir, resolveKernel } from './vm-kernel.ts';
 import type { CachedKernel } from './vm-kernel.ts';
+import { ROOT } from '../root.ts';
 
-export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const PROJECT_ROOT = ROOT;
 
 /** Exit codes of `xlb vm run` that are not the command's own. */
 export const VM_EXIT = { timeout: 124, failure: 125 } as const;

@@ -2,10 +2,9 @@
 // no BPF code at all (it runs as any user), `prog` and `lab` need root and the built objects.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { BackendName, World, WorldOptions } from './world.ts';
+import { ROOT } from '../root.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** Why a backend cannot run on this machine now, or undefined when it can. */
 export function backendUnavailable(backend: BackendName): string | undefined {

@@ -3,10 +3,9 @@
 // self-test: a suite that passes on such an object does not test what it claims to.
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
+import { ROOT } from '../root.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 /**
  * `fault` is the name after XLB_FAULT_ ('NAT_L4_PSEUDO'); returns the folder holding xlb_tc.bpf.o

@@ -13,6 +13,11 @@ function poolKey(o: WorldOptions): string {
 }
 
 const idle = new Map<string, LabWorld>();
+/**
+ * Parked Worlds kept at most (each holds namespaces, servers and an agent): the suite's few
+ * topologies at both hooks mostly fit; the least recently parked one beyond is closed.
+ */
+const MAX_PARKED = 4;
 
 export function labReuseEnabled(): boolean {
   return process.env.XLB_LAB_REUSE !== '0';
@@ -40,8 +45,14 @@ export async function openPooledLabWorld(opts: WorldOptions, create: (o: WorldOp
     if (!world.reusable) return;
     // One parked World per key: a second one (never the case with a sequential runner) closes.
     const other = idle.get(key);
+    idle.delete(key);
     idle.set(key, world);
     if (other !== undefined) await other.close();
+    while (idle.size > MAX_PARKED) {
+      const [oldKey, oldest] = idle.entries().next().value as [string, LabWorld];
+      idle.delete(oldKey);
+      await oldest.close().catch(() => undefined);
+    }
   };
   return Object.assign(Object.create(world) as World, { close });
 }

@@ -230,6 +230,35 @@ export const CASES: DiffCase[] = [
     ],
   },
   {
+    // docs/datapath.md "Fragments": fragments of tracked flows are translated (the first by its
+    // ports, later ones through the first's record, addresses only), others pass untouched.
+    // Failed at 1ca44ca (every fragment pass_fragment: the backend's address reached the client).
+    name: 'IPv4 fragments: a DNAT and a full-NAT reply in fragments translated; no flow, no record, TTL 1: passed',
+    settings: { snatV4: SNAT },
+    services: [
+      { id: 1, vip: VIP, port: 53, protocol: 'udp', endpoints: [{ ip: B0, port: 5353 }] },
+      { id: 2, vip: VIP, port: 54, protocol: 'udp', mode: 'fullnat', endpoints: [{ ip: B1, port: 5353 }] },
+      { id: 3, vip: VIP, port: 80, endpoints: [{ ip: B0, port: 8080 }] },
+    ],
+    steps: [
+      f('query (DNAT)', { ip: { src: CLIENT, dst: VIP }, udp: { sport: 45500, dport: 53 }, payload: 8 }, 'new_flow'),
+      f('reply, first fragment', { ip: { src: B0, dst: CLIENT, id: 501, mf: true }, udp: { sport: 5353, dport: 45500, length: 8 + 100 }, payload: 32 }, 'tracked'),
+      f('reply, later fragment', { ip: { src: B0, dst: CLIENT, id: 501, fragOffset: 40, protocol: 17 }, payload: 68 }, 'tracked'),
+      f('later fragment of an unknown datagram', { ip: { src: B0, dst: CLIENT, id: 502, fragOffset: 40, protocol: 17 }, payload: 68 }, 'pass_fragment'),
+      f('client fragment on the flow (first)', { ip: { src: CLIENT, dst: VIP, id: 9, mf: true }, udp: { sport: 45500, dport: 53, length: 8 + 64 }, payload: 16 }, 'tracked'),
+      f('client fragment on the flow (later)', { ip: { src: CLIENT, dst: VIP, id: 9, fragOffset: 24, protocol: 17 }, payload: 48 }, 'tracked'),
+      f('first fragment to the VIP, no flow: not balanced', { ip: { src: CLIENT, dst: VIP, id: 10, mf: true }, udp: { sport: 45501, dport: 53, length: 8 + 64 }, payload: 16 }, 'pass_fragment'),
+      f('first fragment, TTL 1', { ip: { src: B0, dst: CLIENT, id: 503, mf: true, ttl: 1 }, udp: { sport: 5353, dport: 45500, length: 8 + 100 }, payload: 32 }, 'pass_fragment'),
+      f('query (full NAT)', { ip: { src: CLIENT, dst: VIP }, udp: { sport: 45502, dport: 54 }, payload: 8 }, 'new_flow'),
+      { build: (ct) => ({ ip: { src: B1, dst: SNAT, id: 601, mf: true }, udp: { sport: 5353, dport: snatPort(ct, CLIENT, 45502), length: 8 + 100 }, payload: 32 }), note: 'full-NAT reply, first fragment', expect: 'tracked' },
+      f('full-NAT reply, later fragment', { ip: { src: B1, dst: SNAT, id: 601, fragOffset: 40, protocol: 17 }, payload: 68 }, 'tracked'),
+      f('TCP SYN (DNAT)', tcp(CLIENT, VIP, 45503, 80, 'S', 1), 'new_flow'),
+      f('TCP reply, first fragment', { ip: { src: B0, dst: CLIENT, id: 701, mf: true }, tcp: { sport: 8080, dport: 45503, flags: 'SA', seq: 5, ack: 2 }, payload: 16 }, 'tracked'),
+      // 16 bytes of TCP header (ports 8080 -> 45503, no checksum field): not translatable
+      f('TCP reply, first fragment cut before the checksum', { ip: { src: B0, dst: CLIENT, id: 702, mf: true, protocol: 6 }, payload: Buffer.from('1f90b1bf' + '00'.repeat(12), 'hex') }, 'pass_fragment'),
+    ],
+  },
+  {
     // docs/datapath.md "DSR": the state follows the client's half (the only one the LB sees).
     // Failed at 1ca44ca (the flow stayed SYN_SENT: every packet tracked, expired after 60 s).
     name: 'DSR: the client ACK establishes (fast path, survives 61 s idle), its FIN ends the flow, lc counts come down',

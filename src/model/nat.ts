@@ -5,7 +5,7 @@
 import { XLATE } from '../schema/maps.ts';
 import type { Hook } from '../datapath/packet-datapath.ts';
 import { applyInner, applyL3, applyL4, csumAdd, writeBytesDiff, writePortDiff } from './checksum.ts';
-import { icmpEcho } from './parse.ts';
+import { FRAG_LATER, icmpEcho } from './parse.ts';
 import type { ParsedPacket } from './parse.ts';
 import { IPPROTO } from './types.ts';
 import type { CtEntry, CtKey } from './types.ts';
@@ -48,6 +48,8 @@ export function natRewrite(hook: Hook, d: Buffer, p: ParsedPacket, e: CtEntry, f
     pdiff = writePortDiff(d, p.l4Off + 4, xl & XLATE.sport ? e.natSport : e.natDport, pdiff);
   }
   if (fam === 4 && xl & (XLATE.saddr | XLATE.daddr)) applyL3(hook, d, p.l3Off + 10, adiff);
+  // a later IPv4 fragment has no L4 header (its checksum is in the first fragment)
+  if (p.frag === FRAG_LATER) return;
   const csum = l4CsumOff(proto, p.l4Off);
   if (csum === undefined) return;
   // addresses are in the pseudo-header of TCP, UDP and ICMPv6, not of ICMP; two separate updates

@@ -32,7 +32,14 @@ export interface ParsedPacket {
   innerL4Off: number;
   vlans: number;
   ttl: number;
+  /** An IPv4 fragment of TCP / UDP the slow path may translate (docs/datapath.md "Fragments"): 1 first, 2 later, else 0. */
+  frag: 0 | 1 | 2;
+  /** Its IPv4 identification. */
+  fragId: number;
 }
+
+export const FRAG_FIRST = 1;
+export const FRAG_LATER = 2;
 
 const ETH_P_IP = 0x0800;
 const ETH_P_IPV6 = 0x86dd;
@@ -90,9 +97,26 @@ function parseIp(d: Buffer, off: number, etherType: number, p: ParsedPacket): Pa
     p.ttl = d[off + 8] ?? 0;
     d.copy(k.saddr, 0, off + 12, off + 16);
     d.copy(k.daddr, 0, off + 16, off + 20);
-    if ((d.readUInt16BE(off + 6) & 0x3fff) !== 0) return 'fragment';
     p.l4Off = off + hlen;
     p.l4Len = tot - hlen;
+    const fo = d.readUInt16BE(off + 6);
+    if ((fo & 0x3fff) !== 0) {
+      // a fragment of TCP / UDP (L4 offset <= 200): the first needs its header up to the
+      // checksum field in the frame (UDP 8 bytes, TCP 18); a later one needs nothing
+      if ((k.proto !== IPPROTO.tcp && k.proto !== IPPROTO.udp) || p.l4Off > MAX_L4_OFF) return 'fragment';
+      p.fragId = d.readUInt16BE(off + 4);
+      if ((fo & 0x1fff) !== 0) {
+        p.frag = FRAG_LATER;
+        return 'fragment';
+      }
+      const need = k.proto === IPPROTO.tcp ? 18 : 8;
+      if (p.l4Off + need <= end && p.l4Len >= need) {
+        k.sport = d.readUInt16BE(p.l4Off);
+        k.dport = d.readUInt16BE(p.l4Off + 2);
+        p.frag = FRAG_FIRST;
+      }
+      return 'fragment';
+    }
     return 'ok';
   }
   if (off + 40 > end || (d[off] ?? 0) >> 4 !== 6) return 'malformed';
@@ -188,6 +212,8 @@ export function parseFrame(d: Buffer): { rc: ParseResult; p: ParsedPacket } {
     innerL4Off: 0,
     vlans: 0,
     ttl: 0,
+    frag: 0,
+    fragId: 0,
   };
   const done = (rc: ParseResult): { rc: ParseResult; p: ParsedPacket } => ({ rc, p });
   if (d.length < 14) return done('malformed');

@@ -3,14 +3,14 @@
 // in new-flow.ts). Every packet ends in finish(): exactly one reason counted, one trace event.
 // The FIB is empty in this model (sim/prog): a translated packet goes to the stack untouched
 // beyond its NAT ('pass', fwd 'pass_fib'); the model never redirects.
-import { ALGO, CT_F } from '../schema/maps.ts';
+import { ALGO, CT_F, XLATE } from '../schema/maps.ts';
 import type { FwdResultName, ReasonName } from '../schema/maps.ts';
 import type { FrameResult, Hook, Verdict } from '../datapath/packet-datapath.ts';
 import { buildPeer, ctAccount, ctAlive, fastEligible, icmpNext, isPeerOf, tcpNext, udpNext } from './conntrack.ts';
 import type { Counters } from './counters.ts';
 import { natIcmpError, natRewrite } from './nat.ts';
 import { newFlow } from './new-flow.ts';
-import { TCPF, parseFrame } from './parse.ts';
+import { FRAG_FIRST, FRAG_LATER, TCPF, parseFrame } from './parse.ts';
 import type { ParsedPacket } from './parse.ts';
 import { policerAdmit } from './policer.ts';
 import { lcAdd, serviceLookup, usable } from './select.ts';
@@ -95,6 +95,33 @@ function fastPath(env: PipelineEnv, c: Ctx, e: CtEntry): FrameResult | undefined
   }
   env.counters.service(e.svcId, e.epSlot, p.len, false, false);
   return finish(env, c, translateAndForward(env, c, e), 'fast_path');
+}
+
+/** Records older than this are ignored (the identification is reused). */
+const FRAG_TIMEOUT_NS = 30n * 1_000_000_000n;
+
+/**
+ * An IPv4 fragment of TCP / UDP (docs/datapath.md "Fragments"): the first of a live flow records
+ * its datagram's ports and is translated like a packet of the flow; a later one takes the
+ * recorded ports, and when their flow lives gets the address translation only. No flow: passed
+ * untouched. Never creates, accounts or advances a flow.
+ */
+function slowFragment(env: PipelineEnv, c: Ctx): FrameResult {
+  const t = env.tables;
+  const p = c.p;
+  const fk = `${p.key.family}/${p.key.saddr.toString('hex')}/${p.key.daddr.toString('hex')}/${p.fragId}/${p.key.proto}`;
+  if (p.frag === FRAG_LATER) {
+    const rec = t.frags.get(fk);
+    if (rec === undefined || c.now - rec.ns > FRAG_TIMEOUT_NS) return finish(env, c, 'pass', 'pass_fragment');
+    p.key.sport = rec.sport;
+    p.key.dport = rec.dport;
+  }
+  const e = t.ct.lookup(p.key);
+  if (e === undefined || !ctAlive(t.config.timeoutsS, e, c.now, t.config.faults.has('no-conntrack-expiry'))) return finish(env, c, 'pass', 'pass_fragment');
+  if (p.frag === FRAG_FIRST) t.frags.set(fk, { ns: c.now, sport: p.key.sport, dport: p.key.dport });
+  c.v = { svcId: e.svcId, epSlot: e.epSlot, ctOld: e.state, ctNew: e.state };
+  const use = p.frag === FRAG_LATER ? { ...e, xlate: e.xlate & (XLATE.saddr | XLATE.daddr) } : e;
+  return finish(env, c, translateAndForward(env, c, use), 'tracked');
 }
 
 function slowIcmpError(env: PipelineEnv, c: Ctx): FrameResult {
@@ -229,6 +256,10 @@ export function processFrame(env: PipelineEnv, frame: Uint8Array, ifindex: numbe
     case 'not_ip':
       return finish(env, c, 'pass', 'pass_not_ip');
     case 'fragment':
+      if (p.frag !== 0 && p.ttl > 1) {
+        c.now = env.clock();
+        return slowFragment(env, c);
+      }
       return finish(env, c, 'pass', 'pass_fragment');
     case 'other':
       return finish(env, c, 'pass', 'pass_no_service');

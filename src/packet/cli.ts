@@ -1,45 +1,34 @@
 // `xlb pcap FILE…`: one line per packet with xlb's decoder, checksum verdicts and decode errors,
 // then a summary. For looking at a field capture or a lab capture without Wireshark, with the
 // same verdicts the scenarios assert (CHECKSUM_PARTIAL captures show as 'partial', not 'bad').
-import { parseArgs } from 'node:util';
+import { act, command, runCommand } from '../cli-kit.ts';
 import { checksumsOf } from './checks.ts';
 import type { ChecksumVerdict } from './decoded.ts';
 import { describe } from './describe.ts';
 import { flowKeyString, flowOf } from './flow.ts';
 import { decodeRecord, readPcapFile } from './pcap.ts';
 
-const USAGE = `usage: xlb pcap FILE... [--link] [--problems] [--json]
-
-Decodes pcap files (Ethernet, raw IP, Linux cooked SLL/SLL2) with xlb's packet toolkit.
-  --link       show Ethernet addresses
-  --problems   list only packets with a decode error or a checksum that is not ok/zero/partial
-  --json       one JSON object per packet (index, time, length, line, flow, checksums, error)`;
-
 function pad(n: number, width: number): string {
   return String(n).padStart(width, '0');
 }
 
+interface Opts {
+  link?: boolean;
+  problems?: boolean;
+  json?: boolean;
+}
+
 export async function main(argv: string[], print: (line: string) => void = console.log): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: { link: { type: 'boolean' }, problems: { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-    });
-  } catch (e) {
-    console.error(`xlb pcap: ${(e as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  const { values, positionals } = parsed;
-  if (values.help === true) {
-    print(USAGE);
-    return 0;
-  }
-  if (positionals.length === 0) {
-    console.error(`xlb pcap: give at least one pcap file.\n\n${USAGE}`);
-    return 2;
-  }
+  const cmd = command('pcap', "Decodes pcap files (Ethernet, raw IP, Linux cooked SLL/SLL2) with xlb's packet toolkit: one line per packet with checksum verdicts and decode errors, then a summary. Exit 1 when a file cannot be read.")
+    .argument('<file...>', 'pcap files')
+    .option('--link', 'show Ethernet addresses')
+    .option('--problems', 'list only packets with a decode error or a checksum that is not ok/zero/partial')
+    .option('-j, --json', 'one JSON object per packet, one per line (JSON Lines: index, time, length, line, flow, checksums, error)');
+  act(cmd, () => decodeFiles(cmd.processedArgs[0] as string[], cmd.opts<Opts>(), print));
+  return runCommand(cmd, argv);
+}
+
+async function decodeFiles(positionals: string[], values: Opts, print: (line: string) => void): Promise<number> {
   let failed = false;
   for (const file of positionals) {
     let pcap;

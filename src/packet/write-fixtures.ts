@@ -11,8 +11,9 @@ import { decodeFrame } from './decode.ts';
 import { describe } from './describe.ts';
 import { writePcap } from './pcap.ts';
 import { SAMPLES } from './samples.ts';
+import { ROOT } from '../root.ts';
 
-export const FIXTURE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/packets');
+export const FIXTURE_DIR = path.join(ROOT, 'fixtures', 'packets');
 
 export function goldenLines(): string[] {
   return Object.entries(SAMPLES).map(([name, spec]) => `${name}\t${describe(decodeFrame(buildFrame(spec)))}`);

@@ -6,15 +6,14 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { BpfObject, RingBuffer, u32 } from '../../bpf/index.ts';
 import { native } from '../../bpf/native.ts';
 import { fromNative } from '../../bpf/errors.ts';
 import { formatIpv4, formatIpv6 } from '../../packet/index.ts';
 import { vethPeerState } from '../../datapath/veth-gro.ts';
 import type { VethPeerState } from '../../datapath/veth-gro.ts';
+import { ROOT } from '../../root.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const DROPS_OBJECT = path.join(ROOT, 'build', 'bpf', 'drops.bpf.o');
 const VMLINUX_BTF = '/sys/kernel/btf/vmlinux';
 

@@ -41,6 +41,9 @@ export function specOf(d: DecodedFrame, map: Map<string, string>): { spec?: Spec
     if (t.urgent !== 0) spec.tcp.urgent = t.urgent;
   } else if (d.udp !== undefined) {
     spec.udp = { sport: d.udp.sport, dport: d.udp.dport };
+    // A datagram sent without a checksum (IPv4 UDP checksum 0) is replayed as one: it is the
+    // trigger of a known bug class (a NAT turning "no checksum" into a wrong one).
+    if (d.udp.checksum.verdict === 'zero') spec.udp.checksum = 'zero';
   } else if (d.icmp !== undefined && (d.icmp.typeName === 'echo-request' || d.icmp.typeName === 'echo-reply')) {
     spec.icmp = { type: d.icmp.typeName, id: d.icmp.id ?? 0, seq: d.icmp.seq ?? 0 };
   } else {
@@ -66,7 +69,7 @@ export function specLiteral(s: Spec): string {
     if (Array.isArray(options) && options.length > 0) fields.push(`options: [${options.map(tsOption).join(', ')}]`);
     parts.push(`tcp: { ${fields.join(', ')} }`);
   }
-  if (s.udp !== undefined) parts.push(`udp: { sport: ${s.udp.sport}, dport: ${s.udp.dport} }`);
+  if (s.udp !== undefined) parts.push(`udp: { sport: ${s.udp.sport}, dport: ${s.udp.dport}${s.udp.checksum === 'zero' ? ", checksum: 'zero'" : ''} }`);
   if (s.icmp !== undefined) parts.push(`icmp: ${JSON.stringify(s.icmp).replace(/"(\w+)":/g, '$1: ').replace(/"/g, "'").replace(/,/g, ', ')}`);
   if (s.payload instanceof Uint8Array) parts.push(`payload: hex('${Buffer.from(s.payload).toString('hex')}')`);
   return `{ ${parts.join(', ')} }`;

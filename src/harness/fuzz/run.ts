@@ -13,7 +13,7 @@
 // A disagreement with a signature already shrunk in this run is counted, not shrunk again.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { ROOT } from '../../root.ts';
 import type { Hook } from '../../datapath/packet-datapath.ts';
 import { Pair, replay } from './compare.ts';
 import type { Disagreement } from './compare.ts';
@@ -92,12 +92,12 @@ export function sequenceSeed(seed: number, n: number): number {
   return (Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) + Math.imul(n + 1, 0xc2b2ae35)) >>> 0;
 }
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
+const HERE = path.join(ROOT, 'src', 'harness', 'fuzz');
 
 /** Writes a reproducer script; returns the command that runs it. */
 export function writeRepro(file: string, r: { hook: Hook; ref: SideKind; other: SideKind; signature: string; header: string[]; steps: FuzzStep[] }): string {
   mkdirSync(path.dirname(file), { recursive: true });
-  const command = `node --import ${new URL('../../../node_modules/tsx/dist/loader.mjs', import.meta.url).href} ${file}`;
+  const command = `node --import file://${path.join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')} ${file}`;
   const lines = [
     ...r.header.map((h) => `// ${h}`),
     `// Re-run (as root when one side is prog): ${command}`,

@@ -163,7 +163,20 @@ export async function runMatrix(o: MatrixOptions, results: number): Promise<Matr
     if (b.exitCode !== 0) throw new Error(`scripts/setup.sh --quiet failed (exit ${b.exitCode}): fix the build before the matrix`);
   }
   const runs: KernelRun[] = [];
+  // Ctrl-C (or SIGTERM) ends the kernel running now (xlb vm run kills its guest; the host's
+  // xlb run gets the terminal's SIGINT itself) and the matrix after it: the kernels done so far
+  // are still merged and reported, the rest are named as not run.
+  let stopped: NodeJS.Signals | undefined;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    stopped = sig;
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   for (const label of o.kernels) {
+    if (stopped !== undefined) {
+      runs.push({ label, how: label === 'host' ? 'host' : 'vm', wallMs: 0, exitCode: 130, failure: `not run: the matrix was interrupted (${stopped})`, reportDir: '' });
+      continue;
+    }
     const dir = path.join(o.reportDir, 'kernels', label.replace(/[^A-Za-z0-9._+-]/g, '_'));
     mkdirSync(dir, { recursive: true });
     process.stderr.write(`\n=== kernel ${label}: xlb ${childArgs(o, path.relative(PROJECT_ROOT, dir)).join(' ')} ===\n`);
@@ -171,6 +184,8 @@ export async function runMatrix(o: MatrixOptions, results: number): Promise<Matr
     process.stderr.write(`=== kernel ${label}: ${run.summary === undefined ? 'no results' : `${run.summary.passed} passed, ${run.summary.failed} failed, ${run.summary.skipped} skipped`} in ${(run.wallMs / 1000).toFixed(0)} s${run.failure === undefined ? '' : `; ${run.failure}`} ===\n`);
     runs.push(run);
   }
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
   const merged = mergeKernelRuns(runs, o.seed, started);
   writeReports(o.reportDir, merged);
   const text = formatMatrix(merged);

@@ -10,15 +10,14 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import type { Hook } from '../../datapath/packet-datapath.ts';
 import { openProgDatapath } from '../../datapath/prog-datapath.ts';
 import { buildFaultyObjects } from '../faulty-build.ts';
 import type { ResultRecord, RunSummary } from '../results.ts';
 import type { Fault, Stage } from './faults.ts';
+import { ROOT } from '../../root.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const MUTATION_AIM = 0.9;
 
 export interface MutateOptions {

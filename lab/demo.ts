@@ -5,25 +5,14 @@
 // conntrack table with long-lived connections held open, and the datapath counters.
 // Everything it creates carries the lab's run id and is removed on exit, failure and Ctrl-C.
 // Exit 1 when any connection failed or a backend got no traffic.
-import { parseArgs } from 'node:util';
-import { Lab } from '../lab/lab.ts';
-import { AGENT_API, startLabAgent } from '../lab/agent-process.ts';
-import type { LabAgent } from '../lab/agent-process.ts';
-import { VIP } from '../lab/builtins.ts';
-import { backendNodes, runClient, startClient, startServers } from '../lab/traffic/tools.ts';
-import type { ClientReport } from './traffic/types.ts';
-import { runChecks } from './doctor.ts';
-
-const USAGE = `usage: xlb demo [--hook tc|xdp] [--backends N] [--connections N] [--algorithm A]
-
-Brings up the two-arm lab (1 client, N backends, dual stack), starts the xlb agent in the LB
-namespace, adds a TCP service on ${VIP.ipv4}:7000 and an HTTP service on [${VIP.ipv6}]:80,
-sends real traffic and prints the distribution, the conntrack table and the counters.
-  --hook tc|xdp       attach point (default tc). With xdp, the senders' tx checksum offload
-                      is turned off: XDP cannot see partial checksums (docs/datapath.md).
-  --backends N        backends (default 3, at most 8)
-  --connections N     TCP connections to the IPv4 service (default 300, at most 5000)
-  --algorithm A       rr|wrr|hash|maglev|lc|random for both services (default maglev)`;
+import { act, command, integer, Option, runCommand } from '../src/cli-kit.ts';
+import { Lab } from './lab.ts';
+import { AGENT_API, startLabAgent } from './agent-process.ts';
+import type { LabAgent } from './agent-process.ts';
+import { VIP } from './builtins.ts';
+import { backendNodes, runClient, startClient, startServers } from './traffic/tools.ts';
+import type { ClientReport } from '../src/traffic/types.ts';
+import { runChecks } from '../src/doctor.ts';
 
 function section(title: string): void {
   console.log(`\n── ${title} ${'─'.repeat(Math.max(0, 72 - title.length))}`);
@@ -42,34 +31,30 @@ export function distributionTable(report: ClientReport, backends: string[]): str
   return lines.join('\n');
 }
 
+const ALGORITHMS = ['rr', 'wrr', 'hash', 'maglev', 'lc', 'random'] as const;
+
+interface Opts {
+  hook: 'tc' | 'xdp';
+  backends: number;
+  connections: number;
+  algorithm: (typeof ALGORITHMS)[number];
+}
+
 export async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      hook: { type: 'string', default: 'tc' },
-      backends: { type: 'string', default: '3' },
-      connections: { type: 'string', default: '300' },
-      algorithm: { type: 'string', default: 'maglev' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (values.help === true) {
-    console.log(USAGE);
-    return 0;
-  }
-  const hook = values.hook;
-  const nBackends = Number(values.backends);
-  const connections = Number(values.connections);
-  const algorithm = values.algorithm;
+  const cmd = command('demo', `Brings up the two-arm lab (1 client, N backends, dual stack), starts the xlb agent in the LB namespace, adds a TCP service on ${VIP.ipv4}:7000 and an HTTP service on [${VIP.ipv6}]:80, sends real traffic and prints the distribution, the conntrack table and the counters. Exit 1 when a connection failed or a backend got no traffic.`)
+    .addOption(new Option('--hook <hook>', 'attach point; with xdp the senders\' tx checksum offload is turned off (XDP cannot see partial checksums, docs/datapath.md)').choices(['tc', 'xdp']).default('tc'))
+    .addOption(new Option('--backends <n>', 'backends (1 to 8)').argParser(integer(1, 8)).default(3))
+    .addOption(new Option('--connections <n>', 'TCP connections to the IPv4 service (1 to 5000)').argParser(integer(1, 5000)).default(300))
+    .addOption(new Option('--algorithm <algo>', 'algorithm of both services').choices(ALGORITHMS).default('maglev'));
+  act(cmd, () => run(cmd.opts<Opts>()));
+  return runCommand(cmd, argv);
+}
+
+async function run(o: Opts): Promise<number> {
+  const { hook, algorithm } = o;
+  const nBackends = o.backends;
+  const connections = o.connections;
   const problems: string[] = [];
-  if (hook !== 'tc' && hook !== 'xdp') problems.push(`--hook: '${hook}' is not tc or xdp`);
-  if (!Number.isInteger(nBackends) || nBackends < 1 || nBackends > 8) problems.push(`--backends: '${values.backends}' is not an integer from 1 to 8`);
-  if (!Number.isInteger(connections) || connections < 1 || connections > 5000) problems.push(`--connections: '${values.connections}' is not an integer from 1 to 5000`);
-  if (!['rr', 'wrr', 'hash', 'maglev', 'lc', 'random'].includes(algorithm)) problems.push(`--algorithm: '${algorithm}' is not one of rr, wrr, hash, maglev, lc, random`);
-  if (problems.length > 0) {
-    console.error(`xlb demo: ${problems.join('; ')}\n\n${USAGE}`);
-    return 2;
-  }
 
   section('machine (xlb doctor)');
   const doctor = runChecks();

@@ -1,0 +1,50 @@
+// Import boundaries, checked by `xlb test` (step `boundaries`): dependency-cruiser resolves every
+// import of src/, lab/, bench/ and scenarios/ to a file and refuses the ones below. Each rule
+// says why it exists; `npx depcruise -c .dependency-cruiser.cjs src lab bench scenarios` runs it.
+// Violations that predate the check are listed in .dependency-cruiser-known-violations.json (the
+// baseline, regenerated with `npx depcruise-baseline -c .dependency-cruiser.cjs src lab bench
+// scenarios`, which should only ever shrink): they are reported as known, new ones fail.
+/** Tests and what only tests may use. */
+const TEST = '(\\.test\\.ts|\\.fixture\\.ts|/test-support\\.ts|/test-netns\\.ts|/datapath-test-double\\.ts)$';
+
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    {
+      name: 'controller-is-pure',
+      comment: 'The controller computes desired state and programs the Datapath interface; it knows no agent, no kernel datapath, no BPF (src/controller/datapath.ts is the seam).',
+      severity: 'error',
+      from: { path: '^src/controller/', pathNot: TEST },
+      to: { path: '^src/(agent|datapath|bpf)/' },
+    },
+    {
+      name: 'src-needs-no-lab',
+      comment: 'lab/ builds on src/, not the other way round: production code and the harness import nothing from lab/ (tests may, to get a topology).',
+      severity: 'error',
+      // src/cli.ts is the composition root: it dispatches to every command, lab's included.
+      from: { path: '^src/', pathNot: [TEST, '^src/cli\\.ts$'] },
+      to: { path: '^lab/' },
+    },
+    {
+      name: 'no-test-helpers-in-production',
+      comment: 'Test doubles and test support stay out of what ships.',
+      severity: 'error',
+      from: { path: '^(src|lab|bench)/', pathNot: TEST },
+      to: { path: TEST },
+    },
+    {
+      name: 'harness-reaches-kernel-through-datapath',
+      comment: 'The harness drives the kernel only through src/datapath (the packet interface, the loader) and src/bpf; never the addon or its build directly.',
+      severity: 'error',
+      from: { path: '^src/harness/', pathNot: TEST },
+      to: { path: '(^src/bpf/native/|\\.node$)' },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    exclude: { path: '(^node_modules|^dist|^build)/' },
+    tsConfig: { fileName: 'tsconfig.json' },
+    tsPreCompilationDeps: true,
+    enhancedResolveOptions: { extensions: ['.ts', '.js', '.json'] },
+  },
+};
