@@ -5,7 +5,7 @@
 //
 //   binding   µs per map op from TypeScript vs the same ops from C            bench/binding/run.ts
 //   datapath  ns per packet (BPF_PROG_TEST_RUN) vs the empty program           bench/datapath/run.ts
-//   control   time to program N services × 8 endpoints (controller and REST)  bench/control/run.ts
+//   control   time and memory to program N services × 8 endpoints, conntrack    bench/control/run.ts
 //   topology  two-arm lab bring-up / teardown, median                          lab/updown-bench.ts
 //   lab       xlb (TC, XDP) vs direct, nftables, nginx, HAProxy on one lab     bench/lab/run.ts
 //   harness   topology up/down, scenario suite time per backend               bench/harness/run.ts
@@ -85,11 +85,14 @@ async function run(o: Opts, argv: string[]): Promise<number> {
         break;
       }
       case 'control': {
-        const { main: controlMain } = await import('./control/run.ts');
-        const args = quick ? ['--quick'] : [];
-        args.push('--out', out);
-        const code = await controlMain(args);
-        if (code !== 0) return code;
+        const { formatControlBench, parseControlArgs, runControlBench } = await import('./control/run.ts');
+        const co = parseControlArgs(quick ? ['--quick'] : []);
+        if (co === 'help') return 2;
+        const r = await runControlBench({ ...co, log: (l) => console.log(l) });
+        const text = formatControlBench(r);
+        console.log(text);
+        writeJson(out, suite, r);
+        report.other[suite] = { result: r, text };
         break;
       }
       case 'topology': {

@@ -1,16 +1,41 @@
+// The control bench's smoke (in the test command): `--quick` end to end on the kernel (root) or
+// on the test double, every path, and the numbers it reports are the ones it measured.
 import test from 'ava';
-import { DatapathTestDouble } from '../../src/controller/datapath-test-double.ts';
-import { benchSize, services } from './run.ts';
+import { formatControlBench, parseControlArgs, runControlBench, services } from './run.ts';
 
-test('control bench runs end to end on the test double (controller + REST) and checks idempotence', async (t) => {
-  const open = (maxServices: number) => {
-    const dp = new DatapathTestDouble({ maxServices });
-    return { datapath: dp, describe: 'test double', attach: () => {}, detach: () => {}, close: () => {} };
-  };
-  const r = await benchSize(open, 50, { backend: 'double', sizes: [50], endpoints: 8, algorithm: 'maglev', concurrency: 4 });
-  t.is(r.services, 50);
-  t.is(r.controllerWrites, 100); // one generation + one entry per service, nothing else
-  for (const k of ['controllerLoadMs', 'reconcileNoopMs', 'updateEachMs', 'restPutMs', 'restListMs', 'bulkPutMs'] as const) t.true(r[k] > 0, k);
-  const list = services(300, 8, 'rr');
-  t.is(new Set(list.map((s) => s.vip)).size, 300, 'every service has its own VIP');
+const root = process.getuid?.() === 0;
+
+test('services: distinct VIP/port per service at 100,000', (t) => {
+  const list = services(100_000, 2, 'rr');
+  t.is(new Set(list.map((s) => `${s.vip as string}:${s.port as number}`)).size, 100_000);
+  t.deepEqual(services(1, 2, 'maglev', 1)[0]?.endpoints, [
+    { ip: '198.18.2.2', port: 8080 },
+    { ip: '198.18.2.2', port: 8081 },
+  ]);
+});
+
+test.serial('control bench --quick: every path on fresh maps, peak memory, µs per write, conntrack listing', async (t) => {
+  const o = parseControlArgs(['--quick', '--backend', root ? 'kernel' : 'double']);
+  if (o === 'help') throw new Error('unexpected help');
+  const t0 = performance.now();
+  const r = await runControlBench(o);
+  const ms = performance.now() - t0;
+  t.log(`${Math.round(ms)} ms`);
+  t.deepEqual(
+    r.rows.map((x) => `${x.path}/${x.algorithm}`),
+    ['controller/maglev', 'rest-bulk/maglev', 'rest-each/maglev', 'controller/rr'],
+  );
+  for (const x of r.rows) {
+    t.is(x.services, 100);
+    t.true(x.ms > 0 && x.servicesPerS > 0 && x.maxRssMb > 20, `${x.path}: ${JSON.stringify(x)}`);
+    if (root) t.true(x.kernelMapMb > 0);
+  }
+  t.is(r.perOp.length, 2);
+  t.true((r.perOp[0]?.tableBuildUs ?? 0) > (r.perOp[1]?.tableBuildUs ?? 0), 'a Maglev table costs more to build than an rr generation');
+  if (root) {
+    t.is(r.conntrack?.entries, 10_000);
+    t.is(r.conntrack?.flows, 5_000, 'two entries per flow, merged');
+    t.is(r.conntrack?.serviceFlows, 50);
+  } else t.is(r.conntrack, undefined);
+  t.regex(formatControlBench(r), /\| rest-each \| maglev \| 100 \|/);
 });

@@ -233,13 +233,15 @@ static __always_inline int slow_fragment(xlb_ctx_t *ctx, const struct xlb_config
 					 struct xlb_verdict *v, __u64 now)
 {
 	struct xlb_pkt *p = &s->pkt;
+	/* key and value live in scratch memory (the slow path's stack is near the 512-byte limit) */
 	struct xlb_frag_key *fk = (struct xlb_frag_key *)&s->pkey;
-	struct xlb_frag_val fv = {}, *rec;
+	struct xlb_frag_val *fv = (struct xlb_frag_val *)&s->rkey, *rec;
 	struct xlb_ct_entry *e;
 	__u32 reason = XLB_R_TRACKED;
 	int act;
 
 	_Static_assert(sizeof(struct xlb_frag_key) == sizeof(struct xlb_ct_key), "the fragment key borrows pkey");
+	_Static_assert(sizeof(struct xlb_frag_val) <= sizeof(struct xlb_ct_key), "the fragment value borrows rkey");
 	__builtin_memcpy(fk->saddr, p->key.saddr, 16);
 	__builtin_memcpy(fk->daddr, p->key.daddr, 16);
 	fk->id = p->frag_id;
@@ -257,10 +259,11 @@ static __always_inline int slow_fragment(xlb_ctx_t *ctx, const struct xlb_config
 	if (!e || !ct_alive(cfg, e, now))
 		return finish(ctx, cfg, p, v, XLB_ACT_PASS, XLB_R_PASS_FRAGMENT, now);
 	if (p->frag == XLB_FRAG_FIRST) {
-		fv.ns = now;
-		fv.sport = p->key.sport;
-		fv.dport = p->key.dport;
-		bpf_map_update_elem(&xlb_frags, fk, &fv, BPF_ANY);
+		fv->ns = now;
+		fv->sport = p->key.sport;
+		fv->dport = p->key.dport;
+		fv->pad = 0;
+		bpf_map_update_elem(&xlb_frags, fk, fv, BPF_ANY);
 	}
 	v->svc_id = e->svc_id;
 	v->ep_slot = e->ep_slot;

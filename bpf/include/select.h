@@ -150,52 +150,60 @@ static __always_inline __u32 rehash(__u32 h, __u32 i)
  * so an inactive slot's share is spread over the usable slots (a linear probe handed all of it
  * to slot+1). Candidate i (1..XLB_REHASH_TRIES): with a table (m > 0: the Maglev table of this
  * generation) the slot at position rehash(h, i) % m, so the spread follows the table's weights;
- * without, slot rehash(h, i) % n. None usable: the linear probe from start.
- * sg = svc_id * 2 + gen (the generation's index base), nf = n | family << 8 (five arguments at
- * most for a BPF function).
+ * without, slot rehash(h, i) % n; XLB_NO_SLOT when none is usable (the caller probes linearly).
+ * sg = svc_id * 2 + gen (the generation's index base), nf = n | family << 8 (n checked by the
+ * caller; five arguments at most for a BPF function).
  */
-__attribute__((noinline)) int xlb_ep_spread(__u32 sg, __u32 nf, __u32 start, __u32 h, __u32 m)
+__attribute__((noinline)) int xlb_ep_spread(__u32 sg, __u32 nf, __u32 h, __u32 m)
 {
-	__u32 n = nf & 0xff, family = nf >> 8, i;
+	__u32 i, key;
 
-	if (n == 0 || n > XLB_MAX_EP)
-		return XLB_NO_SLOT;
-	if (start < n && ep_usable(ep_get(sg >> 1, sg & 1, start), family))
-		return start;
 	for (i = 1; i <= XLB_REHASH_TRIES; i++) {
 		__u32 slot = rehash(h, i);
+		struct xlb_endpoint *ep;
 
 		if (m) {
-			__u32 idx = sg * m + slot % m;
-			__u32 *v = bpf_map_lookup_elem(&xlb_sched, &idx);
+			__u32 *v;
 
+			key = sg * m + slot % m;
+			v = bpf_map_lookup_elem(&xlb_sched, &key);
 			if (!v)
 				continue;
 			slot = *v;
 		} else {
-			slot %= n;
+			slot %= nf & 0xff;
 		}
-		if (slot < n && ep_usable(ep_get(sg >> 1, sg & 1, slot), family))
+		if (slot >= (nf & 0xff))
+			continue;
+		key = sg * XLB_MAX_EP + slot;
+		ep = bpf_map_lookup_elem(&xlb_endpoints, &key);
+		if (ep_usable(ep, nf >> 8))
 			return slot;
 	}
 	return XLB_NO_SLOT;
 }
 
-/* xlb_ep_spread, then the linear probe (called here, not from it: the stacks of nested BPF
- * function calls add up against the 512-byte limit). */
+/* The first pick, then xlb_ep_spread, then the linear probe (each called from here, not from
+ * one another: the stacks of nested BPF function calls add up against the 512-byte limit). */
 static __always_inline __u32 ep_spread(const struct xlb_service *svc, __u32 start, __u8 family, __u32 h, __u32 m)
 {
-	__u32 slot = xlb_ep_spread(svc->id * 2 + (svc->gen & 1), svc->ep_count | (__u32)family << 8, start, h, m);
+	__u32 n = svc->ep_count, slot;
 
+	if (n == 0 || n > XLB_MAX_EP)
+		return XLB_NO_SLOT;
+	if (start < n && ep_usable(ep_get(svc->id, svc->gen, start), family))
+		return start;
+	slot = xlb_ep_spread(svc->id * 2 + (svc->gen & 1), n | (__u32)family << 8, h, m);
 	return slot != XLB_NO_SLOT ? slot : ep_probe(svc, start, family);
 }
 
 static __always_inline __u32 sched_get(const struct xlb_service *svc, const struct xlb_config *cfg, __u32 pos)
 {
-	__u32 idx = (svc->id * 2 + (svc->gen & 1)) * cfg->maglev_size + pos;
-	__u32 *slot = bpf_map_lookup_elem(&xlb_sched, &idx);
+	__u32 per = (cfg->maglev_size + XLB_SCHED_CHUNK - 1) / XLB_SCHED_CHUNK;
+	__u32 idx = (svc->id * 2 + (svc->gen & 1)) * per + pos / XLB_SCHED_CHUNK;
+	struct xlb_sched_chunk *c = bpf_map_lookup_elem(&xlb_sched, &idx);
 
-	return slot ? *slot : XLB_NO_SLOT;
+	return c ? c->slot[pos % XLB_SCHED_CHUNK] : XLB_NO_SLOT;
 }
 
 /*

@@ -19,6 +19,7 @@
 #define XLB_MAX_EP            64      /* endpoint slots per service and generation */
 #define XLB_MAX_SVC           256     /* default service-id space (arrays are sized from it) */
 #define XLB_MAGLEV_M          4099    /* default Maglev/WRR table size per (service, generation) */
+#define XLB_SCHED_CHUNK       64      /* table positions per xlb_sched entry (sizeof struct xlb_sched_chunk) */
 #define XLB_CT_DEFAULT        65536   /* default conntrack entries; the loader overrides it */
 #define XLB_PERSIST_DEFAULT   65536
 #define XLB_NUM_TIMEOUTS      16
@@ -238,7 +239,7 @@ struct xlb_svc_stats {
 
 struct xlb_config {
 	__u32 flags;          /* XLB_CFG_F_* */
-	__u32 maglev_size;    /* M: xlb_sched entries per (service, generation) */
+	__u32 maglev_size;    /* M: table positions per (service, generation) in xlb_sched */
 	__u32 fib_table;      /* with XLB_CFG_F_FIB_TABLE */
 	__u32 fib_cache_ms;   /* next-hop cache lifetime per flow; 0: FIB lookup every packet */
 	__u16 snat_port_min;  /* full NAT source port range, host order */
@@ -291,21 +292,35 @@ struct {
 	XLB_PINNED;
 } xlb_services SEC(".maps");
 
-/* index ((svc_id * 2 + gen) * XLB_MAX_EP + slot) */
+/* index ((svc_id * 2 + gen) * XLB_MAX_EP + slot); BPF_F_MMAPABLE: a generation's slots are one
+ * contiguous run (24-byte values, no padding), written and read back with one copy. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, XLB_MAX_SVC * 2 * XLB_MAX_EP);
 	__type(key, __u32);
 	__type(value, struct xlb_endpoint);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	XLB_PINNED;
 } xlb_endpoints SEC(".maps");
 
-/* Maglev lookup table / WRR schedule: index ((svc_id * 2 + gen) * M + pos) -> slot */
+/*
+ * Maglev lookup table / WRR schedule, one byte (the endpoint slot, < XLB_MAX_EP) per position,
+ * XLB_SCHED_CHUNK positions per entry: position pos of (svc_id, gen) is byte pos % CHUNK of entry
+ * (svc_id * 2 + gen) * ceil(M / CHUNK) + pos / CHUNK. A value size that is a multiple of 8 leaves
+ * no padding between entries, so each table is one contiguous run of the map's memory, and
+ * BPF_F_MMAPABLE lets the controller write a whole table with one memcpy (10,000 tables of 4,099
+ * positions: 41M single-entry updates otherwise).
+ */
+struct xlb_sched_chunk {
+	__u8 slot[XLB_SCHED_CHUNK];
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, XLB_MAX_SVC * 2 * XLB_MAGLEV_M);
+	__uint(max_entries, XLB_MAX_SVC * 2 * ((XLB_MAGLEV_M + XLB_SCHED_CHUNK - 1) / XLB_SCHED_CHUNK));
 	__type(key, __u32);
-	__type(value, __u32);
+	__type(value, struct xlb_sched_chunk);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	XLB_PINNED;
 } xlb_sched SEC(".maps");
 

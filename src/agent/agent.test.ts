@@ -5,6 +5,7 @@ import path from 'node:path';
 import { parse } from 'yaml';
 import { DatapathTestDouble } from '../controller/datapath-test-double.ts';
 import { isLoopback, parseListen, startAgent } from './agent.ts';
+import { replayJournal } from './config-store.ts';
 import type { DatapathHandle } from '../controller/datapath.ts';
 import { createLogger } from './log.ts';
 
@@ -43,9 +44,11 @@ test('config: loaded at start, written atomically on change, SIGHUP-style reload
   t.is(h.dp.services.size, 1);
   const put = await fetch(`http://127.0.0.1:${agent.address.port}/v1/services/b`, { method: 'PUT', body: JSON.stringify(svc('198.18.100.2')), headers: { 'content-type': 'application/json' } });
   t.is(put.status, 201);
+  // Durable when the PUT answered: the file as it was plus the journal line of b (config-store.ts).
   const saved = parse(readFileSync(file, 'utf8')) as { agent: unknown; services: { name: string }[] };
   t.deepEqual(saved.agent, { hook: 'tc' });
-  t.deepEqual(saved.services.map((s) => s.name), ['a', 'b']);
+  t.deepEqual(saved.services.map((s) => s.name), ['a']);
+  t.deepEqual((replayJournal(file, saved.services).services as { name: string }[]).map((s) => s.name), ['a', 'b']);
   // Edit the file by hand and reload: b goes, c comes.
   writeFileSync(file, 'services:\n  - name: a\n    vip: 198.18.100.1\n    port: 80\n    endpoints: [{ ip: 198.18.2.1, port: 8080 }]\n  - name: c\n    vip: 198.18.100.3\n    port: 80\n    endpoints: []\n');
   const r = agent.reload();

@@ -7,10 +7,10 @@ import type { DatapathHandle } from '../controller/datapath.ts';
 import { HealthMonitor } from '../controller/health.ts';
 import { ValidationError } from '../controller/validate.ts';
 import { buildApi } from './api.ts';
-import { ConfigWriter, readConfigFile, writeConfigFileAsync } from './config-file.ts';
+import { readConfigFile } from './config-file.ts';
 import type { AgentSettings } from './config-file.ts';
+import { ConfigStore, replayJournal } from './config-store.ts';
 import type { Logger } from './log.ts';
-import type { Service } from '../controller/types.ts';
 
 // The handle type lives beside the Datapath interface (the kernel adapter in src/datapath
 // implements it); re-exported here for code that still names it from the agent.
@@ -58,22 +58,31 @@ export async function startAgent(dph: DatapathHandle, opts: AgentOptions): Promi
   }
   const cfg = readConfigFile(opts.configFile);
   const agentSettings: AgentSettings = cfg.agent;
+  // Changes journaled since the file was last written (config-store.ts) apply over it.
+  const replay = replayJournal(opts.configFile, cfg.services);
+  for (const w of replay.warnings) log.warn({ file: opts.configFile }, w);
   const controller = new Controller(dph.datapath);
-  const writer = new ConfigWriter(() => writeConfigFileAsync(opts.configFile, agentSettings, { services: controller.view() as Service[] }));
-  const persist = async (): Promise<void> => {
+  const store = new ConfigStore({
+    file: opts.configFile,
+    agent: agentSettings,
+    state: () => controller.view(),
+    onError: (err) => log.error({ err, file: opts.configFile }, 'could not rewrite the config file; every change is kept in its journal, the next write retries'),
+  });
+  const persist = async (done: Promise<void>): Promise<void> => {
     try {
-      await writer.request();
+      await done;
     } catch (err) {
       log.error({ err, file: opts.configFile }, 'could not write the config file; the running state is ahead of it');
       throw new Error(`the change is applied but the config file ${opts.configFile} could not be written (${(err as Error).message}); fix the file system, then PUT again or SIGHUP`);
     }
   };
   // Validate the whole config before the datapath changes at all.
-  const first = controller.load({ services: cfg.services });
+  const first = controller.load({ services: replay.services });
   log.info(
-    { created: first.created.length, updated: first.updated.length, deleted: first.deleted.length, unchanged: first.unchanged, services: controller.services().length },
+    { created: first.created.length, updated: first.updated.length, deleted: first.deleted.length, unchanged: first.unchanged, services: controller.view().length, journaled: replay.applied },
     'config applied to the datapath',
   );
+  if (replay.applied > 0) await store.compact();
   for (const iface of opts.ifaces) {
     dph.attach(iface);
     log.info({ iface, datapath: dph.describe }, 'attached');
@@ -90,9 +99,15 @@ export async function startAgent(dph: DatapathHandle, opts: AgentOptions): Promi
     datapathName: dph.describe,
     logger: opts.requestLogs === true,
     ...(opts.token !== undefined ? { token: opts.token } : {}),
-    onChange: () => {
-      health.sync();
-      return persist();
+    onChange: (change) => {
+      if (change.kind === 'replace') {
+        health.sync();
+        return persist(store.compact());
+      }
+      // One service changed: its checkers and one journal line, whatever the number of services.
+      health.syncService(change.name);
+      const svc = controller.peek(change.name);
+      return persist(change.kind === 'put' && svc !== undefined ? store.put(svc) : store.delete(change.name));
     },
   });
   await app.listen({ host: opts.api.host, port: opts.api.port });
@@ -125,6 +140,7 @@ export async function startAgent(dph: DatapathHandle, opts: AgentOptions): Promi
         const c = readConfigFile(opts.configFile);
         Object.assign(agentSettings, c.agent);
         const r = controller.load({ services: c.services });
+        store.resetAfterReload();
         health.sync();
         const out = { ok: true as const, created: r.created.length, updated: r.updated.length, deleted: r.deleted.length, unchanged: r.unchanged };
         log.info(out, 'config reloaded');
@@ -141,6 +157,11 @@ export async function startAgent(dph: DatapathHandle, opts: AgentOptions): Promi
       if (maintainTimer !== undefined) clearInterval(maintainTimer);
       health.stop();
       await app.close();
+      try {
+        await store.close();
+      } catch (err) {
+        log.error({ err, file: opts.configFile }, 'could not rewrite the config file at stop; its journal keeps every change');
+      }
       if (opts.detachOnExit) {
         for (const iface of opts.ifaces) {
           try {

@@ -41,10 +41,15 @@ export interface ApiOptions {
   logger?: FastifyBaseLogger | boolean;
   /** Shown by /healthz (e.g. "kernel tc", "test double"). */
   datapathName: string;
-  /** Called after every change made through the API (HealthMonitor.sync, …). */
-  /** Called after every change made through the API; the reply waits for it (config persisted). */
-  onChange?: () => void | Promise<void>;
+  /**
+   * Called after every change made through the API, in the order the changes were applied (called
+   * synchronously, before the request yields); the reply waits for it (config persisted).
+   */
+  onChange?: (change: ApiChange) => void | Promise<void>;
 }
+
+/** What a request changed: one service (put, delete) or the whole list (replace). */
+export type ApiChange = { kind: 'put' | 'delete'; name: string } | { kind: 'replace' };
 
 class HttpError extends Error {
   readonly status: number;
@@ -176,7 +181,7 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
         throw new ValidationError([{ path: '', message: 'the body must be a JSON object {"services": [...]}' }]);
       }
       const r = controller.load(req.body);
-      await opts.onChange?.();
+      await opts.onChange?.({ kind: 'replace' });
       const out: ReplaceServicesView = { created: r.created.length, updated: r.updated.length, deleted: r.deleted.length, unchanged: r.unchanged };
       req.log.info(out, 'services replaced');
       return out;
@@ -218,7 +223,7 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
       // The view of what was just applied (taken before onChange yields to other requests).
       const view = oneServiceView(controller, health, req.params.name);
       if (view === undefined) throw new Error(`service '${req.params.name}' is missing right after it was put`);
-      await opts.onChange?.();
+      await opts.onChange?.({ kind: 'put', name: req.params.name });
       req.log.info({ service: req.params.name, action }, 'service put');
       const out: PutServiceView = { action, service: view };
       return reply.code(action === 'created' ? 201 : 200).send(out);
@@ -227,7 +232,7 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
 
   app.delete<{ Params: { name: string } }>('/v1/services/:name', { schema: { summary: 'Delete a service', tags, params: nameParams, response: { 204: { type: 'null' }, ...err4xx } } }, async (req, reply) => {
     if (!controller.remove(req.params.name)) throw new HttpError(404, 'not found', `no service named '${req.params.name}'; GET /v1/services lists them`);
-    await opts.onChange?.();
+    await opts.onChange?.({ kind: 'delete', name: req.params.name });
     req.log.info({ service: req.params.name }, 'service deleted');
     return reply.code(204).send();
   });

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { parse } from 'yaml';
-import { ConfigWriter, configText } from './config-file.ts';
+import { configText } from './config-file.ts';
 import { validateDesiredState } from '../controller/validate.ts';
 
 test('the config text is YAML that parses back to the same state (IPv6, nested objects, empty lists)', (t) => {
@@ -18,30 +18,4 @@ test('the config text is YAML that parses back to the same state (IPv6, nested o
   t.deepEqual(parse(configText({}, { services: [] })), { services: [] });
   const again = validateDesiredState({ services: back.services });
   t.true(again.ok);
-});
-
-test('ConfigWriter: concurrent requests share writes, and each resolves after a write that followed it', async (t) => {
-  let writes = 0;
-  let version = 0;
-  const written: number[] = [];
-  const w = new ConfigWriter(() => {
-    writes++;
-    written.push(version);
-  });
-  const waits: Promise<number>[] = [];
-  for (let i = 0; i < 20; i++) {
-    version++;
-    const v = version;
-    waits.push(w.request().then(() => Math.max(...written) >= v ? v : -v));
-    if (i % 5 === 4) await new Promise((r) => setImmediate(r));
-  }
-  const results = await Promise.all(waits);
-  t.true(results.every((v) => v > 0), `a request resolved before its change was written: ${results.join(',')}`);
-  t.true(writes < 20, `${writes} writes for 20 changes`);
-  t.is(written.at(-1), 20);
-  const failing = new ConfigWriter(() => {
-    throw new Error('disk full');
-  });
-  await t.throwsAsync(failing.request(), { message: 'disk full' });
-  await t.throwsAsync(failing.request(), { message: 'disk full' });
 });

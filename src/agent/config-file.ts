@@ -13,11 +13,9 @@
 //       port: 80
 //       endpoints: [{ ip: 198.18.2.1, port: 8080 }]
 //
-// Written atomically (temp file in the same directory, fsync, rename) after every change made
-// through the API: a crash leaves the old or the new file, never a torn one.
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync, existsSync, unlinkSync } from 'node:fs';
-import { mkdir, open, rename, unlink } from 'node:fs/promises';
-import path from 'node:path';
+// The agent keeps it current through src/agent/config-store.ts (a journal beside it, compacted
+// into it atomically: temp file in the same directory, fsync, rename).
+import { existsSync, readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import type { DesiredState } from '../controller/types.ts';
 
@@ -115,87 +113,4 @@ export function configText(agent: AgentSettings, state: DesiredState): string {
     }
   }
   return `${out.join('\n')}\n`;
-}
-
-/** writeConfigFile without blocking the event loop during write and fsync. */
-export async function writeConfigFileAsync(file: string, agent: AgentSettings, state: DesiredState): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
-  const text = configText(agent, state);
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
-  const fh = await open(tmp, 'w', 0o600);
-  try {
-    await fh.writeFile(text);
-    await fh.sync();
-  } catch (err) {
-    await fh.close();
-    await unlink(tmp);
-    throw err;
-  }
-  await fh.close();
-  await rename(tmp, file);
-}
-
-/** Writes the file atomically: temp file beside it, fsync, rename over. */
-export function writeConfigFile(file: string, agent: AgentSettings, state: DesiredState): void {
-  mkdirSync(path.dirname(file), { recursive: true });
-  const text = configText(agent, state);
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } catch (err) {
-    closeSync(fd);
-    unlinkSync(tmp);
-    throw err;
-  }
-  closeSync(fd);
-  renameSync(tmp, file);
-}
-
-/**
- * Group commit of config writes: `request()` resolves once a write that includes every change
- * made before the call has reached the disk. Changes arriving while a write runs share the next
- * write, so N concurrent API changes cost far fewer than N rewrites of the whole file.
- */
-export class ConfigWriter {
-  private readonly write: () => void | Promise<void>;
-  private running: Promise<void> | undefined;
-  private next: Promise<void> | undefined;
-
-  constructor(write: () => void | Promise<void>) {
-    this.write = write;
-  }
-
-  request(): Promise<void> {
-    if (this.next !== undefined) return this.next;
-    const start = (): Promise<void> =>
-      new Promise<void>((resolve, reject) => {
-        // Let the changes of this turn of the event loop join the write.
-        setImmediate(() => {
-          try {
-            Promise.resolve(this.write()).then(resolve, (err: unknown) => reject(err instanceof Error ? err : new Error(String(err))));
-          } catch (err) {
-            reject(err instanceof Error ? err : new Error(String(err)));
-          }
-        });
-      });
-    if (this.running === undefined) {
-      const p = start().finally(() => {
-        if (this.running === p) this.running = undefined;
-      });
-      this.running = p;
-      return p;
-    }
-    const after = this.running.catch(() => undefined).then(() => {
-      this.next = undefined;
-      const p = start().finally(() => {
-        if (this.running === p) this.running = undefined;
-      });
-      this.running = p;
-      return p;
-    });
-    this.next = after;
-    return after;
-  }
 }

@@ -6,7 +6,7 @@ import type { Controller } from '../controller/controller.ts';
 import { endpointId } from '../controller/controller.ts';
 import type { DpFlow } from '../controller/datapath.ts';
 import type { EndpointHealth, HealthMonitor } from '../controller/health.ts';
-import { keyOf } from '../controller/reconcile.ts';
+import { keyOf, keyText } from '../controller/reconcile.ts';
 import type { ReconcileAction } from '../controller/reconcile.ts';
 import type { Service } from '../controller/types.ts';
 
@@ -21,9 +21,10 @@ export interface EndpointStatus {
 
 export type ServiceView = Service & { status: { id: number; generation: number; endpoints: EndpointStatus[] } };
 
-function healthIndex(health: HealthMonitor | undefined): Map<string, EndpointHealth> {
+/** Health by `${service}/${endpoint id}`: of every service, or of one (O(its endpoints)). */
+function healthIndex(health: HealthMonitor | undefined, service?: string): Map<string, EndpointHealth> {
   const m = new Map<string, EndpointHealth>();
-  for (const h of health?.status() ?? []) m.set(`${h.service}/${endpointId(h)}`, h);
+  for (const h of (service === undefined ? health?.status() : health?.statusOf(service)) ?? []) m.set(`${h.service}/${endpointId(h)}`, h);
   return m;
 }
 
@@ -47,17 +48,15 @@ export function serviceViews(c: Controller, health: HealthMonitor | undefined): 
 
 export function oneServiceView(c: Controller, health: HealthMonitor | undefined, name: string): ServiceView | undefined {
   const s = c.get(name);
-  return s === undefined ? undefined : serviceView(c, s, healthIndex(health));
+  return s === undefined ? undefined : serviceView(c, s, healthIndex(health, name));
 }
 
-/** Service name per datapath id, for the services the controller knows. */
+/** Service name per datapath id, for the services the controller knows (one read of the service map). */
 export function namesById(c: Controller): Map<number, string> {
+  const byKey = new Map<string, string>();
+  for (const s of c.view()) byKey.set(keyText(keyOf(s)), s.name);
   const m = new Map<number, string>();
-  for (const s of c.dp.listServices()) m.set(s.id, '');
-  for (const s of c.services()) {
-    const id = c.dp.getService(keyOf(s))?.id;
-    if (id !== undefined) m.set(id, s.name);
-  }
+  for (const s of c.dp.listServices()) m.set(s.id, byKey.get(keyText(s.key)) ?? '');
   return m;
 }
 
@@ -103,11 +102,14 @@ export interface ErrorView {
 
 export function conntrackView(c: Controller, filter: { service?: string; states?: string[]; limit: number }): ConntrackView {
   const names = namesById(c);
-  let flows = c.dp.listFlows();
-  if (filter.service !== undefined) {
-    const id = c.serviceId(filter.service);
-    flows = flows.filter((f) => f.serviceId === id);
+  const serviceId = filter.service === undefined ? undefined : c.serviceId(filter.service);
+  if (filter.service !== undefined && serviceId === undefined) return { total: 0, entries: [] };
+  if (c.dp.queryFlows !== undefined) {
+    const q = c.dp.queryFlows({ ...(serviceId !== undefined ? { serviceId } : {}), ...(filter.states !== undefined ? { states: filter.states } : {}), limit: filter.limit });
+    return { total: q.total, entries: q.flows.map((f) => ({ ...f, service: names.get(f.serviceId) ?? '' })) };
   }
+  let flows = c.dp.listFlows();
+  if (serviceId !== undefined) flows = flows.filter((f) => f.serviceId === serviceId);
   if (filter.states !== undefined) {
     const wanted = new Set(filter.states);
     flows = flows.filter((f) => wanted.has(f.state.toUpperCase()));

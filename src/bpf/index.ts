@@ -1,7 +1,7 @@
 // The libbpf binding: the only code in xlb that makes bpf() syscalls. See docs/bpf-binding.md.
 export { BpfObject } from './object.ts';
 export type { OpenOptions } from './object.ts';
-export { BpfMap, numPossibleCpus } from './map.ts';
+export { BpfMap, BPF_F_MMAPABLE, numPossibleCpus } from './map.ts';
 export type { MapCreateOptions, UpdateFlag, RawEntries } from './map.ts';
 export { BpfProgram, XDP_FLAGS } from './program.ts';
 export type { TestRunOptions, TestRunResult, XdpMode, TcDirection, TcAttachOptions } from './program.ts';

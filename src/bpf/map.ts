@@ -3,7 +3,10 @@ import { mkdirSync, readFileSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { BpfError, check, errnoName } from './errors.ts';
 import { native } from './native.ts';
-import type { NativeMapDesc, NativeMapInfo } from './native.ts';
+import type { NativeHandle, NativeMapDesc, NativeMapInfo } from './native.ts';
+
+/** BPF_F_MMAPABLE (include/uapi/linux/bpf.h): an array map whose values user space can mmap. */
+export const BPF_F_MMAPABLE = 1 << 10;
 
 export type UpdateFlag = 'any' | 'noexist' | 'exist';
 const UPDATE_FLAGS: Record<UpdateFlag, number> = { any: 0, noexist: 1, exist: 2 };
@@ -57,6 +60,8 @@ interface MapState {
   /** false when a BpfObject owns the fd (closed by the object). */
   owned: boolean;
   closed: boolean;
+  /** The mapping of a BPF_F_MMAPABLE array, made on first use (native/mmap.c). */
+  mapped?: NativeHandle;
 }
 
 export class BpfMap {
@@ -148,6 +153,58 @@ export class BpfMap {
   /** @internal — the owning BpfObject closed every fd. */
   markClosed(): void {
     this.#state.closed = true;
+    this.#unmap();
+  }
+
+  #unmap(): void {
+    if (this.#state.mapped !== undefined) native().mmapClose(this.#state.mapped);
+    this.#state.mapped = undefined;
+  }
+
+  /** True for an array created with BPF_F_MMAPABLE (writeMapped/readMapped work). */
+  get mmapable(): boolean {
+    return this.type === 'array' && (this.flags & BPF_F_MMAPABLE) !== 0;
+  }
+
+  /** Bytes of the mapped region: every value, each padded to 8 bytes as the kernel lays them out. */
+  get mappedSize(): number {
+    return this.maxEntries * Math.ceil(this.valueSize / 8) * 8;
+  }
+
+  #mapping(op: string): NativeHandle {
+    const fd = this.#liveFd(op);
+    if (this.#state.mapped !== undefined) return this.#state.mapped;
+    if (!this.mmapable) {
+      throw new BpfError({ op, target: this.name, errno: 'EINVAL', detail: `map '${this.name}' is a ${this.type} without BPF_F_MMAPABLE`, hint: 'only arrays created with map_flags BPF_F_MMAPABLE can be written through memory; use update()/updateBatch()' });
+    }
+    const h = native().mmapOpen(fd, this.mappedSize);
+    if (typeof h === 'number') check(h, 'mmap', this.name, `${this.mappedSize} bytes`);
+    this.#state.mapped = h as NativeHandle;
+    return this.#state.mapped;
+  }
+
+  #mappedRange(op: string, offset: number, length: number): void {
+    if (!Number.isInteger(offset) || offset < 0 || offset + length > this.mappedSize) {
+      throw new BpfError({ op, target: this.name, errno: 'ERANGE', detail: `bytes ${offset}..${offset + length} are outside the map's ${this.mappedSize} bytes` });
+    }
+  }
+
+  /**
+   * Writes bytes into the values of a BPF_F_MMAPABLE array at a byte offset (entry i starts at
+   * i × round_up(valueSize, 8)): one memcpy, no syscall. Programs see each store as it lands, so
+   * write only what no packet reads yet (the inactive generation).
+   */
+  writeMapped(offset: number, bytes: Uint8Array): void {
+    const h = this.#mapping('write mapped');
+    this.#mappedRange('write mapped', offset, bytes.length);
+    check(native().mmapWrite(h, offset, bytes), 'write mapped', this.name);
+  }
+
+  /** Reads bytes of a BPF_F_MMAPABLE array's values at a byte offset into out. */
+  readMapped(offset: number, out: Uint8Array): void {
+    const h = this.#mapping('read mapped');
+    this.#mappedRange('read mapped', offset, out.length);
+    check(native().mmapRead(h, offset, out), 'read mapped', this.name);
   }
 
   #liveFd(op: string): number {
@@ -468,6 +525,7 @@ export class BpfMap {
   close(): void {
     if (this.#state.closed || !this.#state.owned) return;
     this.#state.closed = true;
+    this.#unmap();
     native().closeFd(this.#state.fd);
   }
 }

@@ -110,6 +110,11 @@ export interface NativeBinding {
   mapLookupBatch(fd: number, keysOut: Uint8Array, valuesOut: Uint8Array, keySize: number, valueSize: number): number;
   mapUpdateBatch(fd: number, keys: Uint8Array, values: Uint8Array, count: number, flags: number, doneOut: Uint32Array): number;
   mapDeleteBatch(fd: number, keys: Uint8Array, keySize: number, count: number): number;
+  /** Maps the first `bytes` of a BPF_F_MMAPABLE array: an opaque handle or -errno (mmap.c). */
+  mmapOpen(fd: number, bytes: number): NativeHandle | number;
+  mmapWrite(handle: NativeHandle, offset: number, bytes: Uint8Array): number;
+  mmapRead(handle: NativeHandle, offset: number, out: Uint8Array): number;
+  mmapClose(handle: NativeHandle): void;
   objPin(fd: number, path: string): number;
   objGet(path: string): number;
   mapInfo(fd: number): NativeMapInfo | number;

@@ -48,6 +48,11 @@ export class Controller {
     return [...this.desired.values()];
   }
 
+  /** One desired service without copying (read-only, like view()). */
+  peek(name: string): Readonly<Service> | undefined {
+    return this.desired.get(name);
+  }
+
   get(name: string): Service | undefined {
     const s = this.desired.get(name);
     return s === undefined ? undefined : structuredClone(s);

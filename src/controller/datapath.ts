@@ -57,6 +57,13 @@ export interface DatapathLimits {
 
 export type FlowState = string;
 
+export interface FlowQuery {
+  serviceId?: number;
+  /** State names (upper case, CT_STATE spelling). */
+  states?: string[];
+  limit?: number;
+}
+
 /** One tracked connection, as seen from the client side. */
 export interface DpFlow {
   serviceId: number;
@@ -137,6 +144,12 @@ export interface Datapath {
   deleteService(key: DpServiceKey): boolean;
   /** Tracked flows (both directions merged into one record per connection). */
   listFlows(): DpFlow[];
+  /**
+   * listFlows filtered, and at most `limit` of them built, with the number that match: what
+   * `GET /v1/conntrack` needs, without building a record for each of 1,000,000 entries.
+   * Optional; without it callers filter listFlows().
+   */
+  queryFlows?(q: FlowQuery): { total: number; flows: DpFlow[] };
   /** Deletes every flow of a service going to an endpoint (both directions); returns how many. */
   deleteFlows(serviceId: number, endpoint: { ip: string; port: number }): number;
   counters(): DpCounters;

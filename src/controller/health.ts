@@ -10,7 +10,7 @@ import { request } from 'node:http';
 import { connect } from 'node:net';
 import type { Controller } from './controller.ts';
 import { endpointId } from './controller.ts';
-import type { Endpoint, HealthCheck } from './types.ts';
+import type { Endpoint, HealthCheck, Service } from './types.ts';
 
 export interface ProbeResult {
   ok: boolean;
@@ -101,6 +101,8 @@ export class HealthMonitor {
   private readonly controller: Controller;
   private readonly events: HealthEvents;
   private readonly checkers = new Map<string, Checker>();
+  /** Checker keys per service name (so one service's change touches only its checkers). */
+  private readonly byService = new Map<string, Set<string>>();
   private stopped = false;
 
   constructor(controller: Controller, events: HealthEvents = {}) {
@@ -111,25 +113,39 @@ export class HealthMonitor {
   /** Starts probes for new (service, endpoint) pairs and stops those no longer configured. */
   sync(): void {
     if (this.stopped) return;
-    const want = new Map<string, { service: string; ep: Endpoint; hc: HealthCheck }>();
+    const names = new Set<string>();
     for (const s of this.controller.view()) {
-      if (s.healthCheck === undefined) continue;
-      for (const ep of s.endpoints) want.set(`${s.name}/${endpointId(ep)}`, { service: s.name, ep, hc: s.healthCheck });
+      names.add(s.name);
+      this.syncOne(s.name, s);
     }
-    for (const [key, c] of this.checkers) {
+    for (const name of [...this.byService.keys()]) if (!names.has(name)) this.syncOne(name, undefined);
+  }
+
+  /** sync() for one service after a change of that service alone: O(its endpoints), not O(all). */
+  syncService(name: string): void {
+    if (this.stopped) return;
+    this.syncOne(name, this.controller.peek(name));
+  }
+
+  private syncOne(name: string, s: Readonly<Service> | undefined): void {
+    const want = new Map<string, { ep: Endpoint; hc: HealthCheck }>();
+    if (s?.healthCheck !== undefined) for (const ep of s.endpoints) want.set(`${name}/${endpointId(ep)}`, { ep, hc: s.healthCheck });
+    const have = this.byService.get(name) ?? new Set<string>();
+    for (const key of have) {
+      const c = this.checkers.get(key);
       const w = want.get(key);
-      if (w === undefined || JSON.stringify(w.hc) !== JSON.stringify(c.hc)) {
-        clearInterval(c.timer);
-        this.checkers.delete(key);
-      }
+      if (c !== undefined && w !== undefined && JSON.stringify(w.hc) === JSON.stringify(c.hc)) continue;
+      if (c !== undefined) clearInterval(c.timer);
+      this.checkers.delete(key);
+      have.delete(key);
     }
     for (const [key, w] of want) {
       if (this.checkers.has(key)) continue;
       const state: EndpointHealth = {
-        service: w.service,
+        service: name,
         ip: w.ep.ip,
         port: w.ep.port,
-        up: this.controller.isHealthy(w.service, w.ep),
+        up: this.controller.isHealthy(name, w.ep),
         streak: 0,
         lastOk: null,
         lastDetail: 'not probed yet',
@@ -141,8 +157,11 @@ export class HealthMonitor {
       const c: Checker = { key, hc: w.hc, state, running: false, timer: setInterval(() => void this.run(c), w.hc.intervalMs) };
       c.timer.unref();
       this.checkers.set(key, c);
+      have.add(key);
       void this.run(c);
     }
+    if (have.size > 0) this.byService.set(name, have);
+    else this.byService.delete(name);
   }
 
   private async run(c: Checker): Promise<void> {
@@ -175,9 +194,20 @@ export class HealthMonitor {
     return [...this.checkers.values()].map((c) => ({ ...c.state }));
   }
 
+  /** status() of one service's endpoints. */
+  statusOf(name: string): EndpointHealth[] {
+    const out: EndpointHealth[] = [];
+    for (const key of this.byService.get(name) ?? []) {
+      const c = this.checkers.get(key);
+      if (c !== undefined) out.push({ ...c.state });
+    }
+    return out;
+  }
+
   stop(): void {
     this.stopped = true;
     for (const c of this.checkers.values()) clearInterval(c.timer);
     this.checkers.clear();
+    this.byService.clear();
   }
 }

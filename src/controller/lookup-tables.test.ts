@@ -46,3 +46,43 @@ test('wrr: smooth schedule in proportion to weights, reduced by gcd, capped', (t
   t.true(big.length <= 4099);
   t.true(big.includes(1));
 });
+
+/** The builder as the paper writes it ((offset + j·skip) mod m per probe), the oracle for the fast one. */
+function maglevReference(slots: DpEndpoint[], m: number): Uint32Array {
+  const table = new Uint32Array(m);
+  const members = slots.map((e, slot) => ({ e, slot })).filter(({ e }) => e.active && e.ip !== '' && e.weight > 0);
+  if (members.length === 0) return table;
+  const maxW = Math.max(...members.map(({ e }) => e.weight));
+  const st = members.map(({ e, slot }) => ({ slot, w: e.weight, off: hash32(`${e.ip}#${e.port}`, 0x5bd1e995) % m, skip: (hash32(`${e.ip}#${e.port}`, 0x27d4eb2f) % (m - 1)) + 1, j: 0, credit: 0 }));
+  const filled = new Array<boolean>(m).fill(false);
+  let n = 0;
+  while (n < m) {
+    for (const s of st) {
+      s.credit += s.w;
+      if (s.credit < maxW) continue;
+      s.credit -= maxW;
+      let c = (s.off + s.j * s.skip) % m;
+      while (filled[c]) c = (s.off + ++s.j * s.skip) % m;
+      filled[c] = true;
+      table[c] = s.slot;
+      s.j++;
+      if (++n === m) break;
+    }
+  }
+  return table;
+}
+
+test('maglev: the fast builder equals the paper-form reference (random sets, weights, holes, sizes)', (t) => {
+  let seed = 12345;
+  const rnd = (n: number): number => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed % n;
+  };
+  for (let round = 0; round < 60; round++) {
+    const m = [13, 251, 4099][round % 3] as number;
+    const slots: DpEndpoint[] = Array.from({ length: 1 + rnd(64) }, (_, i) =>
+      rnd(10) === 0 ? EMPTY_SLOT : { ip: `198.18.${rnd(4)}.${1 + rnd(250)}`, port: 80 + i, weight: round % 2 === 0 ? 1 : 1 + rnd(5), active: rnd(8) !== 0 },
+    );
+    t.deepEqual(maglevTable(slots, m), maglevReference(slots, m), `round ${round}, m ${m}`);
+  }
+});

@@ -57,23 +57,29 @@ export function maglevTable(slots: DpEndpoint[], m: number): Uint32Array {
     offset[i] = hash32(id, 0x5bd1e995) % m;
     skip[i] = (hash32(id, 0x27d4eb2f) % (m - 1)) + 1;
   });
+  // Each member's next preferred position, advanced by its skip (mod m) without a division:
+  // the same sequence as (offset + j·skip) mod m, at a fraction of the cost (this loop runs
+  // about m·ln(m) times per table, for every service of a 10,000-service load).
+  for (let i = 0; i < k; i++) next[i] = offset[i] as number;
   let n = 0;
+  const equal = members.every(({ e }) => e.weight === maxW);
   while (n < m) {
     for (let i = 0; i < k; i++) {
-      credit[i] = (credit[i] as number) + (weight[i] as number);
-      if ((credit[i] as number) < maxW) continue;
-      credit[i] = (credit[i] as number) - maxW;
-      const off = offset[i] as number;
+      if (!equal) {
+        credit[i] = (credit[i] as number) + (weight[i] as number);
+        if ((credit[i] as number) < maxW) continue;
+        credit[i] = (credit[i] as number) - maxW;
+      }
       const sk = skip[i] as number;
-      let j = next[i] as number;
-      let c = (off + ((j * sk) % m)) % m;
+      let c = next[i] as number;
       while (filled[c] === 1) {
-        j++;
-        c = (off + ((j * sk) % m)) % m;
+        c += sk;
+        if (c >= m) c -= m;
       }
       filled[c] = 1;
       table[c] = slot[i] as number;
-      next[i] = j + 1;
+      c += sk;
+      next[i] = c >= m ? c - m : c;
       if (++n === m) break;
     }
   }

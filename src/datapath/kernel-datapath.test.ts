@@ -135,6 +135,13 @@ test.serial('kernel: a packet goes to an endpoint; flows, counters, purge and ag
   t.is(`${r.data[30]}.${r.data[31]}.${r.data[32]}.${r.data[33]}`, '198.18.2.7');
   const flows = h.datapath.listFlows();
   t.is(flows.length, 1);
+  // queryFlows (GET /v1/conntrack) answers what listFlows + a filter does.
+  const q = h.kernel.queryFlows({ serviceId: 1, states: ['SYN_SENT'], limit: 10 });
+  t.is(q.total, 1);
+  t.deepEqual({ ...q.flows[0], ageMs: 0, idleMs: 0 }, { ...flows[0], ageMs: 0, idleMs: 0 });
+  t.is(h.kernel.queryFlows({ serviceId: 2 }).total, 0);
+  t.is(h.kernel.queryFlows({ states: ['ESTABLISHED'] }).total, 0);
+  t.deepEqual(h.kernel.queryFlows({ limit: 0 }), { total: 1, flows: [] });
   t.like(flows[0], { serviceId: 1, protocol: 'tcp', client: { ip: '198.18.1.10', port: 40000 }, vip: { ip: '198.18.100.1', port: 80 }, endpoint: { ip: '198.18.2.7', port: 8080 }, state: 'SYN_SENT', packets: 1 });
   const counters = h.datapath.counters();
   t.is(counters.services.get(1)?.packets, 1);
@@ -152,6 +159,7 @@ test.serial('kernel: a packet goes to an endpoint; flows, counters, purge and ag
   t.deepEqual(h.kernel.sweep(), { expired: 0, lcSlotsFixed: 0 });
   h.kernel.writeConfig({ clock_offset_ns: 3600n * 1_000_000_000n });
   t.is(h.datapath.listFlows().length, 0);
+  t.is(h.kernel.queryFlows({}).total, 0, 'expired flows are not counted');
   t.is(h.kernel.sweep().expired, 2);
 });
 

@@ -8,9 +8,9 @@
 // xlb_sched S·2·M, xlb_rr / xlb_policers / xlb_svc_stats S, xlb_ep_conns / xlb_ep_stats S·64.
 // When the pins exist their sizes win (a pinned map cannot be resized).
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { ifindex, numPossibleCpus } from '../bpf/index.ts';
+import { ifindex } from '../bpf/index.ts';
 import type { BpfProgram } from '../bpf/index.ts';
-import type { Datapath, DatapathHandle, DatapathLimits, DpCounters, DpEndpoint, DpFlow, DpService, DpServiceKey } from '../controller/datapath.ts';
+import type { Datapath, DatapathHandle, DatapathLimits, DpCounters, DpEndpoint, DpFlow, DpService, DpServiceKey, FlowQuery } from '../controller/datapath.ts';
 import { DatapathRefusal, EMPTY_SLOT } from '../controller/datapath.ts';
 import { formatIp } from '../controller/ip.ts';
 import { maglevTable, wrrSchedule } from '../controller/lookup-tables.ts';
@@ -41,14 +41,12 @@ import {
   REASON,
   SVC_F_PERSIST,
   XLB_MAX_EP,
-  counters as countersCodec,
   ctEntry,
   ctKey,
   endpoint as endpointCodec,
   policer as policerCodec,
   service as serviceCodec,
   svcKey,
-  svcStats,
   u32Key,
 } from '../schema/maps.ts';
 import type { Config, CtEntry, CtKey } from '../schema/maps.ts';
@@ -98,8 +96,13 @@ export class KernelDatapath implements Datapath {
   private readonly maps: LoadedDatapath['maps'];
   /** sched_len written with each generation, for the service entry that flips to it. */
   private readonly schedLen = new Map<string, number>();
-  /** id → key of the entries seen or written (guards writes to an active generation). */
-  private readonly idKey = new Map<number, { key: DpServiceKey; gen: 0 | 1 }>();
+  /**
+   * id → key, generation and shape (port range or not) of the entries seen (listServices,
+   * getService) or written: guards writes to an active generation, and tells putService when a
+   * service changed shape. Every entry the map holds was seen by the Reconciler's first
+   * listServices, so an id missing here has no entry.
+   */
+  private readonly idKey = new Map<number, { key: DpServiceKey; gen: 0 | 1; range: boolean }>();
 
   constructor(dp: LoadedDatapath) {
     this.dp = dp;
@@ -121,14 +124,16 @@ export class KernelDatapath implements Datapath {
     return serviceKeyBytes({ vip: k.vip, port: range ? 0 : k.port, proto: k.protocol });
   }
 
-  private decodeService(kb: Buffer, vb: Buffer): DpService | undefined {
+  /** `policers`: the whole xlb_policers array read in one batch (listServices), else one lookup. */
+  private decodeService(kb: Buffer, vb: Buffer, policers?: { values: Buffer; count: number }): DpService | undefined {
     const k = svcKey.decode(kb);
     const v = serviceCodec.decode(vb);
     const protocol = protoName(k.proto);
     const mode = MODES[v.mode];
     const algorithm = ALGOS[v.algo];
     if (protocol === undefined || mode === undefined || algorithm === undefined || (k.family !== 4 && k.family !== 6)) return undefined;
-    const pol = this.maps.policers.lookup(u32Key(v.id));
+    const ps = policerCodec.size;
+    const pol = policers !== undefined && v.id < policers.count ? policers.values.subarray(v.id * ps, (v.id + 1) * ps) : this.maps.policers.lookup(u32Key(v.id));
     const p = pol === undefined ? { rate_pps: 0, burst: 0 } : policerCodec.decode(pol);
     const range = k.port === 0;
     const svc: DpService = {
@@ -142,14 +147,20 @@ export class KernelDatapath implements Datapath {
       endpointCount: v.ep_count,
       generation: (v.gen & 1) as 0 | 1,
     };
-    this.idKey.set(svc.id, { key: svc.key, gen: svc.generation });
+    this.idKey.set(svc.id, { key: svc.key, gen: svc.generation, range });
     return svc;
   }
 
   listServices(): DpService[] {
+    // Batch reads (a few syscalls for 100,000 services, not two per service).
+    const raw = this.maps.services.lookupBatchRaw();
     const out: DpService[] = [];
-    for (const [k, v] of this.maps.services.entries()) {
-      const s = this.decodeService(k, v);
+    if (raw.count === 0) return out;
+    const pol = this.maps.policers.lookupBatchRaw();
+    const ks = this.maps.services.keySize;
+    const vs = this.maps.services.valueBufferSize;
+    for (let i = 0; i < raw.count; i++) {
+      const s = this.decodeService(raw.keys.subarray(i * ks, (i + 1) * ks), raw.values.subarray(i * vs, (i + 1) * vs), pol);
       if (s !== undefined) out.push(s);
     }
     return out;
@@ -167,14 +178,13 @@ export class KernelDatapath implements Datapath {
   }
 
   readEndpoints(id: number, generation: 0 | 1, count: number): DpEndpoint[] {
+    // One copy out of the mmapped xlb_endpoints (a generation's slots are contiguous).
+    const size = endpointCodec.size;
+    const raw = Buffer.alloc(count * size);
+    if (count > 0) this.maps.endpoints.readMapped((id * 2 + generation) * XLB_MAX_EP * size, raw);
     const out: DpEndpoint[] = [];
     for (let slot = 0; slot < count; slot++) {
-      const v = this.maps.endpoints.lookup(u32Key((id * 2 + generation) * XLB_MAX_EP + slot));
-      if (v === undefined) {
-        out.push({ ...EMPTY_SLOT });
-        continue;
-      }
-      const e = endpointCodec.decode(v);
+      const e = endpointCodec.decode(raw.subarray(slot * size, (slot + 1) * size));
       if (e.family !== 4 && e.family !== 6) out.push({ ...EMPTY_SLOT });
       else out.push({ ip: formatIp(e.addr, e.family), port: e.port, weight: e.weight, active: (e.flags & EP_F_ACTIVE) !== 0 });
     }
@@ -183,18 +193,22 @@ export class KernelDatapath implements Datapath {
 
   writeGeneration(id: number, generation: 0 | 1, algorithm: Algorithm, endpoints: DpEndpoint[]): void {
     const owner = this.idKey.get(id);
-    if (owner !== undefined && owner.gen === generation && this.maps.services.lookup(this.encodeKey(owner.key, false)) !== undefined) {
+    if (owner !== undefined && owner.gen === generation && this.maps.services.lookup(this.encodeKey(owner.key, owner.range)) !== undefined) {
       throw new Error(`kernel datapath: refusing to write the ACTIVE generation ${generation} of service id ${id} (${serviceKeyText(owner.key)})`);
     }
     if (id <= 0 || id >= this.limits.maxServices) throw new Error(`kernel datapath: service id ${id} is outside 1..${this.limits.maxServices - 1}`);
     if (endpoints.length > XLB_MAX_EP) throw new Error(`kernel datapath: ${endpoints.length} endpoints > ${XLB_MAX_EP}`);
-    const base = (id * 2 + generation) * XLB_MAX_EP;
-    const entries: [Buffer, Buffer][] = endpoints.map((e, slot) => {
-      if (e.ip === '') return [u32Key(base + slot), endpointCodec.encode({ addr: Buffer.alloc(16), port: 0, weight: 0, family: 0, flags: 0 })];
+    // The generation's slots as one contiguous run of the mmapped xlb_endpoints: one memcpy. No
+    // packet reads this generation until putService names it (the map update is the barrier).
+    const size = endpointCodec.size;
+    const raw = Buffer.alloc(endpoints.length * size);
+    const view = new DataView(raw.buffer, raw.byteOffset, raw.length);
+    endpoints.forEach((e, slot) => {
+      if (e.ip === '') return; // all zero: family 0, an empty slot
       const a = addr16(e.ip);
-      return [u32Key(base + slot), endpointCodec.encode({ addr: a.addr, port: e.port, weight: e.weight, family: a.family, flags: e.active ? EP_F_ACTIVE : 0 })];
+      endpointCodec.write(view, slot * size, { addr: a.addr, port: e.port, weight: e.weight, family: a.family, flags: e.active ? EP_F_ACTIVE : 0 });
     });
-    this.maps.endpoints.updateBatch(entries);
+    if (raw.length > 0) this.maps.endpoints.writeMapped((id * 2 + generation) * XLB_MAX_EP * size, raw);
     let table: Uint32Array | undefined;
     if (algorithm === 'maglev' && this.maglevSize > 0) table = maglevTable(endpoints, this.maglevSize);
     else if (algorithm === 'wrr') table = wrrSchedule(endpoints, this.maglevSize);
@@ -247,14 +261,17 @@ export class KernelDatapath implements Datapath {
       portHi: range ? svc.portEnd : 0,
       persistTimeoutS: svc.persistenceTimeoutS,
     });
-    this.idKey.set(svc.id, { key: svc.key, gen: svc.generation });
+    const before = this.idKey.get(svc.id);
+    this.idKey.set(svc.id, { key: svc.key, gen: svc.generation, range });
     // A service that turned from one port into a range (or back) keeps its id and key text but
     // lives under the other map key: drop the entry of its previous shape (after the new one
     // exists, so no packet finds neither).
-    const otherKey = this.encodeKey(svc.key, !range);
-    const other = this.maps.services.lookup(otherKey);
-    // (An ICMP echo service has port 0 in both shapes: its other key is its own.)
-    if (!otherKey.equals(key) && other !== undefined && serviceCodec.decode(other).id === svc.id) this.maps.services.delete(otherKey);
+    if (before !== undefined && before.range !== range) {
+      const otherKey = this.encodeKey(before.key, before.range);
+      const other = this.maps.services.lookup(otherKey);
+      // (An ICMP echo service has port 0 in both shapes: its other key is its own.)
+      if (!otherKey.equals(key) && other !== undefined && serviceCodec.decode(other).id === svc.id) this.maps.services.delete(otherKey);
+    }
   }
 
   deleteService(key: DpServiceKey): boolean {
@@ -265,12 +282,11 @@ export class KernelDatapath implements Datapath {
     this.schedLen.delete(`${s.id}/0`);
     this.schedLen.delete(`${s.id}/1`);
     // Counters of the id start from zero for the next service that takes it.
-    const zeros = (n: number, size: number): Buffer[] => Array.from({ length: n }, () => Buffer.alloc(size));
-    const cpus = numPossibleCpus();
-    this.maps.svcStats.updatePerCpu(u32Key(s.id), zeros(cpus, svcStats.size));
-    for (let slot = 0; slot < XLB_MAX_EP; slot++) {
-      this.maps.epStats.updatePerCpu(u32Key(s.id * XLB_MAX_EP + slot), zeros(cpus, countersCodec.size));
-    }
+    this.maps.svcStats.update(u32Key(s.id), Buffer.alloc(this.maps.svcStats.valueBufferSize));
+    // The 64 endpoint slots in one batch.
+    const keys = new Uint32Array(XLB_MAX_EP);
+    for (let slot = 0; slot < XLB_MAX_EP; slot++) keys[slot] = s.id * XLB_MAX_EP + slot;
+    this.maps.epStats.updateBatchRaw({ count: XLB_MAX_EP, keys: Buffer.from(keys.buffer), values: Buffer.alloc(XLB_MAX_EP * this.maps.epStats.valueBufferSize) });
     return true;
   }
 
@@ -304,6 +320,82 @@ export class KernelDatapath implements Datapath {
 
   private peerKey(k: CtKey, e: CtEntry): Buffer {
     return ctKey.encode({ saddr: e.nat_daddr, daddr: e.nat_saddr, sport: e.nat_dport, dport: e.nat_sport, proto: k.proto, family: k.family });
+  }
+
+  /**
+   * Flows matching q, reading each entry's filter fields in place (no decode) and building at
+   * most q.limit records; the other direction's counters come from one lookup per record built
+   * (an index of every entry only when many records are asked for).
+   */
+  queryFlows(q: FlowQuery): { total: number; flows: DpFlow[] } {
+    const cfg = this.readConfig();
+    const now = this.now(cfg);
+    const raw = this.maps.ct.lookupBatchRaw();
+    const ks = this.maps.ct.keySize;
+    const vs = this.maps.ct.valueBufferSize;
+    const view = new DataView(raw.values.buffer, raw.values.byteOffset, raw.values.length);
+    const at = (name: string): number => {
+      const f = ctEntry.fields.find((x) => x.name === name);
+      if (f === undefined) throw new Error(`ct entry has no field ${name}`);
+      return f.offset;
+    };
+    const oFlags = at('flags');
+    const oSvc = at('svc_id');
+    const oState = at('state');
+    const oLast = at('last_seen_ns');
+    const synSentTimeout = cfg.timeouts_s[CT_STATE.indexOf('SYN_SENT')] ?? 0;
+    const states = q.states === undefined ? undefined : new Set(q.states.map((x) => (CT_STATE as readonly string[]).indexOf(x.toUpperCase())));
+    const limit = q.limit ?? Number.MAX_SAFE_INTEGER;
+    const picked: number[] = [];
+    let total = 0;
+    for (let i = 0; i < raw.count; i++) {
+      const b = i * vs;
+      if ((view.getUint8(b + oFlags) & CT_F.reply) !== 0) continue;
+      if (q.serviceId !== undefined && view.getUint32(b + oSvc, true) !== q.serviceId) continue;
+      if (states !== undefined && !states.has(view.getUint8(b + oState))) continue;
+      // ct_alive on the fields in place (see alive()).
+      const state = view.getUint8(b + oState);
+      let timeout = cfg.timeouts_s[state & 15] ?? 0;
+      if ((view.getUint8(b + oFlags) & CT_F.midstream) !== 0) timeout = Math.min(timeout, synSentTimeout);
+      if (now - view.getBigUint64(b + oLast, true) > BigInt(timeout) * 1_000_000_000n) continue;
+      total++;
+      if (picked.length < limit) picked.push(i);
+    }
+    let peerOf: (k: CtKey, e: CtEntry) => CtEntry | undefined;
+    if (picked.length > 4096) {
+      const byKey = new Map<string, number>();
+      for (let i = 0; i < raw.count; i++) byKey.set(raw.keys.subarray(i * ks, (i + 1) * ks).toString('hex'), i);
+      peerOf = (k, e) => {
+        const j = byKey.get(this.peerKey(k, e).toString('hex'));
+        return j === undefined ? undefined : ctEntry.decode(raw.values.subarray(j * vs, (j + 1) * vs));
+      };
+    } else {
+      peerOf = (k, e) => {
+        const v = this.maps.ct.lookup(this.peerKey(k, e));
+        return v === undefined ? undefined : ctEntry.decode(v);
+      };
+    }
+    const flows = picked.map((i) => this.flowRecord(ctKey.decode(raw.keys.subarray(i * ks, (i + 1) * ks)), ctEntry.decode(raw.values.subarray(i * vs, (i + 1) * vs)), now, peerOf));
+    return { total, flows };
+  }
+
+  private flowRecord(k: CtKey, e: CtEntry, now: bigint, peerOf: (k: CtKey, e: CtEntry) => CtEntry | undefined): DpFlow {
+    const fam = k.family === 6 ? 6 : 4;
+    const peer = peerOf(k, e);
+    const proto = k.proto === 6 ? 'tcp' : k.proto === 17 ? 'udp' : 'icmp';
+    return {
+      serviceId: e.svc_id,
+      protocol: proto,
+      client: { ip: formatIp(k.saddr, fam), port: k.sport },
+      vip: { ip: formatIp(k.daddr, fam), port: k.dport },
+      endpoint: { ip: formatIp(e.nat_daddr, fam), port: e.nat_dport },
+      endpointSlot: e.ep_slot,
+      state: CT_STATE[e.state] ?? `STATE_${e.state}`,
+      packets: Number(e.packets + (peer?.packets ?? 0n)),
+      bytes: Number(e.bytes + (peer?.bytes ?? 0n)),
+      ageMs: Number((now - e.created_ns) / 1_000_000n),
+      idleMs: Number((now - (peer !== undefined && peer.last_seen_ns > e.last_seen_ns ? peer.last_seen_ns : e.last_seen_ns)) / 1_000_000n),
+    };
   }
 
   listFlows(): DpFlow[] {

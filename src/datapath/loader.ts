@@ -9,7 +9,7 @@ import { existsSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { BpfMap, BpfObject, detachTc, detachXdp, u32 } from '../bpf/index.ts';
 import type { BpfProgram, XdpMode } from '../bpf/index.ts';
-import { config as configCodec, DEFAULT_TIMEOUTS_S, XLB_MAGLEV_M, XLB_MAX_EP, XLB_MAX_SVC, u32Key } from '../schema/maps.ts';
+import { config as configCodec, DEFAULT_TIMEOUTS_S, XLB_MAGLEV_M, XLB_MAX_EP, XLB_MAX_SVC, schedEntriesPerTable, u32Key } from '../schema/maps.ts';
 import type { Config } from '../schema/maps.ts';
 import { DATAPATH_REQUIRES, missingFeatures, missingText, probeKernelFeatures } from './kernel-features.ts';
 import type { FeatureProbe } from './kernel-features.ts';
@@ -164,8 +164,12 @@ export function loadDatapath(opts: LoadOptions): LoadedDatapath {
     );
   }
   const wantServices = opts.maxServices ?? XLB_MAX_SVC;
-  if (!Number.isInteger(wantServices) || wantServices < 1 || wantServices > 65536) {
-    throw new Error(`loadDatapath: maxServices ${wantServices} must be an integer in 1..65536`);
+  if (!Number.isInteger(wantServices) || wantServices < 1 || wantServices > 1_048_576) {
+    throw new Error(`loadDatapath: maxServices ${wantServices} must be an integer in 1..1048576`);
+  }
+  // xlb_sched is indexed by a __u32 ((id * 2 + gen) * entries per table + position / chunk).
+  if (wantServices * 2 * schedEntriesPerTable(maglevSize) > 0xffffffff) {
+    throw new Error(`loadDatapath: maxServices ${wantServices} with Maglev size ${maglevSize} needs more than 2^32 table entries: use fewer services or a smaller Maglev size`);
   }
   const ctEntries = opts.ctEntries ?? 262144;
   if (!Number.isInteger(ctEntries) || ctEntries < 16) throw new Error(`loadDatapath: ctEntries ${ctEntries} must be an integer ≥ 16`);
@@ -176,7 +180,7 @@ export function loadDatapath(opts: LoadOptions): LoadedDatapath {
   const sizes = adoptPinnedSizes(opts.pinDir, {
     xlb_services: wantServices,
     xlb_endpoints: wantServices * 2 * XLB_MAX_EP,
-    xlb_sched: wantServices * 2 * maglevSize,
+    xlb_sched: wantServices * 2 * schedEntriesPerTable(maglevSize),
     xlb_rr: wantServices,
     xlb_ep_conns: wantServices * XLB_MAX_EP,
     xlb_policers: wantServices,

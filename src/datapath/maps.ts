@@ -17,11 +17,13 @@ import {
   REASON,
   SVC_F_PERSIST,
   XLB_MAX_EP,
+  XLB_SCHED_CHUNK,
   counters,
   ctEntry,
   ctKey,
   endpoint as endpointCodec,
   policer as policerCodec,
+  schedEntriesPerTable,
   service as serviceCodec,
   svcKey,
   svcStats,
@@ -132,14 +134,29 @@ export function writeEndpoints(dp: LoadedDatapath, svcId: number, gen: 0 | 1, ep
   }
 }
 
-/** Writes a Maglev table or WRR schedule (position → slot) into generation gen of svcId. */
+/**
+ * Writes a Maglev table or WRR schedule (position → slot) into generation gen of svcId: the
+ * table's run of xlb_sched (one byte per position, zero after the table's end) with one memcpy
+ * into the mmapped map (xlb_sched is BPF_F_MMAPABLE; docs/datapath.md).
+ */
 export function writeSched(dp: LoadedDatapath, svcId: number, gen: 0 | 1, table: Uint32Array): void {
   if (table.length > dp.maglevSize) throw new RangeError(`table of ${table.length} entries: at most ${dp.maglevSize} (the Maglev size)`);
-  const base = (svcId * 2 + gen) * dp.maglevSize;
-  // One BPF_MAP_UPDATE_BATCH from contiguous host-order arrays (no Buffer per entry, no copy of the table).
-  const keys = new Uint32Array(table.length);
-  for (let i = 0; i < table.length; i++) keys[i] = base + i;
-  dp.maps.sched.updateBatchRaw({ count: table.length, keys: Buffer.from(keys.buffer), values: Buffer.from(table.buffer, table.byteOffset, table.byteLength) });
+  const per = schedEntriesPerTable(dp.maglevSize);
+  const bytes = new Uint8Array(per * XLB_SCHED_CHUNK);
+  for (let i = 0; i < table.length; i++) {
+    const slot = table[i] as number;
+    if (slot >= XLB_MAX_EP) throw new RangeError(`table position ${i} names slot ${slot}: slots are 0..${XLB_MAX_EP - 1}`);
+    bytes[i] = slot;
+  }
+  dp.maps.sched.writeMapped((svcId * 2 + gen) * per * XLB_SCHED_CHUNK, bytes);
+}
+
+/** The first `len` positions of generation gen's table of svcId (read back through the mapping). */
+export function readSched(dp: LoadedDatapath, svcId: number, gen: 0 | 1, len = dp.maglevSize): Uint32Array {
+  const per = schedEntriesPerTable(dp.maglevSize);
+  const bytes = new Uint8Array(Math.min(len, per * XLB_SCHED_CHUNK));
+  dp.maps.sched.readMapped((svcId * 2 + gen) * per * XLB_SCHED_CHUNK, bytes);
+  return Uint32Array.from(bytes);
 }
 
 export function setPolicer(dp: LoadedDatapath, svcId: number, ratePps: number, burst: number): void {

@@ -8,6 +8,8 @@ import type { StructCodec } from './codec.ts';
 export const XLB_MAX_EP = 64;
 export const XLB_MAX_SVC = 256;
 export const XLB_MAGLEV_M = 4099;
+/** Table positions per xlb_sched entry (one byte each: the endpoint slot). */
+export const XLB_SCHED_CHUNK = 64;
 export const XLB_NUM_TIMEOUTS = 16;
 
 export const AF = { v4: 4, v6: 6 } as const;
@@ -181,6 +183,14 @@ export const traceEvent = defineStruct(
   { size: 72 },
 );
 
+/** An xlb_sched entry: XLB_SCHED_CHUNK consecutive positions of a Maglev table / WRR schedule. */
+export const schedChunk = defineStruct('xlb_sched_chunk', { slot: bytes(XLB_SCHED_CHUNK) }, { size: XLB_SCHED_CHUNK });
+
+/** xlb_sched entries per (service, generation) for a table of m positions. */
+export function schedEntriesPerTable(m: number): number {
+  return Math.ceil(m / XLB_SCHED_CHUNK);
+}
+
 /** The `__s64` active-connection counter of xlb_ep_conns (not a struct; for completeness). */
 export const epConns = s64;
 
@@ -206,6 +216,7 @@ export const SCHEMA_CODECS: StructCodec<unknown>[] = [
   svcStats,
   config,
   traceEvent,
+  schedChunk,
 ] as StructCodec<unknown>[];
 
 /**

@@ -7,6 +7,7 @@ static napi_value init(napi_env env, napi_value exports)
 	xlb_init_object(env, exports);
 	xlb_init_map(env, exports);
 	xlb_init_map_scratch(env, exports);
+	xlb_init_mmap(env, exports);
 	xlb_init_prog(env, exports);
 	xlb_init_ringbuf(env, exports);
 	xlb_init_btf(env, exports);

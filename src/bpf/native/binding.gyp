@@ -7,6 +7,7 @@
         "util.c",
         "object.c",
         "map.c",
+        "mmap.c",
         "prog.c",
         "ringbuf.c",
         "btf.c",

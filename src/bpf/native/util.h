@@ -63,6 +63,7 @@ void xlb_register(napi_env env, napi_value exports, const xlb_fn *fns, size_t n)
 void xlb_init_object(napi_env env, napi_value exports);
 void xlb_init_map(napi_env env, napi_value exports);
 void xlb_init_map_scratch(napi_env env, napi_value exports);
+void xlb_init_mmap(napi_env env, napi_value exports);
 void xlb_init_prog(napi_env env, napi_value exports);
 void xlb_init_ringbuf(napi_env env, napi_value exports);
 void xlb_init_btf(napi_env env, napi_value exports);
