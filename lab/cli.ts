@@ -186,7 +186,9 @@ async function capture(pointArgs: string[], o: CaptureOpts): Promise<number> {
   return 0;
 }
 
-function exec(node: string, cmd: string[], name: string | undefined): number {
+function exec(node: string, argv: string[], name: string | undefined): number {
+  // After NODE every argument is passed through, the `--` that may separate the command too.
+  const cmd = argv[0] === '--' ? argv.slice(1) : argv;
   if (cmd.length === 0) throw new UsageError('no command: xlb lab exec [--name N] NODE -- CMD [ARGS…]');
   const lab = Lab.attach(onlyLab(name));
   // Interactive: inherit the terminal (a shell in a node works).

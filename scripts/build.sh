@@ -41,14 +41,20 @@ for t in "${targets[@]}"; do
       # dist/.stamp says when the sources dist/ was built from were read: the launcher runs
       # dist/ only when no source is newer than it (see `xlb`). The stamp's time is taken
       # before tsc starts, so an edit made during the build leaves dist/ stale, never current.
+      # One build at a time (parallel `xlb run`s in the tests each run the set-up): two tsc runs
+      # writing the same files, or racing on the stamp, would leave a torn dist/.
       mkdir -p dist
-      touch dist/.stamp.next
+      exec 9>dist/.build.lock
+      flock 9
+      next="dist/.stamp.next.$$"
+      touch "$next"
       if ! npx --no-install tsc -p tsconfig.build.json --pretty false; then
-        rm -f dist/.stamp.next
+        rm -f "$next"
         echo "build: the TypeScript build failed (errors above, file(line,col)); xlb runs the sources through tsx until it passes" >&2
         exit 1
       fi
-      mv dist/.stamp.next dist/.stamp
+      mv "$next" dist/.stamp
+      flock -u 9
       ;;
   esac
 done

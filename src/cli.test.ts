@@ -4,7 +4,8 @@
 // launcher for what only a process shows (exit codes, stderr, dist/ or the sources).
 import test from 'ava';
 import { execa } from 'execa';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { main } from './cli.ts';
 import { ROOT } from './root.ts';
@@ -146,4 +147,34 @@ test('through the launcher: --version, exit codes, the stack only with XLB_DEBUG
   const only = await execa(process.execPath, ['--import', TSX, path.join(ROOT, 'src', 'cli.ts'), 'test', '--only', 'unti'], { reject: false });
   t.is(only.exitCode, 2);
   t.regex(only.stderr, /'unti' is not one of build, typecheck, lint, boundaries, unit, scenarios, vm/);
+});
+
+test('the launcher runs dist/ only when no source is newer than its stamp; scenario (and run) always run the sources', async (t) => {
+  // A stand-in checkout: this launcher, a dist/ and a src/ whose cli prints which one ran.
+  const dir = mkdtempSync(path.join(tmpdir(), 'xlb-launcher-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  copyFileSync(XLB, path.join(dir, 'xlb'));
+  symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'));
+  for (const d of ['dist/src', 'src', 'lab', 'bench']) mkdirSync(path.join(dir, d), { recursive: true });
+  writeFileSync(path.join(dir, 'dist/src/cli.js'), "console.log('dist', process.argv.slice(2).join(' '));\n");
+  writeFileSync(path.join(dir, 'src/cli.ts'), "console.log('sources', process.argv.slice(2).join(' '));\n");
+  for (const f of ['tsconfig.json', 'tsconfig.build.json', 'package.json']) writeFileSync(path.join(dir, f), '{}\n');
+  writeFileSync(path.join(dir, 'dist/.stamp'), '');
+  const old = new Date(Date.now() - 3_600_000);
+  for (const f of ['src/cli.ts', 'tsconfig.json', 'tsconfig.build.json', 'package.json']) utimesSync(path.join(dir, f), old, old);
+  const xlb = (args: string[], env: Record<string, string> = {}) => execa(path.join(dir, 'xlb'), args, { reject: false, env });
+  t.is((await xlb(['doctor'])).stdout, 'dist doctor', 'fresh: dist/');
+  t.is((await xlb(['scenario', 'x'])).stdout, 'sources scenario x', 'scenario (like run) loads TypeScript scenarios: the sources');
+  t.is((await xlb(['doctor'], { XLB_TSX: '1' })).stdout, 'sources doctor');
+  // An edit after the build: the sources run, and XLB_DEBUG=1 says why.
+  writeFileSync(path.join(dir, 'lab/new.ts'), 'export {};\n');
+  const stale = await xlb(['doctor'], { XLB_DEBUG: '1' });
+  t.is(stale.stdout, 'sources doctor');
+  t.regex(stale.stderr, /lab\/new\.ts is newer than dist\//);
+  // A test file is not part of dist/: it does not make dist/ stale.
+  rmSync(path.join(dir, 'lab/new.ts'));
+  writeFileSync(path.join(dir, 'lab/x.test.ts'), 'export {};\n');
+  t.is((await xlb(['doctor'])).stdout, 'dist doctor');
+  rmSync(path.join(dir, 'dist/.stamp'));
+  t.is((await xlb(['doctor'])).stdout, 'sources doctor', 'no stamp (a failed or no build): the sources');
 });

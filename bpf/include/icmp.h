@@ -17,6 +17,7 @@
 #define XLB_ICMP_H
 
 #include "parse.h"
+#include "scratch.h"
 
 #define XLB_TOOBIG_QUOTE 128   /* bytes of the original IP packet quoted (a multiple of 4) */
 #define XLB_TOOBIG_TTL   64
@@ -60,19 +61,18 @@ static __always_inline int icmp_too_big(xlb_ctx_t *ctx, const struct xlb_pkt *p,
 	void *data = ctx_data(ctx), *end = ctx_data_end(ctx);
 	int v6 = p->key.family == XLB_AF_V6;
 	__u32 l2 = p->l3_off, hdr = v6 ? 48 : 28, s;
-	__u8 l2buf[XLB_L2_MAX], mac[ETH_ALEN];
-	__u8 *ip, *icmp, *quote;
+	struct xlb_tmp *t = tmp_get();
+	__u8 *ip, *icmp, *quote, *l2buf;
 	__s64 quote_sum;
 
-	if (l2 > XLB_L2_MAX || p->len < l2 + XLB_TOOBIG_QUOTE)
+	if (!t || l2 > XLB_L2_MAX || p->len < l2 + XLB_TOOBIG_QUOTE)
 		return -1;
 	if (data + XLB_L2_MAX > end)
 		return -1;
-	/* the L2 header, replies' way round (22 bytes: the frame is longer than l2 + 128) */
+	/* the L2 header (22 bytes: the frame is longer than l2 + 128), in per-CPU scratch memory:
+	 * the slow path's stack has no room left (512 bytes with xlb_ep_probe's frame) */
+	l2buf = t->l2;
 	__builtin_memcpy(l2buf, data, XLB_L2_MAX);
-	__builtin_memcpy(mac, l2buf, ETH_ALEN);
-	__builtin_memcpy(l2buf, l2buf + ETH_ALEN, ETH_ALEN);
-	__builtin_memcpy(l2buf + ETH_ALEN, mac, ETH_ALEN);
 #ifdef XLB_HOOK_XDP
 	if (bpf_xdp_adjust_tail(ctx, (int)(l2 + XLB_TOOBIG_QUOTE) - (int)p->len))
 		return -1;
@@ -90,7 +90,10 @@ static __always_inline int icmp_too_big(xlb_ctx_t *ctx, const struct xlb_pkt *p,
 	end = ctx_data_end(ctx);
 	if (data + XLB_L2_MAX > end)
 		return XLB_ACT_DROP;
-	__builtin_memcpy(data, l2buf, XLB_L2_MAX);
+	/* replies' way round: destination <- the source, source <- the destination */
+	__builtin_memcpy(data, l2buf + ETH_ALEN, ETH_ALEN);
+	__builtin_memcpy(data + ETH_ALEN, l2buf, ETH_ALEN);
+	__builtin_memcpy(data + 2 * ETH_ALEN, l2buf + 2 * ETH_ALEN, XLB_L2_MAX - 2 * ETH_ALEN);
 	l2 &= 31;   /* <= XLB_L2_MAX, for the verifier */
 	ip = data + l2;
 	if (v6) {

@@ -13,6 +13,7 @@ struct xlb_tmp {
 	struct xlb_svc_key sk;
 	struct xlb_persist_key pk;
 	struct xlb_persist_entry pe;
+	__u8 l2[24];   /* icmp.h: the L2 header of a packet turned into ICMP too-big (off the slow path's stack) */
 };
 
 struct {

@@ -69,7 +69,8 @@ export async function main(argv: string[]): Promise<number> {
   act(run, async () => {
     const o = run.opts<RunOpts>();
     try {
-      const r = await vmRun({ kernel: o.kernel, command: run.processedArgs[0] as string[], cpus: o.cpus, memMiB: o.mem, timeoutS: o.timeout, accel: o.accel, log: o.log, verbose: o.quiet !== true });
+      const words = run.processedArgs[0] as string[];
+      const r = await vmRun({ kernel: o.kernel, command: words[0] === '--' ? words.slice(1) : words, cpus: o.cpus, memMiB: o.mem, timeoutS: o.timeout, accel: o.accel, log: o.log, verbose: o.quiet !== true });
       return r.exitCode;
     } catch (e) {
       // Not CMD's exit code: the run could not start (a kernel fetch failed, no qemu).

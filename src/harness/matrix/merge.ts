@@ -212,7 +212,7 @@ export function formatMatrix(s: MatrixSummary): string {
   }
   const names = [...rows.keys()];
   const nw = Math.max(8, ...names.map((n) => n.length));
-  const cw = Math.max(10, ...ks.map((k) => k.label.length));
+  const cw = Math.max(10, ...ks.map((k) => k.label.length), ...[...rows.values()].flatMap((m) => [...m.values()].map((r) => mark(r).length)));
   const differs = new Set(s.matrix.diffs.map((d) => `${d.scenario}  ${d.backend} ${d.hook}`));
   lines.push(`${'result'.padEnd(nw)}  ${ks.map((k) => k.label.padEnd(cw)).join('  ')}`);
   for (const n of names) {
