@@ -38,10 +38,16 @@ function writeJson(dir: string | undefined, suite: Suite, value: unknown): void 
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const cmd = command('bench', "Runs the performance suites (default: all) and prints each one's numbers beside the baseline measured in the same run.")
+  const cmd = command(
+    'bench',
+    "Runs the performance suites (default: all) and prints each one's numbers beside the baseline measured in the same run.",
+  )
     .option('-s, --suite <list>', `suites to run, comma-separated: ${SUITES.join(', ')} (default: all)`, listOf(SUITES))
     .option('-q, --quick', 'fewer iterations and sizes (a smoke run; the numbers are noisier)')
-    .option('-o, --out <dir>', 'where the report goes: DIR/<suite>.json, bench.json, report.md, charts (default reports/bench/<timestamp>/)')
+    .option(
+      '-o, --out <dir>',
+      'where the report goes: DIR/<suite>.json, bench.json, report.md, charts (default reports/bench/<timestamp>/)',
+    )
     .option('--rounds <n>', 'startup: rounds, the median is reported (default 10; 3 with --quick)', integer(1, 1000))
     .option('--xlb <file>', "startup: the launcher to measure (another checkout's xlb, to compare; default this one)");
   act(cmd, () => run(cmd.opts<Opts>(), argv));
@@ -62,7 +68,10 @@ async function run(o: Opts, argv: string[]): Promise<number> {
     switch (suite) {
       case 'startup': {
         const { formatStartup, runStartupBench } = await import('./startup/run.ts');
-        const r = await runStartupBench({ rounds: o.rounds ?? (quick ? 3 : 10), ...(o.xlb !== undefined ? { xlb: path.resolve(o.xlb) } : {}) });
+        const r = await runStartupBench({
+          rounds: o.rounds ?? (quick ? 3 : 10),
+          ...(o.xlb !== undefined ? { xlb: path.resolve(o.xlb) } : {}),
+        });
         console.log(formatStartup(r));
         writeJson(out, suite, r);
         report.other[suite] = { result: r, text: formatStartup(r) };

@@ -5,7 +5,15 @@ import type { BenchReport, Environment } from './report.ts';
 import { aimsMarkdown, labChart, labSection, updateReadme } from './report.ts';
 import type { LbConfig } from './lab/configs.ts';
 
-const wrk = (rps: number) => ({ requests: rps * 5, durationS: 5, requestsPerSec: rps, latencyP50Ms: 1, latencyP99Ms: 5, errors: { connect: 0, read: 0, write: 0, timeout: 0 }, non2xx: 0 });
+const wrk = (rps: number) => ({
+  requests: rps * 5,
+  durationS: 5,
+  requestsPerSec: rps,
+  latencyP50Ms: 1,
+  latencyP99Ms: 5,
+  errors: { connect: 0, read: 0, write: 0, timeout: 0 },
+  non2xx: 0,
+});
 
 function sample(config: LbConfig, round: number, rps: number, cps: number): Sample {
   return {
@@ -31,7 +39,15 @@ function result(): LabBenchResult {
     ...[40, 40, 40].map((v, i) => sample('haproxy', i + 1, v, v / 10)),
   ];
   const configs: LbConfig[] = ['direct', 'xlb-tc', 'nft-dnat', 'nginx', 'haproxy'];
-  return { options: { ...DEFAULT_LAB_BENCH, configs }, startedAt: '2026-12-02T00:20:00.000Z', durationS: 1, topology: 't', samples, failures: [], configs: summarizeSamples(samples, configs) };
+  return {
+    options: { ...DEFAULT_LAB_BENCH, configs },
+    startedAt: '2026-12-02T00:20:00.000Z',
+    durationS: 1,
+    topology: 't',
+    samples,
+    failures: [],
+    configs: summarizeSamples(samples, configs),
+  };
 }
 
 test('summarizeSamples: medians per configuration, ratios to direct and to nft-dnat; a missing figure stays null', (t) => {
@@ -61,10 +77,17 @@ test('labChart renders an SVG with every configuration', (t) => {
   for (const c of ['direct', 'xlb-tc', 'nft-dnat', 'nginx', 'haproxy']) t.true(svg.includes(c), c);
 });
 
-test("updateReadme replaces only the blocks of the suites the report has, and refuses a README without them", (t) => {
-  const env = { date: '2026-12-02T00:20:00.000Z', kernel: 'Linux 6.18', cpu: 'AMD EPYC', cpus: 2, uptimeStart: 'up 3:00, load average: 0.50, 0.40, 0.30' } as Environment;
+test('updateReadme replaces only the blocks of the suites the report has, and refuses a README without them', (t) => {
+  const env = {
+    date: '2026-12-02T00:20:00.000Z',
+    kernel: 'Linux 6.18',
+    cpu: 'AMD EPYC',
+    cpus: 2,
+    uptimeStart: 'up 3:00, load average: 0.50, 0.40, 0.30',
+  } as Environment;
   const rep: BenchReport = { command: 'xlb bench --suite lab', quick: false, environment: env, lab: result(), other: {} };
-  const harnessOld = '<!-- bench:harness:begin (written by xlb bench; edits here are overwritten) -->\nold harness\n<!-- bench:harness:end -->';
+  const harnessOld =
+    '<!-- bench:harness:begin (written by xlb bench; edits here are overwritten) -->\nold harness\n<!-- bench:harness:end -->';
   const readme = `# x\n<!-- bench:lab:begin (written by xlb bench; edits here are overwritten) -->\nold lab\n<!-- bench:lab:end -->\n\n${harnessOld}\ntail\n`;
   const out = updateReadme(readme, rep, '/nowhere/reports/bench/2026-12-02T00-20-00Z');
   t.false(out.includes('old lab'));

@@ -24,7 +24,6 @@ import { ROOT } from '../src/root.ts';
 
 echarts.use([BarChart, GridComponent, LegendComponent, MarkLineComponent, TitleComponent, SVGRenderer]);
 
-
 export interface Environment {
   date: string;
   hostname: string;
@@ -44,7 +43,10 @@ export interface Environment {
 
 async function firstLine(cmd: string, args: string[]): Promise<string> {
   const r = await execa(cmd, args, { reject: false, timeout: 5000 });
-  const text = `${r.stdout ?? ''}\n${r.stderr ?? ''}`.split('\n').map((l) => l.trim()).find((l) => l !== '');
+  const text = `${r.stdout ?? ''}\n${r.stderr ?? ''}`
+    .split('\n')
+    .map((l) => l.trim())
+    .find((l) => l !== '');
   return r.failed && text === undefined ? 'not installed' : (text ?? 'not installed');
 }
 
@@ -98,7 +100,10 @@ export interface BenchReport {
 
 /** A timestamp usable as a folder name: 2026-12-02T00-15-03Z. */
 export function stamp(d = new Date()): string {
-  return d.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
+  return d
+    .toISOString()
+    .replace(/\.\d+Z$/, 'Z')
+    .replace(/:/g, '-');
 }
 
 export function defaultReportDir(d = new Date()): string {
@@ -114,7 +119,10 @@ const AIMS = [
 /** Where xlb stands against the aims of issue 14, one line per xlb hook and metric. */
 export function aimsMarkdown(r: LabBenchResult): string {
   const by = new Map<string, ConfigSummary>(r.configs.map((c) => [c.config, c]));
-  const lines: string[] = ['| xlb | metric | ' + AIMS.map((a) => `vs ${a.vs} (aim ≥ ${a.factor.toFixed(1)}×)`).join(' | ') + ' |', `| --- | --- | ${AIMS.map(() => '---').join(' | ')} |`];
+  const lines: string[] = [
+    '| xlb | metric | ' + AIMS.map((a) => `vs ${a.vs} (aim ≥ ${a.factor.toFixed(1)}×)`).join(' | ') + ' |',
+    `| --- | --- | ${AIMS.map(() => '---').join(' | ')} |`,
+  ];
   for (const hook of ['xlb-tc', 'xlb-xdp'] as const) {
     const x = by.get(hook);
     if (x === undefined) continue;
@@ -150,11 +158,26 @@ export function labChart(r: LabBenchResult): string {
     type: 'bar',
     data: r.configs.map((c) => (c.vsDirect[key] === null ? null : Math.round((c.vsDirect[key] ?? 0) * 100) / 100)),
     label: { show: true, position: 'top', fontSize: 9, formatter: '{c}' },
-    ...(i === 0 ? { markLine: { symbol: 'none', silent: true, label: { position: 'insideEndTop', formatter: 'direct = 1.0' }, lineStyle: { type: 'dashed', color: '#555' }, data: [{ yAxis: 1 }] } } : {}),
+    ...(i === 0
+      ? {
+          markLine: {
+            symbol: 'none',
+            silent: true,
+            label: { position: 'insideEndTop', formatter: 'direct = 1.0' },
+            lineStyle: { type: 'dashed', color: '#555' },
+            data: [{ yAxis: 1 }],
+          },
+        }
+      : {}),
   }));
   chart.setOption({
     animation: false,
-    title: { text: `× direct, median of ${r.options.rounds} (${r.startedAt.slice(0, 16)}Z)`, left: 'center', top: 6, textStyle: { fontSize: 13, fontWeight: 'normal' } },
+    title: {
+      text: `× direct, median of ${r.options.rounds} (${r.startedAt.slice(0, 16)}Z)`,
+      left: 'center',
+      top: 6,
+      textStyle: { fontSize: 13, fontWeight: 'normal' },
+    },
     legend: { bottom: 4 },
     grid: { left: 50, right: 20, top: 52, bottom: 60 },
     xAxis: { type: 'category', data: names },
@@ -170,7 +193,12 @@ export function harnessChart(r: HarnessBenchResult): string {
   const chart = echarts.init(null, null, { renderer: 'svg', ssr: true, width: 520, height: 300 });
   chart.setOption({
     animation: false,
-    title: { text: `whole suite per backend (${r.options.hooks.join('+')}), seconds`, left: 'center', top: 6, textStyle: { fontSize: 13, fontWeight: 'normal' } },
+    title: {
+      text: `whole suite per backend (${r.options.hooks.join('+')}), seconds`,
+      left: 'center',
+      top: 6,
+      textStyle: { fontSize: 13, fontWeight: 'normal' },
+    },
     grid: { left: 60, right: 20, top: 40, bottom: 40 },
     xAxis: { type: 'category', data: r.suites.map((s) => s.backend) },
     yAxis: { type: 'value', min: 0, name: 's' },
@@ -204,9 +232,13 @@ export function sampleErrors(r: LabBenchResult): string {
       ['close', s.close],
     ] as const) {
       const e = w.errors.connect + w.errors.read + w.errors.write + w.errors.timeout;
-      if (e > 0 || w.non2xx > 0) bad.push(`${s.config} r${s.round} ${what}: socket errors ${JSON.stringify(w.errors)}, non-2xx ${w.non2xx}`);
+      if (e > 0 || w.non2xx > 0)
+        bad.push(`${s.config} r${s.round} ${what}: socket errors ${JSON.stringify(w.errors)}, non-2xx ${w.non2xx}`);
     }
-    if (s.udp !== null && s.udp.delivered < s.udp.sent) bad.push(`${s.config} r${s.round} UDP: ${s.udp.delivered.toLocaleString('en-US')} of ${s.udp.sent.toLocaleString('en-US')} delivered`);
+    if (s.udp !== null && s.udp.delivered < s.udp.sent)
+      bad.push(
+        `${s.config} r${s.round} UDP: ${s.udp.delivered.toLocaleString('en-US')} of ${s.udp.sent.toLocaleString('en-US')} delivered`,
+      );
   }
   for (const f of r.failures ?? []) bad.push(`${f.config} r${f.round} FAILED (not measured): ${f.error.split('\n')[0] ?? ''}`);
   return bad.length === 0 ? 'No socket errors, no non-2xx answers, every UDP packet delivered.' : `Errors and losses: ${bad.join('; ')}.`;
@@ -234,7 +266,16 @@ export function labSection(r: LabBenchResult): string {
 }
 
 export function reportMarkdown(rep: BenchReport): string {
-  const out: string[] = [`# xlb bench, ${rep.environment.date}${rep.quick ? ' (--quick: a smoke run, figures not comparable)' : ''}`, '', '```', rep.command, '```', '', environmentMarkdown(rep.environment), ''];
+  const out: string[] = [
+    `# xlb bench, ${rep.environment.date}${rep.quick ? ' (--quick: a smoke run, figures not comparable)' : ''}`,
+    '',
+    '```',
+    rep.command,
+    '```',
+    '',
+    environmentMarkdown(rep.environment),
+    '',
+  ];
   if (rep.lab !== undefined) out.push(labSection(rep.lab), '', '![lab](lab.svg)', '');
   if (rep.harness !== undefined) out.push('### harness', '', harnessMarkdown(rep.harness), '', '![harness](harness.svg)', '');
   for (const [name, o] of Object.entries(rep.other)) {
@@ -278,7 +319,10 @@ export function updateReadme(readme: string, rep: BenchReport, reportDir: string
     if (block === undefined) continue;
     const a = out.indexOf(begin(suite));
     const b = out.indexOf(end(suite));
-    if (a < 0 || b < a) throw new Error(`README.md has no bench block for ${suite}: add the two lines\n${begin(suite)}\n${end(suite)}\nwhere its latest table belongs`);
+    if (a < 0 || b < a)
+      throw new Error(
+        `README.md has no bench block for ${suite}: add the two lines\n${begin(suite)}\n${end(suite)}\nwhere its latest table belongs`,
+      );
     out = `${out.slice(0, a)}${begin(suite)}\n${block}\n${out.slice(b)}`;
   }
   return out;

@@ -54,9 +54,15 @@ export function namespaceFetch(lab: Lab, node: string): (url: string, init: Requ
       if (typeof init.body !== 'string') throw new TypeError('namespaceFetch: only string bodies');
       args.push('--data-binary', '@-');
     }
-    const r = await lab.exec(node, 'curl', [...args, url], { timeoutMs: 65_000, reject: false, ...(typeof init.body === 'string' ? { input: init.body } : {}) });
+    const r = await lab.exec(node, 'curl', [...args, url], {
+      timeoutMs: 65_000,
+      reject: false,
+      ...(typeof init.body === 'string' ? { input: init.body } : {}),
+    });
     if (r.exitCode !== 0) {
-      throw new TypeError('fetch failed', { cause: { code: CURL_CODES[r.exitCode] ?? `curl exit ${r.exitCode}`, message: `${r.stderr.trim()} (curl in ${lab.netns(node)})` } });
+      throw new TypeError('fetch failed', {
+        cause: { code: CURL_CODES[r.exitCode] ?? `curl exit ${r.exitCode}`, message: `${r.stderr.trim()} (curl in ${lab.netns(node)})` },
+      });
     }
     const cut = r.stdout.lastIndexOf('\n');
     const text = r.stdout.slice(0, cut);

@@ -164,9 +164,21 @@ function dsr(p: BuiltinParams): TopologySpec {
 }
 
 export const BUILTINS: Record<string, BuiltinInfo> = {
-  'two-arm': { name: 'two-arm', summary: 'client network ↔ LB ↔ backend network (default)', maxClients: 200, maxBackends: 200, build: twoArm },
+  'two-arm': {
+    name: 'two-arm',
+    summary: 'client network ↔ LB ↔ backend network (default)',
+    maxClients: 200,
+    maxBackends: 200,
+    build: twoArm,
+  },
   'one-arm': { name: 'one-arm', summary: 'clients, LB and backends on one segment', maxClients: 89, maxBackends: 150, build: oneArm },
-  dsr: { name: 'dsr', summary: 'backends hold the VIP on lo and reply via a router, not the LB', maxClients: 200, maxBackends: 200, build: dsr },
+  dsr: {
+    name: 'dsr',
+    summary: 'backends hold the VIP on lo and reply via a router, not the LB',
+    maxClients: 200,
+    maxBackends: 200,
+    build: dsr,
+  },
 };
 
 /** A built-in topology with parameters (missing ones take DEFAULT_PARAMS). */
@@ -176,7 +188,10 @@ export function builtinTopology(name: string, params: Partial<BuiltinParams> = {
     throw new Error(`unknown topology '${name}': the built-ins are ${Object.keys(BUILTINS).join(', ')} (or give a .yaml/.json file)`);
   }
   const p: BuiltinParams = { ...DEFAULT_PARAMS, ...params };
-  for (const [k, max] of [['clients', info.maxClients], ['backends', info.maxBackends]] as const) {
+  for (const [k, max] of [
+    ['clients', info.maxClients],
+    ['backends', info.maxBackends],
+  ] as const) {
     const v = p[k];
     if (!Number.isInteger(v) || v < 1 || v > max) throw new Error(`${name}: ${k} must be an integer 1-${max}, got ${String(v)}`);
   }

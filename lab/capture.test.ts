@@ -8,8 +8,15 @@ import { runClient, startServers } from './traffic/tools.ts';
 
 function summary(ps: CapturedPacket[]): string[] {
   return ps.map(({ frame: f }) => {
-    const l4 = f.icmp !== undefined ? `icmp ${f.icmp.typeName}` : f.udp !== undefined ? `udp ${f.udp.sport}>${f.udp.dport}` : f.tcp !== undefined ? `tcp ${f.tcp.flagString}` : `ethertype 0x${(f.etherType ?? 0).toString(16)}`;
-    return `${f.ip?.src ?? '?'}>${f.ip?.dst ?? '?'} ttl=${f.ip?.version === 4 ? f.ip.ttl : f.ip?.hopLimit ?? '?'} ${l4}`;
+    const l4 =
+      f.icmp !== undefined
+        ? `icmp ${f.icmp.typeName}`
+        : f.udp !== undefined
+          ? `udp ${f.udp.sport}>${f.udp.dport}`
+          : f.tcp !== undefined
+            ? `tcp ${f.tcp.flagString}`
+            : `ethertype 0x${(f.etherType ?? 0).toString(16)}`;
+    return `${f.ip?.src ?? '?'}>${f.ip?.dst ?? '?'} ttl=${f.ip?.version === 4 ? f.ip.ttl : (f.ip?.hopLimit ?? '?')} ${l4}`;
   });
 }
 

@@ -99,7 +99,21 @@ export class Capture {
     const started = await Promise.allSettled(
       files.map((f) => {
         // -Z root: Debian's tcpdump drops to user tcpdump, which could not write the run folder.
-        const args = ['-i', f.ifname, '-w', f.path, '-U', '--immediate-mode', '-n', '-s', String(opts.snaplen ?? 0), '-B', String(opts.bufferKiB ?? 16384), '-Z', 'root'];
+        const args = [
+          '-i',
+          f.ifname,
+          '-w',
+          f.path,
+          '-U',
+          '--immediate-mode',
+          '-n',
+          '-s',
+          String(opts.snaplen ?? 0),
+          '-B',
+          String(opts.bufferKiB ?? 16384),
+          '-Z',
+          'root',
+        ];
         if (opts.filter !== undefined) args.push(opts.filter);
         return lab.spawn(f.node, 'tcpdump', args, { ready: /listening on/, readyTimeoutMs: 10_000 });
       }),
@@ -141,7 +155,10 @@ export class Capture {
   /** The pcap file of a node's interface (on `segment`, or its only one). */
   file(node: string, segment?: string): string {
     const f = this.files.find((x) => x.node === node && (segment === undefined || x.segment === segment));
-    if (f === undefined) throw new Error(`capture: no pcap for ${node}${segment !== undefined ? ` on ${segment}` : ''} (captured: ${this.files.map((x) => `${x.node}/${x.segment}`).join(', ')})`);
+    if (f === undefined)
+      throw new Error(
+        `capture: no pcap for ${node}${segment !== undefined ? ` on ${segment}` : ''} (captured: ${this.files.map((x) => `${x.node}/${x.segment}`).join(', ')})`,
+      );
     return f.path;
   }
 }

@@ -10,7 +10,19 @@
 //   xlb lab bench [TOPOLOGY|FILE] [parameters as for up] [--runs N]   (up/down times, median)
 //   xlb lab capture [--name N] [--seconds S] [--dir DIR] [--filter EXPR] [NODE[:SEGMENT]]…
 import { spawnSync } from 'node:child_process';
-import { act, command, InvalidArgumentError, integer, jsonOption, Option, printJson, repeat, runCommand, sub, UsageError } from '../src/cli-kit.ts';
+import {
+  act,
+  command,
+  InvalidArgumentError,
+  integer,
+  jsonOption,
+  Option,
+  printJson,
+  repeat,
+  runCommand,
+  sub,
+  UsageError,
+} from '../src/cli-kit.ts';
 import type { Command } from '../src/cli-kit.ts';
 import { describe } from '../src/packet/index.ts';
 import { BUILTINS } from './builtins.ts';
@@ -109,12 +121,18 @@ async function down(o: DownOpts): Promise<number> {
   });
   if (o.json === true) printJson(r);
   else if (o.dryRun === true) {
-    console.log(`would remove: labs ${r.labs.join(' ') || '-'}; namespaces ${r.namespaces.join(' ') || '-'}; host links ${r.links.join(' ') || '-'}; processes ${r.processes.join(' ') || '-'}`);
+    console.log(
+      `would remove: labs ${r.labs.join(' ') || '-'}; namespaces ${r.namespaces.join(' ') || '-'}; host links ${r.links.join(' ') || '-'}; processes ${r.processes.join(' ') || '-'}`,
+    );
   } else {
-    console.log(`removed ${r.labs.length} lab(s)${r.labs.length > 0 ? ` (${r.labs.join(', ')})` : ''}, ${r.namespaces.length} namespace(s), ${r.links.length} host link(s), ${r.processes.length} process(es)`);
+    console.log(
+      `removed ${r.labs.length} lab(s)${r.labs.length > 0 ? ` (${r.labs.join(', ')})` : ''}, ${r.namespaces.length} namespace(s), ${r.links.length} host link(s), ${r.processes.length} process(es)`,
+    );
   }
   if (r.survivors.length > 0) {
-    console.error(`xlb lab down: processes ${r.survivors.join(', ')} survived SIGKILL (uninterruptible?); check 'ps -o pid,stat,cmd -p ${r.survivors.join(',')}'`);
+    console.error(
+      `xlb lab down: processes ${r.survivors.join(', ')} survived SIGKILL (uninterruptible?); check 'ps -o pid,stat,cmd -p ${r.survivors.join(',')}'`,
+    );
     return 1;
   }
   return 0;
@@ -123,7 +141,13 @@ async function down(o: DownOpts): Promise<number> {
 function ls(json: boolean): number {
   const { states, broken } = listStates();
   const known = new Set(states.map((s) => s.id));
-  const orphans = [...new Set(labNetnsNames().map((n) => n.split('-')[1] ?? '').filter((id) => !known.has(id)))];
+  const orphans = [
+    ...new Set(
+      labNetnsNames()
+        .map((n) => n.split('-')[1] ?? '')
+        .filter((id) => !known.has(id)),
+    ),
+  ];
   if (json) {
     printJson({ labs: states.map((s) => ({ ...s, stale: ownerIsDead(s) })), orphanIds: orphans, broken });
     return 0;
@@ -131,9 +155,12 @@ function ls(json: boolean): number {
   if (states.length === 0) console.log('no labs');
   for (const s of states) {
     const owner = s.owner === null ? 'detached' : `pid ${s.owner.pid}${ownerIsDead(s) ? ' (dead: xlb lab down --stale)' : ''}`;
-    console.log(`${s.name.padEnd(20)} id ${s.id}  ${s.topology.spec.name.padEnd(8)} ${String(s.topology.nodes.length).padStart(3)} nodes  ${s.status.padEnd(8)} ${String(s.processes.length).padStart(3)} procs  owner ${owner}  since ${s.createdAt}`);
+    console.log(
+      `${s.name.padEnd(20)} id ${s.id}  ${s.topology.spec.name.padEnd(8)} ${String(s.topology.nodes.length).padStart(3)} nodes  ${s.status.padEnd(8)} ${String(s.processes.length).padStart(3)} procs  owner ${owner}  since ${s.createdAt}`,
+    );
   }
-  if (orphans.length > 0) console.log(`namespaces without a state file (crashed runs?): ids ${orphans.join(', ')} — xlb lab down --id ID or --all`);
+  if (orphans.length > 0)
+    console.log(`namespaces without a state file (crashed runs?): ids ${orphans.join(', ')} — xlb lab down --id ID or --all`);
   for (const b of broken) console.log(`unreadable state file: ${b}`);
   return 0;
 }
@@ -141,7 +168,8 @@ function ls(json: boolean): number {
 function onlyLab(name: string | undefined): string {
   if (name !== undefined) return name;
   const { states } = listStates();
-  if (states.length !== 1) throw new UsageError(`${states.length} labs exist: say which with --name (${states.map((s) => s.name).join(', ') || 'none'})`);
+  if (states.length !== 1)
+    throw new UsageError(`${states.length} labs exist: say which with --name (${states.map((s) => s.name).join(', ') || 'none'})`);
   return states[0]?.name ?? '';
 }
 
@@ -166,7 +194,9 @@ async function capture(pointArgs: string[], o: CaptureOpts): Promise<number> {
     ...(o.dir !== undefined ? { dir: o.dir } : {}),
     ...(o.filter !== undefined ? { filter: o.filter } : {}),
   });
-  console.error(`capturing ${cap.files.map((f) => `${f.node}:${f.segment}`).join(' ')} into ${cap.dir} — ${seconds !== undefined ? `${seconds} s` : 'Ctrl-C to stop'}`);
+  console.error(
+    `capturing ${cap.files.map((f) => `${f.node}:${f.segment}`).join(' ')} into ${cap.dir} — ${seconds !== undefined ? `${seconds} s` : 'Ctrl-C to stop'}`,
+  );
   await new Promise<void>((resolve) => {
     const done = (): void => {
       process.off('SIGINT', done);
@@ -220,7 +250,10 @@ async function bench(topology: string, o: TopoOpts & { runs: number }): Promise<
 
 export async function main(argv: string[]): Promise<number> {
   const lab = command('lab', 'Network-namespace topologies: bring them up and down, look inside, capture.').enablePositionalOptions();
-  const upCmd = topoOptions(sub(lab, 'up', 'Brings a topology up, detached (it outlives the command; xlb lab down removes it).')).option('--servers', `start the lab server on every backend (HTTP ${SERVER_PORTS.http}, TCP ${SERVER_PORTS.tcp}, UDP ${SERVER_PORTS.udp})`);
+  const upCmd = topoOptions(sub(lab, 'up', 'Brings a topology up, detached (it outlives the command; xlb lab down removes it).')).option(
+    '--servers',
+    `start the lab server on every backend (HTTP ${SERVER_PORTS.http}, TCP ${SERVER_PORTS.tcp}, UDP ${SERVER_PORTS.udp})`,
+  );
   act(upCmd, () => up(upCmd.processedArgs[0] as string, upCmd.opts<TopoOpts>()));
   const downCmd = sub(lab, 'down', 'Removes labs: their namespaces, host links, processes and pins.')
     .option('--name <name>', 'the lab of this name; repeatable', repeat)
@@ -237,18 +270,31 @@ export async function main(argv: string[]): Promise<number> {
     .argument('<node>', 'the node')
     .argument('[cmd...]', 'the command and its arguments (after --)')
     .passThroughOptions();
-  act(execCmd, () => exec(execCmd.processedArgs[0] as string, (execCmd.processedArgs[1] as string[] | undefined) ?? [], execCmd.opts<{ name?: string }>().name));
+  act(execCmd, () =>
+    exec(
+      execCmd.processedArgs[0] as string,
+      (execCmd.processedArgs[1] as string[] | undefined) ?? [],
+      execCmd.opts<{ name?: string }>().name,
+    ),
+  );
   const showCmd = topoOptions(sub(lab, 'show', 'Prints the diagram of a topology; creates nothing.'));
   act(showCmd, () => show(showCmd.processedArgs[0] as string, showCmd.opts<TopoOpts>()));
   const topoCmd = sub(lab, 'topologies', 'Lists the built-in topologies.').addOption(jsonOption());
   act(topoCmd, () => {
-    if (topoCmd.opts<{ json?: boolean }>().json === true) printJson(Object.values(BUILTINS).map((b) => ({ name: b.name, summary: b.summary })));
+    if (topoCmd.opts<{ json?: boolean }>().json === true)
+      printJson(Object.values(BUILTINS).map((b) => ({ name: b.name, summary: b.summary })));
     else for (const b of Object.values(BUILTINS)) console.log(`${b.name.padEnd(8)} ${b.summary}`);
     return 0;
   });
-  const benchCmd = topoOptions(sub(lab, 'bench', 'Times bring-up and teardown of a topology (median of --runs).')).addOption(new Option('--runs <n>', 'runs').argParser(integer(1, 1000)).default(10));
+  const benchCmd = topoOptions(sub(lab, 'bench', 'Times bring-up and teardown of a topology (median of --runs).')).addOption(
+    new Option('--runs <n>', 'runs').argParser(integer(1, 1000)).default(10),
+  );
   act(benchCmd, () => bench(benchCmd.processedArgs[0] as string, benchCmd.opts<TopoOpts & { runs: number }>()));
-  const capCmd = sub(lab, 'capture', "Captures a running lab's links (default: all) until --seconds pass or Ctrl-C, then lists the packets.")
+  const capCmd = sub(
+    lab,
+    'capture',
+    "Captures a running lab's links (default: all) until --seconds pass or Ctrl-C, then lists the packets.",
+  )
     .argument('[points...]', 'NODE or NODE:SEGMENT')
     .option('--name <name>', 'the lab (default: the only one)')
     .option('--seconds <s>', 'stop after S seconds (up to 86400)', (v: string) => {

@@ -41,8 +41,18 @@ interface Opts {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const cmd = command('demo', `Brings up the two-arm lab (1 client, N backends, dual stack), starts the xlb agent in the LB namespace, adds a TCP service on ${VIP.ipv4}:7000 and an HTTP service on [${VIP.ipv6}]:80, sends real traffic and prints the distribution, the conntrack table and the counters. Exit 1 when a connection failed or a backend got no traffic.`)
-    .addOption(new Option('--hook <hook>', 'attach point; with xdp the senders\' tx checksum offload is turned off (XDP cannot see partial checksums, docs/datapath.md)').choices(['tc', 'xdp']).default('tc'))
+  const cmd = command(
+    'demo',
+    `Brings up the two-arm lab (1 client, N backends, dual stack), starts the xlb agent in the LB namespace, adds a TCP service on ${VIP.ipv4}:7000 and an HTTP service on [${VIP.ipv6}]:80, sends real traffic and prints the distribution, the conntrack table and the counters. Exit 1 when a connection failed or a backend got no traffic.`,
+  )
+    .addOption(
+      new Option(
+        '--hook <hook>',
+        "attach point; with xdp the senders' tx checksum offload is turned off (XDP cannot see partial checksums, docs/datapath.md)",
+      )
+        .choices(['tc', 'xdp'])
+        .default('tc'),
+    )
     .addOption(new Option('--backends <n>', 'backends (1 to 8)').argParser(integer(1, 8)).default(3))
     .addOption(new Option('--connections <n>', 'TCP connections to the IPv4 service (1 to 5000)').argParser(integer(1, 5000)).default(300))
     .addOption(new Option('--algorithm <algo>', 'algorithm of both services').choices(ALGORITHMS).default('maglev'));
@@ -58,7 +68,8 @@ async function run(o: Opts): Promise<number> {
 
   section('machine (xlb doctor)');
   const doctor = runChecks();
-  for (const b of doctor.backends) console.log(`  ${b.backend.padEnd(5)} ${b.usable ? 'can run here' : `cannot run: ${b.blockers.join(', ')}`}`);
+  for (const b of doctor.backends)
+    console.log(`  ${b.backend.padEnd(5)} ${b.usable ? 'can run here' : `cannot run: ${b.blockers.join(', ')}`}`);
   if (doctor.backends.find((b) => b.backend === 'lab')?.usable !== true) {
     console.error('xlb demo: the lab cannot run on this machine; `xlb doctor` says why.');
     return 1;
@@ -84,9 +95,35 @@ async function run(o: Opts): Promise<number> {
     const v4 = backends.map((b) => lab.iface(b, 'backends').ipv4);
     const v6 = backends.map((b) => lab.iface(b, 'backends').ipv6);
     console.log(`$ xlb lb add tcp4 --vip ${VIP.ipv4} --port 7000 --algorithm ${algorithm} ...`);
-    console.log(await xlb('lb', 'add', 'tcp4', '--vip', VIP.ipv4, '--port', '7000', '--algorithm', algorithm, ...v4.flatMap((a) => ['--endpoint', `${a}:7000`])));
+    console.log(
+      await xlb(
+        'lb',
+        'add',
+        'tcp4',
+        '--vip',
+        VIP.ipv4,
+        '--port',
+        '7000',
+        '--algorithm',
+        algorithm,
+        ...v4.flatMap((a) => ['--endpoint', `${a}:7000`]),
+      ),
+    );
     console.log(`$ xlb lb add http6 --vip ${VIP.ipv6} --port 80 --algorithm ${algorithm} ...`);
-    console.log(await xlb('lb', 'add', 'http6', '--vip', VIP.ipv6, '--port', '80', '--algorithm', algorithm, ...v6.flatMap((a) => ['--endpoint', `[${a}]:80`])));
+    console.log(
+      await xlb(
+        'lb',
+        'add',
+        'http6',
+        '--vip',
+        VIP.ipv6,
+        '--port',
+        '80',
+        '--algorithm',
+        algorithm,
+        ...v6.flatMap((a) => ['--endpoint', `[${a}]:80`]),
+      ),
+    );
     console.log('$ xlb lb ls');
     console.log(await xlb('lb', 'ls'));
 
@@ -96,7 +133,14 @@ async function run(o: Opts): Promise<number> {
 
     const httpCount = Math.min(60, connections);
     section(`traffic: ${httpCount} HTTP requests from c1 to [${VIP.ipv6}]:80 (new connection each)`);
-    const http = await runClient(lab, 'c1', { proto: 'http', target: VIP.ipv6, port: 80, count: httpCount, concurrency: 5, keepAlive: false });
+    const http = await runClient(lab, 'c1', {
+      proto: 'http',
+      target: VIP.ipv6,
+      port: 80,
+      count: httpCount,
+      concurrency: 5,
+      keepAlive: false,
+    });
     console.log(distributionTable(http, backends));
 
     section('conntrack: 6 long-lived connections held open (xlb ct ls --service tcp4 --state ESTABLISHED)');
@@ -109,7 +153,11 @@ async function run(o: Opts): Promise<number> {
     section('datapath counters (xlb stats)');
     console.log(await xlb('stats'));
 
-    for (const [what, r] of [['tcp4', tcp], ['http6', http], ['held', heldReport]] as const) {
+    for (const [what, r] of [
+      ['tcp4', tcp],
+      ['http6', http],
+      ['held', heldReport],
+    ] as const) {
       if (r.summary.errors > 0) {
         const first = r.results.find((c) => c.error !== null);
         problems.push(`${what}: ${r.summary.errors} of ${r.summary.count} connections failed (first: ${first?.error ?? '?'})`);
@@ -122,7 +170,9 @@ async function run(o: Opts): Promise<number> {
     if (problems.length > 0) {
       for (const p of problems) console.log(`FAIL  ${p}`);
     } else {
-      console.log(`ok    ${tcp.summary.ok + http.summary.ok + heldReport.summary.ok} connections balanced over ${backends.length} backends, none failed`);
+      console.log(
+        `ok    ${tcp.summary.ok + http.summary.ok + heldReport.summary.ok} connections balanced over ${backends.length} backends, none failed`,
+      );
     }
     return problems.length > 0 ? 1 : 0;
   } finally {

@@ -33,7 +33,10 @@ function twoSegments(t: ResolvedTopology, a: string, b: string): string[] {
     const rt = right[r];
     const lpart = l !== undefined ? `  ${l.name.padEnd(4)} ${memberHost(t, l, a).padStart(4)} ──`.padEnd(L, '─') : ' '.repeat(L);
     const lbus = l !== undefined && m !== undefined ? '┼' : l !== undefined ? '┤' : m !== undefined ? '├' : '│';
-    const mpart = m !== undefined ? `── ${memberHost(t, m, a).padEnd(4)} [${m.name}] ${memberHost(t, m, b).padStart(4)} `.padEnd(M, '─') : ' '.repeat(M);
+    const mpart =
+      m !== undefined
+        ? `── ${memberHost(t, m, a).padEnd(4)} [${m.name}] ${memberHost(t, m, b).padStart(4)} `.padEnd(M, '─')
+        : ' '.repeat(M);
     const rbus = m !== undefined && rt !== undefined ? '┼' : m !== undefined ? '┤' : rt !== undefined ? '├' : '│';
     const rpart = rt !== undefined ? `── ${memberHost(t, rt, b).padEnd(4)} ${rt.name}` : '';
     lines.push(`${lpart}${lbus}${mpart}${rbus}${rpart}`);
@@ -52,21 +55,31 @@ function bus(t: ResolvedTopology, seg: string): string[] {
 export function renderDiagram(t: ResolvedTopology, labName?: string): string {
   const out: string[] = [];
   out.push(`lab ${labName ?? t.id} (id ${t.id}) · ${t.spec.name}${t.spec.description !== undefined ? ` · ${t.spec.description}` : ''}`);
-  if (t.spec.vip !== undefined) out.push(`VIPs ${t.spec.vip.ipv4}${t.spec.vip.ipv6 !== undefined ? `, ${t.spec.vip.ipv6}` : ''} → routed to ${t.spec.vip.lb}`);
+  if (t.spec.vip !== undefined)
+    out.push(`VIPs ${t.spec.vip.ipv4}${t.spec.vip.ipv6 !== undefined ? `, ${t.spec.vip.ipv6}` : ''} → routed to ${t.spec.vip.lb}`);
   out.push('');
   const segs = t.spec.segments.map((s) => s.name);
   const [a, b] = segs;
   if (segs.length === 2 && a !== undefined && b !== undefined) out.push(...twoSegments(t, a, b));
   else for (const s of segs) out.push(...bus(t, s), '');
   out.push('');
-  out.push(`  ${'node'.padEnd(5)} ${'role'.padEnd(8)} ${'interface'.padEnd(16)} ${'segment'.padEnd(10)} ${'ipv4'.padEnd(16)} ${'ipv6'.padEnd(18)} ${'mac'.padEnd(18)} offload`);
+  out.push(
+    `  ${'node'.padEnd(5)} ${'role'.padEnd(8)} ${'interface'.padEnd(16)} ${'segment'.padEnd(10)} ${'ipv4'.padEnd(16)} ${'ipv6'.padEnd(18)} ${'mac'.padEnd(18)} offload`,
+  );
   for (const n of t.nodes) {
     for (const i of n.ifaces) {
-      out.push(`  ${n.name.padEnd(5)} ${n.role.padEnd(8)} ${i.ifname.padEnd(16)} ${i.segment.padEnd(10)} ${i.ipv4.padEnd(16)} ${(i.ipv6 ?? '-').padEnd(18)} ${i.mac.padEnd(18)} ${i.offload ? 'on' : 'off'}`);
+      out.push(
+        `  ${n.name.padEnd(5)} ${n.role.padEnd(8)} ${i.ifname.padEnd(16)} ${i.segment.padEnd(10)} ${i.ipv4.padEnd(16)} ${(i.ipv6 ?? '-').padEnd(18)} ${i.mac.padEnd(18)} ${i.offload ? 'on' : 'off'}`,
+      );
     }
   }
   const lp = t.nodes.filter((n) => n.localPrefixes.length > 0);
   if (lp.length > 0) out.push('', `  local (on lo): ${lp.map((n) => `${n.name} ${n.localPrefixes.join(' ')}`).join('; ')}`);
-  out.push(`  namespaces: ${t.nodes.map((n) => n.netns).concat(t.switches.map((s) => s.netns)).join(' ')}`);
+  out.push(
+    `  namespaces: ${t.nodes
+      .map((n) => n.netns)
+      .concat(t.switches.map((s) => s.netns))
+      .join(' ')}`,
+  );
   return out.join('\n');
 }

@@ -32,7 +32,15 @@ test('two-arm: client reaches lb and backends through it, backends reach clients
     const st = readState(lab.name);
     t.is(st?.status, 'up');
     t.is(st?.owner?.pid, process.pid);
-    const c1 = await pings(lab, 'c1', ['198.18.1.1', '198.18.2.1', '198.18.2.11', '198.18.2.12', '198.18.2.13', 'fd00:18:1::1', 'fd00:18:2::13']);
+    const c1 = await pings(lab, 'c1', [
+      '198.18.1.1',
+      '198.18.2.1',
+      '198.18.2.11',
+      '198.18.2.12',
+      '198.18.2.13',
+      'fd00:18:1::1',
+      'fd00:18:2::13',
+    ]);
     t.true(Object.values(c1).every(Boolean), JSON.stringify(c1));
     const b2 = await pings(lab, 'b2', ['198.18.2.1', '198.18.2.11', '198.18.1.11', 'fd00:18:1::11']);
     t.true(Object.values(b2).every(Boolean), JSON.stringify(b2));
@@ -85,7 +93,10 @@ test('dsr: backends own the VIPs without answering ARP for them; replies go via 
 });
 
 test('two labs side by side; close is idempotent; single stack and offload off', async (t) => {
-  const [a, b] = await Promise.all([Lab.up('two-arm', { params: { backends: 1 } }), Lab.up('two-arm', { params: { backends: 2, ipv6: false, offload: false } })]);
+  const [a, b] = await Promise.all([
+    Lab.up('two-arm', { params: { backends: 1 } }),
+    Lab.up('two-arm', { params: { backends: 2, ipv6: false, offload: false } }),
+  ]);
   try {
     t.not(a.id, b.id);
     // Same addresses, separate worlds.
@@ -133,7 +144,10 @@ test('a bring-up that fails half-way removes what it made and says why', async (
   const e = await t.throwsAsync(Lab.up(spec, { name: `failing-${process.pid}` }));
   t.regex(e?.message ?? '', /failed to come up and was removed: setting up xlb-[0-9a-z]{5}-c1: .*(gateway|Nexthop)/i);
   const id = /xlb-([0-9a-z]{5})-c1/.exec(e?.message ?? '')?.[1] ?? '?';
-  t.deepEqual(labNetnsNames().filter((n) => n.startsWith(`xlb-${id}-`)), []);
+  t.deepEqual(
+    labNetnsNames().filter((n) => n.startsWith(`xlb-${id}-`)),
+    [],
+  );
   t.is(readState(`failing-${process.pid}`), undefined);
 });
 
@@ -146,13 +160,20 @@ test('observation helpers read addresses, routes, neighbours, tc filters and off
     t.true(a.some((x) => x.ifname === lbIf && x.addr_info.some((i) => i.local === 'fd00:18:1::1')));
     t.true((await routes(lab, 'c1')).some((r) => r.dst === '198.18.100.0/24' && r.gateway === '198.18.1.1'));
     t.true((await routes(lab, 'c1', 6)).some((r) => r.dst === 'fd00:18:100::/64'));
-    t.true((await neighbours(lab, 'c1')).some((n) => n.dst === '198.18.1.1' && n.lladdr === lab.iface('lb', 'clients').mac && n.state.includes('PERMANENT')));
+    t.true(
+      (await neighbours(lab, 'c1')).some(
+        (n) => n.dst === '198.18.1.1' && n.lladdr === lab.iface('lb', 'clients').mac && n.state.includes('PERMANENT'),
+      ),
+    );
     t.deepEqual(await tcFilters(lab, 'lb', lbIf, 'ingress'), []);
     await lab.exec('lb', 'tc', ['qdisc', 'add', 'dev', lbIf, 'clsact']);
     // u32 without an action: available on any kernel with clsact (matchall/gact may be modules).
     await lab.exec('lb', 'tc', ['filter', 'add', 'dev', lbIf, 'ingress', 'protocol', 'all', 'u32', 'match', 'u32', '0', '0']);
     const f = (await tcFilters(lab, 'lb', lbIf, 'ingress')) as { kind?: string }[];
-    t.true(f.some((x) => x.kind === 'u32'), JSON.stringify(f));
+    t.true(
+      f.some((x) => x.kind === 'u32'),
+      JSON.stringify(f),
+    );
     const feat = await offloadFeatures(lab, 'lb', lbIf);
     t.is(feat['tx-checksumming'], true);
     t.is((await links(lab, 'lb')).find((l) => l.ifname === lbIf)?.ifalias, 'clients');

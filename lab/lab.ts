@@ -201,7 +201,9 @@ export class Lab {
     checkLabName(name);
     const existing = readState(name);
     if (existing !== undefined) {
-      throw new Error(`a lab named '${name}' already exists (id ${existing.id}): take it down first with 'xlb lab down --name ${name}', or pick another --name`);
+      throw new Error(
+        `a lab named '${name}' already exists (id ${existing.id}): take it down first with 'xlb lab down --name ${name}', or pick another --name`,
+      );
     }
     const resolved = resolveTopology(spec, id);
     const runDir = opts.runDir ?? path.join(os.tmpdir(), `xlb-${id}`);
@@ -349,7 +351,9 @@ export class Lab {
     const res: ExecResult = { exitCode: r.exitCode ?? -1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
     if (r.timedOut) throw new Error(`${this.name}/${node}: '${cmd} ${args.join(' ')}' did not finish within ${timeoutMs} ms`);
     if (opts.reject !== false && res.exitCode !== 0) {
-      throw new Error(`${this.name}/${node}: '${cmd} ${args.join(' ')}' exited with ${res.exitCode}: ${(res.stderr || res.stdout).trim() || '(no output)'}`);
+      throw new Error(
+        `${this.name}/${node}: '${cmd} ${args.join(' ')}' exited with ${res.exitCode}: ${(res.stderr || res.stdout).trim() || '(no output)'}`,
+      );
     }
     return res;
   }
@@ -442,12 +446,16 @@ export class Lab {
       const deadline = Date.now() + timeoutMs;
       while (!re.test(out) && !re.test(err)) {
         if (done) {
-          throw new Error(`${this.name}/${node}: '${command}' exited before it was ready: ${(err || out).trim().slice(-2000) || '(no output)'}`);
+          throw new Error(
+            `${this.name}/${node}: '${command}' exited before it was ready: ${(err || out).trim().slice(-2000) || '(no output)'}`,
+          );
         }
         const left = deadline - Date.now();
         if (left <= 0) {
           await proc.stop(500);
-          throw new Error(`${this.name}/${node}: '${command}' did not print ${String(re)} within ${timeoutMs} ms; output: ${(err + out).trim().slice(-2000) || '(none)'}`);
+          throw new Error(
+            `${this.name}/${node}: '${command}' did not print ${String(re)} within ${timeoutMs} ms; output: ${(err + out).trim().slice(-2000) || '(none)'}`,
+          );
         }
         await new Promise<void>((resolve) => {
           const t = setTimeout(resolve, left);
@@ -557,7 +565,12 @@ export class Lab {
       }
     }
     try {
-      execFileSync('ip', ['-force', '-batch', '-'], { input: allNetns(this.topology).map((n) => `netns del ${n}`).join('\n'), stdio: ['pipe', 'ignore', 'ignore'] });
+      execFileSync('ip', ['-force', '-batch', '-'], {
+        input: allNetns(this.topology)
+          .map((n) => `netns del ${n}`)
+          .join('\n'),
+        stdio: ['pipe', 'ignore', 'ignore'],
+      });
     } catch {
       // best effort; `xlb lab down --stale` finishes the job
     }

@@ -4,7 +4,17 @@ import test from 'ava';
 import { BpfMap, numPossibleCpus } from '../src/bpf/index.ts';
 import { CT_F, CT_STATE, REASON, XLATE, XLB_MAX_EP, counters, ctEntry, ctKey, svcStats, traceEvent } from '../src/schema/maps.ts';
 import { withPinDir } from '../src/datapath/test-netns.ts';
-import { ctKeyBytes, dpTuple, readConntrack, readEndpointStats, readReasonCounters, readServiceStats, toDpCtEntry, toDpTraceEvent, verdictName } from './lb-maps.ts';
+import {
+  ctKeyBytes,
+  dpTuple,
+  readConntrack,
+  readEndpointStats,
+  readReasonCounters,
+  readServiceStats,
+  toDpCtEntry,
+  toDpTraceEvent,
+  verdictName,
+} from './lb-maps.ts';
 
 function v4(a: string): Buffer {
   const b = Buffer.alloc(16);
@@ -55,10 +65,21 @@ test('readConntrack and the counter readers decode the datapath maps', async (t)
       last_ack: 0,
     };
     pinMap(`${dir}/xlb_ct`, 'lru_hash', ctKey.size, ctEntry.size, 64, (m) => {
-      m.update(ctKey.encode({ saddr: v4('198.18.1.11'), daddr: v4('198.18.100.1'), sport: 40000, dport: 7000, proto: 6, family: 4 }), ctEntry.encode(entry));
+      m.update(
+        ctKey.encode({ saddr: v4('198.18.1.11'), daddr: v4('198.18.100.1'), sport: 40000, dport: 7000, proto: 6, family: 4 }),
+        ctEntry.encode(entry),
+      );
       m.update(
         ctKey.encode({ saddr: v4('198.18.2.11'), daddr: v4('198.18.1.11'), sport: 7000, dport: 40000, proto: 6, family: 4 }),
-        ctEntry.encode({ ...entry, nat_saddr: v4('198.18.100.1'), nat_daddr: v4('198.18.1.11'), nat_sport: 7000, nat_dport: 40000, flags: CT_F.reply, packets: 2n }),
+        ctEntry.encode({
+          ...entry,
+          nat_saddr: v4('198.18.100.1'),
+          nat_daddr: v4('198.18.1.11'),
+          nat_sport: 7000,
+          nat_dport: 40000,
+          flags: CT_F.reply,
+          packets: 2n,
+        }),
       );
     });
     const perCpu = (enc: Buffer): Buffer[] => Array.from({ length: cpus }, () => enc);
@@ -74,12 +95,27 @@ test('readConntrack and the counter readers decode the datapath maps', async (t)
 
     const flows = readConntrack(dir).sort((a, b) => Number(a.reply) - Number(b.reply));
     t.is(flows.length, 2);
-    t.like(flows[0], { family: 4, proto: 'tcp', src: '198.18.1.11', dst: '198.18.100.1', sport: 40000, dport: 7000, state: 'ESTABLISHED', reply: false, natDst: '198.18.2.11', svcId: 2, epSlot: 1, packets: 3n });
+    t.like(flows[0], {
+      family: 4,
+      proto: 'tcp',
+      src: '198.18.1.11',
+      dst: '198.18.100.1',
+      sport: 40000,
+      dport: 7000,
+      state: 'ESTABLISHED',
+      reply: false,
+      natDst: '198.18.2.11',
+      svcId: 2,
+      epSlot: 1,
+      packets: 3n,
+    });
     t.like(flows[1], { src: '198.18.2.11', reply: true, natSrc: '198.18.100.1', packets: 2n });
     const reasons = readReasonCounters(dir);
     t.deepEqual(reasons.new_flow, { packets: BigInt(cpus), bytes: 60n * BigInt(cpus) });
     t.deepEqual(reasons.pass_no_service, { packets: 0n, bytes: 0n });
-    t.deepEqual(readServiceStats(dir), [{ svcId: 2, packets: 5n * BigInt(cpus), bytes: 300n * BigInt(cpus), flows: BigInt(cpus), drops: 0n }]);
+    t.deepEqual(readServiceStats(dir), [
+      { svcId: 2, packets: 5n * BigInt(cpus), bytes: 300n * BigInt(cpus), flows: BigInt(cpus), drops: 0n },
+    ]);
     t.deepEqual(readEndpointStats(dir), [{ svcId: 2, slot: 1, packets: 4n * BigInt(cpus), bytes: 200n * BigInt(cpus) }]);
   });
 });
@@ -107,17 +143,51 @@ test('the harness shapes: a ct entry and a trace record decoded, a tuple encoded
   t.deepEqual(e.xlate, { saddr: false, daddr: true, sport: false, dport: false });
   t.deepEqual(e.flags, ['finClient', 'lcCounted']);
   t.deepEqual(ctKeyBytes(e.key), ctKey.encode(key));
-  const v6 = { ...key, saddr: Buffer.from('fd000018000100000000000000000011', 'hex'), daddr: Buffer.from('fd000018010000000000000000000001', 'hex'), proto: 58, family: 6 };
+  const v6 = {
+    ...key,
+    saddr: Buffer.from('fd000018000100000000000000000011', 'hex'),
+    daddr: Buffer.from('fd000018010000000000000000000001', 'hex'),
+    proto: 58,
+    family: 6,
+  };
   const t6 = dpTuple(ctKey.decode(ctKey.encode(v6)));
   t.deepEqual(t6, { family: 6, proto: 'icmp', src: 'fd00:18:1::11', dst: 'fd00:18:100::1', sport: 40000, dport: 7000 });
   t.deepEqual(ctKeyBytes(t6), ctKey.encode(v6), 'ICMPv6 keys carry proto 58');
 
   const ev = toDpTraceEvent(
     traceEvent.decode(
-      traceEvent.encode({ ts_ns: 99n, key, svc_id: 3, ifindex: 12, reason: REASON.indexOf('new_flow'), ep_slot: 0xffff, verdict: 4, ct_old: 0, ct_new: 1, hook: 1, pkt_len: 74 }),
+      traceEvent.encode({
+        ts_ns: 99n,
+        key,
+        svc_id: 3,
+        ifindex: 12,
+        reason: REASON.indexOf('new_flow'),
+        ep_slot: 0xffff,
+        verdict: 4,
+        ct_old: 0,
+        ct_new: 1,
+        hook: 1,
+        pkt_len: 74,
+      }),
     ),
   );
-  t.like(ev, { timeNs: 99n, serviceId: 3, ifindex: 12, reason: 'new_flow', endpointSlot: -1, verdict: 'redirect', ctBefore: 'NONE', ctAfter: 'SYN_SENT', length: 74 });
-  t.deepEqual([0, 2, 7].map((c) => verdictName('tc', c)), ['pass', 'drop', 'redirect']);
-  t.deepEqual([1, 2, 3, 4].map((c) => verdictName('xdp', c)), ['drop', 'pass', 'tx', 'redirect']);
+  t.like(ev, {
+    timeNs: 99n,
+    serviceId: 3,
+    ifindex: 12,
+    reason: 'new_flow',
+    endpointSlot: -1,
+    verdict: 'redirect',
+    ctBefore: 'NONE',
+    ctAfter: 'SYN_SENT',
+    length: 74,
+  });
+  t.deepEqual(
+    [0, 2, 7].map((c) => verdictName('tc', c)),
+    ['pass', 'drop', 'redirect'],
+  );
+  t.deepEqual(
+    [1, 2, 3, 4].map((c) => verdictName('xdp', c)),
+    ['drop', 'pass', 'tx', 'redirect'],
+  );
 });

@@ -6,7 +6,18 @@
 // read-modify-write (trace flag, clock offset) and deleting one conntrack entry.
 import path from 'node:path';
 import { BpfMap } from '../src/bpf/index.ts';
-import { CT_F, CT_STATE, FWD_RESULT, REASON, config as configCodec, counters, service, svcKey, svcStats, u32Key } from '../src/schema/maps.ts';
+import {
+  CT_F,
+  CT_STATE,
+  FWD_RESULT,
+  REASON,
+  config as configCodec,
+  counters,
+  service,
+  svcKey,
+  svcStats,
+  u32Key,
+} from '../src/schema/maps.ts';
 import type { Config, FwdResultName, ReasonName } from '../src/schema/maps.ts';
 import { formatIp } from '../src/controller/ip.ts';
 import { endpointOfStatsIndex, familyCode, protoName, readCt } from '../src/datapath/maps.ts';
@@ -151,7 +162,9 @@ export function readReasons(pinDir: string): Map<ReasonName, number> {
 
 /** Packets per forwarding result (xlb_fwd: how translated packets left), every name, summed over CPUs. */
 export function readFwdResults(pinDir: string): Map<FwdResultName, number> {
-  const byIndex = new Map(readPinnedPerCpuMap(path.join(pinDir, 'xlb_fwd'), u32, counters).map(({ key, values }) => [key, sum(values).packets]));
+  const byIndex = new Map(
+    readPinnedPerCpuMap(path.join(pinDir, 'xlb_fwd'), u32, counters).map(({ key, values }) => [key, sum(values).packets]),
+  );
   return new Map(FWD_RESULT.map((name, i) => [name, Number(byIndex.get(i) ?? 0n)]));
 }
 
@@ -173,7 +186,12 @@ export function readDpCounters(pinDir: string): DpCounters {
   const eps = readEndpointStats(pinDir);
   for (const { id, endpointCount } of readServiceIds(pinDir)) {
     const s = svc.get(id);
-    out.services.set(id, { packets: Number(s?.packets ?? 0n), bytes: Number(s?.bytes ?? 0n), flows: Number(s?.flows ?? 0n), drops: Number(s?.drops ?? 0n) });
+    out.services.set(id, {
+      packets: Number(s?.packets ?? 0n),
+      bytes: Number(s?.bytes ?? 0n),
+      flows: Number(s?.flows ?? 0n),
+      drops: Number(s?.drops ?? 0n),
+    });
     const slots = new Map<number, { packets: number; bytes: number }>();
     for (let slot = 0; slot < endpointCount; slot++) {
       const c = eps.find((x) => x.svcId === id && x.slot === slot);

@@ -21,7 +21,10 @@ test('readPinnedMap / readPinnedPerCpuMap decode what was written', async (t) =>
       h.update(Key.encode({ addr: 0xc6126401, port: 80, proto: 6 }), Val.encode({ backend: 2, packets: 7n }));
       h.update(Key.encode({ addr: 0xc6126402, port: 53, proto: 17 }), Val.encode({ backend: 3, packets: 9n }));
       const cpus = numPossibleCpus();
-      p.updatePerCpu(Buffer.from([1, 0, 0, 0]), Array.from({ length: cpus }, (_, i) => u64Bytes(BigInt(i + 1))));
+      p.updatePerCpu(
+        Buffer.from([1, 0, 0, 0]),
+        Array.from({ length: cpus }, (_, i) => u64Bytes(BigInt(i + 1))),
+      );
       h.pin(hashPath);
       p.pin(pcpuPath);
     } finally {
@@ -35,7 +38,10 @@ test('readPinnedMap / readPinnedPerCpuMap decode what was written', async (t) =>
     ]);
     const stats = readPinnedPerCpuMap(pcpuPath, u32, u64);
     const one = stats.find((e) => e.key === 1);
-    t.deepEqual(one?.values, Array.from({ length: numPossibleCpus() }, (_, i) => BigInt(i + 1)));
+    t.deepEqual(
+      one?.values,
+      Array.from({ length: numPossibleCpus() }, (_, i) => BigInt(i + 1)),
+    );
     t.throws(() => readPinnedMap(pcpuPath, u32, u64), { message: /readPinnedPerCpuMap/ });
   });
   t.false(existsSync(hashPath), 'the pins went with the directory');

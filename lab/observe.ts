@@ -46,7 +46,8 @@ export interface IpNeigh {
 
 export const links = (lab: Lab, node: string): Promise<IpLink[]> => ipJson<IpLink>(lab, node, ['-d', 'link', 'show']);
 export const addrs = (lab: Lab, node: string): Promise<IpAddr[]> => ipJson<IpAddr>(lab, node, ['addr', 'show']);
-export const routes = (lab: Lab, node: string, family: 4 | 6 = 4): Promise<IpRoute[]> => ipJson<IpRoute>(lab, node, [`-${family}`, 'route', 'show', 'table', 'all']);
+export const routes = (lab: Lab, node: string, family: 4 | 6 = 4): Promise<IpRoute[]> =>
+  ipJson<IpRoute>(lab, node, [`-${family}`, 'route', 'show', 'table', 'all']);
 export const neighbours = (lab: Lab, node: string): Promise<IpNeigh[]> => ipJson<IpNeigh>(lab, node, ['neigh', 'show']);
 
 /** `ip route get ADDR` in a node: the route, or null when the destination is unreachable. */

@@ -23,7 +23,9 @@ export function planUp(t: ResolvedTopology): BringUpPlan {
   for (const n of t.nodes) hostBatch.push(`netns add ${n.netns}`);
   for (const s of t.switches) hostBatch.push(`netns add ${s.netns}`);
   for (const l of t.links) {
-    hostBatch.push(`link add ${l.a.ifname} index ${l.a.ifindex} netns ${l.a.netns} type veth peer name ${l.b.ifname} index ${l.b.ifindex} netns ${l.b.netns}`);
+    hostBatch.push(
+      `link add ${l.a.ifname} index ${l.a.ifindex} netns ${l.a.netns} type veth peer name ${l.b.ifname} index ${l.b.ifindex} netns ${l.b.netns}`,
+    );
   }
 
   // Static neighbours: every member of a segment knows every other member's MAC.
@@ -55,7 +57,8 @@ export function planUp(t: ResolvedTopology): BringUpPlan {
         for (const m of segMembers.get(i.segment) ?? []) {
           if (m.node === n.name) continue;
           ip.push(`neigh replace ${m.ipv4} lladdr ${m.mac} dev ${i.ifname} nud permanent`);
-          if (m.ipv6 !== undefined && i.ipv6 !== undefined) ip.push(`neigh replace ${m.ipv6} lladdr ${m.mac} dev ${i.ifname} nud permanent`);
+          if (m.ipv6 !== undefined && i.ipv6 !== undefined)
+            ip.push(`neigh replace ${m.ipv6} lladdr ${m.mac} dev ${i.ifname} nud permanent`);
         }
       }
     }
@@ -72,7 +75,12 @@ export function planUp(t: ResolvedTopology): BringUpPlan {
       `link set dev ${s.bridge} up`,
     ];
     // A switch has no addresses: no IPv6 at all means no link-local chatter from it.
-    steps.push({ netns: s.netns, sysctls: { 'net.ipv6.conf.all.disable_ipv6': '1', 'net.ipv6.conf.default.disable_ipv6': '1' }, ipBatch: ip, offloadOff: [] });
+    steps.push({
+      netns: s.netns,
+      sysctls: { 'net.ipv6.conf.all.disable_ipv6': '1', 'net.ipv6.conf.default.disable_ipv6': '1' },
+      ipBatch: ip,
+      offloadOff: [],
+    });
   }
   return { hostBatch, steps };
 }

@@ -7,7 +7,8 @@ export function slowFactor(env: NodeJS.ProcessEnv = process.env): number {
   const v = env.XLB_SLOW_FACTOR;
   if (v === undefined || v === '') return 1;
   const n = Number(v);
-  if (!Number.isFinite(n) || n < 1) throw new Error(`XLB_SLOW_FACTOR=${v}: give a number >= 1 (how many times slower this machine is than a real one)`);
+  if (!Number.isFinite(n) || n < 1)
+    throw new Error(`XLB_SLOW_FACTOR=${v}: give a number >= 1 (how many times slower this machine is than a real one)`);
   return n;
 }
 

@@ -23,7 +23,11 @@ interface Started {
 }
 
 async function startOwner(mode = 'wait'): Promise<Started> {
-  const child = execa(process.execPath, ['--import', 'tsx', path.join(HERE, 'fixtures', 'lab-owner.ts'), mode], { cwd: ROOT, reject: false, buffer: false });
+  const child = execa(process.execPath, ['--import', 'tsx', path.join(HERE, 'fixtures', 'lab-owner.ts'), mode], {
+    cwd: ROOT,
+    reject: false,
+    buffer: false,
+  });
   const line = await new Promise<string>((resolve, reject) => {
     let out = '';
     let err = '';
@@ -53,7 +57,11 @@ function envPids(id: string): number[] {
 }
 
 async function nothingLeft(t: ExecutionContext, s: Started): Promise<void> {
-  t.deepEqual(labNetnsNames().filter((n) => n.includes(`-${s.id}-`)), [], 'namespaces');
+  t.deepEqual(
+    labNetnsNames().filter((n) => n.includes(`-${s.id}-`)),
+    [],
+    'namespaces',
+  );
   const hostLinks = (await execa('ip', ['-o', 'link', 'show'])).stdout;
   t.false(hostLinks.includes(`xlb${s.id}`), 'host links');
   // A killed orphan may linger a moment as a zombie until init reaps it: that is not running.

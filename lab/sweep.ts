@@ -52,7 +52,11 @@ async function hostLabLinks(): Promise<string[]> {
 export async function sweep(opts: SweepOptions): Promise<SweepReport> {
   const { states } = listStates();
   const chosen: LabState[] = states.filter(
-    (s) => opts.all === true || (opts.stale === true && ownerIsDead(s)) || (opts.names ?? []).includes(s.name) || (opts.ids ?? []).includes(s.id),
+    (s) =>
+      opts.all === true ||
+      (opts.stale === true && ownerIsDead(s)) ||
+      (opts.names ?? []).includes(s.name) ||
+      (opts.ids ?? []).includes(s.id),
   );
   for (const n of opts.names ?? []) {
     if (!states.some((s) => s.name === n)) throw new Error(`no lab named '${n}' (see 'xlb lab ls')`);

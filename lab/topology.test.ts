@@ -35,7 +35,10 @@ test('every built-in resolves at its maximum size with names of at most 15 chars
   for (const b of Object.values(BUILTINS)) {
     const r = resolveTopology(builtinTopology(b.name, { clients: b.maxClients, backends: b.maxBackends }), 'zzzzz');
     const names = r.links.flatMap((l) => [l.a.ifname, l.b.ifname]);
-    t.true(names.every((n) => n.length <= 15), b.name);
+    t.true(
+      names.every((n) => n.length <= 15),
+      b.name,
+    );
     t.is(new Set(names).size, names.length, `${b.name}: interface names are unique`);
     const macs = r.nodes.flatMap((n) => n.ifaces.map((i) => `${i.segment}/${i.mac}`));
     t.is(new Set(macs).size, macs.length, `${b.name}: MACs are unique per segment`);
@@ -44,7 +47,10 @@ test('every built-in resolves at its maximum size with names of at most 15 chars
 
 test('two-arm: addresses, VIP routes to the LB, no default route anywhere', (t) => {
   const r = resolveTopology(builtinTopology('two-arm', { clients: 2, backends: 3 }), 'abcde');
-  t.deepEqual(r.nodes.map((n) => n.name), ['lb', 'c1', 'c2', 'b1', 'b2', 'b3']);
+  t.deepEqual(
+    r.nodes.map((n) => n.name),
+    ['lb', 'c1', 'c2', 'b1', 'b2', 'b3'],
+  );
   const c2 = r.nodes.find((n) => n.name === 'c2');
   t.is(c2?.ifaces[0]?.ipv4, '198.18.1.12');
   t.is(c2?.ifaces[0]?.ipv6, 'fd00:18:1::12');
@@ -60,7 +66,10 @@ test('two-arm: addresses, VIP routes to the LB, no default route anywhere', (t) 
 test('a two-member segment is a single veth pair, without a switch', (t) => {
   const r = resolveTopology(builtinTopology('two-arm', { clients: 1, backends: 1 }), 'abcde');
   t.is(r.switches.length, 0);
-  t.deepEqual(r.links.map((l) => `${l.a.ifname}<->${l.b.ifname}`), ['xlbabcde-lb-0<->xlbabcde-c1-0', 'xlbabcde-lb-1<->xlbabcde-b1-0']);
+  t.deepEqual(
+    r.links.map((l) => `${l.a.ifname}<->${l.b.ifname}`),
+    ['xlbabcde-lb-0<->xlbabcde-c1-0', 'xlbabcde-lb-1<->xlbabcde-b1-0'],
+  );
 });
 
 test('dsr: backends hold the VIPs locally and answer via the router', (t) => {
@@ -95,8 +104,23 @@ test('validation lists every problem with what to change', (t) => {
       { name: 'b', role: 'backend', routes: [{ to: '0.0.0.0/0', via: '198.18.1.1' }] },
     ],
     segments: [
-      { name: 'x', ipv4: '10.0.0.0/24', members: [{ node: 'a', host: 1 }, { node: 'b', host: 1 }] },
-      { name: 'y', ipv4: '198.18.5.0/24', ipv6: '2001:db8::/64', members: [{ node: 'a', host: 1 }, { node: 'zz', host: 2 }] },
+      {
+        name: 'x',
+        ipv4: '10.0.0.0/24',
+        members: [
+          { node: 'a', host: 1 },
+          { node: 'b', host: 1 },
+        ],
+      },
+      {
+        name: 'y',
+        ipv4: '198.18.5.0/24',
+        ipv6: '2001:db8::/64',
+        members: [
+          { node: 'a', host: 1 },
+          { node: 'zz', host: 2 },
+        ],
+      },
     ],
   };
   const e = t.throws(() => validateTopology(bad));
@@ -139,11 +163,20 @@ test('topology files: the example YAML loads; a broken one says where and what',
   t.is(r.switches.length, 1, 'only the three-member backends segment needs a switch');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'xlb-topo-'));
   const bad = path.join(dir, 'bad.json');
-  writeFileSync(bad, JSON.stringify({ name: 'x', nodes: [{ name: 'a', role: 'lb' }], segments: [{ name: 's', ipv4: '198.18.1.0/24', members: [{ node: 'a', host: 1 }] }] }));
+  writeFileSync(
+    bad,
+    JSON.stringify({
+      name: 'x',
+      nodes: [{ name: 'a', role: 'lb' }],
+      segments: [{ name: 's', ipv4: '198.18.1.0/24', members: [{ node: 'a', host: 1 }] }],
+    }),
+  );
   t.throws(() => loadTopologyFile(bad), { message: /bad\.json: invalid topology 'x':[\s\S]*at least two members/ });
   writeFileSync(bad, '[1, 2');
   t.throws(() => loadTopologyFile(bad), { message: /not valid YAML\/JSON/ });
-  t.throws(() => topologyFromArg(path.join(here, 'topologies', 'routed.yaml'), { backends: 2 }), { message: /apply to built-in topologies only/ });
+  t.throws(() => topologyFromArg(path.join(here, 'topologies', 'routed.yaml'), { backends: 2 }), {
+    message: /apply to built-in topologies only/,
+  });
 });
 
 test('veth ends get lab-unique ifindexes, never equal to their peer (linkwatch urgency)', (t) => {

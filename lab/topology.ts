@@ -163,14 +163,17 @@ export function validateTopology(spec: TopologySpec): void {
   for (const [i, n] of (spec.nodes ?? []).entries()) {
     const where = `nodes[${i}]`;
     if (typeof n.name !== 'string' || !NODE_NAME_RE.test(n.name)) {
-      errs.push(`${where}: name '${String(n.name)}' must be 1-4 chars, a letter then letters/digits (it is part of 15-char interface names)`);
+      errs.push(
+        `${where}: name '${String(n.name)}' must be 1-4 chars, a letter then letters/digits (it is part of 15-char interface names)`,
+      );
     } else if (n.name === 'sw') {
       errs.push(`${where}: the node name 'sw' is reserved for switch namespaces`);
     } else if (nodes.has(n.name)) errs.push(`${where}: duplicate node name '${n.name}'`);
     else nodes.set(n.name, n);
     if (!ROLES.includes(n.role)) errs.push(`${where}: role '${String(n.role)}' is not one of ${ROLES.join(', ')}`);
     for (const [k, v] of Object.entries(n.sysctls ?? {})) {
-      if (!SYSCTL_KEY_RE.test(k) || !SYSCTL_VALUE_RE.test(String(v))) errs.push(`${where}: sysctl '${k}=${String(v)}' is not a plain key=value`);
+      if (!SYSCTL_KEY_RE.test(k) || !SYSCTL_VALUE_RE.test(String(v)))
+        errs.push(`${where}: sysctl '${k}=${String(v)}' is not a plain key=value`);
     }
     for (const p of n.localPrefixes ?? []) {
       try {
@@ -185,7 +188,8 @@ export function validateTopology(spec: TopologySpec): void {
   const nodeIfaceCount = new Map<string, number>();
   for (const [i, s] of (spec.segments ?? []).entries()) {
     const where = `segments[${i}] (${String(s.name)})`;
-    if (typeof s.name !== 'string' || !/^[a-z][a-z0-9-]{0,14}$/.test(s.name)) errs.push(`${where}: name must be 1-15 chars [a-z0-9-], starting with a letter`);
+    if (typeof s.name !== 'string' || !/^[a-z][a-z0-9-]{0,14}$/.test(s.name))
+      errs.push(`${where}: name must be 1-15 chars [a-z0-9-], starting with a letter`);
     else if (segNames.has(s.name)) errs.push(`${where}: duplicate segment name`);
     segNames.add(s.name);
     let v4: Prefix | undefined;
@@ -211,7 +215,8 @@ export function validateTopology(spec: TopologySpec): void {
       }
     }
     for (const p of [v4, v6]) if (p !== undefined) segPrefixes.push(p);
-    if (s.mtu !== undefined && (!Number.isInteger(s.mtu) || s.mtu < 1280 || s.mtu > 65535)) errs.push(`${where}: mtu ${s.mtu} must be an integer 1280-65535`);
+    if (s.mtu !== undefined && (!Number.isInteger(s.mtu) || s.mtu < 1280 || s.mtu > 65535))
+      errs.push(`${where}: mtu ${s.mtu} must be an integer 1280-65535`);
     if (!Array.isArray(s.members) || s.members.length < 2) {
       errs.push(`${where}: a segment needs at least two members`);
       continue;
@@ -234,14 +239,19 @@ export function validateTopology(spec: TopologySpec): void {
       nodeIfaceCount.set(m.node, (nodeIfaceCount.get(m.node) ?? 0) + 1);
     }
   }
-  for (const [n, c] of nodeIfaceCount) if (c > 10) errs.push(`node '${n}': at most 10 segments per node (interface names end in one digit)`);
+  for (const [n, c] of nodeIfaceCount)
+    if (c > 10) errs.push(`node '${n}': at most 10 segments per node (interface names end in one digit)`);
   for (const [i, n] of (spec.nodes ?? []).entries()) {
     for (const r of n.routes ?? []) {
       try {
         const to = parsePrefix(r.to);
         if (familyOf(r.via) !== to.family) errs.push(`nodes[${i}] (${n.name}): route ${r.to} via ${r.via} mixes IPv4 and IPv6`);
-        else if (!segPrefixes.some((p) => contains(p, r.via))) errs.push(`nodes[${i}] (${n.name}): gateway ${r.via} is on none of the lab's segments`);
-        if (to.length === 0) errs.push(`nodes[${i}] (${n.name}): route ${r.to} is a default route; lab nodes may only route lab prefixes (198.18.0.0/15, fd00::/8)`);
+        else if (!segPrefixes.some((p) => contains(p, r.via)))
+          errs.push(`nodes[${i}] (${n.name}): gateway ${r.via} is on none of the lab's segments`);
+        if (to.length === 0)
+          errs.push(
+            `nodes[${i}] (${n.name}): route ${r.to} is a default route; lab nodes may only route lab prefixes (198.18.0.0/15, fd00::/8)`,
+          );
       } catch (e) {
         errs.push(`nodes[${i}] (${n.name}): ${(e as Error).message}`);
       }
@@ -308,12 +318,22 @@ export function resolveTopology(spec: TopologySpec, id: string): ResolvedTopolog
         const [ia, ib] = linkIndexes(links.length);
         x.iface.ifindex = ia;
         y.iface.ifindex = ib;
-        links.push({ a: { netns: x.netns, ifname: x.iface.ifname, ifindex: ia }, b: { netns: y.netns, ifname: y.iface.ifname, ifindex: ib }, segment: s.name });
+        links.push({
+          a: { netns: x.netns, ifname: x.iface.ifname, ifindex: ia },
+          b: { netns: y.netns, ifname: y.iface.ifname, ifindex: ib },
+          segment: s.name,
+        });
       }
       return;
     }
     const swName = `s${switches.length + 1}`;
-    const sw: ResolvedSwitch = { name: swName, segment: s.name, netns: switchNetnsName(id, swName), bridge: bridgeName(id, swName), ports: [] };
+    const sw: ResolvedSwitch = {
+      name: swName,
+      segment: s.name,
+      netns: switchNetnsName(id, swName),
+      bridge: bridgeName(id, swName),
+      ports: [],
+    };
     ifaces.forEach(({ iface, netns }, n) => {
       const port = switchPortName(id, swName, n);
       sw.ports.push(port);
@@ -342,7 +362,9 @@ export function findIface(t: ResolvedTopology, node: string, segment?: string): 
   const n = findNode(t, node);
   const i = segment === undefined ? n.ifaces[0] : n.ifaces.find((x) => x.segment === segment);
   if (i === undefined) {
-    throw new Error(`lab ${t.id}: node '${node}' has no interface${segment !== undefined ? ` on segment '${segment}'` : ''} (segments: ${n.ifaces.map((x) => x.segment).join(', ') || 'none'})`);
+    throw new Error(
+      `lab ${t.id}: node '${node}' has no interface${segment !== undefined ? ` on segment '${segment}'` : ''} (segments: ${n.ifaces.map((x) => x.segment).join(', ') || 'none'})`,
+    );
   }
   return i;
 }

@@ -17,7 +17,16 @@ type Proto = 'tcp' | 'udp';
 export function svc(topo: TopoInfo, protocol: Proto, over: Partial<ServiceInput> = {}, family: 4 | 6 = 4): ServiceInput {
   const vip = family === 4 ? topo.vip4 : topo.vip6;
   if (vip === undefined) throw new Error('this scenario needs a dual-stack topology');
-  return { name: protocol === 'tcp' ? 'echo' : 'dns-like', vip, port: SERVER_PORTS[protocol], protocol, algorithm: 'rr', mode: 'dnat', endpoints: backendEndpoints(topo, SERVER_PORTS[protocol], family), ...over };
+  return {
+    name: protocol === 'tcp' ? 'echo' : 'dns-like',
+    vip,
+    port: SERVER_PORTS[protocol],
+    protocol,
+    algorithm: 'rr',
+    mode: 'dnat',
+    endpoints: backendEndpoints(topo, SERVER_PORTS[protocol], family),
+    ...over,
+  };
 }
 
 /** The first client's name and addresses. */
@@ -65,7 +74,10 @@ export function badChecksums(links: LinkCapture[], nodes?: string[]): string[] {
     if (nodes !== undefined && !nodes.includes(l.node)) continue;
     for (const p of l.packets) {
       const f = decodeFields(p.frame);
-      if (f.checksums !== 'ok') out.push(`${l.node}/${l.segment} at ${p.timeMs.toFixed(1)} ms: ${String(f.checksums)} (${String(f['ip.src'])} → ${String(f['ip.dst'])})`);
+      if (f.checksums !== 'ok')
+        out.push(
+          `${l.node}/${l.segment} at ${p.timeMs.toFixed(1)} ms: ${String(f.checksums)} (${String(f['ip.src'])} → ${String(f['ip.dst'])})`,
+        );
     }
   }
   return out;
@@ -93,11 +105,7 @@ export function phantomClient(topo: TopoInfo): string {
  * path checks the peer once a second), and the remaining rounds run. docs/datapath.md ("One lost
  * side of a flow"): the flow heals and carries on both ways, on the same endpoint.
  */
-export async function loseOneSide(
-  ctx: ScenarioContext,
-  proto: 'tcp' | 'udp',
-  family: 4 | 6 = 4,
-): Promise<void> {
+export async function loseOneSide(ctx: ScenarioContext, proto: 'tcp' | 'udp', family: 4 | 6 = 4): Promise<void> {
   const { topo, expect } = ctx;
   const c = client1(topo);
   const cip = family === 4 ? c.ipv4 : c.ipv6;
@@ -119,12 +127,21 @@ export async function loseOneSide(
   expect.allConnected(r, 'both connections completed every round');
   expect.sameBackendPerConnection(r);
   const obs = await ctx.observe();
-  for (const p of [sport, sport + 1]) expect.equal(flowEntries(obs, { clientIp: cip, clientPort: p }).length, 2, `conn on port ${p} has both entries again`);
+  for (const p of [sport, sport + 1])
+    expect.equal(flowEntries(obs, { clientIp: cip, clientPort: p }).length, 2, `conn on port ${p} has both entries again`);
   expect.reasons(obs, { new_flow: 2 }, 'no new flow was counted for the healed ones');
   const links = await ctx.captures();
   for (const b of topo.backends) {
     const bip = family === 4 ? b.ipv4 : (b.ipv6 ?? '');
-    expect.noPacket(links, { on: c.name, pattern: { fields: { 'ip.dst': cip, 'ip.src': bip } }, sanity: { on: c.name, pattern: { fields: { 'ip.dst': cip, 'ip.src': target } } } }, `no untranslated packet from ${b.name} reached the client`);
+    expect.noPacket(
+      links,
+      {
+        on: c.name,
+        pattern: { fields: { 'ip.dst': cip, 'ip.src': bip } },
+        sanity: { on: c.name, pattern: { fields: { 'ip.dst': cip, 'ip.src': target } } },
+      },
+      `no untranslated packet from ${b.name} reached the client`,
+    );
   }
 }
 
@@ -136,7 +153,11 @@ export async function loseOneSide(
  * round's answer (TCP: SYN-ACK, banner, echo; UDP: the answer), or with `forwardPackets` (DSR:
  * no reply entry) until every forward entry counted that many. Needs a fixed `sport`.
  */
-export async function startRounds(ctx: ScenarioContext, req: Parameters<ScenarioContext['startClient']>[0], opts: { forwardPackets?: number } = {}): Promise<Awaited<ReturnType<ScenarioContext['startClient']>>> {
+export async function startRounds(
+  ctx: ScenarioContext,
+  req: Parameters<ScenarioContext['startClient']>[0],
+  opts: { forwardPackets?: number } = {},
+): Promise<Awaited<ReturnType<ScenarioContext['startClient']>>> {
   const t = await ctx.startClient(req);
   if (ctx.backend !== 'lab') return t;
   if (req.sport === undefined || req.sport === 0) throw new Error('startRounds: give a fixed sport (the lab wait finds the flows by port)');
@@ -163,7 +184,13 @@ export const PROTO0_DISAGREEMENT =
 
 /** The nodes (of `nodes`) with at least one captured packet matching `fields`. */
 export function nodesThatSaw(links: LinkCapture[], nodes: string[], fields: Record<string, string | number | boolean>): string[] {
-  return nodes.filter((n) => findPackets(links.filter((l) => l.node === n), fields).length > 0);
+  return nodes.filter(
+    (n) =>
+      findPackets(
+        links.filter((l) => l.node === n),
+        fields,
+      ).length > 0,
+  );
 }
 
 /**
@@ -193,7 +220,10 @@ export function phantomBackend(topo: TopoInfo): string {
 }
 
 /** The service counters of a service id as every backend reports them (flows and drops 0 when not reported). */
-export function serviceCounters(obs: Pick<Observation, 'counters'>, id: number): { packets: number; bytes: number; flows: number; drops: number } {
+export function serviceCounters(
+  obs: Pick<Observation, 'counters'>,
+  id: number,
+): { packets: number; bytes: number; flows: number; drops: number } {
   const s = obs.counters.services.get(id);
   return { packets: s?.packets ?? 0, bytes: s?.bytes ?? 0, flows: s?.flows ?? 0, drops: s?.drops ?? 0 };
 }
@@ -211,10 +241,26 @@ export const ECHO_SERVICE_ID = 60;
  * controller has no echo services). sim and prog only (ECHO_NOT_ON_LAB).
  */
 export function putEchoService(world: World, vip: string, mode: 'dnat' | 'fullnat', endpoints: string[]): void {
-  if (!(world instanceof VirtualWorld)) throw new Error(`putEchoService: the ${world.backend} World has no in-process datapath (declare backends: { lab: ECHO_NOT_ON_LAB })`);
+  if (!(world instanceof VirtualWorld))
+    throw new Error(`putEchoService: the ${world.backend} World has no in-process datapath (declare backends: { lab: ECHO_NOT_ON_LAB })`);
   const dp = world.dut.control;
-  dp.writeGeneration(ECHO_SERVICE_ID, 0, 'rr', endpoints.map((ip) => ({ ip, port: 0, weight: 1, active: true })));
+  dp.writeGeneration(
+    ECHO_SERVICE_ID,
+    0,
+    'rr',
+    endpoints.map((ip) => ({ ip, port: 0, weight: 1, active: true })),
+  );
   // protocol 'icmp' is outside the controller's Protocol; both datapaths' putService take it (src/datapath/maps.ts Proto, src/model/control.ts ModelServiceKey).
   const key = { vip, port: 0, protocol: 'icmp' } as unknown as DpServiceKey;
-  dp.putService({ key, id: ECHO_SERVICE_ID, portEnd: 0, mode, algorithm: 'rr', persistenceTimeoutS: 0, policer: { ratePps: 0, burst: 0 }, endpointCount: endpoints.length, generation: 0 });
+  dp.putService({
+    key,
+    id: ECHO_SERVICE_ID,
+    portEnd: 0,
+    mode,
+    algorithm: 'rr',
+    persistenceTimeoutS: 0,
+    policer: { ratePps: 0, burst: 0 },
+    endpointCount: endpoints.length,
+    generation: 0,
+  });
 }

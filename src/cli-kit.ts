@@ -103,12 +103,21 @@ export async function runCommand(cmd: Command, argv: string[]): Promise<number> 
 }
 
 function isSystemError(e: unknown): e is NodeJS.ErrnoException {
-  return e instanceof Error && typeof (e as NodeJS.ErrnoException).code === 'string' && typeof (e as NodeJS.ErrnoException).syscall === 'string';
+  return (
+    e instanceof Error && typeof (e as NodeJS.ErrnoException).code === 'string' && typeof (e as NodeJS.ErrnoException).syscall === 'string'
+  );
 }
 
 /** The errors of a bug rather than of a situation: their message alone rarely says what to do. */
 function isInternal(e: unknown): boolean {
-  return !(e instanceof Error) || e instanceof TypeError || e instanceof ReferenceError || e instanceof RangeError || e instanceof SyntaxError || e.name === 'AssertionError';
+  return (
+    !(e instanceof Error) ||
+    e instanceof TypeError ||
+    e instanceof ReferenceError ||
+    e instanceof RangeError ||
+    e instanceof SyntaxError ||
+    e.name === 'AssertionError'
+  );
 }
 
 /**
@@ -157,16 +166,28 @@ function rangeText(min: number, max: number): string {
 /** An argParser for a comma-separated list, every item one of `allowed`; repeatable (the lists add up). */
 export function listOf<T extends string>(allowed: readonly T[]): (v: string, prev: T[] | undefined) => T[] {
   return (v, prev) => {
-    const items = v.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    const items = v
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
     const bad = items.filter((s) => !(allowed as readonly string[]).includes(s));
-    if (items.length === 0 || bad.length > 0) throw new InvalidArgumentError(`${bad.length > 0 ? bad.map((b) => `'${b}'`).join(', ') : "''"} is not one of ${allowed.join(', ')} (a comma-separated list).`);
+    if (items.length === 0 || bad.length > 0)
+      throw new InvalidArgumentError(
+        `${bad.length > 0 ? bad.map((b) => `'${b}'`).join(', ') : "''"} is not one of ${allowed.join(', ')} (a comma-separated list).`,
+      );
     return [...(prev ?? []), ...(items as T[])];
   };
 }
 
 /** An argParser for a repeatable option that also takes comma-separated values. */
 export function collect(v: string, prev: string[] | undefined): string[] {
-  return [...(prev ?? []), ...v.split(',').map((s) => s.trim()).filter((s) => s !== '')];
+  return [
+    ...(prev ?? []),
+    ...v
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== ''),
+  ];
 }
 
 /** An argParser for a repeatable option, each value kept as given. */
@@ -194,7 +215,9 @@ export function readTokenFile(file: string): string {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new CliError(`cannot read the token file ${file} (${code ?? (err as Error).message}): give the path of a file holding the bearer token`);
+    throw new CliError(
+      `cannot read the token file ${file} (${code ?? (err as Error).message}): give the path of a file holding the bearer token`,
+    );
   }
   const token = text.trim();
   if (token === '') throw new CliError(`the token file ${file} is empty: put the bearer token in it`);

@@ -92,7 +92,7 @@ test.serial('usage errors exit 2 and say what was wrong and where the help is', 
     [['bogus'], /unknown command 'bogus'/],
     [['bench', '--bogus'], /^xlb bench: unknown option '--bogus'\n\(xlb bench --help shows the options\)/],
     [['bench', '--suite', 'nope'], /'nope' is not one of startup, binding/],
-    [['test', '--only', 'unti'], /'unti' is not one of build, typecheck, lint, boundaries, unit, scenarios, vm/],
+    [['test', '--only', 'unti'], /'unti' is not one of build, typecheck, lint, format, boundaries, unit, scenarios, vm/],
     [['lb', 'add'], /xlb lb add: missing required argument 'name'/],
     [['lb', 'add', 'web', '--port', '80x'], /'80x' is not a whole number \(1 to 65535\)/],
     [['lb', 'add', 'web', '--api', '127.0.0.1:1'], /xlb lb add: --vip and --port are required/],
@@ -144,9 +144,11 @@ test('through the launcher: --version, exit codes, the stack only with XLB_DEBUG
   t.is(debug.exitCode, 1);
   t.regex(debug.stderr, /^\s+at /m, 'XLB_DEBUG=1 shows the stack');
   // `test` goes through the machine set-up in the launcher; the CLI itself answers the same.
-  const only = await execa(process.execPath, ['--import', TSX, path.join(ROOT, 'src', 'cli.ts'), 'test', '--only', 'unti'], { reject: false });
+  const only = await execa(process.execPath, ['--import', TSX, path.join(ROOT, 'src', 'cli.ts'), 'test', '--only', 'unti'], {
+    reject: false,
+  });
   t.is(only.exitCode, 2);
-  t.regex(only.stderr, /'unti' is not one of build, typecheck, lint, boundaries, unit, scenarios, vm/);
+  t.regex(only.stderr, /'unti' is not one of build, typecheck, lint, format, boundaries, unit, scenarios, vm/);
 });
 
 test('the launcher runs dist/ only when no source is newer than its stamp; scenario (and run) always run the sources', async (t) => {

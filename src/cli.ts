@@ -22,7 +22,10 @@ interface CommandEntry {
 // The import() specifiers are literals so that the build rewrites them to dist/'s .js files.
 const COMMANDS: Record<string, CommandEntry> = {
   doctor: { load: () => import('./doctor.ts'), summary: 'kernel features, tools, bpffs, privileges, usable backends' },
-  test: { load: () => import('./devtools/test-command.ts'), summary: 'build, typecheck, lint, boundaries, unit tests and scenario suites' },
+  test: {
+    load: () => import('./devtools/test-command.ts'),
+    summary: 'build, typecheck, lint, format, boundaries, unit tests and scenario suites',
+  },
   demo: { load: () => import('../lab/demo.ts'), summary: 'the main job: the agent balancing real traffic in the default lab' },
   run: { load: () => import('./harness/cli.ts'), summary: 'run conformance scenarios (TAP; reports in --report DIR)' },
   lab: { load: () => import('../lab/cli.ts'), summary: 'lab up|down|ls|exec|show|capture: network-namespace topologies' },

@@ -33,7 +33,6 @@ export interface DoctorReport {
   features: FeatureProbe;
 }
 
-
 /** Tools the project uses, and what each is for. */
 const TOOLS: { bin: string[]; purpose: string; pkg: string }[] = [
   { bin: ['clang-16', 'clang'], purpose: 'compile bpf/', pkg: 'clang-16' },
@@ -99,7 +98,9 @@ export function runChecks(): DoctorReport {
     return c;
   };
 
-  const [major = 0, minor = 0] = release().split('.').map((s) => Number.parseInt(s, 10));
+  const [major = 0, minor = 0] = release()
+    .split('.')
+    .map((s) => Number.parseInt(s, 10));
   add({
     name: 'kernel',
     status: major > 5 || (major === 5 && minor >= 15) ? 'ok' : 'warn',
@@ -195,7 +196,14 @@ export function runChecks(): DoctorReport {
 
   const failed = (names: string[]): string[] =>
     checks.filter((c) => c.status === 'missing' && names.some((n) => c.name === n)).map((c) => c.name);
-  const progNeeds = ['btf', 'bpffs', 'privileges', 'bpf-objects', 'native-addon', ...DATAPATH_REQUIRES.filter((f) => f !== 'btf').map((f) => `kernel:${f}`)];
+  const progNeeds = [
+    'btf',
+    'bpffs',
+    'privileges',
+    'bpf-objects',
+    'native-addon',
+    ...DATAPATH_REQUIRES.filter((f) => f !== 'btf').map((f) => `kernel:${f}`),
+  ];
   const labNeeds = [...progNeeds, 'netns', 'tool:ip', 'tool:tc', 'tool:tcpdump', 'tool:nsenter'];
   const backends: BackendVerdict[] = [
     { backend: 'sim', usable: failed(['node']).length === 0, blockers: failed(['node']) },
@@ -216,7 +224,9 @@ export function formatReport(r: DoctorReport): string {
   lines.push('', `kernel features (${r.features.kernel}, from ${r.features.source}; a scenario's \`requires\` names them):`);
   for (const f of FEATURE_NAMES) {
     const def = KERNEL_FEATURES[f];
-    lines.push(`  ${r.features.have[f] ? 'yes' : 'no '}  ${f.padEnd(w)}  ${(def.btfName || 'vmlinux BTF').padEnd(29)} ${`${def.since}`.padEnd(5)} ${def.why}`);
+    lines.push(
+      `  ${r.features.have[f] ? 'yes' : 'no '}  ${f.padEnd(w)}  ${(def.btfName || 'vmlinux BTF').padEnd(29)} ${`${def.since}`.padEnd(5)} ${def.why}`,
+    );
   }
   lines.push('', 'backends:');
   for (const b of r.backends) {
@@ -226,7 +236,10 @@ export function formatReport(r: DoctorReport): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const cmd = command('doctor', 'Checks kernel features, tools, bpffs and privileges, and says which backends can run here. Exit 1 when the lab backend cannot run.').addOption(jsonOption());
+  const cmd = command(
+    'doctor',
+    'Checks kernel features, tools, bpffs and privileges, and says which backends can run here. Exit 1 when the lab backend cannot run.',
+  ).addOption(jsonOption());
   act(cmd, () => {
     const report = runChecks();
     if (cmd.opts<{ json?: boolean }>().json === true) printJson(report);

@@ -98,7 +98,11 @@ function tsData(n: number, batch: number): TsData {
   for (let off = 0; off < n; off += batch) {
     const count = Math.min(batch, n - off);
     chunks.push(entries.slice(off, off + count));
-    rawChunks.push({ count, keys: allKeys.subarray(off * KEY_SIZE, (off + count) * KEY_SIZE), values: allVals.subarray(off * VALUE_SIZE, (off + count) * VALUE_SIZE) });
+    rawChunks.push({
+      count,
+      keys: allKeys.subarray(off * KEY_SIZE, (off + count) * KEY_SIZE),
+      values: allVals.subarray(off * VALUE_SIZE, (off + count) * VALUE_SIZE),
+    });
   }
   return { keys, vals, chunks, keyChunks: chunks.map((c) => c.map(([k]) => k)), rawChunks };
 }
@@ -150,7 +154,17 @@ function tsPass(map: BpfMap, d: TsData): TsOpTimes {
     for (const c of d.rawChunks) deleted += map.deleteBatchRaw(c.keys, c.count);
   });
   expectAll(deleted, 'deleteBatchRaw');
-  return { updateUs, lookupUs, lookupIntoUs, updateBatchUsPerElem, lookupBatchUsPerElem, deleteBatchUsPerElem, updateBatchRawUsPerElem, lookupBatchRawUsPerElem, deleteBatchRawUsPerElem };
+  return {
+    updateUs,
+    lookupUs,
+    lookupIntoUs,
+    updateBatchUsPerElem,
+    lookupBatchUsPerElem,
+    deleteBatchUsPerElem,
+    updateBatchRawUsPerElem,
+    lookupBatchRawUsPerElem,
+    deleteBatchRawUsPerElem,
+  };
 }
 
 async function cPass(bin: string, pin: string, n: number, batch: number): Promise<OpTimes> {
@@ -198,8 +212,15 @@ export async function runBindingBench(opts: { n?: number; batch?: number; passes
 export function formatResult(r: BenchResult): string {
   const f = (x: number): string => x.toFixed(3).padStart(8);
   const head = `${'operation (µs)'.padEnd(26)} ${'C min'.padStart(8)} ${'TS min'.padStart(8)} ${'C med'.padStart(8)} ${'TS med'.padStart(8)}  TS/C min  TS/C med`;
-  const rows = r.rows.map((x) => `${x.op.padEnd(26)} ${f(x.c.min)} ${f(x.ts.min)} ${f(x.c.median)} ${f(x.ts.median)}  ${x.ratioMin.toFixed(2).padStart(7)}×  ${x.ratioMedian.toFixed(2).padStart(7)}×`);
-  return [`binding benchmark: hash map, key ${KEY_SIZE} B, value ${VALUE_SIZE} B, n=${r.n}, batch=${r.batch}, ${r.passes} alternating C/TS passes`, head, ...rows].join('\n');
+  const rows = r.rows.map(
+    (x) =>
+      `${x.op.padEnd(26)} ${f(x.c.min)} ${f(x.ts.min)} ${f(x.c.median)} ${f(x.ts.median)}  ${x.ratioMin.toFixed(2).padStart(7)}×  ${x.ratioMedian.toFixed(2).padStart(7)}×`,
+  );
+  return [
+    `binding benchmark: hash map, key ${KEY_SIZE} B, value ${VALUE_SIZE} B, n=${r.n}, batch=${r.batch}, ${r.passes} alternating C/TS passes`,
+    head,
+    ...rows,
+  ].join('\n');
 }
 
 async function main(): Promise<void> {

@@ -126,7 +126,14 @@ async function controllerPhase(a: PhaseArgs): Promise<ControllerPhaseResult> {
       else if (a.algorithm === 'wrr') wrrSchedule(sl, 4099);
     }
     const tableBuildUs = ((now() - t0) * 1000) / Math.max(1, slots.length);
-    return { loadMs, noopMs, updateMs, perOp: { putServiceUs, writeGenerationUs, tableBuildUs }, maxRssKb: process.resourceUsage().maxRSS, kernelMapKb: kernelMapKb() };
+    return {
+      loadMs,
+      noopMs,
+      updateMs,
+      perOp: { putServiceUs, writeGenerationUs, tableBuildUs },
+      maxRssKb: process.resourceUsage().maxRSS,
+      kernelMapKb: kernelMapKb(),
+    };
   } finally {
     h.close();
   }
@@ -164,7 +171,9 @@ function fillConntrack(ct: BpfMap, n: number, svcs: DpService[]): void {
       const fwd = { saddr: client, daddr: vip, sport: cport, dport: vport };
       const rev = { saddr: ep, daddr: client, sport: 8080, dport: cport };
       const key = reply ? rev : fwd;
-      const nat = reply ? { nat_saddr: vip, nat_daddr: client, nat_sport: vport, nat_dport: cport } : { nat_saddr: client, nat_daddr: ep, nat_sport: cport, nat_dport: 8080 };
+      const nat = reply
+        ? { nat_saddr: vip, nat_daddr: client, nat_sport: vport, nat_dport: cport }
+        : { nat_saddr: client, nat_daddr: ep, nat_sport: cport, nat_dport: 8080 };
       ctKey.write(kv, j * ks, { ...key, proto: PROTO.tcp, family: 4 });
       ctEntry.write(vv, j * vs, {
         created_ns: t,
@@ -197,7 +206,14 @@ async function agentPhase(a: PhaseArgs): Promise<void> {
   const h = await open(a);
   let running;
   try {
-    running = await startAgent(h, { configFile: path.join(dir, 'agent.yaml'), ifaces: [], api: { host: '127.0.0.1', port: 0 }, detachOnExit: false, maintainIntervalMs: 3_600_000, log: createLogger({ write: () => {} }) });
+    running = await startAgent(h, {
+      configFile: path.join(dir, 'agent.yaml'),
+      ifaces: [],
+      api: { host: '127.0.0.1', port: 0 },
+      detachOnExit: false,
+      maintainIntervalMs: 3_600_000,
+      log: createLogger({ write: () => {} }),
+    });
   } catch (err) {
     h.close();
     rmSync(dir, { recursive: true, force: true });
@@ -223,7 +239,12 @@ async function agentPhase(a: PhaseArgs): Promise<void> {
       continue;
     }
     if (line !== 'stop') continue;
-    const r: AgentPhaseResult = { maxRssKb: process.resourceUsage().maxRSS, kernelMapKb: kernelMapKb(), startMs, ...(ctFillMs !== undefined ? { ctFillMs } : {}) };
+    const r: AgentPhaseResult = {
+      maxRssKb: process.resourceUsage().maxRSS,
+      kernelMapKb: kernelMapKb(),
+      startMs,
+      ...(ctFillMs !== undefined ? { ctFillMs } : {}),
+    };
     await running.stop();
     rmSync(dir, { recursive: true, force: true });
     process.stdout.write(`${JSON.stringify(r)}\n`);

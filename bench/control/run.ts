@@ -118,8 +118,14 @@ function uptime(): string {
 }
 
 /** A phase process (phase.ts through tsx), with a deadline. */
-function phaseProcess(args: PhaseArgs, timeoutMs: number): { lines: AsyncIterableIterator<string>; send(line: string): void; done: Promise<void>; kill(): void } {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(HERE, 'phase.ts'), JSON.stringify(args)], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+function phaseProcess(
+  args: PhaseArgs,
+  timeoutMs: number,
+): { lines: AsyncIterableIterator<string>; send(line: string): void; done: Promise<void>; kill(): void } {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(HERE, 'phase.ts'), JSON.stringify(args)], {
+    cwd: ROOT,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
   const timer = setTimeout(() => child.kill('SIGTERM'), timeoutMs);
@@ -127,7 +133,12 @@ function phaseProcess(args: PhaseArgs, timeoutMs: number): { lines: AsyncIterabl
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
       if (code === 0) resolve();
-      else reject(new Error(`control bench phase ${args.phase} (${args.algorithm}, ${args.services} services) ${signal !== null ? `stopped by ${signal}${signal === 'SIGTERM' ? ` after ${timeoutMs} ms` : ''}` : `exited ${code}`}: ${stderr.trim()}`));
+      else
+        reject(
+          new Error(
+            `control bench phase ${args.phase} (${args.algorithm}, ${args.services} services) ${signal !== null ? `stopped by ${signal}${signal === 'SIGTERM' ? ` after ${timeoutMs} ms` : ''}` : `exited ${code}`}: ${stderr.trim()}`,
+          ),
+        );
     });
   });
   done.catch(() => undefined);
@@ -152,7 +163,14 @@ function httpCall(agent: Agent, port: number, method: string, url: string, body?
   return new Promise((resolve, reject) => {
     const data = body === undefined ? undefined : JSON.stringify(body);
     const req = request(
-      { host: '127.0.0.1', port, method, path: url, agent, headers: data === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } },
+      {
+        host: '127.0.0.1',
+        port,
+        method,
+        path: url,
+        agent,
+        headers: data === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) },
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -169,12 +187,33 @@ async function controllerRow(o: ControlBenchOptions, algorithm: Algorithm, n: nu
   const r = await nextJson<ControllerPhaseResult>(p);
   await p.done;
   return {
-    row: { path: 'controller', algorithm, services: n, endpoints: o.endpoints, ms: round(r.loadMs), servicesPerS: Math.round((n / r.loadMs) * 1000), maxRssMb: mb(r.maxRssKb), kernelMapMb: mb(r.kernelMapKb), noopMs: round(r.noopMs), updateMs: round(r.updateMs) },
-    perOp: { algorithm, services: n, putServiceUs: round(r.perOp.putServiceUs, 2), writeGenerationUs: round(r.perOp.writeGenerationUs, 2), tableBuildUs: round(r.perOp.tableBuildUs, 2) },
+    row: {
+      path: 'controller',
+      algorithm,
+      services: n,
+      endpoints: o.endpoints,
+      ms: round(r.loadMs),
+      servicesPerS: Math.round((n / r.loadMs) * 1000),
+      maxRssMb: mb(r.maxRssKb),
+      kernelMapMb: mb(r.kernelMapKb),
+      noopMs: round(r.noopMs),
+      updateMs: round(r.updateMs),
+    },
+    perOp: {
+      algorithm,
+      services: n,
+      putServiceUs: round(r.perOp.putServiceUs, 2),
+      writeGenerationUs: round(r.perOp.writeGenerationUs, 2),
+      tableBuildUs: round(r.perOp.tableBuildUs, 2),
+    },
   };
 }
 
-async function withAgent<T>(o: ControlBenchOptions, args: PhaseArgs, body: (port: number, http: Agent, p: ReturnType<typeof phaseProcess>) => Promise<T>): Promise<{ value: T; agent: AgentPhaseResult }> {
+async function withAgent<T>(
+  o: ControlBenchOptions,
+  args: PhaseArgs,
+  body: (port: number, http: Agent, p: ReturnType<typeof phaseProcess>) => Promise<T>,
+): Promise<{ value: T; agent: AgentPhaseResult }> {
   const p = phaseProcess(args, o.phaseTimeoutMs);
   const http = new Agent({ keepAlive: true, maxSockets: o.concurrency });
   try {
@@ -194,19 +233,37 @@ async function withAgent<T>(o: ControlBenchOptions, args: PhaseArgs, body: (port
 
 async function restBulkRow(o: ControlBenchOptions, algorithm: Algorithm, n: number): Promise<ControlRow> {
   const list = services(n, o.endpoints, algorithm);
-  const { value: ms, agent } = await withAgent(o, { phase: 'agent', backend: o.backend, services: n, endpoints: o.endpoints, algorithm }, async (port, http) => {
-    const t0 = performance.now();
-    const r = await httpCall(http, port, 'PUT', '/v1/services', { services: list });
-    const dt = performance.now() - t0;
-    const body = JSON.parse(r.text) as { created?: number };
-    if (r.status !== 200 || body.created !== n) throw new Error(`bulk PUT: ${r.status} ${r.text.slice(0, 300)}`);
-    return dt;
-  });
-  return { path: 'rest-bulk', algorithm, services: n, endpoints: o.endpoints, ms: round(ms), servicesPerS: Math.round((n / ms) * 1000), maxRssMb: mb(agent.maxRssKb), kernelMapMb: mb(agent.kernelMapKb) };
+  const { value: ms, agent } = await withAgent(
+    o,
+    { phase: 'agent', backend: o.backend, services: n, endpoints: o.endpoints, algorithm },
+    async (port, http) => {
+      const t0 = performance.now();
+      const r = await httpCall(http, port, 'PUT', '/v1/services', { services: list });
+      const dt = performance.now() - t0;
+      const body = JSON.parse(r.text) as { created?: number };
+      if (r.status !== 200 || body.created !== n) throw new Error(`bulk PUT: ${r.status} ${r.text.slice(0, 300)}`);
+      return dt;
+    },
+  );
+  return {
+    path: 'rest-bulk',
+    algorithm,
+    services: n,
+    endpoints: o.endpoints,
+    ms: round(ms),
+    servicesPerS: Math.round((n / ms) * 1000),
+    maxRssMb: mb(agent.maxRssKb),
+    kernelMapMb: mb(agent.kernelMapKb),
+  };
 }
 
 /** PUTs every service, C in flight; returns each PUT's completion time (ms from the start). */
-async function putEach(http: Agent, port: number, list: Record<string, unknown>[], concurrency: number): Promise<{ ms: number; done: Float64Array }> {
+async function putEach(
+  http: Agent,
+  port: number,
+  list: Record<string, unknown>[],
+  concurrency: number,
+): Promise<{ ms: number; done: Float64Array }> {
   const done = new Float64Array(list.length);
   let next = 0;
   let finished = 0;
@@ -232,15 +289,19 @@ function tenthRate(done: Float64Array, which: 'first' | 'last'): number {
 
 async function restEachRow(o: ControlBenchOptions, algorithm: Algorithm, n: number): Promise<ControlRow> {
   const list = services(n, o.endpoints, algorithm);
-  const { value, agent } = await withAgent(o, { phase: 'agent', backend: o.backend, services: n, endpoints: o.endpoints, algorithm }, async (port, http) => {
-    const r = await putEach(http, port, list, o.concurrency);
-    const t1 = performance.now();
-    const all = await httpCall(http, port, 'GET', '/v1/services');
-    const getAllMs = performance.now() - t1;
-    const got = (JSON.parse(all.text) as { services: unknown[] }).services.length;
-    if (got !== n) throw new Error(`GET /v1/services returned ${got} services, expected ${n}`);
-    return { ...r, getAllMs };
-  });
+  const { value, agent } = await withAgent(
+    o,
+    { phase: 'agent', backend: o.backend, services: n, endpoints: o.endpoints, algorithm },
+    async (port, http) => {
+      const r = await putEach(http, port, list, o.concurrency);
+      const t1 = performance.now();
+      const all = await httpCall(http, port, 'GET', '/v1/services');
+      const getAllMs = performance.now() - t1;
+      const got = (JSON.parse(all.text) as { services: unknown[] }).services.length;
+      if (got !== n) throw new Error(`GET /v1/services returned ${got} services, expected ${n}`);
+      return { ...r, getAllMs };
+    },
+  );
   return {
     path: 'rest-each',
     algorithm,
@@ -272,7 +333,15 @@ async function conntrack(o: ControlBenchOptions): Promise<ConntrackResult> {
   const n = o.ctServices;
   const list = services(n, o.endpoints, 'maglev');
   // LRU maps evict before they are full (per-CPU free lists): room for a quarter more.
-  const args: PhaseArgs = { phase: 'agent', backend: 'kernel', services: n, endpoints: o.endpoints, algorithm: 'maglev', ctEntries: Math.ceil(o.ctEntries * 1.25), ctFill: o.ctEntries };
+  const args: PhaseArgs = {
+    phase: 'agent',
+    backend: 'kernel',
+    services: n,
+    endpoints: o.endpoints,
+    algorithm: 'maglev',
+    ctEntries: Math.ceil(o.ctEntries * 1.25),
+    ctFill: o.ctEntries,
+  };
   const { value, agent } = await withAgent(o, args, async (port, http, p) => {
     const r = await httpCall(http, port, 'PUT', '/v1/services', { services: list });
     if (r.status !== 200) throw new Error(`bulk PUT: ${r.status} ${r.text.slice(0, 300)}`);
@@ -307,7 +376,15 @@ async function conntrack(o: ControlBenchOptions): Promise<ConntrackResult> {
 
 export async function runControlBench(o: ControlBenchOptions): Promise<ControlBenchResult> {
   const log = o.log ?? (() => {});
-  const out: ControlBenchResult = { backend: o.backend, endpoints: o.endpoints, concurrency: o.concurrency, rows: [], perOp: [], uptimeStart: uptime(), uptimeEnd: '' };
+  const out: ControlBenchResult = {
+    backend: o.backend,
+    endpoints: o.endpoints,
+    concurrency: o.concurrency,
+    rows: [],
+    perOp: [],
+    uptimeStart: uptime(),
+    uptimeEnd: '',
+  };
   for (const n of o.sizes) {
     for (const [ai, algorithm] of o.algorithms.entries()) {
       // The REST paths do the same per algorithm but the table build: a smoke run times them once.
@@ -361,8 +438,15 @@ export function formatControlBench(r: ControlBenchResult): string {
     out.push(`| ${x.path} | ${x.algorithm} | ${x.services} | ${x.ms} | ${x.servicesPerS} | ${x.maxRssMb} | ${x.kernelMapMb} | ${detail} |`);
   }
   if (r.perOp.length > 0) {
-    out.push('', 'µs per map write, measured on the loaded maps (1,000 services):', '', '| algorithm | services loaded | service entry update | whole generation (slots + table) | of which table build |', '|---|--:|--:|--:|--:|');
-    for (const p of r.perOp) out.push(`| ${p.algorithm} | ${p.services} | ${p.putServiceUs} | ${p.writeGenerationUs} | ${p.tableBuildUs} |`);
+    out.push(
+      '',
+      'µs per map write, measured on the loaded maps (1,000 services):',
+      '',
+      '| algorithm | services loaded | service entry update | whole generation (slots + table) | of which table build |',
+      '|---|--:|--:|--:|--:|',
+    );
+    for (const p of r.perOp)
+      out.push(`| ${p.algorithm} | ${p.services} | ${p.putServiceUs} | ${p.writeGenerationUs} | ${p.tableBuildUs} |`);
   }
   if (r.conntrack !== undefined) {
     const c = r.conntrack;

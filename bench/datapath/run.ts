@@ -123,7 +123,11 @@ let nextFlow = 0;
 function freshSyns(n: number, vip: string): Buffer[] {
   return Array.from({ length: n }, () => {
     const i = nextFlow++;
-    return buildFrame({ eth, ip: { src: `198.18.${2 + ((i >> 16) & 63)}.${(i >> 8) & 255}`, dst: vip }, tcp: { sport: 1024 + (i & 255), dport: 80, flags: 'S' } });
+    return buildFrame({
+      eth,
+      ip: { src: `198.18.${2 + ((i >> 16) & 63)}.${(i >> 8) & 255}`, dst: vip },
+      tcp: { sport: 1024 + (i & 255), dport: 80, flags: 'S' },
+    });
   });
 }
 
@@ -136,10 +140,27 @@ function syntheticEntries(count: number): { keys: Buffer; values: Buffer } {
   const values = Buffer.alloc(ctEntry.size * count);
   const dst = addr16('198.18.100.9').addr;
   const value = ctEntry.encode({
-    created_ns: 0n, last_seen_ns: 0n, packets: 1n, bytes: 64n, peer_touch_ns: 0n, fib_ns: 0n,
-    nat_saddr: Buffer.alloc(16), nat_daddr: dst, nat_sport: 0, nat_dport: 80, svc_id: 7, next_seq: 0,
-    fib_ifindex: 0, fib_dmac: Buffer.alloc(6), fib_smac: Buffer.alloc(6), ep_slot: 0, tcp_win: 0,
-    state: CT_STATE.indexOf('ESTABLISHED'), flags: 0, xlate: 0, last_ack: 0,
+    created_ns: 0n,
+    last_seen_ns: 0n,
+    packets: 1n,
+    bytes: 64n,
+    peer_touch_ns: 0n,
+    fib_ns: 0n,
+    nat_saddr: Buffer.alloc(16),
+    nat_daddr: dst,
+    nat_sport: 0,
+    nat_dport: 80,
+    svc_id: 7,
+    next_seq: 0,
+    fib_ifindex: 0,
+    fib_dmac: Buffer.alloc(6),
+    fib_smac: Buffer.alloc(6),
+    ep_slot: 0,
+    tcp_win: 0,
+    state: CT_STATE.indexOf('ESTABLISHED'),
+    flags: 0,
+    xlate: 0,
+    last_ack: 0,
   });
   for (let i = 0; i < count; i++) {
     const src = Buffer.from([198, 19, (i >> 8) & 255, i & 255, ...new Array<number>(12).fill(0)]);
@@ -154,13 +175,29 @@ function clearTable(dp: LoadedDatapath): void {
   if (raw.count > 0) dp.maps.ct.deleteBatchRaw(raw.keys, raw.count);
 }
 
-async function benchHook(hook: Hook, ns: string, n: number, rounds: number, ctEntries: number, check: boolean, cases: readonly Case[], objectDir?: string): Promise<HookResult> {
+async function benchHook(
+  hook: Hook,
+  ns: string,
+  n: number,
+  rounds: number,
+  ctEntries: number,
+  check: boolean,
+  cases: readonly Case[],
+  objectDir?: string,
+): Promise<HookResult> {
   const pinDir = `/sys/fs/bpf/xlb/bench-${randomBytes(4).toString('hex')}`;
   let dp: LoadedDatapath | undefined;
   let empty: BpfObject | undefined;
   try {
     const objectPath = objectDir ? path.join(objectDir, `xlb_${hook}.bpf.o`) : undefined;
-    dp = loadDatapath({ hook, pinDir, ctEntries, maxServices: 8, config: { snat_v4: addr16(SNAT).addr, snat_port_min: 1024, snat_port_max: 65535 }, ...(objectPath ? { objectPath } : {}) });
+    dp = loadDatapath({
+      hook,
+      pinDir,
+      ctEntries,
+      maxServices: 8,
+      config: { snat_v4: addr16(SNAT).addr, snat_port_min: 1024, snat_port_max: 65535 },
+      ...(objectPath ? { objectPath } : {}),
+    });
     empty = BpfObject.open(path.join(ROOT, 'build', 'bpf', 'test', 'xlb_empty.bpf.o'));
     const emptyProg = empty.program(`xlb_empty_${hook}`);
     // Maglev over 4 endpoints (as Katran's ring over 4 reals): DNAT service 1, full NAT service 2.
@@ -169,7 +206,10 @@ async function benchHook(hook: Hook, ns: string, n: number, rounds: number, ctEn
     // finds all 8 candidates taken (drop_snat_exhausted, a real outcome the check would refuse)
     const eps = BACKENDS.map((ip) => ({ ip, port: 8080, weight: 1, active: true }));
     const table = maglevTable(eps, dp.maglevSize);
-    for (const [id, vip, mode] of [[1, VIP, 'dnat'], [2, VIP_FULLNAT, 'fullnat']] as const) {
+    for (const [id, vip, mode] of [
+      [1, VIP, 'dnat'],
+      [2, VIP_FULLNAT, 'fullnat'],
+    ] as const) {
       writeEndpoints(dp, id, 0, eps);
       writeSched(dp, id, 0, table);
       putService(dp, { id, vip, port: 80, proto: 'tcp', mode, algo: 'maglev', epCount: eps.length, gen: 0 });
@@ -198,11 +238,19 @@ async function benchHook(hook: Hook, ns: string, n: number, rounds: number, ctEn
         const bip = `${e.nat_daddr[0]}.${e.nat_daddr[1]}.${e.nat_daddr[2]}.${e.nat_daddr[3]}`;
         const dst = `${e.nat_saddr[0]}.${e.nat_saddr[1]}.${e.nat_saddr[2]}.${e.nat_saddr[3]}`;
         const beth = { src: backendMac(BACKENDS.indexOf(bip)), dst: LB_MAC };
-        run(loaded.main, buildFrame({ eth: beth, ip: { src: bip, dst }, tcp: { sport: 8080, dport: e.nat_sport, seq: 5, ack: 1, flags: 'SA' } }));
+        run(
+          loaded.main,
+          buildFrame({ eth: beth, ip: { src: bip, dst }, tcp: { sport: 8080, dport: e.nat_sport, seq: 5, ack: 1, flags: 'SA' } }),
+        );
         run(loaded.main, buildFrame({ eth, ip: c, tcp: { sport, dport: 80, seq: 1, ack: 6, flags: 'A' } }));
         return {
           fwd: buildFrame({ eth, ip: c, tcp: { sport, dport: 80, seq: 1, ack: 6, flags: 'PA' }, payload: 64 }),
-          rev: buildFrame({ eth: beth, ip: { src: bip, dst }, tcp: { sport: 8080, dport: e.nat_sport, seq: 6, ack: 65, flags: 'PA' }, payload: 64 }),
+          rev: buildFrame({
+            eth: beth,
+            ip: { src: bip, dst },
+            tcp: { sport: 8080, dport: e.nat_sport, seq: 6, ack: 65, flags: 'PA' },
+            payload: 64,
+          }),
         };
       };
       let flows = { dnat: establish(VIP, 1000), fullnat: establish(VIP_FULLNAT, 1001) };
@@ -223,12 +271,17 @@ async function benchHook(hook: Hook, ns: string, n: number, rounds: number, ctEn
           const fraction = FILL[c];
           if (fraction !== undefined) reset(fraction);
           const src =
-            fraction !== undefined ? freshSyns(n, c === 'fullnat_new' ? VIP_FULLNAT : VIP)
-            : c === 'reply' ? [flows.dnat.rev]
-            : c === 'fullnat_established' ? [flows.fullnat.fwd]
-            : c === 'fullnat_reply' ? [flows.fullnat.rev]
-            : c === 'non_vip' ? [nonVip]
-            : [flows.dnat.fwd];
+            fraction !== undefined
+              ? freshSyns(n, c === 'fullnat_new' ? VIP_FULLNAT : VIP)
+              : c === 'reply'
+                ? [flows.dnat.rev]
+                : c === 'fullnat_established'
+                  ? [flows.fullnat.fwd]
+                  : c === 'fullnat_reply'
+                    ? [flows.fullnat.rev]
+                    : c === 'non_vip'
+                      ? [nonVip]
+                      : [flows.dnat.fwd];
           if (c === 'established_fib') loaded.writeConfig({ fib_cache_ms: 0 });
           const before = c === 'empty' ? undefined : readReasons(loaded);
           let sum = 0;
@@ -241,8 +294,11 @@ async function benchHook(hook: Hook, ns: string, n: number, rounds: number, ctEn
           if (check && before !== undefined && c !== 'empty') {
             const after = readReasons(loaded);
             const want = EXPECT[c];
-            const moved = REASON.filter((x) => after[x].packets !== before[x].packets).map((x) => `${x} ${after[x].packets - before[x].packets}`);
-            if (after[want].packets - before[want].packets !== BigInt(n)) wrong.push(`${hook} ${c}: expected ${n} × ${want}, counted ${moved.join(', ') || 'nothing'}`);
+            const moved = REASON.filter((x) => after[x].packets !== before[x].packets).map(
+              (x) => `${x} ${after[x].packets - before[x].packets}`,
+            );
+            if (after[want].packets - before[want].packets !== BigInt(n))
+              wrong.push(`${hook} ${c}: expected ${n} × ${want}, counted ${moved.join(', ') || 'nothing'}`);
           }
           if (r >= 0) perRound[c].push(sum / n);
         }
@@ -251,7 +307,10 @@ async function benchHook(hook: Hook, ns: string, n: number, rounds: number, ctEn
     });
     if (result.wrong.length > 0) throw new Error(`bench: a case did not take the path it measures:\n  ${result.wrong.join('\n  ')}`);
     const nsOf = Object.fromEntries(cases.map((c) => [c, median(result.perRound[c])])) as Record<Case, number>;
-    const range = Object.fromEntries(cases.map((c) => [c, [Math.min(...result.perRound[c]), Math.max(...result.perRound[c])]])) as Record<Case, [number, number]>;
+    const range = Object.fromEntries(cases.map((c) => [c, [Math.min(...result.perRound[c]), Math.max(...result.perRound[c])]])) as Record<
+      Case,
+      [number, number]
+    >;
     const ratio = Object.fromEntries(cases.map((c) => [c, nsOf[c] / nsOf.empty])) as Record<Case, number>;
     const programs = [await progInfo(dp.main), await progInfo(dp.slow)];
     return { hook, ns: nsOf, range, ratio, verdicts: result.verdicts, programs };
@@ -283,7 +342,8 @@ export async function runDatapathBench(opts: DatapathBenchOptions = {}): Promise
   const n = opts.n ?? 20_000;
   const rounds = opts.rounds ?? 5;
   const ctEntries = opts.ctEntries ?? 262_144;
-  if (2 * n > ctEntries / 2) throw new RangeError(`--n ${n}: a round's ${2 * n} entries must fit in half the table (--ct-entries ${ctEntries})`);
+  if (2 * n > ctEntries / 2)
+    throw new RangeError(`--n ${n}: a round's ${2 * n} entries must fit in half the table (--ct-entries ${ctEntries})`);
   const up0 = (await execa('uptime')).stdout.trim();
   return withVethNamespace('dpb', LB_MAC, async (ns, ip) => {
     await ip('addr', 'add', '198.18.1.1/24', 'dev', 'xlb0');
@@ -292,7 +352,19 @@ export async function runDatapathBench(opts: DatapathBenchOptions = {}): Promise
     await ip('neigh', 'replace', CLIENT, 'lladdr', CLIENT_MAC, 'dev', 'xlb1', 'nud', 'permanent');
     await execa('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv4.conf.all.forwarding=1']);
     const results: HookResult[] = [];
-    for (const hook of opts.hooks ?? (['tc', 'xdp'] as Hook[])) results.push(await benchHook(hook, ns, n, rounds, ctEntries, opts.check ?? true, CASES.filter((c) => c === 'empty' || opts.cases === undefined || opts.cases.includes(c)), opts.objectDir));
+    for (const hook of opts.hooks ?? (['tc', 'xdp'] as Hook[]))
+      results.push(
+        await benchHook(
+          hook,
+          ns,
+          n,
+          rounds,
+          ctEntries,
+          opts.check ?? true,
+          CASES.filter((c) => c === 'empty' || opts.cases === undefined || opts.cases.includes(c)),
+          opts.objectDir,
+        ),
+      );
     const { stdout: kernel } = await execa('uname', ['-r']);
     const up1 = (await execa('uptime')).stdout.trim();
     return { n, rounds, ctEntries, kernel, objectDir: opts.objectDir ?? null, uptime: [up0, up1], results };
@@ -310,7 +382,9 @@ export function formatBench(b: DatapathBench): string {
     for (const c of CASES) {
       if (r.range[c] === undefined) continue;
       const [lo, hi] = r.range[c];
-      lines.push(`  ${c.padEnd(20)} ${r.ns[c].toFixed(1).padStart(8)} (${lo.toFixed(0)}–${hi.toFixed(0)})  ${r.ratio[c].toFixed(2).padStart(6)}x  (retval ${r.verdicts[c]})`);
+      lines.push(
+        `  ${c.padEnd(20)} ${r.ns[c].toFixed(1).padStart(8)} (${lo.toFixed(0)}–${hi.toFixed(0)})  ${r.ratio[c].toFixed(2).padStart(6)}x  (retval ${r.verdicts[c]})`,
+      );
     }
     for (const p of r.programs) lines.push(`  program ${p.name}: ${p.xlatedInsns} xlated insns, ${p.jitedBytes} jited bytes`);
   }

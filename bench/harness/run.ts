@@ -97,25 +97,43 @@ async function runSuite(backend: HarnessBackend, o: HarnessBenchOptions, log: (s
     try {
       summary = JSON.parse(readFileSync(path.join(dir, 'summary.json'), 'utf8')) as RunSummary;
     } catch {
-      throw new Error(`xlb run --backend ${backend} wrote no summary.json (exit ${r.exitCode}): ${(r.stderr || r.stdout).trim().slice(-1500)}`);
+      throw new Error(
+        `xlb run --backend ${backend} wrote no summary.json (exit ${r.exitCode}): ${(r.stderr || r.stdout).trim().slice(-1500)}`,
+      );
     }
     const scenarios = summary.results
       .filter((x) => x.backend === backend)
       .map((x) => ({ scenario: x.scenario, hook: x.hook, status: x.status, durationMs: x.durationMs }));
-    log(`  ${backend.padEnd(4)}: ${(wallMs / 1000).toFixed(1)} s wall (runner ${(summary.durationMs / 1000).toFixed(1)} s), ${summary.passed} passed, ${summary.failed} failed, ${summary.skipped} skipped`);
-    return { backend, wallMs, runnerMs: summary.durationMs, passed: summary.passed, failed: summary.failed, skipped: summary.skipped, scenarios, exitCode: r.exitCode ?? -1 };
+    log(
+      `  ${backend.padEnd(4)}: ${(wallMs / 1000).toFixed(1)} s wall (runner ${(summary.durationMs / 1000).toFixed(1)} s), ${summary.passed} passed, ${summary.failed} failed, ${summary.skipped} skipped`,
+    );
+    return {
+      backend,
+      wallMs,
+      runnerMs: summary.durationMs,
+      passed: summary.passed,
+      failed: summary.failed,
+      skipped: summary.skipped,
+      scenarios,
+      exitCode: r.exitCode ?? -1,
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-export async function runHarnessBench(opts: Partial<HarnessBenchOptions> & { quick?: boolean } = {}, log: (s: string) => void = (s) => console.log(s)): Promise<HarnessBenchResult> {
+export async function runHarnessBench(
+  opts: Partial<HarnessBenchOptions> & { quick?: boolean } = {},
+  log: (s: string) => void = (s) => console.log(s),
+): Promise<HarnessBenchResult> {
   const { quick, ...rest } = opts;
   const o: HarnessBenchOptions = { ...DEFAULT_HARNESS_BENCH, ...(quick === true ? QUICK_HARNESS_BENCH : {}), ...rest };
   const started = new Date();
   const spec = builtinTopology('two-arm', { clients: 1, backends: 3 });
   const up = await timeUpDown(spec, o.topologyRuns);
-  log(`  topology two-arm (1 client, 3 backends), ${up.runs} runs: up median ${up.upMedianMs.toFixed(1)} ms, down median ${up.downMedianMs.toFixed(1)} ms`);
+  log(
+    `  topology two-arm (1 client, 3 backends), ${up.runs} runs: up median ${up.upMedianMs.toFixed(1)} ms, down median ${up.downMedianMs.toFixed(1)} ms`,
+  );
   const suites: BackendSuiteTime[] = [];
   for (const b of o.backends) suites.push(await runSuite(b, o, log));
   const sim = suites.find((s) => s.backend === 'sim');
@@ -134,15 +152,21 @@ const s = (ms: number): string => (ms / 1000).toFixed(1);
 /** Markdown: topology times, suite time per backend, then every scenario's time per backend and hook. */
 export function harnessMarkdown(r: HarnessBenchResult): string {
   const out: string[] = [];
-  out.push(`Topology (${r.topology.spec}), ${r.topology.runs} runs: up median **${r.topology.upMedianMs.toFixed(1)} ms**, down median **${r.topology.downMedianMs.toFixed(1)} ms**.`, '');
+  out.push(
+    `Topology (${r.topology.spec}), ${r.topology.runs} runs: up median **${r.topology.upMedianMs.toFixed(1)} ms**, down median **${r.topology.downMedianMs.toFixed(1)} ms**.`,
+    '',
+  );
   out.push('| backend | hooks | whole suite (wall) | runner | scenario results | passed | failed | skipped | mean per result |');
   out.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const b of r.suites) {
     const ran = b.scenarios.filter((x) => x.status !== 'skipped');
     const mean = ran.length > 0 ? ran.reduce((a, x) => a + x.durationMs, 0) / ran.length : NaN;
-    out.push(`| **${b.backend}** | ${r.options.hooks.join(', ')} | ${s(b.wallMs)} s | ${s(b.runnerMs)} s | ${b.scenarios.length} | ${b.passed} | ${b.failed} | ${b.skipped} | ${Number.isFinite(mean) ? `${mean.toFixed(0)} ms` : '—'} |`);
+    out.push(
+      `| **${b.backend}** | ${r.options.hooks.join(', ')} | ${s(b.wallMs)} s | ${s(b.runnerMs)} s | ${b.scenarios.length} | ${b.passed} | ${b.failed} | ${b.skipped} | ${Number.isFinite(mean) ? `${mean.toFixed(0)} ms` : '—'} |`,
+    );
   }
-  if (r.progOverSim !== null) out.push('', `prog / sim wall time: **${r.progOverSim.toFixed(2)}×** (the aim: sim faster than prog, i.e. > 1).`);
+  if (r.progOverSim !== null)
+    out.push('', `prog / sim wall time: **${r.progOverSim.toFixed(2)}×** (the aim: sim faster than prog, i.e. > 1).`);
   const cols = r.suites.flatMap((b) => r.options.hooks.map((h) => ({ backend: b.backend, hook: h })));
   const names = [...new Set(r.suites.flatMap((b) => b.scenarios.map((x) => x.scenario)))].sort();
   if (names.length > 0) {
@@ -186,7 +210,13 @@ async function main(argv: string[]): Promise<number> {
   if (values.out !== undefined) writeFileSync(values.out, `${JSON.stringify(r, null, 2)}\n`);
   if (values.report !== undefined) {
     // The same report as `xlb bench` (bench.json, report.md, chart; a full run updates the README block).
-    const rep = { command: ['node --import tsx bench/harness/run.ts', ...argv].join(' '), quick: values.quick, environment: env, harness: r, other: {} };
+    const rep = {
+      command: ['node --import tsx bench/harness/run.ts', ...argv].join(' '),
+      quick: values.quick,
+      environment: env,
+      harness: r,
+      other: {},
+    };
     const readme = path.join(ROOT, 'README.md');
     const files = await writeBenchReport(path.resolve(values.report), rep, values.quick ? {} : { readme });
     console.log(`report: ${files.join(', ')}`);

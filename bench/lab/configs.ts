@@ -54,13 +54,22 @@ export interface Target {
 }
 
 /** Polls `ss` in the node until something listens on the port (nginx and HAProxy print nothing when ready). */
-export async function waitListening(lab: Lab, node: string, port: number, proto: 'tcp' | 'udp', proc?: LabProcess, timeoutMs = 10_000): Promise<void> {
+export async function waitListening(
+  lab: Lab,
+  node: string,
+  port: number,
+  proto: 'tcp' | 'udp',
+  proc?: LabProcess,
+  timeoutMs = 10_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const r = await lab.exec(node, sysTool('ss'), ['-Hn', proto === 'tcp' ? '-lt' : '-lu', `sport = :${port}`], { reject: false });
     if (r.stdout.trim() !== '') return;
     if (Date.now() > deadline) {
-      throw new Error(`${node}: nothing listens on ${proto}/${port} after ${timeoutMs} ms${proc !== undefined ? `; its output: ${(proc.stderr() + proc.stdout()).trim().slice(-1500) || '(none)'}` : ''}`);
+      throw new Error(
+        `${node}: nothing listens on ${proto}/${port} after ${timeoutMs} ms${proc !== undefined ? `; its output: ${(proc.stderr() + proc.stdout()).trim().slice(-1500) || '(none)'}` : ''}`,
+      );
     }
     await new Promise((res) => setTimeout(res, 50));
   }
@@ -70,7 +79,13 @@ export async function waitListening(lab: Lab, node: string, port: number, proto:
  * nginx run in the foreground from a config of our own (no /etc/nginx, no system service).
  * The stream module is loaded explicitly: Debian ships it as a dynamic module.
  */
-async function startNginx(lab: Lab, node: string, dir: string, body: string, listen: { port: number; proto: 'tcp' | 'udp' }[]): Promise<LabProcess> {
+async function startNginx(
+  lab: Lab,
+  node: string,
+  dir: string,
+  body: string,
+  listen: { port: number; proto: 'tcp' | 'udp' }[],
+): Promise<LabProcess> {
   mkdirSync(dir, { recursive: true });
   const conf = path.join(dir, 'nginx.conf');
   writeFileSync(
@@ -125,7 +140,10 @@ export function udpCounterRules(): string {
 export async function readUdpCounter(lab: Lab, node: string): Promise<number> {
   const r = await lab.exec(node, sysTool('nft'), ['list', 'counter', 'inet', 'xlbbench', 'udp_in']);
   const m = /packets (\d+) bytes/.exec(r.stdout);
-  if (m?.[1] === undefined) throw new Error(`${node}: no packet count in 'nft list counter inet xlbbench udp_in' (exit ${r.exitCode}): '${r.stdout.trim()}' '${r.stderr.trim()}'`);
+  if (m?.[1] === undefined)
+    throw new Error(
+      `${node}: no packet count in 'nft list counter inet xlbbench udp_in' (exit ${r.exitCode}): '${r.stdout.trim()}' '${r.stderr.trim()}'`,
+    );
   return Number(m[1]);
 }
 
@@ -158,8 +176,20 @@ export async function setUp(config: LbConfig, b: BenchLab): Promise<Target> {
         extraArgs: ['--ct-entries', String(1 << 20), '--max-services', '16'],
       });
       const endpoints = (port: number): { ip: string; port: number }[] => b.backends.map((x) => ({ ip: x.ip, port }));
-      await agent.client.putService('web', { vip: b.vip, port: HTTP_PORT, protocol: 'tcp', algorithm: 'maglev', endpoints: endpoints(HTTP_PORT) });
-      await agent.client.putService('udp', { vip: b.vip, port: UDP_PORT, protocol: 'udp', algorithm: 'maglev', endpoints: endpoints(UDP_PORT) });
+      await agent.client.putService('web', {
+        vip: b.vip,
+        port: HTTP_PORT,
+        protocol: 'tcp',
+        algorithm: 'maglev',
+        endpoints: endpoints(HTTP_PORT),
+      });
+      await agent.client.putService('udp', {
+        vip: b.vip,
+        port: UDP_PORT,
+        protocol: 'udp',
+        algorithm: 'maglev',
+        endpoints: endpoints(UDP_PORT),
+      });
       return { ...vipTarget(true), procs: [agent.process] };
     }
     case 'nft-dnat':
@@ -240,5 +270,7 @@ export function sysTool(name: string): string {
     const p = path.join(d, name);
     if (existsSync(p)) return p;
   }
-  throw new Error(`the lab bench needs '${name}' and found it in none of ${SYSTEM_DIRS.join(', ')}: run ./xlb setup (it installs wrk, nginx, haproxy, netsniff-ng for trafgen, nftables)`);
+  throw new Error(
+    `the lab bench needs '${name}' and found it in none of ${SYSTEM_DIRS.join(', ')}: run ./xlb setup (it installs wrk, nginx, haproxy, netsniff-ng for trafgen, nftables)`,
+  );
 }

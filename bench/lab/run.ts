@@ -27,7 +27,17 @@ import { ROOT } from '../../src/root.ts';
 import { parseArgs } from 'node:util';
 import { Lab } from '../../lab/lab.ts';
 import { builtinTopology, VIP } from '../../lab/builtins.ts';
-import { CONFIG_SUMMARY, HTTP_PORT, LB_CONFIGS, UDP_PORT, readUdpCounter, setUp, startBackendNginx, sysTool, udpCounterRules } from './configs.ts';
+import {
+  CONFIG_SUMMARY,
+  HTTP_PORT,
+  LB_CONFIGS,
+  UDP_PORT,
+  readUdpCounter,
+  setUp,
+  startBackendNginx,
+  sysTool,
+  udpCounterRules,
+} from './configs.ts';
 import type { BenchLab, LbConfig, Target } from './configs.ts';
 import { parseWrk, threadAddrScript, wrkArgs } from './wrk.ts';
 import type { WrkResult } from './wrk.ts';
@@ -71,7 +81,14 @@ export const DEFAULT_LAB_BENCH: LabBenchOptions = {
   quick: false,
 };
 
-export const QUICK_LAB_BENCH: Partial<LabBenchOptions> = { rounds: 1, durationS: 1, connections: 16, udpPackets: 5000, idleWaitMs: 0, quick: true };
+export const QUICK_LAB_BENCH: Partial<LabBenchOptions> = {
+  rounds: 1,
+  durationS: 1,
+  connections: 16,
+  udpPackets: 5000,
+  idleWaitMs: 0,
+  quick: true,
+};
 
 export interface UdpResult {
   sent: number;
@@ -161,8 +178,10 @@ export function benchTopology(backends: number): ReturnType<typeof builtinTopolo
   for (const n of spec.nodes) {
     // The client opens a connection per request (connections/s) and the proxies one per client
     // connection: the default port range (28k ports) and TIME_WAIT would limit the run, not the LB.
-    if (n.role === 'client' || n.role === 'lb') n.sysctls = { ...n.sysctls, 'net.ipv4.ip_local_port_range': '1024 65535', 'net.ipv4.tcp_tw_reuse': 1 };
-    if (n.role === 'backend' || n.role === 'lb') n.sysctls = { ...n.sysctls, 'net.core.somaxconn': 8192, 'net.ipv4.tcp_max_syn_backlog': 8192 };
+    if (n.role === 'client' || n.role === 'lb')
+      n.sysctls = { ...n.sysctls, 'net.ipv4.ip_local_port_range': '1024 65535', 'net.ipv4.tcp_tw_reuse': 1 };
+    if (n.role === 'backend' || n.role === 'lb')
+      n.sysctls = { ...n.sysctls, 'net.core.somaxconn': 8192, 'net.ipv4.tcp_max_syn_backlog': 8192 };
   }
   return spec;
 }
@@ -173,7 +192,10 @@ async function prepareLab(backends: number, dir: string): Promise<BenchLab> {
     // br_netfilter (when loaded) would send bridged frames through iptables: off, per namespace.
     await Promise.all(
       lab.topology.switches.map((sw) =>
-        lab.exec(sw.name, sysTool('sh'), ['-c', 'for f in /proc/sys/net/bridge/bridge-nf-call-*; do [ -e "$f" ] && echo 0 > "$f"; done; true']),
+        lab.exec(sw.name, sysTool('sh'), [
+          '-c',
+          'for f in /proc/sys/net/bridge/bridge-nf-call-*; do [ -e "$f" ] && echo 0 > "$f"; done; true',
+        ]),
       ),
     );
     await lab.setGro(true);
@@ -201,11 +223,21 @@ async function prepareLab(backends: number, dir: string): Promise<BenchLab> {
 /** A few requests, one connection each, must reach every backend before anything is measured. */
 async function checkReachesBackends(b: BenchLab, t: Target): Promise<void> {
   const urls = t.http.length > 1 ? t.http.map((a) => `http://${a}/`) : Array.from({ length: 16 }, () => `http://${t.http[0]}/`);
-  const r = await b.lab.exec('c1', sysTool('curl'), ['-sS', '--max-time', '3', '-H', 'Connection: close', ...urls], { reject: false, timeoutMs: 20_000 });
-  const seen = new Set(r.stdout.split('\n').map((l) => l.trim()).filter((l) => l !== ''));
+  const r = await b.lab.exec('c1', sysTool('curl'), ['-sS', '--max-time', '3', '-H', 'Connection: close', ...urls], {
+    reject: false,
+    timeoutMs: 20_000,
+  });
+  const seen = new Set(
+    r.stdout
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l !== ''),
+  );
   const missing = b.backends.filter((x) => !seen.has(x.node)).map((x) => x.node);
   if (r.exitCode !== 0 || missing.length > 0) {
-    throw new Error(`the HTTP check through ${t.http.join(',')} did not reach ${missing.join(', ') || 'every backend'} (curl exit ${r.exitCode}): ${(r.stderr || r.stdout).trim().slice(0, 500)}`);
+    throw new Error(
+      `the HTTP check through ${t.http.join(',')} did not reach ${missing.join(', ') || 'every backend'} (curl exit ${r.exitCode}): ${(r.stderr || r.stdout).trim().slice(0, 500)}`,
+    );
   }
 }
 
@@ -248,7 +280,10 @@ async function runUdp(b: BenchLab, t: Target, o: LabBenchOptions): Promise<UdpRe
   const before = await Promise.all(b.backends.map((x) => readUdpCounter(b.lab, x.node)));
   const t0 = performance.now();
   // One sender process (-P 1), a fixed count; packets go out through the PF_PACKET TX ring.
-  const r = await b.lab.exec('c1', sysTool('trafgen'), ['--dev', cIf.ifname, '--conf', conf, '-n', String(o.udpPackets), '-P', '1', '-q'], { reject: false, timeoutMs: 120_000 });
+  const r = await b.lab.exec('c1', sysTool('trafgen'), ['--dev', cIf.ifname, '--conf', conf, '-n', String(o.udpPackets), '-P', '1', '-q'], {
+    reject: false,
+    timeoutMs: 120_000,
+  });
   const sendS = (performance.now() - t0) / 1000;
   if (r.exitCode !== 0) throw new Error(`trafgen exited with ${r.exitCode}: ${(r.stderr || r.stdout).trim().slice(0, 800)}`);
   // Let the last packets cross the LB (the backlog and proxies drain in well under this).
@@ -289,7 +324,17 @@ async function measureOne(config: LbConfig, round: number, o: LabBenchOptions, l
     log(
       `  ${config.padEnd(9)} round ${round}: ${fmt(figures.rps)} req/s, ${fmt(figures.cps)} conn/s, ${udp === null ? 'no UDP' : `${fmt(udp.pps)} UDP pkt/s (${udp.delivered}/${udp.sent})`}, p50 ${fmt(figures.p50Ms)} ms p99 ${fmt(figures.p99Ms)} ms; idle before ${Math.round(idleKa * 100)}%`,
     );
-    return { config, round, setupMs, idleBefore: { keepalive: idleKa, close: idleClose, udp: idleUdp }, keepalive, close, udp, cpu: { softirqS, busyS }, figures };
+    return {
+      config,
+      round,
+      setupMs,
+      idleBefore: { keepalive: idleKa, close: idleClose, udp: idleUdp },
+      keepalive,
+      close,
+      udp,
+      cpu: { softirqS, busyS },
+      figures,
+    };
   } finally {
     await b.lab.close();
     rmSync(dir, { recursive: true, force: true });
@@ -328,13 +373,20 @@ export function summarizeSamples(samples: Sample[], configs: LbConfig[]): Config
   });
 }
 
-export async function runLabBench(opts: Partial<LabBenchOptions> = {}, log: (s: string) => void = (s) => console.log(s)): Promise<LabBenchResult> {
+export async function runLabBench(
+  opts: Partial<LabBenchOptions> = {},
+  log: (s: string) => void = (s) => console.log(s),
+): Promise<LabBenchResult> {
   const o: LabBenchOptions = { ...DEFAULT_LAB_BENCH, ...(opts.quick === true ? QUICK_LAB_BENCH : {}), ...opts };
-  for (const c of o.configs) if (!(LB_CONFIGS as readonly string[]).includes(c)) throw new Error(`unknown configuration '${c}': the configurations are ${LB_CONFIGS.join(', ')}`);
+  for (const c of o.configs)
+    if (!(LB_CONFIGS as readonly string[]).includes(c))
+      throw new Error(`unknown configuration '${c}': the configurations are ${LB_CONFIGS.join(', ')}`);
   // Every tool up front: a missing one fails now, not after minutes of rounds.
   for (const tool of ['wrk', 'trafgen', 'nft', 'curl', 'ss', 'nginx', ...(o.configs.includes('haproxy') ? ['haproxy'] : [])]) sysTool(tool);
   const started = new Date();
-  log(`lab bench: ${o.configs.length} configurations × ${o.rounds} round(s), wrk -t${o.threads} -c${o.connections} ${o.durationS}s, ${o.udpPackets} UDP packets, ${o.backends} backends`);
+  log(
+    `lab bench: ${o.configs.length} configurations × ${o.rounds} round(s), wrk -t${o.threads} -c${o.connections} ${o.durationS}s, ${o.udpPackets} UDP packets, ${o.backends} backends`,
+  );
   const samples: Sample[] = [];
   const failures: LabBenchResult['failures'] = [];
   for (let round = 1; round <= o.rounds; round++) {
@@ -379,7 +431,11 @@ export function labRatiosMarkdown(r: LabBenchResult): string {
   const x = (v: number | null): string => (v === null ? '—' : `${v.toFixed(2)}×`);
   const line = (cells: string[]): string => `| ${cells.join(' | ')} |`;
   const head = ['× direct / × nft-dnat', ...METRICS.map((m) => `${m.label} (${m.better} is better)`)];
-  return [line(head), line(head.map(() => '---')), ...r.configs.map((c) => line([c.config, ...METRICS.map((m) => `${x(c.vsDirect[m.key])} / ${x(c.vsNftDnat[m.key])}`)]))].join('\n');
+  return [
+    line(head),
+    line(head.map(() => '---')),
+    ...r.configs.map((c) => line([c.config, ...METRICS.map((m) => `${x(c.vsDirect[m.key])} / ${x(c.vsNftDnat[m.key])}`)])),
+  ].join('\n');
 }
 
 export function formatLabBench(r: LabBenchResult): string {
@@ -410,7 +466,13 @@ async function main(argv: string[]): Promise<number> {
   if (values.out !== undefined) writeFileSync(values.out, `${JSON.stringify(r, null, 2)}\n`);
   if (values.report !== undefined) {
     // The same report as `xlb bench` (bench.json, report.md, chart; a full run updates the README block).
-    const rep = { command: ['node --import tsx bench/lab/run.ts', ...argv].join(' '), quick: values.quick, environment: env, lab: r, other: {} };
+    const rep = {
+      command: ['node --import tsx bench/lab/run.ts', ...argv].join(' '),
+      quick: values.quick,
+      environment: env,
+      lab: r,
+      other: {},
+    };
     const readme = path.join(ROOT, 'README.md');
     const files = await writeBenchReport(path.resolve(values.report), rep, values.quick ? {} : { readme });
     console.log(`report: ${files.join(', ')}`);

@@ -29,7 +29,10 @@ test('parseWrk reads requests, rate, p50/p99 in their units, and zero errors whe
 });
 
 test('parseWrk reads socket errors and non-2xx counts', (t) => {
-  const out = SAMPLE.replace('Requests/sec', '  Socket errors: connect 3, read 14, write 0, timeout 2\n  Non-2xx or 3xx responses: 7\nRequests/sec');
+  const out = SAMPLE.replace(
+    'Requests/sec',
+    '  Socket errors: connect 3, read 14, write 0, timeout 2\n  Non-2xx or 3xx responses: 7\nRequests/sec',
+  );
   const r = parseWrk(out);
   t.deepEqual(r.errors, { connect: 3, read: 14, write: 0, timeout: 2 });
   t.is(r.non2xx, 7);
@@ -43,7 +46,9 @@ test('parseWrk refuses output without a request count, quoting it', (t) => {
 test('wrkArgs: Connection: close for connections/s, a thread script for several addresses', (t) => {
   const a = wrkArgs({ url: 'http://198.18.100.1/', threads: 2, connections: 64, durationS: 5, close: true });
   t.deepEqual(a, ['-t', '2', '-c', '64', '-d', '5s', '--latency', '--timeout', '2s', '-H', 'Connection: close', 'http://198.18.100.1/']);
-  t.throws(() => wrkArgs({ url: 'http://x/', threads: 2, connections: 2, durationS: 1, close: false, threadAddrs: ['a', 'b'] }), { message: /scriptPath/ });
+  t.throws(() => wrkArgs({ url: 'http://x/', threads: 2, connections: 2, durationS: 1, close: false, threadAddrs: ['a', 'b'] }), {
+    message: /scriptPath/,
+  });
   const s = threadAddrScript(['198.18.2.11', '198.18.2.12'], 80);
   t.regex(s, /local addrs = \{ "198\.18\.2\.11", "198\.18\.2\.12" \}/);
   t.regex(s, /wrk\.lookup\(addrs\[\(n - 1\) % #addrs \+ 1\], "80"\)/);

@@ -61,7 +61,11 @@ async function timeAgent(xlb: string): Promise<number> {
   try {
     return await new Promise<number>((resolve, reject) => {
       const t0 = performance.now();
-      const child = spawn(xlb, ['agent', '--config', path.join(dir, 'agent.yaml'), '--pin-dir', pinDir, '--api', '127.0.0.1:0', '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(
+        xlb,
+        ['agent', '--config', path.join(dir, 'agent.yaml'), '--pin-dir', pinDir, '--api', '127.0.0.1:0', '--log-level', 'info'],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
       let out = '';
       let err = '';
       let ms: number | undefined;
@@ -113,7 +117,17 @@ export async function runStartupBench(o: StartupOptions = {}): Promise<StartupRe
     helpMs.push(h);
     agentMs.push(a);
   }
-  return { xlb, mode, rounds, nodeMs, helpMs, agentMs, nodeMedianMs: median(nodeMs), helpMedianMs: median(helpMs), agentMedianMs: median(agentMs) };
+  return {
+    xlb,
+    mode,
+    rounds,
+    nodeMs,
+    helpMs,
+    agentMs,
+    nodeMedianMs: median(nodeMs),
+    helpMedianMs: median(helpMs),
+    agentMedianMs: median(agentMs),
+  };
 }
 
 export function formatStartup(r: StartupResult): string {

@@ -95,7 +95,11 @@ async function openTcp(o: ClientOptions, sport: number | null): Promise<{ conn: 
     'connecting',
   );
   const connectMs = performance.now() - t0;
-  const line = await withTimeout(reader.until((b) => (b.indexOf(10) >= 0 ? b.indexOf(10) + 1 : -1)), o.timeoutMs, 'waiting for the banner');
+  const line = await withTimeout(
+    reader.until((b) => (b.indexOf(10) >= 0 ? b.indexOf(10) + 1 : -1)),
+    o.timeoutMs,
+    'waiting for the banner',
+  );
   const backend = line.toString().trim();
   const payload = Buffer.alloc(o.payload, 'p');
   const conn: Conn = {
@@ -103,7 +107,11 @@ async function openTcp(o: ClientOptions, sport: number | null): Promise<{ conn: 
     exchange: async () => {
       if (o.payload > 0) {
         sock.write(payload);
-        await withTimeout(reader.until((b) => (b.length >= o.payload ? o.payload : -1)), o.timeoutMs, 'waiting for the echo');
+        await withTimeout(
+          reader.until((b) => (b.length >= o.payload ? o.payload : -1)),
+          o.timeoutMs,
+          'waiting for the echo',
+        );
       }
       return backend;
     },
@@ -243,7 +251,11 @@ export function runClients(o: ClientOptions, nextRound: () => Promise<void> = as
 }
 
 /** runClients in a given environment (see ClientEnv). */
-export async function runClientsWith(o: ClientOptions, env: ClientEnv, nextRound: () => Promise<void> = async () => undefined): Promise<ClientReport> {
+export async function runClientsWith(
+  o: ClientOptions,
+  env: ClientEnv,
+  nextRound: () => Promise<void> = async () => undefined,
+): Promise<ClientReport> {
   const results: ConnResult[] = Array.from({ length: o.count }, (_, i) => ({
     i,
     sport: o.sport > 0 ? o.sport + i : null,

@@ -44,7 +44,8 @@ async function main(): Promise<void> {
   const httpPort = port(values.http, 'http');
   const tcpPort = port(values.tcp, 'tcp');
   const udpPort = port(values.udp, 'udp');
-  if (httpPort === undefined && tcpPort === undefined && udpPort === undefined) throw new Error('give at least one of --http PORT, --tcp PORT, --udp PORT');
+  if (httpPort === undefined && tcpPort === undefined && udpPort === undefined)
+    throw new Error('give at least one of --http PORT, --tcp PORT, --udp PORT');
   const binds = values.bind ?? ['::'];
   const banner = Buffer.from(`${name}\n`);
   const closers: (() => void)[] = [];
@@ -107,7 +108,9 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
-  process.stdout.write(`${JSON.stringify({ event: 'listening', name, http: httpPort ?? null, tcp: tcpPort ?? null, udp: udpPort ?? null, bind: binds, udpBind: udpBinds, pid: process.pid })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ event: 'listening', name, http: httpPort ?? null, tcp: tcpPort ?? null, udp: udpPort ?? null, bind: binds, udpBind: udpBinds, pid: process.pid })}\n`,
+  );
 }
 
 main().catch((e: unknown) => {

@@ -38,7 +38,8 @@ export async function startServers(lab: Lab, nodes: string[], opts: ServerOption
       if (tcp !== false) args.push('--tcp', String(tcp));
       if (udp !== false) args.push('--udp', String(udp));
       const n = lab.node(node);
-      const udpBind = opts.udpBind ?? (n.localPrefixes.length > 0 ? n.localPrefixes.map((p) => (p.includes(':') ? VIP.ipv6 : VIP.ipv4)) : []);
+      const udpBind =
+        opts.udpBind ?? (n.localPrefixes.length > 0 ? n.localPrefixes.map((p) => (p.includes(':') ? VIP.ipv6 : VIP.ipv4)) : []);
       for (const a of udpBind) args.push('--udp-bind', a);
       const [cmd, argv] = toolCommand('server.ts', args);
       return lab.spawn(node, cmd, argv, { ready: /"event":"listening"/, readyTimeoutMs: 20_000 });
@@ -103,7 +104,8 @@ export async function startClient(lab: Lab, node: string, req: ClientRequest, ru
       proc.write('\n');
       const deadline = Date.now() + o.count * o.timeoutMs + 10_000;
       while (!proc.stderr().includes(want)) {
-        if (Date.now() > deadline) throw new Error(`${lab.name}/${node}: client round ${round} did not finish: ${proc.stderr().slice(-1000)}`);
+        if (Date.now() > deadline)
+          throw new Error(`${lab.name}/${node}: client round ${round} did not finish: ${proc.stderr().slice(-1000)}`);
         await new Promise((r) => setTimeout(r, 10));
       }
     },
@@ -112,7 +114,9 @@ export async function startClient(lab: Lab, node: string, req: ClientRequest, ru
       try {
         return JSON.parse(proc.stdout()) as ClientReport;
       } catch {
-        throw new Error(`${lab.name}/${node}: the client exited (${JSON.stringify(exit)}) without a JSON report: ${proc.stderr().slice(-2000)}`);
+        throw new Error(
+          `${lab.name}/${node}: the client exited (${JSON.stringify(exit)}) without a JSON report: ${proc.stderr().slice(-2000)}`,
+        );
       }
     },
   };
@@ -124,7 +128,13 @@ export interface InjectResult {
 }
 
 /** Sends raw Ethernet frames out of `ifname` inside `node` (AF_PACKET). */
-export async function injectFrames(lab: Lab, node: string, ifname: string, frames: Uint8Array[], opts: { intervalMs?: number } = {}): Promise<InjectResult> {
+export async function injectFrames(
+  lab: Lab,
+  node: string,
+  ifname: string,
+  frames: Uint8Array[],
+  opts: { intervalMs?: number } = {},
+): Promise<InjectResult> {
   const args = [path.join(HERE, 'inject.py'), ifname];
   if (opts.intervalMs !== undefined) args.push('--interval-ms', String(opts.intervalMs));
   const input = frames.map((f) => Buffer.from(f).toString('hex')).join('\n') + '\n';

@@ -22,7 +22,10 @@ test('TCP: sequential connections from chosen source ports, each records the bac
   const r = await runClient(lab, 'c1', { proto: 'tcp', target: '198.18.2.11', count: 5, sport: 43000, payload: 1000 });
   t.is(r.summary.ok, 5, JSON.stringify(r.results.map((x) => x.error)));
   t.deepEqual(r.summary.byBackend, { b1: 5 });
-  t.deepEqual(r.results.map((x) => x.sport), [43000, 43001, 43002, 43003, 43004]);
+  t.deepEqual(
+    r.results.map((x) => x.sport),
+    [43000, 43001, 43002, 43003, 43004],
+  );
   for (const x of r.results) {
     t.true(x.latencyMs !== null && x.latencyMs > 0 && x.latencyMs < 3000);
     t.true(x.connectMs !== null && x.connectMs > 0 && x.connectMs <= (x.latencyMs ?? 0));
@@ -49,7 +52,10 @@ test('HTTP keep-alive: one connection carries every round; close: one connection
 test('UDP flows over both families', async (t) => {
   const v4 = await runClient(lab, 'c1', { proto: 'udp', target: '198.18.2.11', count: 4, concurrency: 4, sport: 44000 });
   t.deepEqual(v4.summary.byBackend, { b1: 4 });
-  t.deepEqual(v4.results.map((x) => x.sport), [44000, 44001, 44002, 44003]);
+  t.deepEqual(
+    v4.results.map((x) => x.sport),
+    [44000, 44001, 44002, 44003],
+  );
   const v6 = await runClient(lab, 'c1', { proto: 'udp', target: 'fd00:18:2::13', rounds: 2 });
   t.deepEqual(v6.results[0]?.backends, ['b3', 'b3']);
 });
@@ -68,7 +74,13 @@ test('a stepped client holds its connections open across rounds the test trigger
   await c.next();
   // Between rounds the connections are established and held.
   const ss = await lab.exec('c1', 'ss', ['-Htn', 'state', 'established', 'dst', '198.18.2.12']);
-  t.is(ss.stdout.trim().split('\n').filter((l) => l.trim() !== '').length, 3);
+  t.is(
+    ss.stdout
+      .trim()
+      .split('\n')
+      .filter((l) => l.trim() !== '').length,
+    3,
+  );
   await c.next();
   const r = await c.report();
   t.is(r.summary.ok, 3);
@@ -108,7 +120,13 @@ test('dsr: with a kernel route standing in for the datapath, backends answer fro
     // What the datapath does in DSR mode: hand the VIP packet to a backend at L2, IP untouched.
     await dsr.exec('lb', 'ip', ['route', 'add', '198.18.100.1/32', 'via', '198.18.2.11']);
     await dsr.exec('lb', 'ip', ['route', 'add', 'fd00:18:100::1/128', 'via', 'fd00:18:2::11']);
-    const cap = await Capture.start(dsr, { points: [{ node: 'lb', segment: 'backends' }, { node: 'rt', segment: 'backends' }], filter: 'udp or tcp' });
+    const cap = await Capture.start(dsr, {
+      points: [
+        { node: 'lb', segment: 'backends' },
+        { node: 'rt', segment: 'backends' },
+      ],
+      filter: 'udp or tcp',
+    });
     const udp = await runClient(dsr, 'c1', { proto: 'udp', target: '198.18.100.1', count: 2 });
     t.deepEqual(udp.summary.byBackend, { b1: 2 }, JSON.stringify(udp.results));
     const tcp = await runClient(dsr, 'c1', { proto: 'tcp', target: 'fd00:18:100::1' });
@@ -118,10 +136,16 @@ test('dsr: with a kernel route standing in for the datapath, backends answer fro
     const viaRt = await cap.packets('rt', 'backends');
     // Requests leave the lb towards b1; every reply, from the VIP, goes to the router instead.
     t.true(viaLb.length > 0);
-    t.true(viaLb.every((p) => p.frame.ip?.dst === '198.18.100.1' || p.frame.ip?.dst === 'fd00:18:100::1'), 'lb forwards only requests');
+    t.true(
+      viaLb.every((p) => p.frame.ip?.dst === '198.18.100.1' || p.frame.ip?.dst === 'fd00:18:100::1'),
+      'lb forwards only requests',
+    );
     const replies = viaRt.filter((p) => p.frame.eth?.src === dsr.iface('b1').mac);
     t.true(replies.length >= 3);
-    t.true(replies.every((p) => p.frame.ip?.src === '198.18.100.1' || p.frame.ip?.src === 'fd00:18:100::1'), 'replies come from the VIP');
+    t.true(
+      replies.every((p) => p.frame.ip?.src === '198.18.100.1' || p.frame.ip?.src === 'fd00:18:100::1'),
+      'replies come from the VIP',
+    );
   } finally {
     await dsr.close();
   }

@@ -9,17 +9,30 @@ import { builtinTopology } from '../../lab/builtins.ts';
 import { client1, startRounds, svc } from '../_lib.ts';
 
 export default scenario({
-  description: 'TCP DSR: handshake and one exchange (ESTABLISHED, fast path), 61 s idle, a second exchange and FIN on the same backend, one entry, no mid-stream re-selection',
+  description:
+    'TCP DSR: handshake and one exchange (ESTABLISHED, fast path), 61 s idle, a second exchange and FIN on the same backend, one entry, no mid-stream re-selection',
   topology: builtinTopology('dsr', { clients: 1, backends: 3 }),
   services: (topo) => [svc(topo, 'tcp', { mode: 'dsr' })],
   async run(ctx) {
     const { advance, expect, observe, topo } = ctx;
     // SYN, ACK, the data and the ACK of its echo: the first round is done.
-    const t = await startRounds(ctx, { proto: 'tcp', target: topo.vip4, count: 1, rounds: 2, sport: 47_600, payload: 32 }, { forwardPackets: 4 });
+    const t = await startRounds(
+      ctx,
+      { proto: 'tcp', target: topo.vip4, count: 1, rounds: 2, sport: 47_600, payload: 32 },
+      { forwardPackets: 4 },
+    );
     const first = await observe();
     const c = client1(topo).ipv4;
-    expect.equal(first.conntrack.map((e) => e.state), ['ESTABLISHED'], 'after the handshake and one exchange: one entry, ESTABLISHED');
-    expect.ok((first.reasons.get('fast_path') ?? 0) > 0, 'the exchange took the fast path', `fast_path ${first.reasons.get('fast_path') ?? 0}`);
+    expect.equal(
+      first.conntrack.map((e) => e.state),
+      ['ESTABLISHED'],
+      'after the handshake and one exchange: one entry, ESTABLISHED',
+    );
+    expect.ok(
+      (first.reasons.get('fast_path') ?? 0) > 0,
+      'the exchange took the fast path',
+      `fast_path ${first.reasons.get('fast_path') ?? 0}`,
+    );
     await advance(61);
     await t.next();
     const r = await t.report();

@@ -15,6 +15,10 @@ export default scenario({
     const obs = await observe();
     const [fwd, rep] = flowEntries(obs, { clientIp: client1(topo).ipv4, clientPort: SPORT });
     expect.equal({ packets: fwd?.packets, bytes: fwd?.bytes }, { packets: 3, bytes: 3 * 142 }, 'forward entry counts');
-    expect.equal({ packets: rep?.packets, bytes: rep?.bytes }, { packets: 3, bytes: 3 * 145 }, 'reply entry counts (the answer carries "b1\\n" first)');
+    expect.equal(
+      { packets: rep?.packets, bytes: rep?.bytes },
+      { packets: 3, bytes: 3 * 145 },
+      'reply entry counts (the answer carries "b1\\n" first)',
+    );
   },
 });

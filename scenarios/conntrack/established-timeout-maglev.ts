@@ -5,7 +5,8 @@ import { scenario } from '../../src/harness/index.ts';
 import { startRounds, svc } from '../_lib.ts';
 
 export default scenario({
-  description: 'maglev, ESTABLISHED timeout 100 s: a connection idle for 101 s continues on the same backend, re-created mid-stream (midstream_new 1)',
+  description:
+    'maglev, ESTABLISHED timeout 100 s: a connection idle for 101 s continues on the same backend, re-created mid-stream (midstream_new 1)',
   timeoutsS: { ESTABLISHED: 100 },
   services: (topo) => [svc(topo, 'tcp', { algorithm: 'maglev' })],
   async run(ctx) {

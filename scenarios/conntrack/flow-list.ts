@@ -15,6 +15,16 @@ export default scenario({
     const b1 = backend(topo, 0);
     const f = flows.find((x) => x.client.port === SPORT);
     expect.equal(flows.length, 1, 'one flow listed');
-    expect.equal(f === undefined ? undefined : { packets: f.packets, bytes: f.bytes, endpoint: f.endpoint, state: f.state, vip: f.vip }, { packets: 6, bytes: 3 * 142 + 3 * 145, endpoint: { ip: b1.ipv4, port: 7001 }, state: 'UDP_ESTABLISHED', vip: { ip: topo.vip4, port: 7001 } }, 'the flow as listed');
+    expect.equal(
+      f === undefined ? undefined : { packets: f.packets, bytes: f.bytes, endpoint: f.endpoint, state: f.state, vip: f.vip },
+      {
+        packets: 6,
+        bytes: 3 * 142 + 3 * 145,
+        endpoint: { ip: b1.ipv4, port: 7001 },
+        state: 'UDP_ESTABLISHED',
+        vip: { ip: topo.vip4, port: 7001 },
+      },
+      'the flow as listed',
+    );
   },
 });

@@ -7,7 +7,8 @@ import { scenario } from '../../src/harness/index.ts';
 import { loseOneSide, resolvedTwoArm, svc } from '../_lib.ts';
 
 export default scenario({
-  description: 'tcp fullnat: forward entry of conn 0 and reply entry of conn 1 deleted mid-transfer; both finish all 4 rounds on their backend, both entries back, no new flow',
+  description:
+    'tcp fullnat: forward entry of conn 0 and reply entry of conn 1 deleted mid-transfer; both finish all 4 rounds on their backend, both entries back, no new flow',
   topology: resolvedTwoArm(),
   services: (topo) => [svc(topo, 'tcp', { algorithm: 'maglev', mode: 'fullnat' })],
   run: (ctx) => loseOneSide(ctx, 'tcp'),

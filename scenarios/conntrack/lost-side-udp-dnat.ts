@@ -7,7 +7,8 @@ import { scenario } from '../../src/harness/index.ts';
 import { loseOneSide, svc } from '../_lib.ts';
 
 export default scenario({
-  description: 'udp dnat: forward entry of conn 0 and reply entry of conn 1 deleted mid-transfer; both finish all 4 rounds on their backend, both entries back, no new flow',
+  description:
+    'udp dnat: forward entry of conn 0 and reply entry of conn 1 deleted mid-transfer; both finish all 4 rounds on their backend, both entries back, no new flow',
   services: (topo) => [svc(topo, 'udp', { algorithm: 'maglev', mode: 'dnat' })],
   run: (ctx) => loseOneSide(ctx, 'udp'),
 });

@@ -11,7 +11,8 @@ import { client1, frameToLb, phantomBackend, phantomClient, svc } from '../_lib.
 const SPORT = 45_900;
 
 export default scenario({
-  description: 'UDP established, then 12 client datagrams 2 s apart (24 s > UDP_ESTABLISHED 10 s), then a backend answer: still translated as the flow\'s',
+  description:
+    "UDP established, then 12 client datagrams 2 s apart (24 s > UDP_ESTABLISHED 10 s), then a backend answer: still translated as the flow's",
   timeoutsS: { UDP_ESTABLISHED: 10 },
   services: (topo) => [svc(topo, 'udp', { endpoints: [{ ip: phantomBackend(topo), port: 7001 }] })],
   async run({ world, advance, expect, observe, topo }) {
@@ -35,7 +36,11 @@ export default scenario({
     await world.inject(b1, [fromBackend()]);
     obs = await observe();
     const last = [...obs.trace].reverse().find((e) => e.tuple.src === ep && e.tuple.dport === SPORT);
-    expect.ok(last !== undefined && (last.reason === 'tracked' || last.reason === 'fast_path'), "the backend's answer after 24 s of one-way traffic is still the flow's", last === undefined ? 'no trace event for it' : `reason ${last.reason}, ${last.ctBefore} → ${last.ctAfter}`);
+    expect.ok(
+      last !== undefined && (last.reason === 'tracked' || last.reason === 'fast_path'),
+      "the backend's answer after 24 s of one-way traffic is still the flow's",
+      last === undefined ? 'no trace event for it' : `reason ${last.reason}, ${last.ctBefore} → ${last.ctAfter}`,
+    );
     expect.equal(obs.reasons.get('pass_no_service') ?? 0, before, 'nothing passed as no service');
     const rep = obs.conntrack.find((e) => e.reply && e.key.src === ep && e.key.dport === SPORT);
     expect.equal(rep?.state, 'UDP_ESTABLISHED', 'the reply entry is still there, established');

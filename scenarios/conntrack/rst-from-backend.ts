@@ -7,7 +7,8 @@ import { backendEndpoints } from '../../src/harness/index.ts';
 import { client1, svc } from '../_lib.ts';
 
 export default scenario({
-  description: 'endpoint port closed: the backend RST+ACK is accepted (SYN_SENT → CLOSED) and reaches the client from VIP:7000, which sees the connection refused',
+  description:
+    'endpoint port closed: the backend RST+ACK is accepted (SYN_SENT → CLOSED) and reaches the client from VIP:7000, which sees the connection refused',
   services: (topo) => [svc(topo, 'tcp', { endpoints: backendEndpoints(topo, 7999) })],
   async run({ client, expect, observe, captures, topo }) {
     const r = await client({ proto: 'tcp', target: topo.vip4, count: 1, timeoutMs: 1000 });
@@ -15,7 +16,11 @@ export default scenario({
     expect.ok(conn !== undefined && conn.error !== null, 'the connection failed', 'it succeeded');
     const c = client1(topo);
     const links = await captures();
-    expect.packet(links, { on: c.name, pattern: { fields: { 'ip.src': topo.vip4, 'tcp.sport': 7000, 'tcp.flags': 'R.', checksums: 'ok' } }, count: 1 }, 'the RST reaches the client from VIP:7000');
+    expect.packet(
+      links,
+      { on: c.name, pattern: { fields: { 'ip.src': topo.vip4, 'tcp.sport': 7000, 'tcp.flags': 'R.', checksums: 'ok' } }, count: 1 },
+      'the RST reaches the client from VIP:7000',
+    );
     const obs = await observe();
     const sport = conn?.sport;
     if (sport != null) expect.ctTransitions(obs, { clientIp: c.ipv4, clientPort: sport }, ['SYN_SENT', 'CLOSED']);

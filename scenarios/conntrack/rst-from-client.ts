@@ -13,14 +13,30 @@ export default scenario({
   services: (topo) => [svc(topo, 'tcp')],
   async run({ world, expect, observe, captures, topo }) {
     const c = client1(topo);
-    await world.inject(c.name, [frameToLb(topo, c.name, { ip: { src: c.ipv4, dst: topo.vip4 }, tcp: { sport: SPORT, dport: 7000, seq: ISN, flags: 'S' } })]);
+    await world.inject(c.name, [
+      frameToLb(topo, c.name, { ip: { src: c.ipv4, dst: topo.vip4 }, tcp: { sport: SPORT, dport: 7000, seq: ISN, flags: 'S' } }),
+    ]);
     const obs = await observe();
     const flow = { clientIp: c.ipv4, clientPort: SPORT };
     expect.ctTransitions(obs, flow, ['SYN_SENT', 'SYN_RECV', 'CLOSED']);
     expect.ctState(obs, flow, 'CLOSED');
     const links = await captures();
     const b1 = backend(topo, 0);
-    expect.packet(links, { on: c.name, pattern: { fields: { 'ip.src': topo.vip4, 'tcp.dport': SPORT, 'tcp.flags': 'S.', 'tcp.ack': ISN + 1 } } }, 'the SYN-ACK reaches the client from the VIP');
-    expect.packet(links, { on: b1.name, pattern: { fields: { 'ip.src': c.ipv4, 'ip.dst': b1.ipv4, 'tcp.sport': SPORT, 'tcp.flags': 'R', 'tcp.seq': ISN + 1, checksums: 'ok' } }, count: 1 }, 'the client RST reaches the backend, destination rewritten');
+    expect.packet(
+      links,
+      { on: c.name, pattern: { fields: { 'ip.src': topo.vip4, 'tcp.dport': SPORT, 'tcp.flags': 'S.', 'tcp.ack': ISN + 1 } } },
+      'the SYN-ACK reaches the client from the VIP',
+    );
+    expect.packet(
+      links,
+      {
+        on: b1.name,
+        pattern: {
+          fields: { 'ip.src': c.ipv4, 'ip.dst': b1.ipv4, 'tcp.sport': SPORT, 'tcp.flags': 'R', 'tcp.seq': ISN + 1, checksums: 'ok' },
+        },
+        count: 1,
+      },
+      'the client RST reaches the backend, destination rewritten',
+    );
   },
 });

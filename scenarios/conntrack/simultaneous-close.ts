@@ -12,15 +12,18 @@ const C = 10_000; // client ISN
 const B = 70_000; // backend ISN
 
 export default scenario({
-  description: 'handshake, then the client\'s FIN and the backend\'s FIN crossing (neither ACKs the other\'s), then both ACKs: SYN_SENT → SYN_RECV → ESTABLISHED → FIN_WAIT → CLOSE_WAIT → TIME_WAIT',
+  description:
+    "handshake, then the client's FIN and the backend's FIN crossing (neither ACKs the other's), then both ACKs: SYN_SENT → SYN_RECV → ESTABLISHED → FIN_WAIT → CLOSE_WAIT → TIME_WAIT",
   services: (topo) => [svc(topo, 'tcp', { endpoints: [{ ip: phantomBackend(topo), port: 7000 }] })],
   async run({ world, expect, observe, topo }) {
     const c = client1(topo);
     const src = phantomClient(topo);
     const ep = phantomBackend(topo);
     const b1 = topo.backends[0]?.name ?? 'b1';
-    const fromClient = (seq: number, ack: number, flags: string) => frameToLb(topo, c.name, { ip: { src, dst: topo.vip4 }, tcp: { sport: SPORT, dport: 7000, seq, ack, flags } });
-    const fromBackend = (seq: number, ack: number, flags: string) => frameToLb(topo, b1, { ip: { src: ep, dst: src }, tcp: { sport: 7000, dport: SPORT, seq, ack, flags } });
+    const fromClient = (seq: number, ack: number, flags: string) =>
+      frameToLb(topo, c.name, { ip: { src, dst: topo.vip4 }, tcp: { sport: SPORT, dport: 7000, seq, ack, flags } });
+    const fromBackend = (seq: number, ack: number, flags: string) =>
+      frameToLb(topo, b1, { ip: { src: ep, dst: src }, tcp: { sport: 7000, dport: SPORT, seq, ack, flags } });
     await world.inject(c.name, [fromClient(C, 0, 'S')]);
     await world.inject(b1, [fromBackend(B, C + 1, 'SA')]);
     await world.inject(c.name, [fromClient(C + 1, B + 1, 'A')]);

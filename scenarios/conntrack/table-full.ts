@@ -10,12 +10,14 @@ const FLOWS = 60;
 const CT = 64;
 
 export default scenario({
-  description: 'conntrack map of 64 entries, 60 UDP flows in sequence: all answered (new_flow 60), at most 64 entries, the first flow evicted; it comes back as a new flow, answered',
+  description:
+    'conntrack map of 64 entries, 60 UDP flows in sequence: all answered (new_flow 60), at most 64 entries, the first flow evicted; it comes back as a new flow, answered',
   ctEntries: CT,
   // The kernel's LRU is approximate (per-CPU free lists, eviction in batches: src/model/lru.ts):
   // which entries go first, and how many, differ from the model's exact LRU.
   differential: false,
-  differentialOff: "the kernel's LRU evicts in batches from per-CPU lists; the model's is exact (src/model/lru.ts): the surviving entries differ",
+  differentialOff:
+    "the kernel's LRU evicts in batches from per-CPU lists; the model's is exact (src/model/lru.ts): the surviving entries differ",
   services: (topo) => [svc(topo, 'udp')],
   async run({ client, expect, observe, topo }) {
     const c = client1(topo);
@@ -27,7 +29,7 @@ export default scenario({
     expect.equal(flowEntries(obs, { clientIp: c.ipv4, clientPort: SPORT }).length, 0, 'the first (least recently used) flow was evicted');
     expect.ok(flowEntries(obs, { clientIp: c.ipv4, clientPort: SPORT + FLOWS - 1 }).length === 2, 'the last flow has both entries');
     const again = await client({ proto: 'udp', target: topo.vip4, count: 1, sport: SPORT, payload: 16 });
-    expect.allConnected(again, 'the evicted flow\'s client is served again');
+    expect.allConnected(again, "the evicted flow's client is served again");
     obs = await observe();
     expect.reasons(obs, { new_flow: FLOWS + 1 }, 'as a new flow, counted');
   },

@@ -4,9 +4,18 @@
 import { backendEndpoints, flowEvents, scenario, SERVER_PORTS } from '../../src/harness/index.ts';
 
 export default scenario({
-  description: 'a TCP handshake, one exchange and an orderly close from the client: SYN_SENT → SYN_RECV → ESTABLISHED → FIN_WAIT → CLOSE_WAIT → TIME_WAIT',
+  description:
+    'a TCP handshake, one exchange and an orderly close from the client: SYN_SENT → SYN_RECV → ESTABLISHED → FIN_WAIT → CLOSE_WAIT → TIME_WAIT',
   services: (topo) => [
-    { name: 'echo', vip: topo.vip4, port: SERVER_PORTS.tcp, protocol: 'tcp', algorithm: 'maglev', mode: 'dnat', endpoints: backendEndpoints(topo, SERVER_PORTS.tcp) },
+    {
+      name: 'echo',
+      vip: topo.vip4,
+      port: SERVER_PORTS.tcp,
+      protocol: 'tcp',
+      algorithm: 'maglev',
+      mode: 'dnat',
+      endpoints: backendEndpoints(topo, SERVER_PORTS.tcp),
+    },
   ],
   async run({ client, expect, observe, topo }) {
     const r = await client({ proto: 'tcp', target: topo.vip4, count: 1, payload: 32 });
@@ -18,7 +27,11 @@ export default scenario({
     expect.ctTransitions(obs, flow, ['SYN_SENT', 'SYN_RECV', 'ESTABLISHED', 'FIN_WAIT', 'CLOSE_WAIT', 'TIME_WAIT']);
     expect.ctState(obs, flow, 'TIME_WAIT');
     const slots = new Set(flowEvents(obs, flow).map((e) => e.endpointSlot));
-    expect.ok(slots.size === 1 && !slots.has(-1), 'every packet of the flow used one endpoint slot', `slots seen: ${[...slots].join(', ')}`);
+    expect.ok(
+      slots.size === 1 && !slots.has(-1),
+      'every packet of the flow used one endpoint slot',
+      `slots seen: ${[...slots].join(', ')}`,
+    );
     expect.reasons(obs, { new_flow: 1 });
   },
 });

@@ -7,10 +7,19 @@ import { backendEndpoints, scenario, SERVER_PORTS } from '../../src/harness/inde
 const SPORT = 40_000;
 
 export default scenario({
-  description: 'UDP_SEEN times out after 30 s idle: the same tuple afterwards is a new flow (new_flow counted twice), with no wall time spent on sim/prog',
+  description:
+    'UDP_SEEN times out after 30 s idle: the same tuple afterwards is a new flow (new_flow counted twice), with no wall time spent on sim/prog',
   timeoutsS: { UDP_SEEN: 30 },
   services: (topo) => [
-    { name: 'dns-like', vip: topo.vip4, port: SERVER_PORTS.udp, protocol: 'udp', algorithm: 'rr', mode: 'dnat', endpoints: backendEndpoints(topo, SERVER_PORTS.udp) },
+    {
+      name: 'dns-like',
+      vip: topo.vip4,
+      port: SERVER_PORTS.udp,
+      protocol: 'udp',
+      algorithm: 'rr',
+      mode: 'dnat',
+      endpoints: backendEndpoints(topo, SERVER_PORTS.udp),
+    },
   ],
   async run({ client, expect, observe, advance, topo }) {
     const flow = { clientIp: topo.clients[0]?.ipv4 ?? '', clientPort: SPORT };

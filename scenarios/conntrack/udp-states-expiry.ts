@@ -6,7 +6,8 @@ import { client1, svc } from '../_lib.ts';
 const SPORT = 40_100;
 
 export default scenario({
-  description: 'UDP_NEW → UDP_SEEN → UDP_ESTABLISHED on one fixed tuple; after 59 s idle (timeout 60) still the same flow, after 61 s more a new one',
+  description:
+    'UDP_NEW → UDP_SEEN → UDP_ESTABLISHED on one fixed tuple; after 59 s idle (timeout 60) still the same flow, after 61 s more a new one',
   timeoutsS: { UDP_ESTABLISHED: 60 },
   services: (topo) => [svc(topo, 'udp', { algorithm: 'hash' })],
   async run({ client, advance, expect, observe, topo }) {

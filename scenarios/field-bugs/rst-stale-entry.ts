@@ -24,22 +24,78 @@ import { backendEndpoints, scenario } from '../../src/harness/index.ts';
 import type { FrameSpec } from '../../src/packet/index.ts';
 import { frameToLb } from '../_lib.ts';
 
-
 /** The clients' packets: n is the position in the capture, t the seconds since its first packet. */
 const PACKETS: { n: number; node: string; t: number; spec: Omit<FrameSpec, 'eth'> }[] = [
-  { n: 0, node: 'c1', t: 0.000000, spec: { ip: { src: '198.18.1.11', dst: '198.18.100.1', ttl: 64, tos: 0, id: 0, df: false }, tcp: { sport: 45900, dport: 7000, seq: 1000000, ack: 0, flags: 2, window: 65535, options: [{kind: 'mss', value: 1460}] } } },
-  { n: 4, node: 'c1', t: 0.000213, spec: { ip: { src: '198.18.1.11', dst: '198.18.100.1', ttl: 64, tos: 0, id: 0, df: true }, tcp: { sport: 45900, dport: 7000, seq: 1000001, ack: 0, flags: 4, window: 0 } } },
-  { n: 5, node: 'c1', t: 0.811808, spec: { ip: { src: '198.18.1.11', dst: '198.18.100.1', ttl: 64, tos: 0, id: 0, df: false }, tcp: { sport: 45900, dport: 7000, seq: 2000000, ack: 0, flags: 2, window: 65535, options: [{kind: 'mss', value: 1460}] } } },
-  { n: 7, node: 'c1', t: 0.811997, spec: { ip: { src: '198.18.1.11', dst: '198.18.100.1', ttl: 64, tos: 0, id: 0, df: true }, tcp: { sport: 45900, dport: 7000, seq: 2000001, ack: 0, flags: 4, window: 0 } } },
-  { n: 8, node: 'c1', t: 1.769921, spec: { ip: { src: '198.18.1.11', dst: '198.18.100.1', ttl: 64, tos: 0, id: 0, df: false }, tcp: { sport: 45900, dport: 7000, seq: 3000000, ack: 0, flags: 2, window: 65535, options: [{kind: 'mss', value: 1460}] } } },
-  { n: 10, node: 'c1', t: 1.770055, spec: { ip: { src: '198.18.1.11', dst: '198.18.100.1', ttl: 64, tos: 0, id: 0, df: true }, tcp: { sport: 45900, dport: 7000, seq: 3000001, ack: 0, flags: 4, window: 0 } } },
+  {
+    n: 0,
+    node: 'c1',
+    t: 0.0,
+    spec: {
+      ip: { src: '198.18.1.11', dst: '198.18.100.1', ttl: 64, tos: 0, id: 0, df: false },
+      tcp: { sport: 45900, dport: 7000, seq: 1000000, ack: 0, flags: 2, window: 65535, options: [{ kind: 'mss', value: 1460 }] },
+    },
+  },
+  {
+    n: 4,
+    node: 'c1',
+    t: 0.000213,
+    spec: {
+      ip: { src: '198.18.1.11', dst: '198.18.100.1', ttl: 64, tos: 0, id: 0, df: true },
+      tcp: { sport: 45900, dport: 7000, seq: 1000001, ack: 0, flags: 4, window: 0 },
+    },
+  },
+  {
+    n: 5,
+    node: 'c1',
+    t: 0.811808,
+    spec: {
+      ip: { src: '198.18.1.11', dst: '198.18.100.1', ttl: 64, tos: 0, id: 0, df: false },
+      tcp: { sport: 45900, dport: 7000, seq: 2000000, ack: 0, flags: 2, window: 65535, options: [{ kind: 'mss', value: 1460 }] },
+    },
+  },
+  {
+    n: 7,
+    node: 'c1',
+    t: 0.811997,
+    spec: {
+      ip: { src: '198.18.1.11', dst: '198.18.100.1', ttl: 64, tos: 0, id: 0, df: true },
+      tcp: { sport: 45900, dport: 7000, seq: 2000001, ack: 0, flags: 4, window: 0 },
+    },
+  },
+  {
+    n: 8,
+    node: 'c1',
+    t: 1.769921,
+    spec: {
+      ip: { src: '198.18.1.11', dst: '198.18.100.1', ttl: 64, tos: 0, id: 0, df: false },
+      tcp: { sport: 45900, dport: 7000, seq: 3000000, ack: 0, flags: 2, window: 65535, options: [{ kind: 'mss', value: 1460 }] },
+    },
+  },
+  {
+    n: 10,
+    node: 'c1',
+    t: 1.770055,
+    spec: {
+      ip: { src: '198.18.1.11', dst: '198.18.100.1', ttl: 64, tos: 0, id: 0, df: true },
+      tcp: { sport: 45900, dport: 7000, seq: 3000001, ack: 0, flags: 4, window: 0 },
+    },
+  },
 ];
 
 export default scenario({
-  description: 'field bug (from rst-reuse.pcap): SYN, RST, SYN again on the tuple (x2): each SYN restarts the flow (CLOSED → SYN_SENT) and is answered from the VIP; one flow in all',
+  description:
+    'field bug (from rst-reuse.pcap): SYN, RST, SYN again on the tuple (x2): each SYN restarts the flow (CLOSED → SYN_SENT) and is answered from the VIP; one flow in all',
   allowDrops: ['drop_rst_invalid'],
   services: (topo) => [
-    { name: 'tcp-7000-1', vip: '198.18.100.1', port: 7000, protocol: 'tcp', algorithm: 'rr', mode: 'dnat', endpoints: backendEndpoints(topo, 7000) },
+    {
+      name: 'tcp-7000-1',
+      vip: '198.18.100.1',
+      port: 7000,
+      protocol: 'tcp',
+      algorithm: 'rr',
+      mode: 'dnat',
+      endpoints: backendEndpoints(topo, 7000),
+    },
   ],
   async run({ world, advance, observe, captures, expect, topo }) {
     // Capture gaps of a second or more move the clock (conntrack timeouts see them); shorter ones do not.
@@ -55,9 +111,29 @@ export default scenario({
     const obs = await observe();
     const links = await captures();
     expect.reasons(obs, { new_flow: 1 }, 'one flow: the reset tuple restarts on its endpoint');
-    const restarts = obs.trace.filter((e) => e.tuple.src === '198.18.1.11' && e.tuple.sport === 45900 && e.ctBefore === 'CLOSED' && e.ctAfter === 'SYN_SENT');
+    const restarts = obs.trace.filter(
+      (e) => e.tuple.src === '198.18.1.11' && e.tuple.sport === 45900 && e.ctBefore === 'CLOSED' && e.ctAfter === 'SYN_SENT',
+    );
     expect.equal(restarts.length, 2, 'the second and third SYN each restart the reset flow (CLOSED → SYN_SENT)');
-    expect.packet(links, { on: 'c1', pattern: { fields: { 'ip.src': '198.18.100.1', 'ip.dst': '198.18.1.11', 'tcp.sport': 7000, 'tcp.dport': 45900, 'tcp.flags': 'S.' } }, count: 3 }, 'every SYN is answered: 3 SYN-ACKs reach c1 from the VIP');
-    expect.packet(links, { on: 'b1', pattern: { fields: { 'ip.src': '198.18.1.11', 'ip.dst': '198.18.2.11', 'tcp.sport': 45900, 'tcp.dport': 7000, 'tcp.flags': 'S' } }, count: 3 }, 'the three SYNs reach b1 (the flow\'s endpoint), translated');
+    expect.packet(
+      links,
+      {
+        on: 'c1',
+        pattern: {
+          fields: { 'ip.src': '198.18.100.1', 'ip.dst': '198.18.1.11', 'tcp.sport': 7000, 'tcp.dport': 45900, 'tcp.flags': 'S.' },
+        },
+        count: 3,
+      },
+      'every SYN is answered: 3 SYN-ACKs reach c1 from the VIP',
+    );
+    expect.packet(
+      links,
+      {
+        on: 'b1',
+        pattern: { fields: { 'ip.src': '198.18.1.11', 'ip.dst': '198.18.2.11', 'tcp.sport': 45900, 'tcp.dport': 7000, 'tcp.flags': 'S' } },
+        count: 3,
+      },
+      "the three SYNs reach b1 (the flow's endpoint), translated",
+    );
   },
 });

@@ -28,15 +28,51 @@ const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, 'hex'));
 
 /** The clients' packets: n is the position in the capture, t the seconds since its first packet. */
 const PACKETS: { n: number; node: string; t: number; spec: Omit<FrameSpec, 'eth'> }[] = [
-  { n: 3, node: 'c1', t: 3.953934, spec: { ip: { src: '198.18.1.11', dst: '198.18.100.1', ttl: 64, tos: 0, id: 0, df: false }, udp: { sport: 45800, dport: 7001, checksum: 'zero' }, payload: hex('7a65726f2d636865636b73756d2030') } },
-  { n: 8, node: 'c1', t: 4.530680, spec: { ip: { src: '198.18.1.11', dst: '198.18.100.1', ttl: 64, tos: 0, id: 0, df: false }, udp: { sport: 45800, dport: 7001, checksum: 'zero' }, payload: hex('7a65726f2d636865636b73756d2031') } },
-  { n: 11, node: 'c1', t: 5.184218, spec: { ip: { src: '198.18.1.11', dst: '198.18.100.1', ttl: 64, tos: 0, id: 0, df: false }, udp: { sport: 45800, dport: 7001, checksum: 'zero' }, payload: hex('7a65726f2d636865636b73756d2032') } },
+  {
+    n: 3,
+    node: 'c1',
+    t: 3.953934,
+    spec: {
+      ip: { src: '198.18.1.11', dst: '198.18.100.1', ttl: 64, tos: 0, id: 0, df: false },
+      udp: { sport: 45800, dport: 7001, checksum: 'zero' },
+      payload: hex('7a65726f2d636865636b73756d2030'),
+    },
+  },
+  {
+    n: 8,
+    node: 'c1',
+    t: 4.53068,
+    spec: {
+      ip: { src: '198.18.1.11', dst: '198.18.100.1', ttl: 64, tos: 0, id: 0, df: false },
+      udp: { sport: 45800, dport: 7001, checksum: 'zero' },
+      payload: hex('7a65726f2d636865636b73756d2031'),
+    },
+  },
+  {
+    n: 11,
+    node: 'c1',
+    t: 5.184218,
+    spec: {
+      ip: { src: '198.18.1.11', dst: '198.18.100.1', ttl: 64, tos: 0, id: 0, df: false },
+      udp: { sport: 45800, dport: 7001, checksum: 'zero' },
+      payload: hex('7a65726f2d636865636b73756d2032'),
+    },
+  },
 ];
 
 export default scenario({
-  description: 'field bug (from udp-zero-checksum.pcap): IPv4 UDP without a checksum through DNAT: reaches the backend with checksum 0 still, answers valid from the VIP',
+  description:
+    'field bug (from udp-zero-checksum.pcap): IPv4 UDP without a checksum through DNAT: reaches the backend with checksum 0 still, answers valid from the VIP',
   services: (topo) => [
-    { name: 'udp-7001-1', vip: '198.18.100.1', port: 7001, protocol: 'udp', algorithm: 'rr', mode: 'dnat', endpoints: backendEndpoints(topo, 7001) },
+    {
+      name: 'udp-7001-1',
+      vip: '198.18.100.1',
+      port: 7001,
+      protocol: 'udp',
+      algorithm: 'rr',
+      mode: 'dnat',
+      endpoints: backendEndpoints(topo, 7001),
+    },
   ],
   async run({ world, advance, observe, captures, expect, topo }) {
     // Capture gaps of a second or more move the clock (conntrack timeouts see them); shorter ones do not.
@@ -51,11 +87,43 @@ export default scenario({
     }
     const obs = await observe();
     const links = await captures();
-    expect.reasons(obs, { new_flow: 1, icmp_error: 3 }, 'one flow; the client stack\'s three port-unreachable errors translated');
-    expect.ok((obs.reasons.get('fast_path') ?? 0) + (obs.reasons.get('tracked') ?? 0) === 5, 'the other datagrams and the answers are the flow\'s (fast path or tracked)', `fast_path ${obs.reasons.get('fast_path') ?? 0}, tracked ${obs.reasons.get('tracked') ?? 0}`);
-    expect.packet(links, { on: 'b1', pattern: { fields: { 'ip.dst': '198.18.2.11', 'udp.dport': 7001, 'udp.checksum': 'zero' } }, count: 3 }, 'the three datagrams reach b1 still without a checksum (0 kept through the rewrite)');
-    expect.packet(links, { on: 'c1', pattern: { fields: { 'ip.src': '198.18.100.1', 'ip.dst': '198.18.1.11', 'udp.sport': 7001, 'udp.dport': 45800, checksums: 'ok' } }, count: 3 }, 'c1 got 3 answers from the VIP, checksums valid');
-    expect.packet(links, { on: 'b1', pattern: { fields: { 'ip.src': '198.18.1.11', 'ip.dst': '198.18.2.11', 'udp.sport': 45800, 'udp.dport': 7001 } }, count: 3 }, 'b1 got 3 × 198.18.1.11:45800 → 198.18.2.11:7001 udp (as recorded)');
-    expect.packet(links, { on: 'b1', pattern: { fields: { 'ip.src': '198.18.1.11', 'ip.dst': '198.18.2.11', 'icmp.type': 'dest-unreachable', 'icmp.code': 3 } }, count: 3 }, 'b1 got 3 × 198.18.1.11 → 198.18.2.11 icmp dest-unreachable/3 (the model, as recorded)');
+    expect.reasons(obs, { new_flow: 1, icmp_error: 3 }, "one flow; the client stack's three port-unreachable errors translated");
+    expect.ok(
+      (obs.reasons.get('fast_path') ?? 0) + (obs.reasons.get('tracked') ?? 0) === 5,
+      "the other datagrams and the answers are the flow's (fast path or tracked)",
+      `fast_path ${obs.reasons.get('fast_path') ?? 0}, tracked ${obs.reasons.get('tracked') ?? 0}`,
+    );
+    expect.packet(
+      links,
+      { on: 'b1', pattern: { fields: { 'ip.dst': '198.18.2.11', 'udp.dport': 7001, 'udp.checksum': 'zero' } }, count: 3 },
+      'the three datagrams reach b1 still without a checksum (0 kept through the rewrite)',
+    );
+    expect.packet(
+      links,
+      {
+        on: 'c1',
+        pattern: { fields: { 'ip.src': '198.18.100.1', 'ip.dst': '198.18.1.11', 'udp.sport': 7001, 'udp.dport': 45800, checksums: 'ok' } },
+        count: 3,
+      },
+      'c1 got 3 answers from the VIP, checksums valid',
+    );
+    expect.packet(
+      links,
+      {
+        on: 'b1',
+        pattern: { fields: { 'ip.src': '198.18.1.11', 'ip.dst': '198.18.2.11', 'udp.sport': 45800, 'udp.dport': 7001 } },
+        count: 3,
+      },
+      'b1 got 3 × 198.18.1.11:45800 → 198.18.2.11:7001 udp (as recorded)',
+    );
+    expect.packet(
+      links,
+      {
+        on: 'b1',
+        pattern: { fields: { 'ip.src': '198.18.1.11', 'ip.dst': '198.18.2.11', 'icmp.type': 'dest-unreachable', 'icmp.code': 3 } },
+        count: 3,
+      },
+      'b1 got 3 × 198.18.1.11 → 198.18.2.11 icmp dest-unreachable/3 (the model, as recorded)',
+    );
   },
 });

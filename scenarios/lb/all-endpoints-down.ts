@@ -5,7 +5,8 @@ import { backendEndpoints } from '../../src/harness/index.ts';
 import { client1, svc } from '../_lib.ts';
 
 export default scenario({
-  description: 'every endpoint inactive: 4 UDP datagrams are each dropped as drop_no_endpoint (counted in the service drops), no backend sees one',
+  description:
+    'every endpoint inactive: 4 UDP datagrams are each dropped as drop_no_endpoint (counted in the service drops), no backend sees one',
   allowDrops: ['drop_no_endpoint'],
   services: (topo) => [svc(topo, 'udp', { endpoints: backendEndpoints(topo, 7001).map((e) => ({ ...e, active: false })) })],
   async run({ client, expect, observe, captures, topo }) {
@@ -16,6 +17,10 @@ export default scenario({
     expect.equal(obs.counters.drops.get('drop_no_endpoint') ?? 0, 4, 'the drops are counted by reason');
     expect.equal(obs.conntrack.length, 0, 'no conntrack entry was created');
     const links = await captures();
-    expect.noPacket(links, { on: topo.backends.map((b) => b.name), pattern: { fields: { 'udp.dport': 7001 } }, sanity: { on: client1(topo).name } }, 'no backend sees the datagrams');
+    expect.noPacket(
+      links,
+      { on: topo.backends.map((b) => b.name), pattern: { fields: { 'udp.dport': 7001 } }, sanity: { on: client1(topo).name } },
+      'no backend sees the datagrams',
+    );
   },
 });

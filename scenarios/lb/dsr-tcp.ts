@@ -18,6 +18,15 @@ export default scenario({
     expect.equal(obs.conntrack.filter((e) => e.flags.includes('dsr')).length, 3, 'one DSR entry per flow');
     const links = await captures();
     const c = client1(topo);
-    expect.packet(links, { on: 'b1', pattern: { fields: { 'eth.dst': macOf(topo, 'b1', 'backends'), 'ip.src': c.ipv4, 'ip.dst': topo.vip4, 'tcp.flags': 'S' } }, count: 1, nowhereElse: false }, 'b1 gets the SYN unrewritten, to the VIP');
+    expect.packet(
+      links,
+      {
+        on: 'b1',
+        pattern: { fields: { 'eth.dst': macOf(topo, 'b1', 'backends'), 'ip.src': c.ipv4, 'ip.dst': topo.vip4, 'tcp.flags': 'S' } },
+        count: 1,
+        nowhereElse: false,
+      },
+      'b1 gets the SYN unrewritten, to the VIP',
+    );
   },
 });

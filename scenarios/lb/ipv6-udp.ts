@@ -15,7 +15,11 @@ export default scenario({
     expect.reasons(await observe(), { new_flow: 6 });
     const links = await captures();
     const c = client1(topo);
-    expect.packet(links, { on: c.name, pattern: { fields: { 'ip.src': vip6, 'ip.dst': c.ipv6, 'udp.sport': 7001, checksums: 'ok' } }, count: 12 }, 'all 12 answers reach the client from the IPv6 VIP');
+    expect.packet(
+      links,
+      { on: c.name, pattern: { fields: { 'ip.src': vip6, 'ip.dst': c.ipv6, 'udp.sport': 7001, checksums: 'ok' } }, count: 12 },
+      'all 12 answers reach the client from the IPv6 VIP',
+    );
     expect.equal(badChecksums(links), [], 'every packet on every link has valid checksums');
   },
 });

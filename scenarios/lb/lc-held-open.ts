@@ -5,7 +5,8 @@ import { scenario } from '../../src/harness/index.ts';
 import { svc } from '../_lib.ts';
 
 export default scenario({
-  description: 'lc: 6 held-open connections spread 2/2/2; after they closed the counts are 0 again, so 3 sequential connections all reach b1',
+  description:
+    'lc: 6 held-open connections spread 2/2/2; after they closed the counts are 0 again, so 3 sequential connections all reach b1',
   services: (topo) => [svc(topo, 'tcp', { algorithm: 'lc' })],
   async run({ client, expect, topo }) {
     const held = await client({ proto: 'tcp', target: topo.vip4, count: 6, concurrency: 6, holdMs: 200, payload: 16 });

@@ -6,7 +6,8 @@ import { backendEndpoints } from '../../src/harness/index.ts';
 import { svc } from '../_lib.ts';
 
 export default scenario({
-  description: 'lc over 3 endpoints with closed ports: 3 sequential refused connections (RST, CLOSED) all reach b1, so each RST released its count',
+  description:
+    'lc over 3 endpoints with closed ports: 3 sequential refused connections (RST, CLOSED) all reach b1, so each RST released its count',
   services: (topo) => [svc(topo, 'tcp', { algorithm: 'lc', endpoints: backendEndpoints(topo, 7999) })],
   async run({ client, expect, observe, captures, topo }) {
     for (let i = 0; i < 3; i++) {
@@ -15,6 +16,10 @@ export default scenario({
     }
     expect.reasons(await observe(), { new_flow: 3 });
     const links = await captures();
-    expect.packet(links, { on: 'b1', pattern: { fields: { 'ip.dst': topo.backends[0]?.ipv4 ?? '', 'tcp.dport': 7999, 'tcp.flags': 'S' } }, count: 3 }, 'all three SYNs reach b1');
+    expect.packet(
+      links,
+      { on: 'b1', pattern: { fields: { 'ip.dst': topo.backends[0]?.ipv4 ?? '', 'tcp.dport': 7999, 'tcp.flags': 'S' } }, count: 3 },
+      'all three SYNs reach b1',
+    );
   },
 });

@@ -10,7 +10,15 @@ const N = 60;
 function services(topo: TopoInfo) {
   return Array.from({ length: N }, (_, k) => {
     const b = topo.backends[k % topo.backends.length];
-    return { name: `svc${k}`, vip: topo.vip4, port: 6000 + k, protocol: 'udp' as const, algorithm: 'rr' as const, mode: 'dnat' as const, endpoints: [{ ip: b?.ipv4 ?? '', port: 7001 }] };
+    return {
+      name: `svc${k}`,
+      vip: topo.vip4,
+      port: 6000 + k,
+      protocol: 'udp' as const,
+      algorithm: 'rr' as const,
+      mode: 'dnat' as const,
+      endpoints: [{ ip: b?.ipv4 ?? '', port: 7001 }],
+    };
   });
 }
 

@@ -5,7 +5,8 @@ import { scenario } from '../../src/harness/index.ts';
 import { svc } from '../_lib.ts';
 
 export default scenario({
-  description: 'rr + persistence 30 s: 5 connections from one client all reach one backend; after 31 s idle the next 5 reach the next backend',
+  description:
+    'rr + persistence 30 s: 5 connections from one client all reach one backend; after 31 s idle the next 5 reach the next backend',
   services: (topo) => [svc(topo, 'tcp', { persistence: { timeoutS: 30 } })],
   async run({ client, advance, expect, topo }) {
     const held = await client({ proto: 'tcp', target: topo.vip4, count: 5, payload: 16 });

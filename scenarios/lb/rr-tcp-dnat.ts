@@ -5,7 +5,15 @@ import { backendEndpoints, scenario, SERVER_PORTS } from '../../src/harness/inde
 export default scenario({
   description: 'TCP DNAT, round-robin over 3 backends: 9 connections, 3 each, client address preserved, replies from the VIP',
   services: (topo) => [
-    { name: 'echo', vip: topo.vip4, port: SERVER_PORTS.tcp, protocol: 'tcp', algorithm: 'rr', mode: 'dnat', endpoints: backendEndpoints(topo, SERVER_PORTS.tcp) },
+    {
+      name: 'echo',
+      vip: topo.vip4,
+      port: SERVER_PORTS.tcp,
+      protocol: 'tcp',
+      algorithm: 'rr',
+      mode: 'dnat',
+      endpoints: backendEndpoints(topo, SERVER_PORTS.tcp),
+    },
   ],
   async run({ client, expect, observe, captures, topo }) {
     const r = await client({ proto: 'tcp', target: topo.vip4, count: 9, payload: 100 });
@@ -20,8 +28,29 @@ export default scenario({
     const b1 = topo.backends[0];
     if (b1 === undefined) throw new Error('the topology has no backend');
     // DNAT: the backend sees the client's own address and its real port, never the VIP.
-    expect.packet(links, { on: b1.name, pattern: { fields: { 'ip.src': c, 'ip.dst': b1.ipv4, 'tcp.dport': SERVER_PORTS.tcp, 'tcp.flags': 'S' } }, count: 3, nowhereElse: true }, 'SYNs on b1 with the destination rewritten, the client address kept');
-    expect.packet(links, { on: topo.clients[0]?.name ?? 'c1', pattern: { fields: { 'ip.src': topo.vip4, 'ip.dst': c, 'tcp.flags': 'S.' } }, count: 9 }, 'every SYN-ACK reaches the client from the VIP');
-    expect.noPacket(links, { on: topo.backends.map((b) => b.name), pattern: { fields: { 'ip.dst': topo.vip4 } }, sanity: { on: topo.clients.map((x) => x.name) } }, 'no packet reaches a backend still addressed to the VIP');
+    expect.packet(
+      links,
+      {
+        on: b1.name,
+        pattern: { fields: { 'ip.src': c, 'ip.dst': b1.ipv4, 'tcp.dport': SERVER_PORTS.tcp, 'tcp.flags': 'S' } },
+        count: 3,
+        nowhereElse: true,
+      },
+      'SYNs on b1 with the destination rewritten, the client address kept',
+    );
+    expect.packet(
+      links,
+      { on: topo.clients[0]?.name ?? 'c1', pattern: { fields: { 'ip.src': topo.vip4, 'ip.dst': c, 'tcp.flags': 'S.' } }, count: 9 },
+      'every SYN-ACK reaches the client from the VIP',
+    );
+    expect.noPacket(
+      links,
+      {
+        on: topo.backends.map((b) => b.name),
+        pattern: { fields: { 'ip.dst': topo.vip4 } },
+        sanity: { on: topo.clients.map((x) => x.name) },
+      },
+      'no packet reaches a backend still addressed to the VIP',
+    );
   },
 });

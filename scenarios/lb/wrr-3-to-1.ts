@@ -8,7 +8,15 @@ import { backend, svc } from '../_lib.ts';
 
 export default scenario({
   description: 'wrr with weights 3:1 over b1 and b2: 40 TCP connections split 30/10 (chi-square), every one answered',
-  services: (topo) => [svc(topo, 'tcp', { algorithm: 'wrr', endpoints: [{ ip: backend(topo, 0).ipv4, port: 7000, weight: 3 }, { ip: backend(topo, 1).ipv4, port: 7000, weight: 1 }] })],
+  services: (topo) => [
+    svc(topo, 'tcp', {
+      algorithm: 'wrr',
+      endpoints: [
+        { ip: backend(topo, 0).ipv4, port: 7000, weight: 3 },
+        { ip: backend(topo, 1).ipv4, port: 7000, weight: 1 },
+      ],
+    }),
+  ],
   async run({ backend, client, expect, observe, topo }) {
     const r = await client({ proto: 'tcp', target: topo.vip4, count: 40, payload: 16 });
     expect.allConnected(r);

@@ -8,7 +8,8 @@ import { startRounds, svc } from '../_lib.ts';
 const NO_AGENT = 'sim and prog have no agent process: the controller runs inside the harness, so there is nothing to kill';
 
 export default scenario({
-  description: '6 TCP connections of 4 rounds; the agent killed -9 after round 1, a round with no agent, the agent restarted, 3 new connections, the last rounds: every round answered on its backend, the new connections balanced',
+  description:
+    '6 TCP connections of 4 rounds; the agent killed -9 after round 1, a round with no agent, the agent restarted, 3 new connections, the last rounds: every round answered on its backend, the new connections balanced',
   backends: { sim: NO_AGENT, prog: NO_AGENT },
   services: (topo) => [svc(topo, 'tcp')],
   timeoutMs: 40_000,

@@ -5,7 +5,8 @@ import { scenario } from '../../src/harness/index.ts';
 import { startRounds, svc } from '../_lib.ts';
 
 export default scenario({
-  description: '6 TCP connections of 3 rounds; between rounds a UDP service is added and the TCP service switched to maglev: every round answered, every connection on its backend',
+  description:
+    '6 TCP connections of 3 rounds; between rounds a UDP service is added and the TCP service switched to maglev: every round answered, every connection on its backend',
   services: (topo) => [svc(topo, 'tcp')],
   async run(ctx) {
     const { apply, expect, topo } = ctx;

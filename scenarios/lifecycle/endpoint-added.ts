@@ -6,7 +6,8 @@ import { backendEndpoints } from '../../src/harness/index.ts';
 import { startRounds, svc } from '../_lib.ts';
 
 export default scenario({
-  description: 'rr over b1, b2; 6 UDP flows of 3 rounds; b3 added after round 1: every flow keeps its backend, 3 new flows afterwards reach b1, b2 and b3',
+  description:
+    'rr over b1, b2; 6 UDP flows of 3 rounds; b3 added after round 1: every flow keeps its backend, 3 new flows afterwards reach b1, b2 and b3',
   services: (topo) => [svc(topo, 'udp', { endpoints: backendEndpoints(topo, 7001).slice(0, 2) })],
   async run(ctx) {
     const { client, apply, expect, topo } = ctx;

@@ -6,7 +6,8 @@ import { backendEndpoints } from '../../src/harness/index.ts';
 import { startRounds, svc } from '../_lib.ts';
 
 export default scenario({
-  description: '3 TCP connections of 3 rounds (one per backend); b1 made inactive after round 1: all finish on their backend; 4 new connections alternate b2/b3',
+  description:
+    '3 TCP connections of 3 rounds (one per backend); b1 made inactive after round 1: all finish on their backend; 4 new connections alternate b2/b3',
   services: (topo) => [svc(topo, 'tcp')],
   async run(ctx) {
     const { client, apply, expect, topo } = ctx;

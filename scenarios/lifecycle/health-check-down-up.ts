@@ -6,7 +6,8 @@
 import { scenario } from '../../src/harness/index.ts';
 import { svc } from '../_lib.ts';
 
-const NOT_HERE = "health checks are the agent's probes over the lab's real network; sim and prog run the controller in the harness with no prober";
+const NOT_HERE =
+  "health checks are the agent's probes over the lab's real network; sim and prog run the controller in the harness with no prober";
 const INTERVAL_MS = 500;
 const TIMEOUT_MS = 300;
 /** One interval, the probe's timeout, and a margin for the agent's writing the new generation. */
@@ -15,9 +16,12 @@ const WAIT_MS = INTERVAL_MS + TIMEOUT_MS + 300;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export default scenario({
-  description: 'TCP health check every 500 ms (fall 1, rise 1): b2 stopped → gone within one interval (6 new connections on b1/b3); b2 started → back within one interval (6 new connections on all three)',
+  description:
+    'TCP health check every 500 ms (fall 1, rise 1): b2 stopped → gone within one interval (6 new connections on b1/b3); b2 started → back within one interval (6 new connections on all three)',
   backends: { sim: NOT_HERE, prog: NOT_HERE },
-  services: (topo) => [svc(topo, 'tcp', { healthCheck: { type: 'tcp', intervalMs: INTERVAL_MS, timeoutMs: TIMEOUT_MS, rise: 1, fall: 1 } })],
+  services: (topo) => [
+    svc(topo, 'tcp', { healthCheck: { type: 'tcp', intervalMs: INTERVAL_MS, timeoutMs: TIMEOUT_MS, rise: 1, fall: 1 } }),
+  ],
   timeoutMs: 40_000,
   async run({ world, client, expect, topo }) {
     const lab = world.processes;

@@ -11,11 +11,17 @@ const SPORT = 46_300;
 const DEAD = '198.18.2.99';
 
 function service(topo: TopoInfo, deadActive: boolean): ServiceInput {
-  return svc(topo, 'tcp', { endpoints: [{ ip: DEAD, port: 7000, active: deadActive }, { ip: backend(topo, 1).ipv4, port: 7000 }] });
+  return svc(topo, 'tcp', {
+    endpoints: [
+      { ip: DEAD, port: 7000, active: deadActive },
+      { ip: backend(topo, 1).ipv4, port: 7000 },
+    ],
+  });
 }
 
 export default scenario({
-  description: 'SYN → a dead endpoint (SYN_SENT); it is made inactive; the retransmitted SYN ends that flow and is a new flow (new_flow twice) reaching b2',
+  description:
+    'SYN → a dead endpoint (SYN_SENT); it is made inactive; the retransmitted SYN ends that flow and is a new flow (new_flow twice) reaching b2',
   services: (topo) => [service(topo, true)],
   async run({ world, apply, expect, observe, captures, topo }) {
     const c = client1(topo);
@@ -27,8 +33,16 @@ export default scenario({
     await world.inject(c.name, [syn]);
     const obs = await observe();
     expect.reasons(obs, { new_flow: 2 });
-    expect.equal(flowEntries(obs, { clientIp: src, clientPort: SPORT })[0]?.nat.dst, backend(topo, 1).ipv4, 'the flow now translates to b2');
+    expect.equal(
+      flowEntries(obs, { clientIp: src, clientPort: SPORT })[0]?.nat.dst,
+      backend(topo, 1).ipv4,
+      'the flow now translates to b2',
+    );
     const links = await captures();
-    expect.packet(links, { on: 'b2', pattern: { fields: { 'ip.src': src, 'ip.dst': backend(topo, 1).ipv4, 'tcp.flags': 'S' } }, count: 1 }, 'the retransmit reaches b2');
+    expect.packet(
+      links,
+      { on: 'b2', pattern: { fields: { 'ip.src': src, 'ip.dst': backend(topo, 1).ipv4, 'tcp.flags': 'S' } }, count: 1 },
+      'the retransmit reaches b2',
+    );
   },
 });

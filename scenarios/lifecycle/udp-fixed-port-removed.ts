@@ -9,7 +9,8 @@ import { startRounds, svc } from '../_lib.ts';
 const SPORT = 46_100;
 
 export default scenario({
-  description: 'UDP flow on b1 (fixed port), b1 removed: the flow keeps b1 for 3 more rounds; after 31 s idle (timeout 30) the same port is a new flow on b2 or b3',
+  description:
+    'UDP flow on b1 (fixed port), b1 removed: the flow keeps b1 for 3 more rounds; after 31 s idle (timeout 30) the same port is a new flow on b2 or b3',
   timeoutsS: { UDP_ESTABLISHED: 30 },
   services: (topo) => [svc(topo, 'udp')],
   async run(ctx) {
@@ -25,7 +26,11 @@ export default scenario({
     await advance(31);
     const later = await client({ proto: 'udp', target: topo.vip4, count: 1, sport: SPORT, payload: 16 });
     expect.allConnected(later);
-    expect.ok(['b2', 'b3'].includes(later.results[0]?.backend ?? ''), 'after the idle timeout the port reaches a remaining endpoint', `answered by ${later.results[0]?.backend ?? 'nobody'}`);
+    expect.ok(
+      ['b2', 'b3'].includes(later.results[0]?.backend ?? ''),
+      'after the idle timeout the port reaches a remaining endpoint',
+      `answered by ${later.results[0]?.backend ?? 'nobody'}`,
+    );
     expect.reasons(await observe(), { new_flow: 2 });
   },
 });

@@ -18,7 +18,8 @@ function smallBackendLink(): TopologySpec {
 }
 
 export default scenario({
-  description: 'backend link MTU 1280, a 1428-byte UDP datagram with DF to the VIP: the client gets frag-needed (MTU 1280) from the VIP quoting its own datagram; no backend sees it',
+  description:
+    'backend link MTU 1280, a 1428-byte UDP datagram with DF to the VIP: the client gets frag-needed (MTU 1280) from the VIP quoting its own datagram; no backend sees it',
   topology: smallBackendLink(),
   services: (topo) => [svc(topo, 'udp')],
   backends: {
@@ -30,14 +31,37 @@ export default scenario({
   },
   async run({ world, expect, observe, captures, topo }) {
     const c = client1(topo);
-    await world.inject(c.name, [frameToLb(topo, c.name, { ip: { src: c.ipv4, dst: topo.vip4, df: true }, udp: { sport: SPORT, dport: 7001 }, payload: 1400 })]);
+    await world.inject(c.name, [
+      frameToLb(topo, c.name, { ip: { src: c.ipv4, dst: topo.vip4, df: true }, udp: { sport: SPORT, dport: 7001 }, payload: 1400 }),
+    ]);
     expect.reasons(await observe(), { new_flow: 1 }, 'the datagram opened a flow');
     const links = await captures();
     expect.packet(
       links,
-      { on: c.name, pattern: { fields: { 'ip.src': topo.vip4, 'ip.dst': c.ipv4, 'icmp.type': 'dest-unreachable', 'icmp.code': 4, 'icmp.mtu': 1280, 'inner.ip.src': c.ipv4, 'inner.ip.dst': topo.vip4, 'inner.sport': SPORT, 'inner.dport': 7001, checksums: 'ok' } }, count: 1 },
+      {
+        on: c.name,
+        pattern: {
+          fields: {
+            'ip.src': topo.vip4,
+            'ip.dst': c.ipv4,
+            'icmp.type': 'dest-unreachable',
+            'icmp.code': 4,
+            'icmp.mtu': 1280,
+            'inner.ip.src': c.ipv4,
+            'inner.ip.dst': topo.vip4,
+            'inner.sport': SPORT,
+            'inner.dport': 7001,
+            checksums: 'ok',
+          },
+        },
+        count: 1,
+      },
       'the client gets frag-needed from the VIP about its own datagram',
     );
-    expect.noPacket(links, { on: topo.backends.map((b) => b.name), pattern: { fields: { 'udp.sport': SPORT } }, sanity: { on: c.name } }, 'no backend sees the datagram');
+    expect.noPacket(
+      links,
+      { on: topo.backends.map((b) => b.name), pattern: { fields: { 'udp.sport': SPORT } }, sanity: { on: c.name } },
+      'no backend sees the datagram',
+    );
   },
 });

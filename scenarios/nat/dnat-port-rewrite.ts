@@ -13,8 +13,28 @@ export default scenario({
     expect.spread(r, { roundRobin: topo.backends.map((b) => b.name) });
     const links = await captures();
     const c = client1(topo);
-    expect.packet(links, { on: 'b1', pattern: { fields: { 'ip.dst': topo.backends[0]?.ipv4 ?? '', 'tcp.dport': 7000, 'tcp.flags': 'S', checksums: 'ok' } }, count: 1 }, 'the SYN reaches b1 at port 7000');
-    expect.packet(links, { on: c.name, pattern: { fields: { 'ip.src': topo.vip4, 'tcp.sport': 8000, 'tcp.flags': 'S.', checksums: 'ok' } }, count: 3 }, 'SYN-ACKs come from VIP:8000');
-    expect.noPacket(links, { on: c.name, pattern: { fields: { 'ip.dst': c.ipv4, 'tcp.sport': 7000 } }, sanity: { on: c.name, pattern: { fields: { 'ip.dst': c.ipv4, 'tcp.sport': 8000 } } } }, 'the client never sees port 7000');
+    expect.packet(
+      links,
+      {
+        on: 'b1',
+        pattern: { fields: { 'ip.dst': topo.backends[0]?.ipv4 ?? '', 'tcp.dport': 7000, 'tcp.flags': 'S', checksums: 'ok' } },
+        count: 1,
+      },
+      'the SYN reaches b1 at port 7000',
+    );
+    expect.packet(
+      links,
+      { on: c.name, pattern: { fields: { 'ip.src': topo.vip4, 'tcp.sport': 8000, 'tcp.flags': 'S.', checksums: 'ok' } }, count: 3 },
+      'SYN-ACKs come from VIP:8000',
+    );
+    expect.noPacket(
+      links,
+      {
+        on: c.name,
+        pattern: { fields: { 'ip.dst': c.ipv4, 'tcp.sport': 7000 } },
+        sanity: { on: c.name, pattern: { fields: { 'ip.dst': c.ipv4, 'tcp.sport': 8000 } } },
+      },
+      'the client never sees port 7000',
+    );
   },
 });

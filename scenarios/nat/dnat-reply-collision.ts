@@ -11,11 +11,20 @@ const SPORT = 48_500;
 
 function two(topo: TopoInfo, mode: 'dnat' | 'fullnat', base: number): ServiceInput[] {
   const ep = [{ ip: backend(topo, 0).ipv4, port: 7001 }];
-  return [0, 1].map((k) => ({ name: `${mode}${k}`, vip: topo.vip4, port: base + k, protocol: 'udp', algorithm: 'rr', mode, endpoints: ep }));
+  return [0, 1].map((k) => ({
+    name: `${mode}${k}`,
+    vip: topo.vip4,
+    port: base + k,
+    protocol: 'udp',
+    algorithm: 'rr',
+    mode,
+    endpoints: ep,
+  }));
 }
 
 export default scenario({
-  description: 'same client port to two DNAT services on b1:7001: the first answered, the second refused (drop_ct_failed); with full NAT both answered',
+  description:
+    'same client port to two DNAT services on b1:7001: the first answered, the second refused (drop_ct_failed); with full NAT both answered',
   topology: resolvedTwoArm(),
   allowDrops: ['drop_ct_failed'],
   services: (topo) => [...two(topo, 'dnat', 6100), ...two(topo, 'fullnat', 6200)],

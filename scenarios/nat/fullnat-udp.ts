@@ -4,7 +4,8 @@ import { scenario } from '../../src/harness/index.ts';
 import { badChecksums, client1, resolvedTwoArm, svc } from '../_lib.ts';
 
 export default scenario({
-  description: 'UDP full NAT over 3 backends: backends see only the SNAT address, the client only the VIP, each flow keeps its SNAT port, checksums valid',
+  description:
+    'UDP full NAT over 3 backends: backends see only the SNAT address, the client only the VIP, each flow keeps its SNAT port, checksums valid',
   topology: resolvedTwoArm(),
   services: (topo) => [svc(topo, 'udp', { mode: 'fullnat' })],
   async run({ client, expect, captures, topo }) {
@@ -15,9 +16,22 @@ export default scenario({
     const links = await captures();
     const c = client1(topo);
     const snat = topo.lb.segments.find((s) => s.segment === 'backends')?.ipv4 ?? '';
-    for (const b of topo.backends) expect.packet(links, { on: b.name, pattern: { fields: { 'ip.src': snat, 'ip.dst': b.ipv4, 'udp.dport': 7001 } }, count: 4 }, `${b.name} gets its 4 datagrams from the SNAT address`);
-    expect.noPacket(links, { on: topo.backends.map((b) => b.name), pattern: { fields: { 'ip.src': c.ipv4 } }, sanity: { on: c.name } }, 'no backend sees the client address');
-    expect.packet(links, { on: c.name, pattern: { fields: { 'ip.src': topo.vip4, 'ip.dst': c.ipv4, 'udp.sport': 7001 } }, count: 12 }, 'every answer from VIP:7001');
+    for (const b of topo.backends)
+      expect.packet(
+        links,
+        { on: b.name, pattern: { fields: { 'ip.src': snat, 'ip.dst': b.ipv4, 'udp.dport': 7001 } }, count: 4 },
+        `${b.name} gets its 4 datagrams from the SNAT address`,
+      );
+    expect.noPacket(
+      links,
+      { on: topo.backends.map((b) => b.name), pattern: { fields: { 'ip.src': c.ipv4 } }, sanity: { on: c.name } },
+      'no backend sees the client address',
+    );
+    expect.packet(
+      links,
+      { on: c.name, pattern: { fields: { 'ip.src': topo.vip4, 'ip.dst': c.ipv4, 'udp.sport': 7001 } }, count: 12 },
+      'every answer from VIP:7001',
+    );
     expect.equal(badChecksums(links), [], 'every checksum valid');
   },
 });

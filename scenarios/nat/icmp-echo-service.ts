@@ -6,13 +6,20 @@ import { scenario } from '../../src/harness/index.ts';
 import { ECHO_NOT_ON_LAB, client1, frameToLb, nodesThatSaw, putEchoService, svc } from '../_lib.ts';
 
 export default scenario({
-  description: 'echo service rr over 3 backends: identifiers 100 and 101 of one client → two flows on b1 and b2, replies from the VIP; an unsolicited echo reply to the VIP passes (pass_no_service)',
+  description:
+    'echo service rr over 3 backends: identifiers 100 and 101 of one client → two flows on b1 and b2, replies from the VIP; an unsolicited echo reply to the VIP passes (pass_no_service)',
   backends: { lab: ECHO_NOT_ON_LAB },
   services: (topo) => [svc(topo, 'tcp')],
   async run({ world, expect, observe, captures, topo }) {
     const c = client1(topo);
-    putEchoService(world, topo.vip4, 'dnat', topo.backends.map((b) => b.ipv4));
-    const echo = (id: number, type: 'echo-request' | 'echo-reply') => frameToLb(topo, c.name, { ip: { src: c.ipv4, dst: topo.vip4 }, icmp: { type, id, seq: 1 }, payload: 24 });
+    putEchoService(
+      world,
+      topo.vip4,
+      'dnat',
+      topo.backends.map((b) => b.ipv4),
+    );
+    const echo = (id: number, type: 'echo-request' | 'echo-reply') =>
+      frameToLb(topo, c.name, { ip: { src: c.ipv4, dst: topo.vip4 }, icmp: { type, id, seq: 1 }, payload: 24 });
     await world.inject(c.name, [echo(100, 'echo-request')]);
     await world.inject(c.name, [echo(101, 'echo-request')]);
     let obs = await observe();
@@ -28,8 +35,21 @@ export default scenario({
     const names = topo.backends.map((b) => b.name);
     const first = nodesThatSaw(links, names, { 'icmp.type': 'echo-request', 'icmp.id': 100 });
     const second = nodesThatSaw(links, names, { 'icmp.type': 'echo-request', 'icmp.id': 101 });
-    expect.ok(first.length === 1 && second.length === 1 && first[0] !== second[0], 'the two echo flows reached two different backends (rr)', `id 100 on ${first.join(',') || 'none'}, id 101 on ${second.join(',') || 'none'}`);
-    for (const id of [100, 101]) expect.packet(links, { on: c.name, pattern: { fields: { 'ip.src': topo.vip4, 'icmp.type': 'echo-reply', 'icmp.id': id, checksums: 'ok' } }, count: 1 }, `the reply to identifier ${id} reaches the client from the VIP`);
-    expect.noPacket(links, { on: names, pattern: { fields: { 'icmp.id': 555 } }, sanity: { on: c.name } }, 'no backend sees the unsolicited echo reply');
+    expect.ok(
+      first.length === 1 && second.length === 1 && first[0] !== second[0],
+      'the two echo flows reached two different backends (rr)',
+      `id 100 on ${first.join(',') || 'none'}, id 101 on ${second.join(',') || 'none'}`,
+    );
+    for (const id of [100, 101])
+      expect.packet(
+        links,
+        { on: c.name, pattern: { fields: { 'ip.src': topo.vip4, 'icmp.type': 'echo-reply', 'icmp.id': id, checksums: 'ok' } }, count: 1 },
+        `the reply to identifier ${id} reaches the client from the VIP`,
+      );
+    expect.noPacket(
+      links,
+      { on: names, pattern: { fields: { 'icmp.id': 555 } }, sanity: { on: c.name } },
+      'no backend sees the unsolicited echo reply',
+    );
   },
 });

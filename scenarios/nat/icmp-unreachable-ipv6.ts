@@ -6,7 +6,8 @@ import { backendEndpoints } from '../../src/harness/index.ts';
 import { client1, svc } from '../_lib.ts';
 
 export default scenario({
-  description: 'IPv6 UDP DNAT to a closed endpoint port: the ICMPv6 port unreachable reaches the client from the IPv6 VIP, quoting client → VIP:7001, checksum valid',
+  description:
+    'IPv6 UDP DNAT to a closed endpoint port: the ICMPv6 port unreachable reaches the client from the IPv6 VIP, quoting client → VIP:7001, checksum valid',
   services: (topo) => [svc(topo, 'udp', { endpoints: backendEndpoints(topo, 7999, 6) }, 6)],
   async run({ client, expect, captures, topo }) {
     const vip6 = topo.vip6 ?? '';
@@ -14,6 +15,24 @@ export default scenario({
     expect.equal(r.summary.ok, 0, 'no answer (the port is closed)');
     const c = client1(topo);
     const links = await captures();
-    expect.packet(links, { on: c.name, pattern: { fields: { 'ip.src': vip6, 'ip.dst': c.ipv6, 'icmp.type': 'dest-unreachable', 'inner.ip.src': c.ipv6, 'inner.ip.dst': vip6, 'inner.sport': 47_300, 'inner.dport': 7001, checksums: 'ok' } } }, 'the client gets the ICMPv6 error about its own datagram, from the VIP');
+    expect.packet(
+      links,
+      {
+        on: c.name,
+        pattern: {
+          fields: {
+            'ip.src': vip6,
+            'ip.dst': c.ipv6,
+            'icmp.type': 'dest-unreachable',
+            'inner.ip.src': c.ipv6,
+            'inner.ip.dst': vip6,
+            'inner.sport': 47_300,
+            'inner.dport': 7001,
+            checksums: 'ok',
+          },
+        },
+      },
+      'the client gets the ICMPv6 error about its own datagram, from the VIP',
+    );
   },
 });

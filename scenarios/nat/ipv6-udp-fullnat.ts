@@ -15,8 +15,16 @@ export default scenario({
     const links = await captures();
     const c = client1(topo);
     const snat6 = topo.lb.segments.find((s) => s.segment === 'backends')?.ipv6 ?? '';
-    expect.packet(links, { on: 'b1', pattern: { fields: { 'ip.src': snat6, 'ip.dst': topo.backends[0]?.ipv6 ?? '', 'udp.dport': 7001 } }, count: 2 }, 'b1 gets its datagrams from the IPv6 SNAT address');
-    expect.packet(links, { on: c.name, pattern: { fields: { 'ip.src': vip6, 'ip.dst': c.ipv6, 'udp.sport': 7001 } }, count: 6 }, 'every answer from the IPv6 VIP');
+    expect.packet(
+      links,
+      { on: 'b1', pattern: { fields: { 'ip.src': snat6, 'ip.dst': topo.backends[0]?.ipv6 ?? '', 'udp.dport': 7001 } }, count: 2 },
+      'b1 gets its datagrams from the IPv6 SNAT address',
+    );
+    expect.packet(
+      links,
+      { on: c.name, pattern: { fields: { 'ip.src': vip6, 'ip.dst': c.ipv6, 'udp.sport': 7001 } }, count: 6 },
+      'every answer from the IPv6 VIP',
+    );
     expect.equal(badChecksums(links), [], 'every checksum valid');
   },
 });

@@ -15,7 +15,24 @@ export default scenario({
     expect.spread(r, { roundRobin: topo.backends.map((b) => b.name) });
     const links = await captures();
     const c = client1(topo);
-    expect.packet(links, { on: 'b1', pattern: { fields: { 'ip.src': topo.lb.ipv4, 'ip.dst': topo.backends[0]?.ipv4 ?? '', 'tcp.flags': 'S' } }, count: 2, nowhereElse: false }, 'b1 gets its SYNs from the LB address');
-    expect.noPacket(links, { on: topo.backends.map((b) => b.name), pattern: { fields: { 'ip.src': c.ipv4, 'ip.dst': topo.backends[0]?.ipv4 ?? '' } }, sanity: { on: c.name, pattern: { fields: { 'ip.src': c.ipv4, 'ip.dst': topo.vip4 } } } }, 'no backend sees the client address');
+    expect.packet(
+      links,
+      {
+        on: 'b1',
+        pattern: { fields: { 'ip.src': topo.lb.ipv4, 'ip.dst': topo.backends[0]?.ipv4 ?? '', 'tcp.flags': 'S' } },
+        count: 2,
+        nowhereElse: false,
+      },
+      'b1 gets its SYNs from the LB address',
+    );
+    expect.noPacket(
+      links,
+      {
+        on: topo.backends.map((b) => b.name),
+        pattern: { fields: { 'ip.src': c.ipv4, 'ip.dst': topo.backends[0]?.ipv4 ?? '' } },
+        sanity: { on: c.name, pattern: { fields: { 'ip.src': c.ipv4, 'ip.dst': topo.vip4 } } },
+      },
+      'no backend sees the client address',
+    );
   },
 });

@@ -4,10 +4,12 @@
 import { scenario } from '../../src/harness/index.ts';
 import { svc } from '../_lib.ts';
 
-const VIRTUAL = 'the virtual LB resolves no neighbours: prog\'s FIB lookups go to an empty table (pass_fib) and the virtual stack forwards; only a real kernel at XDP shows this';
+const VIRTUAL =
+  "the virtual LB resolves no neighbours: prog's FIB lookups go to an empty table (pass_fib) and the virtual stack forwards; only a real kernel at XDP shows this";
 
 export default scenario({
-  description: 'XDP, IPv6 UDP full NAT, LB neighbours unresolved: every datagram answered, the first ones handed to the stack (pass_no_neigh)',
+  description:
+    'XDP, IPv6 UDP full NAT, LB neighbours unresolved: every datagram answered, the first ones handed to the stack (pass_no_neigh)',
   backends: { sim: VIRTUAL, prog: VIRTUAL },
   hooks: { tc: 'at TC the LB forwards through bpf_redirect_neigh, which resolves the neighbour itself: the stack is not involved' },
   services: (topo) => [svc(topo, 'udp', { mode: 'fullnat' }, 6)],

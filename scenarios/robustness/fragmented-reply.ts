@@ -13,16 +13,30 @@ export default scenario({
   services: (topo) => [svc(topo, 'udp', { mode: 'dnat' })],
   async run({ world, expect, observe, captures, topo }) {
     const c = client1(topo);
-    await world.inject(c.name, [frameToLb(topo, c.name, { ip: { src: c.ipv4, dst: topo.vip4 }, udp: { sport: 45_400, dport: 7001 }, payload: 16 })]);
+    await world.inject(c.name, [
+      frameToLb(topo, c.name, { ip: { src: c.ipv4, dst: topo.vip4 }, udp: { sport: 45_400, dport: 7001 }, payload: 16 }),
+    ]);
     const fwd = (await observe()).conntrack.find((e) => !e.reply && e.key.sport === 45_400);
     expect.ok(fwd !== undefined, 'the client datagram created a flow');
     const b = topo.backends.find((x) => x.ipv4 === fwd?.nat.dst);
     if (fwd === undefined || b === undefined) return;
-    const first = frameToLb(topo, b.name, { ip: { src: b.ipv4, dst: c.ipv4, id: 777, mf: true }, udp: { sport: fwd.nat.dport, dport: 45_400, length: 8 + 1400 }, payload: 64 });
+    const first = frameToLb(topo, b.name, {
+      ip: { src: b.ipv4, dst: c.ipv4, id: 777, mf: true },
+      udp: { sport: fwd.nat.dport, dport: 45_400, length: 8 + 1400 },
+      payload: 64,
+    });
     const later = frameToLb(topo, b.name, { ip: { src: b.ipv4, dst: c.ipv4, id: 777, fragOffset: 72, protocol: 17 }, payload: 40 });
     await world.inject(b.name, [first, later]);
     const links = await captures();
-    expect.noPacket(links, { on: c.name, pattern: { fields: { 'ip.src': b.ipv4, 'ip.id': 777 } }, sanity: { on: b.name } }, "no fragment reaches the client with the backend's address");
-    expect.packet(links, { on: c.name, pattern: { fields: { 'ip.src': topo.vip4, 'ip.id': 777 } }, count: 2 }, 'both fragments reach the client from the VIP');
+    expect.noPacket(
+      links,
+      { on: c.name, pattern: { fields: { 'ip.src': b.ipv4, 'ip.id': 777 } }, sanity: { on: b.name } },
+      "no fragment reaches the client with the backend's address",
+    );
+    expect.packet(
+      links,
+      { on: c.name, pattern: { fields: { 'ip.src': topo.vip4, 'ip.id': 777 } }, count: 2 },
+      'both fragments reach the client from the VIP',
+    );
   },
 });

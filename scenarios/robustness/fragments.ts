@@ -9,13 +9,21 @@ export default scenario({
   services: (topo) => [svc(topo, 'udp')],
   async run({ world, expect, observe, captures, topo }) {
     const c = client1(topo);
-    const first = frameToLb(topo, c.name, { ip: { src: c.ipv4, dst: topo.vip4, id: 4242, mf: true }, udp: { sport: 45_200, dport: 7001 }, payload: 64 });
+    const first = frameToLb(topo, c.name, {
+      ip: { src: c.ipv4, dst: topo.vip4, id: 4242, mf: true },
+      udp: { sport: 45_200, dport: 7001 },
+      payload: 64,
+    });
     const later = frameToLb(topo, c.name, { ip: { src: c.ipv4, dst: topo.vip4, id: 4242, fragOffset: 72, protocol: 17 }, payload: 40 });
     await world.inject(c.name, [first, later]);
     const obs = await observe();
     expect.reasons(obs, { pass_fragment: 2, new_flow: 0 });
     expect.equal(obs.conntrack.length, 0, 'no conntrack entry');
     const links = await captures();
-    expect.noPacket(links, { on: topo.backends.map((b) => b.name), pattern: { fields: { 'ip.id': 4242 } }, sanity: { on: c.name } }, 'no fragment reaches a backend');
+    expect.noPacket(
+      links,
+      { on: topo.backends.map((b) => b.name), pattern: { fields: { 'ip.id': 4242 } }, sanity: { on: c.name } },
+      'no fragment reaches a backend',
+    );
   },
 });

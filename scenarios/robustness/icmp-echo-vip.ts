@@ -10,11 +10,21 @@ export default scenario({
   services: (topo) => [svc(topo, 'tcp'), svc(topo, 'udp')],
   async run({ world, expect, observe, captures, topo }) {
     const c = client1(topo);
-    await world.inject(c.name, [frameToLb(topo, c.name, { ip: { src: c.ipv4, dst: topo.vip4 }, icmp: { type: 'echo-request', id: 77, seq: 1 }, payload: 32 })]);
+    await world.inject(c.name, [
+      frameToLb(topo, c.name, { ip: { src: c.ipv4, dst: topo.vip4 }, icmp: { type: 'echo-request', id: 77, seq: 1 }, payload: 32 }),
+    ]);
     const obs = await observe();
-    expect.ok((obs.reasons.get('pass_no_service') ?? 0) >= 1, 'the echo request passed as no service', `pass_no_service ${obs.reasons.get('pass_no_service') ?? 0}`);
+    expect.ok(
+      (obs.reasons.get('pass_no_service') ?? 0) >= 1,
+      'the echo request passed as no service',
+      `pass_no_service ${obs.reasons.get('pass_no_service') ?? 0}`,
+    );
     expect.equal(obs.conntrack.length, 0, 'no conntrack entry');
     const links = await captures();
-    expect.noPacket(links, { on: topo.backends.map((b) => b.name), pattern: { fields: { 'icmp.id': 77 } }, sanity: { on: c.name } }, 'no backend sees the echo request');
+    expect.noPacket(
+      links,
+      { on: topo.backends.map((b) => b.name), pattern: { fields: { 'icmp.id': 77 } }, sanity: { on: c.name } },
+      'no backend sees the echo request',
+    );
   },
 });

@@ -11,12 +11,19 @@ const SPORT = 47_600;
 const EXPERIMENT_10 = new Uint8Array([0x1e, 10, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
 
 export default scenario({
-  description: 'IPv6 UDP to the VIP behind a 16-byte destination-options header: balanced (new_flow) by its real ports, reaching one backend translated, options kept',
+  description:
+    'IPv6 UDP to the VIP behind a 16-byte destination-options header: balanced (new_flow) by its real ports, reaching one backend translated, options kept',
   services: (topo) => [svc(topo, 'udp', { algorithm: 'maglev' }, 6)],
   async run({ backend: where, world, expect, observe, captures, topo }) {
     const c = client1(topo);
     const vip6 = topo.vip6 ?? '';
-    await world.inject(c.name, [frameToLb(topo, c.name, { ip: { src: c.ipv6, dst: vip6, extensions: [{ type: 'dest-opts', options: EXPERIMENT_10 }] }, udp: { sport: SPORT, dport: 7001 }, payload: 24 })]);
+    await world.inject(c.name, [
+      frameToLb(topo, c.name, {
+        ip: { src: c.ipv6, dst: vip6, extensions: [{ type: 'dest-opts', options: EXPERIMENT_10 }] },
+        udp: { sport: SPORT, dport: 7001 },
+        payload: 24,
+      }),
+    ]);
     let obs = await observe();
     // The backend's answer (UDP_SEEN) is in before observe() on sim/prog; on lab, wait for it (at most 3 s).
     for (let i = 0; where === 'lab' && i < 60 && !obs.conntrack.some((e) => e.key.sport === SPORT && e.state === 'UDP_SEEN'); i++) {
@@ -26,13 +33,35 @@ export default scenario({
     // (pass_no_service is not asserted: on lab, neighbour discovery counts there.)
     expect.reasons(obs, { new_flow: 1, drop_malformed: 0 });
     const ev = obs.trace.filter((e) => e.tuple.src === c.ipv6 && e.tuple.dst === vip6 && e.tuple.proto === 'udp');
-    expect.ok(ev.length === 1 && ev[0]?.reason === 'new_flow' && ev[0].tuple.sport === SPORT, 'the datagram itself was balanced by its UDP ports', ev.map((e) => `${e.reason} ${e.tuple.proto} ${e.tuple.sport} → ${e.tuple.dport}`).join('; ') || 'no trace event');
+    expect.ok(
+      ev.length === 1 && ev[0]?.reason === 'new_flow' && ev[0].tuple.sport === SPORT,
+      'the datagram itself was balanced by its UDP ports',
+      ev.map((e) => `${e.reason} ${e.tuple.proto} ${e.tuple.sport} → ${e.tuple.dport}`).join('; ') || 'no trace event',
+    );
     const fwd = obs.conntrack.find((e) => !e.reply && e.key.src === c.ipv6 && e.key.sport === SPORT);
-    expect.ok(fwd !== undefined && fwd.key.dport === 7001 && fwd.key.proto === 'udp', 'the flow is tracked by its UDP ports (sport 47600 → 7001)', fwd === undefined ? 'no entry with that source port' : `entry ${fwd.key.proto} ${fwd.key.sport} → ${fwd.key.dport}`);
+    expect.ok(
+      fwd !== undefined && fwd.key.dport === 7001 && fwd.key.proto === 'udp',
+      'the flow is tracked by its UDP ports (sport 47600 → 7001)',
+      fwd === undefined ? 'no entry with that source port' : `entry ${fwd.key.proto} ${fwd.key.sport} → ${fwd.key.dport}`,
+    );
     const links = await captures();
-    const hits = nodesThatSaw(links, topo.backends.map((b) => b.name), { 'ip.src': c.ipv6, 'udp.sport': SPORT });
+    const hits = nodesThatSaw(
+      links,
+      topo.backends.map((b) => b.name),
+      { 'ip.src': c.ipv6, 'udp.sport': SPORT },
+    );
     expect.equal(hits.length, 1, 'exactly one backend saw the datagram');
-    const b = backend(topo, Math.max(0, topo.backends.findIndex((x) => x.name === hits[0])));
-    expect.packet(links, { on: b.name, pattern: { fields: { 'ip.dst': b.ipv6, 'udp.dport': 7001, checksums: 'ok' } }, count: 1 }, 'the datagram reaches its backend translated, checksum valid');
+    const b = backend(
+      topo,
+      Math.max(
+        0,
+        topo.backends.findIndex((x) => x.name === hits[0]),
+      ),
+    );
+    expect.packet(
+      links,
+      { on: b.name, pattern: { fields: { 'ip.dst': b.ipv6, 'udp.dport': 7001, checksums: 'ok' } }, count: 1 },
+      'the datagram reaches its backend translated, checksum valid',
+    );
   },
 });

@@ -36,7 +36,11 @@ export default scenario({
     );
     await world.inject(c.name, flood);
     const after = await observe();
-    expect.reasons(after, { midstream_new: RATE, drop_flood: FLOOD - RATE, new_flow: 1 }, 'the guard admitted its rate and refused the rest');
+    expect.reasons(
+      after,
+      { midstream_new: RATE, drop_flood: FLOOD - RATE, new_flow: 1 },
+      'the guard admitted its rate and refused the rest',
+    );
     const still = flowEntries(after, { clientIp: c.ipv4, clientPort: SPORT });
     expect.equal(still.length, 2, 'the live connection still has both entries after the flood');
     expect.ok(after.conntrack.length <= 2 + 2 * RATE, `at most ${2 + 2 * RATE} entries in the table (${after.conntrack.length})`);

@@ -5,7 +5,9 @@ import { client1, frameToLb, svc } from '../_lib.ts';
 
 export default scenario({
   description: 'a TCP SYN to the VIP cut inside its IPv4 header (24 and 33 bytes): drop_malformed, no flow, nothing reaches a backend',
-  backends: { prog: 'BPF_PROG_TEST_RUN of a TC program refuses an IPv4 frame shorter than 14 + 20 bytes (EINVAL: the kernel pulls the IP header before running the program), so prog cannot feed it; at XDP it could, but applicability is per backend' },
+  backends: {
+    prog: 'BPF_PROG_TEST_RUN of a TC program refuses an IPv4 frame shorter than 14 + 20 bytes (EINVAL: the kernel pulls the IP header before running the program), so prog cannot feed it; at XDP it could, but applicability is per backend',
+  },
   allowDrops: ['drop_malformed'],
   services: (topo) => [svc(topo, 'tcp')],
   async run({ world, expect, observe, captures, topo }) {
@@ -15,6 +17,10 @@ export default scenario({
     const obs = await observe();
     expect.reasons(obs, { drop_malformed: 2, new_flow: 0 });
     const links = await captures();
-    expect.noPacket(links, { on: topo.backends.map((b) => b.name), pattern: { fields: { 'eth.type': 0x0800 } }, sanity: { on: c.name } }, 'nothing reaches a backend');
+    expect.noPacket(
+      links,
+      { on: topo.backends.map((b) => b.name), pattern: { fields: { 'eth.type': 0x0800 } }, sanity: { on: c.name } },
+      'nothing reaches a backend',
+    );
   },
 });

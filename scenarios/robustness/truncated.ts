@@ -6,7 +6,8 @@ import { scenario } from '../../src/harness/index.ts';
 import { client1, frameToLb, PROTO0_DISAGREEMENT, svc } from '../_lib.ts';
 
 export default scenario({
-  description: 'a TCP SYN cut at 14+20 and 14+30 bytes and a UDP datagram cut at 14+24: all drop_malformed, no flow, nothing reaches a backend',
+  description:
+    'a TCP SYN cut at 14+20 and 14+30 bytes and a UDP datagram cut at 14+24: all drop_malformed, no flow, nothing reaches a backend',
   allowDrops: ['drop_malformed'],
   differential: false,
   differentialOff: PROTO0_DISAGREEMENT,
@@ -20,6 +21,14 @@ export default scenario({
     expect.reasons(obs, { drop_malformed: 3, new_flow: 0 });
     expect.equal(obs.conntrack.length, 0, 'no conntrack entry');
     const links = await captures();
-    expect.noPacket(links, { on: topo.backends.map((b) => b.name), pattern: { fields: { 'ip.src': c.ipv4 } }, sanity: { on: c.name, pattern: { fields: { 'eth.type': 0x0800 } } } }, 'nothing reaches a backend');
+    expect.noPacket(
+      links,
+      {
+        on: topo.backends.map((b) => b.name),
+        pattern: { fields: { 'ip.src': c.ipv4 } },
+        sanity: { on: c.name, pattern: { fields: { 'eth.type': 0x0800 } } },
+      },
+      'nothing reaches a backend',
+    );
   },
 });

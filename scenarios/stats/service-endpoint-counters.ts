@@ -8,7 +8,8 @@ import { client1, frameToLb, phantomClient, serviceCounters, svc } from '../_lib
 const SPORT = 44_400;
 
 export default scenario({
-  description: 'rr over 3 backends, 3 TCP connections and a stray RST: per-slot packets/bytes = the slot\'s flows (both entries), service flows 3, drops 1',
+  description:
+    "rr over 3 backends, 3 TCP connections and a stray RST: per-slot packets/bytes = the slot's flows (both entries), service flows 3, drops 1",
   services: (topo) => [svc(topo, 'tcp')],
   allowDrops: ['drop_midstream'],
   async run({ client, world, expect, observe, topo }) {
@@ -16,7 +17,12 @@ export default scenario({
     const r = await client({ proto: 'tcp', target: topo.vip4, count: 3, sport: SPORT, payload: 200 });
     expect.allConnected(r);
     // A bare RST for no flow is dropped for the service (drop_midstream, counted as its drop).
-    await world.inject(c.name, [frameToLb(topo, c.name, { ip: { src: phantomClient(topo), dst: topo.vip4 }, tcp: { sport: 44_499, dport: 7000, seq: 1, flags: 'R' } })]);
+    await world.inject(c.name, [
+      frameToLb(topo, c.name, {
+        ip: { src: phantomClient(topo), dst: topo.vip4 },
+        tcp: { sport: 44_499, dport: 7000, seq: 1, flags: 'R' },
+      }),
+    ]);
     const obs = await observe();
     expect.reasons(obs, { new_flow: 3, drop_midstream: 1 });
     const ids = [...obs.counters.services.keys()];

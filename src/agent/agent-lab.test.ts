@@ -31,7 +31,18 @@ test.serial('agent in the lab: PUT, traffic, metrics, kill -9 and restart keep e
   const xlb = agent.xlb;
   const ifaces = [lab.iface('lb', 'clients').ifname, lab.iface('lb', 'backends').ifname];
   const backends = lab.topology.nodes.filter((n) => n.role === 'backend').map((_, i) => `198.18.2.${11 + i}`);
-  const added = await xlb('lb', 'add', 'web', '--vip', VIP.ipv4, '--port', '7000', '--algorithm', 'rr', ...backends.flatMap((b) => ['--endpoint', `${b}:7000`]));
+  const added = await xlb(
+    'lb',
+    'add',
+    'web',
+    '--vip',
+    VIP.ipv4,
+    '--port',
+    '7000',
+    '--algorithm',
+    'rr',
+    ...backends.flatMap((b) => ['--endpoint', `${b}:7000`]),
+  );
   t.regex(added, /web: created/);
 
   const report = await runClient(lab, 'c1', { proto: 'tcp', target: VIP.ipv4, port: 7000, count: 30, concurrency: 3 });
@@ -40,7 +51,21 @@ test.serial('agent in the lab: PUT, traffic, metrics, kill -9 and restart keep e
 
   // IPv6: a second service on the IPv6 VIP, same backends (fd00:18:2::11…13).
   const backends6 = backends.map((_, i) => `fd00:18:2::${11 + i}`);
-  t.regex(await xlb('lb', 'add', 'web6', '--vip', VIP.ipv6, '--port', '7000', '--algorithm', 'maglev', ...backends6.flatMap((b) => ['--endpoint', `[${b}]:7000`])), /web6: created/);
+  t.regex(
+    await xlb(
+      'lb',
+      'add',
+      'web6',
+      '--vip',
+      VIP.ipv6,
+      '--port',
+      '7000',
+      '--algorithm',
+      'maglev',
+      ...backends6.flatMap((b) => ['--endpoint', `[${b}]:7000`]),
+    ),
+    /web6: created/,
+  );
   const report6 = await runClient(lab, 'c1', { proto: 'tcp', target: VIP.ipv6, port: 7000, count: 12, concurrency: 3 });
   t.is(report6.summary.ok, 12, JSON.stringify(report6.summary));
 
@@ -49,7 +74,9 @@ test.serial('agent in the lab: PUT, traffic, metrics, kill -9 and restart keep e
   const svcPackets = metric(/^xlb_service_packets_total\{service="web"\} (\d+)$/m);
   // Each connection: at least SYN, ACK, data, FIN from the client and as many replies.
   t.true(svcPackets >= 30 * 4, `xlb_service_packets_total ${svcPackets}`);
-  const epPackets = backends.map((b) => metric(new RegExp(`^xlb_endpoint_packets_total\\{service="web",endpoint="${b.replace(/\./g, '\\.')}:7000"\\} (\\d+)$`, 'm')));
+  const epPackets = backends.map((b) =>
+    metric(new RegExp(`^xlb_endpoint_packets_total\\{service="web",endpoint="${b.replace(/\./g, '\\.')}:7000"\\} (\\d+)$`, 'm')),
+  );
   for (const n of epPackets) t.true(n > 0, `endpoint packets ${epPackets.join(',')}`);
   t.regex(metrics, /^xlb_endpoints\{service="web",state="active"\} 3$/m);
 
@@ -78,7 +105,10 @@ test.serial('agent in the lab: PUT, traffic, metrics, kill -9 and restart keep e
   // The config file holds what the API did; edit it and SIGHUP: the agent applies the edit.
   const saved = readFileSync(agent.config, 'utf8');
   t.regex(saved, /name: "web"/);
-  writeFileSync(agent.config, `${saved}  - name: http\n    vip: ${VIP.ipv4}\n    port: 80\n    algorithm: maglev\n    endpoints:\n${backends.map((b) => `      - { ip: ${b}, port: 80 }\n`).join('')}`);
+  writeFileSync(
+    agent.config,
+    `${saved}  - name: http\n    vip: ${VIP.ipv4}\n    port: 80\n    algorithm: maglev\n    endpoints:\n${backends.map((b) => `      - { ip: ${b}, port: 80 }\n`).join('')}`,
+  );
   agent.process.signal('SIGHUP');
   const t0 = Date.now();
   while (!agent.process.stdout().includes('config reloaded') && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 50));
@@ -103,8 +133,26 @@ test.serial('agent in the lab: health checks take a dead backend out within one 
   const xlb = agent.xlb;
   t.teardown(() => agent.stop());
   const backends = ['198.18.2.11', '198.18.2.12', '198.18.2.13'];
-  await xlb('lb', 'add', 'web', '--vip', VIP.ipv4, '--port', '7000', '--algorithm', 'rr', '--health', 'tcp', '--health-interval', '500', ...backends.flatMap((b) => ['--endpoint', `${b}:7000`]));
-  const active = async (): Promise<boolean[]> => (JSON.parse(await xlb('lb', 'ls', 'web', '--json')) as { status: { endpoints: { active: boolean }[] } }).status.endpoints.map((e) => e.active);
+  await xlb(
+    'lb',
+    'add',
+    'web',
+    '--vip',
+    VIP.ipv4,
+    '--port',
+    '7000',
+    '--algorithm',
+    'rr',
+    '--health',
+    'tcp',
+    '--health-interval',
+    '500',
+    ...backends.flatMap((b) => ['--endpoint', `${b}:7000`]),
+  );
+  const active = async (): Promise<boolean[]> =>
+    (JSON.parse(await xlb('lb', 'ls', 'web', '--json')) as { status: { endpoints: { active: boolean }[] } }).status.endpoints.map(
+      (e) => e.active,
+    );
   const waitFor = async (want: boolean[], ms: number): Promise<number> => {
     const t0 = Date.now();
     while (Date.now() - t0 < ms) {
@@ -125,7 +173,10 @@ test.serial('agent in the lab: health checks take a dead backend out within one 
   const metrics = await agent.client.metrics();
   t.regex(metrics, /^xlb_endpoint_healthy\{service="web",endpoint="198\.18\.2\.13:7000"\} 0$/m);
   t.regex(metrics, /^xlb_endpoints\{service="web",state="unhealthy"\} 1$/m);
-  t.true(Number(/^xlb_health_checks_total\{service="web",endpoint="198\.18\.2\.13:7000",result="fail"\} (\d+)$/m.exec(metrics)?.[1]) >= 3, metrics);
+  t.true(
+    Number(/^xlb_health_checks_total\{service="web",endpoint="198\.18\.2\.13:7000",result="fail"\} (\d+)$/m.exec(metrics)?.[1]) >= 3,
+    metrics,
+  );
   t.true(Number(/^xlb_health_checks_total\{service="web",endpoint="198\.18\.2\.11:7000",result="ok"\} (\d+)$/m.exec(metrics)?.[1]) >= 1);
   // It comes back: rise (2) good probes.
   await startServers(lab, ['b3']);

@@ -56,7 +56,9 @@ export function isLoopback(host: string): boolean {
 export async function startAgent(dph: DatapathHandle, opts: AgentOptions): Promise<AgentHandle> {
   const { log } = opts;
   if (!isLoopback(opts.api.host) && opts.token === undefined) {
-    throw new Error(`the API would listen on ${opts.api.host}, which is not loopback, without a token: give --token-file FILE (or agent.tokenFile) so only holders of the token can change the load balancer`);
+    throw new Error(
+      `the API would listen on ${opts.api.host}, which is not loopback, without a token: give --token-file FILE (or agent.tokenFile) so only holders of the token can change the load balancer`,
+    );
   }
   const cfg = readConfigFile(opts.configFile);
   const agentSettings: AgentSettings = cfg.agent;
@@ -68,14 +70,20 @@ export async function startAgent(dph: DatapathHandle, opts: AgentOptions): Promi
     file: opts.configFile,
     agent: agentSettings,
     state: () => controller.view(),
-    onError: (err) => log.error({ err, file: opts.configFile }, 'could not rewrite the config file; every change is kept in its journal, the next write retries'),
+    onError: (err) =>
+      log.error(
+        { err, file: opts.configFile },
+        'could not rewrite the config file; every change is kept in its journal, the next write retries',
+      ),
   });
   const persist = async (done: Promise<void>): Promise<void> => {
     try {
       await done;
     } catch (err) {
       log.error({ err, file: opts.configFile }, 'could not write the config file; the running state is ahead of it');
-      throw new Error(`the change is applied but the config file ${opts.configFile} could not be written (${(err as Error).message}); fix the file system, then PUT again or SIGHUP`);
+      throw new Error(
+        `the change is applied but the config file ${opts.configFile} could not be written (${(err as Error).message}); fix the file system, then PUT again or SIGHUP`,
+      );
     }
   };
   // Endpoints that were down when the agent stopped start down (services that still have a
@@ -89,15 +97,24 @@ export async function startAgent(dph: DatapathHandle, opts: AgentOptions): Promi
   );
   const restored = readHealthFile(healthFile).filter((d) => checked.has(d.service));
   controller.restoreHealth(restored);
-  const healthWriter = new HealthFileWriter(healthFile, () => controller.downEndpoints(), (err) =>
-    log.error({ err, file: healthFile }, 'could not persist endpoint health; a restart would start these endpoints up'),
+  const healthWriter = new HealthFileWriter(
+    healthFile,
+    () => controller.downEndpoints(),
+    (err) => log.error({ err, file: healthFile }, 'could not persist endpoint health; a restart would start these endpoints up'),
   );
   const persistHealth = (): void => healthWriter.request();
   // Validate the whole config before the datapath changes at all.
   const first = controller.load({ services: replay.services });
   if (restored.length > 0) log.info({ down: restored.map((d) => `${d.service}/${d.ip}:${d.port}`) }, 'endpoints start down, as persisted');
   log.info(
-    { created: first.created.length, updated: first.updated.length, deleted: first.deleted.length, unchanged: first.unchanged, services: controller.view().length, journaled: replay.applied },
+    {
+      created: first.created.length,
+      updated: first.updated.length,
+      deleted: first.deleted.length,
+      unchanged: first.unchanged,
+      services: controller.view().length,
+      journaled: replay.applied,
+    },
     'config applied to the datapath',
   );
   if (replay.applied > 0) await store.compact();
@@ -108,7 +125,10 @@ export async function startAgent(dph: DatapathHandle, opts: AgentOptions): Promi
   dph.afterAttach?.();
   const health = new HealthMonitor(controller, {
     onChange: (h) => {
-      log.warn({ service: h.service, endpoint: `${h.ip}:${h.port}`, up: h.up, detail: h.lastDetail }, h.up ? 'endpoint up' : 'endpoint down');
+      log.warn(
+        { service: h.service, endpoint: `${h.ip}:${h.port}`, up: h.up, detail: h.lastDetail },
+        h.up ? 'endpoint up' : 'endpoint down',
+      );
       persistHealth();
     },
     onError: (service, err) => log.error({ service, err }, 'health change could not be applied'),
@@ -166,7 +186,13 @@ export async function startAgent(dph: DatapathHandle, opts: AgentOptions): Promi
         const r = controller.load({ services: c.services });
         store.resetAfterReload();
         health.sync();
-        const out = { ok: true as const, created: r.created.length, updated: r.updated.length, deleted: r.deleted.length, unchanged: r.unchanged };
+        const out = {
+          ok: true as const,
+          created: r.created.length,
+          updated: r.updated.length,
+          deleted: r.deleted.length,
+          unchanged: r.unchanged,
+        };
         log.info(out, 'config reloaded');
         return out;
       } catch (err) {
@@ -198,7 +224,10 @@ export async function startAgent(dph: DatapathHandle, opts: AgentOptions): Promi
         }
       }
       dph.close({ detached: opts.detachOnExit });
-      log.info({ detached: opts.detachOnExit }, opts.detachOnExit ? 'stopped; programs detached, maps stay pinned' : 'stopped; programs stay attached and maps pinned');
+      log.info(
+        { detached: opts.detachOnExit },
+        opts.detachOnExit ? 'stopped; programs detached, maps stay pinned' : 'stopped; programs stay attached and maps pinned',
+      );
     },
   };
 }

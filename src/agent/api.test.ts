@@ -30,7 +30,13 @@ test('PUT creates, GET shows, PUT again is unchanged, DELETE removes', async (t)
   t.is(put.statusCode, 201, put.body);
   t.is(put.json().action, 'created');
   t.is(put.json().service.status.id, 1);
-  t.deepEqual(put.json().service.status.endpoints.map((e: { slot: number; active: boolean }) => [e.slot, e.active]), [[0, true], [1, true]]);
+  t.deepEqual(
+    put.json().service.status.endpoints.map((e: { slot: number; active: boolean }) => [e.slot, e.active]),
+    [
+      [0, true],
+      [1, true],
+    ],
+  );
   const writes = dp.writes;
   const again = await app.inject({ method: 'PUT', url: '/v1/services/web', payload: web() });
   t.is(again.statusCode, 200);
@@ -59,10 +65,27 @@ const invalid: [string, Record<string, unknown> | string, RegExp][] = [
   ['unknown algorithm', web({ algorithm: 'fastest' }), /^algorithm: 'fastest' is not one of rr, wrr, hash, maglev, lc, random$/],
   ['unknown mode', web({ mode: 'snat' }), /^mode: 'snat' is not one of dnat, fullnat, dsr$/],
   ['unknown protocol', web({ protocol: 'sctp' }), /^protocol: 'sctp' is not one of tcp, udp$/],
-  ['duplicate endpoint', web({ endpoints: [{ ip: '198.18.2.1', port: 80 }, { ip: '198.18.2.1', port: 80 }] }), /^endpoints\[1\]: duplicate endpoint/],
+  [
+    'duplicate endpoint',
+    web({
+      endpoints: [
+        { ip: '198.18.2.1', port: 80 },
+        { ip: '198.18.2.1', port: 80 },
+      ],
+    }),
+    /^endpoints\[1\]: duplicate endpoint/,
+  ],
   ['v4 endpoint on a v6 VIP', web({ vip: 'fd00::100:1' }), /^endpoints\[0\]\.ip: '198\.18\.2\.1' is IPv4 but the VIP is IPv6/],
-  ['weight out of range', web({ endpoints: [{ ip: '198.18.2.1', port: 80, weight: 70000 }] }), /^endpoints\[0\]\.weight: 70000 is not a weight in 1\.\.65535$/],
-  ['too many endpoints', web({ endpoints: Array.from({ length: 65 }, (_, i) => ({ ip: `198.18.3.${i}`, port: 80 })) }), /^endpoints: 65 endpoints is more than the datapath maximum of 64/],
+  [
+    'weight out of range',
+    web({ endpoints: [{ ip: '198.18.2.1', port: 80, weight: 70000 }] }),
+    /^endpoints\[0\]\.weight: 70000 is not a weight in 1\.\.65535$/,
+  ],
+  [
+    'too many endpoints',
+    web({ endpoints: Array.from({ length: 65 }, (_, i) => ({ ip: `198.18.3.${i}`, port: 80 })) }),
+    /^endpoints: 65 endpoints is more than the datapath maximum of 64/,
+  ],
   ['unknown field', web({ weigth: 3 }), /^weigth: unknown field; allowed fields: /],
   ['name mismatch', web({ name: 'other' }), /^name: 'other' differs from the name in the URL 'web'/],
   ['not an object', '[1,2]', /^an array is not an object$/],
@@ -92,7 +115,12 @@ test('PUT with a bad name in the URL or broken JSON is a 400', async (t) => {
   const r = await app.inject({ method: 'PUT', url: '/v1/services/bad%20name', payload: web() });
   t.is(r.statusCode, 400);
   t.regex(r.json().message, /^name: 'bad name' is not a service name/);
-  const j = await app.inject({ method: 'PUT', url: '/v1/services/web', payload: '{"vip":', headers: { 'content-type': 'application/json' } });
+  const j = await app.inject({
+    method: 'PUT',
+    url: '/v1/services/web',
+    payload: '{"vip":',
+    headers: { 'content-type': 'application/json' },
+  });
   t.is(j.statusCode, 400);
   t.regex(j.json().message, /JSON/);
 });
@@ -128,7 +156,10 @@ test('conntrack: filter by service, state, limit, bad parameters', async (t) => 
   t.is((await app.inject('/v1/conntrack?service=nope')).statusCode, 404);
   dp.flows = [flow(1, 1), { ...flow(1, 2), state: 'TIME_WAIT' }, { ...flow(2, 3), state: 'UDP_ESTABLISHED' }];
   const est = (await app.inject('/v1/conntrack?state=established')).json();
-  t.deepEqual(est.entries.map((e: { client: { port: number } }) => e.client.port), [40001]);
+  t.deepEqual(
+    est.entries.map((e: { client: { port: number } }) => e.client.port),
+    [40001],
+  );
   const two = (await app.inject('/v1/conntrack?state=TIME_WAIT,udp_established')).json();
   t.is(two.total, 2);
   const badState = await app.inject('/v1/conntrack?state=ESTABLISHED;DROP');
@@ -138,7 +169,11 @@ test('conntrack: filter by service, state, limit, bad parameters', async (t) => 
   t.is(foo.statusCode, 400);
   t.is(foo.json().error, 'invalid');
   t.deepEqual(foo.json().errors, [
-    { path: 'query.state', message: "'FOO', 'BAR' are not conntrack states; give one or more of NONE, SYN_SENT, SYN_RECV, ESTABLISHED, FIN_WAIT, CLOSE_WAIT, TIME_WAIT, CLOSED, UDP_NEW, UDP_SEEN, UDP_ESTABLISHED, ICMP_REQUEST, ICMP_REPLY (comma-separated, any case)" },
+    {
+      path: 'query.state',
+      message:
+        "'FOO', 'BAR' are not conntrack states; give one or more of NONE, SYN_SENT, SYN_RECV, ESTABLISHED, FIN_WAIT, CLOSE_WAIT, TIME_WAIT, CLOSED, UDP_NEW, UDP_SEEN, UDP_ESTABLISHED, ICMP_REQUEST, ICMP_REPLY (comma-separated, any case)",
+    },
   ]);
   t.is((await app.inject('/v1/conntrack?limit=0')).json().message, 'query.limit: 0 is not an integer in 1..1000000');
 });
@@ -178,17 +213,32 @@ test('openapi.json lists every route with its schemas', async (t) => {
   const { app } = await setup();
   const doc = (await app.inject('/openapi.json')).json();
   t.is(doc.openapi, '3.0.3');
-  t.deepEqual(Object.keys(doc.paths).sort(), ['/healthz', '/metrics', '/openapi.json', '/v1/conntrack', '/v1/services', '/v1/services/{name}', '/v1/stats']);
+  t.deepEqual(Object.keys(doc.paths).sort(), [
+    '/healthz',
+    '/metrics',
+    '/openapi.json',
+    '/v1/conntrack',
+    '/v1/services',
+    '/v1/services/{name}',
+    '/v1/stats',
+  ]);
   t.deepEqual(Object.keys(doc.paths['/v1/services/{name}']).sort(), ['delete', 'get', 'put']);
   t.deepEqual(Object.keys(doc.paths['/v1/services']).sort(), ['get', 'put']);
-  t.is(doc.paths['/v1/services/{name}'].put.requestBody.content['application/json'].schema.properties.algorithm.enum.join(','), 'rr,wrr,hash,maglev,lc,random');
-  t.deepEqual(doc.paths['/v1/conntrack'].get.parameters.map((p: { name: string }) => p.name), ['service', 'state', 'limit']);
+  t.is(
+    doc.paths['/v1/services/{name}'].put.requestBody.content['application/json'].schema.properties.algorithm.enum.join(','),
+    'rr,wrr,hash,maglev,lc,random',
+  );
+  t.deepEqual(
+    doc.paths['/v1/conntrack'].get.parameters.map((p: { name: string }) => p.name),
+    ['service', 'state', 'limit'],
+  );
   t.truthy(doc.paths['/v1/stats'].get.responses['200']);
 });
 
 test('a datapath refusal is a 409 with the reason, and changes nothing', async (t) => {
   const { app, dp } = await setup();
-  dp.refuse = (s) => (s.mode === 'fullnat' ? 'mode fullnat needs a source address for IPv4: start the agent with --snat-v4 ADDR' : undefined);
+  dp.refuse = (s) =>
+    s.mode === 'fullnat' ? 'mode fullnat needs a source address for IPv4: start the agent with --snat-v4 ADDR' : undefined;
   const r = await app.inject({ method: 'PUT', url: '/v1/services/web', payload: web({ mode: 'fullnat' }) });
   t.is(r.statusCode, 409);
   t.is(r.json().error, 'refused');
@@ -199,16 +249,33 @@ test('a datapath refusal is a 409 with the reason, and changes nothing', async (
 test('PUT /v1/services replaces every service at once, validated whole', async (t) => {
   const { app, dp } = await setup();
   await app.inject({ method: 'PUT', url: '/v1/services/old', payload: web({ vip: '198.18.100.9' }) });
-  const all = { services: [{ name: 'a', ...web() }, { name: 'b', ...web({ vip: '198.18.100.2' }) }] };
+  const all = {
+    services: [
+      { name: 'a', ...web() },
+      { name: 'b', ...web({ vip: '198.18.100.2' }) },
+    ],
+  };
   const r = await app.inject({ method: 'PUT', url: '/v1/services', payload: all });
   t.is(r.statusCode, 200, r.body);
   t.deepEqual(r.json(), { created: 2, updated: 0, deleted: 1, unchanged: 0 });
   const again = await app.inject({ method: 'PUT', url: '/v1/services', payload: all });
   t.deepEqual(again.json(), { created: 0, updated: 0, deleted: 0, unchanged: 2 });
   const writes = dp.writes;
-  const bad = await app.inject({ method: 'PUT', url: '/v1/services', payload: { services: [{ name: 'a', ...web() }, { name: 'c', ...web({ vip: '198.18.100.3', algorithm: 'x' }) }] } });
+  const bad = await app.inject({
+    method: 'PUT',
+    url: '/v1/services',
+    payload: {
+      services: [
+        { name: 'a', ...web() },
+        { name: 'c', ...web({ vip: '198.18.100.3', algorithm: 'x' }) },
+      ],
+    },
+  });
   t.is(bad.statusCode, 400);
   t.regex(bad.json().message, /^services\[c\]\.algorithm: 'x' is not one of/);
   t.is(dp.writes, writes);
-  t.deepEqual((await app.inject('/v1/services')).json().services.map((s: { name: string }) => s.name), ['a', 'b']);
+  t.deepEqual(
+    (await app.inject('/v1/services')).json().services.map((s: { name: string }) => s.name),
+    ['a', 'b'],
+  );
 });

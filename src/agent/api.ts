@@ -76,7 +76,8 @@ function coerceQuery(schema: TSchema, data: unknown): unknown {
   if (typeof data !== 'object' || data === null) return data;
   const props = (schema as { properties?: Record<string, { type?: string }> }).properties ?? {};
   const out: Record<string, unknown> = { ...(data as Record<string, unknown>) };
-  for (const [k, v] of Object.entries(out)) if (props[k]?.type === 'integer' && typeof v === 'string' && /^\d{1,15}$/.test(v)) out[k] = Number(v);
+  for (const [k, v] of Object.entries(out))
+    if (props[k]?.type === 'integer' && typeof v === 'string' && /^\d{1,15}$/.test(v)) out[k] = Number(v);
   return out;
 }
 
@@ -102,8 +103,14 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
-      info: { title: 'xlb agent API', version: '1', description: 'Services, endpoints, conntrack and counters of one xlb datapath instance.' },
-      ...(opts.token !== undefined ? { components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } }, security: [{ bearer: [] }] } : {}),
+      info: {
+        title: 'xlb agent API',
+        version: '1',
+        description: 'Services, endpoints, conntrack and counters of one xlb datapath instance.',
+      },
+      ...(opts.token !== undefined
+        ? { components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } }, security: [{ bearer: [] }] }
+        : {}),
     },
   });
 
@@ -112,7 +119,10 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
     app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
       if (req.url === '/healthz') return;
       if (!tokenMatches(req.headers.authorization, token)) {
-        await reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'unauthorized', message: 'missing or wrong bearer token: send "Authorization: Bearer TOKEN" (xlb CLI: --token or XLB_TOKEN)' });
+        await reply.code(401).header('www-authenticate', 'Bearer').send({
+          error: 'unauthorized',
+          message: 'missing or wrong bearer token: send "Authorization: Bearer TOKEN" (xlb CLI: --token or XLB_TOKEN)',
+        });
       }
     });
   }
@@ -128,7 +138,10 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
       return reply.code(e.statusCode).send({ error: e.code ?? 'bad request', message: e.message ?? 'bad request' });
     }
     req.log.error({ err }, 'request failed');
-    return reply.code(500).send({ error: 'internal', message: `the agent could not apply this: ${e.message ?? String(err)}; the running state was left as it was (see the agent log)` });
+    return reply.code(500).send({
+      error: 'internal',
+      message: `the agent could not apply this: ${e.message ?? String(err)}; the running state was left as it was (see the agent log)`,
+    });
   });
   app.setNotFoundHandler((req, reply) =>
     reply.code(404).send({ error: 'not found', message: `no route ${req.method} ${req.url}; see GET /openapi.json for the routes` }),
@@ -149,9 +162,13 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
     }),
   );
 
-  app.get('/v1/services', { schema: { summary: 'Every service with its datapath status', tags, response: { 200: ServiceListSchema, ...err4xx } } }, async (): Promise<ServiceListView> => ({
-    services: serviceViews(controller, health),
-  }));
+  app.get(
+    '/v1/services',
+    { schema: { summary: 'Every service with its datapath status', tags, response: { 200: ServiceListSchema, ...err4xx } } },
+    async (): Promise<ServiceListView> => ({
+      services: serviceViews(controller, health),
+    }),
+  );
 
   app.put(
     '/v1/services',
@@ -166,17 +183,26 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
     async (req): Promise<ReplaceServicesView> => {
       const r = controller.load(req.body);
       await opts.onChange?.({ kind: 'replace' });
-      const out: ReplaceServicesView = { created: r.created.length, updated: r.updated.length, deleted: r.deleted.length, unchanged: r.unchanged };
+      const out: ReplaceServicesView = {
+        created: r.created.length,
+        updated: r.updated.length,
+        deleted: r.deleted.length,
+        unchanged: r.unchanged,
+      };
       req.log.info(out, 'services replaced');
       return out;
     },
   );
 
-  app.get('/v1/services/:name', { schema: { summary: 'One service', tags, params: NameParamsSchema, response: { 200: ServiceViewSchema, ...err4xx } } }, async (req) => {
-    const v = oneServiceView(controller, health, req.params.name);
-    if (v === undefined) throw notFound(req.params.name);
-    return v;
-  });
+  app.get(
+    '/v1/services/:name',
+    { schema: { summary: 'One service', tags, params: NameParamsSchema, response: { 200: ServiceViewSchema, ...err4xx } } },
+    async (req) => {
+      const v = oneServiceView(controller, health, req.params.name);
+      if (v === undefined) throw notFound(req.params.name);
+      return v;
+    },
+  );
 
   app.put(
     '/v1/services/:name',
@@ -201,16 +227,34 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
     },
   );
 
-  app.delete('/v1/services/:name', { schema: { summary: 'Delete a service', tags, params: NameParamsSchema, response: { 204: { type: 'null', description: 'deleted' }, ...err4xx } } }, async (req, reply) => {
-    if (!controller.remove(req.params.name)) throw notFound(req.params.name);
-    await opts.onChange?.({ kind: 'delete', name: req.params.name });
-    req.log.info({ service: req.params.name }, 'service deleted');
-    return reply.code(204).send(null);
-  });
+  app.delete(
+    '/v1/services/:name',
+    {
+      schema: {
+        summary: 'Delete a service',
+        tags,
+        params: NameParamsSchema,
+        response: { 204: { type: 'null', description: 'deleted' }, ...err4xx },
+      },
+    },
+    async (req, reply) => {
+      if (!controller.remove(req.params.name)) throw notFound(req.params.name);
+      await opts.onChange?.({ kind: 'delete', name: req.params.name });
+      req.log.info({ service: req.params.name }, 'service deleted');
+      return reply.code(204).send(null);
+    },
+  );
 
   app.get(
     '/v1/conntrack',
-    { schema: { summary: 'Tracked connections (one record per connection)', tags: ['state'], querystring: ConntrackQuerySchema, response: { 200: ConntrackViewSchema, ...err4xx } } },
+    {
+      schema: {
+        summary: 'Tracked connections (one record per connection)',
+        tags: ['state'],
+        querystring: ConntrackQuerySchema,
+        response: { 200: ConntrackViewSchema, ...err4xx },
+      },
+    },
     async (req) => {
       const q = req.query;
       if (q.service !== undefined && controller.get(q.service) === undefined) throw notFound(q.service);
@@ -220,24 +264,49 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
         const bad = states.filter((s) => !(CT_STATE as readonly string[]).includes(s));
         if (bad.length > 0) {
           const which = `${bad.map((b) => `'${b}'`).join(', ')} ${bad.length === 1 ? 'is not a conntrack state' : 'are not conntrack states'}`;
-          throw new ValidationError([{ path: 'query.state', message: `${which}; give one or more of ${CT_STATE.join(', ')} (comma-separated, any case)` }]);
+          throw new ValidationError([
+            { path: 'query.state', message: `${which}; give one or more of ${CT_STATE.join(', ')} (comma-separated, any case)` },
+          ]);
         }
       }
       return conntrackView(controller, { service: q.service, states, limit: q.limit ?? 1000 });
     },
   );
 
-  app.get('/v1/stats', { schema: { summary: 'Counters per service and endpoint, drops by reason, flows by state', tags: ['state'], response: { 200: StatsViewSchema, ...err4xx } } }, async () =>
-    statsView(controller, health),
+  app.get(
+    '/v1/stats',
+    {
+      schema: {
+        summary: 'Counters per service and endpoint, drops by reason, flows by state',
+        tags: ['state'],
+        response: { 200: StatsViewSchema, ...err4xx },
+      },
+    },
+    async () => statsView(controller, health),
   );
 
   const registry = createMetrics(controller, health);
-  app.get('/metrics', { schema: { summary: 'Prometheus metrics (text exposition format)', tags: ['state'], produces: ['text/plain'], response: { 200: { type: 'string', description: 'Prometheus text exposition format' } } } }, async (_req, reply) => {
-    const text = await registry.metrics();
-    return reply.type(registry.contentType).send(text);
-  });
+  app.get(
+    '/metrics',
+    {
+      schema: {
+        summary: 'Prometheus metrics (text exposition format)',
+        tags: ['state'],
+        produces: ['text/plain'],
+        response: { 200: { type: 'string', description: 'Prometheus text exposition format' } },
+      },
+    },
+    async (_req, reply) => {
+      const text = await registry.metrics();
+      return reply.type(registry.contentType).send(text);
+    },
+  );
 
-  app.get('/openapi.json', { schema: { summary: 'This API as an OpenAPI 3 document', response: { 200: { type: 'object', additionalProperties: true } } } }, async () => app.swagger() as unknown as Record<string, unknown>);
+  app.get(
+    '/openapi.json',
+    { schema: { summary: 'This API as an OpenAPI 3 document', response: { 200: { type: 'object', additionalProperties: true } } } },
+    async () => app.swagger() as unknown as Record<string, unknown>,
+  );
 
   await app.ready();
   return app;

@@ -80,5 +80,8 @@ test('xlb agent: start, PUT, SIGTERM; a missing config over populated pins is re
   writeFileSync(config, 'services:\n  - name: x\n    vip: 198.18.100.1\n    port: 99999\n    endpoints: [{ ip: nope, port: 80 }]\n');
   const d = agent(common);
   t.is(await d.exited, 1);
-  t.regex(d.err(), /is invalid; nothing was changed:\nservices\[x\]\.port: 99999 is not a port number in 1\.\.65535\nservices\[x\]\.endpoints\[0\]\.ip: 'nope' is not an IPv4 or IPv6 address/);
+  t.regex(
+    d.err(),
+    /is invalid; nothing was changed:\nservices\[x\]\.port: 99999 is not a port number in 1\.\.65535\nservices\[x\]\.endpoints\[0\]\.ip: 'nope' is not an IPv4 or IPv6 address/,
+  );
 });

@@ -31,14 +31,24 @@ function collectIfaces(v: string, prev: string[] | undefined): string[] {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const cmd = command('agent', 'The production daemon: loads (or re-opens the pinned) kernel datapath, attaches it, applies the config file and serves the REST API. SIGHUP reloads the config file; SIGTERM and SIGINT stop (the programs stay attached and the maps pinned unless --detach-on-exit).')
-    .option('--config <file>', 'YAML config (agent settings + services), written atomically on every API change; SIGHUP reloads it (default /var/lib/xlb/INSTANCE.yaml)')
+  const cmd = command(
+    'agent',
+    'The production daemon: loads (or re-opens the pinned) kernel datapath, attaches it, applies the config file and serves the REST API. SIGHUP reloads the config file; SIGTERM and SIGINT stop (the programs stay attached and the maps pinned unless --detach-on-exit).',
+  )
+    .option(
+      '--config <file>',
+      'YAML config (agent settings + services), written atomically on every API change; SIGHUP reloads it (default /var/lib/xlb/INSTANCE.yaml)',
+    )
     .option('--iface <if>', 'interface to attach to (repeat, or comma-separated)', collectIfaces)
     .addOption(new Option('--hook <hook>', 'attach point: tc (clsact ingress) or xdp (default tc)').choices(['tc', 'xdp']))
-    .addOption(new Option('--api <host:port>', 'REST API address; a non-loopback address needs a token (default 127.0.0.1:9400)').env('XLB_API'))
+    .addOption(
+      new Option('--api <host:port>', 'REST API address; a non-loopback address needs a token (default 127.0.0.1:9400)').env('XLB_API'),
+    )
     .option('--pin-dir <dir>', 'bpffs directory of the maps (default /sys/fs/bpf/xlb/INSTANCE)')
     .option('--instance <name>', 'instance name: the default config file and pin directory (default default)')
-    .addOption(new Option('--token-file <file>', 'file holding the API bearer token (or the token itself in XLB_TOKEN)').env('XLB_TOKEN_FILE'))
+    .addOption(
+      new Option('--token-file <file>', 'file holding the API bearer token (or the token itself in XLB_TOKEN)').env('XLB_TOKEN_FILE'),
+    )
     .option('--detach-on-exit', 'detach the programs on SIGTERM (default: they stay attached, flows go on)')
     .option('--ct-entries <n>', 'conntrack entries (2 per flow) when the maps are created (default 262144)', integer(1))
     .option('--max-services <n>', 'service-id space when the maps are created (default 1024)', integer(1))
@@ -48,7 +58,10 @@ export async function main(argv: string[]): Promise<number> {
     .option('--snat-v6 <addr>', 'full-NAT source address for IPv6 services')
     .addOption(new Option('--xdp-mode <mode>', 'with --hook xdp: native or generic').choices(['native', 'generic']).default('native'))
     .option('--object-dir <dir>', 'load xlb_<hook>.bpf.o from DIR instead of build/bpf (another build: a mutation, a test)')
-    .option('--reset', 'start even when the config file is missing but the pinned maps hold services (they are deleted: the empty config is the desired state)');
+    .option(
+      '--reset',
+      'start even when the config file is missing but the pinned maps hold services (they are deleted: the empty config is the desired state)',
+    );
   act(cmd, () => run(cmd.opts<Opts>()));
   return runCommand(cmd, argv);
 }
@@ -56,7 +69,14 @@ export async function main(argv: string[]): Promise<number> {
 async function run(values: Opts): Promise<number> {
   // Imported here, not at the top, so that `xlb agent --help` loads none of the daemon (fastify,
   // the datapath, the addon); all at once, so their loading overlaps.
-  const [{ canonicalIp }, { openKernelDatapath }, { ValidationError }, { parseListen, startAgent }, { ConfigError, readConfigFile }, { createLogger }] = await Promise.all([
+  const [
+    { canonicalIp },
+    { openKernelDatapath },
+    { ValidationError },
+    { parseListen, startAgent },
+    { ConfigError, readConfigFile },
+    { createLogger },
+  ] = await Promise.all([
     import('../controller/ip.ts'),
     import('../datapath/kernel-datapath.ts'),
     import('../controller/validate.ts'),
@@ -80,7 +100,8 @@ async function run(values: Opts): Promise<number> {
     return fail((err as Error).message);
   }
   const instance = values.instance ?? settings.instance ?? 'default';
-  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(instance)) return fail(`--instance '${instance}' is not a name (letters, digits, '.', '_', '-')`);
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(instance))
+    return fail(`--instance '${instance}' is not a name (letters, digits, '.', '_', '-')`);
   const hook = values.hook ?? settings.hook ?? 'tc';
   if (hook !== 'tc' && hook !== 'xdp') return fail(`--hook '${hook}' is not tc or xdp`);
   const ifaces = (values.iface ?? settings.ifaces ?? []).flatMap((i) => i.split(',')).filter((i) => i !== '');
@@ -111,11 +132,24 @@ async function run(values: Opts): Promise<number> {
 
   const objectDir = values.objectDir;
   const objectPath = objectDir === undefined ? undefined : path.join(objectDir, `xlb_${hook}.bpf.o`);
-  if (objectPath !== undefined && !existsSync(objectPath)) return fail(`--object-dir ${objectDir}: there is no ${path.basename(objectPath)} in it (build one with ./scripts/build.sh, or give the folder that holds it)`);
+  if (objectPath !== undefined && !existsSync(objectPath))
+    return fail(
+      `--object-dir ${objectDir}: there is no ${path.basename(objectPath)} in it (build one with ./scripts/build.sh, or give the folder that holds it)`,
+    );
 
   let dph;
   try {
-    dph = openKernelDatapath({ hook, pinDir, onWarning: (f, m) => log.warn(f, m), ctEntries, maxServices, xdpMode, ...(objectPath !== undefined ? { objectPath } : {}), ...(snatV4 !== undefined ? { snatV4 } : {}), ...(snatV6 !== undefined ? { snatV6 } : {}) });
+    dph = openKernelDatapath({
+      hook,
+      pinDir,
+      onWarning: (f, m) => log.warn(f, m),
+      ctEntries,
+      maxServices,
+      xdpMode,
+      ...(objectPath !== undefined ? { objectPath } : {}),
+      ...(snatV4 !== undefined ? { snatV4 } : {}),
+      ...(snatV6 !== undefined ? { snatV6 } : {}),
+    });
   } catch (err) {
     return fail(`cannot load the datapath: ${(err as Error).message}`, { err });
   }
@@ -127,10 +161,21 @@ async function run(values: Opts): Promise<number> {
         'Start with the config file that created them (--config), or pass --reset to start from no services.',
     );
   }
-  log.info({ instance, hook, pinDir, reused: dph.reusedPins, config: configFile }, dph.reusedPins ? 're-opened the pinned datapath maps' : 'loaded the datapath');
+  log.info(
+    { instance, hook, pinDir, reused: dph.reusedPins, config: configFile },
+    dph.reusedPins ? 're-opened the pinned datapath maps' : 'loaded the datapath',
+  );
   let agent;
   try {
-    agent = await startAgent(dph, { configFile, ifaces, api, detachOnExit: values.detachOnExit === true, log, requestLogs: values.requestLogs === true, ...(token !== undefined ? { token } : {}) });
+    agent = await startAgent(dph, {
+      configFile,
+      ifaces,
+      api,
+      detachOnExit: values.detachOnExit === true,
+      log,
+      requestLogs: values.requestLogs === true,
+      ...(token !== undefined ? { token } : {}),
+    });
   } catch (err) {
     dph.close();
     if (err instanceof ValidationError) return fail(`${configFile} is invalid; nothing was changed:\n${err.message}`);

@@ -29,7 +29,14 @@ test.serial('lb add/ls/rm, ct ls, stats against a running agent (tables and --js
   const dp = new DatapathTestDouble();
   const agent = await startAgent(
     { datapath: dp, describe: 'test double', attach: () => {}, detach: () => {}, close: () => {} },
-    { configFile: path.join(dir, 'a.yaml'), ifaces: [], api: { host: '127.0.0.1', port: 0 }, token: 'tok', detachOnExit: false, log: createLogger({ write: () => {} }) },
+    {
+      configFile: path.join(dir, 'a.yaml'),
+      ifaces: [],
+      api: { host: '127.0.0.1', port: 0 },
+      token: 'tok',
+      detachOnExit: false,
+      log: createLogger({ write: () => {} }),
+    },
   );
   t.teardown(async () => {
     await agent.stop();
@@ -38,7 +45,24 @@ test.serial('lb add/ls/rm, ct ls, stats against a running agent (tables and --js
   const tokenFile = path.join(dir, 'token');
   writeFileSync(tokenFile, 'tok\n');
   const api = ['--api', `127.0.0.1:${agent.address.port}`, '--token-file', tokenFile];
-  const add = await capture(() => main(['lb', 'add', 'web', '--vip', '198.18.100.1', '--port', '80', '--endpoint', '198.18.2.1:8080', '--endpoint', '198.18.2.2:8080:3', '--algorithm', 'wrr', ...api]));
+  const add = await capture(() =>
+    main([
+      'lb',
+      'add',
+      'web',
+      '--vip',
+      '198.18.100.1',
+      '--port',
+      '80',
+      '--endpoint',
+      '198.18.2.1:8080',
+      '--endpoint',
+      '198.18.2.2:8080:3',
+      '--algorithm',
+      'wrr',
+      ...api,
+    ]),
+  );
   t.is(add.code, 0, add.err);
   t.regex(add.out, /^web: created$/m);
   t.regex(add.out, /198\.18\.2\.2:8080\s+3\s+1\s+yes/);
@@ -47,11 +71,25 @@ test.serial('lb add/ls/rm, ct ls, stats against a running agent (tables and --js
   t.regex(ls.out, /^web\s+198\.18\.100\.1\s+80\s+tcp\s+wrr\s+dnat\s+2\/2 active\s+1$/m);
   const lsJson = await capture(() => main(['lb', 'ls', '--json', ...api]));
   t.is(JSON.parse(lsJson.out).services[0].endpoints[1].weight, 3);
-  const bad = await capture(() => main(['lb', 'add', 'web', '--vip', '198.18.100.1', '--port', '80', '--endpoint', '198.18.2.1:8080', '--algorithm', 'best', ...api]));
+  const bad = await capture(() =>
+    main(['lb', 'add', 'web', '--vip', '198.18.100.1', '--port', '80', '--endpoint', '198.18.2.1:8080', '--algorithm', 'best', ...api]),
+  );
   t.is(bad.code, 1);
   t.regex(bad.err, /the agent refused \(400\): algorithm: 'best' is not one of/);
   dp.flows = [
-    { serviceId: 1, protocol: 'tcp', client: { ip: '198.18.0.2', port: 40000 }, vip: { ip: '198.18.100.1', port: 80 }, endpoint: { ip: '198.18.2.1', port: 8080 }, endpointSlot: 0, state: 'ESTABLISHED', packets: 12, bytes: 2000, ageMs: 1500, idleMs: 1 },
+    {
+      serviceId: 1,
+      protocol: 'tcp',
+      client: { ip: '198.18.0.2', port: 40000 },
+      vip: { ip: '198.18.100.1', port: 80 },
+      endpoint: { ip: '198.18.2.1', port: 8080 },
+      endpointSlot: 0,
+      state: 'ESTABLISHED',
+      packets: 12,
+      bytes: 2000,
+      ageMs: 1500,
+      idleMs: 1,
+    },
   ];
   const ct = await capture(() => main(['ct', 'ls', '--service', 'web', ...api]));
   t.regex(ct.out, /^web\s+tcp\s+198\.18\.0\.2:40000\s+198\.18\.100\.1:80\s+198\.18\.2\.1:8080\s+ESTABLISHED\s+12\s+2000\s+1\.5s$/m);

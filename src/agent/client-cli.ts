@@ -3,7 +3,20 @@
 // passes the command name as argv[0].
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { act, CliError, command, integer, jsonOption, Option, printJson, readTokenFile, repeat, runCommand, sub, UsageError } from '../cli-kit.ts';
+import {
+  act,
+  CliError,
+  command,
+  integer,
+  jsonOption,
+  Option,
+  printJson,
+  readTokenFile,
+  repeat,
+  runCommand,
+  sub,
+  UsageError,
+} from '../cli-kit.ts';
 import type { Command } from '../cli-kit.ts';
 import { AgentClient } from './client.ts';
 import type { ServiceBody } from './client.ts';
@@ -22,7 +35,12 @@ interface CommonOpts {
 function common(cmd: Command): Command {
   return cmd
     .addOption(new Option('--api <host:port>', "the agent's REST API").env('XLB_API').default('127.0.0.1:9400'))
-    .addOption(new Option('--token-file <file>', 'file holding the bearer token (or the token itself in XLB_TOKEN; never on the command line, where ps shows it)').env('XLB_TOKEN_FILE'))
+    .addOption(
+      new Option(
+        '--token-file <file>',
+        'file holding the bearer token (or the token itself in XLB_TOKEN; never on the command line, where ps shows it)',
+      ).env('XLB_TOKEN_FILE'),
+    )
     .addOption(jsonOption());
 }
 
@@ -84,7 +102,13 @@ function endpointRows(s: ServiceView): string {
     ['ENDPOINT', 'WEIGHT', 'SLOT', 'ACTIVE', 'HEALTH'],
     s.endpoints.map((e, i) => {
       const st = s.status.endpoints[i];
-      return [hostPort(e.ip, e.port), e.weight, st?.slot ?? -1, st?.active === true ? 'yes' : 'no', st === undefined ? '' : st.lastCheck ?? (st.healthy ? 'up' : 'down')];
+      return [
+        hostPort(e.ip, e.port),
+        e.weight,
+        st?.slot ?? -1,
+        st?.active === true ? 'yes' : 'no',
+        st === undefined ? '' : (st.lastCheck ?? (st.healthy ? 'up' : 'down')),
+      ];
     }),
   );
 }
@@ -114,7 +138,9 @@ function serviceBody(o: AddOpts): Record<string, unknown> {
     try {
       text = readFileSync(o.file, 'utf8');
     } catch (err) {
-      throw new ClientError(`cannot read ${o.file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): --file takes the path of a service body in JSON or YAML, as PUT /v1/services/NAME takes it`);
+      throw new ClientError(
+        `cannot read ${o.file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): --file takes the path of a service body in JSON or YAML, as PUT /v1/services/NAME takes it`,
+      );
     }
     try {
       return (o.file.endsWith('.json') ? JSON.parse(text) : parseYaml(text)) as Record<string, unknown>;
@@ -143,7 +169,12 @@ function serviceBody(o: AddOpts): Record<string, unknown> {
 
 function lbCommand(): Command {
   const lb = command('lb', 'Add, list and remove services through the agent API.');
-  const add = common(sub(lb, 'add', 'Creates the service NAME or replaces it whole. The agent validates the body and names every bad field.').argument('<name>', 'service name'))
+  const add = common(
+    sub(lb, 'add', 'Creates the service NAME or replaces it whole. The agent validates the body and names every bad field.').argument(
+      '<name>',
+      'service name',
+    ),
+  )
     .option('--vip <ip>', 'the virtual IP')
     .option('--port <port>', 'the service port', integer(1, 65535))
     .option('--port-end <port>', 'the last port of a port range', integer(1, 65535))
@@ -180,7 +211,12 @@ function lbCommand(): Command {
     }
     const services = await client.listServices();
     if (o.json === true) printJson({ services });
-    else console.log(services.length === 0 ? 'no services (add one with: xlb lb add NAME --vip IP --port PORT --endpoint IP:PORT)' : serviceRows(services));
+    else
+      console.log(
+        services.length === 0
+          ? 'no services (add one with: xlb lb add NAME --vip IP --port PORT --endpoint IP:PORT)'
+          : serviceRows(services),
+      );
     return 0;
   });
   const rm = common(sub(lb, 'rm', 'Removes the service NAME.').argument('<name>', 'service name'));
@@ -221,7 +257,17 @@ function ctCommand(): Command {
     console.log(
       table(
         ['SERVICE', 'PROTO', 'CLIENT', 'VIP', 'ENDPOINT', 'STATE', 'PKTS', 'BYTES', 'AGE'],
-        d.entries.map((f) => [f.service, f.protocol, hostPort(f.client.ip, f.client.port), hostPort(f.vip.ip, f.vip.port), hostPort(f.endpoint.ip, f.endpoint.port), f.state, human(f.packets), human(f.bytes), `${(f.ageMs / 1000).toFixed(1)}s`]),
+        d.entries.map((f) => [
+          f.service,
+          f.protocol,
+          hostPort(f.client.ip, f.client.port),
+          hostPort(f.vip.ip, f.vip.port),
+          hostPort(f.endpoint.ip, f.endpoint.port),
+          f.state,
+          human(f.packets),
+          human(f.bytes),
+          `${(f.ageMs / 1000).toFixed(1)}s`,
+        ]),
       ),
     );
     console.log(`${d.entries.length} of ${d.total} flows`);
@@ -231,7 +277,9 @@ function ctCommand(): Command {
 }
 
 function statsCommand(): Command {
-  const stats = common(command('stats', 'Datapath counters through the agent API: per service and endpoint, verdicts, drops, flows by state.'));
+  const stats = common(
+    command('stats', 'Datapath counters through the agent API: per service and endpoint, verdicts, drops, flows by state.'),
+  );
   act(stats, async () => {
     const o = stats.opts<CommonOpts>();
     const d = await clientOf(o).stats();
@@ -242,10 +290,21 @@ function statsCommand(): Command {
     const rows: (string | number)[][] = [];
     for (const s of d.services) {
       rows.push([s.name, '', human(s.packets), human(s.bytes), '']);
-      for (const e of s.endpoints) rows.push(['', hostPort(e.ip, e.port), human(e.packets), human(e.bytes), e.active ? 'active' : e.healthy ? 'inactive' : 'unhealthy']);
+      for (const e of s.endpoints)
+        rows.push([
+          '',
+          hostPort(e.ip, e.port),
+          human(e.packets),
+          human(e.bytes),
+          e.active ? 'active' : e.healthy ? 'inactive' : 'unhealthy',
+        ]);
     }
     console.log(table(['SERVICE', 'ENDPOINT', 'PACKETS', 'BYTES', 'STATE'], rows));
-    const kv = (c: Record<string, number>): string => Object.entries(c).filter(([, n]) => n > 0).map(([k, n]) => `${k}=${human(n)}`).join('  ') || '-';
+    const kv = (c: Record<string, number>): string =>
+      Object.entries(c)
+        .filter(([, n]) => n > 0)
+        .map(([k, n]) => `${k}=${human(n)}`)
+        .join('  ') || '-';
     console.log(`\nverdicts: ${kv(d.verdicts)}\ndrops:    ${kv(d.drops)}\nflows:    ${kv(d.conntrack)}`);
     return 0;
   });

@@ -16,12 +16,21 @@ import { createLogger } from './log.ts';
 
 const TOKEN = 'client-test-token';
 
-async function agent(t: { teardown(fn: () => Promise<void>): void }): Promise<{ a: AgentHandle; dp: DatapathTestDouble; client: AgentClient }> {
+async function agent(t: {
+  teardown(fn: () => Promise<void>): void;
+}): Promise<{ a: AgentHandle; dp: DatapathTestDouble; client: AgentClient }> {
   const dir = mkdtempSync(path.join(tmpdir(), 'xlb-client-lib-'));
   const dp = new DatapathTestDouble();
   const a = await startAgent(
     { datapath: dp, describe: 'test double', attach: () => {}, detach: () => {}, close: () => {} },
-    { configFile: path.join(dir, 'a.yaml'), ifaces: [], api: { host: '127.0.0.1', port: 0 }, token: TOKEN, detachOnExit: false, log: createLogger({ write: () => {} }) },
+    {
+      configFile: path.join(dir, 'a.yaml'),
+      ifaces: [],
+      api: { host: '127.0.0.1', port: 0 },
+      token: TOKEN,
+      detachOnExit: false,
+      log: createLogger({ write: () => {} }),
+    },
   );
   t.teardown(async () => {
     await a.stop();
@@ -34,7 +43,10 @@ const web: ServiceBody = {
   vip: '198.18.100.1',
   port: 80,
   algorithm: 'wrr',
-  endpoints: [{ ip: '198.18.2.1', port: 8080 }, { ip: '198.18.2.2', port: 8080, weight: 3 }],
+  endpoints: [
+    { ip: '198.18.2.1', port: 8080 },
+    { ip: '198.18.2.2', port: 8080, weight: 3 },
+  ],
 };
 
 test('every route: healthz, put/get/list/replace/delete services, conntrack filters, stats, metrics, openapi', async (t) => {
@@ -44,19 +56,51 @@ test('every route: healthz, put/get/list/replace/delete services, conntrack filt
 
   const created = await client.putService('web', web);
   t.is(created.action, 'created');
-  t.like(created.service, { name: 'web', vip: '198.18.100.1', port: 80, protocol: 'tcp', algorithm: 'wrr', mode: 'dnat', deadFlowPolicy: 'keep' });
-  t.deepEqual(created.service.status.endpoints.map((e) => [e.ip, e.slot, e.active]), [['198.18.2.1', 0, true], ['198.18.2.2', 1, true]]);
+  t.like(created.service, {
+    name: 'web',
+    vip: '198.18.100.1',
+    port: 80,
+    protocol: 'tcp',
+    algorithm: 'wrr',
+    mode: 'dnat',
+    deadFlowPolicy: 'keep',
+  });
+  t.deepEqual(
+    created.service.status.endpoints.map((e) => [e.ip, e.slot, e.active]),
+    [
+      ['198.18.2.1', 0, true],
+      ['198.18.2.2', 1, true],
+    ],
+  );
   const got = await client.getService('web');
   t.deepEqual(got, created.service);
   // GET output goes back as a PUT body unchanged (status ignored).
   t.is((await client.putService('web', got)).action, 'unchanged');
-  t.deepEqual((await client.listServices()).map((s) => s.name), ['web']);
+  t.deepEqual(
+    (await client.listServices()).map((s) => s.name),
+    ['web'],
+  );
 
-  const replaced = await client.replaceServices([{ ...web, name: 'web' }, { name: 'dns', vip: '198.18.100.2', port: 53, protocol: 'udp', endpoints: [{ ip: '198.18.2.9', port: 53 }] }]);
+  const replaced = await client.replaceServices([
+    { ...web, name: 'web' },
+    { name: 'dns', vip: '198.18.100.2', port: 53, protocol: 'udp', endpoints: [{ ip: '198.18.2.9', port: 53 }] },
+  ]);
   t.deepEqual(replaced, { created: 1, updated: 0, deleted: 0, unchanged: 1 });
 
   const webId = (await client.getService('web')).status.id;
-  const flow = (port: number, state: string) => ({ serviceId: webId, protocol: 'tcp' as const, client: { ip: '198.18.0.2', port }, vip: { ip: '198.18.100.1', port: 80 }, endpoint: { ip: '198.18.2.1', port: 8080 }, endpointSlot: 0, state, packets: 3, bytes: 300, ageMs: 10, idleMs: 1 });
+  const flow = (port: number, state: string) => ({
+    serviceId: webId,
+    protocol: 'tcp' as const,
+    client: { ip: '198.18.0.2', port },
+    vip: { ip: '198.18.100.1', port: 80 },
+    endpoint: { ip: '198.18.2.1', port: 8080 },
+    endpointSlot: 0,
+    state,
+    packets: 3,
+    bytes: 300,
+    ageMs: 10,
+    idleMs: 1,
+  });
   dp.flows = [flow(40000, 'ESTABLISHED'), flow(40001, 'SYN_RECV'), flow(40002, 'ESTABLISHED')];
   const all = await client.conntrack();
   t.is(all.total, 3);
@@ -77,13 +121,19 @@ test('every route: healthz, put/get/list/replace/delete services, conntrack filt
   t.is(doc.openapi, '3.0.3');
 
   await client.deleteService('dns');
-  t.deepEqual((await client.listServices()).map((s) => s.name), ['web']);
+  t.deepEqual(
+    (await client.listServices()).map((s) => s.name),
+    ['web'],
+  );
   t.is((await client.healthz()).services, 1);
 });
 
 test('API errors arrive as AgentApiError with status, code, message and field errors', async (t) => {
   const { client, a } = await agent(t);
-  const bad = await t.throwsAsync(client.putService('web', { ...web, algorithm: 'best' as 'rr', endpoints: [{ ip: '10.0.0.1x', port: 80 }] }), { instanceOf: AgentApiError });
+  const bad = await t.throwsAsync(
+    client.putService('web', { ...web, algorithm: 'best' as 'rr', endpoints: [{ ip: '10.0.0.1x', port: 80 }] }),
+    { instanceOf: AgentApiError },
+  );
   t.is(bad.status, 400);
   t.is(bad.code, 'invalid');
   t.deepEqual(bad.errors.map((e) => e.path).sort(), ['algorithm', 'endpoints[0].ip']);

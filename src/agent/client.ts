@@ -4,7 +4,16 @@
 // for a 400, the field errors; an agent that cannot be reached becomes one with status 0.
 // Used by `xlb lb|ct|stats` (client-cli.ts); usable from scenarios and tools alike.
 import type { EndpointBody, ServiceBody } from '../controller/service-schema.ts';
-import type { ConntrackView, ErrorView, HealthzView, PutServiceView, ReplaceServicesView, ServiceListView, ServiceView, StatsView } from './views.ts';
+import type {
+  ConntrackView,
+  ErrorView,
+  HealthzView,
+  PutServiceView,
+  ReplaceServicesView,
+  ServiceListView,
+  ServiceView,
+  StatsView,
+} from './views.ts';
 
 /**
  * What PUT takes (the schema's types, src/controller/service-schema.ts): vip, port and
@@ -48,7 +57,15 @@ export class AgentApiError extends Error {
   readonly method: string;
   readonly path: string;
 
-  constructor(init: { status: number; code: string; apiMessage: string; errors?: { path: string; message: string }[]; method: string; path: string; message: string }) {
+  constructor(init: {
+    status: number;
+    code: string;
+    apiMessage: string;
+    errors?: { path: string; message: string }[];
+    method: string;
+    path: string;
+    message: string;
+  }) {
     super(init.message);
     this.name = 'AgentApiError';
     this.status = init.status;
@@ -141,7 +158,14 @@ export class AgentClient {
     try {
       return JSON.parse(r.text) as T;
     } catch {
-      throw new AgentApiError({ status: r.status, code: 'bad response', apiMessage: r.text.slice(0, 200), method, path, message: `the agent at ${this.base} answered ${method} ${path} with something that is not JSON: ${r.text.slice(0, 200)}` });
+      throw new AgentApiError({
+        status: r.status,
+        code: 'bad response',
+        apiMessage: r.text.slice(0, 200),
+        method,
+        path,
+        message: `the agent at ${this.base} answered ${method} ${path} with something that is not JSON: ${r.text.slice(0, 200)}`,
+      });
     }
   }
 
@@ -151,11 +175,23 @@ export class AgentClient {
     if (body !== undefined) headers['content-type'] = 'application/json';
     let res: Response;
     try {
-      res = await this.#fetch(`${this.base}${path}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}), signal: AbortSignal.timeout(this.#timeoutMs) });
+      res = await this.#fetch(`${this.base}${path}`, {
+        method,
+        headers,
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        signal: AbortSignal.timeout(this.#timeoutMs),
+      });
     } catch (err) {
       const c = (err as { cause?: { code?: string; message?: string } }).cause;
       const cause = c?.code ?? c?.message ?? (err as Error).message;
-      throw new AgentApiError({ status: 0, code: 'unreachable', apiMessage: cause, method, path, message: `cannot reach the agent at ${this.base}: ${cause}. Is 'xlb agent' running there (and is the API address right: --api / $XLB_API)?` });
+      throw new AgentApiError({
+        status: 0,
+        code: 'unreachable',
+        apiMessage: cause,
+        method,
+        path,
+        message: `cannot reach the agent at ${this.base}: ${cause}. Is 'xlb agent' running there (and is the API address right: --api / $XLB_API)?`,
+      });
     }
     const text = await res.text();
     if (res.status >= 400) {

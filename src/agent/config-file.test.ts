@@ -13,7 +13,14 @@ import { buildApi } from './api.ts';
 test('the config text is YAML that parses back to the same state (IPv6, nested objects, empty lists)', (t) => {
   const r = validateDesiredState({
     services: [
-      { name: 'web', vip: 'fd00:18:100::1', port: 80, healthCheck: { type: 'http', path: '/h:x#y?a="b"' }, persistence: { timeoutS: 30 }, endpoints: [{ ip: 'fd00::a', port: 80, weight: 3 }] },
+      {
+        name: 'web',
+        vip: 'fd00:18:100::1',
+        port: 80,
+        healthCheck: { type: 'http', path: '/h:x#y?a="b"' },
+        persistence: { timeoutS: 30 },
+        endpoints: [{ ip: 'fd00::a', port: 80, weight: 3 }],
+      },
       { name: 'none', vip: '198.18.100.1', port: 53, protocol: 'udp', portEnd: 60, endpoints: [] },
     ],
   });
@@ -35,7 +42,11 @@ test('HealthFileWriter: writes one at a time, the last state wins, flush waits f
   let down: DownEndpoint[] = [];
   let reads = 0;
   const errors: Error[] = [];
-  const w = new HealthFileWriter(file, () => (reads++, down), (e) => errors.push(e));
+  const w = new HealthFileWriter(
+    file,
+    () => (reads++, down),
+    (e) => errors.push(e),
+  );
   for (let i = 0; i < 20; i++) {
     down = [{ service: 'web', ip: '198.18.2.1', port: 8000 + i }];
     w.request();
@@ -45,7 +56,11 @@ test('HealthFileWriter: writes one at a time, the last state wins, flush waits f
   t.true(reads < 20, `${reads} writes for 20 changes`);
   t.deepEqual(errors, []);
   // A write that fails is reported, and the next request writes again.
-  const bad = new HealthFileWriter(path.join(file, 'x'), () => down, (e) => errors.push(e));
+  const bad = new HealthFileWriter(
+    path.join(file, 'x'),
+    () => down,
+    (e) => errors.push(e),
+  );
   await bad.flush();
   t.is(errors.length, 1);
 });
@@ -76,7 +91,14 @@ test('one schema: an invalid service is refused with the same field errors by th
   t.is(api.json().message, err?.message);
   t.deepEqual(
     err?.errors.map((e) => e.path),
-    ['services[web].colour', 'services[web].port', 'services[web].algorithm', 'services[web].healthCheck.rise', 'services[web].endpoints[1].ip', 'services[web].endpoints[2].ip'],
+    [
+      'services[web].colour',
+      'services[web].port',
+      'services[web].algorithm',
+      'services[web].healthCheck.rise',
+      'services[web].endpoints[1].ip',
+      'services[web].endpoints[2].ip',
+    ],
   );
   t.regex(err?.message ?? '', /^services\[web\]\.port: 70000 is not a port number in 1\.\.65535$/m);
   t.regex(err?.message ?? '', /^services\[web\]\.colour: unknown field; allowed fields: name, vip, port, /m);
@@ -88,14 +110,29 @@ test('one schema: an invalid service is refused with the same field errors by th
     err?.errors.map((e) => ({ path: e.path.replace(/^services\[web\]\./, ''), message: e.message })),
   );
   // Semantic rules once the schema passes: the same again.
-  const semantic = { ...bad, port: 80, algorithm: 'maglev', colour: undefined, healthCheck: undefined, endpoints: [{ ip: 'fd00::1', port: 80 }, { ip: '198.18.2.3', port: 81 }] };
+  const semantic = {
+    ...bad,
+    port: 80,
+    algorithm: 'maglev',
+    colour: undefined,
+    healthCheck: undefined,
+    endpoints: [
+      { ip: 'fd00::1', port: 80 },
+      { ip: '198.18.2.3', port: 81 },
+    ],
+  };
   delete semantic.colour;
   delete semantic.healthCheck;
   writeFileSync(file, stringify({ services: [semantic] }));
-  const err2 = t.throws(() => new Controller(new DatapathTestDouble()).load({ services: readConfigFile(file).services }), { instanceOf: ValidationError });
+  const err2 = t.throws(() => new Controller(new DatapathTestDouble()).load({ services: readConfigFile(file).services }), {
+    instanceOf: ValidationError,
+  });
   const api2 = await app.inject({ method: 'PUT', url: '/v1/services', payload: { services: [semantic] } });
   t.deepEqual(api2.json().errors, err2?.errors);
-  t.deepEqual(err2?.errors.map((e) => e.path), ['services[web].endpoints[0].ip', 'services[web].endpoints[1].port']);
+  t.deepEqual(
+    err2?.errors.map((e) => e.path),
+    ['services[web].endpoints[0].ip', 'services[web].endpoints[1].port'],
+  );
 });
 
 test('config file: agent settings are checked by their schema', async (t) => {

@@ -147,7 +147,14 @@ export interface DownEndpoint {
 }
 
 const HealthFileSchema = Type.Object(
-  { down: Type.Array(Type.Object({ service: Type.String(), ip: Type.String(), port: Type.Integer({ minimum: 0, maximum: 65535 }) }, { additionalProperties: false })) },
+  {
+    down: Type.Array(
+      Type.Object(
+        { service: Type.String(), ip: Type.String(), port: Type.Integer({ minimum: 0, maximum: 65535 }) },
+        { additionalProperties: false },
+      ),
+    ),
+  },
   { additionalProperties: false },
 );
 const checkHealthFile = schemaCheck(HealthFileSchema);

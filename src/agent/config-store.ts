@@ -49,7 +49,10 @@ export function replayJournal(file: string, services: unknown): JournalReplay {
   if (!existsSync(jp)) return out;
   const text = readFileSync(jp, 'utf8');
   if (text === '') return out;
-  if (!Array.isArray(services) || !services.every((s) => typeof s === 'object' && s !== null && typeof (s as { name?: unknown }).name === 'string')) {
+  if (
+    !Array.isArray(services) ||
+    !services.every((s) => typeof s === 'object' && s !== null && typeof (s as { name?: unknown }).name === 'string')
+  ) {
     out.warnings.push(`${jp}: not applied: the services of ${file} are not a list of named services`);
     return out;
   }
@@ -62,7 +65,8 @@ export function replayJournal(file: string, services: unknown): JournalReplay {
   // The element after the last newline is '' or a line whose append did not complete.
   const lines = text.split('\n');
   const complete = lines.length - 1;
-  if (!text.endsWith('\n')) out.warnings.push(`${jp}: ignored the unfinished last line (an append cut short; its request was never answered)`);
+  if (!text.endsWith('\n'))
+    out.warnings.push(`${jp}: ignored the unfinished last line (an append cut short; its request was never answered)`);
   for (let i = 0; i < complete; i++) {
     const line = lines[i] as string;
     if (line === '') continue;
@@ -227,7 +231,8 @@ export class ConfigStore {
     const bytes = lines.reduce((n, l) => n + l.line.length, 0);
     // No file yet: the first change writes it (a file that exists is how `xlb agent` tells a
     // configured instance from a fresh one).
-    const grown = this.journalBytes + bytes > Math.max(this.snapshotBytes, this.o.minCompactBytes) || (lines.length > 0 && !this.snapshotExists);
+    const grown =
+      this.journalBytes + bytes > Math.max(this.snapshotBytes, this.o.minCompactBytes) || (lines.length > 0 && !this.snapshotExists);
     if (this.compactWanted || grown) {
       const cw = this.compactWaiters;
       this.compactWanted = false;

@@ -37,12 +37,19 @@ export const PutServiceViewSchema = Type.Object({
   service: ServiceViewSchema,
 });
 
-export const ReplaceServicesViewSchema = Type.Object({ created: Type.Integer(), updated: Type.Integer(), deleted: Type.Integer(), unchanged: Type.Integer() });
+export const ReplaceServicesViewSchema = Type.Object({
+  created: Type.Integer(),
+  updated: Type.Integer(),
+  deleted: Type.Integer(),
+  unchanged: Type.Integer(),
+});
 
 export const ErrorSchema = Type.Object({
   error: Type.String({ description: "a short code: 'invalid', 'not found', 'refused', 'unauthorized', 'internal', …" }),
   message: Type.String(),
-  errors: Type.Optional(Type.Array(Type.Object({ path: Type.String(), message: Type.String() }), { description: 'the field errors of a 400' })),
+  errors: Type.Optional(
+    Type.Array(Type.Object({ path: Type.String(), message: Type.String() }), { description: 'the field errors of a 400' }),
+  ),
 });
 
 export const NameParamsSchema = Type.Object({ name: ServiceNameSchema });
@@ -50,7 +57,9 @@ export const NameParamsSchema = Type.Object({ name: ServiceNameSchema });
 export const ConntrackQuerySchema = Type.Object(
   {
     service: Type.Optional(Type.String({ description: 'only flows of this service' })),
-    state: Type.Optional(Type.String({ description: `only flows in these states, comma-separated, case-insensitive; of ${CT_STATE.join(', ')}` })),
+    state: Type.Optional(
+      Type.String({ description: `only flows in these states, comma-separated, case-insensitive; of ${CT_STATE.join(', ')}` }),
+    ),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1000, 'x-what': 'an integer' })),
   },
   { additionalProperties: false },
@@ -90,8 +99,13 @@ export const StatsViewSchema = Type.Object({
   ),
   drops: counts,
   verdicts: counts,
-  conntrack: Type.Record(Type.String(), Type.Integer(), { description: 'tracked flows (one per connection) by state, as counted conntrackAgeMs ago' }),
-  conntrackAgeMs: Type.Integer({ description: 'age of the conntrack count: the datapath counts flows by state in the background (the agent\'s conntrack maintenance), not at every request' }),
+  conntrack: Type.Record(Type.String(), Type.Integer(), {
+    description: 'tracked flows (one per connection) by state, as counted conntrackAgeMs ago',
+  }),
+  conntrackAgeMs: Type.Integer({
+    description:
+      "age of the conntrack count: the datapath counts flows by state in the background (the agent's conntrack maintenance), not at every request",
+  }),
 });
 
 export const HealthzViewSchema = Type.Object({

@@ -54,7 +54,13 @@ export function serviceView(c: Controller, s: Service, hidx: Map<string, Endpoin
   const endpoints = s.endpoints.map((e): EndpointStatus => {
     const slot = slots.findIndex((x) => x.ip === e.ip && x.port === e.port);
     const h = hidx.get(`${s.name}/${endpointId(e)}`);
-    const st: EndpointStatus = { ip: e.ip, port: e.port, slot, active: slot >= 0 && (slots[slot]?.active ?? false), healthy: c.isHealthy(s.name, e) };
+    const st: EndpointStatus = {
+      ip: e.ip,
+      port: e.port,
+      slot,
+      active: slot >= 0 && (slots[slot]?.active ?? false),
+      healthy: c.isHealthy(s.name, e),
+    };
     if (h !== undefined) st.lastCheck = `${h.lastOk === null ? 'pending' : h.lastOk ? 'ok' : 'fail'}: ${h.lastDetail}`;
     return st;
   });
@@ -85,7 +91,11 @@ export function conntrackView(c: Controller, filter: { service?: string; states?
   const serviceId = filter.service === undefined ? undefined : c.serviceId(filter.service);
   if (filter.service !== undefined && serviceId === undefined) return { total: 0, entries: [] };
   if (c.dp.queryFlows !== undefined) {
-    const q = c.dp.queryFlows({ ...(serviceId !== undefined ? { serviceId } : {}), ...(filter.states !== undefined ? { states: filter.states } : {}), limit: filter.limit });
+    const q = c.dp.queryFlows({
+      ...(serviceId !== undefined ? { serviceId } : {}),
+      ...(filter.states !== undefined ? { states: filter.states } : {}),
+      limit: filter.limit,
+    });
     return { total: q.total, entries: q.flows.map((f) => ({ ...f, service: names.get(f.serviceId) ?? '' })) };
   }
   let flows = c.dp.listFlows();
@@ -116,8 +126,17 @@ export function statsView(c: Controller, health: HealthMonitor | undefined): Sta
       id: v.status.id,
       packets: sc.packets,
       bytes: sc.bytes,
-      endpoints: v.status.endpoints.map((e) => ({ ...e, ...(e.slot >= 0 ? (ec?.get(e.slot) ?? { packets: 0, bytes: 0 }) : { packets: 0, bytes: 0 }) })),
+      endpoints: v.status.endpoints.map((e) => ({
+        ...e,
+        ...(e.slot >= 0 ? (ec?.get(e.slot) ?? { packets: 0, bytes: 0 }) : { packets: 0, bytes: 0 }),
+      })),
     };
   });
-  return { services, drops: Object.fromEntries(counters.drops), verdicts: Object.fromEntries(counters.verdicts), conntrack: flows.byState, conntrackAgeMs: Math.round(flows.ageMs) };
+  return {
+    services,
+    drops: Object.fromEntries(counters.drops),
+    verdicts: Object.fromEntries(counters.verdicts),
+    conntrack: flows.byState,
+    conntrackAgeMs: Math.round(flows.ageMs),
+  };
 }

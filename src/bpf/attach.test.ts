@@ -57,7 +57,10 @@ async function makeLab(): Promise<Lab> {
     await execa('ip', ['-n', nsA, 'link', 'add', ifA, 'type', 'veth', 'peer', 'name', ifB, 'netns', nsB]);
     await execa('ip', ['-n', nsA, 'addr', 'add', '198.18.0.1/30', 'dev', ifA]);
     await execa('ip', ['-n', nsB, 'addr', 'add', '198.18.0.2/30', 'dev', ifB]);
-    for (const [ns, dev] of [[nsA, ifA], [nsB, ifB]] as const) {
+    for (const [ns, dev] of [
+      [nsA, ifA],
+      [nsB, ifB],
+    ] as const) {
       await execa('ip', ['-n', ns, 'link', 'set', dev, 'up']);
       await execa('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
     }
@@ -69,7 +72,9 @@ async function makeLab(): Promise<Lab> {
 }
 
 async function ping(lab: Lab, count: number): Promise<void> {
-  await execa('ip', ['netns', 'exec', lab.nsA, 'ping', '-q', '-c', String(count), '-i', '0.05', '-W', '2', '198.18.0.2'], { timeout: 20_000 });
+  await execa('ip', ['netns', 'exec', lab.nsA, 'ping', '-q', '-c', String(count), '-i', '0.05', '-W', '2', '198.18.0.2'], {
+    timeout: 20_000,
+  });
 }
 
 test('XDP (native and generic) and TC ingress see real traffic, then detach cleanly', async (t) => {
@@ -93,7 +98,10 @@ test('XDP (native and generic) and TC ingress see real traffic, then detach clea
   const att = inNetns(lab.nsB, () => xdpAttached(ifx));
   t.is(att?.mode, 'native');
   t.is(att?.progId, xdp.info().id);
-  t.is(inNetns(lab.nsB, () => tcAttached(ifx, 'ingress')), tc.info().id);
+  t.is(
+    inNetns(lab.nsB, () => tcAttached(ifx, 'ingress')),
+    tc.info().id,
+  );
 
   // Attaching again without replace fails with a clear error; with replace it succeeds.
   const busy = t.throws(() => inNetns(lab.nsB, () => xdp.attachXdp(ifx, 'native')), { instanceOf: BpfError });
@@ -117,8 +125,14 @@ test('XDP (native and generic) and TC ingress see real traffic, then detach clea
     detachXdp(ifx);
     detachTc(ifx, 'ingress');
   });
-  t.is(inNetns(lab.nsB, () => xdpAttached(ifx)), undefined);
-  t.is(inNetns(lab.nsB, () => tcAttached(ifx, 'ingress')), undefined);
+  t.is(
+    inNetns(lab.nsB, () => xdpAttached(ifx)),
+    undefined,
+  );
+  t.is(
+    inNetns(lab.nsB, () => tcAttached(ifx, 'ingress')),
+    undefined,
+  );
   // Detaching twice is a no-op.
   inNetns(lab.nsB, () => {
     detachXdp(ifx);
@@ -141,8 +155,14 @@ test('XDP (native and generic) and TC ingress see real traffic, then detach clea
     detachXdp(ifx, 'generic');
     detachTc(ifx, 'egress', { handle: 7, priority: 3 });
   });
-  t.is(inNetns(lab.nsB, () => xdpAttached(ifx)), undefined);
-  t.is(inNetns(lab.nsB, () => tcAttached(ifx, 'egress', { handle: 7, priority: 3 })), undefined);
+  t.is(
+    inNetns(lab.nsB, () => xdpAttached(ifx)),
+    undefined,
+  );
+  t.is(
+    inNetns(lab.nsB, () => tcAttached(ifx, 'egress', { handle: 7, priority: 3 })),
+    undefined,
+  );
 });
 
 test('clear errors for an unknown interface and namespace', (t) => {

@@ -9,7 +9,13 @@ import type { TcDirection, XdpMode } from './program.ts';
 export function ifindex(name: string): number {
   const rc = native().ifindex(name);
   if (rc < 0) {
-    throw new BpfError({ op: 'ifindex', target: name, errno: rc, detail: `no interface '${name}' in this network namespace`, hint: 'inside a lab namespace, call it within inNetns(ns, () => ifindex(name))' });
+    throw new BpfError({
+      op: 'ifindex',
+      target: name,
+      errno: rc,
+      detail: `no interface '${name}' in this network namespace`,
+      hint: 'inside a lab namespace, call it within inNetns(ns, () => ifindex(name))',
+    });
   }
   return rc;
 }
@@ -80,7 +86,13 @@ export function tcAttached(index: number, direction: TcDirection, opts: { handle
 
 /** Turns on kernel run-time stats (run_time_ns / run_cnt) while the returned handle is open. */
 export function enableStats(): { close(): void } {
-  const fd = check(native().enableStats(), 'enable stats', 'BPF_STATS_RUN_TIME', undefined, 'needs root; or set sysctl kernel.bpf_stats_enabled=1');
+  const fd = check(
+    native().enableStats(),
+    'enable stats',
+    'BPF_STATS_RUN_TIME',
+    undefined,
+    'needs root; or set sysctl kernel.bpf_stats_enabled=1',
+  );
   let open = true;
   return {
     close(): void {

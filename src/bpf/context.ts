@@ -83,7 +83,9 @@ export interface SkBuffFields extends SkBuffInput {
 
 export function skBuff(fields: SkBuffFields): Buffer {
   if (fields.protocol !== undefined) {
-    throw new RangeError("skBuff: 'protocol' cannot be set for BPF_PROG_TEST_RUN (the kernel rejects it with EINVAL); it is taken from the packet's EtherType — build the frame with the EtherType you want");
+    throw new RangeError(
+      "skBuff: 'protocol' cannot be set for BPF_PROG_TEST_RUN (the kernel rejects it with EINVAL); it is taken from the packet's EtherType — build the frame with the EtherType you want",
+    );
   }
   const b = Buffer.alloc(SK_BUFF_SIZE);
   b.writeUInt32LE(fields.mark ?? 0, SKB.mark);

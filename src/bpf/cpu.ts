@@ -18,7 +18,13 @@ export function setCpuAffinity(cpus: number | readonly number[]): void {
   if (list.length === 0 || list.some((c) => !Number.isInteger(c) || c < 0 || c >= 4096)) {
     throw new RangeError(`setCpuAffinity: ${JSON.stringify(list)} must be a non-empty list of CPU ids in 0..4095`);
   }
-  check(native().setCpuAffinity(list), 'set cpu affinity', `cpus ${list.join(',')}`, undefined, `is every CPU online and allowed to this process (see getCpuAffinity(), taskset -p ${process.pid})?`);
+  check(
+    native().setCpuAffinity(list),
+    'set cpu affinity',
+    `cpus ${list.join(',')}`,
+    undefined,
+    `is every CPU online and allowed to this process (see getCpuAffinity(), taskset -p ${process.pid})?`,
+  );
 }
 
 /** The CPU the calling thread runs on right now (sched_getcpu). */

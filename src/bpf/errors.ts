@@ -9,7 +9,22 @@ for (const [name, num] of Object.entries(constants.errno)) {
 // Kernel-internal codes that leak out of bpf() and are not in Node's table.
 errnoNames.set(524, 'ENOTSUPP');
 // libbpf's own codes (enum libbpf_errno).
-const LIBBPF_ERRNOS = ['LIBELF', 'FORMAT', 'KVERSION', 'ENDIAN', 'INTERNAL', 'RELOC', 'LOAD', 'VERIFY', 'PROG2BIG', 'KVER', 'PROGTYPE', 'WRNGPID', 'INVSEQ', 'NLPARSE'];
+const LIBBPF_ERRNOS = [
+  'LIBELF',
+  'FORMAT',
+  'KVERSION',
+  'ENDIAN',
+  'INTERNAL',
+  'RELOC',
+  'LOAD',
+  'VERIFY',
+  'PROG2BIG',
+  'KVER',
+  'PROGTYPE',
+  'WRNGPID',
+  'INVSEQ',
+  'NLPARSE',
+];
 LIBBPF_ERRNOS.forEach((n, i) => errnoNames.set(4000 + i, `LIBBPF_ERRNO__${n}`));
 
 /** Errno number → name ("EPERM"); "E<number>" for unknown codes. */
@@ -83,7 +98,7 @@ export class BpfError extends Error {
 
   constructor(init: BpfErrorInit) {
     const errno = typeof init.errno === 'string' ? init.errno : errnoName(init.errno);
-    const num = typeof init.errno === 'number' ? Math.abs(init.errno) : (constants.errno as Record<string, number>)[errno] ?? 0;
+    const num = typeof init.errno === 'number' ? Math.abs(init.errno) : ((constants.errno as Record<string, number>)[errno] ?? 0);
     const hint = init.hint ?? defaultHint(init.op, errno);
     const parts = [`${init.op} ${init.target}: ${errno} (${descriptions[errno] ?? 'error'})`];
     if (init.detail !== undefined && init.detail !== '') parts.push(`: ${init.detail}`);
@@ -113,7 +128,11 @@ interface NativeErrorShape {
 }
 
 function isNativeError(e: unknown): e is Error & NativeErrorShape {
-  return e instanceof Error && typeof (e as Partial<NativeErrorShape>).errnoNumber === 'number' && typeof (e as Partial<NativeErrorShape>).op === 'string';
+  return (
+    e instanceof Error &&
+    typeof (e as Partial<NativeErrorShape>).errnoNumber === 'number' &&
+    typeof (e as Partial<NativeErrorShape>).op === 'string'
+  );
 }
 
 /** Converts an error thrown by the addon into a BpfError (other errors pass through). */
@@ -141,7 +160,12 @@ export function check(rc: number, op: string, target: string, detail?: string, h
 function tidyLibbpfLines(text: string): string {
   const lines = text
     .split('\n')
-    .map((l) => l.replace(/^(libbpf: )+/, '').replace(/(prog '[^']+': )(libbpf: )?\1/, '$1').trim())
+    .map((l) =>
+      l
+        .replace(/^(libbpf: )+/, '')
+        .replace(/(prog '[^']+': )(libbpf: )?\1/, '$1')
+        .trim(),
+    )
     .filter((l) => l !== '');
   return [...new Set(lines)].join('; ');
 }

@@ -16,7 +16,8 @@ export { BpfError, errnoName } from './errors.ts';
 
 /** A u32 in host (little-endian) byte order: array keys, prog_array values (program fds). */
 export function u32(value: number): Buffer {
-  if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) throw new RangeError(`u32: ${value} is not an integer in [0, 4294967295]`);
+  if (!Number.isInteger(value) || value < 0 || value > 0xffffffff)
+    throw new RangeError(`u32: ${value} is not an integer in [0, 4294967295]`);
   const b = Buffer.alloc(4);
   b.writeUInt32LE(value);
   return b;

@@ -109,7 +109,12 @@ export class BpfMap {
     const fd = check(native().objGet(pinPath), 'open pinned map', pinPath, undefined, hintForPinnedOpen(pinPath));
     try {
       if (!isMapFd(fd)) {
-        throw new BpfError({ op: 'open pinned map', target: pinPath, errno: 'EINVAL', detail: 'the pinned object is not a map (a program or link?)' });
+        throw new BpfError({
+          op: 'open pinned map',
+          target: pinPath,
+          errno: 'EINVAL',
+          detail: 'the pinned object is not a map (a program or link?)',
+        });
       }
       const info = native().mapInfo(fd);
       if (typeof info === 'number') check(info, 'read map info', pinPath);
@@ -175,7 +180,13 @@ export class BpfMap {
     const fd = this.#liveFd(op);
     if (this.#state.mapped !== undefined) return this.#state.mapped;
     if (!this.mmapable) {
-      throw new BpfError({ op, target: this.name, errno: 'EINVAL', detail: `map '${this.name}' is a ${this.type} without BPF_F_MMAPABLE`, hint: 'only arrays created with map_flags BPF_F_MMAPABLE can be written through memory; use update()/updateBatch()' });
+      throw new BpfError({
+        op,
+        target: this.name,
+        errno: 'EINVAL',
+        detail: `map '${this.name}' is a ${this.type} without BPF_F_MMAPABLE`,
+        hint: 'only arrays created with map_flags BPF_F_MMAPABLE can be written through memory; use update()/updateBatch()',
+      });
     }
     const h = native().mmapOpen(fd, this.mappedSize);
     if (typeof h === 'number') check(h, 'mmap', this.name, `${this.mappedSize} bytes`);
@@ -185,7 +196,12 @@ export class BpfMap {
 
   #mappedRange(op: string, offset: number, length: number): void {
     if (!Number.isInteger(offset) || offset < 0 || offset + length > this.mappedSize) {
-      throw new BpfError({ op, target: this.name, errno: 'ERANGE', detail: `bytes ${offset}..${offset + length} are outside the map's ${this.mappedSize} bytes` });
+      throw new BpfError({
+        op,
+        target: this.name,
+        errno: 'ERANGE',
+        detail: `bytes ${offset}..${offset + length} are outside the map's ${this.mappedSize} bytes`,
+      });
     }
   }
 
@@ -209,7 +225,13 @@ export class BpfMap {
 
   #liveFd(op: string): number {
     if (this.#state.closed) {
-      throw new BpfError({ op, target: this.name, errno: 'EBADF', detail: 'the map (or the object that owns it) is closed', hint: 'open it again; do not use a map after close()' });
+      throw new BpfError({
+        op,
+        target: this.name,
+        errno: 'EBADF',
+        detail: 'the map (or the object that owns it) is closed',
+        hint: 'open it again; do not use a map after close()',
+      });
     }
     return this.#state.fd;
   }
@@ -217,7 +239,13 @@ export class BpfMap {
   #checkKey(op: string, key: Uint8Array): void {
     if (!(key instanceof Uint8Array) || key.length !== this.keySize) {
       const got = key instanceof Uint8Array ? `${key.length} bytes` : typeof key;
-      throw new BpfError({ op, target: this.name, errno: 'EINVAL', detail: `key is ${got}, map '${this.name}' has key_size ${this.keySize}`, hint: 'encode the key with the map\'s key codec' });
+      throw new BpfError({
+        op,
+        target: this.name,
+        errno: 'EINVAL',
+        detail: `key is ${got}, map '${this.name}' has key_size ${this.keySize}`,
+        hint: "encode the key with the map's key codec",
+      });
     }
   }
 
@@ -228,22 +256,43 @@ export class BpfMap {
     if (value.length === this.valueBufferSize) return value;
     if (this.perCpu && value.length === this.valueSize) {
       // One value for every CPU.
-      return this.#perCpuBuffer(op, Array.from({ length: numPossibleCpus() }, () => value));
+      return this.#perCpuBuffer(
+        op,
+        Array.from({ length: numPossibleCpus() }, () => value),
+      );
     }
-    const expected = this.perCpu ? `${this.valueSize} (replicated to every CPU) or ${this.valueBufferSize} (all CPUs)` : `${this.valueSize}`;
-    throw new BpfError({ op, target: this.name, errno: 'EINVAL', detail: `value is ${value.length} bytes, map '${this.name}' expects ${expected}`, hint: 'encode the value with the map\'s value codec' });
+    const expected = this.perCpu
+      ? `${this.valueSize} (replicated to every CPU) or ${this.valueBufferSize} (all CPUs)`
+      : `${this.valueSize}`;
+    throw new BpfError({
+      op,
+      target: this.name,
+      errno: 'EINVAL',
+      detail: `value is ${value.length} bytes, map '${this.name}' expects ${expected}`,
+      hint: "encode the value with the map's value codec",
+    });
   }
 
   #perCpuBuffer(op: string, values: Uint8Array[]): Buffer {
     const cpus = numPossibleCpus();
     if (values.length !== cpus) {
-      throw new BpfError({ op, target: this.name, errno: 'EINVAL', detail: `got ${values.length} per-CPU values, this host has ${cpus} possible CPUs` });
+      throw new BpfError({
+        op,
+        target: this.name,
+        errno: 'EINVAL',
+        detail: `got ${values.length} per-CPU values, this host has ${cpus} possible CPUs`,
+      });
     }
     const stride = this.valueBufferSize / cpus;
     const buf = Buffer.alloc(this.valueBufferSize);
     values.forEach((v, i) => {
       if (v.length !== this.valueSize) {
-        throw new BpfError({ op, target: this.name, errno: 'EINVAL', detail: `per-CPU value ${i} is ${v.length} bytes, map '${this.name}' has value_size ${this.valueSize}` });
+        throw new BpfError({
+          op,
+          target: this.name,
+          errno: 'EINVAL',
+          detail: `per-CPU value ${i} is ${v.length} bytes, map '${this.name}' has value_size ${this.valueSize}`,
+        });
       }
       buf.set(v, i * stride);
     });
@@ -282,7 +331,12 @@ export class BpfMap {
     const fd = this.#liveFd('lookup');
     this.#checkKey('lookup', key);
     if (!(out instanceof Uint8Array) || out.length < this.valueBufferSize) {
-      throw new BpfError({ op: 'lookup', target: this.name, errno: 'EINVAL', detail: `the output buffer must hold ${this.valueBufferSize} bytes` });
+      throw new BpfError({
+        op: 'lookup',
+        target: this.name,
+        errno: 'EINVAL',
+        detail: `the output buffer must hold ${this.valueBufferSize} bytes`,
+      });
     }
     let rc: number;
     if (this.#fast) {
@@ -319,7 +373,13 @@ export class BpfMap {
   /** Per-CPU maps: one value per possible CPU, or undefined when absent. */
   lookupPerCpu(key: Uint8Array): Buffer[] | undefined {
     if (!this.perCpu) {
-      throw new BpfError({ op: 'lookup per-CPU', target: this.name, errno: 'EINVAL', detail: `map '${this.name}' is a ${this.type} map, not per-CPU`, hint: 'use lookup()' });
+      throw new BpfError({
+        op: 'lookup per-CPU',
+        target: this.name,
+        errno: 'EINVAL',
+        detail: `map '${this.name}' is a ${this.type} map, not per-CPU`,
+        hint: 'use lookup()',
+      });
     }
     const all = this.lookup(key);
     if (all === undefined) return undefined;
@@ -356,7 +416,13 @@ export class BpfMap {
 
   updatePerCpu(key: Uint8Array, values: Uint8Array[]): void {
     if (!this.perCpu) {
-      throw new BpfError({ op: 'update per-CPU', target: this.name, errno: 'EINVAL', detail: `map '${this.name}' is a ${this.type} map, not per-CPU`, hint: 'use update()' });
+      throw new BpfError({
+        op: 'update per-CPU',
+        target: this.name,
+        errno: 'EINVAL',
+        detail: `map '${this.name}' is a ${this.type} map, not per-CPU`,
+        hint: 'use update()',
+      });
     }
     this.update(key, this.#perCpuBuffer('update per-CPU', values));
   }
@@ -374,7 +440,12 @@ export class BpfMap {
     }
     if (rc === 0) return true;
     if (rc === -2) return false;
-    check(rc, 'delete', this.name, this.type.includes('array') ? 'array map elements cannot be deleted; overwrite them instead' : undefined);
+    check(
+      rc,
+      'delete',
+      this.name,
+      this.type.includes('array') ? 'array map elements cannot be deleted; overwrite them instead' : undefined,
+    );
     return false;
   }
 
@@ -455,7 +526,12 @@ export class BpfMap {
     const fd = this.#liveFd('update batch');
     const { count, keys, values } = entries;
     if (keys.length < count * this.keySize || values.length < count * this.valueBufferSize) {
-      throw new BpfError({ op: 'update batch', target: this.name, errno: 'EINVAL', detail: `${count} entries need ${count * this.keySize} key bytes and ${count * this.valueBufferSize} value bytes, got ${keys.length} and ${values.length}` });
+      throw new BpfError({
+        op: 'update batch',
+        target: this.name,
+        errno: 'EINVAL',
+        detail: `${count} entries need ${count * this.keySize} key bytes and ${count * this.valueBufferSize} value bytes, got ${keys.length} and ${values.length}`,
+      });
     }
     if (count === 0) return;
     const done = new Uint32Array(1);
@@ -463,7 +539,11 @@ export class BpfMap {
     if (rc === 0) return;
     if (done[0] === 0 && BATCH_UNSUPPORTED.has(errnoName(rc)) && !this.#batchCapable()) {
       for (let i = 0; i < count; i++) {
-        this.update(keys.subarray(i * this.keySize, (i + 1) * this.keySize), values.subarray(i * this.valueBufferSize, (i + 1) * this.valueBufferSize), flags);
+        this.update(
+          keys.subarray(i * this.keySize, (i + 1) * this.keySize),
+          values.subarray(i * this.valueBufferSize, (i + 1) * this.valueBufferSize),
+          flags,
+        );
       }
       return;
     }
@@ -488,7 +568,12 @@ export class BpfMap {
   deleteBatchRaw(keys: Uint8Array, count: number): number {
     const fd = this.#liveFd('delete batch');
     if (keys.length < count * this.keySize) {
-      throw new BpfError({ op: 'delete batch', target: this.name, errno: 'EINVAL', detail: `${count} keys need ${count * this.keySize} bytes, got ${keys.length}` });
+      throw new BpfError({
+        op: 'delete batch',
+        target: this.name,
+        errno: 'EINVAL',
+        detail: `${count} keys need ${count * this.keySize} bytes, got ${keys.length}`,
+      });
     }
     if (count === 0) return 0;
     const rc = native().mapDeleteBatch(fd, keys, this.keySize, count);
@@ -497,7 +582,12 @@ export class BpfMap {
       for (let i = 0; i < count; i++) if (this.delete(keys.subarray(i * this.keySize, (i + 1) * this.keySize))) n++;
       return n;
     }
-    return check(rc, 'delete batch', this.name, this.type.includes('array') ? 'array map elements cannot be deleted; overwrite them instead' : undefined);
+    return check(
+      rc,
+      'delete batch',
+      this.name,
+      this.type.includes('array') ? 'array map elements cannot be deleted; overwrite them instead' : undefined,
+    );
   }
 
   #batchCapable(): boolean {
@@ -539,11 +629,15 @@ function isMapFd(fd: number): boolean {
 }
 
 function hintForPinnedOpen(p: string): string {
-  return p.startsWith('/sys/fs/bpf/') ? 'nothing usable is pinned there: is the agent (or the test that pins it) running, and is bpffs mounted?' : 'pinned maps live in bpffs, under /sys/fs/bpf/';
+  return p.startsWith('/sys/fs/bpf/')
+    ? 'nothing usable is pinned there: is the agent (or the test that pins it) running, and is bpffs mounted?'
+    : 'pinned maps live in bpffs, under /sys/fs/bpf/';
 }
 
 function hintForPin(p: string): string {
-  return p.startsWith('/sys/fs/bpf/') ? 'EEXIST means something is already pinned there: unpin it first' : 'pin paths must be inside bpffs (/sys/fs/bpf/…)';
+  return p.startsWith('/sys/fs/bpf/')
+    ? 'EEXIST means something is already pinned there: unpin it first'
+    : 'pin paths must be inside bpffs (/sys/fs/bpf/…)';
 }
 
 function updateDetail(rc: number, flags: UpdateFlag): string | undefined {

@@ -121,7 +121,15 @@ export interface NativeBinding {
   mapCreate(type: string, keySize: number, valueSize: number, maxEntries: number, name: string, flags: number): number;
   closeFd(fd: number): number;
   numPossibleCpus(): number;
-  testRun(fd: number, data: Uint8Array, dataOut: Uint8Array | null, ctx: Uint8Array | null, ctxOut: Uint8Array | null, repeat: number, flags: number): NativeTestRun;
+  testRun(
+    fd: number,
+    data: Uint8Array,
+    dataOut: Uint8Array | null,
+    ctx: Uint8Array | null,
+    ctxOut: Uint8Array | null,
+    repeat: number,
+    flags: number,
+  ): NativeTestRun;
   progInfo(fd: number): NativeProgInfo | number;
   enableStats(): number;
   xdpAttach(ifindex: number, fd: number, flags: number): number;

@@ -7,7 +7,13 @@ import { native } from './native.ts';
 /** ns is a name under /run/netns (as `ip netns add` creates) or a path to a netns file. */
 export function inNetns<T>(ns: string, fn: () => T): T {
   const nsPath = ns.includes('/') ? ns : `/run/netns/${ns}`;
-  const saved = check(native().netnsEnter(nsPath), 'enter netns', nsPath, undefined, 'does the namespace exist (ip netns ls)? entering one needs root');
+  const saved = check(
+    native().netnsEnter(nsPath),
+    'enter netns',
+    nsPath,
+    undefined,
+    'does the namespace exist (ip netns ls)? entering one needs root',
+  );
   let result: T;
   try {
     result = fn();
@@ -20,7 +26,13 @@ export function inNetns<T>(ns: string, fn: () => T): T {
     }
   }
   if (result instanceof Promise) {
-    throw new BpfError({ op: 'enter netns', target: nsPath, errno: 'EINVAL', detail: 'the callback returned a Promise: only its synchronous part ran inside the namespace', hint: 'pass a synchronous function' });
+    throw new BpfError({
+      op: 'enter netns',
+      target: nsPath,
+      errno: 'EINVAL',
+      detail: 'the callback returned a Promise: only its synchronous part ran inside the namespace',
+      hint: 'pass a synchronous function',
+    });
   }
   return result;
 }

@@ -40,7 +40,13 @@ test('open lists maps and programs with their kernel types', (t) => {
   t.is(obj.program('xdp_count').type, 'xdp');
   t.is(obj.program('tc_count').type, 'sched_cls');
   t.is(obj.program('tc_count').section, 'tc');
-  t.deepEqual(obj.programs().map((p) => p.name).sort(), ['rb_emit', 'tail_entry', 'tail_target', 'tc_count', 'tc_mark', 'xdp_count', 'xdp_rewrite']);
+  t.deepEqual(
+    obj
+      .programs()
+      .map((p) => p.name)
+      .sort(),
+    ['rb_emit', 'tail_entry', 'tail_target', 'tc_count', 'tc_mark', 'xdp_count', 'xdp_rewrite'],
+  );
   t.true(obj.maps().some((m) => m.name === 'events' && m.type === 'ringbuf'));
   t.is(flows.pinPath, undefined, 'without pinDir nothing is pinned');
 });
@@ -106,15 +112,24 @@ test('per-CPU maps: one value per possible CPU, replicated or per CPU on update'
     return b;
   });
   c.updatePerCpu(u32(3), per);
-  t.deepEqual(c.lookupPerCpu(u32(3))?.map((v) => v.readBigUInt64LE(0)), per.map((v) => v.readBigUInt64LE(0)));
-  t.is(c.sumPerCpuU64(u32(3)), per.reduce((a, v) => a + v.readBigUInt64LE(0), 0n));
+  t.deepEqual(
+    c.lookupPerCpu(u32(3))?.map((v) => v.readBigUInt64LE(0)),
+    per.map((v) => v.readBigUInt64LE(0)),
+  );
+  t.is(
+    c.sumPerCpuU64(u32(3)),
+    per.reduce((a, v) => a + v.readBigUInt64LE(0), 0n),
+  );
 });
 
 test('batch lookup/update/delete agree with single operations', (t) => {
   const obj = BpfObject.open(OBJ);
   t.teardown(() => obj.close());
   const m = obj.map('flows');
-  const entries: [Buffer, Buffer][] = Array.from({ length: 300 }, (_, i) => [flowKey(0xc6120000 + i, 1000 + i, 17), flowVal(BigInt(i), BigInt(i * 100), i)]);
+  const entries: [Buffer, Buffer][] = Array.from({ length: 300 }, (_, i) => [
+    flowKey(0xc6120000 + i, 1000 + i, 17),
+    flowVal(BigInt(i), BigInt(i * 100), i),
+  ]);
   m.updateBatch(entries);
   t.is([...m.keys()].length, 300);
   const got = new Map(m.lookupBatch().map(([k, v]) => [k.toString('hex'), v.toString('hex')]));
@@ -128,7 +143,10 @@ test('batch lookup/update/delete agree with single operations', (t) => {
   t.truthy(m.lookup(entries[150]![0]));
   // Arrays: batch lookup returns every slot.
   const slots = obj.map('slots');
-  slots.updateBatch([[u32(1), u32(11)], [u32(63), u32(99)]]);
+  slots.updateBatch([
+    [u32(1), u32(11)],
+    [u32(63), u32(99)],
+  ]);
   const all = slots.lookupBatch();
   t.is(all.length, 64);
   t.is(all.find(([k]) => k.readUInt32LE(0) === 63)?.[1].readUInt32LE(0), 99);

@@ -39,20 +39,40 @@ export class BpfObject {
   /** Opens and loads the object. A verifier rejection is a BpfError with verifierLog. */
   static open(objPath: string, opts: OpenOptions = {}): BpfObject {
     if (!existsSync(objPath)) {
-      throw new BpfError({ op: 'open', target: objPath, errno: 'ENOENT', detail: 'no such file', hint: 'build the BPF objects first: ./xlb setup, or make -C bpf (objects land in build/bpf/)' });
+      throw new BpfError({
+        op: 'open',
+        target: objPath,
+        errno: 'ENOENT',
+        detail: 'no such file',
+        hint: 'build the BPF objects first: ./xlb setup, or make -C bpf (objects land in build/bpf/)',
+      });
     }
     if (opts.pinDir !== undefined) {
       try {
         mkdirSync(opts.pinDir, { recursive: true });
       } catch (e) {
-        throw new BpfError({ op: 'open', target: objPath, errno: (e as NodeJS.ErrnoException).code ?? 'EIO', detail: `cannot create pin directory ${opts.pinDir}`, hint: 'pin directories must be inside a mounted bpffs (mount -t bpf bpf /sys/fs/bpf)' });
+        throw new BpfError({
+          op: 'open',
+          target: objPath,
+          errno: (e as NodeJS.ErrnoException).code ?? 'EIO',
+          detail: `cannot create pin directory ${opts.pinDir}`,
+          hint: 'pin directories must be inside a mounted bpffs (mount -t bpf bpf /sys/fs/bpf)',
+        });
       }
     }
     const me = Object.entries(opts.maxEntries ?? {});
     const pt = Object.entries(opts.programTypes ?? {});
     let r: ReturnType<ReturnType<typeof native>['objOpen']>;
     try {
-      r = native().objOpen(objPath, opts.pinDir ?? null, opts.logLevel ?? 0, me.map(([k]) => k), me.map(([, v]) => v), pt.map(([k]) => k), pt.map(([, v]) => v));
+      r = native().objOpen(
+        objPath,
+        opts.pinDir ?? null,
+        opts.logLevel ?? 0,
+        me.map(([k]) => k),
+        me.map(([, v]) => v),
+        pt.map(([k]) => k),
+        pt.map(([, v]) => v),
+      );
     } catch (e) {
       throw nameFailingMap(fromNative(e, (errno) => openHint(errno, opts)));
     }
@@ -70,7 +90,12 @@ export class BpfObject {
     this.#live('find map', name);
     const m = this.#maps.get(name);
     if (m === undefined) {
-      throw new BpfError({ op: 'find map', target: name, errno: 'ENOENT', detail: `${this.path} has no map '${name}'; its maps are: ${[...this.#maps.keys()].join(', ')}` });
+      throw new BpfError({
+        op: 'find map',
+        target: name,
+        errno: 'ENOENT',
+        detail: `${this.path} has no map '${name}'; its maps are: ${[...this.#maps.keys()].join(', ')}`,
+      });
     }
     return m;
   }
@@ -79,7 +104,12 @@ export class BpfObject {
     this.#live('find program', name);
     const p = this.#programs.get(name);
     if (p === undefined) {
-      throw new BpfError({ op: 'find program', target: name, errno: 'ENOENT', detail: `${this.path} has no program '${name}'; its programs are: ${[...this.#programs.keys()].join(', ')}` });
+      throw new BpfError({
+        op: 'find program',
+        target: name,
+        errno: 'ENOENT',
+        detail: `${this.path} has no program '${name}'; its programs are: ${[...this.#programs.keys()].join(', ')}`,
+      });
     }
     return p;
   }
@@ -91,12 +121,22 @@ export class BpfObject {
   setTailCalls(progArray: string, slots: Record<number, string | null>): void {
     const m = this.map(progArray);
     if (m.type !== 'prog_array') {
-      throw new BpfError({ op: 'set tail calls', target: progArray, errno: 'EINVAL', detail: `map '${progArray}' is a ${m.type} map, not a prog_array` });
+      throw new BpfError({
+        op: 'set tail calls',
+        target: progArray,
+        errno: 'EINVAL',
+        detail: `map '${progArray}' is a ${m.type} map, not a prog_array`,
+      });
     }
     for (const [slotText, progName] of Object.entries(slots)) {
       const slot = Number(slotText);
       if (!Number.isInteger(slot) || slot < 0 || slot >= m.maxEntries) {
-        throw new BpfError({ op: 'set tail calls', target: progArray, errno: 'EINVAL', detail: `slot ${slotText} is outside 0..${m.maxEntries - 1}` });
+        throw new BpfError({
+          op: 'set tail calls',
+          target: progArray,
+          errno: 'EINVAL',
+          detail: `slot ${slotText} is outside 0..${m.maxEntries - 1}`,
+        });
       }
       const key = Buffer.alloc(4);
       key.writeUInt32LE(slot);

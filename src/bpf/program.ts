@@ -83,7 +83,13 @@ export class BpfProgram {
 
   #liveFd(op: string): number {
     if (this.#closed) {
-      throw new BpfError({ op, target: this.name, errno: 'EBADF', detail: 'the object that owns this program is closed', hint: 'open the object again; do not use a program after close()' });
+      throw new BpfError({
+        op,
+        target: this.name,
+        errno: 'EBADF',
+        detail: 'the object that owns this program is closed',
+        hint: 'open the object again; do not use a program after close()',
+      });
     }
     return this.#fd;
   }
@@ -157,7 +163,12 @@ export class BpfProgram {
     const fd = this.#liveFd('attach raw tracepoint');
     const rc = native().rawTpOpen(tracepoint, fd);
     if (rc < 0) {
-      const hint = errnoName(rc) === 'ENOENT' ? `the kernel has no tracepoint '${tracepoint}' (see /sys/kernel/tracing/events)` : this.type !== 'raw_tracepoint' ? `program type is ${this.type}; a raw tracepoint needs SEC("raw_tp/...")` : undefined;
+      const hint =
+        errnoName(rc) === 'ENOENT'
+          ? `the kernel has no tracepoint '${tracepoint}' (see /sys/kernel/tracing/events)`
+          : this.type !== 'raw_tracepoint'
+            ? `program type is ${this.type}; a raw tracepoint needs SEC("raw_tp/...")`
+            : undefined;
       check(rc, 'attach raw tracepoint', `${this.name} on ${tracepoint}`, undefined, hint);
     }
     let open = true;
@@ -190,7 +201,10 @@ function testRunDetail(rc: number, type: string, opts: TestRunOptions): string |
   if (e === 'ENOSPC') return `the output is larger than dataSizeOut/ctxSizeOut (${opts.dataSizeOut ?? opts.data.length + 512} bytes)`;
   if (e === 'EINVAL') {
     if (opts.data.length < 14) return `data is ${opts.data.length} bytes; at least an Ethernet header (14) is needed`;
-    if (opts.ctx !== undefined) return type === 'xdp' ? 'xdp_md: ingress_ifindex must exist with rx_queue_index below its queue count; data_meta/egress_ifindex must be 0' : '__sk_buff: only mark, priority, ingress_ifindex, ifindex, cb, tstamp, wire_len, gso_segs, gso_size, hwtstamp may be set';
+    if (opts.ctx !== undefined)
+      return type === 'xdp'
+        ? 'xdp_md: ingress_ifindex must exist with rx_queue_index below its queue count; data_meta/egress_ifindex must be 0'
+        : '__sk_buff: only mark, priority, ingress_ifindex, ifindex, cb, tstamp, wire_len, gso_segs, gso_size, hwtstamp may be set';
   }
   if (e === 'ENODEV') return 'the ctx names an interface index that does not exist in this network namespace';
   if (e === 'ENOTSUPP' || e === 'EOPNOTSUPP') return `BPF_PROG_TEST_RUN is not supported for ${type} programs`;

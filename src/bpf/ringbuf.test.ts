@@ -40,7 +40,10 @@ test('10,000 events arrive in order through the event loop', async (t) => {
   await done;
   clearTimeout(timeout);
   t.is(seqs.length, TOTAL);
-  t.true(seqs.every((s, i) => s === BigInt(i)), 'records in order, none missing');
+  t.true(
+    seqs.every((s, i) => s === BigInt(i)),
+    'records in order, none missing',
+  );
   t.deepEqual([...lens], [60]);
   t.deepEqual(bss(obj), { seq: BigInt(TOTAL), drops: 0n });
 });

@@ -12,7 +12,12 @@ export class RingBuffer {
 
   constructor(map: BpfMap, onRecord: (data: Buffer) => void) {
     if (map.type !== 'ringbuf') {
-      throw new BpfError({ op: 'ring buffer open', target: map.name, errno: 'EINVAL', detail: `map '${map.name}' is a ${map.type} map, not a ringbuf` });
+      throw new BpfError({
+        op: 'ring buffer open',
+        target: map.name,
+        errno: 'EINVAL',
+        detail: `map '${map.name}' is a ${map.type} map, not a ringbuf`,
+      });
     }
     if (map.fd < 0) {
       throw new BpfError({ op: 'ring buffer open', target: map.name, errno: 'EBADF', detail: 'the map is closed' });
@@ -27,7 +32,8 @@ export class RingBuffer {
 
   /** Drains every available record synchronously (the event loop does this on its own). */
   consume(): number {
-    if (this.#handle === undefined) throw new BpfError({ op: 'ring buffer consume', target: this.map.name, errno: 'EBADF', detail: 'the consumer is closed' });
+    if (this.#handle === undefined)
+      throw new BpfError({ op: 'ring buffer consume', target: this.map.name, errno: 'EBADF', detail: 'the consumer is closed' });
     return check(native().ringbufConsume(this.#handle), 'ring buffer consume', this.map.name);
   }
 

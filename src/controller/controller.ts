@@ -136,14 +136,26 @@ export class Controller {
     const svc = r.value;
     this.checkRefusals([svc]);
     const previous = this.desired.get(name);
-    const others = [...(this.byVip.get(`${svc.vip}|${svc.protocol}`) ?? [])].filter((n) => n !== name).map((n) => this.desired.get(n) as Service);
+    const others = [...(this.byVip.get(`${svc.vip}|${svc.protocol}`) ?? [])]
+      .filter((n) => n !== name)
+      .map((n) => this.desired.get(n) as Service);
     const clash = others.find((o) => servicesOverlap(o, svc));
     if (clash !== undefined) {
-      throw new ValidationError([{ path: 'port', message: `${describeKey(svc)} overlaps service '${clash.name}' (${describeKey(clash)}); a VIP/protocol/port may belong to one service` }]);
+      throw new ValidationError([
+        {
+          path: 'port',
+          message: `${describeKey(svc)} overlaps service '${clash.name}' (${describeKey(clash)}); a VIP/protocol/port may belong to one service`,
+        },
+      ]);
     }
     const range = svc.portEnd === undefined ? undefined : others.find((o) => o.portEnd !== undefined);
     if (range !== undefined) {
-      throw new ValidationError([{ path: 'portEnd', message: `${svc.vip} ${svc.protocol} already has the port range of service '${range.name}' (${describeKey(range)}); one port range per VIP and protocol` }]);
+      throw new ValidationError([
+        {
+          path: 'portEnd',
+          message: `${svc.vip} ${svc.protocol} already has the port range of service '${range.name}' (${describeKey(range)}); one port range per VIP and protocol`,
+        },
+      ]);
     }
     if (previous === undefined && this.desired.size >= this.limits.maxServices) {
       throw new DatapathRefusal(`the datapath holds its maximum of ${this.limits.maxServices} services; delete one first`);

@@ -49,11 +49,17 @@ export class DatapathTestDouble implements Datapath {
   writeGeneration(id: number, generation: 0 | 1, _algorithm: Algorithm, endpoints: DpEndpoint[]): void {
     const owner = this.keyById.get(id);
     if (owner !== undefined && this.services.get(owner)?.generation === generation) {
-      throw new Error(`DatapathTestDouble: write to the ACTIVE generation ${generation} of service id ${id} (a packet could see it half-written)`);
+      throw new Error(
+        `DatapathTestDouble: write to the ACTIVE generation ${generation} of service id ${id} (a packet could see it half-written)`,
+      );
     }
-    if (endpoints.length > this.limits.maxEndpoints) throw new Error(`DatapathTestDouble: ${endpoints.length} endpoints > ${this.limits.maxEndpoints}`);
+    if (endpoints.length > this.limits.maxEndpoints)
+      throw new Error(`DatapathTestDouble: ${endpoints.length} endpoints > ${this.limits.maxEndpoints}`);
     this.writes++;
-    this.generations.set(`${id}/${generation}`, endpoints.map((e) => ({ ...e })));
+    this.generations.set(
+      `${id}/${generation}`,
+      endpoints.map((e) => ({ ...e })),
+    );
     this.log.push({ op: 'writeGeneration', id, generation, count: endpoints.length });
   }
 
@@ -83,7 +89,9 @@ export class DatapathTestDouble implements Datapath {
 
   deleteFlows(serviceId: number, endpoint: { ip: string; port: number }): number {
     const before = this.flows.length;
-    this.flows = this.flows.filter((f) => !(f.serviceId === serviceId && f.endpoint.ip === endpoint.ip && f.endpoint.port === endpoint.port));
+    this.flows = this.flows.filter(
+      (f) => !(f.serviceId === serviceId && f.endpoint.ip === endpoint.ip && f.endpoint.port === endpoint.port),
+    );
     return before - this.flows.length;
   }
 

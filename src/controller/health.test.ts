@@ -45,8 +45,14 @@ test('udp probe: reply, wrong reply, no listener, silent listener times out', as
   t.teardown(() => srv.close());
   const port = srv.address().port;
   t.like(await probe(hc({ type: 'udp', send: 'ping', expect: 'pong' }), { ip: '127.0.0.1', port }), { ok: true });
-  t.like(await probe(hc({ type: 'udp', send: 'ping', expect: 'hello' }), { ip: '127.0.0.1', port }), { ok: false, detail: "reply without 'hello'" });
-  t.like(await probe(hc({ type: 'udp', send: 'quiet', timeoutMs: 300 }), { ip: '127.0.0.1', port }), { ok: false, detail: 'timeout after 300 ms' });
+  t.like(await probe(hc({ type: 'udp', send: 'ping', expect: 'hello' }), { ip: '127.0.0.1', port }), {
+    ok: false,
+    detail: "reply without 'hello'",
+  });
+  t.like(await probe(hc({ type: 'udp', send: 'quiet', timeoutMs: 300 }), { ip: '127.0.0.1', port }), {
+    ok: false,
+    detail: 'timeout after 300 ms',
+  });
   const closed = createSocket('udp4');
   await new Promise<void>((r) => closed.bind(0, '127.0.0.1', r));
   const deadPort = closed.address().port;
@@ -88,9 +94,23 @@ test('monitor: fall/rise thresholds flip the datapath at the deciding probe (vir
   const dp = new DatapathTestDouble();
   const c = new Controller(dp);
   c.load({
-    services: [{ name: 'h', vip: '198.18.100.1', port: 80, healthCheck: { type: 'tcp', intervalMs: 200, timeoutMs: 150, rise: 2, fall: 2 }, endpoints: [{ ip: '198.18.2.1', port: 80 }, { ip: '198.18.2.2', port: 80 }] }],
+    services: [
+      {
+        name: 'h',
+        vip: '198.18.100.1',
+        port: 80,
+        healthCheck: { type: 'tcp', intervalMs: 200, timeoutMs: 150, rise: 2, fall: 2 },
+        endpoints: [
+          { ip: '198.18.2.1', port: 80 },
+          { ip: '198.18.2.2', port: 80 },
+        ],
+      },
+    ],
   });
-  const alive = new Map([['198.18.2.1', true], ['198.18.2.2', false]]);
+  const alive = new Map([
+    ['198.18.2.1', true],
+    ['198.18.2.2', false],
+  ]);
   const probes: string[] = [];
   const clock = virtualClock();
   const changes: string[] = [];
@@ -126,7 +146,10 @@ test('monitor: fall/rise thresholds flip the datapath at the deciding probe (vir
   t.deepEqual(active(), [true, false]);
   await clock.advance(1);
   t.deepEqual(active(), [false, false]);
-  t.deepEqual(m.status().map((s) => s.up), [false, false]);
+  t.deepEqual(
+    m.status().map((s) => s.up),
+    [false, false],
+  );
   // Back at t=650: `rise` successes (800, 1000) bring it up at 1000.
   await clock.advance(50);
   alive.set('198.18.2.1', true);

@@ -47,11 +47,21 @@ export function probe(hc: HealthCheck, ep: Pick<Endpoint, 'ip' | 'port'>): Promi
       sock.once('error', (e: NodeJS.ErrnoException) => finish(false, e.code ?? e.message));
     } else if (hc.type === 'http') {
       const want = hc.expectStatus ?? 200;
-      const req = request({ host: ep.ip, port, path: hc.path ?? '/', method: 'GET', agent: false, headers: { 'user-agent': 'xlb-health/1', connection: 'close' } }, (res) => {
-        res.resume();
-        const got = res.statusCode ?? 0;
-        finish(got === want, got === want ? `status ${got}` : `status ${got}, expected ${want}`);
-      });
+      const req = request(
+        {
+          host: ep.ip,
+          port,
+          path: hc.path ?? '/',
+          method: 'GET',
+          agent: false,
+          headers: { 'user-agent': 'xlb-health/1', connection: 'close' },
+        },
+        (res) => {
+          res.resume();
+          const got = res.statusCode ?? 0;
+          finish(got === want, got === want ? `status ${got}` : `status ${got}, expected ${want}`);
+        },
+      );
       cleanups.push(() => req.destroy());
       req.once('error', (e: NodeJS.ErrnoException) => finish(false, e.code ?? e.message));
       req.end();

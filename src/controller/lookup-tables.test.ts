@@ -53,7 +53,14 @@ function maglevReference(slots: DpEndpoint[], m: number): Uint32Array {
   const members = slots.map((e, slot) => ({ e, slot })).filter(({ e }) => e.active && e.ip !== '' && e.weight > 0);
   if (members.length === 0) return table;
   const maxW = Math.max(...members.map(({ e }) => e.weight));
-  const st = members.map(({ e, slot }) => ({ slot, w: e.weight, off: hash32(`${e.ip}#${e.port}`, 0x5bd1e995) % m, skip: (hash32(`${e.ip}#${e.port}`, 0x27d4eb2f) % (m - 1)) + 1, j: 0, credit: 0 }));
+  const st = members.map(({ e, slot }) => ({
+    slot,
+    w: e.weight,
+    off: hash32(`${e.ip}#${e.port}`, 0x5bd1e995) % m,
+    skip: (hash32(`${e.ip}#${e.port}`, 0x27d4eb2f) % (m - 1)) + 1,
+    j: 0,
+    credit: 0,
+  }));
   const filled = new Array<boolean>(m).fill(false);
   let n = 0;
   while (n < m) {
@@ -81,7 +88,9 @@ test('maglev: the fast builder equals the paper-form reference (random sets, wei
   for (let round = 0; round < 60; round++) {
     const m = [13, 251, 4099][round % 3] as number;
     const slots: DpEndpoint[] = Array.from({ length: 1 + rnd(64) }, (_, i) =>
-      rnd(10) === 0 ? EMPTY_SLOT : { ip: `198.18.${rnd(4)}.${1 + rnd(250)}`, port: 80 + i, weight: round % 2 === 0 ? 1 : 1 + rnd(5), active: rnd(8) !== 0 },
+      rnd(10) === 0
+        ? EMPTY_SLOT
+        : { ip: `198.18.${rnd(4)}.${1 + rnd(250)}`, port: 80 + i, weight: round % 2 === 0 ? 1 : 1 + rnd(5), active: rnd(8) !== 0 },
     );
     t.deepEqual(maglevTable(slots, m), maglevReference(slots, m), `round ${round}, m ${m}`);
   }

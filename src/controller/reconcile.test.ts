@@ -6,7 +6,12 @@ import { DatapathRefusal, EMPTY_SLOT } from './datapath.ts';
 import { ValidationError } from './validate.ts';
 
 const ep = (n: number, extra: Record<string, unknown> = {}): Record<string, unknown> => ({ ip: `198.18.2.${n}`, port: 8080, ...extra });
-const svc = (name: string, vipLast: number, eps: Record<string, unknown>[], extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+const svc = (
+  name: string,
+  vipLast: number,
+  eps: Record<string, unknown>[],
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> => ({
   name,
   vip: `198.18.100.${vipLast}`,
   port: 80,
@@ -41,7 +46,10 @@ test('a change writes the inactive generation, then flips the service entry', (t
     { op: 'writeGeneration', id: 1, generation: 1, count: 3 },
     { op: 'putService', id: 1, generation: 1, key: 'tcp:198.18.100.1:80' },
   ]);
-  t.deepEqual(dp.activeEndpoints(key)?.map((e) => e.ip), ['198.18.2.1', '198.18.2.2', '198.18.2.3']);
+  t.deepEqual(
+    dp.activeEndpoints(key)?.map((e) => e.ip),
+    ['198.18.2.1', '198.18.2.2', '198.18.2.3'],
+  );
   c.put('a', svc('a', 1, [ep(3)]));
   t.is(dp.getService(key)?.generation, 0);
 });
@@ -90,11 +98,16 @@ test('an invalid config changes nothing, a conflicting PUT changes nothing', (t)
   const c = new Controller(dp);
   c.load({ services: [svc('a', 1, [ep(1)])] });
   const writes = dp.writes;
-  const err = t.throws(() => c.load({ services: [svc('a', 1, [ep(1)]), svc('b', 2, [ep(1, { ip: 'x' })])] }), { instanceOf: ValidationError });
+  const err = t.throws(() => c.load({ services: [svc('a', 1, [ep(1)]), svc('b', 2, [ep(1, { ip: 'x' })])] }), {
+    instanceOf: ValidationError,
+  });
   t.regex(err?.message ?? '', /services\[b\]\.endpoints\[0\]\.ip/);
   t.throws(() => c.put('z', svc('z', 1, [ep(5)])), { message: /port: tcp:198\.18\.100\.1:80 overlaps service 'a'/ });
   t.is(dp.writes, writes);
-  t.deepEqual(c.services().map((s) => s.name), ['a']);
+  t.deepEqual(
+    c.services().map((s) => s.name),
+    ['a'],
+  );
 });
 
 test('moving a service to another VIP creates the new key before deleting the old', (t) => {
@@ -103,8 +116,14 @@ test('moving a service to another VIP creates the new key before deleting the ol
   c.load({ services: [svc('a', 1, [ep(1)])] });
   dp.log.length = 0;
   c.put('a', svc('a', 9, [ep(1)]));
-  t.deepEqual(dp.log.map((l) => l.op), ['writeGeneration', 'putService', 'deleteService']);
-  t.deepEqual(dp.listServices().map((s) => s.key.vip), ['198.18.100.9']);
+  t.deepEqual(
+    dp.log.map((l) => l.op),
+    ['writeGeneration', 'putService', 'deleteService'],
+  );
+  t.deepEqual(
+    dp.listServices().map((s) => s.key.vip),
+    ['198.18.100.9'],
+  );
 });
 
 test('health: a down endpoint becomes an inactive slot; purge policy deletes its flows', (t) => {
@@ -126,13 +145,22 @@ test('health: a down endpoint becomes an inactive slot; purge policy deletes its
   });
   dp.flows = [flow(1, 1), flow(1, 2), flow(2, 1)];
   t.is(c.setHealth('a', { ip: '198.18.2.1', port: 8080 }, false), 'updated');
-  t.deepEqual(dp.activeEndpoints({ vip: '198.18.100.1', port: 80, protocol: 'tcp' })?.map((e) => e.active), [false, true]);
-  t.deepEqual(dp.flows.map((f) => `${f.serviceId}/${f.endpoint.ip}`), ['1/198.18.2.2', '2/198.18.2.1']);
+  t.deepEqual(
+    dp.activeEndpoints({ vip: '198.18.100.1', port: 80, protocol: 'tcp' })?.map((e) => e.active),
+    [false, true],
+  );
+  t.deepEqual(
+    dp.flows.map((f) => `${f.serviceId}/${f.endpoint.ip}`),
+    ['1/198.18.2.2', '2/198.18.2.1'],
+  );
   t.is(c.setHealth('a', { ip: '198.18.2.1', port: 8080 }, false), 'unchanged');
   t.is(c.setHealth('k', { ip: '198.18.2.1', port: 8080 }, false), 'updated');
   t.is(dp.flows.length, 2); // keep policy
   t.is(c.setHealth('a', { ip: '198.18.2.1', port: 8080 }, true), 'updated');
-  t.deepEqual(dp.activeEndpoints({ vip: '198.18.100.1', port: 80, protocol: 'tcp' })?.map((e) => e.active), [true, true]);
+  t.deepEqual(
+    dp.activeEndpoints({ vip: '198.18.100.1', port: 80, protocol: 'tcp' })?.map((e) => e.active),
+    [true, true],
+  );
 });
 
 test('running out of service ids is a clear error and leaves the desired state as it was', (t) => {
@@ -141,7 +169,10 @@ test('running out of service ids is a clear error and leaves the desired state a
   c.put('a', svc('a', 1, []));
   c.put('b', svc('b', 2, []));
   t.throws(() => c.put('c', svc('c', 3, [])), { message: /maximum of 2 services/ });
-  t.deepEqual(c.services().map((s) => s.name), ['a', 'b']);
+  t.deepEqual(
+    c.services().map((s) => s.name),
+    ['a', 'b'],
+  );
   t.true(new Reconciler(dp).reconcileAll([]).deleted.length === 2);
 });
 
@@ -151,11 +182,20 @@ test('a datapath refusal of one service refuses the whole change before any writ
   const c = new Controller(dp);
   c.load({ services: [svc('a', 1, [ep(1)])] });
   const writes = dp.writes;
-  t.throws(() => c.load({ services: [svc('a', 1, [ep(2)]), svc('b', 2, [ep(1)], { mode: 'fullnat' })] }), { instanceOf: DatapathRefusal, message: /^service 'b': mode fullnat needs a source address/ });
+  t.throws(() => c.load({ services: [svc('a', 1, [ep(2)]), svc('b', 2, [ep(1)], { mode: 'fullnat' })] }), {
+    instanceOf: DatapathRefusal,
+    message: /^service 'b': mode fullnat needs a source address/,
+  });
   t.throws(() => c.put('b', svc('b', 2, [ep(1)], { mode: 'fullnat' })), { instanceOf: DatapathRefusal });
   t.is(dp.writes, writes);
-  t.deepEqual(c.services().map((s) => s.name), ['a']);
-  t.throws(() => c.put('r2', svc('r2', 1, [], { port: 3000, portEnd: 3010 })) && c.put('r3', svc('r3', 1, [], { port: 4000, portEnd: 4010 })), {
-    message: /portEnd: 198\.18\.100\.1 tcp already has the port range of service 'r2'/,
-  });
+  t.deepEqual(
+    c.services().map((s) => s.name),
+    ['a'],
+  );
+  t.throws(
+    () => c.put('r2', svc('r2', 1, [], { port: 3000, portEnd: 3010 })) && c.put('r3', svc('r3', 1, [], { port: 4000, portEnd: 4010 })),
+    {
+      message: /portEnd: 198\.18\.100\.1 tcp already has the port range of service 'r2'/,
+    },
+  );
 });

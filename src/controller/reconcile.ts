@@ -125,12 +125,19 @@ export class Reconciler {
         return id;
       }
     }
-    throw new DatapathRefusal(`no free service id: the datapath holds its maximum of ${this.dp.limits.maxServices - 1} services; delete a service first (or restart the agent on fresh pins with a larger --max-services)`);
+    throw new DatapathRefusal(
+      `no free service id: the datapath holds its maximum of ${this.dp.limits.maxServices - 1} services; delete a service first (or restart the agent on fresh pins with a larger --max-services)`,
+    );
   }
 
   /** Makes one service right, given what the datapath holds for its key (read back). */
   private apply(eff: EffectiveService, actual: DpService | undefined): ReconcileAction {
-    const desiredEps: DpEndpoint[] = eff.service.endpoints.map((e, i) => ({ ip: e.ip, port: e.port, weight: e.weight, active: eff.active[i] ?? e.active }));
+    const desiredEps: DpEndpoint[] = eff.service.endpoints.map((e, i) => ({
+      ip: e.ip,
+      port: e.port,
+      weight: e.weight,
+      active: eff.active[i] ?? e.active,
+    }));
     if (actual === undefined) {
       const id = this.allocateId();
       const slots = assignSlots([], desiredEps);

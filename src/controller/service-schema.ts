@@ -30,7 +30,8 @@ function optional<P extends TProperties>(p: P): { [K in keyof P]: TOptional<P[K]
 const int = (min: number, max: number, what: string, extra: Record<string, unknown> = {}): ReturnType<typeof Type.Integer> =>
   Type.Integer({ minimum: min, maximum: max, [WHAT]: what, ...extra });
 const port = (extra: Record<string, unknown> = {}): ReturnType<typeof Type.Integer> => int(1, 65535, 'a port number', extra);
-const ip = (description: string): ReturnType<typeof Type.String> => Type.String({ format: 'ip', description, [WHAT]: 'an IPv4 or IPv6 address' });
+const ip = (description: string): ReturnType<typeof Type.String> =>
+  Type.String({ format: 'ip', description, [WHAT]: 'an IPv4 or IPv6 address' });
 const oneOf = <T extends readonly string[]>(values: T, extra: Record<string, unknown> = {}) => Type.Enum([...values] as T[number][], extra);
 const closed = { additionalProperties: false } as const;
 
@@ -45,7 +46,10 @@ const endpointDefaulted = {
 const endpointPort = int(0, 65535, 'a port number', { description: '0 or absent (port ranges, DSR only): keep the destination port' });
 
 /** An endpoint as PUT takes it. */
-export const EndpointBodySchema = Type.Object({ ip: ip('IPv4 or IPv6 address of the backend'), port: Type.Optional(endpointPort), ...optional(endpointDefaulted) }, closed);
+export const EndpointBodySchema = Type.Object(
+  { ip: ip('IPv4 or IPv6 address of the backend'), port: Type.Optional(endpointPort), ...optional(endpointDefaulted) },
+  closed,
+);
 /** An endpoint once validated (defaults filled, canonical address). */
 export const EndpointSchema = Type.Object({ ip: ip('IPv4 or IPv6 address of the backend'), port: endpointPort, ...endpointDefaulted });
 
@@ -53,7 +57,11 @@ export const EndpointSchema = Type.Object({ ip: ip('IPv4 or IPv6 address of the 
 const text = (what: string, description: string) => Type.String({ minLength: 1, maxLength: 1024, [WHAT]: what, description });
 const healthCheckOptional = {
   port: port({ description: "port to probe; default the endpoint's port" }),
-  path: Type.String({ pattern: '^/[\\x21-\\x7e]*$', [WHAT]: 'an HTTP path starting with "/" (printable ASCII, no spaces)', description: 'http: request path (default "/")' }),
+  path: Type.String({
+    pattern: '^/[\\x21-\\x7e]*$',
+    [WHAT]: 'an HTTP path starting with "/" (printable ASCII, no spaces)',
+    description: 'http: request path (default "/")',
+  }),
   expectStatus: int(100, 599, 'an HTTP status code', { description: 'http: expected status code (default 200)' }),
   send: text('a text of 1..1024 characters', 'udp: payload sent (default "ping")'),
   expect: text('a text of 1..1024 characters', 'udp: a reply must contain this text (default: any reply counts)'),
@@ -64,14 +72,26 @@ const healthCheckDefaulted = {
   fall: int(1, 100, 'a count', { default: 3, description: 'consecutive failures that take an up endpoint down' }),
 };
 /** No JSON default: it depends on intervalMs (validate.ts fills it in). */
-const healthCheckTimeout = int(10, 3_600_000, 'a number of milliseconds', { description: 'default 1000, or intervalMs when that is shorter; at most intervalMs' });
+const healthCheckTimeout = int(10, 3_600_000, 'a number of milliseconds', {
+  description: 'default 1000, or intervalMs when that is shorter; at most intervalMs',
+});
 export const DEFAULT_HEALTH_CHECK_TIMEOUT_MS = 1000;
 
 export const HealthCheckBodySchema = Type.Object(
-  { type: oneOf(HEALTH_CHECK_TYPES), ...optional(healthCheckOptional), ...optional(healthCheckDefaulted), timeoutMs: Type.Optional(healthCheckTimeout) },
+  {
+    type: oneOf(HEALTH_CHECK_TYPES),
+    ...optional(healthCheckOptional),
+    ...optional(healthCheckDefaulted),
+    timeoutMs: Type.Optional(healthCheckTimeout),
+  },
   closed,
 );
-export const HealthCheckSchema = Type.Object({ type: oneOf(HEALTH_CHECK_TYPES), ...optional(healthCheckOptional), ...healthCheckDefaulted, timeoutMs: healthCheckTimeout });
+export const HealthCheckSchema = Type.Object({
+  type: oneOf(HEALTH_CHECK_TYPES),
+  ...optional(healthCheckOptional),
+  ...healthCheckDefaulted,
+  timeoutMs: healthCheckTimeout,
+});
 
 // ------------------------------------------------------------------ services
 export const PolicerSchema = Type.Object(
@@ -81,13 +101,19 @@ export const PolicerSchema = Type.Object(
   },
   closed,
 );
-export const PersistenceSchema = Type.Object({ timeoutS: int(1, 86400, 'a number of seconds') }, { ...closed, description: 'source-IP persistence: the same client goes to the same endpoint for timeoutS seconds' });
+export const PersistenceSchema = Type.Object(
+  { timeoutS: int(1, 86400, 'a number of seconds') },
+  { ...closed, description: 'source-IP persistence: the same client goes to the same endpoint for timeoutS seconds' },
+);
 
 const serviceDefaulted = {
   protocol: oneOf(PROTOCOLS, { default: 'tcp' }),
   algorithm: oneOf(ALGORITHMS, { default: 'maglev' }),
   mode: oneOf(MODES, { default: 'dnat' }),
-  deadFlowPolicy: oneOf(DEAD_FLOW_POLICIES, { default: 'keep', description: 'keep: flows of a dead endpoint stay until they end; purge: their conntrack entries are deleted' }),
+  deadFlowPolicy: oneOf(DEAD_FLOW_POLICIES, {
+    default: 'keep',
+    description: 'keep: flows of a dead endpoint stay until they end; purge: their conntrack entries are deleted',
+  }),
 };
 const serviceOptional = {
   portEnd: port({ description: 'inclusive end of a port range (absent: the single port `port`)' }),
@@ -155,7 +181,13 @@ ajv.addFormat('ip', { type: 'string', validate: (s: string) => isIP(s) !== 0 && 
 
 /** `/services/0/endpoints/2/ip` → `services[web].endpoints[2].ip`: array items by their name when they have a valid one. */
 function fieldPath(pointer: string, root: unknown, extra?: string): string {
-  const parts = pointer === '' ? [] : pointer.slice(1).split('/').map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const parts =
+    pointer === ''
+      ? []
+      : pointer
+          .slice(1)
+          .split('/')
+          .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
   if (extra !== undefined) parts.push(extra);
   let out = '';
   let cur: unknown = root;
@@ -177,7 +209,16 @@ function fieldPath(pointer: string, root: unknown, extra?: string): string {
 function whatOf(s: Record<string, unknown> | undefined): string {
   if (s === undefined) return 'valid';
   if (Array.isArray(s.enum)) return `one of ${s.enum.join(', ')}`;
-  const w = typeof s[WHAT] === 'string' ? (s[WHAT] as string) : s.type === 'integer' ? 'an integer' : s.type === 'boolean' ? 'true or false' : s.type === 'object' ? 'an object' : `a ${String(s.type)}`;
+  const w =
+    typeof s[WHAT] === 'string'
+      ? (s[WHAT] as string)
+      : s.type === 'integer'
+        ? 'an integer'
+        : s.type === 'boolean'
+          ? 'true or false'
+          : s.type === 'object'
+            ? 'an object'
+            : `a ${String(s.type)}`;
   if (s.type === 'integer' && typeof s.minimum === 'number' && typeof s.maximum === 'number') return `${w} in ${s.minimum}..${s.maximum}`;
   return w;
 }

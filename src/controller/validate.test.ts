@@ -33,7 +33,11 @@ test('a valid service gets defaults filled and canonical addresses', (t) => {
 });
 
 test('bad endpoint IP names the service and the endpoint index', (t) => {
-  const eps = [{ ip: '198.18.2.1', port: 1 }, { ip: '198.18.2.2', port: 1 }, { ip: '10.0.0.1x', port: 1 }];
+  const eps = [
+    { ip: '198.18.2.1', port: 1 },
+    { ip: '198.18.2.2', port: 1 },
+    { ip: '10.0.0.1x', port: 1 },
+  ];
   t.is(errorsOf(web({ endpoints: eps })), "services[web].endpoints[2].ip: '10.0.0.1x' is not an IPv4 or IPv6 address");
 });
 
@@ -43,9 +47,19 @@ test('each kind of mistake is reported with field, problem and what is allowed',
   t.regex(errorsOf(web({ mode: 'nat' })), /services\[web\]\.mode: 'nat' is not one of dnat, fullnat, dsr/);
   t.regex(errorsOf(web({ algorithim: 'rr' })), /services\[web\]\.algorithim: unknown field; allowed fields: name, vip/);
   t.regex(errorsOf(web({ vip: 'fd00::1' })), /services\[web\]\.endpoints\[0\]\.ip: '198\.18\.2\.1' is IPv4 but the VIP is IPv6/);
-  t.regex(errorsOf(web({ endpoints: [{ ip: '198.18.2.1', port: 80, weight: 0 }] })), /endpoints\[0\]\.weight: 0 is not a weight in 1\.\.65535/);
   t.regex(
-    errorsOf(web({ endpoints: [{ ip: '198.18.2.1', port: 80 }, { ip: '198.18.2.1', port: 80 }] })),
+    errorsOf(web({ endpoints: [{ ip: '198.18.2.1', port: 80, weight: 0 }] })),
+    /endpoints\[0\]\.weight: 0 is not a weight in 1\.\.65535/,
+  );
+  t.regex(
+    errorsOf(
+      web({
+        endpoints: [
+          { ip: '198.18.2.1', port: 80 },
+          { ip: '198.18.2.1', port: 80 },
+        ],
+      }),
+    ),
     /services\[web\]\.endpoints\[1\]: duplicate endpoint 198\.18\.2\.1 port 80 \(same as endpoints\[0\]\)/,
   );
   const many = Array.from({ length: 65 }, (_, i) => ({ ip: `198.18.3.${i + 1}`, port: 80 }));
@@ -53,14 +67,21 @@ test('each kind of mistake is reported with field, problem and what is allowed',
   t.regex(errorsOf(web({ mode: 'dsr' })), /endpoints\[0\]\.port: 8080: DSR does not rewrite ports/);
   t.regex(errorsOf(web({ portEnd: 79 })), /portEnd: 79 is not above port 80/);
   t.regex(errorsOf(web({ healthCheck: { type: 'tcp', path: '/x' } })), /healthCheck\.path: only applies to type 'http' checks/);
-  t.regex(errorsOf(web({ healthCheck: { type: 'http', intervalMs: 500, timeoutMs: 900 } })), /healthCheck\.timeoutMs: 900 is longer than intervalMs 500/);
+  t.regex(
+    errorsOf(web({ healthCheck: { type: 'http', intervalMs: 500, timeoutMs: 900 } })),
+    /healthCheck\.timeoutMs: 900 is longer than intervalMs 500/,
+  );
   t.regex(errorsOf(web({ name: 'bad name' })), /services\[0\]\.name: 'bad name' is not a service name/);
 });
 
 test('all errors are collected, not only the first', (t) => {
   const r = validateService({ name: 'x', vip: 'nope', port: 0, endpoints: 'none' });
   t.false(r.ok);
-  if (!r.ok) t.deepEqual(r.errors.map((e) => e.path), ['vip', 'port', 'endpoints']);
+  if (!r.ok)
+    t.deepEqual(
+      r.errors.map((e) => e.path),
+      ['vip', 'port', 'endpoints'],
+    );
 });
 
 test('the URL name must agree with the body name', (t) => {
@@ -73,7 +94,12 @@ test('the URL name must agree with the body name', (t) => {
 
 test('duplicate names and overlapping VIP/port ranges are rejected across services', (t) => {
   const r = validateDesiredState({
-    services: [web(), web({ vip: '198.18.100.2' }), web({ name: 'range', port: 70, portEnd: 90, endpoints: [] }), web({ name: 'udp', protocol: 'udp' })],
+    services: [
+      web(),
+      web({ vip: '198.18.100.2' }),
+      web({ name: 'range', port: 70, portEnd: 90, endpoints: [] }),
+      web({ name: 'udp', protocol: 'udp' }),
+    ],
   });
   t.false(r.ok);
   if (r.ok) return;
@@ -81,9 +107,15 @@ test('duplicate names and overlapping VIP/port ranges are rejected across servic
   t.regex(text, /services\[web\]\.name: duplicate service name 'web'/);
   t.regex(text, /services\[(web|range)\]\.port: tcp:198\.18\.100\.1:(80|70) overlaps service/);
   t.notRegex(text, /udp/);
-  const ranges = validateDesiredState({ services: [web({ name: 'r1', port: 1000, portEnd: 1010, endpoints: [] }), web({ name: 'r2', port: 2000, portEnd: 2010, endpoints: [] })] });
+  const ranges = validateDesiredState({
+    services: [
+      web({ name: 'r1', port: 1000, portEnd: 1010, endpoints: [] }),
+      web({ name: 'r2', port: 2000, portEnd: 2010, endpoints: [] }),
+    ],
+  });
   t.false(ranges.ok);
-  if (!ranges.ok) t.regex(formatErrors(ranges.errors), /services\[r2\]\.portEnd: 198\.18\.100\.1 tcp already has the port range of services\[r1\]/);
+  if (!ranges.ok)
+    t.regex(formatErrors(ranges.errors), /services\[r2\]\.portEnd: 198\.18\.100\.1 tcp already has the port range of services\[r1\]/);
 });
 
 test('canonicalIp canonicalises and rejects', (t) => {

@@ -10,7 +10,14 @@ import { canonicalIp } from './ip.ts';
 import type { Family } from './ip.ts';
 import { DEFAULT_LIMITS, serviceKeyText } from './types.ts';
 import type { DesiredState, Endpoint, HealthCheck, Limits, Service } from './types.ts';
-import { DEFAULT_HEALTH_CHECK_TIMEOUT_MS, DesiredStateBodySchema, SERVICE_NAME_WHAT, ServiceBodySchema, describeValue, schemaCheck } from './service-schema.ts';
+import {
+  DEFAULT_HEALTH_CHECK_TIMEOUT_MS,
+  DesiredStateBodySchema,
+  SERVICE_NAME_WHAT,
+  ServiceBodySchema,
+  describeValue,
+  schemaCheck,
+} from './service-schema.ts';
 import type { FieldError, HealthCheckBody, ServiceBody } from './service-schema.ts';
 
 export type { FieldError } from './service-schema.ts';
@@ -51,15 +58,24 @@ interface PortRule {
 }
 
 function semanticHealthCheck(errors: FieldError[], hc: HealthCheckBody, path: string): HealthCheck {
-  for (const [field, t] of [['path', 'http'], ['expectStatus', 'http'], ['send', 'udp'], ['expect', 'udp']] as const) {
-    if (hc[field] !== undefined && hc.type !== t) errors.push({ path: join(path, field), message: `only applies to type '${t}' checks (this one is '${hc.type}')` });
+  for (const [field, t] of [
+    ['path', 'http'],
+    ['expectStatus', 'http'],
+    ['send', 'udp'],
+    ['expect', 'udp'],
+  ] as const) {
+    if (hc[field] !== undefined && hc.type !== t)
+      errors.push({ path: join(path, field), message: `only applies to type '${t}' checks (this one is '${hc.type}')` });
   }
   // The schema filled intervalMs, rise and fall; the timeout's default depends on the interval
   // (a probe ends within one interval).
   const intervalMs = hc.intervalMs as number;
   const timeoutMs = hc.timeoutMs ?? Math.min(DEFAULT_HEALTH_CHECK_TIMEOUT_MS, intervalMs);
   if (timeoutMs > intervalMs) {
-    errors.push({ path: join(path, 'timeoutMs'), message: `${timeoutMs} is longer than intervalMs ${intervalMs}: a probe must finish within one interval` });
+    errors.push({
+      path: join(path, 'timeoutMs'),
+      message: `${timeoutMs} is longer than intervalMs ${intervalMs}: a probe must finish within one interval`,
+    });
   }
   return { ...hc, intervalMs, timeoutMs, rise: hc.rise as number, fall: hc.fall as number };
 }
@@ -73,14 +89,20 @@ function semanticService(errors: FieldError[], b: ServiceBody, path: string, lim
   const before = errors.length;
   const name = b.name ?? nameFromUrl;
   if (nameFromUrl !== undefined && b.name !== undefined && b.name !== nameFromUrl) {
-    errors.push({ path: join(path, 'name'), message: `'${b.name}' differs from the name in the URL '${nameFromUrl}'; leave it out or make them equal` });
+    errors.push({
+      path: join(path, 'name'),
+      message: `'${b.name}' differs from the name in the URL '${nameFromUrl}'; leave it out or make them equal`,
+    });
   } else if (name === undefined) {
     errors.push({ path: join(path, 'name'), message: `missing value is not ${SERVICE_NAME_WHAT}` });
   }
   // The schema's format check accepted the text: canonicalIp canonicalises it.
   const v = canonicalIp(b.vip) as { family: Family; text: string };
   if (b.portEnd !== undefined && b.portEnd <= b.port) {
-    errors.push({ path: join(path, 'portEnd'), message: `${b.portEnd} is not above port ${b.port}: a range is port..portEnd inclusive (leave portEnd out for one port)` });
+    errors.push({
+      path: join(path, 'portEnd'),
+      message: `${b.portEnd} is not above port ${b.port}: a range is port..portEnd inclusive (leave portEnd out for one port)`,
+    });
   }
   const mode = b.mode as Service['mode'];
   const portRule: PortRule =
@@ -92,14 +114,20 @@ function semanticService(errors: FieldError[], b: ServiceBody, path: string, lim
   const healthCheck = b.healthCheck === undefined ? undefined : semanticHealthCheck(errors, b.healthCheck, join(path, 'healthCheck'));
   const endpoints: Endpoint[] = [];
   if (b.endpoints.length > limits.maxEndpoints) {
-    errors.push({ path: join(path, 'endpoints'), message: `${b.endpoints.length} endpoints is more than the datapath maximum of ${limits.maxEndpoints} per service` });
+    errors.push({
+      path: join(path, 'endpoints'),
+      message: `${b.endpoints.length} endpoints is more than the datapath maximum of ${limits.maxEndpoints} per service`,
+    });
   } else {
     const seen = new Map<string, number>();
     b.endpoints.forEach((e, i) => {
       const epath = join(path, `endpoints[${i}]`);
       const p = canonicalIp(e.ip) as { family: Family; text: string };
       if (p.family !== v.family) {
-        errors.push({ path: `${epath}.ip`, message: `'${e.ip}' is IPv${p.family} but the VIP is IPv${v.family}: endpoints must have the VIP's address family` });
+        errors.push({
+          path: `${epath}.ip`,
+          message: `'${e.ip}' is IPv${p.family} but the VIP is IPv${v.family}: endpoints must have the VIP's address family`,
+        });
         return;
       }
       let port = e.port;
@@ -121,7 +149,10 @@ function semanticService(errors: FieldError[], b: ServiceBody, path: string, lim
       const id = `${p.text}#${port}`;
       const first = seen.get(id);
       if (first !== undefined) {
-        errors.push({ path: epath, message: `duplicate endpoint ${p.text} port ${port} (same as endpoints[${first}]); each ip+port may appear once` });
+        errors.push({
+          path: epath,
+          message: `duplicate endpoint ${p.text} port ${port} (same as endpoints[${first}]); each ip+port may appear once`,
+        });
         return;
       }
       seen.set(id, i);
@@ -175,15 +206,18 @@ export function checkConflicts(services: Service[], paths: string[], limits: Lim
   const byName = new Map<string, number>();
   services.forEach((s, i) => {
     const first = byName.get(s.name);
-    if (first !== undefined) errors.push({ path: `${paths[i]}.name`, message: `duplicate service name '${s.name}' (also ${paths[first]}); names must be unique` });
+    if (first !== undefined)
+      errors.push({ path: `${paths[i]}.name`, message: `duplicate service name '${s.name}' (also ${paths[first]}); names must be unique` });
     else byName.set(s.name, i);
   });
   // Sort by (vip, protocol, port) so overlap checks are O(n log n) for 10,000s of services.
-  const order = services.map((_, i) => i).sort((x, y) => {
-    const a = services[x] as Service;
-    const b = services[y] as Service;
-    return a.vip < b.vip ? -1 : a.vip > b.vip ? 1 : a.protocol < b.protocol ? -1 : a.protocol > b.protocol ? 1 : a.port - b.port;
-  });
+  const order = services
+    .map((_, i) => i)
+    .sort((x, y) => {
+      const a = services[x] as Service;
+      const b = services[y] as Service;
+      return a.vip < b.vip ? -1 : a.vip > b.vip ? 1 : a.protocol < b.protocol ? -1 : a.protocol > b.protocol ? 1 : a.port - b.port;
+    });
   // One port range per VIP and protocol (the datapath keeps ranges under one key per VIP).
   const rangeOf = new Map<string, number>();
   services.forEach((s, i) => {
@@ -191,7 +225,11 @@ export function checkConflicts(services: Service[], paths: string[], limits: Lim
     const k = `${s.vip}|${s.protocol}`;
     const first = rangeOf.get(k);
     if (first === undefined) rangeOf.set(k, i);
-    else errors.push({ path: `${paths[i]}.portEnd`, message: `${s.vip} ${s.protocol} already has the port range of ${paths[first]}; one port range per VIP and protocol` });
+    else
+      errors.push({
+        path: `${paths[i]}.portEnd`,
+        message: `${s.vip} ${s.protocol} already has the port range of ${paths[first]}; one port range per VIP and protocol`,
+      });
   });
   // Within one VIP/protocol, compare each service with the earlier one reaching furthest.
   let reach: Service | undefined;

@@ -15,8 +15,10 @@ const B1 = '198.18.1.11';
 const B2 = '198.18.1.12';
 
 type Tcp = NonNullable<FrameSpec['tcp']>;
-const fromClient = (tcp: Partial<Tcp>, sport = 40000): Buffer => buildFrame({ ip: { src: CLIENT, dst: VIP }, tcp: { sport, dport: 80, ...tcp } });
-const fromBackend = (tcp: Partial<Tcp>, b = B1, dport = 40000): Buffer => buildFrame({ ip: { src: b, dst: CLIENT }, tcp: { sport: 80, dport, ...tcp } });
+const fromClient = (tcp: Partial<Tcp>, sport = 40000): Buffer =>
+  buildFrame({ ip: { src: CLIENT, dst: VIP }, tcp: { sport, dport: 80, ...tcp } });
+const fromBackend = (tcp: Partial<Tcp>, b = B1, dport = 40000): Buffer =>
+  buildFrame({ ip: { src: b, dst: CLIENT }, tcp: { sport: 80, dport, ...tcp } });
 
 /** The destination address of a frame the datapath returned. */
 function decodeDst(frame: Buffer): string | undefined {
@@ -127,7 +129,16 @@ for (const hook of HOOKS) {
   test(`${hook}: SYN retransmits keep a usable endpoint; an established flow keeps its endpoint when endpoints change`, (t) => {
     const h = openHarness(hook);
     try {
-      h.service({ id: 1, vip: VIP, port: 80, algo: 'rr', endpoints: [{ ip: B1, port: 80 }, { ip: B2, port: 80 }] });
+      h.service({
+        id: 1,
+        vip: VIP,
+        port: 80,
+        algo: 'rr',
+        endpoints: [
+          { ip: B1, port: 80 },
+          { ip: B2, port: 80 },
+        ],
+      });
       const first = h.run(fromClient({ seq: 100, flags: 'S' })).data;
       for (let i = 0; i < 4; i++) t.deepEqual(h.run(fromClient({ seq: 100, flags: 'S' })).data, first);
       t.is(state(h), 'SYN_SENT');
@@ -138,7 +149,17 @@ for (const hook of HOOKS) {
       h.run(fromBackend({ seq: 900, ack: 101, flags: 'SA' }, b, 40001));
       h.run(fromClient({ seq: 101, ack: 901, flags: 'A' }, 40001));
       t.is(state(h, 40001), 'ESTABLISHED');
-      h.service({ id: 1, vip: VIP, port: 80, algo: 'rr', gen: 1, endpoints: [{ ip: B1, port: 80, active: slot !== 0 }, { ip: B2, port: 80, active: slot !== 1 }] });
+      h.service({
+        id: 1,
+        vip: VIP,
+        port: 80,
+        algo: 'rr',
+        gen: 1,
+        endpoints: [
+          { ip: B1, port: 80, active: slot !== 0 },
+          { ip: B2, port: 80, active: slot !== 1 },
+        ],
+      });
       const data = h.run(fromClient({ seq: 101, ack: 901, flags: 'PA' }, 40001)).data;
       t.is(decodeDst(data), b);
     } finally {
@@ -149,10 +170,29 @@ for (const hook of HOOKS) {
   test(`${hook}: a SYN retransmit in SYN_SENT, and a SYN reusing a TIME_WAIT or CLOSED tuple, re-select when the recorded endpoint was made inactive or removed`, (t) => {
     const h = openHarness(hook);
     try {
-      h.service({ id: 1, vip: VIP, port: 80, algo: 'lc', endpoints: [{ ip: B1, port: 80 }, { ip: B2, port: 80 }] });
+      h.service({
+        id: 1,
+        vip: VIP,
+        port: 80,
+        algo: 'lc',
+        endpoints: [
+          { ip: B1, port: 80 },
+          { ip: B2, port: 80 },
+        ],
+      });
       // SYN_SENT on B1 (lc: lowest slot on a tie), then B1 made inactive: the retransmit goes to B2
       t.is(decodeDst(h.run(fromClient({ seq: 100, flags: 'S' })).data), B1);
-      h.service({ id: 1, vip: VIP, port: 80, algo: 'lc', gen: 1, endpoints: [{ ip: B1, port: 80, active: false }, { ip: B2, port: 80 }] });
+      h.service({
+        id: 1,
+        vip: VIP,
+        port: 80,
+        algo: 'lc',
+        gen: 1,
+        endpoints: [
+          { ip: B1, port: 80, active: false },
+          { ip: B2, port: 80 },
+        ],
+      });
       h.reasonDelta();
       t.is(decodeDst(h.run(fromClient({ seq: 100, flags: 'S' })).data), B2);
       t.deepEqual(h.reasonDelta(), { new_flow: 1 });
@@ -176,7 +216,17 @@ for (const hook of HOOKS) {
       // CLOSED by a RST, B1 made inactive, B2 back: a new SYN on the tuple goes to B2
       h.run(fromBackend({ seq: 0, ack: 5001, flags: 'RA' }, B1));
       t.is(state(h), 'CLOSED');
-      h.service({ id: 1, vip: VIP, port: 80, algo: 'lc', gen: 1, endpoints: [{ ip: B1, port: 80, active: false }, { ip: B2, port: 80 }] });
+      h.service({
+        id: 1,
+        vip: VIP,
+        port: 80,
+        algo: 'lc',
+        gen: 1,
+        endpoints: [
+          { ip: B1, port: 80, active: false },
+          { ip: B2, port: 80 },
+        ],
+      });
       t.is(decodeDst(h.run(fromClient({ seq: 7000, flags: 'S' })).data), B2);
       // a usable endpoint is kept: the same SYN again stays on B2 (a retransmit)
       h.reasonDelta();
@@ -207,10 +257,29 @@ for (const hook of HOOKS) {
       t.is(state(h), 'CLOSED');
       t.is(conns(), 0n, 'RST close of the restarted connection');
       // a half-open SYN whose endpoint goes away: the retransmit re-selects, the count moves
-      h.service({ id: 1, vip: VIP, port: 80, algo: 'lc', endpoints: [{ ip: B1, port: 80 }, { ip: B2, port: 80 }] });
+      h.service({
+        id: 1,
+        vip: VIP,
+        port: 80,
+        algo: 'lc',
+        endpoints: [
+          { ip: B1, port: 80 },
+          { ip: B2, port: 80 },
+        ],
+      });
       h.run(fromClient({ seq: 100, flags: 'S' }, 40001));
       t.is(conns(), 1n);
-      h.service({ id: 1, vip: VIP, port: 80, algo: 'lc', gen: 1, endpoints: [{ ip: B1, port: 80, active: false }, { ip: B2, port: 80 }] });
+      h.service({
+        id: 1,
+        vip: VIP,
+        port: 80,
+        algo: 'lc',
+        gen: 1,
+        endpoints: [
+          { ip: B1, port: 80, active: false },
+          { ip: B2, port: 80 },
+        ],
+      });
       h.run(fromClient({ seq: 100, flags: 'S' }, 40001));
       t.is(conns(), 0n, 're-selection released B1');
       t.is(readEndpointConns(h.dp, 1, 1), 1n);

@@ -56,16 +56,30 @@ if (why !== undefined) {
       h.service({ id: 4, vip: VIP6, port: 53, proto: 'udp', mode: 'fullnat', endpoints: [{ ip: BACKEND6, port: 5353 }] });
       const cases: Array<[string, () => Buffer]> = [
         ['IPv4 DNAT SYN', () => f({ ip: { src: CLIENT, dst: VIP }, tcp: { sport: 40000, dport: 80, flags: 'S' } })],
-        ['IPv4 DNAT reply', () => f({ ip: { src: BACKEND, dst: CLIENT }, tcp: { sport: 8080, dport: 40000, flags: 'SA', seq: 5, ack: 1 } })],
+        [
+          'IPv4 DNAT reply',
+          () => f({ ip: { src: BACKEND, dst: CLIENT }, tcp: { sport: 8080, dport: 40000, flags: 'SA', seq: 5, ack: 1 } }),
+        ],
         ['IPv6 DNAT SYN', () => f({ ip: { src: CLIENT6, dst: VIP6 }, tcp: { sport: 40001, dport: 80, flags: 'S' } })],
-        ['IPv6 DNAT reply', () => f({ ip: { src: BACKEND6, dst: CLIENT6 }, tcp: { sport: 8080, dport: 40001, flags: 'SA', seq: 5, ack: 1 } })],
+        [
+          'IPv6 DNAT reply',
+          () => f({ ip: { src: BACKEND6, dst: CLIENT6 }, tcp: { sport: 8080, dport: 40001, flags: 'SA', seq: 5, ack: 1 } }),
+        ],
         ['IPv6 full NAT SYN', () => f({ ip: { src: CLIENT6, dst: VIP6 }, tcp: { sport: 40002, dport: 443, flags: 'S' } })],
         ['IPv6 full NAT UDP', () => f({ ip: { src: CLIENT6, dst: VIP6 }, udp: { sport: 40003, dport: 53 }, payload: 'query' })],
         [
           'ICMPv6 packet-too-big about the full-NAT flow',
           () => {
             const port = h.flow({ src: CLIENT6, dst: VIP6, sport: 40002, dport: 443, proto: 'tcp' })?.nat_sport ?? 0;
-            return f({ ip: { src: 'fd00::1:fe', dst: SNAT6 }, icmp: { type: 'packet-too-big', mtu: 1280, inner: { ip: { src: SNAT6, dst: BACKEND6 }, tcp: { sport: port, dport: 8443, flags: 'S' } }, quoteLength: 48 } });
+            return f({
+              ip: { src: 'fd00::1:fe', dst: SNAT6 },
+              icmp: {
+                type: 'packet-too-big',
+                mtu: 1280,
+                inner: { ip: { src: SNAT6, dst: BACKEND6 }, tcp: { sport: port, dport: 8443, flags: 'S' } },
+                quoteLength: 48,
+              },
+            });
           },
         ],
       ];
@@ -83,22 +97,28 @@ if (why !== undefined) {
     }
   });
 
-  test.serial('tc: CHECKSUM_COMPLETE stays valid when the LB forwards IPv6 itself (hop limit decremented, bpf_redirect_neigh)', async (t) => {
-    await withVethNamespace('dpc', '02:00:00:00:00:aa', async (ns, ip) => {
-      await ip('-6', 'addr', 'add', 'fd00::1:1/112', 'dev', 'xlb0', 'nodad');
-      await execa('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1']);
-      const h = openHarness('tc', { config: { flags: 0, fib_table: 0, fib_cache_ms: 0 } });
-      try {
-        h.service({ id: 1, vip: VIP6, port: 80, endpoints: [{ ip: BACKEND6, port: 8080 }] });
-        inNetns(ns, () => {
-          const dev = ifindex('xlb0');
-          const r = runComplete(h, f({ ip: { src: CLIENT6, dst: VIP6 }, tcp: { sport: 41000, dport: 80, flags: 'S' } }), dev);
-          t.is(r.data[14 + 7], 63, 'forwarded by the LB: hop limit 64 -> 63');
-          t.deepEqual(r.data.subarray(14), f({ ip: { src: CLIENT6, dst: BACKEND6, ttl: 63 }, tcp: { sport: 41000, dport: 8080, flags: 'S' } }).subarray(14));
-        });
-      } finally {
-        h.close();
-      }
-    });
-  });
+  test.serial(
+    'tc: CHECKSUM_COMPLETE stays valid when the LB forwards IPv6 itself (hop limit decremented, bpf_redirect_neigh)',
+    async (t) => {
+      await withVethNamespace('dpc', '02:00:00:00:00:aa', async (ns, ip) => {
+        await ip('-6', 'addr', 'add', 'fd00::1:1/112', 'dev', 'xlb0', 'nodad');
+        await execa('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1']);
+        const h = openHarness('tc', { config: { flags: 0, fib_table: 0, fib_cache_ms: 0 } });
+        try {
+          h.service({ id: 1, vip: VIP6, port: 80, endpoints: [{ ip: BACKEND6, port: 8080 }] });
+          inNetns(ns, () => {
+            const dev = ifindex('xlb0');
+            const r = runComplete(h, f({ ip: { src: CLIENT6, dst: VIP6 }, tcp: { sport: 41000, dport: 80, flags: 'S' } }), dev);
+            t.is(r.data[14 + 7], 63, 'forwarded by the LB: hop limit 64 -> 63');
+            t.deepEqual(
+              r.data.subarray(14),
+              f({ ip: { src: CLIENT6, dst: BACKEND6, ttl: 63 }, tcp: { sport: 41000, dport: 8080, flags: 'S' } }).subarray(14),
+            );
+          });
+        } finally {
+          h.close();
+        }
+      });
+    },
+  );
 }

@@ -10,7 +10,13 @@ import { buildFrame } from '../packet/index.ts';
 import { openKernelDatapath } from './kernel-datapath.ts';
 
 const { values } = parseArgs({
-  options: { 'pin-dir': { type: 'string' }, hook: { type: 'string' }, vip: { type: 'string' }, port: { type: 'string' }, ms: { type: 'string' } },
+  options: {
+    'pin-dir': { type: 'string' },
+    hook: { type: 'string' },
+    vip: { type: 'string' },
+    port: { type: 'string' },
+    ms: { type: 'string' },
+  },
 });
 const hook = values.hook === 'xdp' ? 'xdp' : 'tc';
 const h = openKernelDatapath({ hook, pinDir: values['pin-dir'] as string });
@@ -20,7 +26,10 @@ try {
   let sent = 0;
   // Every packet is a new flow (a new client tuple), so every one goes through selection.
   const frame = (n: number): Buffer =>
-    buildFrame({ ip: { src: `198.18.1.${(Math.floor(n / 60000) % 200) + 10}`, dst: values.vip as string }, tcp: { sport: 1024 + (n % 60000), dport: Number(values.port), flags: 'S', seq: 1000 } });
+    buildFrame({
+      ip: { src: `198.18.1.${(Math.floor(n / 60000) % 200) + 10}`, dst: values.vip as string },
+      tcp: { sport: 1024 + (n % 60000), dport: Number(values.port), flags: 'S', seq: 1000 },
+    });
   process.stdout.write('ready\n');
   const end = Date.now() + Number(values.ms);
   while (Date.now() < end) {

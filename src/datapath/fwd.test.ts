@@ -30,96 +30,154 @@ function withNetns(fn: (ns: string, lbMac: string) => Promise<void> | void): Pro
 }
 
 for (const hook of HOOKS) {
-  test.serial(`${hook}: FIB lookup in a namespace: known neighbour redirected with new MACs, unknown to the stack, cache on the fast path`, async (t) => {
-    await withNetns((ns, lbMac) => {
-      // no FIB table override: the namespace's main table decides
-      const h = openHarness(hook, { config: { flags: 0, fib_table: 0, fib_cache_ms: 60_000 } });
-      try {
-        h.service({ id: 1, vip: VIP, port: 80, algo: 'rr', endpoints: [{ ip: B1, port: 80 }] });
-        h.service({ id: 2, vip: VIP, port: 81, algo: 'rr', endpoints: [{ ip: B2, port: 80 }] });
-        inNetns(ns, () => {
-          const dev = ifindex('xlb0');
-          const syn = buildFrame({ eth: { src: '02:00:00:00:00:c1', dst: lbMac }, ip: { src: CLIENT, dst: VIP }, tcp: { sport: 1000, dport: 80, flags: 'S' } });
-          const r = h.run(syn, dev);
-          t.is(r.verdict, hook === 'xdp' ? 'tx' : 'redirect');
-          // forwarded by the LB: new MACs, TTL decremented (64 -> 63, IPv4 checksum updated)
-          t.deepEqual(r.data, buildFrame({ eth: { src: lbMac, dst: B1_MAC }, ip: { src: CLIENT, dst: B1, ttl: 63 }, tcp: { sport: 1000, dport: 80, flags: 'S' } }));
-          h.run(buildFrame({ ip: { src: B1, dst: CLIENT }, tcp: { sport: 80, dport: 1000, seq: 5, ack: 1, flags: 'SA' } }), dev);
-          h.run(buildFrame({ ip: { src: CLIENT, dst: VIP }, tcp: { sport: 1000, dport: 80, seq: 1, ack: 6, flags: 'A' } }), dev);
-          const est = h.run(buildFrame({ ip: { src: CLIENT, dst: VIP }, tcp: { sport: 1000, dport: 80, seq: 1, ack: 6, flags: 'PA' }, payload: 'x' }), dev);
-          t.is(est.verdict, hook === 'xdp' ? 'tx' : 'redirect');
-          t.deepEqual(est.data, buildFrame({ eth: { src: lbMac, dst: B1_MAC }, ip: { src: CLIENT, dst: B1, ttl: 63 }, tcp: { sport: 1000, dport: 80, seq: 1, ack: 6, flags: 'PA' }, payload: 'x' }));
-          // a new flow to the same endpoint takes the endpoint's next hop from its cache
-          const before = readFwdResults(h.dp).cached.packets;
-          const syn2 = buildFrame({ eth: { src: '02:00:00:00:00:c1', dst: lbMac }, ip: { src: '198.18.0.11', dst: VIP }, tcp: { sport: 2000, dport: 80, flags: 'S' } });
-          const r2 = h.run(syn2, dev);
-          t.is(r2.verdict, hook === 'xdp' ? 'tx' : 'redirect');
-          t.deepEqual(r2.data, buildFrame({ eth: { src: lbMac, dst: B1_MAC }, ip: { src: '198.18.0.11', dst: B1, ttl: 63 }, tcp: { sport: 2000, dport: 80, flags: 'S' } }));
-          t.is(readFwdResults(h.dp).cached.packets, before + 1n, 'the second flow to B1 used the endpoint next-hop cache');
-          // neighbour unknown. TC: sent with bpf_redirect_neigh (the kernel resolves the
-          // neighbour and writes the MACs after the program), so the LB forwards it itself:
-          // translated, TTL decremented, MACs not touched by the program. XDP: handed to the
-          // stack translated, TTL left for the stack's forwarding to decrement.
-          const unknown = h.run(buildFrame({ ip: { src: CLIENT, dst: VIP }, tcp: { sport: 1001, dport: 81, flags: 'S' } }), dev);
-          if (hook === 'tc') {
-            t.is(unknown.verdict, 'redirect');
-            t.deepEqual(unknown.data, buildFrame({ ip: { src: CLIENT, dst: B2, ttl: 63 }, tcp: { sport: 1001, dport: 80, flags: 'S' } }));
-          } else {
-            t.is(unknown.verdict, 'pass');
-            t.deepEqual(unknown.data, buildFrame({ ip: { src: CLIENT, dst: B2 }, tcp: { sport: 1001, dport: 80, flags: 'S' } }));
-          }
-        });
-        const fwd = readFwdResults(h.dp);
-        t.is(fwd.pass_no_neigh.packets, hook === 'tc' ? 0n : 1n);
-        t.true(fwd.cached.packets >= 1n, 'the established packet used the next-hop cache');
-        t.is(fwd.pass_fib.packets, 1n, 'the reply to the client (no route to 198.18.0.0/24 in the namespace)');
-      } finally {
-        h.close();
-      }
-    });
-  });
+  test.serial(
+    `${hook}: FIB lookup in a namespace: known neighbour redirected with new MACs, unknown to the stack, cache on the fast path`,
+    async (t) => {
+      await withNetns((ns, lbMac) => {
+        // no FIB table override: the namespace's main table decides
+        const h = openHarness(hook, { config: { flags: 0, fib_table: 0, fib_cache_ms: 60_000 } });
+        try {
+          h.service({ id: 1, vip: VIP, port: 80, algo: 'rr', endpoints: [{ ip: B1, port: 80 }] });
+          h.service({ id: 2, vip: VIP, port: 81, algo: 'rr', endpoints: [{ ip: B2, port: 80 }] });
+          inNetns(ns, () => {
+            const dev = ifindex('xlb0');
+            const syn = buildFrame({
+              eth: { src: '02:00:00:00:00:c1', dst: lbMac },
+              ip: { src: CLIENT, dst: VIP },
+              tcp: { sport: 1000, dport: 80, flags: 'S' },
+            });
+            const r = h.run(syn, dev);
+            t.is(r.verdict, hook === 'xdp' ? 'tx' : 'redirect');
+            // forwarded by the LB: new MACs, TTL decremented (64 -> 63, IPv4 checksum updated)
+            t.deepEqual(
+              r.data,
+              buildFrame({
+                eth: { src: lbMac, dst: B1_MAC },
+                ip: { src: CLIENT, dst: B1, ttl: 63 },
+                tcp: { sport: 1000, dport: 80, flags: 'S' },
+              }),
+            );
+            h.run(buildFrame({ ip: { src: B1, dst: CLIENT }, tcp: { sport: 80, dport: 1000, seq: 5, ack: 1, flags: 'SA' } }), dev);
+            h.run(buildFrame({ ip: { src: CLIENT, dst: VIP }, tcp: { sport: 1000, dport: 80, seq: 1, ack: 6, flags: 'A' } }), dev);
+            const est = h.run(
+              buildFrame({ ip: { src: CLIENT, dst: VIP }, tcp: { sport: 1000, dport: 80, seq: 1, ack: 6, flags: 'PA' }, payload: 'x' }),
+              dev,
+            );
+            t.is(est.verdict, hook === 'xdp' ? 'tx' : 'redirect');
+            t.deepEqual(
+              est.data,
+              buildFrame({
+                eth: { src: lbMac, dst: B1_MAC },
+                ip: { src: CLIENT, dst: B1, ttl: 63 },
+                tcp: { sport: 1000, dport: 80, seq: 1, ack: 6, flags: 'PA' },
+                payload: 'x',
+              }),
+            );
+            // a new flow to the same endpoint takes the endpoint's next hop from its cache
+            const before = readFwdResults(h.dp).cached.packets;
+            const syn2 = buildFrame({
+              eth: { src: '02:00:00:00:00:c1', dst: lbMac },
+              ip: { src: '198.18.0.11', dst: VIP },
+              tcp: { sport: 2000, dport: 80, flags: 'S' },
+            });
+            const r2 = h.run(syn2, dev);
+            t.is(r2.verdict, hook === 'xdp' ? 'tx' : 'redirect');
+            t.deepEqual(
+              r2.data,
+              buildFrame({
+                eth: { src: lbMac, dst: B1_MAC },
+                ip: { src: '198.18.0.11', dst: B1, ttl: 63 },
+                tcp: { sport: 2000, dport: 80, flags: 'S' },
+              }),
+            );
+            t.is(readFwdResults(h.dp).cached.packets, before + 1n, 'the second flow to B1 used the endpoint next-hop cache');
+            // neighbour unknown. TC: sent with bpf_redirect_neigh (the kernel resolves the
+            // neighbour and writes the MACs after the program), so the LB forwards it itself:
+            // translated, TTL decremented, MACs not touched by the program. XDP: handed to the
+            // stack translated, TTL left for the stack's forwarding to decrement.
+            const unknown = h.run(buildFrame({ ip: { src: CLIENT, dst: VIP }, tcp: { sport: 1001, dport: 81, flags: 'S' } }), dev);
+            if (hook === 'tc') {
+              t.is(unknown.verdict, 'redirect');
+              t.deepEqual(unknown.data, buildFrame({ ip: { src: CLIENT, dst: B2, ttl: 63 }, tcp: { sport: 1001, dport: 80, flags: 'S' } }));
+            } else {
+              t.is(unknown.verdict, 'pass');
+              t.deepEqual(unknown.data, buildFrame({ ip: { src: CLIENT, dst: B2 }, tcp: { sport: 1001, dport: 80, flags: 'S' } }));
+            }
+          });
+          const fwd = readFwdResults(h.dp);
+          t.is(fwd.pass_no_neigh.packets, hook === 'tc' ? 0n : 1n);
+          t.true(fwd.cached.packets >= 1n, 'the established packet used the next-hop cache');
+          t.is(fwd.pass_fib.packets, 1n, 'the reply to the client (no route to 198.18.0.0/24 in the namespace)');
+        } finally {
+          h.close();
+        }
+      });
+    },
+  );
 }
 
 for (const hook of HOOKS) {
-  test.serial(`${hook}: forwarding decrements the IPv4 TTL (checksum updated) and the IPv6 hop limit; TTL/hop limit <= 1 goes to the stack untouched, counted`, async (t) => {
-    await withNetns(async (ns, lbMac) => {
-      const ip = (...args: string[]): Promise<unknown> => execa('ip', ['-n', ns, ...args]);
-      await ip('addr', 'add', 'fd00:1::1/64', 'dev', 'xlb0', 'nodad');
-      await ip('neigh', 'replace', 'fd00:1::11', 'lladdr', B1_MAC, 'dev', 'xlb0', 'nud', 'permanent');
-      await execa('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1']);
-      const h = openHarness(hook, { config: { flags: 0, fib_table: 0, fib_cache_ms: 60_000 } });
-      try {
-        h.service({ id: 1, vip: VIP, port: 80, endpoints: [{ ip: B1, port: 80 }] });
-        h.service({ id: 2, vip: 'fd00:100::1', port: 80, endpoints: [{ ip: 'fd00:1::11', port: 80 }] });
-        const fwdVerdict = hook === 'xdp' ? 'tx' : 'redirect';
-        const eth = { src: '02:00:00:00:00:c1', dst: lbMac };
-        const out = { src: lbMac, dst: B1_MAC };
-        inNetns(ns, () => {
-          const dev = ifindex('xlb0');
-          h.reasonDelta();
-          // TTL 1 (IPv4) and hop limit 1 (IPv6): untouched, to the stack, no flow created
-          for (const [src, dst] of [[CLIENT, VIP], ['fd00:2::10', 'fd00:100::1']] as const) {
-            const expiring = buildFrame({ eth, ip: { src, dst, ttl: 1 }, tcp: { sport: 3000, dport: 80, flags: 'S' } });
-            const r = h.run(expiring, dev);
-            t.is(r.verdict, 'pass');
-            t.deepEqual(r.data, expiring, 'byte-identical');
-            t.is(h.flow({ src, dst, sport: 3000, dport: 80, proto: 'tcp' }), undefined);
-          }
-          t.deepEqual(h.reasonDelta(), { pass_ttl: 2 });
-          // TTL 2 / hop limit 2: forwarded with 1, both by the new flow (FIB lookup) and by its next packet (cached next hop)
-          for (const [i, flags] of (['S', 'A'] as const).entries()) {
-            const r4 = h.run(buildFrame({ eth, ip: { src: CLIENT, dst: VIP, ttl: 2 }, tcp: { sport: 3001, dport: 80, seq: i, flags } }), dev);
-            t.is(r4.verdict, fwdVerdict);
-            t.deepEqual(r4.data, buildFrame({ eth: out, ip: { src: CLIENT, dst: B1, ttl: 1 }, tcp: { sport: 3001, dport: 80, seq: i, flags } }));
-            const r6 = h.run(buildFrame({ eth, ip: { src: 'fd00:2::10', dst: 'fd00:100::1', ttl: 2 }, tcp: { sport: 3001, dport: 80, seq: i, flags } }), dev);
-            t.is(r6.verdict, fwdVerdict);
-            t.deepEqual(r6.data, buildFrame({ eth: out, ip: { src: 'fd00:2::10', dst: 'fd00:1::11', ttl: 1 }, tcp: { sport: 3001, dport: 80, seq: i, flags } }));
-          }
-        });
-        t.like(h.reasonDelta(), { new_flow: 2 });
-      } finally {
-        h.close();
-      }
-    });
-  });
+  test.serial(
+    `${hook}: forwarding decrements the IPv4 TTL (checksum updated) and the IPv6 hop limit; TTL/hop limit <= 1 goes to the stack untouched, counted`,
+    async (t) => {
+      await withNetns(async (ns, lbMac) => {
+        const ip = (...args: string[]): Promise<unknown> => execa('ip', ['-n', ns, ...args]);
+        await ip('addr', 'add', 'fd00:1::1/64', 'dev', 'xlb0', 'nodad');
+        await ip('neigh', 'replace', 'fd00:1::11', 'lladdr', B1_MAC, 'dev', 'xlb0', 'nud', 'permanent');
+        await execa('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1']);
+        const h = openHarness(hook, { config: { flags: 0, fib_table: 0, fib_cache_ms: 60_000 } });
+        try {
+          h.service({ id: 1, vip: VIP, port: 80, endpoints: [{ ip: B1, port: 80 }] });
+          h.service({ id: 2, vip: 'fd00:100::1', port: 80, endpoints: [{ ip: 'fd00:1::11', port: 80 }] });
+          const fwdVerdict = hook === 'xdp' ? 'tx' : 'redirect';
+          const eth = { src: '02:00:00:00:00:c1', dst: lbMac };
+          const out = { src: lbMac, dst: B1_MAC };
+          inNetns(ns, () => {
+            const dev = ifindex('xlb0');
+            h.reasonDelta();
+            // TTL 1 (IPv4) and hop limit 1 (IPv6): untouched, to the stack, no flow created
+            for (const [src, dst] of [
+              [CLIENT, VIP],
+              ['fd00:2::10', 'fd00:100::1'],
+            ] as const) {
+              const expiring = buildFrame({ eth, ip: { src, dst, ttl: 1 }, tcp: { sport: 3000, dport: 80, flags: 'S' } });
+              const r = h.run(expiring, dev);
+              t.is(r.verdict, 'pass');
+              t.deepEqual(r.data, expiring, 'byte-identical');
+              t.is(h.flow({ src, dst, sport: 3000, dport: 80, proto: 'tcp' }), undefined);
+            }
+            t.deepEqual(h.reasonDelta(), { pass_ttl: 2 });
+            // TTL 2 / hop limit 2: forwarded with 1, both by the new flow (FIB lookup) and by its next packet (cached next hop)
+            for (const [i, flags] of (['S', 'A'] as const).entries()) {
+              const r4 = h.run(
+                buildFrame({ eth, ip: { src: CLIENT, dst: VIP, ttl: 2 }, tcp: { sport: 3001, dport: 80, seq: i, flags } }),
+                dev,
+              );
+              t.is(r4.verdict, fwdVerdict);
+              t.deepEqual(
+                r4.data,
+                buildFrame({ eth: out, ip: { src: CLIENT, dst: B1, ttl: 1 }, tcp: { sport: 3001, dport: 80, seq: i, flags } }),
+              );
+              const r6 = h.run(
+                buildFrame({ eth, ip: { src: 'fd00:2::10', dst: 'fd00:100::1', ttl: 2 }, tcp: { sport: 3001, dport: 80, seq: i, flags } }),
+                dev,
+              );
+              t.is(r6.verdict, fwdVerdict);
+              t.deepEqual(
+                r6.data,
+                buildFrame({
+                  eth: out,
+                  ip: { src: 'fd00:2::10', dst: 'fd00:1::11', ttl: 1 },
+                  tcp: { sport: 3001, dport: 80, seq: i, flags },
+                }),
+              );
+            }
+          });
+          t.like(h.reasonDelta(), { new_flow: 2 });
+        } finally {
+          h.close();
+        }
+      });
+    },
+  );
 }

@@ -81,11 +81,24 @@ const replyEntry = (f: Flow): CtEntry | undefined =>
 
 /** A flow brought to the fast path (TCP ESTABLISHED / UDP_ESTABLISHED) through the datapath. */
 function establish(h: Harness, proto: Proto, mode: Mode, client = CLIENT): Flow {
-  const syn = buildFrame({ ip: { src: client, dst: VIP }, ...l4(proto, CPORT, 80, { seq: 100, flags: 'S' }), payload: proto === 'udp' ? 'q' : undefined } as FrameSpec);
+  const syn = buildFrame({
+    ip: { src: client, dst: VIP },
+    ...l4(proto, CPORT, 80, { seq: 100, flags: 'S' }),
+    payload: proto === 'udp' ? 'q' : undefined,
+  } as FrameSpec);
   h.run(syn);
   const e = h.flow({ src: client, dst: VIP, sport: CPORT, dport: 80, proto });
   if (!e) throw new Error('the first packet created no flow');
-  const f: Flow = { h, proto, mode, client, backend: formatIp(e.nat_daddr, 4), natPort: mode === 'fullnat' ? e.nat_sport : CPORT, cseq: 101, bseq: 900 };
+  const f: Flow = {
+    h,
+    proto,
+    mode,
+    client,
+    backend: formatIp(e.nat_daddr, 4),
+    natPort: mode === 'fullnat' ? e.nat_sport : CPORT,
+    cseq: 101,
+    bseq: 900,
+  };
   if (proto === 'tcp') {
     // SYN-ACK: its SYN consumes seq 899
     const synack = buildFrame({

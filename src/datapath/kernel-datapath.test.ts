@@ -88,9 +88,16 @@ test.serial('kernel: reconcile is idempotent, restart over the pins changes noth
   t.deepEqual(Object.fromEntries(['a', 'b', 'v6', 'range'].map((n) => [n, c2.serviceId(n)])), ids);
   const a = h2.datapath.getService({ vip: '198.18.100.1', port: 80, protocol: 'tcp' });
   t.like(a, { generation: 1, endpointCount: 3, algorithm: 'maglev', mode: 'dnat' });
-  if (a !== undefined) t.deepEqual(h2.datapath.readEndpoints(a.id, a.generation, 3).map((e) => e.ip), ['198.18.2.1', '198.18.2.5', '198.18.2.3']);
+  if (a !== undefined)
+    t.deepEqual(
+      h2.datapath.readEndpoints(a.id, a.generation, 3).map((e) => e.ip),
+      ['198.18.2.1', '198.18.2.5', '198.18.2.3'],
+    );
   t.like(h2.datapath.getService({ vip: '198.18.100.3', port: 1000, protocol: 'tcp' }), { portEnd: 2000, mode: 'dsr' });
-  t.like(h2.datapath.getService({ vip: '198.18.100.2', port: 80, protocol: 'tcp' }), { persistenceTimeoutS: 30, policer: { ratePps: 1000, burst: 50 } });
+  t.like(h2.datapath.getService({ vip: '198.18.100.2', port: 80, protocol: 'tcp' }), {
+    persistenceTimeoutS: 30,
+    policer: { ratePps: 1000, burst: 50 },
+  });
 });
 
 test.serial('kernel: a service turned into a port range (and back) has one entry', (t) => {
@@ -101,9 +108,15 @@ test.serial('kernel: a service turned into a port range (and back) has one entry
   const c = new Controller(h.datapath);
   c.put('s', svc('s', '198.18.100.1', [1]));
   c.put('s', svc('s', '198.18.100.1', [1], { portEnd: 90 }));
-  t.deepEqual(h.datapath.listServices().map((s) => [s.id, s.key.port, s.portEnd]), [[1, 80, 90]]);
+  t.deepEqual(
+    h.datapath.listServices().map((s) => [s.id, s.key.port, s.portEnd]),
+    [[1, 80, 90]],
+  );
   c.put('s', svc('s', '198.18.100.1', [1]));
-  t.deepEqual(h.datapath.listServices().map((s) => [s.id, s.key.port, s.portEnd]), [[1, 80, 0]]);
+  t.deepEqual(
+    h.datapath.listServices().map((s) => [s.id, s.key.port, s.portEnd]),
+    [[1, 80, 0]],
+  );
   t.is(c.reconcileAll().unchanged, 1);
 });
 
@@ -112,15 +125,22 @@ test.serial('kernel: full NAT needs a source address; with one, the client addre
   t.teardown(() => cleanup(dir));
   const h1 = open(dir);
   const c1 = new Controller(h1.datapath);
-  t.throws(() => c1.put('f', svc('f', '198.18.100.1', [7], { mode: 'fullnat' })), { message: /mode fullnat needs a source address for IPv4: start the agent with --snat-v4 ADDR/ });
+  t.throws(() => c1.put('f', svc('f', '198.18.100.1', [7], { mode: 'fullnat' })), {
+    message: /mode fullnat needs a source address for IPv4: start the agent with --snat-v4 ADDR/,
+  });
   t.is(h1.datapath.listServices().length, 0);
   h1.close();
   const h = open(dir, { snatV4: '198.18.2.1' });
   t.teardown(() => h.close());
   const c = new Controller(h.datapath);
   c.put('f', svc('f', '198.18.100.1', [7], { mode: 'fullnat' }));
-  const r = h.program.testRun({ data: buildFrame({ ip: { src: '198.18.1.10', dst: '198.18.100.1' }, tcp: { sport: 40000, dport: 80, flags: 'S' } }) });
-  t.is(`${r.data[26]}.${r.data[27]}.${r.data[28]}.${r.data[29]} > ${r.data[30]}.${r.data[31]}.${r.data[32]}.${r.data[33]}`, '198.18.2.1 > 198.18.2.7');
+  const r = h.program.testRun({
+    data: buildFrame({ ip: { src: '198.18.1.10', dst: '198.18.100.1' }, tcp: { sport: 40000, dport: 80, flags: 'S' } }),
+  });
+  t.is(
+    `${r.data[26]}.${r.data[27]}.${r.data[28]}.${r.data[29]} > ${r.data[30]}.${r.data[31]}.${r.data[32]}.${r.data[33]}`,
+    '198.18.2.1 > 198.18.2.7',
+  );
 });
 
 test.serial('kernel: a packet goes to an endpoint; flows, counters, purge and aging', (t) => {
@@ -142,7 +162,15 @@ test.serial('kernel: a packet goes to an endpoint; flows, counters, purge and ag
   t.is(h.kernel.queryFlows({ serviceId: 2 }).total, 0);
   t.is(h.kernel.queryFlows({ states: ['ESTABLISHED'] }).total, 0);
   t.deepEqual(h.kernel.queryFlows({ limit: 0 }), { total: 1, flows: [] });
-  t.like(flows[0], { serviceId: 1, protocol: 'tcp', client: { ip: '198.18.1.10', port: 40000 }, vip: { ip: '198.18.100.1', port: 80 }, endpoint: { ip: '198.18.2.7', port: 8080 }, state: 'SYN_SENT', packets: 1 });
+  t.like(flows[0], {
+    serviceId: 1,
+    protocol: 'tcp',
+    client: { ip: '198.18.1.10', port: 40000 },
+    vip: { ip: '198.18.100.1', port: 80 },
+    endpoint: { ip: '198.18.2.7', port: 8080 },
+    state: 'SYN_SENT',
+    packets: 1,
+  });
   // No maintenance ran yet: flowCounts counts in place (state, flags, last seen of each entry), one flow for two entries.
   t.deepEqual(h.kernel.flowCounts().byState, { SYN_SENT: 1 });
   const counters = h.datapath.counters();
@@ -172,7 +200,10 @@ test.serial('kernel: least-connection counts stay right when flows expire (maint
   t.teardown(() => h.close());
   const c = new Controller(h.datapath);
   c.put('lc', svc('lc', '198.18.100.1', [1, 2], { algorithm: 'lc' }));
-  for (let i = 0; i < 4; i++) h.program.testRun({ data: buildFrame({ ip: { src: '198.18.1.10', dst: '198.18.100.1' }, tcp: { sport: 41000 + i, dport: 80, flags: 'S' } }) });
+  for (let i = 0; i < 4; i++)
+    h.program.testRun({
+      data: buildFrame({ ip: { src: '198.18.1.10', dst: '198.18.100.1' }, tcp: { sport: 41000 + i, dport: 80, flags: 'S' } }),
+    });
   t.deepEqual(h.kernel.endpointConnections(1, 2), [2, 2], 'lc spreads new flows evenly');
   t.deepEqual(h.kernel.maintainConntrack(), { expired: 0, lcSlotsFixed: 0 }, 'nothing to fix while the flows live');
   // Flows by state come from the maintenance run's count, not from a decode per request.
@@ -198,17 +229,38 @@ test.serial('kernel: changes applied while packets flow never expose a half-writ
   const A = [1, 2, 3, 4];
   const B = [11, 12, 13, 14, 15, 16, 17, 18];
   c.load({ services: [svc('a', '198.18.100.1', A)] });
-  const feeder = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/datapath/feed-packets.ts'), '--pin-dir', dir, '--hook', 'tc', '--vip', '198.18.100.1', '--port', '80', '--ms', '3000'], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const feeder = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      path.join(ROOT, 'src/datapath/feed-packets.ts'),
+      '--pin-dir',
+      dir,
+      '--hook',
+      'tc',
+      '--vip',
+      '198.18.100.1',
+      '--port',
+      '80',
+      '--ms',
+      '3000',
+    ],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   t.teardown(() => feeder.kill('SIGKILL'));
   let out = '';
   feeder.stdout.on('data', (b: Buffer) => (out += b.toString()));
   // The feeder says `ready` once its program runs; a feeder that never does fails the test in 30 s, not at ava's timeout.
   const readyBy = Date.now() + 30_000;
   while (!out.includes('ready\n')) {
-    if (feeder.exitCode !== null || Date.now() > readyBy) return t.fail(`the packet feeder ${feeder.exitCode !== null ? `exited with ${feeder.exitCode}` : 'said nothing in 30 s'} before it was ready: ${out}`);
+    if (feeder.exitCode !== null || Date.now() > readyBy)
+      return t.fail(
+        `the packet feeder ${feeder.exitCode !== null ? `exited with ${feeder.exitCode}` : 'said nothing in 30 s'} before it was ready: ${out}`,
+      );
     await new Promise((r) => setTimeout(r, 10));
   }
   // Flip between the two sets (and algorithms) as fast as possible while the feeder runs.
@@ -226,13 +278,23 @@ test.serial('kernel: changes applied while packets flow never expose a half-writ
     flips++;
     await new Promise((r) => setImmediate(r));
   }
-  t.is(feeder.exitCode ?? (await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('still running after 30 s'), 1000))])), 0);
-  const result = JSON.parse(out.split('\n').filter((l) => l.startsWith('{'))[0] ?? '{}') as { sent: number; byDst: Record<string, number>; retvals: Record<string, number> };
+  t.is(
+    feeder.exitCode ?? (await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('still running after 30 s'), 1000))])),
+    0,
+  );
+  const result = JSON.parse(out.split('\n').filter((l) => l.startsWith('{'))[0] ?? '{}') as {
+    sent: number;
+    byDst: Record<string, number>;
+    retvals: Record<string, number>;
+  };
   t.log(`${flips} flips while ${result.sent} packets ran: ${JSON.stringify(result.byDst)}`);
   t.true(flips > 50, `only ${flips} flips`);
   t.true(result.sent > 1000, `only ${result.sent} packets`);
   const allowed = new Set([...A, ...B].map((n) => `198.18.2.${n}`));
   for (const dst of Object.keys(result.byDst)) t.true(allowed.has(dst), `a packet went to ${dst}`);
-  t.is(Object.values(result.byDst).reduce((a, b) => a + b, 0), result.sent);
+  t.is(
+    Object.values(result.byDst).reduce((a, b) => a + b, 0),
+    result.sent,
+  );
   t.is(h.datapath.counters().drops.get('drop_no_endpoint') ?? 0, 0);
 });

@@ -10,7 +10,17 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { ifindex } from '../bpf/index.ts';
 import type { BpfProgram } from '../bpf/index.ts';
-import type { Datapath, DatapathHandle, DatapathLimits, DpCounters, DpEndpoint, DpFlow, DpService, DpServiceKey, FlowQuery } from '../controller/datapath.ts';
+import type {
+  Datapath,
+  DatapathHandle,
+  DatapathLimits,
+  DpCounters,
+  DpEndpoint,
+  DpFlow,
+  DpService,
+  DpServiceKey,
+  FlowQuery,
+} from '../controller/datapath.ts';
 import { DatapathRefusal } from '../controller/datapath.ts';
 import { formatIp } from '../controller/ip.ts';
 import { maglevTable, wrrSchedule } from '../controller/lookup-tables.ts';
@@ -46,7 +56,20 @@ import {
   writeEndpoints,
   writeSched,
 } from './maps.ts';
-import { CT_F, CT_STATE, FWD_RESULT, REASON, SVC_F_PERSIST, XLB_MAX_EP, ctEntry, ctKey, policer as policerCodec, service as serviceCodec, svcKey, u32Key } from '../schema/maps.ts';
+import {
+  CT_F,
+  CT_STATE,
+  FWD_RESULT,
+  REASON,
+  SVC_F_PERSIST,
+  XLB_MAX_EP,
+  ctEntry,
+  ctKey,
+  policer as policerCodec,
+  service as serviceCodec,
+  svcKey,
+  u32Key,
+} from '../schema/maps.ts';
 import type { Config, CtEntry, CtKey } from '../schema/maps.ts';
 import type { Algorithm } from '../controller/types.ts';
 import { serviceKeyText } from '../controller/types.ts';
@@ -144,9 +167,19 @@ export class KernelDatapath implements Datapath {
     const mode = modeName(v.mode);
     const algorithm = algorithmName(v.algo);
     // ICMP echo services are the datapath's, not the controller's (it has no such protocol).
-    if (protocol === undefined || protocol === 'icmp' || mode === undefined || algorithm === undefined || (k.family !== 4 && k.family !== 6)) return undefined;
+    if (
+      protocol === undefined ||
+      protocol === 'icmp' ||
+      mode === undefined ||
+      algorithm === undefined ||
+      (k.family !== 4 && k.family !== 6)
+    )
+      return undefined;
     const ps = policerCodec.size;
-    const pol = policers !== undefined && v.id < policers.count ? policers.values.subarray(v.id * ps, (v.id + 1) * ps) : this.maps.policers.lookup(u32Key(v.id));
+    const pol =
+      policers !== undefined && v.id < policers.count
+        ? policers.values.subarray(v.id * ps, (v.id + 1) * ps)
+        : this.maps.policers.lookup(u32Key(v.id));
     const p = pol === undefined ? { rate_pps: 0, burst: 0 } : policerCodec.decode(pol);
     const range = k.port === 0;
     const svc: DpService = {
@@ -196,10 +229,17 @@ export class KernelDatapath implements Datapath {
 
   writeGeneration(id: number, generation: 0 | 1, algorithm: Algorithm, endpoints: DpEndpoint[]): void {
     const owner = this.idKey.get(id);
-    if (owner !== undefined && owner.gen === generation && this.maps.services.lookup(this.encodeKey(owner.key, owner.range)) !== undefined) {
-      throw new Error(`kernel datapath: refusing to write the ACTIVE generation ${generation} of service id ${id} (${serviceKeyText(owner.key)})`);
+    if (
+      owner !== undefined &&
+      owner.gen === generation &&
+      this.maps.services.lookup(this.encodeKey(owner.key, owner.range)) !== undefined
+    ) {
+      throw new Error(
+        `kernel datapath: refusing to write the ACTIVE generation ${generation} of service id ${id} (${serviceKeyText(owner.key)})`,
+      );
     }
-    if (id <= 0 || id >= this.limits.maxServices) throw new Error(`kernel datapath: service id ${id} is outside 1..${this.limits.maxServices - 1}`);
+    if (id <= 0 || id >= this.limits.maxServices)
+      throw new Error(`kernel datapath: service id ${id} is outside 1..${this.limits.maxServices - 1}`);
     if (endpoints.length > XLB_MAX_EP) throw new Error(`kernel datapath: ${endpoints.length} endpoints > ${XLB_MAX_EP}`);
     // The generation's slots as one contiguous run of the mmapped xlb_endpoints: one memcpy of
     // the used slots (packets read at most the service entry's ep_count of them). No packet reads
@@ -229,7 +269,9 @@ export class KernelDatapath implements Datapath {
     if (range) {
       const other = this.maps.services.lookup(key);
       if (other !== undefined && serviceCodec.decode(other).port_lo !== svc.key.port) {
-        throw new DatapathRefusal(`${svc.key.vip} ${svc.key.protocol} already has a port range; the datapath holds one port range per VIP and protocol`);
+        throw new DatapathRefusal(
+          `${svc.key.vip} ${svc.key.protocol} already has a port range; the datapath holds one port range per VIP and protocol`,
+        );
       }
     }
     const no = this.refusal(svc);
@@ -237,7 +279,8 @@ export class KernelDatapath implements Datapath {
     // Policer first (the entry that names it is written last).
     const cur = this.maps.policers.lookup(u32Key(svc.id));
     const p = cur === undefined ? undefined : policerCodec.decode(cur);
-    if (p === undefined || p.rate_pps !== svc.policer.ratePps || p.burst !== svc.policer.burst) setPolicer(this.dp, svc.id, svc.policer.ratePps, svc.policer.burst);
+    if (p === undefined || p.rate_pps !== svc.policer.ratePps || p.burst !== svc.policer.burst)
+      setPolicer(this.dp, svc.id, svc.policer.ratePps, svc.policer.burst);
     let schedLen = this.schedLen.get(`${svc.id}/${svc.generation}`);
     if (schedLen === undefined) {
       const existing = this.maps.services.lookup(key);
@@ -298,7 +341,8 @@ export class KernelDatapath implements Datapath {
     const oSvc = ctEntryOffset('svc_id');
     const oState = ctEntryOffset('state');
     const oLast = ctEntryOffset('last_seen_ns');
-    const states = q.states === undefined ? undefined : new Set(q.states.map((x) => (CT_STATE as readonly string[]).indexOf(x.toUpperCase())));
+    const states =
+      q.states === undefined ? undefined : new Set(q.states.map((x) => (CT_STATE as readonly string[]).indexOf(x.toUpperCase())));
     const limit = q.limit ?? Number.MAX_SAFE_INTEGER;
     const picked: number[] = [];
     let total = 0;
@@ -328,7 +372,14 @@ export class KernelDatapath implements Datapath {
         return v === undefined ? undefined : ctEntry.decode(v);
       };
     }
-    const flows = picked.map((i) => flowRecord(ctKey.decode(raw.keys.subarray(i * ks, (i + 1) * ks)), ctEntry.decode(raw.values.subarray(i * vs, (i + 1) * vs)), now, peerOf));
+    const flows = picked.map((i) =>
+      flowRecord(
+        ctKey.decode(raw.keys.subarray(i * ks, (i + 1) * ks)),
+        ctEntry.decode(raw.values.subarray(i * vs, (i + 1) * vs)),
+        now,
+        peerOf,
+      ),
+    );
     return { total, flows };
   }
 
@@ -463,7 +514,9 @@ function acceptLocalSource(iface: string): void {
   try {
     if (readFileSync(knob, 'utf8').trim() !== '1') writeFileSync(knob, '1\n');
   } catch (e) {
-    throw new Error(`XDP on ${iface}: could not set ${knob} to 1 (${(e as Error).message}); full NAT needs it when a backend's neighbour is not resolved yet: set it by hand (sysctl -w net.ipv4.conf.${iface}.accept_local=1) or run as root`);
+    throw new Error(
+      `XDP on ${iface}: could not set ${knob} to 1 (${(e as Error).message}); full NAT needs it when a backend's neighbour is not resolved yet: set it by hand (sysctl -w net.ipv4.conf.${iface}.accept_local=1) or run as root`,
+    );
   }
 }
 

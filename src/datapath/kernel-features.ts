@@ -23,19 +23,47 @@ export const KERNEL_FEATURES = {
   btf: { btfName: '', since: '4.18', why: 'CO-RE relocations of the drop tracer; the datapath objects carry BTF for their maps' },
   ringbuf: { btfName: 'BPF_MAP_TYPE_RINGBUF', since: '5.8', why: 'the trace and drop-event ring buffers' },
   fib_lookup: { btfName: 'BPF_FUNC_fib_lookup', since: '4.18', why: 'route and neighbour lookup of every forwarded packet' },
-  redirect_neigh: { btfName: 'BPF_FUNC_redirect_neigh', since: '5.10', why: 'TC: sending to a next hop whose neighbour entry is not resolved yet' },
+  redirect_neigh: {
+    btfName: 'BPF_FUNC_redirect_neigh',
+    since: '5.10',
+    why: 'TC: sending to a next hop whose neighbour entry is not resolved yet',
+  },
   ktime_get_coarse_ns: { btfName: 'BPF_FUNC_ktime_get_coarse_ns', since: '5.11', why: 'the conntrack clock' },
-  check_mtu: { btfName: 'BPF_FUNC_check_mtu', since: '5.12', why: 'an oversize packet on a cached next hop gets ICMP too-big (bpf/include/fwd.h, icmp.h)' },
+  check_mtu: {
+    btfName: 'BPF_FUNC_check_mtu',
+    since: '5.12',
+    why: 'an oversize packet on a cached next hop gets ICMP too-big (bpf/include/fwd.h, icmp.h)',
+  },
   fib_lookup_tbid: {
     btfName: 'BPF_FIB_LOOKUP_TBID',
     since: '6.8',
     why: 'route lookups in one table only (config flag fib_table); without it bpf_fib_lookup returns -EINVAL, which the datapath counts as pass_fib, the same verdict an empty table gives',
   },
-  kfree_skb_reason: { btfName: 'SKB_DROP_REASON_NOT_SPECIFIED', since: '5.17', why: 'the drop tracer names the kernel\'s reason for each kfree_skb' },
-  bpf_loop: { btfName: 'BPF_FUNC_loop', since: '5.17', why: 'not used by the datapath (bounded loops are unrolled): listed for datapath work' },
-  tcx: { btfName: 'BPF_TCX_INGRESS', since: '6.6', why: 'not used (TC programs attach through clsact/netlink, which every kernel has): listed for datapath work' },
-  l4_csum_ipv6: { btfName: 'BPF_F_IPV6', since: '6.16', why: 'not used (IPv6 L4 checksums go through the pseudo-header diff): listed for datapath work' },
-  xdp_features: { btfName: 'NETDEV_XDP_ACT_BASIC', since: '6.3', why: 'drivers advertise their XDP features (netlink); not used, listed for diagnosis' },
+  kfree_skb_reason: {
+    btfName: 'SKB_DROP_REASON_NOT_SPECIFIED',
+    since: '5.17',
+    why: "the drop tracer names the kernel's reason for each kfree_skb",
+  },
+  bpf_loop: {
+    btfName: 'BPF_FUNC_loop',
+    since: '5.17',
+    why: 'not used by the datapath (bounded loops are unrolled): listed for datapath work',
+  },
+  tcx: {
+    btfName: 'BPF_TCX_INGRESS',
+    since: '6.6',
+    why: 'not used (TC programs attach through clsact/netlink, which every kernel has): listed for datapath work',
+  },
+  l4_csum_ipv6: {
+    btfName: 'BPF_F_IPV6',
+    since: '6.16',
+    why: 'not used (IPv6 L4 checksums go through the pseudo-header diff): listed for datapath work',
+  },
+  xdp_features: {
+    btfName: 'NETDEV_XDP_ACT_BASIC',
+    since: '6.3',
+    why: 'drivers advertise their XDP features (netlink); not used, listed for diagnosis',
+  },
 } as const satisfies Record<string, KernelFeatureDef>;
 
 export type KernelFeature = keyof typeof KERNEL_FEATURES;
@@ -43,7 +71,14 @@ export type KernelFeature = keyof typeof KERNEL_FEATURES;
 export const FEATURE_NAMES = Object.keys(KERNEL_FEATURES) as KernelFeature[];
 
 /** What the prog and lab backends need on every scenario: the datapath objects use these. */
-export const DATAPATH_REQUIRES: readonly KernelFeature[] = ['btf', 'ringbuf', 'fib_lookup', 'redirect_neigh', 'ktime_get_coarse_ns', 'check_mtu'];
+export const DATAPATH_REQUIRES: readonly KernelFeature[] = [
+  'btf',
+  'ringbuf',
+  'fib_lookup',
+  'redirect_neigh',
+  'ktime_get_coarse_ns',
+  'check_mtu',
+];
 
 export interface FeatureProbe {
   kernel: string;
@@ -60,7 +95,12 @@ export function btfStrings(blob: Buffer): Set<string> {
   const strLen = blob.readUInt32LE(20);
   const start = hdrLen + strOff;
   if (start + strLen > blob.length) throw new Error('BTF string section runs past the end of the blob');
-  return new Set(blob.subarray(start, start + strLen).toString('latin1').split('\0'));
+  return new Set(
+    blob
+      .subarray(start, start + strLen)
+      .toString('latin1')
+      .split('\0'),
+  );
 }
 
 /** The features of a kernel, from its BTF's names. */

@@ -40,9 +40,22 @@ async function balanceInLab(t: ExecutionContext, hook: Hook, backends: number, p
     }
     h.close();
   });
-  h.service({ id: 1, vip: VIP.ipv4, port: 7000, endpoints: nodes.map((n) => ({ ip: lab.iface(n, 'backends').ipv4 as string, port: 7000 })) });
+  h.service({
+    id: 1,
+    vip: VIP.ipv4,
+    port: 7000,
+    endpoints: nodes.map((n) => ({ ip: lab.iface(n, 'backends').ipv4 as string, port: 7000 })),
+  });
   inNetns(lab.netns('lb'), () => lbIfs.forEach((i) => h.dp.attach(ifindex(i))));
-  const report = await runClient(lab, 'c1', { proto: 'tcp', target: VIP.ipv4, port: 7000, count, payload, concurrency: 10, timeoutMs: 5_000 });
+  const report = await runClient(lab, 'c1', {
+    proto: 'tcp',
+    target: VIP.ipv4,
+    port: 7000,
+    count,
+    payload,
+    concurrency: 10,
+    timeoutMs: 5_000,
+  });
   return { lab, h, report };
 }
 

@@ -32,7 +32,14 @@ test('a reload from the same pin directory keeps flows, services and config; the
 
     const b = loadDatapath({ hook: 'xdp', pinDir, ctEntries: 1024, maxServices: 8 });
     try {
-      const key = ctKey.encode({ saddr: Buffer.from([198, 18, 0, 10, ...Array<number>(12).fill(0)]), daddr: Buffer.from([198, 18, 100, 1, ...Array<number>(12).fill(0)]), sport: 5, dport: 80, proto: 6, family: 4 });
+      const key = ctKey.encode({
+        saddr: Buffer.from([198, 18, 0, 10, ...Array<number>(12).fill(0)]),
+        daddr: Buffer.from([198, 18, 100, 1, ...Array<number>(12).fill(0)]),
+        sport: 5,
+        dport: 80,
+        proto: 6,
+        family: 4,
+      });
       t.is(lookupFlow(b, ctKey.decode(key))?.state, 3);
       t.is(b.readConfig().fib_table, EMPTY_FIB_TABLE);
       const before = readReasons(b).fast_path.packets;
@@ -41,7 +48,9 @@ test('a reload from the same pin directory keeps flows, services and config; the
     } finally {
       b.close();
     }
-    t.throws(() => loadDatapath({ hook: 'xdp', pinDir, ctEntries: 1024, maxServices: 8, maglevSize: 65537 }), { message: /Maglev size 4099/ });
+    t.throws(() => loadDatapath({ hook: 'xdp', pinDir, ctEntries: 1024, maxServices: 8, maglevSize: 65537 }), {
+      message: /Maglev size 4099/,
+    });
   } finally {
     rmSync(pinDir, { recursive: true, force: true });
   }
@@ -70,45 +79,58 @@ test('a reload adopts the pinned map sizes and Maglev size', (t) => {
     } finally {
       b.close({ detached: true });
     }
-    t.deepEqual(readdirSync(pinDir).filter((f) => f.startsWith('xlb_progs_')), [], 'detached loads leave no tail-call-table pin');
+    t.deepEqual(
+      readdirSync(pinDir).filter((f) => f.startsWith('xlb_progs_')),
+      [],
+      'detached loads leave no tail-call-table pin',
+    );
   } finally {
     rmSync(pinDir, { recursive: true, force: true });
   }
 });
 
 // The kernel empties a PROG_ARRAY when its last user-space reference goes; the loader pins it.
-test.serial('tc: after the loader closed every fd, the attached program still runs its slow path (new flow, not pass_tailcall)', async (t) => {
-  const pinDir = `/sys/fs/bpf/xlb/test-${randomBytes(4).toString('hex')}`;
-  const lbMac = '02:00:00:00:00:aa';
-  try {
-    await withVethNamespace('ldr', lbMac, async (ns, ip) => {
-      // the client side: xlb1 sends to the VIP straight to xlb0, whose TC ingress runs the LB
-      await ip('addr', 'add', '198.18.0.10/24', 'dev', 'xlb1');
-      await ip('route', 'add', `${VIP}/32`, 'dev', 'xlb1');
-      await ip('neigh', 'replace', VIP, 'lladdr', lbMac, 'dev', 'xlb1', 'nud', 'permanent');
-      const a = loadDatapath({ hook: 'tc', pinDir, ctEntries: 1024, maxServices: 8, config: { flags: CFG_F.fibTable, fib_table: EMPTY_FIB_TABLE } });
-      writeEndpoints(a, 1, 0, [{ ip: '198.18.1.11', port: 80 }]);
-      putService(a, { id: 1, vip: VIP, port: 80, proto: 'udp', mode: 'dnat', algo: 'rr', epCount: 1, gen: 0 });
-      inNetns(ns, () => a.attach(ifindex('xlb0')));
-      a.close();
-      t.true(existsSync(a.progsPin), 'the tail-call table stays pinned while the program may be attached');
-      // The kernel clears an unreferenced prog array from a work queue: give it time to.
-      await new Promise((r) => setTimeout(r, 300));
-      for (let i = 0; i < 3; i++) {
-        // bash's /dev/udp: one datagram from xlb1 to the VIP, into xlb0's TC ingress
-        await execa('ip', ['netns', 'exec', ns, 'bash', '-c', `echo x > /dev/udp/${VIP}/80`]);
-      }
-      const b = loadDatapath({ hook: 'tc', pinDir });
-      try {
-        const r = readReasons(b);
-        t.is(r.pass_tailcall.packets, 0n);
-        // each send is a new source port: three new flows, each selected by the slow path
-        t.is(r.new_flow.packets, 3n);
-      } finally {
-        b.close({ detached: true });
-      }
-    });
-  } finally {
-    rmSync(pinDir, { recursive: true, force: true });
-  }
-});
+test.serial(
+  'tc: after the loader closed every fd, the attached program still runs its slow path (new flow, not pass_tailcall)',
+  async (t) => {
+    const pinDir = `/sys/fs/bpf/xlb/test-${randomBytes(4).toString('hex')}`;
+    const lbMac = '02:00:00:00:00:aa';
+    try {
+      await withVethNamespace('ldr', lbMac, async (ns, ip) => {
+        // the client side: xlb1 sends to the VIP straight to xlb0, whose TC ingress runs the LB
+        await ip('addr', 'add', '198.18.0.10/24', 'dev', 'xlb1');
+        await ip('route', 'add', `${VIP}/32`, 'dev', 'xlb1');
+        await ip('neigh', 'replace', VIP, 'lladdr', lbMac, 'dev', 'xlb1', 'nud', 'permanent');
+        const a = loadDatapath({
+          hook: 'tc',
+          pinDir,
+          ctEntries: 1024,
+          maxServices: 8,
+          config: { flags: CFG_F.fibTable, fib_table: EMPTY_FIB_TABLE },
+        });
+        writeEndpoints(a, 1, 0, [{ ip: '198.18.1.11', port: 80 }]);
+        putService(a, { id: 1, vip: VIP, port: 80, proto: 'udp', mode: 'dnat', algo: 'rr', epCount: 1, gen: 0 });
+        inNetns(ns, () => a.attach(ifindex('xlb0')));
+        a.close();
+        t.true(existsSync(a.progsPin), 'the tail-call table stays pinned while the program may be attached');
+        // The kernel clears an unreferenced prog array from a work queue: give it time to.
+        await new Promise((r) => setTimeout(r, 300));
+        for (let i = 0; i < 3; i++) {
+          // bash's /dev/udp: one datagram from xlb1 to the VIP, into xlb0's TC ingress
+          await execa('ip', ['netns', 'exec', ns, 'bash', '-c', `echo x > /dev/udp/${VIP}/80`]);
+        }
+        const b = loadDatapath({ hook: 'tc', pinDir });
+        try {
+          const r = readReasons(b);
+          t.is(r.pass_tailcall.packets, 0n);
+          // each send is a new source port: three new flows, each selected by the slow path
+          t.is(r.new_flow.packets, 3n);
+        } finally {
+          b.close({ detached: true });
+        }
+      });
+    } finally {
+      rmSync(pinDir, { recursive: true, force: true });
+    }
+  },
+);

@@ -9,14 +9,21 @@ import { existsSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { BpfMap, BpfObject, detachTc, detachXdp, u32 } from '../bpf/index.ts';
 import type { BpfProgram, XdpMode } from '../bpf/index.ts';
-import { config as configCodec, DEFAULT_TIMEOUTS_S, XLB_MAGLEV_M, XLB_MAX_EP, XLB_MAX_SVC, schedEntriesPerTable, u32Key } from '../schema/maps.ts';
+import {
+  config as configCodec,
+  DEFAULT_TIMEOUTS_S,
+  XLB_MAGLEV_M,
+  XLB_MAX_EP,
+  XLB_MAX_SVC,
+  schedEntriesPerTable,
+  u32Key,
+} from '../schema/maps.ts';
 import type { Config } from '../schema/maps.ts';
 import { DATAPATH_REQUIRES, missingFeatures, missingText, probeKernelFeatures } from './kernel-features.ts';
 import type { FeatureProbe } from './kernel-features.ts';
 import { ROOT } from '../root.ts';
 
 export type Hook = 'tc' | 'xdp';
-
 
 export interface LoadOptions {
   hook: Hook;
@@ -106,7 +113,18 @@ export interface LoadedDatapath {
 }
 
 /** Maps sized by the options; a pinned map keeps its own size. */
-const SIZED_MAPS = ['xlb_services', 'xlb_endpoints', 'xlb_sched', 'xlb_rr', 'xlb_ep_conns', 'xlb_policers', 'xlb_svc_stats', 'xlb_ep_stats', 'xlb_ct', 'xlb_persist'] as const;
+const SIZED_MAPS = [
+  'xlb_services',
+  'xlb_endpoints',
+  'xlb_sched',
+  'xlb_rr',
+  'xlb_ep_conns',
+  'xlb_policers',
+  'xlb_svc_stats',
+  'xlb_ep_stats',
+  'xlb_ct',
+  'xlb_persist',
+] as const;
 type SizedMap = (typeof SIZED_MAPS)[number];
 
 function isPrime(n: number): boolean {
@@ -148,7 +166,8 @@ export function loadDatapath(opts: LoadOptions): LoadedDatapath {
   // a kernel without one is named here instead of failing in the verifier ("unknown func").
   const features = probeKernelFeatures();
   const lacking = missingFeatures(DATAPATH_REQUIRES, features);
-  if (lacking.length > 0 && features.have.btf) throw new Error(`loadDatapath: ${missingText(lacking, features)}; run the datapath on Linux 5.15 or newer`);
+  if (lacking.length > 0 && features.have.btf)
+    throw new Error(`loadDatapath: ${missingText(lacking, features)}; run the datapath on Linux 5.15 or newer`);
   if (hook !== 'tc' && hook !== 'xdp') throw new Error(`loadDatapath: hook '${String(hook)}' is not 'tc' or 'xdp'`);
   const pinnedMaglev = pinnedMaglevSize(opts.pinDir);
   const maglevSize = opts.maglevSize ?? pinnedMaglev ?? XLB_MAGLEV_M;
@@ -169,12 +188,15 @@ export function loadDatapath(opts: LoadOptions): LoadedDatapath {
   }
   // xlb_sched is indexed by a __u32 ((id * 2 + gen) * entries per table + position / chunk).
   if (wantServices * 2 * schedEntriesPerTable(maglevSize) > 0xffffffff) {
-    throw new Error(`loadDatapath: maxServices ${wantServices} with Maglev size ${maglevSize} needs more than 2^32 table entries: use fewer services or a smaller Maglev size`);
+    throw new Error(
+      `loadDatapath: maxServices ${wantServices} with Maglev size ${maglevSize} needs more than 2^32 table entries: use fewer services or a smaller Maglev size`,
+    );
   }
   const ctEntries = opts.ctEntries ?? 262144;
   if (!Number.isInteger(ctEntries) || ctEntries < 16) throw new Error(`loadDatapath: ctEntries ${ctEntries} must be an integer ≥ 16`);
   const objectPath = opts.objectPath ?? objectPathFor(hook);
-  if (!existsSync(objectPath)) throw new Error(`loadDatapath: ${objectPath} is missing: build it with 'make -s -C bpf' (or ./scripts/build.sh bpf)`);
+  if (!existsSync(objectPath))
+    throw new Error(`loadDatapath: ${objectPath} is missing: build it with 'make -s -C bpf' (or ./scripts/build.sh bpf)`);
 
   const reusedPins = existsSync(path.join(opts.pinDir, 'xlb_services'));
   const sizes = adoptPinnedSizes(opts.pinDir, {
@@ -190,7 +212,15 @@ export function loadDatapath(opts: LoadOptions): LoadedDatapath {
     xlb_persist: opts.persistEntries ?? 65536,
   });
   // Every id below maxServices has its slots in every per-service map.
-  const maxServices = Math.min(sizes.xlb_services, sizes.xlb_rr, sizes.xlb_policers, sizes.xlb_svc_stats, Math.floor(sizes.xlb_endpoints / (2 * XLB_MAX_EP)), Math.floor(sizes.xlb_ep_stats / XLB_MAX_EP), Math.floor(sizes.xlb_ep_conns / XLB_MAX_EP));
+  const maxServices = Math.min(
+    sizes.xlb_services,
+    sizes.xlb_rr,
+    sizes.xlb_policers,
+    sizes.xlb_svc_stats,
+    Math.floor(sizes.xlb_endpoints / (2 * XLB_MAX_EP)),
+    Math.floor(sizes.xlb_ep_stats / XLB_MAX_EP),
+    Math.floor(sizes.xlb_ep_conns / XLB_MAX_EP),
+  );
 
   const createdDir = !existsSync(opts.pinDir);
   let obj: BpfObject;
@@ -252,7 +282,10 @@ export function loadDatapath(opts: LoadOptions): LoadedDatapath {
     }
     progs.pin(progsPin);
 
-    const tcOpts = (o: AttachOptions | undefined): { handle: number; priority: number } => ({ handle: o?.handle ?? 1, priority: o?.priority ?? 1 });
+    const tcOpts = (o: AttachOptions | undefined): { handle: number; priority: number } => ({
+      handle: o?.handle ?? 1,
+      priority: o?.priority ?? 1,
+    });
     const progsPrefix = `xlb_progs_${hook}_`;
     return {
       hook,

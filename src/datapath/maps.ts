@@ -188,7 +188,13 @@ export function decodeEndpoint(b: Buffer | undefined): Required<EndpointSpec> {
  * passes `clearRest: false`: the reader bounds itself by the service's ep_count, so the slots
  * past it are never read and need not be written.
  */
-export function writeEndpoints(dp: LoadedDatapath, svcId: number, gen: 0 | 1, eps: EndpointSpec[], opts: { clearRest?: boolean } = {}): void {
+export function writeEndpoints(
+  dp: LoadedDatapath,
+  svcId: number,
+  gen: 0 | 1,
+  eps: EndpointSpec[],
+  opts: { clearRest?: boolean } = {},
+): void {
   if (eps.length > XLB_MAX_EP) throw new RangeError(`${eps.length} endpoints: at most ${XLB_MAX_EP} per service`);
   const n = opts.clearRest === false ? eps.length : XLB_MAX_EP;
   if (n === 0) return;
@@ -198,7 +204,13 @@ export function writeEndpoints(dp: LoadedDatapath, svcId: number, gen: 0 | 1, ep
   eps.forEach((e, slot) => {
     if (e.ip === '') return;
     const { addr, family } = addr16(e.ip);
-    endpointCodec.write(view, slot * size, { addr, port: e.port, weight: e.weight ?? 1, family, flags: e.active === false ? 0 : EP_F_ACTIVE });
+    endpointCodec.write(view, slot * size, {
+      addr,
+      port: e.port,
+      weight: e.weight ?? 1,
+      family,
+      flags: e.active === false ? 0 : EP_F_ACTIVE,
+    });
   });
   dp.maps.endpoints.writeMapped(endpointIndex(svcId, gen, 0) * size, raw);
 }
@@ -389,7 +401,11 @@ export function resetServiceCounters(dp: LoadedDatapath, svcId: number): void {
   // The 64 endpoint slots in one batch.
   const keys = new Uint32Array(XLB_MAX_EP);
   for (let slot = 0; slot < XLB_MAX_EP; slot++) keys[slot] = endpointStatsIndex(svcId, slot);
-  dp.maps.epStats.updateBatchRaw({ count: XLB_MAX_EP, keys: Buffer.from(keys.buffer), values: Buffer.alloc(XLB_MAX_EP * dp.maps.epStats.valueBufferSize) });
+  dp.maps.epStats.updateBatchRaw({
+    count: XLB_MAX_EP,
+    keys: Buffer.from(keys.buffer),
+    values: Buffer.alloc(XLB_MAX_EP * dp.maps.epStats.valueBufferSize),
+  });
 }
 
 /** Zeroes every per-CPU counter array (reasons, forwarding results). */

@@ -80,7 +80,10 @@ for (const hook of HOOKS) {
       t.is(fwd!.xlate, XLATE.saddr | XLATE.daddr | XLATE.sport);
       t.deepEqual(r.data, frame({ ip: { src: SNAT, dst: BACKEND, id: 1 }, tcp: { sport: port, dport: 80, seq: 1, flags: 'S' } }));
       const reply = h.run(frame({ ip: { src: BACKEND, dst: SNAT, id: 2 }, tcp: { sport: 80, dport: port, seq: 9, ack: 2, flags: 'SA' } }));
-      t.deepEqual(reply.data, frame({ ip: { src: VIP, dst: CLIENT, id: 2 }, tcp: { sport: 80, dport: 40000, seq: 9, ack: 2, flags: 'SA' } }));
+      t.deepEqual(
+        reply.data,
+        frame({ ip: { src: VIP, dst: CLIENT, id: 2 }, tcp: { sport: 80, dport: 40000, seq: 9, ack: 2, flags: 'SA' } }),
+      );
       // a second client with the same source port gets its own reply tuple
       h.run(frame({ ip: { src: '198.18.0.11', dst: VIP }, tcp: { sport: 40000, dport: 80, flags: 'S' } }));
       const other = h.flow({ src: '198.18.0.11', dst: VIP, sport: 40000, dport: 80, proto: 'tcp' });
@@ -95,7 +98,8 @@ for (const hook of HOOKS) {
     const h = openHarness(hook);
     try {
       h.service({ id: 3, vip: VIP, port: 53, proto: 'udp', endpoints: [{ ip: BACKEND, port: 5353 }] });
-      const q = (checksum?: 'zero'): Buffer => frame({ ip: { src: CLIENT, dst: VIP }, udp: { sport: 5000, dport: 53, checksum }, payload: 'q' });
+      const q = (checksum?: 'zero'): Buffer =>
+        frame({ ip: { src: CLIENT, dst: VIP }, udp: { sport: 5000, dport: 53, checksum }, payload: 'q' });
       let r = h.run(q('zero'));
       t.deepEqual(r.data, frame({ ip: { src: CLIENT, dst: BACKEND }, udp: { sport: 5000, dport: 5353, checksum: 'zero' }, payload: 'q' }));
       t.is(h.flow({ src: CLIENT, dst: VIP, sport: 5000, dport: 53, proto: 'udp' })?.state, CT_STATE.indexOf('UDP_NEW'));
@@ -122,7 +126,10 @@ for (const hook of HOOKS) {
     try {
       h.service({ id: 4, vip: VIP6, port: 443, endpoints: [{ ip: BACKEND6, port: 8443 }] });
       let r = h.run(frame({ ip: { src: CLIENT6, dst: VIP6, flowLabel: 5 }, tcp: { sport: 40000, dport: 443, seq: 7, flags: 'S' } }));
-      t.deepEqual(r.data, frame({ ip: { src: CLIENT6, dst: BACKEND6, flowLabel: 5 }, tcp: { sport: 40000, dport: 8443, seq: 7, flags: 'S' } }));
+      t.deepEqual(
+        r.data,
+        frame({ ip: { src: CLIENT6, dst: BACKEND6, flowLabel: 5 }, tcp: { sport: 40000, dport: 8443, seq: 7, flags: 'S' } }),
+      );
       r = h.run(frame({ ip: { src: BACKEND6, dst: CLIENT6 }, tcp: { sport: 8443, dport: 40000, seq: 1, ack: 8, flags: 'SA' } }));
       t.deepEqual(r.data, frame({ ip: { src: VIP6, dst: CLIENT6 }, tcp: { sport: 443, dport: 40000, seq: 1, ack: 8, flags: 'SA' } }));
 
@@ -142,7 +149,10 @@ for (const hook of HOOKS) {
     try {
       h.service({ id: 1, vip: VIP, port: 80, endpoints: [{ ip: BACKEND, port: 0 }] });
       const r = h.run(frame({ vlan: { id: 100, pcp: 3 }, ip: { src: CLIENT, dst: VIP }, tcp: { sport: 40001, dport: 80, flags: 'S' } }));
-      t.deepEqual(r.data, frame({ vlan: { id: 100, pcp: 3 }, ip: { src: CLIENT, dst: BACKEND }, tcp: { sport: 40001, dport: 80, flags: 'S' } }));
+      t.deepEqual(
+        r.data,
+        frame({ vlan: { id: 100, pcp: 3 }, ip: { src: CLIENT, dst: BACKEND }, tcp: { sport: 40001, dport: 80, flags: 'S' } }),
+      );
     } finally {
       h.close();
     }

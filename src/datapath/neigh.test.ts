@@ -29,7 +29,12 @@ const CASES: Case[] = [
   { hook: 'tc', mode: 'fullnat', completes: true, title: 'completes (bpf_redirect_neigh)' },
   { hook: 'tc', mode: 'dnat', completes: true, title: 'completes (bpf_redirect_neigh)' },
   { hook: 'xdp', mode: 'dnat', completes: true, title: 'completes (the stack forwards the translated packet and resolves)' },
-  { hook: 'xdp', mode: 'fullnat', completes: false, title: 'does not complete: the stack drops the translated packet (source = the LB own address) as a martian' },
+  {
+    hook: 'xdp',
+    mode: 'fullnat',
+    completes: false,
+    title: 'does not complete: the stack drops the translated packet (source = the LB own address) as a martian',
+  },
   { hook: 'xdp', mode: 'fullnat', acceptLocal: true, completes: true, title: 'completes with accept_local=1 on the ingress device' },
 ];
 

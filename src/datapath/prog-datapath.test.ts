@@ -21,8 +21,10 @@ const BACKEND = '198.18.1.11';
 const IF_CLIENT = 7;
 
 type Tcp = NonNullable<FrameSpec['tcp']>;
-const c2s = (tcp: Partial<Tcp>, dst = VIP, dport = 80): Buffer => buildFrame({ ip: { src: CLIENT, dst, id: 7 }, tcp: { sport: 40000, dport, ...tcp } as Tcp });
-const s2c = (tcp: Partial<Tcp>, src = BACKEND, sport = 8080): Buffer => buildFrame({ ip: { src, dst: CLIENT, id: 9 }, tcp: { sport, dport: 40000, ...tcp } as Tcp });
+const c2s = (tcp: Partial<Tcp>, dst = VIP, dport = 80): Buffer =>
+  buildFrame({ ip: { src: CLIENT, dst, id: 7 }, tcp: { sport: 40000, dport, ...tcp } as Tcp });
+const s2c = (tcp: Partial<Tcp>, src = BACKEND, sport = 8080): Buffer =>
+  buildFrame({ ip: { src, dst: CLIENT, id: 9 }, tcp: { sport, dport: 40000, ...tcp } as Tcp });
 
 function withDut(hook: 'tc' | 'xdp', fn: (dut: ProgDatapathUnderTest, ctl: Controller) => void): string {
   const dut = openProgDatapath({ hook, maxServices: 16 });
@@ -108,7 +110,10 @@ for (const hook of HOOKS) {
       t.is(reasons.get('new_flow'), 1);
       t.is(reasons.get('tracked'), 2);
       t.is(reasons.get('fast_path'), 1);
-      t.is([...reasons.values()].reduce((a, b) => a + b, 0), 4);
+      t.is(
+        [...reasons.values()].reduce((a, b) => a + b, 0),
+        4,
+      );
       t.is(p.fwdResults().get('pass_fib'), 4);
 
       // a packet for no service: passed untouched, no fwd result
@@ -147,7 +152,10 @@ for (const hook of HOOKS) {
       const again = p.process(c2s({ seq: 1, flags: 'S' }), IF_CLIENT);
       t.is(again.reason, 'new_flow');
       t.is(again.trace.ctBefore, 'NONE');
-      t.true(p.conntrack().every((e) => e.createdNs >= 5_500_000_000n), 'the entries were recreated at the new time');
+      t.true(
+        p.conntrack().every((e) => e.createdNs >= 5_500_000_000n),
+        'the entries were recreated at the new time',
+      );
 
       // every endpoint down: drop_no_endpoint, the frame as it came in
       ctl.put('web', { vip: VIP, port: 80, protocol: 'tcp', endpoints: [{ ip: BACKEND, port: 8080, active: false }] });
@@ -164,12 +172,19 @@ for (const hook of HOOKS) {
     withDut(hook, (dut) => {
       const p = dut.packets;
       const n = 3000;
-      const frames = Array.from({ length: n }, (_, i) => buildFrame({ ip: { src: CLIENT, dst: VIP }, tcp: { sport: 10000 + (i % 1000), dport: 80, flags: i < 1000 ? 'S' : 'A', seq: 1, ack: 1 } }));
+      const frames = Array.from({ length: n }, (_, i) =>
+        buildFrame({
+          ip: { src: CLIENT, dst: VIP },
+          tcp: { sport: 10000 + (i % 1000), dport: 80, flags: i < 1000 ? 'S' : 'A', seq: 1, ack: 1 },
+        }),
+      );
       const t0 = process.hrtime.bigint();
       for (const f of frames) p.process(f, IF_CLIENT);
       const s = Number(process.hrtime.bigint() - t0) / 1e9;
       const pps = Math.round(n / s);
-      t.log(`${hook}: ${pps} packets/s through process() (${n} packets: 1000 new flows, 2000 tracked/fast path; each with its counters, trace and clock write)`);
+      t.log(
+        `${hook}: ${pps} packets/s through process() (${n} packets: 1000 new flows, 2000 tracked/fast path; each with its counters, trace and clock write)`,
+      );
       t.is(p.reasons().get('new_flow'), 1000);
     });
   });

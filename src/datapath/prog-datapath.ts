@@ -28,16 +28,7 @@ import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { RingBuffer, currentCpu, getCpuAffinity, setCpuAffinity, skBuff, xdpMd } from '../bpf/index.ts';
 import { KernelDatapath } from './kernel-datapath.ts';
-import {
-  CFG_F,
-  CT_STATE,
-  FWD_RESULT,
-  REASON,
-  UNKNOWN_TCP,
-  config as configCodec,
-  traceEvent,
-  u32Key,
-} from '../schema/maps.ts';
+import { CFG_F, CT_STATE, FWD_RESULT, REASON, UNKNOWN_TCP, config as configCodec, traceEvent, u32Key } from '../schema/maps.ts';
 import type { Config, CtStateName, FwdResultName, ReasonName, TraceEvent } from '../schema/maps.ts';
 import { loadDatapath } from './loader.ts';
 import type { LoadedDatapath } from './loader.ts';
@@ -123,7 +114,8 @@ function configPatch(s: DatapathSettings, current: Config): Partial<Config> {
       const i = CT_STATE.indexOf(name);
       if (i < 0) throw new Error(`prog datapath: timeoutsS names '${name}', not a conntrack state (${CT_STATE.join(', ')})`);
       if (secs === undefined) continue;
-      if (!Number.isInteger(secs) || secs < 0 || secs > 0xffffffff) throw new RangeError(`prog datapath: timeoutsS.${name} = ${secs}: whole seconds ≥ 0 expected`);
+      if (!Number.isInteger(secs) || secs < 0 || secs > 0xffffffff)
+        throw new RangeError(`prog datapath: timeoutsS.${name} = ${secs}: whole seconds ≥ 0 expected`);
       t[i] = secs;
     }
     patch.timeouts_s = t;
@@ -206,7 +198,10 @@ export function openProgDatapath(opts: OpenDatapathOptions): ProgDatapathUnderTe
   };
   const verdict = (code: number, what: string): Verdict => {
     const v = verdictOf(hook, code);
-    if (v.startsWith('other')) throw new Error(`prog datapath (${hook}): ${what} ${code} is no verdict the datapath returns (TC: OK/SHOT/REDIRECT; XDP: PASS/DROP/TX/REDIRECT)`);
+    if (v.startsWith('other'))
+      throw new Error(
+        `prog datapath (${hook}): ${what} ${code} is no verdict the datapath returns (TC: OK/SHOT/REDIRECT; XDP: PASS/DROP/TX/REDIRECT)`,
+      );
     return v as Verdict;
   };
 
@@ -234,7 +229,9 @@ export function openProgDatapath(opts: OpenDatapathOptions): ProgDatapathUnderTe
       });
       reasonTotals = reasonsNow;
       if (moved.length !== 1) {
-        throw new Error(`prog datapath: one packet moved ${moved.length} xlb_reasons counters (${moved.join(', ') || 'none'}); the datapath counts exactly one reason per packet (is another process running packets through these maps? is it running on another CPU?)`);
+        throw new Error(
+          `prog datapath: one packet moved ${moved.length} xlb_reasons counters (${moved.join(', ') || 'none'}); the datapath counts exactly one reason per packet (is another process running packets through these maps? is it running on another CPU?)`,
+        );
       }
       const reason = moved[0]!;
 
@@ -244,16 +241,23 @@ export function openProgDatapath(opts: OpenDatapathOptions): ProgDatapathUnderTe
         if (fwdNow[i]! !== fwdTotals[i]!) fwdMoved.push(name);
       });
       fwdTotals = fwdNow;
-      if (fwdMoved.length > 1) throw new Error(`prog datapath: one packet moved ${fwdMoved.length} xlb_fwd counters (${fwdMoved.join(', ')}); a translated packet leaves one way`);
+      if (fwdMoved.length > 1)
+        throw new Error(
+          `prog datapath: one packet moved ${fwdMoved.length} xlb_fwd counters (${fwdMoved.join(', ')}); a translated packet leaves one way`,
+        );
 
       if (pending.length !== 1) {
-        throw new Error(`prog datapath: the packet left ${pending.length} trace events in xlb_trace, expected 1 (is XLB_CFG_F_TRACE on in xlb_config.flags? ${(loaded.readConfig().flags & CFG_F.trace) !== 0})`);
+        throw new Error(
+          `prog datapath: the packet left ${pending.length} trace events in xlb_trace, expected 1 (is XLB_CFG_F_TRACE on in xlb_config.flags? ${(loaded.readConfig().flags & CFG_F.trace) !== 0})`,
+        );
       }
       const ev: TraceEvent = traceEvent.decode(pending[0]!);
       pending.length = 0;
       const evReason = REASON[ev.reason];
       if (evReason !== reason) {
-        throw new Error(`prog datapath: the trace event says reason ${evReason ?? ev.reason} but the xlb_reasons counter '${reason}' moved: the datapath disagrees with itself`);
+        throw new Error(
+          `prog datapath: the trace event says reason ${evReason ?? ev.reason} but the xlb_reasons counter '${reason}' moved: the datapath disagrees with itself`,
+        );
       }
       // The clock is read only where the datapath needs it (0: not read, e.g. non-IP): the run's time then.
       const trace: DpTraceEvent = toDpTraceEvent(ev, { unreadTime: virtualNs, ifindex });

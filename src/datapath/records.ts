@@ -23,7 +23,8 @@ export function verdictOf(hook: Hook, retval: number): Verdict | `other ${number
 /** verdictOf, refusing a code the datapath never returns. */
 export function verdictName(hook: Hook, code: number): Verdict {
   const v = verdictOf(hook, code);
-  if (v.startsWith('other')) throw new Error(`${hook}: return code ${code} is no verdict the datapath returns (TC: OK/SHOT/REDIRECT; XDP: PASS/DROP/TX/REDIRECT)`);
+  if (v.startsWith('other'))
+    throw new Error(`${hook}: return code ${code} is no verdict the datapath returns (TC: OK/SHOT/REDIRECT; XDP: PASS/DROP/TX/REDIRECT)`);
   return v as Verdict;
 }
 
@@ -43,7 +44,14 @@ export function protoNumber(t: Pick<DpTuple, 'proto' | 'family'>): number {
 
 export function dpTuple(k: CtKey): DpTuple {
   const family = k.family === 6 ? 6 : 4;
-  return { family, proto: dpProto(k.proto), src: formatIp(k.saddr, family), dst: formatIp(k.daddr, family), sport: k.sport, dport: k.dport };
+  return {
+    family,
+    proto: dpProto(k.proto),
+    src: formatIp(k.saddr, family),
+    dst: formatIp(k.daddr, family),
+    sport: k.sport,
+    dport: k.dport,
+  };
 }
 
 /** The xlb_ct key bytes of a tuple. */
@@ -56,7 +64,10 @@ export function ctKeyBytes(t: DpTuple): Buffer {
 
 export function ctStateName(code: number, where: string): CtStateName {
   const s = CT_STATE[code];
-  if (s === undefined) throw new Error(`${where} has conntrack state ${code}, which enum xlb_ct_state (CT_STATE in src/schema/maps.ts) does not name: rebuild the objects or update the schema`);
+  if (s === undefined)
+    throw new Error(
+      `${where} has conntrack state ${code}, which enum xlb_ct_state (CT_STATE in src/schema/maps.ts) does not name: rebuild the objects or update the schema`,
+    );
   return s;
 }
 
@@ -77,7 +88,12 @@ export function toDpCtEntry(k: CtKey, e: CtEntry, time: TimeMap = asIs): DpCtEnt
     serviceId: e.svc_id,
     endpointSlot: e.ep_slot === NO_SLOT ? -1 : e.ep_slot,
     nat: { src: formatIp(e.nat_saddr, key.family), dst: formatIp(e.nat_daddr, key.family), sport: e.nat_sport, dport: e.nat_dport },
-    xlate: { saddr: (e.xlate & XLATE.saddr) !== 0, daddr: (e.xlate & XLATE.daddr) !== 0, sport: (e.xlate & XLATE.sport) !== 0, dport: (e.xlate & XLATE.dport) !== 0 },
+    xlate: {
+      saddr: (e.xlate & XLATE.saddr) !== 0,
+      daddr: (e.xlate & XLATE.daddr) !== 0,
+      sport: (e.xlate & XLATE.sport) !== 0,
+      dport: (e.xlate & XLATE.dport) !== 0,
+    },
     flags: ctFlagNames(e.flags),
     packets: Number(e.packets),
     bytes: Number(e.bytes),
@@ -88,7 +104,10 @@ export function toDpCtEntry(k: CtKey, e: CtEntry, time: TimeMap = asIs): DpCtEnt
 
 export function reasonName(code: number, where: string): ReasonName {
   const r = REASON[code];
-  if (r === undefined) throw new Error(`${where} has reason ${code}, which enum xlb_reason (REASON in src/schema/maps.ts) does not name: rebuild the objects or update the schema`);
+  if (r === undefined)
+    throw new Error(
+      `${where} has reason ${code}, which enum xlb_reason (REASON in src/schema/maps.ts) does not name: rebuild the objects or update the schema`,
+    );
   return r;
 }
 

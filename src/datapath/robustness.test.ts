@@ -12,17 +12,34 @@ const B1 = '198.18.1.11';
 const VIP6 = 'fd00::100:1';
 
 const samples: Record<string, Buffer> = {
-  'tcp4 SYN with options': buildFrame({ ip: { src: CLIENT, dst: VIP, options: [{ type: 1 }, { type: 1 }, { type: 1 }, { type: 0 }] }, tcp: { sport: 40000, dport: 80, flags: 'S', options: [{ kind: 'mss', value: 1460 }] } }),
+  'tcp4 SYN with options': buildFrame({
+    ip: { src: CLIENT, dst: VIP, options: [{ type: 1 }, { type: 1 }, { type: 1 }, { type: 0 }] },
+    tcp: { sport: 40000, dport: 80, flags: 'S', options: [{ kind: 'mss', value: 1460 }] },
+  }),
   'udp4 in VLAN': buildFrame({ vlan: 7, ip: { src: CLIENT, dst: VIP }, udp: { sport: 5, dport: 53 }, payload: 'abc' }),
-  'tcp6 with hop-by-hop': buildFrame({ ip: { src: 'fd00::10', dst: VIP6, extensions: [{ type: 'hop-by-hop' }] }, tcp: { sport: 1, dport: 443, flags: 'S' } }),
+  'tcp6 with hop-by-hop': buildFrame({
+    ip: { src: 'fd00::10', dst: VIP6, extensions: [{ type: 'hop-by-hop' }] },
+    tcp: { sport: 1, dport: 443, flags: 'S' },
+  }),
   'icmp4 frag-needed': buildFrame({
     ip: { src: '198.18.1.254', dst: CLIENT },
-    icmp: { type: 'dest-unreachable', code: 'frag-needed', mtu: 1400, inner: { ip: { src: CLIENT, dst: VIP }, tcp: { sport: 40000, dport: 80 } }, quoteLength: 28 },
+    icmp: {
+      type: 'dest-unreachable',
+      code: 'frag-needed',
+      mtu: 1400,
+      inner: { ip: { src: CLIENT, dst: VIP }, tcp: { sport: 40000, dport: 80 } },
+      quoteLength: 28,
+    },
   }),
 };
 
 /** Ethernet (+ VLAN) + the fixed IP header: shorter skb test inputs are refused by the kernel. */
-const L3_MIN: Record<string, number> = { 'tcp4 SYN with options': 34, 'udp4 in VLAN': 38, 'tcp6 with hop-by-hop': 54, 'icmp4 frag-needed': 34 };
+const L3_MIN: Record<string, number> = {
+  'tcp4 SYN with options': 34,
+  'udp4 in VLAN': 38,
+  'tcp6 with hop-by-hop': 54,
+  'icmp4 frag-needed': 34,
+};
 
 function sumReasons(r: Record<string, bigint>): bigint {
   return Object.values(r).reduce((a, b) => a + b, 0n);

@@ -157,7 +157,10 @@ for (const hook of HOOKS) {
       h.service({ id: 1, vip: VIP, port: 80, algo: 'rr', endpoints: backends(2) });
       setPolicer(h.dp, 1, 1, 2); // 1 packet/s, burst 2
       h.reasonDelta();
-      const verdicts = Array.from({ length: 6 }, (_, i) => h.run(buildFrame({ ip: { src: '198.18.0.10', dst: VIP }, tcp: { sport: 10000 + i, dport: 80, flags: 'S' } })).verdict);
+      const verdicts = Array.from(
+        { length: 6 },
+        (_, i) => h.run(buildFrame({ ip: { src: '198.18.0.10', dst: VIP }, tcp: { sport: 10000 + i, dport: 80, flags: 'S' } })).verdict,
+      );
       t.deepEqual(verdicts, ['pass', 'pass', 'pass', 'drop', 'drop', 'drop']);
       t.deepEqual(h.reasonDelta(), { new_flow: 3, drop_policed: 3 });
       h.advance(2);

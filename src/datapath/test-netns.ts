@@ -52,7 +52,12 @@ export function routedTrio(prefix: string): RoutedTrio {
       for (const n of Object.values(ns)) await execa('ip', ['netns', 'add', n]);
       await ip(ns.c, 'link', 'add', 'c0', 'type', 'veth', 'peer', 'name', 'l0', 'netns', ns.l);
       await ip(ns.l, 'link', 'add', 'l1', 'type', 'veth', 'peer', 'name', 'b0', 'netns', ns.b);
-      for (const [n, dev, addr] of [[ns.c, 'c0', '198.18.0.10/24'], [ns.l, 'l0', '198.18.0.1/24'], [ns.l, 'l1', '198.18.1.1/24'], [ns.b, 'b0', '198.18.1.11/24']] as const) {
+      for (const [n, dev, addr] of [
+        [ns.c, 'c0', '198.18.0.10/24'],
+        [ns.l, 'l0', '198.18.0.1/24'],
+        [ns.l, 'l1', '198.18.1.1/24'],
+        [ns.b, 'b0', '198.18.1.11/24'],
+      ] as const) {
         await ip(n, 'addr', 'add', addr, 'dev', dev);
         await ip(n, 'link', 'set', dev, 'up');
         await ip(n, 'link', 'set', 'lo', 'up');

@@ -106,7 +106,10 @@ export function openHarness(hook: Hook, opts: Partial<LoadOptions> = {}): Harnes
       const s = addr16(k.src);
       const d = addr16(k.dst);
       const proto = k.proto === 'tcp' ? 6 : k.proto === 'udp' ? 17 : s.family === 4 ? 1 : 58;
-      return lookupFlow(dp, ctKey.decode(ctKey.encode({ saddr: s.addr, daddr: d.addr, sport: k.sport, dport: k.dport, proto, family: s.family })));
+      return lookupFlow(
+        dp,
+        ctKey.decode(ctKey.encode({ saddr: s.addr, daddr: d.addr, sport: k.sport, dport: k.dport, proto, family: s.family })),
+      );
     },
     service(s: SimpleService): void {
       const gen = s.gen ?? 0;

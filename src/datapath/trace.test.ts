@@ -15,7 +15,15 @@ for (const hook of HOOKS) {
     const events: TraceEvent[] = [];
     const rb = new RingBuffer(h.dp.maps.trace, (b) => events.push(traceEvent.decode(b)));
     try {
-      h.service({ id: 3, vip: VIP, port: 80, endpoints: [{ ip: '198.18.1.11', port: 80 }, { ip: '198.18.1.12', port: 80 }] });
+      h.service({
+        id: 3,
+        vip: VIP,
+        port: 80,
+        endpoints: [
+          { ip: '198.18.1.11', port: 80 },
+          { ip: '198.18.1.12', port: 80 },
+        ],
+      });
       const syn = (sport: number): Buffer => buildFrame({ ip: { src: '198.18.0.10', dst: VIP }, tcp: { sport, dport: 80, flags: 'S' } });
       h.run(syn(1));
       rb.consume();

@@ -29,7 +29,9 @@ interface IpLink {
 }
 
 function links(prefix: string[], r: Run, dev?: string): IpLink[] {
-  return JSON.parse(r(prefix[0] as string, [...prefix.slice(1), 'ip', '-j', '-d', 'link', 'show', ...(dev !== undefined ? ['dev', dev] : [])])) as IpLink[];
+  return JSON.parse(
+    r(prefix[0] as string, [...prefix.slice(1), 'ip', '-j', '-d', 'link', 'show', ...(dev !== undefined ? ['dev', dev] : [])]),
+  ) as IpLink[];
 }
 
 /**
@@ -50,11 +52,13 @@ export function vethPeerState(iface: string, r: Run = run, nsPath?: string): Vet
   if (self.link_netnsid !== undefined) {
     const ids = JSON.parse(at('ip', ['-j', 'netns', 'list-id']) || '[]') as { nsid: number; name?: string }[];
     peerNetns = ids.find((x) => x.nsid === self.link_netnsid)?.name;
-    if (peerNetns === undefined) throw new Error(`the peer of ${iface} is in namespace id ${self.link_netnsid}, which has no name under /run/netns`);
+    if (peerNetns === undefined)
+      throw new Error(`the peer of ${iface} is in namespace id ${self.link_netnsid}, which has no name under /run/netns`);
     prefix = ['nsenter', `--net=/run/netns/${peerNetns}`];
   }
   const peer = links(prefix, r).find((l) => l.ifindex === peerIndex);
-  if (peer === undefined) throw new Error(`no interface with index ${peerIndex} (the peer of ${iface})${peerNetns !== undefined ? ` in ${peerNetns}` : ''}`);
+  if (peer === undefined)
+    throw new Error(`no interface with index ${peerIndex} (the peer of ${iface})${peerNetns !== undefined ? ` in ${peerNetns}` : ''}`);
   const k = r(prefix[0] as string, [...prefix.slice(1), 'ethtool', '-k', peer.ifname]);
   const gro = /^generic-receive-offload:\s*on/m.test(k);
   const out: VethPeerState = { iface, peer: peer.ifname, gro, xdp: peer.xdp !== undefined };

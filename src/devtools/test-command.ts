@@ -6,6 +6,7 @@
 //   build:js     tsc to dist/ (what the `xlb` launcher runs), with source maps
 //   typecheck    tsc --noEmit (errors as file(line,col))
 //   lint         eslint
+//   format       prettier --check (.prettierrc.json; `npx prettier --write .` fixes it)
 //   boundaries   dependency-cruiser: the import rules of .dependency-cruiser.cjs
 //   unit         ava on *.test.ts (TAP, each test counted); with --coverage under c8, which
 //                reports line/branch coverage and writes reports/coverage/index.html
@@ -76,7 +77,7 @@ function banner(step: string): void {
   process.stdout.write(`\n=== ${step} ===\n`);
 }
 
-const STEPS = ['build', 'typecheck', 'lint', 'boundaries', 'unit', 'scenarios', 'vm'] as const;
+const STEPS = ['build', 'typecheck', 'lint', 'format', 'boundaries', 'unit', 'scenarios', 'vm'] as const;
 type Step = (typeof STEPS)[number];
 
 interface Opts {
@@ -111,8 +112,19 @@ async function run(o: Opts): Promise<number> {
   }
   if (want('typecheck')) await single('typecheck', path.join(BIN, 'tsc'), ['--noEmit', '--pretty', 'false', '-p', 'tsconfig.json']);
   if (want('lint')) await single('lint', path.join(BIN, 'eslint'), ['--max-warnings', '0', '.']);
+  if (want('format')) await single('format', path.join(BIN, 'prettier'), ['--check', '--log-level', 'warn', '**/*.{ts,js,cjs,mjs,json}']);
   // Known violations (the baseline file) are listed, new ones fail the step.
-  if (want('boundaries')) await single('boundaries', path.join(BIN, 'depcruise'), ['-c', '.dependency-cruiser.cjs', '--ignore-known', '.dependency-cruiser-known-violations.json', 'src', 'lab', 'bench', 'scenarios']);
+  if (want('boundaries'))
+    await single('boundaries', path.join(BIN, 'depcruise'), [
+      '-c',
+      '.dependency-cruiser.cjs',
+      '--ignore-known',
+      '.dependency-cruiser-known-violations.json',
+      'src',
+      'lab',
+      'bench',
+      'scenarios',
+    ]);
 
   if (want('unit')) {
     banner(o.coverage === true ? 'unit (ava under c8)' : 'unit (ava)');
@@ -120,7 +132,22 @@ async function run(o: Opts): Promise<number> {
     const coverageDir = path.join(ROOT, 'reports', 'coverage');
     const r =
       o.coverage === true
-        ? await exec(path.join(BIN, 'c8'), ['--reporter', 'text-summary', '--reporter', 'html', '--report-dir', coverageDir, '--exclude', '**/*.test.ts', '--exclude', 'node_modules/**', '--exclude', 'dist/**', path.join(BIN, 'ava'), '--tap'])
+        ? await exec(path.join(BIN, 'c8'), [
+            '--reporter',
+            'text-summary',
+            '--reporter',
+            'html',
+            '--report-dir',
+            coverageDir,
+            '--exclude',
+            '**/*.test.ts',
+            '--exclude',
+            'node_modules/**',
+            '--exclude',
+            'dist/**',
+            path.join(BIN, 'ava'),
+            '--tap',
+          ])
         : await exec(path.join(BIN, 'ava'), ['--tap']);
     if (o.coverage === true) process.stdout.write(`coverage report: ${path.relative(ROOT, coverageDir)}/index.html\n`);
     const tally = countTap(r.output);
@@ -159,7 +186,12 @@ async function run(o: Opts): Promise<number> {
   // datapath there and run one scenario on prog, so `xlb vm` and the old-kernel verifier cannot
   // rot (the full matrix is a separate command: docs/kernel-matrix.md). One counted check.
   if (want('vm')) {
-    const why = process.getuid?.() !== 0 ? 'needs root' : !existsSync('/usr/bin/qemu-system-x86_64') ? 'qemu-system-x86_64 missing (./xlb setup installs it)' : undefined;
+    const why =
+      process.getuid?.() !== 0
+        ? 'needs root'
+        : !existsSync('/usr/bin/qemu-system-x86_64')
+          ? 'qemu-system-x86_64 missing (./xlb setup installs it)'
+          : undefined;
     if (why !== undefined) {
       process.stdout.write(`\n=== vm smoke: skipped (${why}) ===\n`);
       results.push({ step: 'vm', ms: 0, passed: 0, failed: 0, skipped: 1 });
@@ -174,7 +206,9 @@ async function run(o: Opts): Promise<number> {
   );
   process.stdout.write('\n=== summary ===\n');
   for (const r of results) {
-    process.stdout.write(`${r.step.padEnd(12)} ${String(r.passed).padStart(4)} passed ${String(r.failed).padStart(3)} failed ${String(r.skipped).padStart(3)} skipped  ${(r.ms / 1000).toFixed(1)}s\n`);
+    process.stdout.write(
+      `${r.step.padEnd(12)} ${String(r.passed).padStart(4)} passed ${String(r.failed).padStart(3)} failed ${String(r.skipped).padStart(3)} skipped  ${(r.ms / 1000).toFixed(1)}s\n`,
+    );
   }
   const skippedPart = total.skipped > 0 ? `, ${total.skipped} skipped` : '';
   process.stdout.write(`${total.passed} passed, ${total.failed} failed${skippedPart}\n`);

@@ -6,7 +6,19 @@
 //   xlb vm ls | --list       what the cache holds, and how big it is
 //   xlb vm rm RELEASE…       remove kernels from the cache
 import { rmSync } from 'node:fs';
-import { act, CliError, command, InvalidArgumentError, integer, jsonOption, Option, printJson, reportError, runCommand, sub } from '../cli-kit.ts';
+import {
+  act,
+  CliError,
+  command,
+  InvalidArgumentError,
+  integer,
+  jsonOption,
+  Option,
+  printJson,
+  reportError,
+  runCommand,
+  sub,
+} from '../cli-kit.ts';
 import { cacheDir, formatBytes, listCached, resolveKernel } from './vm-kernel.ts';
 import { SMOKE_SCENARIO, VM_EXIT, smokeCommand, vmRun, withVmLock } from './vm.ts';
 
@@ -42,7 +54,9 @@ function ls(json: boolean): number {
   }
   const w = Math.max(...ks.map((k) => k.release.length));
   for (const k of ks) {
-    console.log(`${k.release.padEnd(w)}  ${formatBytes(k.bytes).padStart(9)}  ${k.boots.padEnd(7)}  ${String(k.modules.length).padStart(2)} modules  ${k.source}`);
+    console.log(
+      `${k.release.padEnd(w)}  ${formatBytes(k.bytes).padStart(9)}  ${k.boots.padEnd(7)}  ${String(k.modules.length).padStart(2)} modules  ${k.source}`,
+    );
   }
   console.log(`total ${formatBytes(ks.reduce((a, k) => a + k.bytes, 0))} in ${cacheDir()}`);
   return 0;
@@ -51,7 +65,10 @@ function ls(json: boolean): number {
 export async function main(argv: string[]): Promise<number> {
   // `xlb vm --list` is `xlb vm ls` (an older spelling).
   const args = argv[0] === '--list' ? ['ls', ...argv.slice(1)] : argv;
-  const vm = command('vm', `Runs commands under another Linux kernel in qemu, and manages the kernel cache (${cacheDir()}, XLB_VM_CACHE). One VM at a time on this machine (a lock in the cache).`).enablePositionalOptions();
+  const vm = command(
+    'vm',
+    `Runs commands under another Linux kernel in qemu, and manages the kernel cache (${cacheDir()}, XLB_VM_CACHE). One VM at a time on this machine (a lock in the cache).`,
+  ).enablePositionalOptions();
   const run = sub(
     vm,
     'run',
@@ -70,7 +87,16 @@ export async function main(argv: string[]): Promise<number> {
     const o = run.opts<RunOpts>();
     try {
       const words = run.processedArgs[0] as string[];
-      const r = await vmRun({ kernel: o.kernel, command: words[0] === '--' ? words.slice(1) : words, cpus: o.cpus, memMiB: o.mem, timeoutS: o.timeout, accel: o.accel, log: o.log, verbose: o.quiet !== true });
+      const r = await vmRun({
+        kernel: o.kernel,
+        command: words[0] === '--' ? words.slice(1) : words,
+        cpus: o.cpus,
+        memMiB: o.mem,
+        timeoutS: o.timeout,
+        accel: o.accel,
+        log: o.log,
+        verbose: o.quiet !== true,
+      });
       return r.exitCode;
     } catch (e) {
       // Not CMD's exit code: the run could not start (a kernel fetch failed, no qemu).
@@ -78,7 +104,11 @@ export async function main(argv: string[]): Promise<number> {
       return VM_EXIT.failure;
     }
   });
-  const smoke = sub(vm, 'smoke', `The short smoke: boots SPEC (default 6.12), loads the datapath (src/devtools/vm-smoke.ts) and runs ${SMOKE_SCENARIO} on prog (tc).`)
+  const smoke = sub(
+    vm,
+    'smoke',
+    `The short smoke: boots SPEC (default 6.12), loads the datapath (src/devtools/vm-smoke.ts) and runs ${SMOKE_SCENARIO} on prog (tc).`,
+  )
     .option('-k, --kernel <spec>', 'the kernel', '6.12')
     .addOption(new Option('--timeout <s>', 'seconds, boot included').argParser(integer(1)).default(900))
     .option('-q, --quiet', 'no progress lines');
@@ -87,14 +117,20 @@ export async function main(argv: string[]): Promise<number> {
     const r = await vmRun({ kernel: o.kernel, command: smokeCommand(), timeoutS: o.timeout, verbose: o.quiet !== true });
     return r.exitCode;
   });
-  const fetch = sub(vm, 'fetch', `Fetches and builds kernels into the cache without booting them. ${SPEC_HELP}`).argument('<spec...>', 'the kernels (e.g. 6.1 6.12)');
+  const fetch = sub(vm, 'fetch', `Fetches and builds kernels into the cache without booting them. ${SPEC_HELP}`).argument(
+    '<spec...>',
+    'the kernels (e.g. 6.1 6.12)',
+  );
   act(fetch, async () => {
-    await withVmLock(async () => {
-      for (const spec of fetch.processedArgs[0] as string[]) {
-        const k = await resolveKernel(spec);
-        console.log(`${k.release}: ${formatBytes(k.bytes)} in ${k.dir}`);
-      }
-    }, { verbose: true });
+    await withVmLock(
+      async () => {
+        for (const spec of fetch.processedArgs[0] as string[]) {
+          const k = await resolveKernel(spec);
+          console.log(`${k.release}: ${formatBytes(k.bytes)} in ${k.dir}`);
+        }
+      },
+      { verbose: true },
+    );
     return 0;
   });
   const lsCmd = sub(vm, 'ls', 'Lists the cached kernels and their size.').addOption(jsonOption());

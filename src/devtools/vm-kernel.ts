@@ -26,9 +26,22 @@ export function cacheDir(): string {
  * nftables (15 modules with its dependencies) is left out until the lab uses it.
  */
 export const GUEST_MODULES = [
-  'virtio', 'virtio_ring', 'virtio_pci', 'virtio_console', 'virtio_rng',
-  'netfs', '9pnet', '9pnet_virtio', '9p', 'overlay',
-  'veth', 'bridge', 'dummy', 'sch_ingress', 'cls_bpf', 'act_bpf',
+  'virtio',
+  'virtio_ring',
+  'virtio_pci',
+  'virtio_console',
+  'virtio_rng',
+  'netfs',
+  '9pnet',
+  '9pnet_virtio',
+  '9p',
+  'overlay',
+  'veth',
+  'bridge',
+  'dummy',
+  'sch_ingress',
+  'cls_bpf',
+  'act_bpf',
 ];
 
 export interface KernelEntry {
@@ -140,11 +153,13 @@ export async function pvhVmlinux(bzImage: string): Promise<Buffer | undefined> {
   const start = (setupSects + 1) * 512 + buf.readUInt32LE(0x248);
   const payload = buf.subarray(start, start + buf.readUInt32LE(0x24c));
   const magic = payload.subarray(0, 6);
-  const tool =
-    magic.equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00])) ? ['xz', '-dc', '--single-stream']
-    : magic.subarray(0, 4).equals(Buffer.from([0x28, 0xb5, 0x2f, 0xfd])) ? ['zstd', '-dcq']
-    : magic.subarray(0, 2).equals(Buffer.from([0x1f, 0x8b])) ? ['gzip', '-dcq']
-    : undefined;
+  const tool = magic.equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))
+    ? ['xz', '-dc', '--single-stream']
+    : magic.subarray(0, 4).equals(Buffer.from([0x28, 0xb5, 0x2f, 0xfd]))
+      ? ['zstd', '-dcq']
+      : magic.subarray(0, 2).equals(Buffer.from([0x1f, 0x8b]))
+        ? ['gzip', '-dcq']
+        : undefined;
   if (tool === undefined) return undefined;
   // Exit code ignored: the payload ends with the uncompressed size, which zstd and gzip call
   // trailing garbage after a complete stream. The result is checked instead.
@@ -162,7 +177,10 @@ export async function pvhVmlinux(bzImage: string): Promise<Buffer | undefined> {
 
 /** The module name of a file: basename without .ko[.xz|.zst|.gz], '-' read as '_'. */
 export function moduleName(file: string): string {
-  return path.basename(file).replace(/\.ko(\.(xz|zst|gz))?$/, '').replace(/-/g, '_');
+  return path
+    .basename(file)
+    .replace(/\.ko(\.(xz|zst|gz))?$/, '')
+    .replace(/-/g, '_');
 }
 
 /** key=value strings of an ELF64 module's .modinfo section. */
@@ -231,7 +249,9 @@ export async function planModules(modDir: string, wanted: string[]): Promise<Mod
     // Only modules named like the alias are read (crc32c -> crc32c_generic, crc32c_intel):
     // reading every module of a kernel for its aliases would take minutes on xz modules.
     // The generic C implementation first: it loads on any CPU the guest emulates.
-    const candidates = [...byName].filter(([n]) => n.startsWith(alias)).sort(([a], [b]) => Number(b.endsWith('_generic')) - Number(a.endsWith('_generic')));
+    const candidates = [...byName]
+      .filter(([n]) => n.startsWith(alias))
+      .sort(([a], [b]) => Number(b.endsWith('_generic')) - Number(a.endsWith('_generic')));
     for (const [n, f] of candidates) {
       if ((modinfo(await readModule(f)).get('alias') ?? []).includes(alias)) return n;
     }
@@ -294,7 +314,21 @@ export function cpioNewc(entries: CpioEntry[]): Buffer {
   for (const e of [...entries, { name: 'TRAILER!!!', mode: 0 }]) {
     const data = e.data ?? Buffer.alloc(0);
     const isDir = (e.mode & 0o170000) === 0o040000;
-    const f = [ino++, e.mode, 0, 0, isDir ? 2 : 1, 0, data.length, 0, 0, e.rdevMajor ?? 0, e.rdevMinor ?? 0, Buffer.byteLength(e.name) + 1, 0];
+    const f = [
+      ino++,
+      e.mode,
+      0,
+      0,
+      isDir ? 2 : 1,
+      0,
+      data.length,
+      0,
+      0,
+      e.rdevMajor ?? 0,
+      e.rdevMinor ?? 0,
+      Buffer.byteLength(e.name) + 1,
+      0,
+    ];
     push(Buffer.from(`070701${f.map((n) => n.toString(16).padStart(8, '0')).join('')}${e.name}\0`, 'latin1'));
     pad();
     push(data);
@@ -314,9 +348,16 @@ function initramfsKey(modules: string[]): string {
 }
 
 /** Builds <dir>/initramfs.cpio from a kernel's module tree; returns the plan's summary. */
-async function buildInitramfs(dir: string, release: string, modDir: string | undefined): Promise<Pick<KernelEntry, 'modules' | 'builtin' | 'absent' | 'initramfsKey'>> {
+async function buildInitramfs(
+  dir: string,
+  release: string,
+  modDir: string | undefined,
+): Promise<Pick<KernelEntry, 'modules' | 'builtin' | 'absent' | 'initramfsKey'>> {
   if (!existsSync(BUSYBOX)) throw new Error(`${BUSYBOX} is missing: install Debian's busybox-static (./xlb setup does)`);
-  const plan = modDir !== undefined && existsSync(modDir) ? await planModules(modDir, GUEST_MODULES) : { files: [], builtin: [], absent: [...GUEST_MODULES] };
+  const plan =
+    modDir !== undefined && existsSync(modDir)
+      ? await planModules(modDir, GUEST_MODULES)
+      : { files: [], builtin: [], absent: [...GUEST_MODULES] };
   const dirs = new Set<string>(['bin', 'dev', 'etc', 'proc', 'sys', 'lib', 'lib/modules', `lib/modules/${release}`]);
   for (const f of plan.files) {
     for (let d = path.dirname(f.rel); d !== '.'; d = path.dirname(d)) dirs.add(`lib/modules/${release}/${d}`);
@@ -330,7 +371,9 @@ async function buildInitramfs(dir: string, release: string, modDir: string | und
   // modules.dep for busybox modprobe (the kernel's request_module runs /sbin/modprobe of the initramfs).
   const depLines = plan.files.map((f) => {
     const deps = (modinfo(f.data).get('depends')?.[0] ?? '').split(',').filter(Boolean);
-    const depFiles = deps.map((d) => plan.files.find((x) => moduleName(x.rel) === d.replace(/-/g, '_'))?.rel).filter((x): x is string => x !== undefined);
+    const depFiles = deps
+      .map((d) => plan.files.find((x) => moduleName(x.rel) === d.replace(/-/g, '_'))?.rel)
+      .filter((x): x is string => x !== undefined);
     return `${f.rel}: ${depFiles.join(' ')}\n`;
   });
   entries.push({ name: `lib/modules/${release}/modules.dep`, mode: 0o100644, data: Buffer.from(depLines.join('')) });
@@ -345,7 +388,8 @@ async function buildInitramfs(dir: string, release: string, modDir: string | und
       writeFileSync(path.join(saved, f.rel), f.data);
     }
     mkdirSync(saved, { recursive: true });
-    if (existsSync(path.join(modDir, 'modules.builtin'))) copyFileSync(path.join(modDir, 'modules.builtin'), path.join(saved, 'modules.builtin'));
+    if (existsSync(path.join(modDir, 'modules.builtin')))
+      copyFileSync(path.join(modDir, 'modules.builtin'), path.join(saved, 'modules.builtin'));
   }
   const tmp = path.join(dir, `initramfs.cpio.tmp-${process.pid}`);
   writeFileSync(tmp, cpioNewc(entries));
@@ -453,13 +497,17 @@ export async function resolveKernel(spec: string, opts: { quiet?: boolean } = {}
   if (!/^[0-9]+\.[0-9]+([.+-][0-9A-Za-z.+~-]*)?$/.test(spec)) {
     throw new Error(`kernel SPEC '${spec}' is not a version (6.1, 6.12, 6.1.0-57-amd64), a .deb or a vmlinuz file`);
   }
-  const cached = listCached().filter((k) => releaseMatches(k.release, spec)).sort((a, b) => compareRelease(b.release, a.release))[0];
+  const cached = listCached()
+    .filter((k) => releaseMatches(k.release, spec))
+    .sort((a, b) => compareRelease(b.release, a.release))[0];
   if (cached !== undefined) return fresh(cached) ? cached : rebuild(cached);
   const names = await execa('apt-cache', ['pkgnames', 'linux-image-'], { reject: false });
   const candidates = debianPackagesFor(spec, names.stdout.split('\n'));
   const best = candidates[0];
   if (best === undefined) {
-    throw new Error(`no Debian package linux-image-${spec}*-amd64-unsigned in the apt lists: run 'apt-get update', or check 'apt-cache search linux-image-${spec}'`);
+    throw new Error(
+      `no Debian package linux-image-${spec}*-amd64-unsigned in the apt lists: run 'apt-get update', or check 'apt-cache search linux-image-${spec}'`,
+    );
   }
   return installApt(best.pkg, quiet);
 }
@@ -480,8 +528,14 @@ async function installVmlinuz(file: string, quiet: boolean): Promise<CachedKerne
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const boots = await placeKernel(file, dir);
-  const modDir = [path.join(path.dirname(file), '..', 'lib', 'modules', release), path.join('/lib/modules', release)].find((d) => existsSync(d));
-  if (modDir === undefined) say(quiet, `no lib/modules/${release} next to ${file}: the guest gets no modules (the kernel must have virtio, 9p and overlayfs built in)`);
+  const modDir = [path.join(path.dirname(file), '..', 'lib', 'modules', release), path.join('/lib/modules', release)].find((d) =>
+    existsSync(d),
+  );
+  if (modDir === undefined)
+    say(
+      quiet,
+      `no lib/modules/${release} next to ${file}: the guest gets no modules (the kernel must have virtio, 9p and overlayfs built in)`,
+    );
   const built = await buildInitramfs(dir, release, modDir);
   return writeEntry(dir, { release, source: `vmlinuz:${file}`, boots, ...built, builtAt: new Date().toISOString() });
 }

@@ -54,7 +54,16 @@ export function smokeHook(hook: Hook): SmokeResult {
     if (dst !== `${BACKEND}:8080`) errors.push(`destination ${dst}, expected ${BACKEND}:8080 (DNAT)`);
     if (problems.length > 0) errors.push(`checksums: ${JSON.stringify(problems)}`);
     if (reasons.new_flow !== 1) errors.push(`reasons ${JSON.stringify(reasons)}, expected new_flow: 1`);
-    return { kernel, hook, ok: errors.length === 0, loadMs, verdict: r.verdict, dst, reasons, ...(errors.length > 0 ? { error: errors.join('; ') } : {}) };
+    return {
+      kernel,
+      hook,
+      ok: errors.length === 0,
+      loadMs,
+      verdict: r.verdict,
+      dst,
+      reasons,
+      ...(errors.length > 0 ? { error: errors.join('; ') } : {}),
+    };
   } catch (e) {
     return { kernel, hook, ok: false, loadMs, error: e instanceof Error ? e.message : String(e) };
   } finally {

@@ -26,7 +26,10 @@ test('a version SPEC picks the newest plain amd64 unsigned package of that versi
     'linux-image-6.12.117+deb12-amd64-dbg',
     'linux-image-6.12-amd64',
   ];
-  t.deepEqual(debianPackagesFor('6.1', names).map((p) => p.release), ['6.1.0-57-amd64', '6.1.0-9-amd64']);
+  t.deepEqual(
+    debianPackagesFor('6.1', names).map((p) => p.release),
+    ['6.1.0-57-amd64', '6.1.0-9-amd64'],
+  );
   t.is(debianPackagesFor('6.12', names)[0]?.pkg, 'linux-image-6.12.117+deb12-amd64-unsigned');
   t.deepEqual(debianPackagesFor('5.10', names), []);
   t.true(releaseMatches('6.1.0-57-amd64', '6.1'));
@@ -48,8 +51,11 @@ test('KVM only when /dev/kvm is usable and the CPU has vmx or svm; TCG otherwise
 test('the run script quotes every argument for sh and cds into the project', async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'xlb-vm-test-'));
   try {
-    const args = ['it\'s', 'a b', '$HOME', '`x`', ''];
-    writeFileSync(path.join(dir, 'run.sh'), runScript(['printf', '<%s>', ...args], dir, { PATH: process.env.PATH ?? '/usr/bin:/bin', ODD: "x'y" }));
+    const args = ["it's", 'a b', '$HOME', '`x`', ''];
+    writeFileSync(
+      path.join(dir, 'run.sh'),
+      runScript(['printf', '<%s>', ...args], dir, { PATH: process.env.PATH ?? '/usr/bin:/bin', ODD: "x'y" }),
+    );
     const r = await execa('sh', [path.join(dir, 'run.sh')], { cwd: '/' });
     t.is(r.stdout, args.map((a) => `<${a}>`).join(''));
     t.is(shQuote('plain/path-1.2'), 'plain/path-1.2');
@@ -84,11 +90,15 @@ test('cpio newc: the archive cpio(1)-compatible tools read (checked with busybox
 // (XLB_VM_TESTS=1, the README's kernel-matrix command); `xlb test` runs the short smoke instead
 // (`xlb vm smoke`, one boot: its own counted step).
 const skipReason =
-  process.env.XLB_VM_TESTS !== '1' ? 'the VM boots run with XLB_VM_TESTS=1 (xlb test runs `xlb vm smoke` instead)'
-  : process.getuid?.() !== 0 ? 'needs root'
-  : !existsSync('/usr/bin/qemu-system-x86_64') ? 'qemu-system-x86_64 missing (./xlb setup installs qemu-system-x86)'
-  : !existsSync('/bin/busybox') ? 'busybox missing (./xlb setup installs busybox-static)'
-  : undefined;
+  process.env.XLB_VM_TESTS !== '1'
+    ? 'the VM boots run with XLB_VM_TESTS=1 (xlb test runs `xlb vm smoke` instead)'
+    : process.getuid?.() !== 0
+      ? 'needs root'
+      : !existsSync('/usr/bin/qemu-system-x86_64')
+        ? 'qemu-system-x86_64 missing (./xlb setup installs qemu-system-x86)'
+        : !existsSync('/bin/busybox')
+          ? 'busybox missing (./xlb setup installs busybox-static)'
+          : undefined;
 const boot = skipReason === undefined ? test.serial : test.skip;
 const tag = skipReason === undefined ? '' : ` [skipped: ${skipReason}]`;
 
@@ -106,13 +116,19 @@ async function run(opts: Omit<VmRunOptions, 'stdout' | 'stderr'>): Promise<VmRun
 boot(`6.1: uname -r, stdout and stderr apart, exit code 3 propagated, xlb doctor reports the guest kernel${tag}`, async (t) => {
   t.timeout(600_000);
   const r = await run({ kernel: '6.1', timeoutS: 400, command: ['sh', '-c', 'uname -r; echo to-stderr >&2; ./xlb doctor --json; exit 3'] });
-  t.log(`${r.kernel.release} ${r.accel.why}: boot to command ${((r.bootMs ?? NaN) / 1000).toFixed(1)} s, total ${(r.wallMs / 1000).toFixed(1)} s`);
+  t.log(
+    `${r.kernel.release} ${r.accel.why}: boot to command ${((r.bootMs ?? NaN) / 1000).toFixed(1)} s, total ${(r.wallMs / 1000).toFixed(1)} s`,
+  );
   t.true(r.completed, r.err);
   t.is(r.exitCode, 3);
   const [release = '', ...rest] = r.out.split('\n');
   t.regex(release, /^6\.1\.\d+-\d+-amd64$/);
   t.regex(r.err, /to-stderr/);
-  const doctor = JSON.parse(rest.join('\n')) as { checks: { name: string; status: string; detail: string }[]; backends: { backend: string; usable: boolean }[]; features: { kernel: string; have: Record<string, boolean> } };
+  const doctor = JSON.parse(rest.join('\n')) as {
+    checks: { name: string; status: string; detail: string }[];
+    backends: { backend: string; usable: boolean }[];
+    features: { kernel: string; have: Record<string, boolean> };
+  };
   const check = (n: string): { status: string; detail: string } | undefined => doctor.checks.find((c) => c.name === n);
   t.is(check('kernel')?.detail, release);
   t.is(check('btf')?.status, 'ok');
@@ -157,30 +173,46 @@ const KNOWN_VERIFIER_FAILURES: Record<string, string[]> = {
 };
 
 for (const kernel of ['6.1', '6.12']) {
-  boot(`${kernel}: the datapath (TC and XDP objects) loads with loadDatapath and DNATs one SYN under BPF_PROG_TEST_RUN; ${SMOKE_SCENARIO} on prog passes where the TC object loads${tag}`, async (t) => {
-    t.timeout(900_000);
-    const r = await run({ kernel, timeoutS: 800, command: smokeCommand() });
-    t.log(`${r.kernel.release}: boot to command ${((r.bootMs ?? NaN) / 1000).toFixed(1)} s, total ${(r.wallMs / 1000).toFixed(1)} s`);
-    t.true(r.completed, `${r.failure ?? ''}\n${r.err}`);
-    const results = r.out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as SmokeResult);
-    t.deepEqual(results.map((x) => x.hook), ['tc', 'xdp'], r.err);
-    const known = KNOWN_VERIFIER_FAILURES[kernel] ?? [];
-    for (const x of results) {
-      t.true(releaseMatches(x.kernel, kernel));
-      if (known.includes(x.hook)) {
-        t.false(x.ok, `${kernel} ${x.hook} loads now: remove it from KNOWN_VERIFIER_FAILURES and docs/kernel-matrix.md`);
-        t.true((x.verifierLog?.length ?? 0) > 0, `${kernel} ${x.hook} failed without a verifier log: ${x.error ?? ''}`);
-        t.log(`known failure ${kernel} ${x.hook}: ${(x.error ?? '').slice(0, 160)}`);
-      } else {
-        t.true(x.ok, `${kernel} ${x.hook}: ${x.error ?? ''}\n${(x.verifierLog ?? []).join('\n')}`);
-        t.is(x.dst, '198.18.1.11:8080');
+  boot(
+    `${kernel}: the datapath (TC and XDP objects) loads with loadDatapath and DNATs one SYN under BPF_PROG_TEST_RUN; ${SMOKE_SCENARIO} on prog passes where the TC object loads${tag}`,
+    async (t) => {
+      t.timeout(900_000);
+      const r = await run({ kernel, timeoutS: 800, command: smokeCommand() });
+      t.log(`${r.kernel.release}: boot to command ${((r.bootMs ?? NaN) / 1000).toFixed(1)} s, total ${(r.wallMs / 1000).toFixed(1)} s`);
+      t.true(r.completed, `${r.failure ?? ''}\n${r.err}`);
+      const results = r.out
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as SmokeResult);
+      t.deepEqual(
+        results.map((x) => x.hook),
+        ['tc', 'xdp'],
+        r.err,
+      );
+      const known = KNOWN_VERIFIER_FAILURES[kernel] ?? [];
+      for (const x of results) {
+        t.true(releaseMatches(x.kernel, kernel));
+        if (known.includes(x.hook)) {
+          t.false(x.ok, `${kernel} ${x.hook} loads now: remove it from KNOWN_VERIFIER_FAILURES and docs/kernel-matrix.md`);
+          t.true((x.verifierLog?.length ?? 0) > 0, `${kernel} ${x.hook} failed without a verifier log: ${x.error ?? ''}`);
+          t.log(`known failure ${kernel} ${x.hook}: ${(x.error ?? '').slice(0, 160)}`);
+        } else {
+          t.true(x.ok, `${kernel} ${x.hook}: ${x.error ?? ''}\n${(x.verifierLog ?? []).join('\n')}`);
+          t.is(x.dst, '198.18.1.11:8080');
+        }
       }
-    }
-    // The scenario runs on the TC hook: it can pass only where the TC object loads.
-    const scenarioLine = new RegExp(`^(ok|not ok) \\d+ - ${SMOKE_SCENARIO.replace(/^scenarios\//, '').replace(/\.ts$/, '')} \\[prog tc\\]`, 'm').exec(r.out);
-    t.truthy(scenarioLine, `no TAP line for the scenario in:\n${r.out.slice(-2000)}\n${r.err.slice(-2000)}`);
-    t.is(scenarioLine?.[1], known.includes('tc') ? 'not ok' : 'ok', r.out.slice(-3000));
-    t.regex(r.out, new RegExp(`smoke: datapath exit ${known.length > 0 ? 1 : 0}, scenario exit ${known.includes('tc') ? '[1-9]\\d*' : 0}`));
-    t.is(r.exitCode, known.length > 0 ? 1 : 0);
-  });
+      // The scenario runs on the TC hook: it can pass only where the TC object loads.
+      const scenarioLine = new RegExp(
+        `^(ok|not ok) \\d+ - ${SMOKE_SCENARIO.replace(/^scenarios\//, '').replace(/\.ts$/, '')} \\[prog tc\\]`,
+        'm',
+      ).exec(r.out);
+      t.truthy(scenarioLine, `no TAP line for the scenario in:\n${r.out.slice(-2000)}\n${r.err.slice(-2000)}`);
+      t.is(scenarioLine?.[1], known.includes('tc') ? 'not ok' : 'ok', r.out.slice(-3000));
+      t.regex(
+        r.out,
+        new RegExp(`smoke: datapath exit ${known.length > 0 ? 1 : 0}, scenario exit ${known.includes('tc') ? '[1-9]\\d*' : 0}`),
+      );
+      t.is(r.exitCode, known.length > 0 ? 1 : 0);
+    },
+  );
 }

@@ -9,7 +9,19 @@
 // scripts/vm/init.sh): a guest that dies, panics or hangs (killed at --timeout) leaves no
 // "exit N" and is a failure with the console's tail, never a silent pass.
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, accessSync, constants } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  accessSync,
+  constants,
+} from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import type { Writable } from 'node:stream';
@@ -97,7 +109,10 @@ export function shQuote(s: string): string {
 export function logTail(file: string, lines = 40): string {
   if (!existsSync(file)) return `(no console log at ${file})`;
   const text = readFileSync(file, 'utf8').replace(/\r/g, '');
-  return text.split('\n').slice(-lines - 1).join('\n');
+  return text
+    .split('\n')
+    .slice(-lines - 1)
+    .join('\n');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -160,7 +175,15 @@ function pruneLogs(dir: string, keep = 20): void {
   for (const { f } of logs.slice(keep)) rmSync(path.join(dir, f), { force: true });
 }
 
-export function qemuArgs(o: { kernel: CachedKernel; accel: Accel; cpus: number; memMiB: number; log: string; project: string; runDir: string }): string[] {
+export function qemuArgs(o: {
+  kernel: CachedKernel;
+  accel: Accel;
+  cpus: number;
+  memMiB: number;
+  log: string;
+  project: string;
+  runDir: string;
+}): string[] {
   const share = (id: string, p: string, tag: string, ro: boolean): string[] => [
     '-fsdev',
     `local,id=${id},path=${p},security_model=none,multidevs=remap${ro ? ',readonly=on' : ''}`,
@@ -170,28 +193,48 @@ export function qemuArgs(o: { kernel: CachedKernel; accel: Accel; cpus: number; 
   // panic=-1: reboot at once on a panic, which -no-reboot turns into qemu's exit.
   const append = ['console=ttyS0', 'panic=-1', 'mitigations=off', 'no_timer_check', 'tsc=reliable', 'random.trust_cpu=on', 'loglevel=6'];
   return [
-    '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
-    '-machine', 'q35',
+    '-nodefaults',
+    '-no-user-config',
+    '-display',
+    'none',
+    '-no-reboot',
+    '-machine',
+    'q35',
     // tb-size: a 256 MiB translation cache instead of TCG's default 1 GiB (shared machine).
-    '-accel', o.accel === 'kvm' ? 'kvm' : `tcg,tb-size=256${o.cpus > 1 ? ',thread=multi' : ''}`,
-    '-cpu', o.accel === 'kvm' ? 'host' : 'max',
-    '-smp', String(o.cpus),
-    '-m', String(o.memMiB),
-    '-kernel', o.kernel.kernel,
-    '-initrd', o.kernel.initramfs,
-    '-append', append.join(' '),
-    '-chardev', `file,id=con,path=${o.log}`,
-    '-serial', 'chardev:con',
+    '-accel',
+    o.accel === 'kvm' ? 'kvm' : `tcg,tb-size=256${o.cpus > 1 ? ',thread=multi' : ''}`,
+    '-cpu',
+    o.accel === 'kvm' ? 'host' : 'max',
+    '-smp',
+    String(o.cpus),
+    '-m',
+    String(o.memMiB),
+    '-kernel',
+    o.kernel.kernel,
+    '-initrd',
+    o.kernel.initramfs,
+    '-append',
+    append.join(' '),
+    '-chardev',
+    `file,id=con,path=${o.log}`,
+    '-serial',
+    'chardev:con',
     ...share('root', '/', 'xlbroot', true),
     ...share('proj', o.project, 'xlbproj', false),
     ...share('run', o.runDir, 'xlbrun', false),
-    '-device', 'virtio-serial-pci',
+    '-device',
+    'virtio-serial-pci',
     // fds 3 and 4 of qemu are connected sockets to this process (node's extra stdio pipes).
-    '-chardev', 'socket,id=out,fd=3,server=off',
-    '-device', 'virtserialport,chardev=out,name=xlb.stdout',
-    '-chardev', 'socket,id=err,fd=4,server=off',
-    '-device', 'virtserialport,chardev=err,name=xlb.stderr',
-    '-device', 'virtio-rng-pci',
+    '-chardev',
+    'socket,id=out,fd=3,server=off',
+    '-device',
+    'virtserialport,chardev=out,name=xlb.stdout',
+    '-chardev',
+    'socket,id=err,fd=4,server=off',
+    '-device',
+    'virtserialport,chardev=err,name=xlb.stderr',
+    '-device',
+    'virtio-rng-pci',
   ];
 }
 
@@ -216,117 +259,125 @@ export async function vmRun(opts: VmRunOptions): Promise<VmRunResult> {
   const memMiB = opts.memMiB ?? 1024;
   const timeoutS = opts.timeoutS ?? 600;
   const project = path.resolve(opts.project ?? PROJECT_ROOT);
-  if (!/^[A-Za-z0-9_@%+=:,./-]+$/.test(project)) throw new Error(`project folder ${project}: only plain path characters can be shared (qemu's -fsdev option syntax)`);
+  if (!/^[A-Za-z0-9_@%+=:,./-]+$/.test(project))
+    throw new Error(`project folder ${project}: only plain path characters can be shared (qemu's -fsdev option syntax)`);
   const qemu = '/usr/bin/qemu-system-x86_64';
   if (!existsSync(qemu)) throw new Error(`${qemu} is missing: install Debian's qemu-system-x86 (./xlb setup does)`);
   const accel = chooseAccel(opts.accel ?? 'auto');
 
-  return withVmLock(async () => {
-    const kernel = await resolveKernel(opts.kernel, { quiet: !verbose });
-    const id = `${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${randomBytes(3).toString('hex')}`;
-    const logDir = path.join(cacheDir(), 'logs');
-    mkdirSync(logDir, { recursive: true });
-    const log = opts.log !== undefined ? path.resolve(opts.log) : path.join(logDir, `${id}-${kernel.release}.log`);
-    const runDir = path.join(cacheDir(), 'runs', id);
-    mkdirSync(runDir, { recursive: true });
-    const env: Record<string, string> = {
-      PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-      HOME: '/root',
-      LANG: process.env.LANG ?? 'C.UTF-8',
-      XLB_VM: '1',
-      XLB_VM_KERNEL: kernel.release,
-      // Timeouts that wait on real processes (lab/slow.ts) scale by this: TCG runs node and
-      // tcpdump 10-50× slower than the host (measured: tcpdump's start > the lab's 10 s).
-      XLB_SLOW_FACTOR: process.env.XLB_SLOW_FACTOR ?? (accel.accel === 'tcg' ? String(TCG_SLOW_FACTOR) : '1'),
-      ...opts.env,
-    };
-    // The node running this process is on the shared root: the guest finds it first on PATH.
-    env.PATH = `${path.dirname(process.execPath)}:${env.PATH}`;
-    writeFileSync(path.join(runDir, 'vm.env'), `XLB_VM_PROJECT=${shQuote(project)}\n`);
-    writeFileSync(path.join(runDir, 'run.sh'), runScript(opts.command, project, env));
-    say(`${kernel.release}, ${accel.why}, ${cpus} CPU, ${memMiB} MiB, timeout ${timeoutS} s; console: ${log}`);
+  return withVmLock(
+    async () => {
+      const kernel = await resolveKernel(opts.kernel, { quiet: !verbose });
+      const id = `${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${randomBytes(3).toString('hex')}`;
+      const logDir = path.join(cacheDir(), 'logs');
+      mkdirSync(logDir, { recursive: true });
+      const log = opts.log !== undefined ? path.resolve(opts.log) : path.join(logDir, `${id}-${kernel.release}.log`);
+      const runDir = path.join(cacheDir(), 'runs', id);
+      mkdirSync(runDir, { recursive: true });
+      const env: Record<string, string> = {
+        PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+        HOME: '/root',
+        LANG: process.env.LANG ?? 'C.UTF-8',
+        XLB_VM: '1',
+        XLB_VM_KERNEL: kernel.release,
+        // Timeouts that wait on real processes (lab/slow.ts) scale by this: TCG runs node and
+        // tcpdump 10-50× slower than the host (measured: tcpdump's start > the lab's 10 s).
+        XLB_SLOW_FACTOR: process.env.XLB_SLOW_FACTOR ?? (accel.accel === 'tcg' ? String(TCG_SLOW_FACTOR) : '1'),
+        ...opts.env,
+      };
+      // The node running this process is on the shared root: the guest finds it first on PATH.
+      env.PATH = `${path.dirname(process.execPath)}:${env.PATH}`;
+      writeFileSync(path.join(runDir, 'vm.env'), `XLB_VM_PROJECT=${shQuote(project)}\n`);
+      writeFileSync(path.join(runDir, 'run.sh'), runScript(opts.command, project, env));
+      say(`${kernel.release}, ${accel.why}, ${cpus} CPU, ${memMiB} MiB, timeout ${timeoutS} s; console: ${log}`);
 
-    const stdout = opts.stdout ?? process.stdout;
-    const stderr = opts.stderr ?? process.stderr;
-    const t0 = Date.now();
-    const child = spawn(qemu, qemuArgs({ kernel, accel: accel.accel, cpus, memMiB, log, project, runDir }), {
-      stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
-    });
-    const qemuOut: Buffer[] = [];
-    child.stdout?.on('data', (b: Buffer) => qemuOut.push(b));
-    child.stderr?.on('data', (b: Buffer) => qemuOut.push(b));
-    const fd3 = child.stdio[3];
-    const fd4 = child.stdio[4];
-    fd3?.on('data', (b: Buffer) => stdout.write(b));
-    fd4?.on('data', (b: Buffer) => stderr.write(b));
-    const drained = Promise.all(
-      [fd3, fd4].map((s) => new Promise<void>((resolve) => (s === null || s === undefined ? resolve() : s.on('close', () => resolve())))),
-    );
-    let timedOut = false;
-    let interrupted: string | undefined;
-    const kill = (): void => {
-      child.kill('SIGTERM');
-      setTimeout(() => child.kill('SIGKILL'), 3000).unref();
-    };
-    const timer = setTimeout(() => {
-      timedOut = true;
-      kill();
-    }, timeoutS * 1000);
-    const onSignal = (sig: NodeJS.Signals): void => {
-      interrupted = sig;
-      kill();
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-    let exit: { code: number | null; signal: NodeJS.Signals | null };
-    try {
-      exit = await new Promise((resolve, reject) => {
-        child.on('error', reject);
-        child.on('exit', (code, signal) => resolve({ code, signal }));
+      const stdout = opts.stdout ?? process.stdout;
+      const stderr = opts.stderr ?? process.stderr;
+      const t0 = Date.now();
+      const child = spawn(qemu, qemuArgs({ kernel, accel: accel.accel, cpus, memMiB, log, project, runDir }), {
+        stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
       });
-      await drained;
-    } catch (e) {
+      const qemuOut: Buffer[] = [];
+      child.stdout?.on('data', (b: Buffer) => qemuOut.push(b));
+      child.stderr?.on('data', (b: Buffer) => qemuOut.push(b));
+      const fd3 = child.stdio[3];
+      const fd4 = child.stdio[4];
+      fd3?.on('data', (b: Buffer) => stdout.write(b));
+      fd4?.on('data', (b: Buffer) => stderr.write(b));
+      const drained = Promise.all(
+        [fd3, fd4].map((s) => new Promise<void>((resolve) => (s === null || s === undefined ? resolve() : s.on('close', () => resolve())))),
+      );
+      let timedOut = false;
+      let interrupted: string | undefined;
+      const kill = (): void => {
+        child.kill('SIGTERM');
+        setTimeout(() => child.kill('SIGKILL'), 3000).unref();
+      };
+      const timer = setTimeout(() => {
+        timedOut = true;
+        kill();
+      }, timeoutS * 1000);
+      const onSignal = (sig: NodeJS.Signals): void => {
+        interrupted = sig;
+        kill();
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      let exit: { code: number | null; signal: NodeJS.Signals | null };
+      try {
+        exit = await new Promise((resolve, reject) => {
+          child.on('error', reject);
+          child.on('exit', (code, signal) => resolve({ code, signal }));
+        });
+        await drained;
+      } catch (e) {
+        rmSync(runDir, { recursive: true, force: true });
+        throw new Error(`could not start ${qemu}: ${e instanceof Error ? e.message : String(e)}`);
+      } finally {
+        clearTimeout(timer);
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+      const wallMs = Date.now() - t0;
+
+      const statusFile = path.join(runDir, 'status');
+      const status = existsSync(statusFile) ? readFileSync(statusFile, 'utf8').trim() : '';
+      const started = path.join(runDir, 'cmd-started');
+      const bootMs = existsSync(started) ? Math.max(0, statSync(started).mtimeMs - t0) : undefined;
       rmSync(runDir, { recursive: true, force: true });
-      throw new Error(`could not start ${qemu}: ${e instanceof Error ? e.message : String(e)}`);
-    } finally {
-      clearTimeout(timer);
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    }
-    const wallMs = Date.now() - t0;
+      pruneLogs(logDir);
 
-    const statusFile = path.join(runDir, 'status');
-    const status = existsSync(statusFile) ? readFileSync(statusFile, 'utf8').trim() : '';
-    const started = path.join(runDir, 'cmd-started');
-    const bootMs = existsSync(started) ? Math.max(0, statSync(started).mtimeMs - t0) : undefined;
-    rmSync(runDir, { recursive: true, force: true });
-    pruneLogs(logDir);
-
-    const m = /^exit (\d+)$/.exec(status);
-    const base = { kernel, accel, bootMs, wallMs, log };
-    if (m?.[1] !== undefined && !timedOut && interrupted === undefined) {
-      const code = Number(m[1]);
-      say(`command exited ${code} (boot to command ${((bootMs ?? 0) / 1000).toFixed(1)} s, total ${(wallMs / 1000).toFixed(1)} s)`);
-      return { ...base, exitCode: code, completed: true };
-    }
-    const consoleText = existsSync(log) ? readFileSync(log, 'utf8') : '';
-    const stage =
-      status === '' ? 'the guest never reached its init (no status written)'
-      : status === 'init' ? 'the guest init did not get to the command'
-      : status === 'cmd' ? 'the command started but never finished'
-      : `the guest init failed: ${status}`;
-    const panic = /Kernel panic[^\n]*/.exec(consoleText)?.[0];
-    const qemuText = Buffer.concat(qemuOut).toString().trim();
-    const failure = interrupted !== undefined
-      ? `interrupted (${interrupted}): ${stage}`
-      : timedOut
-        ? `timeout: ${timeoutS} s passed and the guest was killed; ${stage}`
-        : panic !== undefined
-          ? `the guest kernel panicked (${panic.trim()}); ${stage}`
-          : `qemu exited (${exit.code ?? exit.signal}) and ${stage}${qemuText !== '' ? `\nqemu said: ${qemuText}` : ''}`;
-    stderr.write(`xlb vm: FAILED on ${kernel.release}: ${failure}\nxlb vm: console log ${log}, last lines:\n${logTail(log)}\n`);
-    return { ...base, exitCode: timedOut ? VM_EXIT.timeout : VM_EXIT.failure, completed: false, failure };
-  }, { verbose });
+      const m = /^exit (\d+)$/.exec(status);
+      const base = { kernel, accel, bootMs, wallMs, log };
+      if (m?.[1] !== undefined && !timedOut && interrupted === undefined) {
+        const code = Number(m[1]);
+        say(`command exited ${code} (boot to command ${((bootMs ?? 0) / 1000).toFixed(1)} s, total ${(wallMs / 1000).toFixed(1)} s)`);
+        return { ...base, exitCode: code, completed: true };
+      }
+      const consoleText = existsSync(log) ? readFileSync(log, 'utf8') : '';
+      const stage =
+        status === ''
+          ? 'the guest never reached its init (no status written)'
+          : status === 'init'
+            ? 'the guest init did not get to the command'
+            : status === 'cmd'
+              ? 'the command started but never finished'
+              : `the guest init failed: ${status}`;
+      const panic = /Kernel panic[^\n]*/.exec(consoleText)?.[0];
+      const qemuText = Buffer.concat(qemuOut).toString().trim();
+      const failure =
+        interrupted !== undefined
+          ? `interrupted (${interrupted}): ${stage}`
+          : timedOut
+            ? `timeout: ${timeoutS} s passed and the guest was killed; ${stage}`
+            : panic !== undefined
+              ? `the guest kernel panicked (${panic.trim()}); ${stage}`
+              : `qemu exited (${exit.code ?? exit.signal}) and ${stage}${qemuText !== '' ? `\nqemu said: ${qemuText}` : ''}`;
+      stderr.write(`xlb vm: FAILED on ${kernel.release}: ${failure}\nxlb vm: console log ${log}, last lines:\n${logTail(log)}\n`);
+      return { ...base, exitCode: timedOut ? VM_EXIT.timeout : VM_EXIT.failure, completed: false, failure };
+    },
+    { verbose },
+  );
 }
 
 /** The scenario the guest smoke runs on the prog backend (one hook: TCG makes it ~1 min). */

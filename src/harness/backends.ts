@@ -5,7 +5,6 @@ import path from 'node:path';
 import type { BackendName, World, WorldOptions } from './world.ts';
 import { ROOT } from '../root.ts';
 
-
 /** Why a backend cannot run on this machine now, or undefined when it can. */
 export function backendUnavailable(backend: BackendName): string | undefined {
   if (backend === 'sim') return undefined;
@@ -20,16 +19,25 @@ export function backendUnavailable(backend: BackendName): string | undefined {
 export async function openWorld(opts: WorldOptions): Promise<World> {
   switch (opts.backend) {
     case 'sim': {
-      const [{ createVirtualWorld }, { openModelDatapath }] = await Promise.all([import('./virtual-world.ts'), import('../model/index.ts')]);
+      const [{ createVirtualWorld }, { openModelDatapath }] = await Promise.all([
+        import('./virtual-world.ts'),
+        import('../model/index.ts'),
+      ]);
       // The scenario's seed also seeds the model's `random` algorithm.
       return createVirtualWorld(opts, (o) => openModelDatapath({ ...o, seed: opts.seed }));
     }
     case 'prog': {
-      const [{ createVirtualWorld }, { openProgDatapath }] = await Promise.all([import('./virtual-world.ts'), import('../datapath/prog-datapath.ts')]);
+      const [{ createVirtualWorld }, { openProgDatapath }] = await Promise.all([
+        import('./virtual-world.ts'),
+        import('../datapath/prog-datapath.ts'),
+      ]);
       return createVirtualWorld(opts, openProgDatapath);
     }
     case 'lab': {
-      const [{ createLabWorld }, { labReuseEnabled, openPooledLabWorld }] = await Promise.all([import('./lab-world.ts'), import('./lab-pool.ts')]);
+      const [{ createLabWorld }, { labReuseEnabled, openPooledLabWorld }] = await Promise.all([
+        import('./lab-world.ts'),
+        import('./lab-pool.ts'),
+      ]);
       // One World per topology and hook for the whole run, reset between results (lab-pool.ts).
       return labReuseEnabled() ? openPooledLabWorld(opts, createLabWorld) : createLabWorld(opts);
     }

@@ -29,7 +29,9 @@ function checksumsValid(x: AutomaticCheckInput): void {
         ['ip', d.ip?.version === 4 ? d.ip.checksum.verdict : undefined],
         [d.l4?.proto ?? 'l4', d.l4?.checksum.verdict],
       ];
-      for (const [layer, v] of verdicts) if (v === 'bad') bad.push(`${linkName(link)} at ${p.timeMs.toFixed(1)} ms: ${layer} checksum bad (${d.ip?.src ?? '?'} → ${d.ip?.dst ?? '?'})`);
+      for (const [layer, v] of verdicts)
+        if (v === 'bad')
+          bad.push(`${linkName(link)} at ${p.timeMs.toFixed(1)} ms: ${layer} checksum bad (${d.ip?.src ?? '?'} → ${d.ip?.dst ?? '?'})`);
     }
   }
   x.expect.ok(bad.length === 0, `valid checksums on all ${n} captured packets`, `${bad.length} bad: ${bad.slice(0, 5).join('; ')}`);
@@ -52,22 +54,35 @@ function nothingLeaked(x: AutomaticCheckInput): void {
       const sport = d.tcp?.sport ?? d.udp?.sport;
       if (d.ip === undefined) continue;
       seen++;
-      if (endpoints.has(`${d.ip.src}|${sport ?? 0}`) || (d.icmp !== undefined && [...endpoints].some((e) => e.startsWith(`${d.ip?.src ?? ''}|`)) && d.icmp.typeName.startsWith('echo'))) {
+      if (
+        endpoints.has(`${d.ip.src}|${sport ?? 0}`) ||
+        (d.icmp !== undefined && [...endpoints].some((e) => e.startsWith(`${d.ip?.src ?? ''}|`)) && d.icmp.typeName.startsWith('echo'))
+      ) {
         leaks.push(`${linkName(link)} at ${p.timeMs.toFixed(1)} ms: ${d.ip.src}:${sport ?? '-'} → ${d.ip.dst}`);
       }
     }
   }
-  x.expect.ok(leaks.length === 0, `no backend address reached a client untranslated (${seen} packets on client links)`, `${leaks.length} leaked: ${leaks.slice(0, 5).join('; ')}`);
+  x.expect.ok(
+    leaks.length === 0,
+    `no backend address reached a client untranslated (${seen} packets on client links)`,
+    `${leaks.length} leaked: ${leaks.slice(0, 5).join('; ')}`,
+  );
 }
 
 /** Drops are failures unless the scenario allows their reason (Cilium's no-unexpected-packet-drops). */
 function noUnexpectedDrops(x: AutomaticCheckInput): void {
   const allowed = new Set<ReasonName>(x.allowDrops);
   const byReason = new Map<string, number>();
-  for (const ev of x.obs.trace) if (ev.verdict === 'drop' && !allowed.has(ev.reason)) byReason.set(ev.reason, (byReason.get(ev.reason) ?? 0) + 1);
-  for (const [reason, n] of x.obs.reasons) if (reason.startsWith('drop_') && !allowed.has(reason) && n > 0 && !byReason.has(reason)) byReason.set(reason, n);
+  for (const ev of x.obs.trace)
+    if (ev.verdict === 'drop' && !allowed.has(ev.reason)) byReason.set(ev.reason, (byReason.get(ev.reason) ?? 0) + 1);
+  for (const [reason, n] of x.obs.reasons)
+    if (reason.startsWith('drop_') && !allowed.has(reason) && n > 0 && !byReason.has(reason)) byReason.set(reason, n);
   const list = [...byReason].map(([r, n]) => `${r} ×${n}`);
-  x.expect.ok(list.length === 0, `no unexpected drops${allowed.size > 0 ? ` (allowed: ${[...allowed].join(', ')})` : ''}`, `dropped: ${list.join(', ')}`);
+  x.expect.ok(
+    list.length === 0,
+    `no unexpected drops${allowed.size > 0 ? ` (allowed: ${[...allowed].join(', ')})` : ''}`,
+    `dropped: ${list.join(', ')}`,
+  );
 }
 
 export function automaticChecks(x: AutomaticCheckInput): void {

@@ -27,7 +27,10 @@ interface Opts {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const cmd = command('run', "Runs conformance scenarios (default PATH: scenarios/) on each backend and hook, compares the backends (differential check) and writes DIR/summary.json, DIR/junit.xml, DIR/results.tap and every result's pcaps under DIR/artifacts/.")
+  const cmd = command(
+    'run',
+    "Runs conformance scenarios (default PATH: scenarios/) on each backend and hook, compares the backends (differential check) and writes DIR/summary.json, DIR/junit.xml, DIR/results.tap and every result's pcaps under DIR/artifacts/.",
+  )
     .argument('[path...]', 'scenario files or folders (default scenarios/)')
     .option('--backend <list>', 'sim,prog,lab (default: all; prog and lab need root and are skipped without it)', listOf(BACKENDS))
     .option('--hook <list>', 'tc,xdp (default: both)', listOf(HOOKS))
@@ -37,11 +40,20 @@ export async function main(argv: string[]): Promise<number> {
     .option('--keep-on-fail', "leave a failed lab result's lab up and say how to enter and remove it")
     .option('--tap', 'TAP on stdout (the default when stdout is not a terminal)')
     .option('--object-dir <dir>', 'prog/lab: BPF objects from DIR instead of build/bpf (a mutated build)')
-    .option('--kernels <list>', 'the kernel matrix: run on each kernel in turn (host, or a SPEC of xlb vm run: 6.1, 6.12, …, booted under qemu) and merge: DIR/matrix.txt, one summary with a column per kernel and the behaviour diff between kernels (docs/kernel-matrix.md)')
+    .option(
+      '--kernels <list>',
+      'the kernel matrix: run on each kernel in turn (host, or a SPEC of xlb vm run: 6.1, 6.12, …, booted under qemu) and merge: DIR/matrix.txt, one summary with a column per kernel and the behaviour diff between kernels (docs/kernel-matrix.md)',
+    )
     .option('--model-fault <fault>', "sim: switch on a deliberate model fault (the harness's self-test); repeatable", repeat)
-    .option('--fuzz', 'differential fuzzing instead of scenarios: --packets random packets per hook through the model and prog (or, with --model-fault, a faulty model); disagreements shrunk into DIR/repro-*.ts (docs/fuzzing.md)')
+    .option(
+      '--fuzz',
+      'differential fuzzing instead of scenarios: --packets random packets per hook through the model and prog (or, with --model-fault, a faulty model); disagreements shrunk into DIR/repro-*.ts (docs/fuzzing.md)',
+    )
     .option('--packets <n>', 'with --fuzz: packets per hook (default 100000)')
-    .option('--mutate', 'the mutation score: the prog suite on objects built with each deliberate fault (src/harness/mutate/faults.ts); DIR/mutation.json and mutation.md')
+    .option(
+      '--mutate',
+      'the mutation score: the prog suite on objects built with each deliberate fault (src/harness/mutate/faults.ts); DIR/mutation.json and mutation.md',
+    )
     .option('--faults <list>', 'with --mutate: only these faults (comma-separated names)')
     .addHelpText('after', '\nExit status: 0 every result passed or was skipped, 1 a result failed, 2 usage error.');
   act(cmd, () => run((cmd.processedArgs[0] as string[] | undefined) ?? [], cmd.opts<Opts>()));
@@ -69,7 +81,10 @@ async function run(positionals: string[], values: Opts): Promise<number> {
   const paths = positionals.length > 0 ? positionals : [path.join(ROOT, 'scenarios')];
   if (values.kernels !== undefined) {
     const { matrixMain } = await import('./matrix/cli.ts');
-    return await matrixMain({ kernels: values.kernels, paths, backends, hooks, seed, reportDir, grep: values.grep, objectDir: values.objectDir }, (m) => new UsageError(m));
+    return await matrixMain(
+      { kernels: values.kernels, paths, backends, hooks, seed, reportDir, grep: values.grep, objectDir: values.objectDir },
+      (m) => new UsageError(m),
+    );
   }
   if (values.mutate === true || values.faults !== undefined) {
     if (values.mutate !== true) throw new UsageError('--faults goes with --mutate');

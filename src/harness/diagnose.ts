@@ -15,7 +15,13 @@ export function diagnoseCaptures(links: LinkCapture[]): string[] {
       if (d.ip === undefined) continue;
       let line: string | undefined;
       if (d.tcp !== undefined && (d.tcp.flags & 0x04) !== 0) line = `${d.ip.src}:${d.tcp.sport} sent a RST to ${d.ip.dst}:${d.tcp.dport}`;
-      else if (d.icmp !== undefined && !d.icmp.typeName.startsWith('echo') && d.icmp.typeName !== 'type 133' && d.icmp.typeName !== 'type 134' && d.icmp.type < 128 + 5) {
+      else if (
+        d.icmp !== undefined &&
+        !d.icmp.typeName.startsWith('echo') &&
+        d.icmp.typeName !== 'type 133' &&
+        d.icmp.typeName !== 'type 134' &&
+        d.icmp.type < 128 + 5
+      ) {
         const inner = d.icmp.inner?.ip;
         line = `${d.ip.src} sent ICMP ${d.icmp.typeName} (code ${d.icmp.code}) to ${d.ip.dst}${inner === undefined ? '' : ` about ${inner.src} → ${inner.dst}`}`;
       }

@@ -17,7 +17,14 @@ test('diffValues names each differing path with both values', (t) => {
 
 test('sim and prog are compared strictly, lab semantically against prog', (t) => {
   const same = compareDigests({ sim: digest(['aa'], 1), prog: digest(['aa'], 1), lab: digest(['cc', 'dd'], 1) });
-  t.deepEqual(same.map((d) => [d.pair.join('-'), d.level, d.differences.length]), [['sim-prog', 'strict', 0], ['prog-lab', 'semantic', 0]], 'lab captures differ but are not compared');
+  t.deepEqual(
+    same.map((d) => [d.pair.join('-'), d.level, d.differences.length]),
+    [
+      ['sim-prog', 'strict', 0],
+      ['prog-lab', 'semantic', 0],
+    ],
+    'lab captures differ but are not compared',
+  );
   const broken = compareDigests({ sim: digest(['aa'], 1), prog: digest(['ab'], 1) });
   t.deepEqual(broken[0]?.differences, ['links.b1/backends[0]: "aa" vs "ab"']);
   const labDiff = compareDigests({ sim: digest(['aa'], 1), lab: digest(['aa'], 2) });

@@ -33,13 +33,21 @@ function traceView(ev: DpTraceEvent): string {
 }
 
 function reportView(r: ClientReport): unknown {
-  return r.results.map((c) => ({ i: c.i, sport: c.sport, backends: c.backends, sent: c.bytesSent, received: c.bytesReceived, error: c.error }));
+  return r.results.map((c) => ({
+    i: c.i,
+    sport: c.sport,
+    backends: c.backends,
+    sent: c.bytesSent,
+    received: c.bytesReceived,
+    error: c.error,
+  }));
 }
 
 /** Each frame as tcpdump would print it, then its bytes: a difference reads as packets, and bytes still decide. */
 function linksView(links: LinkCapture[]): Record<string, string[]> {
   const out: Record<string, string[]> = {};
-  for (const l of links) out[`${l.node}/${l.segment}`] = l.packets.map((p) => `${describe(decodeFrame(p.frame), { link: true })} | ${p.frame.toString('hex')}`);
+  for (const l of links)
+    out[`${l.node}/${l.segment}`] = l.packets.map((p) => `${describe(decodeFrame(p.frame), { link: true })} | ${p.frame.toString('hex')}`);
   return out;
 }
 
@@ -85,7 +93,8 @@ export function diffValues(a: unknown, b: unknown, path = '', limit = 8, out: st
     const ao = a as Record<string, unknown>;
     const bo = b as Record<string, unknown>;
     // In the digest's own order: links first, the most telling difference (the first packet that differs).
-    for (const k of new Set([...Object.keys(ao), ...Object.keys(bo)])) diffValues(ao[k], bo[k], path === '' ? k : `${path}.${k}`, limit, out);
+    for (const k of new Set([...Object.keys(ao), ...Object.keys(bo)]))
+      diffValues(ao[k], bo[k], path === '' ? k : `${path}.${k}`, limit, out);
     return out;
   }
   out.push(`${path}: ${short(a)} vs ${short(b)}`);
@@ -109,8 +118,10 @@ export function compareDigests(digests: Partial<Record<BackendName, Digest>>): D
   const sim = digests.sim;
   const prog = digests.prog;
   const lab = digests.lab;
-  if (sim !== undefined && prog !== undefined) out.push({ pair: ['sim', 'prog'], level: 'strict', differences: diffValues(sim.strict, prog.strict) });
+  if (sim !== undefined && prog !== undefined)
+    out.push({ pair: ['sim', 'prog'], level: 'strict', differences: diffValues(sim.strict, prog.strict) });
   const ref = prog !== undefined ? (['prog', prog] as const) : sim !== undefined ? (['sim', sim] as const) : undefined;
-  if (lab !== undefined && ref !== undefined) out.push({ pair: [ref[0], 'lab'], level: 'semantic', differences: diffValues(ref[1].semantic, lab.semantic) });
+  if (lab !== undefined && ref !== undefined)
+    out.push({ pair: [ref[0], 'lab'], level: 'semantic', differences: diffValues(ref[1].semantic, lab.semantic) });
   return out;
 }

@@ -14,8 +14,24 @@ function report(backends: (string | null)[]): ClientReport {
   for (const b of backends) if (b !== null) byBackend[b] = (byBackend[b] ?? 0) + 1;
   return {
     options: clientOptions({ proto: 'tcp', target: '198.18.100.1', count: backends.length }),
-    results: backends.map((b, i) => ({ i, sport: 40000 + i, backends: [b], backend: b, latencyMs: 1, connectMs: 1, totalMs: 1, bytesSent: 1, bytesReceived: 1, error: b === null ? 'timeout after 3000 ms' : null })),
-    summary: { count: backends.length, ok: backends.filter((b) => b !== null).length, errors: backends.filter((b) => b === null).length, byBackend },
+    results: backends.map((b, i) => ({
+      i,
+      sport: 40000 + i,
+      backends: [b],
+      backend: b,
+      latencyMs: 1,
+      connectMs: 1,
+      totalMs: 1,
+      bytesSent: 1,
+      bytesReceived: 1,
+      error: b === null ? 'timeout after 3000 ms' : null,
+    })),
+    summary: {
+      count: backends.length,
+      ok: backends.filter((b) => b !== null).length,
+      errors: backends.filter((b) => b === null).length,
+      byBackend,
+    },
   };
 }
 
@@ -46,7 +62,8 @@ test('uniform and weighted spreads: chi-square with a stated false-failure rate'
   t.true(e.spread(report(skewed), { weights: { b1: 4, b2: 1, b3: 1 } }), '200/50/50 fits 4:1:1');
 });
 
-const frame = (src: string, dst: string, flags: string): Buffer => buildFrame({ ip: { src, dst }, tcp: { sport: 40000, dport: 7000, flags } });
+const frame = (src: string, dst: string, flags: string): Buffer =>
+  buildFrame({ ip: { src, dst }, tcp: { sport: 40000, dport: 7000, flags } });
 
 function links(): LinkCapture[] {
   return [
@@ -70,10 +87,18 @@ test('packet(): on the named node and nowhere else (transit nodes excepted); a m
   t.throws(() => e.packet(links(), { on: 'b1', pattern: { fields: { 'ip.bogus': 1 } } }), { message: /unknown field 'ip.bogus'/ });
 });
 
-test('packet(): a whole expected frame with named don\'t-care fields (PTF mask style)', (t) => {
+test("packet(): a whole expected frame with named don't-care fields (PTF mask style)", (t) => {
   const e = new Expect(['lb'], 1);
   const want = { ip: { src: '198.18.1.10', dst: '198.18.2.11', id: 999, ttl: 1 }, tcp: { sport: 40000, dport: 7000, flags: 'S' } };
-  t.true(e.packet(links(), { on: 'b1', pattern: { frame: want, dontCare: ['ip.id', 'ip.ttl', 'eth.src', 'eth.dst', 'tcp.seq', 'tcp.window', 'tcp.options', 'payload', 'payload.length'] } }));
+  t.true(
+    e.packet(links(), {
+      on: 'b1',
+      pattern: {
+        frame: want,
+        dontCare: ['ip.id', 'ip.ttl', 'eth.src', 'eth.dst', 'tcp.seq', 'tcp.window', 'tcp.options', 'payload', 'payload.length'],
+      },
+    }),
+  );
   t.false(e.packet(links(), { on: 'b1', pattern: { frame: want, dontCare: ['ip.id'] } }), 'the TTL is compared unless named');
 });
 
@@ -86,6 +111,26 @@ test('noPacket(): passes only with its sanity half matching somewhere', (t) => {
 });
 
 test('stateSequence(): the states a flow went through, repeats collapsed', (t) => {
-  const ev = (ctBefore: CtStateName, ctAfter: CtStateName): DpTraceEvent => ({ timeNs: 0n, tuple: { family: 4, proto: 'tcp', src: 'a', dst: 'b', sport: 1, dport: 2 }, serviceId: 1, ifindex: 1, reason: 'tracked', endpointSlot: 0, verdict: 'pass', ctBefore, ctAfter, length: 60 });
-  t.deepEqual(stateSequence([ev('NONE', 'SYN_SENT'), ev('SYN_SENT', 'SYN_SENT'), ev('SYN_SENT', 'SYN_RECV'), ev('SYN_RECV', 'ESTABLISHED'), ev('ESTABLISHED', 'ESTABLISHED')]), ['SYN_SENT', 'SYN_RECV', 'ESTABLISHED']);
+  const ev = (ctBefore: CtStateName, ctAfter: CtStateName): DpTraceEvent => ({
+    timeNs: 0n,
+    tuple: { family: 4, proto: 'tcp', src: 'a', dst: 'b', sport: 1, dport: 2 },
+    serviceId: 1,
+    ifindex: 1,
+    reason: 'tracked',
+    endpointSlot: 0,
+    verdict: 'pass',
+    ctBefore,
+    ctAfter,
+    length: 60,
+  });
+  t.deepEqual(
+    stateSequence([
+      ev('NONE', 'SYN_SENT'),
+      ev('SYN_SENT', 'SYN_SENT'),
+      ev('SYN_SENT', 'SYN_RECV'),
+      ev('SYN_RECV', 'ESTABLISHED'),
+      ev('ESTABLISHED', 'ESTABLISHED'),
+    ]),
+    ['SYN_SENT', 'SYN_RECV', 'ESTABLISHED'],
+  );
 });

@@ -128,13 +128,24 @@ export class Expect {
   allConnected(r: ClientReport, name = 'every connection succeeded'): boolean {
     const bad = r.results.filter((c) => c.error !== null || c.backends.some((b) => b === null));
     const first = bad.slice(0, 3).map((c) => `#${c.i} (sport ${c.sport ?? '?'}): ${c.error ?? 'no answer in some round'}`);
-    return this.record(name, bad.length === 0 && r.results.length === r.options.count, `${bad.length} of ${r.options.count} failed (${r.results.length} reported): ${first.join('; ')}`);
+    return this.record(
+      name,
+      bad.length === 0 && r.results.length === r.options.count,
+      `${bad.length} of ${r.options.count} failed (${r.results.length} reported): ${first.join('; ')}`,
+    );
   }
 
   /** Every round of every connection was answered by the same backend (a flow keeps its endpoint). */
   sameBackendPerConnection(r: ClientReport, name = 'each connection kept its backend'): boolean {
     const moved = r.results.filter((c) => new Set(c.backends.filter((b) => b !== null)).size > 1);
-    return this.record(name, moved.length === 0, `${moved.length} connection(s) changed backend: ${moved.slice(0, 3).map((c) => `#${c.i} ${c.backends.join('→')}`).join('; ')}`);
+    return this.record(
+      name,
+      moved.length === 0,
+      `${moved.length} connection(s) changed backend: ${moved
+        .slice(0, 3)
+        .map((c) => `#${c.i} ${c.backends.join('→')}`)
+        .join('; ')}`,
+    );
   }
 
   /** The spread of connections over backends. */
@@ -145,7 +156,11 @@ export class Expect {
       const keys = new Set([...Object.keys(spec.exact), ...Object.keys(got)]);
       const wrong = [...keys].filter((k) => (got[k] ?? 0) !== (spec.exact[k] ?? 0));
       const expected = Object.fromEntries(Object.entries(spec.exact).map(([k, v]) => [k, { mean: v, lo: v, hi: v }]));
-      return this.record(name, wrong.length === 0, `expected exactly ${JSON.stringify(spec.exact)}, got ${JSON.stringify(got)}`, { method: 'exact', observed: { ...got }, expected });
+      return this.record(name, wrong.length === 0, `expected exactly ${JSON.stringify(spec.exact)}, got ${JSON.stringify(got)}`, {
+        method: 'exact',
+        observed: { ...got },
+        expected,
+      });
     }
     if ('roundRobin' in spec) {
       const k = spec.roundRobin.length;
@@ -154,7 +169,12 @@ export class Expect {
       const bad = spec.roundRobin.filter((b) => (got[b] ?? 0) < lo || (got[b] ?? 0) > hi);
       const stranger = Object.keys(got).filter((b) => !spec.roundRobin.includes(b));
       const expected = Object.fromEntries(spec.roundRobin.map((b) => [b, { mean: total / k, lo, hi }]));
-      return this.record(`${name} (round-robin, ${this.cpus} CPU${this.cpus === 1 ? '' : 's'}: each backend ${lo === hi ? lo : `${lo}..${hi}`})`, bad.length === 0 && stranger.length === 0 && total === r.results.length, `got ${JSON.stringify(got)} over ${r.results.length} connections`, { method: 'round-robin', observed: { ...got }, expected });
+      return this.record(
+        `${name} (round-robin, ${this.cpus} CPU${this.cpus === 1 ? '' : 's'}: each backend ${lo === hi ? lo : `${lo}..${hi}`})`,
+        bad.length === 0 && stranger.length === 0 && total === r.results.length,
+        `got ${JSON.stringify(got)} over ${r.results.length} connections`,
+        { method: 'round-robin', observed: { ...got }, expected },
+      );
     }
     const weights: Record<string, number> = 'uniform' in spec ? Object.fromEntries(spec.uniform.map((b) => [b, 1])) : spec.weights;
     const rate = spec.falseFailureRate ?? DEFAULT_FALSE_FAILURE_RATE;
@@ -169,7 +189,13 @@ export class Expect {
       }),
     );
     const detail: SpreadDetail = { method: 'chi-square', observed: { ...got }, expected };
-    if (stranger.length > 0) return this.record(name, false, `connections reached backends outside the expected set: ${stranger.join(', ')} (${JSON.stringify(got)})`, detail);
+    if (stranger.length > 0)
+      return this.record(
+        name,
+        false,
+        `connections reached backends outside the expected set: ${stranger.join(', ')} (${JSON.stringify(got)})`,
+        detail,
+      );
     let chi2 = 0;
     for (const [b, w] of Object.entries(weights)) {
       const e = (total * w) / wsum;
@@ -179,7 +205,12 @@ export class Expect {
     const dof = Object.keys(weights).length - 1;
     const p = dof <= 0 ? 1 : 1 - chisquareCdf(chi2, dof);
     const shares = Object.keys(weights).map((b) => `${b} ${got[b] ?? 0} (${pct(got[b] ?? 0, total)}, want ${pct(weights[b] ?? 0, wsum)})`);
-    return this.record(`${name} (chi-square, false-failure rate ${rate})`, p >= rate, `p = ${p.toExponential(2)} < ${rate}: ${shares.join(', ')}`, detail);
+    return this.record(
+      `${name} (chi-square, false-failure rate ${rate})`,
+      p >= rate,
+      `p = ${p.toExponential(2)} < ${rate}: ${shares.join(', ')}`,
+      detail,
+    );
   }
 
   /** Exact packet counts of the named reasons (unnamed reasons are not checked). */
@@ -204,7 +235,11 @@ export class Expect {
   ctState(obs: Observation, flow: FlowSelector, state: CtStateName, name = 'conntrack state'): boolean {
     const pair = flowEntries(obs, flow);
     const states = pair.map((e) => `${e.reply ? 'reply' : 'forward'} ${e.state}`);
-    return this.record(`${name} of ${flow.clientIp}:${flow.clientPort}`, pair.length === 2 && pair.every((e) => e.state === state), `expected both entries ${state}, got ${states.length === 0 ? 'no entry' : states.join(', ')}`);
+    return this.record(
+      `${name} of ${flow.clientIp}:${flow.clientPort}`,
+      pair.length === 2 && pair.every((e) => e.state === state),
+      `expected both entries ${state}, got ${states.length === 0 ? 'no entry' : states.join(', ')}`,
+    );
   }
 
   /** A packet on a node's links, and (by default) on no other node's. */
@@ -212,17 +247,37 @@ export class Expect {
     const want = requiredFields(x.pattern);
     const label = name ?? `packet on ${x.on}`;
     const mine = links.filter((l) => l.node === x.on);
-    if (mine.length === 0) return this.record(label, false, `no captured link belongs to node '${x.on}' (nodes: ${[...new Set(links.map((l) => l.node))].join(', ')})`);
+    if (mine.length === 0)
+      return this.record(
+        label,
+        false,
+        `no captured link belongs to node '${x.on}' (nodes: ${[...new Set(links.map((l) => l.node))].join(', ')})`,
+      );
     const hits = findPackets(mine, want);
     const countOk = x.count === undefined ? hits.length > 0 : hits.length === x.count;
     if (!countOk) {
-      const detail = hits.length === 0 ? describeMiss(want, mine) : `matching packets at ${hits.slice(0, 12).map((h) => `${h.packet.timeMs.toFixed(1)} ms`).join(', ')}${hits.length > 12 ? ', …' : ''}`;
-      return this.record(label, false, `${x.count === undefined ? 'at least one' : x.count} matching packet(s) wanted on ${x.on}, ${hits.length} seen\n${detail}`);
+      const detail =
+        hits.length === 0
+          ? describeMiss(want, mine)
+          : `matching packets at ${hits
+              .slice(0, 12)
+              .map((h) => `${h.packet.timeMs.toFixed(1)} ms`)
+              .join(', ')}${hits.length > 12 ? ', …' : ''}`;
+      return this.record(
+        label,
+        false,
+        `${x.count === undefined ? 'at least one' : x.count} matching packet(s) wanted on ${x.on}, ${hits.length} seen\n${detail}`,
+      );
     }
     if (x.nowhereElse !== false) {
       const others = links.filter((l) => l.node !== x.on && !this.transit.has(l.node));
       const stray = findPackets(others, want);
-      if (stray.length > 0) return this.record(label, false, `the packet also reached ${[...new Set(stray.map((h) => linkName(h.link)))].join(', ')} (expected only on ${x.on})`);
+      if (stray.length > 0)
+        return this.record(
+          label,
+          false,
+          `the packet also reached ${[...new Set(stray.map((h) => linkName(h.link)))].join(', ')} (expected only on ${x.on})`,
+        );
     }
     return this.record(label, true);
   }
@@ -234,10 +289,25 @@ export class Expect {
     const label = name ?? `no such packet on ${[...on].join(', ')}`;
     const sanityOn = new Set(Array.isArray(x.sanity.on) ? x.sanity.on : [x.sanity.on]);
     const sanityWant = x.sanity.pattern === undefined ? want : requiredFields(x.sanity.pattern);
-    const sane = findPackets(links.filter((l) => sanityOn.has(l.node)), sanityWant);
-    if (sane.length === 0) return this.record(label, false, `vacuous: the sanity pattern matched nothing on ${[...sanityOn].join(', ')}, so the absence proves nothing`);
-    const hits = findPackets(links.filter((l) => on.has(l.node)), want);
-    return this.record(label, hits.length === 0, `${hits.length} matching packet(s) seen, first on ${hits[0] === undefined ? '' : linkName(hits[0].link)} at ${hits[0]?.packet.timeMs.toFixed(1) ?? ''} ms`);
+    const sane = findPackets(
+      links.filter((l) => sanityOn.has(l.node)),
+      sanityWant,
+    );
+    if (sane.length === 0)
+      return this.record(
+        label,
+        false,
+        `vacuous: the sanity pattern matched nothing on ${[...sanityOn].join(', ')}, so the absence proves nothing`,
+      );
+    const hits = findPackets(
+      links.filter((l) => on.has(l.node)),
+      want,
+    );
+    return this.record(
+      label,
+      hits.length === 0,
+      `${hits.length} matching packet(s) seen, first on ${hits[0] === undefined ? '' : linkName(hits[0].link)} at ${hits[0]?.packet.timeMs.toFixed(1) ?? ''} ms`,
+    );
   }
 }
 
@@ -245,7 +315,10 @@ export class Expect {
 export function flowEntries(obs: Pick<Observation, 'conntrack'>, flow: FlowSelector): DpCtEntry[] {
   const fwd = obs.conntrack.find((e) => !e.reply && e.key.src === flow.clientIp && e.key.sport === flow.clientPort);
   if (fwd === undefined) return [];
-  const rep = obs.conntrack.find((e) => e.reply && e.key.src === fwd.nat.dst && e.key.dst === fwd.nat.src && e.key.sport === fwd.nat.dport && e.key.dport === fwd.nat.sport);
+  const rep = obs.conntrack.find(
+    (e) =>
+      e.reply && e.key.src === fwd.nat.dst && e.key.dst === fwd.nat.src && e.key.sport === fwd.nat.dport && e.key.dport === fwd.nat.sport,
+  );
   return rep === undefined ? [fwd] : [fwd, rep];
 }
 
@@ -256,7 +329,12 @@ export function flowEvents(obs: Pick<Observation, 'conntrack' | 'trace'>, flow: 
   const rep = pair.find((e) => e.reply);
   return obs.trace.filter((ev) => {
     const t = ev.tuple;
-    if (t.src === flow.clientIp && t.sport === flow.clientPort && (fwd === undefined || (t.dst === fwd.key.dst && t.dport === fwd.key.dport))) return true;
+    if (
+      t.src === flow.clientIp &&
+      t.sport === flow.clientPort &&
+      (fwd === undefined || (t.dst === fwd.key.dst && t.dport === fwd.key.dport))
+    )
+      return true;
     return rep !== undefined && t.src === rep.key.src && t.dst === rep.key.dst && t.sport === rep.key.sport && t.dport === rep.key.dport;
   });
 }

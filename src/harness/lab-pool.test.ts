@@ -14,13 +14,30 @@ import { createLabWorld } from './lab-world.ts';
 import type { ServiceInput, WorldOptions } from './world.ts';
 
 const topology = builtinTopology('two-arm', { clients: 1, backends: 3, ipv6: true });
-const backendIps = resolveTopology(topology, 'aaaaa').nodes.filter((n) => n.role === 'backend').map((n) => n.ifaces[0]?.ipv4 as string);
-const web: ServiceInput = { name: 'web', vip: VIP.ipv4, port: 7000, protocol: 'tcp', algorithm: 'rr', mode: 'dnat', endpoints: backendIps.map((ip) => ({ ip, port: 7000 })) };
+const backendIps = resolveTopology(topology, 'aaaaa')
+  .nodes.filter((n) => n.role === 'backend')
+  .map((n) => n.ifaces[0]?.ipv4 as string);
+const web: ServiceInput = {
+  name: 'web',
+  vip: VIP.ipv4,
+  port: 7000,
+  protocol: 'tcp',
+  algorithm: 'rr',
+  mode: 'dnat',
+  endpoints: backendIps.map((ip) => ({ ip, port: 7000 })),
+};
 const root = process.getuid?.() === 0;
 
 (root ? test.serial : test.skip)('lab pool: the second result of a reused World sees none of the first', async (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'xlb-labpool-'));
-  const opts = (n: number): WorldOptions => ({ backend: 'lab', hook: 'tc', topology, seed: 1, artifactsDir: path.join(dir, String(n)), runId: `p${process.pid}` });
+  const opts = (n: number): WorldOptions => ({
+    backend: 'lab',
+    hook: 'tc',
+    topology,
+    seed: 1,
+    artifactsDir: path.join(dir, String(n)),
+    runId: `p${process.pid}`,
+  });
   let created = 0;
   const create = (o: WorldOptions) => {
     created++;
@@ -31,7 +48,10 @@ const root = process.getuid?.() === 0;
     await w1.apply([web]);
     const r1 = await w1.client('c1', { proto: 'tcp', target: VIP.ipv4, count: 2, sport: 43_210, payload: 16 });
     t.is(r1.summary.ok, 2);
-    t.deepEqual(r1.results.map((r) => r.backend), ['b1', 'b2']);
+    t.deepEqual(
+      r1.results.map((r) => r.backend),
+      ['b1', 'b2'],
+    );
     const o1 = await w1.observe();
     t.true(o1.conntrack.length >= 4);
     await w1.captures();
@@ -43,12 +63,20 @@ const root = process.getuid?.() === 0;
     t.is(o2.conntrack.length, 0, 'no conntrack entry left');
     t.is(o2.counters.services.size, 0, 'no service left');
     t.is(o2.reasons.get('new_flow'), 0, 'counters from zero');
-    t.is(o2.trace.filter((e) => e.reason !== 'pass_not_ip' && e.reason !== 'pass_no_service').length, 0, 'no trace event of the first result');
+    t.is(
+      o2.trace.filter((e) => e.reason !== 'pass_not_ip' && e.reason !== 'pass_no_service').length,
+      0,
+      'no trace event of the first result',
+    );
     await w2.apply([web]);
     // The same fixed ports again: the client's TIME_WAIT sockets were flushed, the rr cursor reset.
     const r2 = await w2.client('c1', { proto: 'tcp', target: VIP.ipv4, count: 2, sport: 43_210, payload: 16 });
     t.is(r2.summary.ok, 2, JSON.stringify(r2.results));
-    t.deepEqual(r2.results.map((r) => r.backend), ['b1', 'b2'], 'round robin starts from the first endpoint again');
+    t.deepEqual(
+      r2.results.map((r) => r.backend),
+      ['b1', 'b2'],
+      'round robin starts from the first endpoint again',
+    );
     const o3 = await w2.observe();
     t.is(o3.reasons.get('new_flow'), 2);
     // A result that used the processes is not reused.
@@ -60,7 +88,9 @@ const root = process.getuid?.() === 0;
     await w3.close({ reuse: true });
   } finally {
     await closePooledLabWorlds();
-    const left = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(`p${process.pid}`));
+    const left = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+      .split('\n')
+      .filter((l) => l.includes(`p${process.pid}`));
     t.deepEqual(left, [], 'no namespace of the pool left');
     rmSync(dir, { recursive: true, force: true });
   }

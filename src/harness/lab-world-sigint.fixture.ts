@@ -11,10 +11,27 @@ import { createLabWorld } from './lab-world.ts';
 const hook = process.argv[2] === 'xdp' ? 'xdp' : 'tc';
 const runId = `sig${process.pid}`;
 const artifactsDir = mkdtempSync(path.join(os.tmpdir(), 'xlb-labworld-sigint-'));
-const world = await createLabWorld({ backend: 'lab', hook, topology: builtinTopology('two-arm', { clients: 1, backends: 2 }), seed: 1, artifactsDir, runId });
+const world = await createLabWorld({
+  backend: 'lab',
+  hook,
+  topology: builtinTopology('two-arm', { clients: 1, backends: 2 }),
+  seed: 1,
+  artifactsDir,
+  runId,
+});
 const state = listStates().states.find((s) => s.name.includes(`-${runId}-`));
 console.log(JSON.stringify({ name: state?.name, id: state?.id, artifactsDir }));
-await world.apply([{ name: 'web', vip: VIP.ipv4, port: 7000, protocol: 'tcp', algorithm: 'rr', mode: 'dnat', endpoints: [{ ip: '198.18.2.11', port: 7000 }] }]);
+await world.apply([
+  {
+    name: 'web',
+    vip: VIP.ipv4,
+    port: 7000,
+    protocol: 'tcp',
+    algorithm: 'rr',
+    mode: 'dnat',
+    endpoints: [{ ip: '198.18.2.11', port: 7000 }],
+  },
+]);
 await world.startClient('c1', { proto: 'tcp', target: VIP.ipv4, count: 3, rounds: 2 });
 process.kill(process.pid, 'SIGINT');
 // The Lab's handler removes everything and exits 130; this only bounds a broken handler.

@@ -70,7 +70,9 @@ for (const hook of HOOKS) {
     const id = state.id;
 
     // The API's validation error comes back as the thrown message.
-    const err = await t.throwsAsync(world.apply([{ ...web, algorithm: 'nope' as ServiceInput['algorithm'] }]), { instanceOf: AgentApiError });
+    const err = await t.throwsAsync(world.apply([{ ...web, algorithm: 'nope' as ServiceInput['algorithm'] }]), {
+      instanceOf: AgentApiError,
+    });
     t.is(err?.status, 400);
     t.regex(err?.message ?? '', /refused \(400\).*algorithm/s);
     await world.apply([web]);
@@ -104,11 +106,18 @@ for (const hook of HOOKS) {
     for (const c of obs.counters.endpoints.get(svcId ?? -1)?.values() ?? []) t.true(c.packets > 0);
     // Trace: each connection's SYN made NONE -> SYN_SENT on a new flow, and the flows went on.
     const opened = obs.trace.filter((e) => e.reason === 'new_flow' && e.ctBefore === 'NONE' && e.ctAfter === 'SYN_SENT');
-    t.is(opened.length, 9, JSON.stringify(obs.trace.slice(0, 5), (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v)));
+    t.is(
+      opened.length,
+      9,
+      JSON.stringify(obs.trace.slice(0, 5), (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v)),
+    );
     for (const e of opened) t.true(e.endpointSlot >= 0 && e.endpointSlot < 3 && e.serviceId === svcId && e.tuple.dport === 7000);
     t.true(obs.trace.some((e) => e.ctBefore !== 'ESTABLISHED' && e.ctAfter === 'ESTABLISHED'));
     t.true(obs.trace.some((e) => e.ctAfter === 'TIME_WAIT' || e.ctAfter === 'CLOSED'));
-    t.true(obs.trace.every((e, i) => i === 0 || e.timeNs >= (obs.trace[i - 1]?.timeNs ?? 0n)), 'trace events in order');
+    t.true(
+      obs.trace.every((e, i) => i === 0 || e.timeNs >= (obs.trace[i - 1]?.timeNs ?? 0n)),
+      'trace events in order',
+    );
 
     // One side of a flow lost: its forward entry deleted (while alive: the agent's sweep would
     // delete expired ones by itself).
@@ -126,20 +135,35 @@ for (const hook of HOOKS) {
     t.is((await world.observe()).flows.filter((f) => f.vip.ip === VIP.ipv4).length, 0);
     // A raw SYN from c1 (AF_PACKET): a new flow of its own, on the next endpoint (b1 again);
     // c1's kernel has no socket for it and answers b1's SYN-ACK with a RST, which closes it.
-    await world.inject('c1', [buildFrame({ eth: { src: c1?.mac, dst: lbClients?.mac }, ip: { src: c1?.ipv4 ?? '', dst: VIP.ipv4 }, tcp: { sport: 45000, dport: 7000, flags: 'S' } })]);
+    await world.inject('c1', [
+      buildFrame({
+        eth: { src: c1?.mac, dst: lbClients?.mac },
+        ip: { src: c1?.ipv4 ?? '', dst: VIP.ipv4 },
+        tcp: { sport: 45000, dport: 7000, flags: 'S' },
+      }),
+    ]);
     await new Promise((r) => setTimeout(r, 200));
     const obs2 = await world.observe();
     t.is(obs2.reasons.get('new_flow'), 10);
-    t.like(obs2.conntrack.find((e) => !e.reply && e.key.sport === 45000), { state: 'CLOSED', nat: { dst: backendIps[0] } });
+    t.like(
+      obs2.conntrack.find((e) => !e.reply && e.key.sport === 45000),
+      { state: 'CLOSED', nat: { dst: backendIps[0] } },
+    );
 
     const links = await world.captures();
     const client = links.find((l) => l.node === 'c1');
     t.truthy(client?.pcapPath !== undefined && existsSync(client.pcapPath));
-    t.true((client?.packets ?? []).some((p) => decodeFrame(p.frame).ip?.dst === VIP.ipv4), 'SYNs to the VIP on the client link');
+    t.true(
+      (client?.packets ?? []).some((p) => decodeFrame(p.frame).ip?.dst === VIP.ipv4),
+      'SYNs to the VIP on the client link',
+    );
     for (const b of ['b1', 'b2', 'b3']) {
       const l = links.find((x) => x.node === b);
       t.truthy(l?.pcapPath !== undefined && existsSync(l.pcapPath), b);
-      t.true((l?.packets ?? []).some((p) => decodeFrame(p.frame).tcp?.dport === 7000), `${b}: no packet to port 7000`);
+      t.true(
+        (l?.packets ?? []).some((p) => decodeFrame(p.frame).tcp?.dport === 7000),
+        `${b}: no packet to port 7000`,
+      );
       t.true((l?.packets ?? []).every((p) => p.timeMs >= 0 && p.timeMs < 120_000));
     }
 
@@ -157,7 +181,9 @@ test.serial('lab world: an agent that cannot start fails createLabWorld with its
   const artifactsDir = mkdtempSync(path.join(os.tmpdir(), 'xlb-labworld-fail-'));
   t.teardown(() => rmSync(artifactsDir, { recursive: true, force: true }));
   const runId = `f${process.pid}`;
-  const err = await t.throwsAsync(createLabWorld({ backend: 'lab', hook: 'tc', topology, seed: 1, artifactsDir, runId, objectDir: artifactsDir }));
+  const err = await t.throwsAsync(
+    createLabWorld({ backend: 'lab', hook: 'tc', topology, seed: 1, artifactsDir, runId, objectDir: artifactsDir }),
+  );
   t.regex(err?.message ?? '', /could not start and was removed: .*there is no xlb_tc\.bpf\.o in it/s);
   const m = /lab (\S+) id ([0-9a-z]{5})\)/.exec(err?.message ?? '');
   if (m === null) return t.fail(`the error names no lab: ${err?.message}`);
@@ -167,10 +193,19 @@ test.serial('lab world: an agent that cannot start fails createLabWorld with its
 test.serial('lab world: keep() leaves the lab running without an owner; xlb lab down removes it', async (t) => {
   const artifactsDir = mkdtempSync(path.join(os.tmpdir(), 'xlb-labworld-keep-'));
   const runId = `k${process.pid}`;
-  const world = await createLabWorld({ backend: 'lab', hook: 'tc', topology, seed: 1, artifactsDir, runId, objectDir: path.resolve('build/bpf') });
+  const world = await createLabWorld({
+    backend: 'lab',
+    hook: 'tc',
+    topology,
+    seed: 1,
+    artifactsDir,
+    runId,
+    objectDir: path.resolve('build/bpf'),
+  });
   const state = listStates().states.find((s) => s.name.includes(`-${runId}-`));
   t.teardown(async () => {
-    if (state !== undefined && listStates().states.some((s) => s.name === state.name)) execFileSync(path.resolve('xlb'), ['lab', 'down', '--name', state.name], { stdio: 'ignore' });
+    if (state !== undefined && listStates().states.some((s) => s.name === state.name))
+      execFileSync(path.resolve('xlb'), ['lab', 'down', '--name', state.name], { stdio: 'ignore' });
     rmSync(artifactsDir, { recursive: true, force: true });
   });
   if (state === undefined) return t.fail('no lab state for the run');

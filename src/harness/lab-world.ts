@@ -18,7 +18,15 @@ import type { LabAgent } from '../../lab/agent-process.ts';
 import { Capture } from '../../lab/capture.ts';
 import type { CaptureStats } from '../../lab/capture.ts';
 import { Lab } from '../../lab/lab.ts';
-import { deletePinnedCt, readCtEntries, readDpCounters, readFwdResults, readReasons, toDpTraceEvent, updatePinnedConfig } from '../../lab/lb-maps.ts';
+import {
+  deletePinnedCt,
+  readCtEntries,
+  readDpCounters,
+  readFwdResults,
+  readReasons,
+  toDpTraceEvent,
+  updatePinnedConfig,
+} from '../../lab/lb-maps.ts';
 import type { Config } from '../schema/maps.ts';
 import { backendNodes, injectFrames, runClient, startClient, startServers } from '../../lab/traffic/tools.ts';
 import type { ResolvedNode } from '../../lab/topology.ts';
@@ -38,7 +46,8 @@ const CLIENT_RUN = { cpu: 0 };
 /** The lab's name: carries the scenario's runId (when given) and a random part (unique per World). */
 export function labWorldName(opts: Pick<WorldOptions, 'hook' | 'runId'>): string {
   const run = opts.runId ?? '';
-  if (run !== '' && !/^[A-Za-z0-9_.-]{1,40}$/.test(run)) throw new Error(`lab world: runId '${run}' must be 1-40 characters [A-Za-z0-9_.-] (it is part of the lab's name)`);
+  if (run !== '' && !/^[A-Za-z0-9_.-]{1,40}$/.test(run))
+    throw new Error(`lab world: runId '${run}' must be 1-40 characters [A-Za-z0-9_.-] (it is part of the lab's name)`);
   return ['world', opts.hook, ...(run !== '' ? [run] : []), randomBytes(3).toString('hex')].join('-');
 }
 
@@ -47,7 +56,10 @@ function lbNode(lab: Lab): ResolvedNode {
   const named = lab.topology.spec.vip?.lb;
   if (named !== undefined) return lab.node(named);
   const lbs = lab.topology.nodes.filter((n) => n.role === 'lb');
-  if (lbs.length !== 1) throw new Error(`lab world: topology '${lab.topology.spec.name}' has ${lbs.length} nodes with role 'lb' and no vip.lb: name the LB node in vip.lb`);
+  if (lbs.length !== 1)
+    throw new Error(
+      `lab world: topology '${lab.topology.spec.name}' has ${lbs.length} nodes with role 'lb' and no vip.lb: name the LB node in vip.lb`,
+    );
   return lbs[0] as ResolvedNode;
 }
 
@@ -83,7 +95,10 @@ async function dumpPinnedMaps(pinDir: string, dir: string): Promise<void> {
   await Promise.all(
     DUMPED_MAPS.map(async (m) => {
       const r = await execa('bpftool', ['-j', 'map', 'dump', 'pinned', path.join(pinDir, m)], { reject: false });
-      writeFileSync(path.join(dir, `${m}.json`), r.exitCode === 0 ? r.stdout : JSON.stringify({ error: `bpftool map dump pinned ${m} failed: ${r.stderr}` }));
+      writeFileSync(
+        path.join(dir, `${m}.json`),
+        r.exitCode === 0 ? r.stdout : JSON.stringify({ error: `bpftool map dump pinned ${m} failed: ${r.stderr}` }),
+      );
     }),
   );
 }
@@ -93,7 +108,17 @@ async function dumpPinnedMaps(pinDir: string, dir: string): Promise<void> {
  * lab World (every other map is the desired state, replaced by the next result's apply()):
  * hash maps emptied, arrays zeroed (per-CPU ones on every CPU).
  */
-const RESET_MAPS = ['xlb_ct', 'xlb_persist', 'xlb_rr', 'xlb_ep_conns', 'xlb_policers', 'xlb_svc_stats', 'xlb_ep_stats', 'xlb_reasons', 'xlb_fwd'];
+const RESET_MAPS = [
+  'xlb_ct',
+  'xlb_persist',
+  'xlb_rr',
+  'xlb_ep_conns',
+  'xlb_policers',
+  'xlb_svc_stats',
+  'xlb_ep_stats',
+  'xlb_reasons',
+  'xlb_fwd',
+];
 
 function resetPinnedMaps(pinDir: string): void {
   for (const name of RESET_MAPS) {
@@ -108,7 +133,11 @@ function resetPinnedMaps(pinDir: string): void {
         for (let i = 0; i < m.maxEntries; i++) {
           const key = Buffer.alloc(4);
           key.writeUInt32LE(i);
-          if (m.perCpu) m.updatePerCpu(key, Array.from({ length: cpus }, () => zero));
+          if (m.perCpu)
+            m.updatePerCpu(
+              key,
+              Array.from({ length: cpus }, () => zero),
+            );
           else m.update(key, zero);
         }
       }
@@ -177,7 +206,10 @@ export async function createLabWorld(opts: WorldOptions): Promise<LabWorld> {
   let agentOut = { stdout: 0, stderr: 0 };
   const startDrops = (): void => {
     try {
-      drops = startLabDrops([...lab.topology.nodes.map((n) => ({ node: n.name, netns: n.netns })), ...lab.topology.switches.map((sw) => ({ node: sw.name, netns: sw.netns }))]);
+      drops = startLabDrops([
+        ...lab.topology.nodes.map((n) => ({ node: n.name, netns: n.netns })),
+        ...lab.topology.switches.map((sw) => ({ node: sw.name, netns: sw.netns })),
+      ]);
     } catch (e) {
       drops = undefined;
       process.stderr.write(`lab world: drop diagnosis is off for this run: ${(e as Error).message}\n`);
@@ -186,7 +218,10 @@ export async function createLabWorld(opts: WorldOptions): Promise<LabWorld> {
 
   const stopCapture = async (): Promise<CaptureStats[]> => (capture === undefined ? [] : capture.stop());
   const close = (): Promise<void> => {
-    if (kept) return Promise.reject(new Error(`lab world: close() after keep(): the lab ${lab.name} stays up; remove it with xlb lab down --name ${lab.name}`));
+    if (kept)
+      return Promise.reject(
+        new Error(`lab world: close() after keep(): the lab ${lab.name} stays up; remove it with xlb lab down --name ${lab.name}`),
+      );
     closing ??= (async () => {
       drops?.close();
       ring?.close();
@@ -195,7 +230,10 @@ export async function createLabWorld(opts: WorldOptions): Promise<LabWorld> {
       await stopCapture().catch((e: unknown) => errors.push(`stopping tcpdump: ${(e as Error).message}`));
       if (agent !== undefined) {
         // The maps a person looks at first, as bpftool shows them (BTF field names), while the pins exist.
-        if (!parked) await dumpPinnedMaps(agent.pinDir, path.join(artifactsDir, 'maps')).catch((e: unknown) => errors.push(`dumping the maps: ${(e as Error).message}`));
+        if (!parked)
+          await dumpPinnedMaps(agent.pinDir, path.join(artifactsDir, 'maps')).catch((e: unknown) =>
+            errors.push(`dumping the maps: ${(e as Error).message}`),
+          );
         await agent.stop().catch((e: unknown) => errors.push(`stopping the agent: ${(e as Error).message}`));
         // The agent's log next to the pcaps: what it did with every request (of this result).
         if (!parked) writeFileSync(path.join(artifactsDir, 'agent.log'), agentLog(agent));
@@ -211,14 +249,19 @@ export async function createLabWorld(opts: WorldOptions): Promise<LabWorld> {
     const out = a.process.stdout();
     const err = a.process.stderr();
     // The output is capped (the last 1 MiB): when it wrapped, all of it.
-    return (out.length >= agentOut.stdout ? out.slice(agentOut.stdout) : out) + (err.length >= agentOut.stderr ? err.slice(agentOut.stderr) : err);
+    return (
+      (out.length >= agentOut.stdout ? out.slice(agentOut.stdout) : out) +
+      (err.length >= agentOut.stderr ? err.slice(agentOut.stderr) : err)
+    );
   };
 
   try {
     const lb = lbNode(lab);
     // Full NAT's default source: the LB's address on the segment its backends are on.
     const backends = new Set(backendNodes(lab));
-    const backSeg = lab.topology.nodes.find((n) => backends.has(n.name))?.ifaces.find((i) => lb.ifaces.some((l) => l.segment === i.segment))?.segment;
+    const backSeg = lab.topology.nodes
+      .find((n) => backends.has(n.name))
+      ?.ifaces.find((i) => lb.ifaces.some((l) => l.segment === i.segment))?.segment;
     const lbBack = lb.ifaces.find((i) => i.segment === backSeg);
     const snatV4 = opts.snatV4 ?? lbBack?.ipv4;
     const snatV6 = opts.snatV6 ?? lbBack?.ipv6;
@@ -260,7 +303,11 @@ export async function createLabWorld(opts: WorldOptions): Promise<LabWorld> {
     // Tracing on (and the scenario's timeouts) in the pinned config; the agent keeps running.
     updatePinnedConfig(pinDir, (cur) => {
       initialConfig = cur;
-      return { flags: cur.flags | CFG_F.trace, timeouts_s: timeoutsArray(cur.timeouts_s, opts.timeoutsS ?? {}), ...flood(opts.newFlowRate) };
+      return {
+        flags: cur.flags | CFG_F.trace,
+        timeouts_s: timeoutsArray(cur.timeouts_s, opts.timeoutsS ?? {}),
+        ...flood(opts.newFlowRate),
+      };
     });
     // Exactly one reason is counted per packet and, with tracing on, one event emitted: packets
     // counted from here on that never show up in the ring were lost to a full ring.
@@ -309,7 +356,8 @@ export async function createLabWorld(opts: WorldOptions): Promise<LabWorld> {
         await injectFrames(lab, node, lab.iface(node, o.segment).ifname, frames);
       },
       async advance(seconds: number) {
-        if (!Number.isFinite(seconds) || seconds < 0) throw new Error(`advance(${seconds}): time only moves forward, by a finite number of seconds`);
+        if (!Number.isFinite(seconds) || seconds < 0)
+          throw new Error(`advance(${seconds}): time only moves forward, by a finite number of seconds`);
         updatePinnedConfig(pinDir, (cur) => ({ clock_offset_ns: cur.clock_offset_ns + BigInt(Math.round(seconds * 1e9)) }));
       },
       async deleteConntrack(entry: Pick<DpCtEntry, 'key'>) {
@@ -320,10 +368,13 @@ export async function createLabWorld(opts: WorldOptions): Promise<LabWorld> {
         const reasons = readReasons(pinDir);
         ring?.consume();
         drops?.summary();
-        if (traceErrors.length > 0) throw new Error(`lab world: ${traceErrors.length} trace record(s) did not decode; first: ${traceErrors[0]}`);
+        if (traceErrors.length > 0)
+          throw new Error(`lab world: ${traceErrors.length} trace record(s) did not decode; first: ${traceErrors[0]}`);
         const lost = sumValues(reasons) - packetsBeforeTrace - trace.length;
         if (lost > lostReported) {
-          process.stderr.write(`lab world: the trace lost ${lost} event(s) so far (xlb_reasons counted more packets than xlb_trace delivered: the ring was full)\n`);
+          process.stderr.write(
+            `lab world: the trace lost ${lost} event(s) so far (xlb_reasons counted more packets than xlb_trace delivered: the ring was full)\n`,
+          );
           lostReported = lost;
         }
         const flows: DpFlow[] = (await running.client.conntrack({ limit: 1_000_000 })).entries.map(({ service: _name, ...f }) => f);
@@ -345,7 +396,10 @@ export async function createLabWorld(opts: WorldOptions): Promise<LabWorld> {
           // (`cap` may be replaced by reset(); this result's capture is the one stopped.)
           drops?.summary();
           const lost = stats.filter((s) => s.droppedByKernel > 0);
-          if (lost.length > 0) process.stderr.write(`lab world: tcpdump lost packets: ${lost.map((s) => `${s.node}/${s.segment} ${s.droppedByKernel}`).join(', ')}\n`);
+          if (lost.length > 0)
+            process.stderr.write(
+              `lab world: tcpdump lost packets: ${lost.map((s) => `${s.node}/${s.segment} ${s.droppedByKernel}`).join(', ')}\n`,
+            );
           return Promise.all(
             cap.files.map(async (f): Promise<LinkCapture> => {
               const pcap = await readPcapFile(f.path);
@@ -369,7 +423,8 @@ export async function createLabWorld(opts: WorldOptions): Promise<LabWorld> {
         return undefined;
       },
       async reset(next: WorldOptions) {
-        if (!parked || !reusable || closing !== undefined) throw new Error('lab world: reset() needs a World parked by close({ reuse: true })');
+        if (!parked || !reusable || closing !== undefined)
+          throw new Error('lab world: reset() needs a World parked by close({ reuse: true })');
         if (!alive) throw new Error('lab world: the agent exited: this World cannot be reused');
         if (next.hook !== opts.hook) throw new Error(`lab world: reset() to hook ${next.hook} of a ${opts.hook} World`);
         const t0 = Date.now();
@@ -381,7 +436,13 @@ export async function createLabWorld(opts: WorldOptions): Promise<LabWorld> {
         resetPinnedMaps(pinDir);
         mark('maps reset');
         const base = initialConfig;
-        updatePinnedConfig(pinDir, (cur) => ({ ...(base ?? cur), clock_offset_ns: cur.clock_offset_ns, flags: (base ?? cur).flags | CFG_F.trace, timeouts_s: timeoutsArray((base ?? cur).timeouts_s, next.timeoutsS ?? {}), ...flood(next.newFlowRate) }));
+        updatePinnedConfig(pinDir, (cur) => ({
+          ...(base ?? cur),
+          clock_offset_ns: cur.clock_offset_ns,
+          flags: (base ?? cur).flags | CFG_F.trace,
+          timeouts_s: timeoutsArray((base ?? cur).timeouts_s, next.timeoutsS ?? {}),
+          ...flood(next.newFlowRate),
+        }));
         timeouts = next.timeoutsS ?? {};
         newFlowRate = next.newFlowRate;
         await resetHosts(lab, lb.name);
@@ -424,7 +485,11 @@ export async function createLabWorld(opts: WorldOptions): Promise<LabWorld> {
           running = await running.restart();
           agent = running;
           // The restarted agent writes its own config: tracing (and this result's timeouts) on again.
-          updatePinnedConfig(pinDir, (cur) => ({ flags: cur.flags | CFG_F.trace, timeouts_s: timeoutsArray(cur.timeouts_s, timeouts), ...flood(newFlowRate) }));
+          updatePinnedConfig(pinDir, (cur) => ({
+            flags: cur.flags | CFG_F.trace,
+            timeouts_s: timeoutsArray(cur.timeouts_s, timeouts),
+            ...flood(newFlowRate),
+          }));
         },
       },
       drops: () => drops?.summary(),
@@ -446,6 +511,8 @@ export async function createLabWorld(opts: WorldOptions): Promise<LabWorld> {
     return world;
   } catch (e) {
     await close().catch(() => undefined);
-    throw new Error(`lab world (${opts.hook}, topology ${opts.topology.name}, lab ${lab.name} id ${lab.id}) could not start and was removed: ${(e as Error).message}`);
+    throw new Error(
+      `lab world (${opts.hook}, topology ${opts.topology.name}, lab ${lab.name} id ${lab.id}) could not start and was removed: ${(e as Error).message}`,
+    );
   }
 }

@@ -12,13 +12,46 @@ export type Fields = Record<string, FieldValue>;
 
 /** The field names a packet can have (one list: the flattening below and the docs use it). */
 export const FIELD_NAMES = [
-  'eth.src', 'eth.dst', 'eth.type', 'vlan.ids',
-  'ip.version', 'ip.src', 'ip.dst', 'ip.ttl', 'ip.id', 'ip.proto', 'ip.length', 'ip.checksum', 'ip.df', 'ip.options',
-  'tcp.sport', 'tcp.dport', 'tcp.seq', 'tcp.ack', 'tcp.flags', 'tcp.window', 'tcp.checksum', 'tcp.options',
-  'udp.sport', 'udp.dport', 'udp.length', 'udp.checksum',
-  'icmp.type', 'icmp.code', 'icmp.id', 'icmp.seq', 'icmp.checksum', 'icmp.mtu',
-  'inner.ip.src', 'inner.ip.dst', 'inner.sport', 'inner.dport', 'inner.proto',
-  'payload', 'payload.length', 'checksums',
+  'eth.src',
+  'eth.dst',
+  'eth.type',
+  'vlan.ids',
+  'ip.version',
+  'ip.src',
+  'ip.dst',
+  'ip.ttl',
+  'ip.id',
+  'ip.proto',
+  'ip.length',
+  'ip.checksum',
+  'ip.df',
+  'ip.options',
+  'tcp.sport',
+  'tcp.dport',
+  'tcp.seq',
+  'tcp.ack',
+  'tcp.flags',
+  'tcp.window',
+  'tcp.checksum',
+  'tcp.options',
+  'udp.sport',
+  'udp.dport',
+  'udp.length',
+  'udp.checksum',
+  'icmp.type',
+  'icmp.code',
+  'icmp.id',
+  'icmp.seq',
+  'icmp.checksum',
+  'icmp.mtu',
+  'inner.ip.src',
+  'inner.ip.dst',
+  'inner.sport',
+  'inner.dport',
+  'inner.proto',
+  'payload',
+  'payload.length',
+  'checksums',
 ] as const;
 
 function hex(b: Uint8Array | undefined): string {
@@ -110,13 +143,15 @@ export type PacketPattern = { fields: Fields } | { frame: FrameSpec; dontCare: s
 export function requiredFields(p: PacketPattern): Fields {
   if ('fields' in p) {
     for (const k of Object.keys(p.fields)) {
-      if (!(FIELD_NAMES as readonly string[]).includes(k)) throw new Error(`packet pattern: unknown field '${k}' (fields: ${FIELD_NAMES.join(', ')})`);
+      if (!(FIELD_NAMES as readonly string[]).includes(k))
+        throw new Error(`packet pattern: unknown field '${k}' (fields: ${FIELD_NAMES.join(', ')})`);
     }
     return p.fields;
   }
   const all = decodeFields(buildFrame(p.frame));
   for (const k of p.dontCare) {
-    if (!(FIELD_NAMES as readonly string[]).includes(k)) throw new Error(`packet pattern: unknown don't-care field '${k}' (fields: ${FIELD_NAMES.join(', ')})`);
+    if (!(FIELD_NAMES as readonly string[]).includes(k))
+      throw new Error(`packet pattern: unknown don't-care field '${k}' (fields: ${FIELD_NAMES.join(', ')})`);
     delete all[k];
   }
   return all;
@@ -170,11 +205,17 @@ export function linkName(l: Pick<LinkCapture, 'node' | 'ifname' | 'segment'>): s
 
 /** "expected … on b1/backends; nearest: …" with the differing fields of each near miss. */
 export function describeMiss(want: Fields, links: LinkCapture[]): string {
-  const lines = [`expected: ${Object.entries(want).map(([k, v]) => `${k}=${String(v)}`).join(' ')}`];
+  const lines = [
+    `expected: ${Object.entries(want)
+      .map(([k, v]) => `${k}=${String(v)}`)
+      .join(' ')}`,
+  ];
   const near = nearestPackets(links, want);
   if (near.length === 0) lines.push('no packet at all was captured there');
   for (const { hit, diff } of near) {
-    lines.push(`nearest on ${linkName(hit.link)} at ${hit.packet.timeMs.toFixed(1)} ms: ${diff.map((d) => `${d.field} expected ${String(d.expected)}, got ${String(d.actual ?? '(absent)')}`).join('; ')}`);
+    lines.push(
+      `nearest on ${linkName(hit.link)} at ${hit.packet.timeMs.toFixed(1)} ms: ${diff.map((d) => `${d.field} expected ${String(d.expected)}, got ${String(d.actual ?? '(absent)')}`).join('; ')}`,
+    );
   }
   return lines.join('\n');
 }

@@ -72,7 +72,8 @@ export function summarize(results: ResultRecord[], seed: number, startedAt: Date
 export function failureText(r: ResultRecord): string {
   const lines: string[] = [];
   if (r.error !== undefined) lines.push(`error: ${r.error}`);
-  for (const c of r.checks) if (!c.ok) lines.push(`✗ ${c.name}${c.message === undefined ? '' : `\n    ${c.message.split('\n').join('\n    ')}`}`);
+  for (const c of r.checks)
+    if (!c.ok) lines.push(`✗ ${c.name}${c.message === undefined ? '' : `\n    ${c.message.split('\n').join('\n    ')}`}`);
   return lines.join('\n');
 }
 
@@ -88,9 +89,17 @@ export function writeReports(dir: string, summary: RunSummary): { summary: strin
       suite = builder.testSuite().name(r.scenario);
       suites.set(r.scenario, suite);
     }
-    const tc = suite.testCase().className(r.scenario).name(`${r.backend} ${r.hook}${r.kernel === undefined ? '' : ` ${r.kernel}`}`).file(r.file).time(r.durationMs / 1000);
+    const tc = suite
+      .testCase()
+      .className(r.scenario)
+      .name(`${r.backend} ${r.hook}${r.kernel === undefined ? '' : ` ${r.kernel}`}`)
+      .file(r.file)
+      .time(r.durationMs / 1000);
     if (r.status === 'skipped') tc.skipped().standardOutput(r.skipReason ?? '');
-    else if (r.status === 'failed') tc.failure(failureText(r).split('\n')[0] ?? 'failed').standardOutput(`${failureText(r)}\n\nseed ${r.seed}; reproduce: ${r.reproduce}\n${r.artifactsDir === undefined ? '' : `artifacts: ${r.artifactsDir}\n`}${r.log.join('\n')}`);
+    else if (r.status === 'failed')
+      tc.failure(failureText(r).split('\n')[0] ?? 'failed').standardOutput(
+        `${failureText(r)}\n\nseed ${r.seed}; reproduce: ${r.reproduce}\n${r.artifactsDir === undefined ? '' : `artifacts: ${r.artifactsDir}\n`}${r.log.join('\n')}`,
+      );
   }
   const junitPath = path.join(dir, 'junit.xml');
   builder.writeTo(junitPath);

@@ -54,7 +54,10 @@ function message(e: unknown): string {
 async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms (raise the scenario's timeoutMs if it is meant to take longer)`)), ms);
+    timer = setTimeout(
+      () => reject(new Error(`${what} did not finish within ${ms} ms (raise the scenario's timeoutMs if it is meant to take longer)`)),
+      ms,
+    );
   });
   try {
     return await Promise.race([p, t]);
@@ -78,7 +81,18 @@ export function skipReason(s: Scenario, backend: BackendName, hook: Hook, probe:
 
 export async function runOne(o: RunOneOptions): Promise<RunOneOutcome> {
   const t0 = Date.now();
-  const base: ResultRecord = { scenario: o.name, file: o.file, backend: o.backend, hook: o.hook, status: 'passed', durationMs: 0, seed: o.seed, checks: [], reproduce: o.reproduce, log: [] };
+  const base: ResultRecord = {
+    scenario: o.name,
+    file: o.file,
+    backend: o.backend,
+    hook: o.hook,
+    status: 'passed',
+    durationMs: 0,
+    seed: o.seed,
+    checks: [],
+    reproduce: o.reproduce,
+    log: [],
+  };
   const skip = skipReason(o.scenario, o.backend, o.hook);
   if (skip !== undefined) return { record: { ...base, status: 'skipped', skipReason: skip } };
   const topology = o.scenario.topology ?? twoArm();
@@ -190,6 +204,10 @@ export async function runOne(o: RunOneOptions): Promise<RunOneOutcome> {
 
 /** The folder of one result's artifacts: DIR/<scenario path>/<backend>-<hook>. */
 export function artifactsDirFor(reportDir: string, name: string, backend: BackendName, hook: Hook): string {
-  const safe = name.replace(/[^A-Za-z0-9._/-]/g, '_').split('/').filter((p) => p !== '' && p !== '.' && p !== '..').join('/');
+  const safe = name
+    .replace(/[^A-Za-z0-9._/-]/g, '_')
+    .split('/')
+    .filter((p) => p !== '' && p !== '.' && p !== '..')
+    .join('/');
   return path.join(reportDir, 'artifacts', safe, `${backend}-${hook}`);
 }

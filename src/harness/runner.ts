@@ -69,7 +69,9 @@ export async function loadScenarios(files: string[], root: string): Promise<Load
   for (const file of files) {
     const mod = (await import(pathToFileURL(file).href)) as { default?: unknown };
     if (!isScenario(mod.default)) {
-      throw new Error(`${path.relative(process.cwd(), file)}: the default export is not a scenario: write \`export default scenario({ … })\` (helper modules start with '_')`);
+      throw new Error(
+        `${path.relative(process.cwd(), file)}: the default export is not a scenario: write \`export default scenario({ … })\` (helper modules start with '_')`,
+      );
     }
     out.push({ file, name: mod.default.name ?? scenarioName(file, root), scenario: mod.default });
   }
@@ -101,8 +103,14 @@ function toTap(t: TapTest, r: ResultRecord): void {
   // No `at`/`stack`/`source`: the check's own message says what went wrong, the harness's call
   // site would only be noise.
   const quiet = { at: null, stack: null, source: null };
-  for (const c of r.checks) t.ok(c.ok, c.name, c.ok ? {} : { ...quiet, diag: { message: c.message, seed: r.seed, reproduce: r.reproduce, artifacts: r.artifactsDir } });
-  if (r.error !== undefined) t.fail(`error: ${r.error}`, { ...quiet, diag: { seed: r.seed, reproduce: r.reproduce, artifacts: r.artifactsDir } });
+  for (const c of r.checks)
+    t.ok(
+      c.ok,
+      c.name,
+      c.ok ? {} : { ...quiet, diag: { message: c.message, seed: r.seed, reproduce: r.reproduce, artifacts: r.artifactsDir } },
+    );
+  if (r.error !== undefined)
+    t.fail(`error: ${r.error}`, { ...quiet, diag: { seed: r.seed, reproduce: r.reproduce, artifacts: r.artifactsDir } });
   if (r.checks.length === 0 && r.error === undefined) t.pass('ran');
 }
 
@@ -116,8 +124,11 @@ function progressLine(k: number, n: number, r: ResultRecord, started: Date): str
 
 export async function runScenarios(o: RunOptions, loaded?: LoadedScenario[]): Promise<RunSummary> {
   const started = new Date();
-  const scenarios = (loaded ?? (await loadScenarios(findScenarioFiles(o.paths), o.root))).filter((s) => o.grep === undefined || o.grep.test(s.name));
-  if (scenarios.length === 0) throw new Error(`no scenario matched${o.grep === undefined ? '' : ` --grep ${o.grep.source}`} in ${o.paths.join(', ')}`);
+  const scenarios = (loaded ?? (await loadScenarios(findScenarioFiles(o.paths), o.root))).filter(
+    (s) => o.grep === undefined || o.grep.test(s.name),
+  );
+  if (scenarios.length === 0)
+    throw new Error(`no scenario matched${o.grep === undefined ? '' : ` --grep ${o.grep.source}`} in ${o.paths.join(', ')}`);
   const tapModule = (await import('tap')) as unknown as { default: TapLike };
   const tap = tapModule.default;
   // node-tap gives the whole process 30 s by default; each result has its own timeout here.
@@ -160,7 +171,10 @@ export async function runScenarios(o: RunOptions, loaded?: LoadedScenario[]): Pr
         results.push(outcome.record);
         if (outcome.digest !== undefined) digests[backend] = outcome.digest;
         say(progressLine(k, total, outcome.record, started));
-        if (outcome.record.status === 'failed') say(`${failureText(outcome.record).replace(/^/gm, '       ')}\n       seed ${o.seed}; reproduce: ${outcome.record.reproduce}\n       artifacts: ${outcome.record.artifactsDir ?? ''}${outcome.record.log.length > 0 ? `\n       ${outcome.record.log.join('\n       ')}` : ''}`);
+        if (outcome.record.status === 'failed')
+          say(
+            `${failureText(outcome.record).replace(/^/gm, '       ')}\n       seed ${o.seed}; reproduce: ${outcome.record.reproduce}\n       artifacts: ${outcome.record.artifactsDir ?? ''}${outcome.record.log.length > 0 ? `\n       ${outcome.record.log.join('\n       ')}` : ''}`,
+          );
       }
       if (s.scenario.differential === false) continue;
       for (const d of compareDigests(digests)) {
@@ -172,7 +186,13 @@ export async function runScenarios(o: RunOptions, loaded?: LoadedScenario[]): Pr
           status: d.differences.length === 0 ? 'passed' : 'failed',
           durationMs: 0,
           seed: o.seed,
-          checks: [{ name: `${d.pair[0]} and ${d.pair[1]} agree (${d.level})`, ok: d.differences.length === 0, ...(d.differences.length === 0 ? {} : { message: `${d.pair[0]} vs ${d.pair[1]} differ at:\n${d.differences.join('\n')}` }) }],
+          checks: [
+            {
+              name: `${d.pair[0]} and ${d.pair[1]} agree (${d.level})`,
+              ok: d.differences.length === 0,
+              ...(d.differences.length === 0 ? {} : { message: `${d.pair[0]} vs ${d.pair[1]} differ at:\n${d.differences.join('\n')}` }),
+            },
+          ],
           reproduce: `xlb run ${path.relative(process.cwd(), s.file)} --backend ${d.pair.join(',')} --hook ${hook} --seed ${o.seed}`,
           log: [],
         };
@@ -188,6 +208,8 @@ export async function runScenarios(o: RunOptions, loaded?: LoadedScenario[]): Pr
   const summary = summarize(results, o.seed, started);
   const files = writeReports(o.reportDir, summary);
   const html = await writeHtmlReport(o.reportDir, summary);
-  say(`\n${summary.passed} passed, ${summary.failed} failed, ${summary.skipped} skipped (seed ${o.seed}; ${html}, ${files.summary}, ${files.junit})`);
+  say(
+    `\n${summary.passed} passed, ${summary.failed} failed, ${summary.skipped} skipped (seed ${o.seed}; ${html}, ${files.summary}, ${files.junit})`,
+  );
   return summary;
 }

@@ -80,9 +80,11 @@ export interface ScenarioContext {
 
 export function scenario(def: ScenarioDef): Scenario {
   if (typeof def.run !== 'function') throw new Error('scenario(): `run` must be a function (async ({ world, expect }) => { … })');
-  if (typeof def.description !== 'string' || def.description === '') throw new Error('scenario(): give a `description`: what is checked and why');
+  if (typeof def.description !== 'string' || def.description === '')
+    throw new Error('scenario(): give a `description`: what is checked and why');
   const unknown = (def.requires ?? []).filter((f) => !isKernelFeature(f));
-  if (unknown.length > 0) throw new Error(`scenario(): requires ${unknown.join(', ')}: not a kernel feature (known: ${FEATURE_NAMES.join(', ')})`);
+  if (unknown.length > 0)
+    throw new Error(`scenario(): requires ${unknown.join(', ')}: not a kernel feature (known: ${FEATURE_NAMES.join(', ')})`);
   return { ...def, kind: 'xlb-scenario' };
 }
 

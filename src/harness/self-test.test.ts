@@ -20,9 +20,17 @@ const DNAT = path.join(ROOT, 'scenarios/lb/rr-tcp-dnat.ts');
 async function xlbRun(args: string[]): Promise<{ code: number; summary: RunSummary; text: string }> {
   const dir = mkdtempSync(path.join(tmpdir(), 'xlb-selftest-'));
   try {
-    const r = await execa(path.join(ROOT, 'xlb'), ['run', ...args, '--hook', 'tc', '--seed', '11', '--report', dir, '--tap'], { reject: false, all: true, cwd: ROOT });
+    const r = await execa(path.join(ROOT, 'xlb'), ['run', ...args, '--hook', 'tc', '--seed', '11', '--report', dir, '--tap'], {
+      reject: false,
+      all: true,
+      cwd: ROOT,
+    });
     const summary = JSON.parse(readFileSync(path.join(dir, 'summary.json'), 'utf8')) as RunSummary;
-    return { code: r.exitCode ?? -1, summary, text: summary.results.map(failureText).join('\n') + summary.results.flatMap((x) => x.log).join('\n') };
+    return {
+      code: r.exitCode ?? -1,
+      summary,
+      text: summary.results.map(failureText).join('\n') + summary.results.flatMap((x) => x.log).join('\n'),
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -41,7 +49,10 @@ test('(b) a broken model fails on sim, naming the untranslated replies that reac
   t.is(r.code, 1);
   const sim = r.summary.results.find((x) => x.backend === 'sim');
   t.is(sim?.status, 'failed');
-  t.regex(sim === undefined ? '' : failureText(sim), /no backend address reached a client untranslated[\s\S]*leaked: c1\/clients at [\d.]+ ms: 198\.18\.2\.1\d:7000 → 198\.18\.1\.11/);
+  t.regex(
+    sim === undefined ? '' : failureText(sim),
+    /no backend address reached a client untranslated[\s\S]*leaked: c1\/clients at [\d.]+ ms: 198\.18\.2\.1\d:7000 → 198\.18\.1\.11/,
+  );
 });
 
 test('an unknown model fault is refused with the list of faults', async (t) => {
@@ -68,7 +79,11 @@ test('(c) a broken BPF object fails on prog, naming the bad checksum, and prog d
     t.regex(prog === undefined ? '' : failureText(prog), /valid checksums on all \d+ captured packets[\s\S]*tcp checksum bad/);
     const diff = r.summary.results.find((x) => x.backend === 'diff:sim-prog');
     t.is(diff?.status, 'failed');
-    t.regex(diff === undefined ? '' : failureText(diff), /sim vs prog differ at:\n.*links\.lb\/clients\[1\]: "[^"|]*198\.18\.100\.1\.7000 > 198\.18\.1\.11\.\d+: tcp \[S\.\]/, 'the differential check names the first packet that differs, decoded: the SYN-ACK the model forwarded and the kernel did not');
+    t.regex(
+      diff === undefined ? '' : failureText(diff),
+      /sim vs prog differ at:\n.*links\.lb\/clients\[1\]: "[^"|]*198\.18\.100\.1\.7000 > 198\.18\.1\.11\.\d+: tcp \[S\.\]/,
+      'the differential check names the first packet that differs, decoded: the SYN-ACK the model forwarded and the kernel did not',
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -39,13 +39,20 @@ export function topoInfo(spec: TopologySpec): TopoInfo {
   const info: TopoInfo = {
     spec,
     clients: r.nodes.filter((n) => n.role === 'client').map(hostOf),
-    backends: r.nodes.filter((n) => n.role === 'backend').map((n) => {
-      // A backend's address is the one on the segment it shares with the LB, when it has several.
-      const shared = n.ifaces.find((i) => lbNode.ifaces.some((l) => l.segment === i.segment)) ?? n.ifaces[0];
-      if (shared === undefined) throw new Error(`topology: node '${n.name}' has no interface`);
-      return shared.ipv6 === undefined ? { name: n.name, ipv4: shared.ipv4 } : { name: n.name, ipv4: shared.ipv4, ipv6: shared.ipv6 };
-    }),
-    lb: { ...hostOf(lbNode), segments: lbNode.ifaces.map((i) => (i.ipv6 === undefined ? { segment: i.segment, ipv4: i.ipv4 } : { segment: i.segment, ipv4: i.ipv4, ipv6: i.ipv6 })) },
+    backends: r.nodes
+      .filter((n) => n.role === 'backend')
+      .map((n) => {
+        // A backend's address is the one on the segment it shares with the LB, when it has several.
+        const shared = n.ifaces.find((i) => lbNode.ifaces.some((l) => l.segment === i.segment)) ?? n.ifaces[0];
+        if (shared === undefined) throw new Error(`topology: node '${n.name}' has no interface`);
+        return shared.ipv6 === undefined ? { name: n.name, ipv4: shared.ipv4 } : { name: n.name, ipv4: shared.ipv4, ipv6: shared.ipv6 };
+      }),
+    lb: {
+      ...hostOf(lbNode),
+      segments: lbNode.ifaces.map((i) =>
+        i.ipv6 === undefined ? { segment: i.segment, ipv4: i.ipv4 } : { segment: i.segment, ipv4: i.ipv4, ipv6: i.ipv6 },
+      ),
+    },
     vip4,
   };
   if (vip6 !== undefined) info.vip6 = vip6;

@@ -20,7 +20,25 @@ test('as nobody: sim runs, prog and lab are skipped with the reason', async (t) 
   chmodSync(dir, 0o777);
   try {
     const report = path.join(dir, 'r');
-    const r = await execa('runuser', ['-u', 'nobody', '--', path.join(ROOT, 'xlb'), 'run', path.join(ROOT, 'scenarios/lb/rr-udp.ts'), '--hook', 'tc', '--seed', '3', '--report', report, '--tap'], { reject: false, all: true, cwd: ROOT });
+    const r = await execa(
+      'runuser',
+      [
+        '-u',
+        'nobody',
+        '--',
+        path.join(ROOT, 'xlb'),
+        'run',
+        path.join(ROOT, 'scenarios/lb/rr-udp.ts'),
+        '--hook',
+        'tc',
+        '--seed',
+        '3',
+        '--report',
+        report,
+        '--tap',
+      ],
+      { reject: false, all: true, cwd: ROOT },
+    );
     t.is(r.exitCode, 0, r.all);
     const s = JSON.parse(readFileSync(path.join(report, 'summary.json'), 'utf8')) as RunSummary;
     const by = Object.fromEntries(s.results.map((x) => [x.backend, x]));

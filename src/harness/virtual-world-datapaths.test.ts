@@ -30,7 +30,13 @@ function service(over: Partial<ServiceInput> & Pick<ServiceInput, 'name'>, port 
   return { vip: VIP, port, protocol: 'tcp', algorithm: 'rr', mode: 'dnat', endpoints: eps.map((ip) => ({ ip, port })), ...over };
 }
 
-async function withWorld(t: ExecutionContext, backend: 'sim' | 'prog', hook: Hook, fn: (w: VirtualWorld) => Promise<void>, topology = 'two-arm'): Promise<void> {
+async function withWorld(
+  t: ExecutionContext,
+  backend: 'sim' | 'prog',
+  hook: Hook,
+  fn: (w: VirtualWorld) => Promise<void>,
+  topology = 'two-arm',
+): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), `xlb-vworld-${backend}-`));
   const seed = 5;
   const w = new VirtualWorld({ backend, hook, topology: builtinTopology(topology), seed, artifactsDir: dir }, OPEN[backend](seed));
@@ -61,7 +67,8 @@ for (const backend of ['sim', 'prog'] as const) {
         const b1 = (await w.captures()).find((c) => c.node === 'b1')?.packets.map((p) => decodeFrame(p.frame)) ?? [];
         t.true(b1.some((d) => d.ip?.src === '198.18.1.11' && d.ip.dst === '198.18.2.11'));
         t.deepEqual([...new Set(obs.conntrack.filter((e) => !e.reply).map((e) => e.state))], ['TIME_WAIT']);
-      }));
+      }),
+    );
 
     test.serial(`${backend}/${hook}: full NAT UDP over IPv6 and TCP over IPv4; flows expire with virtual time`, (t) =>
       withWorld(t, backend, hook, async (w) => {
@@ -74,8 +81,14 @@ for (const backend of ['sim', 'prog'] as const) {
         const tcp = await w.client('c1', { proto: 'tcp', target: VIP, count: 4 });
         t.is(tcp.summary.ok, 4);
         // Full NAT: the backends saw the LB's address on their segment, not the client's.
-        const atBackends = (await w.captures()).filter((c) => c.node.startsWith('b')).flatMap((c) => c.packets.map((p) => decodeFrame(p.frame)));
-        const sources = new Set<string | undefined>(atBackends.filter((d) => d.ip?.dst !== undefined && (BACKENDS.includes(d.ip.dst) || BACKENDS6.includes(d.ip.dst))).map((d) => d.ip?.src));
+        const atBackends = (await w.captures())
+          .filter((c) => c.node.startsWith('b'))
+          .flatMap((c) => c.packets.map((p) => decodeFrame(p.frame)));
+        const sources = new Set<string | undefined>(
+          atBackends
+            .filter((d) => d.ip?.dst !== undefined && (BACKENDS.includes(d.ip.dst) || BACKENDS6.includes(d.ip.dst)))
+            .map((d) => d.ip?.src),
+        );
         t.deepEqual([...sources].sort(), ['198.18.2.1', 'fd00:18:2::1']);
         // The same UDP tuple again: tracked while the flow lives, a new flow once it expired.
         const newFlows = async (): Promise<number> => (await w.observe()).reasons.get('new_flow') ?? 0;
@@ -88,7 +101,8 @@ for (const backend of ['sim', 'prog'] as const) {
         await w.advance(3600);
         t.is((await w.client('c1', again)).summary.ok, 1);
         t.is(await newFlows(), n0 + 1);
-      }));
+      }),
+    );
 
     test.serial(`${backend}/${hook}: DSR: the LB hands VIP packets to the endpoints at L2, replies go around it`, (t) =>
       withWorld(
@@ -113,7 +127,8 @@ for (const backend of ['sim', 'prog'] as const) {
           t.true(w.net.node('rt').forwarded > 0);
         },
         'dsr',
-      ));
+      ),
+    );
   }
 }
 
@@ -121,7 +136,10 @@ async function capturesOf(backend: 'sim' | 'prog', seed: number, algorithm: Serv
   const dir = mkdtempSync(join(tmpdir(), `xlb-vworld-det-${backend}-`));
   const w = new VirtualWorld({ backend, hook: 'tc', topology: builtinTopology('two-arm'), seed, artifactsDir: dir }, OPEN[backend](seed));
   try {
-    await w.apply([service({ name: 'echo', algorithm }), service({ name: 'udp', protocol: 'udp', mode: 'fullnat', algorithm: 'maglev' }, 7001)]);
+    await w.apply([
+      service({ name: 'echo', algorithm }),
+      service({ name: 'udp', protocol: 'udp', mode: 'fullnat', algorithm: 'maglev' }, 7001),
+    ]);
     await w.client('c1', { proto: 'tcp', target: VIP, count: 6, concurrency: 3 });
     await w.advance(2);
     await w.client('c1', { proto: 'udp', target: VIP, count: 4 });

@@ -31,7 +31,11 @@ class ScriptedVerdictTestDouble extends PassThroughTestDouble {
   }
 }
 
-async function withWorld(t: ExecutionContext, topology: WorldOptions['topology'], fn: (w: VirtualWorld, dp: ScriptedVerdictTestDouble, opened: OpenDatapathOptions) => Promise<void>): Promise<void> {
+async function withWorld(
+  t: ExecutionContext,
+  topology: WorldOptions['topology'],
+  fn: (w: VirtualWorld, dp: ScriptedVerdictTestDouble, opened: OpenDatapathOptions) => Promise<void>,
+): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'xlb-vworld-'));
   let dp: ScriptedVerdictTestDouble | undefined;
   let opened: OpenDatapathOptions | undefined;
@@ -87,12 +91,27 @@ test('advance moves the datapath clock with the virtual clock; timers fire', (t)
 
 test('apply: the controller fills defaults and validates; its errors reach the caller', (t) =>
   withWorld(t, builtinTopology('two-arm'), async (w) => {
-    await w.apply([{ name: 'web', vip: '198.18.100.1', port: 80, protocol: 'tcp', algorithm: 'rr', mode: 'dnat', endpoints: [{ ip: '198.18.2.11', port: 80 }] }]);
+    await w.apply([
+      {
+        name: 'web',
+        vip: '198.18.100.1',
+        port: 80,
+        protocol: 'tcp',
+        algorithm: 'rr',
+        mode: 'dnat',
+        endpoints: [{ ip: '198.18.2.11', port: 80 }],
+      },
+    ]);
     const svcs = w.dut.control.listServices();
     t.is(svcs.length, 1);
-    t.deepEqual(w.dut.control.readEndpoints(svcs[0]?.id ?? 0, svcs[0]?.generation ?? 0, 1), [{ ip: '198.18.2.11', port: 80, weight: 1, active: true }]);
+    t.deepEqual(w.dut.control.readEndpoints(svcs[0]?.id ?? 0, svcs[0]?.generation ?? 0, 1), [
+      { ip: '198.18.2.11', port: 80, weight: 1, active: true },
+    ]);
     t.is(w.controller.get('web')?.deadFlowPolicy, 'keep');
-    await t.throwsAsync(w.apply([{ name: 'bad', vip: '198.18.100.1', port: 70000, protocol: 'tcp', algorithm: 'rr', mode: 'dnat', endpoints: [] }]), { name: 'ValidationError', message: /port/ });
+    await t.throwsAsync(
+      w.apply([{ name: 'bad', vip: '198.18.100.1', port: 70000, protocol: 'tcp', algorithm: 'rr', mode: 'dnat', endpoints: [] }]),
+      { name: 'ValidationError', message: /port/ },
+    );
   }));
 
 test('startClient: rounds after the first wait for next(); time can move in between', (t) =>
@@ -128,7 +147,13 @@ test('inject: frames leave the node, replies arrive before it returns', (t) =>
   withWorld(t, builtinTopology('two-arm'), async (w) => {
     const c1 = w.net.iface('c1');
     const lbMac = w.net.iface('lb', 'clients').mac;
-    await w.inject('c1', [buildFrame({ eth: { src: c1.mac, dst: lbMac }, ip: { src: c1.ipv4, dst: '198.18.2.11' }, icmp: { type: 'echo-request', id: 1, seq: 1 } })]);
+    await w.inject('c1', [
+      buildFrame({
+        eth: { src: c1.mac, dst: lbMac },
+        ip: { src: c1.ipv4, dst: '198.18.2.11' },
+        icmp: { type: 'echo-request', id: 1, seq: 1 },
+      }),
+    ]);
     const got = c1.capture.packets.map((p) => decodeFrame(p.frame));
     t.deepEqual(
       got.map((d) => d.icmp?.typeName),
@@ -144,7 +169,8 @@ test('one-arm: the switch delivers by MAC (the LB sees nothing of c1 <-> b1), fl
     t.is(dp.frames, 0);
     t.is(w.net.iface('b2').stats.rxFrames, 0);
     const c1 = w.net.iface('c1');
-    const frame = (dst: string): Buffer => buildFrame({ eth: { src: c1.mac, dst }, ip: { src: c1.ipv4, dst: '198.18.1.101' }, udp: { sport: 1, dport: 7001 } });
+    const frame = (dst: string): Buffer =>
+      buildFrame({ eth: { src: c1.mac, dst }, ip: { src: c1.ipv4, dst: '198.18.1.101' }, udp: { sport: 1, dport: 7001 } });
     const members = ['lb', 'b1', 'b2', 'b3'];
     const before = members.map((n) => w.net.iface(n).stats.rxFrames);
     await w.inject('c1', [frame('02:00:00:00:99:99'), frame('ff:ff:ff:ff:ff:ff')]);
@@ -165,12 +191,36 @@ test('verdicts: drop is gone (counted), tx goes back out of the same interface, 
     const lbC = w.net.iface('lb', 'clients');
     const lbB = w.net.iface('lb', 'backends');
     const b1 = w.net.iface('b1');
-    const udp = (dport: number): Buffer => buildFrame({ eth: { src: c1.mac, dst: lbC.mac }, ip: { src: c1.ipv4, dst: b1.ipv4, ttl: 20 }, udp: { sport: 5000, dport }, payload: 'v' });
+    const udp = (dport: number): Buffer =>
+      buildFrame({
+        eth: { src: c1.mac, dst: lbC.mac },
+        ip: { src: c1.ipv4, dst: b1.ipv4, ttl: 20 },
+        udp: { sport: 5000, dport },
+        payload: 'v',
+      });
     dp.script = (f) => {
       const d = decodeFrame(f);
       if (d.udp?.dport === 1) return { verdict: 'drop' };
-      if (d.udp?.dport === 2) return { verdict: 'tx', frame: buildFrame({ eth: { src: lbC.mac, dst: c1.mac }, ip: { src: b1.ipv4, dst: c1.ipv4 }, udp: { sport: 2, dport: 5000 }, payload: 'tx' }) };
-      if (d.udp?.dport === 3) return { verdict: 'redirect', frame: buildFrame({ eth: { src: lbB.mac, dst: b1.mac }, ip: { src: c1.ipv4, dst: b1.ipv4, ttl: 20 }, udp: { sport: 5000, dport: 7001 }, payload: 'rd' }) };
+      if (d.udp?.dport === 2)
+        return {
+          verdict: 'tx',
+          frame: buildFrame({
+            eth: { src: lbC.mac, dst: c1.mac },
+            ip: { src: b1.ipv4, dst: c1.ipv4 },
+            udp: { sport: 2, dport: 5000 },
+            payload: 'tx',
+          }),
+        };
+      if (d.udp?.dport === 3)
+        return {
+          verdict: 'redirect',
+          frame: buildFrame({
+            eth: { src: lbB.mac, dst: b1.mac },
+            ip: { src: c1.ipv4, dst: b1.ipv4, ttl: 20 },
+            udp: { sport: 5000, dport: 7001 },
+            payload: 'rd',
+          }),
+        };
       return undefined;
     };
     await w.inject('c1', [udp(1), udp(2), udp(3)]);
@@ -192,7 +242,6 @@ test('verdicts: drop is gone (counted), tx goes back out of the same interface, 
     // Out of the backends interface: the redirected frame and c1's two port unreachables.
     t.is(lbB.stats.txFrames, 3);
   }));
-
 
 test('a datapath that breaks a TCP checksum shows up: the backend drops and counts, the client fails', (t) =>
   withWorld(t, builtinTopology('two-arm'), async (w, dp) => {

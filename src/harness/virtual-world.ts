@@ -36,7 +36,9 @@ function lbNodeOf(t: TopologySpec): string {
   if (t.vip !== undefined) return t.vip.lb;
   const lbs = t.nodes.filter((n) => n.role === 'lb');
   if (lbs.length !== 1 || lbs[0] === undefined) {
-    throw new Error(`topology '${t.name}': give a vip.lb, or exactly one node with role lb (found ${lbs.length}), so the virtual world knows where the datapath runs`);
+    throw new Error(
+      `topology '${t.name}': give a vip.lb, or exactly one node with role lb (found ${lbs.length}), so the virtual world knows where the datapath runs`,
+    );
   }
   return lbs[0].name;
 }
@@ -160,7 +162,8 @@ export class VirtualWorld implements World {
     await untilBlockedOrDone(`the first round of the client on ${node}`);
     return {
       next: async () => {
-        if (gate === undefined) throw new Error(`client on ${node}: no round is waiting (it has run all its ${req.rounds ?? 1} round(s)); call report()`);
+        if (gate === undefined)
+          throw new Error(`client on ${node}: no round is waiting (it has run all its ${req.rounds ?? 1} round(s)); call report()`);
         await release(`a round of the client on ${node}`);
       },
       report: async () => {

@@ -11,7 +11,8 @@ export class VirtualClock {
   }
 
   advance(ms: number): void {
-    if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`advance(${ms}): give a finite number of milliseconds >= 0 (the clock only moves forward)`);
+    if (!Number.isFinite(ms) || ms < 0)
+      throw new RangeError(`advance(${ms}): give a finite number of milliseconds >= 0 (the clock only moves forward)`);
     this.ns += BigInt(Math.round(ms * 1e6));
   }
 }

@@ -9,8 +9,10 @@ const CLIENT = '198.18.0.10';
 const VIP = '198.18.100.1';
 const B = '198.18.1.11';
 
-const c2s = (sport: number, flags: string, seq = 0, ack = 0): Buffer => buildFrame({ ip: { src: CLIENT, dst: VIP }, tcp: { sport, dport: 80, flags, seq, ack } });
-const s2c = (dport: number, flags: string, seq = 0, ack = 0): Buffer => buildFrame({ ip: { src: B, dst: CLIENT }, tcp: { sport: 80, dport, flags, seq, ack } });
+const c2s = (sport: number, flags: string, seq = 0, ack = 0): Buffer =>
+  buildFrame({ ip: { src: CLIENT, dst: VIP }, tcp: { sport, dport: 80, flags, seq, ack } });
+const s2c = (dport: number, flags: string, seq = 0, ack = 0): Buffer =>
+  buildFrame({ ip: { src: B, dst: CLIENT }, tcp: { sport: 80, dport, flags, seq, ack } });
 
 function open(opts: Parameters<typeof openModelDatapath>[0] = { hook: 'tc' }): ReturnType<typeof openModelDatapath> {
   const m = openModelDatapath(opts);
@@ -25,7 +27,10 @@ function established(m: ReturnType<typeof openModelDatapath>, sport: number): vo
 }
 
 const state = (m: ReturnType<typeof openModelDatapath>, sport: number): string[] =>
-  m.packets.conntrack().filter((e) => e.key.sport === sport || e.key.dport === sport).map((e) => e.state);
+  m.packets
+    .conntrack()
+    .filter((e) => e.key.sport === sport || e.key.dport === sport)
+    .map((e) => e.state);
 
 test('RST: out of the window dropped and nothing changes; in the window closes both entries', (t) => {
   const m = open();
@@ -96,7 +101,10 @@ test('LRU: a full table evicts the least recently used entry', (t) => {
   m.packets.process(c2s(11, 'S', 1), 1); // fwd11, rev11: full
   m.packets.process(c2s(10, 'S', 1), 1); // touches fwd10 (and its peer)
   m.packets.process(c2s(12, 'S', 1), 1); // evicts rev11, then fwd11
-  const keys = m.packets.conntrack().map((e) => `${e.reply ? 'rev' : 'fwd'}${e.reply ? e.key.dport : e.key.sport}`).sort();
+  const keys = m.packets
+    .conntrack()
+    .map((e) => `${e.reply ? 'rev' : 'fwd'}${e.reply ? e.key.dport : e.key.sport}`)
+    .sort();
   t.deepEqual(keys, ['fwd10', 'fwd12', 'rev10', 'rev12']);
 });
 
@@ -106,7 +114,17 @@ test('listFlows merges both entries; deleteFlows removes both', (t) => {
   m.packets.advance(1500);
   m.packets.process(s2c(20, 'PA', 5001, 1001), 1);
   const [flow] = m.control.listFlows();
-  t.like(flow, { serviceId: 1, protocol: 'tcp', client: { ip: CLIENT, port: 20 }, vip: { ip: VIP, port: 80 }, endpoint: { ip: B, port: 80 }, state: 'ESTABLISHED', packets: 4, ageMs: 1500, idleMs: 0 });
+  t.like(flow, {
+    serviceId: 1,
+    protocol: 'tcp',
+    client: { ip: CLIENT, port: 20 },
+    vip: { ip: VIP, port: 80 },
+    endpoint: { ip: B, port: 80 },
+    state: 'ESTABLISHED',
+    packets: 4,
+    ageMs: 1500,
+    idleMs: 0,
+  });
   t.is(m.control.deleteFlows(1, { ip: B, port: 80 }), 1);
   t.is(m.packets.conntrack().length, 0);
 });

@@ -77,7 +77,13 @@ export function xlateSwap(x: number): number {
  * the other direction (REPLY differs) and swap(p's nat tuple) = k, the key of e.
  */
 export function isPeerOf(p: CtEntry, e: CtEntry, k: CtKey): boolean {
-  return ((p.flags ^ e.flags) & CT_F.reply) !== 0 && p.natSaddr.equals(k.daddr) && p.natDaddr.equals(k.saddr) && p.natSport === k.dport && p.natDport === k.sport;
+  return (
+    ((p.flags ^ e.flags) & CT_F.reply) !== 0 &&
+    p.natSaddr.equals(k.daddr) &&
+    p.natDaddr.equals(k.saddr) &&
+    p.natSport === k.dport &&
+    p.natDport === k.sport
+  );
 }
 
 /**
@@ -167,7 +173,8 @@ export function tcpNext(rstWindow: number, e: CtEntry, peer: CtEntry | undefined
   if (e.flags & CT_F.dsr) {
     // DSR: the LB sees the client's half only; the client's ACK after its SYN establishes the
     // flow, its FIN (from SYN_SENT or ESTABLISHED) ends it in TIME_WAIT
-    if (f & TCPF.fin) return st === ST.SYN_SENT || st === ST.ESTABLISHED ? { state: ST.TIME_WAIT, fins: fins | CT_F.finClient } : { state: st, fins };
+    if (f & TCPF.fin)
+      return st === ST.SYN_SENT || st === ST.ESTABLISHED ? { state: ST.TIME_WAIT, fins: fins | CT_F.finClient } : { state: st, fins };
     if (f & TCPF.ack && st === ST.SYN_SENT) return { state: ST.ESTABLISHED, fins };
     return { state: st, fins };
   }

@@ -71,7 +71,9 @@ export class ModelControl implements Datapath {
 
   /** TCP and UDP services (the controller's protocols), as the kernel datapath lists them; ICMP echo services stay out of reconcile's view. */
   listServices(): DpService[] {
-    return [...this.t.services.values()].filter((s) => s.proto === IPPROTO.tcp || s.proto === IPPROTO.udp).map((s) => this.toService(s) as DpService);
+    return [...this.t.services.values()]
+      .filter((s) => s.proto === IPPROTO.tcp || s.proto === IPPROTO.udp)
+      .map((s) => this.toService(s) as DpService);
   }
 
   getService(key: ModelServiceKey): DpService | undefined {
@@ -92,21 +94,31 @@ export class ModelControl implements Datapath {
     return Array.from({ length: count }, (_, slot) => {
       const e = this.t.endpoint(id, generation, slot);
       if (e === undefined || (e.family !== 4 && e.family !== 6)) return { ...EMPTY_SLOT };
-      return { ip: formatIp(e.addr.subarray(0, e.family === 4 ? 4 : 16), e.family), port: e.port, weight: e.weight, active: (e.flags & EP_F_ACTIVE) !== 0 };
+      return {
+        ip: formatIp(e.addr.subarray(0, e.family === 4 ? 4 : 16), e.family),
+        port: e.port,
+        weight: e.weight,
+        active: (e.flags & EP_F_ACTIVE) !== 0,
+      };
     });
   }
 
   writeGeneration(id: number, generation: 0 | 1, algorithm: Algorithm, endpoints: DpEndpoint[]): void {
     const owner = this.activeOwner(id);
     if (owner !== undefined && owner.gen === generation) {
-      throw new Error(`model datapath: refusing to write the ACTIVE generation ${generation} of service id ${id} (${serviceKeyText(this.toService(owner).key as DpServiceKey)})`);
+      throw new Error(
+        `model datapath: refusing to write the ACTIVE generation ${generation} of service id ${id} (${serviceKeyText(this.toService(owner).key as DpServiceKey)})`,
+      );
     }
-    if (id <= 0 || id >= this.limits.maxServices) throw new Error(`model datapath: service id ${id} is outside 1..${this.limits.maxServices - 1}`);
+    if (id <= 0 || id >= this.limits.maxServices)
+      throw new Error(`model datapath: service id ${id} is outside 1..${this.limits.maxServices - 1}`);
     if (endpoints.length > MAX_EP) throw new Error(`model datapath: ${endpoints.length} endpoints > ${MAX_EP}`);
     const base = (id * 2 + generation) * MAX_EP;
     endpoints.forEach((e, slot) => {
       const entry: EpEntry =
-        e.ip === '' ? { addr: Buffer.alloc(16), port: 0, weight: 0, family: 0, flags: 0 } : { ...addr16(e.ip), port: e.port, weight: e.weight, flags: e.active ? EP_F_ACTIVE : 0 };
+        e.ip === ''
+          ? { addr: Buffer.alloc(16), port: 0, weight: 0, family: 0, flags: 0 }
+          : { ...addr16(e.ip), port: e.port, weight: e.weight, flags: e.active ? EP_F_ACTIVE : 0 };
       this.t.endpoints.set(base + slot, entry);
     });
     const m = this.t.config.maglevSize;
@@ -132,13 +144,17 @@ export class ModelControl implements Datapath {
     if (range) {
       const other = this.t.services.get(key);
       if (other !== undefined && other.portLo !== svc.key.port) {
-        throw new DatapathRefusal(`${svc.key.vip} ${svc.key.protocol} already has a port range; the datapath holds one port range per VIP and protocol`);
+        throw new DatapathRefusal(
+          `${svc.key.vip} ${svc.key.protocol} already has a port range; the datapath holds one port range per VIP and protocol`,
+        );
       }
     }
     const no = this.refusal(svc);
     if (no !== undefined) throw new DatapathRefusal(no);
-    if (svc.id <= 0 || svc.id >= this.limits.maxServices) throw new RangeError(`model datapath: service id ${svc.id} is outside 1..${this.limits.maxServices - 1}`);
-    if (svc.endpointCount < 0 || svc.endpointCount > MAX_EP) throw new RangeError(`model datapath: endpointCount ${svc.endpointCount} is outside 0..${MAX_EP}`);
+    if (svc.id <= 0 || svc.id >= this.limits.maxServices)
+      throw new RangeError(`model datapath: service id ${svc.id} is outside 1..${this.limits.maxServices - 1}`);
+    if (svc.endpointCount < 0 || svc.endpointCount > MAX_EP)
+      throw new RangeError(`model datapath: endpointCount ${svc.endpointCount} is outside 0..${MAX_EP}`);
     const p = this.t.policers.get(svc.id);
     if (p === undefined || p.ratePps !== svc.policer.ratePps || p.burst !== svc.policer.burst) {
       this.t.policers.set(svc.id, { ratePps: svc.policer.ratePps, burst: svc.policer.burst, tatNs: 0n });

@@ -32,7 +32,15 @@ export const CORNER_CASES: DiffCase[] = [
         expect: 'icmp_error',
         build: (ct) => ({
           ip: { src: B6, dst: SNAT6 },
-          icmp: { type: 'packet-too-big', mtu: 1280, inner: { ip: { src: SNAT6, dst: B6 }, tcp: { sport: snatPort(ct, C6, 41000), dport: 80, seq: 11, ack: 51, flags: 'A' }, payload: 100 } },
+          icmp: {
+            type: 'packet-too-big',
+            mtu: 1280,
+            inner: {
+              ip: { src: SNAT6, dst: B6 },
+              tcp: { sport: snatPort(ct, C6, 41000), dport: 80, seq: 11, ack: 51, flags: 'A' },
+              payload: 100,
+            },
+          },
         }),
       },
       {
@@ -40,7 +48,10 @@ export const CORNER_CASES: DiffCase[] = [
         expect: 'icmp_error',
         build: (ct) => ({
           ip: { src: 'fd00::fe', dst: SNAT6 },
-          icmp: { type: 'time-exceeded', inner: { ip: { src: SNAT6, dst: B6 }, icmp: { type: 'echo-request', id: snatPort(ct, C6, 9), seq: 1 }, payload: 8 } },
+          icmp: {
+            type: 'time-exceeded',
+            inner: { ip: { src: SNAT6, dst: B6 }, icmp: { type: 'echo-request', id: snatPort(ct, C6, 9), seq: 1 }, payload: 8 },
+          },
         }),
       },
       f('echo reply of no flow', { ip: { src: B6, dst: C6 }, icmp: { type: 'echo-reply', id: 9, seq: 1 } }, 'pass_no_service'),
@@ -61,7 +72,12 @@ export const CORNER_CASES: DiffCase[] = [
         expect: 'icmp_error',
         build: () => ({
           ip: { src: ROUTER, dst: CLIENT },
-          icmp: { type: 'dest-unreachable', code: 'frag-needed', mtu: 1300, inner: { ip: { src: VIP, dst: CLIENT }, tcp: { sport: 80, dport: 42000, seq: 1, ack: 11, flags: 'SA' }, payload: 40 } },
+          icmp: {
+            type: 'dest-unreachable',
+            code: 'frag-needed',
+            mtu: 1300,
+            inner: { ip: { src: VIP, dst: CLIENT }, tcp: { sport: 80, dport: 42000, seq: 1, ack: 11, flags: 'SA' }, payload: 40 },
+          },
         }),
       },
       f('echo', { ip: { src: CLIENT, dst: VIP }, icmp: { type: 'echo-request', id: 5, seq: 1 }, payload: 8 }, 'new_flow'),
@@ -70,7 +86,11 @@ export const CORNER_CASES: DiffCase[] = [
         expect: 'icmp_error',
         build: (ct) => ({
           ip: { src: B1, dst: SNAT },
-          icmp: { type: 'dest-unreachable', code: 'port', inner: { ip: { src: SNAT, dst: B1 }, icmp: { type: 'echo-request', id: snatPort(ct, CLIENT, 5), seq: 1 }, payload: 8 } },
+          icmp: {
+            type: 'dest-unreachable',
+            code: 'port',
+            inner: { ip: { src: SNAT, dst: B1 }, icmp: { type: 'echo-request', id: snatPort(ct, CLIENT, 5), seq: 1 }, payload: 8 },
+          },
         }),
       },
       {
@@ -78,14 +98,28 @@ export const CORNER_CASES: DiffCase[] = [
         expect: 'tracked',
         build: (ct) => ({ ip: { src: B1, dst: SNAT }, icmp: { type: 'echo-reply', id: snatPort(ct, CLIENT, 5), seq: 1 }, payload: 8 }),
       },
-      f('error quoting a non-echo ICMP', {
-        ip: { src: ROUTER, dst: CLIENT },
-        icmp: { type: 'time-exceeded', inner: { ip: { src: CLIENT, dst: VIP }, icmp: { type: 'time-exceeded', inner: { ip: { src: CLIENT, dst: VIP }, udp: { sport: 1, dport: 2 } } } } },
-      }, 'pass_no_service'),
-      f('error with 4 bytes of L4 quoted', {
-        ip: { src: ROUTER, dst: CLIENT },
-        icmp: { type: 'time-exceeded', quoteLength: 24, inner: { ip: { src: CLIENT, dst: VIP }, tcp: { sport: 42000, dport: 80 } } },
-      }, 'drop_malformed'),
+      f(
+        'error quoting a non-echo ICMP',
+        {
+          ip: { src: ROUTER, dst: CLIENT },
+          icmp: {
+            type: 'time-exceeded',
+            inner: {
+              ip: { src: CLIENT, dst: VIP },
+              icmp: { type: 'time-exceeded', inner: { ip: { src: CLIENT, dst: VIP }, udp: { sport: 1, dport: 2 } } },
+            },
+          },
+        },
+        'pass_no_service',
+      ),
+      f(
+        'error with 4 bytes of L4 quoted',
+        {
+          ip: { src: ROUTER, dst: CLIENT },
+          icmp: { type: 'time-exceeded', quoteLength: 24, inner: { ip: { src: CLIENT, dst: VIP }, tcp: { sport: 42000, dport: 80 } } },
+        },
+        'drop_malformed',
+      ),
     ],
   },
   {
@@ -99,7 +133,15 @@ export const CORNER_CASES: DiffCase[] = [
       f('backend FIN through the rebuilt entry', tcp(B0, CLIENT, 8080, 43000, 'FA', 5003, 1011), 'tracked'),
       { deleteCt: { family: 4, proto: 'tcp', src: CLIENT, dst: VIP, sport: 43000, dport: 80 } },
       f('backend ACK after the forward entry was lost', tcp(B0, CLIENT, 8080, 43000, 'A', 5004, 1011)),
-      { reprogram: { ...web('dnat', 'rr'), endpoints: [{ ip: B1, port: 8080 }, { ip: B0, port: 8080, active: false }] } },
+      {
+        reprogram: {
+          ...web('dnat', 'rr'),
+          endpoints: [
+            { ip: B1, port: 8080 },
+            { ip: B0, port: 8080, active: false },
+          ],
+        },
+      },
       f('new flow after the flip', tcp(CLIENT, VIP, 43001, 80, 'S', 1)),
     ],
   },
@@ -123,8 +165,26 @@ export const CORNER_CASES: DiffCase[] = [
     services: [
       { id: 1, vip: VIP, port: 80, mode: 'dsr', endpoints: [{ ip: B0, port: 80 }] },
       { id: 2, vip: VIP, port: 1000, portEnd: 1999, protocol: 'udp', endpoints: [{ ip: B0, port: 0 }] },
-      { id: 3, vip: VIP, port: 81, algorithm: 'wrr', endpoints: [{ ip: B0, port: 80, weight: 3 }, { ip: B1, port: 80, weight: 1 }] },
-      { id: 4, vip: VIP, port: 82, algorithm: 'lc', endpoints: [{ ip: B0, port: 80 }, { ip: B1, port: 80 }] },
+      {
+        id: 3,
+        vip: VIP,
+        port: 81,
+        algorithm: 'wrr',
+        endpoints: [
+          { ip: B0, port: 80, weight: 3 },
+          { ip: B1, port: 80, weight: 1 },
+        ],
+      },
+      {
+        id: 4,
+        vip: VIP,
+        port: 82,
+        algorithm: 'lc',
+        endpoints: [
+          { ip: B0, port: 80 },
+          { ip: B1, port: 80 },
+        ],
+      },
     ],
     steps: [
       f('DSR SYN', tcp(CLIENT, VIP, 45000, 80, 'S', 1)),
@@ -143,14 +203,30 @@ export const CORNER_CASES: DiffCase[] = [
     name: 'timeouts: one-way UDP keeps the reply entry alive (peer touch), SYN_SENT expiry re-selects',
     services: [
       { id: 1, vip: VIP, port: 53, protocol: 'udp', endpoints: [{ ip: B0, port: 53 }] },
-      { id: 2, vip: VIP, port: 80, algorithm: 'rr', endpoints: [{ ip: B0, port: 80 }, { ip: B1, port: 80 }] },
+      {
+        id: 2,
+        vip: VIP,
+        port: 80,
+        algorithm: 'rr',
+        endpoints: [
+          { ip: B0, port: 80 },
+          { ip: B1, port: 80 },
+        ],
+      },
     ],
     steps: [
       f('q', { ip: { src: CLIENT, dst: VIP }, udp: { sport: 48000, dport: 53 }, payload: 4 }),
       f('r', { ip: { src: B0, dst: CLIENT }, udp: { sport: 53, dport: 48000 }, payload: 4 }),
       f('q2', { ip: { src: CLIENT, dst: VIP }, udp: { sport: 48000, dport: 53 }, payload: 4 }),
-      ...Array.from({ length: 12 }, (_, i): Step[] => [{ advanceMs: 20_000 }, f(`one-way ${i}`, { ip: { src: CLIENT, dst: VIP }, udp: { sport: 48000, dport: 53 }, payload: 4 })]).flat(),
-      f('reply after 240 s of one-way traffic', { ip: { src: B0, dst: CLIENT }, udp: { sport: 53, dport: 48000 }, payload: 4 }, 'fast_path'),
+      ...Array.from({ length: 12 }, (_, i): Step[] => [
+        { advanceMs: 20_000 },
+        f(`one-way ${i}`, { ip: { src: CLIENT, dst: VIP }, udp: { sport: 48000, dport: 53 }, payload: 4 }),
+      ]).flat(),
+      f(
+        'reply after 240 s of one-way traffic',
+        { ip: { src: B0, dst: CLIENT }, udp: { sport: 53, dport: 48000 }, payload: 4 },
+        'fast_path',
+      ),
       f('SYN', tcp(CLIENT, VIP, 48001, 80, 'S', 1)),
       { advanceMs: 61_000 },
       f('SYN after SYN_SENT expired', tcp(CLIENT, VIP, 48001, 80, 'S', 1)),
@@ -158,23 +234,23 @@ export const CORNER_CASES: DiffCase[] = [
   },
 
   {
-  name: 'full NAT with one source port: the second flow to the endpoint finds no free reply tuple; it frees on expiry',
-  settings: { snatV4: SNAT, snatPortMin: 40000, snatPortMax: 40000 },
-  services: [{ id: 1, vip: VIP, port: 80, mode: 'fullnat', endpoints: [{ ip: B0, port: 80 }] }],
-  steps: [
-    f('first client', tcp(CLIENT, VIP, 50000, 80, 'S', 1), 'new_flow'),
-    f('second client', tcp('198.18.0.11', VIP, 50000, 80, 'S', 1), 'drop_snat_exhausted'),
-    { advanceMs: 61_000 },
-    f('second client after the first expired', tcp('198.18.0.11', VIP, 50000, 80, 'S', 1), 'new_flow'),
-  ],
-},
+    name: 'full NAT with one source port: the second flow to the endpoint finds no free reply tuple; it frees on expiry',
+    settings: { snatV4: SNAT, snatPortMin: 40000, snatPortMax: 40000 },
+    services: [{ id: 1, vip: VIP, port: 80, mode: 'fullnat', endpoints: [{ ip: B0, port: 80 }] }],
+    steps: [
+      f('first client', tcp(CLIENT, VIP, 50000, 80, 'S', 1), 'new_flow'),
+      f('second client', tcp('198.18.0.11', VIP, 50000, 80, 'S', 1), 'drop_snat_exhausted'),
+      { advanceMs: 61_000 },
+      f('second client after the first expired', tcp('198.18.0.11', VIP, 50000, 80, 'S', 1), 'new_flow'),
+    ],
+  },
   {
-  name: 'parse: every input of the parse test with its reason',
-  services: [
-    { id: 1, vip: VIP, port: 80, endpoints: [{ ip: '198.18.1.1', port: 80 }] },
-    { id: 2, vip: 'fd00::100:1', port: 80, endpoints: [{ ip: 'fd00::1:1', port: 80 }] },
-  ],
-  // BPF_PROG_TEST_RUN needs at least an Ethernet header
-  steps: PARSE_CASES.filter(([, frame]) => frame.length >= 14).map(([note, frame, expect]) => ({ frame, note, expect })),
-},
+    name: 'parse: every input of the parse test with its reason',
+    services: [
+      { id: 1, vip: VIP, port: 80, endpoints: [{ ip: '198.18.1.1', port: 80 }] },
+      { id: 2, vip: 'fd00::100:1', port: 80, endpoints: [{ ip: 'fd00::1:1', port: 80 }] },
+    ],
+    // BPF_PROG_TEST_RUN needs at least an Ethernet header
+    steps: PARSE_CASES.filter(([, frame]) => frame.length >= 14).map(([note, frame, expect]) => ({ frame, note, expect })),
+  },
 ];

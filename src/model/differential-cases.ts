@@ -40,10 +40,24 @@ export interface DiffCase {
 
 export type Programmable = Datapath & { putService(s: ModelService): void };
 
-export const f = (note: string, spec: FrameSpec, expect?: ReasonName): Step => ({ frame: buildFrame(spec), note, ...(expect !== undefined ? { expect } : {}) });
+export const f = (note: string, spec: FrameSpec, expect?: ReasonName): Step => ({
+  frame: buildFrame(spec),
+  note,
+  ...(expect !== undefined ? { expect } : {}),
+});
 /** The SNAT port the model chose for the flow from `client`:`sport`. */
-export const snatPort = (ct: DpCtEntry[], client: string, sport: number): number => ct.find((e) => !e.reply && e.key.src === client && e.key.sport === sport)?.nat.sport ?? 0;
-export const tcp = (src: string, dst: string, sport: number, dport: number, flags: string, seq = 0, ack = 0, payload?: string): FrameSpec => ({
+export const snatPort = (ct: DpCtEntry[], client: string, sport: number): number =>
+  ct.find((e) => !e.reply && e.key.src === client && e.key.sport === sport)?.nat.sport ?? 0;
+export const tcp = (
+  src: string,
+  dst: string,
+  sport: number,
+  dport: number,
+  flags: string,
+  seq = 0,
+  ack = 0,
+  payload?: string,
+): FrameSpec => ({
   ip: { src, dst },
   tcp: { sport, dport, flags, seq, ack },
   payload,
@@ -92,8 +106,23 @@ export const CASES: DiffCase[] = [
     name: 'full NAT, two clients with the same port, replies',
     settings: { snatV4: SNAT },
     services: [web('fullnat', 'hash')],
-    steps: [f('SYN a', tcp(CLIENT, VIP, 40000, 80, 'S', 1)), f('SYN b', tcp('198.18.0.11', VIP, 40000, 80, 'S', 1), 'new_flow'),
-      { note: 'reply to b', expect: 'tracked', build: (ct) => tcp(ct.find((e) => !e.reply && e.key.src === '198.18.0.11')?.nat.dst ?? '', SNAT, 8080, snatPort(ct, '198.18.0.11', 40000), 'SA', 7, 2) },
+    steps: [
+      f('SYN a', tcp(CLIENT, VIP, 40000, 80, 'S', 1)),
+      f('SYN b', tcp('198.18.0.11', VIP, 40000, 80, 'S', 1), 'new_flow'),
+      {
+        note: 'reply to b',
+        expect: 'tracked',
+        build: (ct) =>
+          tcp(
+            ct.find((e) => !e.reply && e.key.src === '198.18.0.11')?.nat.dst ?? '',
+            SNAT,
+            8080,
+            snatPort(ct, '198.18.0.11', 40000),
+            'SA',
+            7,
+            2,
+          ),
+      },
     ],
   },
   {
@@ -145,22 +174,55 @@ export const CASES: DiffCase[] = [
     ],
     steps: [
       f('echo request', { ip: { src: CLIENT, dst: VIP }, icmp: { type: 'echo-request', id: 77, seq: 1 }, payload: 16 }),
-      f('second client, same id', { ip: { src: '198.18.0.11', dst: VIP }, icmp: { type: 'echo-request', id: 77, seq: 1 }, payload: 16 }, 'new_flow'),
-      { note: 'echo reply to the second client', expect: 'tracked', build: (ct) => ({ ip: { src: BACKENDS[0] ?? '', dst: SNAT }, icmp: { type: 'echo-reply', id: snatPort(ct, '198.18.0.11', 77), seq: 1 }, payload: 16 }) },
+      f(
+        'second client, same id',
+        { ip: { src: '198.18.0.11', dst: VIP }, icmp: { type: 'echo-request', id: 77, seq: 1 }, payload: 16 },
+        'new_flow',
+      ),
+      {
+        note: 'echo reply to the second client',
+        expect: 'tracked',
+        build: (ct) => ({
+          ip: { src: BACKENDS[0] ?? '', dst: SNAT },
+          icmp: { type: 'echo-reply', id: snatPort(ct, '198.18.0.11', 77), seq: 1 },
+          payload: 16,
+        }),
+      },
       f('udp query', { ip: { src: CLIENT, dst: VIP }, udp: { sport: 6000, dport: 53 }, payload: 10 }),
-      f('port unreachable from the backend', {
-        ip: { src: BACKENDS[1] ?? '', dst: CLIENT },
-        icmp: { type: 'dest-unreachable', code: 'port', inner: { ip: { src: CLIENT, dst: BACKENDS[1] ?? '' }, udp: { sport: 6000, dport: 53 }, payload: 10 } },
-      }, 'icmp_error'),
+      f(
+        'port unreachable from the backend',
+        {
+          ip: { src: BACKENDS[1] ?? '', dst: CLIENT },
+          icmp: {
+            type: 'dest-unreachable',
+            code: 'port',
+            inner: { ip: { src: CLIENT, dst: BACKENDS[1] ?? '' }, udp: { sport: 6000, dport: 53 }, payload: 10 },
+          },
+        },
+        'icmp_error',
+      ),
       f('SYN', tcp(CLIENT, VIP, 40020, 80, 'S', 1)),
-      f('frag-needed from a router about the SYN', {
-        ip: { src: ROUTER, dst: CLIENT },
-        icmp: { type: 'dest-unreachable', code: 'frag-needed', mtu: 1400, inner: { ip: { src: CLIENT, dst: BACKENDS[0] ?? '' }, tcp: { sport: 40020, dport: 8080, seq: 1, flags: 'S' } } },
-      }, 'icmp_error'),
-      f('error about no flow', {
-        ip: { src: ROUTER, dst: CLIENT },
-        icmp: { type: 'time-exceeded', inner: { ip: { src: CLIENT, dst: '198.18.9.9' }, udp: { sport: 1, dport: 2 } } },
-      }, 'pass_icmp_untracked'),
+      f(
+        'frag-needed from a router about the SYN',
+        {
+          ip: { src: ROUTER, dst: CLIENT },
+          icmp: {
+            type: 'dest-unreachable',
+            code: 'frag-needed',
+            mtu: 1400,
+            inner: { ip: { src: CLIENT, dst: BACKENDS[0] ?? '' }, tcp: { sport: 40020, dport: 8080, seq: 1, flags: 'S' } },
+          },
+        },
+        'icmp_error',
+      ),
+      f(
+        'error about no flow',
+        {
+          ip: { src: ROUTER, dst: CLIENT },
+          icmp: { type: 'time-exceeded', inner: { ip: { src: CLIENT, dst: '198.18.9.9' }, udp: { sport: 1, dport: 2 } } },
+        },
+        'pass_icmp_untracked',
+      ),
     ],
   },
   {
@@ -174,7 +236,9 @@ export const CASES: DiffCase[] = [
     // distinct client ports per service: two VIP ports balanced to the same endpoint with the
     // same client port would share a reply tuple (drop_ct_failed, tested below)
     steps: [
-      ...[81, 82, 83, 84].flatMap((port) => Array.from({ length: 12 }, (_, i) => f(`SYN ${port}/${i}`, tcp(CLIENT, VIP, 30000 + port * 100 + i * 7, port, 'S'), 'new_flow'))),
+      ...[81, 82, 83, 84].flatMap((port) =>
+        Array.from({ length: 12 }, (_, i) => f(`SYN ${port}/${i}`, tcp(CLIENT, VIP, 30000 + port * 100 + i * 7, port, 'S'), 'new_flow')),
+      ),
       f('same client port to another VIP port, same endpoint: reply tuple taken', tcp(CLIENT, VIP, 30000 + 81 * 100, 84, 'S')),
     ],
   },
@@ -198,10 +262,19 @@ export const CASES: DiffCase[] = [
       f('ttl 1', { ip: { src: CLIENT, dst: VIP, ttl: 1 }, tcp: { sport: 1, dport: 80 } }),
       f('fragment', { ip: { src: CLIENT, dst: VIP, mf: true }, tcp: { sport: 2, dport: 80 } }),
       f('arp-ish', { eth: { type: 0x0806 }, payload: 28 }),
-      f('v6 hop-by-hop + dest-opts', { ip: { src: 'fd00::10', dst: 'fd00::100:1', extensions: [{ type: 'hop-by-hop' }, { type: 'dest-opts' }] }, tcp: { sport: 3, dport: 80 } }),
-      f('v6 fragment header', { ip: { src: 'fd00::10', dst: 'fd00::100:1', extensions: [{ type: 'fragment', more: true }] }, tcp: { sport: 4, dport: 80 } }),
+      f('v6 hop-by-hop + dest-opts', {
+        ip: { src: 'fd00::10', dst: 'fd00::100:1', extensions: [{ type: 'hop-by-hop' }, { type: 'dest-opts' }] },
+        tcp: { sport: 3, dport: 80 },
+      }),
+      f('v6 fragment header', {
+        ip: { src: 'fd00::10', dst: 'fd00::100:1', extensions: [{ type: 'fragment', more: true }] },
+        tcp: { sport: 4, dport: 80 },
+      }),
       f('qinq', { vlan: [10, 20], ip: { src: CLIENT, dst: VIP }, tcp: { sport: 5, dport: 80 } }),
-      f('ip options', { ip: { src: CLIENT, dst: VIP, options: [{ type: 1 }, { type: 1 }, { type: 1 }, { type: 1 }] }, tcp: { sport: 6, dport: 80 } }),
+      f('ip options', {
+        ip: { src: CLIENT, dst: VIP, options: [{ type: 1 }, { type: 1 }, { type: 1 }, { type: 1 }] },
+        tcp: { sport: 6, dport: 80 },
+      }),
       f('ihl 4', { ip: { src: CLIENT, dst: VIP, ihl: 4 }, tcp: { sport: 7, dport: 80 } }),
       f('total length too long', { ip: { src: CLIENT, dst: VIP, totalLength: 1000 }, tcp: { sport: 8, dport: 80 } }),
       f('tcp data offset 3', { ip: { src: CLIENT, dst: VIP }, tcp: { sport: 9, dport: 80, dataOffset: 3 } }),
@@ -209,14 +282,33 @@ export const CASES: DiffCase[] = [
       f('padded to 60', { ip: { src: CLIENT, dst: VIP }, tcp: { sport: 10, dport: 80 }, padTo: 60 }),
       ...truncations({ ip: { src: CLIENT, dst: VIP }, tcp: { sport: 11, dport: 80, options: [{ kind: 'mss', value: 1460 }] } }),
       ...truncations({ ip: { src: 'fd00::10', dst: 'fd00::100:1' }, udp: { sport: 12, dport: 80 }, payload: 4 }),
-      ...truncations({ ip: { src: ROUTER, dst: CLIENT }, icmp: { type: 'time-exceeded', inner: { ip: { src: CLIENT, dst: VIP }, tcp: { sport: 13, dport: 80 } } } }, 30),
+      ...truncations(
+        {
+          ip: { src: ROUTER, dst: CLIENT },
+          icmp: { type: 'time-exceeded', inner: { ip: { src: CLIENT, dst: VIP }, tcp: { sport: 13, dport: 80 } } },
+        },
+        30,
+      ),
     ],
   },
   {
     // docs/datapath.md "Selection, exactly": a hashed pick on an inactive slot rehashes (up to 8
     // candidates) before the linear probe. Failed at 1ca44ca (model and kernel probed linearly).
     name: 'hash with an inactive slot: rehashed candidates, as the spec computes them',
-    services: [{ id: 1, vip: VIP, port: 80, algorithm: 'hash', endpoints: [{ ip: B0, port: 80 }, { ip: B1, port: 80, active: false }, { ip: BACKENDS[2] ?? '', port: 80 }, { ip: '198.18.1.14', port: 80, active: false }] }],
+    services: [
+      {
+        id: 1,
+        vip: VIP,
+        port: 80,
+        algorithm: 'hash',
+        endpoints: [
+          { ip: B0, port: 80 },
+          { ip: B1, port: 80, active: false },
+          { ip: BACKENDS[2] ?? '', port: 80 },
+          { ip: '198.18.1.14', port: 80, active: false },
+        ],
+      },
+    ],
     steps: Array.from({ length: 40 }, (_, i) => f(`SYN ${i}`, tcp(CLIENT, VIP, 45200 + i, 80, 'S', 1), 'new_flow')),
   },
   {
@@ -225,8 +317,44 @@ export const CASES: DiffCase[] = [
     name: 'IPv6 routing headers: segments left passed, none left balanced',
     services: [{ id: 2, vip: 'fd00::100:1', port: 80, endpoints: [{ ip: 'fd00::1:11', port: 8080 }] }],
     steps: [
-      f('SRH, 1 segment left', { ip: { src: 'fd00::10', dst: 'fd00::100:1', extensions: [{ type: 'routing', routingType: 4, segmentsLeft: 1, data: Buffer.concat([Buffer.alloc(4), Buffer.from('fd000000000000000000000000000099', 'hex')]) }] }, tcp: { sport: 45300, dport: 80, flags: 'S' } }, 'pass_no_service'),
-      f('SRH, 0 segments left', { ip: { src: 'fd00::10', dst: 'fd00::100:1', extensions: [{ type: 'routing', routingType: 4, segmentsLeft: 0, data: Buffer.concat([Buffer.alloc(4), Buffer.from('fd000000000000000000000000000100', 'hex')]) }] }, tcp: { sport: 45301, dport: 80, flags: 'S' } }, 'new_flow'),
+      f(
+        'SRH, 1 segment left',
+        {
+          ip: {
+            src: 'fd00::10',
+            dst: 'fd00::100:1',
+            extensions: [
+              {
+                type: 'routing',
+                routingType: 4,
+                segmentsLeft: 1,
+                data: Buffer.concat([Buffer.alloc(4), Buffer.from('fd000000000000000000000000000099', 'hex')]),
+              },
+            ],
+          },
+          tcp: { sport: 45300, dport: 80, flags: 'S' },
+        },
+        'pass_no_service',
+      ),
+      f(
+        'SRH, 0 segments left',
+        {
+          ip: {
+            src: 'fd00::10',
+            dst: 'fd00::100:1',
+            extensions: [
+              {
+                type: 'routing',
+                routingType: 4,
+                segmentsLeft: 0,
+                data: Buffer.concat([Buffer.alloc(4), Buffer.from('fd000000000000000000000000000100', 'hex')]),
+              },
+            ],
+          },
+          tcp: { sport: 45301, dport: 80, flags: 'S' },
+        },
+        'new_flow',
+      ),
     ],
   },
   {
@@ -242,27 +370,79 @@ export const CASES: DiffCase[] = [
     ],
     steps: [
       f('query (DNAT)', { ip: { src: CLIENT, dst: VIP }, udp: { sport: 45500, dport: 53 }, payload: 8 }, 'new_flow'),
-      f('reply, first fragment', { ip: { src: B0, dst: CLIENT, id: 501, mf: true }, udp: { sport: 5353, dport: 45500, length: 8 + 100 }, payload: 32 }, 'tracked'),
+      f(
+        'reply, first fragment',
+        { ip: { src: B0, dst: CLIENT, id: 501, mf: true }, udp: { sport: 5353, dport: 45500, length: 8 + 100 }, payload: 32 },
+        'tracked',
+      ),
       f('reply, later fragment', { ip: { src: B0, dst: CLIENT, id: 501, fragOffset: 40, protocol: 17 }, payload: 68 }, 'tracked'),
-      f('later fragment of an unknown datagram', { ip: { src: B0, dst: CLIENT, id: 502, fragOffset: 40, protocol: 17 }, payload: 68 }, 'pass_fragment'),
-      f('client fragment on the flow (first)', { ip: { src: CLIENT, dst: VIP, id: 9, mf: true }, udp: { sport: 45500, dport: 53, length: 8 + 64 }, payload: 16 }, 'tracked'),
-      f('client fragment on the flow (later)', { ip: { src: CLIENT, dst: VIP, id: 9, fragOffset: 24, protocol: 17 }, payload: 48 }, 'tracked'),
-      f('first fragment to the VIP, no flow: not balanced', { ip: { src: CLIENT, dst: VIP, id: 10, mf: true }, udp: { sport: 45501, dport: 53, length: 8 + 64 }, payload: 16 }, 'pass_fragment'),
-      f('first fragment, TTL 1', { ip: { src: B0, dst: CLIENT, id: 503, mf: true, ttl: 1 }, udp: { sport: 5353, dport: 45500, length: 8 + 100 }, payload: 32 }, 'pass_fragment'),
+      f(
+        'later fragment of an unknown datagram',
+        { ip: { src: B0, dst: CLIENT, id: 502, fragOffset: 40, protocol: 17 }, payload: 68 },
+        'pass_fragment',
+      ),
+      f(
+        'client fragment on the flow (first)',
+        { ip: { src: CLIENT, dst: VIP, id: 9, mf: true }, udp: { sport: 45500, dport: 53, length: 8 + 64 }, payload: 16 },
+        'tracked',
+      ),
+      f(
+        'client fragment on the flow (later)',
+        { ip: { src: CLIENT, dst: VIP, id: 9, fragOffset: 24, protocol: 17 }, payload: 48 },
+        'tracked',
+      ),
+      f(
+        'first fragment to the VIP, no flow: not balanced',
+        { ip: { src: CLIENT, dst: VIP, id: 10, mf: true }, udp: { sport: 45501, dport: 53, length: 8 + 64 }, payload: 16 },
+        'pass_fragment',
+      ),
+      f(
+        'first fragment, TTL 1',
+        { ip: { src: B0, dst: CLIENT, id: 503, mf: true, ttl: 1 }, udp: { sport: 5353, dport: 45500, length: 8 + 100 }, payload: 32 },
+        'pass_fragment',
+      ),
       f('query (full NAT)', { ip: { src: CLIENT, dst: VIP }, udp: { sport: 45502, dport: 54 }, payload: 8 }, 'new_flow'),
-      { build: (ct) => ({ ip: { src: B1, dst: SNAT, id: 601, mf: true }, udp: { sport: 5353, dport: snatPort(ct, CLIENT, 45502), length: 8 + 100 }, payload: 32 }), note: 'full-NAT reply, first fragment', expect: 'tracked' },
+      {
+        build: (ct) => ({
+          ip: { src: B1, dst: SNAT, id: 601, mf: true },
+          udp: { sport: 5353, dport: snatPort(ct, CLIENT, 45502), length: 8 + 100 },
+          payload: 32,
+        }),
+        note: 'full-NAT reply, first fragment',
+        expect: 'tracked',
+      },
       f('full-NAT reply, later fragment', { ip: { src: B1, dst: SNAT, id: 601, fragOffset: 40, protocol: 17 }, payload: 68 }, 'tracked'),
       f('TCP SYN (DNAT)', tcp(CLIENT, VIP, 45503, 80, 'S', 1), 'new_flow'),
-      f('TCP reply, first fragment', { ip: { src: B0, dst: CLIENT, id: 701, mf: true }, tcp: { sport: 8080, dport: 45503, flags: 'SA', seq: 5, ack: 2 }, payload: 16 }, 'tracked'),
+      f(
+        'TCP reply, first fragment',
+        { ip: { src: B0, dst: CLIENT, id: 701, mf: true }, tcp: { sport: 8080, dport: 45503, flags: 'SA', seq: 5, ack: 2 }, payload: 16 },
+        'tracked',
+      ),
       // 16 bytes of TCP header (ports 8080 -> 45503, no checksum field): not translatable
-      f('TCP reply, first fragment cut before the checksum', { ip: { src: B0, dst: CLIENT, id: 702, mf: true, protocol: 6 }, payload: Buffer.from('1f90b1bf' + '00'.repeat(12), 'hex') }, 'pass_fragment'),
+      f(
+        'TCP reply, first fragment cut before the checksum',
+        { ip: { src: B0, dst: CLIENT, id: 702, mf: true, protocol: 6 }, payload: Buffer.from('1f90b1bf' + '00'.repeat(12), 'hex') },
+        'pass_fragment',
+      ),
     ],
   },
   {
     // docs/datapath.md "DSR": the state follows the client's half (the only one the LB sees).
     // Failed at 1ca44ca (the flow stayed SYN_SENT: every packet tracked, expired after 60 s).
     name: 'DSR: the client ACK establishes (fast path, survives 61 s idle), its FIN ends the flow, lc counts come down',
-    services: [{ id: 1, vip: VIP, port: 80, mode: 'dsr', algorithm: 'lc', endpoints: [{ ip: B0, port: 80 }, { ip: B1, port: 80 }] }],
+    services: [
+      {
+        id: 1,
+        vip: VIP,
+        port: 80,
+        mode: 'dsr',
+        algorithm: 'lc',
+        endpoints: [
+          { ip: B0, port: 80 },
+          { ip: B1, port: 80 },
+        ],
+      },
+    ],
     steps: [
       f('SYN a', tcp(CLIENT, VIP, 45100, 80, 'S', 1000), 'new_flow'),
       f('SYN b', tcp(CLIENT, VIP, 45101, 80, 'S', 2000), 'new_flow'),

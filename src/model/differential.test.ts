@@ -37,8 +37,22 @@ function programKernel(k: ProgDatapathUnderTest, s: TestService): void {
     program(k.control as typeof k.control & Programmable, s);
     return;
   }
-  writeEndpoints(k.packets.loaded, s.id, 0, s.endpoints.map((e) => ({ ip: e.ip, port: e.port })));
-  putServiceEntry(k.packets.loaded, { id: s.id, vip: s.vip, port: 0, proto: 'icmp', mode: s.mode ?? 'dnat', algo: s.algorithm ?? 'rr', epCount: s.endpoints.length, gen: 0 });
+  writeEndpoints(
+    k.packets.loaded,
+    s.id,
+    0,
+    s.endpoints.map((e) => ({ ip: e.ip, port: e.port })),
+  );
+  putServiceEntry(k.packets.loaded, {
+    id: s.id,
+    vip: s.vip,
+    port: 0,
+    proto: 'icmp',
+    mode: s.mode ?? 'dnat',
+    algo: s.algorithm ?? 'rr',
+    epCount: s.endpoints.length,
+    gen: 0,
+  });
 }
 
 /**
@@ -56,7 +70,13 @@ function sameTime(model: bigint, kernel: bigint): boolean {
 /** What the packet interface says about one packet, in comparable form (the time separately). */
 function view(r: FrameResult): Record<string, unknown> {
   const { timeNs: _time, ...trace } = r.trace;
-  return { verdict: r.verdict, reason: r.reason, fwd: r.fwd ?? '-', frame: r.verdict === 'drop' ? '(input)' : r.frame.toString('hex'), trace };
+  return {
+    verdict: r.verdict,
+    reason: r.reason,
+    fwd: r.fwd ?? '-',
+    frame: r.verdict === 'drop' ? '(input)' : r.frame.toString('hex'),
+    trace,
+  };
 }
 
 /** The conntrack table's timestamps by entry, to compare within a tick. */
@@ -76,7 +96,9 @@ function state(d: DatapathUnderTest, c: DiffCase): Record<string, unknown> {
     conntrack: ct,
     reasons: Object.fromEntries(REASON.map((r) => [r, d.packets.reasons().get(r) ?? 0])),
     fwd: Object.fromEntries(FWD_RESULT.map((r) => [r, d.packets.fwdResults().get(r) ?? 0])),
-    endpoints: Object.fromEntries(ids.flatMap((id) => [0, 1, 2, 3].map((slot) => [`${id}/${slot}`, counters.endpoints.get(id)?.get(slot) ?? null]))),
+    endpoints: Object.fromEntries(
+      ids.flatMap((id) => [0, 1, 2, 3].map((slot) => [`${id}/${slot}`, counters.endpoints.get(id)?.get(slot) ?? null])),
+    ),
     conns: Object.fromEntries(ids.flatMap((id) => [0, 1, 2, 3].map((slot) => [`${id}/${slot}`, d.packets.endpointConnections(id, slot)]))),
   };
 }
@@ -107,13 +129,18 @@ function runCase(t: ExecutionContext, hook: 'tc' | 'xdp', c: DiffCase): { mismat
         return;
       }
       if ('deleteCt' in step) {
-        t.is(model.packets.deleteConntrack(step.deleteCt), kernel.packets.deleteConntrack(step.deleteCt), `delete ${JSON.stringify(step.deleteCt)}`);
+        t.is(
+          model.packets.deleteConntrack(step.deleteCt),
+          kernel.packets.deleteConntrack(step.deleteCt),
+          `delete ${JSON.stringify(step.deleteCt)}`,
+        );
         return;
       }
       if ('deleteCtAt' in step) {
         const all = model.packets.conntrack();
         const e = all[step.deleteCtAt % Math.max(1, all.length)];
-        if (e !== undefined) t.is(model.packets.deleteConntrack(e.key), kernel.packets.deleteConntrack(e.key), `delete ${JSON.stringify(e.key)}`);
+        if (e !== undefined)
+          t.is(model.packets.deleteConntrack(e.key), kernel.packets.deleteConntrack(e.key), `delete ${JSON.stringify(e.key)}`);
         return;
       }
       if ('reprogram' in step) {
@@ -142,7 +169,13 @@ function runCase(t: ExecutionContext, hook: 'tc' | 'xdp', c: DiffCase): { mismat
       const mv = view(m);
       const kv = view(k);
       if (JSON.stringify(mv) !== JSON.stringify(kv) || !sameTime(m.trace.timeNs, k.trace.timeNs)) {
-        out.push({ step: i, note: step.note, input: describe(decodeFrame(frame)), model: { ...mv, timeNs: `${m.trace.timeNs}` }, kernel: { ...kv, timeNs: `${k.trace.timeNs}` } });
+        out.push({
+          step: i,
+          note: step.note,
+          input: describe(decodeFrame(frame)),
+          model: { ...mv, timeNs: `${m.trace.timeNs}` },
+          kernel: { ...kv, timeNs: `${k.trace.timeNs}` },
+        });
       }
     });
     t.deepEqual(state(model, c), state(kernel, c), 'state after the sequence');
@@ -159,8 +192,10 @@ function runCase(t: ExecutionContext, hook: 'tc' | 'xdp', c: DiffCase): { mismat
 }
 
 function report(t: ExecutionContext, r: { mismatches: Mismatch[]; unrunnable: string[] }): void {
-  if (r.unrunnable.length > 0) t.log(`${r.unrunnable.length} frames not comparable (TC test runs refuse frames without a whole IP header), first: ${r.unrunnable[0]}`);
-  for (const x of r.mismatches) t.log(`step ${x.step} (${x.note}): ${x.input}\n  model:  ${JSON.stringify(x.model)}\n  kernel: ${JSON.stringify(x.kernel)}`);
+  if (r.unrunnable.length > 0)
+    t.log(`${r.unrunnable.length} frames not comparable (TC test runs refuse frames without a whole IP header), first: ${r.unrunnable[0]}`);
+  for (const x of r.mismatches)
+    t.log(`step ${x.step} (${x.note}): ${x.input}\n  model:  ${JSON.stringify(x.model)}\n  kernel: ${JSON.stringify(x.kernel)}`);
   t.deepEqual(r.mismatches, []);
 }
 

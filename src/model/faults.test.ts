@@ -12,7 +12,15 @@ const B = '198.18.1.11';
 
 function open(fault?: ModelFault): ReturnType<typeof openModelDatapath> {
   const m = openModelDatapath({ hook: 'tc', ...(fault !== undefined ? { faults: [fault] } : {}) });
-  program(m.control, { id: 1, vip: VIP, port: 80, endpoints: [{ ip: '198.18.1.99', port: 8080, active: false }, { ip: B, port: 8080 }] });
+  program(m.control, {
+    id: 1,
+    vip: VIP,
+    port: 80,
+    endpoints: [
+      { ip: '198.18.1.99', port: 8080, active: false },
+      { ip: B, port: 8080 },
+    ],
+  });
   program(m.control, { id: 2, vip: VIP, port: 53, protocol: 'udp', endpoints: [{ ip: B, port: 5353 }] });
   return m;
 }
@@ -28,7 +36,9 @@ const probes: Record<ModelFault, (m: ReturnType<typeof openModelDatapath>) => un
   },
   'l4-checksum-stale': (m) => checksumProblems(decodeFrame(m.packets.process(syn, 1).frame)),
   'udp-zero-checksum-filled': (m) =>
-    decodeFrame(m.packets.process(buildFrame({ ip: { src: C, dst: VIP }, udp: { sport: 1, dport: 53, checksum: 'zero' }, payload: 4 }), 1).frame).udp?.checksum.value,
+    decodeFrame(
+      m.packets.process(buildFrame({ ip: { src: C, dst: VIP }, udp: { sport: 1, dport: 53, checksum: 'zero' }, payload: 4 }), 1).frame,
+    ).udp?.checksum.value,
   'inactive-endpoints-used': (m) => {
     m.packets.process(syn, 1);
     return m.packets.conntrack().find((e) => !e.reply)?.endpointSlot;
@@ -44,7 +54,10 @@ const probes: Record<ModelFault, (m: ReturnType<typeof openModelDatapath>) => un
   },
   'icmp-errors-untranslated': (m) => {
     m.packets.process(syn, 1);
-    const err = buildFrame({ ip: { src: '198.18.0.254', dst: C }, icmp: { type: 'time-exceeded', inner: { ip: { src: C, dst: B }, tcp: { sport: 1, dport: 8080, seq: 1, flags: 'S' } } } });
+    const err = buildFrame({
+      ip: { src: '198.18.0.254', dst: C },
+      icmp: { type: 'time-exceeded', inner: { ip: { src: C, dst: B }, tcp: { sport: 1, dport: 8080, seq: 1, flags: 'S' } } },
+    });
     return m.packets.process(err, 1).reason;
   },
 };
@@ -58,5 +71,7 @@ for (const fault of Object.keys(MODEL_FAULTS) as ModelFault[]) {
 }
 
 test('an unknown fault is refused with the list', (t) => {
-  t.throws(() => openModelDatapath({ hook: 'tc', faults: ['typo'] }), { message: /unknown fault 'typo'; known faults: reply-untranslated/ });
+  t.throws(() => openModelDatapath({ hook: 'tc', faults: ['typo'] }), {
+    message: /unknown fault 'typo'; known faults: reply-untranslated/,
+  });
 });

@@ -17,7 +17,11 @@ export function parseFaults(names: readonly string[] | undefined): ReadonlySet<M
   const out = new Set<ModelFault>();
   for (const n of names ?? []) {
     if (!(n in MODEL_FAULTS)) {
-      throw new Error(`model datapath: unknown fault '${n}'; known faults: ${Object.entries(MODEL_FAULTS).map(([k, v]) => `${k} (${v})`).join('; ')}`);
+      throw new Error(
+        `model datapath: unknown fault '${n}'; known faults: ${Object.entries(MODEL_FAULTS)
+          .map(([k, v]) => `${k} (${v})`)
+          .join('; ')}`,
+      );
     }
     out.add(n as ModelFault);
   }

@@ -32,7 +32,10 @@ export function fuzzCase(seed: number, length: number): DiffCase {
       const port = pick([80, 81, 82]);
       const v6 = port === 82;
       const src = v6 ? pick(CLIENTS6) : pick(CLIENTS);
-      steps.push({ note: `client ${flags} to ${port}`, build: () => ({ ip: { src, dst: v6 ? VIP6 : VIP }, tcp: { sport: 40000 + (r1 % 4), dport: port, flags, seq, ack }, payload }) });
+      steps.push({
+        note: `client ${flags} to ${port}`,
+        build: () => ({ ip: { src, dst: v6 ? VIP6 : VIP }, tcp: { sport: 40000 + (r1 % 4), dport: port, flags, seq, ack }, payload }),
+      });
     } else if (kind < 60) {
       // a backend answers a flow the model tracks (a reply entry), with any flags
       steps.push({
@@ -40,34 +43,59 @@ export function fuzzCase(seed: number, length: number): DiffCase {
         build: (ct: DpCtEntry[]): FrameSpec => {
           const replies = ct.filter((e) => e.reply && e.key.proto !== 'icmp');
           const e = replies[r1 % Math.max(1, replies.length)];
-          if (e === undefined) return { ip: { src: pick(BACKENDS), dst: pick(CLIENTS) }, tcp: { sport: 8080, dport: 40000, flags, seq, ack } };
-          const l4 = e.key.proto === 'udp' ? { udp: { sport: e.key.sport, dport: e.key.dport } } : { tcp: { sport: e.key.sport, dport: e.key.dport, flags, seq, ack } };
+          if (e === undefined)
+            return { ip: { src: pick(BACKENDS), dst: pick(CLIENTS) }, tcp: { sport: 8080, dport: 40000, flags, seq, ack } };
+          const l4 =
+            e.key.proto === 'udp'
+              ? { udp: { sport: e.key.sport, dport: e.key.dport } }
+              : { tcp: { sport: e.key.sport, dport: e.key.dport, flags, seq, ack } };
           return { ip: { src: e.key.src, dst: e.key.dst }, ...l4, payload };
         },
       });
     } else if (kind < 72) {
       const src = pick(CLIENTS);
-      steps.push({ note: 'udp', build: () => ({ ip: { src, dst: VIP }, udp: { sport: 5000 + (r1 % 3), dport: 53, ...(r2 % 4 === 0 ? { checksum: 'zero' as const } : {}) }, payload: 1 + (r2 % 20) }) });
+      steps.push({
+        note: 'udp',
+        build: () => ({
+          ip: { src, dst: VIP },
+          udp: { sport: 5000 + (r1 % 3), dport: 53, ...(r2 % 4 === 0 ? { checksum: 'zero' as const } : {}) },
+          payload: 1 + (r2 % 20),
+        }),
+      });
     } else if (kind < 80) {
       const src = pick(CLIENTS);
-      steps.push({ note: 'echo', build: () => ({ ip: { src, dst: VIP }, icmp: { type: 'echo-request', id: 1 + (r1 % 3), seq: r2 & 0xffff }, payload: 8 }) });
+      steps.push({
+        note: 'echo',
+        build: () => ({ ip: { src, dst: VIP }, icmp: { type: 'echo-request', id: 1 + (r1 % 3), seq: r2 & 0xffff }, payload: 8 }),
+      });
     } else if (kind < 90) {
       // an ICMP error about a tracked flow, quoting the packet as it left the LB
       steps.push({
         note: 'icmp error',
         build: (ct: DpCtEntry[]): FrameSpec => {
           const e = ct[r1 % Math.max(1, ct.length)];
-          if (e === undefined || e.key.family !== 4) return { ip: { src: '198.18.0.254', dst: pick(CLIENTS) }, icmp: { type: 'time-exceeded', inner: { ip: { src: VIP, dst: pick(CLIENTS) }, udp: { sport: 1, dport: 2 } } } };
+          if (e === undefined || e.key.family !== 4)
+            return {
+              ip: { src: '198.18.0.254', dst: pick(CLIENTS) },
+              icmp: { type: 'time-exceeded', inner: { ip: { src: VIP, dst: pick(CLIENTS) }, udp: { sport: 1, dport: 2 } } },
+            };
           const innerL4 =
             e.key.proto === 'tcp'
               ? { tcp: { sport: e.nat.sport, dport: e.nat.dport, seq, ack, flags } }
               : e.key.proto === 'udp'
                 ? { udp: { sport: e.nat.sport, dport: e.nat.dport } }
-                : { icmp: { type: e.reply ? ('echo-reply' as const) : ('echo-request' as const), id: e.reply ? e.nat.dport : e.nat.sport } };
+                : {
+                    icmp: { type: e.reply ? ('echo-reply' as const) : ('echo-request' as const), id: e.reply ? e.nat.dport : e.nat.sport },
+                  };
           const fromPeer = r2 % 2 === 0;
           return {
             ip: { src: fromPeer ? e.nat.dst : '198.18.0.254', dst: e.nat.src },
-            icmp: { type: 'dest-unreachable', code: r2 % 3 === 0 ? 'frag-needed' : 'port', ...(r2 % 3 === 0 ? { mtu: 1300 } : {}), inner: { ip: { src: e.nat.src, dst: e.nat.dst }, ...innerL4, payload: r2 % 40 } },
+            icmp: {
+              type: 'dest-unreachable',
+              code: r2 % 3 === 0 ? 'frag-needed' : 'port',
+              ...(r2 % 3 === 0 ? { mtu: 1300 } : {}),
+              inner: { ip: { src: e.nat.src, dst: e.nat.dst }, ...innerL4, payload: r2 % 40 },
+            },
           };
         },
       });
@@ -82,10 +110,25 @@ export function fuzzCase(seed: number, length: number): DiffCase {
     settings: { snatV4: SNAT },
     services: [
       { id: 1, vip: VIP, port: 80, algorithm: 'rr', endpoints: BACKENDS.map((ip) => ({ ip, port: 8080 })) },
-      { id: 2, vip: VIP, port: 81, mode: 'fullnat', algorithm: 'hash', persistenceTimeoutS: 20, endpoints: BACKENDS.map((ip) => ({ ip, port: 81 })) },
+      {
+        id: 2,
+        vip: VIP,
+        port: 81,
+        mode: 'fullnat',
+        algorithm: 'hash',
+        persistenceTimeoutS: 20,
+        endpoints: BACKENDS.map((ip) => ({ ip, port: 81 })),
+      },
       { id: 3, vip: VIP, port: 53, protocol: 'udp', algorithm: 'maglev', endpoints: BACKENDS.map((ip) => ({ ip, port: 5353 })) },
       { id: 4, vip: VIP, port: 0, protocol: 'icmp', mode: 'fullnat', endpoints: BACKENDS.map((ip) => ({ ip, port: 0 })) },
-      { id: 5, vip: VIP6, port: 82, algorithm: 'lc', policer: { ratePps: 5, burst: 3 }, endpoints: ['fd00::1:11', 'fd00::1:12'].map((ip) => ({ ip, port: 82 })) },
+      {
+        id: 5,
+        vip: VIP6,
+        port: 82,
+        algorithm: 'lc',
+        policer: { ratePps: 5, burst: 3 },
+        endpoints: ['fd00::1:11', 'fd00::1:12'].map((ip) => ({ ip, port: 82 })),
+      },
     ],
     steps,
   };

@@ -19,13 +19,21 @@ const B0 = '198.18.1.21';
 const B1 = '198.18.1.22';
 const B2 = '198.18.1.23';
 
-const f = (note: string, spec: FrameSpec, expect?: ReasonName): Step => ({ frame: buildFrame(spec), note, ...(expect !== undefined ? { expect } : {}) });
+const f = (note: string, spec: FrameSpec, expect?: ReasonName): Step => ({
+  frame: buildFrame(spec),
+  note,
+  ...(expect !== undefined ? { expect } : {}),
+});
 const tcp = (src: string, dst: string, sport: number, dport: number, flags: string, seq = 0, ack = 0, payload?: string): FrameSpec => ({
   ip: { src, dst },
   tcp: { sport, dport, flags, seq, ack },
   payload,
 });
-const udp = (src: string, dst: string, sport: number, dport: number): FrameSpec => ({ ip: { src, dst }, udp: { sport, dport }, payload: 6 });
+const udp = (src: string, dst: string, sport: number, dport: number): FrameSpec => ({
+  ip: { src, dst },
+  udp: { sport, dport },
+  payload: 6,
+});
 
 /** The SNAT port of the flow from client:sport, from whichever of its entries is left. */
 function snatPort(ct: DpCtEntry[], client: string, sport: number): number {
@@ -35,10 +43,21 @@ function snatPort(ct: DpCtEntry[], client: string, sport: number): number {
 }
 /** The backend of that flow (the reply entry's source, else the forward entry's nat destination). */
 function backendOf(ct: DpCtEntry[], client: string, sport: number): string {
-  return ct.find((e) => e.reply && e.nat.dst === client && e.nat.dport === sport)?.key.src ?? ct.find((e) => !e.reply && e.key.src === client && e.key.sport === sport)?.nat.dst ?? '';
+  return (
+    ct.find((e) => e.reply && e.nat.dst === client && e.nat.dport === sport)?.key.src ??
+    ct.find((e) => !e.reply && e.key.src === client && e.key.sport === sport)?.nat.dst ??
+    ''
+  );
 }
 
-const svc = (id: number, mode: TestService['mode'], algorithm: TestService['algorithm'], endpoints: string[], port = 80, extra: Partial<TestService> = {}): TestService => ({
+const svc = (
+  id: number,
+  mode: TestService['mode'],
+  algorithm: TestService['algorithm'],
+  endpoints: string[],
+  port = 80,
+  extra: Partial<TestService> = {},
+): TestService => ({
   id,
   vip: VIP,
   port,
@@ -48,8 +67,22 @@ const svc = (id: number, mode: TestService['mode'], algorithm: TestService['algo
   ...extra,
 });
 
-const fwdKey = (sport: number, dst = VIP, dport = 80, proto: 'tcp' | 'udp' = 'tcp') => ({ family: 4 as const, proto, src: C, dst, sport, dport });
-const dnatReplyKey = (backend: string, sport: number, proto: 'tcp' | 'udp' = 'tcp') => ({ family: 4 as const, proto, src: backend, dst: C, sport: 8080, dport: sport });
+const fwdKey = (sport: number, dst = VIP, dport = 80, proto: 'tcp' | 'udp' = 'tcp') => ({
+  family: 4 as const,
+  proto,
+  src: C,
+  dst,
+  sport,
+  dport,
+});
+const dnatReplyKey = (backend: string, sport: number, proto: 'tcp' | 'udp' = 'tcp') => ({
+  family: 4 as const,
+  proto,
+  src: backend,
+  dst: C,
+  sport: 8080,
+  dport: sport,
+});
 
 function dnatHandshake(sport: number, backend: string): Step[] {
   return [
@@ -87,9 +120,17 @@ export const HEAL_CASES: DiffCase[] = [
       f('client data: adopted', tcp(C, VIP, 50010, 80, 'PA', 1001, 5001, 'GET /'), 'tracked'),
       f('client data again', tcp(C, VIP, 50010, 80, 'PA', 1006, 5001, 'more'), 'fast_path'),
       { deleteCt: fwdKey(50010) },
-      { note: 'backend data within 1 s of its last check: fast path', expect: 'fast_path', build: (ct) => tcp(backendOf(ct, C, 50010), C, 8080, 50010, 'PA', 5001, 1010, 'ok') },
+      {
+        note: 'backend data within 1 s of its last check: fast path',
+        expect: 'fast_path',
+        build: (ct) => tcp(backendOf(ct, C, 50010), C, 8080, 50010, 'PA', 5001, 1010, 'ok'),
+      },
       { advanceMs: 1100 },
-      { note: 'backend data after 1 s: forward entry missing: tracked, rebuilt', expect: 'tracked', build: (ct) => tcp(backendOf(ct, C, 50010), C, 8080, 50010, 'PA', 5003, 1010, 'ok') },
+      {
+        note: 'backend data after 1 s: forward entry missing: tracked, rebuilt',
+        expect: 'tracked',
+        build: (ct) => tcp(backendOf(ct, C, 50010), C, 8080, 50010, 'PA', 5003, 1010, 'ok'),
+      },
       f('client FIN', tcp(C, VIP, 50010, 80, 'FA', 1010, 5005), 'tracked'),
       { deleteCt: fwdKey(50010) },
       f('client FIN retransmit on the adopted flow', tcp(C, VIP, 50010, 80, 'FA', 1010, 5005), 'tracked'),
@@ -98,7 +139,10 @@ export const HEAL_CASES: DiffCase[] = [
   {
     name: 'v2: full NAT forward entry lost: a mid-stream packet adopts among the 8 SNAT candidates; UDP too',
     settings: { snatV4: SNAT },
-    services: [svc(1, 'fullnat', 'hash', [B0]), { id: 2, vip: VIP, port: 53, protocol: 'udp', mode: 'fullnat', endpoints: [{ ip: B0, port: 53 }] }],
+    services: [
+      svc(1, 'fullnat', 'hash', [B0]),
+      { id: 2, vip: VIP, port: 53, protocol: 'udp', mode: 'fullnat', endpoints: [{ ip: B0, port: 53 }] },
+    ],
     steps: [
       f('SYN', tcp(C, VIP, 50020, 80, 'S', 1000), 'new_flow'),
       { note: 'SYN-ACK', expect: 'tracked', build: (ct) => tcp(B0, SNAT, 8080, snatPort(ct, C, 50020), 'SA', 5000, 1001) },
@@ -118,16 +162,33 @@ export const HEAL_CASES: DiffCase[] = [
     settings: { snatV4: SNAT },
     services: [svc(1, 'dnat', 'hash', [B0]), svc(2, 'fullnat', 'hash', [B1], 81)],
     steps: [
-      ...([[80, 50030, B0, C], [81, 50031, B1, SNAT]] as const).flatMap(([port, sport, be, dst]): Step[] => [
+      ...(
+        [
+          [80, 50030, B0, C],
+          [81, 50031, B1, SNAT],
+        ] as const
+      ).flatMap(([port, sport, be, dst]): Step[] => [
         f(`SYN ${port}`, tcp(C, VIP, sport, port, 'S', 1000), 'new_flow'),
-        { note: `SYN-ACK ${port}`, expect: 'tracked', build: (ct) => tcp(be, dst, 8080, dst === SNAT ? snatPort(ct, C, sport) : sport, 'SA', 5000, 1001) },
+        {
+          note: `SYN-ACK ${port}`,
+          expect: 'tracked',
+          build: (ct) => tcp(be, dst, 8080, dst === SNAT ? snatPort(ct, C, sport) : sport, 'SA', 5000, 1001),
+        },
         f(`ACK ${port}`, tcp(C, VIP, sport, port, 'A', 1001, 5001), 'tracked'),
         f(`FIN ${port}`, tcp(C, VIP, sport, port, 'FA', 1001, 5001), 'tracked'),
-        { note: `FIN back ${port}`, expect: 'tracked', build: (ct) => tcp(be, dst, 8080, dst === SNAT ? snatPort(ct, C, sport) : sport, 'FA', 5001, 1002) },
+        {
+          note: `FIN back ${port}`,
+          expect: 'tracked',
+          build: (ct) => tcp(be, dst, 8080, dst === SNAT ? snatPort(ct, C, sport) : sport, 'FA', 5001, 1002),
+        },
         f(`last ACK ${port}`, tcp(C, VIP, sport, port, 'A', 1002, 5002), 'tracked'),
         { deleteCt: fwdKey(sport, VIP, port) },
         f(`SYN again ${port}: adopted, restarted`, tcp(C, VIP, sport, port, 'S', 9000), 'tracked'),
-        { note: `SYN-ACK again ${port}`, expect: 'tracked', build: (ct) => tcp(be, dst, 8080, dst === SNAT ? snatPort(ct, C, sport) : sport, 'SA', 7000, 9001) },
+        {
+          note: `SYN-ACK again ${port}`,
+          expect: 'tracked',
+          build: (ct) => tcp(be, dst, 8080, dst === SNAT ? snatPort(ct, C, sport) : sport, 'SA', 7000, 9001),
+        },
       ]),
     ],
   },
@@ -138,13 +199,21 @@ export const HEAL_CASES: DiffCase[] = [
       ...dnatHandshake(50040, B0),
       { deleteCt: dnatReplyKey(B0, 50040) },
       f('same client port to the other VIP takes the reply tuple', tcp(C, VIP2, 50040, 80, 'S', 3000), 'new_flow'),
-      f('old flow client FIN: peer key foreign and live: dropped, entry deleted', tcp(C, VIP, 50040, 80, 'FA', 1006, 5003), 'drop_ct_failed'),
-      f('old flow client again: a new flow, refused by the live reply tuple', tcp(C, VIP, 50040, 80, 'PA', 1006, 5003, 'z'), 'drop_ct_failed'),
+      f(
+        'old flow client FIN: peer key foreign and live: dropped, entry deleted',
+        tcp(C, VIP, 50040, 80, 'FA', 1006, 5003),
+        'drop_ct_failed',
+      ),
+      f(
+        'old flow client again: a new flow, refused by the live reply tuple',
+        tcp(C, VIP, 50040, 80, 'PA', 1006, 5003, 'z'),
+        'drop_ct_failed',
+      ),
       f('backend answers the new flow', tcp(B0, C, 8080, 50040, 'SA', 8000, 3001), 'tracked'),
     ],
   },
   {
-    name: 'v2: bare RSTs from a backend whose sequence is unknown: within the window of the client\'s last ACK or not',
+    name: "v2: bare RSTs from a backend whose sequence is unknown: within the window of the client's last ACK or not",
     services: [svc(1, 'dnat', 'hash', [B0])],
     steps: [
       f('mid-stream ACK creates the flow', tcp(C, VIP, 50050, 80, 'A', 100, 777000), 'midstream_new'),
@@ -163,8 +232,24 @@ export const HEAL_CASES: DiffCase[] = [
       f('lc SYN b (slot 1)', tcp(C, VIP, 50061, 80, 'S', 1), 'new_flow'),
       f('rr SYN (slot 0)', tcp(C, VIP, 50062, 81, 'S', 1), 'new_flow'),
       f('rr SYN retransmit, endpoint usable: same flow', tcp(C, VIP, 50062, 81, 'S', 1), 'tracked'),
-      { reprogram: { ...svc(1, 'dnat', 'lc', [B0, B1]), endpoints: [{ ip: B0, port: 8080, active: false }, { ip: B1, port: 8080 }] } },
-      { reprogram: { ...svc(2, 'dnat', 'rr', [B0, B1], 81), endpoints: [{ ip: B0, port: 8080, active: false }, { ip: B1, port: 8080 }] } },
+      {
+        reprogram: {
+          ...svc(1, 'dnat', 'lc', [B0, B1]),
+          endpoints: [
+            { ip: B0, port: 8080, active: false },
+            { ip: B1, port: 8080 },
+          ],
+        },
+      },
+      {
+        reprogram: {
+          ...svc(2, 'dnat', 'rr', [B0, B1], 81),
+          endpoints: [
+            { ip: B0, port: 8080, active: false },
+            { ip: B1, port: 8080 },
+          ],
+        },
+      },
       f('lc SYN a retransmit: slot 0 inactive: re-selected', tcp(C, VIP, 50060, 80, 'S', 1), 'new_flow'),
       f('rr SYN retransmit: re-selected', tcp(C, VIP, 50062, 81, 'S', 1), 'new_flow'),
       f('lc SYN b retransmit: kept', tcp(C, VIP, 50061, 80, 'S', 1), 'tracked'),

@@ -3,7 +3,16 @@
 // clock, an empty FIB. docs/model.md maps each module to the spec and names the approximations.
 import type { CtStateName, FwdResultName, ReasonName } from '../schema/maps.ts';
 import { CT_F, CT_STATE, XLATE } from '../schema/maps.ts';
-import type { DatapathSettings, DatapathUnderTest, DpCtEntry, DpTuple, FrameResult, Hook, OpenDatapathOptions, PacketDatapath } from '../datapath/packet-datapath.ts';
+import type {
+  DatapathSettings,
+  DatapathUnderTest,
+  DpCtEntry,
+  DpTuple,
+  FrameResult,
+  Hook,
+  OpenDatapathOptions,
+  PacketDatapath,
+} from '../datapath/packet-datapath.ts';
 import { isPrime } from '../controller/lookup-tables.ts';
 import { canonicalIp } from '../controller/ip.ts';
 import { VirtualClock } from './clock.ts';
@@ -99,7 +108,12 @@ export class ModelPackets implements PacketDatapath {
         serviceId: e.svcId,
         endpointSlot: e.epSlot,
         nat: { src: nat.src, dst: nat.dst, sport: nat.sport, dport: nat.dport },
-        xlate: { saddr: (e.xlate & XLATE.saddr) !== 0, daddr: (e.xlate & XLATE.daddr) !== 0, sport: (e.xlate & XLATE.sport) !== 0, dport: (e.xlate & XLATE.dport) !== 0 },
+        xlate: {
+          saddr: (e.xlate & XLATE.saddr) !== 0,
+          daddr: (e.xlate & XLATE.daddr) !== 0,
+          sport: (e.xlate & XLATE.sport) !== 0,
+          dport: (e.xlate & XLATE.dport) !== 0,
+        },
         flags: FLAG_NAMES.filter(([, bit]) => (e.flags & bit) !== 0).map(([name]) => name),
         packets: e.packets,
         bytes: e.bytes,

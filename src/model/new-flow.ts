@@ -35,8 +35,18 @@ type ReplyOutcome = { kind: 'inserted' } | { kind: 'refused' } | { kind: 'adopt'
  * SYN takes the first free one (no live entry) and stops there; any other packet looks at all 8
  * and takes the first free one when none of them is its peer.
  */
-function placeReply(t: Tables, key: CtKey, fwd: CtEntry, rev: CtEntry, rkey: CtKey, fullnat: boolean, pureSyn: boolean, now: bigint): ReplyOutcome {
-  const alive = (e: CtEntry | undefined): e is CtEntry => e !== undefined && ctAlive(t.config.timeoutsS, e, now, t.config.faults.has('no-conntrack-expiry'));
+function placeReply(
+  t: Tables,
+  key: CtKey,
+  fwd: CtEntry,
+  rev: CtEntry,
+  rkey: CtKey,
+  fullnat: boolean,
+  pureSyn: boolean,
+  now: bigint,
+): ReplyOutcome {
+  const alive = (e: CtEntry | undefined): e is CtEntry =>
+    e !== undefined && ctAlive(t.config.timeoutsS, e, now, t.config.faults.has('no-conntrack-expiry'));
   if (!fullnat) {
     const cur = t.ct.lookup(rkey);
     if (alive(cur)) return isPeerOf(cur, fwd, key) ? { kind: 'adopt', reply: cur, key: rkey } : { kind: 'refused' };

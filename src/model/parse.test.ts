@@ -38,8 +38,28 @@ test('Ethernet padding is kept and not part of L4; IPv4 options and hop-by-hop h
   program(m.control, { id: 2, vip: VIP6, port: 80, endpoints: [{ ip: 'fd00::1:1', port: 80 }] });
   const pad = m.packets.process(buildFrame({ ip: { src: C, dst: VIP }, udp: { sport: 1, dport: 80 }, padTo: 60 }), 1);
   t.is(pad.reason, 'pass_no_service', 'UDP to a TCP service');
-  const r = m.packets.process(buildFrame({ ip: { src: C, dst: VIP, options: [{ type: 1 }, { type: 1 }, { type: 1 }, { type: 1 }] }, tcp: { sport: 2, dport: 80 }, padTo: 80 }), 1);
-  t.deepEqual(r.frame, buildFrame({ ip: { src: C, dst: '198.18.1.1', options: [{ type: 1 }, { type: 1 }, { type: 1 }, { type: 1 }] }, tcp: { sport: 2, dport: 80 }, padTo: 80 }));
-  const r6 = m.packets.process(buildFrame({ ip: { src: C6, dst: VIP6, extensions: [hbh, { type: 'dest-opts' }] }, tcp: { sport: 3, dport: 80 } }), 1);
-  t.deepEqual(r6.frame, buildFrame({ ip: { src: C6, dst: 'fd00::1:1', extensions: [hbh, { type: 'dest-opts' }] }, tcp: { sport: 3, dport: 80 } }));
+  const r = m.packets.process(
+    buildFrame({
+      ip: { src: C, dst: VIP, options: [{ type: 1 }, { type: 1 }, { type: 1 }, { type: 1 }] },
+      tcp: { sport: 2, dport: 80 },
+      padTo: 80,
+    }),
+    1,
+  );
+  t.deepEqual(
+    r.frame,
+    buildFrame({
+      ip: { src: C, dst: '198.18.1.1', options: [{ type: 1 }, { type: 1 }, { type: 1 }, { type: 1 }] },
+      tcp: { sport: 2, dport: 80 },
+      padTo: 80,
+    }),
+  );
+  const r6 = m.packets.process(
+    buildFrame({ ip: { src: C6, dst: VIP6, extensions: [hbh, { type: 'dest-opts' }] }, tcp: { sport: 3, dport: 80 } }),
+    1,
+  );
+  t.deepEqual(
+    r6.frame,
+    buildFrame({ ip: { src: C6, dst: 'fd00::1:1', extensions: [hbh, { type: 'dest-opts' }] }, tcp: { sport: 3, dport: 80 } }),
+  );
 });

@@ -62,7 +62,11 @@ function icmpError(family: number, type: number): boolean {
  * protocol not tracked (not TCP, UDP or the family's ICMP) is 'other' before the length check.
  */
 function l4Ports(d: Buffer, off: number, k: CtKey): ParseResult {
-  const tracked = k.proto === IPPROTO.tcp || k.proto === IPPROTO.udp || (k.proto === IPPROTO.icmp && k.family === 4) || (k.proto === IPPROTO.icmp6 && k.family === 6);
+  const tracked =
+    k.proto === IPPROTO.tcp ||
+    k.proto === IPPROTO.udp ||
+    (k.proto === IPPROTO.icmp && k.family === 4) ||
+    (k.proto === IPPROTO.icmp6 && k.family === 6);
   if (!tracked) return 'other';
   if (off > MAX_OFF || off + 8 > d.length) return 'malformed';
   if (k.proto === IPPROTO.tcp || k.proto === IPPROTO.udp) {

@@ -117,7 +117,8 @@ function slowFragment(env: PipelineEnv, c: Ctx): FrameResult {
     p.key.dport = rec.dport;
   }
   const e = t.ct.lookup(p.key);
-  if (e === undefined || !ctAlive(t.config.timeoutsS, e, c.now, t.config.faults.has('no-conntrack-expiry'))) return finish(env, c, 'pass', 'pass_fragment');
+  if (e === undefined || !ctAlive(t.config.timeoutsS, e, c.now, t.config.faults.has('no-conntrack-expiry')))
+    return finish(env, c, 'pass', 'pass_fragment');
   if (p.frag === FRAG_FIRST) t.frags.set(fk, { ns: c.now, sport: p.key.sport, dport: p.key.dport });
   c.v = { svcId: e.svcId, epSlot: e.epSlot, ctOld: e.state, ctNew: e.state };
   const use = p.frag === FRAG_LATER ? { ...e, xlate: e.xlate & (XLATE.saddr | XLATE.daddr) } : e;
@@ -127,9 +128,21 @@ function slowFragment(env: PipelineEnv, c: Ctx): FrameResult {
 function slowIcmpError(env: PipelineEnv, c: Ctx): FrameResult {
   const t = env.tables;
   const p = c.p;
-  const k: CtKey = { saddr: p.inner.daddr, daddr: p.inner.saddr, sport: p.inner.dport, dport: p.inner.sport, proto: p.inner.proto, family: p.inner.family };
+  const k: CtKey = {
+    saddr: p.inner.daddr,
+    daddr: p.inner.saddr,
+    sport: p.inner.dport,
+    dport: p.inner.sport,
+    proto: p.inner.proto,
+    family: p.inner.family,
+  };
   const e = t.ct.lookup(k);
-  if (e === undefined || !ctAlive(t.config.timeoutsS, e, c.now, t.config.faults.has('no-conntrack-expiry')) || k.family !== p.key.family || t.config.faults.has('icmp-errors-untranslated')) {
+  if (
+    e === undefined ||
+    !ctAlive(t.config.timeoutsS, e, c.now, t.config.faults.has('no-conntrack-expiry')) ||
+    k.family !== p.key.family ||
+    t.config.faults.has('icmp-errors-untranslated')
+  ) {
     return finish(env, c, 'pass', 'pass_icmp_untracked');
   }
   c.v = { svcId: e.svcId, epSlot: e.epSlot, ctOld: e.state, ctNew: e.state };
@@ -285,7 +298,8 @@ export function processFrame(env: PipelineEnv, frame: Uint8Array, ifindex: numbe
   if (p.icmpErr) return slowIcmpError(env, c);
   if (!ctMiss) {
     const e = t.ct.lookup(p.key);
-    if (e !== undefined && ctAlive(t.config.timeoutsS, e, c.now, t.config.faults.has('no-conntrack-expiry')) && !endUnusableFlow(t, p, e)) return slowTracked(env, c, e);
+    if (e !== undefined && ctAlive(t.config.timeoutsS, e, c.now, t.config.faults.has('no-conntrack-expiry')) && !endUnusableFlow(t, p, e))
+      return slowTracked(env, c, e);
   }
   return newFlow(env, c);
 }

@@ -43,13 +43,22 @@ test('flowHash follows the definition (murmur3 mixing of the ten key words)', (t
 
 test('rr cycles through the active slots and skips inactive ones', (t) => {
   const eps = BACKENDS.map((ip, i) => ({ ip, port: 80, active: i !== 1 }));
-  const got = picks({ endpoints: eps }, Array.from({ length: 6 }, (_, i) => syn('198.18.0.10', 1000 + i)));
+  const got = picks(
+    { endpoints: eps },
+    Array.from({ length: 6 }, (_, i) => syn('198.18.0.10', 1000 + i)),
+  );
   t.deepEqual(got, ['198.18.1.1', '198.18.1.3', '198.18.1.4', '198.18.1.1', '198.18.1.3', '198.18.1.4']);
 });
 
 test('wrr follows the smooth weighted schedule', (t) => {
-  const eps = [{ ip: BACKENDS[0] ?? '', port: 80, weight: 3 }, { ip: BACKENDS[1] ?? '', port: 80, weight: 1 }];
-  const got = picks({ algorithm: 'wrr', endpoints: eps }, Array.from({ length: 8 }, (_, i) => syn('198.18.0.10', 1000 + i)));
+  const eps = [
+    { ip: BACKENDS[0] ?? '', port: 80, weight: 3 },
+    { ip: BACKENDS[1] ?? '', port: 80, weight: 1 },
+  ];
+  const got = picks(
+    { algorithm: 'wrr', endpoints: eps },
+    Array.from({ length: 8 }, (_, i) => syn('198.18.0.10', 1000 + i)),
+  );
   t.is(got.filter((g) => g === BACKENDS[0]).length, 6);
   t.is(got.filter((g) => g === BACKENDS[1]).length, 2);
 });
@@ -119,11 +128,19 @@ test('policer: burst + 1 packets at once, then one per interval', (t) => {
 });
 
 test('no usable endpoint: drop_no_endpoint, counted as a service drop', (t) => {
-  const got = picks({ endpoints: [{ ip: 'fd00::1', port: 80 }, { ip: BACKENDS[0] ?? '', port: 80, active: false }] }, [syn('198.18.0.10', 1)]);
+  const got = picks(
+    {
+      endpoints: [
+        { ip: 'fd00::1', port: 80 },
+        { ip: BACKENDS[0] ?? '', port: 80, active: false },
+      ],
+    },
+    [syn('198.18.0.10', 1)],
+  );
   t.deepEqual(got, ['drop_no_endpoint']);
 });
 
-test('hash and random: an inactive slot\'s share is spread over the usable slots (rehash), not handed to the next slot', (t) => {
+test("hash and random: an inactive slot's share is spread over the usable slots (rehash), not handed to the next slot", (t) => {
   // issue 11 item 13: with a linear probe, slot 2 took slot 1's whole share (about half of all
   // flows with 4 slots); rehashing gives each of the three usable slots about a third
   const eps = BACKENDS.map((ip, i) => ({ ip, port: 80, active: i !== 1 }));

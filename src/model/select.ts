@@ -73,7 +73,8 @@ export const REHASH_TRIES = 8;
 function spread(t: Tables, svc: SvcEntry, start: number, family: number, h: number, m: number): number {
   const n = svc.epCount;
   if (n === 0 || n > MAX_EP) return NO_SLOT;
-  const ok = (slot: number): boolean => slot < n && usable(t.endpoint(svc.id, svc.gen, slot), family, t.config.faults.has('inactive-endpoints-used'));
+  const ok = (slot: number): boolean =>
+    slot < n && usable(t.endpoint(svc.id, svc.gen, slot), family, t.config.faults.has('inactive-endpoints-used'));
   if (ok(start)) return start;
   for (let i = 1; i <= REHASH_TRIES; i++) {
     const r = rehash(h, i);

@@ -10,7 +10,18 @@ const N = Number(process.argv[2] ?? 100000);
 const SPECS: Record<string, FrameSpec> = {
   'tcp4 SYN + 5 options': {
     ip: { src: '198.18.0.1', dst: '198.18.1.1' },
-    tcp: { sport: 40000, dport: 80, flags: 'S', options: [{ kind: 'mss', value: 1460 }, { kind: 'sack-permitted' }, { kind: 'timestamp', value: 1, echo: 0 }, { kind: 'nop' }, { kind: 'wscale', shift: 7 }] },
+    tcp: {
+      sport: 40000,
+      dport: 80,
+      flags: 'S',
+      options: [
+        { kind: 'mss', value: 1460 },
+        { kind: 'sack-permitted' },
+        { kind: 'timestamp', value: 1, echo: 0 },
+        { kind: 'nop' },
+        { kind: 'wscale', shift: 7 },
+      ],
+    },
   },
   'udp6 100 B payload': { ip: { src: 'fd00::1', dst: 'fd00::2' }, udp: { sport: 5000, dport: 53 }, payload: 100 },
   'tcp4 1400 B payload': { ip: { src: '198.18.0.1', dst: '198.18.1.1' }, tcp: { sport: 40000, dport: 80, flags: 'PA' }, payload: 1400 },

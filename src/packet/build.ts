@@ -25,7 +25,17 @@ import {
   IPPROTO_TCP,
   IPPROTO_UDP,
 } from './constants.ts';
-import type { ChecksumSpec, FrameSpec, IcmpSpec, IpOptionSpec, IpPacketSpec, IpSpec, Ipv6ExtensionSpec, PayloadSpec, VlanSpec } from './spec.ts';
+import type {
+  ChecksumSpec,
+  FrameSpec,
+  IcmpSpec,
+  IpOptionSpec,
+  IpPacketSpec,
+  IpSpec,
+  Ipv6ExtensionSpec,
+  PayloadSpec,
+  VlanSpec,
+} from './spec.ts';
 import { routingFinalDestination } from './ipv6-routing.ts';
 import { parseTcpFlags, tcpOptionsLength, writeTcpOptions, writeU32 } from './tcp.ts';
 
@@ -112,7 +122,8 @@ function ipv6ExtensionBytes(exts: Ipv6ExtensionSpec[]): Uint8Array[] {
     b[1] = len / 8 - 1;
     b.set(opts, 2);
     const pad = len - 2 - opts.length;
-    if (pad === 1) b[2 + opts.length] = 0; // Pad1
+    if (pad === 1)
+      b[2 + opts.length] = 0; // Pad1
     else if (pad >= 2) {
       b[2 + opts.length] = 1; // PadN
       b[3 + opts.length] = pad - 2;
@@ -158,10 +169,13 @@ function l4Of(spec: IpPacketSpec): 'tcp' | 'udp' | 'icmp' | undefined {
 
 function icmpTypeCode(icmp: IcmpSpec, family: IpFamily): { type: number; code: number } {
   const types = family === 4 ? ICMP4_TYPES : ICMP6_TYPES;
-  if (typeof icmp.type === 'number') return { type: checkRange('ICMP type', icmp.type, 255), code: checkRange('ICMP code', icmp.code ?? 0, 255) };
+  if (typeof icmp.type === 'number')
+    return { type: checkRange('ICMP type', icmp.type, 255), code: checkRange('ICMP code', icmp.code ?? 0, 255) };
   const type = types[icmp.type];
   if (type === undefined) {
-    throw new Error(`ICMP type '${icmp.type}' does not exist for IPv${family}${icmp.type === 'packet-too-big' ? ' (IPv4 uses dest-unreachable with code frag-needed)' : ''}`);
+    throw new Error(
+      `ICMP type '${icmp.type}' does not exist for IPv${family}${icmp.type === 'packet-too-big' ? ' (IPv4 uses dest-unreachable with code frag-needed)' : ''}`,
+    );
   }
   let code = 0;
   if (icmp.type === 'dest-unreachable' && icmp.code !== undefined) {
@@ -169,7 +183,10 @@ function icmpTypeCode(icmp: IcmpSpec, family: IpFamily): { type: number; code: n
     else {
       const codes = family === 4 ? ICMP4_UNREACH_CODES : ICMP6_UNREACH_CODES;
       const c = codes[icmp.code];
-      if (c === undefined) throw new Error(`dest-unreachable code '${icmp.code}' does not exist for IPv${family}: use one of ${Object.keys(codes).join(', ')}`);
+      if (c === undefined)
+        throw new Error(
+          `dest-unreachable code '${icmp.code}' does not exist for IPv${family}: use one of ${Object.keys(codes).join(', ')}`,
+        );
       code = c;
     }
   } else if (icmp.type === 'time-exceeded') code = checkRange('ICMP code', icmp.code ?? 0, 255);
@@ -263,11 +280,24 @@ function resolve(spec: IpPacketSpec): Resolved {
   const family = familyOf(ip.src);
   if (familyOf(ip.dst) !== family) throw new Error(`IP src ${ip.src} and dst ${ip.dst} are of different families`);
   const foreign = (family === 4 ? V6_ONLY : V4_ONLY).filter((k) => ip[k] !== undefined);
-  if (foreign.length > 0) throw new Error(`IP field(s) ${foreign.join(', ')} do not exist in IPv${family} (addresses ${ip.src} > ${ip.dst})`);
+  if (foreign.length > 0)
+    throw new Error(`IP field(s) ${foreign.join(', ')} do not exist in IPv${family} (addresses ${ip.src} > ${ip.dst})`);
   const src = family === 4 ? parseIpv4Shared(ip.src) : parseIpv6Shared(ip.src);
   const dst = family === 4 ? parseIpv4Shared(ip.dst) : parseIpv6Shared(ip.dst);
   const kind = l4Of(spec);
-  const l4Protocol = ip.protocol ?? (kind === 'tcp' ? IPPROTO_TCP : kind === 'udp' ? IPPROTO_UDP : kind === 'icmp' ? (family === 4 ? IPPROTO_ICMP : IPPROTO_ICMPV6) : family === 6 ? IPPROTO_NONE : 0xff);
+  const l4Protocol =
+    ip.protocol ??
+    (kind === 'tcp'
+      ? IPPROTO_TCP
+      : kind === 'udp'
+        ? IPPROTO_UDP
+        : kind === 'icmp'
+          ? family === 4
+            ? IPPROTO_ICMP
+            : IPPROTO_ICMPV6
+          : family === 6
+            ? IPPROTO_NONE
+            : 0xff);
   const payload = payloadBytes(spec.payload);
 
   let ipHeader: Uint8Array;
@@ -288,8 +318,10 @@ function resolve(spec: IpPacketSpec): Resolved {
     });
   }
   const quote = kind === 'icmp' && spec.icmp !== undefined ? quoteOf(spec.icmp, family, family === 4 ? ipHeader.length : 40) : undefined;
-  if (quote !== undefined && payload.length > 0) throw new Error(`an ICMP error carries the quoted 'inner' packet; drop 'payload' or 'inner'`);
-  const l4Header = kind === 'tcp' ? 20 + (spec.tcp?.options === undefined ? 0 : tcpOptionsLength(spec.tcp.options)) : kind === undefined ? 0 : 8;
+  if (quote !== undefined && payload.length > 0)
+    throw new Error(`an ICMP error carries the quoted 'inner' packet; drop 'payload' or 'inner'`);
+  const l4Header =
+    kind === 'tcp' ? 20 + (spec.tcp?.options === undefined ? 0 : tcpOptionsLength(spec.tcp.options)) : kind === undefined ? 0 : 8;
   const l4Length = l4Header + (quote?.length ?? 0) + payload.length;
 
   // Fixed header fields (checksum later).
@@ -313,7 +345,8 @@ function resolve(spec: IpPacketSpec): Resolved {
     const fl = checkRange('IPv6 flow label', ip.flowLabel ?? 0, 0xfffff);
     writeU32(h, 0, ((6 << 28) | (tc << 20) | fl) >>> 0);
     const plen = h.length - 40 + l4Length;
-    if (plen > 0xffff && ip.payloadLength === undefined) throw new Error(`IPv6 payload of ${plen} bytes exceeds 65535 (jumbograms are not supported)`);
+    if (plen > 0xffff && ip.payloadLength === undefined)
+      throw new Error(`IPv6 payload of ${plen} bytes exceeds 65535 (jumbograms are not supported)`);
     writeU16(h, 4, checkRange('IPv6 payload length', ip.payloadLength ?? plen, 0xffff));
     const first = ip.extensions?.[0];
     h[6] = first !== undefined ? EXT_NUMBERS[first.type] : checkRange('IPv6 next header', l4Protocol, 255);

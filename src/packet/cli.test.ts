@@ -33,11 +33,17 @@ test('xlb pcap: one line per packet, a summary, --problems and --json', async (t
     t.regex(all.lines[2] ?? '', /^ {4}2 0\.000002 .* !! tcp@46: data offset 2 < 5$/);
     t.is(all.lines[3], '3 packets (link type ethernet, us timestamps), 1 decode errors; checksums: ok 4, bad 1, partial 1');
     const problems = await run([file, '--problems']);
-    t.deepEqual(problems.lines.slice(0, -1).map((l) => l.trim().split(' ')[0]), ['1', '2']);
+    t.deepEqual(
+      problems.lines.slice(0, -1).map((l) => l.trim().split(' ')[0]),
+      ['1', '2'],
+    );
     const json = await run([file, '--json']);
     const first = JSON.parse(json.lines[0] ?? '{}') as { flow: string; checksums: Array<{ verdict: string }> };
     t.is(first.flow, 'tcp 198.18.0.1:1 > 198.18.1.1:80');
-    t.deepEqual(first.checksums.map((c) => c.verdict), ['ok', 'partial']);
+    t.deepEqual(
+      first.checksums.map((c) => c.verdict),
+      ['ok', 'partial'],
+    );
     t.is(json.lines.length, 3);
     const missing = await run([path.join(dir, 'nope.pcap')]);
     t.is(missing.code, 1);

@@ -19,7 +19,10 @@ interface Opts {
 }
 
 export async function main(argv: string[], print: (line: string) => void = console.log): Promise<number> {
-  const cmd = command('pcap', "Decodes pcap files (Ethernet, raw IP, Linux cooked SLL/SLL2) with xlb's packet toolkit: one line per packet with checksum verdicts and decode errors, then a summary. Exit 1 when a file cannot be read.")
+  const cmd = command(
+    'pcap',
+    "Decodes pcap files (Ethernet, raw IP, Linux cooked SLL/SLL2) with xlb's packet toolkit: one line per packet with checksum verdicts and decode errors, then a summary. Exit 1 when a file cannot be read.",
+  )
     .argument('<file...>', 'pcap files')
     .option('--link', 'show Ethernet addresses')
     .option('--problems', 'list only packets with a decode error or a checksum that is not ok/zero/partial')
@@ -74,7 +77,9 @@ async function decodeFiles(positionals: string[], values: Opts, print: (line: st
         .map(([k, n]) => `${k} ${n}`)
         .join(', ');
       const cut = pcap.trailingBytes > 0 ? `, ${pcap.trailingBytes} bytes of a cut last record ignored` : '';
-      print(`${pcap.records.length} packets (link type ${pcap.linkType ?? pcap.linkTypeNumber}, ${pcap.precision} timestamps), ${errors} decode errors; checksums: ${v === '' ? 'none' : v}${cut}`);
+      print(
+        `${pcap.records.length} packets (link type ${pcap.linkType ?? pcap.linkTypeNumber}, ${pcap.precision} timestamps), ${errors} decode errors; checksums: ${v === '' ? 'none' : v}${cut}`,
+      );
     }
   }
   return failed ? 1 : 0;

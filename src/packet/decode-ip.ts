@@ -41,11 +41,22 @@ function ipv4Options(b: Uint8Array, start: number, end: number): { options: Ipv4
       off++;
       continue;
     }
-    if (off + 1 >= end) return { options, error: { layer: 'ipv4', offset: off, reason: `option ${type} (${name}) at the end of the header has no length byte` } };
+    if (off + 1 >= end)
+      return {
+        options,
+        error: { layer: 'ipv4', offset: off, reason: `option ${type} (${name}) at the end of the header has no length byte` },
+      };
     const len = b[off + 1]!;
     if (len < 2) return { options, error: { layer: 'ipv4', offset: off + 1, reason: `option ${type} (${name}) length ${len} < 2` } };
     if (off + len > end) {
-      return { options, error: { layer: 'ipv4', offset: off + 1, reason: `option ${type} (${name}) length ${len} runs past the header end (${end - off} bytes left)` } };
+      return {
+        options,
+        error: {
+          layer: 'ipv4',
+          offset: off + 1,
+          reason: `option ${type} (${name}) length ${len} runs past the header end (${end - off} bytes left)`,
+        },
+      };
     }
     options.push({ offset: off, type, name, data: b.subarray(off + 2, off + len) });
     off += len;
@@ -62,7 +73,8 @@ export function decodeIpv4(b: Uint8Array, off: number, allowTruncation: boolean)
   const ihl = b[off]! & 15;
   if (ihl < 5) return { ...r, error: { layer: 'ipv4', offset: off, reason: `IHL ${ihl} < 5` } };
   const hl = ihl * 4;
-  if (hl > avail) return { ...r, error: { layer: 'ipv4', offset: b.length, reason: `truncated: IHL ${ihl} says ${hl} header bytes, ${avail} present` } };
+  if (hl > avail)
+    return { ...r, error: { layer: 'ipv4', offset: b.length, reason: `truncated: IHL ${ihl} says ${hl} header bytes, ${avail} present` } };
   const totalLength = read16(b, off + 2);
   const fragField = read16(b, off + 6);
   const value = read16(b, off + 10);
@@ -100,10 +112,28 @@ export function decodeIpv4(b: Uint8Array, off: number, allowTruncation: boolean)
   h.options = opts.options;
   if (opts.error !== undefined) return { ...r, error: opts.error };
   if (totalLength < hl) {
-    return { ...r, error: { layer: 'ipv4', offset: off + 2, reason: totalLength === 0 ? `total length 0 (< header length ${hl}; a GSO/BIG TCP capture?)` : `total length ${totalLength} < header length ${hl}` } };
+    return {
+      ...r,
+      error: {
+        layer: 'ipv4',
+        offset: off + 2,
+        reason:
+          totalLength === 0
+            ? `total length 0 (< header length ${hl}; a GSO/BIG TCP capture?)`
+            : `total length ${totalLength} < header length ${hl}`,
+      },
+    };
   }
   if (totalLength > avail) {
-    if (!allowTruncation) return { ...r, error: { layer: 'ipv4', offset: off + 2, reason: `total length ${totalLength} runs past the end of the bytes (${avail} from offset ${off})` } };
+    if (!allowTruncation)
+      return {
+        ...r,
+        error: {
+          layer: 'ipv4',
+          offset: off + 2,
+          reason: `total length ${totalLength} runs past the end of the bytes (${avail} from offset ${off})`,
+        },
+      };
     r.truncated = true;
     r.end = b.length;
   } else r.end = off + totalLength;
@@ -149,7 +179,14 @@ export function decodeIpv6(b: Uint8Array, off: number, allowTruncation: boolean)
   r.l4Offset = off + 40;
   if (payloadLength > avail - 40) {
     if (!allowTruncation) {
-      return { ...r, error: { layer: 'ipv6', offset: off + 4, reason: `payload length ${payloadLength} runs past the end of the bytes (${avail - 40} after the header at offset ${off})` } };
+      return {
+        ...r,
+        error: {
+          layer: 'ipv6',
+          offset: off + 4,
+          reason: `payload length ${payloadLength} runs past the end of the bytes (${avail - 40} after the header at offset ${off})`,
+        },
+      };
     }
     r.truncated = true;
     r.end = b.length;
@@ -159,12 +196,26 @@ export function decodeIpv6(b: Uint8Array, off: number, allowTruncation: boolean)
   let p = off + 40;
   while (EXT_NAMES[nh] !== undefined) {
     const name = EXT_NAMES[nh]!;
-    if (h.extensions.length >= MAX_IPV6_EXTENSIONS) return { ...r, error: { layer: 'ipv6-ext', offset: p, reason: `more than ${MAX_IPV6_EXTENSIONS} extension headers` } };
-    if (nh === IPPROTO_HOPOPTS && h.extensions.length > 0) return { ...r, error: { layer: 'ipv6-ext', offset: p, reason: 'hop-by-hop header not directly after the IPv6 header' } };
+    if (h.extensions.length >= MAX_IPV6_EXTENSIONS)
+      return { ...r, error: { layer: 'ipv6-ext', offset: p, reason: `more than ${MAX_IPV6_EXTENSIONS} extension headers` } };
+    if (nh === IPPROTO_HOPOPTS && h.extensions.length > 0)
+      return { ...r, error: { layer: 'ipv6-ext', offset: p, reason: 'hop-by-hop header not directly after the IPv6 header' } };
     const need = nh === IPPROTO_FRAGMENT ? 8 : 2;
-    if (p + need > r.end) return { ...r, error: { layer: 'ipv6-ext', offset: r.end, reason: `truncated: ${name} header needs ${need} bytes, ${r.end - p} present` } };
+    if (p + need > r.end)
+      return {
+        ...r,
+        error: { layer: 'ipv6-ext', offset: r.end, reason: `truncated: ${name} header needs ${need} bytes, ${r.end - p} present` },
+      };
     const len = nh === IPPROTO_FRAGMENT ? 8 : nh === IPPROTO_AH ? (b[p + 1]! + 2) * 4 : (b[p + 1]! + 1) * 8;
-    if (p + len > r.end) return { ...r, error: { layer: 'ipv6-ext', offset: p + 1, reason: `${name} header length ${len} runs past the packet end (${r.end - p} bytes left)` } };
+    if (p + len > r.end)
+      return {
+        ...r,
+        error: {
+          layer: 'ipv6-ext',
+          offset: p + 1,
+          reason: `${name} header length ${len} runs past the packet end (${r.end - p} bytes left)`,
+        },
+      };
     const ext: Ipv6Extension = { offset: p, type: nh, name, nextHeader: b[p]!, length: len, data: b.subarray(p + 2, p + len) };
     if (nh === IPPROTO_ROUTING) {
       ext.routingType = b[p + 2]!;

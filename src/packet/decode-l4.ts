@@ -1,7 +1,16 @@
 // Transport layer decoding: TCP, UDP, ICMP, ICMPv6, with checksum verdicts.
 
 import { fold, onesEqual, partialChecksum, pseudoHeaderSum, sumWords } from './checksum.ts';
-import { ICMP4_ERROR_TYPES, ICMP4_TYPE_NAMES, ICMP6_ERROR_TYPES, ICMP6_TYPE_NAMES, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP } from './constants.ts';
+import {
+  ICMP4_ERROR_TYPES,
+  ICMP4_TYPE_NAMES,
+  ICMP6_ERROR_TYPES,
+  ICMP6_TYPE_NAMES,
+  IPPROTO_ICMP,
+  IPPROTO_ICMPV6,
+  IPPROTO_TCP,
+  IPPROTO_UDP,
+} from './constants.ts';
 import type { ChecksumCheck, DecodedFrame, DecodeError, IcmpHeader, TcpHeader, UdpHeader } from './decoded.ts';
 import { read16 } from './decode-link.ts';
 import { formatTcpFlags, readTcpOptions, readU32 } from './tcp.ts';
@@ -55,7 +64,8 @@ function truncated(layer: DecodeError['layer'], c: L4Context, need: number): Dec
 
 /** The fields of a TCP header cut short in a truncated packet; absent fields read as 0. */
 function cutTcpHeader(b: Uint8Array, off: number, end: number): TcpHeader {
-  const at = (o: number, n: number): number => (off + o + n <= end ? (n === 2 ? read16(b, off + o) : n === 4 ? readU32(b, off + o) : b[off + o]!) : 0);
+  const at = (o: number, n: number): number =>
+    off + o + n <= end ? (n === 2 ? read16(b, off + o) : n === 4 ? readU32(b, off + o) : b[off + o]!) : 0;
   const dataOffset = at(12, 1) >> 4;
   const flags = at(13, 1);
   return {
@@ -108,7 +118,14 @@ function decodeTcp(c: L4Context): L4Result {
       h.options = readTcpOptions(b, off + 20, end).options;
       return { header: h };
     }
-    return { header: h, error: { layer: 'tcp', offset: off + 12, reason: `data offset ${dataOffset} (${h.headerLength} bytes) runs past the segment end (${end - off} bytes)` } };
+    return {
+      header: h,
+      error: {
+        layer: 'tcp',
+        offset: off + 12,
+        reason: `data offset ${dataOffset} (${h.headerLength} bytes) runs past the segment end (${end - off} bytes)`,
+      },
+    };
   }
   const opts = readTcpOptions(b, off + 20, off + h.headerLength);
   h.options = opts.options;
@@ -121,10 +138,20 @@ function decodeUdp(c: L4Context): L4Result {
   const { b, off, end } = c;
   if (end - off < 8) return { error: truncated('udp', c, 8) };
   const length = read16(b, off + 4);
-  const h: UdpHeader = { proto: 'udp', offset: off, sport: read16(b, off), dport: read16(b, off + 2), length, checksum: { value: read16(b, off + 6), verdict: 'unverifiable' } };
+  const h: UdpHeader = {
+    proto: 'udp',
+    offset: off,
+    sport: read16(b, off),
+    dport: read16(b, off + 2),
+    length,
+    checksum: { value: read16(b, off + 6), verdict: 'unverifiable' },
+  };
   if (length < 8) return { header: h, error: { layer: 'udp', offset: off + 4, reason: `length ${length} < 8` } };
   if (off + length > end && c.complete) {
-    return { header: h, error: { layer: 'udp', offset: off + 4, reason: `length ${length} runs past the IP payload (${end - off} bytes)` } };
+    return {
+      header: h,
+      error: { layer: 'udp', offset: off + 4, reason: `length ${length} runs past the IP payload (${end - off} bytes)` },
+    };
   }
   h.checksum = verdict(c, off, off + length, off + 6, true, true);
   return { header: h, payloadOffset: off + 8, payloadEnd: Math.min(off + length, end) };

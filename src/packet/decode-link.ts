@@ -56,7 +56,14 @@ export function decodeCooked(b: Uint8Array, kind: 'sll' | 'sll2', f: DecodedFram
   if (b.length < need) return { offset: 0, etherType: 0, error: truncated(kind, b, need, 0) };
   let h: CookedHeader;
   if (kind === 'sll') {
-    h = { kind, offset: 0, packetType: read16(b, 0), arphrdType: read16(b, 2), address: hexAddress(b, 6, read16(b, 4)), protocol: read16(b, 14) };
+    h = {
+      kind,
+      offset: 0,
+      packetType: read16(b, 0),
+      arphrdType: read16(b, 2),
+      address: hexAddress(b, 6, read16(b, 4)),
+      protocol: read16(b, 14),
+    };
   } else {
     h = {
       kind,

@@ -28,7 +28,8 @@ export function describe(frame: DecodedFrame, options: DescribeOptions = {}): st
   for (const v of frame.vlans) s += `vlan ${v.id}${v.pcp !== 0 ? ` p${v.pcp}` : ''} `;
   const ip = frame.ip;
   if (ip === undefined) {
-    if (frame.etherType !== undefined && frame.error === undefined) s += `ethertype ${hex16(frame.etherType)} len ${frame.payload?.length ?? 0}`;
+    if (frame.etherType !== undefined && frame.error === undefined)
+      s += `ethertype ${hex16(frame.etherType)} len ${frame.payload?.length ?? 0}`;
     else s += `${frame.length} bytes`;
   } else {
     const l4 = frame.l4;

@@ -18,7 +18,12 @@ export interface FlowKey {
   dport: number;
 }
 
-const PROTO_NAMES: Record<number, FlowProto> = { [IPPROTO_TCP]: 'tcp', [IPPROTO_UDP]: 'udp', [IPPROTO_ICMP]: 'icmp', [IPPROTO_ICMPV6]: 'icmp6' };
+const PROTO_NAMES: Record<number, FlowProto> = {
+  [IPPROTO_TCP]: 'tcp',
+  [IPPROTO_UDP]: 'udp',
+  [IPPROTO_ICMP]: 'icmp',
+  [IPPROTO_ICMPV6]: 'icmp6',
+};
 
 /**
  * The flow of a decoded packet, or undefined without an IP header. Ports are 0 when the
@@ -29,7 +34,15 @@ const PROTO_NAMES: Record<number, FlowProto> = { [IPPROTO_TCP]: 'tcp', [IPPROTO_
 export function flowOf(frame: DecodedFrame): FlowKey | undefined {
   const ip = frame.ip;
   if (ip === undefined) return undefined;
-  const key: FlowKey = { family: ip.version, protocol: ip.protocol, proto: PROTO_NAMES[ip.protocol] ?? 'other', src: ip.src, dst: ip.dst, sport: 0, dport: 0 };
+  const key: FlowKey = {
+    family: ip.version,
+    protocol: ip.protocol,
+    proto: PROTO_NAMES[ip.protocol] ?? 'other',
+    src: ip.src,
+    dst: ip.dst,
+    sport: 0,
+    dport: 0,
+  };
   const l4 = frame.l4;
   if (l4 === undefined) return key;
   if (l4.proto === 'tcp' || l4.proto === 'udp') {
@@ -61,5 +74,7 @@ export function flowKeyString(k: FlowKey): string {
 }
 
 export function sameFlow(a: FlowKey, b: FlowKey): boolean {
-  return a.family === b.family && a.protocol === b.protocol && a.src === b.src && a.dst === b.dst && a.sport === b.sport && a.dport === b.dport;
+  return (
+    a.family === b.family && a.protocol === b.protocol && a.src === b.src && a.dst === b.dst && a.sport === b.sport && a.dport === b.dport
+  );
 }

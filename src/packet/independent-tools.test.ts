@@ -25,7 +25,24 @@ function udpZeroSumPayload(ip: typeof V4): Uint8Array {
 }
 
 const CASES: Array<[string, FrameSpec]> = [
-  ['tcp4 ok, vlan, options', { vlan: 10, ip: V4, tcp: { sport: 40000, dport: 80, options: [{ kind: 'mss', value: 1460 }, { kind: 'sack-permitted' }, { kind: 'timestamp', value: 1, echo: 0 }, { kind: 'nop' }, { kind: 'wscale', shift: 7 }] } }],
+  [
+    'tcp4 ok, vlan, options',
+    {
+      vlan: 10,
+      ip: V4,
+      tcp: {
+        sport: 40000,
+        dport: 80,
+        options: [
+          { kind: 'mss', value: 1460 },
+          { kind: 'sack-permitted' },
+          { kind: 'timestamp', value: 1, echo: 0 },
+          { kind: 'nop' },
+          { kind: 'wscale', shift: 7 },
+        ],
+      },
+    },
+  ],
   ['tcp4 ip bad, tcp bad', { ip: { ...V4, checksum: 'bad' }, tcp: { sport: 1, dport: 2, flags: 'PA', checksum: 'bad' }, payload: 7 }],
   ['tcp4 partial (CHECKSUM_PARTIAL capture)', { ip: V4, tcp: { sport: 1, dport: 2, flags: 'A', checksum: 'partial' }, payload: 100 }],
   ['tcp4 with IP options', { ip: { ...V4, options: [{ type: 148, data: new Uint8Array(2) }] }, tcp: { sport: 5, dport: 6 }, payload: 3 }],
@@ -36,8 +53,17 @@ const CASES: Array<[string, FrameSpec]> = [
   ['udp4 explicit wrong value', { ip: V4, udp: { sport: 1, dport: 2, checksum: 0x1234 }, payload: 4 }],
   ['icmp4 echo ok', { ip: V4, icmp: { type: 'echo-request', id: 1, seq: 2 }, payload: 56 }],
   ['icmp4 echo bad', { ip: V4, icmp: { type: 'echo-reply', id: 1, seq: 2, checksum: 'bad' }, payload: 5 }],
-  ['icmp4 frag-needed ok', { ip: V4, icmp: { type: 'dest-unreachable', code: 'frag-needed', mtu: 1400, inner: { ip: V4, tcp: { sport: 1, dport: 2 }, payload: 100 } } }],
-  ['tcp6 ok, ext headers, QinQ', { vlan: [1, 2], ip: { ...V6, extensions: [{ type: 'hop-by-hop' }, { type: 'dest-opts' }] }, tcp: { sport: 1, dport: 2 }, payload: 9 }],
+  [
+    'icmp4 frag-needed ok',
+    {
+      ip: V4,
+      icmp: { type: 'dest-unreachable', code: 'frag-needed', mtu: 1400, inner: { ip: V4, tcp: { sport: 1, dport: 2 }, payload: 100 } },
+    },
+  ],
+  [
+    'tcp6 ok, ext headers, QinQ',
+    { vlan: [1, 2], ip: { ...V6, extensions: [{ type: 'hop-by-hop' }, { type: 'dest-opts' }] }, tcp: { sport: 1, dport: 2 }, payload: 9 },
+  ],
   ['tcp6 bad', { ip: V6, tcp: { sport: 1, dport: 2, checksum: 'bad' }, payload: 9 }],
   ['tcp6 partial', { ip: V6, tcp: { sport: 1, dport: 2, checksum: 'partial' }, payload: 9 }],
   ['udp6 ok', { ip: V6, udp: { sport: 1, dport: 2 }, payload: 11 }],
@@ -46,9 +72,44 @@ const CASES: Array<[string, FrameSpec]> = [
   ['icmp6 echo ok', { ip: V6, icmp: { type: 'echo-request', id: 3, seq: 4 }, payload: 8 }],
   ['icmp6 echo bad', { ip: V6, icmp: { type: 'echo-request', id: 3, seq: 4, checksum: 'bad' }, payload: 8 }],
   // Routing headers with segments left: the pseudo-header takes the final destination (RFC 8200 8.1).
-  ['udp6 SRH, final destination in the pseudo-header', { ip: { src: V6.src, dst: 'fd00::2', extensions: [{ type: 'routing', routingType: 4, segmentsLeft: 1, data: Uint8Array.from([1, 0, 0, 0, ...parseIpv6('fd00::100:1'), ...parseIpv6('fd00::2')]) }] }, udp: { sport: 1, dport: 2 }, payload: 5 }],
-  ['tcp6 RH0, final destination in the pseudo-header', { ip: { src: V6.src, dst: 'fd00::2', extensions: [{ type: 'routing', routingType: 0, segmentsLeft: 1, data: Uint8Array.from([0, 0, 0, 0, ...parseIpv6('fd00::99')]) }] }, tcp: { sport: 1, dport: 2 }, payload: 5 }],
-  ['icmp6 packet-too-big ok', { ip: { src: 'fd00::9', dst: V6.src }, icmp: { type: 'packet-too-big', mtu: 1280, inner: { ip: V6, udp: { sport: 1, dport: 2 }, payload: 2000 } } }],
+  [
+    'udp6 SRH, final destination in the pseudo-header',
+    {
+      ip: {
+        src: V6.src,
+        dst: 'fd00::2',
+        extensions: [
+          {
+            type: 'routing',
+            routingType: 4,
+            segmentsLeft: 1,
+            data: Uint8Array.from([1, 0, 0, 0, ...parseIpv6('fd00::100:1'), ...parseIpv6('fd00::2')]),
+          },
+        ],
+      },
+      udp: { sport: 1, dport: 2 },
+      payload: 5,
+    },
+  ],
+  [
+    'tcp6 RH0, final destination in the pseudo-header',
+    {
+      ip: {
+        src: V6.src,
+        dst: 'fd00::2',
+        extensions: [{ type: 'routing', routingType: 0, segmentsLeft: 1, data: Uint8Array.from([0, 0, 0, 0, ...parseIpv6('fd00::99')]) }],
+      },
+      tcp: { sport: 1, dport: 2 },
+      payload: 5,
+    },
+  ],
+  [
+    'icmp6 packet-too-big ok',
+    {
+      ip: { src: 'fd00::9', dst: V6.src },
+      icmp: { type: 'packet-too-big', mtu: 1280, inner: { ip: V6, udp: { sport: 1, dport: 2 }, payload: 2000 } },
+    },
+  ],
 ];
 
 const FIELDS = [
@@ -81,7 +142,23 @@ async function withTmp<T>(fn: (dir: string) => Promise<T>): Promise<T> {
 }
 
 async function tshark(file: string): Promise<Array<Record<string, string>>> {
-  const args = ['-r', file, '-n', '-o', 'ip.check_checksum:TRUE', '-o', 'tcp.check_checksum:TRUE', '-o', 'udp.check_checksum:TRUE', '-T', 'fields', '-E', 'separator=/t', '-E', 'occurrence=f'];
+  const args = [
+    '-r',
+    file,
+    '-n',
+    '-o',
+    'ip.check_checksum:TRUE',
+    '-o',
+    'tcp.check_checksum:TRUE',
+    '-o',
+    'udp.check_checksum:TRUE',
+    '-T',
+    'fields',
+    '-E',
+    'separator=/t',
+    '-E',
+    'occurrence=f',
+  ];
   for (const f of FIELDS) args.push('-e', f);
   const r = await execa('tshark', args, { reject: false });
   if (r.exitCode !== 0) throw new Error(`tshark failed (is it installed? ./xlb setup installs it): ${r.stderr}`);
@@ -147,9 +224,14 @@ test('checksum verdicts and correct values match tshark and tcpdump -vv', async 
         t.is(s[`${l4.proto}.checksum.status`], tsharkStatus(c.verdict), `${name}: ${l4.proto} status`);
         if (c.verdict !== 'zero') t.is(s[`${l4.proto}.checksum_calculated`], hex(c.expected), `${name}: ${l4.proto} calculated`);
       } else {
-        t.is(s[l4.proto === 'icmp' ? 'icmp.checksum.status' : 'icmpv6.checksum.status'], tsharkStatus(c.verdict), `${name}: ${l4.proto} status`);
+        t.is(
+          s[l4.proto === 'icmp' ? 'icmp.checksum.status' : 'icmpv6.checksum.status'],
+          tsharkStatus(c.verdict),
+          `${name}: ${l4.proto} status`,
+        );
       }
-      if (c.verdict === 'bad' || c.verdict === 'partial') t.is(tcpdumpExpected(d, l4.proto), c.expected, `${name}: tcpdump ${l4.proto}\n${d}`);
+      if (c.verdict === 'bad' || c.verdict === 'partial')
+        t.is(tcpdumpExpected(d, l4.proto), c.expected, `${name}: tcpdump ${l4.proto}\n${d}`);
       else t.is(tcpdumpExpected(d, l4.proto), undefined, `${name}: tcpdump reports a bad ${l4.proto} checksum\n${d}`);
       // The verdicts the spec asked for.
       const want = (spec.tcp ?? spec.udp ?? spec.icmp)?.checksum;

@@ -24,7 +24,11 @@ const frames = [1, 2, 3].map((i) => buildFrame({ ip: V4, udp: { sport: 1000 + i,
 test('write then read: timestamps, lengths, link type, microsecond and nanosecond files', async (t) => {
   await withTmp(async (dir) => {
     const us = path.join(dir, 'us.pcap');
-    await writePcap(us, [{ data: frames[0]!, tsSec: 1700000000, tsNsec: 123456789 }, frames[1]!, { data: frames[2]!, originalLength: 9000 }]);
+    await writePcap(us, [
+      { data: frames[0]!, tsSec: 1700000000, tsNsec: 123456789 },
+      frames[1]!,
+      { data: frames[2]!, originalLength: 9000 },
+    ]);
     const f = await readPcapFile(us);
     t.is(f.linkTypeNumber, 1);
     t.is(f.linkType, 'ethernet');
@@ -65,7 +69,10 @@ test('snaplen cuts records; decodeRecord treats them as truncated, not broken', 
 test('tcpdump reads our files, and we read what tcpdump writes (micro and nano precision)', async (t) => {
   await withTmp(async (dir) => {
     const ours = path.join(dir, 'ours.pcap');
-    await writePcap(ours, frames.map((data, i) => ({ data, tsSec: 1700000000 + i, tsNsec: 500000000 })));
+    await writePcap(
+      ours,
+      frames.map((data, i) => ({ data, tsSec: 1700000000 + i, tsNsec: 500000000 })),
+    );
     const listed = await execa('tcpdump', ['-nn', '-tt', '-r', ours]);
     t.regex(listed.stdout, /1700000000\.500000 IP 198\.18\.0\.1\.1001 > 198\.18\.1\.1\.5555: UDP, length 10/);
     for (const precision of ['micro', 'nano']) {
@@ -73,8 +80,14 @@ test('tcpdump reads our files, and we read what tcpdump writes (micro and nano p
       await execa('tcpdump', ['--time-stamp-precision', precision, '-r', ours, '-w', theirs]);
       const f = await readPcapFile(theirs);
       t.is(f.precision, precision === 'nano' ? 'ns' : 'us');
-      t.deepEqual(f.records.map((r) => r.data), frames);
-      t.deepEqual(f.records.map((r) => [r.tsSec, r.tsNsec]), frames.map((_, i) => [1700000000 + i, 500000000]));
+      t.deepEqual(
+        f.records.map((r) => r.data),
+        frames,
+      );
+      t.deepEqual(
+        f.records.map((r) => [r.tsSec, r.tsNsec]),
+        frames.map((_, i) => [1700000000 + i, 500000000]),
+      );
     }
   });
 });
@@ -87,10 +100,16 @@ test('a pcapng file is named as such, with a conversion command that works', asy
     await execa('tshark', ['-r', ours, '-F', 'pcapng', '-w', ng]);
     t.is((await readFile(ng)).readUInt32BE(0), 0x0a0d0d0a);
     const err = await t.throwsAsync(readPcap(ng));
-    t.regex(err?.message ?? '', /is pcapng \(magic 0x0a0d0d0a\), not pcap; convert it with 'tshark -F pcap -r .*capture\.pcapng -w out\.pcap' or 'editcap -F pcap/);
+    t.regex(
+      err?.message ?? '',
+      /is pcapng \(magic 0x0a0d0d0a\), not pcap; convert it with 'tshark -F pcap -r .*capture\.pcapng -w out\.pcap' or 'editcap -F pcap/,
+    );
     const converted = path.join(dir, 'out.pcap');
     await execa('tshark', ['-F', 'pcap', '-r', ng, '-w', converted]);
-    t.deepEqual((await readPcap(converted)).map((r) => r.data), frames);
+    t.deepEqual(
+      (await readPcap(converted)).map((r) => r.data),
+      frames,
+    );
   });
 });
 
@@ -108,15 +127,22 @@ test('big-endian files, a cut last record, and bad files', async (t) => {
     for (let k = 0; k < 4; k++) be.writeUInt32BE(le.readUInt32LE(off + 4 * k), off + 4 * k);
     off += 16 + f.length;
   }
-  t.deepEqual((await readPcapBuffer(be)).records.map((r) => r.data), frames);
+  t.deepEqual(
+    (await readPcapBuffer(be)).records.map((r) => r.data),
+    frames,
+  );
 
   const cut = await readPcapBuffer(le.subarray(0, le.length - 5));
   t.is(cut.records.length, 2);
   t.is(cut.trailingBytes, 16 + frames[2]!.length - 5);
 
   await t.throwsAsync(readPcapBuffer(Buffer.alloc(0), 'empty.pcap'), { message: /empty.pcap: empty file, not a pcap .*tcpdump -U/ });
-  await t.throwsAsync(readPcapBuffer(Buffer.alloc(10), 'short.pcap'), { message: 'short.pcap: 10 bytes is shorter than the 24-byte pcap header' });
-  await t.throwsAsync(readPcapBuffer(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'), 'x.txt'), { message: /x.txt: unknown magic 0x47455420; expected a pcap file/ });
+  await t.throwsAsync(readPcapBuffer(Buffer.alloc(10), 'short.pcap'), {
+    message: 'short.pcap: 10 bytes is shorter than the 24-byte pcap header',
+  });
+  await t.throwsAsync(readPcapBuffer(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'), 'x.txt'), {
+    message: /x.txt: unknown magic 0x47455420; expected a pcap file/,
+  });
   await t.throwsAsync(readPcap('/nonexistent/xlb.pcap'), { message: /cannot read pcap \/nonexistent\/xlb.pcap: ENOENT/ });
 });
 
@@ -125,7 +151,9 @@ test('link types: raw IP, SLL2, and a link type xlb does not decode', async (t) 
   const r = (await readPcapBuffer(pcapBytes([raw], 'raw-ip'))).records[0]!;
   t.is(r.linkTypeNumber, 101);
   t.is(decodeRecord(r).udp?.sport, 1001);
-  const sll2 = (await readPcapBuffer(pcapBytes([Buffer.concat([Buffer.from([8, 0, 0, 0, 0, 0, 0, 3, 0, 1, 4, 6, 2, 0, 0, 0, 0, 1, 0, 0]), raw])], 276))).records[0]!;
+  const sll2 = (
+    await readPcapBuffer(pcapBytes([Buffer.concat([Buffer.from([8, 0, 0, 0, 0, 0, 0, 3, 0, 1, 4, 6, 2, 0, 0, 0, 0, 1, 0, 0]), raw])], 276))
+  ).records[0]!;
   t.is(sll2.linkType, 'sll2');
   t.is(decodeRecord(sll2).cooked?.ifindex, 3);
   t.is(decodeRecord(sll2).udp?.dport, 5555);
@@ -150,12 +178,21 @@ test('PcapWriter appends records; the file is readable while open and after clos
     const file = path.join(dir, 'stream.pcap');
     const w = new PcapWriter(file, 'ethernet', { bufferBytes: 0 });
     w.write(frames[0]!);
-    t.deepEqual((await readPcap(file)).map((r) => r.data), [frames[0]]);
+    t.deepEqual(
+      (await readPcap(file)).map((r) => r.data),
+      [frames[0]],
+    );
     w.write({ data: frames[1]!, tsSec: 9, tsNsec: 7000 });
     w.close();
     w.close();
     const recs = await readPcap(file);
-    t.deepEqual(recs.map((r) => [r.tsSec, r.tsNsec, r.data.length]), [[0, 0, frames[0]!.length], [9, 7000, frames[1]!.length]]);
+    t.deepEqual(
+      recs.map((r) => [r.tsSec, r.tsNsec, r.data.length]),
+      [
+        [0, 0, frames[0]!.length],
+        [9, 7000, frames[1]!.length],
+      ],
+    );
     t.is(w.count, 2);
     t.throws(() => w.write(frames[2]!), { message: /is closed; open a new PcapWriter/ });
     t.deepEqual(await readFile(file), pcapBytes([frames[0]!, { data: frames[1]!, tsSec: 9, tsNsec: 7000 }]));

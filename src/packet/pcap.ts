@@ -32,7 +32,12 @@ const LINKTYPES: Record<number, LinkType> = {
   [LINKTYPE_LINUX_SLL2]: 'sll2',
 };
 
-const LINKTYPE_NUMBERS: Record<LinkType, number> = { ethernet: LINKTYPE_ETHERNET, 'raw-ip': LINKTYPE_RAW, sll: LINKTYPE_LINUX_SLL, sll2: LINKTYPE_LINUX_SLL2 };
+const LINKTYPE_NUMBERS: Record<LinkType, number> = {
+  ethernet: LINKTYPE_ETHERNET,
+  'raw-ip': LINKTYPE_RAW,
+  sll: LINKTYPE_LINUX_SLL,
+  sll2: LINKTYPE_LINUX_SLL2,
+};
 
 /** The decoder's name for a pcap link type number, or undefined if xlb does not decode it. */
 export function linkTypeName(n: number): LinkType | undefined {
@@ -72,7 +77,11 @@ const PCAPNG_MAGIC = 0x0a0d0d0a;
 /** Parses a pcap file held in memory. `name` is used in error messages. */
 export function readPcapBuffer(bytes: Buffer, name = 'pcap data'): Promise<PcapFile> {
   if (bytes.length === 0) {
-    return Promise.reject(new Error(`${name}: empty file, not a pcap (was the capture stopped before it wrote its header? tcpdump -U writes each packet at once)`));
+    return Promise.reject(
+      new Error(
+        `${name}: empty file, not a pcap (was the capture stopped before it wrote its header? tcpdump -U writes each packet at once)`,
+      ),
+    );
   }
   if (bytes.length < 24) return Promise.reject(new Error(`${name}: ${bytes.length} bytes is shorter than the 24-byte pcap header`));
   const magicBE = bytes.readUInt32BE(0);
@@ -95,7 +104,11 @@ export function readPcapBuffer(bytes: Buffer, name = 'pcap data'): Promise<PcapF
     if (magicBE === MAGIC_NS_BE) data.writeUInt32BE(MAGIC_US_BE, 0);
     else data.writeUInt32LE(MAGIC_US_BE, 0);
   } else {
-    return Promise.reject(new Error(`${name}: unknown magic 0x${magicBE.toString(16).padStart(8, '0')}; expected a pcap file (0xa1b2c3d4 or 0xa1b23c4d, either byte order)`));
+    return Promise.reject(
+      new Error(
+        `${name}: unknown magic 0x${magicBE.toString(16).padStart(8, '0')}; expected a pcap file (0xa1b2c3d4 or 0xa1b23c4d, either byte order)`,
+      ),
+    );
   }
   const le = magicLE === MAGIC_US_BE || magicLE === MAGIC_NS_BE;
   const linkTypeNumber = le ? data.readUInt32LE(20) : data.readUInt32BE(20);
@@ -120,7 +133,9 @@ export function readPcapBuffer(bytes: Buffer, name = 'pcap data'): Promise<PcapF
       });
     });
     parser.on('error', (e) => reject(new Error(`${name}: ${e.message}`)));
-    parser.on('end', () => resolve({ linkTypeNumber, linkType: LINKTYPES[linkTypeNumber], snaplen, precision, records, trailingBytes: data.length - consumed }));
+    parser.on('end', () =>
+      resolve({ linkTypeNumber, linkType: LINKTYPES[linkTypeNumber], snaplen, precision, records, trailingBytes: data.length - consumed }),
+    );
   });
 }
 
@@ -147,7 +162,11 @@ export function decodeRecord(rec: PcapRecord): DecodedFrame {
       linkType: 'ethernet',
       length: rec.data.length,
       vlans: [],
-      error: { layer: 'ethernet', offset: 0, reason: `pcap link type ${rec.linkTypeNumber} is not decoded (xlb reads 1 Ethernet, 101 raw IP, 113 SLL, 276 SLL2)` },
+      error: {
+        layer: 'ethernet',
+        offset: 0,
+        reason: `pcap link type ${rec.linkTypeNumber} is not decoded (xlb reads 1 Ethernet, 101 raw IP, 113 SLL, 276 SLL2)`,
+      },
     };
   }
   return decodeFrame(rec.data, rec.linkType, { allowTruncation: rec.capturedLength < rec.originalLength });
@@ -205,6 +224,11 @@ export function pcapBytes(records: WritableRecord[], linkType: LinkType | number
 }
 
 /** Writes a classic pcap file (what tcpdump -r, tshark and Wireshark all read). */
-export async function writePcap(path: string, records: WritableRecord[], linkType: LinkType | number = 'ethernet', options: WritePcapOptions = {}): Promise<void> {
+export async function writePcap(
+  path: string,
+  records: WritableRecord[],
+  linkType: LinkType | number = 'ethernet',
+  options: WritePcapOptions = {},
+): Promise<void> {
   await writeFile(path, pcapBytes(records, linkType, options));
 }

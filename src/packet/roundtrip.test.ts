@@ -28,7 +28,19 @@ test('Ethernet + IPv4 + TCP with every option kind', (t) => {
   t.deepEqual(f.eth, { offset: 0, src: '02:00:00:00:00:0a', dst: '02:00:00:00:00:0b', type: 0x0800 });
   t.is(f.ip?.version, 4);
   if (f.ip?.version !== 4) return;
-  t.like(f.ip, { ihl: 5, tos: 0xb8, id: 4321, df: true, mf: false, fragOffset: 0, ttl: 17, protocol: 6, src: V4.src, dst: V4.dst, totalLength: bytes.length - 14 });
+  t.like(f.ip, {
+    ihl: 5,
+    tos: 0xb8,
+    id: 4321,
+    df: true,
+    mf: false,
+    fragOffset: 0,
+    ttl: 17,
+    protocol: 6,
+    src: V4.src,
+    dst: V4.dst,
+    totalLength: bytes.length - 14,
+  });
   t.is(f.ip.checksum.verdict, 'ok');
   t.like(f.tcp, { sport: 40000, dport: 80, seq: 0xfffffff0, ack: 5, flags: 0x18, flagString: 'P.', window: 512, urgent: 3 });
   t.is(f.tcp?.checksum.verdict, 'ok');
@@ -74,14 +86,32 @@ test('one and two VLAN tags (802.1Q, QinQ with 802.1ad outer by default)', (t) =
   t.is(two.etherType, 0x86dd);
   t.is(two.ip?.offset, 22);
   const custom = decodeFrame(buildFrame({ vlan: [{ id: 1, tpid: 0x8100 }, { id: 4095 }], ip: V4 }));
-  t.deepEqual(custom.vlans.map((v) => [v.tpid, v.id]), [[0x8100, 1], [0x8100, 4095]]);
+  t.deepEqual(
+    custom.vlans.map((v) => [v.tpid, v.id]),
+    [
+      [0x8100, 1],
+      [0x8100, 4095],
+    ],
+  );
 });
 
 test('IPv4 options, fragments, forced fields', (t) => {
-  const f = decodeFrame(buildFrame({ ip: { ...V4, options: [{ type: 148, data: Uint8Array.from([0, 0]) }, { type: 1 }, { type: 7, data: new Uint8Array(7) }] }, udp: { sport: 1, dport: 2 } }));
+  const f = decodeFrame(
+    buildFrame({
+      ip: { ...V4, options: [{ type: 148, data: Uint8Array.from([0, 0]) }, { type: 1 }, { type: 7, data: new Uint8Array(7) }] },
+      udp: { sport: 1, dport: 2 },
+    }),
+  );
   if (f.ip?.version !== 4) return t.fail('no IPv4');
   t.is(f.ip.ihl, 9); // 4 + 1 + 9 = 14 bytes of options, padded to 16
-  t.deepEqual(f.ip.options.map((o) => [o.type, o.name, o.data.length]), [[148, 'router-alert', 2], [1, 'nop', 0], [7, 'rr', 7]]);
+  t.deepEqual(
+    f.ip.options.map((o) => [o.type, o.name, o.data.length]),
+    [
+      [148, 'router-alert', 2],
+      [1, 'nop', 0],
+      [7, 'rr', 7],
+    ],
+  );
   t.is(f.ip.checksum.verdict, 'ok');
   t.is(f.udp?.checksum.verdict, 'ok');
 
@@ -108,14 +138,27 @@ test('IPv6 with hop-by-hop, routing, dest-opts and fragment headers', (t) => {
       tos: 0x2e,
       flowLabel: 0xabcde,
       ttl: 9,
-      extensions: [{ type: 'hop-by-hop', options: Uint8Array.from([5, 2, 0, 0]) }, { type: 'routing', routingType: 4, segmentsLeft: 0 }, { type: 'dest-opts' }],
+      extensions: [
+        { type: 'hop-by-hop', options: Uint8Array.from([5, 2, 0, 0]) },
+        { type: 'routing', routingType: 4, segmentsLeft: 0 },
+        { type: 'dest-opts' },
+      ],
     },
     tcp: { sport: 5, dport: 443, flags: 'S' },
   });
   const f = decodeFrame(bytes);
   t.is(f.error, undefined);
   if (f.ip?.version !== 6) return t.fail('no IPv6');
-  t.like(f.ip, { trafficClass: 0x2e, flowLabel: 0xabcde, hopLimit: 9, nextHeader: 0, protocol: 6, src: 'fd00::1', dst: 'fd00:0:0:1::2', headerLength: 64 });
+  t.like(f.ip, {
+    trafficClass: 0x2e,
+    flowLabel: 0xabcde,
+    hopLimit: 9,
+    nextHeader: 0,
+    protocol: 6,
+    src: 'fd00::1',
+    dst: 'fd00:0:0:1::2',
+    headerLength: 64,
+  });
   t.deepEqual(
     f.ip.extensions.map((e) => [e.name, e.type, e.nextHeader, e.length]),
     [
@@ -128,11 +171,19 @@ test('IPv6 with hop-by-hop, routing, dest-opts and fragment headers', (t) => {
   t.is(f.ip.finalDst, undefined); // no segments left: the IPv6 destination is final
   t.is(f.tcp?.checksum.verdict, 'ok');
 
-  const frag = decodeFrame(buildFrame({ ip: { ...V6, extensions: [{ type: 'fragment', offset: 0, more: true, id: 77 }] }, udp: { sport: 1, dport: 2 }, payload: 8 }));
+  const frag = decodeFrame(
+    buildFrame({
+      ip: { ...V6, extensions: [{ type: 'fragment', offset: 0, more: true, id: 77 }] },
+      udp: { sport: 1, dport: 2 },
+      payload: 8,
+    }),
+  );
   if (frag.ip?.version !== 6) return t.fail('no IPv6');
   t.deepEqual(frag.ip.fragment, { offset: 0, more: true, id: 77 });
   t.is(frag.udp?.checksum.verdict, 'unverifiable');
-  const later = decodeFrame(buildFrame({ ip: { ...V6, protocol: 17, extensions: [{ type: 'fragment', offset: 1232, id: 77 }] }, payload: 8 }));
+  const later = decodeFrame(
+    buildFrame({ ip: { ...V6, protocol: 17, extensions: [{ type: 'fragment', offset: 1232, id: 77 }] }, payload: 8 }),
+  );
   if (later.ip?.version !== 6) return t.fail('no IPv6');
   t.deepEqual(later.ip.fragment, { offset: 1232, more: false, id: 77 });
   t.is(later.ip.protocol, 17);
@@ -184,7 +235,9 @@ test('ICMP echo and errors with quoted packets (IPv4 frag-needed, IPv6 packet-to
   t.is(echo6.icmp?.checksum.verdict, 'ok');
 
   const inner = { ip: { src: V4.dst, dst: V4.src, df: true }, tcp: { sport: 80, dport: 40000, flags: 'PA', seq: 99 }, payload: 1400 };
-  const fn = decodeFrame(buildFrame({ ip: { src: '198.18.2.1', dst: V4.dst }, icmp: { type: 'dest-unreachable', code: 'frag-needed', mtu: 1400, inner } }));
+  const fn = decodeFrame(
+    buildFrame({ ip: { src: '198.18.2.1', dst: V4.dst }, icmp: { type: 'dest-unreachable', code: 'frag-needed', mtu: 1400, inner } }),
+  );
   t.like(fn.icmp, { type: 3, code: 4, typeName: 'dest-unreachable', mtu: 1400 });
   t.is(fn.icmp?.checksum.verdict, 'ok');
   t.is(fn.ip?.version === 4 ? fn.ip.totalLength : 0, 576); // Linux-sized quote: 576 - 20 - 8 bytes of the inner packet
@@ -195,19 +248,35 @@ test('ICMP echo and errors with quoted packets (IPv4 frag-needed, IPv6 packet-to
   t.is(q?.tcp?.checksum.verdict, 'unverifiable');
   t.like(q?.ip, { src: V4.dst, dst: V4.src, totalLength: 1440 });
 
-  const short = decodeFrame(buildFrame({ ip: V4, icmp: { type: 'dest-unreachable', code: 'port', inner: { ip: V4, udp: { sport: 1, dport: 53 } }, quoteLength: 28 } }));
+  const short = decodeFrame(
+    buildFrame({
+      ip: V4,
+      icmp: { type: 'dest-unreachable', code: 'port', inner: { ip: V4, udp: { sport: 1, dport: 53 } }, quoteLength: 28 },
+    }),
+  );
   t.like(short.icmp?.inner?.udp, { sport: 1, dport: 53 });
-  const cut = decodeFrame(buildFrame({ ip: V4, icmp: { type: 'time-exceeded', inner: { ip: V4, tcp: { sport: 7, dport: 8, seq: 5 } }, quoteLength: 28 } }));
+  const cut = decodeFrame(
+    buildFrame({ ip: V4, icmp: { type: 'time-exceeded', inner: { ip: V4, tcp: { sport: 7, dport: 8, seq: 5 } }, quoteLength: 28 } }),
+  );
   t.like(cut.icmp?.inner?.tcp, { sport: 7, dport: 8, seq: 5 });
   t.is(cut.icmp?.typeName, 'time-exceeded');
 
-  const ptb = decodeFrame(buildFrame({ ip: { src: 'fd00::9', dst: V6.src }, icmp: { type: 'packet-too-big', mtu: 1280, inner: { ip: V6, udp: { sport: 9, dport: 10 }, payload: 3000 } } }));
+  const ptb = decodeFrame(
+    buildFrame({
+      ip: { src: 'fd00::9', dst: V6.src },
+      icmp: { type: 'packet-too-big', mtu: 1280, inner: { ip: V6, udp: { sport: 9, dport: 10 }, payload: 3000 } },
+    }),
+  );
   t.like(ptb.icmp, { proto: 'icmp6', type: 2, typeName: 'packet-too-big', mtu: 1280 });
   t.is(ptb.icmp?.checksum.verdict, 'ok');
   t.is(ptb.length, 14 + 1280);
   t.like(ptb.icmp?.inner?.udp, { sport: 9, dport: 10, length: 3008 });
-  t.throws(() => buildFrame({ ip: V4, icmp: { type: 'packet-too-big', mtu: 1 } }), { message: /IPv4 uses dest-unreachable with code frag-needed/ });
-  t.throws(() => buildFrame({ ip: V6, icmp: { type: 'dest-unreachable', code: 'frag-needed' } }), { message: /use one of no-route, admin, address, port/ });
+  t.throws(() => buildFrame({ ip: V4, icmp: { type: 'packet-too-big', mtu: 1 } }), {
+    message: /IPv4 uses dest-unreachable with code frag-needed/,
+  });
+  t.throws(() => buildFrame({ ip: V6, icmp: { type: 'dest-unreachable', code: 'frag-needed' } }), {
+    message: /use one of no-route, admin, address, port/,
+  });
   const raw = decodeFrame(buildFrame({ ip: V4, icmp: { type: 12, code: 0, rest: Uint8Array.from([20, 0, 0, 0]), inner: { ip: V4 } } }));
   t.like(raw.icmp, { type: 12, typeName: 'param-problem' });
   t.is(raw.icmp?.inner?.ip?.src, V4.src);
@@ -229,7 +298,9 @@ test('raw IP packets, non-IP frames, padding and trailers', (t) => {
   t.is(d.trailer?.length, 60 - 14 - 28);
   t.is(d.udp?.checksum.verdict, 'ok');
   t.throws(() => buildFrame({ tcp: { sport: 1, dport: 2 } }), { message: /needs an ip/ });
-  t.throws(() => buildFrame({ ip: V4, tcp: { sport: 1, dport: 2 }, udp: { sport: 1, dport: 2 } }), { message: /one transport layer; got tcp and udp/ });
+  t.throws(() => buildFrame({ ip: V4, tcp: { sport: 1, dport: 2 }, udp: { sport: 1, dport: 2 } }), {
+    message: /one transport layer; got tcp and udp/,
+  });
   t.throws(() => buildFrame({ ip: V4, tcp: { sport: 70000, dport: 2 } }), { message: /TCP sport 70000 is out of range/ });
 });
 
@@ -253,6 +324,9 @@ test('Linux cooked captures (SLL, SLL2) carry the EtherType in the cooked header
   const tag = Buffer.from([0x00, 0x05, 0x08, 0x00]);
   const b = decodeFrame(Buffer.concat([sll2, tag, ip]), 'sll2');
   t.like(b.cooked, { kind: 'sll2', ifindex: 7, packetType: 0, protocol: 0x8100 });
-  t.deepEqual(b.vlans.map((v) => v.id), [5]);
+  t.deepEqual(
+    b.vlans.map((v) => v.id),
+    [5],
+  );
   t.is(b.tcp?.checksum.verdict, 'ok');
 });

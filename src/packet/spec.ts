@@ -120,7 +120,12 @@ export interface IcmpInner {
 
 export type IcmpSpec =
   | { type: 'echo-request' | 'echo-reply'; id?: number; seq?: number; checksum?: ChecksumSpec }
-  | ({ type: 'dest-unreachable'; code?: number | DestUnreachableCode; /** IPv4 frag-needed next-hop MTU */ mtu?: number; checksum?: ChecksumSpec } & IcmpInner)
+  | ({
+      type: 'dest-unreachable';
+      code?: number | DestUnreachableCode;
+      /** IPv4 frag-needed next-hop MTU */ mtu?: number;
+      checksum?: ChecksumSpec;
+    } & IcmpInner)
   | ({ type: 'packet-too-big'; mtu: number; checksum?: ChecksumSpec } & IcmpInner)
   | ({ type: 'time-exceeded'; code?: number; checksum?: ChecksumSpec } & IcmpInner)
   | ({ type: number; code?: number; /** the 4 bytes after the checksum */ rest?: Uint8Array; checksum?: ChecksumSpec } & IcmpInner);

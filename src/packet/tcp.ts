@@ -27,7 +27,8 @@ const LETTER_BITS: Record<string, number> = {
 /** 'SA' -> SYN|ACK. Letters F S R P A(or .) U E C(or W), any order. */
 export function parseTcpFlags(flags: string | number): number {
   if (typeof flags === 'number') {
-    if (!Number.isInteger(flags) || flags < 0 || flags > 0xff) throw new Error(`bad TCP flags ${flags}: give a byte 0-255 or letters like 'SA'`);
+    if (!Number.isInteger(flags) || flags < 0 || flags > 0xff)
+      throw new Error(`bad TCP flags ${flags}: give a byte 0-255 or letters like 'SA'`);
     return flags;
   }
   let bits = 0;
@@ -128,7 +129,8 @@ export function writeTcpOptions(b: Uint8Array, off: number, options: TcpOption[]
           b[off] = 0;
           break;
         case 'raw':
-          if (o.data.length > 38) throw new Error(`TCP raw option ${o.type}: ${o.data.length} data bytes do not fit the 40-byte option space`);
+          if (o.data.length > 38)
+            throw new Error(`TCP raw option ${o.type}: ${o.data.length} data bytes do not fit the 40-byte option space`);
           b[off] = o.type;
           b[off + 1] = 2 + o.data.length;
           b.set(o.data, off + 2);
@@ -178,7 +180,10 @@ export function readTcpOptions(b: Uint8Array, start: number, end: number): TcpOp
     const len = b[off + 1]!;
     if (len < 2) return { options, error: { offset: off + 1, reason: `option ${kind} length ${len} < 2` } };
     if (off + len > end) {
-      return { options, error: { offset: off + 1, reason: `option ${kind} length ${len} runs past the header end (${end - off} bytes left)` } };
+      return {
+        options,
+        error: { offset: off + 1, reason: `option ${kind} length ${len} runs past the header end (${end - off} bytes left)` },
+      };
     }
     if (kind === 2 && len === 4) options.push({ kind: 'mss', value: (b[off + 2]! << 8) | b[off + 3]! });
     else if (kind === 3 && len === 3) options.push({ kind: 'wscale', shift: b[off + 2]! });

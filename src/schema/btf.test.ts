@@ -4,7 +4,15 @@ import test from 'ava';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BpfError } from '../bpf/errors.ts';
-import { assertEnumMirrors, checkEnumMirrors, checkStructLayouts, readBtfEnums, readBtfStructs, assertStructLayouts, upperSnake } from './btf.ts';
+import {
+  assertEnumMirrors,
+  checkEnumMirrors,
+  checkStructLayouts,
+  readBtfEnums,
+  readBtfStructs,
+  assertStructLayouts,
+  upperSnake,
+} from './btf.ts';
 import { be16, be32, defineStruct, pad, u16, u32, u64, u8 } from './codec.ts';
 
 const OBJ = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../build/bpf/test/binding_test.bpf.o');
@@ -79,21 +87,53 @@ test('BTF enums carry names and values in declaration order', (t) => {
 });
 
 test('mismatching enum mirrors: the name and both values, loudly', (t) => {
-  t.deepEqual(checkEnumMirrors(DP_OBJ, [{ cEnum: 'xlb_mode', prefix: 'XLB_MODE_', tsName: 'MODE', values: { dnat: 0, fullnat: 1, dsr: 2 } }]), []);
+  t.deepEqual(
+    checkEnumMirrors(DP_OBJ, [{ cEnum: 'xlb_mode', prefix: 'XLB_MODE_', tsName: 'MODE', values: { dnat: 0, fullnat: 1, dsr: 2 } }]),
+    [],
+  );
   // a wrong value, a missing name, a name C does not have
-  t.deepEqual(checkEnumMirrors(DP_OBJ, [{ cEnum: 'xlb_mode', prefix: 'XLB_MODE_', tsName: 'MODE', values: { dnat: 0, fullnat: 2, tunnel: 3 } }]), [
-    "enum xlb_mode: XLB_MODE_FULLNAT = 1 in C, but MODE 'fullnat' = 2",
-    "enum xlb_mode: XLB_MODE_DSR = 2 in C has no name in MODE (src/schema/maps.ts; expected 'dsr' or 'DSR' as spelled there)",
-    "MODE 'tunnel' = 3 (src/schema/maps.ts): enum xlb_mode has no XLB_MODE_TUNNEL (C enumerators: XLB_MODE_DNAT, XLB_MODE_FULLNAT, XLB_MODE_DSR)",
-  ]);
+  t.deepEqual(
+    checkEnumMirrors(DP_OBJ, [{ cEnum: 'xlb_mode', prefix: 'XLB_MODE_', tsName: 'MODE', values: { dnat: 0, fullnat: 2, tunnel: 3 } }]),
+    [
+      "enum xlb_mode: XLB_MODE_FULLNAT = 1 in C, but MODE 'fullnat' = 2",
+      "enum xlb_mode: XLB_MODE_DSR = 2 in C has no name in MODE (src/schema/maps.ts; expected 'dsr' or 'DSR' as spelled there)",
+      "MODE 'tunnel' = 3 (src/schema/maps.ts): enum xlb_mode has no XLB_MODE_TUNNEL (C enumerators: XLB_MODE_DNAT, XLB_MODE_FULLNAT, XLB_MODE_DSR)",
+    ],
+  );
   // a list one short: the count enumerator says so as well as the missing name
-  const states = ['NONE', 'SYN_SENT', 'SYN_RECV', 'ESTABLISHED', 'FIN_WAIT', 'CLOSE_WAIT', 'TIME_WAIT', 'CLOSED', 'UDP_NEW', 'UDP_SEEN', 'UDP_ESTABLISHED', 'ICMP_REQUEST'];
-  t.deepEqual(checkEnumMirrors(DP_OBJ, [{ cEnum: 'xlb_ct_state', prefix: 'XLB_CT_', tsName: 'CT_STATE', values: Object.fromEntries(states.map((n, i) => [n, i])), count: 'XLB_CT_STATE_MAX' }]), [
-    "enum xlb_ct_state: XLB_CT_ICMP_REPLY = 12 in C has no name in CT_STATE (src/schema/maps.ts; expected 'icmp_reply' or 'ICMP_REPLY' as spelled there)",
-    'enum xlb_ct_state: XLB_CT_STATE_MAX = 13 in C, but CT_STATE has 12 names (src/schema/maps.ts)',
-  ]);
+  const states = [
+    'NONE',
+    'SYN_SENT',
+    'SYN_RECV',
+    'ESTABLISHED',
+    'FIN_WAIT',
+    'CLOSE_WAIT',
+    'TIME_WAIT',
+    'CLOSED',
+    'UDP_NEW',
+    'UDP_SEEN',
+    'UDP_ESTABLISHED',
+    'ICMP_REQUEST',
+  ];
+  t.deepEqual(
+    checkEnumMirrors(DP_OBJ, [
+      {
+        cEnum: 'xlb_ct_state',
+        prefix: 'XLB_CT_',
+        tsName: 'CT_STATE',
+        values: Object.fromEntries(states.map((n, i) => [n, i])),
+        count: 'XLB_CT_STATE_MAX',
+      },
+    ]),
+    [
+      "enum xlb_ct_state: XLB_CT_ICMP_REPLY = 12 in C has no name in CT_STATE (src/schema/maps.ts; expected 'icmp_reply' or 'ICMP_REPLY' as spelled there)",
+      'enum xlb_ct_state: XLB_CT_STATE_MAX = 13 in C, but CT_STATE has 12 names (src/schema/maps.ts)',
+    ],
+  );
   const missing = checkEnumMirrors(DP_OBJ, [{ cEnum: 'xlb_no_such', prefix: 'X_', tsName: 'X', values: {} }]);
   t.is(missing.length, 1);
   t.regex(missing[0]!, /^enum xlb_no_such \(mirrored by X\): not in the BTF of .*xlb_tc\.bpf\.o \(its enums: .*xlb_reason.*\); rebuild/);
-  t.throws(() => assertEnumMirrors(DP_OBJ, [{ cEnum: 'xlb_mode', prefix: 'XLB_MODE_', tsName: 'MODE', values: { dnat: 1 } }]), { message: /XLB_MODE_DNAT = 0 in C, but MODE 'dnat' = 1/ });
+  t.throws(() => assertEnumMirrors(DP_OBJ, [{ cEnum: 'xlb_mode', prefix: 'XLB_MODE_', tsName: 'MODE', values: { dnat: 1 } }]), {
+    message: /XLB_MODE_DNAT = 0 in C, but MODE 'dnat' = 1/,
+  });
 });

@@ -41,7 +41,9 @@ export function checkEnumMirrors(objectPath: string, mirrors: readonly EnumMirro
     const e = enums.get(m.cEnum);
     if (e === undefined) {
       const known = [...enums.keys()].sort().join(', ');
-      problems.push(`enum ${m.cEnum} (mirrored by ${m.tsName}): not in the BTF of ${objectPath} (its enums: ${known === '' ? 'none' : known}); rebuild the objects (./scripts/build.sh bpf), and keep the enum named in struct xlb_schema_enums of bpf/include/xlb_maps.h`);
+      problems.push(
+        `enum ${m.cEnum} (mirrored by ${m.tsName}): not in the BTF of ${objectPath} (its enums: ${known === '' ? 'none' : known}); rebuild the objects (./scripts/build.sh bpf), and keep the enum named in struct xlb_schema_enums of bpf/include/xlb_maps.h`,
+      );
       continue;
     }
     const c = new Map(e.values.map((v) => [v.name, v.value]));
@@ -49,20 +51,26 @@ export function checkEnumMirrors(objectPath: string, mirrors: readonly EnumMirro
     for (const [cName, cValue] of c) {
       if (cName === m.count) {
         const n = Object.keys(m.values).length;
-        if (cValue !== BigInt(n)) problems.push(`enum ${m.cEnum}: ${cName} = ${cValue} in C, but ${m.tsName} has ${n} names (src/schema/maps.ts)`);
+        if (cValue !== BigInt(n))
+          problems.push(`enum ${m.cEnum}: ${cName} = ${cValue} in C, but ${m.tsName} has ${n} names (src/schema/maps.ts)`);
         continue;
       }
       const ts = tsByC.get(cName);
       if (ts === undefined) {
         const want = cName.startsWith(m.prefix) ? cName.slice(m.prefix.length) : cName;
-        problems.push(`enum ${m.cEnum}: ${cName} = ${cValue} in C has no name in ${m.tsName} (src/schema/maps.ts; expected '${want.toLowerCase()}' or '${want}' as spelled there)`);
+        problems.push(
+          `enum ${m.cEnum}: ${cName} = ${cValue} in C has no name in ${m.tsName} (src/schema/maps.ts; expected '${want.toLowerCase()}' or '${want}' as spelled there)`,
+        );
       } else if (BigInt(ts.value) !== cValue) {
         problems.push(`enum ${m.cEnum}: ${cName} = ${cValue} in C, but ${m.tsName} '${ts.ts}' = ${ts.value}`);
       }
     }
     if (m.count !== undefined && !c.has(m.count)) problems.push(`enum ${m.cEnum}: no ${m.count} in C to count ${m.tsName}`);
     for (const [cName, ts] of tsByC) {
-      if (!c.has(cName)) problems.push(`${m.tsName} '${ts.ts}' = ${ts.value} (src/schema/maps.ts): enum ${m.cEnum} has no ${cName} (C enumerators: ${[...c.keys()].join(', ')})`);
+      if (!c.has(cName))
+        problems.push(
+          `${m.tsName} '${ts.ts}' = ${ts.value} (src/schema/maps.ts): enum ${m.cEnum} has no ${cName} (C enumerators: ${[...c.keys()].join(', ')})`,
+        );
     }
   }
   return problems;
@@ -72,7 +80,9 @@ export function checkEnumMirrors(objectPath: string, mirrors: readonly EnumMirro
 export function assertEnumMirrors(objectPath: string, mirrors: readonly EnumMirror[]): void {
   const problems = checkEnumMirrors(objectPath, mirrors);
   if (problems.length > 0) {
-    throw new Error(`enums of ${objectPath} differ from the TypeScript constants (update src/schema/maps.ts to follow bpf/include/xlb_maps.h):\n  ${problems.join('\n  ')}`);
+    throw new Error(
+      `enums of ${objectPath} differ from the TypeScript constants (update src/schema/maps.ts to follow bpf/include/xlb_maps.h):\n  ${problems.join('\n  ')}`,
+    );
   }
 }
 
@@ -109,7 +119,9 @@ export function checkStructLayouts(objectPath: string, codecs: StructCodec<unkno
 export function assertStructLayouts(objectPath: string, codecs: StructCodec<unknown>[]): void {
   const problems = checkStructLayouts(objectPath, codecs);
   if (problems.length > 0) {
-    throw new Error(`struct layouts of ${objectPath} differ from the TypeScript codecs (update src/schema to follow bpf/include):\n  ${problems.join('\n  ')}`);
+    throw new Error(
+      `struct layouts of ${objectPath} differ from the TypeScript codecs (update src/schema to follow bpf/include):\n  ${problems.join('\n  ')}`,
+    );
   }
 }
 

@@ -5,7 +5,12 @@ test('layout follows C alignment and padding rules', (t) => {
   const s = defineStruct('demo', { a: u8, b: u32, c: u16, d: u64 });
   t.deepEqual(
     s.fields.map((f) => [f.name, f.offset, f.size]),
-    [['a', 0, 1], ['b', 4, 4], ['c', 8, 2], ['d', 16, 8]],
+    [
+      ['a', 0, 1],
+      ['b', 4, 4],
+      ['c', 8, 2],
+      ['d', 16, 8],
+    ],
   );
   t.is(s.size, 24);
   t.is(s.align, 8);

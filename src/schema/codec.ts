@@ -46,7 +46,12 @@ export interface StructCodec<T> extends FieldType<T> {
   decode(bytes: Uint8Array): T;
 }
 
-function scalar<T>(cType: string, size: number, read: (v: DataView, o: number) => T, write: (v: DataView, o: number, x: T) => void): FieldType<T> {
+function scalar<T>(
+  cType: string,
+  size: number,
+  read: (v: DataView, o: number) => T,
+  write: (v: DataView, o: number, x: T) => void,
+): FieldType<T> {
   return { cType, size, align: size, read, write };
 }
 
@@ -59,15 +64,55 @@ function checkInt(value: number, bits: number, signed: boolean, cType: string): 
 }
 
 /** Host byte order (little-endian on every target xlb supports). */
-export const u8 = scalar<number>('__u8', 1, (v, o) => v.getUint8(o), (v, o, x) => (checkInt(x, 8, false, '__u8'), v.setUint8(o, x)));
-export const u16 = scalar<number>('__u16', 2, (v, o) => v.getUint16(o, true), (v, o, x) => (checkInt(x, 16, false, '__u16'), v.setUint16(o, x, true)));
-export const u32 = scalar<number>('__u32', 4, (v, o) => v.getUint32(o, true), (v, o, x) => (checkInt(x, 32, false, '__u32'), v.setUint32(o, x, true)));
-export const s32 = scalar<number>('__s32', 4, (v, o) => v.getInt32(o, true), (v, o, x) => (checkInt(x, 32, true, '__s32'), v.setInt32(o, x, true)));
-export const u64 = scalar<bigint>('__u64', 8, (v, o) => v.getBigUint64(o, true), (v, o, x) => v.setBigUint64(o, BigInt.asUintN(64, x), true));
-export const s64 = scalar<bigint>('__s64', 8, (v, o) => v.getBigInt64(o, true), (v, o, x) => v.setBigInt64(o, BigInt.asIntN(64, x), true));
+export const u8 = scalar<number>(
+  '__u8',
+  1,
+  (v, o) => v.getUint8(o),
+  (v, o, x) => (checkInt(x, 8, false, '__u8'), v.setUint8(o, x)),
+);
+export const u16 = scalar<number>(
+  '__u16',
+  2,
+  (v, o) => v.getUint16(o, true),
+  (v, o, x) => (checkInt(x, 16, false, '__u16'), v.setUint16(o, x, true)),
+);
+export const u32 = scalar<number>(
+  '__u32',
+  4,
+  (v, o) => v.getUint32(o, true),
+  (v, o, x) => (checkInt(x, 32, false, '__u32'), v.setUint32(o, x, true)),
+);
+export const s32 = scalar<number>(
+  '__s32',
+  4,
+  (v, o) => v.getInt32(o, true),
+  (v, o, x) => (checkInt(x, 32, true, '__s32'), v.setInt32(o, x, true)),
+);
+export const u64 = scalar<bigint>(
+  '__u64',
+  8,
+  (v, o) => v.getBigUint64(o, true),
+  (v, o, x) => v.setBigUint64(o, BigInt.asUintN(64, x), true),
+);
+export const s64 = scalar<bigint>(
+  '__s64',
+  8,
+  (v, o) => v.getBigInt64(o, true),
+  (v, o, x) => v.setBigInt64(o, BigInt.asIntN(64, x), true),
+);
 /** Network byte order, as the datapath keeps ports and addresses (`__be16`, `__be32`). */
-export const be16 = scalar<number>('__be16', 2, (v, o) => v.getUint16(o, false), (v, o, x) => (checkInt(x, 16, false, '__be16'), v.setUint16(o, x, false)));
-export const be32 = scalar<number>('__be32', 4, (v, o) => v.getUint32(o, false), (v, o, x) => (checkInt(x, 32, false, '__be32'), v.setUint32(o, x, false)));
+export const be16 = scalar<number>(
+  '__be16',
+  2,
+  (v, o) => v.getUint16(o, false),
+  (v, o, x) => (checkInt(x, 16, false, '__be16'), v.setUint16(o, x, false)),
+);
+export const be32 = scalar<number>(
+  '__be32',
+  4,
+  (v, o) => v.getUint32(o, false),
+  (v, o, x) => (checkInt(x, 32, false, '__be32'), v.setUint32(o, x, false)),
+);
 
 /** A fixed-size byte array (`__u8 name[n]`); decodes to a Buffer copy. */
 export function bytes(n: number): FieldType<Buffer> {

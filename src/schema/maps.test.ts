@@ -28,16 +28,33 @@ test('every xlb_ enum of the schema header has a TypeScript mirror', (t) => {
     .map((e) => e.name)
     .filter((n) => n.startsWith('xlb_'));
   t.true(inC.length >= SCHEMA_ENUMS.length);
-  t.deepEqual(inC.filter((n) => !mirrored.has(n)), []);
+  t.deepEqual(
+    inC.filter((n) => !mirrored.has(n)),
+    [],
+  );
 });
 
 test('every xlb_ struct of the schema header has a codec', (t) => {
-  const internal = new Set(['xlb_pkt', 'xlb_scratch', 'xlb_tmp', 'xlb_lc_best', 'xlb_verdict', 'xlb_nh', 'xlb_flood', 'xlb_schema_enums', 'xlb_frag_key', 'xlb_frag_val']);
+  const internal = new Set([
+    'xlb_pkt',
+    'xlb_scratch',
+    'xlb_tmp',
+    'xlb_lc_best',
+    'xlb_verdict',
+    'xlb_nh',
+    'xlb_flood',
+    'xlb_schema_enums',
+    'xlb_frag_key',
+    'xlb_frag_val',
+  ]);
   const names = new Set(SCHEMA_CODECS.map((c) => c.name));
   const inC = readBtfStructs(OBJECTS[0]!)
     .filter((s) => s.kind === 'struct' && s.name.startsWith('xlb_') && !internal.has(s.name))
     .map((s) => s.name);
-  t.deepEqual(inC.filter((n) => !names.has(n)), []);
+  t.deepEqual(
+    inC.filter((n) => !names.has(n)),
+    [],
+  );
 });
 
 test('codecs round-trip and reject a wrong field', (t) => {

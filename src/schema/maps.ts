@@ -21,7 +21,16 @@ export const ALGO = { rr: 0, wrr: 1, hash: 2, maglev: 3, lc: 4, random: 5 } as c
 export const SVC_F_PERSIST = 0x01;
 export const EP_F_ACTIVE = 0x01;
 
-export const CT_F = { reply: 0x01, finClient: 0x02, finBackend: 0x04, dsr: 0x08, seqKnown: 0x10, midstream: 0x20, lcCounted: 0x40, ackKnown: 0x80 } as const;
+export const CT_F = {
+  reply: 0x01,
+  finClient: 0x02,
+  finBackend: 0x04,
+  dsr: 0x08,
+  seqKnown: 0x10,
+  midstream: 0x20,
+  lcCounted: 0x40,
+  ackKnown: 0x80,
+} as const;
 export const XLATE = { saddr: 0x01, daddr: 0x02, sport: 0x04, dport: 0x08 } as const;
 export const CFG_F = { trace: 0x01, fibTable: 0x02, virtualClock: 0x04 } as const;
 export const UNKNOWN_TCP = { select: 0, drop: 1 } as const;

@@ -28,7 +28,9 @@ test.serial('lab (xdp): GRO off on the LB veths peers: the drop diagnosis names 
   if (state === undefined) return t.fail('no lab state file carries the run id');
   const resolved = resolveTopology(topology, state.id);
   const backend = resolved.nodes.find((n) => n.role === 'backend')?.ifaces[0]?.ipv4 as string;
-  await world.apply([{ name: 'web', vip: VIP.ipv4, port: 7000, protocol: 'tcp', algorithm: 'rr', mode: 'dnat', endpoints: [{ ip: backend, port: 7000 }] }]);
+  await world.apply([
+    { name: 'web', vip: VIP.ipv4, port: 7000, protocol: 'tcp', algorithm: 'rr', mode: 'dnat', endpoints: [{ ip: backend, port: 7000 }] },
+  ]);
   // every veth that is not the LB's own: node interfaces and switch ports
   const offs: [string, string][] = [];
   for (const n of resolved.nodes) if (n.role !== 'lb') for (const i of n.ifaces) offs.push([n.netns, i.ifname]);

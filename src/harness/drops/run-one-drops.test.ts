@@ -18,18 +18,41 @@ test.serial('runOne (lab, xdp): a result failed by XDP-without-GRO logs the diag
   const s = scenario({
     description: 'XDP-without-GRO: connections through the LB while its veth peers have GRO off',
     topology: builtinTopology('two-arm', { clients: 1, backends: 1 }),
-    services: (topo) => [{ name: 'web', vip: topo.vip4, port: 7000, protocol: 'tcp', algorithm: 'rr', mode: 'dnat', endpoints: topo.backends.map((b) => ({ ip: b.ipv4, port: 7000 })) }],
+    services: (topo) => [
+      {
+        name: 'web',
+        vip: topo.vip4,
+        port: 7000,
+        protocol: 'tcp',
+        algorithm: 'rr',
+        mode: 'dnat',
+        endpoints: topo.backends.map((b) => ({ ip: b.ipv4, port: 7000 })),
+      },
+    ],
     async run(ctx) {
       // this run's lab: the one whose run folder is inside our artifacts folder
       const st = listStates().states.find((x) => x.runDir.startsWith(artifactsDir));
       if (st === undefined) throw new Error('no lab state for this run');
-      for (const n of st.topology.nodes) if (n.role !== 'lb') for (const i of n.ifaces) execFileSync('nsenter', [`--net=/run/netns/${n.netns}`, 'ethtool', '-K', i.ifname, 'gro', 'off']);
-      for (const sw of st.topology.switches) for (const p of sw.ports) execFileSync('nsenter', [`--net=/run/netns/${sw.netns}`, 'ethtool', '-K', p, 'gro', 'off']);
+      for (const n of st.topology.nodes)
+        if (n.role !== 'lb')
+          for (const i of n.ifaces) execFileSync('nsenter', [`--net=/run/netns/${n.netns}`, 'ethtool', '-K', i.ifname, 'gro', 'off']);
+      for (const sw of st.topology.switches)
+        for (const p of sw.ports) execFileSync('nsenter', [`--net=/run/netns/${sw.netns}`, 'ethtool', '-K', p, 'gro', 'off']);
       const r = await ctx.client({ proto: 'tcp', target: ctx.topo.vip4, port: 7000, count: 2, timeoutMs: 1500 });
       ctx.expect.allConnected(r);
     },
   });
-  const { record } = await runOne({ scenario: s, name: 'drops/xdp-without-gro', file: 'inline', backend: 'lab', hook: 'xdp', seed: 1, artifactsDir, keepOnFail: false, reproduce: '-' });
+  const { record } = await runOne({
+    scenario: s,
+    name: 'drops/xdp-without-gro',
+    file: 'inline',
+    backend: 'lab',
+    hook: 'xdp',
+    seed: 1,
+    artifactsDir,
+    keepOnFail: false,
+    reproduce: '-',
+  });
   t.is(record.status, 'failed');
   const log = record.log.join('\n');
   t.log(log);
@@ -37,5 +60,10 @@ test.serial('runOne (lab, xdp): a result failed by XDP-without-GRO logs the diag
   const file = path.join(artifactsDir, 'drops.json');
   t.true(existsSync(file));
   const d = JSON.parse(readFileSync(file, 'utf8')) as DropSummary;
-  t.true(d.groups.some((g) => g.node === 'lb' && g.reason === 'xdp_redirect_err_eopnotsupp' && g.diagnosis?.startsWith('XDP-without-GRO') === true), JSON.stringify(d.groups));
+  t.true(
+    d.groups.some(
+      (g) => g.node === 'lb' && g.reason === 'xdp_redirect_err_eopnotsupp' && g.diagnosis?.startsWith('XDP-without-GRO') === true,
+    ),
+    JSON.stringify(d.groups),
+  );
 });

@@ -34,7 +34,8 @@ function flowOf(e: DropEvent): string | undefined {
   const t = e.tuple;
   if (t === undefined) return undefined;
   const p = PROTO[t.proto] ?? `proto${t.proto}`;
-  const ep = (a: string, port: number | undefined): string => (port === undefined ? a : a.includes(':') ? `[${a}]:${port}` : `${a}:${port}`);
+  const ep = (a: string, port: number | undefined): string =>
+    port === undefined ? a : a.includes(':') ? `[${a}]:${port}` : `${a}:${port}`;
   return `${p} ${ep(t.src, t.sport)} > ${ep(t.dst, t.dport)}`;
 }
 
@@ -48,8 +49,12 @@ function diagnose(e: DropEvent): string | undefined {
   // XDP program, so the redirect itself fails with -EOPNOTSUPP (xdp_redirect_err).
   if (e.tracepoint === 'xdp_redirect_err' && e.err === 'EOPNOTSUPP' && e.to?.kind === 'veth') {
     const p = e.to.peer;
-    const peer = p === undefined ? `the peer of ${e.to.ifname}` : `its peer ${p.ifname}${p.netns !== undefined ? ` (netns ${p.netns})` : ''}`;
-    const fix = p === undefined ? `ethtool -K <peer of ${e.to.ifname}> gro on` : `${p.netns !== undefined ? `nsenter --net=/run/netns/${p.netns} ` : ''}ethtool -K ${p.ifname} gro on`;
+    const peer =
+      p === undefined ? `the peer of ${e.to.ifname}` : `its peer ${p.ifname}${p.netns !== undefined ? ` (netns ${p.netns})` : ''}`;
+    const fix =
+      p === undefined
+        ? `ethtool -K <peer of ${e.to.ifname}> gro on`
+        : `${p.netns !== undefined ? `nsenter --net=/run/netns/${p.netns} ` : ''}ethtool -K ${p.ifname} gro on`;
     return `XDP-without-GRO: XDP on ${e.ifname} redirects into veth ${e.to.ifname}; ${peer} has neither GRO nor an XDP program, so the kernel refuses every frame (xdp_redirect_err -EOPNOTSUPP) while xlb's counters count it as forwarded; fix: ${fix} (or attach an XDP program to it)`;
   }
   if (e.tracepoint === 'xdp_devmap_xmit' && e.err === 'ENXIO') {
@@ -57,8 +62,10 @@ function diagnose(e: DropEvent): string | undefined {
     const where = e.to?.node !== undefined ? ` (in ${e.to.node})` : '';
     return `XDP-without-GRO: frames redirected from ${e.ifname} into veth ${peer}${where} were dropped because its peer has neither GRO nor an XDP program (veth_xdp_xmit -ENXIO); fix: ethtool -K <peer of ${peer}> gro on, or attach an XDP program to that peer`;
   }
-  if (e.tracepoint === 'xdp_redirect_err') return `XDP redirect from ${e.ifname}${e.to !== undefined ? ` to ${e.to.ifname}` : ''} failed (${e.err ?? 'error'}): the target ifindex is missing, down or cannot take XDP frames`;
-  if (e.tracepoint === 'xdp_exception') return `XDP program on ${e.ifname} returned ${e.reason.replace('xdp_exception_', '')} or a redirect failed inside the driver`;
+  if (e.tracepoint === 'xdp_redirect_err')
+    return `XDP redirect from ${e.ifname}${e.to !== undefined ? ` to ${e.to.ifname}` : ''} failed (${e.err ?? 'error'}): the target ifindex is missing, down or cannot take XDP frames`;
+  if (e.tracepoint === 'xdp_exception')
+    return `XDP program on ${e.ifname} returned ${e.reason.replace('xdp_exception_', '')} or a redirect failed inside the driver`;
   return undefined;
 }
 
@@ -93,9 +100,13 @@ export function summarizeDrops(events: readonly DropEvent[], lost = 0): DropSumm
 /** Text for the run log: one line per group, the biggest first, diagnoses indented below. */
 export function formatDrops(s: DropSummary): string {
   if (s.total === 0 && s.lost === 0) return 'drops: the kernel dropped no packet in the lab namespaces';
-  const lines = [`drops: ${s.total} packet(s) dropped by the kernel in the lab namespaces${s.lost > 0 ? ` (${s.lost} record(s) lost: the ring buffer was full)` : ''}`];
+  const lines = [
+    `drops: ${s.total} packet(s) dropped by the kernel in the lab namespaces${s.lost > 0 ? ` (${s.lost} record(s) lost: the ring buffer was full)` : ''}`,
+  ];
   for (const g of s.groups) {
-    lines.push(`  ${g.count.toString().padStart(6)}  ${g.node} ${g.ifname || '-'}${g.to !== undefined ? ` -> ${g.to}` : ''}  ${g.reason}  at ${g.function}${g.flows.length > 0 ? `  [${g.flows.join(', ')}]` : ''}${g.background === true ? '  (background: IPv6 multicast nobody joined)' : ''}`);
+    lines.push(
+      `  ${g.count.toString().padStart(6)}  ${g.node} ${g.ifname || '-'}${g.to !== undefined ? ` -> ${g.to}` : ''}  ${g.reason}  at ${g.function}${g.flows.length > 0 ? `  [${g.flows.join(', ')}]` : ''}${g.background === true ? '  (background: IPv6 multicast nobody joined)' : ''}`,
+    );
     if (g.diagnosis !== undefined) lines.push(`          ${g.diagnosis}`);
   }
   return lines.join('\n');

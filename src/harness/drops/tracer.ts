@@ -42,13 +42,23 @@ export interface DropEvent {
   /** xdp_redirect_err / xdp_devmap_xmit: the error (`ENXIO`). */
   err?: string;
   /** xdp_devmap_xmit: the redirect's target. */
-  to?: { ifindex: number; ifname: string; netns: number; node?: string; kind?: string; peer?: { ifname: string; netns?: string; gro: boolean; xdp: boolean } };
+  to?: {
+    ifindex: number;
+    ifname: string;
+    netns: number;
+    node?: string;
+    kind?: string;
+    peer?: { ifname: string; netns?: string; gro: boolean; xdp: boolean };
+  };
   tuple?: { proto: number; src: string; dst: string; sport?: number; dport?: number };
 }
 
 /** Decodes one ring-buffer record (layout: struct drop_event in bpf/drops.bpf.c). */
 export function decodeDropEvent(b: Buffer, names: DropNames): DropEvent {
-  if (b.length < DROP_EVENT_SIZE) throw new Error(`drop event: ${b.length} bytes, expected ${DROP_EVENT_SIZE} (bpf/drops.bpf.c and src/harness/drops/tracer.ts disagree: rebuild)`);
+  if (b.length < DROP_EVENT_SIZE)
+    throw new Error(
+      `drop event: ${b.length} bytes, expected ${DROP_EVENT_SIZE} (bpf/drops.bpf.c and src/harness/drops/tracer.ts disagree: rebuild)`,
+    );
   const kindCode = b.readUInt32LE(16);
   const tracepoint = DROP_KIND[kindCode as keyof typeof DROP_KIND];
   if (tracepoint === undefined) throw new Error(`drop event: unknown kind ${kindCode}`);
@@ -106,7 +116,8 @@ export function decodeDropEvent(b: Buffer, names: DropNames): DropEvent {
     if (node !== undefined) ev.to.node = node;
     if (l?.kind === 'veth') {
       const p = names.peer?.(netns, ev.to.ifname);
-      if (p !== undefined) ev.to.peer = { ifname: p.peer, gro: p.gro, xdp: p.xdp, ...(p.peerNetns !== undefined ? { netns: p.peerNetns } : {}) };
+      if (p !== undefined)
+        ev.to.peer = { ifname: p.peer, gro: p.gro, xdp: p.xdp, ...(p.peerNetns !== undefined ? { netns: p.peerNetns } : {}) };
     }
   }
   if (tracepoint === 'xdp_devmap_xmit') {
@@ -127,7 +138,19 @@ export function decodeDropEvent(b: Buffer, names: DropNames): DropEvent {
   return ev;
 }
 
-const ERRNO: Record<number, string> = { 1: 'EPERM', 6: 'ENXIO', 12: 'ENOMEM', 19: 'ENODEV', 22: 'EINVAL', 28: 'ENOSPC', 34: 'ERANGE', 90: 'EMSGSIZE', 95: 'EOPNOTSUPP', 105: 'ENOBUFS', 100: 'ENETDOWN' };
+const ERRNO: Record<number, string> = {
+  1: 'EPERM',
+  6: 'ENXIO',
+  12: 'ENOMEM',
+  19: 'ENODEV',
+  22: 'EINVAL',
+  28: 'ENOSPC',
+  34: 'ERANGE',
+  90: 'EMSGSIZE',
+  95: 'EOPNOTSUPP',
+  105: 'ENOBUFS',
+  100: 'ENETDOWN',
+};
 function errnoOf(negative: number): string {
   return ERRNO[-negative] ?? `errno${-negative}`;
 }
@@ -154,8 +177,19 @@ export function skbDropReasons(): Map<number, string> {
     throw fromNative(e);
   }
   const e = enums.find((x) => x.name === 'skb_drop_reason');
-  if (e === undefined) throw new Error(`${VMLINUX_BTF} has no enum skb_drop_reason: the kernel is older than 5.17 or built without BTF; drop reasons cannot be named`);
-  reasonTable = new Map(e.values.map((v) => [Number(v.value), v.name.replace(/^SKB_DROP_REASON_/, '').replace(/^SKB_/, '').toLowerCase()]));
+  if (e === undefined)
+    throw new Error(
+      `${VMLINUX_BTF} has no enum skb_drop_reason: the kernel is older than 5.17 or built without BTF; drop reasons cannot be named`,
+    );
+  reasonTable = new Map(
+    e.values.map((v) => [
+      Number(v.value),
+      v.name
+        .replace(/^SKB_DROP_REASON_/, '')
+        .replace(/^SKB_/, '')
+        .toLowerCase(),
+    ]),
+  );
   return reasonTable;
 }
 

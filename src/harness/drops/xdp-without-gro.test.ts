@@ -39,10 +39,37 @@ async function run(groOnBackend: boolean): Promise<{ received: number; text: str
       dp.attach(ifindex('l0'));
       dp.attach(ifindex('l1'));
     });
-    tracer = DropTracer.start(Object.entries(ns).map(([k, n]) => ({ node: k === 'c' ? 'client' : k === 'l' ? 'lb' : 'backend', path: `/run/netns/${n}` })));
-    const server = inside(ns.b, 'timeout', '8', 'python3', '-c', ['import socket', 's = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)', 's.bind(("0.0.0.0", 5353)); s.settimeout(2); n = 0', 'try:', '    while True: s.recv(2048); n += 1', 'except socket.timeout: pass', 'print(n)'].join('\n'));
+    tracer = DropTracer.start(
+      Object.entries(ns).map(([k, n]) => ({ node: k === 'c' ? 'client' : k === 'l' ? 'lb' : 'backend', path: `/run/netns/${n}` })),
+    );
+    const server = inside(
+      ns.b,
+      'timeout',
+      '8',
+      'python3',
+      '-c',
+      [
+        'import socket',
+        's = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)',
+        's.bind(("0.0.0.0", 5353)); s.settimeout(2); n = 0',
+        'try:',
+        '    while True: s.recv(2048); n += 1',
+        'except socket.timeout: pass',
+        'print(n)',
+      ].join('\n'),
+    );
     await new Promise((r) => setTimeout(r, 500));
-    await inside(ns.c, 'python3', '-c', ['import socket, time', 's = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)', `for i in range(${PACKETS}):`, `    s.sendto(b"x" * 64, ("${VIP}", 5353)); time.sleep(0.01)`].join('\n'));
+    await inside(
+      ns.c,
+      'python3',
+      '-c',
+      [
+        'import socket, time',
+        's = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)',
+        `for i in range(${PACKETS}):`,
+        `    s.sendto(b"x" * 64, ("${VIP}", 5353)); time.sleep(0.01)`,
+      ].join('\n'),
+    );
     const received = Number(String((await server).stdout).trim());
     tracer.close();
     const summary = summarizeDrops(tracer.events, tracer.lost());
@@ -78,7 +105,12 @@ test.serial('xdp: redirected frames into a veth whose peer has neither GRO nor X
   // the kernel names it at the redirect (6.x: -EOPNOTSUPP) or at the bulk flush (older: -ENXIO)
   t.true(['xdp_redirect_err_eopnotsupp', 'xdp_xmit_failed_enxio'].includes(g.reason), g.reason);
   t.true(g.count >= PACKETS, `every frame counted (${g.count})`);
-  t.regex(g.diagnosis ?? '', new RegExp(`XDP-without-GRO: XDP on l0 redirects into veth l1; its peer b0 \\(netns ${trioB}\\) has neither GRO.*fix: nsenter --net=/run/netns/${trioB} ethtool -K b0 gro on`));
+  t.regex(
+    g.diagnosis ?? '',
+    new RegExp(
+      `XDP-without-GRO: XDP on l0 redirects into veth l1; its peer b0 \\(netns ${trioB}\\) has neither GRO.*fix: nsenter --net=/run/netns/${trioB} ethtool -K b0 gro on`,
+    ),
+  );
   t.regex(r.text, /XDP-without-GRO/);
 });
 
@@ -86,5 +118,8 @@ test.serial('xdp: with GRO on at the peer the same frames arrive and no XDP-with
   const r = await run(true);
   t.log(r.text);
   t.is(r.received, PACKETS);
-  t.false(r.summary.groups.some((g) => g.reason.startsWith('xdp_')), r.text);
+  t.false(
+    r.summary.groups.some((g) => g.reason.startsWith('xdp_')),
+    r.text,
+  );
 });

@@ -93,8 +93,12 @@ function vipAddress(topo: TopoInfo, family: 4 | 6, n: number): string {
 
 export async function analyzePcap(file: string, opts: FromPcapOptions = {}): Promise<Analysis> {
   const pcap = await readPcapFile(file); // refuses pcapng with the conversion command
-  if (pcap.records.length === 0) throw new Error(`${file}: the capture holds no packet (only a pcap header); capture again while the traffic runs (tcpdump -U -w FILE)`);
-  if (pcap.linkType === undefined) throw new Error(`${file}: pcap link type ${pcap.linkTypeNumber} is not decoded; capture on an Ethernet interface or with 'tcpdump -i any' (SLL)`);
+  if (pcap.records.length === 0)
+    throw new Error(`${file}: the capture holds no packet (only a pcap header); capture again while the traffic runs (tcpdump -U -w FILE)`);
+  if (pcap.linkType === undefined)
+    throw new Error(
+      `${file}: pcap link type ${pcap.linkTypeNumber} is not decoded; capture on an Ethernet interface or with 'tcpdump -i any' (SLL)`,
+    );
   const skipped = new Map<string, number>();
   const decoded: { index: number; t: number; d: DecodedFrame; key: FlowKey }[] = [];
   const t0 = (pcap.records[0]?.tsSec ?? 0) + (pcap.records[0]?.tsNsec ?? 0) / 1e9;
@@ -123,7 +127,9 @@ export async function analyzePcap(file: string, opts: FromPcapOptions = {}): Pro
   const skippedList = [...skipped].map(([reason, count]) => ({ reason, count }));
   if (decoded.length === 0) {
     const what = skippedList.map((s) => `${s.count} ${s.reason}`).join(', ');
-    throw new Error(`${file}: no TCP, UDP or ICMP traffic between unicast IP addresses in ${pcap.records.length} packets (${what}); capture the service's traffic itself (e.g. tcpdump -i IFACE -w FILE 'tcp or udp')`);
+    throw new Error(
+      `${file}: no TCP, UDP or ICMP traffic between unicast IP addresses in ${pcap.records.length} packets (${what}); capture the service's traffic itself (e.g. tcpdump -i IFACE -w FILE 'tcp or udp')`,
+    );
   }
 
   // Flows, keyed both ways; the opener is the sender of a SYN (without ACK), else of the first packet.
@@ -162,7 +168,10 @@ export async function analyzePcap(file: string, opts: FromPcapOptions = {}): Pro
     const sock = `${proto} ${f.key.src} ${f.key.sport}`;
     const seen = bySocket.get(sock);
     const flagged = isVipFlag ? vipFlags.some((v) => v.ip === f.key.dst && v.port === f.key.dport) : undefined;
-    const isBackend = backendFlags.includes(f.key.dst) || (flagged === false && seen !== undefined) || (!isVipFlag && seen !== undefined && seen !== f.key.dst);
+    const isBackend =
+      backendFlags.includes(f.key.dst) ||
+      (flagged === false && seen !== undefined) ||
+      (!isVipFlag && seen !== undefined && seen !== f.key.dst);
     if (isBackend) {
       if (!backends.some((b) => b.ip === f.key.dst)) backends.push({ ip: f.key.dst, port: f.key.dport });
       else for (const b of backends) if (b.ip === f.key.dst && b.port === undefined) b.port = f.key.dport;
@@ -170,20 +179,25 @@ export async function analyzePcap(file: string, opts: FromPcapOptions = {}): Pro
     }
     if (flagged === false) continue;
     if (seen === undefined) bySocket.set(sock, f.key.dst);
-    if (!vips.some((v) => v.ip === f.key.dst && v.port === f.key.dport && v.proto === proto)) vips.push({ ip: f.key.dst, port: f.key.dport, proto });
+    if (!vips.some((v) => v.ip === f.key.dst && v.port === f.key.dport && v.proto === proto))
+      vips.push({ ip: f.key.dst, port: f.key.dport, proto });
   }
   for (const v of vipFlags) {
     if (vips.some((x) => x.ip === v.ip && x.port === v.port)) continue;
     const f = flowList.find((x) => x.key.dst === v.ip && x.key.dport === v.port);
     vips.push({ ...v, proto: f?.key.proto === 'udp' ? 'udp' : 'tcp' });
   }
-  if (vips.length === 0) throw new Error(`${file}: no client opens a TCP or UDP flow in this capture (clients: ${clients.join(', ') || 'none'}); name them with --client IP and the service with --vip IP:PORT`);
+  if (vips.length === 0)
+    throw new Error(
+      `${file}: no client opens a TCP or UDP flow in this capture (clients: ${clients.join(', ') || 'none'}); name them with --client IP and the service with --vip IP:PORT`,
+    );
 
   // The lab topology: as many clients and backends as the capture has (at least the default 1 and 3).
   const topo = topoInfo(twoArm({ clients: Math.max(1, clients.length), backends: Math.max(3, backends.length) }));
   const map = new Map<string, string>();
   const put = (orig: string, lab: string | undefined, what: string): void => {
-    if (lab === undefined) throw new Error(`${file}: the lab topology has no ${what} address for ${orig} (IPv6 needs the dual-stack topology)`);
+    if (lab === undefined)
+      throw new Error(`${file}: the lab topology has no ${what} address for ${orig} (IPv6 needs the dual-stack topology)`);
     if (!map.has(orig)) map.set(orig, lab);
   };
   clients.forEach((ip, i) => {

@@ -55,7 +55,10 @@ export function specOf(d: DecodedFrame, map: Map<string, string>): { spec?: Spec
 
 function tsOption(o: TcpOption): string {
   if (o.kind === 'raw') return `{ kind: 'raw', type: ${o.type}, data: hex('${Buffer.from(o.data).toString('hex')}') }`;
-  return JSON.stringify(o).replace(/"(\w+)":/g, '$1: ').replace(/"/g, "'").replace(/,/g, ', ');
+  return JSON.stringify(o)
+    .replace(/"(\w+)":/g, '$1: ')
+    .replace(/"/g, "'")
+    .replace(/,/g, ', ');
 }
 
 /** The spec as a TypeScript literal on one line (payloads as hex). */
@@ -69,8 +72,15 @@ export function specLiteral(s: Spec): string {
     if (Array.isArray(options) && options.length > 0) fields.push(`options: [${options.map(tsOption).join(', ')}]`);
     parts.push(`tcp: { ${fields.join(', ')} }`);
   }
-  if (s.udp !== undefined) parts.push(`udp: { sport: ${s.udp.sport}, dport: ${s.udp.dport}${s.udp.checksum === 'zero' ? ", checksum: 'zero'" : ''} }`);
-  if (s.icmp !== undefined) parts.push(`icmp: ${JSON.stringify(s.icmp).replace(/"(\w+)":/g, '$1: ').replace(/"/g, "'").replace(/,/g, ', ')}`);
+  if (s.udp !== undefined)
+    parts.push(`udp: { sport: ${s.udp.sport}, dport: ${s.udp.dport}${s.udp.checksum === 'zero' ? ", checksum: 'zero'" : ''} }`);
+  if (s.icmp !== undefined)
+    parts.push(
+      `icmp: ${JSON.stringify(s.icmp)
+        .replace(/"(\w+)":/g, '$1: ')
+        .replace(/"/g, "'")
+        .replace(/,/g, ', ')}`,
+    );
   if (s.payload instanceof Uint8Array) parts.push(`payload: hex('${Buffer.from(s.payload).toString('hex')}')`);
   return `{ ${parts.join(', ')} }`;
 }
@@ -92,7 +102,11 @@ export function emitScenario(a: Analysis, o: EmitOptions): { text: string; injec
     rows.push(`  { n: ${p.index}, node: '${a.clientNodes[p.client] ?? 'c1'}', t: ${p.t.toFixed(6)}, spec: ${specLiteral(spec)} },`);
   }
   const mapLines = [...a.map].map(([orig, lab]) => {
-    const role = a.clients.includes(orig) ? `client ${a.clientNodes[a.clients.indexOf(orig)] ?? ''}` : a.vips.some((v) => v.ip === orig) ? 'VIP' : `backend ${a.topo.backends[a.backends.findIndex((b) => b.ip === orig)]?.name ?? ''}`;
+    const role = a.clients.includes(orig)
+      ? `client ${a.clientNodes[a.clients.indexOf(orig)] ?? ''}`
+      : a.vips.some((v) => v.ip === orig)
+        ? 'VIP'
+        : `backend ${a.topo.backends[a.backends.findIndex((b) => b.ip === orig)]?.name ?? ''}`;
     return `//   ${orig.padEnd(24)} → ${lab.padEnd(20)} ${role}`;
   });
   const flows = a.flows.filter((f) => a.clients.includes(f.key.src));
@@ -100,7 +114,10 @@ export function emitScenario(a: Analysis, o: EmitOptions): { text: string; injec
   const defaultTopo = a.clients.length <= 1 && a.backends.length <= 3;
   const services = a.vips.map((v) => {
     const port = a.backends.find((b) => b.port !== undefined)?.port ?? v.port;
-    const eps = a.backends.length === 0 ? `backendEndpoints(topo, ${port}${v.ip.includes(':') ? ', 6' : ''})` : `[${a.backends.map((b) => `{ ip: '${a.map.get(b.ip) ?? b.ip}', port: ${b.port ?? port} }`).join(', ')}]`;
+    const eps =
+      a.backends.length === 0
+        ? `backendEndpoints(topo, ${port}${v.ip.includes(':') ? ', 6' : ''})`
+        : `[${a.backends.map((b) => `{ ip: '${a.map.get(b.ip) ?? b.ip}', port: ${b.port ?? port} }`).join(', ')}]`;
     return `    { name: '${v.proto}-${v.port}-${a.vips.indexOf(v) + 1}', vip: '${a.map.get(v.ip) ?? v.ip}', port: ${v.port}, protocol: '${v.proto}', algorithm: 'rr', mode: 'dnat', endpoints: ${eps} },`;
   });
   const name = path.basename(a.file);
@@ -109,7 +126,9 @@ export function emitScenario(a: Analysis, o: EmitOptions): { text: string; injec
     `// The clients' ${rows.length} packets are injected from the client node, in capture order, rebuilt with the`,
     `// lab's MACs and these addresses (checksums recomputed); the answers come from the lab's own hosts:`,
     ...mapLines,
-    ...(a.backends.length === 0 ? [`//   (the capture shows no backend: the services use the topology's ${a.topo.backends.length} backends at the VIP's port)`] : []),
+    ...(a.backends.length === 0
+      ? [`//   (the capture shows no backend: the services use the topology's ${a.topo.backends.length} backends at the VIP's port)`]
+      : []),
     ...(a.skipped.length > 0 ? [`// Not replayed: ${a.skipped.map((s) => `${s.count} ${s.reason}`).join(', ')}.`] : []),
     ...(left.length > 0 ? [`// Not rebuilt (client packets the builder cannot say again; add them by hand): ${left.join('; ')}.`] : []),
     `// The expectations below are ${o.provenance}: they say what the model does, not what is right.`,
@@ -125,7 +144,7 @@ export function emitScenario(a: Analysis, o: EmitOptions): { text: string; injec
     '',
     "const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, 'hex'));",
     '',
-    '/** The clients\' packets: n is the position in the capture, t the seconds since its first packet. */',
+    "/** The clients' packets: n is the position in the capture, t the seconds since its first packet. */",
     "const PACKETS: { n: number; node: string; t: number; spec: Omit<FrameSpec, 'eth'> }[] = [",
     ...rows,
     '];',
@@ -133,7 +152,7 @@ export function emitScenario(a: Analysis, o: EmitOptions): { text: string; injec
     'export default scenario({',
     `  description: 'from ${name}: ${flows.length} client flows replayed from the capture (edit: what this scenario shows)',`,
     ...(defaultTopo ? [] : [`  topology: twoArm({ clients: ${a.topo.clients.length}, backends: ${a.topo.backends.length} }),`]),
-    '  // The expectations are the model\'s, on one CPU (which backend each flow got follows from that);',
+    "  // The expectations are the model's, on one CPU (which backend each flow got follows from that);",
     '  // the lab has two CPUs and real stacks. Delete this line once they hold there too.',
     "  backends: { lab: 'expectations recorded on sim (one CPU); not yet checked on the lab' },",
     `  services: (${a.backends.length === 0 ? 'topo' : '_topo'}) => [`,

@@ -47,7 +47,11 @@ for (const c of CASES) {
   test(`${c.capture}: the generated scenario passes on sim as generated and after its one edit; a wrong edit fails`, async (t) => {
     const dir = tempDir(t);
     const out = path.join(dir, c.capture.replace('.pcap', '.ts'));
-    const gen = await execa(XLB, ['scenario', 'from-pcap', path.join(FIXTURES, c.capture), '--out', out], { reject: false, all: true, cwd: ROOT });
+    const gen = await execa(XLB, ['scenario', 'from-pcap', path.join(FIXTURES, c.capture), '--out', out], {
+      reject: false,
+      all: true,
+      cwd: ROOT,
+    });
     t.is(gen.exitCode, 0, gen.all);
     t.regex(gen.stdout, c.injected);
     const text = readFileSync(out, 'utf8');
@@ -73,7 +77,12 @@ for (const c of CASES) {
 test('refuses pcapng, an empty capture and one without IP traffic, saying what to do', async (t) => {
   const dir = tempDir(t);
   const ng = path.join(dir, 'x.pcapng');
-  writeFileSync(ng, Buffer.from([0x0a, 0x0d, 0x0d, 0x0a, 28, 0, 0, 0, 0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 28, 0, 0, 0]));
+  writeFileSync(
+    ng,
+    Buffer.from([
+      0x0a, 0x0d, 0x0d, 0x0a, 28, 0, 0, 0, 0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 28, 0, 0, 0,
+    ]),
+  );
   await t.throwsAsync(analyzePcap(ng), { message: /pcapng.*editcap -F pcap/ });
   const empty = path.join(dir, 'empty.pcap');
   writeFileSync(empty, pcapBytes([]));
@@ -90,30 +99,49 @@ test('a capture that sees both sides of the LB: client, VIP and backends told ap
   const dir = tempDir(t);
   const f = path.join(dir, 'both.pcap');
   // Field addresses: client 10.1.1.5, VIP 10.9.9.9:80, backends 10.2.0.7 and 10.2.0.8 (DNAT, port 8080).
-  const syn = (src: string, dst: string, sport: number, dport: number, flags = 'S') => buildFrame({ ip: { src, dst }, tcp: { sport, dport, flags } });
-  writeFileSync(f, pcapBytes([
-    syn('10.1.1.5', '10.9.9.9', 5000, 80),
-    syn('10.1.1.5', '10.2.0.7', 5000, 8080),
-    syn('10.2.0.7', '10.1.1.5', 8080, 5000, 'SA'),
-    syn('10.9.9.9', '10.1.1.5', 80, 5000, 'SA'),
-    syn('10.1.1.5', '10.9.9.9', 5001, 80),
-    syn('10.1.1.5', '10.2.0.8', 5001, 8080),
-  ]));
+  const syn = (src: string, dst: string, sport: number, dport: number, flags = 'S') =>
+    buildFrame({ ip: { src, dst }, tcp: { sport, dport, flags } });
+  writeFileSync(
+    f,
+    pcapBytes([
+      syn('10.1.1.5', '10.9.9.9', 5000, 80),
+      syn('10.1.1.5', '10.2.0.7', 5000, 8080),
+      syn('10.2.0.7', '10.1.1.5', 8080, 5000, 'SA'),
+      syn('10.9.9.9', '10.1.1.5', 80, 5000, 'SA'),
+      syn('10.1.1.5', '10.9.9.9', 5001, 80),
+      syn('10.1.1.5', '10.2.0.8', 5001, 8080),
+    ]),
+  );
   const a = await analyzePcap(f);
   t.deepEqual(a.clients, ['10.1.1.5']);
   t.deepEqual(a.vips, [{ ip: '10.9.9.9', port: 80, proto: 'tcp' }]);
-  t.deepEqual(a.backends, [{ ip: '10.2.0.7', port: 8080 }, { ip: '10.2.0.8', port: 8080 }]);
-  t.deepEqual(Object.fromEntries(a.map), { '10.1.1.5': '198.18.1.11', '10.2.0.7': '198.18.2.11', '10.2.0.8': '198.18.2.12', '10.9.9.9': '198.18.100.1' });
+  t.deepEqual(a.backends, [
+    { ip: '10.2.0.7', port: 8080 },
+    { ip: '10.2.0.8', port: 8080 },
+  ]);
+  t.deepEqual(Object.fromEntries(a.map), {
+    '10.1.1.5': '198.18.1.11',
+    '10.2.0.7': '198.18.2.11',
+    '10.2.0.8': '198.18.2.12',
+    '10.9.9.9': '198.18.100.1',
+  });
   t.is(a.packets.length, 2, "only what the client sent to the VIP is replayed (its packets to a backend are the LB's translated copies)");
   // The flags win over the guess.
   const b = await analyzePcap(f, { vips: ['10.9.9.9:80'], backends: ['10.2.0.8'] });
-  t.deepEqual(b.backends.map((x) => x.ip), ['10.2.0.8', '10.2.0.7']);
+  t.deepEqual(
+    b.backends.map((x) => x.ip),
+    ['10.2.0.8', '10.2.0.7'],
+  );
 });
 
 test('shrink: a failing udp-echo scenario shrinks to the two datagrams of the flow its failing check is about', async (t) => {
   const dir = tempDir(t);
   const gen = path.join(dir, 'udp.ts');
-  const g = await execa(XLB, ['scenario', 'from-pcap', path.join(FIXTURES, 'udp-echo.pcap'), '--out', gen], { reject: false, all: true, cwd: ROOT });
+  const g = await execa(XLB, ['scenario', 'from-pcap', path.join(FIXTURES, 'udp-echo.pcap'), '--out', gen], {
+    reject: false,
+    all: true,
+    cwd: ROOT,
+  });
   t.is(g.exitCode, 0, g.all);
   // A scenario that passes is refused: there is nothing to shrink.
   const pass = await execa(XLB, ['scenario', 'shrink', gen], { reject: false, all: true, cwd: ROOT });
@@ -129,7 +157,11 @@ test('shrink: a failing udp-echo scenario shrinks to the two datagrams of the fl
   t.is(r.exitCode, 0, r.all);
   t.regex(r.stdout, /6 → 2 injected packets/);
   const min = readFileSync(path.join(dir, 'bug-min.ts'), 'utf8');
-  t.deepEqual([...min.matchAll(/\{ n: (\d+),/g)].map((m) => Number(m[1])), [6, 12], 'the two datagrams of the 60175 flow (capture positions 6 and 12)');
+  t.deepEqual(
+    [...min.matchAll(/\{ n: (\d+),/g)].map((m) => Number(m[1])),
+    [6, 12],
+    'the two datagrams of the 60175 flow (capture positions 6 and 12)',
+  );
   t.regex(min, /^\/\/ Shrunk by `xlb scenario shrink` \(sim, tc\): 6 → 2/);
   t.is((await runSim(path.join(dir, 'bug-min.ts'), dir)).code, 1, 'the reproducer still fails');
 });
@@ -137,12 +169,15 @@ test('shrink: a failing udp-echo scenario shrinks to the two datagrams of the fl
 test('IPv6 addresses are mapped into fd00:18:…, IPv4 ones into 198.18.…, each consistently', async (t) => {
   const dir = tempDir(t);
   const f = path.join(dir, 'v6.pcap');
-  writeFileSync(f, pcapBytes([
-    buildFrame({ ip: { src: '2001:db8::5', dst: '2001:db8:9::9' }, udp: { sport: 5353, dport: 7001 }, payload: 10 }),
-    buildFrame({ ip: { src: '2001:db8:9::9', dst: '2001:db8::5' }, udp: { sport: 7001, dport: 5353 }, payload: 10 }),
-    buildFrame({ ip: { src: '10.0.0.5', dst: '10.0.0.9' }, tcp: { sport: 5000, dport: 7000, flags: 'S' } }),
-    buildFrame({ ip: { src: '2001:db8::5', dst: '2001:db8:9::a' }, udp: { sport: 5354, dport: 53 }, payload: 10 }),
-  ]));
+  writeFileSync(
+    f,
+    pcapBytes([
+      buildFrame({ ip: { src: '2001:db8::5', dst: '2001:db8:9::9' }, udp: { sport: 5353, dport: 7001 }, payload: 10 }),
+      buildFrame({ ip: { src: '2001:db8:9::9', dst: '2001:db8::5' }, udp: { sport: 7001, dport: 5353 }, payload: 10 }),
+      buildFrame({ ip: { src: '10.0.0.5', dst: '10.0.0.9' }, tcp: { sport: 5000, dport: 7000, flags: 'S' } }),
+      buildFrame({ ip: { src: '2001:db8::5', dst: '2001:db8:9::a' }, udp: { sport: 5354, dport: 53 }, payload: 10 }),
+    ]),
+  );
   const a = await analyzePcap(f);
   t.deepEqual(Object.fromEntries(a.map), {
     '2001:db8::5': 'fd00:18:1::11',

@@ -52,13 +52,24 @@ export function expectationsFrom(rec: Recording, topo: TopoInfo): { lines: strin
     }
   }
   for (const g of groups.values()) {
-    const fields = Object.entries(g.fields).map(([k, v]) => `'${k}': ${lit(v)}`).join(', ');
+    const fields = Object.entries(g.fields)
+      .map(([k, v]) => `'${k}': ${lit(v)}`)
+      .join(', ');
     const f = g.fields;
     const port = (k: 'sport' | 'dport'): string => String(f[`tcp.${k}`] ?? f[`udp.${k}`] ?? '');
-    const l4 = f['tcp.flags'] !== undefined ? ` tcp [${String(f['tcp.flags'])}]` : f['udp.sport'] !== undefined ? ' udp' : f['icmp.type'] !== undefined ? ` icmp ${String(f['icmp.type'])}/${String(f['icmp.code'])}` : '';
+    const l4 =
+      f['tcp.flags'] !== undefined
+        ? ` tcp [${String(f['tcp.flags'])}]`
+        : f['udp.sport'] !== undefined
+          ? ' udp'
+          : f['icmp.type'] !== undefined
+            ? ` icmp ${String(f['icmp.type'])}/${String(f['icmp.code'])}`
+            : '';
     const ep = (ip: string, p: string): string => (p === '' ? ip : ip.includes(':') ? `[${ip}]:${p}` : `${ip}:${p}`);
     const what = `${ep(String(f['ip.src']), port('sport'))} → ${ep(String(f['ip.dst']), port('dport'))}${l4}`;
-    lines.push(`expect.packet(links, { on: '${g.node}', pattern: { fields: { ${fields} } }, count: ${g.count} }, '${g.node} got ${g.count} × ${what} (the model, as recorded)');`);
+    lines.push(
+      `expect.packet(links, { on: '${g.node}', pattern: { fields: { ${fields} } }, count: ${g.count} }, '${g.node} got ${g.count} × ${what} (the model, as recorded)');`,
+    );
   }
   return { lines, allowDrops };
 }

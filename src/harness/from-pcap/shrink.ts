@@ -59,21 +59,28 @@ export function shrinkScenario(file: string, o: ShrinkOptions): ShrinkResult {
     runs += 1;
     writeFileSync(probe, withRows(keep));
     const report = path.join(work, `r${runs}`);
-    spawnSync(path.join(o.root, 'xlb'), ['run', probe, '--backend', o.backend, '--hook', 'tc', '--seed', '1', '--report', report, '--tap'], { encoding: 'utf8', timeout: 120_000 });
+    spawnSync(
+      path.join(o.root, 'xlb'),
+      ['run', probe, '--backend', o.backend, '--hook', 'tc', '--seed', '1', '--report', report, '--tap'],
+      { encoding: 'utf8', timeout: 120_000 },
+    );
     const summary = path.join(report, 'summary.json');
     if (!existsSync(summary)) throw new Error(`xlb run wrote no summary for ${probe}`);
     return failures(JSON.parse(readFileSync(summary, 'utf8')) as RunSummary);
   };
   try {
     const signature = run(rows);
-    if (signature.length === 0) throw new Error(`${file} passes on ${o.backend} (tc): nothing to shrink; shrink a scenario whose expectations describe the bug and fail`);
+    if (signature.length === 0)
+      throw new Error(
+        `${file} passes on ${o.backend} (tc): nothing to shrink; shrink a scenario whose expectations describe the bug and fail`,
+      );
     const same = (f: string[]): boolean => signature.every((s) => f.includes(s));
     let cur = rows;
     let chunk = Math.max(1, Math.floor(cur.length / 2));
     const max = o.maxRuns ?? 200;
     while (runs < max) {
       let removed = false;
-      for (let i = 0; i < cur.length && runs < max; ) {
+      for (let i = 0; i < cur.length && runs < max;) {
         const cand = [...cur.slice(0, i), ...cur.slice(i + chunk)];
         if (cand.length > 0 && same(run(cand))) {
           o.log?.(`  ${cur.length} → ${cand.length} packets, still failing the same way`);

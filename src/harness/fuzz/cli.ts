@@ -23,7 +23,9 @@ export function fuzzMain(o: FuzzCliOptions): number {
   }
   const other: SideKind = o.modelFaults !== undefined ? { kind: 'model', faults: o.modelFaults } : { kind: 'prog' };
   if (other.kind === 'prog' && process.getuid?.() !== 0) {
-    console.error('xlb run --fuzz: the real programs run through BPF_PROG_TEST_RUN, which needs root; run as root, or fuzz the model against a faulty model with --model-fault F');
+    console.error(
+      'xlb run --fuzz: the real programs run through BPF_PROG_TEST_RUN, which needs root; run as root, or fuzz the model against a faulty model with --model-fault F',
+    );
     return 2;
   }
   const report = runFuzz({ packets, seed: o.seed, hooks: o.hooks, ref: { kind: 'model' }, other, reportDir: o.reportDir });
@@ -31,6 +33,8 @@ export function fuzzMain(o: FuzzCliOptions): number {
   const file = path.join(o.reportDir, 'fuzz.json');
   writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
   const n = report.hooks.reduce((a, h) => a + h.disagreements.length, 0);
-  console.log(`# fuzz summary in ${file}: ${n} disagreement(s); re-run this run with: xlb run --fuzz --seed ${o.seed} --packets ${packets} --hook ${o.hooks.join(',')}${(o.modelFaults ?? []).map((f) => ` --model-fault ${f}`).join('')}`);
+  console.log(
+    `# fuzz summary in ${file}: ${n} disagreement(s); re-run this run with: xlb run --fuzz --seed ${o.seed} --packets ${packets} --hook ${o.hooks.join(',')}${(o.modelFaults ?? []).map((f) => ` --model-fault ${f}`).join('')}`,
+  );
   return n > 0 ? 1 : 0;
 }

@@ -35,7 +35,13 @@ function describeFrame(hex: string): string {
 
 function packetView(r: FrameResult): Record<string, unknown> {
   const { timeNs, ...trace } = r.trace;
-  return { verdict: r.verdict, reason: r.reason, fwd: r.fwd ?? '-', frame: r.verdict === 'drop' ? '(input)' : r.frame.toString('hex'), trace: { ...trace, timeNs: `${timeNs}` } };
+  return {
+    verdict: r.verdict,
+    reason: r.reason,
+    fwd: r.fwd ?? '-',
+    frame: r.verdict === 'drop' ? '(input)' : r.frame.toString('hex'),
+    trace: { ...trace, timeNs: `${timeNs}` },
+  };
 }
 
 /** The first field where two results differ, or undefined. */
@@ -51,12 +57,14 @@ function packetDiff(a: FrameResult, b: FrameResult, timeOk: (a: bigint, b: bigin
   }
   const s = x.tuple;
   const t = y.tuple;
-  if (s.family !== t.family || s.proto !== t.proto || s.src !== t.src || s.dst !== t.dst || s.sport !== t.sport || s.dport !== t.dport) return 'trace tuple';
+  if (s.family !== t.family || s.proto !== t.proto || s.src !== t.src || s.dst !== t.dst || s.sport !== t.sport || s.dport !== t.dport)
+    return 'trace tuple';
   if (!timeOk(x.timeNs, y.timeNs)) return 'trace time';
   return undefined;
 }
 
-const SERVICE_IDS_SLOTS = (ids: number[]): Array<[number, number]> => ids.flatMap((id) => [0, 1, 2, 3].map((slot): [number, number] => [id, slot]));
+const SERVICE_IDS_SLOTS = (ids: number[]): Array<[number, number]> =>
+  ids.flatMap((id) => [0, 1, 2, 3].map((slot): [number, number] => [id, slot]));
 
 /** The state the packet interface shows, comparable (timestamps separately). */
 function stateOf(d: DatapathUnderTest, ids: number[]): { view: Record<string, string[]>; times: Map<string, [bigint, bigint]> } {
@@ -91,8 +99,14 @@ function stateOf(d: DatapathUnderTest, ids: number[]): { view: Record<string, st
 function listDiff(a: string[], b: string[], n = 4): string[] {
   const sa = new Set(a);
   const sb = new Set(b);
-  const onlyA = a.filter((x) => !sb.has(x)).slice(0, n).map((x) => `  reference: ${x}`);
-  const onlyB = b.filter((x) => !sa.has(x)).slice(0, n).map((x) => `  other:     ${x}`);
+  const onlyA = a
+    .filter((x) => !sb.has(x))
+    .slice(0, n)
+    .map((x) => `  reference: ${x}`);
+  const onlyB = b
+    .filter((x) => !sa.has(x))
+    .slice(0, n)
+    .map((x) => `  other:     ${x}`);
   return [...onlyA, ...onlyB];
 }
 
@@ -144,13 +158,22 @@ export class Pair {
       const x = this.a.dut.packets.deleteConntrack(step.del);
       const y = this.b.dut.packets.deleteConntrack(step.del);
       if (x === y) return {};
-      return { disagreement: { step: i, kind: 'delete', signature: `delete existed ${x}≠${y}`, detail: `${stepText(step)}: the entry existed on the reference side: ${x}, on the other: ${y}` } };
+      return {
+        disagreement: {
+          step: i,
+          kind: 'delete',
+          signature: `delete existed ${x}≠${y}`,
+          detail: `${stepText(step)}: the entry existed on the reference side: ${x}, on the other: ${y}`,
+        },
+      };
     }
     const x = applyControl(this.a, step.ctl);
     const y = applyControl(this.b, step.ctl);
     this.ids = undefined;
     if (x === y) return {};
-    return { disagreement: { step: i, kind: 'control', signature: `control ${x}≠${y}`, detail: `${stepText(step)}: reference ${x}, other ${y}` } };
+    return {
+      disagreement: { step: i, kind: 'control', signature: `control ${x}≠${y}`, detail: `${stepText(step)}: reference ${x}, other ${y}` },
+    };
   }
 
   private packet(step: { p: string; n: string }, i: number): ApplyResult {
@@ -179,25 +202,45 @@ export class Pair {
 
   /** Compares the whole state of both sides. */
   checkState(i: number): Disagreement | undefined {
-    if (this.ids === undefined) this.ids = [...new Set([...this.a.dut.control.listServices().map((s) => s.id), ...ECHO_SERVICES.map((e) => e.id)])].sort((x, y) => x - y);
+    if (this.ids === undefined)
+      this.ids = [...new Set([...this.a.dut.control.listServices().map((s) => s.id), ...ECHO_SERVICES.map((e) => e.id)])].sort(
+        (x, y) => x - y,
+      );
     const x = stateOf(this.a.dut, this.ids);
     const y = stateOf(this.b.dut, this.ids);
     for (const part of Object.keys(x.view)) {
       const p = x.view[part]!;
       const q = y.view[part]!;
       if (p.length === q.length && p.every((v, j) => v === q[j])) continue;
-      return { step: i, kind: 'state', signature: `state ${part}`, detail: [`state after step ${i}: ${part} differs`, ...listDiff(p, q)].join('\n') };
+      return {
+        step: i,
+        kind: 'state',
+        signature: `state ${part}`,
+        detail: [`state after step ${i}: ${part} differs`, ...listDiff(p, q)].join('\n'),
+      };
     }
     for (const [key, [c, s]] of x.times) {
       const [kc, ks] = y.times.get(key) ?? [-1n, -1n];
-      if (!this.timeOk(c, kc) || !this.timeOk(s, ks)) return { step: i, kind: 'state', signature: 'state conntrack timestamps', detail: `state after step ${i}: timestamps of ${key}: reference ${c}/${s}, other ${kc}/${ks}` };
+      if (!this.timeOk(c, kc) || !this.timeOk(s, ks))
+        return {
+          step: i,
+          kind: 'state',
+          signature: 'state conntrack timestamps',
+          detail: `state after step ${i}: timestamps of ${key}: reference ${c}/${s}, other ${kc}/${ks}`,
+        };
     }
     return undefined;
   }
 }
 
 /** Replays steps on a fresh pair; the first disagreement (checking the state every `checkEvery` steps and at the end). */
-export function replay(hook: Hook, ref: SideKind, other: SideKind, steps: readonly FuzzStep[], checkEvery = 1000): Disagreement | undefined {
+export function replay(
+  hook: Hook,
+  ref: SideKind,
+  other: SideKind,
+  steps: readonly FuzzStep[],
+  checkEvery = 1000,
+): Disagreement | undefined {
   const pair = new Pair(hook, ref, other);
   try {
     for (let i = 0; i < steps.length; i++) {

@@ -161,21 +161,38 @@ export class Generator {
     f.cseq = this.pick([1000, 70_000, 4_294_967_000]) + this.int(1000);
     f.bseq = 0;
     f.phase = 0;
-    const spec = { ip: { src: client, dst: f.vip }, tcp: { sport: f.cport, dport: f.vport, flags: 'S', seq: f.cseq, options: this.chance(50) ? [{ kind: 'mss' as const, value: 1460 }] : [] } };
+    const spec = {
+      ip: { src: client, dst: f.vip },
+      tcp: {
+        sport: f.cport,
+        dport: f.vport,
+        flags: 'S',
+        seq: f.cseq,
+        options: this.chance(50) ? [{ kind: 'mss' as const, value: 1460 }] : [],
+      },
+    };
     f.cseq = (f.cseq + 1) >>> 0;
     return this.pkt(spec, `${f.tag} client SYN ${s.name}`, f);
   }
 
   /** A client packet of flow f. */
   private client(f: Flow, flags: string, note: string, payload?: number, seq = f.cseq): FuzzStep {
-    const spec: FrameSpec = { ip: { src: f.client, dst: f.vip }, tcp: { sport: f.cport, dport: f.vport, flags, seq, ack: f.bseq }, ...(payload !== undefined ? { payload } : {}) };
+    const spec: FrameSpec = {
+      ip: { src: f.client, dst: f.vip },
+      tcp: { sport: f.cport, dport: f.vport, flags, seq, ack: f.bseq },
+      ...(payload !== undefined ? { payload } : {}),
+    };
     f.cseq = (f.cseq + (payload ?? 0) + (flags.includes('F') ? 1 : 0)) >>> 0;
     return this.pkt(spec, `${f.tag} client ${note}`, f);
   }
 
   /** A backend packet of flow f (to the translated source: the client, or the SNAT address). */
   private backend(f: Flow, out: Out, flags: string, note: string, payload?: number, seq = f.bseq, ack = f.cseq): FuzzStep {
-    const spec: FrameSpec = { ip: { src: out.dst, dst: out.src }, tcp: { sport: out.dport, dport: out.sport, flags, seq, ack }, ...(payload !== undefined ? { payload } : {}) };
+    const spec: FrameSpec = {
+      ip: { src: out.dst, dst: out.src },
+      tcp: { sport: out.dport, dport: out.sport, flags, seq, ack },
+      ...(payload !== undefined ? { payload } : {}),
+    };
     f.bseq = (f.bseq + (payload ?? 0) + (flags.includes('F') || flags.includes('S') ? 1 : 0)) >>> 0;
     return this.pkt(spec, `${f.tag} backend ${note}`);
   }
@@ -218,7 +235,10 @@ export class Generator {
       f.phase = 4;
       return this.backend(f, out, 'R', 'bare RST (seq = client ack)', undefined, f.cseq === 0 ? 0 : (f.cseq + this.int(3)) >>> 0, 0);
     }
-    if (r < 90) return this.chance(50) ? this.client(f, 'R', 'RST out of window', undefined, (f.cseq + 50_000_000) >>> 0) : this.backend(f, out, 'RA', 'RST bad ack', undefined, f.bseq, (f.cseq + 777) >>> 0);
+    if (r < 90)
+      return this.chance(50)
+        ? this.client(f, 'R', 'RST out of window', undefined, (f.cseq + 50_000_000) >>> 0)
+        : this.backend(f, out, 'RA', 'RST bad ack', undefined, f.bseq, (f.cseq + 777) >>> 0);
     if (r < 94) return this.client(f, 'S', 'SYN on the live tuple (retransmit / reuse)', undefined, (f.cseq - 1) >>> 0);
     // any flags, any numbers: state machine corners
     const flags = this.pick(['S', 'SA', 'A', 'PA', 'FA', 'R', 'RA', 'F', 'SF', 'SR', 'U', '']);
@@ -251,12 +271,20 @@ export class Generator {
     if (live?.out !== undefined && this.chance(60)) {
       const o = live.out;
       // IPv6 forbids a zero UDP checksum: only IPv4 replies send "no checksum"
-      const spec: FrameSpec = { ip: { src: o.dst, dst: o.src }, udp: { sport: o.dport, dport: o.sport, ...(zero && !o.src.includes(':') ? { checksum: 'zero' as const } : {}) }, payload: 1 + this.int(100) };
+      const spec: FrameSpec = {
+        ip: { src: o.dst, dst: o.src },
+        udp: { sport: o.dport, dport: o.sport, ...(zero && !o.src.includes(':') ? { checksum: 'zero' as const } : {}) },
+        payload: 1 + this.int(100),
+      };
       return this.pkt(spec, `${live.tag} backend udp`);
     }
     const s = live === undefined ? this.pick(SERVICES.filter((x) => x.protocol === 'udp')) : undefined;
     const f = live ?? this.flow('udp', this.clientOf(s!.vip), 5000 + this.int(6), s!.vip, s!.port);
-    const spec: FrameSpec = { ip: { src: f.client, dst: f.vip }, udp: { sport: f.cport, dport: f.vport, ...(zero && !f.vip.includes(':') ? { checksum: 'zero' as const } : {}) }, payload: 1 + this.int(100) };
+    const spec: FrameSpec = {
+      ip: { src: f.client, dst: f.vip },
+      udp: { sport: f.cport, dport: f.vport, ...(zero && !f.vip.includes(':') ? { checksum: 'zero' as const } : {}) },
+      payload: 1 + this.int(100),
+    };
     return this.pkt(spec, `${f.tag} client udp`, f);
   }
 
@@ -264,11 +292,18 @@ export class Generator {
     const live = this.chance(40) ? this.liveFlow('icmp') : undefined;
     if (live?.out !== undefined && this.chance(60)) {
       const o = live.out;
-      return this.pkt({ ip: { src: o.dst, dst: o.src }, icmp: { type: 'echo-reply', id: o.sport, seq: this.int(100) }, payload: 8 }, `${live.tag} backend echo reply`);
+      return this.pkt(
+        { ip: { src: o.dst, dst: o.src }, icmp: { type: 'echo-reply', id: o.sport, seq: this.int(100) }, payload: 8 },
+        `${live.tag} backend echo reply`,
+      );
     }
     const e = this.pick(ECHO_SERVICES);
     const f = live ?? this.flow('icmp', this.clientOf(e.vip), 1 + this.int(4), e.vip, 0);
-    return this.pkt({ ip: { src: f.client, dst: f.vip }, icmp: { type: 'echo-request', id: f.cport, seq: this.int(100) }, payload: this.int(3) * 8 }, `${f.tag} client echo request`, f);
+    return this.pkt(
+      { ip: { src: f.client, dst: f.vip }, icmp: { type: 'echo-request', id: f.cport, seq: this.int(100) }, payload: this.int(3) * 8 },
+      `${f.tag} client echo request`,
+      f,
+    );
   }
 
   // ------------------------------------------------------------------ ICMP errors
@@ -279,21 +314,43 @@ export class Generator {
     const v6 = f.vip.includes(':');
     const toBackend = this.chance(60);
     // the quoted packet as it left the LB: client → backend translated, or backend → client restored
-    const inner: IpPacketSpec = toBackend ? this.innerOf(f, o.src, o.dst, o.sport, o.dport, true) : this.innerOf(f, f.vip, f.client, f.vport, f.cport, false);
+    const inner: IpPacketSpec = toBackend
+      ? this.innerOf(f, o.src, o.dst, o.sport, o.dport, true)
+      : this.innerOf(f, f.vip, f.client, f.vport, f.cport, false);
     const from = toBackend ? (this.chance(50) ? o.dst : v6 ? ROUTER6 : ROUTER4) : v6 ? ROUTER6 : ROUTER4;
     const to = toBackend ? o.src : f.vip;
     const quoteLength = this.chance(25) ? this.pick([8, 20, 28, 40, 48]) : undefined;
     const q = quoteLength !== undefined ? { quoteLength } : {};
     const icmp = v6
-      ? this.pick([{ type: 'packet-too-big' as const, mtu: 1280, inner, ...q }, { type: 'dest-unreachable' as const, code: 'port' as const, inner, ...q }, { type: 'time-exceeded' as const, inner, ...q }])
-      : this.pick([{ type: 'dest-unreachable' as const, code: 'frag-needed' as const, mtu: 1300, inner, ...q }, { type: 'dest-unreachable' as const, code: 'port' as const, inner, ...q }, { type: 'time-exceeded' as const, inner, ...q }]);
-    return this.pkt({ ip: { src: from, dst: to }, icmp }, `${f.tag} icmp ${icmp.type} about the flow (${toBackend ? 'towards backend' : 'towards client'})`);
+      ? this.pick([
+          { type: 'packet-too-big' as const, mtu: 1280, inner, ...q },
+          { type: 'dest-unreachable' as const, code: 'port' as const, inner, ...q },
+          { type: 'time-exceeded' as const, inner, ...q },
+        ])
+      : this.pick([
+          { type: 'dest-unreachable' as const, code: 'frag-needed' as const, mtu: 1300, inner, ...q },
+          { type: 'dest-unreachable' as const, code: 'port' as const, inner, ...q },
+          { type: 'time-exceeded' as const, inner, ...q },
+        ]);
+    return this.pkt(
+      { ip: { src: from, dst: to }, icmp },
+      `${f.tag} icmp ${icmp.type} about the flow (${toBackend ? 'towards backend' : 'towards client'})`,
+    );
   }
 
   private innerOf(f: Flow, src: string, dst: string, sport: number, dport: number, fwd: boolean): IpPacketSpec {
-    if (f.proto === 'tcp') return { ip: { src, dst }, tcp: { sport, dport, flags: 'A', seq: fwd ? f.cseq : f.bseq, ack: fwd ? f.bseq : f.cseq }, payload: this.int(60) };
+    if (f.proto === 'tcp')
+      return {
+        ip: { src, dst },
+        tcp: { sport, dport, flags: 'A', seq: fwd ? f.cseq : f.bseq, ack: fwd ? f.bseq : f.cseq },
+        payload: this.int(60),
+      };
     if (f.proto === 'udp') return { ip: { src, dst }, udp: { sport, dport }, payload: this.int(30) };
-    return { ip: { src, dst }, icmp: fwd ? { type: 'echo-request', id: sport, seq: 1 } : { type: 'echo-reply', id: dport, seq: 1 }, payload: 8 };
+    return {
+      ip: { src, dst },
+      icmp: fwd ? { type: 'echo-request', id: sport, seq: 1 } : { type: 'echo-reply', id: dport, seq: 1 },
+      payload: 8,
+    };
   }
 
   // ------------------------------------------------------------------ invalid and foreign traffic
@@ -301,7 +358,10 @@ export class Generator {
     const s = this.pick(SERVICES);
     const client = this.clientOf(s.vip);
     const sport = 42000 + this.int(4);
-    const l4 = s.protocol === 'tcp' ? { tcp: { sport, dport: s.port, flags: this.pick(['S', 'A', 'PA']), seq: this.rnd(), ack: this.rnd() } } : { udp: { sport, dport: s.port } };
+    const l4 =
+      s.protocol === 'tcp'
+        ? { tcp: { sport, dport: s.port, flags: this.pick(['S', 'A', 'PA']), seq: this.rnd(), ack: this.rnd() } }
+        : { udp: { sport, dport: s.port } };
     const ip = { src: client, dst: s.vip };
     const v6 = s.vip.includes(':');
     const payload = this.int(40);
@@ -332,16 +392,49 @@ export class Generator {
       case 7:
         return mk({ ip: { ...ip, ttl: this.pick([0, 1, 2]) }, ...l4, payload }, 'small TTL');
       case 8:
-        return mk({ ...base, ...(s.protocol === 'tcp' ? { tcp: { ...l4.tcp!, dataOffset: this.pick([0, 3, 15]) } } : { udp: { ...l4.udp!, length: this.pick([0, 7, 500]) } }) }, 'bad L4 length');
+        return mk(
+          {
+            ...base,
+            ...(s.protocol === 'tcp'
+              ? { tcp: { ...l4.tcp!, dataOffset: this.pick([0, 3, 15]) } }
+              : { udp: { ...l4.udp!, length: this.pick([0, 7, 500]) } }),
+          },
+          'bad L4 length',
+        );
       case 9:
-        return mk({ ...base, ...(s.protocol === 'tcp' ? { tcp: { ...l4.tcp!, checksum: 'bad' as const } } : { udp: { ...l4.udp!, checksum: 'bad' as const } }) }, 'bad L4 checksum');
+        return mk(
+          {
+            ...base,
+            ...(s.protocol === 'tcp'
+              ? { tcp: { ...l4.tcp!, checksum: 'bad' as const } }
+              : { udp: { ...l4.udp!, checksum: 'bad' as const } }),
+          },
+          'bad L4 checksum',
+        );
       case 10:
         return v6
-          ? mk({ ip: { ...ip, extensions: [{ type: 'fragment', more: this.chance(50), offset: this.pick([0, 8]) }] }, ...l4, payload }, 'IPv6 fragment header')
+          ? mk(
+              { ip: { ...ip, extensions: [{ type: 'fragment', more: this.chance(50), offset: this.pick([0, 8]) }] }, ...l4, payload },
+              'IPv6 fragment header',
+            )
           : mk({ ip: { ...ip, mf: this.chance(70), fragOffset: this.pick([0, 8, 1480]) }, ...l4, payload }, 'IPv4 fragment');
       case 11:
         return v6
-          ? mk({ ip: { ...ip, extensions: this.pick([[{ type: 'hop-by-hop' as const }], [{ type: 'dest-opts' as const }, { type: 'hop-by-hop' as const }], [{ type: 'routing' as const, segmentsLeft: 0 }]]) }, ...l4, payload }, 'IPv6 extension headers')
+          ? mk(
+              {
+                ip: {
+                  ...ip,
+                  extensions: this.pick([
+                    [{ type: 'hop-by-hop' as const }],
+                    [{ type: 'dest-opts' as const }, { type: 'hop-by-hop' as const }],
+                    [{ type: 'routing' as const, segmentsLeft: 0 }],
+                  ]),
+                },
+                ...l4,
+                payload,
+              },
+              'IPv6 extension headers',
+            )
           : mk({ ip: { ...ip, options: [{ type: 1 }, { type: 1 }, { type: 1 }, { type: 1 }] }, ...l4, payload }, 'IPv4 options');
       case 12:
         return mk({ ip: { ...ip, ihl: this.pick([0, 4, 15]) }, ...l4, payload }, 'bad IHL');
@@ -368,7 +461,10 @@ export class Generator {
         : r === 1
           ? { ip: { src, dst }, icmp: { type: 'echo-request', id: 9, seq: 1 }, payload: 8 }
           : r === 2
-            ? { ip: { src: dst.includes(':') ? (v6 ? 'fd00::1:11' : src) : '198.18.1.11', dst: src }, tcp: { sport: 8080, dport: 45000 + this.int(10), flags: this.pick(['SA', 'A', 'R']) } }
+            ? {
+                ip: { src: dst.includes(':') ? (v6 ? 'fd00::1:11' : src) : '198.18.1.11', dst: src },
+                tcp: { sport: 8080, dport: 45000 + this.int(10), flags: this.pick(['SA', 'A', 'R']) },
+              }
             : { ip: { src, dst }, tcp: { sport: 45000, dport: port, flags: 'S' } };
     return this.pkt(spec, `${tag} non-VIP traffic`);
   }
@@ -402,7 +498,12 @@ export class Generator {
     }
     const spare = s.spare.filter((x) => !cur.some((c) => c.ip === x.ip && c.port === x.port));
     const drop = this.int(cur.length);
-    const next = spare.length > 0 && this.chance(50) ? [...cur, this.pick(spare)] : cur.length > 1 ? cur.filter((_, i) => i !== drop) : [...s.endpoints];
+    const next =
+      spare.length > 0 && this.chance(50)
+        ? [...cur, this.pick(spare)]
+        : cur.length > 1
+          ? cur.filter((_, i) => i !== drop)
+          : [...s.endpoints];
     this.eps.set(s.name, next);
     return { op: 'put', svc: s.name, endpoints: next };
   }

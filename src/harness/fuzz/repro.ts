@@ -25,6 +25,8 @@ export function runRepro(h: ReproHeader, steps: FuzzStep[], log: (s: string) => 
     log(`${describeSide(h.ref)} and ${describeSide(h.other)} agree at ${h.hook} on these ${steps.length} steps (it was: ${h.signature})`);
     return 0;
   }
-  log(`${describeSide(h.ref)} and ${describeSide(h.other)} disagree at ${h.hook}: ${d.signature}${d.signature === h.signature ? '' : ` (shrunk for: ${h.signature})`}\n${d.detail}`);
+  log(
+    `${describeSide(h.ref)} and ${describeSide(h.other)} disagree at ${h.hook}: ${d.signature}${d.signature === h.signature ? '' : ` (shrunk for: ${h.signature})`}\n${d.detail}`,
+  );
   return 1;
 }

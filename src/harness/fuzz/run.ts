@@ -95,7 +95,10 @@ export function sequenceSeed(seed: number, n: number): number {
 const HERE = path.join(ROOT, 'src', 'harness', 'fuzz');
 
 /** Writes a reproducer script; returns the command that runs it. */
-export function writeRepro(file: string, r: { hook: Hook; ref: SideKind; other: SideKind; signature: string; header: string[]; steps: FuzzStep[] }): string {
+export function writeRepro(
+  file: string,
+  r: { hook: Hook; ref: SideKind; other: SideKind; signature: string; header: string[]; steps: FuzzStep[] },
+): string {
   mkdirSync(path.dirname(file), { recursive: true });
   const command = `node --import file://${path.join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')} ${file}`;
   const lines = [
@@ -121,9 +124,21 @@ export function runFuzz(o: FuzzOptions): FuzzReport {
   const maxDisagreements = o.maxDisagreements ?? 50;
   const budget = o.shrinkBudget ?? { maxTests: 400, maxMs: 120_000 };
   const report: FuzzReport = { seed: o.seed, ref: describeSide(o.ref), other: describeSide(o.other), hooks: [] };
-  log(`# fuzz: ${report.ref} against ${report.other}, seed ${o.seed}, ${o.packets} packets per hook (${o.hooks.join(', ')}), sequences of ${batch}`);
+  log(
+    `# fuzz: ${report.ref} against ${report.other}, seed ${o.seed}, ${o.packets} packets per hook (${o.hooks.join(', ')}), sequences of ${batch}`,
+  );
   for (const hook of o.hooks) {
-    const h: HookReport = { hook, packets: 0, skipped: 0, steps: 0, sequences: 0, seconds: 0, packetsPerSecond: 0, disagreements: [], signatures: {} };
+    const h: HookReport = {
+      hook,
+      packets: 0,
+      skipped: 0,
+      steps: 0,
+      sequences: 0,
+      seconds: 0,
+      packetsPerSecond: 0,
+      disagreements: [],
+      signatures: {},
+    };
     report.hooks.push(h);
     const shrunkSignatures = new Map<string, number>();
     let runMs = 0;
@@ -175,7 +190,9 @@ export function runFuzz(o: FuzzOptions): FuzzReport {
     }
     h.seconds = runMs / 1000;
     h.packetsPerSecond = Math.round((h.packets + h.skipped) / Math.max(h.seconds, 1e-9));
-    log(`# ${hook}: ${h.packets} packets compared (+${h.skipped} not runnable at TC), ${h.steps} steps, ${h.sequences} sequences, ${h.seconds.toFixed(1)} s, ${h.packetsPerSecond} packets/s, ${h.disagreements.length} disagreements`);
+    log(
+      `# ${hook}: ${h.packets} packets compared (+${h.skipped} not runnable at TC), ${h.steps} steps, ${h.sequences} sequences, ${h.seconds.toFixed(1)} s, ${h.packetsPerSecond} packets/s, ${h.disagreements.length} disagreements`,
+    );
   }
   return report;
 }
@@ -197,15 +214,36 @@ function handle(
   const dup = seen.get(d.signature);
   if (dup !== undefined) {
     log(`not ok - disagreement: ${where}: ${d.signature} (as disagreement ${dup}: not replayed nor shrunk again)`);
-    return { hook, seed: o.seed, sequence: seq, sequenceSeed: sSeed, step: d.step, signature: d.signature, detail: '', reproducible: false, duplicateOf: dup };
+    return {
+      hook,
+      seed: o.seed,
+      sequence: seq,
+      sequenceSeed: sSeed,
+      step: d.step,
+      signature: d.signature,
+      detail: '',
+      reproducible: false,
+      duplicateOf: dup,
+    };
   }
   log(`not ok - disagreement: ${where}: ${d.signature}\n${indent(d.detail)}`);
-  const out: FoundDisagreement = { hook, seed: o.seed, sequence: seq, sequenceSeed: sSeed, step: d.step, signature: d.signature, detail: d.detail, reproducible: false };
+  const out: FoundDisagreement = {
+    hook,
+    seed: o.seed,
+    sequence: seq,
+    sequenceSeed: sSeed,
+    step: d.step,
+    signature: d.signature,
+    detail: d.detail,
+    reproducible: false,
+  };
   const prefix = steps.slice(0, d.step + 1);
   const again = replay(hook, o.ref, o.other, prefix, checkEvery);
   out.reproducible = again?.signature === d.signature;
   if (!out.reproducible) {
-    log(`#   replayed on fresh datapaths: ${again === undefined ? 'no disagreement' : `another one (${again.signature})`}: not reproducible from a fresh start (something outside the steps mattered: state left by an earlier instance, real time): not shrunk`);
+    log(
+      `#   replayed on fresh datapaths: ${again === undefined ? 'no disagreement' : `another one (${again.signature})`}: not reproducible from a fresh start (something outside the steps mattered: state left by an earlier instance, real time): not shrunk`,
+    );
     return out;
   }
   if (seen.size >= maxShrinks) {
@@ -221,11 +259,16 @@ function handle(
     ref: o.ref,
     other: o.other,
     signature: s.disagreement.signature,
-    header: [`xlb fuzz reproducer: ${describeSide(o.ref)} against ${describeSide(o.other)} at ${hook}: ${s.disagreement.signature}`, `Found by: xlb run --fuzz --seed ${o.seed} --hook ${hook} (${where}), shrunk from ${prefix.length} to ${s.steps.length} steps.`],
+    header: [
+      `xlb fuzz reproducer: ${describeSide(o.ref)} against ${describeSide(o.other)} at ${hook}: ${s.disagreement.signature}`,
+      `Found by: xlb run --fuzz --seed ${o.seed} --hook ${hook} (${where}), shrunk from ${prefix.length} to ${s.steps.length} steps.`,
+    ],
     steps: s.steps,
   });
   out.shrunk = { steps: s.steps.length, tests: s.tests, ms: s.ms, exhausted: s.exhausted, detail: s.disagreement.detail, file, command };
-  log(`#   shrunk to ${s.steps.length} steps (${s.tests} replays, ${(s.ms / 1000).toFixed(1)} s${s.exhausted ? ', budget exhausted: not minimal' : ''}):`);
+  log(
+    `#   shrunk to ${s.steps.length} steps (${s.tests} replays, ${(s.ms / 1000).toFixed(1)} s${s.exhausted ? ', budget exhausted: not minimal' : ''}):`,
+  );
   for (const st of s.steps) log(`#     ${stepText(st)}`);
   log(`${indent(s.disagreement.detail)}\n#   reproducer: ${file}\n#   re-run: ${command}`);
   return out;

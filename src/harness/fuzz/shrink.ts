@@ -22,7 +22,12 @@ export interface ShrinkResult {
   exhausted: boolean;
 }
 
-export function shrink(steps: readonly FuzzStep[], found: Disagreement, run: (steps: FuzzStep[]) => Disagreement | undefined, budget: ShrinkBudget): ShrinkResult {
+export function shrink(
+  steps: readonly FuzzStep[],
+  found: Disagreement,
+  run: (steps: FuzzStep[]) => Disagreement | undefined,
+  budget: ShrinkBudget,
+): ShrinkResult {
   const t0 = Date.now();
   let tests = 0;
   let best = found;

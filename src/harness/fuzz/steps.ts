@@ -6,17 +6,16 @@ import type { ControlStep } from './world.ts';
 
 export type FuzzStep =
   /** A frame arriving on ifindex 1; `n`: what it is (the generator's note, with its flow tag). */
-  | { p: string; n: string }
-  | { clock: number }
-  | { del: DpTuple }
-  | { ctl: ControlStep };
+  { p: string; n: string } | { clock: number } | { del: DpTuple } | { ctl: ControlStep };
 
 export function stepText(s: FuzzStep): string {
   if ('p' in s) return `packet ${s.n} (${s.p.length / 2} bytes)`;
   if ('clock' in s) return `clock +${s.clock} ms`;
   if ('del' in s) return `delete conntrack ${s.del.proto} ${s.del.src}:${s.del.sport} > ${s.del.dst}:${s.del.dport}`;
   const c = s.ctl;
-  return c.op === 'health' ? `health ${c.svc} ${c.ip}:${c.port} ${c.up ? 'up' : 'down'}` : `put ${c.svc} endpoints ${c.endpoints.map((e) => `${e.ip}:${e.port}`).join(' ')}`;
+  return c.op === 'health'
+    ? `health ${c.svc} ${c.ip}:${c.port} ${c.up ? 'up' : 'down'}`
+    : `put ${c.svc} endpoints ${c.endpoints.map((e) => `${e.ip}:${e.port}`).join(' ')}`;
 }
 
 /** The flow tag of a packet step ("f12" in "f12 client SYN"), for slicing a sequence by flow. */

@@ -51,16 +51,112 @@ const eps = (ips: string[], port: number, n: number): FuzzEndpoint[] => ips.slic
 // `random` is left out on purpose: the model's PRNG is not bpf_get_prandom_u32, so the two sides
 // legitimately choose different endpoints. DSR is left out: its replies never cross the LB.
 export const SERVICES: FuzzService[] = [
-  { name: 'web', vip: VIPS4[0]!, port: 80, protocol: 'tcp', mode: 'dnat', algorithm: 'rr', endpoints: eps(B4, 8080, 3), spare: [{ ip: B4[3]!, port: 8080 }] },
-  { name: 'web-fn', vip: VIPS4[0]!, port: 81, protocol: 'tcp', mode: 'fullnat', algorithm: 'hash', persistence: { timeoutS: 20 }, endpoints: eps(B4, 81, 3), spare: [{ ip: B4[3]!, port: 81 }] },
-  { name: 'mg', vip: VIPS4[1]!, port: 80, protocol: 'tcp', mode: 'dnat', algorithm: 'maglev', endpoints: eps(B4, 80, 3), spare: [{ ip: B4[3]!, port: 80 }] },
-  { name: 'lc-fn', vip: VIPS4[1]!, port: 81, protocol: 'tcp', mode: 'fullnat', algorithm: 'lc', endpoints: eps(B4, 8081, 2), spare: [{ ip: B4[2]!, port: 8081 }] },
-  { name: 'range', vip: VIPS4[2]!, port: 1000, portEnd: 1003, protocol: 'tcp', mode: 'dnat', algorithm: 'wrr', endpoints: [{ ip: B4[0]!, port: 9000, weight: 3 }, { ip: B4[1]!, port: 9000, weight: 1 }], spare: [{ ip: B4[2]!, port: 9000, weight: 2 }] },
-  { name: 'dns', vip: VIPS4[0]!, port: 53, protocol: 'udp', mode: 'dnat', algorithm: 'maglev', endpoints: eps(B4, 5353, 3), spare: [{ ip: B4[3]!, port: 5353 }] },
-  { name: 'udp-fn', vip: VIPS4[1]!, port: 53, protocol: 'udp', mode: 'fullnat', algorithm: 'rr', policer: { ratePps: 2, burst: 6 }, endpoints: eps(B4, 53, 2), spare: [{ ip: B4[2]!, port: 53 }] },
-  { name: 'web6', vip: VIPS6[0]!, port: 80, protocol: 'tcp', mode: 'dnat', algorithm: 'lc', endpoints: eps(B6, 80, 2), spare: [{ ip: B6[2]!, port: 80 }] },
-  { name: 'web6-fn', vip: VIPS6[0]!, port: 81, protocol: 'tcp', mode: 'fullnat', algorithm: 'hash', endpoints: eps(B6, 8081, 2), spare: [{ ip: B6[2]!, port: 8081 }] },
-  { name: 'dns6', vip: VIPS6[0]!, port: 53, protocol: 'udp', mode: 'dnat', algorithm: 'rr', endpoints: eps(B6, 53, 2), spare: [{ ip: B6[2]!, port: 53 }] },
+  {
+    name: 'web',
+    vip: VIPS4[0]!,
+    port: 80,
+    protocol: 'tcp',
+    mode: 'dnat',
+    algorithm: 'rr',
+    endpoints: eps(B4, 8080, 3),
+    spare: [{ ip: B4[3]!, port: 8080 }],
+  },
+  {
+    name: 'web-fn',
+    vip: VIPS4[0]!,
+    port: 81,
+    protocol: 'tcp',
+    mode: 'fullnat',
+    algorithm: 'hash',
+    persistence: { timeoutS: 20 },
+    endpoints: eps(B4, 81, 3),
+    spare: [{ ip: B4[3]!, port: 81 }],
+  },
+  {
+    name: 'mg',
+    vip: VIPS4[1]!,
+    port: 80,
+    protocol: 'tcp',
+    mode: 'dnat',
+    algorithm: 'maglev',
+    endpoints: eps(B4, 80, 3),
+    spare: [{ ip: B4[3]!, port: 80 }],
+  },
+  {
+    name: 'lc-fn',
+    vip: VIPS4[1]!,
+    port: 81,
+    protocol: 'tcp',
+    mode: 'fullnat',
+    algorithm: 'lc',
+    endpoints: eps(B4, 8081, 2),
+    spare: [{ ip: B4[2]!, port: 8081 }],
+  },
+  {
+    name: 'range',
+    vip: VIPS4[2]!,
+    port: 1000,
+    portEnd: 1003,
+    protocol: 'tcp',
+    mode: 'dnat',
+    algorithm: 'wrr',
+    endpoints: [
+      { ip: B4[0]!, port: 9000, weight: 3 },
+      { ip: B4[1]!, port: 9000, weight: 1 },
+    ],
+    spare: [{ ip: B4[2]!, port: 9000, weight: 2 }],
+  },
+  {
+    name: 'dns',
+    vip: VIPS4[0]!,
+    port: 53,
+    protocol: 'udp',
+    mode: 'dnat',
+    algorithm: 'maglev',
+    endpoints: eps(B4, 5353, 3),
+    spare: [{ ip: B4[3]!, port: 5353 }],
+  },
+  {
+    name: 'udp-fn',
+    vip: VIPS4[1]!,
+    port: 53,
+    protocol: 'udp',
+    mode: 'fullnat',
+    algorithm: 'rr',
+    policer: { ratePps: 2, burst: 6 },
+    endpoints: eps(B4, 53, 2),
+    spare: [{ ip: B4[2]!, port: 53 }],
+  },
+  {
+    name: 'web6',
+    vip: VIPS6[0]!,
+    port: 80,
+    protocol: 'tcp',
+    mode: 'dnat',
+    algorithm: 'lc',
+    endpoints: eps(B6, 80, 2),
+    spare: [{ ip: B6[2]!, port: 80 }],
+  },
+  {
+    name: 'web6-fn',
+    vip: VIPS6[0]!,
+    port: 81,
+    protocol: 'tcp',
+    mode: 'fullnat',
+    algorithm: 'hash',
+    endpoints: eps(B6, 8081, 2),
+    spare: [{ ip: B6[2]!, port: 8081 }],
+  },
+  {
+    name: 'dns6',
+    vip: VIPS6[0]!,
+    port: 53,
+    protocol: 'udp',
+    mode: 'dnat',
+    algorithm: 'rr',
+    endpoints: eps(B6, 53, 2),
+    spare: [{ ip: B6[2]!, port: 53 }],
+  },
 ];
 
 /** ICMP echo services (ids far above what the controller allocates for the services above). */
@@ -113,8 +209,22 @@ export function openSide(k: SideKind, hook: Hook): Side {
     for (const e of ECHO_SERVICES) {
       if (k.kind === 'prog') {
         const p = dut as ProgDatapathUnderTest;
-        writeEndpoints(p.packets.loaded, e.id, 0, e.endpoints.map((x) => ({ ip: x.ip, port: x.port })));
-        putServiceEntry(p.packets.loaded, { id: e.id, vip: e.vip, port: 0, proto: 'icmp', mode: e.mode ?? 'dnat', algo: e.algorithm ?? 'rr', epCount: e.endpoints.length, gen: 0 });
+        writeEndpoints(
+          p.packets.loaded,
+          e.id,
+          0,
+          e.endpoints.map((x) => ({ ip: x.ip, port: x.port })),
+        );
+        putServiceEntry(p.packets.loaded, {
+          id: e.id,
+          vip: e.vip,
+          port: 0,
+          proto: 'icmp',
+          mode: e.mode ?? 'dnat',
+          algo: e.algorithm ?? 'rr',
+          epCount: e.endpoints.length,
+          gen: 0,
+        });
       } else {
         program(dut.control as Datapath & { putService(s: ModelService): void }, e);
       }
@@ -128,8 +238,7 @@ export function openSide(k: SideKind, hook: Hook): Side {
 
 /** An endpoint change through the controller (a step of a sequence). */
 export type ControlStep =
-  | { op: 'health'; svc: string; ip: string; port: number; up: boolean }
-  | { op: 'put'; svc: string; endpoints: FuzzEndpoint[] };
+  { op: 'health'; svc: string; ip: string; port: number; up: boolean } | { op: 'put'; svc: string; endpoints: FuzzEndpoint[] };
 
 export function applyControl(side: Side, c: ControlStep): string {
   const s = SERVICES.find((x) => x.name === c.svc);

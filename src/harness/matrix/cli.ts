@@ -42,6 +42,8 @@ export async function matrixMain(o: MatrixCliOptions, usage: (m: string) => Erro
     results,
   );
   console.log(formatMatrix(merged));
-  console.log(`\nreports: ${path.join(o.reportDir, 'index.html')}, summary.json, junit.xml, matrix.txt; per kernel: ${path.join(o.reportDir, 'kernels')}/`);
+  console.log(
+    `\nreports: ${path.join(o.reportDir, 'index.html')}, summary.json, junit.xml, matrix.txt; per kernel: ${path.join(o.reportDir, 'kernels')}/`,
+  );
   return merged.failed > 0 ? 1 : 0;
 }

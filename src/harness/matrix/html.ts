@@ -19,7 +19,11 @@ export function kernelDiffSection(s: MatrixSummary): Markup {
       el(
         'table',
         { class: 'checks' },
-        el('tr', {}, ['kernel', 'release', 'how', 'wall', 'boot', 'passed', 'failed', 'skipped', 'report'].map((h) => el('th', {}, h))),
+        el(
+          'tr',
+          {},
+          ['kernel', 'release', 'how', 'wall', 'boot', 'passed', 'failed', 'skipped', 'report'].map((h) => el('th', {}, h)),
+        ),
         ks.map((k) =>
           el(
             'tr',
@@ -32,7 +36,12 @@ export function kernelDiffSection(s: MatrixSummary): Markup {
             el('td', {}, String(k.passed)),
             el('td', {}, String(k.failed)),
             el('td', {}, String(k.skipped)),
-            el('td', {}, el('a', { href: `kernels/${k.label}/index.html` }, 'its report'), k.failure === undefined ? null : el('pre', { class: 'msg error' }, `run failed (exit ${k.exitCode}): ${k.failure}`)),
+            el(
+              'td',
+              {},
+              el('a', { href: `kernels/${k.label}/index.html` }, 'its report'),
+              k.failure === undefined ? null : el('pre', { class: 'msg error' }, `run failed (exit ${k.exitCode}): ${k.failure}`),
+            ),
           ),
         ),
       ),
@@ -41,10 +50,26 @@ export function kernelDiffSection(s: MatrixSummary): Markup {
       'section',
       { id: 'behaviour-diff' },
       el('h2', {}, `Behaviour diff between kernels (${s.matrix.diffs.length})`),
-      el('p', { class: 'hint' }, 'A result whose status, failed checks or observations (frames, counters, conntrack, trace, traffic; no timing; lab: the semantic view) differ between kernels, even when every kernel passed it.'),
+      el(
+        'p',
+        { class: 'hint' },
+        'A result whose status, failed checks or observations (frames, counters, conntrack, trace, traffic; no timing; lab: the semantic view) differ between kernels, even when every kernel passed it.',
+      ),
       s.matrix.diffs.length === 0
         ? el('p', {}, 'None: every result that ran on several kernels behaved the same.')
-        : el('ul', {}, s.matrix.diffs.map((d) => el('li', {}, el('b', {}, `${d.scenario} · ${d.backend} · ${d.hook}`), ` [${d.kind}]`, el('pre', { class: 'msg' }, d.detail.join('\n'))))),
+        : el(
+            'ul',
+            {},
+            s.matrix.diffs.map((d) =>
+              el(
+                'li',
+                {},
+                el('b', {}, `${d.scenario} · ${d.backend} · ${d.hook}`),
+                ` [${d.kind}]`,
+                el('pre', { class: 'msg' }, d.detail.join('\n')),
+              ),
+            ),
+          ),
     ),
   );
 }

@@ -26,8 +26,19 @@ const isRoot = process.getuid?.() === 0;
 async function observe(backend: BackendName, dir: string): Promise<ObservationRecord | undefined> {
   const [s] = await loadScenarios([path.join(ROOT, 'scenarios/lb/rr-tcp-dnat.ts')], path.join(ROOT, 'scenarios'));
   if (s === undefined) throw new Error('scenario not loaded');
-  const out = await runOne({ scenario: s.scenario, name: s.name, file: s.file, backend, hook: 'tc', seed: 42, artifactsDir: path.join(dir, backend, String(Math.random())), keepOnFail: false, reproduce: '' });
-  if (out.record.status !== 'passed') throw new Error(`${backend}: ${out.record.status}: ${out.record.error ?? JSON.stringify(out.record.checks.filter((c) => !c.ok))}`);
+  const out = await runOne({
+    scenario: s.scenario,
+    name: s.name,
+    file: s.file,
+    backend,
+    hook: 'tc',
+    seed: 42,
+    artifactsDir: path.join(dir, backend, String(Math.random())),
+    keepOnFail: false,
+    reproduce: '',
+  });
+  if (out.record.status !== 'passed')
+    throw new Error(`${backend}: ${out.record.status}: ${out.record.error ?? JSON.stringify(out.record.checks.filter((c) => !c.ok))}`);
   return out.record.observation;
 }
 
@@ -53,24 +64,76 @@ test('the observation record is deterministic for a seed, and sim and prog agree
   }
 });
 
-function rec(scenario: string, backend: ResultRecord['backend'], status: ResultRecord['status'], obs?: Partial<ObservationRecord>, extra: Partial<ResultRecord> = {}): ResultRecord {
-  const observation: ObservationRecord = { strict: 's1', semantic: 'm1', parts: { links: 'l1', reasons: 'r1' }, values: { newFlows: 3 }, ...obs };
-  return { scenario, file: `${scenario}.ts`, backend, hook: 'tc', status, durationMs: 1234, seed: 5, checks: [{ name: 'c', ok: status !== 'failed' }], reproduce: '', log: [], ...(status === 'skipped' ? {} : { observation }), ...extra };
+function rec(
+  scenario: string,
+  backend: ResultRecord['backend'],
+  status: ResultRecord['status'],
+  obs?: Partial<ObservationRecord>,
+  extra: Partial<ResultRecord> = {},
+): ResultRecord {
+  const observation: ObservationRecord = {
+    strict: 's1',
+    semantic: 'm1',
+    parts: { links: 'l1', reasons: 'r1' },
+    values: { newFlows: 3 },
+    ...obs,
+  };
+  return {
+    scenario,
+    file: `${scenario}.ts`,
+    backend,
+    hook: 'tc',
+    status,
+    durationMs: 1234,
+    seed: 5,
+    checks: [{ name: 'c', ok: status !== 'failed' }],
+    reproduce: '',
+    log: [],
+    ...(status === 'skipped' ? {} : { observation }),
+    ...extra,
+  };
 }
 
 function summary(results: ResultRecord[]): RunSummary {
-  return { passed: results.filter((r) => r.status === 'passed').length, failed: results.filter((r) => r.status === 'failed').length, skipped: results.filter((r) => r.status === 'skipped').length, seed: 5, startedAt: '', durationMs: 1, wallMsByBackend: {}, results };
+  return {
+    passed: results.filter((r) => r.status === 'passed').length,
+    failed: results.filter((r) => r.status === 'failed').length,
+    skipped: results.filter((r) => r.status === 'skipped').length,
+    seed: 5,
+    startedAt: '',
+    durationMs: 1,
+    wallMsByBackend: {},
+    results,
+  };
 }
 
 function run(label: string, results: ResultRecord[] | undefined): KernelRun {
-  return { label, release: `${label}-rel`, how: label === 'host' ? 'host' : 'vm, tcg', wallMs: 60_000, exitCode: results === undefined ? 125 : 0, reportDir: `/r/${label}`, ...(results === undefined ? { failure: 'timeout' } : { summary: summary(results) }) };
+  return {
+    label,
+    release: `${label}-rel`,
+    how: label === 'host' ? 'host' : 'vm, tcg',
+    wallMs: 60_000,
+    exitCode: results === undefined ? 125 : 0,
+    reportDir: `/r/${label}`,
+    ...(results === undefined ? { failure: 'timeout' } : { summary: summary(results) }),
+  };
 }
 
 test('merge: a column per kernel, and a passing result whose frames differ is named', (t) => {
   const m = mergeKernelRuns(
     [
-      run('6.1', [rec('a', 'prog', 'passed'), rec('b', 'prog', 'passed', { strict: 's2', parts: { links: 'l2', reasons: 'r1' }, values: { newFlows: 4 } }), rec('c', 'prog', 'failed'), rec('d', 'lab', 'passed', { strict: 'x' })]),
-      run('host', [rec('a', 'prog', 'passed'), rec('b', 'prog', 'passed'), rec('c', 'prog', 'passed'), rec('d', 'lab', 'passed', { strict: 'y' })]),
+      run('6.1', [
+        rec('a', 'prog', 'passed'),
+        rec('b', 'prog', 'passed', { strict: 's2', parts: { links: 'l2', reasons: 'r1' }, values: { newFlows: 4 } }),
+        rec('c', 'prog', 'failed'),
+        rec('d', 'lab', 'passed', { strict: 'x' }),
+      ]),
+      run('host', [
+        rec('a', 'prog', 'passed'),
+        rec('b', 'prog', 'passed'),
+        rec('c', 'prog', 'passed'),
+        rec('d', 'lab', 'passed', { strict: 'y' }),
+      ]),
     ],
     5,
     new Date(),
@@ -81,7 +144,10 @@ test('merge: a column per kernel, and a passing result whose frames differ is na
   const byScenario = Object.fromEntries(m.matrix.diffs.map((d) => [d.scenario, d]));
   t.false('a' in byScenario);
   t.is(byScenario.b?.kind, 'observation');
-  t.true(byScenario.b?.detail[0]?.includes('links') === true && byScenario.b.detail[0].includes('reasons') === false, byScenario.b?.detail.join('\n'));
+  t.true(
+    byScenario.b?.detail[0]?.includes('links') === true && byScenario.b.detail[0].includes('reasons') === false,
+    byScenario.b?.detail.join('\n'),
+  );
   t.true(byScenario.b?.detail.some((l) => l.startsWith('newFlows: 6.1 4 | host 3')) === true, byScenario.b?.detail.join('\n'));
   t.is(byScenario.c?.kind, 'status');
   // lab compares the semantic view only: its frames (ISNs, ports) are not stable from run to run.
@@ -93,7 +159,15 @@ test('merge: a column per kernel, and a passing result whose frames differ is na
 });
 
 test('merge: a skip on one kernel only is a difference; a kernel whose run failed fails the matrix once', (t) => {
-  const m = mergeKernelRuns([run('6.1', [rec('a', 'prog', 'skipped', {}, { skipReason: 'kernel lacks tcx' })]), run('6.12', [rec('a', 'prog', 'passed')]), run('6.6', undefined)], 5, new Date());
+  const m = mergeKernelRuns(
+    [
+      run('6.1', [rec('a', 'prog', 'skipped', {}, { skipReason: 'kernel lacks tcx' })]),
+      run('6.12', [rec('a', 'prog', 'passed')]),
+      run('6.6', undefined),
+    ],
+    5,
+    new Date(),
+  );
   t.is(m.failed, 1, 'the lost kernel');
   t.is(m.matrix.diffs.length, 1);
   t.is(m.matrix.diffs[0]?.kind, 'status');
@@ -108,7 +182,15 @@ test('kernel features come from the BTF string table; a missing one skips prog a
     t.true(names.has('BPF_FUNC_map_lookup_elem'));
     t.true(probe.have.ringbuf);
   }
-  const have = featuresFromBtf(new Set(['BPF_MAP_TYPE_RINGBUF', 'BPF_FUNC_fib_lookup', 'BPF_FUNC_redirect_neigh', 'BPF_FUNC_ktime_get_coarse_ns', 'BPF_FUNC_check_mtu']));
+  const have = featuresFromBtf(
+    new Set([
+      'BPF_MAP_TYPE_RINGBUF',
+      'BPF_FUNC_fib_lookup',
+      'BPF_FUNC_redirect_neigh',
+      'BPF_FUNC_ktime_get_coarse_ns',
+      'BPF_FUNC_check_mtu',
+    ]),
+  );
   t.true(have.btf && have.redirect_neigh);
   t.false(have.tcx);
   const old: FeatureProbe = { kernel: '6.1.0-test', source: 'test', have };
@@ -120,5 +202,7 @@ test('kernel features come from the BTF string table; a missing one skips prog a
   t.is(skipReason(plain, 'prog', 'tc', old), undefined);
   const noNeigh: FeatureProbe = { ...old, have: { ...have, redirect_neigh: false } };
   t.regex(skipReason(plain, 'prog', 'tc', noNeigh) ?? '', /lacks redirect_neigh/, 'the datapath’s own needs apply to every scenario');
-  t.throws(() => scenario({ description: 'typo', services: [], requires: ['tcxx' as 'tcx'], run: async () => {} }), { message: /requires tcxx: not a kernel feature/ });
+  t.throws(() => scenario({ description: 'typo', services: [], requires: ['tcxx' as 'tcx'], run: async () => {} }), {
+    message: /requires tcxx: not a kernel feature/,
+  });
 });

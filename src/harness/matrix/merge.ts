@@ -117,11 +117,17 @@ export function diffCells(cells: Cell[]): { kind: DiffKind; detail: string[] } |
   const statuses = cells.map((c) => statusText(c.r));
   if (new Set(statuses).size > 1) return { kind: 'status', detail: cells.map((c, i) => `${c.kernel}: ${statuses[i] ?? ''}`) };
   const fails = cells.map((c) => (c.r === undefined ? '' : failedChecks(c.r).join(', ')));
-  if (new Set(fails).size > 1) return { kind: 'checks', detail: cells.map((c, i) => `${c.kernel}: failed ${fails[i] === '' ? 'nothing' : fails[i]}`) };
-  const withObs = cells.filter((c): c is { kernel: string; r: ResultRecord & { observation: ObservationRecord } } => c.r?.observation !== undefined);
+  if (new Set(fails).size > 1)
+    return { kind: 'checks', detail: cells.map((c, i) => `${c.kernel}: failed ${fails[i] === '' ? 'nothing' : fails[i]}`) };
+  const withObs = cells.filter(
+    (c): c is { kernel: string; r: ResultRecord & { observation: ObservationRecord } } => c.r?.observation !== undefined,
+  );
   if (withObs.length < 2) return undefined;
   const backend = withObs[0]?.r.backend ?? '';
-  const d = observationDiff(backend, withObs.map((c) => ({ kernel: c.kernel, o: c.r.observation })));
+  const d = observationDiff(
+    backend,
+    withObs.map((c) => ({ kernel: c.kernel, o: c.r.observation })),
+  );
   return d === undefined ? undefined : { kind: 'observation', detail: d };
 }
 
@@ -212,7 +218,11 @@ export function formatMatrix(s: MatrixSummary): string {
   }
   const names = [...rows.keys()];
   const nw = Math.max(8, ...names.map((n) => n.length));
-  const cw = Math.max(10, ...ks.map((k) => k.label.length), ...[...rows.values()].flatMap((m) => [...m.values()].map((r) => mark(r).length)));
+  const cw = Math.max(
+    10,
+    ...ks.map((k) => k.label.length),
+    ...[...rows.values()].flatMap((m) => [...m.values()].map((r) => mark(r).length)),
+  );
   const differs = new Set(s.matrix.diffs.map((d) => `${d.scenario}  ${d.backend} ${d.hook}`));
   lines.push(`${'result'.padEnd(nw)}  ${ks.map((k) => k.label.padEnd(cw)).join('  ')}`);
   for (const n of names) {
@@ -220,7 +230,8 @@ export function formatMatrix(s: MatrixSummary): string {
     lines.push(`${n.padEnd(nw)}  ${ks.map((k) => mark(m?.get(k.label)).padEnd(cw)).join('  ')}${differs.has(n) ? '  ≠' : ''}`);
   }
   lines.push('');
-  if (s.matrix.diffs.length === 0) lines.push('behaviour diff: none (every result that ran on several kernels has the same status, failed checks and observations)');
+  if (s.matrix.diffs.length === 0)
+    lines.push('behaviour diff: none (every result that ran on several kernels has the same status, failed checks and observations)');
   else {
     lines.push(`behaviour diff: ${s.matrix.diffs.length} result(s) differ between kernels (≠ above):`);
     for (const d of s.matrix.diffs) lines.push(`  ${d.scenario}  ${d.backend} ${d.hook}  [${d.kind}]\n    ${d.detail.join('\n    ')}`);

@@ -24,7 +24,11 @@ export function canonicalJson(v: unknown): string {
     if (typeof x === 'bigint') return x.toString();
     if (x === null || typeof x !== 'object' || Array.isArray(x)) return x;
     const o = x as Record<string, unknown>;
-    return Object.fromEntries(Object.keys(o).sort().map((k) => [k, o[k]]));
+    return Object.fromEntries(
+      Object.keys(o)
+        .sort()
+        .map((k) => [k, o[k]]),
+    );
   });
 }
 

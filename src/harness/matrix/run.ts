@@ -35,7 +35,10 @@ export interface MatrixOptions {
 
 /** Checks the --kernels list: names, no repeats. Returns it. */
 export function parseKernels(v: string): string[] {
-  const ks = v.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const ks = v
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   if (ks.length === 0) throw new Error(`--kernels ${v}: give a comma-separated list such as 6.1,6.12,host`);
   const dup = ks.filter((k, i) => ks.indexOf(k) !== i);
   if (dup.length > 0) throw new Error(`--kernels ${v}: ${dup.join(', ')} given twice`);
@@ -54,10 +57,14 @@ function childArgs(o: MatrixOptions, reportDir: string): string[] {
   return [
     'run',
     ...o.paths,
-    '--backend', o.backends.join(','),
-    '--hook', o.hooks.join(','),
-    '--seed', String(o.seed),
-    '--report', reportDir,
+    '--backend',
+    o.backends.join(','),
+    '--hook',
+    o.hooks.join(','),
+    '--seed',
+    String(o.seed),
+    '--report',
+    reportDir,
     '--tap',
     ...(o.grep === undefined ? [] : ['--grep', o.grep]),
     ...(o.objectDir === undefined ? [] : ['--object-dir', o.objectDir]),
@@ -76,7 +83,10 @@ function tapSink(file: string, label: string): Writable {
       pending = lines.pop() ?? '';
       for (const l of lines) {
         const m = /^(not ok|ok) \d+ - (.*?)(?: # (?:time=.*|(SKIP.*)))?$/.exec(l);
-        if (m !== null) process.stderr.write(`[${label}] ${m[1] === 'ok' ? (m[3] !== undefined ? 'skip' : 'ok  ') : 'FAIL'} ${m[2] ?? ''}${m[3] !== undefined ? ` (${m[3]})` : ''}\n`);
+        if (m !== null)
+          process.stderr.write(
+            `[${label}] ${m[1] === 'ok' ? (m[3] !== undefined ? 'skip' : 'ok  ') : 'FAIL'} ${m[2] ?? ''}${m[3] !== undefined ? ` (${m[3]})` : ''}\n`,
+          );
       }
       done();
     },
@@ -95,7 +105,12 @@ function readSummary(dir: string): RunSummary | undefined {
 async function runHost(o: MatrixOptions, dir: string): Promise<KernelRun> {
   const t0 = Date.now();
   const tap = tapSink(path.join(dir, 'results.tap'), 'host');
-  const child = execa(path.join(PROJECT_ROOT, 'xlb'), childArgs(o, dir), { reject: false, stdout: 'pipe', stderr: 'inherit', cwd: PROJECT_ROOT });
+  const child = execa(path.join(PROJECT_ROOT, 'xlb'), childArgs(o, dir), {
+    reject: false,
+    stdout: 'pipe',
+    stderr: 'inherit',
+    cwd: PROJECT_ROOT,
+  });
   child.stdout?.pipe(tap);
   const r = await child;
   await new Promise<void>((resolve) => tap.end(resolve));
@@ -130,11 +145,20 @@ async function runGuest(label: string, o: MatrixOptions, dir: string, results: n
   } catch (e) {
     // The kernel could not be fetched or qemu could not start: this kernel's column is empty.
     await new Promise<void>((resolve) => tap.end(resolve));
-    return { label, how: 'vm', wallMs: Date.now() - t0, exitCode: 125, failure: e instanceof Error ? e.message : String(e), reportDir: dir };
+    return {
+      label,
+      how: 'vm',
+      wallMs: Date.now() - t0,
+      exitCode: 125,
+      failure: e instanceof Error ? e.message : String(e),
+      reportDir: dir,
+    };
   }
   await new Promise<void>((resolve) => tap.end(resolve));
   const summary = readSummary(dir);
-  const failure = r.failure ?? (summary === undefined ? `the guest's xlb run exited ${r.exitCode} without writing ${path.join(dir, 'summary.json')}` : undefined);
+  const failure =
+    r.failure ??
+    (summary === undefined ? `the guest's xlb run exited ${r.exitCode} without writing ${path.join(dir, 'summary.json')}` : undefined);
   return {
     label,
     release: r.kernel.release,
@@ -153,7 +177,9 @@ export async function runMatrix(o: MatrixOptions, results: number): Promise<Matr
   const started = new Date();
   const rel = path.relative(PROJECT_ROOT, o.reportDir);
   if (o.kernels.some((k) => k !== 'host') && (rel.startsWith('..') || path.isAbsolute(rel))) {
-    throw new Error(`--report ${o.reportDir}: with guest kernels the report folder must be inside the project folder ${PROJECT_ROOT} (the guest writes into it over the shared folder)`);
+    throw new Error(
+      `--report ${o.reportDir}: with guest kernels the report folder must be inside the project folder ${PROJECT_ROOT} (the guest writes into it over the shared folder)`,
+    );
   }
   mkdirSync(o.reportDir, { recursive: true });
   // Build once, on the host: a guest that finds the BPF objects or the addon stale would rebuild
@@ -174,14 +200,23 @@ export async function runMatrix(o: MatrixOptions, results: number): Promise<Matr
   process.on('SIGTERM', onSignal);
   for (const label of o.kernels) {
     if (stopped !== undefined) {
-      runs.push({ label, how: label === 'host' ? 'host' : 'vm', wallMs: 0, exitCode: 130, failure: `not run: the matrix was interrupted (${stopped})`, reportDir: '' });
+      runs.push({
+        label,
+        how: label === 'host' ? 'host' : 'vm',
+        wallMs: 0,
+        exitCode: 130,
+        failure: `not run: the matrix was interrupted (${stopped})`,
+        reportDir: '',
+      });
       continue;
     }
     const dir = path.join(o.reportDir, 'kernels', label.replace(/[^A-Za-z0-9._+-]/g, '_'));
     mkdirSync(dir, { recursive: true });
     process.stderr.write(`\n=== kernel ${label}: xlb ${childArgs(o, path.relative(PROJECT_ROOT, dir)).join(' ')} ===\n`);
     const run = label === 'host' ? await runHost(o, dir) : await runGuest(label, o, dir, results);
-    process.stderr.write(`=== kernel ${label}: ${run.summary === undefined ? 'no results' : `${run.summary.passed} passed, ${run.summary.failed} failed, ${run.summary.skipped} skipped`} in ${(run.wallMs / 1000).toFixed(0)} s${run.failure === undefined ? '' : `; ${run.failure}`} ===\n`);
+    process.stderr.write(
+      `=== kernel ${label}: ${run.summary === undefined ? 'no results' : `${run.summary.passed} passed, ${run.summary.failed} failed, ${run.summary.skipped} skipped`} in ${(run.wallMs / 1000).toFixed(0)} s${run.failure === undefined ? '' : `; ${run.failure}`} ===\n`,
+    );
     runs.push(run);
   }
   process.off('SIGINT', onSignal);

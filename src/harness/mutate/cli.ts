@@ -25,6 +25,13 @@ export async function mutateMain(a: MutateArgs, usage: (message: string) => Erro
     console.error('xlb run --mutate: the prog backend loads BPF programs: run as root');
     return 1;
   }
-  await runMutation({ faults, paths: a.paths.map((p) => path.resolve(p)), hooks: a.hooks, seed: a.seed, reportDir: a.reportDir, ...(a.grep === undefined ? {} : { grep: a.grep }) });
+  await runMutation({
+    faults,
+    paths: a.paths.map((p) => path.resolve(p)),
+    hooks: a.hooks,
+    seed: a.seed,
+    reportDir: a.reportDir,
+    ...(a.grep === undefined ? {} : { grep: a.grep }),
+  });
   return 0;
 }

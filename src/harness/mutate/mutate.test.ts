@@ -19,7 +19,11 @@ const INCLUDE = path.join(ROOT, 'bpf/include');
 
 test('the fault list is well-formed: at least 30, every stage, unique names, each with a described point in bpf/include and each point listed', (t) => {
   t.true(FAULTS.length >= 30, `${FAULTS.length} faults`);
-  for (const s of STAGES) t.true(FAULTS.some((f) => f.stage === s), `a fault in stage ${s}`);
+  for (const s of STAGES)
+    t.true(
+      FAULTS.some((f) => f.stage === s),
+      `a fault in stage ${s}`,
+    );
   const names = FAULTS.map((f) => f.name);
   t.is(new Set(names).size, names.length, 'names are unique');
   for (const f of FAULTS) {
@@ -28,14 +32,30 @@ test('the fault list is well-formed: at least 30, every stage, unique names, eac
   }
   const points = findFaultPoints(INCLUDE);
   const pointNames = new Set(points.map((p) => p.name));
-  t.deepEqual(names.filter((n) => !pointNames.has(n)), [], 'every listed fault has a point in bpf/include');
-  t.deepEqual([...pointNames].filter((n) => !names.includes(n)), [], 'every point in bpf/include is in FAULTS');
+  t.deepEqual(
+    names.filter((n) => !pointNames.has(n)),
+    [],
+    'every listed fault has a point in bpf/include',
+  );
+  t.deepEqual(
+    [...pointNames].filter((n) => !names.includes(n)),
+    [],
+    'every point in bpf/include is in FAULTS',
+  );
   for (const p of points) t.regex(p.text, /\/\*.{10,}\*\//, `${p.file}:${p.line} says in a comment what XLB_FAULT_${p.name} breaks`);
   // an #ifdef point holds the fault, then #else and the correct code: without an #else it
   // takes code out of the default build (an #ifndef was meant)
-  t.deepEqual(points.filter((p) => !p.negated && !p.hasElse).map((p) => `${p.file}:${p.line} XLB_FAULT_${p.name}`), [], '#ifdef points have an #else with the correct code');
+  t.deepEqual(
+    points.filter((p) => !p.negated && !p.hasElse).map((p) => `${p.file}:${p.line} XLB_FAULT_${p.name}`),
+    [],
+    '#ifdef points have an #else with the correct code',
+  );
   // single faults: one point per name
-  t.deepEqual(points.filter((p, i) => points.findIndex((q) => q.name === p.name) !== i).map((p) => `${p.file}:${p.line}`), [], 'one point per fault');
+  t.deepEqual(
+    points.filter((p, i) => points.findIndex((q) => q.name === p.name) !== i).map((p) => `${p.file}:${p.line}`),
+    [],
+    'one point per fault',
+  );
 });
 
 test('docs/mutation.md lists the faults of faults.ts (the table between its faults markers)', (t) => {
@@ -46,14 +66,35 @@ test('docs/mutation.md lists the faults of faults.ts (the table between its faul
 });
 
 test('--faults names are checked against the list', (t) => {
-  t.deepEqual(selectFaults('NAT_L4_PSEUDO, XLB_FAULT_CT_SYNACK').map((f) => f.name), ['NAT_L4_PSEUDO', 'CT_SYNACK']);
+  t.deepEqual(
+    selectFaults('NAT_L4_PSEUDO, XLB_FAULT_CT_SYNACK').map((f) => f.name),
+    ['NAT_L4_PSEUDO', 'CT_SYNACK'],
+  );
   t.throws(() => selectFaults('NO_SUCH'), { message: /unknown fault NO_SUCH; known faults: .*NAT_L4_PSEUDO/ });
 });
 
 test('resolving a point keeps the default branch only', (t) => {
-  const src = ['a', '#ifndef XLB_FAULT_X /* x */', 'keep1', '#ifdef OTHER', 'o', '#endif', '#endif', '#ifdef XLB_FAULT_Y /* y */', 'drop', '#else', 'keep2', '#endif', 'b'].join('\n');
+  const src = [
+    'a',
+    '#ifndef XLB_FAULT_X /* x */',
+    'keep1',
+    '#ifdef OTHER',
+    'o',
+    '#endif',
+    '#endif',
+    '#ifdef XLB_FAULT_Y /* y */',
+    'drop',
+    '#else',
+    'keep2',
+    '#endif',
+    'b',
+  ].join('\n');
   t.is(resolveFaultPoints(src), ['a', 'keep1', '#ifdef OTHER', 'o', '#endif', 'keep2', 'b'].join('\n'));
-  t.is(resolveFaultPoints('#ifndef XLB_FAULT_A /* a */\n#ifdef XLB_FAULT_B /* b */\nbad\n#else\ngood\n#endif\n#endif'), 'good', 'a point nested in another is resolved too');
+  t.is(
+    resolveFaultPoints('#ifndef XLB_FAULT_A /* a */\n#ifdef XLB_FAULT_B /* b */\nbad\n#else\ngood\n#endif\n#endif'),
+    'good',
+    'a point nested in another is resolved too',
+  );
   t.throws(() => resolveFaultPoints('#ifdef XLB_FAULT_Z\nx\n'), { message: /XLB_FAULT_Z has no #endif/ });
 });
 
@@ -69,7 +110,10 @@ test('no fault is on in the default build: its instructions equal those of the s
     }
     t.deepEqual(findFaultPoints(path.join(copy, 'include')), [], 'the copy has no fault point left');
     const objs = ['xlb_tc.bpf.o', 'xlb_xdp.bpf.o'];
-    for (const [dir, out] of [[path.join(ROOT, 'bpf'), path.join(tmp, 'real')], [copy, path.join(tmp, 'resolved')]] as const) {
+    for (const [dir, out] of [
+      [path.join(ROOT, 'bpf'), path.join(tmp, 'real')],
+      [copy, path.join(tmp, 'resolved')],
+    ] as const) {
       const r = await execa('make', ['-s', '-C', dir, `OUT=${out}`, ...objs.map((o) => path.join(out, o))], { reject: false, all: true });
       if (r.exitCode !== 0) throw new Error(`make in ${dir} failed:\n${r.all ?? ''}`);
     }
@@ -92,7 +136,26 @@ test('xlb run --mutate --faults NAT_L4_PSEUDO on one scenario reports it killed,
   }
   const dir = mkdtempSync(path.join(tmpdir(), 'xlb-mutate-test-'));
   try {
-    const r = await execa(process.execPath, ['--import', `file://${ROOT}/node_modules/tsx/dist/loader.mjs`, path.join(ROOT, 'src/cli.ts'), 'run', '--mutate', '--faults', 'NAT_L4_PSEUDO', path.join(ROOT, 'scenarios/lb/rr-tcp-dnat.ts'), '--hook', 'tc', '--seed', '11', '--report', dir], { reject: false, all: true, cwd: ROOT });
+    const r = await execa(
+      process.execPath,
+      [
+        '--import',
+        `file://${ROOT}/node_modules/tsx/dist/loader.mjs`,
+        path.join(ROOT, 'src/cli.ts'),
+        'run',
+        '--mutate',
+        '--faults',
+        'NAT_L4_PSEUDO',
+        path.join(ROOT, 'scenarios/lb/rr-tcp-dnat.ts'),
+        '--hook',
+        'tc',
+        '--seed',
+        '11',
+        '--report',
+        dir,
+      ],
+      { reject: false, all: true, cwd: ROOT },
+    );
     t.is(r.exitCode, 0, r.all);
     const rep = JSON.parse(readFileSync(path.join(dir, 'mutation.json'), 'utf8')) as MutationReport;
     t.is(rep.baseline.failed.length, 0, 'the scenario passes on the default build');

@@ -26,7 +26,9 @@ const ENDIF = /^\s*#\s*endif\b/;
 /** Every fault point in the .h and .c files of dir (not recursive). */
 export function findFaultPoints(dir: string): FaultPoint[] {
   const out: FaultPoint[] = [];
-  for (const f of readdirSync(dir).filter((x) => x.endsWith('.h') || x.endsWith('.c')).sort()) {
+  for (const f of readdirSync(dir)
+    .filter((x) => x.endsWith('.h') || x.endsWith('.c'))
+    .sort()) {
     const lines = readFileSync(path.join(dir, f), 'utf8').split('\n');
     lines.forEach((text, i) => {
       const m = POINT.exec(text);

@@ -82,15 +82,31 @@ const label = (r: ResultRecord): string => `${r.scenario} [${r.backend} ${r.hook
 async function runSuite(o: MutateOptions, reportDir: string, objectDir?: string): Promise<RunSummary> {
   mkdirSync(reportDir, { recursive: true });
   const args = [
-    '--enable-source-maps', '--import', `file://${ROOT}/node_modules/tsx/dist/loader.mjs`, path.join(ROOT, 'src/cli.ts'), 'run', ...o.paths,
-    '--backend', 'prog', '--hook', o.hooks.join(','), '--seed', String(o.seed), '--report', reportDir, '--tap',
+    '--enable-source-maps',
+    '--import',
+    `file://${ROOT}/node_modules/tsx/dist/loader.mjs`,
+    path.join(ROOT, 'src/cli.ts'),
+    'run',
+    ...o.paths,
+    '--backend',
+    'prog',
+    '--hook',
+    o.hooks.join(','),
+    '--seed',
+    String(o.seed),
+    '--report',
+    reportDir,
+    '--tap',
     ...(o.grep === undefined ? [] : ['--grep', o.grep]),
     ...(objectDir === undefined ? [] : ['--object-dir', objectDir]),
   ];
   const r = await execa(process.execPath, args, { reject: false, all: true, cwd: ROOT, timeout: 20 * 60_000 });
   writeFileSync(path.join(reportDir, 'output.txt'), r.all ?? '');
   const file = path.join(reportDir, 'summary.json');
-  if (!existsSync(file)) throw new Error(`xlb run ${args.slice(5).join(' ')} wrote no summary (exit ${r.exitCode ?? r.signal ?? '?'}):\n${(r.all ?? '').split('\n').slice(-20).join('\n')}`);
+  if (!existsSync(file))
+    throw new Error(
+      `xlb run ${args.slice(5).join(' ')} wrote no summary (exit ${r.exitCode ?? r.signal ?? '?'}):\n${(r.all ?? '').split('\n').slice(-20).join('\n')}`,
+    );
   return JSON.parse(readFileSync(file, 'utf8')) as RunSummary;
 }
 
@@ -109,13 +125,17 @@ function loadError(objectDir: string, hooks: Hook[]): string | undefined {
     try {
       openProgDatapath({ hook, objectPath: path.join(objectDir, `xlb_${hook}.bpf.o`) }).close();
     } catch (e) {
-      return `${hook}: ${((e as Error).message.split('\n').slice(0, 3).join(' ')).slice(0, 400)}`;
+      return `${hook}: ${(e as Error).message.split('\n').slice(0, 3).join(' ').slice(0, 400)}`;
     }
   }
   return undefined;
 }
 
-interface Built { dir: string; ms: number; error?: string }
+interface Built {
+  dir: string;
+  ms: number;
+  error?: string;
+}
 
 function startBuild(fault: Fault, hooks: Hook[]): Promise<Built> {
   const dir = mkdtempSync(path.join(tmpdir(), `xlb-mutate-${fault.name}-`));
@@ -131,12 +151,19 @@ export async function runMutation(o: MutateOptions): Promise<MutationReport> {
   const started = new Date();
   mkdirSync(o.reportDir, { recursive: true });
   const t0 = Date.now();
-  say(`mutation run: ${o.faults.length} fault${o.faults.length === 1 ? '' : 's'}, suite ${o.paths.map((p) => path.relative(process.cwd(), p) || '.').join(' ')} on prog (${o.hooks.join(', ')}), seed ${o.seed}; baseline (default build) first`);
+  say(
+    `mutation run: ${o.faults.length} fault${o.faults.length === 1 ? '' : 's'}, suite ${o.paths.map((p) => path.relative(process.cwd(), p) || '.').join(' ')} on prog (${o.hooks.join(', ')}), seed ${o.seed}; baseline (default build) first`,
+  );
   const base = await runSuite(o, path.join(o.reportDir, 'baseline'));
   const baseFailed = new Set(base.results.filter((r) => r.status === 'failed').map(label));
   const basePassed = base.results.filter((r) => r.status === 'passed').length;
-  say(`baseline: ${basePassed} passed, ${baseFailed.size} failed${baseFailed.size > 0 ? ` (not counted as kills: ${[...baseFailed].join(', ')})` : ''}, ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  if (basePassed === 0) throw new Error(`the suite passes nothing on the default build (${base.results.length} results): a mutation score would mean nothing; see ${path.join(o.reportDir, 'baseline')}`);
+  say(
+    `baseline: ${basePassed} passed, ${baseFailed.size} failed${baseFailed.size > 0 ? ` (not counted as kills: ${[...baseFailed].join(', ')})` : ''}, ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+  );
+  if (basePassed === 0)
+    throw new Error(
+      `the suite passes nothing on the default build (${base.results.length} results): a mutation score would mean nothing; see ${path.join(o.reportDir, 'baseline')}`,
+    );
   const baseline = { results: base.results.length, failed: [...baseFailed], runMs: Date.now() - t0 };
   // the default build's instructions: a fault whose build has the same changes nothing (a dead point)
   const defDir = mkdtempSync(path.join(tmpdir(), 'xlb-mutate-default-'));
@@ -157,8 +184,16 @@ export async function runMutation(o: MutateOptions): Promise<MutationReport> {
     next = following === undefined ? undefined : startBuild(following, o.hooks);
     const reportDir = path.join(o.reportDir, 'faults', fault.name);
     const res: FaultResult = {
-      name: fault.name, stage: fault.stage, breaks: fault.breaks, ...(fault.progBlind === undefined ? {} : { progBlind: fault.progBlind }),
-      outcome: 'not_applicable', killedBy: [], counts: { passed: 0, failed: 0, skipped: 0 }, buildMs: built.ms, runMs: 0, reportDir,
+      name: fault.name,
+      stage: fault.stage,
+      breaks: fault.breaks,
+      ...(fault.progBlind === undefined ? {} : { progBlind: fault.progBlind }),
+      outcome: 'not_applicable',
+      killedBy: [],
+      counts: { passed: 0, failed: 0, skipped: 0 },
+      buildMs: built.ms,
+      runMs: 0,
+      reportDir,
     };
     try {
       let same = built.error === undefined;
@@ -186,10 +221,20 @@ export async function runMutation(o: MutateOptions): Promise<MutationReport> {
     }
     faults.push(res);
     const mark = { killed: 'KILLED  ', survived: 'SURVIVED', not_applicable: 'n/a     ', error: 'ERROR   ' }[res.outcome];
-    const tail = res.outcome === 'killed' ? `by ${res.killedBy[0] ?? ''}${res.killedBy.length > 1 ? ` (+${res.killedBy.length - 1})` : ''}` : res.outcome === 'survived' ? `— ${fault.breaks}` : `— ${res.why ?? ''}`;
+    const tail =
+      res.outcome === 'killed'
+        ? `by ${res.killedBy[0] ?? ''}${res.killedBy.length > 1 ? ` (+${res.killedBy.length - 1})` : ''}`
+        : res.outcome === 'survived'
+          ? `— ${fault.breaks}`
+          : `— ${res.why ?? ''}`;
     // the report so far, so an interrupted run still leaves its results
-    writeFileSync(path.join(o.reportDir, 'mutation.json'), `${JSON.stringify(summarizeMutation(o, started, baseline, faults, true), null, 2)}\n`);
-    say(`[${i + 1}/${o.faults.length}] ${mark} ${fault.name} (${fault.stage}) build ${(res.buildMs / 1000).toFixed(1)} s, run ${(res.runMs / 1000).toFixed(1)} s ${tail}`);
+    writeFileSync(
+      path.join(o.reportDir, 'mutation.json'),
+      `${JSON.stringify(summarizeMutation(o, started, baseline, faults, true), null, 2)}\n`,
+    );
+    say(
+      `[${i + 1}/${o.faults.length}] ${mark} ${fault.name} (${fault.stage}) build ${(res.buildMs / 1000).toFixed(1)} s, run ${(res.runMs / 1000).toFixed(1)} s ${tail}`,
+    );
   }
   if (next !== undefined) rmSync((await next).dir, { recursive: true, force: true });
 
@@ -198,12 +243,21 @@ export async function runMutation(o: MutateOptions): Promise<MutationReport> {
   writeFileSync(path.join(o.reportDir, 'mutation.md'), mutationMarkdown(report));
   say(`\n${scoreLine(report)}`);
   const surv = faults.filter((f) => f.outcome === 'survived');
-  if (surv.length > 0) say(`survivors (each a scenario to write):\n${surv.map((f) => `  ${f.name} (${f.stage}): ${f.breaks}${f.progBlind === undefined ? '' : ` [${f.progBlind}]`}`).join('\n')}`);
+  if (surv.length > 0)
+    say(
+      `survivors (each a scenario to write):\n${surv.map((f) => `  ${f.name} (${f.stage}): ${f.breaks}${f.progBlind === undefined ? '' : ` [${f.progBlind}]`}`).join('\n')}`,
+    );
   say(`reports: ${path.join(o.reportDir, 'mutation.json')}, ${path.join(o.reportDir, 'mutation.md')}`);
   return report;
 }
 
-function summarizeMutation(o: MutateOptions, started: Date, baseline: MutationReport['baseline'], faults: FaultResult[], partial: boolean): MutationReport {
+function summarizeMutation(
+  o: MutateOptions,
+  started: Date,
+  baseline: MutationReport['baseline'],
+  faults: FaultResult[],
+  partial: boolean,
+): MutationReport {
   const killed = faults.filter((f) => f.outcome === 'killed').length;
   const survived = faults.filter((f) => f.outcome === 'survived').length;
   const applicable = killed + survived;
@@ -240,10 +294,19 @@ export function mutationMarkdown(r: MutationReport): string {
     '',
     '| fault | stage | outcome | killed by | build s | run s | breaks |',
     '|---|---|---|---|---|---|---|',
-    ...r.faults.map((f) => `| \`${f.name}\` | ${f.stage} | ${f.outcome === 'not_applicable' ? 'not applicable' : f.outcome} | ${f.outcome === 'killed' ? `${esc(f.killedBy[0] ?? '')}${f.killedBy.length > 1 ? ` (+${f.killedBy.length - 1})` : ''}` : esc((f.why ?? '').split('\n')[0] ?? '')} | ${(f.buildMs / 1000).toFixed(1)} | ${(f.runMs / 1000).toFixed(1)} | ${esc(f.breaks)}${f.progBlind === undefined ? '' : ` (${esc(f.progBlind)})`} |`),
+    ...r.faults.map(
+      (f) =>
+        `| \`${f.name}\` | ${f.stage} | ${f.outcome === 'not_applicable' ? 'not applicable' : f.outcome} | ${f.outcome === 'killed' ? `${esc(f.killedBy[0] ?? '')}${f.killedBy.length > 1 ? ` (+${f.killedBy.length - 1})` : ''}` : esc((f.why ?? '').split('\n')[0] ?? '')} | ${(f.buildMs / 1000).toFixed(1)} | ${(f.runMs / 1000).toFixed(1)} | ${esc(f.breaks)}${f.progBlind === undefined ? '' : ` (${esc(f.progBlind)})`} |`,
+    ),
     '',
   ];
   const surv = r.faults.filter((f) => f.outcome === 'survived');
-  if (surv.length > 0) lines.push('## Survivors (each a scenario to write)', '', ...surv.map((f) => `- \`${f.name}\` (${f.stage}): ${f.breaks}${f.progBlind === undefined ? '' : ` — ${f.progBlind}`}`), '');
+  if (surv.length > 0)
+    lines.push(
+      '## Survivors (each a scenario to write)',
+      '',
+      ...surv.map((f) => `- \`${f.name}\` (${f.stage}): ${f.breaks}${f.progBlind === undefined ? '' : ` — ${f.progBlind}`}`),
+      '',
+    );
   return lines.join('\n');
 }

@@ -41,7 +41,11 @@ export function saveObservation(dir: string, obs: Pick<Observation, 'trace' | 'c
   const nodes: TopologyNode[] = resolveTopology(topology, 'info0').nodes.map((n) => ({
     name: n.name,
     role: n.role,
-    ifaces: n.ifaces.map((i) => (i.ipv6 === undefined ? { segment: i.segment, mac: i.mac, ipv4: i.ipv4 } : { segment: i.segment, mac: i.mac, ipv4: i.ipv4, ipv6: i.ipv6 })),
+    ifaces: n.ifaces.map((i) =>
+      i.ipv6 === undefined
+        ? { segment: i.segment, mac: i.mac, ipv4: i.ipv4 }
+        : { segment: i.segment, mac: i.mac, ipv4: i.ipv4, ipv6: i.ipv6 },
+    ),
   }));
   writeFileSync(path.join(dir, 'topology.json'), toJson(nodes));
 }
@@ -58,8 +62,14 @@ function readJson<T>(file: string, fallback: T): T {
 /** What a result's folder holds; missing files give empty lists (an older run, or a result that stopped early). */
 export function loadResultArtifacts(dir: string | undefined): ResultArtifacts {
   if (dir === undefined || !existsSync(dir)) return { trace: [], conntrack: [], nodes: [], pcaps: [] };
-  const trace = readJson<(Omit<DpTraceEvent, 'timeNs'> & { timeNs: string })[]>(path.join(dir, 'trace.json'), []).map((e) => ({ ...e, timeNs: BigInt(e.timeNs) }));
-  const conntrack = readJson<(Omit<DpCtEntry, 'createdNs' | 'lastSeenNs'> & { createdNs: string; lastSeenNs: string })[]>(path.join(dir, 'conntrack.json'), []).map((e) => ({
+  const trace = readJson<(Omit<DpTraceEvent, 'timeNs'> & { timeNs: string })[]>(path.join(dir, 'trace.json'), []).map((e) => ({
+    ...e,
+    timeNs: BigInt(e.timeNs),
+  }));
+  const conntrack = readJson<(Omit<DpCtEntry, 'createdNs' | 'lastSeenNs'> & { createdNs: string; lastSeenNs: string })[]>(
+    path.join(dir, 'conntrack.json'),
+    [],
+  ).map((e) => ({
     ...e,
     createdNs: BigInt(e.createdNs),
     lastSeenNs: BigInt(e.lastSeenNs),

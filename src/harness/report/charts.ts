@@ -42,8 +42,16 @@ export function spreadChart(d: SpreadDetail, title: string): Markup {
     return {
       type: 'group',
       children: [
-        { type: 'rect', shape: { x: x0, y: Number(hi[1]) - 1, width: w, height: Math.max(2, Number(lo[1]) - Number(hi[1]) + 2) }, style: { fill: BAND } },
-        { type: 'line', shape: { x1: x0, y1: Number(mean[1]), x2: x0 + w, y2: Number(mean[1]) }, style: { stroke: '#1565c0', lineWidth: 1, lineDash: [4, 3] } },
+        {
+          type: 'rect',
+          shape: { x: x0, y: Number(hi[1]) - 1, width: w, height: Math.max(2, Number(lo[1]) - Number(hi[1]) + 2) },
+          style: { fill: BAND },
+        },
+        {
+          type: 'line',
+          shape: { x1: x0, y1: Number(mean[1]), x2: x0 + w, y2: Number(mean[1]) },
+          style: { stroke: '#1565c0', lineWidth: 1, lineDash: [4, 3] },
+        },
       ],
     };
   };
@@ -65,7 +73,11 @@ export function spreadChart(d: SpreadDetail, title: string): Markup {
         z: 2,
         itemStyle: { color: OK },
         label: { show: true, position: 'top', fontSize: 11 },
-        data: observed.map((v, i) => (inBand[i] === true ? { value: v } : { value: v, itemStyle: { color: BAD }, label: { color: BAD, fontWeight: 'bold', formatter: `${v} ✗` } })),
+        data: observed.map((v, i) =>
+          inBand[i] === true
+            ? { value: v }
+            : { value: v, itemStyle: { color: BAD }, label: { color: BAD, fontWeight: 'bold', formatter: `${v} ✗` } },
+        ),
       },
     ],
   });

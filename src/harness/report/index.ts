@@ -82,16 +82,37 @@ function scenarioRank(results: Prepared[], scenario: string): number {
 }
 
 function matrix(results: Prepared[]): Markup {
-  const cols = [...new Map(results.map((p) => [`${p.r.hook}|${column(p.r)}`, { hook: p.r.hook, backend: p.r.backend, col: column(p.r) }])).values()].sort(
-    (a, b) => a.hook.localeCompare(b.hook) || backendRank(a.backend) - backendRank(b.backend) || a.col.localeCompare(b.col, 'en', { numeric: true }),
+  const cols = [
+    ...new Map(results.map((p) => [`${p.r.hook}|${column(p.r)}`, { hook: p.r.hook, backend: p.r.backend, col: column(p.r) }])).values(),
+  ].sort(
+    (a, b) =>
+      a.hook.localeCompare(b.hook) ||
+      backendRank(a.backend) - backendRank(b.backend) ||
+      a.col.localeCompare(b.col, 'en', { numeric: true }),
   );
   const hooks = [...new Set(cols.map((c) => c.hook))];
-  const scenarios = [...new Set(results.map((p) => p.r.scenario))].sort((a, b) => scenarioRank(results, a) - scenarioRank(results, b) || a.localeCompare(b));
+  const scenarios = [...new Set(results.map((p) => p.r.scenario))].sort(
+    (a, b) => scenarioRank(results, a) - scenarioRank(results, b) || a.localeCompare(b),
+  );
   const cell = new Map(results.map((p) => [`${p.r.scenario}|${p.r.hook}|${column(p.r)}`, p]));
   return el(
     'table',
     { class: 'matrix' },
-    el('thead', {}, el('tr', {}, el('th', { rowspan: 2 }, 'scenario'), hooks.map((h) => el('th', { colspan: cols.filter((c) => c.hook === h).length, class: 'hook' }, h))), el('tr', {}, cols.map((c) => el('th', {}, c.col)))),
+    el(
+      'thead',
+      {},
+      el(
+        'tr',
+        {},
+        el('th', { rowspan: 2 }, 'scenario'),
+        hooks.map((h) => el('th', { colspan: cols.filter((c) => c.hook === h).length, class: 'hook' }, h)),
+      ),
+      el(
+        'tr',
+        {},
+        cols.map((c) => el('th', {}, c.col)),
+      ),
+    ),
     el(
       'tbody',
       {},
@@ -102,10 +123,35 @@ function matrix(results: Prepared[]): Markup {
           el('th', { class: 'scn' }, s),
           cols.map((c) => {
             const p = cell.get(`${s}|${c.hook}|${c.col}`);
-            if (p === undefined) return el('td', { class: 'none', title: c.backend.startsWith('diff:') ? 'not compared: a backend failed or was skipped, so its digest was not kept' : 'not run' }, c.backend.startsWith('diff:') ? 'not compared' : '');
+            if (p === undefined)
+              return el(
+                'td',
+                {
+                  class: 'none',
+                  title: c.backend.startsWith('diff:')
+                    ? 'not compared: a backend failed or was skipped, so its digest was not kept'
+                    : 'not run',
+                },
+                c.backend.startsWith('diff:') ? 'not compared' : '',
+              );
             const r = p.r;
-            const tip = r.status === 'failed' ? firstFailure(r) : r.status === 'skipped' ? (r.skipReason ?? 'skipped') : `${r.checks.length} checks passed`;
-            return el('td', { class: r.status }, el('a', { href: `#${p.id}`, title: tip }, el('span', { class: 'mark' }, statusMark(r.status)), ' ', r.status === 'skipped' ? 'skip' : r.backend.startsWith('diff:') ? 'diff' : ms(r.durationMs)));
+            const tip =
+              r.status === 'failed'
+                ? firstFailure(r)
+                : r.status === 'skipped'
+                  ? (r.skipReason ?? 'skipped')
+                  : `${r.checks.length} checks passed`;
+            return el(
+              'td',
+              { class: r.status },
+              el(
+                'a',
+                { href: `#${p.id}`, title: tip },
+                el('span', { class: 'mark' }, statusMark(r.status)),
+                ' ',
+                r.status === 'skipped' ? 'skip' : r.backend.startsWith('diff:') ? 'diff' : ms(r.durationMs),
+              ),
+            );
           }),
         ),
       ),
@@ -138,9 +184,15 @@ function diffView(message: string, names: [string, string]): Markup {
       continue;
     }
     const [ma, mb] = tokenDiff(a, b);
-    rows.push(el('tr', {}, el('th', { rowspan: 2 }, m[1] ?? ''), el('td', { class: 'side' }, names[0]), el('td', {}, el('code', {}, ma))), el('tr', {}, el('td', { class: 'side' }, names[1]), el('td', {}, el('code', {}, mb))));
+    rows.push(
+      el('tr', {}, el('th', { rowspan: 2 }, m[1] ?? ''), el('td', { class: 'side' }, names[0]), el('td', {}, el('code', {}, ma))),
+      el('tr', {}, el('td', { class: 'side' }, names[1]), el('td', {}, el('code', {}, mb))),
+    );
   }
-  return fragment(plain.length > 0 ? el('pre', { class: 'msg' }, plain.join('\n')) : null, rows.length > 0 ? el('table', { class: 'diff' }, rows) : null);
+  return fragment(
+    plain.length > 0 ? el('pre', { class: 'msg' }, plain.join('\n')) : null,
+    rows.length > 0 ? el('table', { class: 'diff' }, rows) : null,
+  );
 }
 
 /** Marks the tokens of a and b outside their longest common subsequence. */
@@ -149,7 +201,9 @@ export function tokenDiff(a: string, b: string): [Markup, Markup] {
   const ta = split(a);
   const tb = split(b);
   const L: number[][] = Array.from({ length: ta.length + 1 }, () => new Array<number>(tb.length + 1).fill(0));
-  for (let i = ta.length - 1; i >= 0; i--) for (let j = tb.length - 1; j >= 0; j--) (L[i] as number[])[j] = ta[i] === tb[j] ? (L[i + 1]?.[j + 1] ?? 0) + 1 : Math.max(L[i + 1]?.[j] ?? 0, L[i]?.[j + 1] ?? 0);
+  for (let i = ta.length - 1; i >= 0; i--)
+    for (let j = tb.length - 1; j >= 0; j--)
+      (L[i] as number[])[j] = ta[i] === tb[j] ? (L[i + 1]?.[j + 1] ?? 0) + 1 : Math.max(L[i + 1]?.[j] ?? 0, L[i]?.[j + 1] ?? 0);
   const ka = new Array<boolean>(ta.length).fill(false);
   const kb = new Array<boolean>(tb.length).fill(false);
   let i = 0;
@@ -181,7 +235,16 @@ function checksTable(r: ResultRecord): Markup {
         'tr',
         { class: c.ok ? 'passed' : 'failed' },
         el('td', { class: 'mark' }, c.ok ? '✓' : '✗'),
-        el('td', {}, el('div', { class: 'cname' }, c.name), c.ok || c.message === undefined ? null : r.backend.startsWith('diff:') ? diffView(c.message, diffPair(r)) : el('pre', { class: 'msg' }, c.message)),
+        el(
+          'td',
+          {},
+          el('div', { class: 'cname' }, c.name),
+          c.ok || c.message === undefined
+            ? null
+            : r.backend.startsWith('diff:')
+              ? diffView(c.message, diffPair(r))
+              : el('pre', { class: 'msg' }, c.message),
+        ),
       ),
     ),
   );
@@ -203,11 +266,20 @@ function nodeOfIp(nodes: TopologyNode[], ip: string): string | undefined {
 function flows(art: ResultArtifacts): FlowRow[] {
   const obs = { conntrack: art.conntrack, trace: art.trace };
   const sels = new Map<string, FlowSelector & { dst: string; dport: number; proto: string }>();
-  for (const e of art.conntrack) if (!e.reply) sels.set(`${e.key.src}|${e.key.sport}`, { clientIp: e.key.src, clientPort: e.key.sport, dst: e.key.dst, dport: e.key.dport, proto: e.key.proto });
+  for (const e of art.conntrack)
+    if (!e.reply)
+      sels.set(`${e.key.src}|${e.key.sport}`, {
+        clientIp: e.key.src,
+        clientPort: e.key.sport,
+        dst: e.key.dst,
+        dport: e.key.dport,
+        proto: e.key.proto,
+      });
   for (const ev of art.trace) {
     if (ev.reason !== 'new_flow') continue;
     const k = `${ev.tuple.src}|${ev.tuple.sport}`;
-    if (!sels.has(k)) sels.set(k, { clientIp: ev.tuple.src, clientPort: ev.tuple.sport, dst: ev.tuple.dst, dport: ev.tuple.dport, proto: ev.tuple.proto });
+    if (!sels.has(k))
+      sels.set(k, { clientIp: ev.tuple.src, clientPort: ev.tuple.sport, dst: ev.tuple.dst, dport: ev.tuple.dport, proto: ev.tuple.proto });
   }
   return [...sels.values()].map((s) => {
     const fwd = art.conntrack.find((e) => !e.reply && e.key.src === s.clientIp && e.key.sport === s.clientPort);
@@ -218,7 +290,10 @@ function flows(art: ResultArtifacts): FlowRow[] {
       label: `${s.proto} ${s.clientIp}:${s.clientPort} → ${s.dst}:${s.dport}`,
       backend,
       events: flowEvents(obs, { clientIp: s.clientIp, clientPort: s.clientPort }),
-      final: fwd === undefined ? 'entry gone (expired or never created)' : `${fwd.state}, ${fwd.packets} packets${fwd.flags.length > 0 ? ` [${fwd.flags.join(',')}]` : ''}`,
+      final:
+        fwd === undefined
+          ? 'entry gone (expired or never created)'
+          : `${fwd.state}, ${fwd.packets} packets${fwd.flags.length > 0 ? ` [${fwd.flags.join(',')}]` : ''}`,
     };
   });
 }
@@ -236,7 +311,14 @@ function conntrackTimeline(art: ResultArtifacts): Markup | null {
   return el(
     'table',
     { class: 'ct' },
-    el('tr', {}, el('th', {}, 'flow (client side)'), el('th', {}, 'endpoint'), el('th', {}, 'state after each packet at the LB (time since the flow’s first packet)'), el('th', {}, 'entry at the end')),
+    el(
+      'tr',
+      {},
+      el('th', {}, 'flow (client side)'),
+      el('th', {}, 'endpoint'),
+      el('th', {}, 'state after each packet at the LB (time since the flow’s first packet)'),
+      el('th', {}, 'entry at the end'),
+    ),
     rows.map((f) => {
       const t0 = f.events[0]?.timeNs ?? 0n;
       let last = 'NONE';
@@ -246,9 +328,26 @@ function conntrackTimeline(art: ResultArtifacts): Markup | null {
         if (ev.ctAfter === last && !drop) continue;
         last = ev.ctAfter;
         const dt = Number(ev.timeNs - t0) / 1e6;
-        chips.push(el('span', { class: `chip ${drop ? 'st-drop' : stateClass(ev.ctAfter)}`, title: `${ev.tuple.src}:${ev.tuple.sport} → ${ev.tuple.dst}:${ev.tuple.dport}: ${ev.reason}, ${ev.verdict}, ${ev.ctBefore} → ${ev.ctAfter}` }, drop ? `✗ ${ev.reason}` : ev.ctAfter, el('small', {}, ` +${dt.toFixed(3)} ms`)));
+        chips.push(
+          el(
+            'span',
+            {
+              class: `chip ${drop ? 'st-drop' : stateClass(ev.ctAfter)}`,
+              title: `${ev.tuple.src}:${ev.tuple.sport} → ${ev.tuple.dst}:${ev.tuple.dport}: ${ev.reason}, ${ev.verdict}, ${ev.ctBefore} → ${ev.ctAfter}`,
+            },
+            drop ? `✗ ${ev.reason}` : ev.ctAfter,
+            el('small', {}, ` +${dt.toFixed(3)} ms`),
+          ),
+        );
       }
-      return el('tr', {}, el('td', {}, el('code', {}, f.label)), el('td', {}, f.backend), el('td', { class: 'chips' }, chips.length === 0 ? el('em', {}, 'no trace events') : chips), el('td', {}, f.final));
+      return el(
+        'tr',
+        {},
+        el('td', {}, el('code', {}, f.label)),
+        el('td', {}, f.backend),
+        el('td', { class: 'chips' }, chips.length === 0 ? el('em', {}, 'no trace events') : chips),
+        el('td', {}, f.final),
+      );
     }),
   );
 }
@@ -265,7 +364,18 @@ function suspects(p: Prepared): Markup | null {
     el(
       'ol',
       {},
-      bad.slice(0, 12).map((x) => el('li', {}, el('a', { href: `#${p.id}-p-${x.n}`, class: 'jump' }, `#${x.n}`), ` ${x.timeMs.toFixed(3)} ms ${x.from} → ${x.to}: `, el('b', {}, x.problem ?? ''), el('code', {}, ` ${x.proto} ${x.src}:${x.sport ?? ''} → ${x.dst}:${x.dport ?? ''} ${x.flags}`))),
+      bad
+        .slice(0, 12)
+        .map((x) =>
+          el(
+            'li',
+            {},
+            el('a', { href: `#${p.id}-p-${x.n}`, class: 'jump' }, `#${x.n}`),
+            ` ${x.timeMs.toFixed(3)} ms ${x.from} → ${x.to}: `,
+            el('b', {}, x.problem ?? ''),
+            el('code', {}, ` ${x.proto} ${x.src}:${x.sport ?? ''} → ${x.dst}:${x.dport ?? ''} ${x.flags}`),
+          ),
+        ),
     ),
     bad.length > 12 ? el('p', {}, `… and ${bad.length - 12} more (red rows in the ladder).`) : null,
   );
@@ -274,9 +384,17 @@ function suspects(p: Prepared): Markup | null {
 function relatedResults(p: Prepared, all: Prepared[]): Markup | null {
   if (!p.r.backend.startsWith('diff:')) return null;
   const pair: string[] = diffPair(p.r);
-  const rel = all.filter((q) => q.r.scenario === p.r.scenario && q.r.hook === p.r.hook && q.r.kernel === p.r.kernel && pair.includes(q.r.backend));
+  const rel = all.filter(
+    (q) => q.r.scenario === p.r.scenario && q.r.hook === p.r.hook && q.r.kernel === p.r.kernel && pair.includes(q.r.backend),
+  );
   if (rel.length === 0) return null;
-  return el('p', {}, 'Compared results: ', rel.map((q, i) => fragment(i > 0 ? ', ' : '', el('a', { href: `#${q.id}` }, `${q.r.backend} ${q.r.hook}`))), ' (their ladders and conntrack tables show both sides).');
+  return el(
+    'p',
+    {},
+    'Compared results: ',
+    rel.map((q, i) => fragment(i > 0 ? ', ' : '', el('a', { href: `#${q.id}` }, `${q.r.backend} ${q.r.hook}`))),
+    ' (their ladders and conntrack tables show both sides).',
+  );
 }
 
 type ChartFn = typeof spreadChart;
@@ -286,12 +404,31 @@ function resultSection(p: Prepared, dir: string, all: Prepared[], chart: ChartFn
   const failed = r.status === 'failed';
   const pcapLinks = p.art.pcaps.map((f) => el('a', { href: path.relative(dir, f).split(path.sep).join('/') }, path.basename(f)));
   const otherFiles = ['trace.json', 'conntrack.json', 'topology.json'].filter(() => p.art.pcaps.length > 0);
-  const charts = r.checks.filter((c) => c.spread !== undefined).map((c) => el('figure', { class: c.ok ? 'chart' : 'chart bad' }, c.spread === undefined || chart === undefined ? null : chart(c.spread, c.ok ? 'connections per backend' : 'connections per backend — outside the band'), el('figcaption', {}, c.name)));
+  const charts = r.checks
+    .filter((c) => c.spread !== undefined)
+    .map((c) =>
+      el(
+        'figure',
+        { class: c.ok ? 'chart' : 'chart bad' },
+        c.spread === undefined || chart === undefined
+          ? null
+          : chart(c.spread, c.ok ? 'connections per backend' : 'connections per backend — outside the band'),
+        el('figcaption', {}, c.name),
+      ),
+    );
   const ct = p.art.trace.length > 0 ? conntrackTimeline(p.art) : null;
   return el(
     'section',
     { id: p.id, class: `result ${r.status}` },
-    el('h3', {}, el('span', { class: `badge ${r.status}` }, `${statusMark(r.status)} ${r.status}`), ` ${r.scenario} `, el('span', { class: 'bh' }, `${r.backend} · ${r.hook}${r.kernel === undefined ? '' : ` · ${r.kernel}`}`), el('span', { class: 'dur' }, r.backend.startsWith('diff:') ? '' : ms(r.durationMs)), el('a', { class: 'up', href: '#matrix' }, '↑ matrix')),
+    el(
+      'h3',
+      {},
+      el('span', { class: `badge ${r.status}` }, `${statusMark(r.status)} ${r.status}`),
+      ` ${r.scenario} `,
+      el('span', { class: 'bh' }, `${r.backend} · ${r.hook}${r.kernel === undefined ? '' : ` · ${r.kernel}`}`),
+      el('span', { class: 'dur' }, r.backend.startsWith('diff:') ? '' : ms(r.durationMs)),
+      el('a', { class: 'up', href: '#matrix' }, '↑ matrix'),
+    ),
     r.skipReason === undefined ? null : el('p', {}, `Skipped: ${r.skipReason}`),
     r.error === undefined ? null : el('pre', { class: 'msg error' }, `error: ${r.error}`),
     checksTable(r),
@@ -304,9 +441,36 @@ function resultSection(p: Prepared, dir: string, all: Prepared[], chart: ChartFn
       el('dt', {}, 'seed'),
       el('dd', {}, el('code', {}, String(r.seed))),
       el('dt', {}, 'reproduce'),
-      el('dd', {}, el('code', { class: 'cmd' }, r.reproduce), ' ', el('button', { type: 'button', class: 'copy', 'data-copy': r.reproduce }, 'copy')),
+      el(
+        'dd',
+        {},
+        el('code', { class: 'cmd' }, r.reproduce),
+        ' ',
+        el('button', { type: 'button', class: 'copy', 'data-copy': r.reproduce }, 'copy'),
+      ),
       r.artifactsDir === undefined ? null : fragment(el('dt', {}, 'artifacts'), el('dd', {}, el('code', {}, r.artifactsDir))),
-      pcapLinks.length === 0 ? null : fragment(el('dt', {}, 'pcaps'), el('dd', { class: 'files' }, pcapLinks, otherFiles.map((f) => el('a', { href: path.relative(dir, path.join(r.artifactsDir ?? '', f)).split(path.sep).join('/') }, f)))),
+      pcapLinks.length === 0
+        ? null
+        : fragment(
+            el('dt', {}, 'pcaps'),
+            el(
+              'dd',
+              { class: 'files' },
+              pcapLinks,
+              otherFiles.map((f) =>
+                el(
+                  'a',
+                  {
+                    href: path
+                      .relative(dir, path.join(r.artifactsDir ?? '', f))
+                      .split(path.sep)
+                      .join('/'),
+                  },
+                  f,
+                ),
+              ),
+            ),
+          ),
     ),
     charts.length === 0 ? null : el('div', { class: 'charts' }, charts),
     p.ladder === undefined || p.ladder.packets.length === 0
@@ -314,10 +478,30 @@ function resultSection(p: Prepared, dir: string, all: Prepared[], chart: ChartFn
       : el(
           'details',
           { class: 'ladder-box', open: failed },
-          el('summary', {}, `Packet ladder: ${p.ladder.packets.length} packets across ${p.ladder.nodes.join(', ')}`, p.ladder.omitted > 0 ? ` (first ${p.ladder.packets.length}; ${p.ladder.omitted} more in the pcaps)` : '', el('span', { class: 'legend' }, el('span', { class: 'hot' }, 'orange'), ' = field rewritten by the LB, ', el('span', { class: 'bad' }, 'red'), ' = RST / ICMP error / dropped; hover a row for seq, ttl, trace')),
+          el(
+            'summary',
+            {},
+            `Packet ladder: ${p.ladder.packets.length} packets across ${p.ladder.nodes.join(', ')}`,
+            p.ladder.omitted > 0 ? ` (first ${p.ladder.packets.length}; ${p.ladder.omitted} more in the pcaps)` : '',
+            el(
+              'span',
+              { class: 'legend' },
+              el('span', { class: 'hot' }, 'orange'),
+              ' = field rewritten by the LB, ',
+              el('span', { class: 'bad' }, 'red'),
+              ' = RST / ICMP error / dropped; hover a row for seq, ttl, trace',
+            ),
+          ),
           el('div', { class: 'scroll' }, renderLadder(p.ladder, `${p.id}-p`)),
         ),
-    ct === null ? null : el('details', { class: 'ct-box', open: failed }, el('summary', {}, 'Conntrack state timeline per flow (from the LB’s trace events)'), ct),
+    ct === null
+      ? null
+      : el(
+          'details',
+          { class: 'ct-box', open: failed },
+          el('summary', {}, 'Conntrack state timeline per flow (from the LB’s trace events)'),
+          ct,
+        ),
   );
 }
 
@@ -333,15 +517,28 @@ export async function buildHtmlReport(summary: RunSummary, dir: string, extra?: 
     prepared.push(p);
   }
   // ECharts is loaded only when some result has a spread check to draw.
-  const chart = summary.results.some((r) => r.checks.some((c) => c.spread !== undefined)) ? (await import('./charts.ts')).spreadChart : undefined;
+  const chart = summary.results.some((r) => r.checks.some((c) => c.spread !== undefined))
+    ? (await import('./charts.ts')).spreadChart
+    : undefined;
   const sorted = [...prepared].sort((a, b) => failRank(a.r) - failRank(b.r));
   const failed = sorted.filter((p) => p.r.status === 'failed');
-  const wall = Object.entries(summary.wallMsByBackend).map(([b, v]) => `${b} ${ms(v ?? 0)}`).join(', ');
+  const wall = Object.entries(summary.wallMsByBackend)
+    .map(([b, v]) => `${b} ${ms(v ?? 0)}`)
+    .join(', ');
   const headline = el(
     'header',
     { class: summary.failed > 0 ? 'red' : 'green' },
-    el('h1', {}, summary.failed > 0 ? `✗ ${summary.failed} failed` : '✓ all passed', el('span', { class: 'counts' }, ` · ${summary.passed} passed · ${summary.skipped} skipped`)),
-    el('p', {}, `xlb run started ${summary.startedAt}, ${ms(summary.durationMs)}; seed ${summary.seed}${wall === '' ? '' : `; time per backend: ${wall}`}`),
+    el(
+      'h1',
+      {},
+      summary.failed > 0 ? `✗ ${summary.failed} failed` : '✓ all passed',
+      el('span', { class: 'counts' }, ` · ${summary.passed} passed · ${summary.skipped} skipped`),
+    ),
+    el(
+      'p',
+      {},
+      `xlb run started ${summary.startedAt}, ${ms(summary.durationMs)}; seed ${summary.seed}${wall === '' ? '' : `; time per backend: ${wall}`}`,
+    ),
   );
   const failList =
     failed.length === 0
@@ -360,7 +557,12 @@ export async function buildHtmlReport(summary: RunSummary, dir: string, extra?: 
                 {},
                 el('a', { href: `#${p.id}`, class: 'fail-link' }, `✗ ${p.r.scenario} · ${column(p.r)} · ${p.r.hook}`),
                 el('span', { class: 'why' }, ` ${clip(firstFailure(p.r), 180)}`),
-                first === undefined ? null : fragment(' — first suspect packet ', el('a', { href: `#${p.id}-p-${first.n}`, class: 'jump' }, `#${first.n} ${first.problem ?? ''}`)),
+                first === undefined
+                  ? null
+                  : fragment(
+                      ' — first suspect packet ',
+                      el('a', { href: `#${p.id}-p-${first.n}`, class: 'jump' }, `#${first.n} ${first.problem ?? ''}`),
+                    ),
               );
             }),
           ),
@@ -370,10 +572,27 @@ export async function buildHtmlReport(summary: RunSummary, dir: string, extra?: 
     headline,
     extra,
     failList,
-    el('section', { id: 'matrix' }, el('h2', {}, 'Scenario × hook × backend'), el('p', { class: 'hint' }, 'Failed scenarios on top. Each cell links to its result; hover for the first failure.'), matrix(prepared)),
+    el(
+      'section',
+      { id: 'matrix' },
+      el('h2', {}, 'Scenario × hook × backend'),
+      el('p', { class: 'hint' }, 'Failed scenarios on top. Each cell links to its result; hover for the first failure.'),
+      matrix(prepared),
+    ),
     el('h2', {}, 'Results'),
     sorted.filter((p) => p.r.status !== 'skipped').map((p) => resultSection(p, dir, prepared, chart)),
-    skipped.length === 0 ? null : el('section', { class: 'skipped' }, el('h2', {}, 'Skipped'), el('ul', {}, skipped.map((p) => el('li', { id: p.id }, `${p.r.scenario} · ${column(p.r)} · ${p.r.hook}: ${p.r.skipReason ?? ''}`)))),
+    skipped.length === 0
+      ? null
+      : el(
+          'section',
+          { class: 'skipped' },
+          el('h2', {}, 'Skipped'),
+          el(
+            'ul',
+            {},
+            skipped.map((p) => el('li', { id: p.id }, `${p.r.scenario} · ${column(p.r)} · ${p.r.hook}: ${p.r.skipReason ?? ''}`)),
+          ),
+        ),
   );
   return `<!doctype html>\n${el('html', { lang: 'en' }, el('head', {}, el('meta', { charset: 'utf-8' }), el('title', {}, `xlb run: ${summary.failed} failed, ${summary.passed} passed`), el('style', {}, raw(STYLE))), el('body', {}, body, el('script', {}, raw(SCRIPT)))).html}\n`;
 }

@@ -73,7 +73,12 @@ function tupleKey(proto: string, src: string, sport: number | undefined, dst: st
 /** Fields NAT leaves alone: an LB packet out equal in all of them to one in is that one, rewritten. */
 function invariantKey(d: DecodedFrame): string {
   const id = d.ip?.version === 4 ? d.ip.id : '';
-  const l4 = d.tcp !== undefined ? `${d.tcp.seq}|${d.tcp.ack}|${d.tcp.flags}` : d.icmp !== undefined ? `${d.icmp.type}|${d.icmp.code}|${d.icmp.id ?? ''}|${d.icmp.seq ?? ''}` : '';
+  const l4 =
+    d.tcp !== undefined
+      ? `${d.tcp.seq}|${d.tcp.ack}|${d.tcp.flags}`
+      : d.icmp !== undefined
+        ? `${d.icmp.type}|${d.icmp.code}|${d.icmp.id ?? ''}|${d.icmp.seq ?? ''}`
+        : '';
   return `${d.ip?.protocol ?? ''}|${id}|${l4}|${d.payload?.length ?? 0}`;
 }
 
@@ -117,14 +122,21 @@ export async function buildLadder(pcaps: string[], nodes: TopologyNode[], trace:
     const d = r.d;
     const ip = d.ip;
     const l4 = d.tcp ?? d.udp;
-    const proto = d.tcp !== undefined ? 'tcp' : d.udp !== undefined ? 'udp' : d.icmp !== undefined ? d.icmp.proto : `ip-proto-${ip?.protocol ?? '?'}`;
+    const proto =
+      d.tcp !== undefined ? 'tcp' : d.udp !== undefined ? 'udp' : d.icmp !== undefined ? d.icmp.proto : `ip-proto-${ip?.protocol ?? '?'}`;
     const flags = d.tcp?.flagString ?? d.icmp?.typeName ?? '';
     const payloadLength = d.payload?.length ?? 0;
-    const detailParts = [`${r.from} → ${r.to} on ${r.segment} at ${(r.timeMs - t0).toFixed(3)} ms`, `ttl ${ip?.version === 4 ? ip.ttl : (ip?.hopLimit ?? '?')}`, `length ${d.length}, payload ${payloadLength}`];
+    const detailParts = [
+      `${r.from} → ${r.to} on ${r.segment} at ${(r.timeMs - t0).toFixed(3)} ms`,
+      `ttl ${ip?.version === 4 ? ip.ttl : (ip?.hopLimit ?? '?')}`,
+      `length ${d.length}, payload ${payloadLength}`,
+    ];
     if (d.tcp !== undefined) detailParts.push(`seq ${d.tcp.seq} ack ${d.tcp.ack} win ${d.tcp.window}`);
     if (d.icmp?.inner?.ip !== undefined) {
       const inner = d.icmp.inner;
-      detailParts.push(`quotes ${inner.ip?.src ?? '?'}:${inner.tcp?.sport ?? inner.udp?.sport ?? '-'} → ${inner.ip?.dst ?? '?'}:${inner.tcp?.dport ?? inner.udp?.dport ?? '-'}`);
+      detailParts.push(
+        `quotes ${inner.ip?.src ?? '?'}:${inner.tcp?.sport ?? inner.udp?.sport ?? '-'} → ${inner.ip?.dst ?? '?'}:${inner.tcp?.dport ?? inner.udp?.dport ?? '-'}`,
+      );
     }
     const p: LadderPacket = {
       n,
@@ -170,7 +182,8 @@ export async function buildLadder(pcaps: string[], nodes: TopologyNode[], trace:
       const p = packets[n];
       if (p === undefined) return;
       // ICMP trace tuples carry the echo id as ports; only TCP/UDP tuples are joined by port here.
-      const ev = p.proto === 'tcp' || p.proto === 'udp' ? traceQueues.get(tupleKey(p.proto, p.src, p.sport, p.dst, p.dport))?.shift() : undefined;
+      const ev =
+        p.proto === 'tcp' || p.proto === 'udp' ? traceQueues.get(tupleKey(p.proto, p.src, p.sport, p.dst, p.dport))?.shift() : undefined;
       if (ev !== undefined) p.trace = ev;
       const list = unpaired.get(invariantKey(r.d));
       const at = list?.findIndex((m) => m > n) ?? -1;
@@ -189,7 +202,14 @@ export async function buildLadder(pcaps: string[], nodes: TopologyNode[], trace:
   }
   const nodeOrder = orderNodes(nodes, packets);
   const routers = nodes.filter((n) => n.role === 'router').map((n) => n.name);
-  return { nodes: nodeOrder, routers, ...(lb === undefined ? {} : { lb }), packets: packets.slice(0, maxRows), omitted: Math.max(0, packets.length - maxRows), unplaced };
+  return {
+    nodes: nodeOrder,
+    routers,
+    ...(lb === undefined ? {} : { lb }),
+    packets: packets.slice(0, maxRows),
+    omitted: Math.max(0, packets.length - maxRows),
+    unplaced,
+  };
 }
 
 /** Clients, then routers and the LB, then backends and other hosts; only nodes that sent or received. */
@@ -238,7 +258,8 @@ export function renderLadder(l: Ladder, idPrefix: string): Markup {
   // one side carries labels; the gaps between two clients or two backends stay narrow.
   const wide = Math.max(190, Math.ceil(labelChars * CHAR) + 24);
   // The gutter holds '#n' and the time; both grow with the capture.
-  const GUTTER = Math.ceil((String(l.packets.length).length + 2 + (l.packets[l.packets.length - 1]?.timeMs ?? 0).toFixed(3).length + 3) * 6.1) + 12;
+  const GUTTER =
+    Math.ceil((String(l.packets.length).length + 2 + (l.packets[l.packets.length - 1]?.timeMs ?? 0).toFixed(3).length + 3) * 6.1) + 12;
   const transit = new Set([l.lb, ...l.routers]);
   const x = new Map<string, number>();
   let at = GUTTER + 54;
@@ -253,11 +274,25 @@ export function renderLadder(l: Ladder, idPrefix: string): Markup {
   const defs = el(
     'defs',
     {},
-    el('marker', { id: `${idPrefix}-ah`, viewBox: '0 0 10 10', refX: 10, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' }, el('path', { d: 'M0,0 L10,5 L0,10 z', class: 'ah' })),
-    el('marker', { id: `${idPrefix}-ahbad`, viewBox: '0 0 10 10', refX: 10, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' }, el('path', { d: 'M0,0 L10,5 L0,10 z', class: 'ah bad' })),
+    el(
+      'marker',
+      { id: `${idPrefix}-ah`, viewBox: '0 0 10 10', refX: 10, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' },
+      el('path', { d: 'M0,0 L10,5 L0,10 z', class: 'ah' }),
+    ),
+    el(
+      'marker',
+      { id: `${idPrefix}-ahbad`, viewBox: '0 0 10 10', refX: 10, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' },
+      el('path', { d: 'M0,0 L10,5 L0,10 z', class: 'ah bad' }),
+    ),
   );
   const heads = l.nodes.map((n) =>
-    el('g', { class: `head${n === l.lb ? ' lb' : ''}` }, el('line', { class: 'life', x1: x.get(n), x2: x.get(n), y1: 28, y2: HEAD_H }), el('rect', { x: (x.get(n) ?? 0) - 40, y: 4, width: 80, height: 24, rx: 4 }), el('text', { x: x.get(n), y: 21, 'text-anchor': 'middle' }, n)),
+    el(
+      'g',
+      { class: `head${n === l.lb ? ' lb' : ''}` },
+      el('line', { class: 'life', x1: x.get(n), x2: x.get(n), y1: 28, y2: HEAD_H }),
+      el('rect', { x: (x.get(n) ?? 0) - 40, y: 4, width: 80, height: 24, rx: 4 }),
+      el('text', { x: x.get(n), y: 21, 'text-anchor': 'middle' }, n),
+    ),
   );
   const lifelines = l.nodes.map((n) => el('line', { class: 'life', x1: x.get(n), x2: x.get(n), y1: 0, y2: height }));
   const rows = l.packets.map((p, i) => {
@@ -266,7 +301,13 @@ export function renderLadder(l: Ladder, idPrefix: string): Markup {
     const x2 = x.get(p.to) ?? 0;
     const bad = p.problem !== undefined;
     const left = Math.min(x1, x2);
-    const title = [p.problem === undefined ? '' : `⚠ ${p.problem}`, p.detail, p.rewritten.length > 0 ? `rewritten by the LB: ${p.rewritten.join(', ')}` : '', p.pair === undefined ? '' : `pairs with #${p.pair}`, p.trace === undefined ? '' : `LB trace: ${traceText(p.trace)}`]
+    const title = [
+      p.problem === undefined ? '' : `⚠ ${p.problem}`,
+      p.detail,
+      p.rewritten.length > 0 ? `rewritten by the LB: ${p.rewritten.join(', ')}` : '',
+      p.pair === undefined ? '' : `pairs with #${p.pair}`,
+      p.trace === undefined ? '' : `LB trace: ${traceText(p.trace)}`,
+    ]
       .filter((s) => s !== '')
       .join('\n');
     return el(
@@ -282,14 +323,34 @@ export function renderLadder(l: Ladder, idPrefix: string): Markup {
         { class: 'lbl', x: left + 8, y: y - 4 },
         labelParts(p).map((t) => (t.hot ? el('tspan', { class: 'hot' }, t.text) : t.text)),
       ),
-      p.trace === undefined ? null : el('text', { class: `tr${p.trace.verdict === 'drop' ? ' bad' : ''}`, x: traceX, y: y - 4 }, traceText(p.trace)),
+      p.trace === undefined
+        ? null
+        : el('text', { class: `tr${p.trace.verdict === 'drop' ? ' bad' : ''}`, x: traceX, y: y - 4 }, traceText(p.trace)),
       p.problem === undefined || p.trace !== undefined ? null : el('text', { class: 'tr bad', x: traceX, y: y - 4 }, `⚠ ${p.problem}`),
     );
   });
-  const traceHead = l.lb === undefined ? null : el('text', { class: 'trhead', x: traceX, y: 21 }, `${l.lb} trace: reason verdict conntrack slot`);
+  const traceHead =
+    l.lb === undefined ? null : el('text', { class: 'trhead', x: traceX, y: 21 }, `${l.lb} trace: reason verdict conntrack slot`);
   // The node names stay in view while the rows scroll (a sticky strip above the rows' SVG).
   return fragment(
-    el('div', { class: 'lhead' }, el('svg', { class: 'ladder', width, height: HEAD_H, viewBox: `0 0 ${width} ${HEAD_H}` }, el('text', { class: 'time', x: 6, y: 21 }, 'packet'), el('text', { class: 'time', x: GUTTER - 6, y: 21, 'text-anchor': 'end' }, 'time'), heads, traceHead)),
-    el('svg', { class: 'ladder', width, height, viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': 'packet ladder' }, defs, lifelines, rows),
+    el(
+      'div',
+      { class: 'lhead' },
+      el(
+        'svg',
+        { class: 'ladder', width, height: HEAD_H, viewBox: `0 0 ${width} ${HEAD_H}` },
+        el('text', { class: 'time', x: 6, y: 21 }, 'packet'),
+        el('text', { class: 'time', x: GUTTER - 6, y: 21, 'text-anchor': 'end' }, 'time'),
+        heads,
+        traceHead,
+      ),
+    ),
+    el(
+      'svg',
+      { class: 'ladder', width, height, viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': 'packet ladder' },
+      defs,
+      lifelines,
+      rows,
+    ),
   );
 }

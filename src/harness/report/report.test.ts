@@ -19,8 +19,28 @@ const C = topo.clients[0]?.ipv4 ?? '';
 const B1 = topo.backends[0]?.ipv4 ?? '';
 const VIP = topo.vip4;
 
-function traceEvent(src: string, sport: number, dst: string, dport: number, reason: DpTraceEvent['reason'], ctBefore: DpTraceEvent['ctBefore'], ctAfter: DpTraceEvent['ctAfter'], timeNs: bigint): DpTraceEvent {
-  return { timeNs, tuple: { family: 4, proto: 'tcp', src, dst, sport, dport }, serviceId: 1, ifindex: 2, reason, endpointSlot: 0, verdict: 'pass', ctBefore, ctAfter, length: 54 };
+function traceEvent(
+  src: string,
+  sport: number,
+  dst: string,
+  dport: number,
+  reason: DpTraceEvent['reason'],
+  ctBefore: DpTraceEvent['ctBefore'],
+  ctAfter: DpTraceEvent['ctAfter'],
+  timeNs: bigint,
+): DpTraceEvent {
+  return {
+    timeNs,
+    tuple: { family: 4, proto: 'tcp', src, dst, sport, dport },
+    serviceId: 1,
+    ifindex: 2,
+    reason,
+    endpointSlot: 0,
+    verdict: 'pass',
+    ctBefore,
+    ctAfter,
+    length: 54,
+  };
 }
 
 const conntrack: DpCtEntry[] = [
@@ -56,7 +76,10 @@ const conntrack: DpCtEntry[] = [
 
 /** A result folder as run-one leaves it: a SYN to the VIP, DNAT'd to b1:7999, refused with a RST the LB turns back into the VIP's. */
 async function writeArtifacts(dir: string): Promise<void> {
-  const trace = [traceEvent(C, 40000, VIP, 7000, 'new_flow', 'NONE', 'SYN_SENT', 1_000_000n), traceEvent(B1, 7999, C, 40000, 'tracked', 'SYN_SENT', 'CLOSED', 1_100_000n)];
+  const trace = [
+    traceEvent(C, 40000, VIP, 7000, 'new_flow', 'NONE', 'SYN_SENT', 1_000_000n),
+    traceEvent(B1, 7999, C, 40000, 'tracked', 'SYN_SENT', 'CLOSED', 1_100_000n),
+  ];
   saveObservation(dir, { trace, conntrack }, topology);
   const nodes = loadResultArtifacts(dir).nodes;
   const mac = (node: string, segment: string): string => {
@@ -65,7 +88,11 @@ async function writeArtifacts(dir: string): Promise<void> {
     return m;
   };
   const f = (src: [string, string], dst: [string, string], ip: [string, string], ports: [number, number], flags: string, id: number) =>
-    buildFrame({ eth: { src: mac(...src), dst: mac(...dst) }, ip: { src: ip[0], dst: ip[1], id }, tcp: { sport: ports[0], dport: ports[1], flags, seq: 1000, ack: flags === 'S' ? 0 : 1 } });
+    buildFrame({
+      eth: { src: mac(...src), dst: mac(...dst) },
+      ip: { src: ip[0], dst: ip[1], id },
+      tcp: { sport: ports[0], dport: ports[1], flags, seq: 1000, ack: flags === 'S' ? 0 : 1 },
+    });
   const syn = f(['c1', 'clients'], ['lb', 'clients'], [C, VIP], [40000, 7000], 'S', 7);
   const synOut = f(['lb', 'backends'], ['b1', 'backends'], [C, B1], [40000, 7999], 'S', 7);
   const rst = f(['b1', 'backends'], ['lb', 'backends'], [B1, C], [7999, 40000], 'R.', 9);
@@ -80,7 +107,15 @@ async function writeArtifacts(dir: string): Promise<void> {
 
 function summaryOf(dir: string): RunSummary {
   const base = { file: '/x/scenarios/lb/x.ts', hook: 'tc' as const, seed: 42, log: [] };
-  const passing: ResultRecord = { ...base, scenario: 'lb/all-good', backend: 'sim', status: 'passed', durationMs: 12, checks: [{ name: 'every connection succeeded', ok: true }], reproduce: 'xlb run scenarios/lb/all-good.ts --backend sim --hook tc --seed 42' };
+  const passing: ResultRecord = {
+    ...base,
+    scenario: 'lb/all-good',
+    backend: 'sim',
+    status: 'passed',
+    durationMs: 12,
+    checks: [{ name: 'every connection succeeded', ok: true }],
+    reproduce: 'xlb run scenarios/lb/all-good.ts --backend sim --hook tc --seed 42',
+  };
   const failing: ResultRecord = {
     ...base,
     scenario: 'lb/wrong-port',
@@ -89,13 +124,27 @@ function summaryOf(dir: string): RunSummary {
     durationMs: 345,
     checks: [
       { name: 'every connection succeeded', ok: false, message: '1 of 1 failed: #0 (sport 40000): connect: ECONNREFUSED <b1>' },
-      { name: 'spread over backends', ok: false, message: 'got {"b2":1}', spread: { method: 'round-robin', observed: { b2: 1 }, expected: { b1: { mean: 1, lo: 1, hi: 1 }, b2: { mean: 0, lo: 0, hi: 0 } } } },
+      {
+        name: 'spread over backends',
+        ok: false,
+        message: 'got {"b2":1}',
+        spread: { method: 'round-robin', observed: { b2: 1 }, expected: { b1: { mean: 1, lo: 1, hi: 1 }, b2: { mean: 0, lo: 0, hi: 0 } } },
+      },
     ],
     reproduce: 'xlb run scenarios/lb/wrong-port.ts --backend prog --hook tc --seed 42',
     artifactsDir: path.join(dir, 'artifacts', 'lb', 'wrong-port', 'prog-tc'),
     log: ['seen on lb/backends at 0.1 ms: b1 sent a RST'],
   };
-  return { passed: 1, failed: 1, skipped: 0, seed: 42, startedAt: '2026-12-01T20:00:00.000Z', durationMs: 400, wallMsByBackend: { sim: 12, prog: 345 }, results: [passing, failing] };
+  return {
+    passed: 1,
+    failed: 1,
+    skipped: 0,
+    seed: 42,
+    startedAt: '2026-12-01T20:00:00.000Z',
+    durationMs: 400,
+    wallMsByBackend: { sim: 12, prog: 345 },
+    results: [passing, failing],
+  };
 }
 
 test('the report of a passing and a failing result: self-contained, matrix, failure first, messages, charts, ladder', async (t) => {

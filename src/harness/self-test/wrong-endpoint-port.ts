@@ -6,7 +6,15 @@ import { backendEndpoints, scenario, SERVER_PORTS } from '../index.ts';
 export default scenario({
   description: 'deliberately misconfigured: the endpoints point at port 7999 (nothing listens there)',
   services: (topo) => [
-    { name: 'echo', vip: topo.vip4, port: SERVER_PORTS.tcp, protocol: 'tcp', algorithm: 'rr', mode: 'dnat', endpoints: backendEndpoints(topo, 7999) },
+    {
+      name: 'echo',
+      vip: topo.vip4,
+      port: SERVER_PORTS.tcp,
+      protocol: 'tcp',
+      algorithm: 'rr',
+      mode: 'dnat',
+      endpoints: backendEndpoints(topo, 7999),
+    },
   ],
   async run({ client, expect, topo }) {
     const r = await client({ proto: 'tcp', target: topo.vip4, count: 3, timeoutMs: 1000 });

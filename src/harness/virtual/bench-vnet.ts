@@ -17,7 +17,13 @@ import { VirtualWorld } from '../virtual-world.ts';
 import type { OpenDatapath } from '../virtual-world.ts';
 import { openPassThroughTestDouble } from './pass-through-test-double.ts';
 
-const { values } = parseArgs({ options: { backend: { type: 'string', default: 'pass' }, conns: { type: 'string', default: '30' }, runs: { type: 'string', default: '5' } } });
+const { values } = parseArgs({
+  options: {
+    backend: { type: 'string', default: 'pass' },
+    conns: { type: 'string', default: '30' },
+    runs: { type: 'string', default: '5' },
+  },
+});
 const backend = values.backend ?? 'pass';
 const conns = Number(values.conns);
 const runs = Number(values.runs);
@@ -32,13 +38,31 @@ if (opener === undefined) throw new Error(`--backend ${backend}: use pass, sim o
 for (let run = 0; run < runs; run++) {
   const dir = mkdtempSync(join(tmpdir(), 'xlb-bench-vnet-'));
   const t0 = performance.now();
-  const w = new VirtualWorld({ backend: backend === 'prog' ? 'prog' : 'sim', hook: 'tc', topology: builtinTopology('two-arm'), seed: run + 1, artifactsDir: dir }, opener);
+  const w = new VirtualWorld(
+    { backend: backend === 'prog' ? 'prog' : 'sim', hook: 'tc', topology: builtinTopology('two-arm'), seed: run + 1, artifactsDir: dir },
+    opener,
+  );
   if (backend !== 'pass') {
-    await w.apply([{ name: 'echo', vip: '198.18.100.1', port: 7000, protocol: 'tcp', algorithm: 'rr', mode: 'dnat', endpoints: ['198.18.2.11', '198.18.2.12', '198.18.2.13'].map((ip) => ({ ip, port: 7000 })) }]);
+    await w.apply([
+      {
+        name: 'echo',
+        vip: '198.18.100.1',
+        port: 7000,
+        protocol: 'tcp',
+        algorithm: 'rr',
+        mode: 'dnat',
+        endpoints: ['198.18.2.11', '198.18.2.12', '198.18.2.13'].map((ip) => ({ ip, port: 7000 })),
+      },
+    ]);
   }
   const tr = performance.now();
   const cpu0 = process.cpuUsage();
-  const r = await w.client('c1', { proto: 'tcp', target: backend === 'pass' ? '198.18.2.11' : '198.18.100.1', count: conns, concurrency: 10 });
+  const r = await w.client('c1', {
+    proto: 'tcp',
+    target: backend === 'pass' ? '198.18.2.11' : '198.18.100.1',
+    count: conns,
+    concurrency: 10,
+  });
   const wall = performance.now() - tr;
   const cpu = process.cpuUsage(cpu0);
   const cpuMs = (cpu.user + cpu.system) / 1000;
@@ -46,7 +70,8 @@ for (let run = 0; run < runs; run++) {
   await w.close();
   const total = performance.now() - t0;
   rmSync(dir, { recursive: true, force: true });
-  if (r.summary.ok !== conns) throw new Error(`run ${run}: ${r.summary.errors} connection(s) failed: ${r.results.find((x) => x.error !== null)?.error ?? ''}`);
+  if (r.summary.ok !== conns)
+    throw new Error(`run ${run}: ${r.summary.errors} connection(s) failed: ${r.results.find((x) => x.error !== null)?.error ?? ''}`);
   process.stdout.write(
     `${JSON.stringify({ backend, run, conns, clientWallMs: Math.round(wall), worldWallMs: Math.round(total), frames, datapathFrames: w.events.length, framesPerSec: Math.round(frames / (wall / 1000)), clientCpuMs: Math.round(cpuMs), framesPerCpuSec: Math.round(frames / (cpuMs / 1000)) })}\n`,
   );

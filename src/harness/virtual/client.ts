@@ -154,7 +154,12 @@ export class VirtualClientEnv implements ClientEnv {
       exchange: async () => {
         if (o.payload > 0) {
           c.write(payload);
-          await vTimeout(this.clock, reader.until((b) => (b.length >= o.payload ? o.payload : -1)), o.timeoutMs, 'waiting for the echo');
+          await vTimeout(
+            this.clock,
+            reader.until((b) => (b.length >= o.payload ? o.payload : -1)),
+            o.timeoutMs,
+            'waiting for the echo',
+          );
         }
         return backend;
       },
@@ -177,7 +182,12 @@ export class VirtualClientEnv implements ClientEnv {
   /** One HTTP/1.1 GET on `c` (node:http's request), resolving with x-backend. */
   async #get(o: ClientOptions, c: TcpConn, reader: Reader): Promise<string> {
     const host = o.target.includes(':') ? `[${o.target}]` : o.target;
-    c.write(Buffer.from(`GET /?bytes=${o.payload} HTTP/1.1\r\nhost: ${host}\r\nconnection: ${o.keepAlive ? 'keep-alive' : 'close'}\r\n\r\n`, 'latin1'));
+    c.write(
+      Buffer.from(
+        `GET /?bytes=${o.payload} HTTP/1.1\r\nhost: ${host}\r\nconnection: ${o.keepAlive ? 'keep-alive' : 'close'}\r\n\r\n`,
+        'latin1',
+      ),
+    );
     let head: Buffer;
     try {
       head = await reader.until((b) => {

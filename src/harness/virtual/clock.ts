@@ -249,7 +249,9 @@ export class VirtualClock {
         if (done) break;
         // Something may have woken without saying so: only give up when a turn changed nothing.
         if (this.#peek() !== undefined) continue;
-        throw new Error(`virtual clock: nothing left to run while ${what} is still waiting (a virtual host waits for an event nobody scheduled)`);
+        throw new Error(
+          `virtual clock: nothing left to run while ${what} is still waiting (a virtual host waits for an event nobody scheduled)`,
+        );
       }
       if (this.#needsTurn(e)) await turn();
     }

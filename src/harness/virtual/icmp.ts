@@ -24,7 +24,9 @@ export function errorIcmp(err: IcmpError, family: 4 | 6, quote: Uint8Array): Icm
     case 'host-unreachable':
       return { type: 'dest-unreachable', code: family === 4 ? 'host' : 'address', inner: quote };
     case 'too-big':
-      return family === 4 ? { type: 'dest-unreachable', code: 'frag-needed', mtu: err.mtu, inner: quote } : { type: 'packet-too-big', mtu: err.mtu, inner: quote };
+      return family === 4
+        ? { type: 'dest-unreachable', code: 'frag-needed', mtu: err.mtu, inner: quote }
+        : { type: 'packet-too-big', mtu: err.mtu, inner: quote };
   }
 }
 
@@ -39,7 +41,8 @@ export function mayAnswerWithError(d: DecodedFrame): boolean {
   if (ip.version === 6 && ip.fragment !== undefined && ip.fragment.offset !== 0) return false;
   const icmp = d.icmp;
   if (icmp !== undefined && icmp.typeName !== 'echo-request' && icmp.typeName !== 'echo-reply') return false;
-  const group = (a: string): boolean => (ip.version === 4 ? Number(a.split('.')[0]) >= 224 || a === '255.255.255.255' : a.toLowerCase().startsWith('ff'));
+  const group = (a: string): boolean =>
+    ip.version === 4 ? Number(a.split('.')[0]) >= 224 || a === '255.255.255.255' : a.toLowerCase().startsWith('ff');
   return !group(ip.src) && !group(ip.dst);
 }
 
@@ -49,6 +52,10 @@ export function echoReply(d: DecodedFrame, ttl: number): IpPacketSpec | undefine
   const icmp = d.icmp;
   if (ip === undefined || icmp === undefined || icmp.typeName !== 'echo-request') return undefined;
   const data = Buffer.from(d.payload ?? new Uint8Array(0));
-  const out: IpPacketSpec = { ip: { src: ip.dst, dst: ip.src, ttl }, icmp: { type: 'echo-reply', id: icmp.id ?? 0, seq: icmp.seq ?? 0 }, payload: data };
+  const out: IpPacketSpec = {
+    ip: { src: ip.dst, dst: ip.src, ttl },
+    icmp: { type: 'echo-reply', id: icmp.id ?? 0, seq: icmp.seq ?? 0 },
+    payload: data,
+  };
   return out;
 }

@@ -234,14 +234,22 @@ export class VNode {
       return;
     }
     if (d.ip === undefined) {
-      this.drop(d.error !== undefined && d.etherType !== undefined && (d.etherType === 0x0800 || d.etherType === 0x86dd) ? 'malformed' : 'not_ip');
+      this.drop(
+        d.error !== undefined && d.etherType !== undefined && (d.etherType === 0x0800 || d.etherType === 0x86dd) ? 'malformed' : 'not_ip',
+      );
       return;
     }
     if (d.ip.version === 4 && d.ip.checksum.verdict !== 'ok') {
       this.drop('bad_checksum');
       return;
     }
-    if (d.error !== undefined && d.error.layer !== 'tcp' && d.error.layer !== 'udp' && d.error.layer !== 'icmp' && d.error.layer !== 'icmp6') {
+    if (
+      d.error !== undefined &&
+      d.error.layer !== 'tcp' &&
+      d.error.layer !== 'udp' &&
+      d.error.layer !== 'icmp' &&
+      d.error.layer !== 'icmp6'
+    ) {
       this.drop('malformed');
       return;
     }

@@ -32,7 +32,12 @@ export interface LbEvent {
  * `fibTarget(result)`: the address the program's FIB lookup was about when it is not the
  * packet's destination (the endpoint of a DSR flow), else undefined.
  */
-export function attachDatapath(node: VNode, dp: PacketDatapath, onResult: (e: LbEvent) => void, fibTarget: (r: FrameResult) => string | undefined = () => undefined): void {
+export function attachDatapath(
+  node: VNode,
+  dp: PacketDatapath,
+  onResult: (e: LbEvent) => void,
+  fibTarget: (r: FrameResult) => string | undefined = () => undefined,
+): void {
   node.ingress = (iface, frame) => {
     // A copy: an implementation may rewrite its input in place, and captures hold the original.
     const result = dp.process(Buffer.from(frame), DATAPATH_IFINDEX);

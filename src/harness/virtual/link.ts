@@ -98,7 +98,14 @@ export class VIface {
 
 /** A MAC as one number (48 bits fit a double exactly). */
 function macKey(b: Uint8Array, off: number): number {
-  return ((b[off] ?? 0) * 2 ** 40) + ((b[off + 1] ?? 0) * 2 ** 32) + (((b[off + 2] ?? 0) << 24) >>> 0) + ((b[off + 3] ?? 0) << 16) + ((b[off + 4] ?? 0) << 8) + (b[off + 5] ?? 0);
+  return (
+    (b[off] ?? 0) * 2 ** 40 +
+    (b[off + 1] ?? 0) * 2 ** 32 +
+    (((b[off + 2] ?? 0) << 24) >>> 0) +
+    ((b[off + 3] ?? 0) << 16) +
+    ((b[off + 4] ?? 0) << 8) +
+    (b[off + 5] ?? 0)
+  );
 }
 
 export class Segment {

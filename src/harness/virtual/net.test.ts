@@ -125,7 +125,10 @@ test('a lost data segment is retransmitted on the RTO (min 200 ms); 300 kB echo 
   t.is(r.summary.ok, 1, r.results[0]?.error ?? '');
   t.is(r.results[0]?.bytesReceived, 300_000 + 3);
   t.true(net.node('c1').tcp.retransmits >= 1);
-  const sent = net.iface('c1', 'left').capture.packets.map((p) => ({ t: p.timeMs, d: decodeFrame(p.frame) })).filter((x) => x.d.ip?.src === C1.ipv4 && (x.d.payload?.length ?? 0) > 0);
+  const sent = net
+    .iface('c1', 'left')
+    .capture.packets.map((p) => ({ t: p.timeMs, d: decodeFrame(p.frame) }))
+    .filter((x) => x.d.ip?.src === C1.ipv4 && (x.d.payload?.length ?? 0) > 0);
   const first = sent[0];
   const again = sent.find((x, i) => i > 0 && x.d.tcp?.seq === first?.d.tcp?.seq);
   t.true(again !== undefined && again.t - (first?.t ?? 0) >= 200);
@@ -222,7 +225,9 @@ test('ICMP: echo replies (IPv4 and ICMPv6), time exceeded at TTL 1; bad checksum
 test('a frame for another MAC is dropped by the receiving node, not forwarded', async (t) => {
   const net = network();
   const c1 = net.iface('c1', 'left');
-  c1.transmit(buildFrame({ eth: { src: c1.mac, dst: '02:00:00:00:99:99' }, ip: { src: C1.ipv4, dst: B1.ipv4 }, udp: { sport: 1, dport: 7001 } }));
+  c1.transmit(
+    buildFrame({ eth: { src: c1.mac, dst: '02:00:00:00:99:99' }, ip: { src: C1.ipv4, dst: B1.ipv4 }, udp: { sport: 1, dport: 7001 } }),
+  );
   await net.clock.settle('test frame');
   t.is(net.node('rt').drops.get('other_host'), 1);
   t.is(net.node('rt').forwarded, 0);
@@ -300,7 +305,9 @@ test('clock: equal times fire in scheduling order; a run that never settles hits
 
 test('clock: a promise nothing will ever resolve is reported, not hung', async (t) => {
   const clock = new VirtualClock();
-  await t.throwsAsync(clock.runUntilSettled(new Promise(() => undefined), 'a stuck host'), { message: /nothing left to run while a stuck host/ });
+  await t.throwsAsync(clock.runUntilSettled(new Promise(() => undefined), 'a stuck host'), {
+    message: /nothing left to run while a stuck host/,
+  });
 });
 
 test('HTTP connection: close from a fixed source port: the server closes first, its TIME_WAIT gives way to the next SYN', async (t) => {
@@ -311,8 +318,14 @@ test('HTTP connection: close from a fixed source port: the server closes first, 
   t.deepEqual(r.results[0]?.backends, ['b1', 'b1', 'b1'], r.results[0]?.error ?? '');
   await net.clock.settle('the last ACK');
   // The server is the side in TIME_WAIT; each new SYN (higher ISN) reopened it.
-  t.deepEqual([...net.node('c1').tcp.conns.values()].map((c) => c.state), []);
-  t.deepEqual([...net.node('b1').tcp.conns.values()].map((c) => c.state), ['TIME_WAIT']);
+  t.deepEqual(
+    [...net.node('c1').tcp.conns.values()].map((c) => c.state),
+    [],
+  );
+  t.deepEqual(
+    [...net.node('b1').tcp.conns.values()].map((c) => c.state),
+    ['TIME_WAIT'],
+  );
   net.close();
 });
 
@@ -332,8 +345,14 @@ test('lost FINs are retransmitted on the RTO; both ends still close', async (t) 
   t.is(r.summary.ok, 1);
   await net.clock.runForAsync(5000);
   t.is(lost.size, 2);
-  t.deepEqual([...net.node('b1').tcp.conns.values()].map((c) => c.state), []);
-  t.deepEqual([...net.node('c1').tcp.conns.values()].map((c) => c.state), ['TIME_WAIT']);
+  t.deepEqual(
+    [...net.node('b1').tcp.conns.values()].map((c) => c.state),
+    [],
+  );
+  t.deepEqual(
+    [...net.node('c1').tcp.conns.values()].map((c) => c.state),
+    ['TIME_WAIT'],
+  );
   const fins = net.iface('c1', 'left').capture.packets.filter((p) => decodeFrame(p.frame).tcp?.flagString.includes('F') === true);
   // c1's FIN (lost), c1's again, then b1's second (its first was lost): b1 answers a FIN with one.
   t.is(fins.length, 3);

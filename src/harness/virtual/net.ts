@@ -46,7 +46,11 @@ export class VirtualNetwork {
     if (opts.artifactsDir !== undefined) mkdirSync(opts.artifactsDir, { recursive: true });
     for (const s of spec.segments) this.segments.set(s.name, new Segment(s.name, this.clock, delay));
     for (const rn of this.topology.nodes) {
-      const node = new VNode(rn, { clock: this.clock, rng: new Rng(opts.seed, rn.name), timeWaitMs: opts.timeWaitMs ?? DEFAULT_TIME_WAIT_MS });
+      const node = new VNode(rn, {
+        clock: this.clock,
+        rng: new Rng(opts.seed, rn.name),
+        timeWaitMs: opts.timeWaitMs ?? DEFAULT_TIME_WAIT_MS,
+      });
       for (const ri of rn.ifaces) {
         const pcap = opts.artifactsDir === undefined ? undefined : join(opts.artifactsDir, `${rn.name}-${ri.segment}.pcap`);
         const iface = new VIface(rn.name, ri, this.clock, (i, f) => node.receive(i, f), pcap);
@@ -81,7 +85,10 @@ export class VirtualNetwork {
   iface(node: string, segment?: string): VIface {
     const n = this.node(node);
     const i = segment === undefined ? n.ifaces[0] : n.ifaces.find((x) => x.segment.name === segment);
-    if (i === undefined) throw new Error(`virtual network: node '${node}' has no interface${segment === undefined ? '' : ` on segment '${segment}'`} (segments: ${n.ifaces.map((x) => x.segment.name).join(', ')})`);
+    if (i === undefined)
+      throw new Error(
+        `virtual network: node '${node}' has no interface${segment === undefined ? '' : ` on segment '${segment}'`} (segments: ${n.ifaces.map((x) => x.segment.name).join(', ')})`,
+      );
     return i;
   }
 

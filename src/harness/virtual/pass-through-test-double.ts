@@ -5,7 +5,14 @@
 // the controller's in-memory DatapathTestDouble. The datapaths under test are the model
 // (src/model) and the real programs (src/datapath/prog-datapath.ts).
 import { DatapathTestDouble } from '../../controller/datapath-test-double.ts';
-import type { DatapathUnderTest, DpTraceEvent, DpTuple, FrameResult, OpenDatapathOptions, PacketDatapath } from '../../datapath/packet-datapath.ts';
+import type {
+  DatapathUnderTest,
+  DpTraceEvent,
+  DpTuple,
+  FrameResult,
+  OpenDatapathOptions,
+  PacketDatapath,
+} from '../../datapath/packet-datapath.ts';
 import { decodeFrame, flowOf } from '../../packet/index.ts';
 import type { FwdResultName, ReasonName } from '../../schema/maps.ts';
 
@@ -24,7 +31,14 @@ export class PassThroughTestDouble implements PacketDatapath {
     this.frames++;
     const f = flowOf(decodeFrame(frame));
     const proto: DpTuple['proto'] = f?.proto === 'tcp' || f?.proto === 'udp' ? f.proto : 'icmp';
-    const tuple: DpTuple = { family: f?.family ?? 4, proto, src: f?.src ?? '', dst: f?.dst ?? '', sport: f?.sport ?? 0, dport: f?.dport ?? 0 };
+    const tuple: DpTuple = {
+      family: f?.family ?? 4,
+      proto,
+      src: f?.src ?? '',
+      dst: f?.dst ?? '',
+      sport: f?.sport ?? 0,
+      dport: f?.dport ?? 0,
+    };
     const trace: DpTraceEvent = {
       timeNs: this.nowNs,
       tuple,
@@ -73,6 +87,8 @@ export class PassThroughTestDouble implements PacketDatapath {
 }
 
 /** An `open` for createVirtualWorld that gives the pass-through double (tests only). */
-export function openPassThroughTestDouble(o: OpenDatapathOptions): DatapathUnderTest & { packets: PassThroughTestDouble; control: DatapathTestDouble } {
+export function openPassThroughTestDouble(
+  o: OpenDatapathOptions,
+): DatapathUnderTest & { packets: PassThroughTestDouble; control: DatapathTestDouble } {
   return { control: new DatapathTestDouble(), packets: new PassThroughTestDouble(o.hook), close: () => undefined };
 }

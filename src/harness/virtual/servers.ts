@@ -38,7 +38,9 @@ function serveHttp(c: TcpConn, name: string, banner: Buffer): void {
       const [, target = '/', version = 'HTTP/1.1'] = (head[0] ?? '').split(' ');
       const q = new URL(target, 'http://x').searchParams.get('bytes');
       const extra = Math.min(Math.max(Number(q ?? 0) || 0, 0), MAX_BODY);
-      const close = (headers.get('connection') ?? '').toLowerCase() === 'close' || (version === 'HTTP/1.0' && (headers.get('connection') ?? '').toLowerCase() !== 'keep-alive');
+      const close =
+        (headers.get('connection') ?? '').toLowerCase() === 'close' ||
+        (version === 'HTTP/1.0' && (headers.get('connection') ?? '').toLowerCase() !== 'keep-alive');
       const body = Buffer.concat([banner, Buffer.alloc(extra, 'x')]);
       const lines = [
         'HTTP/1.1 200 OK',

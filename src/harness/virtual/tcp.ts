@@ -22,7 +22,17 @@ import type { DecodedFrame, TcpOption } from '../../packet/index.ts';
 import type { Timer } from './clock.ts';
 import type { VNode } from './ip.ts';
 
-export type TcpState = 'SYN_SENT' | 'SYN_RECEIVED' | 'ESTABLISHED' | 'FIN_WAIT_1' | 'FIN_WAIT_2' | 'CLOSING' | 'TIME_WAIT' | 'CLOSE_WAIT' | 'LAST_ACK' | 'CLOSED';
+export type TcpState =
+  | 'SYN_SENT'
+  | 'SYN_RECEIVED'
+  | 'ESTABLISHED'
+  | 'FIN_WAIT_1'
+  | 'FIN_WAIT_2'
+  | 'CLOSING'
+  | 'TIME_WAIT'
+  | 'CLOSE_WAIT'
+  | 'LAST_ACK'
+  | 'CLOSED';
 
 /** Linux's ip_local_port_range default. */
 export const EPHEMERAL_PORTS = { min: 32768, max: 60999 } as const;
@@ -160,7 +170,19 @@ export class TcpConn {
   #send(flags: number, seq: number, data: Buffer, withMss = false): void {
     const options: TcpOption[] | undefined = withMss ? [{ kind: 'mss', value: this.#mss }] : undefined;
     const ackNum = (flags & F.ack) !== 0 ? this.#rcvNxt : 0;
-    this.stack.emit(this, { sport: this.localPort, dport: this.remotePort, seq, ack: ackNum, flags, window: WINDOW, ...(options !== undefined ? { options } : {}) }, data);
+    this.stack.emit(
+      this,
+      {
+        sport: this.localPort,
+        dport: this.remotePort,
+        seq,
+        ack: ackNum,
+        flags,
+        window: WINDOW,
+        ...(options !== undefined ? { options } : {}),
+      },
+      data,
+    );
     if ((flags & F.ack) !== 0) this.#ackPending = false;
   }
 
@@ -168,7 +190,12 @@ export class TcpConn {
   #output(): void {
     if (this.state === 'SYN_SENT' || this.state === 'SYN_RECEIVED' || this.#closed) return;
     // Sending states; after our FIN only retransmissions of what was written before it.
-    const canData = this.state === 'ESTABLISHED' || this.state === 'CLOSE_WAIT' || this.state === 'FIN_WAIT_1' || this.state === 'CLOSING' || this.state === 'LAST_ACK';
+    const canData =
+      this.state === 'ESTABLISHED' ||
+      this.state === 'CLOSE_WAIT' ||
+      this.state === 'FIN_WAIT_1' ||
+      this.state === 'CLOSING' ||
+      this.state === 'LAST_ACK';
     if (canData) {
       const mss = Math.min(this.#mss, this.#peerMss);
       for (;;) {
@@ -184,7 +211,7 @@ export class TcpConn {
         this.#sndNxt = add(this.#sndNxt, n);
         this.#armRto();
       }
-      const allSent = ((this.#sndNxt - this.#sndUna) >>> 0) === this.#buf.length;
+      const allSent = (this.#sndNxt - this.#sndUna) >>> 0 === this.#buf.length;
       if (this.#finQueued && this.#finSeq === undefined && allSent) {
         this.#finSeq = this.#sndNxt;
         this.#send(F.fin | F.ack, this.#sndNxt, Buffer.alloc(0));
@@ -296,7 +323,8 @@ export class TcpConn {
     }
     if ((seg.flags & F.syn) !== 0) {
       // A retransmitted SYN while our SYN-ACK is unacknowledged: send the SYN-ACK again.
-      if (this.state === 'SYN_RECEIVED' && seg.seq === add(this.#rcvNxt, -1 >>> 0)) this.#send(F.syn | F.ack, this.#iss, Buffer.alloc(0), true);
+      if (this.state === 'SYN_RECEIVED' && seg.seq === add(this.#rcvNxt, -1 >>> 0))
+        this.#send(F.syn | F.ack, this.#iss, Buffer.alloc(0), true);
       else this.#send(F.ack, this.#sndNxt, Buffer.alloc(0));
       return;
     }
@@ -423,7 +451,12 @@ export class TcpConn {
       this.#finish(null);
       return;
     }
-    if ((seg.flags & F.syn) !== 0 && (seg.flags & F.ack) === 0 && lt(this.#rcvNxt, seg.seq) && this.stack.hasListener(this.localAddr, this.localPort)) {
+    if (
+      (seg.flags & F.syn) !== 0 &&
+      (seg.flags & F.ack) === 0 &&
+      lt(this.#rcvNxt, seg.seq) &&
+      this.stack.hasListener(this.localAddr, this.localPort)
+    ) {
       // A new connection on the tuple (RFC 6191-style reuse): TIME_WAIT gives way.
       this.#finish(null);
       this.stack.openPassive(this.localAddr, this.localPort, this.remoteAddr, this.remotePort, seg);
@@ -498,7 +531,8 @@ export class TcpStack {
   }
 
   listen(port: number, onConnection: (c: TcpConn) => void, addr?: string): Listener {
-    if (this.listeners.has(port)) throw new SocketError('EADDRINUSE', `listen EADDRINUSE: node ${this.node.name} already listens on TCP ${port}`);
+    if (this.listeners.has(port))
+      throw new SocketError('EADDRINUSE', `listen EADDRINUSE: node ${this.node.name} already listens on TCP ${port}`);
     const l: Listener = { addr, port, onConnection };
     this.listeners.set(port, l);
     return l;
@@ -512,11 +546,15 @@ export class TcpStack {
   /** Opens a connection. Throws SocketError (EADDRNOTAVAIL, ENETUNREACH) when it cannot even start. */
   connect(dst: string, dport: number, opts: { sport?: number; src?: string } = {}): TcpConn {
     const src = opts.src ?? this.node.sourceFor(dst);
-    if (src === undefined) throw new SocketError('ENETUNREACH', `connect ENETUNREACH ${hostPort(dst, dport)}: node ${this.node.name} has no route`);
+    if (src === undefined)
+      throw new SocketError('ENETUNREACH', `connect ENETUNREACH ${hostPort(dst, dport)}: node ${this.node.name} has no route`);
     let sport = opts.sport;
     if (sport === undefined || sport === 0) sport = this.ephemeral(src, dst, dport);
     else if (this.conns.has(tupleKey(src, sport, dst, dport))) {
-      throw new SocketError('EADDRNOTAVAIL', `connect EADDRNOTAVAIL ${hostPort(dst, dport)} - Local (${hostPort(src, sport)}) (the tuple is in use or in TIME_WAIT)`);
+      throw new SocketError(
+        'EADDRNOTAVAIL',
+        `connect EADDRNOTAVAIL ${hostPort(dst, dport)} - Local (${hostPort(src, sport)}) (the tuple is in use or in TIME_WAIT)`,
+      );
     }
     const c = new TcpConn(this, { addr: src, port: sport }, { addr: dst, port: dport }, 'SYN_SENT');
     this.conns.set(c.key, c);
@@ -537,8 +575,16 @@ export class TcpStack {
   }
 
   /** A segment of a connection leaves: the node builds and routes it. */
-  emit(c: TcpConn, tcp: { sport: number; dport: number; seq: number; ack: number; flags: number; window: number; options?: TcpOption[] }, data: Buffer): void {
-    this.node.sendIp({ ip: { src: c.localAddr, dst: c.remoteAddr, ...(c.localAddr.includes(':') ? {} : { df: true }) }, tcp, payload: data });
+  emit(
+    c: TcpConn,
+    tcp: { sport: number; dport: number; seq: number; ack: number; flags: number; window: number; options?: TcpOption[] },
+    data: Buffer,
+  ): void {
+    this.node.sendIp({
+      ip: { src: c.localAddr, dst: c.remoteAddr, ...(c.localAddr.includes(':') ? {} : { df: true }) },
+      tcp,
+      payload: data,
+    });
   }
 
   forget(c: TcpConn): void {
@@ -611,7 +657,19 @@ export class TcpStack {
     const c = this.conns.get(tupleKey(ip.src, t.sport, ip.dst, t.dport));
     if (c === undefined || c.state !== 'SYN_SENT') return;
     const v6 = ip.version === 6;
-    const errno = v6 ? (code === 4 ? 'ECONNREFUSED' : code === 0 ? 'ENETUNREACH' : 'EHOSTUNREACH') : code === 3 ? 'ECONNREFUSED' : code === 0 ? 'ENETUNREACH' : code === 4 ? undefined : 'EHOSTUNREACH';
+    const errno = v6
+      ? code === 4
+        ? 'ECONNREFUSED'
+        : code === 0
+          ? 'ENETUNREACH'
+          : 'EHOSTUNREACH'
+      : code === 3
+        ? 'ECONNREFUSED'
+        : code === 0
+          ? 'ENETUNREACH'
+          : code === 4
+            ? undefined
+            : 'EHOSTUNREACH';
     if (errno === undefined) return;
     c.abort(new SocketError(errno, `connect ${errno} ${hostPort(c.remoteAddr, c.remotePort)}`));
   }

@@ -24,8 +24,24 @@ export const ROUTED: TopologySpec = {
     },
   ],
   segments: [
-    { name: 'left', ipv4: '198.18.1.0/24', ipv6: 'fd00:18:1::/64', members: [{ node: 'rt', host: 1 }, { node: 'c1', host: 10 }] },
-    { name: 'right', ipv4: '198.18.2.0/24', ipv6: 'fd00:18:2::/64', members: [{ node: 'rt', host: 1 }, { node: 'b1', host: 10 }] },
+    {
+      name: 'left',
+      ipv4: '198.18.1.0/24',
+      ipv6: 'fd00:18:1::/64',
+      members: [
+        { node: 'rt', host: 1 },
+        { node: 'c1', host: 10 },
+      ],
+    },
+    {
+      name: 'right',
+      ipv4: '198.18.2.0/24',
+      ipv6: 'fd00:18:2::/64',
+      members: [
+        { node: 'rt', host: 1 },
+        { node: 'b1', host: 10 },
+      ],
+    },
   ],
 };
 

@@ -37,11 +37,16 @@ export class UdpSocket {
   send(data: Uint8Array, to?: { addr: string; port: number; from?: string }): void {
     if (this.#closed) throw new SocketError('ERR_SOCKET_DGRAM_NOT_RUNNING', 'Not running');
     const dst = to ?? this.remote;
-    if (dst === undefined) throw new SocketError('EDESTADDRREQ', 'send EDESTADDRREQ: the socket is not connected and no destination was given');
+    if (dst === undefined)
+      throw new SocketError('EDESTADDRREQ', 'send EDESTADDRREQ: the socket is not connected and no destination was given');
     const src = to?.from ?? this.addr ?? this.stack.node.sourceFor(dst.addr);
     if (src === undefined) throw new SocketError('ENETUNREACH', `send ENETUNREACH ${dst.addr}:${dst.port}`);
     const v4 = !src.includes(':');
-    const err = this.stack.node.sendIp({ ip: { src, dst: dst.addr, ...(v4 ? { df: true } : {}) }, udp: { sport: this.port, dport: dst.port }, payload: Buffer.from(data) });
+    const err = this.stack.node.sendIp({
+      ip: { src, dst: dst.addr, ...(v4 ? { df: true } : {}) },
+      udp: { sport: this.port, dport: dst.port },
+      payload: Buffer.from(data),
+    });
     if (err !== undefined) throw new SocketError(err, `send ${err} ${dst.addr}:${dst.port}`);
   }
 
@@ -103,7 +108,10 @@ export class UdpStack {
     const u = d.udp!;
     // The most specific socket wins: connected, then bound to the address, then wildcard.
     const cands = (this.sockets.get(u.dport) ?? []).filter((s) => s.matches(ip.dst, ip.src, u.sport));
-    cands.sort((a, b) => Number(b.remote !== undefined) - Number(a.remote !== undefined) || Number(b.addr !== undefined) - Number(a.addr !== undefined));
+    cands.sort(
+      (a, b) =>
+        Number(b.remote !== undefined) - Number(a.remote !== undefined) || Number(b.addr !== undefined) - Number(a.addr !== undefined),
+    );
     const s = cands[0];
     if (s === undefined) {
       this.node.drop('no_socket');
