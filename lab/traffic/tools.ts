@@ -138,6 +138,13 @@ export async function injectFrames(
   const args = [path.join(HERE, 'inject.py'), ifname];
   if (opts.intervalMs !== undefined) args.push('--interval-ms', String(opts.intervalMs));
   const input = frames.map((f) => Buffer.from(f).toString('hex')).join('\n') + '\n';
-  const r = await lab.exec(node, 'python3', args, { input, timeoutMs: 10_000 + frames.length * (opts.intervalMs ?? 0) });
+  // On CPU 0: a frame sent into a veth is received (and met by the LB's XDP/TC program) on the
+  // sender's CPU, and the datapath keeps per-CPU state (round-robin cursors, flood windows). The
+  // virtual backends run one CPU; pinning keeps a scenario's injected frames on one CPU here too,
+  // so "the next endpoint" means the same on lab as on sim and prog.
+  const r = await lab.exec(node, 'taskset', ['-c', '0', 'python3', ...args], {
+    input,
+    timeoutMs: 10_000 + frames.length * (opts.intervalMs ?? 0),
+  });
   return JSON.parse(r.stdout) as InjectResult;
 }
