@@ -10,7 +10,7 @@
 // The aim of issue 14: the sim suite faster than the prog suite (sim is the fast first line).
 //   node --import tsx bench/harness/run.ts [--quick] [--backends sim,prog,lab] [--hooks tc,xdp] [--grep RE] [--out FILE] [--report DIR]
 import { execa } from 'execa';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -19,6 +19,7 @@ import { timeUpDown } from '../../lab/updown-bench.ts';
 import type { UpDownTimes } from '../../lab/updown-bench.ts';
 import type { RunSummary } from '../../src/harness/results.ts';
 import { ROOT } from '../../src/root.ts';
+import { runAsScript, writeScriptReport } from '../script-report.ts';
 
 const TSX_LOADER = `file://${path.join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')}`;
 
@@ -203,33 +204,17 @@ async function main(argv: string[]): Promise<number> {
   if (values.hooks !== undefined) opts.hooks = values.hooks.split(',') as ('tc' | 'xdp')[];
   if (values.grep !== undefined) opts.grep = values.grep;
   // Imported here: report.ts imports this module (its tables), so not at the top.
-  const { environment, writeBenchReport } = await import('../report.ts');
+  const { environment } = await import('../report.ts');
   const env = await environment();
   const r = await runHarnessBench(opts);
   console.log(harnessMarkdown(r));
-  if (values.out !== undefined) writeFileSync(values.out, `${JSON.stringify(r, null, 2)}\n`);
-  if (values.report !== undefined) {
-    // The same report as `xlb bench` (bench.json, report.md, chart; a full run updates the README block).
-    const rep = {
-      command: ['node --import tsx bench/harness/run.ts', ...argv].join(' '),
-      quick: values.quick,
-      environment: env,
-      harness: r,
-      other: {},
-    };
-    const readme = path.join(ROOT, 'README.md');
-    const files = await writeBenchReport(path.resolve(values.report), rep, values.quick ? {} : { readme });
-    console.log(`report: ${files.join(', ')}`);
-  }
+  await writeScriptReport(
+    { script: 'node --import tsx bench/harness/run.ts', argv, quick: values.quick, out: values.out, report: values.report },
+    env,
+    r,
+    { harness: r },
+  );
   return 0;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  main(process.argv.slice(2)).then(
-    (c) => process.exit(c),
-    (e: unknown) => {
-      console.error(`harness bench: ${e instanceof Error ? e.message : String(e)}`);
-      process.exit(1);
-    },
-  );
-}
+runAsScript(import.meta.url, 'harness bench', main);

@@ -23,7 +23,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ROOT } from '../../src/root.ts';
+import { runAsScript, writeScriptReport } from '../script-report.ts';
 import { parseArgs } from 'node:util';
 import { Lab } from '../../lab/lab.ts';
 import { builtinTopology, VIP } from '../../lab/builtins.ts';
@@ -459,33 +459,17 @@ async function main(argv: string[]): Promise<number> {
   if (values.duration !== undefined) opts.durationS = Number(values.duration);
   if (values.configs !== undefined) opts.configs = values.configs.split(',') as LbConfig[];
   // Imported here: report.ts imports this module (its tables), so not at the top.
-  const { environment, writeBenchReport } = await import('../report.ts');
+  const { environment } = await import('../report.ts');
   const env = await environment();
   const r = await runLabBench(opts);
   console.log(formatLabBench(r));
-  if (values.out !== undefined) writeFileSync(values.out, `${JSON.stringify(r, null, 2)}\n`);
-  if (values.report !== undefined) {
-    // The same report as `xlb bench` (bench.json, report.md, chart; a full run updates the README block).
-    const rep = {
-      command: ['node --import tsx bench/lab/run.ts', ...argv].join(' '),
-      quick: values.quick,
-      environment: env,
-      lab: r,
-      other: {},
-    };
-    const readme = path.join(ROOT, 'README.md');
-    const files = await writeBenchReport(path.resolve(values.report), rep, values.quick ? {} : { readme });
-    console.log(`report: ${files.join(', ')}`);
-  }
+  await writeScriptReport(
+    { script: 'node --import tsx bench/lab/run.ts', argv, quick: values.quick, out: values.out, report: values.report },
+    env,
+    r,
+    { lab: r },
+  );
   return 0;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  main(process.argv.slice(2)).then(
-    (c) => process.exit(c),
-    (e: unknown) => {
-      console.error(`lab bench: ${e instanceof Error ? e.message : String(e)}`);
-      process.exit(1);
-    },
-  );
-}
+runAsScript(import.meta.url, 'lab bench', main);
