@@ -242,6 +242,7 @@ export async function runScenarios(o: RunOptions, loaded?: LoadedScenario[]): Pr
     }
   }
   if (o.backends.includes('lab')) await (await import('./lab-pool.ts')).closePooledLabWorlds();
+  if (o.backends.includes('prog')) (await import('./prog-pool.ts')).closePooledProgLoads();
   tap.end();
   const summary = summarize(results, o.seed, started);
   const files = writeReports(o.reportDir, summary);
