@@ -180,3 +180,26 @@ test('the launcher runs dist/ only when no source is newer than its stamp; scena
   rmSync(path.join(dir, 'dist/.stamp'));
   t.is((await xlb(['doctor'])).stdout, 'sources doctor', 'no stamp (a failed or no build): the sources');
 });
+
+test('a closed stdout (xlb … | head) ends the command quietly with status 0, on every command', async (t) => {
+  // `| true` closes the pipe before the help is written: every write after that fails with EPIPE.
+  for (const args of [['--help'], ['agent', '--help'], ['lab', 'up', '--help'], ['pcap', '--help']]) {
+    const r = await execa(
+      'bash',
+      [
+        '-c',
+        '"$0" "$@" | true; echo "status ${PIPESTATUS[0]}"',
+        process.execPath,
+        '--import',
+        TSX,
+        path.join(ROOT, 'src', 'cli.ts'),
+        ...args,
+      ],
+      {
+        reject: false,
+      },
+    );
+    t.is(r.stdout, 'status 0', `xlb ${args.join(' ')}`);
+    t.is(r.stderr, '', `xlb ${args.join(' ')}: nothing on stderr`);
+  }
+});
