@@ -6,7 +6,14 @@
 // request before anything changes.
 import { timingSafeEqual } from 'node:crypto';
 import Fastify from 'fastify';
-import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest, FastifySchemaCompiler } from 'fastify';
+import type {
+  FastifyBaseLogger,
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  FastifySchemaCompiler,
+  FastifyServerFactory,
+} from 'fastify';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { TSchema } from 'typebox';
@@ -48,6 +55,8 @@ export interface ApiOptions {
    * synchronously, before the request yields); the reply waits for it (config persisted).
    */
   onChange?: (change: ApiChange) => void | Promise<void>;
+  /** Serve on a server that already listens (the agent's early socket, listener.ts) instead of app.listen(). */
+  serverFactory?: FastifyServerFactory;
 }
 
 /** What a request changed: one service (put, delete) or the whole list (replace). */
@@ -98,6 +107,7 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
   const app = Fastify({
     ...(typeof opts.logger === 'object' ? { loggerInstance: opts.logger } : { logger: opts.logger ?? false }),
     bodyLimit: 16 * 1024 * 1024,
+    ...(opts.serverFactory !== undefined ? { serverFactory: opts.serverFactory } : {}),
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(routeValidator);
   await app.register(swagger, {
