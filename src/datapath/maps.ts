@@ -236,13 +236,29 @@ export function schedOffset(maglevSize: number, svcId: number, gen: 0 | 1): numb
  */
 export function writeSched(dp: LoadedDatapath, svcId: number, gen: 0 | 1, table: Uint32Array): void {
   if (table.length > dp.maglevSize) throw new RangeError(`table of ${table.length} entries: at most ${dp.maglevSize} (the Maglev size)`);
-  const per = schedEntriesPerTable(dp.maglevSize);
-  const bytes = new Uint8Array(per * XLB_SCHED_CHUNK);
+  const bytes = new Uint8Array(schedBytesPerTable(dp.maglevSize));
   for (let i = 0; i < table.length; i++) {
     const slot = table[i] as number;
     if (slot >= XLB_MAX_EP) throw new RangeError(`table position ${i} names slot ${slot}: slots are 0..${XLB_MAX_EP - 1}`);
     bytes[i] = slot;
   }
+  writeSchedBytes(dp, svcId, gen, bytes);
+}
+
+/** Bytes of one table's run of xlb_sched (whole XLB_SCHED_CHUNK-position entries). */
+export function schedBytesPerTable(maglevSize: number): number {
+  return schedEntriesPerTable(maglevSize) * XLB_SCHED_CHUNK;
+}
+
+/**
+ * writeSched of a table already in its byte form: schedBytesPerTable bytes, one per position
+ * (each a slot < XLB_MAX_EP), zero past the table's end. The kernel adapter builds each Maglev
+ * table into one such buffer it reuses (MaglevTables.fill), so a table costs no conversion and
+ * no allocation.
+ */
+export function writeSchedBytes(dp: LoadedDatapath, svcId: number, gen: 0 | 1, bytes: Uint8Array): void {
+  const want = schedBytesPerTable(dp.maglevSize);
+  if (bytes.length !== want) throw new RangeError(`a table's run of xlb_sched is ${want} bytes, got ${bytes.length}`);
   dp.maps.sched.writeMapped(schedOffset(dp.maglevSize, svcId, gen), bytes);
 }
 
