@@ -181,7 +181,8 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
       },
     },
     async (req): Promise<ReplaceServicesView> => {
-      const r = controller.load(req.body);
+      // The route's validation ran the body schema's check (defaults filled): semantics only.
+      const r = controller.load(req.body, { schemaChecked: true });
       await opts.onChange?.({ kind: 'replace' });
       const out: ReplaceServicesView = {
         created: r.created.length,
@@ -216,7 +217,8 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
       },
     },
     async (req, reply) => {
-      const { action } = controller.put(req.params.name, req.body);
+      // The route's validation ran the body schema's check (defaults filled): semantics only.
+      const { action } = controller.put(req.params.name, req.body, { schemaChecked: true });
       // The view of what was just applied (taken before onChange yields to other requests).
       const view = oneServiceView(controller, health, req.params.name);
       if (view === undefined) throw new Error(`service '${req.params.name}' is missing right after it was put`);

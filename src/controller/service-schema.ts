@@ -10,6 +10,7 @@
 // timeout within its interval, duplicates, overlapping VIPs, the datapath's limits) is checked
 // in one place after this, in validate.ts.
 import { isIP } from 'node:net';
+import { isDottedQuad } from './ip.ts';
 import { Ajv } from 'ajv';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { Type } from 'typebox';
@@ -177,7 +178,7 @@ export function describeValue(v: unknown): string {
 const ajv = new Ajv({ allErrors: true, useDefaults: true, coerceTypes: false, removeAdditional: false, verbose: true, strict: true });
 ajv.addKeyword({ keyword: WHAT, schemaType: 'string' });
 // Zone ids (fe80::1%eth0) are no datapath address.
-ajv.addFormat('ip', { type: 'string', validate: (s: string) => isIP(s) !== 0 && !s.includes('%') });
+ajv.addFormat('ip', { type: 'string', validate: (s: string) => isDottedQuad(s) || (isIP(s) !== 0 && !s.includes('%')) });
 
 /** `/services/0/endpoints/2/ip` → `services[web].endpoints[2].ip`: array items by their name when they have a valid one. */
 function fieldPath(pointer: string, root: unknown, extra?: string): string {
