@@ -27,16 +27,18 @@ export function canonicalIp(text: string): ParsedIp | undefined {
 }
 
 /**
- * True when text is an IPv4 address in the form node:net's isIPv4 accepts (four decimal octets
- * 0-255, no leading zeros), which is already the canonical form: scanned without a regular
- * expression, a split or an allocation.
+ * Parses text when it is an IPv4 address in the form node:net's isIPv4 accepts (four decimal
+ * octets 0-255, no leading zeros: already the canonical form), writing the 4 bytes at out[off]
+ * when out is given; false (out partly written) for any other text. One scan, no regular
+ * expression, split or allocation: validation and the map writers meet 900,000 addresses in
+ * a 100,000-service load.
  */
-export function isDottedQuad(text: string): boolean {
+export function dottedQuad(text: string, out?: Uint8Array, off = 0): boolean {
   const n = text.length;
   if (n < 7 || n > 15) return false;
   let octets = 0;
   let i = 0;
-  while (i <= n) {
+  for (;;) {
     const start = i;
     let v = 0;
     while (i < n) {
@@ -47,12 +49,17 @@ export function isDottedQuad(text: string): boolean {
     }
     const len = i - start;
     if (len === 0 || len > 3 || v > 255 || (len > 1 && text.charCodeAt(start) === 48)) return false;
+    if (out !== undefined) out[off + octets] = v;
     octets++;
     if (i === n) return octets === 4;
     if (text.charCodeAt(i) !== 46 || octets === 4) return false;
     i++;
   }
-  return false;
+}
+
+/** dottedQuad without the bytes. */
+export function isDottedQuad(text: string): boolean {
+  return dottedQuad(text);
 }
 
 /**
