@@ -97,7 +97,8 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
   const { controller, health } = opts;
   const app = Fastify({
     ...(typeof opts.logger === 'object' ? { loggerInstance: opts.logger } : { logger: opts.logger ?? false }),
-    bodyLimit: 16 * 1024 * 1024,
+    // A bulk PUT of 100,000 services × 8 endpoints is about 35 MB of JSON.
+    bodyLimit: 256 * 1024 * 1024,
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(routeValidator);
   await app.register(swagger, {
