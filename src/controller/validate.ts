@@ -162,7 +162,10 @@ function semanticService(errors: FieldError[], b: ServiceBody, path: string, lim
         }
         port = 0;
       } else if (portRule.mustEqual !== undefined && port !== portRule.mustEqual) {
-        errors.push({ path: `${endpointPath(path, i)}.port`, message: `${port}: ${portRule.why}; use ${portRule.mustEqual} or leave it out` });
+        errors.push({
+          path: `${endpointPath(path, i)}.port`,
+          message: `${port}: ${portRule.why}; use ${portRule.mustEqual} or leave it out`,
+        });
         return;
       }
       const weight = e.weight as number;
