@@ -106,7 +106,8 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
   const { controller, health } = opts;
   const app = Fastify({
     ...(typeof opts.logger === 'object' ? { loggerInstance: opts.logger } : { logger: opts.logger ?? false }),
-    bodyLimit: 16 * 1024 * 1024,
+    // A bulk PUT of 100,000 services × 8 endpoints is about 35 MB of JSON.
+    bodyLimit: 256 * 1024 * 1024,
     ...(opts.serverFactory !== undefined ? { serverFactory: opts.serverFactory } : {}),
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(routeValidator);
@@ -191,7 +192,8 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
       },
     },
     async (req): Promise<ReplaceServicesView> => {
-      const r = controller.load(req.body);
+      // The route's validation ran the body schema's check (defaults filled): semantics only.
+      const r = controller.load(req.body, { schemaChecked: true });
       await opts.onChange?.({ kind: 'replace' });
       const out: ReplaceServicesView = {
         created: r.created.length,
@@ -226,7 +228,8 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
       },
     },
     async (req, reply) => {
-      const { action } = controller.put(req.params.name, req.body);
+      // The route's validation ran the body schema's check (defaults filled): semantics only.
+      const { action } = controller.put(req.params.name, req.body, { schemaChecked: true });
       // The view of what was just applied (taken before onChange yields to other requests).
       const view = oneServiceView(controller, health, req.params.name);
       if (view === undefined) throw new Error(`service '${req.params.name}' is missing right after it was put`);

@@ -10,6 +10,7 @@
 // timeout within its interval, duplicates, overlapping VIPs, the datapath's limits) is checked
 // in one place after this, in validate.ts.
 import { isIP } from 'node:net';
+import { isDottedQuad } from './ip.ts';
 import { Ajv } from 'ajv';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { Type } from 'typebox';
@@ -183,7 +184,7 @@ function ajv(): Ajv {
   const a = new Ajv({ allErrors: true, useDefaults: true, coerceTypes: false, removeAdditional: false, verbose: true, strict: true });
   a.addKeyword({ keyword: WHAT, schemaType: 'string' });
   // Zone ids (fe80::1%eth0) are no datapath address.
-  a.addFormat('ip', { type: 'string', validate: (s: string) => isIP(s) !== 0 && !s.includes('%') });
+  a.addFormat('ip', { type: 'string', validate: (s: string) => isDottedQuad(s) || (isIP(s) !== 0 && !s.includes('%')) });
   theAjv = a;
   return a;
 }
