@@ -1,6 +1,6 @@
 // Root: the XDP-without-GRO case in a real lab (issue 12's done-when). A two-arm lab, the real
-// agent at XDP, then GRO off on every veth outside the LB (as a host whose veths were never set
-// up for XDP): the LB's redirects into its veths are refused by the kernel, the client's
+// agent at XDP, then GRO off and the lab's pass-through XDP program removed on every veth outside
+// the LB (as a host whose veths were never set up for XDP): the LB's redirects into its veths are refused by the kernel, the client's
 // connections time out, xlb's counters call the packets forwarded, and the lab World's drop
 // diagnosis names the case, on the LB's interfaces, with the fix.
 import test from 'ava';
@@ -35,7 +35,10 @@ test.serial('lab (xdp): GRO off on the LB veths peers: the drop diagnosis names 
   const offs: [string, string][] = [];
   for (const n of resolved.nodes) if (n.role !== 'lb') for (const i of n.ifaces) offs.push([n.netns, i.ifname]);
   for (const sw of resolved.switches) for (const p of sw.ports) offs.push([sw.netns, p]);
-  for (const [ns, dev] of offs) execFileSync('nsenter', [`--net=/run/netns/${ns}`, 'ethtool', '-K', dev, 'gro', 'off']);
+  for (const [ns, dev] of offs) {
+    execFileSync('nsenter', [`--net=/run/netns/${ns}`, 'ethtool', '-K', dev, 'gro', 'off']);
+    execFileSync('nsenter', [`--net=/run/netns/${ns}`, 'ip', 'link', 'set', 'dev', dev, 'xdp', 'off']);
+  }
 
   const report = await world.client('c1', { proto: 'tcp', target: VIP.ipv4, port: 7000, count: 3, timeoutMs: 1500 });
   t.is(report.summary.ok, 0, 'no connection completes (the case reproduces)');

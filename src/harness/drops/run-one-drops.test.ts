@@ -1,5 +1,6 @@
 // Root: a failed lab result carries the drop diagnosis (issue 12). A scenario on the real lab at
-// XDP whose run turns GRO off on every veth outside the LB (XDP-without-GRO), then expects its
+// XDP whose run turns GRO off, and removes the lab's pass-through XDP program, on every veth
+// outside the LB (XDP-without-GRO), then expects its
 // connections to succeed: runOne fails it, and its log and <artifacts>/drops.json name the case.
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
@@ -11,6 +12,12 @@ import { listStates } from '../../../lab/state.ts';
 import { runOne } from '../run-one.ts';
 import { scenario } from '../scenario.ts';
 import type { DropSummary } from './summary.ts';
+
+/** GRO off and no XDP program: the veth takes no XDP frame (docs/drops.md, XDP-without-GRO). */
+function noXdpPath(netns: string, dev: string): void {
+  execFileSync('nsenter', [`--net=/run/netns/${netns}`, 'ethtool', '-K', dev, 'gro', 'off']);
+  execFileSync('nsenter', [`--net=/run/netns/${netns}`, 'ip', 'link', 'set', 'dev', dev, 'xdp', 'off']);
+}
 
 test.serial('runOne (lab, xdp): a result failed by XDP-without-GRO logs the diagnosis and writes drops.json', async (t) => {
   const artifactsDir = mkdtempSync(path.join(os.tmpdir(), 'xlb-drops-runone-'));
@@ -33,11 +40,8 @@ test.serial('runOne (lab, xdp): a result failed by XDP-without-GRO logs the diag
       // this run's lab: the one whose run folder is inside our artifacts folder
       const st = listStates().states.find((x) => x.runDir.startsWith(artifactsDir));
       if (st === undefined) throw new Error('no lab state for this run');
-      for (const n of st.topology.nodes)
-        if (n.role !== 'lb')
-          for (const i of n.ifaces) execFileSync('nsenter', [`--net=/run/netns/${n.netns}`, 'ethtool', '-K', i.ifname, 'gro', 'off']);
-      for (const sw of st.topology.switches)
-        for (const p of sw.ports) execFileSync('nsenter', [`--net=/run/netns/${sw.netns}`, 'ethtool', '-K', p, 'gro', 'off']);
+      for (const n of st.topology.nodes) if (n.role !== 'lb') for (const i of n.ifaces) noXdpPath(n.netns, i.ifname);
+      for (const sw of st.topology.switches) for (const p of sw.ports) noXdpPath(sw.netns, p);
       const r = await ctx.client({ proto: 'tcp', target: ctx.topo.vip4, port: 7000, count: 2, timeoutMs: 1500 });
       ctx.expect.allConnected(r);
     },
