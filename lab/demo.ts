@@ -85,7 +85,8 @@ async function run(o: Opts): Promise<number> {
     const backends = backendNodes(lab);
     await startServers(lab, backends);
     // XDP_REDIRECT into a veth is delivered only when the peer runs XDP or has GRO on.
-    if (hook === 'xdp') await lab.setGro(true);
+    // XDP_TX back out of an interface needs an XDP program on its peer (bpf/lab_peer.bpf.c).
+    if (hook === 'xdp') await Promise.all([lab.setGro(true), lab.attachPeerXdp('lb')]);
 
     const ifaces = [lab.iface('lb', 'clients').ifname, lab.iface('lb', 'backends').ifname];
     section(`agent in the LB namespace (${hook} on ${ifaces.join(', ')})`);

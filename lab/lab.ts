@@ -13,6 +13,7 @@ import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
+import { ROOT } from '../src/root.ts';
 import { builtinTopology } from './builtins.ts';
 import type { BuiltinParams } from './builtins.ts';
 import { renderDiagram } from './diagram.ts';
@@ -493,6 +494,48 @@ export class Lab {
       for (const port of sw.ports) {
         jobs.push(execa('nsenter', [`--net=${netnsFile(sw.netns)}`, '--', 'ethtool', '-K', port, 'gro', value]));
       }
+    }
+    await Promise.all(jobs);
+  }
+
+  /**
+   * Runs the lab's pass-through XDP program (build/bpf/lab_peer.bpf.o) on the far end of every
+   * veth of `node` (a switch port, or the other node's interface on a two-member segment). A
+   * frame the datapath returns XDP_TX for on a veth is delivered only when the peer runs XDP
+   * itself: the veth driver kicks the peer's NAPI for XDP_TX only then (GRO, which setGro turns
+   * on, is enough for XDP_REDIRECT but not for XDP_TX). See bpf/lab_peer.bpf.c. Removed with
+   * the namespaces; idempotent (`ip link set … xdp` replaces the program).
+   */
+  async attachPeerXdp(node: string): Promise<void> {
+    const n = findNode(this.topology, node);
+    const obj = path.join(ROOT, 'build', 'bpf', 'lab_peer.bpf.o');
+    const jobs: Promise<unknown>[] = [];
+    for (const i of n.ifaces) {
+      const link = this.topology.links.find(
+        (l) => (l.a.netns === n.netns && l.a.ifname === i.ifname) || (l.b.netns === n.netns && l.b.ifname === i.ifname),
+      );
+      if (link === undefined) throw new Error(`lab ${this.name}: no veth pair holds ${node}'s ${i.ifname}`);
+      const peer = link.a.netns === n.netns && link.a.ifname === i.ifname ? link.b : link.a;
+      jobs.push(
+        execa('nsenter', [
+          `--net=${netnsFile(peer.netns)}`,
+          '--',
+          'ip',
+          'link',
+          'set',
+          'dev',
+          peer.ifname,
+          'xdp',
+          'obj',
+          obj,
+          'sec',
+          'xdp',
+        ]).catch((e: unknown) => {
+          throw new Error(
+            `lab ${this.name}: could not attach ${obj} to ${peer.ifname} (the peer of ${node}'s ${i.ifname}): ${e instanceof Error ? e.message : String(e)}. Build it with ./scripts/build.sh bpf`,
+          );
+        }),
+      );
     }
     await Promise.all(jobs);
   }

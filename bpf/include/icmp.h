@@ -94,8 +94,13 @@ static __always_inline int icmp_too_big(xlb_ctx_t *ctx, const struct xlb_pkt *p,
 	__builtin_memcpy(data, l2buf + ETH_ALEN, ETH_ALEN);
 	__builtin_memcpy(data + ETH_ALEN, l2buf, ETH_ALEN);
 	__builtin_memcpy(data + 2 * ETH_ALEN, l2buf + 2 * ETH_ALEN, XLB_L2_MAX - 2 * ETH_ALEN);
-	l2 &= 31;   /* <= XLB_L2_MAX, for the verifier */
-	ip = data + l2;
+	/* l2 <= XLB_L2_MAX was checked above, but clang keeps l2 in a stack slot, checks a copy
+	 * filled from it and builds ip from another fill (a plain `l2 &= 31` here it drops as
+	 * redundant). The 6.1 verifier does not carry the copy's bound back to the slot, knows ip's
+	 * offset only as < 2^32 and refuses the writes after the range check ("invalid access to
+	 * packet"; docs/datapath.md, "Kernels: what 6.1's verifier refuses"); 6.12's links the two.
+	 * xlb_bound_off bounds the register ip is built from. */
+	ip = data + xlb_bound_off(l2);
 	if (v6) {
 		struct ipv6hdr *h = (void *)ip;
 		__u32 *w;

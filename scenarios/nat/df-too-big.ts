@@ -26,9 +26,6 @@ export default scenario({
     sim: 'the model has no FIB or MTU: its datapath never forwards a packet itself (the virtual LB stack answers about the translated datagram)',
     prog: 'BPF_PROG_TEST_RUN with the empty FIB table: the datapath never forwards a packet itself',
   },
-  hooks: {
-    xdp: 'KNOWN FAILURE, not diagnosed yet: on the lab at XDP the datapath builds the error and returns XDP_TX (xlb_fwd too_big counted, trace verdict tx; the same program gives the exact bytes in src/datapath/toobig.test.ts) but the frame never reaches the client (not in its capture)',
-  },
   async run({ world, expect, observe, captures, topo }) {
     const c = client1(topo);
     await world.inject(c.name, [

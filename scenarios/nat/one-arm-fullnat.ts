@@ -8,9 +8,6 @@ export default scenario({
   description: 'one-arm TCP full NAT over 3 backends: 6 connections answered, backends see only the LB address, answers from the VIP',
   // Static neighbours: see resolvedTwoArm in _lib.ts (XDP full NAT with an unresolved neighbour).
   topology: oneArm({ staticNeighbours: true }),
-  hooks: {
-    xdp: "KNOWN FAILURE (lab, found when the whole suite first ran on lab at XDP): every packet is XDP_TX'd back out the LB's one interface (trace verdict tx, xlb_fwd tx counted) but none reaches a backend or the client, and the drop tracer sees no drop: the same symptom as nat/df-too-big at XDP, not diagnosed yet (suspect: the LB veth's peer in the switch namespace and XDP_TX). sim and prog pass at XDP but cannot be run apart from lab here (Applicability is per hook)",
-  },
   services: (topo) => [svc(topo, 'tcp', { mode: 'fullnat' })],
   async run({ client, expect, captures, topo }) {
     const r = await client({ proto: 'tcp', target: topo.vip4, count: 6, payload: 100 });

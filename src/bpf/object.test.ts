@@ -273,6 +273,13 @@ test('errors: bad path, bad map name, wrong key size, verifier rejection', (t) =
   t.regex(rejected?.verifierLog ?? '', /invalid access to packet/);
   t.regex(rejected?.message ?? '', /verifier log ends with/);
 
+  // A log longer than one formatting buffer (libbpf prints it in one message): the verdict, at
+  // its end, is still what the error carries.
+  const late = t.throws(() => BpfObject.open(testObject('binding_reject_long')), { instanceOf: BpfError });
+  t.is(late?.errno, 'EACCES');
+  t.regex(late?.target ?? '', /program xdp_unchecked_late/);
+  t.regex(late?.verifierLog ?? '', /invalid access to packet[\s\S]*processed \d+ insns/);
+
   obj.close();
   const closed = t.throws(() => obj.map('flows'), { instanceOf: BpfError });
   t.is(closed?.errno, 'EBADF');

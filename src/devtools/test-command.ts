@@ -93,29 +93,6 @@ export async function main(argv: string[]): Promise<number> {
   return runCommand(cmd, argv);
 }
 
-/**
- * A known regression, written down rather than hidden: since the merges of 2026-12-02 the slow
- * path programs fail the 6.1 verifier (EACCES; the log the loader keeps is cut before its
- * verdict). Issue 11 item 14 tracks it. Only exactly that counts as known: the guest booted, the
- * smoke's per-hook lines are there, and every hook failed loading its slow program with EACCES.
- * Anything else (no boot, another error, one hook passing) is an ordinary failure or a pass, so
- * the mark cannot hide a new fault; remove it when 6.1 loads again.
- */
-const VM_KNOWN_FAILURE =
-  'the datapath does not load on Debian 6.1 (xlb_tc_slow and xlb_xdp_slow: EACCES from the verifier since the 2026-12-02 merges; issue 11 item 14)';
-
-export function vmSmokeVerdict(ok: boolean, output: string): 'passed' | 'failed' | 'known' {
-  if (ok) return 'passed';
-  const lines = output
-    .split('\n')
-    .filter((l) => l.startsWith('{"kernel":'))
-    .map((l) => JSON.parse(l) as { hook?: string; ok?: boolean; error?: string });
-  const hooks = new Set(lines.map((l) => l.hook));
-  const allKnown =
-    hooks.has('tc') && hooks.has('xdp') && lines.every((l) => l.ok === false && /program xlb_(tc|xdp)_slow\): EACCES/.test(l.error ?? ''));
-  return allKnown ? 'known' : 'failed';
-}
-
 async function run(o: Opts): Promise<number> {
   const only = new Set<string>(o.only ?? []);
   const want = (s: string): boolean => only.size === 0 || only.has(s);
@@ -222,16 +199,8 @@ async function run(o: Opts): Promise<number> {
       banner('vm');
       const t0 = Date.now();
       const r = await exec(path.join(ROOT, 'xlb'), ['vm', 'smoke', '--kernel', '6.1']);
-      const verdict = vmSmokeVerdict(r.ok, r.output);
-      results.push({
-        step: 'vm',
-        ms: Date.now() - t0,
-        passed: verdict === 'passed' ? 1 : 0,
-        failed: verdict === 'failed' ? 1 : 0,
-        skipped: verdict === 'known' ? 1 : 0,
-      });
-      if (verdict === 'failed') process.stdout.write('\nvm: FAILED\n');
-      if (verdict === 'known') process.stdout.write(`\nvm: KNOWN FAILURE, counted as skipped: ${VM_KNOWN_FAILURE}\n`);
+      results.push({ step: 'vm', ms: Date.now() - t0, passed: r.ok ? 1 : 0, failed: r.ok ? 0 : 1, skipped: 0 });
+      if (!r.ok) process.stdout.write('\nvm: FAILED\n');
     }
   }
 

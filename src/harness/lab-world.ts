@@ -285,6 +285,8 @@ export async function createLabWorld(opts: WorldOptions): Promise<LabWorld> {
       // XDP_REDIRECT into a veth is delivered only when the peer has GRO on (or runs XDP), and
       // XDP cannot complete a CHECKSUM_PARTIAL packet: every sender's tx checksum offload goes off.
       jobs.push(lab.setGro(true));
+      // XDP_TX (one-arm, ICMP errors built by the datapath) needs an XDP program on each peer.
+      jobs.push(lab.attachPeerXdp(lb.name));
       // accept_local (a full-NAT packet XDP hands to the stack for neighbour resolution carries
       // the LB's own source) is the agent's job: its XDP attach sets it, as in production.
       for (const n of lab.topology.nodes) {

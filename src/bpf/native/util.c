@@ -143,6 +143,9 @@ void xlb_register(napi_env env, napi_value exports, const xlb_fn *fns, size_t n)
 
 /* ---- libbpf log capture ---- */
 
+/* The capture's bound: verifier logs can be huge (10+ MiB on 6.1), only their tail matters. */
+#define LOG_CAP_MAX ((size_t)4 << 20)
+
 static char *log_buf;
 static size_t log_len, log_cap;
 static int capturing;
@@ -161,37 +164,63 @@ static int print_fn(enum libbpf_print_level level, const char *fmt, va_list ap)
 	}
 	if (!capturing || (level == LIBBPF_DEBUG && !capture_verbose))
 		return 0;
-	char line[8192];
-	int n = vsnprintf(line, sizeof(line), fmt, ap);
-	if (n < 0)
-		return 0;
-	if ((size_t)n >= sizeof(line))
-		n = sizeof(line) - 1;
-	/* Bound the capture at 4 MiB: verifier logs can be huge, and we only keep the tail. */
-	if (log_len + n + 1 > log_cap) {
-		size_t cap = log_cap ? log_cap * 2 : 65536;
-		while (cap < log_len + n + 1)
-			cap *= 2;
-		if (cap > (4u << 20)) {
-			/* drop the older half */
-			size_t keep = log_len / 2;
-			memmove(log_buf, log_buf + log_len - keep, keep);
-			log_len = keep;
-			cap = log_cap;
-		}
-		if (cap != log_cap) {
-			char *nb = realloc(log_buf, cap);
-			if (!nb)
-				return 0;
-			log_buf = nb;
-			log_cap = cap;
-		}
-		if (log_len + n + 1 > log_cap)
-			return 0;
+	/* libbpf prints a whole verifier log in one call ("prog 'P': -- BEGIN PROG LOAD LOG --\n%s--
+	 * END ..."), megabytes on a refusal: a fixed line buffer kept its first 8 KiB and cut the
+	 * verdict, which is at the end. A longer message is formatted into a buffer of its size. */
+	char small[8192], *line = small;
+	va_list cp;
+	va_copy(cp, ap);
+	int n = vsnprintf(small, sizeof(small), fmt, ap);
+	if (n >= 0 && (size_t)n >= sizeof(small)) {
+		line = malloc((size_t)n + 1);
+		n = line ? vsnprintf(line, (size_t)n + 1, fmt, cp) : -1;
 	}
-	memcpy(log_buf + log_len, line, n);
-	log_len += n;
+	va_end(cp);
+	if (n < 0) {
+		if (line != small)
+			free(line);
+		return 0;
+	}
+	size_t len = (size_t)n;
+	/* One message over the bound: its first line (libbpf's marker naming the program) and its
+	 * tail (the verifier's verdict), the middle dropped. */
+	if (len > LOG_CAP_MAX - 1) {
+		static const char gap[] = "[... verifier log cut here ...]\n";
+		size_t head = strcspn(line, "\n") + 1;
+		if (head > 512)
+			head = 512;
+		size_t tail = LOG_CAP_MAX - 1 - head - (sizeof(gap) - 1);
+		memcpy(line + head, gap, sizeof(gap) - 1);
+		memmove(line + head + sizeof(gap) - 1, line + len - tail, tail);
+		len = LOG_CAP_MAX - 1;
+		log_len = 0;
+	}
+	/* Bound the capture at LOG_CAP_MAX: older messages go first, the newest is kept whole. */
+	if (log_len + len + 1 > LOG_CAP_MAX) {
+		size_t keep = LOG_CAP_MAX - 1 - len;
+		memmove(log_buf, log_buf + log_len - keep, keep);
+		log_len = keep;
+	}
+	if (log_len + len + 1 > log_cap) {
+		size_t cap = log_cap ? log_cap : 65536;
+		while (cap < log_len + len + 1)
+			cap *= 2;
+		if (cap > LOG_CAP_MAX)
+			cap = LOG_CAP_MAX;
+		char *nb = realloc(log_buf, cap);
+		if (!nb) {
+			if (line != small)
+				free(line);
+			return 0;
+		}
+		log_buf = nb;
+		log_cap = cap;
+	}
+	memcpy(log_buf + log_len, line, len);
+	log_len += len;
 	log_buf[log_len] = 0;
+	if (line != small)
+		free(line);
 	return 0;
 }
 

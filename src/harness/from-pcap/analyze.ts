@@ -1,7 +1,9 @@
 // Reads a field capture and works out what happened in it: the flows (5-tuples, who opened each),
 // which addresses are clients, VIPs and backends, and a consistent map of every one of them into
 // the lab's ranges (the default two-arm topology of src/harness/topo.ts), so that a scenario can
-// replay the clients' packets in the lab's world.
+// replay the clients' packets in the lab's world, and the ICMP errors the backends sent (the one
+// kind of backend packet the lab's own hosts cannot make again: they answer a replay, but only a
+// router or a host with a smaller path MTU sends frag-needed).
 import { decodeRecord, flowKeyString, flowOf, readPcapFile, reverseFlow } from '../../packet/index.ts';
 import type { DecodedFrame, FlowKey } from '../../packet/index.ts';
 import { topoInfo, twoArm } from '../topo.ts';
@@ -26,14 +28,20 @@ export interface CapturedFlow {
   handshake: boolean;
 }
 
-export interface ClientPacket {
+/** A captured packet the scenario injects: a client's packet to a VIP, or a backend's ICMP error. */
+export interface ReplayPacket {
   /** Position in the capture. */
   index: number;
   /** Seconds since the capture's first packet. */
   t: number;
-  /** Index into Analysis.clients. */
-  client: number;
+  /** The lab node that sends it (a client, or a backend for its ICMP errors). */
+  node: string;
   frame: DecodedFrame;
+}
+
+/** An ICMP or ICMPv6 error (it quotes another packet): not a flow of its own. */
+function isIcmpError(d: DecodedFrame): boolean {
+  return d.icmp !== undefined && d.icmp.inner !== undefined;
 }
 
 export interface Vip {
@@ -56,8 +64,8 @@ export interface Analysis {
   /** Lab names of the clients and backends, in order. */
   clientNodes: string[];
   topo: TopoInfo;
-  /** The clients' packets, in capture order (what the scenario injects). */
-  packets: ClientPacket[];
+  /** The clients' packets and the backends' ICMP errors, in capture order (what the scenario injects). */
+  packets: ReplayPacket[];
 }
 
 function parseVip(s: string): { ip: string; port: number } {
@@ -135,6 +143,8 @@ export async function analyzePcap(file: string, opts: FromPcapOptions = {}): Pro
   // Flows, keyed both ways; the opener is the sender of a SYN (without ACK), else of the first packet.
   const flows = new Map<string, CapturedFlow>();
   for (const p of decoded) {
+    // An error belongs to the flow it quotes; counted as a flow it would make its sender a client.
+    if (isIcmpError(p.d)) continue;
     const k = flowKeyString(p.key);
     const rk = flowKeyString(reverseFlow(p.key));
     const f = flows.get(k) ?? flows.get(rk);
@@ -215,12 +225,18 @@ export async function analyzePcap(file: string, opts: FromPcapOptions = {}): Pro
     put(v.ip, vipAddress(topo, fam, vipIps[fam].indexOf(v.ip) + 1), 'VIP');
   }
 
-  const packets: ClientPacket[] = [];
+  const clientNodes = clients.map((_, i) => topo.clients[i]?.name ?? `c${i + 1}`);
+  const packets: ReplayPacket[] = [];
   for (const p of decoded) {
     const c = clients.indexOf(p.key.src);
-    // Only what the clients sent to a VIP: their packets to a backend are the LB's translated copies.
-    if (c < 0 || !vips.some((v) => v.ip === p.key.dst)) continue;
-    packets.push({ index: p.index, t: p.t, client: c, frame: p.d });
+    // What the clients sent to a VIP (their packets to a backend are the LB's translated copies),
+    // and the backends' ICMP errors (about a flow's translated packet: the LB must translate them).
+    if (c >= 0 && vips.some((v) => v.ip === p.key.dst)) {
+      packets.push({ index: p.index, t: p.t, node: clientNodes[c] ?? `c${c + 1}`, frame: p.d });
+      continue;
+    }
+    const b = backends.findIndex((x) => x.ip === p.key.src);
+    if (b >= 0 && isIcmpError(p.d)) packets.push({ index: p.index, t: p.t, node: topo.backends[b]?.name ?? `b${b + 1}`, frame: p.d });
   }
   return {
     file,
@@ -231,7 +247,7 @@ export async function analyzePcap(file: string, opts: FromPcapOptions = {}): Pro
     vips,
     backends,
     map,
-    clientNodes: clients.map((_, i) => topo.clients[i]?.name ?? `c${i + 1}`),
+    clientNodes,
     topo,
     packets,
   };

@@ -12,6 +12,7 @@ import { execa } from 'execa';
 import { buildFrame, pcapBytes } from '../../packet/index.ts';
 import type { RunSummary } from '../results.ts';
 import { analyzePcap } from './analyze.ts';
+import { specLiteral, specOf } from './emit.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const XLB = path.join(ROOT, 'xlb');
@@ -93,6 +94,46 @@ test('refuses pcapng, an empty capture and one without IP traffic, saying what t
   const r = await execa(XLB, ['scenario', 'from-pcap', arp, '--out', path.join(dir, 'x.ts')], { reject: false, all: true });
   t.is(r.exitCode, 1);
   t.regex(r.stderr, /no TCP, UDP or ICMP traffic/);
+});
+
+test("a backend's ICMP error is replayed from the backend, its quote rebuilt with the lab's addresses; the error is no flow", async (t) => {
+  const dir = tempDir(t);
+  const f = path.join(dir, 'frag.pcap');
+  // Field: client 10.1.1.5 → VIP 10.9.9.9:53 (UDP, DF), the LB's copy to backend 10.2.0.7, and the
+  // backend's frag-needed (MTU 1000) quoting that copy.
+  const quote = { ip: { src: '10.1.1.5', dst: '10.2.0.7', df: true }, udp: { sport: 5000, dport: 53 }, payload: 1200 };
+  writeFileSync(
+    f,
+    pcapBytes([
+      buildFrame({ ip: { src: '10.1.1.5', dst: '10.9.9.9', df: true }, udp: { sport: 5000, dport: 53 }, payload: 1200 }),
+      buildFrame(quote),
+      buildFrame({
+        ip: { src: '10.2.0.7', dst: '10.1.1.5' },
+        icmp: { type: 'dest-unreachable', code: 'frag-needed', mtu: 1000, inner: quote },
+      }),
+    ]),
+  );
+  const a = await analyzePcap(f);
+  t.deepEqual(a.clients, ['10.1.1.5'], 'the backend, sender of the error, is not taken for a client');
+  t.deepEqual(a.flows.length, 2);
+  t.deepEqual(
+    a.packets.map((p) => p.node),
+    ['c1', 'b1'],
+    "the client's datagram from c1, the backend's error from b1 (the LB's copy is not replayed)",
+  );
+  const err = a.packets[1];
+  if (err === undefined) return t.fail('no error replayed');
+  const { spec } = specOf(err.frame, a.map);
+  t.like(spec, {
+    ip: { src: '198.18.2.11', dst: '198.18.1.11' },
+    icmp: {
+      type: 'dest-unreachable',
+      code: 'frag-needed',
+      mtu: 1000,
+      inner: { ip: { src: '198.18.1.11', dst: '198.18.2.11' }, udp: { sport: 5000, dport: 53 } },
+    },
+  });
+  t.regex(specLiteral(spec ?? {}), /inner: \{ ip: \{ src: '198\.18\.1\.11', dst: '198\.18\.2\.11'/);
 });
 
 test('a capture that sees both sides of the LB: client, VIP and backends told apart and mapped into the lab ranges', async (t) => {

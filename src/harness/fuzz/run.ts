@@ -178,6 +178,11 @@ export function runFuzz(o: FuzzOptions): FuzzReport {
         h.steps += steps.length;
         runMs += performance.now() - t0;
       }
+      // One line a sequence: a long run (millions of packets) shows how far it got if stopped.
+      if (o.packets > batch)
+        log(
+          `# ${hook}: sequence ${seq + 1} done, ${h.packets + h.skipped} of ${o.packets} packets, ${((runMs / 1000) | 0).toString()} s, ${h.disagreements.length + (found === undefined ? 0 : 1)} disagreements`,
+        );
       if (found !== undefined) {
         h.signatures[found.signature] = (h.signatures[found.signature] ?? 0) + 1;
         h.disagreements.push(handle(o, log, hook, seq, sSeed, steps, found, shrunkSignatures, maxShrinks, budget, checkEvery));
