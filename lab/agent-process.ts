@@ -86,7 +86,7 @@ export interface LabAgent {
   stop(timeoutMs?: number): Promise<ExitInfo>;
 }
 
-/** Spawns `xlb agent` in the node's namespace and waits until its REST API listens. */
+/** Spawns `xlb agent` in the node's namespace and waits until it is ready (datapath attached, config applied, API serving). */
 export async function startLabAgent(lab: Lab, opts: LabAgentOptions): Promise<LabAgent> {
   const node = opts.node ?? 'lb';
   const pinDir = opts.pinDir ?? lab.pinDir();
@@ -97,7 +97,7 @@ export async function startLabAgent(lab: Lab, opts: LabAgentOptions): Promise<La
   if (opts.snatV6 !== undefined) args.push('--snat-v6', opts.snatV6);
   if (opts.objectDir !== undefined) args.push('--object-dir', path.resolve(opts.objectDir));
   args.push(...(opts.extraArgs ?? []));
-  const proc = await lab.spawn(node, XLB, args, { ready: /REST API listening/, readyTimeoutMs: opts.readyTimeoutMs ?? 30_000 });
+  const proc = await lab.spawn(node, XLB, args, { ready: /"msg":"agent ready"/, readyTimeoutMs: opts.readyTimeoutMs ?? 30_000 });
   return {
     process: proc,
     node,

@@ -148,6 +148,39 @@ const SYSTEM_HINTS: Record<string, string> = {
   EPERM: 'operation not permitted: run as root',
 };
 
+/**
+ * A reader that stops early (`xlb lb ls | head -3`, `xlb --help | true`) closes the pipe: the next
+ * write fails with EPIPE, which node raises as an unhandled 'error' event (a stack trace, exit 1).
+ * There is nobody left to tell anything, so the process ends quietly with status 0, as iproute2's
+ * tools do; any other error on stdout or stderr is still raised. Installed once by the entry
+ * points (runProgram), for every command.
+ */
+export function exitQuietlyOnClosedOutput(streams: NodeJS.WriteStream[] = [process.stdout, process.stderr]): void {
+  for (const s of streams) {
+    s.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(EXIT.ok);
+      throw err;
+    });
+  }
+}
+
+/**
+ * Runs `main` as the program (an entry point: src/cli.ts, the agent's bundle src/agent/main.ts):
+ * a closed stdout ends it quietly, its exit code becomes the process's, and what it throws is
+ * reported like every other error under `prefix`.
+ */
+export function runProgram(prefix: string, main: (argv: string[]) => Promise<number>): void {
+  exitQuietlyOnClosedOutput();
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.exitCode = reportError(prefix, err);
+    },
+  );
+}
+
 /** An argParser for a whole number in [min, max]. */
 export function integer(min = 0, max = Number.MAX_SAFE_INTEGER): (v: string) => number {
   return (v) => {

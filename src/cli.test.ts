@@ -166,6 +166,10 @@ test('the launcher runs dist/ only when no source is newer than its stamp; scena
   for (const f of ['src/cli.ts', 'tsconfig.json', 'tsconfig.build.json', 'package.json']) utimesSync(path.join(dir, f), old, old);
   const xlb = (args: string[], env: Record<string, string> = {}) => execa(path.join(dir, 'xlb'), args, { reject: false, env });
   t.is((await xlb(['doctor'])).stdout, 'dist doctor', 'fresh: dist/');
+  t.is((await xlb(['agent', '--help'])).stdout, 'dist agent --help', 'no agent bundle (an older build): dist/src');
+  mkdirSync(path.join(dir, 'dist/agent'));
+  writeFileSync(path.join(dir, 'dist/agent/main.js'), "console.log('bundle', process.argv.slice(2).join(' '));\n");
+  t.is((await xlb(['agent', '--pin-dir', 'x'])).stdout, 'bundle --pin-dir x', 'xlb agent runs its bundle, with the arguments after agent');
   t.is((await xlb(['scenario', 'x'])).stdout, 'sources scenario x', 'scenario (like run) loads TypeScript scenarios: the sources');
   t.is((await xlb(['doctor'], { XLB_TSX: '1' })).stdout, 'sources doctor');
   // An edit after the build: the sources run, and XLB_DEBUG=1 says why.
@@ -179,4 +183,27 @@ test('the launcher runs dist/ only when no source is newer than its stamp; scena
   t.is((await xlb(['doctor'])).stdout, 'dist doctor');
   rmSync(path.join(dir, 'dist/.stamp'));
   t.is((await xlb(['doctor'])).stdout, 'sources doctor', 'no stamp (a failed or no build): the sources');
+});
+
+test('a closed stdout (xlb … | head) ends the command quietly with status 0, on every command', async (t) => {
+  // `| true` closes the pipe before the help is written: every write after that fails with EPIPE.
+  for (const args of [['--help'], ['agent', '--help'], ['lab', 'up', '--help'], ['pcap', '--help']]) {
+    const r = await execa(
+      'bash',
+      [
+        '-c',
+        '"$0" "$@" | true; echo "status ${PIPESTATUS[0]}"',
+        process.execPath,
+        '--import',
+        TSX,
+        path.join(ROOT, 'src', 'cli.ts'),
+        ...args,
+      ],
+      {
+        reject: false,
+      },
+    );
+    t.is(r.stdout, 'status 0', `xlb ${args.join(' ')}`);
+    t.is(r.stderr, '', `xlb ${args.join(' ')}: nothing on stderr`);
+  }
 });

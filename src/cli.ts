@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { EXIT, command, reportError } from './cli-kit.ts';
+import { EXIT, command, reportError, runProgram } from './cli-kit.ts';
 import { ROOT } from './root.ts';
 
 export interface CommandModule {
@@ -80,12 +80,5 @@ export async function main(argv: string[]): Promise<number> {
 
 // Run only as the program (src/cli.ts under tsx, dist/src/cli.js compiled), not when a test imports main().
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (err: unknown) => {
-      process.exitCode = reportError('xlb', err);
-    },
-  );
+  runProgram('xlb', main);
 }

@@ -13,6 +13,7 @@ import { createInterface } from 'node:readline';
 import { Controller } from '../../src/controller/controller.ts';
 import { DatapathTestDouble } from '../../src/controller/datapath-test-double.ts';
 import type { DatapathHandle, DpService } from '../../src/controller/datapath.ts';
+import type { KernelDatapathHandle } from '../../src/datapath/kernel-datapath.ts';
 import type { Algorithm } from '../../src/controller/types.ts';
 import { startAgent } from '../../src/agent/agent.ts';
 import { createLogger } from '../../src/agent/log.ts';
@@ -27,6 +28,8 @@ export interface PhaseArgs {
   services: number;
   endpoints: number;
   algorithm: Algorithm;
+  /** Distinct endpoint sets (services.ts); default one per service. */
+  pools?: number;
   /** Conntrack map size (kernel); default 262144. */
   ctEntries?: number;
   /** agent: conntrack entries to write before listening (two per flow, spread over the services). */
@@ -38,9 +41,11 @@ export interface ControllerPhaseResult {
   noopMs: number;
   updateMs: number;
   /** µs per operation, measured after the load on the loaded maps. */
-  perOp: { putServiceUs: number; writeGenerationUs: number; tableBuildUs: number };
+  perOp: { putServiceUs: number; writeGenerationUs: number; writeGenerationCached: number; tableBuildUs: number };
   maxRssKb: number;
   kernelMapKb: number;
+  /** Kernel: Maglev tables built, and taken from the adapter's cache, over the whole phase. */
+  maglev?: { hits: number; builds: number };
 }
 
 export interface AgentPhaseResult {
@@ -94,8 +99,9 @@ const now = (): number => performance.now();
 
 async function controllerPhase(a: PhaseArgs): Promise<ControllerPhaseResult> {
   const h = await open(a);
+  const kernel = 'kernel' in h ? (h as KernelDatapathHandle).kernel : undefined;
   try {
-    const list = services(a.services, a.endpoints, a.algorithm);
+    const list = services(a.services, a.endpoints, a.algorithm, 0, a.pools ?? a.services);
     const c = new Controller(h.datapath);
     let t0 = now();
     c.load({ services: list });
@@ -104,7 +110,7 @@ async function controllerPhase(a: PhaseArgs): Promise<ControllerPhaseResult> {
     const r = c.reconcileAll();
     const noopMs = now() - t0;
     if (r.unchanged !== a.services) throw new Error(`second reconcile changed ${a.services - r.unchanged} services: not idempotent`);
-    const changed = services(a.services, a.endpoints, a.algorithm, 1);
+    const changed = services(a.services, a.endpoints, a.algorithm, 1, a.pools ?? a.services);
     t0 = now();
     for (const s of changed) c.put(s.name as string, s);
     const updateMs = now() - t0;
@@ -113,9 +119,11 @@ async function controllerPhase(a: PhaseArgs): Promise<ControllerPhaseResult> {
     const dp = h.datapath;
     const sample = dp.listServices().slice(0, 1000);
     const slots = sample.map((s) => dp.readEndpoints(s.id, s.generation, s.endpointCount));
+    const hits0 = kernel?.maglevStats().hits ?? 0;
     t0 = now();
     sample.forEach((s, i) => dp.writeGeneration(s.id, s.generation === 0 ? 1 : 0, s.algorithm, slots[i] ?? []));
     const writeGenerationUs = ((now() - t0) * 1000) / Math.max(1, sample.length);
+    const writeGenerationCached = (kernel?.maglevStats().hits ?? 0) - hits0;
     t0 = now();
     for (const s of sample) dp.putService(s);
     const putServiceUs = ((now() - t0) * 1000) / Math.max(1, sample.length);
@@ -130,9 +138,10 @@ async function controllerPhase(a: PhaseArgs): Promise<ControllerPhaseResult> {
       loadMs,
       noopMs,
       updateMs,
-      perOp: { putServiceUs, writeGenerationUs, tableBuildUs },
+      perOp: { putServiceUs, writeGenerationUs, writeGenerationCached, tableBuildUs },
       maxRssKb: process.resourceUsage().maxRSS,
       kernelMapKb: kernelMapKb(),
+      ...(kernel !== undefined ? { maglev: kernel.maglevStats() } : {}),
     };
   } finally {
     h.close();

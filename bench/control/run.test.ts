@@ -8,9 +8,14 @@ const root = process.getuid?.() === 0;
 test('services: distinct VIP/port per service at 100,000', (t) => {
   const list = services(100_000, 2, 'rr');
   t.is(new Set(list.map((s) => `${s.vip as string}:${s.port as number}`)).size, 100_000);
-  t.deepEqual(services(1, 2, 'maglev', 1)[0]?.endpoints, [
-    { ip: '198.18.2.2', port: 8080 },
-    { ip: '198.18.2.2', port: 8081 },
+  // Every service its own endpoints by default, all distinct; `pools` shares sets.
+  const eps = (l: Record<string, unknown>[]): string[] =>
+    l.flatMap((s) => (s.endpoints as { ip: string; port: number }[]).map((e) => `${e.ip}:${e.port}`));
+  t.is(new Set(eps(list)).size, 200_000);
+  t.is(new Set(eps(services(1000, 8, 'rr', 0, 10))).size, 80);
+  t.deepEqual(services(2, 2, 'maglev', 1)[1]?.endpoints, [
+    { ip: '198.18.2.3', port: 28080 },
+    { ip: '198.18.2.4', port: 8080 },
   ]);
 });
 

@@ -14,7 +14,9 @@
 //
 //   npx tsx bench/control/run.ts [--backend kernel|double] [--sizes 1000,10000,100000]
 //       [--algorithms maglev,rr] [--paths controller,rest-bulk,rest-each] [--endpoints 8]
-//       [--concurrency 8] [--ct-entries 1000000] [--quick] [--out DIR]
+//       [--concurrency 8] [--pools N] [--ct-entries 1000000] [--quick] [--out DIR]
+// Every service has its own endpoints unless --pools N (N endpoint sets shared round-robin:
+// many VIPs in front of the same backends, where the kernel adapter's Maglev table cache hits).
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
@@ -42,6 +44,8 @@ export interface ControlBenchOptions {
   algorithms: Algorithm[];
   paths: ControlPath[];
   concurrency: number;
+  /** Distinct endpoint sets the services take turns at (services.ts); default one per service. */
+  pools?: number;
   /** Conntrack entries for the conntrack measurement (0: skip). Kernel only. */
   ctEntries: number;
   /** Services the conntrack agent holds. */
@@ -65,6 +69,9 @@ export interface ControlRow {
   /** controller: no-op reconcile and N targeted updates. */
   noopMs?: number;
   updateMs?: number;
+  /** controller, kernel: Maglev tables built, and taken from the adapter's cache (services sharing an endpoint set). */
+  maglevBuilds?: number;
+  maglevHits?: number;
   /** rest-each: PUTs/s over the first and the last tenth of the run; GET /v1/services. */
   firstTenthPerS?: number;
   lastTenthPerS?: number;
@@ -78,7 +85,9 @@ export interface PerOpRow {
   putServiceUs: number;
   /** A whole generation: endpoint slots (one copy) + the table built and copied (Maglev/WRR). */
   writeGenerationUs: number;
-  /** Of which the table build alone (TypeScript). */
+  /** Of the sample's generations, how many took their Maglev table from the adapter's cache. */
+  writeGenerationCached: number;
+  /** The table build alone (TypeScript, no cache). */
   tableBuildUs: number;
 }
 
@@ -101,6 +110,8 @@ export interface ConntrackResult {
 export interface ControlBenchResult {
   backend: string;
   endpoints: number;
+  /** Distinct endpoint sets (equal to the services when every service has its own). */
+  pools: number | 'one per service';
   concurrency: number;
   rows: ControlRow[];
   perOp: PerOpRow[];
@@ -183,7 +194,10 @@ function httpCall(agent: Agent, port: number, method: string, url: string, body?
 }
 
 async function controllerRow(o: ControlBenchOptions, algorithm: Algorithm, n: number): Promise<{ row: ControlRow; perOp: PerOpRow }> {
-  const p = phaseProcess({ phase: 'controller', backend: o.backend, services: n, endpoints: o.endpoints, algorithm }, o.phaseTimeoutMs);
+  const p = phaseProcess(
+    { phase: 'controller', backend: o.backend, services: n, endpoints: o.endpoints, algorithm, pools: o.pools ?? n },
+    o.phaseTimeoutMs,
+  );
   const r = await nextJson<ControllerPhaseResult>(p);
   await p.done;
   return {
@@ -198,12 +212,14 @@ async function controllerRow(o: ControlBenchOptions, algorithm: Algorithm, n: nu
       kernelMapMb: mb(r.kernelMapKb),
       noopMs: round(r.noopMs),
       updateMs: round(r.updateMs),
+      ...(r.maglev !== undefined ? { maglevBuilds: r.maglev.builds, maglevHits: r.maglev.hits } : {}),
     },
     perOp: {
       algorithm,
       services: n,
       putServiceUs: round(r.perOp.putServiceUs, 2),
       writeGenerationUs: round(r.perOp.writeGenerationUs, 2),
+      writeGenerationCached: r.perOp.writeGenerationCached,
       tableBuildUs: round(r.perOp.tableBuildUs, 2),
     },
   };
@@ -232,7 +248,7 @@ async function withAgent<T>(
 }
 
 async function restBulkRow(o: ControlBenchOptions, algorithm: Algorithm, n: number): Promise<ControlRow> {
-  const list = services(n, o.endpoints, algorithm);
+  const list = services(n, o.endpoints, algorithm, 0, o.pools ?? n);
   const { value: ms, agent } = await withAgent(
     o,
     { phase: 'agent', backend: o.backend, services: n, endpoints: o.endpoints, algorithm },
@@ -288,7 +304,7 @@ function tenthRate(done: Float64Array, which: 'first' | 'last'): number {
 }
 
 async function restEachRow(o: ControlBenchOptions, algorithm: Algorithm, n: number): Promise<ControlRow> {
-  const list = services(n, o.endpoints, algorithm);
+  const list = services(n, o.endpoints, algorithm, 0, o.pools ?? n);
   const { value, agent } = await withAgent(
     o,
     { phase: 'agent', backend: o.backend, services: n, endpoints: o.endpoints, algorithm },
@@ -379,6 +395,7 @@ export async function runControlBench(o: ControlBenchOptions): Promise<ControlBe
   const out: ControlBenchResult = {
     backend: o.backend,
     endpoints: o.endpoints,
+    pools: o.pools ?? 'one per service',
     concurrency: o.concurrency,
     rows: [],
     perOp: [],
@@ -412,7 +429,7 @@ export async function runControlBench(o: ControlBenchOptions): Promise<ControlBe
 function rowText(r: ControlRow): string {
   const extra =
     r.path === 'controller'
-      ? `, no-op reconcile ${r.noopMs} ms, ${r.services} targeted updates ${r.updateMs} ms`
+      ? `, no-op reconcile ${r.noopMs} ms, ${r.services} targeted updates ${r.updateMs} ms${r.maglevBuilds !== undefined ? `, Maglev tables built ${r.maglevBuilds}, cached ${r.maglevHits}` : ''}`
       : r.path === 'rest-each'
         ? `, first tenth ${r.firstTenthPerS}/s, last tenth ${r.lastTenthPerS}/s, GET all ${r.getAllMs} ms`
         : '';
@@ -422,7 +439,7 @@ function rowText(r: ControlRow): string {
 /** The Markdown tables of a result (report.md). */
 export function formatControlBench(r: ControlBenchResult): string {
   const out: string[] = [
-    `Backend ${r.backend}, ${r.endpoints} endpoints per service, REST with ${r.concurrency} requests in flight; each row a fresh process on fresh maps.`,
+    `Backend ${r.backend}, ${r.endpoints} endpoints per service (endpoint sets: ${r.pools}), REST with ${r.concurrency} requests in flight; each row a fresh process on fresh maps.`,
     `Load before: ${r.uptimeStart}; after: ${r.uptimeEnd}.`,
     '',
     '| path | algorithm | services | time (ms) | services/s | peak RSS (MB) | kernel maps (MB) | detail |',
@@ -431,7 +448,7 @@ export function formatControlBench(r: ControlBenchResult): string {
   for (const x of r.rows) {
     const detail =
       x.path === 'controller'
-        ? `no-op reconcile ${x.noopMs} ms; ${x.services} updates ${x.updateMs} ms`
+        ? `no-op reconcile ${x.noopMs} ms; ${x.services} updates ${x.updateMs} ms${x.maglevBuilds !== undefined ? `; Maglev tables built ${x.maglevBuilds}, cached ${x.maglevHits}` : ''}`
         : x.path === 'rest-each'
           ? `PUTs/s first tenth ${x.firstTenthPerS}, last tenth ${x.lastTenthPerS}; GET all ${x.getAllMs} ms`
           : '';
@@ -442,11 +459,13 @@ export function formatControlBench(r: ControlBenchResult): string {
       '',
       'µs per map write, measured on the loaded maps (1,000 services):',
       '',
-      '| algorithm | services loaded | service entry update | whole generation (slots + table) | of which table build |',
-      '|---|--:|--:|--:|--:|',
+      '| algorithm | services loaded | service entry update | whole generation (slots + table) | of which from the table cache | table build alone |',
+      '|---|--:|--:|--:|--:|--:|',
     );
     for (const p of r.perOp)
-      out.push(`| ${p.algorithm} | ${p.services} | ${p.putServiceUs} | ${p.writeGenerationUs} | ${p.tableBuildUs} |`);
+      out.push(
+        `| ${p.algorithm} | ${p.services} | ${p.putServiceUs} | ${p.writeGenerationUs} | ${p.writeGenerationCached} | ${p.tableBuildUs} |`,
+      );
   }
   if (r.conntrack !== undefined) {
     const c = r.conntrack;
@@ -474,6 +493,7 @@ export function parseControlArgs(argv: string[]): ControlBenchOptions | 'help' {
       algorithms: { type: 'string', default: 'maglev,rr' },
       paths: { type: 'string', default: PATHS.join(',') },
       concurrency: { type: 'string', default: '8' },
+      pools: { type: 'string' },
       'ct-entries': { type: 'string', default: '1000000' },
       quick: { type: 'boolean' },
       out: { type: 'string' },
@@ -501,6 +521,7 @@ export function parseControlArgs(argv: string[]): ControlBenchOptions | 'help' {
     algorithms: algorithms as Algorithm[],
     paths: paths as ControlPath[],
     concurrency: Math.max(1, num('concurrency', values.concurrency)),
+    ...(values.pools !== undefined ? { pools: Math.max(1, num('pools', values.pools)) } : {}),
     ctEntries: quick ? 10_000 : num('ct-entries', values['ct-entries']),
     ctServices: quick ? 100 : 10_000,
     phaseTimeoutMs: quick ? 60_000 : 900_000,
@@ -509,7 +530,7 @@ export function parseControlArgs(argv: string[]): ControlBenchOptions | 'help' {
 }
 
 export const CONTROL_USAGE =
-  'usage: bench/control/run.ts [--backend kernel|double] [--sizes 1000,10000,100000] [--algorithms maglev,rr] [--paths controller,rest-bulk,rest-each] [--endpoints 8] [--concurrency 8] [--ct-entries 1000000] [--quick] [--out DIR]';
+  'usage: bench/control/run.ts [--backend kernel|double] [--sizes 1000,10000,100000] [--algorithms maglev,rr] [--paths controller,rest-bulk,rest-each] [--endpoints 8] [--concurrency 8] [--pools N] [--ct-entries 1000000] [--quick] [--out DIR]';
 
 export async function main(argv: string[]): Promise<number> {
   const o = parseControlArgs(argv);

@@ -6,7 +6,9 @@ import { client1, frameToLb, svc } from '../_lib.ts';
 export default scenario({
   description: 'a TCP SYN to the VIP cut inside its IPv4 header (24 and 33 bytes): drop_malformed, no flow, nothing reaches a backend',
   backends: {
-    prog: 'BPF_PROG_TEST_RUN of a TC program refuses an IPv4 frame shorter than 14 + 20 bytes (EINVAL: the kernel pulls the IP header before running the program), so prog cannot feed it; at XDP it could, but applicability is per backend',
+    prog: {
+      tc: 'BPF_PROG_TEST_RUN of a TC program refuses an IPv4 frame shorter than 14 + 20 bytes (EINVAL: the kernel pulls the IP header before running the program), so prog cannot feed it (XDP test runs take it)',
+    },
   },
   allowDrops: ['drop_malformed'],
   services: (topo) => [svc(topo, 'tcp')],

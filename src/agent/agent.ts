@@ -10,11 +10,14 @@ import { buildApi } from './api.ts';
 import { HealthFileWriter, healthFileFor, readConfigFile, readHealthFile } from './config-file.ts';
 import type { AgentSettings } from './config-file.ts';
 import { ConfigStore, replayJournal } from './config-store.ts';
+import { isLoopback, nonLoopbackWithoutToken } from './listener.ts';
+import type { ApiListener } from './listener.ts';
 import type { Logger } from './log.ts';
 
 // The handle type lives beside the Datapath interface (the kernel adapter in src/datapath
 // implements it); re-exported here for code that still names it from the agent.
 export type { DatapathHandle } from '../controller/datapath.ts';
+export { isLoopback, parseListen } from './listener.ts';
 
 export interface AgentOptions {
   configFile: string;
@@ -29,6 +32,11 @@ export interface AgentOptions {
   maintainIntervalMs?: number;
   /** fastify request logs, through `log`; off in tests. */
   requestLogs?: boolean;
+  /**
+   * The API's socket, already listening (listener.ts: `xlb agent` listens before it loads the
+   * datapath); without it the API listens on `api` once everything else is ready.
+   */
+  listener?: ApiListener;
 }
 
 export interface AgentHandle {
@@ -42,24 +50,9 @@ export interface AgentHandle {
   stop(): Promise<void>;
 }
 
-export function parseListen(text: string): { host: string; port: number } {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text);
-  const port = Number(m?.[3]);
-  if (m === null || port > 65535) throw new Error(`--api '${text}' is not HOST:PORT (e.g. 127.0.0.1:9400 or [::1]:9400)`);
-  return { host: (m[1] ?? m[2]) as string, port };
-}
-
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\./.test(host);
-}
-
 export async function startAgent(dph: DatapathHandle, opts: AgentOptions): Promise<AgentHandle> {
   const { log } = opts;
-  if (!isLoopback(opts.api.host) && opts.token === undefined) {
-    throw new Error(
-      `the API would listen on ${opts.api.host}, which is not loopback, without a token: give --token-file FILE (or agent.tokenFile) so only holders of the token can change the load balancer`,
-    );
-  }
+  if (!isLoopback(opts.api.host) && opts.token === undefined) throw new Error(nonLoopbackWithoutToken(opts.api.host));
   const cfg = readConfigFile(opts.configFile);
   const agentSettings: AgentSettings = cfg.agent;
   // Changes journaled since the file was last written (config-store.ts) apply over it.
@@ -134,7 +127,17 @@ export async function startAgent(dph: DatapathHandle, opts: AgentOptions): Promi
     onError: (service, err) => log.error({ service, err }, 'health change could not be applied'),
   });
   health.sync();
+  const listener = opts.listener;
+  let handler: Parameters<ApiListener['serve']>[0] | undefined;
   const app = await buildApi({
+    ...(listener !== undefined
+      ? {
+          serverFactory: (h) => {
+            handler = h;
+            return listener.server;
+          },
+        }
+      : {}),
     controller,
     health,
     datapathName: dph.describe,
@@ -154,10 +157,17 @@ export async function startAgent(dph: DatapathHandle, opts: AgentOptions): Promi
       return persist(change.kind === 'put' && svc !== undefined ? store.put(svc) : store.delete(change.name));
     },
   });
-  await app.listen({ host: opts.api.host, port: opts.api.port });
-  const addr = app.server.address();
-  const address = typeof addr === 'object' && addr !== null ? { host: addr.address, port: addr.port } : opts.api;
-  log.info({ api: `${address.host}:${address.port}`, auth: opts.token !== undefined }, 'REST API listening');
+  let address: { host: string; port: number };
+  if (listener !== undefined) {
+    if (handler === undefined) throw new Error('the API server was not built on the listening socket (fastify did not call serverFactory)');
+    listener.serve(handler);
+    address = listener.address;
+  } else {
+    await app.listen({ host: opts.api.host, port: opts.api.port });
+    const addr = app.server.address();
+    address = typeof addr === 'object' && addr !== null ? { host: addr.address, port: addr.port } : opts.api;
+    log.info({ api: `${address.host}:${address.port}`, auth: opts.token !== undefined }, 'REST API listening');
+  }
 
   let maintainTimer: NodeJS.Timeout | undefined;
   if (dph.maintain !== undefined) {
@@ -207,6 +217,8 @@ export async function startAgent(dph: DatapathHandle, opts: AgentOptions): Promi
       if (maintainTimer !== undefined) clearInterval(maintainTimer);
       health.stop();
       await app.close();
+      // fastify closes only a server it listened on itself.
+      await listener?.close();
       await healthWriter.flush();
       try {
         await store.close();

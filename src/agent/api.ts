@@ -6,7 +6,14 @@
 // request before anything changes.
 import { timingSafeEqual } from 'node:crypto';
 import Fastify from 'fastify';
-import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest, FastifySchemaCompiler } from 'fastify';
+import type {
+  FastifyBaseLogger,
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  FastifySchemaCompiler,
+  FastifyServerFactory,
+} from 'fastify';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { TSchema } from 'typebox';
@@ -48,6 +55,8 @@ export interface ApiOptions {
    * synchronously, before the request yields); the reply waits for it (config persisted).
    */
   onChange?: (change: ApiChange) => void | Promise<void>;
+  /** Serve on a server that already listens (the agent's early socket, listener.ts) instead of app.listen(). */
+  serverFactory?: FastifyServerFactory;
 }
 
 /** What a request changed: one service (put, delete) or the whole list (replace). */
@@ -97,7 +106,9 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
   const { controller, health } = opts;
   const app = Fastify({
     ...(typeof opts.logger === 'object' ? { loggerInstance: opts.logger } : { logger: opts.logger ?? false }),
-    bodyLimit: 16 * 1024 * 1024,
+    // A bulk PUT of 100,000 services × 8 endpoints is about 35 MB of JSON.
+    bodyLimit: 256 * 1024 * 1024,
+    ...(opts.serverFactory !== undefined ? { serverFactory: opts.serverFactory } : {}),
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(routeValidator);
   await app.register(swagger, {
@@ -181,7 +192,8 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
       },
     },
     async (req): Promise<ReplaceServicesView> => {
-      const r = controller.load(req.body);
+      // The route's validation ran the body schema's check (defaults filled): semantics only.
+      const r = controller.load(req.body, { schemaChecked: true });
       await opts.onChange?.({ kind: 'replace' });
       const out: ReplaceServicesView = {
         created: r.created.length,
@@ -216,7 +228,8 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
       },
     },
     async (req, reply) => {
-      const { action } = controller.put(req.params.name, req.body);
+      // The route's validation ran the body schema's check (defaults filled): semantics only.
+      const { action } = controller.put(req.params.name, req.body, { schemaChecked: true });
       // The view of what was just applied (taken before onChange yields to other requests).
       const view = oneServiceView(controller, health, req.params.name);
       if (view === undefined) throw new Error(`service '${req.params.name}' is missing right after it was put`);

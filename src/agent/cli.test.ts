@@ -25,10 +25,11 @@ function agent(args: string[]): Run {
   return { out: () => out, err: () => err, exited: new Promise((r) => child.on('exit', (code) => r(code))), kill: (s) => child.kill(s) };
 }
 
-async function listening(r: Run): Promise<number> {
+/** The API's port, once the agent says it is ready (datapath open, config applied, API serving). */
+async function ready(r: Run): Promise<number> {
   const t0 = Date.now();
   while (Date.now() - t0 < 30_000) {
-    const m = /"api":"127\.0\.0\.1:(\d+)"[^\n]*REST API listening/.exec(r.out());
+    const m = /"api":"127\.0\.0\.1:(\d+)"[^\n]*agent ready/.exec(r.out());
     if (m?.[1] !== undefined) return Number(m[1]);
     await new Promise((res) => setTimeout(res, 50));
   }
@@ -47,7 +48,7 @@ test('xlb agent: start, PUT, SIGTERM; a missing config over populated pins is re
 
   const a = agent(common);
   t.teardown(() => a.kill('SIGKILL'));
-  const port = await listening(a);
+  const port = await ready(a);
   const put = await fetch(`http://127.0.0.1:${port}/v1/services/web`, {
     method: 'PUT',
     headers: { 'content-type': 'application/json' },
@@ -69,7 +70,7 @@ test('xlb agent: start, PUT, SIGTERM; a missing config over populated pins is re
   // --reset: start from no services (the one in the maps is deleted).
   const c = agent([...common, '--reset']);
   t.teardown(() => c.kill('SIGKILL'));
-  const port2 = await listening(c);
+  const port2 = await ready(c);
   t.regex(c.out(), /"deleted":1/);
   const list = (await (await fetch(`http://127.0.0.1:${port2}/v1/services`)).json()) as { services: unknown[] };
   t.deepEqual(list.services, []);

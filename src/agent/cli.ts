@@ -67,23 +67,17 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 async function run(values: Opts): Promise<number> {
-  // Imported here, not at the top, so that `xlb agent --help` loads none of the daemon (fastify,
-  // the datapath, the addon); all at once, so their loading overlaps.
+  const t0 = performance.now();
+  // Imported here, not at the top, so that `xlb agent --help` loads none of the daemon. First
+  // what the API socket needs (the settings, the logger); the daemon's modules (fastify, the
+  // datapath and the addon, the controller) once it listens: loading them is work on this
+  // thread (compiling, evaluating), which would only delay the socket.
   const [
     { canonicalIp },
-    { openKernelDatapath },
-    { ValidationError },
-    { parseListen, startAgent },
     { ConfigError, readConfigFile },
     { createLogger },
-  ] = await Promise.all([
-    import('../controller/ip.ts'),
-    import('../datapath/kernel-datapath.ts'),
-    import('../controller/validate.ts'),
-    import('./agent.ts'),
-    import('./config-file.ts'),
-    import('./log.ts'),
-  ]);
+    { isLoopback, listenApi, nonLoopbackWithoutToken, parseListen },
+  ] = await Promise.all([import('../controller/ip.ts'), import('./config-file.ts'), import('./log.ts'), import('./listener.ts')]);
   const level = values.logLevel;
   const log = createLogger({ level, base: { name: 'xlb-agent' } });
   const fail = (msg: string, fields: Record<string, unknown> = {}): number => {
@@ -121,6 +115,7 @@ async function run(values: Opts): Promise<number> {
       return fail((err as Error).message);
     }
   }
+  if (!isLoopback(api.host) && token === undefined) return fail(nonLoopbackWithoutToken(api.host));
   const ctEntries = values.ctEntries ?? 1 << 18;
   const maxServices = values.maxServices ?? 1024;
 
@@ -137,6 +132,28 @@ async function run(values: Opts): Promise<number> {
       `--object-dir ${objectDir}: there is no ${path.basename(objectPath)} in it (build one with ./scripts/build.sh, or give the folder that holds it)`,
     );
 
+  // Listen now (see listener.ts): /healthz says "starting" until the agent is ready.
+  let listener;
+  try {
+    listener = await listenApi(api);
+  } catch (err) {
+    return fail(`cannot listen on ${values.api ?? settings.api ?? '127.0.0.1:9400'}: ${(err as Error).message}`);
+  }
+  const apiText = `${listener.address.host}:${listener.address.port}`;
+  log.info({ api: apiText, auth: token !== undefined, ready: false }, 'REST API listening');
+  const startFailed = async (code: number): Promise<number> => {
+    listener.fail('the agent failed to start (see its log); nothing was changed');
+    await listener.close();
+    return code;
+  };
+
+  let modules;
+  try {
+    modules = await Promise.all([import('../datapath/kernel-datapath.ts'), import('../controller/validate.ts'), import('./agent.ts')]);
+  } catch (err) {
+    return startFailed(fail(`cannot load the agent's modules: ${(err as Error).message}`, { err }));
+  }
+  const [{ openKernelDatapath }, { ValidationError }, { startAgent }] = modules;
   let dph;
   try {
     dph = openKernelDatapath({
@@ -151,14 +168,16 @@ async function run(values: Opts): Promise<number> {
       ...(snatV6 !== undefined ? { snatV6 } : {}),
     });
   } catch (err) {
-    return fail(`cannot load the datapath: ${(err as Error).message}`, { err });
+    return startFailed(fail(`cannot load the datapath: ${(err as Error).message}`, { err }));
   }
   const held = dph.reusedPins ? dph.datapath.listServices().length : 0;
   if (held > 0 && !existsSync(configFile) && values.reset !== true) {
     dph.close();
-    return fail(
-      `the maps pinned in ${pinDir} hold ${held} service(s) but the config file ${configFile} does not exist: starting would delete them all. ` +
-        'Start with the config file that created them (--config), or pass --reset to start from no services.',
+    return startFailed(
+      fail(
+        `the maps pinned in ${pinDir} hold ${held} service(s) but the config file ${configFile} does not exist: starting would delete them all. ` +
+          'Start with the config file that created them (--config), or pass --reset to start from no services.',
+      ),
     );
   }
   log.info(
@@ -171,6 +190,7 @@ async function run(values: Opts): Promise<number> {
       configFile,
       ifaces,
       api,
+      listener,
       detachOnExit: values.detachOnExit === true,
       log,
       requestLogs: values.requestLogs === true,
@@ -178,10 +198,13 @@ async function run(values: Opts): Promise<number> {
     });
   } catch (err) {
     dph.close();
-    if (err instanceof ValidationError) return fail(`${configFile} is invalid; nothing was changed:\n${err.message}`);
-    if (err instanceof ConfigError) return fail(err.message);
-    return fail((err as Error).message, { err });
+    if (err instanceof ValidationError) return startFailed(fail(`${configFile} is invalid; nothing was changed:\n${err.message}`));
+    if (err instanceof ConfigError) return startFailed(fail(err.message));
+    return startFailed(fail((err as Error).message, { err }));
   }
+  // The line to wait for (the lab, the tests): the datapath is open, the config applied, the
+  // interfaces attached and the API serving.
+  log.info({ api: apiText, startMs: Math.round(performance.now() - t0) }, 'agent ready');
   const running = agent;
   process.on('SIGHUP', () => {
     running.reload();

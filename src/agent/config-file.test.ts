@@ -1,5 +1,5 @@
 import test from 'ava';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
@@ -55,6 +55,19 @@ test('HealthFileWriter: writes one at a time, the last state wins, flush waits f
   t.deepEqual(readHealthFile(file), [{ service: 'web', ip: '198.18.2.1', port: 8019 }]);
   t.true(reads < 20, `${reads} writes for 20 changes`);
   t.deepEqual(errors, []);
+  // A request that finds the state as last written writes nothing (the agent requests one per PUT).
+  const writes = w.writes;
+  const mtime = statSync(file).mtimeMs;
+  for (let i = 0; i < 5; i++) {
+    w.request();
+    await w.flush();
+  }
+  t.is(w.writes, writes);
+  t.is(statSync(file).mtimeMs, mtime);
+  down = [];
+  await w.flush();
+  t.is(w.writes, writes + 1);
+  t.deepEqual(readHealthFile(file), []);
   // A write that fails is reported, and the next request writes again.
   const bad = new HealthFileWriter(
     path.join(file, 'x'),

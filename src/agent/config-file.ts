@@ -15,7 +15,7 @@
 //
 // The agent keeps it current through src/agent/config-store.ts (a journal beside it, compacted
 // into it atomically: temp file in the same directory, fsync, rename).
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { parse } from 'yaml';
@@ -107,13 +107,17 @@ export function configText(agent: AgentSettings, state: DesiredState): string {
   return `${out.join('\n')}\n`;
 }
 
-/** fsync of a directory: a rename or a new file in it survives a crash. */
-export function fsyncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
+/**
+ * fsync of a directory: a rename or a new file in it survives a crash. Asynchronous (the thread
+ * pool waits for the disk): a synchronous fsync here held the agent's event loop, and every
+ * request behind it, for the length of a disk flush at every compaction.
+ */
+export async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
   try {
-    fsyncSync(fd);
+    await fh.sync();
   } finally {
-    closeSync(fd);
+    await fh.close();
   }
 }
 
@@ -132,7 +136,7 @@ export async function writeFileAtomic(file: string, text: string): Promise<void>
   }
   await fh.close();
   await rename(tmp, file);
-  fsyncDir(path.dirname(file));
+  await fsyncDir(path.dirname(file));
 }
 
 // ------------------------------------------------------------------ persisted health
@@ -178,8 +182,12 @@ export function readHealthFile(file: string): DownEndpoint[] {
   return r.value.down;
 }
 
+function healthFileText(down: DownEndpoint[]): string {
+  return `${JSON.stringify({ down }, null, 1)}\n`;
+}
+
 export async function writeHealthFile(file: string, down: DownEndpoint[]): Promise<void> {
-  await writeFileAtomic(file, `${JSON.stringify({ down }, null, 1)}\n`);
+  await writeFileAtomic(file, healthFileText(down));
 }
 
 /**
@@ -193,6 +201,10 @@ export class HealthFileWriter {
   private readonly onError: (err: Error) => void;
   private running: Promise<void> | undefined;
   private dirty = false;
+  /** The text last written (undefined: nothing written by this process yet). */
+  private written: string | undefined;
+  /** Writes made (tests). */
+  writes = 0;
 
   constructor(file: string, state: () => DownEndpoint[], onError: (err: Error) => void) {
     this.file = file;
@@ -212,10 +224,20 @@ export class HealthFileWriter {
   }
 
   private async loop(): Promise<void> {
+    // Yield first: the requests of this turn share one look at the state, and `running` is set
+    // by request() before this loop can clear it.
+    await Promise.resolve();
     while (this.dirty) {
       this.dirty = false;
+      // The agent requests a write on every change of a service (one may have removed a down
+      // endpoint), most of which leave the down set as it was: no write then (a write is a
+      // temp file, two fsyncs and a rename, per PUT).
+      const text = healthFileText(this.state());
+      if (text === this.written) continue;
       try {
-        await writeHealthFile(this.file, this.state());
+        await writeFileAtomic(this.file, text);
+        this.written = text;
+        this.writes++;
       } catch (err) {
         this.onError(err instanceof Error ? err : new Error(String(err)));
       }

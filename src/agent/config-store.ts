@@ -263,7 +263,7 @@ export class ConfigStore {
       const created = !existsSync(this.jp);
       this.fh = await open(this.jp, 'a', 0o600);
       // The journal's own directory entry must be durable before a line in it counts.
-      if (created) fsyncDir(path.dirname(this.jp));
+      if (created) await fsyncDir(path.dirname(this.jp));
     }
     const text = lines.join('');
     await this.fh.write(text);

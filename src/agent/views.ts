@@ -48,7 +48,8 @@ function healthIndex(health: HealthMonitor | undefined, service?: string): Map<s
   return m;
 }
 
-export function serviceView(c: Controller, s: Service, hidx: Map<string, EndpointHealth>): ServiceView {
+/** `s` is the controller's own object (peek/view, not a copy): read here, never modified. */
+export function serviceView(c: Controller, s: Readonly<Service>, hidx: Map<string, EndpointHealth>): ServiceView {
   const dp = c.dp.getService(keyOf(s));
   const slots = dp === undefined ? [] : c.dp.readEndpoints(dp.id, dp.generation, dp.endpointCount);
   const endpoints = s.endpoints.map((e): EndpointStatus => {
@@ -69,11 +70,11 @@ export function serviceView(c: Controller, s: Service, hidx: Map<string, Endpoin
 
 export function serviceViews(c: Controller, health: HealthMonitor | undefined): ServiceView[] {
   const hidx = healthIndex(health);
-  return c.services().map((s) => serviceView(c, s, hidx));
+  return c.view().map((s) => serviceView(c, s, hidx));
 }
 
 export function oneServiceView(c: Controller, health: HealthMonitor | undefined, name: string): ServiceView | undefined {
-  const s = c.get(name);
+  const s = c.peek(name);
   return s === undefined ? undefined : serviceView(c, s, healthIndex(health, name));
 }
 

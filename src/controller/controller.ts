@@ -103,10 +103,10 @@ export class Controller {
   /**
    * Replaces the whole desired state (config load, SIGHUP) and reconciles everything: services
    * the datapath holds that the state does not name are deleted. Throws ValidationError (and
-   * changes nothing) when the input is invalid.
+   * changes nothing) when the input is invalid. `schemaChecked` as for put.
    */
-  load(input: unknown): ReconcileResult {
-    const r = validateDesiredState(input, this.limits);
+  load(input: unknown, opts: { schemaChecked?: boolean } = {}): ReconcileResult {
+    const r = validateDesiredState(input, this.limits, opts);
     if (!r.ok) throw new ValidationError(r.errors);
     this.checkRefusals(r.value.services);
     this.desired.clear();
@@ -128,10 +128,11 @@ export class Controller {
 
   /**
    * Creates or replaces one service. `input` is untrusted (a REST body); error paths are
-   * relative to it. Throws ValidationError without changing anything.
+   * relative to it. Throws ValidationError without changing anything. `schemaChecked`: the
+   * input already passed the service schema's check (validateService says what that skips).
    */
-  put(name: string, input: unknown): { action: ReconcileAction; service: Service } {
-    const r = validateService(input, { limits: this.limits, nameFromUrl: name });
+  put(name: string, input: unknown, opts: { schemaChecked?: boolean } = {}): { action: ReconcileAction; service: Service } {
+    const r = validateService(input, { limits: this.limits, nameFromUrl: name, ...opts });
     if (!r.ok) throw new ValidationError(r.errors);
     const svc = r.value;
     this.checkRefusals([svc]);

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { hash32, isPrime, maglevTable, wrrSchedule } from './lookup-tables.ts';
+import { MaglevTables, hash32, isPrime, maglevTable, wrrSchedule } from './lookup-tables.ts';
 import type { DpEndpoint } from './datapath.ts';
 import { EMPTY_SLOT } from './datapath.ts';
 
@@ -94,4 +94,36 @@ test('maglev: the fast builder equals the paper-form reference (random sets, wei
     );
     t.deepEqual(maglevTable(slots, m), maglevReference(slots, m), `round ${round}, m ${m}`);
   }
+});
+
+test('MaglevTables: a cached table equals a built one; any change of slot, address, port, weight or activity builds anew; bounded', (t) => {
+  const cache = new MaglevTables(4099, 4);
+  const out = new Uint8Array(4160).fill(0);
+  const five = [ep(1), ep(2), ep(3), ep(4), ep(5)];
+  const variants: DpEndpoint[][] = [
+    five,
+    [ep(1), ep(2), EMPTY_SLOT, ep(4), ep(5)],
+    [ep(1), ep(2), ep(3), ep(4), ep(5, 2)],
+    [ep(1), ep(2), ep(3), ep(4), { ...ep(5), port: 81 }],
+    [ep(1), ep(2), ep(3), ep(4), ep(5, 1, false)],
+    [ep(2), ep(1), ep(3), ep(4), ep(5)],
+  ];
+  for (const v of [...variants, ...variants]) {
+    cache.fill(v, out);
+    t.deepEqual(Uint32Array.from(out.subarray(0, 4099)), maglevTable(v, 4099));
+    t.true(
+      out.subarray(4099).every((b) => b === 0),
+      'nothing written past m',
+    );
+  }
+  // Six distinct sets through four places, oldest dropped first: in the second round each set
+  // was dropped before it came again, so every fill built; the set just built is then a hit.
+  t.is(cache.stats.builds, 12);
+  cache.fill(variants[5] as DpEndpoint[], out);
+  t.is(cache.stats.hits, 1);
+  t.deepEqual(Uint32Array.from(out.subarray(0, 4099)), maglevTable(variants[5] as DpEndpoint[], 4099));
+  // No active member: all zero, like maglevTable.
+  out.fill(7, 0, 4099);
+  cache.fill([EMPTY_SLOT, ep(1, 1, false)], out);
+  t.true(out.subarray(0, 4099).every((b) => b === 0));
 });

@@ -35,55 +35,133 @@ export function isPrime(n: number): boolean {
  * With no active slot, every position holds slot 0 (the datapath's probe then finds no usable
  * endpoint and counts "no endpoint").
  */
-export function maglevTable(slots: DpEndpoint[], m: number): Uint32Array {
+export function maglevTable(slots: readonly DpEndpoint[], m: number): Uint32Array {
+  return maglevFill(slots, m, new Uint32Array(m));
+}
+
+// Scratch arrays of the builder, grown on demand and reused: a 10,000-service load builds
+// 10,000 tables, and fresh arrays per table were most of what the garbage collector did.
+let cap = 0;
+let mSlot = new Int32Array(0);
+let mWeight = new Float64Array(0);
+let mSkip = new Int32Array(0);
+let mNext = new Int32Array(0);
+let mCredit = new Float64Array(0);
+let filled = new Uint8Array(0);
+
+/**
+ * maglevTable into `out` (positions 0..m-1; nothing past them is written), for callers that
+ * reuse one buffer per table (the kernel adapter writes it straight into the mmapped map).
+ * Slots are < 64, so a Uint8Array holds a table.
+ */
+export function maglevFill<T extends Uint8Array | Uint32Array>(slots: readonly DpEndpoint[], m: number, out: T): T {
   if (!isPrime(m)) throw new RangeError(`Maglev table size ${m} is not a prime`);
-  const table = new Uint32Array(m);
-  const members = slots.map((e, slot) => ({ e, slot })).filter(({ e }) => e.active && e.ip !== '' && e.weight > 0);
-  if (members.length === 0) return table;
-  const k = members.length;
-  const filled = new Uint8Array(m);
-  const maxW = Math.max(...members.map(({ e }) => e.weight));
-  // Typed arrays, no per-endpoint objects: this runs once per change of a service.
-  const slot = new Uint32Array(k);
-  const weight = new Uint32Array(k);
-  const offset = new Uint32Array(k);
-  const skip = new Uint32Array(k);
-  const next = new Uint32Array(k);
-  const credit = new Float64Array(k);
-  members.forEach(({ e, slot: s }, i) => {
+  if (out.length < m) throw new RangeError(`Maglev table of ${m} positions: the output holds ${out.length}`);
+  if (cap < slots.length) {
+    cap = slots.length;
+    mSlot = new Int32Array(cap);
+    mWeight = new Float64Array(cap);
+    mSkip = new Int32Array(cap);
+    mNext = new Int32Array(cap);
+    mCredit = new Float64Array(cap);
+  }
+  const slot = mSlot;
+  const weight = mWeight;
+  const skip = mSkip;
+  const next = mNext;
+  const credit = mCredit;
+  let k = 0;
+  let maxW = 0;
+  let equal = true;
+  for (let s = 0; s < slots.length; s++) {
+    const e = slots[s] as DpEndpoint;
+    if (!e.active || e.ip === '' || e.weight <= 0) continue;
     const id = `${e.ip}#${e.port}`;
-    slot[i] = s;
-    weight[i] = e.weight;
-    offset[i] = hash32(id, 0x5bd1e995) % m;
-    skip[i] = (hash32(id, 0x27d4eb2f) % (m - 1)) + 1;
-  });
-  // Each member's next preferred position, advanced by its skip (mod m) without a division:
-  // the same sequence as (offset + j·skip) mod m, at a fraction of the cost (this loop runs
-  // about m·ln(m) times per table, for every service of a 10,000-service load).
-  for (let i = 0; i < k; i++) next[i] = offset[i] as number;
+    slot[k] = s;
+    weight[k] = e.weight;
+    // Each member's next preferred position starts at its offset and advances by its skip
+    // (mod m) without a division: the same sequence as (offset + j·skip) mod m.
+    next[k] = hash32(id, 0x5bd1e995) % m;
+    skip[k] = (hash32(id, 0x27d4eb2f) % (m - 1)) + 1;
+    credit[k] = 0;
+    if (k > 0 && e.weight !== maxW) equal = false;
+    if (e.weight > maxW) maxW = e.weight;
+    k++;
+  }
+  if (k === 0) {
+    out.fill(0, 0, m);
+    return out;
+  }
+  if (filled.length < m) filled = new Uint8Array(m);
+  else filled.fill(0, 0, m);
+  const f = filled;
+  // The probe loop runs about m·ln(m)/2 times per table, for every service of a load: equal
+  // weights (the common case) take turns without the credit bookkeeping.
   let n = 0;
-  const equal = members.every(({ e }) => e.weight === maxW);
-  while (n < m) {
+  for (;;) {
     for (let i = 0; i < k; i++) {
       if (!equal) {
-        credit[i] = (credit[i] as number) + (weight[i] as number);
-        if ((credit[i] as number) < maxW) continue;
-        credit[i] = (credit[i] as number) - maxW;
+        const cr = (credit[i] as number) + (weight[i] as number);
+        if (cr < maxW) {
+          credit[i] = cr;
+          continue;
+        }
+        credit[i] = cr - maxW;
       }
       const sk = skip[i] as number;
       let c = next[i] as number;
-      while (filled[c] === 1) {
+      while (f[c] !== 0) {
         c += sk;
         if (c >= m) c -= m;
       }
-      filled[c] = 1;
-      table[c] = slot[i] as number;
+      f[c] = 1;
+      out[c] = slot[i] as number;
       c += sk;
       next[i] = c >= m ? c - m : c;
-      if (++n === m) break;
+      if (++n === m) return out;
     }
   }
-  return table;
+}
+
+/**
+ * Maglev tables by endpoint set, for the kernel adapter: services behind the same pool (many
+ * VIPs or ports on the same backends) have the same active members in the same slots, hence the
+ * same table, and a hit is a 4 KB copy instead of a build (~100 µs). Keyed by what the builder
+ * reads (slot, address, port, weight of each active slot, and m); at most `limit` tables (4 KB
+ * each at m = 4099), the oldest dropped first. A miss costs the key and one copy.
+ */
+export class MaglevTables {
+  readonly m: number;
+  readonly limit: number;
+  private readonly tables = new Map<string, Uint8Array>();
+  readonly stats = { hits: 0, builds: 0 };
+
+  constructor(m: number, limit = 1024) {
+    if (!isPrime(m)) throw new RangeError(`Maglev table size ${m} is not a prime`);
+    this.m = m;
+    this.limit = limit;
+  }
+
+  /** The table of `slots` into out's first m positions (nothing past them is written). */
+  fill(slots: readonly DpEndpoint[], out: Uint8Array): Uint8Array {
+    let key = '';
+    for (let s = 0; s < slots.length; s++) {
+      const e = slots[s] as DpEndpoint;
+      if (!e.active || e.ip === '' || e.weight <= 0) continue;
+      key += `${s}:${e.ip}#${e.port}*${e.weight},`;
+    }
+    const hit = this.tables.get(key);
+    if (hit !== undefined) {
+      this.stats.hits++;
+      out.set(hit);
+      return out;
+    }
+    maglevFill(slots, this.m, out);
+    this.stats.builds++;
+    if (this.tables.size >= this.limit) this.tables.delete(this.tables.keys().next().value as string);
+    this.tables.set(key, out.slice(0, this.m));
+    return out;
+  }
 }
 
 function gcd(a: number, b: number): number {
@@ -92,7 +170,7 @@ function gcd(a: number, b: number): number {
 }
 
 /** Smooth weighted round-robin schedule over the active slots, at most maxLen long. */
-export function wrrSchedule(slots: DpEndpoint[], maxLen: number): Uint32Array {
+export function wrrSchedule(slots: readonly DpEndpoint[], maxLen: number): Uint32Array {
   const members = slots.map((e, slot) => ({ e, slot })).filter(({ e }) => e.active && e.ip !== '' && e.weight > 0);
   if (members.length === 0) return new Uint32Array(0);
   const g = members.reduce((acc, { e }) => gcd(acc, e.weight), 0);

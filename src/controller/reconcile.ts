@@ -42,6 +42,8 @@ function sameEndpoint(a: DpEndpoint | undefined, b: DpEndpoint | undefined): boo
 
 /** Assigns desired endpoints to slots, keeping the slots they have in `current`. */
 export function assignSlots(current: DpEndpoint[], desired: DpEndpoint[]): DpEndpoint[] {
+  // A new service (or one with no slot yet): every endpoint pending, in order from slot 0.
+  if (current.length === 0) return desired.slice();
   const where = new Map<string, number>();
   current.forEach((e, i) => {
     if (e.ip !== '') where.set(`${e.ip}#${e.port}`, i);

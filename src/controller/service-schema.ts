@@ -10,6 +10,7 @@
 // timeout within its interval, duplicates, overlapping VIPs, the datapath's limits) is checked
 // in one place after this, in validate.ts.
 import { isIP } from 'node:net';
+import { isDottedQuad } from './ip.ts';
 import { Ajv } from 'ajv';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { Type } from 'typebox';
@@ -173,11 +174,20 @@ export function describeValue(v: unknown): string {
   return String(v);
 }
 
-/** The one ajv of the project's schemas: every error (not the first), defaults filled, no coercion, unknown fields refused (not dropped). */
-const ajv = new Ajv({ allErrors: true, useDefaults: true, coerceTypes: false, removeAdditional: false, verbose: true, strict: true });
-ajv.addKeyword({ keyword: WHAT, schemaType: 'string' });
-// Zone ids (fe80::1%eth0) are no datapath address.
-ajv.addFormat('ip', { type: 'string', validate: (s: string) => isIP(s) !== 0 && !s.includes('%') });
+let theAjv: Ajv | undefined;
+/**
+ * The one ajv of the project's schemas: every error (not the first), defaults filled, no coercion,
+ * unknown fields refused (not dropped). Made at the first compile (like the checks, below).
+ */
+function ajv(): Ajv {
+  if (theAjv !== undefined) return theAjv;
+  const a = new Ajv({ allErrors: true, useDefaults: true, coerceTypes: false, removeAdditional: false, verbose: true, strict: true });
+  a.addKeyword({ keyword: WHAT, schemaType: 'string' });
+  // Zone ids (fe80::1%eth0) are no datapath address.
+  a.addFormat('ip', { type: 'string', validate: (s: string) => isDottedQuad(s) || (isIP(s) !== 0 && !s.includes('%')) });
+  theAjv = a;
+  return a;
+}
 
 /** `/services/0/endpoints/2/ip` → `services[web].endpoints[2].ip`: array items by their name when they have a valid one. */
 function fieldPath(pointer: string, root: unknown, extra?: string): string {
@@ -250,8 +260,12 @@ export interface SchemaCheck<T> {
  * the typed value, or one field error per offending field (the first problem of each).
  */
 export function schemaCheck<S extends TSchema>(schema: S): SchemaCheck<Static<S>> {
-  const validate: ValidateFunction = ajv.compile(schema);
+  // Compiled at the first check, not when the module loads: compiling the service schemas takes
+  // ~100 ms, which every importer would pay (the agent before its API listens, even without a
+  // config file; the CLI commands that only import a type's module).
+  let validate: ValidateFunction | undefined;
   const check = (input: unknown): Checked<Static<S>> => {
+    validate ??= ajv().compile(schema);
     if (validate(input)) return { ok: true, value: input as Static<S> };
     const errors: FieldError[] = [];
     const seen = new Set<string>();

@@ -140,3 +140,39 @@ test('an unknown field alone makes a service invalid, at every level', (t) => {
     if (!r.ok) t.regex(formatErrors(r.errors), /unknown field/);
   }
 });
+
+test("the caller's input is never modified (defaults go into a copy), also with a __proto__ key", (t) => {
+  const input = { services: [{ name: 'web', vip: '198.18.100.1', port: 80, endpoints: [{ ip: '198.18.2.1', port: 8080 }] }] };
+  const text = JSON.stringify(input);
+  const r = validateDesiredState(input);
+  t.true(r.ok);
+  t.is(JSON.stringify(input), text, 'no default filled into the caller object');
+  if (r.ok) t.is(r.value.services[0]?.endpoints[0]?.weight, 1);
+  // A JSON body with a "__proto__" key: refused as an unknown field, and no prototype changed.
+  const evil = JSON.parse(
+    '{"services":[{"name":"x","vip":"198.18.100.1","port":80,"endpoints":[],"__proto__":{"polluted":1}}]}',
+  ) as unknown;
+  const e = validateDesiredState(evil);
+  t.false(e.ok);
+  t.is(({} as Record<string, unknown>).polluted, undefined);
+});
+
+test('canonical addresses: IPv4 texts node:net accepts are kept as they are, others refused or canonicalised', (t) => {
+  for (const [ip, ok] of [
+    ['198.18.2.1', true],
+    ['0.0.0.0', true],
+    ['255.255.255.255', true],
+    ['01.2.3.4', false],
+    ['256.1.1.1', false],
+    ['1.2.3', false],
+    ['1.2.3.4.5', false],
+    ['1.2.3.4 ', false],
+  ] as const) {
+    const r = validateService(web({ endpoints: [{ ip, port: 8080 }] }));
+    t.is(r.ok, ok, ip);
+    if (r.ok) t.is(r.value.endpoints[0]?.ip, ip);
+  }
+  const r = validateService(web({ vip: 'FD00::0001', endpoints: [{ ip: 'fd00:0::2', port: 8080 }] }));
+  t.true(r.ok);
+  if (r.ok) t.deepEqual([r.value.vip, r.value.endpoints[0]?.ip], ['fd00::1', 'fd00::2']);
+});

@@ -9,8 +9,11 @@ import { fileURLToPath } from 'node:url';
 import { buildFrame } from '../packet/index.ts';
 import { Controller } from '../controller/controller.ts';
 import type { Datapath } from '../controller/datapath.ts';
+import { maglevTable } from '../controller/lookup-tables.ts';
+import { BpfMap } from '../bpf/index.ts';
 import { openKernelDatapath } from './kernel-datapath.ts';
 import type { KernelDatapathHandle } from './kernel-datapath.ts';
+import { schedBytesPerTable, schedOffset } from './maps.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -298,3 +301,47 @@ test.serial('kernel: changes applied while packets flow never expose a half-writ
   );
   t.is(h.datapath.counters().drops.get('drop_no_endpoint') ?? 0, 0);
 });
+
+test.serial(
+  'kernel: the Maglev table in xlb_sched equals the reference builder, after changes and for services sharing an endpoint set',
+  (t) => {
+    const dir = pinDir();
+    t.teardown(() => cleanup(dir));
+    const h = open(dir);
+    t.teardown(() => h.close());
+    const c = new Controller(h.datapath);
+    const eps = [1, 2, 3, 4, 5, 6, 7, 8];
+    // a and b share an endpoint set (the second takes the cached table), c has its own.
+    c.load({ services: [svc('a', '198.18.100.1', eps), svc('b', '198.18.100.2', eps), svc('c', '198.18.100.3', [9, 10, 11])] });
+    t.deepEqual(h.kernel.maglevStats(), { hits: 1, builds: 2 });
+    const sched = BpfMap.openPinned(path.join(dir, 'xlb_sched'));
+    t.teardown(() => sched.close());
+    const m = h.kernel.maglevSize;
+    const check = (name: string): void => {
+      const s = h.datapath.getService({ vip: c.get(name)?.vip as string, port: 80, protocol: 'tcp' });
+      if (s === undefined) throw new Error(`no entry for ${name}`);
+      const slots = h.datapath.readEndpoints(s.id, s.generation, s.endpointCount);
+      const bytes = new Uint8Array(schedBytesPerTable(m));
+      sched.readMapped(schedOffset(m, s.id, s.generation), bytes);
+      t.deepEqual(Uint32Array.from(bytes.subarray(0, m)), maglevTable(slots, m), `${name} generation ${s.generation}`);
+      t.true(
+        bytes.subarray(m).every((b) => b === 0),
+        'zero past the table',
+      );
+    };
+    for (const n of ['a', 'b', 'c']) check(n);
+    // Incremental changes: an endpoint removed (a hole), a weight changed, an endpoint added into the hole.
+    c.put('a', svc('a', '198.18.100.1', [1, 2, 4, 5, 6, 7, 8]));
+    check('a');
+    c.put('b', {
+      ...svc('b', '198.18.100.2', eps),
+      endpoints: eps.map((n) => ({ ip: `198.18.2.${n}`, port: 8080, weight: n === 3 ? 4 : 1 })),
+    });
+    check('b');
+    c.put('a', svc('a', '198.18.100.1', [1, 2, 12, 4, 5, 6, 7, 8]));
+    check('a');
+    // Health: an endpoint down takes it out of the table.
+    c.setHealth('c', { ip: '198.18.2.10', port: 8080 }, false);
+    check('c');
+  },
+);

@@ -23,7 +23,7 @@ import type {
 } from '../controller/datapath.ts';
 import { DatapathRefusal } from '../controller/datapath.ts';
 import { formatIp } from '../controller/ip.ts';
-import { maglevTable, wrrSchedule } from '../controller/lookup-tables.ts';
+import { MaglevTables, wrrSchedule } from '../controller/lookup-tables.ts';
 import { loadDatapath, objectPathFor } from './loader.ts';
 import { assertEnumMirrors, assertStructLayouts } from '../schema/btf.ts';
 import { SCHEMA_CODECS, SCHEMA_ENUMS } from '../schema/maps.ts';
@@ -49,12 +49,14 @@ import {
   readReasons,
   readServiceStats,
   resetServiceCounters,
+  schedBytesPerTable,
   serviceKeyBytes,
   setPolicer,
   endpointStatsIndex,
   writeEndpointConns,
   writeEndpoints,
   writeSched,
+  writeSchedBytes,
 } from './maps.ts';
 import {
   CT_F,
@@ -138,12 +140,22 @@ export class KernelDatapath implements Datapath {
   private readonly idKey = new Map<number, { key: DpServiceKey; gen: 0 | 1; range: boolean }>();
   /** The last count of live flows by state (maintainConntrack or flowCounts took it). */
   private flowCount: { byState: Record<string, number>; atMs: number } | undefined;
+  /** Maglev tables by endpoint set, and the one buffer each table is built into (zero past m). */
+  private readonly maglev: MaglevTables | undefined;
+  private readonly schedBuf: Uint8Array;
 
   constructor(dp: LoadedDatapath) {
     this.dp = dp;
     this.maps = dp.maps;
     this.maglevSize = dp.maglevSize;
     this.limits = { maxServices: dp.maxServices, maxEndpoints: XLB_MAX_EP, maxWeight: MAX_WEIGHT };
+    this.maglev = dp.maglevSize > 0 ? new MaglevTables(dp.maglevSize) : undefined;
+    this.schedBuf = new Uint8Array(dp.maglevSize > 0 ? schedBytesPerTable(dp.maglevSize) : 0);
+  }
+
+  /** Maglev tables built and taken from the cache (benchmarks). */
+  maglevStats(): { hits: number; builds: number } {
+    return { ...(this.maglev?.stats ?? { hits: 0, builds: 0 }) };
   }
 
   readConfig(): Config {
@@ -245,12 +257,16 @@ export class KernelDatapath implements Datapath {
     // the used slots (packets read at most the service entry's ep_count of them). No packet reads
     // this generation until putService names it (the map update is the barrier).
     writeEndpoints(this.dp, id, generation, endpoints, { clearRest: false });
-    let table: Uint32Array | undefined;
-    if (algorithm === 'maglev' && this.maglevSize > 0) table = maglevTable(endpoints, this.maglevSize);
-    else if (algorithm === 'wrr') table = wrrSchedule(endpoints, this.maglevSize);
-    // One BPF_MAP_UPDATE_BATCH.
-    if (table !== undefined && table.length > 0) writeSched(this.dp, id, generation, table);
-    this.schedLen.set(`${id}/${generation}`, algorithm === 'wrr' ? (table?.length ?? 0) : 0);
+    // The table: one copy into the mmapped xlb_sched.
+    let wrrLen = 0;
+    if (algorithm === 'maglev' && this.maglev !== undefined) {
+      writeSchedBytes(this.dp, id, generation, this.maglev.fill(endpoints, this.schedBuf));
+    } else if (algorithm === 'wrr') {
+      const table = wrrSchedule(endpoints, this.maglevSize);
+      if (table.length > 0) writeSched(this.dp, id, generation, table);
+      wrrLen = table.length;
+    }
+    this.schedLen.set(`${id}/${generation}`, wrrLen);
   }
 
   refusal(svc: Pick<DpService, 'key' | 'mode' | 'portEnd'>): string | undefined {

@@ -121,7 +121,12 @@ export interface PacketDatapath {
 export interface DatapathUnderTest {
   control: Datapath;
   packets: PacketDatapath;
-  close(): void;
+  /**
+   * Ends the instance. `reuse`: the caller's result passed, and a pooled implementation (prog,
+   * src/harness/prog-pool.ts) may keep the loaded objects for the next instance; without it,
+   * or for an implementation without a pool, everything is released.
+   */
+  close(opts?: { reuse?: boolean }): void;
 }
 
 export interface OpenDatapathOptions {

@@ -144,10 +144,31 @@ export interface ProgDatapathUnderTest extends DatapathUnderTest {
 }
 
 /**
- * Loads build/bpf/xlb_<hook>.bpf.o (or opts.objectPath) into /sys/fs/bpf/xlb/prog-<id>, not
- * attached, and pins the calling thread to its CPU until close(). Root (CAP_BPF) needed.
+ * A loaded, unattached datapath: the objects in their own pin directory, the trace ring, the
+ * calling thread pinned to its CPU (until close()). What a ProgDatapathUnderTest runs on;
+ * openProgDatapath makes one per instance, a pool (src/harness/prog-pool.ts) reuses one across
+ * instances, putting every map back as it was right after the load in between.
  */
-export function openProgDatapath(opts: OpenDatapathOptions): ProgDatapathUnderTest {
+export interface ProgLoad {
+  readonly hook: Hook;
+  readonly loaded: LoadedDatapath;
+  readonly ring: RingBuffer;
+  /** Trace records the ring delivered and nobody has read yet. */
+  readonly pending: Buffer[];
+  readonly pinDir: string;
+  readonly cpu: number;
+  /** Unpins the CPU, closes the ring and the objects, removes the pin directory. */
+  close(): void;
+}
+
+/**
+ * Loads build/bpf/xlb_<hook>.bpf.o (or opts.objectPath) into /sys/fs/bpf/xlb/prog-<id>, not
+ * attached, with the prog backend's config (trace on, the empty FIB table, the virtual clock at
+ * 0; opts.settings are not applied here), and pins the calling thread to its CPU. Root (CAP_BPF).
+ */
+export function loadProgDatapath(
+  opts: Pick<OpenDatapathOptions, 'hook' | 'ctEntries' | 'maxServices' | 'maglevSize' | 'objectPath'>,
+): ProgLoad {
   const hook: Hook = opts.hook;
   const pinDir = `${PROG_PIN_PREFIX}${randomBytes(4).toString('hex')}`;
   const cpu = pinCpu();
@@ -164,7 +185,6 @@ export function openProgDatapath(opts: OpenDatapathOptions): ProgDatapathUnderTe
       ...(opts.objectPath !== undefined ? { objectPath: opts.objectPath } : {}),
       config: { flags: CFG_F.trace | CFG_F.fibTable | CFG_F.virtualClock, fib_table: EMPTY_FIB_TABLE },
     });
-    if (opts.settings !== undefined) dp.writeConfig(configPatch(opts.settings, dp.readConfig()));
     ring = new RingBuffer(dp.maps.trace, (b) => pending.push(b)).unref();
   } catch (e) {
     ring?.close();
@@ -175,6 +195,58 @@ export function openProgDatapath(opts: OpenDatapathOptions): ProgDatapathUnderTe
   }
   const loaded = dp;
   const rb = ring;
+  let closed = false;
+  return {
+    hook,
+    loaded,
+    ring: rb,
+    pending,
+    pinDir,
+    cpu,
+    close(): void {
+      if (closed) return;
+      closed = true;
+      try {
+        rb.close();
+        loaded.close({ detached: true });
+      } finally {
+        rmSync(pinDir, { recursive: true, force: true });
+        unpinCpu();
+      }
+    },
+  };
+}
+
+/**
+ * Loads build/bpf/xlb_<hook>.bpf.o (or opts.objectPath) into /sys/fs/bpf/xlb/prog-<id>, not
+ * attached, and pins the calling thread to its CPU until close(). Root (CAP_BPF) needed.
+ */
+export function openProgDatapath(opts: OpenDatapathOptions): ProgDatapathUnderTest {
+  const load = loadProgDatapath(opts);
+  try {
+    return openProgDatapathOn(load, opts, () => load.close());
+  } catch (e) {
+    load.close();
+    throw e;
+  }
+}
+
+/**
+ * An instance on a load whose maps are as right after loadProgDatapath: applies opts.settings,
+ * takes the counters' baseline, starts the virtual clock at 0. Its close() calls `release`
+ * (openProgDatapath's: load.close()) with what the caller of close() passed.
+ */
+export function openProgDatapathOn(
+  load: ProgLoad,
+  opts: OpenDatapathOptions,
+  release: (o?: { reuse?: boolean }) => void,
+): ProgDatapathUnderTest {
+  const { hook, loaded, pinDir, cpu, pending } = load;
+  if (hook !== opts.hook) throw new Error(`prog datapath: a ${hook} load cannot serve a ${opts.hook} instance`);
+  const rb = load.ring;
+  rb.consume();
+  pending.length = 0;
+  if (opts.settings !== undefined) loaded.writeConfig(configPatch(opts.settings, loaded.readConfig()));
   const control = new KernelDatapath(loaded);
   let virtualNs = 0n;
   let reasonTotals = counterPackets(loaded.maps.reasons, REASON.length);
@@ -309,16 +381,10 @@ export function openProgDatapath(opts: OpenDatapathOptions): ProgDatapathUnderTe
     packets,
     pinDir,
     cpu,
-    close(): void {
+    close(o?: { reuse?: boolean }): void {
       if (closed) return;
       closed = true;
-      try {
-        rb.close();
-        loaded.close({ detached: true });
-      } finally {
-        rmSync(pinDir, { recursive: true, force: true });
-        unpinCpu();
-      }
+      release(o);
     },
   };
 }

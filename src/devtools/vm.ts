@@ -402,7 +402,7 @@ export function smokeCommand(o: { quick?: boolean } = {}): string[] {
     '-c',
     [
       `node --import tsx src/devtools/vm-smoke.ts${o.quick === true ? ' --hook xdp' : ''}; s=$?`,
-      `${GUEST_XLB.join(' ')} run ${SMOKE_SCENARIO} --backend prog --hook tc --tap --report /tmp/xlb-vm-smoke; r=$?`,
+      `${GUEST_XLB.join(' ')} run ${SMOKE_SCENARIO} --backend prog --hook tc --tap --no-html --report /tmp/xlb-vm-smoke; r=$?`,
       'echo "smoke: datapath exit $s, scenario exit $r"',
       '[ $s = 0 ] && [ $r = 0 ]',
     ].join('; '),

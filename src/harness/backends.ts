@@ -27,11 +27,13 @@ export async function openWorld(opts: WorldOptions): Promise<World> {
       return createVirtualWorld(opts, (o) => openModelDatapath({ ...o, seed: opts.seed }));
     }
     case 'prog': {
-      const [{ createVirtualWorld }, { openProgDatapath }] = await Promise.all([
+      const [{ createVirtualWorld }, { openProgDatapath }, { openPooledProgDatapath, progReuseEnabled }] = await Promise.all([
         import('./virtual-world.ts'),
         import('../datapath/prog-datapath.ts'),
+        import('./prog-pool.ts'),
       ]);
-      return createVirtualWorld(opts, openProgDatapath);
+      // One load per hook, object and map sizes for the whole run, every map put back between results (prog-pool.ts).
+      return createVirtualWorld(opts, progReuseEnabled() ? openPooledProgDatapath : openProgDatapath);
     }
     case 'lab': {
       const [{ createLabWorld }, { labReuseEnabled, openPooledLabWorld }] = await Promise.all([

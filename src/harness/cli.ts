@@ -17,6 +17,8 @@ interface Opts {
   report?: string;
   keepOnFail?: boolean;
   tap?: boolean;
+  /** false with --no-html. */
+  html?: boolean;
   objectDir?: string;
   kernels?: string;
   modelFault?: string[];
@@ -39,6 +41,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--report <dir>', 'where the reports go (default reports/run-<time>)')
     .option('--keep-on-fail', "leave a failed lab result's lab up and say how to enter and remove it")
     .option('--tap', 'TAP on stdout (the default when stdout is not a terminal)')
+    .option('--no-html', "no DIR/index.html (the other reports are written; a kernel matrix renders its guests' on the host)")
     .option('--object-dir <dir>', 'prog/lab: BPF objects from DIR instead of build/bpf (a mutated build)')
     .option(
       '--kernels <list>',
@@ -100,6 +103,7 @@ async function run(positionals: string[], values: Opts): Promise<number> {
     reportDir,
     keepOnFail: values.keepOnFail === true,
     tapToStdout: values.tap === true || !process.stdout.isTTY,
+    html: values.html !== false,
     root: path.join(ROOT, 'scenarios'),
     ...(grep === undefined ? {} : { grep }),
     ...(values.objectDir === undefined ? {} : { objectDir: path.resolve(values.objectDir) }),

@@ -19,6 +19,7 @@ import { saveObservation } from './report/artifacts.ts';
 import type { Digest } from './differential.ts';
 import { Expect } from './expect.ts';
 import type { ResultRecord } from './results.ts';
+import { perBackend } from './scenario.ts';
 import type { Scenario, ScenarioContext } from './scenario.ts';
 import { topoInfo, twoArm } from './topo.ts';
 import type { BackendName, LinkCapture, ServiceInput, World } from './world.ts';
@@ -68,8 +69,8 @@ async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<
 
 /** Where it does not apply (scenario's own word, or the machine), the reason; else undefined. */
 export function skipReason(s: Scenario, backend: BackendName, hook: Hook, probe: FeatureProbe = probeKernelFeatures()): string | undefined {
-  const b = s.backends?.[backend];
-  if (typeof b === 'string') return `does not apply to ${backend}: ${b}`;
+  const b = perBackend(s.backends, backend, hook);
+  if (typeof b === 'string') return `does not apply to ${backend}${typeof s.backends?.[backend] === 'object' ? ` at ${hook}` : ''}: ${b}`;
   const h = s.hooks?.[hook];
   if (typeof h === 'string') return `does not apply at ${hook}: ${h}`;
   const unavailable = backendUnavailable(backend);
@@ -178,6 +179,11 @@ export async function runOne(o: RunOneOptions): Promise<RunOneOutcome> {
     record.checks = expect.checks;
     const failed = record.error !== undefined || expect.failed.length > 0;
     record.status = failed ? 'failed' : 'passed';
+    const known = perBackend(o.scenario.knownFailures, o.backend, o.hook);
+    if (known !== undefined) {
+      record.knownFailure = known;
+      record.status = failed ? 'known_failure' : 'unexpected_pass';
+    }
     if (world !== undefined) {
       if (failed && world.drops !== undefined) {
         try {

@@ -11,10 +11,14 @@ import type { ClientReport, ClientRequest } from '../traffic/types.ts';
 import type { TopologySpec } from '../../lab/topology.ts';
 import type { Expect } from './expect.ts';
 import type { TopoInfo } from './topo.ts';
+import { BACKENDS, HOOKS } from './world.ts';
 import type { BackendName, LinkCapture, Observation, ServiceInput, SteppedTraffic, World } from './world.ts';
 
 /** `true`: applies; a string: does not apply, and this is why (the report shows it). */
 export type Applicability = true | string;
+
+/** Per backend: one word for both hooks, or per hook (`{ prog: { tc: 'why not' } }`: prog runs at XDP only). */
+export type PerBackend<T> = Partial<Record<BackendName, T | Partial<Record<Hook, T>>>>;
 
 export interface ScenarioDef {
   /** Shown in reports; default: the file's path under scenarios/ without extension. */
@@ -25,9 +29,19 @@ export interface ScenarioDef {
   topology?: TopologySpec;
   /** The desired state applied before `run` (through the controller / the agent's REST API). */
   services: ServiceInput[] | ((topo: TopoInfo) => ServiceInput[]);
-  /** Where it applies. Default: every backend and hook. */
-  backends?: Partial<Record<BackendName, Applicability>>;
+  /**
+   * Where it applies. Default: every backend and hook. `backends` names a backend (both hooks)
+   * or a backend at one hook (`{ prog: { tc: 'why' } }`); `hooks` a hook on every backend.
+   */
+  backends?: PerBackend<Applicability>;
   hooks?: Partial<Record<Hook, Applicability>>;
+  /**
+   * Results expected to fail, per backend (both hooks) or backend × hook (`{ lab: { xdp: 'why' } }`):
+   * a known bug not fixed yet. The result still runs: a failure is reported as a known failure
+   * with this reason (the run does not fail for it), a pass as an unexpected pass (the run fails:
+   * the bug is gone, remove the mark). Not for what cannot work there: that is `backends`/`hooks`.
+   */
+  knownFailures?: PerBackend<string>;
   /**
    * Kernel features this scenario needs beyond the datapath's own (src/datapath/kernel-features.ts).
    * On prog and lab, a kernel that lacks one skips the scenario with the reason, never fails it.
@@ -85,7 +99,48 @@ export function scenario(def: ScenarioDef): Scenario {
   const unknown = (def.requires ?? []).filter((f) => !isKernelFeature(f));
   if (unknown.length > 0)
     throw new Error(`scenario(): requires ${unknown.join(', ')}: not a kernel feature (known: ${FEATURE_NAMES.join(', ')})`);
+  checkPerBackend('backends', def.backends, (v) => v === true || (typeof v === 'string' && v !== ''));
+  checkPerBackend('knownFailures', def.knownFailures, (v) => typeof v === 'string' && v !== '');
+  for (const [h, v] of Object.entries(def.hooks ?? {})) {
+    if (!HOOKS.includes(h as Hook)) throw new Error(`scenario(): hooks.${h}: not a hook (${HOOKS.join(', ')})`);
+    if (v !== true && (typeof v !== 'string' || v === ''))
+      throw new Error(`scenario(): hooks.${h}: give true or the reason it does not apply`);
+  }
+  // A known bug marked as "does not apply" hides the backends where the scenario does pass
+  // (the mark used to be per hook): say where the mark goes now.
+  const marks: [string, unknown][] = [
+    ...Object.entries(def.hooks ?? {}).map(([h, v]): [string, unknown] => [`hooks.${h}`, v]),
+    ...Object.entries(def.backends ?? {}).flatMap(([b, v]): [string, unknown][] =>
+      typeof v === 'object' && v !== null
+        ? Object.entries(v).map(([h, w]): [string, unknown] => [`backends.${b}.${h}`, w])
+        : [[`backends.${b}`, v]],
+    ),
+  ];
+  for (const [where, v] of marks)
+    if (typeof v === 'string' && /^\s*known failure/i.test(v))
+      throw new Error(
+        `scenario(): ${where} says KNOWN FAILURE: a known bug is a knownFailures mark on the backend and hook that fail (e.g. knownFailures: { lab: { xdp: '…' } }), so the others still run`,
+      );
   return { ...def, kind: 'xlb-scenario' };
+}
+
+function checkPerBackend<T>(field: string, v: PerBackend<T> | undefined, ok: (x: unknown) => boolean): void {
+  for (const [b, w] of Object.entries(v ?? {})) {
+    if (!BACKENDS.includes(b as BackendName)) throw new Error(`scenario(): ${field}.${b}: not a backend (${BACKENDS.join(', ')})`);
+    if (typeof w === 'object' && w !== null) {
+      for (const [h, x] of Object.entries(w as Record<string, unknown>)) {
+        if (!HOOKS.includes(h as Hook)) throw new Error(`scenario(): ${field}.${b}.${h}: not a hook (${HOOKS.join(', ')})`);
+        if (!ok(x)) throw new Error(`scenario(): ${field}.${b}.${h}: give a reason (a non-empty string)`);
+      }
+    } else if (!ok(w)) throw new Error(`scenario(): ${field}.${b}: give a reason (a non-empty string), or per hook ({ tc: '…' })`);
+  }
+}
+
+/** The entry of a per-backend field for one backend and hook (the hook's own word first). */
+export function perBackend<T>(v: PerBackend<T> | undefined, backend: BackendName, hook: Hook): T | undefined {
+  const b = v?.[backend];
+  if (typeof b === 'object' && b !== null) return (b as Partial<Record<Hook, T>>)[hook];
+  return b as T | undefined;
 }
 
 export function isScenario(v: unknown): v is Scenario {

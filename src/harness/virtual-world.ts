@@ -208,11 +208,12 @@ export class VirtualWorld implements World {
     return Promise.resolve(this.net.captures());
   }
 
-  async close(): Promise<void> {
+  async close(opts?: { reuse?: boolean }): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.net.close();
-    this.dut.close();
+    // A passed result's datapath may serve the next one (prog's pool, src/harness/prog-pool.ts).
+    this.dut.close(opts?.reuse === true ? { reuse: true } : undefined);
     await Promise.resolve();
   }
 }

@@ -98,6 +98,8 @@ function summary(results: ResultRecord[]): RunSummary {
   return {
     passed: results.filter((r) => r.status === 'passed').length,
     failed: results.filter((r) => r.status === 'failed').length,
+    knownFailures: 0,
+    unexpectedPasses: 0,
     skipped: results.filter((r) => r.status === 'skipped').length,
     seed: 5,
     startedAt: '',

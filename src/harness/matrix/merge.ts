@@ -81,6 +81,7 @@ function failedChecks(r: ResultRecord): string[] {
 function statusText(r: ResultRecord | undefined): string {
   if (r === undefined) return 'not run';
   if (r.status === 'skipped') return `skipped (${r.skipReason ?? ''})`;
+  if (r.status === 'known_failure') return `known failure (${r.knownFailure ?? ''})`;
   return r.status;
 }
 
@@ -189,6 +190,8 @@ function mark(r: ResultRecord | undefined): string {
   if (r === undefined) return '·';
   if (r.status === 'skipped') return 'skip';
   if (r.status === 'failed') return 'FAIL';
+  if (r.status === 'known_failure') return 'known';
+  if (r.status === 'unexpected_pass') return 'XPASS';
   return r.backend.startsWith('diff:') ? 'ok' : `ok ${secs(r.durationMs)}`;
 }
 

@@ -37,7 +37,7 @@ function backendRank(b: string): number {
 }
 
 function statusMark(s: ResultRecord['status']): string {
-  return s === 'failed' ? '✗' : s === 'passed' ? '✓' : '–';
+  return { failed: '✗', passed: '✓', skipped: '–', known_failure: '⚠', unexpected_pass: '✗' }[s];
 }
 
 function ms(n: number): string {
@@ -49,6 +49,8 @@ function clip(s: string, n: number): string {
 }
 
 function firstFailure(r: ResultRecord): string {
+  if (r.status === 'unexpected_pass')
+    return `marked as a known failure (${r.knownFailure ?? ''}) but passed: remove the knownFailures mark`;
   if (r.error !== undefined) return `error: ${r.error.split('\n')[0] ?? ''}`;
   const c = r.checks.find((x) => !x.ok);
   if (c === undefined) return '';
@@ -73,7 +75,7 @@ interface Prepared {
 
 /** Failures first: a backend's own failure (0) before backends merely disagreeing (1), before the rest. */
 function failRank(r: ResultRecord): number {
-  if (r.status !== 'failed') return r.status === 'passed' ? 2 : 3;
+  if (r.status !== 'failed' && r.status !== 'unexpected_pass') return { known_failure: 2, passed: 3, skipped: 4 }[r.status];
   return r.backend.startsWith('diff:') ? 1 : 0;
 }
 
@@ -136,11 +138,13 @@ function matrix(results: Prepared[]): Markup {
               );
             const r = p.r;
             const tip =
-              r.status === 'failed'
+              r.status === 'failed' || r.status === 'unexpected_pass'
                 ? firstFailure(r)
-                : r.status === 'skipped'
-                  ? (r.skipReason ?? 'skipped')
-                  : `${r.checks.length} checks passed`;
+                : r.status === 'known_failure'
+                  ? `known failure (${r.knownFailure ?? ''}): ${firstFailure(r)}`
+                  : r.status === 'skipped'
+                    ? (r.skipReason ?? 'skipped')
+                    : `${r.checks.length} checks passed`;
             return el(
               'td',
               { class: r.status },
@@ -430,6 +434,15 @@ function resultSection(p: Prepared, dir: string, all: Prepared[], chart: ChartFn
       el('a', { class: 'up', href: '#matrix' }, '↑ matrix'),
     ),
     r.skipReason === undefined ? null : el('p', {}, `Skipped: ${r.skipReason}`),
+    r.knownFailure === undefined
+      ? null
+      : el(
+          'p',
+          {},
+          r.status === 'unexpected_pass'
+            ? `Marked as a known failure but passed: remove the knownFailures mark (${r.knownFailure})`
+            : `Known failure: ${r.knownFailure}`,
+        ),
     r.error === undefined ? null : el('pre', { class: 'msg error' }, `error: ${r.error}`),
     checksTable(r),
     relatedResults(p, all),
@@ -521,7 +534,7 @@ export async function buildHtmlReport(summary: RunSummary, dir: string, extra?: 
     ? (await import('./charts.ts')).spreadChart
     : undefined;
   const sorted = [...prepared].sort((a, b) => failRank(a.r) - failRank(b.r));
-  const failed = sorted.filter((p) => p.r.status === 'failed');
+  const failed = sorted.filter((p) => p.r.status === 'failed' || p.r.status === 'unexpected_pass');
   const wall = Object.entries(summary.wallMsByBackend)
     .map(([b, v]) => `${b} ${ms(v ?? 0)}`)
     .join(', ');
@@ -532,7 +545,11 @@ export async function buildHtmlReport(summary: RunSummary, dir: string, extra?: 
       'h1',
       {},
       summary.failed > 0 ? `✗ ${summary.failed} failed` : '✓ all passed',
-      el('span', { class: 'counts' }, ` · ${summary.passed} passed · ${summary.skipped} skipped`),
+      el(
+        'span',
+        { class: 'counts' },
+        ` · ${summary.passed} passed${summary.knownFailures > 0 ? ` · ${summary.knownFailures} known failures` : ''} · ${summary.skipped} skipped`,
+      ),
     ),
     el(
       'p',

@@ -139,6 +139,8 @@ function summaryOf(dir: string): RunSummary {
     passed: 1,
     failed: 1,
     skipped: 0,
+    knownFailures: 0,
+    unexpectedPasses: 0,
     seed: 42,
     startedAt: '2026-12-01T20:00:00.000Z',
     durationMs: 400,

@@ -23,14 +23,17 @@ table.matrix { border-collapse: collapse; }
 .matrix td.failed { background: var(--red); color: #fff; font-weight: 600; }
 .matrix td.passed { background: var(--green-bg); color: var(--green); }
 .matrix td.skipped { background: #f5f5f5; color: var(--grey); }
+.matrix td.known_failure { background: #fff3e0; color: #e65100; } .matrix td.unexpected_pass { background: var(--red); color: #fff; font-weight: 600; }
 .matrix td.none { color: #9e9e9e; font-size: 12px; font-style: italic; }
 .matrix td:hover { outline: 2px solid #1565c0; }
 section.result { border: 1px solid #ddd; border-left: 6px solid #bbb; border-radius: 4px; padding: 6px 14px 10px; margin: 12px 0; }
-section.result.failed { border-left-color: var(--red); } section.result.passed { border-left-color: var(--green); }
+section.result.failed, section.result.unexpected_pass { border-left-color: var(--red); } section.result.passed { border-left-color: var(--green); }
+section.result.known_failure { border-left-color: #ef6c00; }
 section.result:target { box-shadow: 0 0 0 3px #90caf9; }
 .result h3 { margin: 4px 0 8px; font-size: 16px; }
 .badge { padding: 1px 7px; border-radius: 10px; font-size: 12px; color: #fff; }
-.badge.failed { background: var(--red); } .badge.passed { background: var(--green); } .badge.skipped { background: var(--grey); }
+.badge.failed, .badge.unexpected_pass { background: var(--red); } .badge.passed { background: var(--green); } .badge.skipped { background: var(--grey); }
+.badge.known_failure { background: #ef6c00; }
 .bh { color: #455a64; font-weight: normal; } .dur { color: var(--grey); font-weight: normal; font-size: 12px; margin-left: 8px; }
 a.up { float: right; font-size: 12px; font-weight: normal; }
 table.checks { border-collapse: collapse; width: 100%; }
