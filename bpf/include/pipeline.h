@@ -538,6 +538,36 @@ static __always_inline int ct_insert_reply(const struct xlb_config *cfg, struct 
 	}
 	span = hi - lo + 1;
 	start = flow_hash(&s->pkt.key);
+	if (!scan_all) {
+		/*
+		 * A pure SYN: each candidate in order is claimed with one BPF_NOEXIST insert and looked
+		 * up only when that fails (held: this client tuple's live reply entry is adopted, another
+		 * live one skipped, an expired one reclaimed), so a free port costs one bucket visit, not
+		 * a lookup and then an insert. Once a claim of an expired or vanished entry lost a race
+		 * (ct_claim), later live candidates are only skipped, as in the claim loop below.
+		 */
+		int raced = 0;
+
+		for (i = 0; i < XLB_SNAT_TRIES; i++) {
+			s->rkey.dport = bpf_htons((__u16)(lo + (start + i * 7919) % span));
+			if (!bpf_map_update_elem(&xlb_ct, &s->rkey, &s->rev, BPF_NOEXIST)) {
+				s->fwd.nat_sport = s->rkey.dport;
+				return 0;
+			}
+			old = bpf_map_lookup_elem(&xlb_ct, &s->rkey);
+			if (old && ct_alive(cfg, old, now)) {
+				if (!raced && ct_is_peer(old, &s->pkt.key, 0))
+					return 1;
+				continue;
+			}
+			if (!ct_claim(&s->rkey, &s->rev, old != NULL)) {
+				s->fwd.nat_sport = s->rkey.dport;
+				return 0;
+			}
+			raced = 1;
+		}
+		return -1;
+	}
 	for (i = 0; i < XLB_SNAT_TRIES; i++) {
 		s->rkey.dport = bpf_htons((__u16)(lo + (start + i * 7919) % span));
 		old = bpf_map_lookup_elem(&xlb_ct, &s->rkey);
@@ -550,8 +580,6 @@ static __always_inline int ct_insert_reply(const struct xlb_config *cfg, struct 
 			found = i;
 			found_expired = old != NULL;
 		}
-		if (!scan_all)
-			break;
 	}
 	if (found == XLB_SNAT_TRIES)
 		return -1;
