@@ -31,7 +31,7 @@ function withNetns(fn: (ns: string, lbMac: string) => Promise<void> | void): Pro
 
 for (const hook of HOOKS) {
   test.serial(
-    `${hook}: FIB lookup in a namespace: known neighbour redirected with new MACs, unknown to the stack, cache on the fast path`,
+    `${hook}: FIB lookup in a namespace: known neighbour redirected with new MACs, unknown one sent with bpf_redirect_neigh (XDP: through its TC half), cache on the fast path`,
     async (t) => {
       await withNetns((ns, lbMac) => {
         // no FIB table override: the namespace's main table decides
