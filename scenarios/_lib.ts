@@ -208,10 +208,10 @@ export function nodesThatSaw(links: LinkCapture[], nodes: string[], fields: Reco
 
 /**
  * The default two-arm topology with static neighbours on the LB. At XDP a translated packet whose
- * next hop is not resolved goes to the LB's stack (pass_no_neigh, docs/datapath.md, Forwarding):
- * a VLAN-tagged frame is dropped there, and a full-NAT packet gets through only because the
- * agent sets accept_local (nat/xdp-fullnat-unresolved-neighbour.ts shows that path). Scenarios
- * about the translation itself use this topology so that they test the same path on every hook.
+ * next hop is not resolved is handed to the XDP object's TC half (bpf_redirect_neigh,
+ * docs/datapath.md, Forwarding; nat/xdp-fullnat-unresolved-neighbour.ts shows that path), at TC
+ * the LB sends it with bpf_redirect_neigh. Scenarios about the translation itself use this
+ * topology so that they test the same path (a resolved next hop) on every hook.
  */
 export function resolvedTwoArm(p: Parameters<typeof twoArm>[0] = {}): ReturnType<typeof twoArm> {
   return twoArm({ staticNeighbours: true, ...p });

@@ -14,8 +14,8 @@ for hook in tc xdp; do
   "$CLANG" -target bpf -O2 -g -std=gnu11 -Wall -Wno-unused-parameter -DXLB_PINNED= \
     -I"$ROOT/bpf/include" -I"/usr/include/$(uname -m)-linux-gnu" -D__TARGET_ARCH_x86 \
     -c "$ROOT/bpf/xlb_$hook.bpf.c" -o "$TMP/xlb_$hook.o"
-  type=$([ "$hook" = tc ] && echo tc || echo xdp)
-  bpftool -d prog loadall "$TMP/xlb_$hook.o" "$PIN/$hook" type "$type" >"$TMP/$hook.log" 2>&1 || {
+  # no "type": bpftool would give it to every program, and the XDP object has a TC one (xlb_xdp_neigh)
+  bpftool -d prog loadall "$TMP/xlb_$hook.o" "$PIN/$hook" >"$TMP/$hook.log" 2>&1 || {
     echo "xlb_$hook: load failed, log in $TMP/$hook.log" >&2; trap - EXIT; exit 1; }
   # one block per program: name from libbpf's "prog 'NAME': -- BEGIN PROG LOAD LOG --" line
   awk -v hook="$hook" '

@@ -4,7 +4,7 @@
  * neighbours are the truth), then new MAC addresses and a redirect (XDP_TX when the egress is
  * the ingress device). The next hop can be cached in the conntrack entry for fib_cache_ms.
  * Neighbour unknown: TC sends with bpf_redirect_neigh (the kernel resolves it); XDP hands the
- * translated packet to the stack.
+ * rewritten packet to its TC half, which does (struct xlb_xdp_meta).
  * A packet the LB sends itself has its TTL / hop limit decremented.
  * VLAN-tagged frames keep their tag; the lookup uses the ingress device.
  */
@@ -74,10 +74,24 @@ struct xlb_hop {
 	__u8 dmac[6];
 	__u8 smac[6];
 	__u32 mtu;                   /* XLB_RESOLVE_TOO_BIG: the egress MTU */
-#ifdef XLB_HOOK_TC
-	__u32 neigh;                 /* 1: neighbour unknown, send with bpf_redirect_neigh(nh) */
+	__u32 neigh;                 /* 1: neighbour unknown, send with bpf_redirect_neigh(nh) (XDP: by xlb_xdp_neigh at TC) */
 	struct bpf_redir_neigh nh;   /* the FIB's next hop (gateway or destination) */
-#endif
+};
+
+/*
+ * XDP has no bpf_redirect_neigh: a packet whose neighbour is unknown is rewritten as for a
+ * forward and passed with this record in its XDP metadata (the bytes before the frame); the TC
+ * ingress program of the XDP object (xlb_xdp_neigh, attached with the XDP program) finds it in
+ * skb->data_meta and sends the packet with bpf_redirect_neigh before the stack's input route
+ * sees it (which has no route for a DSR packet's VIP and refuses full NAT's own source address).
+ * Cilium hands XDP's work to TC the same way. 28 bytes: metadata is at most 32, a multiple of 4.
+ */
+#define XLB_XDP_META_MAGIC 0x584c424eu   /* "XLBN" */
+
+struct xlb_xdp_meta {
+	__u32 magic;
+	__u32 ifindex;
+	struct bpf_redir_neigh nh;
 };
 
 /*
@@ -140,9 +154,7 @@ static __always_inline void hop_set(struct xlb_hop *hop, __u32 ifindex, const __
 	dmac = __builtin_assume_aligned(dmac, 2);
 	smac = __builtin_assume_aligned(smac, 2);
 	hop->ifindex = ifindex;
-#ifdef XLB_HOOK_TC
 	hop->neigh = 0;
-#endif
 	__builtin_memcpy(hop->dmac, dmac, ETH_ALEN);
 	__builtin_memcpy(hop->smac, smac, ETH_ALEN);
 }
@@ -286,15 +298,23 @@ static __always_inline int fwd_resolve(xlb_ctx_t *ctx, const struct xlb_config *
 		fib->tbid = cfg->fib_table;
 	}
 	rc = bpf_fib_lookup(ctx, fib, sizeof(*fib), flags);
-#ifdef XLB_HOOK_TC
 	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
 		/*
 		 * Route found, neighbour not resolved: the helper has set fib->ifindex and the next
 		 * hop (ipv4_dst / ipv6_dst, family AF_INET6 for an IPv6 gateway). The kernel resolves
 		 * it and fills the MACs (bpf_redirect_neigh, 5.11). Handing the packet to the stack
 		 * instead fails under full NAT: its source is the LB's own address and the stack
-		 * drops it as a martian without resolving anything. Not cached (no MACs).
+		 * drops it as a martian without resolving anything; under DSR its destination is the
+		 * VIP, for which the stack has no route. Not cached (no MACs). XDP: the metadata room
+		 * for the hand-off to TC (struct xlb_xdp_meta) is reserved here, before the rewrite;
+		 * a driver without metadata support gets the old way (to the stack, PASS_NO_NEIGH).
 		 */
+#ifdef XLB_HOOK_XDP
+		if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(struct xlb_xdp_meta))) {
+			*res = XLB_FWD_PASS_NO_NEIGH;
+			return 0;
+		}
+#endif
 		hop->ifindex = fib->ifindex;
 		hop->neigh = 1;
 		__builtin_memset(&hop->nh, 0, sizeof(hop->nh));
@@ -308,7 +328,6 @@ static __always_inline int fwd_resolve(xlb_ctx_t *ctx, const struct xlb_config *
 		*res = XLB_FWD_REDIRECT;
 		return 1;
 	}
-#endif
 	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED && pkt_no_frag(ctx, p)) {
 		/* the helper reports the egress MTU in the field it read tot_len from */
 		hop->mtu = fib->mtu_result;
@@ -350,12 +369,24 @@ static __always_inline int fwd_send(xlb_ctx_t *ctx, const struct xlb_hop *hop, _
 	__u32 how;
 	int act;
 
-#ifdef XLB_HOOK_TC
 	if (hop->neigh) {
 		*res = XLB_FWD_REDIRECT;
+#ifdef XLB_HOOK_XDP
+		{
+			struct xlb_xdp_meta *m = (void *)(long)ctx->data_meta;
+
+			/* the room fwd_resolve reserved */
+			if ((void *)(m + 1) > data)
+				return XDP_PASS;
+			m->magic = XLB_XDP_META_MAGIC;
+			m->ifindex = hop->ifindex;
+			__builtin_memcpy(&m->nh, &hop->nh, sizeof(m->nh));
+			return XDP_PASS;
+		}
+#else
 		return bpf_redirect_neigh(hop->ifindex, (struct bpf_redir_neigh *)&hop->nh, sizeof(hop->nh), 0);
-	}
 #endif
+	}
 	if ((void *)(eth + 1) > end)
 		return XLB_ACT_DROP;
 	/* frames start 2-byte aligned (x86 also takes unaligned stores) */

@@ -12,11 +12,6 @@ export default scenario({
   description:
     'TCP DSR: handshake and one exchange (ESTABLISHED, fast path), 61 s idle, a second exchange and FIN on the same backend, one entry, no mid-stream re-selection',
   topology: builtinTopology('dsr', { clients: 1, backends: 3 }),
-  knownFailures: {
-    lab: {
-      xdp: 'found when the whole suite first ran on lab at XDP: a DSR SYN to a backend whose neighbour entry the LB has not resolved is passed to the stack (xlb_fwd pass_no_neigh: XDP has no redirect_neigh), which has no route for the VIP (kfree_skb ip_innoroutes on the LB) and answers net unreachable: the client gets ENETUNREACH. TC resolves it with bpf_redirect_neigh',
-    },
-  },
   services: (topo) => [svc(topo, 'tcp', { mode: 'dsr' })],
   async run(ctx) {
     const { advance, expect, observe, topo } = ctx;

@@ -8,11 +8,6 @@ import { client1, macOf, svc } from '../_lib.ts';
 export default scenario({
   description: 'TCP DSR over 3 backends: 3 connections answered, the backends see the VIP as destination, one conntrack entry per flow',
   topology: builtinTopology('dsr', { clients: 1, backends: 3 }),
-  knownFailures: {
-    lab: {
-      xdp: 'found when the whole suite first ran on lab at XDP: a DSR SYN to a backend whose neighbour entry the LB has not resolved is passed to the stack (xlb_fwd pass_no_neigh: XDP has no redirect_neigh), which has no route for the VIP (kfree_skb ip_innoroutes on the LB) and answers net unreachable: the client gets ENETUNREACH. TC resolves it with bpf_redirect_neigh',
-    },
-  },
   services: (topo) => [svc(topo, 'tcp', { mode: 'dsr' })],
   async run({ client, expect, observe, captures, topo }) {
     const r = await client({ proto: 'tcp', target: topo.vip4, count: 3, payload: 64 });

@@ -1,7 +1,7 @@
 // Forwarding with the kernel's routes and neighbours: BPF_PROG_TEST_RUN inside a throwaway
 // network namespace (xlb-dpt-<id>, removed afterwards) holding a veth pair, a route to the
 // backends and one permanent neighbour. Known neighbour: new MACs and a redirect (XDP_TX at
-// XDP, egress == ingress); unknown neighbour: TC bpf_redirect_neigh, XDP handed to the stack, counted; the fast path uses
+// XDP, egress == ingress); unknown neighbour: TC bpf_redirect_neigh, XDP passed with the hand-off metadata for its TC half, counted; the fast path uses
 // the flow's next-hop cache, and a new flow to the same endpoint the endpoint's next-hop cache.
 import test from 'ava';
 import { execa } from 'execa';
@@ -31,7 +31,7 @@ function withNetns(fn: (ns: string, lbMac: string) => Promise<void> | void): Pro
 
 for (const hook of HOOKS) {
   test.serial(
-    `${hook}: FIB lookup in a namespace: known neighbour redirected with new MACs, unknown to the stack, cache on the fast path`,
+    `${hook}: FIB lookup in a namespace: known neighbour redirected with new MACs, unknown one sent with bpf_redirect_neigh (XDP: through its TC half), cache on the fast path`,
     async (t) => {
       await withNetns((ns, lbMac) => {
         // no FIB table override: the namespace's main table decides
@@ -93,19 +93,27 @@ for (const hook of HOOKS) {
             t.is(readFwdResults(h.dp).cached.packets, before + 1n, 'the second flow to B1 used the endpoint next-hop cache');
             // neighbour unknown. TC: sent with bpf_redirect_neigh (the kernel resolves the
             // neighbour and writes the MACs after the program), so the LB forwards it itself:
-            // translated, TTL decremented, MACs not touched by the program. XDP: handed to the
-            // stack translated, TTL left for the stack's forwarding to decrement.
+            // translated, TTL decremented, MACs not touched by the program. XDP: the same packet
+            // passed with struct xlb_xdp_meta in front of it (the test run returns the metadata
+            // with the frame) for its TC half's bpf_redirect_neigh: magic "XLBN", the egress
+            // ifindex, the next hop (family AF_INET, B2).
             const unknown = h.run(buildFrame({ ip: { src: CLIENT, dst: VIP }, tcp: { sport: 1001, dport: 81, flags: 'S' } }), dev);
+            const translated = buildFrame({ ip: { src: CLIENT, dst: B2, ttl: 63 }, tcp: { sport: 1001, dport: 80, flags: 'S' } });
             if (hook === 'tc') {
               t.is(unknown.verdict, 'redirect');
-              t.deepEqual(unknown.data, buildFrame({ ip: { src: CLIENT, dst: B2, ttl: 63 }, tcp: { sport: 1001, dport: 80, flags: 'S' } }));
+              t.deepEqual(unknown.data, translated);
             } else {
+              const meta = Buffer.alloc(28);
+              meta.writeUInt32LE(0x584c424e, 0);
+              meta.writeUInt32LE(dev, 4);
+              meta.writeUInt32LE(2, 8);
+              Buffer.from(B2.split('.').map(Number)).copy(meta, 12);
               t.is(unknown.verdict, 'pass');
-              t.deepEqual(unknown.data, buildFrame({ ip: { src: CLIENT, dst: B2 }, tcp: { sport: 1001, dport: 80, flags: 'S' } }));
+              t.deepEqual(unknown.data, Buffer.concat([meta, translated]));
             }
           });
           const fwd = readFwdResults(h.dp);
-          t.is(fwd.pass_no_neigh.packets, hook === 'tc' ? 0n : 1n);
+          t.is(fwd.pass_no_neigh.packets, 0n, 'XDP hands an unknown neighbour to its TC half too (redirect)');
           t.true(fwd.cached.packets >= 1n, 'the established packet used the next-hop cache');
           t.is(fwd.pass_fib.packets, 1n, 'the reply to the client (no route to 198.18.0.0/24 in the namespace)');
         } finally {

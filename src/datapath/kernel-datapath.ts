@@ -517,12 +517,13 @@ export interface KernelDatapathHandle extends DatapathHandle {
 }
 
 /**
- * At XDP, a full-NAT packet whose next hop has no resolved neighbour goes to the kernel's stack
- * already translated, with the LB's own SNAT address as its source; the stack's source
+ * At XDP, a packet whose next hop has no resolved neighbour is handed to the XDP object's TC half
+ * (bpf_redirect_neigh). On a driver that refuses XDP metadata it goes to the kernel's stack
+ * instead, translated; under full NAT with the LB's own SNAT address as its source; the stack's source
  * validation drops such a packet ("martian source") unless accept_local is set on the device it
  * arrived on, and then nothing ever resolves the neighbour (docs/datapath.md, Forwarding). So
  * the XDP attach sets net.ipv4.conf.<iface>.accept_local = 1 (in the calling thread's network
- * namespace: /proc/sys/net is per namespace). IPv6 has no such switch: a full-NAT IPv6 flow at
+ * namespace: /proc/sys/net is per namespace). IPv6 has no such switch: on that path a full-NAT IPv6 flow at
  * XDP still needs the endpoint's neighbour resolved (docs/datapath.md says so).
  */
 function acceptLocalSource(iface: string): void {

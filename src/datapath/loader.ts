@@ -253,6 +253,10 @@ export function loadDatapath(opts: LoadOptions): LoadedDatapath {
     };
     const main = obj.program(`xlb_${hook}_main`);
     const slow = obj.program(`xlb_${hook}_slow`);
+    // XDP's TC half (bpf/xlb_xdp.bpf.c xlb_xdp_neigh): sends with bpf_redirect_neigh what XDP
+    // passed for want of a resolved neighbour (docs/datapath.md, "Neighbour unknown"). An object
+    // without it (tests' objects) attaches XDP alone.
+    const neigh = hook === 'xdp' && obj.programs().some((p) => p.name === 'xlb_xdp_neigh') ? obj.program('xlb_xdp_neigh') : undefined;
     // libbpf fills the tail-call table from the object's static initialiser; writing it again
     // makes the loader independent of that libbpf feature.
     const progs = obj.map('xlb_progs');
@@ -302,12 +306,15 @@ export function loadDatapath(opts: LoadOptions): LoadedDatapath {
       readConfig,
       writeConfig,
       attach(ifindex: number, o?: AttachOptions): void {
+        // XDP: the TC half first, so no packet XDP hands over meets an ingress without it
+        if (neigh !== undefined) neigh.attachTc(ifindex, 'ingress', { ...tcOpts(o), replace: o?.replace === true });
         if (hook === 'xdp') main.attachXdp(ifindex, o?.xdpMode ?? 'native', { replace: o?.replace === true });
         else main.attachTc(ifindex, 'ingress', { ...tcOpts(o), replace: o?.replace === true });
       },
       detach(ifindex: number, o?: AttachOptions): void {
         if (hook === 'xdp') detachXdp(ifindex, o?.xdpMode);
         else detachTc(ifindex, 'ingress', tcOpts(o));
+        if (neigh !== undefined) detachTc(ifindex, 'ingress', tcOpts(o));
       },
       dropStaleProgsPins(): void {
         for (const f of readdirSync(opts.pinDir)) {
