@@ -106,6 +106,11 @@ export class DatapathRefusal extends Error {
   }
 }
 
+/** The refusal of a second port range on one VIP and protocol (every datapath holds one). */
+export function portRangeTaken(key: { vip: string; protocol: string }): DatapathRefusal {
+  return new DatapathRefusal(`${key.vip} ${key.protocol} already has a port range; the datapath holds one port range per VIP and protocol`);
+}
+
 /**
  * A loaded datapath a process owns (the agent, benchmarks): the controller's Datapath plus its
  * lifecycle on interfaces. The kernel adapter (src/datapath/kernel-datapath.ts) implements it.

@@ -21,7 +21,7 @@ import type {
   DpServiceKey,
   FlowQuery,
 } from '../controller/datapath.ts';
-import { DatapathRefusal } from '../controller/datapath.ts';
+import { DatapathRefusal, portRangeTaken } from '../controller/datapath.ts';
 import { formatIp } from '../controller/ip.ts';
 import { MaglevTables, wrrSchedule } from '../controller/lookup-tables.ts';
 import { loadDatapath, objectPathFor } from './loader.ts';
@@ -285,9 +285,7 @@ export class KernelDatapath implements Datapath {
     if (range) {
       const other = this.maps.services.lookup(key);
       if (other !== undefined && serviceCodec.decode(other).port_lo !== svc.key.port) {
-        throw new DatapathRefusal(
-          `${svc.key.vip} ${svc.key.protocol} already has a port range; the datapath holds one port range per VIP and protocol`,
-        );
+        throw portRangeTaken(svc.key);
       }
     }
     const no = this.refusal(svc);

@@ -4,7 +4,7 @@
 // full NAT refused without a source address, flows merged from their two entries, counters keyed
 // by reason name. ICMP echo services (not part of the controller's Protocol) are accepted too,
 // with protocol 'icmp' and port 0, as the kernel's map helpers accept them.
-import { DatapathRefusal, EMPTY_SLOT } from '../controller/datapath.ts';
+import { DatapathRefusal, EMPTY_SLOT, portRangeTaken } from '../controller/datapath.ts';
 import type { Datapath, DatapathLimits, DpCounters, DpEndpoint, DpFlow, DpService, DpServiceKey } from '../controller/datapath.ts';
 import { formatIp, canonicalIp } from '../controller/ip.ts';
 import { maglevTable, wrrSchedule } from '../controller/lookup-tables.ts';
@@ -144,9 +144,7 @@ export class ModelControl implements Datapath {
     if (range) {
       const other = this.t.services.get(key);
       if (other !== undefined && other.portLo !== svc.key.port) {
-        throw new DatapathRefusal(
-          `${svc.key.vip} ${svc.key.protocol} already has a port range; the datapath holds one port range per VIP and protocol`,
-        );
+        throw portRangeTaken(svc.key);
       }
     }
     const no = this.refusal(svc);
