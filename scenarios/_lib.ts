@@ -80,6 +80,31 @@ export function frameToLb(topo: TopoInfo, node: string, spec: Omit<FrameSpec, 'e
   return buildFrame({ ...spec, eth: { src: macOf(topo, node, seg), dst: macOf(topo, topo.lb.name, seg) } });
 }
 
+/** One packet of a capture, as `xlb scenario from-pcap` writes them: n its position, t seconds since the first. */
+export interface CapturedPacket {
+  n: number;
+  node: string;
+  t: number;
+  spec: Omit<FrameSpec, 'eth'>;
+}
+
+/**
+ * Injects a capture's packets in order, each from its node (frameToLb: the lab's MACs, every
+ * checksum recomputed). Gaps of a second or more move the clock (conntrack timeouts see them);
+ * shorter ones do not. The replay loop of every scenario `xlb scenario from-pcap` writes.
+ */
+export async function replayCapture(ctx: Pick<ScenarioContext, 'world' | 'advance' | 'topo'>, packets: CapturedPacket[]): Promise<void> {
+  let clock = 0;
+  for (const p of packets) {
+    const gap = Math.floor(p.t - clock);
+    if (gap >= 1) {
+      await ctx.advance(gap);
+      clock += gap;
+    }
+    await ctx.world.inject(p.node, [frameToLb(ctx.topo, p.node, p.spec)]);
+  }
+}
+
 /** "node/segment: field=value" of every captured packet whose checksums are not all valid. */
 export function badChecksums(links: LinkCapture[], nodes?: string[]): string[] {
   const out: string[] = [];

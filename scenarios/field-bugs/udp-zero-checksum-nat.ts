@@ -21,13 +21,13 @@
 //     capture meet RSTs and challenge ACKs that the field did not see);
 //   - allowDrops, if the bug is a drop; the description; `backends` once it holds on lab.
 import { backendEndpoints, scenario } from '../../src/harness/index.ts';
-import type { FrameSpec } from '../../src/packet/index.ts';
-import { frameToLb } from '../_lib.ts';
+import { replayCapture } from '../_lib.ts';
+import type { CapturedPacket } from '../_lib.ts';
 
 const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, 'hex'));
 
 /** The clients' packets: n is the position in the capture, t the seconds since its first packet. */
-const PACKETS: { n: number; node: string; t: number; spec: Omit<FrameSpec, 'eth'> }[] = [
+const PACKETS: CapturedPacket[] = [
   {
     n: 3,
     node: 'c1',
@@ -74,17 +74,9 @@ export default scenario({
       endpoints: backendEndpoints(topo, 7001),
     },
   ],
-  async run({ world, advance, observe, captures, expect, topo }) {
-    // Capture gaps of a second or more move the clock (conntrack timeouts see them); shorter ones do not.
-    let clock = 0;
-    for (const p of PACKETS) {
-      const gap = Math.floor(p.t - clock);
-      if (gap >= 1) {
-        await advance(gap);
-        clock += gap;
-      }
-      await world.inject(p.node, [frameToLb(topo, p.node, p.spec)]);
-    }
+  async run(ctx) {
+    const { observe, captures, expect } = ctx;
+    await replayCapture(ctx, PACKETS);
     const obs = await observe();
     const links = await captures();
     expect.reasons(obs, { new_flow: 1, icmp_error: 3 }, "one flow; the client stack's three port-unreachable errors translated");
