@@ -782,6 +782,7 @@ static __always_inline int ct_syn_check(const struct xlb_pkt *p, const struct xl
 		return 0;
 	svc = svc_lookup(&p->key);
 #ifdef XLB_FAULT_PIPE_SYN_RESELECT   /* fault: a SYN to a removed / inactive endpoint is not re-selected */
+	(void)svc;
 	if (0)
 #else
 	if (!ep_still_usable(svc, e, &p->key))
