@@ -110,16 +110,17 @@ function rel(from: string, to: string): string {
 export function emitScenario(a: Analysis, o: EmitOptions): { text: string; injected: number; left: string[] } {
   const left: string[] = [];
   const rows: string[] = [];
+  const backendNodes = new Set(a.topo.backends.map((b) => b.name));
+  let fromBackends = 0;
   for (const p of a.packets) {
     const { spec, why } = specOf(p.frame, a.map);
     if (spec === undefined) {
       left.push(`#${p.index}: ${why ?? ''}`);
       continue;
     }
+    if (backendNodes.has(p.node)) fromBackends++;
     rows.push(`  { n: ${p.index}, node: '${p.node}', t: ${p.t.toFixed(6)}, spec: ${specLiteral(spec)} },`);
   }
-  const backendNodes = new Set(a.topo.backends.map((b) => b.name));
-  const fromBackends = a.packets.filter((p) => backendNodes.has(p.node) && specOf(p.frame, a.map).spec !== undefined).length;
   const mapLines = [...a.map].map(([orig, lab]) => {
     const role = a.clients.includes(orig)
       ? `client ${a.clientNodes[a.clients.indexOf(orig)] ?? ''}`
