@@ -8,6 +8,7 @@ export default scenario({
   differential: false,
   differentialOff:
     'the model draws from its seeded PRNG, the kernel from bpf_get_prandom_u32: which flow reaches which backend legitimately differs; only the distribution is specified',
+  observationVaries: 'the kernel picks endpoints with bpf_get_prandom_u32, which the seed does not fix',
   services: (topo) => [svc(topo, 'udp', { algorithm: 'random' })],
   async run({ client, expect, observe, topo }) {
     const r = await client({ proto: 'udp', target: topo.vip4, count: 90, rounds: 2, payload: 8 });

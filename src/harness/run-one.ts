@@ -171,7 +171,7 @@ export async function runOne(o: RunOneOptions): Promise<RunOneOutcome> {
     saveObservation(o.artifactsDir, obs, topology);
     automaticChecks({ expect, topo, services, obs, links, allowDrops: o.scenario.allowDrops ?? [] });
     digest = digestOf(obs, links, reports);
-    record.observation = observationRecord(digest);
+    record.observation = observationRecord(digest, o.scenario.observationVaries);
     if (expect.failed.length > 0) record.log.push(...diagnoseCaptures(links));
   } catch (e) {
     record.error = message(e);

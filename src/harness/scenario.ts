@@ -61,6 +61,13 @@ export interface ScenarioDef {
    */
   differential?: boolean;
   differentialOff?: string;
+  /**
+   * Why this scenario's strict observation (which frame went where) varies from run to run on a
+   * real kernel even with one seed, e.g. the `random` algorithm drawing from
+   * bpf_get_prandom_u32. The kernel matrix then compares its prog results across kernels on the
+   * semantic view (connections, final conntrack states, new flows, drops), as it does lab's.
+   */
+  observationVaries?: string;
   /** Per-result timeout, ms (default 30 s; lab results get 3× this). */
   timeoutMs?: number;
   run(ctx: ScenarioContext): Promise<void>;
@@ -100,6 +107,8 @@ export function scenario(def: ScenarioDef): Scenario {
   if (unknown.length > 0)
     throw new Error(`scenario(): requires ${unknown.join(', ')}: not a kernel feature (known: ${FEATURE_NAMES.join(', ')})`);
   checkPerBackend('backends', def.backends, (v) => v === true || (typeof v === 'string' && v !== ''));
+  if (def.observationVaries !== undefined && (typeof def.observationVaries !== 'string' || def.observationVaries === ''))
+    throw new Error('scenario(): observationVaries: give the reason the strict observation varies between runs (a non-empty string)');
   checkPerBackend('knownFailures', def.knownFailures, (v) => typeof v === 'string' && v !== '');
   for (const [h, v] of Object.entries(def.hooks ?? {})) {
     if (!HOOKS.includes(h as Hook)) throw new Error(`scenario(): hooks.${h}: not a hook (${HOOKS.join(', ')})`);

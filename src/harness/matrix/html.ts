@@ -53,7 +53,7 @@ export function kernelDiffSection(s: MatrixSummary): Markup {
       el(
         'p',
         { class: 'hint' },
-        'A result whose status, failed checks or observations (frames, counters, conntrack, trace, traffic; no timing; lab: the semantic view) differ between kernels, even when every kernel passed it.',
+        'A result whose status, failed checks or observations (frames, counters, conntrack, trace, traffic; no timing; lab, and scenarios that declare observationVaries: the semantic view) differ between kernels, even when every kernel passed it.',
       ),
       s.matrix.diffs.length === 0
         ? el('p', {}, 'None: every result that ran on several kernels behaved the same.')

@@ -160,6 +160,27 @@ test('merge: a column per kernel, and a passing result whose frames differ is na
   t.regex(text, /behaviour diff: 2 result/);
 });
 
+test('merge: a prog result whose scenario declares observationVaries is compared on the semantic view', (t) => {
+  const varies = 'endpoints drawn from bpf_get_prandom_u32';
+  const m = mergeKernelRuns(
+    [
+      run('6.1', [
+        rec('r', 'prog', 'passed', { strict: 's2', varies }),
+        rec('q', 'prog', 'passed', { strict: 's2', semantic: 'm2', varies, values: { newFlows: 4 } }),
+      ]),
+      run('host', [rec('r', 'prog', 'passed', { varies }), rec('q', 'prog', 'passed', { varies })]),
+    ],
+    5,
+    new Date(),
+  );
+  const byScenario = Object.fromEntries(m.matrix.diffs.map((d) => [d.scenario, d]));
+  // Same semantic view, different frames: not a behaviour difference.
+  t.false('r' in byScenario);
+  // A different semantic view still is, and says why the frames were not compared.
+  t.is(byScenario.q?.kind, 'observation');
+  t.true(byScenario.q?.detail[0]?.includes(varies) === true, byScenario.q?.detail.join('\n'));
+});
+
 test('merge: a skip on one kernel only is a difference; a kernel whose run failed fails the matrix once', (t) => {
   const m = mergeKernelRuns(
     [

@@ -10,6 +10,8 @@
 // - lab: the semantic observation (connections ok/failed per traffic call, final conntrack
 //   states, new flows, drop counters): a real TCP stack's ISNs, ports and retransmits are not
 //   stable from one run to the next even on one kernel.
+// - a sim or prog result whose scenario declares `observationVaries` (its strict view depends on
+//   a source the seed does not fix, such as bpf_get_prandom_u32): the semantic observation too.
 // Besides: a different status (passed / failed / skipped, and the skip reason), and a different
 // set of failed checks.
 import type { ResultRecord, RunSummary } from '../results.ts';
@@ -85,20 +87,21 @@ function statusText(r: ResultRecord | undefined): string {
   return r.status;
 }
 
-/** The comparison level of a backend's observation. */
-export function observationLevel(backend: string): 'strict' | 'semantic' {
-  return backend === 'lab' ? 'semantic' : 'strict';
+/** The comparison level of a backend's observation (`varies`: the scenario's observationVaries). */
+export function observationLevel(backend: string, varies?: string): 'strict' | 'semantic' {
+  return backend === 'lab' || varies !== undefined ? 'semantic' : 'strict';
 }
 
 function observationDiff(backend: string, cells: { kernel: string; o: ObservationRecord }[]): string[] | undefined {
-  const level = observationLevel(backend);
+  const varies = cells.find((c) => c.o.varies !== undefined)?.o.varies;
+  const level = observationLevel(backend, varies);
   if (new Set(cells.map((c) => c.o[level])).size <= 1) return undefined;
   const out: string[] = [];
   if (level === 'strict') {
     const parts = [...new Set(cells.flatMap((c) => Object.keys(c.o.parts)))];
     const differing = parts.filter((p) => new Set(cells.map((c) => c.o.parts[p] ?? '-')).size > 1);
     out.push(`strict observation differs in: ${differing.join(', ')}`);
-  } else out.push('semantic observation differs');
+  } else out.push(varies === undefined ? 'semantic observation differs' : `semantic observation differs (strict not compared: ${varies})`);
   // The readable values, where they differ.
   const names = [...new Set(cells.flatMap((c) => Object.keys(c.o.values)))];
   for (const n of names) {

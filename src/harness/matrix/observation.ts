@@ -16,6 +16,12 @@ export interface ObservationRecord {
   parts: Record<string, string>;
   /** The semantic view itself (connections ok/failed per traffic call, final CT states, new flows, drops) and the counters. */
   values: Record<string, unknown>;
+  /**
+   * Why this result's strict view varies from run to run even on one kernel with one seed (the
+   * scenario's `observationVaries`, e.g. a kernel random source): kernels are then compared on
+   * the semantic view only, as lab results are.
+   */
+  varies?: string;
 }
 
 /** JSON with sorted object keys: the same value always gives the same text. */
@@ -36,7 +42,7 @@ export function shortHash(v: unknown): string {
   return createHash('sha256').update(canonicalJson(v)).digest('hex').slice(0, 16);
 }
 
-export function observationRecord(d: Digest): ObservationRecord {
+export function observationRecord(d: Digest, varies?: string): ObservationRecord {
   const parts: Record<string, string> = {};
   for (const [k, v] of Object.entries(d.strict)) parts[k] = shortHash(v);
   return {
@@ -44,5 +50,6 @@ export function observationRecord(d: Digest): ObservationRecord {
     semantic: shortHash(d.semantic),
     parts,
     values: { ...d.semantic, reasons: d.strict.reasons, fwd: d.strict.fwd },
+    ...(varies === undefined ? {} : { varies }),
   };
 }
