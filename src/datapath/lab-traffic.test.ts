@@ -11,7 +11,7 @@ import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import { ifindex, inNetns } from '../bpf/index.ts';
 import { Lab } from '../../lab/lab.ts';
-import { VIP } from '../../lab/builtins.ts';
+import { VIP } from '../topology/builtins.ts';
 import { backendNodes, runClient, startServers } from '../../lab/traffic/tools.ts';
 import type { ClientReport } from '../traffic/types.ts';
 import type { Hook } from './loader.ts';

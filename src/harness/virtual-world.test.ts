@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
-import { builtinTopology } from '../../lab/builtins.ts';
+import { builtinTopology } from '../topology/builtins.ts';
 import { buildFrame, decodeFrame } from '../packet/index.ts';
 import type { OpenDatapathOptions } from '../datapath/packet-datapath.ts';
 import { PassThroughTestDouble } from './virtual/pass-through-test-double.ts';
