@@ -20,7 +20,7 @@ import { renderDiagram } from './diagram.ts';
 import { LAB_ENV, NETNS_DIR, PIN_ROOT, newRunId, pinPrefix } from '../src/topology/naming.ts';
 import { planUp, stepScript } from './plan.ts';
 import { isAlive, processStartTime } from './procs.ts';
-import { slow } from './slow.ts';
+import { slow } from '../src/slow.ts';
 import { checkLabName, listStates, readState, removeState, writeState } from './state.ts';
 import type { LabState, TrackedProcess } from './state.ts';
 import { allNetns, findIface, findNode, resolveTopology } from '../src/topology/topology.ts';
