@@ -105,7 +105,10 @@ async function run(o: Opts, argv: string[]): Promise<number> {
         break;
       }
       case 'topology': {
-        const [{ timeUpDown }, { builtinTopology }] = await Promise.all([import('../lab/updown-bench.ts'), import('../lab/builtins.ts')]);
+        const [{ timeUpDown }, { builtinTopology }] = await Promise.all([
+          import('../lab/updown-bench.ts'),
+          import('../src/topology/builtins.ts'),
+        ]);
         const runs = quick ? 3 : 10;
         const spec = builtinTopology('two-arm', { clients: 1, backends: 3 });
         const r = await timeUpDown(spec, runs);

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { execa } from 'execa';
-import { newRunId } from './naming.ts';
+import { newRunId } from '../src/topology/naming.ts';
 import { readState } from './state.ts';
 import { labNetnsNames } from './sweep.ts';
 

@@ -25,10 +25,10 @@ import {
 } from '../src/cli-kit.ts';
 import type { Command } from '../src/cli-kit.ts';
 import { describe } from '../src/packet/index.ts';
-import { BUILTINS } from './builtins.ts';
+import { BUILTINS } from '../src/topology/builtins.ts';
 import { Capture } from './capture.ts';
 import type { CapturePoint } from './capture.ts';
-import type { BuiltinParams } from './builtins.ts';
+import type { BuiltinParams } from '../src/topology/builtins.ts';
 import { renderDiagram } from './diagram.ts';
 import { Lab } from './lab.ts';
 import { topologyFromArg } from './load.ts';
@@ -36,7 +36,7 @@ import { listStates, ownerIsDead } from './state.ts';
 import { labNetnsNames, sweep } from './sweep.ts';
 import { backendNodes, startServers } from './traffic/tools.ts';
 import { SERVER_PORTS } from './traffic/ports.ts';
-import { resolveTopology } from './topology.ts';
+import { resolveTopology } from '../src/topology/topology.ts';
 import { timeUpDown } from './updown-bench.ts';
 
 const TOPOLOGY_HELP = `TOPOLOGY is a built-in (${Object.keys(BUILTINS).join(', ')}; default two-arm) or a .yaml/.json file.`;

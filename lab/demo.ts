@@ -9,7 +9,7 @@ import { act, command, integer, Option, runCommand } from '../src/cli-kit.ts';
 import { Lab } from './lab.ts';
 import { AGENT_API, startLabAgent } from './agent-process.ts';
 import type { LabAgent } from './agent-process.ts';
-import { VIP } from './builtins.ts';
+import { VIP } from '../src/topology/builtins.ts';
 import { backendNodes, runClient, startClient, startServers } from './traffic/tools.ts';
 import type { ClientReport } from '../src/traffic/types.ts';
 import { runChecks } from '../src/doctor.ts';

@@ -1,7 +1,7 @@
 // ASCII diagram of a resolved topology: the segments as buses with their members (host numbers:
 // ".11" is 198.18.x.11 and fd00:18:x::11), then every interface with its name, addresses, MAC
 // and checksum-offload setting, so a user can find what to pass to `--iface` or tcpdump.
-import type { ResolvedNode, ResolvedTopology } from './topology.ts';
+import type { ResolvedNode, ResolvedTopology } from '../src/topology/topology.ts';
 
 function hostOf(ipv4: string): string {
   return `.${ipv4.split('.').pop() ?? '?'}`;

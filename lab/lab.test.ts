@@ -6,7 +6,7 @@ import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import { Lab } from './lab.ts';
 import { readState } from './state.ts';
-import { builtinTopology } from './builtins.ts';
+import { builtinTopology } from '../src/topology/builtins.ts';
 import { addrs, links, neighbours, offloadFeatures, routeGet, routes, tcFilters } from './observe.ts';
 import { labNetnsNames } from './sweep.ts';
 

@@ -14,17 +14,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { ROOT } from '../src/root.ts';
-import { builtinTopology } from './builtins.ts';
-import type { BuiltinParams } from './builtins.ts';
+import { builtinTopology } from '../src/topology/builtins.ts';
+import type { BuiltinParams } from '../src/topology/builtins.ts';
 import { renderDiagram } from './diagram.ts';
-import { LAB_ENV, NETNS_DIR, PIN_ROOT, newRunId, pinPrefix } from './naming.ts';
+import { LAB_ENV, NETNS_DIR, PIN_ROOT, newRunId, pinPrefix } from '../src/topology/naming.ts';
 import { planUp, stepScript } from './plan.ts';
 import { isAlive, processStartTime } from './procs.ts';
-import { slow } from './slow.ts';
+import { slow } from '../src/slow.ts';
 import { checkLabName, listStates, readState, removeState, writeState } from './state.ts';
 import type { LabState, TrackedProcess } from './state.ts';
-import { allNetns, findIface, findNode, resolveTopology } from './topology.ts';
-import type { ResolvedIface, ResolvedNode, ResolvedTopology, TopologySpec } from './topology.ts';
+import { allNetns, findIface, findNode, resolveTopology } from '../src/topology/topology.ts';
+import type { ResolvedIface, ResolvedNode, ResolvedTopology, TopologySpec } from '../src/topology/topology.ts';
 
 export interface LabUpOptions {
   /** Lab name (state file name); default `xlb-<id>`. */

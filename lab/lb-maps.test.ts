@@ -3,7 +3,7 @@
 import test from 'ava';
 import { BpfMap, numPossibleCpus } from '../src/bpf/index.ts';
 import { CT_F, CT_STATE, REASON, XLATE, XLB_MAX_EP, counters, ctEntry, ctKey, svcStats, traceEvent } from '../src/schema/maps.ts';
-import { withPinDir } from '../src/datapath/test-netns.ts';
+import { withPinDir } from '../src/datapath/scratch-netns.ts';
 import {
   ctKeyBytes,
   dpTuple,

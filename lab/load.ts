@@ -1,10 +1,10 @@
 // Topologies from files (YAML or JSON: YAML is a superset) or by built-in name.
 import { existsSync, readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { BUILTINS, builtinTopology } from './builtins.ts';
-import type { BuiltinParams } from './builtins.ts';
-import { validateTopology } from './topology.ts';
-import type { TopologySpec } from './topology.ts';
+import { BUILTINS, builtinTopology } from '../src/topology/builtins.ts';
+import type { BuiltinParams } from '../src/topology/builtins.ts';
+import { validateTopology } from '../src/topology/topology.ts';
+import type { TopologySpec } from '../src/topology/topology.ts';
 
 /** Parses and validates a topology file (the TopologySpec shape, see docs/lab.md). */
 export function loadTopologyFile(file: string): TopologySpec {

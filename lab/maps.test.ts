@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import test from 'ava';
 import { BpfMap, numPossibleCpus } from '../src/bpf/index.ts';
 import { be16, be32, defineStruct, u32, u64, u8, pad } from '../src/schema/codec.ts';
-import { withPinDir } from '../src/datapath/test-netns.ts';
+import { withPinDir } from '../src/datapath/scratch-netns.ts';
 import { readPinnedMap, readPinnedPerCpuMap } from './maps.ts';
 
 const Key = defineStruct('lab_test_key', { addr: be32, port: be16, proto: u8, _pad: pad(1) }, { size: 8 });

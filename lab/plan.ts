@@ -2,7 +2,7 @@
 // pairs, both ends born inside their namespaces, so nothing ever appears in the host namespace)
 // and one step per namespace (sysctls, `ip -batch`, ethtool). Pure, so it is unit tested without
 // root, and fast to execute: two rounds of processes whatever the size of the lab.
-import type { ResolvedTopology } from './topology.ts';
+import type { ResolvedTopology } from '../src/topology/topology.ts';
 
 export interface NetnsStep {
   netns: string;

@@ -1,7 +1,7 @@
 // /proc helpers: process identity (pid + start time) and finding the processes that belong to a
 // lab (living in one of its namespaces, or carrying its id in XLB_LAB_ID).
 import { readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
-import { LAB_ENV } from './naming.ts';
+import { LAB_ENV } from '../src/topology/naming.ts';
 
 /** Field 22 of /proc/PID/stat (start time in clock ticks since boot), or undefined if gone. */
 export function processStartTime(pid: number): string | undefined {

@@ -2,8 +2,8 @@
 // it started, so `xlb lab ls`, `down`, `exec` and the crash sweep work from any process.
 import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { STATE_DIR } from './naming.ts';
-import type { ResolvedTopology } from './topology.ts';
+import { STATE_DIR } from '../src/topology/naming.ts';
+import type { ResolvedTopology } from '../src/topology/topology.ts';
 import { processStartTime } from './procs.ts';
 
 export interface TrackedProcess {

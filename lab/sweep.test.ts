@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import { execa } from 'execa';
-import { LAB_ENV, PIN_ROOT, newRunId } from './naming.ts';
+import { LAB_ENV, PIN_ROOT, newRunId } from '../src/topology/naming.ts';
 import { isAlive } from './procs.ts';
 import { readState, ownerIsDead } from './state.ts';
 import { labNetnsNames, sweep } from './sweep.ts';

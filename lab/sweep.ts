@@ -6,7 +6,7 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { deleteNetns, removePins } from './lab.ts';
-import { NETNS_DIR, idOfIfname, idOfNetns } from './naming.ts';
+import { NETNS_DIR, idOfIfname, idOfNetns } from '../src/topology/naming.ts';
 import { findLabProcesses, isAlive, killAndWait, netnsInode } from './procs.ts';
 import { listStates, ownerIsDead, removeState } from './state.ts';
 import type { LabState } from './state.ts';

@@ -1,11 +1,11 @@
 import test from 'ava';
-import { hostAddress, parsePrefix, contains } from './addr.ts';
-import { BUILTINS, builtinTopology } from './builtins.ts';
+import { hostAddress, parsePrefix, contains } from '../src/topology/addr.ts';
+import { BUILTINS, builtinTopology } from '../src/topology/builtins.ts';
 import { renderDiagram } from './diagram.ts';
 import { planUp } from './plan.ts';
-import { resolveTopology, validateTopology } from './topology.ts';
-import type { TopologySpec } from './topology.ts';
-import { idOfIfname, idOfNetns, newRunId } from './naming.ts';
+import { resolveTopology, validateTopology } from '../src/topology/topology.ts';
+import type { TopologySpec } from '../src/topology/topology.ts';
+import { idOfIfname, idOfNetns, newRunId } from '../src/topology/naming.ts';
 
 test('host addresses read alike in both families', (t) => {
   t.is(hostAddress(parsePrefix('198.18.1.0/24'), 11), '198.18.1.11');

@@ -2,7 +2,7 @@
 // whole Lab.up() (state file, namespaces, veth pairs, addresses, routes, sysctls) and a whole
 // close() (processes, namespaces, pins, state file).
 import { Lab } from './lab.ts';
-import type { TopologySpec } from './topology.ts';
+import type { TopologySpec } from '../src/topology/topology.ts';
 
 export interface UpDownTimes {
   runs: number;

@@ -1,7 +1,7 @@
 // Helpers shared by the scenarios (files starting with `_` are not scenarios): services from the
 // topology, raw frames from a node with the Ethernet addresses the topology gives it (the same
 // deterministic MACs on sim, prog and lab), and checks over whole captures.
-import { resolveTopology } from '../lab/topology.ts';
+import { resolveTopology } from '../src/topology/topology.ts';
 import { backendEndpoints, flowEntries, SERVER_PORTS, twoArm } from '../src/harness/index.ts';
 import type { LinkCapture, Observation, ScenarioContext, ServiceInput, TopoInfo } from '../src/harness/index.ts';
 import type { DpServiceKey } from '../src/controller/datapath.ts';

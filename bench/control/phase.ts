@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { Controller } from '../../src/controller/controller.ts';
-import { DatapathTestDouble } from '../../src/controller/datapath-test-double.ts';
+import { MemoryDatapath } from '../../src/controller/memory-datapath.ts';
 import type { DatapathHandle, DpService } from '../../src/controller/datapath.ts';
 import type { KernelDatapathHandle } from '../../src/datapath/kernel-datapath.ts';
 import type { Algorithm } from '../../src/controller/types.ts';
@@ -59,7 +59,7 @@ let pinDir: string | undefined;
 
 async function open(a: PhaseArgs): Promise<DatapathHandle> {
   if (a.backend === 'double') {
-    const dp = new DatapathTestDouble({ maxServices: a.services + 1 });
+    const dp = new MemoryDatapath({ maxServices: a.services + 1 });
     return { datapath: dp, describe: 'test double', attach: () => {}, detach: () => {}, close: () => {} };
   }
   const { openKernelDatapath } = await import('../../src/datapath/kernel-datapath.ts');

@@ -30,7 +30,7 @@ import { BpfObject, ifindex, inNetns, skBuff, xdpMd } from '../../src/bpf/index.
 import type { BpfProgram } from '../../src/bpf/index.ts';
 import { buildFrame } from '../../src/packet/index.ts';
 import { loadDatapath } from '../../src/datapath/loader.ts';
-import { withVethNamespace } from '../../src/datapath/test-netns.ts';
+import { withVethNamespace } from '../../src/datapath/scratch-netns.ts';
 import type { Hook, LoadedDatapath } from '../../src/datapath/loader.ts';
 import { addr16, lookupFlow, putService, readReasons, writeEndpoints, writeSched } from '../../src/datapath/maps.ts';
 import { maglevTable } from '../../src/controller/lookup-tables.ts';

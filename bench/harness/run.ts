@@ -14,7 +14,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { builtinTopology } from '../../lab/builtins.ts';
+import { builtinTopology } from '../../src/topology/builtins.ts';
 import { timeUpDown } from '../../lab/updown-bench.ts';
 import type { UpDownTimes } from '../../lab/updown-bench.ts';
 import type { RunSummary } from '../../src/harness/results.ts';

@@ -26,7 +26,7 @@ import path from 'node:path';
 import { runAsScript, writeScriptReport } from '../script-report.ts';
 import { parseArgs } from 'node:util';
 import { Lab } from '../../lab/lab.ts';
-import { builtinTopology, VIP } from '../../lab/builtins.ts';
+import { builtinTopology, VIP } from '../../src/topology/builtins.ts';
 import {
   CONFIG_SUMMARY,
   HTTP_PORT,

@@ -1,7 +1,7 @@
 // Command-line options of the traffic client (lab/traffic/client.ts), shared with the TS wrapper.
 import { parseArgs } from 'node:util';
-import { DEFAULT_CLIENT } from './client-core.ts';
-import type { ClientOptions, Proto } from './client-core.ts';
+import { DEFAULT_CLIENT } from '../../src/traffic/client-core.ts';
+import type { ClientOptions, Proto } from '../../src/traffic/client-core.ts';
 
 function int(v: string | undefined, name: string, min: number, max: number, dflt: number): number {
   if (v === undefined) return dflt;

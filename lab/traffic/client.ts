@@ -9,8 +9,8 @@
 // Exit status 0 even when connections failed (the report says which); 2 on bad options.
 import { createInterface } from 'node:readline';
 import { parseClientArgs } from './client-args.ts';
-import { runClients } from './client-core.ts';
-import type { ClientOptions } from './client-core.ts';
+import { runClients } from '../../src/traffic/client-core.ts';
+import type { ClientOptions } from '../../src/traffic/client-core.ts';
 
 async function main(): Promise<void> {
   let o: ClientOptions;

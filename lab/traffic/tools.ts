@@ -3,7 +3,7 @@
 // for the TCP/HTTP/UDP ones, python3 AF_PACKET for injection), started through Lab.exec/spawn.
 import path from 'node:path';
 import type { Lab, LabProcess } from '../lab.ts';
-import { VIP } from '../builtins.ts';
+import { VIP } from '../../src/topology/builtins.ts';
 import { clientArgs } from './client-args.ts';
 import { SERVER_PORTS, clientOptions } from '../../src/traffic/types.ts';
 import type { ClientReport, ClientRequest } from '../../src/traffic/types.ts';

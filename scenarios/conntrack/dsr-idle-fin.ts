@@ -5,7 +5,7 @@
 // so it survives the gap on its endpoint instead of being re-balanced mid-stream (docs/datapath.md
 // "DSR": the state follows the client's half). Failed at 1ca44ca (skipped there as a known bug).
 import { scenario } from '../../src/harness/index.ts';
-import { builtinTopology } from '../../lab/builtins.ts';
+import { builtinTopology } from '../../src/topology/builtins.ts';
 import { client1, startRounds, svc } from '../_lib.ts';
 
 export default scenario({

@@ -2,7 +2,7 @@
 // rewriting them (the backends hold the VIP), and the backends answer the client directly, so
 // the LB sees one direction only and keeps one entry per flow.
 import { scenario } from '../../src/harness/index.ts';
-import { builtinTopology } from '../../lab/builtins.ts';
+import { builtinTopology } from '../../src/topology/builtins.ts';
 import { client1, macOf, svc } from '../_lib.ts';
 
 export default scenario({

@@ -7,7 +7,7 @@
 // Lab only: sim and prog have no FIB, their datapath never forwards a packet itself (pass_fib),
 // and the virtual LB's stack answers as the kernel's stack did before the fix.
 import { scenario, twoArm } from '../../src/harness/index.ts';
-import type { TopologySpec } from '../../lab/topology.ts';
+import type { TopologySpec } from '../../src/topology/topology.ts';
 import { client1, frameToLb, svc } from '../_lib.ts';
 
 const SPORT = 47_200;

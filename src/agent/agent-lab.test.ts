@@ -8,7 +8,7 @@ import { Lab } from '../../lab/lab.ts';
 import type { LabProcess } from '../../lab/lab.ts';
 import { startLabAgent } from '../../lab/agent-process.ts';
 import type { LabAgent } from '../../lab/agent-process.ts';
-import { VIP } from '../../lab/builtins.ts';
+import { VIP } from '../topology/builtins.ts';
 import { backendNodes, runClient, startClient, startServers } from '../../lab/traffic/tools.ts';
 
 /** Lab with servers on the backends; every interface keeps the kernel's default offloads. */

@@ -5,14 +5,14 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { DatapathTestDouble } from '../controller/datapath-test-double.ts';
+import { MemoryDatapath } from '../controller/memory-datapath.ts';
 import { isLoopback, parseListen, startAgent } from './agent.ts';
 import { replayJournal } from './config-store.ts';
 import type { DatapathHandle } from '../controller/datapath.ts';
 import { createLogger } from './log.ts';
 
-function double(): DatapathHandle & { attached: Set<string>; closed: boolean; dp: DatapathTestDouble } {
-  const dp = new DatapathTestDouble();
+function double(): DatapathHandle & { attached: Set<string>; closed: boolean; dp: MemoryDatapath } {
+  const dp = new MemoryDatapath();
   const h = {
     dp,
     datapath: dp,

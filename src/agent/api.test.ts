@@ -1,7 +1,7 @@
 import test from 'ava';
 import type { FastifyInstance } from 'fastify';
 import { Controller } from '../controller/controller.ts';
-import { DatapathTestDouble } from '../controller/datapath-test-double.ts';
+import { MemoryDatapath } from '../controller/memory-datapath.ts';
 import { buildApi } from './api.ts';
 
 const web = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({
@@ -17,8 +17,8 @@ const web = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({
   ...extra,
 });
 
-async function setup(token?: string): Promise<{ app: FastifyInstance; dp: DatapathTestDouble; c: Controller }> {
-  const dp = new DatapathTestDouble();
+async function setup(token?: string): Promise<{ app: FastifyInstance; dp: MemoryDatapath; c: Controller }> {
+  const dp = new MemoryDatapath();
   const c = new Controller(dp);
   const app = await buildApi({ controller: c, datapathName: 'test double', ...(token !== undefined ? { token } : {}) });
   return { app, dp, c };

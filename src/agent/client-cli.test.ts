@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { DatapathTestDouble } from '../controller/datapath-test-double.ts';
+import { MemoryDatapath } from '../controller/memory-datapath.ts';
 import { startAgent } from './agent.ts';
 import { main, parseEndpointArg, table } from './client-cli.ts';
 import { createLogger } from './log.ts';
@@ -26,7 +26,7 @@ async function capture(fn: () => Promise<number>): Promise<{ code: number; out: 
 
 test.serial('lb add/ls/rm, ct ls, stats against a running agent (tables and --json)', async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'xlb-client-test-'));
-  const dp = new DatapathTestDouble();
+  const dp = new MemoryDatapath();
   const agent = await startAgent(
     { datapath: dp, describe: 'test double', attach: () => {}, detach: () => {}, close: () => {} },
     {

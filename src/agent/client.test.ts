@@ -7,7 +7,7 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { DatapathTestDouble } from '../controller/datapath-test-double.ts';
+import { MemoryDatapath } from '../controller/memory-datapath.ts';
 import { startAgent } from './agent.ts';
 import type { AgentHandle } from './agent.ts';
 import { AgentApiError, AgentClient, agentBaseUrl } from './client.ts';
@@ -16,11 +16,9 @@ import { createLogger } from './log.ts';
 
 const TOKEN = 'client-test-token';
 
-async function agent(t: {
-  teardown(fn: () => Promise<void>): void;
-}): Promise<{ a: AgentHandle; dp: DatapathTestDouble; client: AgentClient }> {
+async function agent(t: { teardown(fn: () => Promise<void>): void }): Promise<{ a: AgentHandle; dp: MemoryDatapath; client: AgentClient }> {
   const dir = mkdtempSync(path.join(tmpdir(), 'xlb-client-lib-'));
-  const dp = new DatapathTestDouble();
+  const dp = new MemoryDatapath();
   const a = await startAgent(
     { datapath: dp, describe: 'test double', attach: () => {}, detach: () => {}, close: () => {} },
     {

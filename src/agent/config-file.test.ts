@@ -7,7 +7,7 @@ import { ConfigError, HealthFileWriter, configText, healthFileFor, readConfigFil
 import type { DownEndpoint } from './config-file.ts';
 import { ValidationError, validateDesiredState } from '../controller/validate.ts';
 import { Controller } from '../controller/controller.ts';
-import { DatapathTestDouble } from '../controller/datapath-test-double.ts';
+import { MemoryDatapath } from '../controller/memory-datapath.ts';
 import { buildApi } from './api.ts';
 
 test('the config text is YAML that parses back to the same state (IPv6, nested objects, empty lists)', (t) => {
@@ -90,7 +90,7 @@ test('one schema: an invalid service is refused with the same field errors by th
     healthCheck: { type: 'http', rise: 0 },
     endpoints: [{ ip: 'fd00::1', port: 80 }, { ip: '198.18.2.300', port: 80 }, { port: 80 }],
   };
-  const app = await buildApi({ controller: new Controller(new DatapathTestDouble()), datapathName: 'test double' });
+  const app = await buildApi({ controller: new Controller(new MemoryDatapath()), datapathName: 'test double' });
   t.teardown(() => app.close());
   const api = await app.inject({ method: 'PUT', url: '/v1/services', payload: { services: [bad] } });
   t.is(api.statusCode, 400);
@@ -99,7 +99,7 @@ test('one schema: an invalid service is refused with the same field errors by th
   const file = path.join(dir, 'agent.yaml');
   writeFileSync(file, stringify({ services: [bad] }));
   const cfg = readConfigFile(file);
-  const err = t.throws(() => new Controller(new DatapathTestDouble()).load({ services: cfg.services }), { instanceOf: ValidationError });
+  const err = t.throws(() => new Controller(new MemoryDatapath()).load({ services: cfg.services }), { instanceOf: ValidationError });
   t.deepEqual(api.json().errors, err?.errors);
   t.is(api.json().message, err?.message);
   t.deepEqual(
@@ -137,7 +137,7 @@ test('one schema: an invalid service is refused with the same field errors by th
   delete semantic.colour;
   delete semantic.healthCheck;
   writeFileSync(file, stringify({ services: [semantic] }));
-  const err2 = t.throws(() => new Controller(new DatapathTestDouble()).load({ services: readConfigFile(file).services }), {
+  const err2 = t.throws(() => new Controller(new MemoryDatapath()).load({ services: readConfigFile(file).services }), {
     instanceOf: ValidationError,
   });
   const api2 = await app.inject({ method: 'PUT', url: '/v1/services', payload: { services: [semantic] } });

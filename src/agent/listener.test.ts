@@ -5,7 +5,7 @@ import test from 'ava';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { DatapathTestDouble } from '../controller/datapath-test-double.ts';
+import { MemoryDatapath } from '../controller/memory-datapath.ts';
 import { startAgent } from './agent.ts';
 import { listenApi } from './listener.ts';
 import { createLogger } from './log.ts';
@@ -64,7 +64,7 @@ test('startAgent serves its API on the early socket: a request held during the s
   const base = `http://127.0.0.1:${l.address.port}`;
   const held = fetch(`${base}/v1/services`);
   await settle();
-  const dp = new DatapathTestDouble();
+  const dp = new MemoryDatapath();
   const agent = await startAgent(
     { datapath: dp, describe: 'test double', attach() {}, detach() {}, close() {} },
     {

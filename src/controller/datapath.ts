@@ -2,8 +2,8 @@
 // (service entries, endpoint generations, lookup tables, flows, counters) but with no kernel
 // detail (no fds, no byte layouts). Two implementations: the kernel (src/datapath/kernel-datapath.ts,
 // over the loader and the libbpf binding) and the TypeScript reference model of the `sim`
-// backend. The controller cannot tell them apart, and a test double for controller logic lives
-// in datapath-test-double.ts.
+// backend. The controller cannot tell them apart; memory-datapath.ts holds an in-memory one
+// that only records what is written (controller logic without a kernel).
 //
 // Consistency contract (what makes a change atomic for packets): a service entry names the
 // generation (0 or 1) of its endpoint array and lookup table. The controller writes the

@@ -4,7 +4,7 @@ import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { Controller } from './controller.ts';
-import { DatapathTestDouble } from './datapath-test-double.ts';
+import { MemoryDatapath } from './memory-datapath.ts';
 import { HealthMonitor, probe } from './health.ts';
 import type { HealthClock } from './health.ts';
 import type { HealthCheck } from './types.ts';
@@ -91,7 +91,7 @@ function virtualClock(): HealthClock & { advance(ms: number): Promise<void> } {
 }
 
 test('monitor: fall/rise thresholds flip the datapath at the deciding probe (virtual clock, scripted probes)', async (t) => {
-  const dp = new DatapathTestDouble();
+  const dp = new MemoryDatapath();
   const c = new Controller(dp);
   c.load({
     services: [

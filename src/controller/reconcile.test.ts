@@ -1,6 +1,6 @@
 import test from 'ava';
 import { Controller } from './controller.ts';
-import { DatapathTestDouble } from './datapath-test-double.ts';
+import { MemoryDatapath } from './memory-datapath.ts';
 import { Reconciler, assignSlots } from './reconcile.ts';
 import { DatapathRefusal, EMPTY_SLOT } from './datapath.ts';
 import { ValidationError } from './validate.ts';
@@ -21,7 +21,7 @@ const svc = (
 });
 
 test('a second reconcile of the same state writes nothing', (t) => {
-  const dp = new DatapathTestDouble();
+  const dp = new MemoryDatapath();
   const c = new Controller(dp);
   const r1 = c.load({ services: [svc('a', 1, [ep(1), ep(2)]), svc('b', 2, [ep(3)])] });
   t.deepEqual(r1.created.sort(), ['a', 'b']);
@@ -35,7 +35,7 @@ test('a second reconcile of the same state writes nothing', (t) => {
 });
 
 test('a change writes the inactive generation, then flips the service entry', (t) => {
-  const dp = new DatapathTestDouble();
+  const dp = new MemoryDatapath();
   const c = new Controller(dp);
   c.load({ services: [svc('a', 1, [ep(1), ep(2)])] });
   const key = { vip: '198.18.100.1', port: 80, protocol: 'tcp' as const };
@@ -62,7 +62,7 @@ test('endpoint slots are stable; holes are reused and trailing holes trimmed', (
 });
 
 test('service ids are stable across a controller restart and no write happens', (t) => {
-  const dp = new DatapathTestDouble();
+  const dp = new MemoryDatapath();
   const state = { services: [svc('a', 1, [ep(1)]), svc('b', 2, [ep(2)]), svc('c', 3, [ep(3)])] };
   const c1 = new Controller(dp);
   c1.load(state);
@@ -80,7 +80,7 @@ test('service ids are stable across a controller restart and no write happens', 
 });
 
 test('full reconcile deletes services nobody wants and repairs drift', (t) => {
-  const dp = new DatapathTestDouble();
+  const dp = new MemoryDatapath();
   const c = new Controller(dp);
   c.load({ services: [svc('a', 1, [ep(1), ep(2)]), svc('b', 2, [ep(3)])] });
   // Drift: someone wrote the map behind the controller's back.
@@ -94,7 +94,7 @@ test('full reconcile deletes services nobody wants and repairs drift', (t) => {
 });
 
 test('an invalid config changes nothing, a conflicting PUT changes nothing', (t) => {
-  const dp = new DatapathTestDouble();
+  const dp = new MemoryDatapath();
   const c = new Controller(dp);
   c.load({ services: [svc('a', 1, [ep(1)])] });
   const writes = dp.writes;
@@ -111,7 +111,7 @@ test('an invalid config changes nothing, a conflicting PUT changes nothing', (t)
 });
 
 test('moving a service to another VIP creates the new key before deleting the old', (t) => {
-  const dp = new DatapathTestDouble();
+  const dp = new MemoryDatapath();
   const c = new Controller(dp);
   c.load({ services: [svc('a', 1, [ep(1)])] });
   dp.log.length = 0;
@@ -127,7 +127,7 @@ test('moving a service to another VIP creates the new key before deleting the ol
 });
 
 test('health: a down endpoint becomes an inactive slot; purge policy deletes its flows', (t) => {
-  const dp = new DatapathTestDouble();
+  const dp = new MemoryDatapath();
   const c = new Controller(dp);
   c.load({ services: [svc('a', 1, [ep(1), ep(2)], { deadFlowPolicy: 'purge' }), svc('k', 2, [ep(1), ep(2)])] });
   const flow = (serviceId: number, n: number) => ({
@@ -164,7 +164,7 @@ test('health: a down endpoint becomes an inactive slot; purge policy deletes its
 });
 
 test('running out of service ids is a clear error and leaves the desired state as it was', (t) => {
-  const dp = new DatapathTestDouble({ maxServices: 3 });
+  const dp = new MemoryDatapath({ maxServices: 3 });
   const c = new Controller(dp);
   c.put('a', svc('a', 1, []));
   c.put('b', svc('b', 2, []));
@@ -177,7 +177,7 @@ test('running out of service ids is a clear error and leaves the desired state a
 });
 
 test('a datapath refusal of one service refuses the whole change before any write', (t) => {
-  const dp = new DatapathTestDouble();
+  const dp = new MemoryDatapath();
   dp.refuse = (s) => (s.mode === 'fullnat' ? 'mode fullnat needs a source address for IPv4' : undefined);
   const c = new Controller(dp);
   c.load({ services: [svc('a', 1, [ep(1)])] });

@@ -5,8 +5,8 @@ import test from 'ava';
 import { buildFrame, decodeFrame } from '../packet/index.ts';
 import type { FrameSpec, IpPacketSpec } from '../packet/index.ts';
 import { CT_F, CT_STATE, UNKNOWN_TCP } from '../schema/maps.ts';
-import { HOOKS, openHarness } from './test-support.ts';
-import type { Harness } from './test-support.ts';
+import { HOOKS, openHarness } from './prog-run.ts';
+import type { Harness } from './prog-run.ts';
 import { readEndpointConns } from './maps.ts';
 
 const CLIENT = '198.18.0.10';

@@ -10,9 +10,9 @@ import { execa } from 'execa';
 import { ifindex, inNetns, skBuff } from '../bpf/index.ts';
 import { buildFrame } from '../packet/index.ts';
 import type { FrameSpec } from '../packet/index.ts';
-import { openHarness } from './test-support.ts';
-import type { Harness } from './test-support.ts';
-import { withVethNamespace } from './test-netns.ts';
+import { openHarness } from './prog-run.ts';
+import type { Harness } from './prog-run.ts';
+import { withVethNamespace } from './scratch-netns.ts';
 
 /** include/uapi/linux/bpf.h: apply CHECKSUM_COMPLETE to the skb and validate it afterwards. */
 const BPF_F_TEST_SKB_CHECKSUM_COMPLETE = 1 << 2;

@@ -10,8 +10,8 @@ import { CT_F, CT_STATE, ctKey } from '../schema/maps.ts';
 import type { CtEntry } from '../schema/maps.ts';
 import { addr16 } from './maps.ts';
 import { formatIp } from '../controller/ip.ts';
-import { HOOKS, openHarness } from './test-support.ts';
-import type { Harness } from './test-support.ts';
+import { HOOKS, openHarness } from './prog-run.ts';
+import type { Harness } from './prog-run.ts';
 
 const CLIENT = '198.18.0.10';
 const CLIENT2 = '198.18.0.11';

@@ -11,12 +11,12 @@ import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import { ifindex, inNetns } from '../bpf/index.ts';
 import { Lab } from '../../lab/lab.ts';
-import { VIP } from '../../lab/builtins.ts';
+import { VIP } from '../topology/builtins.ts';
 import { backendNodes, runClient, startServers } from '../../lab/traffic/tools.ts';
 import type { ClientReport } from '../traffic/types.ts';
 import type { Hook } from './loader.ts';
-import { openHarness } from './test-support.ts';
-import type { Harness } from './test-support.ts';
+import { openHarness } from './prog-run.ts';
+import type { Harness } from './prog-run.ts';
 
 interface LabRun {
   lab: Lab;

@@ -8,9 +8,9 @@ import { execa } from 'execa';
 import { ifindex, inNetns } from '../bpf/index.ts';
 import { buildFrame } from '../packet/index.ts';
 import { CFG_F } from '../schema/maps.ts';
-import { EMPTY_FIB_TABLE } from './test-support.ts';
+import { EMPTY_FIB_TABLE } from './prog-run.ts';
 import { loadDatapath } from './loader.ts';
-import { withVethNamespace } from './test-netns.ts';
+import { withVethNamespace } from './scratch-netns.ts';
 import { lookupFlow, putService, readReasons, writeEndpoints } from './maps.ts';
 import { ctKey } from '../schema/maps.ts';
 

@@ -5,7 +5,7 @@ import test from 'ava';
 import { buildFrame, checksumProblems, decodeFrame } from '../packet/index.ts';
 import type { FrameSpec } from '../packet/index.ts';
 import { CT_STATE, XLATE } from '../schema/maps.ts';
-import { HOOKS, openHarness } from './test-support.ts';
+import { HOOKS, openHarness } from './prog-run.ts';
 
 const CLIENT = '198.18.0.10';
 const VIP = '198.18.100.1';

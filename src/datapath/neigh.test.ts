@@ -8,8 +8,8 @@ import test from 'ava';
 import { execa } from 'execa';
 import type { ResultPromise } from 'execa';
 import { ifindex, inNetns } from '../bpf/index.ts';
-import { openHarness } from './test-support.ts';
-import { routedTrio } from './test-netns.ts';
+import { openHarness } from './prog-run.ts';
+import { routedTrio } from './scratch-netns.ts';
 import type { Hook } from './loader.ts';
 import { readFwdResults } from './maps.ts';
 

@@ -11,8 +11,8 @@ import { execa } from 'execa';
 import type { ResultPromise } from 'execa';
 import { ifindex, inNetns } from '../bpf/index.ts';
 import { checksumProblems, decodeRecord, readPcap } from '../packet/index.ts';
-import { openHarness } from './test-support.ts';
-import { routedTrio } from './test-netns.ts';
+import { openHarness } from './prog-run.ts';
+import { routedTrio } from './scratch-netns.ts';
 
 const VIP = '198.18.100.1';
 

@@ -11,7 +11,7 @@ import { getCpuAffinity } from '../bpf/index.ts';
 import { Controller } from '../controller/controller.ts';
 import { buildFrame } from '../packet/index.ts';
 import type { FrameSpec } from '../packet/index.ts';
-import { HOOKS } from './test-support.ts';
+import { HOOKS } from './prog-run.ts';
 import { PROG_PIN_PREFIX, openProgDatapath } from './prog-datapath.ts';
 import type { ProgDatapathUnderTest } from './prog-datapath.ts';
 

@@ -4,7 +4,7 @@
 import test from 'ava';
 import { buildFrame } from '../packet/index.ts';
 import { BpfError } from '../bpf/index.ts';
-import { HOOKS, openHarness } from './test-support.ts';
+import { HOOKS, openHarness } from './prog-run.ts';
 
 const CLIENT = '198.18.0.10';
 const VIP = '198.18.100.1';

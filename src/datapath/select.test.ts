@@ -4,8 +4,8 @@
 import test from 'ava';
 import { buildFrame } from '../packet/index.ts';
 import { maglevTable, wrrSchedule } from '../controller/lookup-tables.ts';
-import { HOOKS, openHarness } from './test-support.ts';
-import type { Harness } from './test-support.ts';
+import { HOOKS, openHarness } from './prog-run.ts';
+import type { Harness } from './prog-run.ts';
 import { setPolicer } from './maps.ts';
 import type { EndpointSpec } from './maps.ts';
 

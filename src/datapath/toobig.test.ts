@@ -9,9 +9,9 @@ import test from 'ava';
 import { execa } from 'execa';
 import { ifindex, inNetns } from '../bpf/index.ts';
 import { buildFrame } from '../packet/index.ts';
-import { HOOKS, openHarness } from './test-support.ts';
+import { HOOKS, openHarness } from './prog-run.ts';
 import { readFwdResults } from './maps.ts';
-import { withVethNamespace } from './test-netns.ts';
+import { withVethNamespace } from './scratch-netns.ts';
 
 const CLIENT = '198.18.0.10';
 const CLIENT_MAC = '02:00:00:00:00:c1';

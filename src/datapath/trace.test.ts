@@ -5,7 +5,7 @@ import { RingBuffer } from '../bpf/index.ts';
 import { buildFrame } from '../packet/index.ts';
 import { CFG_F, CT_STATE, REASON, traceEvent } from '../schema/maps.ts';
 import type { TraceEvent } from '../schema/maps.ts';
-import { EMPTY_FIB_TABLE, HOOKS, openHarness } from './test-support.ts';
+import { EMPTY_FIB_TABLE, HOOKS, openHarness } from './prog-run.ts';
 
 const VIP = '198.18.100.1';
 

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { execa } from 'execa';
 import { inNetns } from '../bpf/index.ts';
 import { openKernelDatapath } from './kernel-datapath.ts';
-import { routedTrio, withVethNamespace } from './test-netns.ts';
+import { routedTrio, withVethNamespace } from './scratch-netns.ts';
 import { xdpVethWarning } from './veth-gro.ts';
 
 test.serial(

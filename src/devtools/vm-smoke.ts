@@ -9,7 +9,7 @@ import { release } from 'node:os';
 import { parseArgs } from 'node:util';
 import { BpfError } from '../bpf/index.ts';
 import { buildFrame, checksumProblems, decodeFrame } from '../packet/index.ts';
-import { HOOKS, openHarness } from '../datapath/test-support.ts';
+import { HOOKS, openHarness } from '../datapath/prog-run.ts';
 import type { Hook } from '../datapath/loader.ts';
 
 const VIP = '198.18.100.1';
@@ -49,7 +49,7 @@ export function smokeHook(hook: Hook): SmokeResult {
     const dst = `${out.ip?.dst ?? '?'}:${out.tcp?.dport ?? '?'}`;
     const problems = checksumProblems(out);
     const errors: string[] = [];
-    // An empty FIB table (test-support's config): the translated packet comes back as pass.
+    // An empty FIB table (prog-run's config): the translated packet comes back as pass.
     if (r.verdict !== 'pass') errors.push(`verdict ${r.verdict}, expected pass`);
     if (dst !== `${BACKEND}:8080`) errors.push(`destination ${dst}, expected ${BACKEND}:8080 (DNAT)`);
     if (problems.length > 0) errors.push(`checksums: ${JSON.stringify(problems)}`);

@@ -280,7 +280,7 @@ export async function vmRun(opts: VmRunOptions): Promise<VmRunResult> {
         LANG: process.env.LANG ?? 'C.UTF-8',
         XLB_VM: '1',
         XLB_VM_KERNEL: kernel.release,
-        // Timeouts that wait on real processes (lab/slow.ts) scale by this: TCG runs node and
+        // Timeouts that wait on real processes (src/slow.ts) scale by this: TCG runs node and
         // tcpdump 10-50× slower than the host (measured: tcpdump's start > the lab's 10 s).
         XLB_SLOW_FACTOR: process.env.XLB_SLOW_FACTOR ?? (accel.accel === 'tcg' ? String(TCG_SLOW_FACTOR) : '1'),
         ...opts.env,

@@ -4,7 +4,7 @@
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { VIP, builtinTopology } from '../../lab/builtins.ts';
+import { VIP, builtinTopology } from '../topology/builtins.ts';
 import { listStates } from '../../lab/state.ts';
 import { createLabWorld } from './lab-world.ts';
 

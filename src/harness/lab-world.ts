@@ -29,7 +29,7 @@ import {
 } from '../../lab/lb-maps.ts';
 import type { Config } from '../schema/maps.ts';
 import { backendNodes, injectFrames, runClient, startClient, startServers } from '../../lab/traffic/tools.ts';
-import type { ResolvedNode } from '../../lab/topology.ts';
+import type { ResolvedNode } from '../topology/topology.ts';
 import { startLabDrops } from './drops/index.ts';
 import type { LabDrops } from './drops/index.ts';
 import type { LinkCapture, Observation, ServiceInput, World, WorldOptions } from './world.ts';

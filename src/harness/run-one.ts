@@ -6,7 +6,7 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import type { Hook } from '../datapath/packet-datapath.ts';
 import type { ClientReport, ClientRequest } from '../traffic/types.ts';
-import { slow } from '../../lab/slow.ts';
+import { slow } from '../slow.ts';
 import { DATAPATH_REQUIRES, missingFeatures, missingText, probeKernelFeatures } from '../datapath/kernel-features.ts';
 import type { FeatureProbe } from '../datapath/kernel-features.ts';
 import { backendUnavailable, openWorld } from './backends.ts';

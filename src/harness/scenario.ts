@@ -8,7 +8,7 @@ import type { KernelFeature } from '../datapath/kernel-features.ts';
 import type { Hook } from '../datapath/packet-datapath.ts';
 import type { CtStateName, ReasonName } from '../schema/maps.ts';
 import type { ClientReport, ClientRequest } from '../traffic/types.ts';
-import type { TopologySpec } from '../../lab/topology.ts';
+import type { TopologySpec } from '../topology/topology.ts';
 import type { Expect } from './expect.ts';
 import type { TopoInfo } from './topo.ts';
 import { BACKENDS, HOOKS } from './world.ts';

@@ -1,10 +1,10 @@
 // What a scenario needs to know about its topology, by name: which nodes are clients, the LB and
 // backends, their addresses, and the VIPs. Derived from the lab's declaration (the same
 // TopologySpec drives all three backends), so a scenario never writes an address twice.
-import { VIP, builtinTopology } from '../../lab/builtins.ts';
-import type { BuiltinParams } from '../../lab/builtins.ts';
-import { resolveTopology } from '../../lab/topology.ts';
-import type { ResolvedNode, TopologySpec } from '../../lab/topology.ts';
+import { VIP, builtinTopology } from '../topology/builtins.ts';
+import type { BuiltinParams } from '../topology/builtins.ts';
+import { resolveTopology } from '../topology/topology.ts';
+import type { ResolvedNode, TopologySpec } from '../topology/topology.ts';
 
 export interface HostInfo {
   name: string;

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
-import { builtinTopology } from '../../lab/builtins.ts';
+import { builtinTopology } from '../topology/builtins.ts';
 import { openProgDatapath } from '../datapath/prog-datapath.ts';
 import { openModelDatapath } from '../model/index.ts';
 import { checksumProblems, decodeFrame } from '../packet/index.ts';

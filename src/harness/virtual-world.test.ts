@@ -8,11 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
-import { builtinTopology } from '../../lab/builtins.ts';
+import { builtinTopology } from '../topology/builtins.ts';
 import { buildFrame, decodeFrame } from '../packet/index.ts';
 import type { OpenDatapathOptions } from '../datapath/packet-datapath.ts';
 import { PassThroughTestDouble } from './virtual/pass-through-test-double.ts';
-import { DatapathTestDouble } from '../controller/datapath-test-double.ts';
+import { MemoryDatapath } from '../controller/memory-datapath.ts';
 import type { FrameResult, Verdict } from '../datapath/packet-datapath.ts';
 import { VirtualWorld } from './virtual-world.ts';
 import type { WorldOptions } from './world.ts';
@@ -42,7 +42,7 @@ async function withWorld(
   const w = new VirtualWorld({ backend: 'sim', hook: 'tc', topology, seed: 3, artifactsDir: dir }, (o) => {
     opened = o;
     dp = new ScriptedVerdictTestDouble(o.hook);
-    return { control: new DatapathTestDouble(), packets: dp, close: () => undefined };
+    return { control: new MemoryDatapath(), packets: dp, close: () => undefined };
   });
   try {
     if (dp === undefined || opened === undefined) throw new Error('open was not called');

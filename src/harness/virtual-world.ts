@@ -17,7 +17,7 @@ import type { DatapathUnderTest, DpTraceEvent, FrameResult, OpenDatapathOptions 
 import type { CtStateName } from '../schema/maps.ts';
 import { clientOptions } from '../traffic/types.ts';
 import type { ClientReport, ClientRequest } from '../traffic/types.ts';
-import type { TopologySpec } from '../../lab/topology.ts';
+import type { TopologySpec } from '../topology/topology.ts';
 import { runVirtualClient } from './virtual/client.ts';
 import { attachDatapath } from './virtual/lb.ts';
 import type { LbEvent } from './virtual/lb.ts';

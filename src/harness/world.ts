@@ -10,7 +10,7 @@ import type { Service } from '../controller/types.ts';
 import type { DpCtEntry, DpTraceEvent, Hook } from '../datapath/packet-datapath.ts';
 import type { FwdResultName, ReasonName } from '../schema/maps.ts';
 import type { ClientReport, ClientRequest } from '../traffic/types.ts';
-import type { TopologySpec } from '../../lab/topology.ts';
+import type { TopologySpec } from '../topology/topology.ts';
 import type { DropSummary } from './drops/summary.ts';
 
 export type BackendName = 'sim' | 'prog' | 'lab';

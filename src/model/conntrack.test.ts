@@ -3,7 +3,7 @@
 import test from 'ava';
 import { buildFrame } from '../packet/index.ts';
 import { openModelDatapath } from './index.ts';
-import { program } from './test-support.ts';
+import { program } from './case-service.ts';
 
 const CLIENT = '198.18.0.10';
 const VIP = '198.18.100.1';

@@ -8,7 +8,7 @@ import type { ReasonName } from '../schema/maps.ts';
 import { buildFrame } from '../packet/index.ts';
 import type { FrameSpec } from '../packet/index.ts';
 import type { ModelService } from './control.ts';
-import type { TestService } from './test-support.ts';
+import type { CaseService } from './case-service.ts';
 import { HEAL_CASES, HEAL_KNOWN_DISAGREEMENTS } from './heal-cases.ts';
 
 export const CLIENT = '198.18.0.10';
@@ -28,13 +28,13 @@ export type Step =
   /** Deletes the model's conntrack entry number `n mod size` on both sides (random sequences). */
   | { deleteCtAt: number }
   /** Programs a service again (its next generation) on both sides. */
-  | { reprogram: TestService }
+  | { reprogram: CaseService }
   | { settings: DatapathSettings };
 
 export interface DiffCase {
   name: string;
   settings?: DatapathSettings;
-  services: TestService[];
+  services: CaseService[];
   steps: Step[];
 }
 
@@ -63,7 +63,7 @@ export const tcp = (
   payload,
 });
 
-export const web = (mode: 'dnat' | 'fullnat' = 'dnat', algorithm: TestService['algorithm'] = 'rr'): TestService => ({
+export const web = (mode: 'dnat' | 'fullnat' = 'dnat', algorithm: CaseService['algorithm'] = 'rr'): CaseService => ({
   id: 1,
   vip: VIP,
   port: 80,
@@ -485,7 +485,7 @@ export const CASES: DiffCase[] = [
 
 CASES.push(...HEAL_CASES);
 
-export function programAll(dp: Programmable, services: TestService[], program: (dp: Programmable, s: TestService) => void): void {
+export function programAll(dp: Programmable, services: CaseService[], program: (dp: Programmable, s: CaseService) => void): void {
   for (const s of services) program(dp, s);
 }
 

@@ -21,8 +21,8 @@ import { CORNER_CASES } from './differential-cases-corners.ts';
 import { fuzzCase } from './fuzz-cases.ts';
 import type { DiffCase, Programmable } from './differential-cases.ts';
 import { openModelDatapath } from './index.ts';
-import { program } from './test-support.ts';
-import type { TestService } from './test-support.ts';
+import { program } from './case-service.ts';
+import type { CaseService } from './case-service.ts';
 
 const why =
   process.getuid?.() !== 0
@@ -32,7 +32,7 @@ const why =
       : undefined;
 
 /** The kernel side: KernelDatapath; ICMP echo services through the map helpers (it holds TCP/UDP only). */
-function programKernel(k: ProgDatapathUnderTest, s: TestService): void {
+function programKernel(k: ProgDatapathUnderTest, s: CaseService): void {
   if (s.protocol !== 'icmp') {
     program(k.control as typeof k.control & Programmable, s);
     return;

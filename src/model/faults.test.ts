@@ -4,7 +4,7 @@ import test from 'ava';
 import { buildFrame, checksumProblems, decodeFrame } from '../packet/index.ts';
 import { MODEL_FAULTS, openModelDatapath } from './index.ts';
 import type { ModelFault } from './index.ts';
-import { program } from './test-support.ts';
+import { program } from './case-service.ts';
 
 const C = '198.18.0.10';
 const VIP = '198.18.100.1';

@@ -9,7 +9,7 @@ import type { ReasonName } from '../schema/maps.ts';
 import { buildFrame } from '../packet/index.ts';
 import type { FrameSpec } from '../packet/index.ts';
 import type { DiffCase, Step } from './differential-cases.ts';
-import type { TestService } from './test-support.ts';
+import type { CaseService } from './case-service.ts';
 
 const C = '198.18.0.20';
 const VIP = '198.18.100.2';
@@ -52,12 +52,12 @@ function backendOf(ct: DpCtEntry[], client: string, sport: number): string {
 
 const svc = (
   id: number,
-  mode: TestService['mode'],
-  algorithm: TestService['algorithm'],
+  mode: CaseService['mode'],
+  algorithm: CaseService['algorithm'],
   endpoints: string[],
   port = 80,
-  extra: Partial<TestService> = {},
-): TestService => ({
+  extra: Partial<CaseService> = {},
+): CaseService => ({
   id,
   vip: VIP,
   port,

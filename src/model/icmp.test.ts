@@ -4,7 +4,7 @@
 import test from 'ava';
 import { buildFrame, buildIpPacket } from '../packet/index.ts';
 import { openModelDatapath } from './index.ts';
-import { program } from './test-support.ts';
+import { program } from './case-service.ts';
 
 const CLIENT = '198.18.0.10';
 const CLIENT2 = '198.18.0.11';

@@ -6,7 +6,7 @@ import { buildFrame } from '../packet/index.ts';
 import type { FrameSpec } from '../packet/index.ts';
 import type { ReasonName } from '../schema/maps.ts';
 import { openModelDatapath } from './index.ts';
-import { program } from './test-support.ts';
+import { program } from './case-service.ts';
 
 const CLIENT = '198.18.0.10';
 const VIP = '198.18.100.1';

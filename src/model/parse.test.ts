@@ -5,7 +5,7 @@ import test from 'ava';
 import { buildFrame } from '../packet/index.ts';
 import type { FrameSpec } from '../packet/index.ts';
 import { openModelDatapath } from './index.ts';
-import { program } from './test-support.ts';
+import { program } from './case-service.ts';
 
 import { C, C6, PARSE_CASES, VIP, VIP6, hbh } from './parse-cases.ts';
 

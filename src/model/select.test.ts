@@ -5,9 +5,9 @@ import test from 'ava';
 import { buildFrame } from '../packet/index.ts';
 import { openModelDatapath } from './index.ts';
 import { flowHash } from './select.ts';
-import { program } from './test-support.ts';
+import { program } from './case-service.ts';
 import { zeroKey } from './types.ts';
-import type { TestService } from './test-support.ts';
+import type { CaseService } from './case-service.ts';
 
 const VIP = '198.18.100.1';
 const BACKENDS = ['198.18.1.1', '198.18.1.2', '198.18.1.3', '198.18.1.4'];
@@ -17,7 +17,7 @@ function syn(client: string, sport: number, dport = 80): Buffer {
 }
 
 /** The endpoint address each SYN went to. */
-function picks(s: Partial<TestService>, frames: Buffer[], prepare?: (m: ReturnType<typeof openModelDatapath>) => void): string[] {
+function picks(s: Partial<CaseService>, frames: Buffer[], prepare?: (m: ReturnType<typeof openModelDatapath>) => void): string[] {
   const m = openModelDatapath({ hook: 'xdp', maglevSize: 251 });
   program(m.control, { id: 1, vip: VIP, port: 80, endpoints: BACKENDS.map((ip) => ({ ip, port: 80 })), ...s });
   prepare?.(m);

@@ -1,7 +1,8 @@
 // What the traffic tools are asked to do and what they report, in one module that every
-// backend shares: the lab's real client process (lab/traffic/client-core.ts) and the virtual
-// hosts of the sim/prog backends produce the same ClientReport for the same ClientOptions, so a
-// scenario's traffic and its expectations read the same on every backend.
+// backend shares: the lab's real client process (lab/traffic/client.ts over
+// src/traffic/client-core.ts) and the virtual hosts of the sim/prog backends produce the same
+// ClientReport for the same ClientOptions, so a scenario's traffic and its expectations read the
+// same on every backend.
 //
 // The server side is the same protocol everywhere (lab/traffic/server.ts, the virtual hosts):
 //   HTTP  any request: 200, header x-backend: NAME, body "NAME\n" followed by ?bytes=N bytes of 'x'

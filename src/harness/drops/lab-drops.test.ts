@@ -8,9 +8,9 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { VIP, builtinTopology } from '../../../lab/builtins.ts';
+import { VIP, builtinTopology } from '../../topology/builtins.ts';
 import { listStates } from '../../../lab/state.ts';
-import { resolveTopology } from '../../../lab/topology.ts';
+import { resolveTopology } from '../../topology/topology.ts';
 import { createLabWorld } from '../lab-world.ts';
 import { formatDrops } from './summary.ts';
 

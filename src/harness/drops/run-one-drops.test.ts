@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { builtinTopology } from '../../../lab/builtins.ts';
+import { builtinTopology } from '../../topology/builtins.ts';
 import { listStates } from '../../../lab/state.ts';
 import { runOne } from '../run-one.ts';
 import { scenario } from '../scenario.ts';

@@ -6,8 +6,8 @@
 // tracer reports no such drop (the test can fail both ways).
 import test from 'ava';
 import { ifindex, inNetns } from '../../bpf/index.ts';
-import { openHarness } from '../../datapath/test-support.ts';
-import { routedTrio } from '../../datapath/test-netns.ts';
+import { openHarness } from '../../datapath/prog-run.ts';
+import { routedTrio } from '../../datapath/scratch-netns.ts';
 import { DropTracer } from './tracer.ts';
 import { formatDrops, summarizeDrops } from './summary.ts';
 

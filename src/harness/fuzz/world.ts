@@ -9,8 +9,8 @@ import { putService as putServiceEntry, writeEndpoints } from '../../datapath/ma
 import { openProgDatapath } from '../../datapath/prog-datapath.ts';
 import type { ProgDatapathUnderTest } from '../../datapath/prog-datapath.ts';
 import { openModelDatapath } from '../../model/index.ts';
-import { program } from '../../model/test-support.ts';
-import type { TestService } from '../../model/test-support.ts';
+import { program } from '../../model/case-service.ts';
+import type { CaseService } from '../../model/case-service.ts';
 import type { ModelService } from '../../model/index.ts';
 
 export const SNAT4 = '198.18.0.1';
@@ -160,7 +160,7 @@ export const SERVICES: FuzzService[] = [
 ];
 
 /** ICMP echo services (ids far above what the controller allocates for the services above). */
-export const ECHO_SERVICES: TestService[] = [
+export const ECHO_SERVICES: CaseService[] = [
   { id: 60, vip: VIPS4[0]!, port: 0, protocol: 'icmp', mode: 'fullnat', endpoints: eps(B4, 0, 3).map((e) => ({ ...e })) },
   { id: 61, vip: VIPS6[0]!, port: 0, protocol: 'icmp', mode: 'dnat', endpoints: eps(B6, 0, 2).map((e) => ({ ...e })) },
 ];

@@ -6,8 +6,8 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { DpCtEntry, DpTraceEvent } from '../../datapath/packet-datapath.ts';
-import { resolveTopology } from '../../../lab/topology.ts';
-import type { Role, TopologySpec } from '../../../lab/topology.ts';
+import { resolveTopology } from '../../topology/topology.ts';
+import type { Role, TopologySpec } from '../../topology/topology.ts';
 import type { Observation } from '../world.ts';
 
 export interface TopologyIface {

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { builtinTopology } from '../../../lab/builtins.ts';
+import { builtinTopology } from '../../topology/builtins.ts';
 import { openProgDatapath } from '../../datapath/prog-datapath.ts';
 import { openModelDatapath } from '../../model/index.ts';
 import { VirtualWorld } from '../virtual-world.ts';

@@ -1,5 +1,5 @@
 // The traffic client on a virtual host: the lab client's own logic (runClientsWith in
-// lab/traffic/client-core.ts: pool, rounds, hold, per-connection results, the report) with
+// src/traffic/client-core.ts: pool, rounds, hold, per-connection results, the report) with
 // connections on the virtual sockets and time on the virtual clock. What each opener does mirrors
 // the lab's node:net / node:http / node:dgram one: the same steps, timeouts and error texts
 // ("connect: ECONNREFUSED: connect ECONNREFUSED 198.18.100.1:7000", "round 1: timeout after
@@ -8,8 +8,8 @@
 // When the report is done the client "exits", as the lab's process does: a connection still
 // connecting is abandoned, an open one is closed (FIN), so nothing keeps retransmitting for a
 // client that is gone.
-import type { ClientEnv, Conn } from '../../../lab/traffic/client-core.ts';
-import { runClientsWith } from '../../../lab/traffic/client-core.ts';
+import type { ClientEnv, Conn } from '../../traffic/client-core.ts';
+import { runClientsWith } from '../../traffic/client-core.ts';
 import type { ClientOptions, ClientReport } from '../../traffic/types.ts';
 import type { VirtualClock } from './clock.ts';
 import type { VNode } from './ip.ts';

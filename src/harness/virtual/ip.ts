@@ -16,8 +16,8 @@
 // off anyway), multicast, loopback traffic to oneself.
 import { buildFrame, checksumProblems, decodeFrame, parseIp, parseMac, updateChecksum16 } from '../../packet/index.ts';
 import type { DecodedFrame, IpPacketSpec } from '../../packet/index.ts';
-import { parsePrefix } from '../../../lab/addr.ts';
-import type { ResolvedNode } from '../../../lab/topology.ts';
+import { parsePrefix } from '../../topology/addr.ts';
+import type { ResolvedNode } from '../../topology/topology.ts';
 import type { Rng, VirtualClock } from './clock.ts';
 import { echoReply, errorIcmp, mayAnswerWithError } from './icmp.ts';
 import type { IcmpError } from './icmp.ts';

@@ -1,5 +1,5 @@
-// The virtual network: the lab's topology declaration (lab/topology.ts) turned into in-process
-// nodes, interfaces and segments on one virtual clock. Names, addresses, MACs and ifindexes are
+// The virtual network: the lab's topology declaration (src/topology/topology.ts) turned into
+// in-process nodes, interfaces and segments on one virtual clock. Names, addresses, MACs and ifindexes are
 // exactly what `resolveTopology` gives the lab, so a sim/prog capture reads like a lab one.
 //
 // Neighbours are static: every node knows the MAC of every address on its segments (no ARP, no
@@ -7,8 +7,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LinkCapture } from '../world.ts';
-import { resolveTopology } from '../../../lab/topology.ts';
-import type { ResolvedTopology, TopologySpec } from '../../../lab/topology.ts';
+import { resolveTopology } from '../../topology/topology.ts';
+import type { ResolvedTopology, TopologySpec } from '../../topology/topology.ts';
 import { Rng, VirtualClock } from './clock.ts';
 import { VNode } from './ip.ts';
 import { Segment, VIface } from './link.ts';

@@ -2,9 +2,9 @@
 // own tests and benchmark (the LB node's plumbing, the World's clock and observations). It is not
 // a datapath and says nothing about one: it translates nothing, tracks nothing, and answers every
 // frame with verdict 'pass' and reason 'pass_no_service', the frame unchanged. The control side is
-// the controller's in-memory DatapathTestDouble. The datapaths under test are the model
+// the controller's in-memory MemoryDatapath. The datapaths under test are the model
 // (src/model) and the real programs (src/datapath/prog-datapath.ts).
-import { DatapathTestDouble } from '../../controller/datapath-test-double.ts';
+import { MemoryDatapath } from '../../controller/memory-datapath.ts';
 import type {
   DatapathUnderTest,
   DpTraceEvent,
@@ -89,6 +89,6 @@ export class PassThroughTestDouble implements PacketDatapath {
 /** An `open` for createVirtualWorld that gives the pass-through double (tests only). */
 export function openPassThroughTestDouble(
   o: OpenDatapathOptions,
-): DatapathUnderTest & { packets: PassThroughTestDouble; control: DatapathTestDouble } {
-  return { control: new DatapathTestDouble(), packets: new PassThroughTestDouble(o.hook), close: () => undefined };
+): DatapathUnderTest & { packets: PassThroughTestDouble; control: MemoryDatapath } {
+  return { control: new MemoryDatapath(), packets: new PassThroughTestDouble(o.hook), close: () => undefined };
 }

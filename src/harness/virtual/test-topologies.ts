@@ -1,5 +1,5 @@
-// Topologies of the virtual network's own tests (the built-ins are in lab/builtins.ts).
-import type { TopologySpec } from '../../../lab/topology.ts';
+// Topologies of the virtual network's own tests (the built-ins are in src/topology/builtins.ts).
+import type { TopologySpec } from '../../topology/topology.ts';
 
 /** c1 — rt — b1: a client and a backend on two segments, a router between them. */
 export const ROUTED: TopologySpec = {

@@ -1,10 +1,11 @@
-// Helpers for the model's tests and the differential test: a service programmed through the
-// controller's Datapath interface the way reconcile does it (inactive generation, then the flip).
+// A service as the differential and heal cases, the fuzzer and the model's tests write it
+// (CaseService), and program(): the service written through the controller's Datapath interface
+// the way reconcile does it (inactive generation, then the flip).
 import type { Datapath, DpEndpoint } from '../controller/datapath.ts';
 import type { Algorithm, Mode } from '../controller/types.ts';
 import type { ModelService } from './control.ts';
 
-export interface TestService {
+export interface CaseService {
   id: number;
   vip: string;
   port: number;
@@ -18,7 +19,7 @@ export interface TestService {
 }
 
 /** Writes the service's next generation and flips to it (first time: generation 0). */
-export function program(dp: Datapath & { putService(s: ModelService): void }, s: TestService): void {
+export function program(dp: Datapath & { putService(s: ModelService): void }, s: CaseService): void {
   const key = { vip: s.vip, port: s.port, protocol: s.protocol ?? 'tcp' } as const;
   const cur = s.protocol === 'icmp' ? undefined : dp.getService({ vip: s.vip, port: s.port, protocol: s.protocol ?? 'tcp' });
   const gen: 0 | 1 = cur === undefined ? 0 : cur.generation === 0 ? 1 : 0;

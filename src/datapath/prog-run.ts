@@ -1,5 +1,6 @@
-// Test harness for the kernel datapath under BPF_PROG_TEST_RUN: a fresh instance (own pin
-// directory, removed on close), packets in, verdict + bytes out, counters read back.
+// The kernel datapath run under BPF_PROG_TEST_RUN, for the datapath tests and `xlb vm smoke`: a
+// fresh instance (own pin directory, removed on close), packets in, verdict + bytes out,
+// counters read back.
 // Forwarding: the config sends FIB lookups to an empty routing table (BPF_FIB_LOOKUP_TBID), so
 // every translated packet comes back with TC_ACT_OK / XDP_PASS ("not forwarded", counted) and
 // its rewritten bytes can be compared exactly; fwd.test.ts covers real routes in a namespace.

@@ -1,15 +1,16 @@
-// The traffic client's logic (the process entry point is client.ts): opens N TCP/HTTP
-// connections or UDP flows to a target and records, per connection, which backend answered,
-// latency and error. See client.ts for the command line.
+// The traffic client's logic (the process entry point is lab/traffic/client.ts; the sim/prog
+// virtual network runs it too, src/harness/virtual/client.ts): opens N TCP/HTTP connections or
+// UDP flows to a target and records, per connection, which backend answered, latency and error.
+// See lab/traffic/client.ts for the command line.
 import { createSocket } from 'node:dgram';
 import { Agent, request } from 'node:http';
 import { connect, isIPv6 } from 'node:net';
 import type { Socket } from 'node:net';
 
-import type { ClientOptions, ClientReport, ConnResult } from '../../src/traffic/types.ts';
+import type { ClientOptions, ClientReport, ConnResult } from './types.ts';
 
-export type { ClientOptions, ClientReport, ConnResult, Proto } from '../../src/traffic/types.ts';
-export { DEFAULT_CLIENT } from '../../src/traffic/types.ts';
+export type { ClientOptions, ClientReport, ConnResult, Proto } from './types.ts';
+export { DEFAULT_CLIENT } from './types.ts';
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));

@@ -2,7 +2,7 @@
 // IPv6 (host N is written so that it reads like the IPv4 one: host 11 -> fd00:18:1::11).
 // Prefix arithmetic is done on bigints; text <-> bytes is the packet toolkit's.
 import { isIPv4, isIPv6 } from 'node:net';
-import { formatIpv4, formatIpv6, parseIpv4, parseIpv6 } from '../src/packet/addr.ts';
+import { formatIpv4, formatIpv6, parseIpv4, parseIpv6 } from '../packet/addr.ts';
 
 export interface Prefix {
   family: 4 | 6;

@@ -1,6 +1,8 @@
-// DatapathTestDouble: an in-memory Datapath used ONLY as a test double for controller logic
-// (reconcile, REST API, health wiring). It is not a datapath model: it selects nothing and
-// forwards nothing (the `sim` backend's reference model in src/model is that). What it does:
+// MemoryDatapath: an in-memory Datapath, for running controller logic without a kernel: the
+// controller's and agent's tests (reconcile, REST API, health wiring), `bench/control --backend
+// double` (the controller timed alone) and the control side of the virtual network's pass-through
+// datapath. It is not a datapath model: it selects nothing and forwards nothing (the `sim`
+// backend's reference model in src/model is that). What it does:
 // hold service entries and generations exactly as written, count every write, keep a log of
 // operations, and enforce the consistency contract of datapath.ts (writing the generation the
 // service entry names throws), so tests can prove idempotence and ordering.
@@ -9,17 +11,17 @@ import { EMPTY_SLOT } from './datapath.ts';
 import type { Algorithm } from './types.ts';
 import { serviceKeyText } from './types.ts';
 
-export type DoubleOp =
+export type MemoryOp =
   | { op: 'writeGeneration'; id: number; generation: 0 | 1; count: number }
   | { op: 'putService'; id: number; generation: 0 | 1; key: string }
   | { op: 'deleteService'; key: string };
 
-export class DatapathTestDouble implements Datapath {
+export class MemoryDatapath implements Datapath {
   readonly limits: DatapathLimits;
   readonly services = new Map<string, DpService>();
   /** Endpoint slots per `${id}/${generation}`. */
   readonly generations = new Map<string, DpEndpoint[]>();
-  readonly log: DoubleOp[] = [];
+  readonly log: MemoryOp[] = [];
   /** Key text per service id (the id index keeps every operation O(1)). */
   private readonly keyById = new Map<number, string>();
   writes = 0;
@@ -50,11 +52,11 @@ export class DatapathTestDouble implements Datapath {
     const owner = this.keyById.get(id);
     if (owner !== undefined && this.services.get(owner)?.generation === generation) {
       throw new Error(
-        `DatapathTestDouble: write to the ACTIVE generation ${generation} of service id ${id} (a packet could see it half-written)`,
+        `MemoryDatapath: write to the ACTIVE generation ${generation} of service id ${id} (a packet could see it half-written)`,
       );
     }
     if (endpoints.length > this.limits.maxEndpoints)
-      throw new Error(`DatapathTestDouble: ${endpoints.length} endpoints > ${this.limits.maxEndpoints}`);
+      throw new Error(`MemoryDatapath: ${endpoints.length} endpoints > ${this.limits.maxEndpoints}`);
     this.writes++;
     this.generations.set(
       `${id}/${generation}`,
@@ -67,7 +69,7 @@ export class DatapathTestDouble implements Datapath {
     const key = serviceKeyText(svc.key);
     const owner = this.keyById.get(svc.id);
     if (owner !== undefined && owner !== key && this.services.has(owner)) {
-      throw new Error(`DatapathTestDouble: service id ${svc.id} is already used by ${owner}`);
+      throw new Error(`MemoryDatapath: service id ${svc.id} is already used by ${owner}`);
     }
     this.writes++;
     this.services.set(key, structuredClone(svc));

@@ -1,6 +1,7 @@
-// Throwaway kernel resources for datapath tests and benchmarks: a network namespace xlb-<prefix>-<id> holding one veth pair,
-// xlb0 (the LB side, with the given MAC) and xlb1, both up; deleted afterwards whatever happens
-// (deleting the namespace removes the links and every program attached to them).
+// Scratch (throwaway) kernel resources for datapath tests and benchmarks: a network namespace
+// xlb-<prefix>-<id> holding one veth pair, xlb0 (the LB side, with the given MAC) and xlb1, both
+// up; deleted afterwards whatever happens (deleting the namespace removes the links and every
+// program attached to them).
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import { execa } from 'execa';
