@@ -1,5 +1,5 @@
 // The sim/prog World's plumbing with a pass-through test double on the LB (see
-// virtual/pass-through-test-double.ts: it is no datapath and these tests claim nothing about
+// virtual/pass-through-datapath.ts: it is no datapath and these tests claim nothing about
 // one): frames reach the datapath with ifindex 1 and then the LB's own stack, which forwards
 // them; time moves the datapath clock; the controller validates; stepped clients; inject; a
 // switched segment. Datapath behaviour is tested with the model and the real programs.
@@ -11,7 +11,7 @@ import type { ExecutionContext } from 'ava';
 import { builtinTopology } from '../topology/builtins.ts';
 import { buildFrame, decodeFrame } from '../packet/index.ts';
 import type { OpenDatapathOptions } from '../datapath/packet-datapath.ts';
-import { PassThroughTestDouble } from './virtual/pass-through-test-double.ts';
+import { PassThroughDatapath } from './virtual/pass-through-datapath.ts';
 import { MemoryDatapath } from '../controller/memory-datapath.ts';
 import type { FrameResult, Verdict } from '../datapath/packet-datapath.ts';
 import { VirtualWorld } from './virtual-world.ts';
@@ -21,7 +21,7 @@ import type { WorldOptions } from './world.ts';
  * A test double that answers each frame with the verdict a test script chooses (and the frame
  * the script makes), to exercise the LB node's handling of drop / tx / redirect. Not a datapath.
  */
-class ScriptedVerdictTestDouble extends PassThroughTestDouble {
+class ScriptedVerdictTestDouble extends PassThroughDatapath {
   script: ((frame: Buffer) => { verdict: Verdict; frame?: Buffer } | undefined) | undefined;
   override process(frame: Uint8Array, ifindex: number): FrameResult {
     const r = super.process(frame, ifindex);

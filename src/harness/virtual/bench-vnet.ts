@@ -15,7 +15,7 @@ import { openProgDatapath } from '../../datapath/prog-datapath.ts';
 import { openModelDatapath } from '../../model/index.ts';
 import { VirtualWorld } from '../virtual-world.ts';
 import type { OpenDatapath } from '../virtual-world.ts';
-import { openPassThroughTestDouble } from './pass-through-test-double.ts';
+import { openPassThroughDatapath } from './pass-through-datapath.ts';
 
 const { values } = parseArgs({
   options: {
@@ -28,7 +28,7 @@ const backend = values.backend ?? 'pass';
 const conns = Number(values.conns);
 const runs = Number(values.runs);
 const open: Record<string, OpenDatapath> = {
-  pass: openPassThroughTestDouble,
+  pass: openPassThroughDatapath,
   sim: (o) => openModelDatapath({ ...o, seed: 1 }),
   prog: (o) => openProgDatapath(o),
 };

@@ -1,4 +1,4 @@
-// PassThroughTestDouble: a PacketDatapath used ONLY as a test double for the virtual network's
+// PassThroughDatapath: a PacketDatapath that is only a baseline for the virtual network's
 // own tests and benchmark (the LB node's plumbing, the World's clock and observations). It is not
 // a datapath and says nothing about one: it translates nothing, tracks nothing, and answers every
 // frame with verdict 'pass' and reason 'pass_no_service', the frame unchanged. The control side is
@@ -16,7 +16,7 @@ import type {
 import { decodeFrame, flowOf } from '../../packet/index.ts';
 import type { FwdResultName, ReasonName } from '../../schema/maps.ts';
 
-export class PassThroughTestDouble implements PacketDatapath {
+export class PassThroughDatapath implements PacketDatapath {
   readonly hook: PacketDatapath['hook'];
   readonly implementation = 'model' as const;
   nowNs = 0n;
@@ -87,8 +87,8 @@ export class PassThroughTestDouble implements PacketDatapath {
 }
 
 /** An `open` for createVirtualWorld that gives the pass-through double (tests only). */
-export function openPassThroughTestDouble(
+export function openPassThroughDatapath(
   o: OpenDatapathOptions,
-): DatapathUnderTest & { packets: PassThroughTestDouble; control: MemoryDatapath } {
-  return { control: new MemoryDatapath(), packets: new PassThroughTestDouble(o.hook), close: () => undefined };
+): DatapathUnderTest & { packets: PassThroughDatapath; control: MemoryDatapath } {
+  return { control: new MemoryDatapath(), packets: new PassThroughDatapath(o.hook), close: () => undefined };
 }
