@@ -10,6 +10,7 @@ import type { World } from '../src/harness/world.ts';
 import { decodeFields, findPackets } from '../src/harness/packet-match.ts';
 import { buildFrame } from '../src/packet/index.ts';
 import type { FrameSpec } from '../src/packet/index.ts';
+import { slow } from '../src/slow.ts';
 
 type Proto = 'tcp' | 'udp';
 
@@ -203,14 +204,21 @@ export async function startRounds(
   const ip = req.target.includes(':') ? c.ipv6 : c.ipv4;
   const want = req.proto === 'udp' ? 1 : 3;
   const ports = Array.from({ length: req.count ?? 1 }, (_, i) => (req.sport ?? 0) + i);
-  const deadline = Date.now() + 5000;
-  while (Date.now() < deadline) {
+  // 5 s on a real machine; scaled under emulation (a TCG guest of the kernel matrix is 10-50×
+  // slower, and an unscaled wait there let the scenario observe before the first round was done).
+  const waitMs = slow(5000);
+  const deadline = Date.now() + waitMs;
+  for (;;) {
     const obs = await ctx.observe();
     const done = (p: number): boolean => {
       const [fwd, rep] = flowEntries(obs, { clientIp: ip, clientPort: p });
       return opts.forwardPackets === undefined ? (rep?.packets ?? 0) >= want : (fwd?.packets ?? 0) >= opts.forwardPackets;
     };
     if (ports.every(done)) break;
+    if (Date.now() >= deadline) {
+      ctx.log(`startRounds: the first round was not seen in conntrack within ${waitMs} ms; observing anyway`);
+      break;
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
   return t;
