@@ -6,7 +6,8 @@
 //   phase.ts '{"phase":"controller", ...}'  → one JSON line: timings, µs per map write, memory
 //   phase.ts '{"phase":"agent", ...}'       → {"port":P} once listening; on a line "stop" on
 //                                             stdin: {"maxRssKb":…, …} and exit
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -34,6 +35,12 @@ export interface PhaseArgs {
   ctEntries?: number;
   /** agent: conntrack entries to write before listening (two per flow, spread over the services). */
   ctFill?: number;
+  /**
+   * Write a V8 CPU profile of the phase (after the datapath is open) into this directory. Not
+   * `node --cpu-prof`: its sampling signal interrupts the verifier, and the program load fails
+   * with EAGAIN.
+   */
+  cpuProfDir?: string;
 }
 
 export interface ControllerPhaseResult {
@@ -97,9 +104,29 @@ export function kernelMapKb(): number {
 
 const now = (): number => performance.now();
 
+/** Starts the V8 sampling profiler when a.cpuProfDir is set; the returned function writes the profile. */
+async function profile(a: PhaseArgs): Promise<() => Promise<void>> {
+  const dir = a.cpuProfDir;
+  if (dir === undefined) return async () => {};
+  const s = new Session();
+  s.connect();
+  await s.post('Profiler.enable');
+  await s.post('Profiler.setSamplingInterval', { interval: 250 });
+  await s.post('Profiler.start');
+  return async () => {
+    const { profile: p } = await s.post('Profiler.stop');
+    mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, `${a.phase}-${a.algorithm}-${a.services}-${process.pid}.cpuprofile`);
+    writeFileSync(file, JSON.stringify(p));
+    s.disconnect();
+    process.stderr.write(`bench/control/phase: CPU profile ${file}\n`);
+  };
+}
+
 async function controllerPhase(a: PhaseArgs): Promise<ControllerPhaseResult> {
   const h = await open(a);
   const kernel = 'kernel' in h ? (h as KernelDatapathHandle).kernel : undefined;
+  const stopProfile = await profile(a);
   try {
     const list = services(a.services, a.endpoints, a.algorithm, 0, a.pools ?? a.services);
     const c = new Controller(h.datapath);
@@ -134,6 +161,7 @@ async function controllerPhase(a: PhaseArgs): Promise<ControllerPhaseResult> {
       else if (a.algorithm === 'wrr') wrrSchedule(sl, 4099);
     }
     const tableBuildUs = ((now() - t0) * 1000) / Math.max(1, slots.length);
+    await stopProfile();
     return {
       loadMs,
       noopMs,
@@ -229,6 +257,7 @@ async function agentPhase(a: PhaseArgs): Promise<void> {
     throw err;
   }
   const startMs = now() - t0;
+  const stopProfile = await profile(a);
   // Conntrack entries are written on a "fill" line, once the parent has PUT the services.
   let ctFillMs: number | undefined;
   process.stdout.write(`${JSON.stringify({ port: running.address.port })}\n`);
@@ -248,6 +277,7 @@ async function agentPhase(a: PhaseArgs): Promise<void> {
       continue;
     }
     if (line !== 'stop') continue;
+    await stopProfile();
     const r: AgentPhaseResult = {
       maxRssKb: process.resourceUsage().maxRSS,
       kernelMapKb: kernelMapKb(),

@@ -14,7 +14,7 @@
 //
 //   npx tsx bench/control/run.ts [--backend kernel|double] [--sizes 1000,10000,100000]
 //       [--algorithms maglev,rr] [--paths controller,rest-bulk,rest-each] [--endpoints 8]
-//       [--concurrency 8] [--pools N] [--ct-entries 1000000] [--quick] [--out DIR]
+//       [--concurrency 8] [--pools N] [--ct-entries 1000000] [--quick] [--out DIR] [--cpu-prof DIR]
 // Every service has its own endpoints unless --pools N (N endpoint sets shared round-robin:
 // many VIPs in front of the same backends, where the kernel adapter's Maglev table cache hits).
 import { spawn } from 'node:child_process';
@@ -52,6 +52,8 @@ export interface ControlBenchOptions {
   ctServices: number;
   /** A phase that takes longer is stopped (its pins removed) and the bench fails. */
   phaseTimeoutMs: number;
+  /** Write each phase process's V8 CPU profile into this directory. */
+  cpuProfDir?: string;
   /** The REST paths for the first algorithm only (--quick). */
   restFirstAlgorithmOnly?: boolean;
   log?: (line: string) => void;
@@ -131,14 +133,24 @@ function uptime(): string {
 /** A phase process (phase.ts through tsx), with a deadline. */
 function phaseProcess(
   args: PhaseArgs,
-  timeoutMs: number,
+  o: Pick<ControlBenchOptions, 'phaseTimeoutMs' | 'cpuProfDir'>,
 ): { lines: AsyncIterableIterator<string>; send(line: string): void; done: Promise<void>; kill(): void } {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(HERE, 'phase.ts'), JSON.stringify(args)], {
-    cwd: ROOT,
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      path.join(HERE, 'phase.ts'),
+      JSON.stringify({ ...args, ...(o.cpuProfDir !== undefined ? { cpuProfDir: o.cpuProfDir } : {}) }),
+    ],
+    {
+      cwd: ROOT,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    },
+  );
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const timeoutMs = o.phaseTimeoutMs;
   const timer = setTimeout(() => child.kill('SIGTERM'), timeoutMs);
   const done = new Promise<void>((resolve, reject) => {
     child.on('exit', (code, signal) => {
@@ -196,7 +208,7 @@ function httpCall(agent: Agent, port: number, method: string, url: string, body?
 async function controllerRow(o: ControlBenchOptions, algorithm: Algorithm, n: number): Promise<{ row: ControlRow; perOp: PerOpRow }> {
   const p = phaseProcess(
     { phase: 'controller', backend: o.backend, services: n, endpoints: o.endpoints, algorithm, pools: o.pools ?? n },
-    o.phaseTimeoutMs,
+    o,
   );
   const r = await nextJson<ControllerPhaseResult>(p);
   await p.done;
@@ -230,7 +242,7 @@ async function withAgent<T>(
   args: PhaseArgs,
   body: (port: number, http: Agent, p: ReturnType<typeof phaseProcess>) => Promise<T>,
 ): Promise<{ value: T; agent: AgentPhaseResult }> {
-  const p = phaseProcess(args, o.phaseTimeoutMs);
+  const p = phaseProcess(args, o);
   const http = new Agent({ keepAlive: true, maxSockets: o.concurrency });
   try {
     const { port } = await nextJson<{ port: number }>(p);
@@ -497,6 +509,7 @@ export function parseControlArgs(argv: string[]): ControlBenchOptions | 'help' {
       'ct-entries': { type: 'string', default: '1000000' },
       quick: { type: 'boolean' },
       out: { type: 'string' },
+      'cpu-prof': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -526,11 +539,12 @@ export function parseControlArgs(argv: string[]): ControlBenchOptions | 'help' {
     ctServices: quick ? 100 : 10_000,
     phaseTimeoutMs: quick ? 60_000 : 900_000,
     restFirstAlgorithmOnly: quick,
+    ...(values['cpu-prof'] !== undefined ? { cpuProfDir: path.resolve(values['cpu-prof']) } : {}),
   };
 }
 
 export const CONTROL_USAGE =
-  'usage: bench/control/run.ts [--backend kernel|double] [--sizes 1000,10000,100000] [--algorithms maglev,rr] [--paths controller,rest-bulk,rest-each] [--endpoints 8] [--concurrency 8] [--pools N] [--ct-entries 1000000] [--quick] [--out DIR]';
+  'usage: bench/control/run.ts [--backend kernel|double] [--sizes 1000,10000,100000] [--algorithms maglev,rr] [--paths controller,rest-bulk,rest-each] [--endpoints 8] [--concurrency 8] [--pools N] [--ct-entries 1000000] [--quick] [--out DIR] [--cpu-prof DIR]';
 
 export async function main(argv: string[]): Promise<number> {
   const o = parseControlArgs(argv);
