@@ -67,6 +67,8 @@ export interface ControlRow {
   ms: number;
   servicesPerS: number;
   maxRssMb: number;
+  /** Of maxRssMb: the maps' pages mapped into the process (kernel memory, in kernelMapMb too); the rest is the process's own. */
+  mappedMapMb: number;
   kernelMapMb: number;
   /** controller: no-op reconcile and N targeted updates. */
   noopMs?: number;
@@ -91,6 +93,8 @@ export interface PerOpRow {
   writeGenerationCached: number;
   /** The table build alone (TypeScript, no cache). */
   tableBuildUs: number;
+  /** The Maglev table build alone through the addon's fill (kernel backend), as the kernel adapter builds. */
+  tableBuildNativeUs?: number;
 }
 
 export interface ConntrackResult {
@@ -221,6 +225,7 @@ async function controllerRow(o: ControlBenchOptions, algorithm: Algorithm, n: nu
       ms: round(r.loadMs),
       servicesPerS: Math.round((n / r.loadMs) * 1000),
       maxRssMb: mb(r.maxRssKb),
+      mappedMapMb: mb(r.mappedMapKb),
       kernelMapMb: mb(r.kernelMapKb),
       noopMs: round(r.noopMs),
       updateMs: round(r.updateMs),
@@ -233,6 +238,7 @@ async function controllerRow(o: ControlBenchOptions, algorithm: Algorithm, n: nu
       writeGenerationUs: round(r.perOp.writeGenerationUs, 2),
       writeGenerationCached: r.perOp.writeGenerationCached,
       tableBuildUs: round(r.perOp.tableBuildUs, 2),
+      ...(r.perOp.tableBuildNativeUs !== undefined ? { tableBuildNativeUs: round(r.perOp.tableBuildNativeUs, 2) } : {}),
     },
   };
 }
@@ -281,6 +287,7 @@ async function restBulkRow(o: ControlBenchOptions, algorithm: Algorithm, n: numb
     ms: round(ms),
     servicesPerS: Math.round((n / ms) * 1000),
     maxRssMb: mb(agent.maxRssKb),
+    mappedMapMb: mb(agent.mappedMapKb),
     kernelMapMb: mb(agent.kernelMapKb),
   };
 }
@@ -338,6 +345,7 @@ async function restEachRow(o: ControlBenchOptions, algorithm: Algorithm, n: numb
     ms: round(value.ms),
     servicesPerS: Math.round((n / value.ms) * 1000),
     maxRssMb: mb(agent.maxRssKb),
+    mappedMapMb: mb(agent.mappedMapKb),
     kernelMapMb: mb(agent.kernelMapKb),
     firstTenthPerS: tenthRate(value.done, 'first'),
     lastTenthPerS: tenthRate(value.done, 'last'),
@@ -445,7 +453,7 @@ function rowText(r: ControlRow): string {
       : r.path === 'rest-each'
         ? `, first tenth ${r.firstTenthPerS}/s, last tenth ${r.lastTenthPerS}/s, GET all ${r.getAllMs} ms`
         : '';
-  return `${r.path} ${r.algorithm} ${r.services} × ${r.endpoints}: ${r.ms} ms (${r.servicesPerS} services/s), peak RSS ${r.maxRssMb} MB, maps ${r.kernelMapMb} MB${extra}`;
+  return `${r.path} ${r.algorithm} ${r.services} × ${r.endpoints}: ${r.ms} ms (${r.servicesPerS} services/s), peak RSS ${r.maxRssMb} MB (${round(r.maxRssMb - r.mappedMapMb)} MB own), maps ${r.kernelMapMb} MB${extra}`;
 }
 
 /** The Markdown tables of a result (report.md). */
@@ -454,8 +462,8 @@ export function formatControlBench(r: ControlBenchResult): string {
     `Backend ${r.backend}, ${r.endpoints} endpoints per service (endpoint sets: ${r.pools}), REST with ${r.concurrency} requests in flight; each row a fresh process on fresh maps.`,
     `Load before: ${r.uptimeStart}; after: ${r.uptimeEnd}.`,
     '',
-    '| path | algorithm | services | time (ms) | services/s | peak RSS (MB) | kernel maps (MB) | detail |',
-    '|---|---|--:|--:|--:|--:|--:|---|',
+    '| path | algorithm | services | time (ms) | services/s | peak RSS (MB) | of it, maps mapped (MB) | own (MB) | kernel maps (MB) | detail |',
+    '|---|---|--:|--:|--:|--:|--:|--:|--:|---|',
   ];
   for (const x of r.rows) {
     const detail =
@@ -464,19 +472,21 @@ export function formatControlBench(r: ControlBenchResult): string {
         : x.path === 'rest-each'
           ? `PUTs/s first tenth ${x.firstTenthPerS}, last tenth ${x.lastTenthPerS}; GET all ${x.getAllMs} ms`
           : '';
-    out.push(`| ${x.path} | ${x.algorithm} | ${x.services} | ${x.ms} | ${x.servicesPerS} | ${x.maxRssMb} | ${x.kernelMapMb} | ${detail} |`);
+    out.push(
+      `| ${x.path} | ${x.algorithm} | ${x.services} | ${x.ms} | ${x.servicesPerS} | ${x.maxRssMb} | ${x.mappedMapMb} | ${round(x.maxRssMb - x.mappedMapMb)} | ${x.kernelMapMb} | ${detail} |`,
+    );
   }
   if (r.perOp.length > 0) {
     out.push(
       '',
       'µs per map write, measured on the loaded maps (1,000 services):',
       '',
-      '| algorithm | services loaded | service entry update | whole generation (slots + table) | of which from the table cache | table build alone |',
-      '|---|--:|--:|--:|--:|--:|',
+      '| algorithm | services loaded | service entry update | whole generation (slots + table) | of which from the table cache | table build alone (TypeScript) | table build alone (addon) |',
+      '|---|--:|--:|--:|--:|--:|--:|',
     );
     for (const p of r.perOp)
       out.push(
-        `| ${p.algorithm} | ${p.services} | ${p.putServiceUs} | ${p.writeGenerationUs} | ${p.writeGenerationCached} | ${p.tableBuildUs} |`,
+        `| ${p.algorithm} | ${p.services} | ${p.putServiceUs} | ${p.writeGenerationUs} | ${p.writeGenerationCached} | ${p.tableBuildUs} | ${p.tableBuildNativeUs ?? '–'} |`,
       );
   }
   if (r.conntrack !== undefined) {
