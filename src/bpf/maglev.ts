@@ -19,8 +19,12 @@ export function maglevFillNative(m: number, members: Float64Array, k: number, ou
       `maglevFillNative: ${k} members (at most ${MAGLEV_NATIVE_MAX_MEMBERS}) in ${members.length} numbers (4 per member)`,
     );
   if (out.length < m) throw new RangeError(`maglevFillNative: a table of ${m} positions, the output holds ${out.length}`);
+  const addon = native();
+  // An addon built before maglev.c existed (a tree updated without `scripts/build.sh addon`).
+  if (typeof addon.maglevFill !== 'function')
+    throw new Error("the libbpf addon predates its Maglev fill (src/bpf/native/maglev.c): rebuild it with 'scripts/build.sh addon'");
   check(
-    native().maglevFill(m, members, k, out),
+    addon.maglevFill(m, members, k, out),
     'maglev fill',
     `table of ${m} positions, ${k} members`,
     undefined,
