@@ -4,8 +4,9 @@
 // Run by bench/control/run.ts; not a command of its own.
 //
 //   phase.ts '{"phase":"controller", ...}'  → one JSON line: timings, µs per map write, memory
-//   phase.ts '{"phase":"agent", ...}'       → {"port":P} once listening; on a line "stop" on
-//                                             stdin: {"maxRssKb":…, …} and exit
+//   phase.ts '{"phase":"agent", ...}'       → {"port":P} once listening; on a line "rss" on
+//                                             stdin: {"maxRssKb":…} (the peak so far); on
+//                                             "stop": {"maxRssKb":…, …} and exit
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
@@ -318,6 +319,10 @@ async function agentPhase(a: PhaseArgs): Promise<void> {
       }
       ctFillMs = now() - t1;
       process.stdout.write(`${JSON.stringify({ filled: a.ctFill, ctFillMs })}\n`);
+      continue;
+    }
+    if (line === 'rss') {
+      process.stdout.write(`${JSON.stringify({ maxRssKb: process.resourceUsage().maxRSS })}\n`);
       continue;
     }
     if (line !== 'stop') continue;

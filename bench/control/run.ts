@@ -80,6 +80,8 @@ export interface ControlRow {
   firstTenthPerS?: number;
   lastTenthPerS?: number;
   getAllMs?: number;
+  /** rest-each: the agent's peak RSS after the PUTs, before the GET of every service. */
+  putsMaxRssMb?: number;
 }
 
 export interface PerOpRow {
@@ -327,14 +329,16 @@ async function restEachRow(o: ControlBenchOptions, algorithm: Algorithm, n: numb
   const { value, agent } = await withAgent(
     o,
     { phase: 'agent', backend: o.backend, services: n, endpoints: o.endpoints, algorithm },
-    async (port, http) => {
+    async (port, http, p) => {
       const r = await putEach(http, port, list, o.concurrency);
+      p.send('rss');
+      const beforeGet = await nextJson<{ maxRssKb: number }>(p);
       const t1 = performance.now();
       const all = await httpCall(http, port, 'GET', '/v1/services');
       const getAllMs = performance.now() - t1;
       const got = (JSON.parse(all.text) as { services: unknown[] }).services.length;
       if (got !== n) throw new Error(`GET /v1/services returned ${got} services, expected ${n}`);
-      return { ...r, getAllMs };
+      return { ...r, getAllMs, putsMaxRssKb: beforeGet.maxRssKb };
     },
   );
   return {
@@ -350,6 +354,7 @@ async function restEachRow(o: ControlBenchOptions, algorithm: Algorithm, n: numb
     firstTenthPerS: tenthRate(value.done, 'first'),
     lastTenthPerS: tenthRate(value.done, 'last'),
     getAllMs: round(value.getAllMs),
+    putsMaxRssMb: mb(value.putsMaxRssKb),
   };
 }
 
@@ -451,7 +456,7 @@ function rowText(r: ControlRow): string {
     r.path === 'controller'
       ? `, no-op reconcile ${r.noopMs} ms, ${r.services} targeted updates ${r.updateMs} ms${r.maglevBuilds !== undefined ? `, Maglev tables built ${r.maglevBuilds}, cached ${r.maglevHits}` : ''}`
       : r.path === 'rest-each'
-        ? `, first tenth ${r.firstTenthPerS}/s, last tenth ${r.lastTenthPerS}/s, GET all ${r.getAllMs} ms`
+        ? `, first tenth ${r.firstTenthPerS}/s, last tenth ${r.lastTenthPerS}/s, GET all ${r.getAllMs} ms, peak RSS before the GET ${r.putsMaxRssMb} MB`
         : '';
   return `${r.path} ${r.algorithm} ${r.services} × ${r.endpoints}: ${r.ms} ms (${r.servicesPerS} services/s), peak RSS ${r.maxRssMb} MB (${round(r.maxRssMb - r.mappedMapMb)} MB own), maps ${r.kernelMapMb} MB${extra}`;
 }
@@ -470,7 +475,7 @@ export function formatControlBench(r: ControlBenchResult): string {
       x.path === 'controller'
         ? `no-op reconcile ${x.noopMs} ms; ${x.services} updates ${x.updateMs} ms${x.maglevBuilds !== undefined ? `; Maglev tables built ${x.maglevBuilds}, cached ${x.maglevHits}` : ''}`
         : x.path === 'rest-each'
-          ? `PUTs/s first tenth ${x.firstTenthPerS}, last tenth ${x.lastTenthPerS}; GET all ${x.getAllMs} ms`
+          ? `PUTs/s first tenth ${x.firstTenthPerS}, last tenth ${x.lastTenthPerS}; GET all ${x.getAllMs} ms; peak RSS before the GET ${x.putsMaxRssMb} MB`
           : '';
     out.push(
       `| ${x.path} | ${x.algorithm} | ${x.services} | ${x.ms} | ${x.servicesPerS} | ${x.maxRssMb} | ${x.mappedMapMb} | ${round(x.maxRssMb - x.mappedMapMb)} | ${x.kernelMapMb} | ${detail} |`,
