@@ -4,9 +4,11 @@
 // Run by bench/control/run.ts; not a command of its own.
 //
 //   phase.ts '{"phase":"controller", ...}'  → one JSON line: timings, µs per map write, memory
-//   phase.ts '{"phase":"agent", ...}'       → {"port":P} once listening; on a line "stop" on
-//                                             stdin: {"maxRssKb":…, …} and exit
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+//   phase.ts '{"phase":"agent", ...}'       → {"port":P} once listening; on a line "rss" on
+//                                             stdin: {"maxRssKb":…} (the peak so far); on
+//                                             "stop": {"maxRssKb":…, …} and exit
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -34,6 +36,12 @@ export interface PhaseArgs {
   ctEntries?: number;
   /** agent: conntrack entries to write before listening (two per flow, spread over the services). */
   ctFill?: number;
+  /**
+   * Write a V8 CPU profile of the phase (after the datapath is open) into this directory. Not
+   * `node --cpu-prof`: its sampling signal interrupts the verifier, and the program load fails
+   * with EAGAIN.
+   */
+  cpuProfDir?: string;
 }
 
 export interface ControllerPhaseResult {
@@ -41,8 +49,16 @@ export interface ControllerPhaseResult {
   noopMs: number;
   updateMs: number;
   /** µs per operation, measured after the load on the loaded maps. */
-  perOp: { putServiceUs: number; writeGenerationUs: number; writeGenerationCached: number; tableBuildUs: number };
+  perOp: {
+    putServiceUs: number;
+    writeGenerationUs: number;
+    writeGenerationCached: number;
+    tableBuildUs: number;
+    tableBuildNativeUs?: number;
+  };
   maxRssKb: number;
+  /** Of maxRssKb: the maps' pages mapped into the process (mmapable arrays), which stay mapped to the end. */
+  mappedMapKb: number;
   kernelMapKb: number;
   /** Kernel: Maglev tables built, and taken from the adapter's cache, over the whole phase. */
   maglev?: { hits: number; builds: number };
@@ -50,6 +66,8 @@ export interface ControllerPhaseResult {
 
 export interface AgentPhaseResult {
   maxRssKb: number;
+  /** Of maxRssKb: the maps' pages mapped into the process (mmapable arrays), which stay mapped to the end. */
+  mappedMapKb: number;
   kernelMapKb: number;
   startMs: number;
   ctFillMs?: number;
@@ -95,11 +113,47 @@ export function kernelMapKb(): number {
   return Math.round(bytes / 1024);
 }
 
+/**
+ * Resident pages of this process's mappings of BPF maps (/proc/self/smaps: the mmapable
+ * xlb_sched and xlb_endpoints). They count in maxRSS, but they are the kernel's map memory (in
+ * kernelMapKb too), not the process's own; they stay mapped until the datapath closes, so the
+ * value at the end of a phase is also their peak.
+ */
+export function mappedMapKb(): number {
+  let kb = 0;
+  let inMap = false;
+  for (const line of readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
+    if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) inMap = line.includes('anon_inode:bpf-map');
+    else if (inMap && line.startsWith('Rss:')) kb += Number(/(\d+)/.exec(line)?.[1] ?? 0);
+  }
+  return kb;
+}
+
 const now = (): number => performance.now();
+
+/** Starts the V8 sampling profiler when a.cpuProfDir is set; the returned function writes the profile. */
+async function profile(a: PhaseArgs): Promise<() => Promise<void>> {
+  const dir = a.cpuProfDir;
+  if (dir === undefined) return async () => {};
+  const s = new Session();
+  s.connect();
+  await s.post('Profiler.enable');
+  await s.post('Profiler.setSamplingInterval', { interval: 250 });
+  await s.post('Profiler.start');
+  return async () => {
+    const { profile: p } = await s.post('Profiler.stop');
+    mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, `${a.phase}-${a.algorithm}-${a.services}-${process.pid}.cpuprofile`);
+    writeFileSync(file, JSON.stringify(p));
+    s.disconnect();
+    process.stderr.write(`bench/control/phase: CPU profile ${file}\n`);
+  };
+}
 
 async function controllerPhase(a: PhaseArgs): Promise<ControllerPhaseResult> {
   const h = await open(a);
   const kernel = 'kernel' in h ? (h as KernelDatapathHandle).kernel : undefined;
+  const stopProfile = await profile(a);
   try {
     const list = services(a.services, a.endpoints, a.algorithm, 0, a.pools ?? a.services);
     const c = new Controller(h.datapath);
@@ -134,12 +188,31 @@ async function controllerPhase(a: PhaseArgs): Promise<ControllerPhaseResult> {
       else if (a.algorithm === 'wrr') wrrSchedule(sl, 4099);
     }
     const tableBuildUs = ((now() - t0) * 1000) / Math.max(1, slots.length);
+    // The same tables through the addon's fill (what the kernel adapter builds with).
+    let tableBuildNativeUs: number | undefined;
+    if (a.algorithm === 'maglev' && a.backend === 'kernel') {
+      const { maglevMembers } = await import('../../src/controller/lookup-tables.ts');
+      const { maglevFillNative } = await import('../../src/bpf/index.ts');
+      const members = new Float64Array(64 * 4);
+      const out = new Uint8Array(4099);
+      t0 = now();
+      for (const sl of slots) maglevFillNative(4099, members, maglevMembers(sl, 4099, members), out);
+      tableBuildNativeUs = ((now() - t0) * 1000) / Math.max(1, slots.length);
+    }
+    await stopProfile();
     return {
       loadMs,
       noopMs,
       updateMs,
-      perOp: { putServiceUs, writeGenerationUs, writeGenerationCached, tableBuildUs },
+      perOp: {
+        putServiceUs,
+        writeGenerationUs,
+        writeGenerationCached,
+        tableBuildUs,
+        ...(tableBuildNativeUs !== undefined ? { tableBuildNativeUs } : {}),
+      },
       maxRssKb: process.resourceUsage().maxRSS,
+      mappedMapKb: mappedMapKb(),
       kernelMapKb: kernelMapKb(),
       ...(kernel !== undefined ? { maglev: kernel.maglevStats() } : {}),
     };
@@ -229,6 +302,7 @@ async function agentPhase(a: PhaseArgs): Promise<void> {
     throw err;
   }
   const startMs = now() - t0;
+  const stopProfile = await profile(a);
   // Conntrack entries are written on a "fill" line, once the parent has PUT the services.
   let ctFillMs: number | undefined;
   process.stdout.write(`${JSON.stringify({ port: running.address.port })}\n`);
@@ -247,9 +321,15 @@ async function agentPhase(a: PhaseArgs): Promise<void> {
       process.stdout.write(`${JSON.stringify({ filled: a.ctFill, ctFillMs })}\n`);
       continue;
     }
+    if (line === 'rss') {
+      process.stdout.write(`${JSON.stringify({ maxRssKb: process.resourceUsage().maxRSS })}\n`);
+      continue;
+    }
     if (line !== 'stop') continue;
+    await stopProfile();
     const r: AgentPhaseResult = {
       maxRssKb: process.resourceUsage().maxRSS,
+      mappedMapKb: mappedMapKb(),
       kernelMapKb: kernelMapKb(),
       startMs,
       ...(ctFillMs !== undefined ? { ctFillMs } : {}),

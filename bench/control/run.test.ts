@@ -33,10 +33,14 @@ test.serial('control bench --quick: every path on fresh maps, peak memory, µs p
   for (const x of r.rows) {
     t.is(x.services, 100);
     t.true(x.ms > 0 && x.servicesPerS > 0 && x.maxRssMb > 20, `${x.path}: ${JSON.stringify(x)}`);
-    if (root) t.true(x.kernelMapMb > 0);
+    if (root) {
+      t.true(x.kernelMapMb > 0);
+      t.true(x.mappedMapMb > 0 && x.mappedMapMb < x.maxRssMb, `${x.path}: maps mapped ${x.mappedMapMb} MB of ${x.maxRssMb} MB`);
+    }
   }
   t.is(r.perOp.length, 2);
   t.true((r.perOp[0]?.tableBuildUs ?? 0) > (r.perOp[1]?.tableBuildUs ?? 0), 'a Maglev table costs more to build than an rr generation');
+  if (root) t.true((r.perOp[0]?.tableBuildNativeUs ?? 0) > 0);
   if (root) {
     t.is(r.conntrack?.entries, 10_000);
     t.is(r.conntrack?.flows, 5_000, 'two entries per flow, merged');

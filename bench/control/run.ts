@@ -14,7 +14,7 @@
 //
 //   npx tsx bench/control/run.ts [--backend kernel|double] [--sizes 1000,10000,100000]
 //       [--algorithms maglev,rr] [--paths controller,rest-bulk,rest-each] [--endpoints 8]
-//       [--concurrency 8] [--pools N] [--ct-entries 1000000] [--quick] [--out DIR]
+//       [--concurrency 8] [--pools N] [--ct-entries 1000000] [--quick] [--out DIR] [--cpu-prof DIR]
 // Every service has its own endpoints unless --pools N (N endpoint sets shared round-robin:
 // many VIPs in front of the same backends, where the kernel adapter's Maglev table cache hits).
 import { spawn } from 'node:child_process';
@@ -52,6 +52,8 @@ export interface ControlBenchOptions {
   ctServices: number;
   /** A phase that takes longer is stopped (its pins removed) and the bench fails. */
   phaseTimeoutMs: number;
+  /** Write each phase process's V8 CPU profile into this directory. */
+  cpuProfDir?: string;
   /** The REST paths for the first algorithm only (--quick). */
   restFirstAlgorithmOnly?: boolean;
   log?: (line: string) => void;
@@ -65,6 +67,8 @@ export interface ControlRow {
   ms: number;
   servicesPerS: number;
   maxRssMb: number;
+  /** Of maxRssMb: the maps' pages mapped into the process (kernel memory, in kernelMapMb too); the rest is the process's own. */
+  mappedMapMb: number;
   kernelMapMb: number;
   /** controller: no-op reconcile and N targeted updates. */
   noopMs?: number;
@@ -76,6 +80,8 @@ export interface ControlRow {
   firstTenthPerS?: number;
   lastTenthPerS?: number;
   getAllMs?: number;
+  /** rest-each: the agent's peak RSS after the PUTs, before the GET of every service. */
+  putsMaxRssMb?: number;
 }
 
 export interface PerOpRow {
@@ -89,6 +95,8 @@ export interface PerOpRow {
   writeGenerationCached: number;
   /** The table build alone (TypeScript, no cache). */
   tableBuildUs: number;
+  /** The Maglev table build alone through the addon's fill (kernel backend), as the kernel adapter builds. */
+  tableBuildNativeUs?: number;
 }
 
 export interface ConntrackResult {
@@ -131,14 +139,24 @@ function uptime(): string {
 /** A phase process (phase.ts through tsx), with a deadline. */
 function phaseProcess(
   args: PhaseArgs,
-  timeoutMs: number,
+  o: Pick<ControlBenchOptions, 'phaseTimeoutMs' | 'cpuProfDir'>,
 ): { lines: AsyncIterableIterator<string>; send(line: string): void; done: Promise<void>; kill(): void } {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(HERE, 'phase.ts'), JSON.stringify(args)], {
-    cwd: ROOT,
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      path.join(HERE, 'phase.ts'),
+      JSON.stringify({ ...args, ...(o.cpuProfDir !== undefined ? { cpuProfDir: o.cpuProfDir } : {}) }),
+    ],
+    {
+      cwd: ROOT,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    },
+  );
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const timeoutMs = o.phaseTimeoutMs;
   const timer = setTimeout(() => child.kill('SIGTERM'), timeoutMs);
   const done = new Promise<void>((resolve, reject) => {
     child.on('exit', (code, signal) => {
@@ -196,7 +214,7 @@ function httpCall(agent: Agent, port: number, method: string, url: string, body?
 async function controllerRow(o: ControlBenchOptions, algorithm: Algorithm, n: number): Promise<{ row: ControlRow; perOp: PerOpRow }> {
   const p = phaseProcess(
     { phase: 'controller', backend: o.backend, services: n, endpoints: o.endpoints, algorithm, pools: o.pools ?? n },
-    o.phaseTimeoutMs,
+    o,
   );
   const r = await nextJson<ControllerPhaseResult>(p);
   await p.done;
@@ -209,6 +227,7 @@ async function controllerRow(o: ControlBenchOptions, algorithm: Algorithm, n: nu
       ms: round(r.loadMs),
       servicesPerS: Math.round((n / r.loadMs) * 1000),
       maxRssMb: mb(r.maxRssKb),
+      mappedMapMb: mb(r.mappedMapKb),
       kernelMapMb: mb(r.kernelMapKb),
       noopMs: round(r.noopMs),
       updateMs: round(r.updateMs),
@@ -221,6 +240,7 @@ async function controllerRow(o: ControlBenchOptions, algorithm: Algorithm, n: nu
       writeGenerationUs: round(r.perOp.writeGenerationUs, 2),
       writeGenerationCached: r.perOp.writeGenerationCached,
       tableBuildUs: round(r.perOp.tableBuildUs, 2),
+      ...(r.perOp.tableBuildNativeUs !== undefined ? { tableBuildNativeUs: round(r.perOp.tableBuildNativeUs, 2) } : {}),
     },
   };
 }
@@ -230,7 +250,7 @@ async function withAgent<T>(
   args: PhaseArgs,
   body: (port: number, http: Agent, p: ReturnType<typeof phaseProcess>) => Promise<T>,
 ): Promise<{ value: T; agent: AgentPhaseResult }> {
-  const p = phaseProcess(args, o.phaseTimeoutMs);
+  const p = phaseProcess(args, o);
   const http = new Agent({ keepAlive: true, maxSockets: o.concurrency });
   try {
     const { port } = await nextJson<{ port: number }>(p);
@@ -269,6 +289,7 @@ async function restBulkRow(o: ControlBenchOptions, algorithm: Algorithm, n: numb
     ms: round(ms),
     servicesPerS: Math.round((n / ms) * 1000),
     maxRssMb: mb(agent.maxRssKb),
+    mappedMapMb: mb(agent.mappedMapKb),
     kernelMapMb: mb(agent.kernelMapKb),
   };
 }
@@ -308,14 +329,16 @@ async function restEachRow(o: ControlBenchOptions, algorithm: Algorithm, n: numb
   const { value, agent } = await withAgent(
     o,
     { phase: 'agent', backend: o.backend, services: n, endpoints: o.endpoints, algorithm },
-    async (port, http) => {
+    async (port, http, p) => {
       const r = await putEach(http, port, list, o.concurrency);
+      p.send('rss');
+      const beforeGet = await nextJson<{ maxRssKb: number }>(p);
       const t1 = performance.now();
       const all = await httpCall(http, port, 'GET', '/v1/services');
       const getAllMs = performance.now() - t1;
       const got = (JSON.parse(all.text) as { services: unknown[] }).services.length;
       if (got !== n) throw new Error(`GET /v1/services returned ${got} services, expected ${n}`);
-      return { ...r, getAllMs };
+      return { ...r, getAllMs, putsMaxRssKb: beforeGet.maxRssKb };
     },
   );
   return {
@@ -326,10 +349,12 @@ async function restEachRow(o: ControlBenchOptions, algorithm: Algorithm, n: numb
     ms: round(value.ms),
     servicesPerS: Math.round((n / value.ms) * 1000),
     maxRssMb: mb(agent.maxRssKb),
+    mappedMapMb: mb(agent.mappedMapKb),
     kernelMapMb: mb(agent.kernelMapKb),
     firstTenthPerS: tenthRate(value.done, 'first'),
     lastTenthPerS: tenthRate(value.done, 'last'),
     getAllMs: round(value.getAllMs),
+    putsMaxRssMb: mb(value.putsMaxRssKb),
   };
 }
 
@@ -431,9 +456,9 @@ function rowText(r: ControlRow): string {
     r.path === 'controller'
       ? `, no-op reconcile ${r.noopMs} ms, ${r.services} targeted updates ${r.updateMs} ms${r.maglevBuilds !== undefined ? `, Maglev tables built ${r.maglevBuilds}, cached ${r.maglevHits}` : ''}`
       : r.path === 'rest-each'
-        ? `, first tenth ${r.firstTenthPerS}/s, last tenth ${r.lastTenthPerS}/s, GET all ${r.getAllMs} ms`
+        ? `, first tenth ${r.firstTenthPerS}/s, last tenth ${r.lastTenthPerS}/s, GET all ${r.getAllMs} ms, peak RSS before the GET ${r.putsMaxRssMb} MB`
         : '';
-  return `${r.path} ${r.algorithm} ${r.services} × ${r.endpoints}: ${r.ms} ms (${r.servicesPerS} services/s), peak RSS ${r.maxRssMb} MB, maps ${r.kernelMapMb} MB${extra}`;
+  return `${r.path} ${r.algorithm} ${r.services} × ${r.endpoints}: ${r.ms} ms (${r.servicesPerS} services/s), peak RSS ${r.maxRssMb} MB (${round(r.maxRssMb - r.mappedMapMb)} MB own), maps ${r.kernelMapMb} MB${extra}`;
 }
 
 /** The Markdown tables of a result (report.md). */
@@ -442,29 +467,31 @@ export function formatControlBench(r: ControlBenchResult): string {
     `Backend ${r.backend}, ${r.endpoints} endpoints per service (endpoint sets: ${r.pools}), REST with ${r.concurrency} requests in flight; each row a fresh process on fresh maps.`,
     `Load before: ${r.uptimeStart}; after: ${r.uptimeEnd}.`,
     '',
-    '| path | algorithm | services | time (ms) | services/s | peak RSS (MB) | kernel maps (MB) | detail |',
-    '|---|---|--:|--:|--:|--:|--:|---|',
+    '| path | algorithm | services | time (ms) | services/s | peak RSS (MB) | of it, maps mapped (MB) | own (MB) | kernel maps (MB) | detail |',
+    '|---|---|--:|--:|--:|--:|--:|--:|--:|---|',
   ];
   for (const x of r.rows) {
     const detail =
       x.path === 'controller'
         ? `no-op reconcile ${x.noopMs} ms; ${x.services} updates ${x.updateMs} ms${x.maglevBuilds !== undefined ? `; Maglev tables built ${x.maglevBuilds}, cached ${x.maglevHits}` : ''}`
         : x.path === 'rest-each'
-          ? `PUTs/s first tenth ${x.firstTenthPerS}, last tenth ${x.lastTenthPerS}; GET all ${x.getAllMs} ms`
+          ? `PUTs/s first tenth ${x.firstTenthPerS}, last tenth ${x.lastTenthPerS}; GET all ${x.getAllMs} ms; peak RSS before the GET ${x.putsMaxRssMb} MB`
           : '';
-    out.push(`| ${x.path} | ${x.algorithm} | ${x.services} | ${x.ms} | ${x.servicesPerS} | ${x.maxRssMb} | ${x.kernelMapMb} | ${detail} |`);
+    out.push(
+      `| ${x.path} | ${x.algorithm} | ${x.services} | ${x.ms} | ${x.servicesPerS} | ${x.maxRssMb} | ${x.mappedMapMb} | ${round(x.maxRssMb - x.mappedMapMb)} | ${x.kernelMapMb} | ${detail} |`,
+    );
   }
   if (r.perOp.length > 0) {
     out.push(
       '',
       'µs per map write, measured on the loaded maps (1,000 services):',
       '',
-      '| algorithm | services loaded | service entry update | whole generation (slots + table) | of which from the table cache | table build alone |',
-      '|---|--:|--:|--:|--:|--:|',
+      '| algorithm | services loaded | service entry update | whole generation (slots + table) | of which from the table cache | table build alone (TypeScript) | table build alone (addon) |',
+      '|---|--:|--:|--:|--:|--:|--:|',
     );
     for (const p of r.perOp)
       out.push(
-        `| ${p.algorithm} | ${p.services} | ${p.putServiceUs} | ${p.writeGenerationUs} | ${p.writeGenerationCached} | ${p.tableBuildUs} |`,
+        `| ${p.algorithm} | ${p.services} | ${p.putServiceUs} | ${p.writeGenerationUs} | ${p.writeGenerationCached} | ${p.tableBuildUs} | ${p.tableBuildNativeUs ?? '–'} |`,
       );
   }
   if (r.conntrack !== undefined) {
@@ -497,6 +524,7 @@ export function parseControlArgs(argv: string[]): ControlBenchOptions | 'help' {
       'ct-entries': { type: 'string', default: '1000000' },
       quick: { type: 'boolean' },
       out: { type: 'string' },
+      'cpu-prof': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -526,11 +554,12 @@ export function parseControlArgs(argv: string[]): ControlBenchOptions | 'help' {
     ctServices: quick ? 100 : 10_000,
     phaseTimeoutMs: quick ? 60_000 : 900_000,
     restFirstAlgorithmOnly: quick,
+    ...(values['cpu-prof'] !== undefined ? { cpuProfDir: path.resolve(values['cpu-prof']) } : {}),
   };
 }
 
 export const CONTROL_USAGE =
-  'usage: bench/control/run.ts [--backend kernel|double] [--sizes 1000,10000,100000] [--algorithms maglev,rr] [--paths controller,rest-bulk,rest-each] [--endpoints 8] [--concurrency 8] [--pools N] [--ct-entries 1000000] [--quick] [--out DIR]';
+  'usage: bench/control/run.ts [--backend kernel|double] [--sizes 1000,10000,100000] [--algorithms maglev,rr] [--paths controller,rest-bulk,rest-each] [--endpoints 8] [--concurrency 8] [--pools N] [--ct-entries 1000000] [--quick] [--out DIR] [--cpu-prof DIR]';
 
 export async function main(argv: string[]): Promise<number> {
   const o = parseControlArgs(argv);

@@ -10,6 +10,7 @@ export type { XdpAttachment } from './attach.ts';
 export { RingBuffer } from './ringbuf.ts';
 export { inNetns } from './netns.ts';
 export { getCpuAffinity, setCpuAffinity, currentCpu, monotonicCoarseNs } from './cpu.ts';
+export { maglevFillNative, MAGLEV_NATIVE_MAX_MEMBERS } from './maglev.ts';
 export { xdpMd, skBuff, decodeXdpMd, decodeSkBuff, XDP_MD_SIZE, SK_BUFF_SIZE } from './context.ts';
 export type { XdpMdFields, SkBuffFields, SkBuffInput, XdpMdView, SkBuffView } from './context.ts';
 export { BpfError, errnoName } from './errors.ts';

@@ -153,6 +153,8 @@ export interface NativeBinding {
   getCpuAffinity(): number[] | number;
   currentCpu(): number;
   monotonicCoarseNs(): bigint | number;
+  /** Maglev permutation fill (maglev.c): k members × [first, skip, slot, weight] into out[0..m-1]; 0 or -errno. */
+  maglevFill(m: number, members: Float64Array, k: number, out: Uint8Array): number;
 }
 
 const ADDON = path.join(ROOT, 'src', 'bpf', 'native', 'build', 'Release', 'xlb_bpf.node');

@@ -39,15 +39,49 @@ export function maglevTable(slots: readonly DpEndpoint[], m: number): Uint32Arra
   return maglevFill(slots, m, new Uint32Array(m));
 }
 
+/**
+ * The members of a Maglev table over the active slots, in turn order, into `members`: 4 numbers
+ * each, [first position (< m), skip (1..m-1), slot, weight]; returns their count. What the fill
+ * reads, and all it reads: two endpoint sets with the same members have the same table. m must
+ * be a prime > 1 (not checked here); members must hold 4 × slots.length numbers.
+ */
+export function maglevMembers(slots: readonly DpEndpoint[], m: number, members: Float64Array): number {
+  let k = 0;
+  for (let s = 0; s < slots.length; s++) {
+    const e = slots[s] as DpEndpoint;
+    if (!e.active || e.ip === '' || e.weight <= 0) continue;
+    const id = `${e.ip}#${e.port}`;
+    members[k * 4] = hash32(id, 0x5bd1e995) % m;
+    members[k * 4 + 1] = (hash32(id, 0x27d4eb2f) % (m - 1)) + 1;
+    members[k * 4 + 2] = s;
+    members[k * 4 + 3] = e.weight;
+    k++;
+  }
+  return k;
+}
+
+/** A fill of k members (maglevMembers' layout) into out[0..m-1]: maglevFillMembers, or the addon's port of it. */
+export type MaglevMemberFill = (m: number, members: Float64Array, k: number, out: Uint8Array) => void;
+
 // Scratch arrays of the builder, grown on demand and reused: a 10,000-service load builds
 // 10,000 tables, and fresh arrays per table were most of what the garbage collector did.
 let cap = 0;
-let mSlot = new Int32Array(0);
+let mMembers = new Float64Array(0);
 let mWeight = new Float64Array(0);
 let mSkip = new Int32Array(0);
 let mNext = new Int32Array(0);
 let mCredit = new Float64Array(0);
 let filled = new Uint8Array(0);
+
+function grow(n: number): void {
+  if (cap >= n) return;
+  cap = n;
+  mMembers = new Float64Array(cap * 4);
+  mWeight = new Float64Array(cap);
+  mSkip = new Int32Array(cap);
+  mNext = new Int32Array(cap);
+  mCredit = new Float64Array(cap);
+}
 
 /**
  * maglevTable into `out` (positions 0..m-1; nothing past them is written), for callers that
@@ -57,40 +91,39 @@ let filled = new Uint8Array(0);
 export function maglevFill<T extends Uint8Array | Uint32Array>(slots: readonly DpEndpoint[], m: number, out: T): T {
   if (!isPrime(m)) throw new RangeError(`Maglev table size ${m} is not a prime`);
   if (out.length < m) throw new RangeError(`Maglev table of ${m} positions: the output holds ${out.length}`);
-  if (cap < slots.length) {
-    cap = slots.length;
-    mSlot = new Int32Array(cap);
-    mWeight = new Float64Array(cap);
-    mSkip = new Int32Array(cap);
-    mNext = new Int32Array(cap);
-    mCredit = new Float64Array(cap);
+  grow(slots.length);
+  const k = maglevMembers(slots, m, mMembers);
+  return maglevFillMembers(m, mMembers, k, out);
+}
+
+/**
+ * The fill itself, from maglevMembers' output: members take turns, each taking its next
+ * preferred position that is still free (first, first + skip, … mod m); with unequal weights a
+ * member takes a position per full credit (its weight accumulates, a position costs the largest
+ * weight). The reference for the addon's port (src/bpf/native/maglev.c).
+ */
+export function maglevFillMembers<T extends Uint8Array | Uint32Array>(m: number, members: Float64Array, k: number, out: T): T {
+  if (k === 0) {
+    out.fill(0, 0, m);
+    return out;
   }
-  const slot = mSlot;
+  grow(k);
   const weight = mWeight;
   const skip = mSkip;
   const next = mNext;
   const credit = mCredit;
-  let k = 0;
   let maxW = 0;
   let equal = true;
-  for (let s = 0; s < slots.length; s++) {
-    const e = slots[s] as DpEndpoint;
-    if (!e.active || e.ip === '' || e.weight <= 0) continue;
-    const id = `${e.ip}#${e.port}`;
-    slot[k] = s;
-    weight[k] = e.weight;
+  for (let i = 0; i < k; i++) {
     // Each member's next preferred position starts at its offset and advances by its skip
     // (mod m) without a division: the same sequence as (offset + j·skip) mod m.
-    next[k] = hash32(id, 0x5bd1e995) % m;
-    skip[k] = (hash32(id, 0x27d4eb2f) % (m - 1)) + 1;
-    credit[k] = 0;
-    if (k > 0 && e.weight !== maxW) equal = false;
-    if (e.weight > maxW) maxW = e.weight;
-    k++;
-  }
-  if (k === 0) {
-    out.fill(0, 0, m);
-    return out;
+    next[i] = members[i * 4] as number;
+    skip[i] = members[i * 4 + 1] as number;
+    const w = members[i * 4 + 3] as number;
+    weight[i] = w;
+    credit[i] = 0;
+    if (i > 0 && w !== maxW) equal = false;
+    if (w > maxW) maxW = w;
   }
   if (filled.length < m) filled = new Uint8Array(m);
   else filled.fill(0, 0, m);
@@ -115,7 +148,7 @@ export function maglevFill<T extends Uint8Array | Uint32Array>(slots: readonly D
         if (c >= m) c -= m;
       }
       f[c] = 1;
-      out[c] = slot[i] as number;
+      out[c] = members[i * 4 + 2] as number;
       c += sk;
       next[i] = c >= m ? c - m : c;
       if (++n === m) return out;
@@ -123,45 +156,78 @@ export function maglevFill<T extends Uint8Array | Uint32Array>(slots: readonly D
   }
 }
 
+/** One cached table: its members (what it was built from) and its m positions. */
+interface CachedTable {
+  hash: number;
+  k: number;
+  members: Float64Array;
+  table: Uint8Array;
+}
+
 /**
- * Maglev tables by endpoint set, for the kernel adapter: services behind the same pool (many
+ * Maglev tables by their members, for the kernel adapter: services behind the same pool (many
  * VIPs or ports on the same backends) have the same active members in the same slots, hence the
- * same table, and a hit is a 4 KB copy instead of a build (~100 µs). Keyed by what the builder
- * reads (slot, address, port, weight of each active slot, and m); at most `limit` tables (4 KB
- * each at m = 4099), the oldest dropped first. A miss costs the key and one copy.
+ * same table, and a hit is a 4 KB copy instead of a build. Keyed by maglevMembers' output
+ * (first position, skip, slot and weight of each active slot: all the fill reads), hashed to a
+ * number and compared exactly; at most `limit` tables (4 KB each at m = 4099), the oldest
+ * dropped first and its buffers reused (no allocation per table once full). A miss costs the
+ * members (two hashes per endpoint) and the hash. `fill` builds a table: by default the
+ * TypeScript maglevFillMembers; the kernel adapter passes the addon's port.
  */
 export class MaglevTables {
   readonly m: number;
   readonly limit: number;
-  private readonly tables = new Map<string, Uint8Array>();
+  private readonly build: MaglevMemberFill;
+  private readonly tables = new Map<number, CachedTable>();
+  private members = new Float64Array(64 * 4);
   readonly stats = { hits: 0, builds: 0 };
 
-  constructor(m: number, limit = 1024) {
+  constructor(m: number, limit = 1024, fill: MaglevMemberFill = maglevFillMembers) {
     if (!isPrime(m)) throw new RangeError(`Maglev table size ${m} is not a prime`);
     this.m = m;
     this.limit = limit;
+    this.build = fill;
   }
 
   /** The table of `slots` into out's first m positions (nothing past them is written). */
   fill(slots: readonly DpEndpoint[], out: Uint8Array): Uint8Array {
-    let key = '';
-    for (let s = 0; s < slots.length; s++) {
-      const e = slots[s] as DpEndpoint;
-      if (!e.active || e.ip === '' || e.weight <= 0) continue;
-      key += `${s}:${e.ip}#${e.port}*${e.weight},`;
-    }
-    const hit = this.tables.get(key);
-    if (hit !== undefined) {
+    if (out.length < this.m) throw new RangeError(`Maglev table of ${this.m} positions: the output holds ${out.length}`);
+    if (this.members.length < slots.length * 4) this.members = new Float64Array(slots.length * 4);
+    const mem = this.members;
+    const k = maglevMembers(slots, this.m, mem);
+    let h = 0x811c9dc5 ^ k;
+    for (let i = 0; i < k * 4; i++) h = Math.imul(h ^ ((mem[i] as number) | 0), 0x01000193);
+    const hit = this.tables.get(h);
+    if (hit !== undefined && hit.k === k && sameMembers(hit.members, mem, k)) {
       this.stats.hits++;
-      out.set(hit);
+      out.set(hit.table);
       return out;
     }
-    maglevFill(slots, this.m, out);
+    this.build(this.m, mem, k, out);
     this.stats.builds++;
-    if (this.tables.size >= this.limit) this.tables.delete(this.tables.keys().next().value as string);
-    this.tables.set(key, out.slice(0, this.m));
+    // Another set with the same hash (or this one's older entry) gives way to this one.
+    let entry = hit;
+    if (entry !== undefined) this.tables.delete(h);
+    else if (this.tables.size >= this.limit) {
+      const oldest = this.tables.values().next().value as CachedTable;
+      this.tables.delete(oldest.hash);
+      entry = oldest;
+    }
+    if (entry === undefined || entry.members.length < k * 4) {
+      entry = { hash: h, k, members: new Float64Array(Math.max(k, 8) * 4), table: entry?.table ?? new Uint8Array(this.m) };
+    }
+    entry.hash = h;
+    entry.k = k;
+    entry.members.set(mem.subarray(0, k * 4));
+    entry.table.set(out.subarray(0, this.m));
+    this.tables.set(h, entry);
     return out;
   }
+}
+
+function sameMembers(a: Float64Array, b: Float64Array, k: number): boolean {
+  for (let i = 0; i < k * 4; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function gcd(a: number, b: number): number {

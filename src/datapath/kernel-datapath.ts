@@ -8,7 +8,7 @@
 // xlb_sched S·2·M, xlb_rr / xlb_policers / xlb_svc_stats S, xlb_ep_conns / xlb_ep_stats S·64.
 // When the pins exist their sizes win (a pinned map cannot be resized).
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { ifindex } from '../bpf/index.ts';
+import { ifindex, maglevFillNative } from '../bpf/index.ts';
 import type { BpfProgram } from '../bpf/index.ts';
 import type {
   Datapath,
@@ -140,7 +140,7 @@ export class KernelDatapath implements Datapath {
   private readonly idKey = new Map<number, { key: DpServiceKey; gen: 0 | 1; range: boolean }>();
   /** The last count of live flows by state (maintainConntrack or flowCounts took it). */
   private flowCount: { byState: Record<string, number>; atMs: number } | undefined;
-  /** Maglev tables by endpoint set, and the one buffer each table is built into (zero past m). */
+  /** Maglev tables by members (built by the addon's fill), and the one buffer each table is built into (zero past m). */
   private readonly maglev: MaglevTables | undefined;
   private readonly schedBuf: Uint8Array;
 
@@ -149,7 +149,7 @@ export class KernelDatapath implements Datapath {
     this.maps = dp.maps;
     this.maglevSize = dp.maglevSize;
     this.limits = { maxServices: dp.maxServices, maxEndpoints: XLB_MAX_EP, maxWeight: MAX_WEIGHT };
-    this.maglev = dp.maglevSize > 0 ? new MaglevTables(dp.maglevSize) : undefined;
+    this.maglev = dp.maglevSize > 0 ? new MaglevTables(dp.maglevSize, 1024, maglevFillNative) : undefined;
     this.schedBuf = new Uint8Array(dp.maglevSize > 0 ? schedBytesPerTable(dp.maglevSize) : 0);
   }
 

@@ -12,6 +12,7 @@ static napi_value init(napi_env env, napi_value exports)
 	xlb_init_ringbuf(env, exports);
 	xlb_init_btf(env, exports);
 	xlb_init_cpu(env, exports);
+	xlb_init_maglev(env, exports);
 	return exports;
 }
 

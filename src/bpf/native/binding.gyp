@@ -11,7 +11,8 @@
         "prog.c",
         "ringbuf.c",
         "btf.c",
-        "cpu.c"
+        "cpu.c",
+        "maglev.c"
       ],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers", "-O2"],
       "libraries": ["-lbpf", "-lelf", "-lz"],

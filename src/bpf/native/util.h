@@ -68,5 +68,6 @@ void xlb_init_prog(napi_env env, napi_value exports);
 void xlb_init_ringbuf(napi_env env, napi_value exports);
 void xlb_init_btf(napi_env env, napi_value exports);
 void xlb_init_cpu(napi_env env, napi_value exports);
+void xlb_init_maglev(napi_env env, napi_value exports);
 
 #endif
