@@ -10,8 +10,14 @@
 // per-flow next-hop cache (and, as a separate row, a FIB lookup per packet). Needs root.
 //   node --import tsx bench/datapath/run.ts [--n 20000] [--rounds 5] [--ct-entries 262144]
 //        [--quick] [--hook tc,xdp] [--cases a,b] [--out FILE.json] [--object-dir DIR [--no-check]]
+//        [--object-dir-b DIR]
 // --object-dir: measure other builds of the objects (DIR/xlb_tc.bpf.o, DIR/xlb_xdp.bpf.o), e.g. variants
 // compiled with a stage cut out (bench/datapath/stages.sh), or an older commit's build.
+// --object-dir-b: paired A/B. A is --object-dir (default: this checkout's build), B this
+// directory's objects; both are loaded side by side (each its own maps and pins) and every
+// round measures each case for A and B back to back (A first in even rounds, B first in odd
+// ones), so both see the same machine noise. Reported: each side's ratio to the empty program
+// and B/A, the median of the per-round B/A ratios (min–max). Run A = B to see the noise floor.
 // --no-check: do not require each case's reason counter to move n times (a variant with a stage
 // cut out does not count, or stops before it counts).
 //
@@ -78,8 +84,8 @@ const EXPECT: Record<Exclude<Case, 'empty'>, ReasonName> = {
   fullnat_new: 'new_flow',
 };
 
-export interface HookResult {
-  hook: Hook;
+/** One object set's figures in one hook's run. */
+export interface SideResult {
   /** Median over rounds of the mean kernel ns per packet. */
   ns: Record<Case, number>;
   /** Smallest and largest round of each case. */
@@ -92,12 +98,24 @@ export interface HookResult {
   programs: { name: string; xlatedInsns: number; jitedBytes: number }[];
 }
 
+export interface HookResult extends SideResult {
+  hook: Hook;
+  /** Paired A/B (--object-dir-b): B's figures, measured in the same rounds as A's. */
+  b?: SideResult & {
+    /** Median over rounds of B's ns / A's ns in the same round (paired), and its min–max. */
+    bOverA: Record<Case, number>;
+    bOverARange: Record<Case, [number, number]>;
+  };
+}
+
 export interface DatapathBench {
   n: number;
   rounds: number;
   ctEntries: number;
   kernel: string;
   objectDir: string | null;
+  /** Paired A/B: B's object directory (null: A only). */
+  objectDirB?: string | null;
   /** `uptime` before and after (the machine is shared: the load average says how quiet it was). */
   uptime: [string, string];
   results: HookResult[];
@@ -175,6 +193,67 @@ function clearTable(dp: LoadedDatapath): void {
   if (raw.count > 0) dp.maps.ct.deleteBatchRaw(raw.keys, raw.count);
 }
 
+/** One loaded object set of a run: its datapath, pins and the bench's flows through it. */
+interface Subject {
+  dp: LoadedDatapath;
+  pinDir: string;
+  flows: { dnat: { fwd: Buffer; rev: Buffer }; fullnat: { fwd: Buffer; rev: Buffer } };
+  perRound: Record<Case, number[]>;
+  verdicts: Record<Case, number>;
+}
+
+function loadSubject(hook: Hook, ctEntries: number, objectDir: string | undefined): Subject {
+  const pinDir = `/sys/fs/bpf/xlb/bench-${randomBytes(4).toString('hex')}`;
+  const objectPath = objectDir ? path.join(objectDir, `xlb_${hook}.bpf.o`) : undefined;
+  const dp = loadDatapath({
+    hook,
+    pinDir,
+    ctEntries,
+    maxServices: 8,
+    config: { snat_v4: addr16(SNAT).addr, snat_port_min: 1024, snat_port_max: 65535 },
+    ...(objectPath ? { objectPath } : {}),
+  });
+  // Maglev over 4 endpoints (as Katran's ring over 4 reals): DNAT service 1, full NAT service 2.
+  // Full NAT sources from ports 1024-65535: a round's 20,000 flows from one SNAT address to 4
+  // endpoints would otherwise fill 18 % of the default range, and about one flow in 20,000
+  // finds all 8 candidates taken (drop_snat_exhausted, a real outcome the check would refuse)
+  const eps = BACKENDS.map((ip) => ({ ip, port: 8080, weight: 1, active: true }));
+  const table = maglevTable(eps, dp.maglevSize);
+  for (const [id, vip, mode] of [
+    [1, VIP, 'dnat'],
+    [2, VIP_FULLNAT, 'fullnat'],
+  ] as const) {
+    writeEndpoints(dp, id, 0, eps);
+    writeSched(dp, id, 0, table);
+    putService(dp, { id, vip, port: 80, proto: 'tcp', mode, algo: 'maglev', epCount: eps.length, gen: 0 });
+  }
+  const none = { fwd: Buffer.alloc(0), rev: Buffer.alloc(0) };
+  return {
+    dp,
+    pinDir,
+    flows: { dnat: none, fullnat: none },
+    perRound: Object.fromEntries(CASES.map((c) => [c, [] as number[]])) as Record<Case, number[]>,
+    verdicts: {} as Record<Case, number>,
+  };
+}
+
+function closeSubject(s: Subject | undefined): void {
+  if (s === undefined) return;
+  s.dp.close();
+  rmSync(s.pinDir, { recursive: true, force: true });
+}
+
+async function sideResult(s: Subject, cases: readonly Case[], emptyNs: number): Promise<SideResult> {
+  const ns = Object.fromEntries(cases.map((c) => [c, median(s.perRound[c])])) as Record<Case, number>;
+  const range = Object.fromEntries(cases.map((c) => [c, [Math.min(...s.perRound[c]), Math.max(...s.perRound[c])]])) as Record<
+    Case,
+    [number, number]
+  >;
+  const ratio = Object.fromEntries(cases.map((c) => [c, ns[c] / emptyNs])) as Record<Case, number>;
+  const programs = [await progInfo(s.dp.main), await progInfo(s.dp.slow)];
+  return { ns, range, ratio, verdicts: s.verdicts, programs };
+}
+
 async function benchHook(
   hook: Hook,
   ns: string,
@@ -184,40 +263,20 @@ async function benchHook(
   check: boolean,
   cases: readonly Case[],
   objectDir?: string,
+  objectDirB?: string,
 ): Promise<HookResult> {
-  const pinDir = `/sys/fs/bpf/xlb/bench-${randomBytes(4).toString('hex')}`;
-  let dp: LoadedDatapath | undefined;
+  const subjects: Subject[] = [];
   let empty: BpfObject | undefined;
   try {
-    const objectPath = objectDir ? path.join(objectDir, `xlb_${hook}.bpf.o`) : undefined;
-    dp = loadDatapath({
-      hook,
-      pinDir,
-      ctEntries,
-      maxServices: 8,
-      config: { snat_v4: addr16(SNAT).addr, snat_port_min: 1024, snat_port_max: 65535 },
-      ...(objectPath ? { objectPath } : {}),
-    });
+    subjects.push(loadSubject(hook, ctEntries, objectDir));
+    if (objectDirB !== undefined) subjects.push(loadSubject(hook, ctEntries, objectDirB));
     empty = BpfObject.open(path.join(ROOT, 'build', 'bpf', 'test', 'xlb_empty.bpf.o'));
     const emptyProg = empty.program(`xlb_empty_${hook}`);
-    // Maglev over 4 endpoints (as Katran's ring over 4 reals): DNAT service 1, full NAT service 2.
-    // Full NAT sources from ports 1024-65535: a round's 20,000 flows from one SNAT address to 4
-    // endpoints would otherwise fill 18 % of the default range, and about one flow in 20,000
-    // finds all 8 candidates taken (drop_snat_exhausted, a real outcome the check would refuse)
-    const eps = BACKENDS.map((ip) => ({ ip, port: 8080, weight: 1, active: true }));
-    const table = maglevTable(eps, dp.maglevSize);
-    for (const [id, vip, mode] of [
-      [1, VIP, 'dnat'],
-      [2, VIP_FULLNAT, 'fullnat'],
-    ] as const) {
-      writeEndpoints(dp, id, 0, eps);
-      writeSched(dp, id, 0, table);
-      putService(dp, { id, vip, port: 80, proto: 'tcp', mode, algo: 'maglev', epCount: eps.length, gen: 0 });
-    }
-    const loaded = dp;
+    const emptyRounds: number[] = [];
+    const emptyVerdict = { retval: 0 };
     const fill = syntheticEntries(ctEntries);
     const nonVip = buildFrame({ eth, ip: { src: CLIENT, dst: '198.18.1.99' }, udp: { sport: 1, dport: 2 }, payload: 64 });
-    const result = inNetns(ns, () => {
+    const wrong = inNetns(ns, () => {
       const dev = ifindex('xlb0');
       const ctx = (): Buffer => (hook === 'xdp' ? xdpMd({ ingressIfindex: dev }) : skBuff({ ifindex: dev }));
       const run = (prog: BpfProgram, data: Buffer): { ns: number; retval: number } => {
@@ -226,7 +285,7 @@ async function benchHook(
       };
       // An established flow of the service on vip: a handshake through the datapath; returns
       // its client → VIP and backend → client data packets.
-      const establish = (vip: string, sport: number): { fwd: Buffer; rev: Buffer } => {
+      const establish = (loaded: LoadedDatapath, vip: string, sport: number): { fwd: Buffer; rev: Buffer } => {
         const c = { src: CLIENT, dst: vip };
         run(loaded.main, buildFrame({ eth, ip: c, tcp: { sport, dport: 80, seq: 0, flags: 'S' } }));
         const key = { saddr: addr16(CLIENT).addr, daddr: addr16(vip).addr, sport, dport: 80, proto: 6, family: 4 };
@@ -253,71 +312,92 @@ async function benchHook(
           }),
         };
       };
-      let flows = { dnat: establish(VIP, 1000), fullnat: establish(VIP_FULLNAT, 1001) };
-      const reset = (fraction: number): void => {
-        clearTable(loaded);
-        flows = { dnat: establish(VIP, 1000), fullnat: establish(VIP_FULLNAT, 1001) };
+      const reset = (s: Subject, fraction: number): void => {
+        clearTable(s.dp);
+        s.flows = { dnat: establish(s.dp, VIP, 1000), fullnat: establish(s.dp, VIP_FULLNAT, 1001) };
         const count = Math.min(ctEntries - 4, Math.round(fraction * ctEntries));
-        if (count > 0) loaded.maps.ct.updateBatchRaw({ count, keys: fill.keys, values: fill.values });
+        if (count > 0) s.dp.maps.ct.updateBatchRaw({ count, keys: fill.keys, values: fill.values });
       };
-      const perRound = Object.fromEntries(CASES.map((c) => [c, [] as number[]])) as Record<Case, number[]>;
-      const verdicts = {} as Record<Case, number>;
       const wrong: string[] = [];
-      // one unrecorded warm-up round (the first calls after a load are slower), then the rounds
-      for (let r = -1; r < rounds; r++) {
-        reset(0);
-        for (const c of cases) {
-          const prog = c === 'empty' ? emptyProg : loaded.main;
-          const fraction = FILL[c];
-          if (fraction !== undefined) reset(fraction);
-          const src =
-            fraction !== undefined
-              ? freshSyns(n, c === 'fullnat_new' ? VIP_FULLNAT : VIP)
+      const measure = (s: Subject | undefined, c: Case, record: boolean): void => {
+        const fraction = FILL[c];
+        if (s !== undefined && fraction !== undefined) reset(s, fraction);
+        const src =
+          fraction !== undefined
+            ? freshSyns(n, c === 'fullnat_new' ? VIP_FULLNAT : VIP)
+            : s === undefined
+              ? [(subjects[0] as Subject).flows.dnat.fwd]
               : c === 'reply'
-                ? [flows.dnat.rev]
+                ? [s.flows.dnat.rev]
                 : c === 'fullnat_established'
-                  ? [flows.fullnat.fwd]
+                  ? [s.flows.fullnat.fwd]
                   : c === 'fullnat_reply'
-                    ? [flows.fullnat.rev]
+                    ? [s.flows.fullnat.rev]
                     : c === 'non_vip'
                       ? [nonVip]
-                      : [flows.dnat.fwd];
-          if (c === 'established_fib') loaded.writeConfig({ fib_cache_ms: 0 });
-          const before = c === 'empty' ? undefined : readReasons(loaded);
-          let sum = 0;
-          for (let i = 0; i < n; i++) {
-            const out = run(prog, src[i % src.length] as Buffer);
-            sum += out.ns;
-            verdicts[c] = out.retval;
-          }
-          if (c === 'established_fib') loaded.writeConfig({ fib_cache_ms: 1000 });
-          if (check && before !== undefined && c !== 'empty') {
-            const after = readReasons(loaded);
-            const want = EXPECT[c];
-            const moved = REASON.filter((x) => after[x].packets !== before[x].packets).map(
-              (x) => `${x} ${after[x].packets - before[x].packets}`,
-            );
-            if (after[want].packets - before[want].packets !== BigInt(n))
-              wrong.push(`${hook} ${c}: expected ${n} × ${want}, counted ${moved.join(', ') || 'nothing'}`);
-          }
-          if (r >= 0) perRound[c].push(sum / n);
+                      : [s.flows.dnat.fwd];
+        if (s !== undefined && c === 'established_fib') s.dp.writeConfig({ fib_cache_ms: 0 });
+        const before = s === undefined ? undefined : readReasons(s.dp);
+        const prog = s === undefined ? emptyProg : s.dp.main;
+        let sum = 0;
+        let retval = 0;
+        for (let i = 0; i < n; i++) {
+          const out = run(prog, src[i % src.length] as Buffer);
+          sum += out.ns;
+          retval = out.retval;
+        }
+        if (s !== undefined && c === 'established_fib') s.dp.writeConfig({ fib_cache_ms: 1000 });
+        if (s === undefined) emptyVerdict.retval = retval;
+        else s.verdicts[c] = retval;
+        if (check && s !== undefined && before !== undefined && c !== 'empty') {
+          const after = readReasons(s.dp);
+          const want = EXPECT[c];
+          const moved = REASON.filter((x) => after[x].packets !== before[x].packets).map(
+            (x) => `${x} ${after[x].packets - before[x].packets}`,
+          );
+          const side = subjects.length > 1 ? ` (${s === subjects[0] ? 'A' : 'B'})` : '';
+          if (after[want].packets - before[want].packets !== BigInt(n))
+            wrong.push(`${hook} ${c}${side}: expected ${n} × ${want}, counted ${moved.join(', ') || 'nothing'}`);
+        }
+        if (!record) return;
+        if (s === undefined) emptyRounds.push(sum / n);
+        else s.perRound[c].push(sum / n);
+      };
+      // one unrecorded warm-up round (the first calls after a load are slower), then the rounds;
+      // in a paired run A and B alternate which goes first
+      for (let r = -1; r < rounds; r++) {
+        for (const s of subjects) reset(s, 0);
+        const order = r % 2 === 0 || r < 0 ? subjects : [...subjects].reverse();
+        for (const c of cases) {
+          if (c === 'empty') measure(undefined, c, r >= 0);
+          else for (const s of order) measure(s, c, r >= 0);
         }
       }
-      return { perRound, verdicts, wrong };
+      return wrong;
     });
-    if (result.wrong.length > 0) throw new Error(`bench: a case did not take the path it measures:\n  ${result.wrong.join('\n  ')}`);
-    const nsOf = Object.fromEntries(cases.map((c) => [c, median(result.perRound[c])])) as Record<Case, number>;
-    const range = Object.fromEntries(cases.map((c) => [c, [Math.min(...result.perRound[c]), Math.max(...result.perRound[c])]])) as Record<
-      Case,
-      [number, number]
-    >;
-    const ratio = Object.fromEntries(cases.map((c) => [c, nsOf[c] / nsOf.empty])) as Record<Case, number>;
-    const programs = [await progInfo(dp.main), await progInfo(dp.slow)];
-    return { hook, ns: nsOf, range, ratio, verdicts: result.verdicts, programs };
+    if (wrong.length > 0) throw new Error(`bench: a case did not take the path it measures:\n  ${wrong.join('\n  ')}`);
+    const emptyNs = median(emptyRounds);
+    const [a, b] = subjects as [Subject, Subject | undefined];
+    for (const s of subjects) {
+      s.perRound.empty = emptyRounds;
+      s.verdicts.empty = emptyVerdict.retval;
+    }
+    const result: HookResult = { hook, ...(await sideResult(a, cases, emptyNs)) };
+    if (b !== undefined) {
+      const paired = (c: Case): number[] => b.perRound[c].map((x, i) => x / (a.perRound[c][i] as number));
+      result.b = {
+        ...(await sideResult(b, cases, emptyNs)),
+        bOverA: Object.fromEntries(cases.map((c) => [c, median(paired(c))])) as Record<Case, number>,
+        bOverARange: Object.fromEntries(cases.map((c) => [c, [Math.min(...paired(c)), Math.max(...paired(c))]])) as Record<
+          Case,
+          [number, number]
+        >,
+      };
+    }
+    return result;
   } finally {
     empty?.close();
-    dp?.close();
-    rmSync(pinDir, { recursive: true, force: true });
+    for (const s of subjects) closeSubject(s);
   }
 }
 
@@ -328,6 +408,8 @@ export interface DatapathBenchOptions {
   /** Conntrack table size (default 262,144, the loader's default). */
   ctEntries?: number;
   objectDir?: string;
+  /** Paired A/B: B's objects (A: objectDir or this checkout's build), measured in the same rounds. */
+  objectDirB?: string;
   hooks?: Hook[];
   /** false: do not check that every case takes its path (variants with a stage cut out). */
   check?: boolean;
@@ -363,21 +445,50 @@ export async function runDatapathBench(opts: DatapathBenchOptions = {}): Promise
           opts.check ?? true,
           CASES.filter((c) => c === 'empty' || opts.cases === undefined || opts.cases.includes(c)),
           opts.objectDir,
+          opts.objectDirB,
         ),
       );
     const { stdout: kernel } = await execa('uname', ['-r']);
     const up1 = (await execa('uptime')).stdout.trim();
-    return { n, rounds, ctEntries, kernel, objectDir: opts.objectDir ?? null, uptime: [up0, up1], results };
+    return {
+      n,
+      rounds,
+      ctEntries,
+      kernel,
+      objectDir: opts.objectDir ?? null,
+      ...(opts.objectDirB !== undefined ? { objectDirB: opts.objectDirB } : {}),
+      uptime: [up0, up1],
+      results,
+    };
   });
 }
 
 export function formatBench(b: DatapathBench): string {
   const lines = [
     `datapath bench: kernel ${b.kernel}, ${b.n} calls per case and round, median of ${b.rounds} interleaved rounds (min–max), ct table ${b.ctEntries} entries${b.objectDir ? `, objects from ${b.objectDir}` : ''}`,
+    ...(b.objectDirB
+      ? [`  paired A/B: A = ${b.objectDir ?? "this checkout's build"}, B = ${b.objectDirB} (back to back in every round)`]
+      : []),
     `  uptime before: ${b.uptime[0]}`,
     `  uptime after:  ${b.uptime[1]}`,
   ];
   for (const r of b.results) {
+    if (r.b !== undefined) {
+      lines.push(`${r.hook}:                      A ns/packet  B ns/packet   A ratio   B ratio   B/A paired (min–max)`);
+      for (const c of CASES) {
+        if (r.range[c] === undefined) continue;
+        const [lo, hi] = r.b.bOverARange[c];
+        lines.push(
+          `  ${c.padEnd(20)} ${r.ns[c].toFixed(1).padStart(11)} ${r.b.ns[c].toFixed(1).padStart(12)} ${r.ratio[c].toFixed(2).padStart(8)}x ${r.b.ratio[c].toFixed(2).padStart(8)}x   ${r.b.bOverA[c].toFixed(3)} (${lo.toFixed(3)}–${hi.toFixed(3)})`,
+        );
+      }
+      for (const [side, progs] of [
+        ['A', r.programs],
+        ['B', r.b.programs],
+      ] as const)
+        for (const p of progs) lines.push(`  ${side} program ${p.name}: ${p.xlatedInsns} xlated insns, ${p.jitedBytes} jited bytes`);
+      continue;
+    }
     lines.push(`${r.hook}:                       ns/packet           ratio to empty`);
     for (const c of CASES) {
       if (r.range[c] === undefined) continue;
@@ -402,6 +513,7 @@ if (isMain) {
       hook: { type: 'string' },
       out: { type: 'string' },
       'object-dir': { type: 'string' },
+      'object-dir-b': { type: 'string' },
       'no-check': { type: 'boolean', default: false },
       cases: { type: 'string' },
     },
@@ -415,6 +527,7 @@ if (isMain) {
     ...(values['ct-entries'] ? { ctEntries: num(values['ct-entries']) } : {}),
     ...(values.hook ? { hooks: values.hook.split(',') as Hook[] } : {}),
     ...(values['object-dir'] ? { objectDir: path.resolve(values['object-dir']) } : {}),
+    ...(values['object-dir-b'] ? { objectDirB: path.resolve(values['object-dir-b']) } : {}),
     check: !values['no-check'],
     ...(values.cases ? { cases: values.cases.split(',') as Case[] } : {}),
   });

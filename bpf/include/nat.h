@@ -143,9 +143,15 @@ static __always_inline int nat_rewrite(xlb_ctx_t *ctx, const struct xlb_pkt *p, 
 	    hook_l3_csum(ctx, p->l3_off + 10, csum_add(adiff, tdiff)))
 #endif
 		return -1;
-	/* a later IPv4 fragment has no L4 header (its checksum is in the first fragment) */
-	if (p->frag == XLB_FRAG_LATER)
+	/*
+	 * A later fragment has no L4 header (its checksum is in the first fragment). IPv6 has no
+	 * header checksum either: nothing absorbs the address change, so skb->csum takes it (TC).
+	 */
+	if (p->frag == XLB_FRAG_LATER) {
+		if (fam == XLB_AF_V6)
+			hook_rcsum_add(ctx, adiff);
 		return 0;
+	}
 	csum_off = l4_csum_off(&p->key, p->l4_off);
 	if (!csum_off)
 		return 0;

@@ -67,11 +67,11 @@ struct xlb_pkt {
 	__u8 ct_miss;               /* the fast path found no conntrack entry */
 	__u8 ttl;                   /* IPv4 TTL / IPv6 hop limit */
 	__u8 frag;                  /* PARSE_FRAGMENT of a tracked protocol: XLB_FRAG_FIRST / _LATER, else 0 */
-	__u16 frag_id;              /* IPv4 identification (host order) */
+	__u32 frag_id;              /* identification, host order (IPv4: 16 bits, IPv6 Fragment header: 32) */
 };
 
-/* IPv4 fragments of TCP / UDP (docs/datapath.md "Fragments") */
-#define XLB_FRAG_FIRST 1            /* offset 0, MF: carries the L4 header (ports read) */
+/* IPv4 / IPv6 fragments of TCP / UDP (docs/datapath.md "Fragments") */
+#define XLB_FRAG_FIRST 1            /* offset 0: carries the L4 header (ports read) */
 #define XLB_FRAG_LATER 2            /* offset > 0: no L4 header */
 
 static __always_inline int is_icmp_echo(__u8 family, __u8 type, int *request)
@@ -139,13 +139,16 @@ static __always_inline int parse_l4_ports(void *data, void *end, __u32 off, stru
 
 /*
  * IP header at off into k; sets *l4_off, *l4_len and *ttl (TTL / hop limit). Returns PARSE_*.
+ * PARSE_FRAGMENT with *frag = XLB_FRAG_FIRST / _LATER and *frag_id: a fragment whose protocol,
+ * L4 offset and length are in k / *l4_off / *l4_len (IPv6: those after the Fragment header);
+ * *frag = 0: a fragment whose headers were not read (IPv6 Fragment header beyond offset 192).
  * Headers must lie in the directly readable part [data, end); the IP lengths are checked
  * against pkt_len, the whole packet: at TC the payload of a non-linear skb (page frags, as a
  * veth peer's TCP stack sends it with scatter-gather on) lies beyond data_end.
  */
 static __always_inline int parse_ip(void *data, void *end, __u32 off, __u16 eth_proto,
 				    __u32 pkt_len, struct xlb_ct_key *k, __u32 *l4_off, __u32 *l4_len, __u8 *ttl,
-				    __u32 *frag)
+				    __u8 *frag, __u32 *frag_id)
 {
 	if (off > 64)
 		return PARSE_MALFORMED;
@@ -177,8 +180,8 @@ static __always_inline int parse_ip(void *data, void *end, __u32 off, __u16 eth_
 #ifndef XLB_FAULT_PARSE_FRAGMENT   /* fault: IPv4 fragments taken for whole packets */
 		if (ip->frag_off & bpf_htons(0x3fff)) {
 			/* which fragment (offset 0: the first) and the datagram's identification */
-			*frag = ((ip->frag_off & bpf_htons(0x1fff)) ? XLB_FRAG_LATER : XLB_FRAG_FIRST) << 16 |
-				bpf_ntohs(ip->id);
+			*frag = (ip->frag_off & bpf_htons(0x1fff)) ? XLB_FRAG_LATER : XLB_FRAG_FIRST;
+			*frag_id = bpf_ntohs(ip->id);
 			return PARSE_FRAGMENT;
 		}
 #endif
@@ -209,7 +212,24 @@ static __always_inline int parse_ip(void *data, void *end, __u32 off, __u16 eth_
 			__u32 elen;
 
 			if (nh == IPPROTO_FRAGMENT) {
+				/*
+				 * A Fragment header ends the walk (its next header is the fragment's
+				 * protocol); beyond offset 192 its L4 offset would be beyond 200: a
+				 * fragment of no tracked kind.
+				 */
 				k->proto = nh;
+#ifndef XLB_FAULT_PARSE_FRAGMENT6   /* fault: IPv6 Fragment headers not read: every IPv6 fragment passes */
+				if (noff > XLB_MAX_L4_OFF - 8)
+					return PARSE_FRAGMENT;
+				ext = data + noff;
+				if ((void *)(ext + 8) > end || used + 8 > plen)
+					return PARSE_MALFORMED;
+				k->proto = ext[0];
+				*l4_off = noff + 8;
+				*l4_len = plen - used - 8;
+				*frag = (*(__be16 *)(ext + 2) & bpf_htons(0xfff8)) ? XLB_FRAG_LATER : XLB_FRAG_FIRST;
+				*frag_id = bpf_ntohl(*(__be32 *)(ext + 4));
+#endif
 				return PARSE_FRAGMENT;
 			}
 			if (nh != IPPROTO_HOPOPTS && nh != IPPROTO_ROUTING && nh != IPPROTO_DSTOPTS)
@@ -256,7 +276,8 @@ static __always_inline int parse_packet(xlb_ctx_t *ctx, struct xlb_pkt *p)
 {
 	void *data = ctx_data(ctx), *end = ctx_data_end(ctx);
 	struct ethhdr *eth = data;
-	__u32 off = sizeof(*eth), l4_off = 0, l4_len = 0, frag = 0;
+	__u32 off = sizeof(*eth), l4_off = 0, l4_len = 0, frag_id = 0;
+	__u8 frag = 0;
 	__u16 proto;
 	__u8 *l4;
 	int i, rc;
@@ -294,18 +315,18 @@ static __always_inline int parse_packet(xlb_ctx_t *ctx, struct xlb_pkt *p)
 	if (proto != bpf_htons(ETH_P_IP) && proto != bpf_htons(ETH_P_IPV6))
 		return PARSE_NOT_IP;
 	p->l3_off = off;
-	rc = parse_ip(data, end, off, proto, p->len, &p->key, &l4_off, &l4_len, &p->ttl, &frag);
+	rc = parse_ip(data, end, off, proto, p->len, &p->key, &l4_off, &l4_len, &p->ttl, &frag, &frag_id);
 	if (rc == PARSE_FRAGMENT && frag && (p->key.proto == IPPROTO_TCP || p->key.proto == IPPROTO_UDP) &&
 	    l4_off <= XLB_MAX_L4_OFF) {
 		/*
-		 * An IPv4 fragment of TCP / UDP: the slow path translates it when it belongs to a
+		 * A fragment of TCP / UDP: the slow path translates it when it belongs to a
 		 * tracked flow. The first carries the L4 header: its ports (and, for the rewrite, the
 		 * header up to the checksum field: UDP 8 bytes, TCP 18) must be in the fragment.
 		 */
 		p->l4_off = l4_off;
 		p->l4_len = l4_len;
-		p->frag_id = frag & 0xffff;
-		if ((frag >> 16) == XLB_FRAG_LATER) {
+		p->frag_id = frag_id;
+		if (frag == XLB_FRAG_LATER) {
 			p->frag = XLB_FRAG_LATER;
 			return PARSE_FRAGMENT;
 		}

@@ -198,13 +198,14 @@ slow:
 }
 
 /*
- * IPv4 fragments of tracked flows (docs/datapath.md "Fragments"; issue 11 item 9, Cilium's way
+ * IPv4 / IPv6 fragments of tracked flows (docs/datapath.md "Fragments"; issue 11 item 9, Cilium's way
  * rather than Katran's drop, since a backend's fragmented reply must reach the client from the
  * VIP). Fragments are not reassembled and never create a flow. The first fragment (ports in
  * it) of a live flow records its datagram (source, destination, identification, protocol) ->
  * ports here and is translated like a packet of the flow (addresses, ports, L4 checksum: the
  * field is in the first fragment); a later fragment finds its ports here and gets the address
- * translation only (it has no L4 header; the IPv4 header checksum follows). Records older than
+ * translation only (it has no L4 header; the IPv4 header checksum follows, IPv6 has none). A
+ * later fragment without a record (reordered before its first) passes: see the spec. Records older than
  * XLB_FRAG_TIMEOUT_NS are ignored (the identification is reused), the LRU drops old ones.
  */
 #define XLB_FRAG_TIMEOUT_NS (30 * NSEC_PER_SEC)

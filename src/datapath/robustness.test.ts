@@ -120,4 +120,37 @@ for (const hook of HOOKS) {
       h.close();
     }
   });
+
+  test(`${hook}: IPv6 fragments: of no flow passed untouched; of a flow the first translated by its ports, a later one by the record`, (t) => {
+    const h = openHarness(hook);
+    try {
+      const C6 = 'fd00::10';
+      const B6 = 'fd00::1:11';
+      h.service({ id: 1, vip: VIP6, port: 53, proto: 'udp', endpoints: [{ ip: B6, port: 5353 }] });
+      const frag = (id: number, offset: number, more: boolean) => [{ type: 'fragment' as const, offset, more, id }];
+      const first = buildFrame({
+        ip: { src: C6, dst: VIP6, extensions: frag(0x10000001, 0, true) },
+        udp: { sport: 40000, dport: 53, length: 80 },
+        payload: 16,
+      });
+      const later = buildFrame({ ip: { src: C6, dst: VIP6, protocol: 17, extensions: frag(0x10000001, 24, false) }, payload: 48 });
+      h.reasonDelta();
+      t.deepEqual(h.run(first).data, first, 'no flow: untouched');
+      t.deepEqual(h.run(later).data, later, 'no record: untouched');
+      t.deepEqual(h.reasonDelta(), { pass_fragment: 2 });
+      h.run(buildFrame({ ip: { src: C6, dst: VIP6 }, udp: { sport: 40000, dport: 53 }, payload: 8 }));
+      h.reasonDelta();
+      const a = h.run(first).data;
+      const b = h.run(later).data;
+      t.deepEqual(h.reasonDelta(), { tracked: 2 });
+      // destination address at 14 + 24, the UDP destination port after the 8-byte Fragment header
+      const want6 = buildFrame({ ip: { src: C6, dst: B6 }, udp: { sport: 1, dport: 1 } }).subarray(14 + 24, 14 + 40);
+      t.deepEqual(a.subarray(14 + 24, 14 + 40), want6, 'first: destination is the endpoint');
+      t.is(a.readUInt16BE(14 + 40 + 8 + 2), 5353, 'first: destination port is the endpoint port');
+      t.deepEqual(b.subarray(14 + 24, 14 + 40), want6, 'later: destination is the endpoint');
+      t.deepEqual(b.subarray(14 + 40), later.subarray(14 + 40), 'later: Fragment header and payload untouched');
+    } finally {
+      h.close();
+    }
+  });
 }

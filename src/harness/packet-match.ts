@@ -82,6 +82,8 @@ export function fieldsOf(d: DecodedFrame): Fields {
       f['ip.options'] = ip.options.length;
     } else {
       f['ip.ttl'] = ip.hopLimit;
+      // a Fragment header's identification (32 bits) plays the IPv4 one
+      if (ip.fragment !== undefined) f['ip.id'] = ip.fragment.id;
       f['ip.proto'] = ip.protocol;
       f['ip.length'] = ip.payloadLength + 40;
     }

@@ -12,6 +12,109 @@ const SNAT6 = 'fd00::1';
 
 export const CORNER_CASES: DiffCase[] = [
   {
+    // docs/datapath.md "Fragments", IPv6: the Fragment header's next header is the protocol, its
+    // 32-bit identification keys the record. Failed at 95d3239 (every IPv6 fragment
+    // pass_fragment: the backend's address reached the client).
+    name: 'IPv6 fragments: a DNAT and a full-NAT reply in fragments translated; 32-bit id, no flow, TTL 1, dest-opts after: passed',
+    settings: { snatV6: SNAT6 },
+    services: [
+      { id: 1, vip: VIP6, port: 53, protocol: 'udp', endpoints: [{ ip: B6, port: 5353 }] },
+      { id: 2, vip: VIP6, port: 54, protocol: 'udp', mode: 'fullnat', endpoints: [{ ip: 'fd00::1:12', port: 5353 }] },
+      { id: 3, vip: VIP6, port: 80, endpoints: [{ ip: B6, port: 8080 }] },
+    ],
+    steps: [
+      f('query (DNAT)', { ip: { src: C6, dst: VIP6 }, udp: { sport: 45500, dport: 53 }, payload: 8 }, 'new_flow'),
+      f(
+        'reply, first fragment',
+        {
+          ip: { src: B6, dst: C6, extensions: [{ type: 'fragment', more: true, id: 0x10000501 }] },
+          udp: { sport: 5353, dport: 45500, length: 8 + 100 },
+          payload: 32,
+        },
+        'tracked',
+      ),
+      f(
+        'reply, later fragment',
+        { ip: { src: B6, dst: C6, protocol: 17, extensions: [{ type: 'fragment', offset: 40, id: 0x10000501 }] }, payload: 68 },
+        'tracked',
+      ),
+      f(
+        'later fragment whose id differs above the low 16 bits: no record',
+        { ip: { src: B6, dst: C6, protocol: 17, extensions: [{ type: 'fragment', offset: 40, id: 0x20000501 }] }, payload: 68 },
+        'pass_fragment',
+      ),
+      f(
+        'client fragments on the flow, behind a hop-by-hop header (first)',
+        {
+          ip: { src: C6, dst: VIP6, extensions: [{ type: 'hop-by-hop' }, { type: 'fragment', more: true, id: 9 }] },
+          udp: { sport: 45500, dport: 53, length: 8 + 64 },
+          payload: 16,
+        },
+        'tracked',
+      ),
+      f(
+        'client fragments on the flow (later)',
+        {
+          ip: { src: C6, dst: VIP6, protocol: 17, extensions: [{ type: 'hop-by-hop' }, { type: 'fragment', offset: 24, id: 9 }] },
+          payload: 48,
+        },
+        'tracked',
+      ),
+      f(
+        'first fragment to the VIP, no flow: not balanced',
+        {
+          ip: { src: C6, dst: VIP6, extensions: [{ type: 'fragment', more: true, id: 10 }] },
+          udp: { sport: 45501, dport: 53, length: 80 },
+          payload: 16,
+        },
+        'pass_fragment',
+      ),
+      f(
+        'first fragment, hop limit 1',
+        {
+          ip: { src: B6, dst: C6, ttl: 1, extensions: [{ type: 'fragment', more: true, id: 11 }] },
+          udp: { sport: 5353, dport: 45500, length: 8 + 100 },
+          payload: 32,
+        },
+        'pass_fragment',
+      ),
+      f(
+        'destination options after the Fragment header: not walked, an untracked fragment',
+        {
+          ip: { src: B6, dst: C6, extensions: [{ type: 'fragment', more: true, id: 12 }, { type: 'dest-opts' }] },
+          udp: { sport: 5353, dport: 45500, length: 8 + 100 },
+          payload: 32,
+        },
+        'pass_fragment',
+      ),
+      f('query (full NAT)', { ip: { src: C6, dst: VIP6 }, udp: { sport: 45502, dport: 54 }, payload: 8 }, 'new_flow'),
+      {
+        build: (ct) => ({
+          ip: { src: 'fd00::1:12', dst: SNAT6, extensions: [{ type: 'fragment', more: true, id: 601 }] },
+          udp: { sport: 5353, dport: snatPort(ct, C6, 45502), length: 8 + 100 },
+          payload: 32,
+        }),
+        note: 'full-NAT reply, first fragment',
+        expect: 'tracked',
+      },
+      f(
+        'full-NAT reply, later fragment',
+        { ip: { src: 'fd00::1:12', dst: SNAT6, protocol: 17, extensions: [{ type: 'fragment', offset: 40, id: 601 }] }, payload: 68 },
+        'tracked',
+      ),
+      f('TCP SYN (DNAT)', tcp(C6, VIP6, 45503, 80, 'S', 1), 'new_flow'),
+      f(
+        'TCP reply, first fragment',
+        {
+          ip: { src: B6, dst: C6, extensions: [{ type: 'fragment', more: true, id: 701 }] },
+          tcp: { sport: 8080, dport: 45503, flags: 'SA', seq: 5, ack: 2 },
+          payload: 16,
+        },
+        'tracked',
+      ),
+    ],
+  },
+  {
     name: 'IPv6 full NAT, ICMPv6 echo under full NAT, packet-too-big about a reply',
     settings: { snatV6: SNAT6 },
     services: [

@@ -48,7 +48,7 @@ export function natRewrite(hook: Hook, d: Buffer, p: ParsedPacket, e: CtEntry, f
     pdiff = writePortDiff(d, p.l4Off + 4, xl & XLATE.sport ? e.natSport : e.natDport, pdiff);
   }
   if (fam === 4 && xl & (XLATE.saddr | XLATE.daddr)) applyL3(hook, d, p.l3Off + 10, adiff);
-  // a later IPv4 fragment has no L4 header (its checksum is in the first fragment)
+  // a later fragment has no L4 header (its checksum is in the first fragment)
   if (p.frag === FRAG_LATER) return;
   const csum = l4CsumOff(proto, p.l4Off);
   if (csum === undefined) return;

@@ -46,6 +46,29 @@ export const PARSE_CASES: Array<[string, Buffer, ReasonName]> = [
     'pass_fragment',
   ],
   [
+    'IPv6 later fragment (no L4 header)',
+    buildFrame({ ip: { src: C6, dst: VIP6, protocol: 17, extensions: [{ type: 'fragment', offset: 8, id: 7 }] }, payload: 16 }),
+    'pass_fragment',
+  ],
+  [
+    'IPv6 Fragment header cut by the frame (6 of 8 bytes)',
+    (() => {
+      const b = buildFrame({ ip: { src: C6, dst: VIP6, protocol: 17, extensions: [{ type: 'fragment', offset: 8 }] } }).subarray(0, 60);
+      b.writeUInt16BE(6, 18);
+      return Buffer.from(b);
+    })(),
+    'drop_malformed',
+  ],
+  [
+    'IPv6 Fragment header beyond the payload length',
+    (() => {
+      const b = buildFrame({ ip: { src: C6, dst: VIP6, protocol: 17, extensions: [{ type: 'fragment', offset: 8 }] }, payload: 8 });
+      b.writeUInt16BE(6, 18);
+      return b;
+    })(),
+    'drop_malformed',
+  ],
+  [
     'IPv6 five extension headers',
     buildFrame({ ip: { src: C6, dst: VIP6, extensions: [hbh, hbh, hbh, hbh, hbh] }, tcp: { sport: 1, dport: 80 } }),
     'pass_no_service',

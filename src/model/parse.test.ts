@@ -6,6 +6,7 @@ import { buildFrame } from '../packet/index.ts';
 import type { FrameSpec } from '../packet/index.ts';
 import { openModelDatapath } from './index.ts';
 import { program } from './case-service.ts';
+import { FRAG_FIRST, FRAG_LATER, parseFrame } from './parse.ts';
 
 import { C, C6, PARSE_CASES, VIP, VIP6, hbh } from './parse-cases.ts';
 
@@ -62,4 +63,38 @@ test('Ethernet padding is kept and not part of L4; IPv4 options and hop-by-hop h
     r6.frame,
     buildFrame({ ip: { src: C6, dst: 'fd00::1:1', extensions: [hbh, { type: 'dest-opts' }] }, tcp: { sport: 3, dport: 80 } }),
   );
+});
+
+test('IPv6 Fragment header ("Fragments"): its next header is the protocol, L4 after it, the 32-bit id, first / later / atomic', (t) => {
+  const first = parseFrame(
+    buildFrame({
+      ip: { src: C6, dst: VIP6, extensions: [hbh, { type: 'fragment', more: true, id: 0x10000501 }] },
+      udp: { sport: 5353, dport: 45500, length: 108 },
+      payload: 32,
+    }),
+  );
+  t.is(first.rc, 'fragment');
+  t.is(first.p.frag, FRAG_FIRST);
+  t.is(first.p.fragId, 0x10000501);
+  t.is(first.p.key.proto, 17);
+  t.deepEqual([first.p.key.sport, first.p.key.dport], [5353, 45500]);
+  t.is(first.p.l4Off, 14 + 40 + 8 + 8);
+  t.is(first.p.l4Len, 8 + 32);
+  const later = parseFrame(
+    buildFrame({ ip: { src: C6, dst: VIP6, protocol: 6, extensions: [{ type: 'fragment', offset: 1232, id: 3 }] }, payload: 20 }),
+  );
+  t.is(later.rc, 'fragment');
+  t.is(later.p.frag, FRAG_LATER);
+  t.is(later.p.fragId, 3);
+  t.is(later.p.key.proto, 6);
+  t.deepEqual([later.p.key.sport, later.p.key.dport], [0, 0]);
+  // an atomic fragment (offset 0, no M) is a first fragment: never balanced as a whole packet
+  const atomic = parseFrame(buildFrame({ ip: { src: C6, dst: VIP6, extensions: [{ type: 'fragment' }] }, tcp: { sport: 1, dport: 80 } }));
+  t.is(atomic.p.frag, FRAG_FIRST);
+  // a first fragment cut before the TCP checksum field: not translatable, no ports
+  const cut = parseFrame(
+    buildFrame({ ip: { src: C6, dst: VIP6, protocol: 6, extensions: [{ type: 'fragment', more: true }] }, payload: Buffer.alloc(16, 1) }),
+  );
+  t.is(cut.rc, 'fragment');
+  t.is(cut.p.frag, 0);
 });

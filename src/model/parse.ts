@@ -32,9 +32,9 @@ export interface ParsedPacket {
   innerL4Off: number;
   vlans: number;
   ttl: number;
-  /** An IPv4 fragment of TCP / UDP the slow path may translate (docs/datapath.md "Fragments"): 1 first, 2 later, else 0. */
+  /** An IPv4 / IPv6 fragment of TCP / UDP the slow path may translate (docs/datapath.md "Fragments"): 1 first, 2 later, else 0. */
   frag: 0 | 1 | 2;
-  /** Its IPv4 identification. */
+  /** Its identification (IPv4: 16 bits, IPv6 Fragment header: 32 bits). */
   fragId: number;
 }
 
@@ -85,6 +85,28 @@ function l4Ports(d: Buffer, off: number, k: CtKey): ParseResult {
   return 'other';
 }
 
+/**
+ * A fragment ("Fragments"), its protocol, L4 offset and length already in p: a TCP / UDP one
+ * with L4 offset <= 200 is marked for the slow path; the first needs its header up to the
+ * checksum field in the frame and the L4 length (UDP 8 bytes, TCP 18), a later one nothing.
+ */
+function fragment(d: Buffer, p: ParsedPacket, later: boolean, id: number): ParseResult {
+  const k = p.key;
+  if ((k.proto !== IPPROTO.tcp && k.proto !== IPPROTO.udp) || p.l4Off > MAX_L4_OFF) return 'fragment';
+  p.fragId = id;
+  if (later) {
+    p.frag = FRAG_LATER;
+    return 'fragment';
+  }
+  const need = k.proto === IPPROTO.tcp ? 18 : 8;
+  if (p.l4Off + need <= d.length && p.l4Len >= need) {
+    k.sport = d.readUInt16BE(p.l4Off);
+    k.dport = d.readUInt16BE(p.l4Off + 2);
+    p.frag = FRAG_FIRST;
+  }
+  return 'fragment';
+}
+
 function parseIp(d: Buffer, off: number, etherType: number, p: ParsedPacket): ParseResult {
   const k = p.key;
   const end = d.length;
@@ -104,23 +126,7 @@ function parseIp(d: Buffer, off: number, etherType: number, p: ParsedPacket): Pa
     p.l4Off = off + hlen;
     p.l4Len = tot - hlen;
     const fo = d.readUInt16BE(off + 6);
-    if ((fo & 0x3fff) !== 0) {
-      // a fragment of TCP / UDP (L4 offset <= 200): the first needs its header up to the
-      // checksum field in the frame (UDP 8 bytes, TCP 18); a later one needs nothing
-      if ((k.proto !== IPPROTO.tcp && k.proto !== IPPROTO.udp) || p.l4Off > MAX_L4_OFF) return 'fragment';
-      p.fragId = d.readUInt16BE(off + 4);
-      if ((fo & 0x1fff) !== 0) {
-        p.frag = FRAG_LATER;
-        return 'fragment';
-      }
-      const need = k.proto === IPPROTO.tcp ? 18 : 8;
-      if (p.l4Off + need <= end && p.l4Len >= need) {
-        k.sport = d.readUInt16BE(p.l4Off);
-        k.dport = d.readUInt16BE(p.l4Off + 2);
-        p.frag = FRAG_FIRST;
-      }
-      return 'fragment';
-    }
+    if ((fo & 0x3fff) !== 0) return fragment(d, p, (fo & 0x1fff) !== 0, d.readUInt16BE(off + 4));
     return 'ok';
   }
   if (off + 40 > end || (d[off] ?? 0) >> 4 !== 6) return 'malformed';
@@ -136,8 +142,14 @@ function parseIp(d: Buffer, off: number, etherType: number, p: ParsedPacket): Pa
   const isExt = (n: number): boolean => n === IPPROTO.hopopts || n === IPPROTO.routing || n === IPPROTO.dstopts;
   for (let i = 0; i < 4; i++) {
     if (nh === IPPROTO.fragment) {
+      // a Fragment header ends the walk; beyond offset 192 its L4 offset would be beyond 200
       k.proto = nh;
-      return 'fragment';
+      if (noff > MAX_L4_OFF - 8) return 'fragment';
+      if (noff + 8 > end || used + 8 > plen) return 'malformed';
+      k.proto = d[noff] ?? 0;
+      p.l4Off = noff + 8;
+      p.l4Len = plen - used - 8;
+      return fragment(d, p, (d.readUInt16BE(noff + 2) & 0xfff8) !== 0, d.readUInt32BE(noff + 4));
     }
     if (!isExt(nh)) break;
     if (noff > MAX_L4_OFF) return 'other';

@@ -101,7 +101,7 @@ function fastPath(env: PipelineEnv, c: Ctx, e: CtEntry): FrameResult | undefined
 const FRAG_TIMEOUT_NS = 30n * 1_000_000_000n;
 
 /**
- * An IPv4 fragment of TCP / UDP (docs/datapath.md "Fragments"): the first of a live flow records
+ * An IPv4 / IPv6 fragment of TCP / UDP (docs/datapath.md "Fragments"): the first of a live flow records
  * its datagram's ports and is translated like a packet of the flow; a later one takes the
  * recorded ports, and when their flow lives gets the address translation only. No flow: passed
  * untouched. Never creates, accounts or advances a flow.

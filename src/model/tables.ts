@@ -102,7 +102,7 @@ export class Tables {
   /** Index id * 64 + slot. */
   readonly epConns = new Map<number, number>();
   readonly persist: LruMap<PersistEntry>;
-  /** IPv4 fragments of tracked flows: datagram (src, dst, id, proto) -> the first fragment's ports (xlb_frags, 8192). */
+  /** IPv4 / IPv6 fragments of tracked flows: datagram (src, dst, id, proto) -> the first fragment's ports (xlb_frags, 8192). */
   readonly frags = new LruMap<{ ns: bigint; sport: number; dport: number }>(8192);
   readonly ct: CtTable;
   /** The flood guard's window (struct xlb_flood: one CPU). */

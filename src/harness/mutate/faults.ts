@@ -28,6 +28,11 @@ export const FAULTS: readonly Fault[] = [
   { name: 'PARSE_VLAN_TAG', stage: 'parse', breaks: 'a VLAN tag is not skipped: tagged frames to a VIP are dropped as malformed' },
   { name: 'PARSE_IPV4_IHL', stage: 'parse', breaks: 'IPv4 options are ignored: the L4 header is read inside the options' },
   { name: 'PARSE_FRAGMENT', stage: 'parse', breaks: 'IPv4 fragments are taken for whole packets (balanced, translated, tracked)' },
+  {
+    name: 'PARSE_FRAGMENT6',
+    stage: 'parse',
+    breaks: 'IPv6 Fragment headers are not read: every IPv6 fragment passes, tracked flows untranslated',
+  },
   { name: 'PARSE_V6_EXT_LEN', stage: 'parse', breaks: 'the length of an IPv6 extension header is ignored (8 bytes assumed)' },
   { name: 'PARSE_ECHO_ID', stage: 'parse', breaks: "an ICMP echo request's identifier is not read: a client's echo flows share one entry" },
   // conntrack
