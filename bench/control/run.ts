@@ -23,17 +23,17 @@ import { Agent, request } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ALGORITHMS } from '../../src/controller/types.ts';
 import type { Algorithm } from '../../src/controller/types.ts';
+import { ROOT } from '../../src/root.ts';
 import type { AgentPhaseResult, ControllerPhaseResult, PhaseArgs } from './phase.ts';
 import { services } from './services.ts';
 
 export { services } from './services.ts';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const ROOT = path.resolve(HERE, '../..');
+/** The phase's source: run through tsx from the project, also when this module runs from dist/. */
+const PHASE = path.join(ROOT, 'bench', 'control', 'phase.ts');
 export const PATHS = ['controller', 'rest-bulk', 'rest-each'] as const;
 export type ControlPath = (typeof PATHS)[number];
 
@@ -143,12 +143,7 @@ function phaseProcess(
 ): { lines: AsyncIterableIterator<string>; send(line: string): void; done: Promise<void>; kill(): void } {
   const child = spawn(
     process.execPath,
-    [
-      '--import',
-      'tsx',
-      path.join(HERE, 'phase.ts'),
-      JSON.stringify({ ...args, ...(o.cpuProfDir !== undefined ? { cpuProfDir: o.cpuProfDir } : {}) }),
-    ],
+    ['--import', 'tsx', PHASE, JSON.stringify({ ...args, ...(o.cpuProfDir !== undefined ? { cpuProfDir: o.cpuProfDir } : {}) })],
     {
       cwd: ROOT,
       stdio: ['pipe', 'pipe', 'pipe'],
