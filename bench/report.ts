@@ -239,6 +239,8 @@ export function sampleErrors(r: LabBenchResult): string {
       bad.push(
         `${s.config} r${s.round} UDP: ${s.udp.delivered.toLocaleString('en-US')} of ${s.udp.sent.toLocaleString('en-US')} delivered`,
       );
+    if (s.udp !== null && s.udp.attempts > 1)
+      bad.push(`${s.config} r${s.round} UDP: measured on trafgen's run ${s.udp.attempts} (the earlier ones stopped at a TX ring EAGAIN)`);
   }
   for (const f of r.failures ?? []) bad.push(`${f.config} r${f.round} FAILED (not measured): ${f.error.split('\n')[0] ?? ''}`);
   return bad.length === 0 ? 'No socket errors, no non-2xx answers, every UDP packet delivered.' : `Errors and losses: ${bad.join('; ')}.`;
