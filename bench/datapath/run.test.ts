@@ -21,12 +21,17 @@ maybe('datapath bench --quick: every case at both hooks took its path, ratios to
       t.true(r.ns[c] > 0, `${r.hook} ${c}: ${r.ns[c]} ns`);
       t.is(r.ratio[c], r.ns[c] / r.ns.empty);
     }
+    // the floor programs returned pass: every lookup found what it should, every insert landed
+    // (the bench itself also counts the entries each floor row left in its map)
+    for (const c of ['floor_hit', 'floor_miss', 'floor_insert', 'floor_insert2'] as const)
+      t.is(r.verdicts[c], r.hook === 'xdp' ? 2 : 0, `${r.hook} ${c}: retval ${r.verdicts[c]}`);
     // a new flow (conntrack miss, tail call, two inserts) costs more than an established packet
     t.true(r.ns.new_flow > r.ns.established, `${r.hook}: new flow ${r.ns.new_flow} ns, established ${r.ns.established} ns`);
   }
   const text = formatBench(b);
   t.notRegex(text, /B\/A|paired/);
   t.regex(text, /established_fib/);
+  t.regex(text, /floor_insert2/);
 });
 
 maybe('datapath bench A/B: both sets measured in the same rounds, B/A is the median of the paired per-round ratios', async (t) => {

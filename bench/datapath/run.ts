@@ -1,7 +1,11 @@
 // Datapath benchmark: ns per packet from BPF_PROG_TEST_RUN for established flows (both
 // directions, DNAT and full NAT), new flows with the conntrack table empty, half full and full
 // (evicting), a full-NAT new flow, and non-VIP traffic, at TC and XDP, each beside an empty
-// program of the same type measured in the same run.
+// program of the same type measured in the same run, and beside the floor under a new flow
+// (bpf/test/xlb_floor.bpf.c: the tuple at fixed offsets, then only the conntrack map's own
+// operations on xlb's key and entry sizes: one lookup that hits, as under the established rows;
+// one miss; a miss and one insert; two misses and two inserts), so each row can be read against
+// what the kernel map alone costs.
 // Method (as Katran's tester, /work/shared/katran-bench/METHOD.md): repeat 1 per call on a fresh
 // copy of the packet, mean of the kernel's durations over n calls, median of `rounds`
 // interleaved rounds (round r of every case, then round r+1). Runs inside a throwaway network
@@ -65,13 +69,31 @@ export const CASES = [
   'new_flow_50',
   'new_flow_100',
   'fullnat_new',
+  'floor_hit',
+  'floor_miss',
+  'floor_insert',
+  'floor_insert2',
 ] as const;
 export type Case = (typeof CASES)[number];
+/** Cases timed once per round on a program of their own (not per object set): the baselines. */
+const BASELINES = ['empty', 'floor_hit', 'floor_miss', 'floor_insert', 'floor_insert2'] as const;
+type Baseline = (typeof BASELINES)[number];
+const isBaseline = (c: Case): c is Baseline => (BASELINES as readonly Case[]).includes(c);
+/** The floor programs' map operations per call, for the check that each insert landed. */
+const FLOOR_INSERTS: Record<Exclude<Baseline, 'empty'>, number> = { floor_hit: 0, floor_miss: 0, floor_insert: 1, floor_insert2: 2 };
 
 /** How full the conntrack table is when a new-flow case starts (fraction of ctEntries). */
-const FILL: Partial<Record<Case, number>> = { new_flow: 0, new_flow_50: 0.5, new_flow_100: 1, fullnat_new: 0 };
+const FILL: Partial<Record<Case, number>> = {
+  new_flow: 0,
+  new_flow_50: 0.5,
+  new_flow_100: 1,
+  fullnat_new: 0,
+  floor_miss: 0,
+  floor_insert: 0,
+  floor_insert2: 0,
+};
 /** The reason every packet of a case must be counted with (a benchmark of a failing path is worthless). */
-const EXPECT: Record<Exclude<Case, 'empty'>, ReasonName> = {
+const EXPECT: Record<Exclude<Case, Baseline>, ReasonName> = {
   established: 'fast_path',
   established_fib: 'fast_path',
   reply: 'fast_path',
@@ -267,13 +289,25 @@ async function benchHook(
 ): Promise<HookResult> {
   const subjects: Subject[] = [];
   let empty: BpfObject | undefined;
+  let floor: BpfObject | undefined;
   try {
     subjects.push(loadSubject(hook, ctEntries, objectDir));
     if (objectDirB !== undefined) subjects.push(loadSubject(hook, ctEntries, objectDirB));
     empty = BpfObject.open(path.join(ROOT, 'build', 'bpf', 'test', 'xlb_empty.bpf.o'));
-    const emptyProg = empty.program(`xlb_empty_${hook}`);
-    const emptyRounds: number[] = [];
-    const emptyVerdict = { retval: 0 };
+    floor = BpfObject.open(path.join(ROOT, 'build', 'bpf', 'test', 'xlb_floor.bpf.o'), {
+      maxEntries: { xlb_floor_ct: ctEntries },
+    });
+    const floorMap = floor.map('xlb_floor_ct');
+    const baseProg: Record<Baseline, BpfProgram> = {
+      empty: empty.program(`xlb_empty_${hook}`),
+      floor_hit: floor.program(`xlb_floor_hit_${hook}`),
+      floor_miss: floor.program(`xlb_floor_miss_${hook}`),
+      floor_insert: floor.program(`xlb_floor_insert_${hook}`),
+      floor_insert2: floor.program(`xlb_floor_insert2_${hook}`),
+    };
+    const baseRounds = Object.fromEntries(BASELINES.map((c) => [c, [] as number[]])) as Record<Baseline, number[]>;
+    const baseVerdict = Object.fromEntries(BASELINES.map((c) => [c, 0])) as Record<Baseline, number>;
+    const passCode = hook === 'xdp' ? 2 : 0; // XDP_PASS, TC_ACT_OK
     const fill = syntheticEntries(ctEntries);
     const nonVip = buildFrame({ eth, ip: { src: CLIENT, dst: '198.18.1.99' }, udp: { sport: 1, dport: 2 }, payload: 64 });
     const wrong = inNetns(ns, () => {
@@ -322,6 +356,12 @@ async function benchHook(
       const measure = (s: Subject | undefined, c: Case, record: boolean): void => {
         const fraction = FILL[c];
         if (s !== undefined && fraction !== undefined) reset(s, fraction);
+        if (s === undefined && c !== 'empty') {
+          const raw = floorMap.lookupBatchRaw();
+          if (raw.count > 0) floorMap.deleteBatchRaw(raw.keys, raw.count);
+          // the hit row looks up the established packet's tuple: its entry is put in first
+          if (c === 'floor_hit') run(baseProg.floor_insert, (subjects[0] as Subject).flows.dnat.fwd);
+        }
         const src =
           fraction !== undefined
             ? freshSyns(n, c === 'fullnat_new' ? VIP_FULLNAT : VIP)
@@ -338,7 +378,7 @@ async function benchHook(
                       : [s.flows.dnat.fwd];
         if (s !== undefined && c === 'established_fib') s.dp.writeConfig({ fib_cache_ms: 0 });
         const before = s === undefined ? undefined : readReasons(s.dp);
-        const prog = s === undefined ? emptyProg : s.dp.main;
+        const prog = isBaseline(c) ? baseProg[c] : (s as Subject).dp.main;
         let sum = 0;
         let retval = 0;
         for (let i = 0; i < n; i++) {
@@ -347,9 +387,15 @@ async function benchHook(
           retval = out.retval;
         }
         if (s !== undefined && c === 'established_fib') s.dp.writeConfig({ fib_cache_ms: 1000 });
-        if (s === undefined) emptyVerdict.retval = retval;
-        else s.verdicts[c] = retval;
-        if (check && s !== undefined && before !== undefined && c !== 'empty') {
+        if (isBaseline(c)) baseVerdict[c] = retval;
+        else (s as Subject).verdicts[c] = retval;
+        if (check && isBaseline(c) && c !== 'empty') {
+          const held = floorMap.lookupBatchRaw().count;
+          const want = c === 'floor_hit' ? 1 : n * FLOOR_INSERTS[c];
+          if (retval !== passCode || held !== want)
+            wrong.push(`${hook} ${c}: expected verdict ${passCode} and ${want} entries, got ${retval} and ${held}`);
+        }
+        if (check && s !== undefined && before !== undefined && !isBaseline(c)) {
           const after = readReasons(s.dp);
           const want = EXPECT[c];
           const moved = REASON.filter((x) => after[x].packets !== before[x].packets).map(
@@ -360,8 +406,8 @@ async function benchHook(
             wrong.push(`${hook} ${c}${side}: expected ${n} × ${want}, counted ${moved.join(', ') || 'nothing'}`);
         }
         if (!record) return;
-        if (s === undefined) emptyRounds.push(sum / n);
-        else s.perRound[c].push(sum / n);
+        if (isBaseline(c)) baseRounds[c].push(sum / n);
+        else (s as Subject).perRound[c].push(sum / n);
       };
       // one unrecorded warm-up round (the first calls after a load are slower), then the rounds;
       // in a paired run A and B alternate which goes first
@@ -369,19 +415,21 @@ async function benchHook(
         for (const s of subjects) reset(s, 0);
         const order = r % 2 === 0 || r < 0 ? subjects : [...subjects].reverse();
         for (const c of cases) {
-          if (c === 'empty') measure(undefined, c, r >= 0);
+          if (isBaseline(c)) measure(undefined, c, r >= 0);
           else for (const s of order) measure(s, c, r >= 0);
         }
       }
       return wrong;
     });
     if (wrong.length > 0) throw new Error(`bench: a case did not take the path it measures:\n  ${wrong.join('\n  ')}`);
-    const emptyNs = median(emptyRounds);
+    const emptyNs = median(baseRounds.empty);
     const [a, b] = subjects as [Subject, Subject | undefined];
-    for (const s of subjects) {
-      s.perRound.empty = emptyRounds;
-      s.verdicts.empty = emptyVerdict.retval;
-    }
+    for (const s of subjects)
+      for (const c of BASELINES) {
+        if (!cases.includes(c)) continue;
+        s.perRound[c] = baseRounds[c];
+        s.verdicts[c] = baseVerdict[c];
+      }
     const result: HookResult = { hook, ...(await sideResult(a, cases, emptyNs)) };
     if (b !== undefined) {
       const paired = (c: Case): number[] => b.perRound[c].map((x, i) => x / (a.perRound[c][i] as number));
@@ -397,6 +445,7 @@ async function benchHook(
     return result;
   } finally {
     empty?.close();
+    floor?.close();
     for (const s of subjects) closeSubject(s);
   }
 }

@@ -270,6 +270,11 @@ struct xlb_trace_event {
 };
 
 /* ---------------------------------------------------------------- maps */
+/*
+ * XLB_SCHEMA_TYPES_ONLY: the layouts above without the maps below (bpf/test/xlb_floor.bpf.c
+ * times map operations on entries of exactly these sizes and must not create xlb's maps).
+ */
+#ifndef XLB_SCHEMA_TYPES_ONLY
 /* Overridable (-DXLB_PINNED=) so tools can load a copy without touching bpffs pins. */
 #ifndef XLB_PINNED
 #define XLB_PINNED __uint(pinning, LIBBPF_PIN_BY_NAME)
@@ -404,6 +409,7 @@ struct {
 	__uint(max_entries, 256 * 1024);
 	XLB_PINNED;
 } xlb_trace SEC(".maps");
+#endif /* XLB_SCHEMA_TYPES_ONLY */
 
 /* Keeps struct xlb_trace_event in the object's BTF (ring buffers carry no value type). */
 struct xlb_trace_event *xlb_trace_event_btf __attribute__((unused));
