@@ -5,7 +5,8 @@
 // the flow's next-hop cache, and a new flow to the same endpoint the endpoint's next-hop cache.
 import test from 'ava';
 import { execa } from 'execa';
-import { ifindex, inNetns } from '../bpf/index.ts';
+import { ifindex, inNetns, xdpMd } from '../bpf/index.ts';
+import { CT_STATE } from '../schema/maps.ts';
 import { buildFrame } from '../packet/index.ts';
 import { HOOKS, openHarness } from './prog-run.ts';
 import { readFwdResults } from './maps.ts';
@@ -123,6 +124,74 @@ for (const hook of HOOKS) {
     },
   );
 }
+
+// XDP, neighbour unknown, and no room for the hand-off metadata (a driver that refuses
+// bpf_xdp_adjust_meta, or, as here, a frame whose metadata room another XDP program already
+// filled to the kernel's limit): the old path of the spec ("Forwarding"): the translated packet to the stack,
+// XDP_PASS, TTL kept, the metadata there left as it was, counted xlb_fwd[PASS_NO_NEIGH] and not
+// REDIRECT; the flow is created as usual.
+test.serial(
+  'xdp: unknown neighbour with the metadata room taken: translated, passed to the stack with its TTL, counted pass_no_neigh',
+  async (t) => {
+    await withNetns((ns, lbMac) => {
+      const h = openHarness('xdp', { config: { flags: 0, fib_table: 0, fib_cache_ms: 60_000 } });
+      try {
+        h.service({ id: 2, vip: VIP, port: 81, algo: 'rr', endpoints: [{ ip: B2, port: 80 }] });
+        inNetns(ns, () => {
+          const dev = ifindex('xlb0');
+          const frame = buildFrame({
+            eth: { src: '02:00:00:00:00:c1', dst: lbMac },
+            ip: { src: CLIENT, dst: VIP },
+            tcp: { sport: 1002, dport: 81, flags: 'S' },
+          });
+          // The most metadata a test run takes (the headroom less struct xdp_frame, or the
+          // metadata limit, whichever is smaller: 216 bytes on 6.18): with it
+          // bpf_xdp_adjust_meta has no room left for struct xlb_xdp_meta. The largest size a test
+          // run accepts (EINVAL above it), found by trying from the u8 limit down.
+          const runWithMeta = (size: number): ReturnType<typeof h.dp.main.testRun> => {
+            const ctx = xdpMd({ ingressIfindex: dev });
+            ctx.writeUInt32LE(size, 0); // xdp_md.data: the first `size` bytes of the input are metadata
+            ctx.writeUInt32LE(size + frame.length, 4); // xdp_md.data_end
+            return h.dp.main.testRun({ data: Buffer.concat([Buffer.alloc(size, 0xa5), frame]), ctx });
+          };
+          const before = readFwdResults(h.dp);
+          let meta = 252;
+          let r: ReturnType<typeof h.dp.main.testRun> | undefined;
+          for (; meta >= 32 && r === undefined; meta -= 4) {
+            try {
+              r = runWithMeta(meta);
+            } catch {
+              // refused: too much metadata for this kernel's test run, try less
+            }
+          }
+          meta += 4;
+          if (r === undefined) return t.fail('no metadata size from 252 down to 32 bytes was accepted by the test run');
+          t.log(`${meta} bytes of metadata in front of the frame`);
+          const other = Buffer.alloc(meta, 0xa5);
+          t.is(r.retval, 2, 'XDP_PASS');
+          t.deepEqual(
+            r.data,
+            Buffer.concat([
+              other,
+              buildFrame({
+                eth: { src: '02:00:00:00:00:c1', dst: lbMac },
+                ip: { src: CLIENT, dst: B2 },
+                tcp: { sport: 1002, dport: 80, flags: 'S' },
+              }),
+            ]),
+            'translated (destination and port), TTL 64 kept, MACs and the other metadata untouched',
+          );
+          const after = readFwdResults(h.dp);
+          t.is(after.pass_no_neigh.packets, before.pass_no_neigh.packets + 1n);
+          t.is(after.redirect.packets, before.redirect.packets, 'not handed to the TC half');
+          t.is(h.flow({ src: CLIENT, dst: VIP, sport: 1002, dport: 81, proto: 'tcp' })?.state, CT_STATE.indexOf('SYN_SENT'));
+        });
+      } finally {
+        h.close();
+      }
+    });
+  },
+);
 
 for (const hook of HOOKS) {
   test.serial(
