@@ -8,6 +8,7 @@ import { connect, isIPv6 } from 'node:net';
 import type { Socket } from 'node:net';
 
 import type { ClientOptions, ClientReport, ConnResult } from './types.ts';
+import { StreamBuffer } from './stream-buffer.ts';
 
 export type { ClientOptions, ClientReport, ConnResult, Proto } from './types.ts';
 export { DEFAULT_CLIENT } from './types.ts';
@@ -39,47 +40,14 @@ export interface Conn {
   close(): Promise<void>;
 }
 
-/** Reads from a TCP socket into a buffer; `need(n)` resolves once n bytes have arrived. */
-class Reader {
-  buf = Buffer.alloc(0);
-  total = 0;
-  #waiters: (() => void)[] = [];
-  #error: Error | null = null;
-  #ended = false;
+/** Reads from a TCP socket into a buffer (StreamBuffer: `until` takes what the caller waits for). */
+class Reader extends StreamBuffer {
   constructor(sock: Socket) {
-    sock.on('data', (c: Buffer) => {
-      this.buf = Buffer.concat([this.buf, c]);
-      this.total += c.length;
-      this.#wake();
-    });
-    sock.on('error', (e) => {
-      this.#error = e;
-      this.#wake();
-    });
-    sock.on('end', () => {
-      this.#ended = true;
-      this.#wake();
-    });
-    sock.on('close', () => {
-      this.#ended = true;
-      this.#wake();
-    });
-  }
-  #wake(): void {
-    for (const w of this.#waiters.splice(0)) w();
-  }
-  async until(pred: (b: Buffer) => number): Promise<Buffer> {
-    for (;;) {
-      const n = pred(this.buf);
-      if (n >= 0) {
-        const out = this.buf.subarray(0, n);
-        this.buf = this.buf.subarray(n);
-        return out;
-      }
-      if (this.#error !== null) throw this.#error;
-      if (this.#ended) throw new Error(`connection closed by peer after ${this.total} bytes`);
-      await new Promise<void>((r) => this.#waiters.push(r));
-    }
+    super();
+    sock.on('data', (c: Buffer) => this.push(c));
+    sock.on('error', (e) => this.fail(e));
+    sock.on('end', () => this.end());
+    sock.on('close', () => this.end());
   }
 }
 

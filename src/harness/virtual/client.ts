@@ -10,6 +10,7 @@
 // client that is gone.
 import type { ClientEnv, Conn } from '../../traffic/client-core.ts';
 import { runClientsWith } from '../../traffic/client-core.ts';
+import { StreamBuffer } from '../../traffic/stream-buffer.ts';
 import type { ClientOptions, ClientReport } from '../../traffic/types.ts';
 import type { VirtualClock } from './clock.ts';
 import type { VNode } from './ip.ts';
@@ -33,17 +34,13 @@ function vTimeout<T>(clock: VirtualClock, p: Promise<T>, ms: number, what: strin
 }
 
 /** Reads a virtual TCP connection into a buffer, like the lab client's Reader over a net.Socket. */
-class Reader {
-  buf = Buffer.alloc(0);
-  total = 0;
-  error: Error | null = null;
-  ended = false;
+class Reader extends StreamBuffer {
   closed = false;
-  #waiters: (() => void)[] = [];
   #onConnect: (() => void)[] = [];
   #onClose: (() => void)[] = [];
 
   constructor(c: TcpConn) {
+    super();
     const clock = c.stack.node.clock;
     const wake = (): void => clock.wake();
     c.events.connect = () => {
@@ -52,50 +49,28 @@ class Reader {
     };
     c.events.data = (d) => {
       wake();
-      this.buf = Buffer.concat([this.buf, d]);
-      this.total += d.length;
-      this.#wake();
+      this.push(d);
     };
     c.events.end = () => {
       wake();
-      this.ended = true;
-      this.#wake();
+      this.end();
     };
     c.events.close = (err) => {
       wake();
       if (err !== null) this.error = err;
-      this.ended = true;
       this.closed = true;
-      this.#wake();
+      this.end();
       for (const w of this.#onClose.splice(0)) w();
     };
-  }
-
-  #wake(): void {
-    for (const w of this.#waiters.splice(0)) w();
   }
 
   connected(): Promise<void> {
     return new Promise((resolve, reject) => {
       this.#onConnect.push(resolve);
-      this.#waiters.push(() => {
+      this.onChange(() => {
         if (this.error !== null) reject(this.error);
       });
     });
-  }
-
-  async until(pred: (b: Buffer) => number): Promise<Buffer> {
-    for (;;) {
-      const n = pred(this.buf);
-      if (n >= 0) {
-        const out = this.buf.subarray(0, n);
-        this.buf = this.buf.subarray(n);
-        return out;
-      }
-      if (this.error !== null) throw this.error;
-      if (this.ended) throw new Error(`connection closed by peer after ${this.total} bytes`);
-      await new Promise<void>((r) => this.#waiters.push(r));
-    }
   }
 
   /** Resolves once the connection is done for the application (node's 'close'). */
