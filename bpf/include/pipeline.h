@@ -255,7 +255,7 @@ static __always_inline int slow_fragment(xlb_ctx_t *ctx, const struct xlb_config
 	if (p->frag == XLB_FRAG_LATER) {
 		rec = bpf_map_lookup_elem(&xlb_frags, fk);
 		if (!rec || now - rec->ns > XLB_FRAG_TIMEOUT_NS)
-			return finish(ctx, cfg, p, v, XLB_ACT_PASS, XLB_R_PASS_FRAGMENT, now);
+			return finish(ctx, cfg, p, v, XLB_ACT_PASS, XLB_R_PASS_FRAGMENT_NO_RECORD, now);
 		p->key.sport = rec->sport;
 		p->key.dport = rec->dport;
 	}

@@ -126,7 +126,8 @@ enum xlb_reason {
 	XLB_R_PASS_ICMP_UNTRACKED = 16, /* ICMP error about no tracked flow */
 	XLB_R_PASS_TTL = 17,          /* TTL / hop limit <= 1: passed untouched (the stack answers time-exceeded) */
 	XLB_R_DROP_FLOOD = 18,        /* mid-stream TCP packet refused: this CPU is over new_flow_rate (flood guard) */
-	XLB_R_MAX = 19,
+	XLB_R_PASS_FRAGMENT_NO_RECORD = 19, /* later fragment with no (fresh) record of its datagram's ports: passed untouched */
+	XLB_R_MAX = 20,
 };
 
 /* How a translated packet left (xlb_fwd), one per translated packet. */

@@ -3,11 +3,11 @@
 // program left attached after every user-space fd closed still tail-calls its slow path.
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { execa } from 'execa';
-import { ifindex, inNetns } from '../bpf/index.ts';
+import { BpfMap, ifindex, inNetns, numPossibleCpus } from '../bpf/index.ts';
 import { buildFrame } from '../packet/index.ts';
-import { CFG_F } from '../schema/maps.ts';
+import { CFG_F, counters as counterCodec, REASON, u32Key } from '../schema/maps.ts';
 import { EMPTY_FIB_TABLE } from './prog-run.ts';
 import { loadDatapath } from './loader.ts';
 import { withVethNamespace } from './scratch-netns.ts';
@@ -84,6 +84,76 @@ test('a reload adopts the pinned map sizes and Maglev size', (t) => {
       [],
       'detached loads leave no tail-call-table pin',
     );
+  } finally {
+    rmSync(pinDir, { recursive: true, force: true });
+  }
+});
+
+// An older release's pins: xlb_reasons with one slot fewer (before pass_fragment_no_record) and
+// xlb_fwd as today. libbpf refuses a pin of another size; the loader carries the old counters
+// into the new map (every CPU's value, slot for slot), which takes the pin. A larger pin (a
+// newer release's) is refused with what to do, and leaves the pins as they were.
+test('a pinned counter map of an older, smaller schema is carried into the new size; a larger one is refused', (t) => {
+  const pinDir = `/sys/fs/bpf/xlb/test-${randomBytes(4).toString('hex')}`;
+  const cpus = numPossibleCpus();
+  const counters = (packets: number): Buffer => {
+    const b = Buffer.alloc(counterCodec.size);
+    b.writeBigUInt64LE(BigInt(packets), 0);
+    b.writeBigUInt64LE(BigInt(packets * 100), 8);
+    return b;
+  };
+  const pinOld = (slots: number): void => {
+    const m = BpfMap.create({ type: 'percpu_array', keySize: 4, valueSize: counterCodec.size, maxEntries: slots, name: 'xlb_reasons' });
+    try {
+      for (let i = 0; i < slots; i++)
+        m.updatePerCpu(
+          u32Key(i),
+          Array.from({ length: cpus }, (_, cpu) => counters(1000 * i + cpu + 1)),
+        );
+      m.pin(`${pinDir}/xlb_reasons`);
+    } finally {
+      m.close();
+    }
+  };
+  try {
+    mkdirSync(pinDir, { recursive: true });
+    pinOld(REASON.length - 1);
+    const dp = loadDatapath({ hook: 'tc', pinDir, ctEntries: 1024, maxServices: 8 });
+    try {
+      t.is(dp.maps.reasons.maxEntries, REASON.length);
+      for (let i = 0; i < REASON.length - 1; i++) {
+        const v = dp.maps.reasons.lookupPerCpu(u32Key(i));
+        t.deepEqual(
+          v?.map((b) => b.readBigUInt64LE(0)),
+          Array.from({ length: cpus }, (_, cpu) => BigInt(1000 * i + cpu + 1)),
+          `${REASON[i]}: every CPU's packets carried`,
+        );
+        t.is(v?.[0]?.readBigUInt64LE(8), BigInt((1000 * i + 1) * 100), `${REASON[i]}: bytes carried`);
+      }
+      t.is(readReasons(dp).pass_fragment_no_record.packets, 0n, 'the new slot starts at 0');
+    } finally {
+      dp.close({ detached: true });
+    }
+    t.deepEqual(
+      readdirSync(pinDir).filter((f) => f.startsWith('xlb_reasons')),
+      ['xlb_reasons'],
+      'one pin, the new map',
+    );
+    // a reload at the same size reuses the carried map as it is
+    const again = loadDatapath({ hook: 'tc', pinDir, ctEntries: 1024, maxServices: 8 });
+    t.is(
+      readReasons(again).fast_path.packets,
+      BigInt(Array.from({ length: cpus }, (_, cpu) => 1000 * REASON.indexOf('fast_path') + cpu + 1).reduce((a, b) => a + b, 0)),
+    );
+    again.close({ detached: true });
+    rmSync(`${pinDir}/xlb_reasons`);
+    pinOld(REASON.length + 1);
+    const e = t.throws(() => loadDatapath({ hook: 'tc', pinDir, ctEntries: 1024, maxServices: 8 }));
+    t.regex(
+      e?.message ?? '',
+      /has \d+ slots, this release's xlb_reasons has \d+: the pins were left by a newer xlb\. Run that release, or remove .*xlb_reasons/,
+    );
+    t.true(existsSync(`${pinDir}/xlb_reasons`), 'the newer pin is left in place');
   } finally {
     rmSync(pinDir, { recursive: true, force: true });
   }

@@ -12,6 +12,8 @@ import type { BpfProgram, XdpMode } from '../bpf/index.ts';
 import {
   config as configCodec,
   DEFAULT_TIMEOUTS_S,
+  FWD_RESULT,
+  REASON,
   XLB_MAGLEV_M,
   XLB_MAX_EP,
   XLB_MAX_SVC,
@@ -223,17 +225,21 @@ export function loadDatapath(opts: LoadOptions): LoadedDatapath {
   );
 
   const createdDir = !existsSync(opts.pinDir);
+  const carried = setAsideSmallerCounterPins(opts.pinDir);
   let obj: BpfObject;
   try {
     // per-endpoint next-hop cache (internal, not pinned)
     obj = BpfObject.open(objectPath, { pinDir: opts.pinDir, maxEntries: { ...sizes, xlb_ep_nh: maxServices * XLB_MAX_EP } });
   } catch (e) {
-    // Leave nothing behind when this call created the pin directory.
+    // The old counter pins go back where they were; nothing is left behind when this call
+    // created the pin directory.
+    for (const c of carried) c.restore();
     if (createdDir) rmSync(opts.pinDir, { recursive: true, force: true });
     throw e;
   }
   const progsPin = path.join(opts.pinDir, `xlb_progs_${hook}_${process.pid}_${randomBytes(3).toString('hex')}`);
   try {
+    for (const c of carried) c.carryInto(obj.map(c.name));
     const m = (name: string): BpfMap => obj.map(name);
     const maps: DatapathMaps = {
       config: m('xlb_config'),
@@ -346,6 +352,69 @@ function pinnedMaglevSize(pinDir: string): number | undefined {
   } finally {
     m.close();
   }
+}
+
+/**
+ * Counter arrays sized by an enum of the schema: one slot per reason (xlb_reasons), per
+ * forwarding result (xlb_fwd). They grow when a release adds a name, and libbpf refuses to reuse a
+ * pin of another size, so an agent restarted on a newer release over an older one's pins would
+ * not load.
+ */
+const ENUM_SIZED_COUNTERS: Record<string, number> = { xlb_reasons: REASON.length, xlb_fwd: FWD_RESULT.length };
+
+interface CarriedCounters {
+  name: string;
+  /** Puts the old pin back (the load failed). */
+  restore(): void;
+  /** Writes the old per-CPU values into the new map, slot for slot, and lets the old map go. */
+  carryInto(m: BpfMap): void;
+}
+
+/**
+ * A pinned enum-sized counter map smaller than this release's (left by an older release) is
+ * unpinned, held open by an fd, so the object creates and pins the new size (the old pin is put
+ * back if the load fails); its values are
+ * then carried over, so the counters go on from where they were. Counts the old program makes
+ * between the read (carryInto) and its replacement on the interface are not carried: at most a
+ * restart's worth, and only at the restart that changes the size. A larger pin (a newer release's)
+ * is refused with what to do.
+ */
+function setAsideSmallerCounterPins(pinDir: string): CarriedCounters[] {
+  const out: CarriedCounters[] = [];
+  for (const [name, want] of Object.entries(ENUM_SIZED_COUNTERS)) {
+    const pin = path.join(pinDir, name);
+    if (!existsSync(pin)) continue;
+    const m = BpfMap.openPinned(pin);
+    const have = m.maxEntries;
+    m.close();
+    if (have === want) continue;
+    if (have > want)
+      throw new Error(
+        `loadDatapath: ${pin} has ${have} slots, this release's ${name} has ${want}: the pins were left by a newer xlb. ` +
+          `Run that release, or remove ${pin} (its counters restart from 0)`,
+      );
+    // bpffs refuses rename: the old map is held by an fd while its pin is removed
+    const old = BpfMap.openPinned(pin);
+    rmSync(pin);
+    out.push({
+      name,
+      restore: () => {
+        old.pin(pin);
+        old.close();
+      },
+      carryInto: (next: BpfMap) => {
+        try {
+          for (let i = 0; i < have; i++) {
+            const v = old.lookupPerCpu(u32Key(i));
+            if (v !== undefined) next.updatePerCpu(u32Key(i), v);
+          }
+        } finally {
+          old.close();
+        }
+      },
+    });
+  }
+  return out;
 }
 
 /** The wanted sizes, with the size of each map already pinned in pinDir instead of its wish. */

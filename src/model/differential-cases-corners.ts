@@ -41,7 +41,7 @@ export const CORNER_CASES: DiffCase[] = [
       f(
         'later fragment whose id differs above the low 16 bits: no record',
         { ip: { src: B6, dst: C6, protocol: 17, extensions: [{ type: 'fragment', offset: 40, id: 0x20000501 }] }, payload: 68 },
-        'pass_fragment',
+        'pass_fragment_no_record',
       ),
       f(
         'client fragments on the flow, behind a hop-by-hop header (first)',

@@ -379,7 +379,7 @@ export const CASES: DiffCase[] = [
       f(
         'later fragment of an unknown datagram',
         { ip: { src: B0, dst: CLIENT, id: 502, fragOffset: 40, protocol: 17 }, payload: 68 },
-        'pass_fragment',
+        'pass_fragment_no_record',
       ),
       f(
         'client fragment on the flow (first)',

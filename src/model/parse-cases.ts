@@ -48,7 +48,7 @@ export const PARSE_CASES: Array<[string, Buffer, ReasonName]> = [
   [
     'IPv6 later fragment (no L4 header)',
     buildFrame({ ip: { src: C6, dst: VIP6, protocol: 17, extensions: [{ type: 'fragment', offset: 8, id: 7 }] }, payload: 16 }),
-    'pass_fragment',
+    'pass_fragment_no_record',
   ],
   [
     'IPv6 Fragment header cut by the frame (6 of 8 bytes)',

@@ -112,7 +112,7 @@ function slowFragment(env: PipelineEnv, c: Ctx): FrameResult {
   const fk = `${p.key.family}/${p.key.saddr.toString('hex')}/${p.key.daddr.toString('hex')}/${p.fragId}/${p.key.proto}`;
   if (p.frag === FRAG_LATER) {
     const rec = t.frags.get(fk);
-    if (rec === undefined || c.now - rec.ns > FRAG_TIMEOUT_NS) return finish(env, c, 'pass', 'pass_fragment');
+    if (rec === undefined || c.now - rec.ns > FRAG_TIMEOUT_NS) return finish(env, c, 'pass', 'pass_fragment_no_record');
     p.key.sport = rec.sport;
     p.key.dport = rec.dport;
   }

@@ -78,6 +78,7 @@ export const REASON = [
   'pass_icmp_untracked',
   'pass_ttl',
   'drop_flood',
+  'pass_fragment_no_record',
 ] as const;
 export type ReasonName = (typeof REASON)[number];
 
