@@ -6,18 +6,17 @@
 // ladder decoded from the pcaps, the conntrack timeline of each flow, links to the pcaps.
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { DpTraceEvent } from '../../datapath/packet-datapath.ts';
-import { flowEvents } from '../expect.ts';
-import type { FlowSelector } from '../expect.ts';
 import type { ResultRecord, RunSummary } from '../results.ts';
 import { loadResultArtifacts } from './artifacts.ts';
-import type { ResultArtifacts, TopologyNode } from './artifacts.ts';
+import type { ResultArtifacts } from './artifacts.ts';
 import type { spreadChart } from './charts.ts';
 import { el, fragment, raw } from './html.ts';
-import type { Child, Markup } from './html.ts';
+import type { Markup } from './html.ts';
 import { buildLadder, renderLadder } from './ladder.ts';
 import type { Ladder } from './ladder.ts';
 import { STYLE, SCRIPT } from './style.ts';
+import { checksTable, diffPair } from './diff-view.ts';
+import { conntrackTimeline } from './conntrack-view.ts';
 
 const BACKEND_ORDER = ['sim', 'prog', 'lab'];
 
@@ -164,197 +163,6 @@ function matrix(results: Prepared[]): Markup {
 }
 
 // ---- one result -------------------------------------------------------------------------------
-
-/** A quoted side of a difference; the differential shortens long values (ending in … without the closing quote). */
-function unquote(s: string): string | undefined {
-  try {
-    const v: unknown = JSON.parse(s);
-    return typeof v === 'string' ? v : undefined;
-  } catch {
-    return s.startsWith('"') ? s.slice(1).replace(/"$/, '') : undefined;
-  }
-}
-
-/** `key: "A" vs "B"` lines of a differential message as a table, the tokens that differ marked. */
-function diffView(message: string, names: [string, string]): Markup {
-  const rows: Markup[] = [];
-  const plain: string[] = [];
-  for (const line of message.split('\n')) {
-    const m = /^(.*?): (".*?(?:"|…)) vs (".*)$/.exec(line);
-    const a = m === null ? undefined : unquote(m[2] ?? '');
-    const b = m === null ? undefined : unquote(m[3] ?? '');
-    if (m === null || a === undefined || b === undefined) {
-      plain.push(line);
-      continue;
-    }
-    const [ma, mb] = tokenDiff(a, b);
-    rows.push(
-      el('tr', {}, el('th', { rowspan: 2 }, m[1] ?? ''), el('td', { class: 'side' }, names[0]), el('td', {}, el('code', {}, ma))),
-      el('tr', {}, el('td', { class: 'side' }, names[1]), el('td', {}, el('code', {}, mb))),
-    );
-  }
-  return fragment(
-    plain.length > 0 ? el('pre', { class: 'msg' }, plain.join('\n')) : null,
-    rows.length > 0 ? el('table', { class: 'diff' }, rows) : null,
-  );
-}
-
-/** Marks the tokens of a and b outside their longest common subsequence. */
-export function tokenDiff(a: string, b: string): [Markup, Markup] {
-  const split = (s: string): string[] => s.split(/([\s,[\]>]+)/).filter((t) => t !== '');
-  const ta = split(a);
-  const tb = split(b);
-  const L: number[][] = Array.from({ length: ta.length + 1 }, () => new Array<number>(tb.length + 1).fill(0));
-  for (let i = ta.length - 1; i >= 0; i--)
-    for (let j = tb.length - 1; j >= 0; j--)
-      (L[i] as number[])[j] = ta[i] === tb[j] ? (L[i + 1]?.[j + 1] ?? 0) + 1 : Math.max(L[i + 1]?.[j] ?? 0, L[i]?.[j + 1] ?? 0);
-  const ka = new Array<boolean>(ta.length).fill(false);
-  const kb = new Array<boolean>(tb.length).fill(false);
-  let i = 0;
-  let j = 0;
-  while (i < ta.length && j < tb.length) {
-    if (ta[i] === tb[j]) {
-      ka[i++] = true;
-      kb[j++] = true;
-    } else if ((L[i + 1]?.[j] ?? 0) >= (L[i]?.[j + 1] ?? 0)) i++;
-    else j++;
-  }
-  const mark = (ts: string[], keep: boolean[]): Markup => fragment(ts.map((t, k) => (keep[k] === true ? t : el('mark', {}, t))));
-  return [mark(ta, ka), mark(tb, kb)];
-}
-
-/** The two backends a differential result compared ('diff:sim-prog' → sim, prog). */
-function diffPair(r: ResultRecord): [string, string] {
-  const [a = 'A', b = 'B'] = r.backend.slice('diff:'.length).split('-');
-  return [a, b];
-}
-
-function checksTable(r: ResultRecord): Markup {
-  const checks = [...r.checks].sort((a, b) => Number(a.ok) - Number(b.ok));
-  return el(
-    'table',
-    { class: 'checks' },
-    checks.map((c) =>
-      el(
-        'tr',
-        { class: c.ok ? 'passed' : 'failed' },
-        el('td', { class: 'mark' }, c.ok ? '✓' : '✗'),
-        el(
-          'td',
-          {},
-          el('div', { class: 'cname' }, c.name),
-          c.ok || c.message === undefined
-            ? null
-            : r.backend.startsWith('diff:')
-              ? diffView(c.message, diffPair(r))
-              : el('pre', { class: 'msg' }, c.message),
-        ),
-      ),
-    ),
-  );
-}
-
-interface FlowRow {
-  sel: FlowSelector;
-  label: string;
-  backend: string;
-  events: DpTraceEvent[];
-  final: string;
-}
-
-function nodeOfIp(nodes: TopologyNode[], ip: string): string | undefined {
-  return nodes.find((n) => n.ifaces.some((i) => i.ipv4 === ip || i.ipv6 === ip))?.name;
-}
-
-/** One row per flow: forward conntrack entries, and flows the trace saw created (a flow may have expired since). */
-function flows(art: ResultArtifacts): FlowRow[] {
-  const obs = { conntrack: art.conntrack, trace: art.trace };
-  const sels = new Map<string, FlowSelector & { dst: string; dport: number; proto: string }>();
-  for (const e of art.conntrack)
-    if (!e.reply)
-      sels.set(`${e.key.src}|${e.key.sport}`, {
-        clientIp: e.key.src,
-        clientPort: e.key.sport,
-        dst: e.key.dst,
-        dport: e.key.dport,
-        proto: e.key.proto,
-      });
-  for (const ev of art.trace) {
-    if (ev.reason !== 'new_flow') continue;
-    const k = `${ev.tuple.src}|${ev.tuple.sport}`;
-    if (!sels.has(k))
-      sels.set(k, { clientIp: ev.tuple.src, clientPort: ev.tuple.sport, dst: ev.tuple.dst, dport: ev.tuple.dport, proto: ev.tuple.proto });
-  }
-  return [...sels.values()].map((s) => {
-    const fwd = art.conntrack.find((e) => !e.reply && e.key.src === s.clientIp && e.key.sport === s.clientPort);
-    const backendIp = fwd?.nat.dst;
-    const backend = backendIp === undefined ? '' : `${nodeOfIp(art.nodes, backendIp) ?? backendIp}:${fwd?.nat.dport ?? ''}`;
-    return {
-      sel: { clientIp: s.clientIp, clientPort: s.clientPort },
-      label: `${s.proto} ${s.clientIp}:${s.clientPort} → ${s.dst}:${s.dport}`,
-      backend,
-      events: flowEvents(obs, { clientIp: s.clientIp, clientPort: s.clientPort }),
-      final:
-        fwd === undefined
-          ? 'entry gone (expired or never created)'
-          : `${fwd.state}, ${fwd.packets} packets${fwd.flags.length > 0 ? ` [${fwd.flags.join(',')}]` : ''}`,
-    };
-  });
-}
-
-function stateClass(s: string): string {
-  if (s === 'ESTABLISHED' || s === 'UDP_ESTABLISHED') return 'st-est';
-  if (s.startsWith('SYN') || s === 'UDP_NEW' || s === 'UDP_SEEN' || s.startsWith('ICMP')) return 'st-new';
-  if (s === 'NONE') return 'st-none';
-  return 'st-end';
-}
-
-function conntrackTimeline(art: ResultArtifacts): Markup | null {
-  const rows = flows(art);
-  if (rows.length === 0) return null;
-  return el(
-    'table',
-    { class: 'ct' },
-    el(
-      'tr',
-      {},
-      el('th', {}, 'flow (client side)'),
-      el('th', {}, 'endpoint'),
-      el('th', {}, 'state after each packet at the LB (time since the flow’s first packet)'),
-      el('th', {}, 'entry at the end'),
-    ),
-    rows.map((f) => {
-      const t0 = f.events[0]?.timeNs ?? 0n;
-      let last = 'NONE';
-      const chips: Child[] = [];
-      for (const ev of f.events) {
-        const drop = ev.verdict === 'drop';
-        if (ev.ctAfter === last && !drop) continue;
-        last = ev.ctAfter;
-        const dt = Number(ev.timeNs - t0) / 1e6;
-        chips.push(
-          el(
-            'span',
-            {
-              class: `chip ${drop ? 'st-drop' : stateClass(ev.ctAfter)}`,
-              title: `${ev.tuple.src}:${ev.tuple.sport} → ${ev.tuple.dst}:${ev.tuple.dport}: ${ev.reason}, ${ev.verdict}, ${ev.ctBefore} → ${ev.ctAfter}`,
-            },
-            drop ? `✗ ${ev.reason}` : ev.ctAfter,
-            el('small', {}, ` +${dt.toFixed(3)} ms`),
-          ),
-        );
-      }
-      return el(
-        'tr',
-        {},
-        el('td', {}, el('code', {}, f.label)),
-        el('td', {}, f.backend),
-        el('td', { class: 'chips' }, chips.length === 0 ? el('em', {}, 'no trace events') : chips),
-        el('td', {}, f.final),
-      );
-    }),
-  );
-}
 
 function suspects(p: Prepared): Markup | null {
   const l = p.ladder;

@@ -10,7 +10,8 @@ import type { DpCtEntry, DpTraceEvent } from '../../datapath/packet-datapath.ts'
 import type { ResultRecord, RunSummary } from '../results.ts';
 import { topoInfo, twoArm } from '../topo.ts';
 import { loadResultArtifacts, saveObservation } from './artifacts.ts';
-import { buildHtmlReport, resultId, tokenDiff } from './index.ts';
+import { buildHtmlReport, resultId } from './index.ts';
+import { tokenDiff } from './diff-view.ts';
 import { buildLadder } from './ladder.ts';
 
 const topology = twoArm();
