@@ -79,10 +79,18 @@ export type Case = (typeof CASES)[number];
 const BASELINES = ['empty', 'floor_hit', 'floor_miss', 'floor_insert', 'floor_insert2'] as const;
 type Baseline = (typeof BASELINES)[number];
 const isBaseline = (c: Case): c is Baseline => (BASELINES as readonly Case[]).includes(c);
-/** The floor programs' map operations per call, for the check that each insert landed. */
-const FLOOR_INSERTS: Record<Exclude<Baseline, 'empty'>, number> = { floor_hit: 0, floor_miss: 0, floor_insert: 1, floor_insert2: 2 };
+/** The entries a floor row leaves in its map after n calls (hit: the one put in before it). */
+const FLOOR_ENTRIES: Record<Exclude<Baseline, 'empty'>, (n: number) => number> = {
+  floor_hit: () => 1,
+  floor_miss: () => 0,
+  floor_insert: (n) => n,
+  floor_insert2: (n) => 2 * n,
+};
 
-/** How full the conntrack table is when a new-flow case starts (fraction of ctEntries). */
+/**
+ * How full the conntrack table is when a new-flow case starts (fraction of ctEntries); every case
+ * listed here runs on fresh SYNs. The floor rows use their own map, emptied before each of them.
+ */
 const FILL: Partial<Record<Case, number>> = {
   new_flow: 0,
   new_flow_50: 0.5,
@@ -356,7 +364,7 @@ async function benchHook(
       const measure = (s: Subject | undefined, c: Case, record: boolean): void => {
         const fraction = FILL[c];
         if (s !== undefined && fraction !== undefined) reset(s, fraction);
-        if (s === undefined && c !== 'empty') {
+        if (isBaseline(c) && c !== 'empty') {
           const raw = floorMap.lookupBatchRaw();
           if (raw.count > 0) floorMap.deleteBatchRaw(raw.keys, raw.count);
           // the hit row looks up the established packet's tuple: its entry is put in first
@@ -391,7 +399,7 @@ async function benchHook(
         else (s as Subject).verdicts[c] = retval;
         if (check && isBaseline(c) && c !== 'empty') {
           const held = floorMap.lookupBatchRaw().count;
-          const want = c === 'floor_hit' ? 1 : n * FLOOR_INSERTS[c];
+          const want = FLOOR_ENTRIES[c](n);
           if (retval !== passCode || held !== want)
             wrong.push(`${hook} ${c}: expected verdict ${passCode} and ${want} entries, got ${retval} and ${held}`);
         }

@@ -14,7 +14,8 @@
  * No parsing beyond the fixed offsets, no service, selection, rewrite or forwarding: a datapath
  * that keeps one LRU entry per flow cannot create a flow for less than `insert` costs.
  * Returns: pass (XDP_PASS / TC_ACT_OK) when every lookup found what it should (hit: the entry;
- * the others: nothing) and every insert succeeded, drop otherwise; the bench checks both the verdict and that the map holds the entries.
+ * the others: nothing) and every insert succeeded, drop otherwise; the bench checks both the
+ * verdict and that the map holds the entries.
  */
 #define XLB_SCHEMA_TYPES_ONLY
 #include <linux/bpf.h>
@@ -54,6 +55,7 @@ static __always_inline int floor_run(void *data, void *data_end, int ops)
 {
 	struct xlb_ct_entry e = {};
 	struct xlb_ct_key k;
+	__be16 port;
 
 	if (floor_key(data, data_end, &k))
 		return -1;
@@ -70,11 +72,12 @@ static __always_inline int floor_run(void *data, void *data_end, int ops)
 		return -1;
 	if (ops == 1)
 		return 0;
-	__builtin_memcpy(k.saddr, e.nat_daddr, 16);
-	__builtin_memcpy(k.daddr, (__u8 *)data + ETH_LEN + 12, 4);
-	k.sport ^= k.dport;
-	k.dport ^= k.sport;
-	k.sport ^= k.dport;
+	/* the reversed tuple: the packet's source as destination, its ports swapped */
+	__builtin_memcpy(k.daddr, k.saddr, 4);
+	__builtin_memcpy(k.saddr, e.nat_daddr, 4);
+	port = k.sport;
+	k.sport = k.dport;
+	k.dport = port;
 	if (bpf_map_lookup_elem(&xlb_floor_ct, &k))
 		return -1;
 	return bpf_map_update_elem(&xlb_floor_ct, &k, &e, BPF_NOEXIST) ? -1 : 0;

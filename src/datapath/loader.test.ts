@@ -5,11 +5,13 @@ import test from 'ava';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { execa } from 'execa';
+import path from 'node:path';
 import { BpfMap, ifindex, inNetns, numPossibleCpus } from '../bpf/index.ts';
 import { buildFrame } from '../packet/index.ts';
 import { CFG_F, counters as counterCodec, REASON, u32Key } from '../schema/maps.ts';
 import { EMPTY_FIB_TABLE } from './prog-run.ts';
 import { loadDatapath } from './loader.ts';
+import { ROOT } from '../root.ts';
 import { withVethNamespace } from './scratch-netns.ts';
 import { lookupFlow, putService, readReasons, writeEndpoints } from './maps.ts';
 import { ctKey } from '../schema/maps.ts';
@@ -118,6 +120,20 @@ test('a pinned counter map of an older, smaller schema is carried into the new s
   try {
     mkdirSync(pinDir, { recursive: true });
     pinOld(REASON.length - 1);
+    // a load that fails (an object the verifier refuses) puts the old pin back, values and all
+    t.throws(() =>
+      loadDatapath({
+        hook: 'tc',
+        pinDir,
+        ctEntries: 1024,
+        maxServices: 8,
+        objectPath: path.join(ROOT, 'build', 'bpf', 'test', 'binding_reject.bpf.o'),
+      }),
+    );
+    const back = BpfMap.openPinned(`${pinDir}/xlb_reasons`);
+    t.is(back.maxEntries, REASON.length - 1, 'the old pin is back after the failed load');
+    t.is(back.lookupPerCpu(u32Key(3))?.[0]?.readBigUInt64LE(0), 3001n);
+    back.close();
     const dp = loadDatapath({ hook: 'tc', pinDir, ctEntries: 1024, maxServices: 8 });
     try {
       t.is(dp.maps.reasons.maxEntries, REASON.length);

@@ -384,21 +384,23 @@ function setAsideSmallerCounterPins(pinDir: string): CarriedCounters[] {
   for (const [name, want] of Object.entries(ENUM_SIZED_COUNTERS)) {
     const pin = path.join(pinDir, name);
     if (!existsSync(pin)) continue;
-    const m = BpfMap.openPinned(pin);
-    const have = m.maxEntries;
-    m.close();
-    if (have === want) continue;
-    if (have > want)
+    const old = BpfMap.openPinned(pin);
+    const have = old.maxEntries;
+    if (have >= want) {
+      old.close();
+      if (have === want) continue;
+      for (const c of out) c.restore();
       throw new Error(
         `loadDatapath: ${pin} has ${have} slots, this release's ${name} has ${want}: the pins were left by a newer xlb. ` +
           `Run that release, or remove ${pin} (its counters restart from 0)`,
       );
-    // bpffs refuses rename: the old map is held by an fd while its pin is removed
-    const old = BpfMap.openPinned(pin);
+    }
+    // bpffs refuses rename: the old map is held by this fd while its pin is removed
     rmSync(pin);
     out.push({
       name,
       restore: () => {
+        rmSync(pin, { force: true }); // libbpf unpins what a failed load pinned; in case it did not
         old.pin(pin);
         old.close();
       },
