@@ -312,8 +312,10 @@ export async function createLabWorld(opts: WorldOptions): Promise<LabWorld> {
       };
     });
     // Exactly one reason is counted per packet and, with tracing on, one event emitted: packets
-    // counted from here on that never show up in the ring were lost to a full ring.
-    let packetsBeforeTrace = sumValues(readReasons(pinDir));
+    // counted from here on that never show up in the ring were lost to a full ring. The counters
+    // a scenario sees start here too (a host's background packet while the lab came up or was
+    // reset, e.g. an IPv6 router solicitation, is not the scenario's), as prog's do.
+    let reasonsBeforeTrace = readReasons(pinDir);
     let lostReported = 0;
     traceMap = BpfMap.openPinned(path.join(pinDir, 'xlb_trace'));
     // Consumed from the event loop as records arrive (a full ring drops events); unref'd so an
@@ -367,12 +369,13 @@ export async function createLabWorld(opts: WorldOptions): Promise<LabWorld> {
       },
       async observe(): Promise<Observation> {
         // Counters first, then the ring: every packet counted has its event submitted by then.
-        const reasons = readReasons(pinDir);
+        const now = readReasons(pinDir);
+        const reasons = new Map([...now].map(([k, v]) => [k, v - (reasonsBeforeTrace.get(k) ?? 0)]));
         ring?.consume();
         drops?.summary();
         if (traceErrors.length > 0)
           throw new Error(`lab world: ${traceErrors.length} trace record(s) did not decode; first: ${traceErrors[0]}`);
-        const lost = sumValues(reasons) - packetsBeforeTrace - trace.length;
+        const lost = sumValues(reasons) - trace.length;
         if (lost > lostReported) {
           process.stderr.write(
             `lab world: the trace lost ${lost} event(s) so far (xlb_reasons counted more packets than xlb_trace delivered: the ring was full)\n`,
@@ -453,7 +456,7 @@ export async function createLabWorld(opts: WorldOptions): Promise<LabWorld> {
         trace.length = 0;
         traceErrors.length = 0;
         lostReported = 0;
-        packetsBeforeTrace = sumValues(readReasons(pinDir));
+        reasonsBeforeTrace = readReasons(pinDir);
         artifactsDir = next.artifactsDir;
         mkdirSync(artifactsDir, { recursive: true });
         capture = cap = await Capture.start(lab, { dir: artifactsDir });
