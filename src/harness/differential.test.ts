@@ -1,7 +1,7 @@
 // The differential comparison: identical digests agree, and a difference is named by its path
 // with both sides, at the level the pair of backends allows.
 import test from 'ava';
-import { compareDigests, diffValues } from './differential.ts';
+import { compareDigests, diffValues, expiryHints } from './differential.ts';
 import type { Digest } from './differential.ts';
 
 const digest = (frames: string[], newFlows: number): Digest => ({
@@ -30,4 +30,15 @@ test('sim and prog are compared strictly, lab semantically against prog', (t) =>
   const labDiff = compareDigests({ sim: digest(['aa'], 1), lab: digest(['aa'], 2) });
   t.deepEqual(labDiff[0]?.pair, ['sim', 'lab']);
   t.deepEqual(labDiff[0]?.differences, ['newFlows: 1 vs 2']);
+});
+
+test('a lab run longer than a state timeout explains fewer flows in that state, and only then', (t) => {
+  const d = ['finalStates.UDP_SEEN: 60 vs 52', 'newFlows: 60 vs 60'];
+  const hints = expiryHints(d, 40_300, {});
+  t.is(hints.length, 1);
+  t.regex(hints[0] ?? '', /ran 40\.3 s, longer than the UDP_SEEN timeout \(30 s\): 8 flow\(s\)/);
+  t.deepEqual(expiryHints(d, 25_000, {}), [], 'shorter than the default 30 s');
+  t.deepEqual(expiryHints(d, 40_300, { UDP_SEEN: 600 }), [], "the scenario's own timeout counts");
+  t.deepEqual(expiryHints(['finalStates.UDP_SEEN: 52 vs 60'], 40_300, {}), [], 'more on the lab is not expiry');
+  t.is(expiryHints(['finalStates.ICMP_REQUEST: 3 vs undefined'], 31_000, {}).length, 1, 'a state gone from the lab entirely');
 });

@@ -13,6 +13,8 @@
 //   the conntrack states the flows ended in (as a multiset), the number of new flows, and every
 //   drop counter.
 import type { DpCtEntry, DpTraceEvent } from '../datapath/packet-datapath.ts';
+import { CT_STATE, DEFAULT_TIMEOUTS_S } from '../schema/maps.ts';
+import type { CtStateName } from '../schema/maps.ts';
 import { decodeFrame, describe } from '../packet/index.ts';
 import type { ClientReport } from '../traffic/types.ts';
 import type { BackendName, LinkCapture, Observation } from './world.ts';
@@ -123,5 +125,30 @@ export function compareDigests(digests: Partial<Record<BackendName, Digest>>): D
   const ref = prog !== undefined ? (['prog', prog] as const) : sim !== undefined ? (['sim', sim] as const) : undefined;
   if (lab !== undefined && ref !== undefined)
     out.push({ pair: [ref[0], 'lab'], level: 'semantic', differences: diffValues(ref[1].semantic, lab.semantic) });
+  return out;
+}
+
+/**
+ * Why a lab result's final conntrack states may differ from prog's without a datapath bug: the
+ * lab's clock is real time, prog's moves only with `advance`, so a lab result that ran longer
+ * than a state's timeout had flows in that state expire (and the agent's sweep remove them)
+ * where prog kept them. One line per `finalStates.<STATE>: ref vs lab` difference with fewer on
+ * the lab whose timeout (the scenario's, else the default) is shorter than the lab's run, or none.
+ */
+export function expiryHints(differences: string[], labDurationMs: number, timeoutsS: Partial<Record<CtStateName, number>>): string[] {
+  const out: string[] = [];
+  for (const d of differences) {
+    const m = /^finalStates\.([A-Z_]+): (\d+|undefined) vs (\d+|undefined)$/.exec(d);
+    if (m === null) continue;
+    const state = m[1] as CtStateName;
+    const ref = m[2] === 'undefined' ? 0 : Number(m[2]);
+    const lab = m[3] === 'undefined' ? 0 : Number(m[3]);
+    const i = CT_STATE.indexOf(state);
+    const secs = timeoutsS[state] ?? DEFAULT_TIMEOUTS_S[i];
+    if (lab >= ref || secs === undefined || secs <= 0 || labDurationMs <= secs * 1000) continue;
+    out.push(
+      `the lab result ran ${(labDurationMs / 1000).toFixed(1)} s, longer than the ${state} timeout (${secs} s): ${ref - lab} flow(s) may have expired on the lab's real clock that the virtual clock kept; if expiry is not what the scenario checks, give it timeoutsS: { ${state}: … } longer than its run`,
+    );
+  }
   return out;
 }

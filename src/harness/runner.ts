@@ -7,7 +7,7 @@ import { createWriteStream, existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Hook } from '../datapath/packet-datapath.ts';
-import { compareDigests } from './differential.ts';
+import { compareDigests, expiryHints } from './differential.ts';
 import type { Digest } from './differential.ts';
 import { writeHtmlReport } from './report/index.ts';
 import { failureText, summarize, writeReports } from './results.ts';
@@ -215,6 +215,9 @@ export async function runScenarios(o: RunOptions, loaded?: LoadedScenario[]): Pr
           .map((b) => [b, perBackend(s.scenario.knownFailures, b, hook)] as const)
           .filter((x): x is readonly [BackendName, string] => x[1] !== undefined);
         const differ = d.differences.length > 0;
+        const labRun =
+          d.pair[1] === 'lab' ? results.find((r) => r.scenario === s.name && r.backend === 'lab' && r.hook === hook) : undefined;
+        const hints = labRun === undefined ? [] : expiryHints(d.differences, labRun.durationMs, s.scenario.timeoutsS ?? {});
         const record: ResultRecord = {
           scenario: s.name,
           file: s.file,
@@ -230,7 +233,9 @@ export async function runScenarios(o: RunOptions, loaded?: LoadedScenario[]): Pr
             {
               name: `${d.pair[0]} and ${d.pair[1]} agree (${d.level})`,
               ok: d.differences.length === 0,
-              ...(d.differences.length === 0 ? {} : { message: `${d.pair[0]} vs ${d.pair[1]} differ at:\n${d.differences.join('\n')}` }),
+              ...(d.differences.length === 0
+                ? {}
+                : { message: `${d.pair[0]} vs ${d.pair[1]} differ at:\n${[...d.differences, ...hints.map((h) => `(${h})`)].join('\n')}` }),
             },
           ],
           reproduce: `xlb run ${path.relative(process.cwd(), s.file)} --backend ${d.pair.join(',')} --hook ${hook} --seed ${o.seed}`,
