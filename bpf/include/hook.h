@@ -14,6 +14,7 @@
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
 #include "csum.h"
 #include "xlb_maps.h"
 
@@ -159,9 +160,10 @@ static __always_inline void hook_rcsum_add(xlb_ctx_t *ctx, __u32 diff)
  * COMPLETE; for IPv6 they did not: a stale skb->csum makes the receiver's checksum validation
  * fall back to software and report "hw csum failure".)
  */
-static __always_inline int hook_l4_csum(xlb_ctx_t *ctx, __u32 off, __u32 diff, int pseudo, int udp, int v6)
+/* The L4 checksum field at off, updated in place by the difference (RFC 1624): -1 when the
+ * field is not in the packet's linear data. */
+static __always_inline int csum_field_apply(xlb_ctx_t *ctx, __u32 off, __u32 diff, int udp)
 {
-#ifdef XLB_HOOK_XDP
 	void *data = ctx_data(ctx), *end = ctx_data_end(ctx);
 	__sum16 *p;
 	__u16 v;
@@ -178,9 +180,49 @@ static __always_inline int hook_l4_csum(xlb_ctx_t *ctx, __u32 off, __u32 diff, i
 		v = 0xffff;
 	*p = v;
 	return 0;
+}
+
+#ifndef XLB_HOOK_XDP
+/*
+ * TC: whether the skb carries no checksum state beyond its L4 field (ip_summed CHECKSUM_NONE or
+ * CHECKSUM_UNNECESSARY: a test run's skb, a NIC that validated the checksum, a veth peer whose
+ * sender computed it). Then the field is updated in place as at XDP, which is all that
+ * bpf_l4_csum_replace does for those states, without the helper call (one or two per
+ * translated packet: −10 to −20 % of an established packet at TC, docs/datapath.md). PARTIAL
+ * (a local sender's offloaded checksum: the field holds the pseudo-header sum) and COMPLETE
+ * (skb->csum) keep the helpers. ip_summed is read from the kernel's sk_buff through
+ * bpf_cast_to_kern_ctx (Linux 6.2); the loader sets CONFIG_XLB_KERN_CTX (a libbpf kconfig
+ * value, src/datapath/loader.ts) when the kernel has it, so on older kernels the verifier
+ * prunes the call and the helpers do every update.
+ */
+extern _Bool CONFIG_XLB_KERN_CTX __kconfig __weak;
+extern void *bpf_cast_to_kern_ctx(void *obj) __ksym __weak;
+
+struct sk_buff___xlb {
+	__u8 ip_summed : 2;
+} __attribute__((preserve_access_index));
+
+static __always_inline int hook_csum_in_place(xlb_ctx_t *ctx)
+{
+	struct sk_buff___xlb *skb;
+
+	if (!CONFIG_XLB_KERN_CTX)
+		return 0;
+	skb = bpf_cast_to_kern_ctx(ctx);
+	return BPF_CORE_READ_BITFIELD(skb, ip_summed) <= 1;   /* CHECKSUM_NONE, CHECKSUM_UNNECESSARY */
+}
+#endif
+
+static __always_inline int hook_l4_csum(xlb_ctx_t *ctx, __u32 off, __u32 diff, int pseudo, int udp, int v6)
+{
+#ifdef XLB_HOOK_XDP
+	return csum_field_apply(ctx, off, diff, udp);
 #else
 	__u64 flags = (pseudo ? BPF_F_PSEUDO_HDR : 0) | (udp ? BPF_F_MARK_MANGLED_0 : 0);
 
+	/* a field beyond the linear data: the helper pulls it */
+	if (hook_csum_in_place(ctx) && !csum_field_apply(ctx, off, diff, udp))
+		return 0;
 	if (bpf_l4_csum_replace(ctx, off, 0, diff, flags))
 		return -1;
 	if (pseudo && v6)

@@ -95,6 +95,7 @@ export interface NativeBinding {
     maxEntriesValues: number[],
     progTypeNames: string[],
     progTypeValues: string[],
+    kconfig: string | null,
   ): { handle: NativeHandle; maps: NativeMapDesc[]; programs: NativeProgDesc[] };
   objClose(handle: NativeHandle): void;
   mapLookup(fd: number, key: Uint8Array, valueOut: Uint8Array): number;

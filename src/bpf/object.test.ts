@@ -5,6 +5,7 @@ import { execa } from 'execa';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { BpfError, BpfMap, BpfObject, decodeSkBuff, skBuff, u32, xdpMd } from './index.ts';
+import { kconfigText } from './object.ts';
 import { numPossibleCpus } from './map.ts';
 import { ROOT, testObject, testPinDir } from './test-support.ts';
 
@@ -302,4 +303,9 @@ test('maps, programs and open ring buffers survive garbage collection', async (t
   const fixture = fileURLToPath(new URL('./gc-keepalive.fixture.ts', import.meta.url));
   const r = await execa('node', ['--expose-gc', '--import', 'tsx', fixture], { timeout: 30_000, cwd: ROOT });
   t.deepEqual(JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}'), { ok: true, retval: 2, events: 5 });
+});
+
+test("kconfig values become libbpf's CONFIG_NAME=y|n lines; another name is refused", (t) => {
+  t.is(kconfigText({ CONFIG_XLB_KERN_CTX: true, CONFIG_B: false }), 'CONFIG_XLB_KERN_CTX=y\nCONFIG_B=n\n');
+  t.throws(() => kconfigText({ XLB_KERN_CTX: true }), { message: /kconfig name 'XLB_KERN_CTX' is not CONFIG_/ });
 });

@@ -20,6 +20,21 @@ export interface OpenOptions {
   programTypes?: Record<string, 'xdp' | 'sched_cls'>;
   /** Kernel verifier log level for every program (1 = basic, 2 = verbose); 0 by default. */
   logLevel?: number;
+  /**
+   * Values of the object's `__kconfig` externs (libbpf's kconfig option), e.g.
+   * `{ CONFIG_XLB_KERN_CTX: true }`; libbpf reads the system's Kconfig only for those not given.
+   */
+  kconfig?: Record<string, boolean>;
+}
+
+/** libbpf's kconfig text: one CONFIG_NAME=y|n line per value; a name not of that form is refused. */
+export function kconfigText(values: Record<string, boolean>): string {
+  return Object.entries(values)
+    .map(([k, v]) => {
+      if (!/^CONFIG_[A-Z0-9_]+$/.test(k)) throw new Error(`BpfObject.open: kconfig name '${k}' is not CONFIG_ followed by A-Z, 0-9, _`);
+      return `${k}=${v ? 'y' : 'n'}\n`;
+    })
+    .join('');
 }
 
 export class BpfObject {
@@ -72,6 +87,7 @@ export class BpfObject {
         me.map(([, v]) => v),
         pt.map(([k]) => k),
         pt.map(([, v]) => v),
+        opts.kconfig === undefined ? null : kconfigText(opts.kconfig),
       );
     } catch (e) {
       throw nameFailingMap(fromNative(e, (errno) => openHint(errno, opts)));

@@ -34,6 +34,11 @@ export const KERNEL_FEATURES = {
     since: '5.12',
     why: 'an oversize packet on a cached next hop gets ICMP too-big (bpf/include/fwd.h, icmp.h)',
   },
+  cast_to_kern_ctx: {
+    btfName: 'bpf_cast_to_kern_ctx',
+    since: '6.2',
+    why: "TC: the datapath reads the skb's ip_summed and updates the L4 checksum in place when no checksum state depends on it (NONE / UNNECESSARY); without it the helpers make every update (bpf/include/hook.h)",
+  },
   fib_lookup_tbid: {
     btfName: 'BPF_FIB_LOOKUP_TBID',
     since: '6.8',

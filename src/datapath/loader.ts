@@ -229,7 +229,12 @@ export function loadDatapath(opts: LoadOptions): LoadedDatapath {
   let obj: BpfObject;
   try {
     // per-endpoint next-hop cache (internal, not pinned)
-    obj = BpfObject.open(objectPath, { pinDir: opts.pinDir, maxEntries: { ...sizes, xlb_ep_nh: maxServices * XLB_MAX_EP } });
+    obj = BpfObject.open(objectPath, {
+      pinDir: opts.pinDir,
+      maxEntries: { ...sizes, xlb_ep_nh: maxServices * XLB_MAX_EP },
+      // the TC object's in-place L4 checksum (bpf/include/hook.h) needs bpf_cast_to_kern_ctx
+      kconfig: { CONFIG_XLB_KERN_CTX: features.have.cast_to_kern_ctx },
+    });
   } catch (e) {
     // The old counter pins go back where they were; nothing is left behind when this call
     // created the pin directory.

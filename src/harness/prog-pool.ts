@@ -4,7 +4,7 @@
 // that passed gives its load back (VirtualWorld.close({ reuse: true })), and every map of the
 // object is put back byte for byte as it was right after the load (the snapshot below) before
 // the next result gets it: arrays (per-CPU ones on every CPU, .bss, the next-hop cache, the
-// config with its virtual clock at 0) rewritten, hash maps (conntrack, persistence, fragments,
+// config with its virtual clock at 0) rewritten (a read-only one, .kconfig, left as it is), hash maps (conntrack, persistence, fragments,
 // services) emptied, the trace ring drained; the tail-call table is never written by the
 // programs. The controller, the virtual network and the packet-datapath state in front of the
 // maps (counter baselines, clock) are new for every result (openProgDatapathOn).
@@ -32,6 +32,8 @@ const ARRAY_TYPES = new Set(['array', 'percpu_array']);
 const HASH_TYPES = new Set(['hash', 'percpu_hash', 'lru_hash', 'lru_percpu_hash']);
 /** Not reset: the programs never write them (prog_array), or openProgDatapathOn drains them (ringbuf). */
 const UNTOUCHED_TYPES = new Set(['prog_array', 'ringbuf']);
+/** map_flags of a map the programs can only read (libbpf's .rodata and .kconfig: frozen, not writable from user space either). */
+const BPF_F_RDONLY_PROG = 0x80;
 
 interface MapImage {
   map: BpfMap;
@@ -44,7 +46,7 @@ interface MapImage {
 function snapshot(load: ProgLoad): MapImage[] {
   const out: MapImage[] = [];
   for (const map of load.loaded.obj.maps()) {
-    if (UNTOUCHED_TYPES.has(map.type)) continue;
+    if (UNTOUCHED_TYPES.has(map.type) || (map.flags & BPF_F_RDONLY_PROG) !== 0) continue;
     if (!ARRAY_TYPES.has(map.type) && !HASH_TYPES.has(map.type))
       throw new Error(
         `prog pool: map ${map.name} is a ${map.type}: the pool cannot put it back as loaded between results; teach src/harness/prog-pool.ts its reset, or run with XLB_PROG_REUSE=0`,

@@ -88,13 +88,16 @@ static int prog_type_of(const char *s, enum bpf_prog_type *out)
 	return 0;
 }
 
-// objOpen(path, pinDir|null, logLevel, meNames[], meValues[], ptNames[], ptValues[])
+// objOpen(path, pinDir|null, logLevel, meNames[], meValues[], ptNames[], ptValues[], kconfig|null)
 //   -> { handle, maps: MapDesc[], programs: ProgDesc[] }
 static napi_value obj_open(napi_env env, napi_callback_info info)
 {
-	ARGS(env, info, 7);
+	ARGS(env, info, 8);
 	char *path = xlb_get_string(env, argv[0]);
 	char *pin = xlb_is_nullish(env, argv[1]) ? NULL : xlb_get_string(env, argv[1]);
+	/* CONFIG_* values for the object's __kconfig externs (libbpf then reads no system Kconfig
+	 * for them) */
+	char *kconfig = xlb_is_nullish(env, argv[7]) ? NULL : xlb_get_string(env, argv[7]);
 	uint32_t log_level = 0;
 	xlb_get_u32(env, argv[2], &log_level);
 	napi_value result = NULL;
@@ -105,7 +108,7 @@ static napi_value obj_open(napi_env env, napi_callback_info info)
 		xlb_throw(env, "open", "", EINVAL, "the object path must be a string", NULL);
 		goto out;
 	}
-	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = pin, .kernel_log_level = log_level);
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = pin, .kernel_log_level = log_level, .kconfig = kconfig);
 	xlb_log_begin(log_level > 0);
 	obj = bpf_object__open_file(path, &oo);
 	if (!obj) {
@@ -250,6 +253,7 @@ fail:
 out:
 	free(path);
 	free(pin);
+	free(kconfig);
 	return result;
 }
 
