@@ -110,58 +110,9 @@ static __always_inline __u32 xlb_bound_off(__u32 off)
 	return off & XLB_MAX_OFF;
 }
 
-/*
- * Apply a one's-complement difference to the IPv4 header checksum at offset off, in place at
- * both hooks. At TC this is what bpf_l3_csum_replace does with a diff (the header checksum is
- * no part of skb->csum's state: a header whose checksum follows its fields sums the same), less
- * the helper call: the packet is already writable (the direct writes before it) and the field
- * is in the pulled headers. One helper call less per translated IPv4 packet at TC.
- */
-static __always_inline int hook_l3_csum(xlb_ctx_t *ctx, __u32 off, __u32 diff)
-{
-	void *data = ctx_data(ctx), *end = ctx_data_end(ctx);
-	__sum16 *p;
-
-	if (off > XLB_MAX_OFF)
-		return -1;
-	p = data + xlb_bound_off(off);
-	if ((void *)(p + 1) > end)
-		return -1;
-	*p = csum_fold(csum_add(diff, ~((__u32)*p) & 0xffff));
-	return 0;
-}
-
-/*
- * TC, CHECKSUM_COMPLETE: skb->csum is the sum of the packet from the network header on; it must
- * follow every change of the bytes that no checksum field compensates. Adds diff to it (the
- * helper does nothing unless the skb is CHECKSUM_COMPLETE). XDP has no skb->csum.
- */
-static __always_inline void hook_rcsum_add(xlb_ctx_t *ctx, __u32 diff)
-{
-#ifndef XLB_HOOK_XDP
-	bpf_csum_update(ctx, diff);
-#endif
-}
-
-/*
- * Apply a difference to an L4 checksum at offset off. pseudo: the difference comes from
- * pseudo-header fields (addresses); v6: of an IPv6 packet. udp: a zero checksum means "none" and
- * stays zero, a computed zero is sent as 0xffff.
- *
- * At TC the helper updates the field for every ip_summed state, and with BPF_F_PSEUDO_HDR on a
- * CHECKSUM_COMPLETE skb it also subtracts diff from skb->csum. That is right for IPv4 only: there
- * the header checksum (bpf_l3_csum_replace, which leaves skb->csum alone) absorbs the address
- * change, so the bytes' sum moves by the L4 field's change alone. For IPv6 (no header checksum)
- * the address change and the L4 field's change cancel: skb->csum must not move. Kernels from
- * 6.16 take BPF_F_IPV6 to skip that subtraction; older ones do not know the flag (-EINVAL). So
- * the subtraction is undone on every kernel with hook_rcsum_add(diff), which is exact
- * (csum - diff + diff) and needs no detection at load; the cost is one helper call per IPv6
- * packet whose addresses change. (Before dpfix2 the comment here said the helpers handled
- * COMPLETE; for IPv6 they did not: a stale skb->csum makes the receiver's checksum validation
- * fall back to software and report "hw csum failure".)
- */
-/* The L4 checksum field at off, updated in place by the difference (RFC 1624): -1 when the
- * field is not in the packet's linear data. */
+/* A checksum field at off, updated in place by a one's-complement difference (RFC 1624); udp:
+ * a zero UDP checksum means "none" and stays zero, a computed zero is sent as 0xffff. -1 when
+ * the field is not in the packet's linear data. */
 static __always_inline int csum_field_apply(xlb_ctx_t *ctx, __u32 off, __u32 diff, int udp)
 {
 	void *data = ctx_data(ctx), *end = ctx_data_end(ctx);
@@ -180,6 +131,30 @@ static __always_inline int csum_field_apply(xlb_ctx_t *ctx, __u32 off, __u32 dif
 		v = 0xffff;
 	*p = v;
 	return 0;
+}
+
+/*
+ * Apply a one's-complement difference to the IPv4 header checksum at offset off, in place at
+ * both hooks. At TC this is what bpf_l3_csum_replace does with a diff (the header checksum is
+ * no part of skb->csum's state: a header whose checksum follows its fields sums the same), less
+ * the helper call: the packet is already writable (the direct writes before it) and the field
+ * is in the pulled headers. One helper call less per translated IPv4 packet at TC.
+ */
+static __always_inline int hook_l3_csum(xlb_ctx_t *ctx, __u32 off, __u32 diff)
+{
+	return csum_field_apply(ctx, off, diff, 0);
+}
+
+/*
+ * TC, CHECKSUM_COMPLETE: skb->csum is the sum of the packet from the network header on; it must
+ * follow every change of the bytes that no checksum field compensates. Adds diff to it (the
+ * helper does nothing unless the skb is CHECKSUM_COMPLETE). XDP has no skb->csum.
+ */
+static __always_inline void hook_rcsum_add(xlb_ctx_t *ctx, __u32 diff)
+{
+#ifndef XLB_HOOK_XDP
+	bpf_csum_update(ctx, diff);
+#endif
 }
 
 #ifndef XLB_HOOK_XDP
@@ -213,6 +188,23 @@ static __always_inline int hook_csum_in_place(xlb_ctx_t *ctx)
 }
 #endif
 
+/*
+ * Apply a difference to an L4 checksum at offset off. pseudo: the difference comes from
+ * pseudo-header fields (addresses); v6: of an IPv6 packet. udp: a zero checksum means "none" and
+ * stays zero, a computed zero is sent as 0xffff.
+ *
+ * At TC the helper updates the field for every ip_summed state, and with BPF_F_PSEUDO_HDR on a
+ * CHECKSUM_COMPLETE skb it also subtracts diff from skb->csum. That is right for IPv4 only: there
+ * the header checksum (bpf_l3_csum_replace, which leaves skb->csum alone) absorbs the address
+ * change, so the bytes' sum moves by the L4 field's change alone. For IPv6 (no header checksum)
+ * the address change and the L4 field's change cancel: skb->csum must not move. Kernels from
+ * 6.16 take BPF_F_IPV6 to skip that subtraction; older ones do not know the flag (-EINVAL). So
+ * the subtraction is undone on every kernel with hook_rcsum_add(diff), which is exact
+ * (csum - diff + diff) and needs no detection at load; the cost is one helper call per IPv6
+ * packet whose addresses change. (Before dpfix2 the comment here said the helpers handled
+ * COMPLETE; for IPv6 they did not: a stale skb->csum makes the receiver's checksum validation
+ * fall back to software and report "hw csum failure".)
+ */
 static __always_inline int hook_l4_csum(xlb_ctx_t *ctx, __u32 off, __u32 diff, int pseudo, int udp, int v6)
 {
 #ifdef XLB_HOOK_XDP
@@ -220,7 +212,8 @@ static __always_inline int hook_l4_csum(xlb_ctx_t *ctx, __u32 off, __u32 diff, i
 #else
 	__u64 flags = (pseudo ? BPF_F_PSEUDO_HDR : 0) | (udp ? BPF_F_MARK_MANGLED_0 : 0);
 
-	/* a field beyond the linear data: the helper pulls it */
+	/* in place when no checksum state depends on the field; one beyond the linear data goes
+	 * to the helper, which pulls it */
 	if (hook_csum_in_place(ctx) && !csum_field_apply(ctx, off, diff, udp))
 		return 0;
 	if (bpf_l4_csum_replace(ctx, off, 0, diff, flags))

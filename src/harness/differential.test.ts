@@ -6,7 +6,7 @@ import type { Digest } from './differential.ts';
 
 const digest = (frames: string[], newFlows: number): Digest => ({
   strict: { links: { 'b1/backends': frames }, reasons: { new_flow: newFlows } },
-  semantic: { traffic: [{ connections: 3, ok: 3, errors: 0 }], newFlows },
+  semantic: { traffic: [{ connections: 3, ok: 3, errors: 0 }], finalStates: {}, newFlows, drops: {} },
 });
 
 test('diffValues names each differing path with both values', (t) => {
@@ -33,12 +33,14 @@ test('sim and prog are compared strictly, lab semantically against prog', (t) =>
 });
 
 test('a lab run longer than a state timeout explains fewer flows in that state, and only then', (t) => {
-  const d = ['finalStates.UDP_SEEN: 60 vs 52', 'newFlows: 60 vs 60'];
-  const hints = expiryHints(d, 40_300, {});
+  const prog = { UDP_SEEN: 60 };
+  const lab = { UDP_SEEN: 52 };
+  const hints = expiryHints(prog, lab, 40_300, {});
   t.is(hints.length, 1);
   t.regex(hints[0] ?? '', /ran 40\.3 s, longer than the UDP_SEEN timeout \(30 s\): 8 flow\(s\)/);
-  t.deepEqual(expiryHints(d, 25_000, {}), [], 'shorter than the default 30 s');
-  t.deepEqual(expiryHints(d, 40_300, { UDP_SEEN: 600 }), [], "the scenario's own timeout counts");
-  t.deepEqual(expiryHints(['finalStates.UDP_SEEN: 52 vs 60'], 40_300, {}), [], 'more on the lab is not expiry');
-  t.is(expiryHints(['finalStates.ICMP_REQUEST: 3 vs undefined'], 31_000, {}).length, 1, 'a state gone from the lab entirely');
+  t.deepEqual(expiryHints(prog, lab, 25_000, {}), [], 'shorter than the default 30 s');
+  t.deepEqual(expiryHints(prog, lab, 40_300, { UDP_SEEN: 600 }), [], "the scenario's own timeout counts");
+  t.deepEqual(expiryHints(lab, prog, 40_300, {}), [], 'more on the lab is not expiry');
+  t.is(expiryHints({ ICMP_REQUEST: 3 }, {}, 31_000, {}).length, 1, 'a state gone from the lab entirely');
+  t.deepEqual(expiryHints({ ESTABLISHED: 3 }, {}, 40_300, {}), [], 'ESTABLISHED outlives the run (7440 s)');
 });

@@ -19,9 +19,20 @@ import { decodeFrame, describe } from '../packet/index.ts';
 import type { ClientReport } from '../traffic/types.ts';
 import type { BackendName, LinkCapture, Observation } from './world.ts';
 
+/** What lab is compared on: outcomes a real kernel's TCP stack and clock leave stable. */
+export interface SemanticView {
+  /** Per traffic call: connections, how many succeeded, how many failed. */
+  traffic: { connections: number; ok: number; errors: number }[];
+  /** Forward conntrack entries by final state name. */
+  finalStates: Record<string, number>;
+  newFlows: number;
+  /** Every drop counter that moved. */
+  drops: Record<string, number>;
+}
+
 export interface Digest {
   strict: Record<string, unknown>;
-  semantic: Record<string, unknown>;
+  semantic: SemanticView;
 }
 
 function ctView(e: DpCtEntry): string {
@@ -132,22 +143,23 @@ export function compareDigests(digests: Partial<Record<BackendName, Digest>>): D
  * Why a lab result's final conntrack states may differ from prog's without a datapath bug: the
  * lab's clock is real time, prog's moves only with `advance`, so a lab result that ran longer
  * than a state's timeout had flows in that state expire (and the agent's sweep remove them)
- * where prog kept them. One line per `finalStates.<STATE>: ref vs lab` difference with fewer on
- * the lab whose timeout (the scenario's, else the default) is shorter than the lab's run, or none.
+ * where prog kept them. One line per state with fewer flows on the lab than in `ref` whose
+ * timeout (the scenario's, else the default) is shorter than the lab's run, or none.
  */
-export function expiryHints(differences: string[], labDurationMs: number, timeoutsS: Partial<Record<CtStateName, number>>): string[] {
+export function expiryHints(
+  ref: Record<string, number>,
+  lab: Record<string, number>,
+  labDurationMs: number,
+  timeoutsS: Partial<Record<CtStateName, number>>,
+): string[] {
   const out: string[] = [];
-  for (const d of differences) {
-    const m = /^finalStates\.([A-Z_]+): (\d+|undefined) vs (\d+|undefined)$/.exec(d);
-    if (m === null) continue;
-    const state = m[1] as CtStateName;
-    const ref = m[2] === 'undefined' ? 0 : Number(m[2]);
-    const lab = m[3] === 'undefined' ? 0 : Number(m[3]);
-    const i = CT_STATE.indexOf(state);
-    const secs = timeoutsS[state] ?? DEFAULT_TIMEOUTS_S[i];
-    if (lab >= ref || secs === undefined || secs <= 0 || labDurationMs <= secs * 1000) continue;
+  for (const state of CT_STATE) {
+    const want = ref[state] ?? 0;
+    const got = lab[state] ?? 0;
+    const secs = timeoutsS[state] ?? DEFAULT_TIMEOUTS_S[CT_STATE.indexOf(state)];
+    if (got >= want || secs === undefined || secs <= 0 || labDurationMs <= secs * 1000) continue;
     out.push(
-      `the lab result ran ${(labDurationMs / 1000).toFixed(1)} s, longer than the ${state} timeout (${secs} s): ${ref - lab} flow(s) may have expired on the lab's real clock that the virtual clock kept; if expiry is not what the scenario checks, give it timeoutsS: { ${state}: … } longer than its run`,
+      `the lab result ran ${(labDurationMs / 1000).toFixed(1)} s, longer than the ${state} timeout (${secs} s): ${want - got} flow(s) may have expired on the lab's real clock that the virtual clock kept; if expiry is not what the scenario checks, give it timeoutsS: { ${state}: … } longer than its run`,
     );
   }
   return out;

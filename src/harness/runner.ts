@@ -217,7 +217,12 @@ export async function runScenarios(o: RunOptions, loaded?: LoadedScenario[]): Pr
         const differ = d.differences.length > 0;
         const labRun =
           d.pair[1] === 'lab' ? results.find((r) => r.scenario === s.name && r.backend === 'lab' && r.hook === hook) : undefined;
-        const hints = labRun === undefined ? [] : expiryHints(d.differences, labRun.durationMs, s.scenario.timeoutsS ?? {});
+        const ref = digests[d.pair[0]];
+        const lab = digests.lab;
+        const hints =
+          labRun === undefined || ref === undefined || lab === undefined || d.differences.length === 0
+            ? []
+            : expiryHints(ref.semantic.finalStates, lab.semantic.finalStates, labRun.durationMs, s.scenario.timeoutsS ?? {});
         const record: ResultRecord = {
           scenario: s.name,
           file: s.file,
